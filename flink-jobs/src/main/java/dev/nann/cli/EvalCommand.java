@@ -1,0 +1,276 @@
+package dev.nann.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.eval.Corpus;
+import dev.nann.eval.Evaluator;
+import dev.nann.eval.ModeReport;
+import dev.nann.eval.MovieLensCorpus;
+import dev.nann.eval.SyntheticCorpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.scorer.InnerProductScorer;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.ShapeGrid;
+import dev.nann.search.BeamParams;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code nann eval}: build (or reuse) an index over a corpus and compare search modes on the paper's metrics. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = {"Builds an HNSW index over a corpus, runs the same user queries through Beam-retrieval (nann),",
+        "HNSW-retrieval (hnsw) and brute force, and prints recall, coverage, scored fraction, QPS and latency.",
+        "Several budgets in one run: separate --ef/--steps sets with ';' and --hnsw-ef values with ','."})
+public final class EvalCommand implements Callable<Integer> {
+  @Option(names = "--corpus", defaultValue = "synthetic:100000",
+      description = "synthetic:N (seeded clustered items) or movielens:PATH (MovieLens-100k directory). Default: ${DEFAULT-VALUE}")
+  String corpus;
+
+  @Option(names = "--dim", defaultValue = "64", description = "Embedding dimension d. Default: ${DEFAULT-VALUE}")
+  int dim;
+
+  @Option(names = "--arch", defaultValue = "attention",
+      description = "Scorer architecture of the fixture model: two-sided, dnn or attention. Default: ${DEFAULT-VALUE}")
+  String arch;
+
+  @Option(names = "--model", description = "A model directory (overrides --arch).")
+  Path model;
+
+  @Option(names = "--scorer", defaultValue = "onnx",
+      description = "onnx (score.onnx) or ip (inner product in Java, two-sided models only). Default: ${DEFAULT-VALUE}")
+  String scorerKind;
+
+  @Option(names = "--modes", defaultValue = "nann,hnsw,brute", split = ",",
+      description = "Modes to report: nann, hnsw, brute. Default: ${DEFAULT-VALUE}")
+  List<String> modes;
+
+  @Option(names = "--ef", defaultValue = "100,200,400",
+      description = "Beam-retrieval ef per layer, top first; ';' separates budgets. Default: ${DEFAULT-VALUE}")
+  String ef;
+
+  @Option(names = "--steps", defaultValue = "1,1,3",
+      description = "Beam-retrieval steps T per layer, top first; one set, or one per --ef set. Default: ${DEFAULT-VALUE}")
+  String steps;
+
+  @Option(names = "--hnsw-ef", description = "HNSW-retrieval ef_0 values, comma-separated. Default: the last --ef value.")
+  String hnswEf;
+
+  @Option(names = "--k", defaultValue = "200", description = "Items returned (M). Default: ${DEFAULT-VALUE}")
+  int k;
+
+  @Option(names = "--queries", defaultValue = "100", description = "Users queried. Default: ${DEFAULT-VALUE}")
+  int queries;
+
+  @Option(names = "--threads", defaultValue = "1", description = "Query threads. Default: ${DEFAULT-VALUE}")
+  int threads;
+
+  @Option(names = "--build-threads", defaultValue = "2", description = "Index build threads. Default: ${DEFAULT-VALUE}")
+  int buildThreads;
+
+  @Option(names = "--m", defaultValue = "32", description = "HNSW M. Default: ${DEFAULT-VALUE}")
+  int m;
+
+  @Option(names = "--ef-construction", defaultValue = "40", description = "HNSW efConstruction. Default: ${DEFAULT-VALUE}")
+  int efConstruction;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed for corpus, build and user sample. Default: ${DEFAULT-VALUE}")
+  long seed;
+
+  @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
+  Path json;
+
+  @Option(names = "--cache", defaultValue = ".nann-cache",
+      description = "Directory for built snapshots and generated models. Default: ${DEFAULT-VALUE}")
+  Path cache;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream log = System.err;
+    if (k < 1) {
+      throw new IllegalArgumentException("--k must be >= 1, got " + k);
+    }
+    List<BeamParams> beams = beamParams();
+    List<Integer> hnswEfs = hnswEfs(beams);
+    Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
+    log.println("[eval] model " + modelDir);
+    try (OnnxModel onnx = OnnxModel.load(modelDir, 1)) {
+      if (onnx.spec().itemDim() != dim && model != null) {
+        log.println("[eval] --dim " + dim + " ignored: the model takes d=" + onnx.spec().itemDim());
+      }
+      int d = onnx.spec().itemDim();
+      Corpus c = loadCorpus(onnx, d);
+      log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
+      HnswIndex index = buildOrLoad(c);
+      long t0 = System.nanoTime();
+      Scorer scorer = switch (scorerKind) {
+        case "onnx" -> new OnnxScorer(onnx, ShapeGrid.defaults(), false);
+        case "ip" -> new InnerProductScorer(onnx);
+        default -> throw new IllegalArgumentException("unknown --scorer '" + scorerKind + "'; use onnx or ip");
+      };
+      log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
+          scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
+      Evaluator evaluator = new Evaluator(index, scorer, c, log);
+      List<ModeReport> reports = new ArrayList<>();
+      boolean bruteDone = false;
+      int runs = Math.max(beams.size(), hnswEfs.size());
+      for (int i = 0; i < runs; i++) {
+        List<String> these = new ArrayList<>();
+        for (String mode : modes) {
+          if ((mode.equals("nann") && i < beams.size()) || (mode.equals("hnsw") && i < hnswEfs.size())
+              || (mode.equals("brute") && !bruteDone)) {
+            these.add(mode);
+          }
+        }
+        bruteDone = true;
+        if (these.isEmpty()) {
+          continue;
+        }
+        BeamParams bp = beams.get(Math.min(i, beams.size() - 1));
+        int he = hnswEfs.get(Math.min(i, hnswEfs.size() - 1));
+        reports.addAll(evaluator.run(new Evaluator.Config(these, bp, he, k, queries, threads, seed)));
+      }
+      printTable(System.out, reports);
+      if (json != null) {
+        ObjectMapper om = new ObjectMapper();
+        try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
+          for (ModeReport r : reports) {
+            w.write(om.writeValueAsString(r.toJson()));
+            w.write('\n');
+          }
+        }
+        log.println("[eval] wrote " + json);
+      }
+    }
+    return 0;
+  }
+
+  private List<BeamParams> beamParams() {
+    String[] efSets = ef.split(";");
+    String[] stepSets = steps.split(";");
+    if (stepSets.length != 1 && stepSets.length != efSets.length) {
+      throw new IllegalArgumentException("--steps has " + stepSets.length + " sets but --ef has " + efSets.length
+          + "; give one steps set, or one per ef set");
+    }
+    List<BeamParams> out = new ArrayList<>();
+    for (int i = 0; i < efSets.length; i++) {
+      BeamParams p = BeamParams.parse(efSets[i], stepSets[stepSets.length == 1 ? 0 : i]);
+      if (p.efBottom() < k) {
+        throw new IllegalArgumentException("ef_0=" + p.efBottom() + " in --ef '" + efSets[i] + "' is below --k " + k
+            + "; Beam-retrieval returns at most ef_0 items");
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
+  private List<Integer> hnswEfs(List<BeamParams> beams) {
+    if (hnswEf == null) {
+      return List.of(Math.max(k, beams.get(0).efBottom()));
+    }
+    List<Integer> out = new ArrayList<>();
+    for (String s : hnswEf.split(",")) {
+      try {
+        int v = Integer.parseInt(s.trim());
+        if (v < k) {
+          throw new IllegalArgumentException("--hnsw-ef " + v + " is below --k " + k);
+        }
+        out.add(v);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--hnsw-ef must be comma-separated integers, got '" + hnswEf + "'");
+      }
+    }
+    return out;
+  }
+
+  private Corpus loadCorpus(OnnxModel onnx, int d) {
+    if (corpus.startsWith("synthetic:")) {
+      int n;
+      try {
+        n = Integer.parseInt(corpus.substring("synthetic:".length()).replace("_", ""));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--corpus synthetic:N needs an integer N, got '" + corpus + "'");
+      }
+      long t0 = System.nanoTime();
+      Corpus c = SyntheticCorpus.generate(n, d, Math.max(queries, 1), seed);
+      System.err.printf("[eval] generated %d items in %.1f s%n", n, (System.nanoTime() - t0) / 1e9);
+      return c;
+    }
+    if (corpus.startsWith("movielens:")) {
+      Path dir = Path.of(corpus.substring("movielens:".length()));
+      if (onnx.hasItemNetwork() && onnx.spec().itemFeatDim() == MovieLensCorpus.FEATURES) {
+        return MovieLensCorpus.load(dir, d, 10, onnx::itemEmbeddings);
+      }
+      return MovieLensCorpus.load(dir, d, 10, MovieLensCorpus.randomProjection(d, seed));
+    }
+    throw new IllegalArgumentException("--corpus must be synthetic:N or movielens:PATH, got '" + corpus + "'");
+  }
+
+  private HnswIndex buildOrLoad(Corpus c) throws Exception {
+    String key = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(
+        (c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|M" + m + "|efc" + efConstruction + "|seed" + seed)
+            .getBytes(StandardCharsets.UTF_8))).substring(0, 16);
+    Path file = cache.resolve("snapshots").resolve(key + ".nann");
+    if (!Files.exists(file)) {
+      System.err.printf("[build] HNSW over %d x %d (M=%d, efConstruction=%d, %d threads)%n", c.size(), c.dim(), m,
+          efConstruction, buildThreads);
+      long t0 = System.nanoTime();
+      long[] last = {0};
+      HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).seed(seed).threads(buildThreads)
+          .progress(done -> {
+            long now = System.nanoTime();
+            if (now - last[0] > 5_000_000_000L || done == c.size()) {
+              last[0] = now;
+              System.err.printf("[build] %d/%d nodes (%.0f%%), %.0f s%n", done, c.size(), 100.0 * done / c.size(),
+                  (now - t0) / 1e9);
+            }
+          })
+          .build(c.embeddings(), c.dim(), c.itemIds());
+      double buildS = (System.nanoTime() - t0) / 1e9;
+      long t1 = System.nanoTime();
+      SnapshotFormat.write(built, file);
+      System.err.printf("[build] built in %.1f s, peak RSS %s, snapshot %s (%.1f MB) written in %.1f s%n", buildS,
+          peakRss(), file, Files.size(file) / 1e6, (System.nanoTime() - t1) / 1e9);
+    }
+    long t2 = System.nanoTime();
+    HnswIndex index = SnapshotFormat.read(file);
+    System.err.printf("[build] snapshot loaded and verified (SHA-256 %s…) in %.2f s: %d items, %d levels%n",
+        index.sha256().substring(0, 12), (System.nanoTime() - t2) / 1e9, index.size(), index.graph().levels());
+    return index;
+  }
+
+  static String peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return line.substring(6).trim();
+        }
+      }
+    } catch (IOException ignored) {
+      // not Linux: fall through
+    }
+    return "n/a";
+  }
+
+  static void printTable(PrintStream out, List<ModeReport> reports) {
+    out.printf("%-6s %-34s %8s %7s %9s %10s %9s %10s %9s %9s %9s %8s %8s%n", "mode", "params", "items", "queries",
+        "coverage", "recall_all", "recall_rt", "recall_d", "scored_f", "qps", "p50_ms", "p99_ms", "overhead");
+    for (ModeReport r : reports) {
+      out.printf("%-6s %-34s %8d %7d %9.4f %10.4f %9.4f %10.4f %9.5f %9.2f %9.2f %8.2f %8.3f%n", r.mode(), r.params(),
+          r.items(), r.queries(), r.coverage(), r.recallAll(), r.recallRetrieval(), r.recallDelta(), r.scoredFraction(),
+          r.qps(), r.p50Ms(), r.p99Ms(), r.overhead());
+    }
+  }
+}

@@ -1,0 +1,189 @@
+package dev.nann.eval;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserState;
+import dev.nann.search.BeamParams;
+import dev.nann.search.SearchResult;
+import dev.nann.search.Searcher;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs the evaluation behind {@code nann eval}: the same queries through each requested mode
+ * ({@code nann} = Beam-retrieval, {@code hnsw} = HNSW-retrieval, {@code brute} = exact), always
+ * with a brute-force pass as the reference B_u for coverage and recall-all.
+ */
+public final class Evaluator {
+  /** Search modes {@code nann eval} knows. */
+  public static final List<String> MODES = List.of("nann", "hnsw", "brute");
+
+  /**
+   * @param modes modes to report, from {@link #MODES}
+   * @param beam Beam-retrieval parameters
+   * @param hnswEf ef_0 of HNSW-retrieval
+   * @param k M, the number of items returned
+   * @param queries how many users to query (capped by the corpus)
+   * @param threads query threads (one searcher each)
+   * @param seed picks the users
+   */
+  public record Config(List<String> modes, BeamParams beam, int hnswEf, int k, int queries, int threads, long seed) {
+    public Config {
+      for (String m : modes) {
+        if (!MODES.contains(m)) {
+          throw new IllegalArgumentException("unknown mode '" + m + "'; known modes are " + MODES);
+        }
+      }
+      if (k < 1) {
+        throw new IllegalArgumentException("k must be >= 1, got " + k);
+      }
+      if (queries < 1 || threads < 1) {
+        throw new IllegalArgumentException("queries and threads must be >= 1");
+      }
+      modes = List.copyOf(modes);
+    }
+  }
+
+  private final HnswIndex index;
+  private final Scorer scorer;
+  private final Corpus corpus;
+  private final PrintStream progress;
+
+  public Evaluator(HnswIndex index, Scorer scorer, Corpus corpus, PrintStream progress) {
+    if (corpus.size() != index.size()) {
+      throw new IllegalArgumentException("corpus has " + corpus.size() + " items, index " + index.size());
+    }
+    this.index = index;
+    this.scorer = scorer;
+    this.corpus = corpus;
+    this.progress = progress;
+  }
+
+  /** Runs every mode on the same users; brute force first (it is the reference). */
+  public List<ModeReport> run(Config cfg) {
+    List<Corpus.User> users = new ArrayList<>(corpus.users());
+    Collections.shuffle(users, new Random(cfg.seed()));
+    users = users.subList(0, Math.min(cfg.queries(), users.size()));
+    if (users.isEmpty()) {
+      throw new IllegalArgumentException("the corpus has no evaluation users");
+    }
+    int kEff = Math.min(cfg.k(), index.size() - index.deletedCount());
+    Run brute = runMode("brute", users, cfg, kEff);
+    List<ModeReport> out = new ArrayList<>();
+    for (String mode : cfg.modes()) {
+      Run r = mode.equals("brute") ? brute : runMode(mode, users, cfg, kEff);
+      RetrievalMetrics m = new RetrievalMetrics();
+      for (int q = 0; q < users.size(); q++) {
+        m.add(r.results[q].nodes(), brute.results[q].nodes(), users.get(q).truth());
+      }
+      out.add(r.report(mode, m, cfg, kEff));
+    }
+    return out;
+  }
+
+  private final class Run {
+    final SearchResult[] results;
+    final long[] latencyNanos;
+    final long[] scorerNanos;
+    long wallNanos;
+
+    Run(int n) {
+      results = new SearchResult[n];
+      latencyNanos = new long[n];
+      scorerNanos = new long[n];
+    }
+
+    ModeReport report(String mode, RetrievalMetrics m, Config cfg, int k) {
+      int n = results.length;
+      double scored = 0;
+      double calls = 0;
+      double scorerTotal = 0;
+      double latencyTotal = 0;
+      for (int q = 0; q < n; q++) {
+        scored += results[q].scored();
+        calls += results[q].scoreCalls();
+        scorerTotal += scorerNanos[q];
+        latencyTotal += latencyNanos[q];
+      }
+      long[] sorted = latencyNanos.clone();
+      Arrays.sort(sorted);
+      String params = switch (mode) {
+        case "nann" -> cfg.beam().toString();
+        case "hnsw" -> "ef0=" + cfg.hnswEf();
+        default -> "exhaustive";
+      };
+      return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
+          scored / n / index.size(), scored / n, calls / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
+          percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, cfg.threads(), params);
+    }
+  }
+
+  private Run runMode(String mode, List<Corpus.User> users, Config cfg, int k) {
+    Run run = new Run(users.size());
+    AtomicInteger nextQuery = new AtomicInteger();
+    AtomicInteger done = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(cfg.threads(), r -> {
+      Thread t = new Thread(r, "eval-" + mode);
+      t.setDaemon(true);
+      return t;
+    });
+    long start = System.nanoTime();
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < cfg.threads(); t++) {
+        futures.add(pool.submit(() -> {
+          Searcher searcher = new Searcher(index, scorer);
+          int q;
+          while ((q = nextQuery.getAndIncrement()) < users.size()) {
+            long t0 = System.nanoTime();
+            try (UserState u = scorer.user(corpus.features(users.get(q)))) {
+              long t1 = System.nanoTime();
+              SearchResult r = switch (mode) {
+                case "nann" -> searcher.beam(u, k, cfg.beam());
+                case "hnsw" -> searcher.hnsw(u, k, Math.max(cfg.hnswEf(), k));
+                default -> searcher.bruteForce(u, k);
+              };
+              run.results[q] = r;
+              run.latencyNanos[q] = System.nanoTime() - t0;
+              run.scorerNanos[q] = (t1 - t0) + r.scorerNanos();
+            }
+            int d = done.incrementAndGet();
+            if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
+              progress.printf("[eval] %-5s %d/%d queries, %.1f s%n", mode, d, users.size(),
+                  (System.nanoTime() - start) / 1e9);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : futures) {
+        f.get();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("evaluation interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException(e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+    run.wallNanos = System.nanoTime() - start;
+    return run;
+  }
+
+  private static double percentile(long[] sorted, double p) {
+    int i = (int) Math.ceil(p * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+  }
+}

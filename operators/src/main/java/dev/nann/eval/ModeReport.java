@@ -1,0 +1,42 @@
+package dev.nann.eval;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One search mode's figures over an evaluation run (one JSON line of {@code nann eval --json}).
+ *
+ * @param overhead fraction of query time outside the scorer's own calls (user and score networks)
+ */
+public record ModeReport(String mode, int items, int queries, int k, double coverage, double recallAll,
+                         double recallRetrieval, double recallDelta, double scoredFraction, double scoredPerQuery,
+                         double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
+                         int threads, String params) {
+
+  /** Field names as the JSON contract spells them. */
+  public Map<String, Object> toJson() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("mode", mode);
+    m.put("items", items);
+    m.put("queries", queries);
+    m.put("k", k);
+    m.put("coverage", round(coverage));
+    m.put("recall_all", round(recallAll));
+    m.put("recall_retrieval", round(recallRetrieval));
+    m.put("recall_delta", round(recallDelta));
+    m.put("scored_fraction", round(scoredFraction));
+    m.put("scored_per_query", round(scoredPerQuery));
+    m.put("score_calls_per_query", round(scoreCallsPerQuery));
+    m.put("qps", round(qps));
+    m.put("p50_ms", round(p50Ms));
+    m.put("p99_ms", round(p99Ms));
+    m.put("overhead_fraction", round(overhead));
+    m.put("threads", threads);
+    m.put("params", params);
+    return m;
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 1e5) / 1e5;
+  }
+}

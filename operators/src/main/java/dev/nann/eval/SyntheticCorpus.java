@@ -1,0 +1,92 @@
+package dev.nann.eval;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Seeded synthetic corpus: items drawn from a Gaussian mixture (clusters of uneven size, as item
+ * catalogues are), users whose behaviour and held-out truth come from a few clusters each.
+ * Same arguments, same corpus, on any machine.
+ */
+public final class SyntheticCorpus {
+  private SyntheticCorpus() {
+  }
+
+  /**
+   * @param items number of items (1 .. 50M)
+   * @param dim embedding dimension
+   * @param users evaluation users to make
+   * @param seed everything derives from it
+   */
+  public static Corpus generate(int items, int dim, int users, long seed) {
+    if (items < 1 || items > 50_000_000) {
+      throw new IllegalArgumentException("synthetic corpus size must be in [1, 50000000], got " + items);
+    }
+    if (dim < 1 || dim > 4096) {
+      throw new IllegalArgumentException("dim must be in [1, 4096], got " + dim);
+    }
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int clusters = Math.max(1, Math.min(items, (int) Math.round(Math.sqrt(items) * 2)));
+    float[] centers = new float[clusters * dim];
+    for (int i = 0; i < centers.length; i++) {
+      centers[i] = (float) rnd.nextGaussian();
+    }
+    // Uneven cluster popularity: weight ~ 1/(rank+10), sampled by inverse CDF.
+    double[] cdf = new double[clusters];
+    double total = 0;
+    for (int c = 0; c < clusters; c++) {
+      total += 1.0 / (c + 10);
+      cdf[c] = total;
+    }
+    int[] clusterOf = new int[items];
+    float[] emb = new float[items * dim];
+    long[] ids = new long[items];
+    float spread = 0.35f;
+    for (int i = 0; i < items; i++) {
+      int c = sample(cdf, rnd.nextDouble() * total);
+      clusterOf[i] = c;
+      ids[i] = i;
+      int base = i * dim;
+      int cb = c * dim;
+      for (int j = 0; j < dim; j++) {
+        emb[base + j] = centers[cb + j] + spread * (float) rnd.nextGaussian();
+      }
+    }
+    List<List<Integer>> members = new ArrayList<>(clusters);
+    for (int c = 0; c < clusters; c++) {
+      members.add(new ArrayList<>());
+    }
+    for (int i = 0; i < items; i++) {
+      members.get(clusterOf[i]).add(i);
+    }
+    List<Corpus.User> us = new ArrayList<>(users);
+    for (int u = 0; u < users; u++) {
+      int interests = 1 + rnd.nextInt(3);
+      int[] favourite = new int[interests];
+      for (int f = 0; f < interests; f++) {
+        do {
+          favourite[f] = sample(cdf, rnd.nextDouble() * total);
+        } while (members.get(favourite[f]).isEmpty());
+      }
+      int len = 10 + rnd.nextInt(41);
+      int[] behavior = new int[len];
+      for (int b = 0; b < len; b++) {
+        List<Integer> m = members.get(favourite[rnd.nextInt(interests)]);
+        behavior[b] = m.get(rnd.nextInt(m.size()));
+      }
+      int[] truth = new int[10];
+      for (int t = 0; t < truth.length; t++) {
+        List<Integer> m = members.get(favourite[rnd.nextInt(interests)]);
+        truth[t] = m.get(rnd.nextInt(m.size()));
+      }
+      us.add(new Corpus.User(behavior, java.util.Arrays.stream(truth).distinct().toArray()));
+    }
+    return new Corpus("synthetic:" + items + ":d" + dim + ":s" + seed, emb, ids, dim, us);
+  }
+
+  private static int sample(double[] cdf, double x) {
+    int i = java.util.Arrays.binarySearch(cdf, x);
+    return Math.min(cdf.length - 1, i >= 0 ? i : -i - 1);
+  }
+}

@@ -1,0 +1,90 @@
+package dev.nann.graph;
+
+import java.nio.LongBuffer;
+import java.util.BitSet;
+
+/**
+ * An immutable, searchable index: graph, item ids, embeddings and tombstones of one snapshot
+ * version. Node {@code i} of the graph is item {@code itemId(i)} with embedding row {@code i}.
+ */
+public final class HnswIndex {
+  private final IndexMeta meta;
+  private final HnswGraphView graph;
+  private final Embeddings embeddings;
+  private final LongBuffer itemIds;
+  private final BitSet tombstones;
+  private final String sha256;
+
+  /**
+   * @param sha256 hex checksum of the snapshot this index was read from, or null for an unsaved index
+   */
+  public HnswIndex(IndexMeta meta, HnswGraphView graph, Embeddings embeddings, LongBuffer itemIds,
+                   BitSet tombstones, String sha256) {
+    if (embeddings.dim() != meta.dim()) {
+      throw new IllegalArgumentException("embeddings have dim " + embeddings.dim() + " but meta says " + meta.dim());
+    }
+    if (embeddings.size() != graph.size() || itemIds.limit() != graph.size()) {
+      throw new IllegalArgumentException("graph (" + graph.size() + "), embeddings (" + embeddings.size()
+          + ") and item ids (" + itemIds.limit() + ") must have one entry per node");
+    }
+    this.meta = meta;
+    this.graph = graph;
+    this.embeddings = embeddings;
+    this.itemIds = itemIds;
+    this.tombstones = (BitSet) tombstones.clone();
+    this.sha256 = sha256;
+  }
+
+  public IndexMeta meta() {
+    return meta;
+  }
+
+  public HnswGraphView graph() {
+    return graph;
+  }
+
+  public Embeddings embeddings() {
+    return embeddings;
+  }
+
+  public int size() {
+    return graph.size();
+  }
+
+  public int dim() {
+    return meta.dim();
+  }
+
+  /** External item id of {@code node}. */
+  public long itemId(int node) {
+    return itemIds.get(node);
+  }
+
+  /** Whether {@code node} is deleted: still walked through, never returned. */
+  public boolean isDeleted(int node) {
+    return tombstones.get(node);
+  }
+
+  public int deletedCount() {
+    return tombstones.cardinality();
+  }
+
+  /** A copy of the tombstone set. */
+  public BitSet tombstones() {
+    return (BitSet) tombstones.clone();
+  }
+
+  LongBuffer itemIdBuffer() {
+    return itemIds;
+  }
+
+  /** Hex SHA-256 of the snapshot file body, or null when the index was never written. */
+  public String sha256() {
+    return sha256;
+  }
+
+  /** Same index with another checksum (after it has been written). */
+  HnswIndex withSha256(String sha) {
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha);
+  }
+}

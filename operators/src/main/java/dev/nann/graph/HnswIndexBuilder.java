@@ -1,0 +1,223 @@
+package dev.nann.graph;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import org.apache.lucene.codecs.hnsw.DefaultFlatVectorScorer;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.search.TaskExecutor;
+import org.apache.lucene.util.hnsw.HnswBuilder;
+import org.apache.lucene.util.hnsw.HnswConcurrentMergeBuilder;
+import org.apache.lucene.util.hnsw.HnswGraph;
+import org.apache.lucene.util.hnsw.HnswGraphBuilder;
+import org.apache.lucene.util.hnsw.NeighborArray;
+import org.apache.lucene.util.hnsw.OnHeapHnswGraph;
+import org.apache.lucene.util.hnsw.RandomVectorScorerSupplier;
+
+/**
+ * Builds an {@link HnswIndex} from item embeddings with Lucene's HNSW builder (L2 distance), then
+ * freezes Lucene's on-heap graph into the compact CSR {@link HnswGraphView}.
+ *
+ * <p>Parameters map to the HNSW paper and Lucene as: {@code m} = M = Lucene {@code maxConn}
+ * (level 0 keeps up to 2·M neighbours), {@code efConstruction} = Lucene {@code beamWidth}. With one
+ * thread the build is deterministic for a seed; with more, Lucene's concurrent builder is used and
+ * the graph differs run to run (same quality).
+ */
+public final class HnswIndexBuilder {
+  /** Paper defaults (NANN §5.1.4, HNSW M and efConstruction). */
+  public static final int DEFAULT_M = 32;
+  public static final int DEFAULT_EF_CONSTRUCTION = 40;
+
+  private int m = DEFAULT_M;
+  private int efConstruction = DEFAULT_EF_CONSTRUCTION;
+  private long seed = 42;
+  private int threads = 1;
+  private long version = 1;
+  private LongConsumer progress = done -> { };
+
+  public HnswIndexBuilder m(int m) {
+    if (m < 2 || m > 512) {
+      throw new IllegalArgumentException("M must be in [2, 512], got " + m);
+    }
+    this.m = m;
+    return this;
+  }
+
+  public HnswIndexBuilder efConstruction(int ef) {
+    if (ef < 1 || ef > 4096) {
+      throw new IllegalArgumentException("efConstruction must be in [1, 4096], got " + ef);
+    }
+    this.efConstruction = ef;
+    return this;
+  }
+
+  public HnswIndexBuilder seed(long seed) {
+    this.seed = seed;
+    return this;
+  }
+
+  public HnswIndexBuilder threads(int threads) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    }
+    this.threads = threads;
+    return this;
+  }
+
+  public HnswIndexBuilder version(long version) {
+    this.version = version;
+    return this;
+  }
+
+  /** Called about every second during the build with the number of nodes inserted so far. */
+  public HnswIndexBuilder progress(LongConsumer progress) {
+    this.progress = progress;
+    return this;
+  }
+
+  /**
+   * Builds the index.
+   *
+   * @param rowMajor {@code ids.length x dim} embeddings, row-major; every value must be finite
+   * @param ids external item ids, one per row
+   * @throws IllegalArgumentException on a shape mismatch or a non-finite value (naming the item)
+   */
+  public HnswIndex build(float[] rowMajor, int dim, long[] ids) {
+    if (dim <= 0) {
+      throw new IllegalArgumentException("dim must be > 0, got " + dim);
+    }
+    if ((long) ids.length * dim != rowMajor.length) {
+      throw new IllegalArgumentException("embeddings hold " + rowMajor.length + " floats but " + ids.length
+          + " items of dim " + dim + " need " + (long) ids.length * dim);
+    }
+    checkFinite(rowMajor, dim, ids);
+    int n = ids.length;
+    List<float[]> vectors = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      vectors.add(Arrays.copyOfRange(rowMajor, i * dim, (i + 1) * dim));
+    }
+    OnHeapHnswGraph graph = n == 0 ? null : buildLucene(vectors, dim);
+    HnswGraphView view = n == 0 ? emptyView() : freeze(graph, n);
+    IndexMeta meta = new IndexMeta(version, dim, m, efConstruction, seed, System.currentTimeMillis());
+    return new HnswIndex(meta, view, Embeddings.of(rowMajor.clone(), dim), LongBuffer.wrap(ids.clone()),
+        new BitSet(n), null);
+  }
+
+  /** Rejects NaN and infinities with the item id and component that hold them. */
+  static void checkFinite(float[] rowMajor, int dim, long[] ids) {
+    for (int i = 0; i < rowMajor.length; i++) {
+      if (!Float.isFinite(rowMajor[i])) {
+        throw new IllegalArgumentException("embedding of item " + ids[i / dim] + " (row " + i / dim + ") has a non-finite value "
+            + rowMajor[i] + " at component " + i % dim);
+      }
+    }
+  }
+
+  private OnHeapHnswGraph buildLucene(List<float[]> vectors, int dim) {
+    try {
+      RandomVectorScorerSupplier scorers = DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(
+          VectorSimilarityFunction.EUCLIDEAN,
+          org.apache.lucene.util.hnsw.RandomAccessVectorValues.fromFloats(vectors, dim));
+      HnswGraphBuilder.randSeed = seed;
+      HnswGraphBuilder single = HnswGraphBuilder.create(scorers, m, efConstruction, seed, vectors.size());
+      HnswBuilder builder = single;
+      ExecutorService pool = null;
+      if (threads > 1) {
+        pool = Executors.newFixedThreadPool(threads + 1, r -> {
+          Thread t = new Thread(r, "hnsw-build");
+          t.setDaemon(true);
+          return t;
+        });
+        builder = new HnswConcurrentMergeBuilder(new TaskExecutor(pool), threads, scorers, m, efConstruction,
+            single.getGraph(), null);
+      }
+      ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "hnsw-build-main");
+        t.setDaemon(true);
+        return t;
+      });
+      HnswBuilder b = builder;
+      Future<OnHeapHnswGraph> done = runner.submit(() -> b.build(vectors.size()));
+      try {
+        while (true) {
+          try {
+            OnHeapHnswGraph g = done.get(1, TimeUnit.SECONDS);
+            progress.accept(vectors.size());
+            return g;
+          } catch (java.util.concurrent.TimeoutException e) {
+            progress.accept(builder.getGraph().size());
+          }
+        }
+      } finally {
+        runner.shutdownNow();
+        if (pool != null) {
+          pool.shutdownNow();
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("index build interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("index build failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  /** Converts Lucene's on-heap graph into per-level CSR arrays. */
+  static HnswGraphView freeze(OnHeapHnswGraph g, int n) {
+    int levels = g.numLevels();
+    IntBuffer[] nodes = new IntBuffer[levels];
+    IntBuffer[] offsets = new IntBuffer[levels];
+    IntBuffer[] neighbors = new IntBuffer[levels];
+    for (int level = 0; level < levels; level++) {
+      int[] ids;
+      if (level == 0) {
+        ids = null;
+      } else {
+        HnswGraph.NodesIterator it = g.getNodesOnLevel(level);
+        ids = new int[it.size()];
+        for (int i = 0; it.hasNext(); i++) {
+          ids[i] = it.nextInt();
+        }
+        Arrays.sort(ids);
+      }
+      int rows = level == 0 ? n : ids.length;
+      int[] off = new int[rows + 1];
+      long edges = 0;
+      for (int r = 0; r < rows; r++) {
+        edges += g.getNeighbors(level, level == 0 ? r : ids[r]).size();
+      }
+      int[] nbr = new int[Math.toIntExact(edges)];
+      int pos = 0;
+      for (int r = 0; r < rows; r++) {
+        NeighborArray na = g.getNeighbors(level, level == 0 ? r : ids[r]);
+        off[r] = pos;
+        System.arraycopy(na.nodes(), 0, nbr, pos, na.size());
+        pos += na.size();
+      }
+      off[rows] = pos;
+      nodes[level] = ids == null ? IntBuffer.allocate(0) : IntBuffer.wrap(ids);
+      offsets[level] = IntBuffer.wrap(off);
+      neighbors[level] = IntBuffer.wrap(nbr);
+    }
+    return new HnswGraphView(n, g.entryNode(), nodes, offsets, neighbors);
+  }
+
+  private static HnswGraphView emptyView() {
+    return new HnswGraphView(0, 0, new IntBuffer[] {IntBuffer.allocate(0)}, new IntBuffer[] {IntBuffer.wrap(new int[1])},
+        new IntBuffer[] {IntBuffer.allocate(0)});
+  }
+
+}

@@ -1,0 +1,343 @@
+package dev.nann.graph;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The versioned index snapshot file: write, verify, and read back memory-mapped.
+ *
+ * <pre>
+ * header   magic "NANNSNAP" | u32 format | u32 headerBytes | i64 version | i32 dim | i32 count | i32 M
+ *          | i32 efConstruction | i64 seed | i64 createdAtMillis | i32 levels | i32 entryPoint
+ *          | i32 sectionCount | sectionCount x (i32 kind | i32 level | i64 offset | i64 bytes)
+ * sections each 64-byte aligned: ITEM_IDS i64[count], EMBEDDINGS f32[count*dim], per level
+ *          NODES i32[] (levels >= 1), OFFSETS i32[rows+1], NEIGHBORS i32[], TOMBSTONES i64[words]
+ * trailer  "NANNSHA2" | 32-byte SHA-256 of every byte before the trailer
+ * </pre>
+ *
+ * All numbers are little-endian. {@link #read} checks length, magic, format, section bounds and the
+ * SHA-256 before it returns, so a truncated or corrupted file never reaches a searcher. A section
+ * is mapped as one buffer, so each must stay under 2 GiB (about 8M items at d=64).
+ */
+public final class SnapshotFormat {
+  public static final int FORMAT_VERSION = 1;
+  private static final byte[] MAGIC = "NANNSNAP".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
+  private static final int TRAILER_BYTES = 8 + 32;
+  private static final int FIXED_HEADER = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4;
+  private static final int SECTION_ENTRY = 4 + 4 + 8 + 8;
+  private static final int ALIGN = 64;
+
+  private static final int ITEM_IDS = 1;
+  private static final int EMBEDDINGS = 2;
+  private static final int NODES = 3;
+  private static final int OFFSETS = 4;
+  private static final int NEIGHBORS = 5;
+  private static final int TOMBSTONES = 6;
+
+  private SnapshotFormat() {
+  }
+
+  private record Section(int kind, int level, ByteBuffer data) {
+  }
+
+  /**
+   * Writes {@code index} to {@code file} atomically (temporary file, then rename).
+   *
+   * @return the index carrying the file's SHA-256
+   */
+  public static HnswIndex write(HnswIndex index, Path file) {
+    HnswGraphView g = index.graph();
+    List<Section> sections = new ArrayList<>();
+    sections.add(new Section(ITEM_IDS, 0, longBytes(index.itemIdBuffer())));
+    sections.add(new Section(EMBEDDINGS, 0, floatBytes(index.embeddings().buffer())));
+    for (int level = 0; level < g.levels(); level++) {
+      if (level > 0) {
+        sections.add(new Section(NODES, level, intBytes(g.nodesBuffer(level))));
+      }
+      sections.add(new Section(OFFSETS, level, intBytes(g.offsetsBuffer(level))));
+      sections.add(new Section(NEIGHBORS, level, intBytes(g.neighborsBuffer(level))));
+    }
+    sections.add(new Section(TOMBSTONES, 0, longBytes(LongBuffer.wrap(index.tombstones().toLongArray()))));
+
+    int headerBytes = align(FIXED_HEADER + sections.size() * SECTION_ENTRY);
+    ByteBuffer header = ByteBuffer.allocate(headerBytes).order(ByteOrder.LITTLE_ENDIAN);
+    IndexMeta meta = index.meta();
+    header.put(MAGIC).putInt(FORMAT_VERSION).putInt(headerBytes).putLong(meta.version()).putInt(meta.dim())
+        .putInt(index.size()).putInt(meta.m()).putInt(meta.efConstruction()).putLong(meta.seed())
+        .putLong(meta.createdAtMillis()).putInt(g.levels()).putInt(g.entryPoint()).putInt(sections.size());
+    long offset = headerBytes;
+    for (Section s : sections) {
+      header.putInt(s.kind()).putInt(s.level()).putLong(offset).putLong(s.data().remaining());
+      offset = align(offset + s.data().remaining());
+    }
+    header.rewind();
+
+    MessageDigest sha = sha256();
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+    try {
+      if (file.getParent() != null) {
+        Files.createDirectories(file.getParent());
+      }
+      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.WRITE)) {
+        long pos = writeHashed(out, header, sha);
+        for (Section s : sections) {
+          pos += writeHashed(out, s.data().duplicate(), sha);
+          int pad = (int) (align(pos) - pos);
+          pos += writeHashed(out, ByteBuffer.allocate(pad), sha);
+        }
+        byte[] digest = sha.digest();
+        out.write(ByteBuffer.wrap(TRAILER_MAGIC));
+        out.write(ByteBuffer.wrap(digest));
+        out.force(true);
+        try {
+          Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+          Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return index.withSha256(HexFormat.of().formatHex(digest));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write snapshot " + file + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Files.deleteIfExists(tmp);
+      } catch (IOException ignored) {
+        // best effort: a leftover temporary file is harmless
+      }
+    }
+  }
+
+  /**
+   * Opens, verifies and memory-maps a snapshot.
+   *
+   * @throws SnapshotException if the file is truncated, corrupt, of another format, or inconsistent
+   */
+  public static HnswIndex read(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      if (size < FIXED_HEADER + TRAILER_BYTES) {
+        throw new SnapshotException("snapshot " + file + " is truncated: " + size + " bytes is shorter than any header");
+      }
+      ByteBuffer fixed = ByteBuffer.allocate(FIXED_HEADER).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, fixed, 0);
+      fixed.flip();
+      byte[] magic = new byte[8];
+      fixed.get(magic);
+      if (!java.util.Arrays.equals(magic, MAGIC)) {
+        throw new SnapshotException("snapshot " + file + " is not a nann snapshot (bad magic)");
+      }
+      int format = fixed.getInt();
+      if (format != FORMAT_VERSION) {
+        throw new SnapshotException("snapshot " + file + " has format version " + format + "; this build reads "
+            + FORMAT_VERSION);
+      }
+      int headerBytes = fixed.getInt();
+      long version = fixed.getLong();
+      int dim = fixed.getInt();
+      int count = fixed.getInt();
+      int m = fixed.getInt();
+      int efc = fixed.getInt();
+      long seed = fixed.getLong();
+      long created = fixed.getLong();
+      int levels = fixed.getInt();
+      int entry = fixed.getInt();
+      int sectionCount = fixed.getInt();
+      if (headerBytes < FIXED_HEADER || sectionCount < 0 || sectionCount > 4096 || levels < 1 || levels > 64
+          || count < 0 || dim <= 0 || headerBytes > size) {
+        throw new SnapshotException("snapshot " + file + " has a corrupt header (levels=" + levels + ", count=" + count
+            + ", dim=" + dim + ", sections=" + sectionCount + ")");
+      }
+      long trailerStart = size - TRAILER_BYTES;
+      verifyChecksum(ch, file, trailerStart);
+
+      ByteBuffer table = ByteBuffer.allocate(sectionCount * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, table, FIXED_HEADER);
+      table.flip();
+      IntBuffer[] nodes = new IntBuffer[levels];
+      IntBuffer[] offsets = new IntBuffer[levels];
+      IntBuffer[] neighbors = new IntBuffer[levels];
+      LongBuffer ids = null;
+      FloatBuffer emb = null;
+      LongBuffer tomb = LongBuffer.allocate(0);
+      nodes[0] = IntBuffer.allocate(0);
+      for (int i = 0; i < sectionCount; i++) {
+        int kind = table.getInt();
+        int level = table.getInt();
+        long off = table.getLong();
+        long bytes = table.getLong();
+        if (off < headerBytes || bytes < 0 || off + bytes > trailerStart || bytes > Integer.MAX_VALUE
+            || level < 0 || level >= levels) {
+          throw new SnapshotException("snapshot " + file + " section " + i + " (kind " + kind + ", level " + level
+              + ") lies outside the file");
+        }
+        ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, off, bytes).order(ByteOrder.LITTLE_ENDIAN);
+        switch (kind) {
+          case ITEM_IDS -> ids = buf.asLongBuffer();
+          case EMBEDDINGS -> emb = buf.asFloatBuffer();
+          case NODES -> nodes[level] = buf.asIntBuffer();
+          case OFFSETS -> offsets[level] = buf.asIntBuffer();
+          case NEIGHBORS -> neighbors[level] = buf.asIntBuffer();
+          case TOMBSTONES -> tomb = buf.asLongBuffer();
+          default -> throw new SnapshotException("snapshot " + file + " has unknown section kind " + kind);
+        }
+      }
+      if (ids == null || emb == null) {
+        throw new SnapshotException("snapshot " + file + " lacks its item id or embedding section");
+      }
+      for (int level = 0; level < levels; level++) {
+        if (offsets[level] == null || neighbors[level] == null || nodes[level] == null) {
+          throw new SnapshotException("snapshot " + file + " lacks the adjacency of level " + level);
+        }
+      }
+      if (ids.limit() != count || emb.limit() != (long) count * dim) {
+        throw new SnapshotException("snapshot " + file + " holds " + ids.limit() + " ids and " + emb.limit()
+            + " embedding floats for " + count + " items of dim " + dim);
+      }
+      checkAdjacency(file, count, offsets, neighbors, nodes);
+      long[] words = new long[tomb.limit()];
+      tomb.get(0, words);
+      HnswGraphView view;
+      try {
+        view = new HnswGraphView(count, entry, nodes, offsets, neighbors);
+      } catch (IllegalArgumentException e) {
+        throw new SnapshotException("snapshot " + file + " has an inconsistent graph: " + e.getMessage(), e);
+      }
+      String sha = hexChecksum(ch, trailerStart);
+      return new HnswIndex(new IndexMeta(version, dim, m, efc, seed, created), view, new Embeddings(emb, dim), ids,
+          BitSet.valueOf(words), sha);
+    } catch (IOException e) {
+      throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
+    }
+  }
+
+  /** Hex SHA-256 stored in a snapshot's trailer (does not verify it; {@link #read} does). */
+  public static String storedChecksum(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      if (ch.size() < TRAILER_BYTES) {
+        throw new SnapshotException("snapshot " + file + " is truncated");
+      }
+      return hexChecksum(ch, ch.size() - TRAILER_BYTES);
+    } catch (IOException e) {
+      throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
+    }
+  }
+
+  private static String hexChecksum(FileChannel ch, long trailerStart) throws IOException {
+    ByteBuffer stored = ByteBuffer.allocate(32);
+    readFully(ch, stored, trailerStart + 8);
+    return HexFormat.of().formatHex(stored.array());
+  }
+
+  private static void verifyChecksum(FileChannel ch, Path file, long trailerStart) throws IOException {
+    ByteBuffer trailer = ByteBuffer.allocate(TRAILER_BYTES);
+    readFully(ch, trailer, trailerStart);
+    byte[] t = trailer.array();
+    if (!java.util.Arrays.equals(t, 0, 8, TRAILER_MAGIC, 0, 8)) {
+      throw new SnapshotException("snapshot " + file + " is truncated or corrupt: no checksum trailer at its end");
+    }
+    MessageDigest sha = sha256();
+    long chunk = 1L << 28;
+    for (long pos = 0; pos < trailerStart; pos += chunk) {
+      long len = Math.min(chunk, trailerStart - pos);
+      MappedByteBuffer part = ch.map(FileChannel.MapMode.READ_ONLY, pos, len);
+      sha.update(part);
+    }
+    byte[] actual = sha.digest();
+    if (!java.util.Arrays.equals(actual, 0, 32, t, 8, 40)) {
+      throw new SnapshotException("snapshot " + file + " is corrupt: SHA-256 " + HexFormat.of().formatHex(actual)
+          + " does not match the stored " + HexFormat.of().formatHex(t, 8, 40));
+    }
+  }
+
+  private static void checkAdjacency(Path file, int count, IntBuffer[] offsets, IntBuffer[] neighbors, IntBuffer[] nodes) {
+    for (int level = 0; level < offsets.length; level++) {
+      IntBuffer off = offsets[level];
+      IntBuffer nbr = neighbors[level];
+      int rows = level == 0 ? count : nodes[level].limit();
+      if (off.limit() != rows + 1 || off.get(0) != 0 || off.get(rows) != nbr.limit()) {
+        throw new SnapshotException("snapshot " + file + " level " + level + " offsets do not match its neighbour list");
+      }
+      for (int i = 0; i < nbr.limit(); i++) {
+        int v = nbr.get(i);
+        if (v < 0 || v >= count) {
+          throw new SnapshotException("snapshot " + file + " level " + level + " has neighbour id " + v
+              + " outside [0, " + count + ")");
+        }
+      }
+    }
+  }
+
+  private static long writeHashed(FileChannel out, ByteBuffer data, MessageDigest sha) throws IOException {
+    long n = data.remaining();
+    sha.update(data.duplicate());
+    while (data.hasRemaining()) {
+      out.write(data);
+    }
+    return n;
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
+    while (dst.hasRemaining()) {
+      int n = ch.read(dst, pos);
+      if (n < 0) {
+        throw new SnapshotException("unexpected end of snapshot file at byte " + pos);
+      }
+      pos += n;
+    }
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JVM has no SHA-256", e);
+    }
+  }
+
+  private static long align(long v) {
+    return (v + ALIGN - 1) / ALIGN * ALIGN;
+  }
+
+  private static int align(int v) {
+    return (int) align((long) v);
+  }
+
+  private static ByteBuffer intBytes(IntBuffer src) {
+    ByteBuffer b = ByteBuffer.allocate(src.limit() * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asIntBuffer().put(src.duplicate().rewind());
+    return b;
+  }
+
+  private static ByteBuffer longBytes(LongBuffer src) {
+    ByteBuffer b = ByteBuffer.allocate(src.limit() * 8).order(ByteOrder.LITTLE_ENDIAN);
+    b.asLongBuffer().put(src.duplicate().rewind());
+    return b;
+  }
+
+  private static ByteBuffer floatBytes(FloatBuffer src) {
+    ByteBuffer b = ByteBuffer.allocate(src.limit() * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(src.duplicate().rewind());
+    return b;
+  }
+}

@@ -1,0 +1,282 @@
+package dev.nann.scorer;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A loaded model directory: {@code model.json} plus ONNX Runtime sessions for {@code user.onnx},
+ * {@code score.onnx} and, if present, {@code item.onnx}. Loading checks every tensor name, element
+ * type and fixed dimension against the contract and fails with a {@link ModelContractException}
+ * that names the file and tensor. Sessions are thread-safe; one model serves all threads.
+ */
+public final class OnnxModel implements AutoCloseable {
+  private final Path dir;
+  private final ModelSpec spec;
+  private final OrtEnvironment env;
+  private final OrtSession user;
+  private final OrtSession score;
+  private final OrtSession item;
+
+  private OnnxModel(Path dir, ModelSpec spec, OrtEnvironment env, OrtSession user, OrtSession score, OrtSession item) {
+    this.dir = dir;
+    this.spec = spec;
+    this.env = env;
+    this.user = user;
+    this.score = score;
+    this.item = item;
+  }
+
+  /** Loads with one intra-op thread per call (callers parallelise across queries). */
+  public static OnnxModel load(Path dir) {
+    return load(dir, 1);
+  }
+
+  /**
+   * Loads and validates {@code dir}.
+   *
+   * @param intraOpThreads ONNX Runtime threads per call
+   */
+  public static OnnxModel load(Path dir, int intraOpThreads) {
+    ModelSpec spec = ModelSpec.read(dir);
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtSession user = null;
+    OrtSession score = null;
+    OrtSession item = null;
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      opts.setIntraOpNumThreads(intraOpThreads);
+      opts.setInterOpNumThreads(1);
+      opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
+      opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      user = open(env, dir, spec.userFile(), opts);
+      score = open(env, dir, spec.scoreFile(), opts);
+      if (spec.itemFile() != null && Files.exists(dir.resolve(spec.itemFile()))) {
+        item = open(env, dir, spec.itemFile(), opts);
+      }
+      OnnxModel model = new OnnxModel(dir, spec, env, user, score, item);
+      model.checkContract();
+      return model;
+    } catch (OrtException e) {
+      closeQuietly(user, score, item);
+      throw new ModelContractException("cannot load model " + dir + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      closeQuietly(user, score, item);
+      throw e;
+    }
+  }
+
+  private static OrtSession open(OrtEnvironment env, Path dir, String file, OrtSession.SessionOptions opts)
+      throws OrtException {
+    Path p = dir.resolve(file);
+    if (!Files.isRegularFile(p)) {
+      throw new ModelContractException("model directory " + dir + " lacks " + file);
+    }
+    try {
+      return env.createSession(p.toString(), opts);
+    } catch (OrtException e) {
+      throw new ModelContractException(p + " is not a loadable ONNX model: " + e.getMessage(), e);
+    }
+  }
+
+  private void checkContract() throws OrtException {
+    int d = spec.itemDim();
+    int seq = spec.maxSeqLen();
+    Map<String, NodeInfo> userIn = user.getInputInfo();
+    requireNames(spec.userFile(), "input", userIn.keySet(), spec.userInputs().keySet());
+    for (Map.Entry<String, String> e : spec.userInputs().entrySet()) {
+      TensorInfo t = tensor(spec.userFile(), e.getKey(), userIn.get(e.getKey()));
+      switch (e.getValue()) {
+        case "behavior_embeddings" -> expect(spec.userFile(), e.getKey(), t, OnnxJavaType.FLOAT, -1, seq, d);
+        case "behavior_mask" -> expect(spec.userFile(), e.getKey(), t, OnnxJavaType.FLOAT, -1, seq);
+        default -> expect(spec.userFile(), e.getKey(), t, OnnxJavaType.INT64, -1, seq);
+      }
+    }
+    requireNames(spec.userFile(), "output", user.getOutputInfo().keySet(), spec.userOutputs());
+    Map<String, NodeInfo> scoreIn = score.getInputInfo();
+    java.util.List<String> want = new java.util.ArrayList<>(spec.userOutputs());
+    want.add(spec.userIdxName());
+    want.add(spec.itemEmbName());
+    requireNames(spec.scoreFile(), "input", scoreIn.keySet(), want);
+    expect(spec.scoreFile(), spec.itemEmbName(), tensor(spec.scoreFile(), spec.itemEmbName(),
+        scoreIn.get(spec.itemEmbName())), OnnxJavaType.FLOAT, -1, d);
+    expect(spec.scoreFile(), spec.userIdxName(), tensor(spec.scoreFile(), spec.userIdxName(),
+        scoreIn.get(spec.userIdxName())), OnnxJavaType.INT64, -1);
+    requireNames(spec.scoreFile(), "output", score.getOutputInfo().keySet(), java.util.List.of(spec.scoreOutput()));
+    if (item != null) {
+      requireNames(spec.itemFile(), "input", item.getInputInfo().keySet(), java.util.List.of(spec.itemInput()));
+      requireNames(spec.itemFile(), "output", item.getOutputInfo().keySet(), java.util.List.of(spec.itemOutput()));
+      expect(spec.itemFile(), spec.itemOutput(), tensor(spec.itemFile(), spec.itemOutput(),
+          item.getOutputInfo().get(spec.itemOutput())), OnnxJavaType.FLOAT, -1, d);
+    }
+  }
+
+  private void requireNames(String file, String what, Set<String> actual, java.util.Collection<String> expected) {
+    for (String name : expected) {
+      if (!actual.contains(name)) {
+        throw new ModelContractException(dir.resolve(file) + " has no " + what + " named '" + name + "' (model.json expects "
+            + expected + ", the file has " + actual + ")");
+      }
+    }
+    if (what.equals("input") && actual.size() != expected.size()) {
+      throw new ModelContractException(dir.resolve(file) + " has inputs " + actual + " but model.json names " + expected);
+    }
+  }
+
+  private TensorInfo tensor(String file, String name, NodeInfo info) {
+    if (!(info.getInfo() instanceof TensorInfo t)) {
+      throw new ModelContractException(dir.resolve(file) + ": '" + name + "' is not a tensor");
+    }
+    return t;
+  }
+
+  /** Checks element type and every fixed dimension; -1 in {@code dims} means "any (dynamic)". */
+  private void expect(String file, String name, TensorInfo t, OnnxJavaType type, long... dims) {
+    if (t.type != type) {
+      throw new ModelContractException(dir.resolve(file) + ": '" + name + "' has element type " + t.type
+          + ", the contract needs " + type);
+    }
+    long[] shape = t.getShape();
+    if (shape.length != dims.length) {
+      throw new ModelContractException(dir.resolve(file) + ": '" + name + "' has rank " + shape.length
+          + ", the contract needs rank " + dims.length + " " + java.util.Arrays.toString(dims));
+    }
+    for (int i = 0; i < dims.length; i++) {
+      if (dims[i] >= 0 && shape[i] >= 0 && shape[i] != dims[i]) {
+        throw new ModelContractException(dir.resolve(file) + ": '" + name + "' dimension " + i + " is " + shape[i]
+            + " but model.json says " + dims[i] + " (item_dim=" + spec.itemDim() + ", max_seq_len=" + spec.maxSeqLen() + ")");
+      }
+    }
+  }
+
+  public ModelSpec spec() {
+    return spec;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  OrtEnvironment env() {
+    return env;
+  }
+
+  OrtSession userSession() {
+    return user;
+  }
+
+  OrtSession scoreSession() {
+    return score;
+  }
+
+  /** Whether the directory has an item network. */
+  public boolean hasItemNetwork() {
+    return item != null;
+  }
+
+  /**
+   * Runs the item network: {@code n x itemFeatDim} features to {@code n x itemDim} embeddings e_v.
+   */
+  public float[] itemEmbeddings(float[] features, int n) {
+    if (item == null) {
+      throw new ModelContractException("model " + dir + " has no item network (item.onnx)");
+    }
+    int f = spec.itemFeatDim();
+    if (features.length != n * f) {
+      throw new IllegalArgumentException(n + " items of " + f + " features need " + n * f + " floats, got "
+          + features.length);
+    }
+    float[] out = new float[n * spec.itemDim()];
+    int chunk = 4096;
+    try {
+      for (int start = 0; start < n; start += chunk) {
+        int m = Math.min(chunk, n - start);
+        try (OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(features, start * f, m * f).slice(),
+            new long[] {m, f});
+             OrtSession.Result r = item.run(Map.of(spec.itemInput(), in))) {
+          ((OnnxTensor) r.get(0)).getFloatBuffer().get(out, start * spec.itemDim(), m * spec.itemDim());
+        }
+      }
+    } catch (OrtException e) {
+      throw new ScorerException("item network failed: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
+  /** Runs the user network and returns its outputs as plain arrays with shapes (for the scorers). */
+  Map<String, float[]> runUser(UserFeatures f, Map<String, long[]> shapes) {
+    ModelSpec s = spec;
+    int seq = s.maxSeqLen();
+    int d = s.itemDim();
+    if (f.dim() != d) {
+      throw new IllegalArgumentException("behaviour embeddings have dim " + f.dim() + " but model " + s.version()
+          + " takes dim " + d);
+    }
+    int n = Math.min(seq, f.length());
+    int first = f.length() - n;   // keep the most recent behaviours
+    Map<String, OnnxTensor> inputs = new HashMap<>();
+    try {
+      for (Map.Entry<String, String> e : s.userInputs().entrySet()) {
+        switch (e.getValue()) {
+          case "behavior_embeddings" -> {
+            float[] emb = new float[seq * d];
+            System.arraycopy(f.embeddings(), first * d, emb, 0, n * d);
+            inputs.put(e.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(emb), new long[] {1, seq, d}));
+          }
+          case "behavior_mask" -> {
+            float[] mask = new float[seq];
+            java.util.Arrays.fill(mask, 0, n, 1f);
+            inputs.put(e.getKey(), OnnxTensor.createTensor(env, FloatBuffer.wrap(mask), new long[] {1, seq}));
+          }
+          default -> {
+            long[] ids = new long[seq];
+            System.arraycopy(f.itemIds(), first, ids, 0, n);
+            inputs.put(e.getKey(), OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(ids), new long[] {1, seq}));
+          }
+        }
+      }
+      Map<String, float[]> out = new HashMap<>();
+      try (OrtSession.Result r = user.run(inputs)) {
+        for (String name : s.userOutputs()) {
+          OnnxTensor t = (OnnxTensor) r.get(name).orElseThrow();
+          FloatBuffer fb = t.getFloatBuffer();
+          float[] v = new float[fb.remaining()];
+          fb.get(v);
+          out.put(name, v);
+          shapes.put(name, t.getInfo().getShape());
+        }
+      }
+      return out;
+    } catch (OrtException e) {
+      throw new ScorerException("user network of model " + s.version() + " failed: " + e.getMessage(), e);
+    } finally {
+      inputs.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  @Override
+  public void close() {
+    closeQuietly(user, score, item);
+  }
+
+  private static void closeQuietly(OrtSession... sessions) {
+    for (OrtSession s : sessions) {
+      if (s != null) {
+        try {
+          s.close();
+        } catch (OrtException ignored) {
+          // closing a session only frees native memory
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+package dev.nann.scorer;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Scores with {@code score.onnx} through ONNX Runtime, following the model contract: the user
+ * state tensors from {@code user.onnx}, a {@code user_idx} column and the candidate embeddings.
+ * Every call is padded up to a {@link ShapeGrid} size; all grid sizes are run once at
+ * construction so the first real query does not pay for shape specialisation.
+ */
+public final class OnnxScorer implements Scorer {
+  private final OnnxModel model;
+  private final ShapeGrid grid;
+  private final boolean ownsModel;
+
+  /** Wraps a loaded model with the default grid and warms it up. */
+  public OnnxScorer(OnnxModel model) {
+    this(model, ShapeGrid.defaults(), false);
+  }
+
+  /**
+   * @param ownsModel close the model when this scorer is closed
+   */
+  public OnnxScorer(OnnxModel model, ShapeGrid grid, boolean ownsModel) {
+    this.model = model;
+    this.grid = grid;
+    this.ownsModel = ownsModel;
+    warmUp();
+  }
+
+  /** Loads {@code dir} and returns a scorer that owns it. */
+  public static OnnxScorer open(java.nio.file.Path dir, int intraOpThreads) {
+    return new OnnxScorer(OnnxModel.load(dir, intraOpThreads), ShapeGrid.defaults(), true);
+  }
+
+  public OnnxModel model() {
+    return model;
+  }
+
+  public ShapeGrid grid() {
+    return grid;
+  }
+
+  @Override
+  public int itemDim() {
+    return model.spec().itemDim();
+  }
+
+  @Override
+  public int maxBatch() {
+    return grid.max();
+  }
+
+  @Override
+  public UserState user(UserFeatures features) {
+    Map<String, long[]> shapes = new HashMap<>();
+    Map<String, float[]> values = model.runUser(features, shapes);
+    Map<String, OnnxTensor> tensors = new HashMap<>();
+    try {
+      for (Map.Entry<String, float[]> e : values.entrySet()) {
+        tensors.put(e.getKey(), OnnxTensor.createTensor(model.env(), FloatBuffer.wrap(e.getValue()), shapes.get(e.getKey())));
+      }
+    } catch (OrtException e) {
+      tensors.values().forEach(OnnxTensor::close);
+      throw new ScorerException("cannot hold user state: " + e.getMessage(), e);
+    }
+    return new OnnxUserState(tensors);
+  }
+
+  @Override
+  public ScoreBatch newBatch() {
+    return new ScoreBatch(grid.max(), itemDim());
+  }
+
+  @Override
+  public void score(UserState user, ScoreBatch batch, int n) {
+    if (n == 0) {
+      return;
+    }
+    if (n > batch.capacity()) {
+      throw new IllegalArgumentException("batch of " + n + " rows exceeds its capacity " + batch.capacity());
+    }
+    int padded = grid.padTo(n);
+    int d = itemDim();
+    ModelSpec s = model.spec();
+    Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) user).tensors);
+    try (OnnxTensor items = OnnxTensor.createTensor(model.env(), batch.items().duplicate().position(0).limit(padded * d).slice(),
+        new long[] {padded, d});
+         OnnxTensor idx = OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(padded).slice(),
+             new long[] {padded})) {
+      inputs.put(s.itemEmbName(), items);
+      inputs.put(s.userIdxName(), idx);
+      try (OrtSession.Result r = model.scoreSession().run(inputs)) {
+        ((OnnxTensor) r.get(0)).getFloatBuffer().get(batch.scores(), 0, n);
+      }
+    } catch (OrtException e) {
+      throw new ScorerException("score network of model " + s.version() + " failed on a batch of " + n + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  private void warmUp() {
+    int d = itemDim();
+    UserFeatures dummy = new UserFeatures(new long[] {0}, new float[d], d);
+    ScoreBatch batch = newBatch();
+    try (UserState u = user(dummy)) {
+      for (int size : grid.sizes()) {
+        score(u, batch, size);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (ownsModel) {
+      model.close();
+    }
+  }
+
+  /** User state tensors of one request, closed when the request is done. */
+  private static final class OnnxUserState implements UserState {
+    private final Map<String, OnnxTensor> tensors;
+
+    OnnxUserState(Map<String, OnnxTensor> tensors) {
+      this.tensors = tensors;
+    }
+
+    @Override
+    public void close() {
+      tensors.values().forEach(OnnxTensor::close);
+    }
+  }
+}

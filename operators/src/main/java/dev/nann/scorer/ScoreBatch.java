@@ -1,0 +1,59 @@
+package dev.nann.scorer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+
+/**
+ * Per-thread scratch for one scoring call: candidate embeddings in a direct buffer (handed to the
+ * runtime without a copy), the {@code user_idx} column, and the output scores. Reused across
+ * calls and queries; never shared between threads.
+ */
+public final class ScoreBatch {
+  private final int capacity;
+  private final int dim;
+  private final FloatBuffer items;
+  private final LongBuffer userIdx;
+  private final float[] scores;
+
+  public ScoreBatch(int capacity, int dim) {
+    if (capacity < 1 || dim < 1) {
+      throw new IllegalArgumentException("capacity and dim must be >= 1, got " + capacity + ", " + dim);
+    }
+    this.capacity = capacity;
+    this.dim = dim;
+    this.items = ByteBuffer.allocateDirect(capacity * dim * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    this.userIdx = ByteBuffer.allocateDirect(capacity * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+    this.scores = new float[capacity];
+  }
+
+  /** Rows the batch holds. */
+  public int capacity() {
+    return capacity;
+  }
+
+  public int dim() {
+    return dim;
+  }
+
+  /** Row-major candidate embeddings; row i starts at float index {@code i * dim}. */
+  public FloatBuffer items() {
+    return items;
+  }
+
+  /** Which user state row each candidate row is scored against (0 for single-user calls). */
+  public LongBuffer userIdx() {
+    return userIdx;
+  }
+
+  /** Scores written by the last call. */
+  public float[] scores() {
+    return scores;
+  }
+
+  /** Writes one candidate row from an array. */
+  public void putRow(int row, float[] src, int srcOffset) {
+    items.put(row * dim, src, srcOffset, dim);
+  }
+}

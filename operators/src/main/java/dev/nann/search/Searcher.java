@@ -1,0 +1,314 @@
+package dev.nann.search;
+
+import dev.nann.graph.HnswGraphView;
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserState;
+
+/**
+ * Runs queries against one index with one scorer: Beam-retrieval ({@link #beam}), HNSW-retrieval
+ * ({@link #hnsw}) and brute force ({@link #bruteForce}).
+ *
+ * <p>A searcher owns all per-query state (visited stamps, heaps, candidate and neighbour arrays,
+ * the score batch) and reuses it across queries, so it is <b>not</b> thread-safe: use one per
+ * thread. Nodes are scored in batches; a node is scored at most once per query (its score does not
+ * depend on the layer). Tombstoned nodes are walked through but never returned.
+ */
+public final class Searcher {
+  /** Largest k a query may ask for. */
+  public static final int MAX_K = 100_000;
+
+  private final HnswIndex index;
+  private final HnswGraphView graph;
+  private final Scorer scorer;
+  private final ScoreBatch batch;
+  private final VisitedMarks marks;
+  private final ScoredHeap results = new ScoredHeap(512, false);
+  private final ScoredHeap frontier = new ScoredHeap(512, true);
+  private int[] pending = new int[1024];
+  private int[] current = new int[512];
+  private int[] nbrScratch;
+  private ScoreListener listener;
+
+  private int scored;
+  private int scoreCalls;
+  private long scorerNanos;
+
+  /** Receives the node ids of every scored batch (tests and tracing). */
+  @FunctionalInterface
+  public interface ScoreListener {
+    void scored(int[] nodes, int count);
+  }
+
+  /**
+   * @throws IllegalArgumentException if the scorer's item dimension differs from the index's
+   */
+  public Searcher(HnswIndex index, Scorer scorer) {
+    if (scorer.itemDim() != index.dim()) {
+      throw new IllegalArgumentException("dimension mismatch: the model scores items of dim " + scorer.itemDim()
+          + " but index version " + index.meta().version() + " holds embeddings of dim " + index.dim());
+    }
+    this.index = index;
+    this.graph = index.graph();
+    this.scorer = scorer;
+    this.batch = scorer.newBatch();
+    this.marks = new VisitedMarks(index.size());
+    int maxDeg = 0;
+    for (int l = 0; l < graph.levels(); l++) {
+      maxDeg = Math.max(maxDeg, graph.maxDegree(l));
+    }
+    this.nbrScratch = new int[Math.max(1, maxDeg)];
+  }
+
+  public void setListener(ScoreListener listener) {
+    this.listener = listener;
+  }
+
+  public HnswIndex index() {
+    return index;
+  }
+
+  /**
+   * Beam-retrieval (paper Alg. 1 with Alg. 2's for-loop): the top searched layer is scored
+   * exhaustively in one batch and its best ef kept; then on each layer, T_l steps each score the
+   * unvisited neighbours of the current candidates in one batch, keep the best ef_l, and continue
+   * from the newly kept nodes.
+   */
+  public SearchResult beam(UserState user, int k, BeamParams params) {
+    checkK(k);
+    if (k > params.efBottom()) {
+      throw new IllegalArgumentException("k=" + k + " exceeds ef_0=" + params.efBottom()
+          + "; Beam-retrieval returns at most ef_0 items, so raise the last ef to at least k");
+    }
+    long start = beginQuery();
+    if (index.size() == 0) {
+      return finish(k, start);
+    }
+    int top = Math.min(params.layers(), graph.levels()) - 1;
+    int first = params.layers() - 1 - top;
+
+    marks.newStep();
+    results.reset(params.efAt(first));
+    int n = 0;
+    int levelSize = graph.levelSize(top);
+    ensurePending(levelSize);
+    for (int i = 0; i < levelSize; i++) {
+      int node = graph.nodeOnLevel(top, i);
+      marks.mark(node);
+      pending[n++] = node;
+    }
+    scoreInto(user, pending, n, results, null);
+
+    for (int level = top; level >= 0; level--) {
+      int p = first + (top - level);
+      int ef = params.efAt(p);
+      if (level != top) {
+        results.resize(ef);             // W of the layer above becomes this layer's ep
+      }
+      int c = copyNodes(results);      // C <- ep
+      for (int t = 0; t < params.stepsAt(p) && c > 0; t++) {
+        int stamp = marks.newStep();
+        int nn = 0;
+        for (int i = 0; i < c; i++) {
+          int deg = graph.copyNeighbors(level, current[i], nbrScratch, 0);
+          ensurePending(nn + deg);
+          for (int j = 0; j < deg; j++) {
+            int v = nbrScratch[j];
+            if (!marks.visited(v)) {
+              marks.mark(v);
+              pending[nn++] = v;
+            }
+          }
+        }
+        if (nn == 0) {
+          break;
+        }
+        scoreInto(user, pending, nn, results, null);
+        c = 0;                          // C <- W ∩ N
+        ensureCurrent(results.size());
+        for (int i = 0; i < results.size(); i++) {
+          int v = ScoredHeap.node(results.get(i));
+          if (marks.markedInStep(v, stamp)) {
+            current[c++] = v;
+          }
+        }
+      }
+    }
+    return finish(k, start);
+  }
+
+  /**
+   * HNSW-retrieval (SL2G baseline): greedy search (ef = 1) on the upper layers from the entry
+   * point, then the classic while-loop best-first search with {@code ef0} at layer 0; each node
+   * expansion scores its unvisited neighbours in one batch.
+   */
+  public SearchResult hnsw(UserState user, int k, int ef0) {
+    checkK(k);
+    if (ef0 < k) {
+      throw new IllegalArgumentException("ef0=" + ef0 + " is below k=" + k + "; HNSW-retrieval needs ef0 >= k");
+    }
+    long start = beginQuery();
+    if (index.size() == 0) {
+      return finish(k, start);
+    }
+    marks.newStep();
+    int cur = graph.entryPoint();
+    marks.mark(cur);
+    pending[0] = cur;
+    results.reset(1);
+    scoreInto(user, pending, 1, results, null);
+    long best = results.peek();
+    for (int level = graph.levels() - 1; level >= 1; level--) {
+      while (true) {
+        marks.newStep();
+        int nn = unvisitedNeighbors(level, ScoredHeap.node(best));
+        if (nn == 0) {
+          break;
+        }
+        results.reset(1);
+        scoreInto(user, pending, nn, results, null);
+        if (results.peek() <= best) {
+          break;
+        }
+        best = results.peek();
+      }
+    }
+    results.reset(ef0);
+    results.offer(best);
+    frontier.reset(0);
+    frontier.offer(best);
+    while (frontier.size() > 0) {
+      long c = frontier.poll();
+      if (results.isFull() && c < results.peek()) {
+        break;
+      }
+      marks.newStep();
+      int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
+      if (nn > 0) {
+        scoreInto(user, pending, nn, results, frontier);
+      }
+    }
+    return finish(k, start);
+  }
+
+  /** Exact top-k: scores every live item in batches of the scorer's largest size. */
+  public SearchResult bruteForce(UserState user, int k) {
+    checkK(k);
+    long start = beginQuery();
+    results.reset(k);
+    int chunk = batch.capacity();
+    ensurePending(chunk);
+    int n = 0;
+    for (int node = 0; node < index.size(); node++) {
+      if (index.isDeleted(node)) {
+        continue;
+      }
+      pending[n++] = node;
+      if (n == chunk) {
+        scoreInto(user, pending, n, results, null);
+        n = 0;
+      }
+    }
+    scoreInto(user, pending, n, results, null);
+    return finish(k, start);
+  }
+
+  private static void checkK(int k) {
+    if (k < 1 || k > MAX_K) {
+      throw new IllegalArgumentException("k must be in [1, " + MAX_K + "], got " + k);
+    }
+  }
+
+  private long beginQuery() {
+    marks.newQuery();
+    scored = 0;
+    scoreCalls = 0;
+    scorerNanos = 0;
+    return System.nanoTime();
+  }
+
+  private int unvisitedNeighbors(int level, int node) {
+    int deg = graph.copyNeighbors(level, node, nbrScratch, 0);
+    ensurePending(deg);
+    int nn = 0;
+    for (int j = 0; j < deg; j++) {
+      int v = nbrScratch[j];
+      if (!marks.visited(v)) {
+        marks.mark(v);
+        pending[nn++] = v;
+      }
+    }
+    return nn;
+  }
+
+  /**
+   * Scores {@code nodes[0, n)} in batches and offers each to {@code into}; nodes that enter
+   * {@code into} are also pushed to {@code alsoKept} when given (HNSW's candidate queue).
+   */
+  private void scoreInto(UserState user, int[] nodes, int n, ScoredHeap into, ScoredHeap alsoKept) {
+    int chunk = batch.capacity();
+    for (int from = 0; from < n; from += chunk) {
+      int m = Math.min(chunk, n - from);
+      for (int i = 0; i < m; i++) {
+        index.embeddings().copyRow(nodes[from + i], batch.items(), i * batch.dim());
+      }
+      long t0 = System.nanoTime();
+      scorer.score(user, batch, m);
+      scorerNanos += System.nanoTime() - t0;
+      scoreCalls++;
+      scored += m;
+      float[] s = batch.scores();
+      for (int i = 0; i < m; i++) {
+        long packed = ScoredHeap.pack(nodes[from + i], s[i]);
+        if (into.offer(packed) && alsoKept != null) {
+          alsoKept.offer(packed);
+        }
+      }
+      if (listener != null) {
+        listener.scored(from == 0 ? nodes : java.util.Arrays.copyOfRange(nodes, from, from + m), m);
+      }
+    }
+  }
+
+  /** Pops the best k live entries of {@code results}, best first. */
+  private SearchResult finish(int k, long start) {
+    int live = 0;
+    long[] all = new long[results.size()];
+    while (results.size() > 0) {
+      long e = results.poll();
+      if (!index.isDeleted(ScoredHeap.node(e))) {
+        all[live++] = e;
+      }
+    }
+    int out = Math.min(k, live);
+    int[] nodes = new int[out];
+    float[] scores = new float[out];
+    for (int i = 0; i < out; i++) {
+      long e = all[live - 1 - i];       // polled ascending: best is last
+      nodes[i] = ScoredHeap.node(e);
+      scores[i] = ScoredHeap.score(e);
+    }
+    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, System.nanoTime() - start);
+  }
+
+  private int copyNodes(ScoredHeap heap) {
+    ensureCurrent(heap.size());
+    for (int i = 0; i < heap.size(); i++) {
+      current[i] = ScoredHeap.node(heap.get(i));
+    }
+    return heap.size();
+  }
+
+  private void ensurePending(int n) {
+    if (pending.length < n) {
+      pending = java.util.Arrays.copyOf(pending, Math.max(n, pending.length * 2));
+    }
+  }
+
+  private void ensureCurrent(int n) {
+    if (current.length < n) {
+      current = java.util.Arrays.copyOf(current, Math.max(n, current.length * 2));
+    }
+  }
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: checks the committed fixture models regenerate from the trainer, then runs every
+# Java test (real ONNX models, real snapshot files) across the Maven reactor.
+set -euo pipefail
+cd "$(dirname "$0")"
+echo "[test] trainer fixtures reproducible?"
+/usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 64 2>&1 | grep -v -i warning
+/usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 16 --seq-len 8 --hidden 16 2>&1 | grep -v -i warning
+echo "[test] mvn verify"
+mvn -B -ntp verify

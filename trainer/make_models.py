@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Writes deterministic, untrained scorer model directories for tests and demos.
+
+    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 64
+    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16
+
+One directory per architecture (``two-sided``, ``dnn``, ``attention``) named ``<arch>-d<dim>``,
+each in nann's model contract plus ``reference.json``: inputs and the PyTorch outputs for them,
+which the Java tests compare ONNX Runtime against. ``--check DIR`` regenerates into a temporary
+directory and verifies the reference scores in DIR match (the fixtures are reproducible).
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+
+from nann_trainer.export import export_model_dir  # noqa: E402
+from nann_trainer.models import ARCHS, ItemNet, Scorer  # noqa: E402
+
+ITEM_FEAT_DIM = 32
+
+
+def build(arch, dim, hidden, seed):
+    torch.manual_seed(seed)
+    scorer = Scorer(arch, dim, hidden)
+    item_net = ItemNet(ITEM_FEAT_DIM, dim)
+    # Default init gives near-constant scores; widen the weights so the score surface has structure.
+    with torch.no_grad():
+        for p in list(scorer.parameters()) + list(item_net.parameters()):
+            if p.dim() > 1:
+                p.mul_(2.0)
+    return scorer.eval(), item_net.eval()
+
+
+def reference(scorer, item_net, dim, seq_len, seed):
+    g = torch.Generator().manual_seed(seed + 1)
+    users = []
+    for lengths in ([seq_len], [max(1, seq_len // 3)]):
+        n = lengths[0]
+        seq_emb = torch.zeros(1, seq_len, dim)
+        seq_emb[0, :n] = torch.randn(n, dim, generator=g)
+        mask = torch.zeros(1, seq_len)
+        mask[0, :n] = 1.0
+        items = torch.randn(7, dim, generator=g)
+        with torch.no_grad():
+            scores = scorer(seq_emb.expand(7, -1, -1), mask.expand(7, -1), items)
+        users.append({"length": n,
+                      "seq_emb": seq_emb[0, :n].reshape(-1).tolist(),
+                      "items": items.reshape(-1).tolist(),
+                      "scores": scores.tolist()})
+    feats = torch.randn(3, ITEM_FEAT_DIM, generator=g)
+    with torch.no_grad():
+        emb = item_net(feats)
+    return {"dim": dim, "seq_len": seq_len, "users": users,
+            "item_feat": feats.reshape(-1).tolist(), "item_emb": emb.reshape(-1).tolist()}
+
+
+def write_all(out, dim, seq_len, hidden, seed):
+    torch.set_num_threads(1)
+    dirs = []
+    for i, arch in enumerate(ARCHS):
+        scorer, item_net = build(arch, dim, hidden, seed + i)
+        d = os.path.join(out, f"{arch}-d{dim}")
+        export_model_dir(d, scorer, item_net, dim=dim, seq_len=seq_len, item_feat_dim=ITEM_FEAT_DIM,
+                         version=f"fixture-{arch}-d{dim}-s{seed}",
+                         extra={"weights": "random (untrained fixture)", "seed": seed})
+        with open(os.path.join(d, "reference.json"), "w") as f:
+            json.dump(reference(scorer, item_net, dim, seq_len, seed), f)
+        print(f"wrote {d}", flush=True)
+        dirs.append(d)
+    return dirs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="models/fixtures")
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--seq-len", type=int, default=50)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--check", metavar="DIR", help="regenerate and compare against the fixtures in DIR")
+    a = ap.parse_args()
+    if not a.check:
+        write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for d in write_all(tmp, a.dim, a.seq_len, a.hidden, a.seed):
+            name = os.path.basename(d)
+            with open(os.path.join(d, "reference.json")) as f:
+                new = json.load(f)
+            with open(os.path.join(a.check, name, "reference.json")) as f:
+                old = json.load(f)
+            for nu, ou in zip(new["users"], old["users"]):
+                worst = max(abs(x - y) for x, y in zip(nu["scores"], ou["scores"]))
+                if worst > 1e-4:
+                    sys.exit(f"{name}: regenerated scores differ from committed fixture by {worst}")
+            print(f"{name}: reproducible", flush=True)
+
+
+if __name__ == "__main__":
+    main()

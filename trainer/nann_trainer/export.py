@@ -1,0 +1,68 @@
+"""Writes a model directory in nann's contract: model.json, user.onnx, score.onnx, item.onnx."""
+import hashlib
+import json
+import os
+
+import torch
+
+FORMAT = 1
+OPSET = 17
+
+
+def _export(module, args, path, input_names, output_names, dynamic_axes):
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, args, path, input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
+
+
+def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, version, extra=None):
+    """Exports ``scorer`` (nann_trainer.models.Scorer) and ``item_net`` to ``out_dir``."""
+    os.makedirs(out_dir, exist_ok=True)
+    arch = scorer.arch
+    user_out = scorer.user.output_names()
+    seq_emb = torch.zeros(2, seq_len, dim)
+    seq_mask = torch.ones(2, seq_len)
+    _export(scorer.user, (seq_emb, seq_mask), os.path.join(out_dir, "user.onnx"),
+            ["seq_emb", "seq_mask"], user_out,
+            {"seq_emb": {0: "users"}, "seq_mask": {0: "users"}, **{n: {0: "users"} for n in user_out}})
+
+    score_in = scorer.score.input_names()
+    with torch.no_grad():
+        state = scorer.user(seq_emb, seq_mask)
+    user_idx = torch.tensor([0, 1, 1], dtype=torch.int64)
+    item_emb = torch.zeros(3, dim)
+    axes = {n: {0: "users"} for n in user_out}
+    axes.update({"user_idx": {0: "n"}, "item_emb": {0: "n"}, "score": {0: "n"}})
+    _export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
+            score_in, ["score"], axes)
+
+    _export(item_net, (torch.zeros(3, item_feat_dim),), os.path.join(out_dir, "item.onnx"),
+            ["item_feat"], ["item_emb"], {"item_feat": {0: "n"}, "item_emb": {0: "n"}})
+
+    files = {}
+    for name in ("user.onnx", "score.onnx", "item.onnx"):
+        with open(os.path.join(out_dir, name), "rb") as f:
+            files[name] = hashlib.sha256(f.read()).hexdigest()
+    spec = {
+        "format": FORMAT,
+        "version": version,
+        "arch": arch,
+        "item_dim": dim,
+        "max_seq_len": seq_len,
+        "item_feat_dim": item_feat_dim,
+        "user": {"file": "user.onnx",
+                 "inputs": [{"name": "seq_emb", "source": "behavior_embeddings"},
+                            {"name": "seq_mask", "source": "behavior_mask"}],
+                 "outputs": user_out},
+        "score": {"file": "score.onnx", "user_state": user_out, "user_idx": "user_idx",
+                  "item_emb": "item_emb", "output": "score"},
+        "item": {"file": "item.onnx", "input": "item_feat", "output": "item_emb"},
+        "sha256": files,
+    }
+    if extra:
+        spec.update(extra)
+    with open(os.path.join(out_dir, "model.json"), "w") as f:
+        json.dump(spec, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return spec

@@ -1,0 +1,131 @@
+"""The three scorer architectures of NANN paper section 5.1.3, split along nann's model contract.
+
+Every architecture is three networks:
+
+* ``UserNet``  (user.onnx)  user features -> user state tensors, run once per request;
+* ``ScoreNet`` (score.onnx) user state rows + ``user_idx`` [N] + ``item_emb`` [N, d] -> ``score`` [N];
+* ``ItemNet``  (item.onnx)  item features -> e_v, the embedding the HNSW graph is built on.
+
+``ScoreNet`` takes a ``user_idx`` column so one call can score candidates of many users: the user
+state tensors have a leading dimension U (users in the call) and row n of the batch is scored
+against user ``user_idx[n]``. The selection is written as a one-hot matrix product rather than a
+gather of [N, L, h] rows: for small U it costs U times a single user's matmul and never
+materialises per-candidate copies of the behaviour sequence.
+"""
+import math
+
+import torch
+from torch import nn
+
+ARCHS = ("two-sided", "dnn", "attention")
+
+
+def _one_hot(user_idx: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+    """[N] int64 indices, [U, ...] tensor -> [N, U] float one-hot (exported as Equal + Cast)."""
+    u = users.shape[0]
+    return (user_idx.unsqueeze(1) == torch.arange(u, dtype=torch.int64).unsqueeze(0)).to(torch.float32)
+
+
+def _mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class ItemNet(nn.Module):
+    """Item network: three fully connected layers from item features to e_v."""
+
+    def __init__(self, feat_dim: int, dim: int):
+        super().__init__()
+        self.net = _mlp([feat_dim, 2 * dim, 2 * dim, dim])
+
+    def forward(self, item_feat):
+        return self.net(item_feat)
+
+
+def _masked_mean(seq_emb, seq_mask):
+    total = (seq_emb * seq_mask.unsqueeze(-1)).sum(1)
+    return total / seq_mask.sum(1, keepdim=True).clamp(min=1.0)
+
+
+class UserNet(nn.Module):
+    """Behaviour sequence (item embeddings e_v, left-aligned, with a 0/1 mask) -> user state."""
+
+    def __init__(self, arch: str, dim: int, hidden: int):
+        super().__init__()
+        self.arch = arch
+        out = dim if arch == "two-sided" else hidden
+        self.pool = _mlp([dim, hidden, out])
+        if arch == "attention":
+            self.keys = nn.Linear(dim, hidden)
+
+    def output_names(self):
+        if self.arch == "attention":
+            return ["u_vec", "u_keys", "u_mask"]
+        return ["u_vec"]
+
+    def forward(self, seq_emb, seq_mask):
+        u_vec = self.pool(_masked_mean(seq_emb, seq_mask))
+        if self.arch == "attention":
+            return u_vec, torch.tanh(self.keys(seq_emb)), seq_mask
+        return (u_vec,)
+
+
+class ScoreNet(nn.Module):
+    """Scores candidates: user state rows selected by ``user_idx`` against ``item_emb``."""
+
+    def __init__(self, arch: str, dim: int, hidden: int):
+        super().__init__()
+        self.arch = arch
+        self.hidden = hidden
+        if arch != "two-sided":
+            self.query = nn.Linear(dim, hidden)
+            width = 4 * hidden if arch == "attention" else 3 * hidden
+            self.head = _mlp([width, 128, 64, 1])
+
+    def input_names(self):
+        if self.arch == "attention":
+            return ["u_vec", "u_keys", "u_mask", "user_idx", "item_emb"]
+        return ["u_vec", "user_idx", "item_emb"]
+
+    def forward(self, *args):
+        if self.arch == "attention":
+            u_vec, u_keys, u_mask, user_idx, item_emb = args
+        else:
+            u_vec, user_idx, item_emb = args
+        one_hot = _one_hot(user_idx, u_vec)                      # [N, U]
+        uv = one_hot @ u_vec                                     # [N, h] (or [N, d])
+        if self.arch == "two-sided":
+            return (uv * item_emb).sum(1)
+        q = self.query(item_emb)                                 # [N, h]
+        if self.arch == "dnn":
+            return self.head(torch.cat([uv, q, uv * q], 1)).squeeze(1)
+        users, seq_len, hidden = u_keys.shape[0], u_keys.shape[1], self.hidden
+        keys = u_keys.reshape(users * seq_len, hidden)           # [U*L, h]
+        logits_all = (q @ keys.t()).reshape(-1, users, seq_len)  # [N, U, L]
+        sel = one_hot.unsqueeze(2)                               # [N, U, 1]
+        logits = (logits_all * sel).sum(1) / math.sqrt(hidden)   # [N, L]
+        mask = one_hot @ u_mask                                  # [N, L]
+        att = torch.softmax(logits + (mask - 1.0) * 1e4, dim=1)
+        ctx = (att.unsqueeze(1) * sel).reshape(-1, users * seq_len) @ keys  # [N, h]
+        return self.head(torch.cat([uv, ctx, q, uv * q], 1)).squeeze(1)
+
+
+class Scorer(nn.Module):
+    """Whole model for training: behaviour sequence + candidate e_v -> score (one user per row)."""
+
+    def __init__(self, arch: str, dim: int, hidden: int):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+        self.arch = arch
+        self.user = UserNet(arch, dim, hidden)
+        self.score = ScoreNet(arch, dim, hidden)
+
+    def forward(self, seq_emb, seq_mask, item_emb):
+        state = self.user(seq_emb, seq_mask)
+        idx = torch.arange(item_emb.shape[0], dtype=torch.int64)
+        return self.score(*state, idx, item_emb)
