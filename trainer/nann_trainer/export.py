@@ -37,11 +37,14 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     _export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
             score_in, ["score"], axes)
 
-    _export(item_net, (torch.zeros(3, item_feat_dim),), os.path.join(out_dir, "item.onnx"),
-            ["item_feat"], ["item_emb"], {"item_feat": {0: "n"}, "item_emb": {0: "n"}})
+    names = ["user.onnx", "score.onnx"]
+    if item_net is not None:
+        _export(item_net, (torch.zeros(3, item_feat_dim),), os.path.join(out_dir, "item.onnx"),
+                ["item_feat"], ["item_emb"], {"item_feat": {0: "n"}, "item_emb": {0: "n"}})
+        names.append("item.onnx")
 
     files = {}
-    for name in ("user.onnx", "score.onnx", "item.onnx"):
+    for name in names:
         with open(os.path.join(out_dir, name), "rb") as f:
             files[name] = hashlib.sha256(f.read()).hexdigest()
     spec = {
@@ -50,16 +53,17 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
         "arch": arch,
         "item_dim": dim,
         "max_seq_len": seq_len,
-        "item_feat_dim": item_feat_dim,
+        "item_feat_dim": item_feat_dim if item_net is not None else 0,
         "user": {"file": "user.onnx",
                  "inputs": [{"name": "seq_emb", "source": "behavior_embeddings"},
                             {"name": "seq_mask", "source": "behavior_mask"}],
                  "outputs": user_out},
         "score": {"file": "score.onnx", "user_state": user_out, "user_idx": "user_idx",
                   "item_emb": "item_emb", "output": "score"},
-        "item": {"file": "item.onnx", "input": "item_feat", "output": "item_emb"},
         "sha256": files,
     }
+    if item_net is not None:
+        spec["item"] = {"file": "item.onnx", "input": "item_feat", "output": "item_emb"}
     if extra:
         spec.update(extra)
     with open(os.path.join(out_dir, "model.json"), "w") as f:

@@ -102,7 +102,7 @@ class ScoreNet(nn.Module):
             return (uv * item_emb).sum(1)
         q = self.query(item_emb)                                 # [N, h]
         if self.arch == "dnn":
-            return self.head(torch.cat([uv, q, uv * q], 1)).squeeze(1)
+            return self._head(uv, None, q)
         users, seq_len, hidden = u_keys.shape[0], u_keys.shape[1], self.hidden
         keys = u_keys.reshape(users * seq_len, hidden)           # [U*L, h]
         logits_all = (q @ keys.t()).reshape(-1, users, seq_len)  # [N, U, L]
@@ -111,7 +111,26 @@ class ScoreNet(nn.Module):
         mask = one_hot @ u_mask                                  # [N, L]
         att = torch.softmax(logits + (mask - 1.0) * 1e4, dim=1)
         ctx = (att.unsqueeze(1) * sel).reshape(-1, users * seq_len) @ keys  # [N, h]
-        return self.head(torch.cat([uv, ctx, q, uv * q], 1)).squeeze(1)
+        return self._head(uv, ctx, q)
+
+    def _head(self, uv, ctx, q):
+        parts = [uv, q, uv * q] if ctx is None else [uv, ctx, q, uv * q]
+        return self.head(torch.cat(parts, -1)).squeeze(-1)
+
+    def score_grid(self, state, item_emb):
+        """Training path, same function as ``forward``: user state [B, ...], candidates [B, C, d] -> [B, C]."""
+        u_vec = state[0]
+        uv = u_vec.unsqueeze(1).expand(-1, item_emb.shape[1], -1)          # [B, C, h]
+        if self.arch == "two-sided":
+            return (uv * item_emb).sum(-1)
+        q = self.query(item_emb)                                           # [B, C, h]
+        if self.arch == "dnn":
+            return self._head(uv, None, q)
+        _, u_keys, u_mask = state
+        logits = torch.einsum("bch,blh->bcl", q, u_keys) / math.sqrt(self.hidden)
+        att = torch.softmax(logits + (u_mask.unsqueeze(1) - 1.0) * 1e4, dim=-1)
+        ctx = torch.einsum("bcl,blh->bch", att, u_keys)
+        return self._head(uv, ctx, q)
 
 
 class Scorer(nn.Module):

@@ -102,6 +102,11 @@ public final class EvalCommand implements Callable<Integer> {
     if (k < 1) {
       throw new IllegalArgumentException("--k must be >= 1, got " + k);
     }
+    for (String mode : modes) {
+      if (!Evaluator.MODES.contains(mode)) {
+        throw new IllegalArgumentException("unknown mode '" + mode + "' in --modes; known modes are " + Evaluator.MODES);
+      }
+    }
     List<BeamParams> beams = beamParams();
     List<Integer> hnswEfs = hnswEfs(beams);
     Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
@@ -143,6 +148,7 @@ public final class EvalCommand implements Callable<Integer> {
         reports.addAll(evaluator.run(new Evaluator.Config(these, bp, he, k, queries, threads, seed)));
       }
       printTable(System.out, reports);
+      printBreakdown(System.out, reports);
       if (json != null) {
         ObjectMapper om = new ObjectMapper();
         try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
@@ -262,6 +268,18 @@ public final class EvalCommand implements Callable<Integer> {
       // not Linux: fall through
     }
     return "n/a";
+  }
+
+  static void printBreakdown(PrintStream out, List<ModeReport> reports) {
+    out.println();
+    out.println("query time breakdown (fractions of per-query latency):");
+    out.printf("%-6s %-34s %9s %9s %9s %9s %9s %10s%n", "mode", "params", "user_net", "score_net", "gather", "expand",
+        "other", "overhead");
+    for (ModeReport r : reports) {
+      double other = r.overhead() - r.gatherFraction() - r.expandFraction();
+      out.printf("%-6s %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %10.3f%n", r.mode(), r.params(), r.userNetFraction(),
+          r.scoreNetFraction(), r.gatherFraction(), r.expandFraction(), other, r.overhead());
+    }
   }
 
   static void printTable(PrintStream out, List<ModeReport> reports) {

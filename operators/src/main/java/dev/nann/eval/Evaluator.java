@@ -82,7 +82,7 @@ public final class Evaluator {
       Run r = mode.equals("brute") ? brute : runMode(mode, users, cfg, kEff);
       RetrievalMetrics m = new RetrievalMetrics();
       for (int q = 0; q < users.size(); q++) {
-        m.add(r.results[q].nodes(), brute.results[q].nodes(), users.get(q).truth());
+        m.add(itemIds(r.results[q]), itemIds(brute.results[q]), truthIds(users.get(q)));
       }
       out.add(r.report(mode, m, cfg, kEff));
     }
@@ -93,12 +93,14 @@ public final class Evaluator {
     final SearchResult[] results;
     final long[] latencyNanos;
     final long[] scorerNanos;
+    final long[] userNanos;
     long wallNanos;
 
     Run(int n) {
       results = new SearchResult[n];
       latencyNanos = new long[n];
       scorerNanos = new long[n];
+      userNanos = new long[n];
     }
 
     ModeReport report(String mode, RetrievalMetrics m, Config cfg, int k) {
@@ -107,7 +109,13 @@ public final class Evaluator {
       double calls = 0;
       double scorerTotal = 0;
       double latencyTotal = 0;
+      double gather = 0;
+      double expand = 0;
+      double userNet = 0;
       for (int q = 0; q < n; q++) {
+        gather += results[q].gatherNanos();
+        expand += results[q].expandNanos();
+        userNet += userNanos[q];
         scored += results[q].scored();
         calls += results[q].scoreCalls();
         scorerTotal += scorerNanos[q];
@@ -122,7 +130,8 @@ public final class Evaluator {
       };
       return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
           scored / n / index.size(), scored / n, calls / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
-          percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, cfg.threads(), params);
+          percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
+          (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, cfg.threads(), params);
     }
   }
 
@@ -154,6 +163,7 @@ public final class Evaluator {
               run.results[q] = r;
               run.latencyNanos[q] = System.nanoTime() - t0;
               run.scorerNanos[q] = (t1 - t0) + r.scorerNanos();
+              run.userNanos[q] = t1 - t0;
             }
             int d = done.incrementAndGet();
             if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
@@ -180,6 +190,22 @@ public final class Evaluator {
     }
     run.wallNanos = System.nanoTime() - start;
     return run;
+  }
+
+  private long[] itemIds(SearchResult r) {
+    long[] ids = new long[r.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = index.itemId(r.nodes()[i]);
+    }
+    return ids;
+  }
+
+  private long[] truthIds(Corpus.User u) {
+    long[] ids = new long[u.truth().length];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = corpus.itemIds()[u.truth()[i]];
+    }
+    return ids;
   }
 
   private static double percentile(long[] sorted, double p) {

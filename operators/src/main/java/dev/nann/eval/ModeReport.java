@@ -7,10 +7,16 @@ import java.util.Map;
  * One search mode's figures over an evaluation run (one JSON line of {@code nann eval --json}).
  *
  * @param overhead fraction of query time outside the scorer's own calls (user and score networks)
+ * @param userNetFraction fraction of query time in the user network
+ * @param scoreNetFraction fraction of query time in score network calls
+ * @param gatherFraction fraction of query time copying candidate embeddings into score batches
+ * @param expandFraction fraction of query time collecting unvisited neighbours (graph + visited marks)
  */
 public record ModeReport(String mode, int items, int queries, int k, double coverage, double recallAll,
                          double recallRetrieval, double recallDelta, double scoredFraction, double scoredPerQuery,
                          double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
+                         double userNetFraction, double scoreNetFraction, double gatherFraction,
+                         double expandFraction,
                          int threads, String params) {
 
   /** Field names as the JSON contract spells them. */
@@ -31,6 +37,10 @@ public record ModeReport(String mode, int items, int queries, int k, double cove
     m.put("p50_ms", round(p50Ms));
     m.put("p99_ms", round(p99Ms));
     m.put("overhead_fraction", round(overhead));
+    m.put("user_net_fraction", round(userNetFraction));
+    m.put("score_net_fraction", round(scoreNetFraction));
+    m.put("gather_fraction", round(gatherFraction));
+    m.put("expand_fraction", round(expandFraction));
     m.put("threads", threads);
     m.put("params", params);
     return m;

@@ -15,15 +15,15 @@ public final class RetrievalMetrics {
   /**
    * Adds one query.
    *
-   * @param retrieved R_u, the search's top-M
+   * @param retrieved R_u, the search's top-M (item ids)
    * @param brute B_u, the exact top-M
    * @param truth G_u, the held-out items (may be empty: recall terms then count as 0)
    */
-  public void add(int[] retrieved, int[] brute, int[] truth) {
-    java.util.Set<Integer> b = set(brute);
-    java.util.Set<Integer> r = set(retrieved);
+  public void add(long[] retrieved, long[] brute, long[] truth) {
+    java.util.Set<Long> b = set(brute);
+    java.util.Set<Long> r = set(retrieved);
     if (truth.length > 0) {
-      java.util.Set<Integer> g = set(truth);
+      java.util.Set<Long> g = set(truth);
       recallAll += (double) intersect(b, g) / g.size();
       recallRetrieval += (double) intersect(r, g) / g.size();
     }
@@ -53,17 +53,17 @@ public final class RetrievalMetrics {
     return users == 0 ? 0 : coverage / users;
   }
 
-  private static java.util.Set<Integer> set(int[] a) {
-    java.util.Set<Integer> s = new java.util.HashSet<>(a.length * 2);
-    for (int v : a) {
+  private static java.util.Set<Long> set(long[] a) {
+    java.util.Set<Long> s = new java.util.HashSet<>(a.length * 2);
+    for (long v : a) {
       s.add(v);
     }
     return s;
   }
 
-  private static int intersect(java.util.Set<Integer> a, java.util.Set<Integer> b) {
+  private static int intersect(java.util.Set<Long> a, java.util.Set<Long> b) {
     int n = 0;
-    for (Integer v : a) {
+    for (Long v : a) {
       if (b.contains(v)) {
         n++;
       }

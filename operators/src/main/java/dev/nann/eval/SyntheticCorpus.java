@@ -20,6 +20,15 @@ public final class SyntheticCorpus {
    * @param seed everything derives from it
    */
   public static Corpus generate(int items, int dim, int users, long seed) {
+    return generate(items, dim, users, seed, seed + 1);
+  }
+
+  /**
+   * Like {@link #generate(int, int, int, long)} with the users drawn from their own seed, so a
+   * training set of users ({@code userSeed} other than {@code seed + 1}) never overlaps the
+   * evaluation users over the same items.
+   */
+  public static Corpus generate(int items, int dim, int users, long seed, long userSeed) {
     if (items < 1 || items > 50_000_000) {
       throw new IllegalArgumentException("synthetic corpus size must be in [1, 50000000], got " + items);
     }
@@ -60,6 +69,7 @@ public final class SyntheticCorpus {
     for (int i = 0; i < items; i++) {
       members.get(clusterOf[i]).add(i);
     }
+    rnd = new SplittableRandom(userSeed);
     List<Corpus.User> us = new ArrayList<>(users);
     for (int u = 0; u < users; u++) {
       int interests = 1 + rnd.nextInt(3);

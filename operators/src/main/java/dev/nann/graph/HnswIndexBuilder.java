@@ -33,6 +33,9 @@ import org.apache.lucene.util.hnsw.RandomVectorScorerSupplier;
  * (level 0 keeps up to 2·M neighbours), {@code efConstruction} = Lucene {@code beamWidth}. With one
  * thread the build is deterministic for a seed; with more, Lucene's concurrent builder is used and
  * the graph differs run to run (same quality).
+ *
+ * <p>Node ids of the result are <b>not</b> input rows: nodes are renumbered in breadth-first
+ * order of level 0 for memory locality during the walk; map back with {@link HnswIndex#itemId}.
  */
 public final class HnswIndexBuilder {
   /** Paper defaults (NANN §5.1.4, HNSW M and efConstruction). */
@@ -107,11 +110,22 @@ public final class HnswIndexBuilder {
     for (int i = 0; i < n; i++) {
       vectors.add(Arrays.copyOfRange(rowMajor, i * dim, (i + 1) * dim));
     }
-    OnHeapHnswGraph graph = n == 0 ? null : buildLucene(vectors, dim);
-    HnswGraphView view = n == 0 ? emptyView() : freeze(graph, n);
+    if (n == 0) {
+      return new HnswIndex(new IndexMeta(version, dim, m, efConstruction, seed, System.currentTimeMillis()), emptyView(),
+          Embeddings.of(new float[0], dim), LongBuffer.allocate(0), new BitSet(), null);
+    }
+    OnHeapHnswGraph graph = buildLucene(vectors, dim);
+    vectors = null;
+    int[] order = bfsOrder(graph, n);
+    HnswGraphView view = freeze(graph, n, order);
+    float[] emb = new float[rowMajor.length];
+    long[] orderedIds = new long[n];
+    for (int i = 0; i < n; i++) {
+      System.arraycopy(rowMajor, order[i] * dim, emb, i * dim, dim);
+      orderedIds[i] = ids[order[i]];
+    }
     IndexMeta meta = new IndexMeta(version, dim, m, efConstruction, seed, System.currentTimeMillis());
-    return new HnswIndex(meta, view, Embeddings.of(rowMajor.clone(), dim), LongBuffer.wrap(ids.clone()),
-        new BitSet(n), null);
+    return new HnswIndex(meta, view, Embeddings.of(emb, dim), LongBuffer.wrap(orderedIds), new BitSet(n), null);
   }
 
   /** Rejects NaN and infinities with the item id and component that hold them. */
@@ -175,21 +189,62 @@ public final class HnswIndexBuilder {
     }
   }
 
-  /** Converts Lucene's on-heap graph into per-level CSR arrays. */
-  static HnswGraphView freeze(OnHeapHnswGraph g, int n) {
+  /**
+   * Breadth-first order of level 0 from the entry point (unreached nodes last): graph neighbours get
+   * nearby ids, so a walk's embedding rows, adjacency rows and visited stamps share cache lines and
+   * pages. Returns {@code order[newId] = oldId}.
+   */
+  static int[] bfsOrder(OnHeapHnswGraph g, int n) {
+    int[] order = new int[n];
+    boolean[] seen = new boolean[n];
+    int head = 0;
+    int tail = 0;
+    int entry = g.entryNode();
+    int next = 0;
+    while (tail < n) {
+      if (head == tail) {                         // start (or restart) from an unreached node
+        int start = entry >= 0 && !seen[entry] ? entry : -1;
+        while (start < 0) {
+          if (!seen[next]) {
+            start = next;
+          }
+          next++;
+        }
+        seen[start] = true;
+        order[tail++] = start;
+      }
+      int v = order[head++];
+      NeighborArray na = g.getNeighbors(0, v);
+      int[] nb = na.nodes();
+      for (int i = 0; i < na.size(); i++) {
+        if (!seen[nb[i]]) {
+          seen[nb[i]] = true;
+          order[tail++] = nb[i];
+        }
+      }
+    }
+    return order;
+  }
+
+  /** Converts Lucene's on-heap graph into per-level CSR arrays, relabelling node {@code order[i]} as {@code i}. */
+  static HnswGraphView freeze(OnHeapHnswGraph g, int n, int[] order) {
+    int[] newId = new int[n];
+    for (int i = 0; i < n; i++) {
+      newId[order[i]] = i;
+    }
     int levels = g.numLevels();
     IntBuffer[] nodes = new IntBuffer[levels];
     IntBuffer[] offsets = new IntBuffer[levels];
     IntBuffer[] neighbors = new IntBuffer[levels];
     for (int level = 0; level < levels; level++) {
-      int[] ids;
+      int[] ids;                                  // new ids on this level, ascending
       if (level == 0) {
         ids = null;
       } else {
         HnswGraph.NodesIterator it = g.getNodesOnLevel(level);
         ids = new int[it.size()];
         for (int i = 0; it.hasNext(); i++) {
-          ids[i] = it.nextInt();
+          ids[i] = newId[it.nextInt()];
         }
         Arrays.sort(ids);
       }
@@ -197,22 +252,24 @@ public final class HnswIndexBuilder {
       int[] off = new int[rows + 1];
       long edges = 0;
       for (int r = 0; r < rows; r++) {
-        edges += g.getNeighbors(level, level == 0 ? r : ids[r]).size();
+        edges += g.getNeighbors(level, order[level == 0 ? r : ids[r]]).size();
       }
       int[] nbr = new int[Math.toIntExact(edges)];
       int pos = 0;
       for (int r = 0; r < rows; r++) {
-        NeighborArray na = g.getNeighbors(level, level == 0 ? r : ids[r]);
+        NeighborArray na = g.getNeighbors(level, order[level == 0 ? r : ids[r]]);
         off[r] = pos;
-        System.arraycopy(na.nodes(), 0, nbr, pos, na.size());
-        pos += na.size();
+        int[] src = na.nodes();
+        for (int j = 0; j < na.size(); j++) {
+          nbr[pos++] = newId[src[j]];
+        }
       }
       off[rows] = pos;
       nodes[level] = ids == null ? IntBuffer.allocate(0) : IntBuffer.wrap(ids);
       offsets[level] = IntBuffer.wrap(off);
       neighbors[level] = IntBuffer.wrap(nbr);
     }
-    return new HnswGraphView(n, g.entryNode(), nodes, offsets, neighbors);
+    return new HnswGraphView(n, newId[g.entryNode()], nodes, offsets, neighbors);
   }
 
   private static HnswGraphView emptyView() {

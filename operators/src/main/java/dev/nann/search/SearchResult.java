@@ -8,9 +8,12 @@ package dev.nann.search;
  * @param scored items scored (without padding)
  * @param scoreCalls scorer calls made
  * @param scorerNanos time inside the scorer's own calls
+ * @param gatherNanos time copying candidate embeddings into the score batch
+ * @param expandNanos time collecting unvisited neighbours (graph reads and visited marks; Beam-retrieval only)
  * @param totalNanos time of the whole query, user network excluded
  */
-public record SearchResult(int[] nodes, float[] scores, int scored, int scoreCalls, long scorerNanos, long totalNanos) {
+public record SearchResult(int[] nodes, float[] scores, int scored, int scoreCalls, long scorerNanos, long gatherNanos,
+                           long expandNanos, long totalNanos) {
   public int size() {
     return nodes.length;
   }

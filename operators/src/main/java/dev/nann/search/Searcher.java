@@ -34,6 +34,8 @@ public final class Searcher {
   private int scored;
   private int scoreCalls;
   private long scorerNanos;
+  private long gatherNanos;
+  private long expandNanos;
 
   /** Receives the node ids of every scored batch (tests and tracing). */
   @FunctionalInterface
@@ -108,7 +110,8 @@ public final class Searcher {
       }
       int c = copyNodes(results);      // C <- ep
       for (int t = 0; t < params.stepsAt(p) && c > 0; t++) {
-        int stamp = marks.newStep();
+        long te = System.nanoTime();
+        marks.newStep();
         int nn = 0;
         for (int i = 0; i < c; i++) {
           int deg = graph.copyNeighbors(level, current[i], nbrScratch, 0);
@@ -121,6 +124,7 @@ public final class Searcher {
             }
           }
         }
+        expandNanos += System.nanoTime() - te;
         if (nn == 0) {
           break;
         }
@@ -129,7 +133,7 @@ public final class Searcher {
         ensureCurrent(results.size());
         for (int i = 0; i < results.size(); i++) {
           int v = ScoredHeap.node(results.get(i));
-          if (marks.markedInStep(v, stamp)) {
+          if (marks.markedInStep(v)) {
             current[c++] = v;
           }
         }
@@ -141,7 +145,8 @@ public final class Searcher {
   /**
    * HNSW-retrieval (SL2G baseline): greedy search (ef = 1) on the upper layers from the entry
    * point, then the classic while-loop best-first search with {@code ef0} at layer 0; each node
-   * expansion scores its unvisited neighbours in one batch.
+   * expansion scores its unvisited neighbours in one batch. The nodes scored on the upper layers
+   * seed layer 0's lists with their known scores, so no node is scored twice.
    */
   public SearchResult hnsw(UserState user, int k, int ef0) {
     checkK(k);
@@ -153,31 +158,30 @@ public final class Searcher {
       return finish(k, start);
     }
     marks.newStep();
-    int cur = graph.entryPoint();
-    marks.mark(cur);
-    pending[0] = cur;
-    results.reset(1);
-    scoreInto(user, pending, 1, results, null);
-    long best = results.peek();
+    int entry = graph.entryPoint();
+    marks.mark(entry);
+    pending[0] = entry;
+    frontier.reset(0);                  // every node scored on the way down, best first
+    scoreInto(user, pending, 1, frontier, null);
     for (int level = graph.levels() - 1; level >= 1; level--) {
-      while (true) {
+      while (true) {                    // greedy, ef = 1: move to the best neighbour while it improves
+        long cur = frontier.peek();
         marks.newStep();
-        int nn = unvisitedNeighbors(level, ScoredHeap.node(best));
+        int nn = unvisitedNeighbors(level, ScoredHeap.node(cur));
         if (nn == 0) {
           break;
         }
-        results.reset(1);
-        scoreInto(user, pending, nn, results, null);
-        if (results.peek() <= best) {
+        scoreInto(user, pending, nn, frontier, null);
+        if (frontier.peek() == cur) {
           break;
         }
-        best = results.peek();
       }
     }
+    // Layer 0 starts from every node already scored (scores are reused, never recomputed).
     results.reset(ef0);
-    results.offer(best);
-    frontier.reset(0);
-    frontier.offer(best);
+    for (int i = 0; i < frontier.size(); i++) {
+      results.offer(frontier.get(i));
+    }
     while (frontier.size() > 0) {
       long c = frontier.poll();
       if (results.isFull() && c < results.peek()) {
@@ -225,6 +229,8 @@ public final class Searcher {
     scored = 0;
     scoreCalls = 0;
     scorerNanos = 0;
+    gatherNanos = 0;
+    expandNanos = 0;
     return System.nanoTime();
   }
 
@@ -250,10 +256,12 @@ public final class Searcher {
     int chunk = batch.capacity();
     for (int from = 0; from < n; from += chunk) {
       int m = Math.min(chunk, n - from);
+      long tg = System.nanoTime();
       for (int i = 0; i < m; i++) {
         index.embeddings().copyRow(nodes[from + i], batch.items(), i * batch.dim());
       }
       long t0 = System.nanoTime();
+      gatherNanos += t0 - tg;
       scorer.score(user, batch, m);
       scorerNanos += System.nanoTime() - t0;
       scoreCalls++;
@@ -289,7 +297,8 @@ public final class Searcher {
       nodes[i] = ScoredHeap.node(e);
       scores[i] = ScoredHeap.score(e);
     }
-    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, System.nanoTime() - start);
+    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, gatherNanos, expandNanos,
+        System.nanoTime() - start);
   }
 
   private int copyNodes(ScoredHeap heap) {

@@ -1,0 +1,90 @@
+package dev.nann.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Runs {@code nann eval} end to end on a small corpus with a committed fixture model. */
+class EvalCommandTest {
+  @TempDir
+  Path tmp;
+
+  private int run(ByteArrayOutputStream err, String... args) {
+    CommandLine cli = new CommandLine(new Nann());
+    cli.setErr(new PrintWriter(err, true));
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      cmd.getErr().println("nann: " + e.getMessage());
+      return 2;
+    });
+    return cli.execute(args);
+  }
+
+  @Test
+  void writesOneJsonLinePerModeAndBudget() throws Exception {
+    Path json = tmp.resolve("eval.json");
+    int code = run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--arch", "attention",
+        "--queries", "8", "--k", "20", "--ef", "20,40,80;40,80,160", "--hnsw-ef", "40,160", "--threads", "2",
+        "--json", json.toString(), "--cache", tmp.resolve("cache").toString());
+    assertEquals(0, code);
+    List<String> lines = Files.readAllLines(json);
+    assertEquals(5, lines.size(), "2 nann budgets + 2 hnsw budgets + brute: " + lines);
+    ObjectMapper om = new ObjectMapper();
+    for (String line : lines) {
+      JsonNode n = om.readTree(line);
+      for (String field : List.of("mode", "items", "queries", "k", "coverage", "recall_all", "recall_retrieval",
+          "recall_delta", "scored_fraction", "qps", "p50_ms", "p99_ms")) {
+        assertTrue(n.has(field), field + " missing in " + line);
+      }
+      assertEquals(3000, n.get("items").asInt());
+      assertEquals(8, n.get("queries").asInt());
+      double cov = n.get("coverage").asDouble();
+      assertTrue(cov >= 0 && cov <= 1);
+      if (n.get("mode").asText().equals("brute")) {
+        assertEquals(1.0, cov, 1e-9);
+        assertEquals(1.0, n.get("scored_fraction").asDouble(), 1e-9);
+        assertEquals(0.0, n.get("recall_delta").asDouble(), 1e-9);
+      } else {
+        assertTrue(n.get("scored_fraction").asDouble() < 1.0, line);
+      }
+    }
+    // the second run reuses the cached snapshot and gives the same quality figures
+    Path again = tmp.resolve("again.json");
+    assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--queries", "8",
+        "--k", "20", "--ef", "20,40,80;40,80,160", "--hnsw-ef", "40,160", "--json", again.toString(),
+        "--cache", tmp.resolve("cache").toString()));
+    List<String> second = Files.readAllLines(again);
+    for (int i = 0; i < lines.size(); i++) {
+      JsonNode a = om.readTree(lines.get(i));
+      JsonNode b = om.readTree(second.get(i));
+      assertEquals(a.get("coverage").asDouble(), b.get("coverage").asDouble(), 1e-9);
+    }
+  }
+
+  @Test
+  void badArgumentsAreClearErrors() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--dim", "16", "--k", "0", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("--k must be >= 1"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--dim", "16", "--ef", "100,200,400", "--steps", "1,1",
+        "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("ef has 3 layers"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--corpus", "nowhere:1", "--dim", "16", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("--corpus must be"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--modes", "nann,fast", "--corpus", "synthetic:500", "--dim", "16", "--cache",
+        tmp.toString()));
+    assertTrue(err.toString().contains("unknown mode 'fast'"), err.toString());
+  }
+}

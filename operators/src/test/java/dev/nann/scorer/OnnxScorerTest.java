@@ -1,0 +1,193 @@
+package dev.nann.scorer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.TestData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** ONNX Runtime scores against the PyTorch reference values written by trainer/make_models.py. */
+class OnnxScorerTest {
+  @TempDir
+  Path tmp;
+
+  static Stream<Arguments> fixtures() {
+    return Stream.of("two-sided", "dnn", "attention").flatMap(a -> Stream.of(Arguments.of(a, 16), Arguments.of(a, 64)));
+  }
+
+  static float[] floats(JsonNode arr) {
+    float[] out = new float[arr.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = (float) arr.get(i).asDouble();
+    }
+    return out;
+  }
+
+  @ParameterizedTest(name = "{0} d={1}")
+  @MethodSource("fixtures")
+  void scoresMatchPyTorchReference(String arch, int dim) throws IOException {
+    Path dir = TestData.model(arch, dim);
+    JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+    try (OnnxModel model = OnnxModel.load(dir)) {
+      OnnxScorer scorer = new OnnxScorer(model);
+      assertEquals(dim, scorer.itemDim());
+      ScoreBatch batch = scorer.newBatch();
+      for (JsonNode u : ref.get("users")) {
+        int len = u.get("length").asInt();
+        UserFeatures f = new UserFeatures(new long[len], floats(u.get("seq_emb")), dim);
+        float[] items = floats(u.get("items"));
+        float[] expected = floats(u.get("scores"));
+        for (int i = 0; i < expected.length; i++) {
+          batch.putRow(i, items, i * dim);
+        }
+        try (UserState state = scorer.user(f)) {
+          scorer.score(state, batch, expected.length);
+          for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], batch.scores()[i], 1e-4 * Math.max(1, Math.abs(expected[i])), arch + " item " + i);
+          }
+        }
+        if (arch.equals("two-sided")) {
+          InnerProductScorer ip = new InnerProductScorer(model);
+          try (UserState state = ip.user(f)) {
+            ScoreBatch b = ip.newBatch();
+            for (int i = 0; i < expected.length; i++) {
+              b.putRow(i, items, i * dim);
+            }
+            ip.score(state, b, expected.length);
+            for (int i = 0; i < expected.length; i++) {
+              assertEquals(expected[i], b.scores()[i], 1e-4 * Math.max(1, Math.abs(expected[i])));
+            }
+          }
+        }
+      }
+      float[] emb = model.itemEmbeddings(floats(ref.get("item_feat")), 3);
+      float[] want = floats(ref.get("item_emb"));
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(want[i], emb[i], 1e-4);
+      }
+    }
+  }
+
+  @Test
+  void paddingDoesNotChangeScores() {
+    try (OnnxModel model = OnnxModel.load(TestData.model("attention", 16))) {
+      OnnxScorer scorer = new OnnxScorer(model);
+      ScoreBatch batch = scorer.newBatch();
+      java.util.Random rnd = new java.util.Random(3);
+      float[] rows = new float[300 * 16];
+      for (int i = 0; i < rows.length; i++) {
+        rows[i] = (float) rnd.nextGaussian();
+      }
+      for (int i = 0; i < 300; i++) {
+        batch.putRow(i, rows, i * 16);
+      }
+      try (UserState u = scorer.user(new UserFeatures(new long[] {1, 2}, java.util.Arrays.copyOf(rows, 32), 16))) {
+        scorer.score(u, batch, 300);                   // padded to a grid size > 300
+        float[] all = batch.scores().clone();
+        scorer.score(u, batch, 1);                     // padded to 16, same first row
+        assertEquals(all[0], batch.scores()[0], 1e-5);
+        scorer.score(u, batch, 17);
+        for (int i = 0; i < 17; i++) {
+          assertEquals(all[i], batch.scores()[i], 1e-5);
+        }
+      }
+    }
+  }
+
+  @Test
+  void shapeGridPadsUpAndRejectsOversize() {
+    ShapeGrid g = ShapeGrid.defaults();
+    assertEquals(16, g.padTo(1));
+    assertEquals(16, g.padTo(16));
+    assertTrue(g.padTo(17) >= 17 && g.padTo(17) <= 24);
+    assertEquals(8192, g.padTo(8000));
+    for (int n = 1; n <= 8192; n += 37) {
+      int p = g.padTo(n);
+      assertTrue(p >= n && p <= Math.max(16, n * 1.2 + 8), n + " -> " + p);
+    }
+    assertThrows(IllegalArgumentException.class, () -> g.padTo(8193));
+  }
+
+  private Path copyFixture(String arch, int dim) throws IOException {
+    Path src = TestData.model(arch, dim);
+    Path dst = tmp.resolve(arch + "-" + dim);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(src)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Files.copy(p, dst.resolve(p.getFileName()));
+      }
+    }
+    return dst;
+  }
+
+  private static void edit(Path dir, String from, String to) throws IOException {
+    Path json = dir.resolve("model.json");
+    Files.writeString(json, Files.readString(json).replace(from, to));
+  }
+
+  @Test
+  void wrongTensorNameIsNamed() throws IOException {
+    Path dir = copyFixture("attention", 16);
+    edit(dir, "\"item_emb\": \"item_emb\"", "\"item_emb\": \"candidates\"");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("'candidates'") && e.getMessage().contains("score.onnx"), e.getMessage());
+  }
+
+  @Test
+  void wrongDimensionIsNamed() throws IOException {
+    Path dir = copyFixture("dnn", 16);
+    edit(dir, "\"item_dim\": 16", "\"item_dim\": 32");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("dimension") && e.getMessage().contains("32"), e.getMessage());
+  }
+
+  @Test
+  void missingOrSwappedFilesAreNamed() throws IOException {
+    Path dir = copyFixture("dnn", 16);
+    Files.delete(dir.resolve("score.onnx"));
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("lacks score.onnx"), e.getMessage());
+    Files.copy(dir.resolve("user.onnx"), dir.resolve("score.onnx"));
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("score.onnx"), e.getMessage());
+    Files.writeString(dir.resolve("score.onnx"), "not an onnx file");
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("not a loadable ONNX model"), e.getMessage());
+  }
+
+  @Test
+  void brokenModelJsonIsNamed() throws IOException {
+    Path dir = copyFixture("dnn", 16);
+    edit(dir, "\"source\": \"behavior_mask\"", "\"source\": \"clicks\"");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("unknown source 'clicks'"), e.getMessage());
+    Files.writeString(dir.resolve("model.json"), "{ not json");
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(tmp.resolve("nowhere")));
+    assertTrue(e.getMessage().contains("no model.json"), e.getMessage());
+  }
+
+  @Test
+  void userFeaturesRejectNonFiniteAndMismatchedInput() {
+    assertThrows(IllegalArgumentException.class, () -> new UserFeatures(new long[] {1}, new float[] {Float.NaN, 0}, 2));
+    assertThrows(IllegalArgumentException.class, () -> new UserFeatures(new long[] {1, 2}, new float[2], 2));
+    try (OnnxModel model = OnnxModel.load(TestData.model("dnn", 16))) {
+      OnnxScorer scorer = new OnnxScorer(model);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> scorer.user(new UserFeatures(new long[] {1}, new float[8], 8)));
+      assertTrue(e.getMessage().contains("dim 8"), e.getMessage());
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.nann.search;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class ScoredHeapTest {
+  @Test
+  void packingOrdersByScoreIncludingNegativesAndRoundTrips() {
+    float[] scores = {-3.5f, -0.0f, 0f, 1e-9f, 2.5f, -1e30f, 1e30f};
+    for (float a : scores) {
+      assertEquals(a, ScoredHeap.score(ScoredHeap.pack(7, a)));
+      assertEquals(7, ScoredHeap.node(ScoredHeap.pack(7, a)));
+      for (float b : scores) {
+        if (a < b) {
+          assertTrue(ScoredHeap.pack(99, a) < ScoredHeap.pack(1, b), a + " < " + b);
+        }
+      }
+    }
+  }
+
+  @Test
+  void boundedMinHeapKeepsTheBestN() {
+    Random rnd = new Random(1);
+    ScoredHeap heap = new ScoredHeap(4, false);
+    heap.reset(25);
+    float[] all = new float[1000];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = (float) rnd.nextGaussian();
+      heap.offer(ScoredHeap.pack(i, all[i]));
+    }
+    float[] sorted = all.clone();
+    Arrays.sort(sorted);
+    assertEquals(25, heap.size());
+    for (int i = 0; i < 25; i++) {
+      assertEquals(sorted[975 + i], ScoredHeap.score(heap.poll()));
+    }
+    heap.reset(2);
+    assertTrue(heap.offer(ScoredHeap.pack(1, 1f)));
+    assertTrue(heap.offer(ScoredHeap.pack(2, 2f)));
+    assertFalse(heap.offer(ScoredHeap.pack(3, 0.5f)), "worse than the worst kept");
+    heap.resize(1);
+    assertEquals(2f, ScoredHeap.score(heap.peek()));
+  }
+
+  @Test
+  void maxHeapPollsBestFirst() {
+    ScoredHeap heap = new ScoredHeap(2, true);
+    heap.reset(0);
+    for (int i = 0; i < 100; i++) {
+      heap.offer(ScoredHeap.pack(i, (i * 37) % 100));
+    }
+    float prev = Float.MAX_VALUE;
+    while (heap.size() > 0) {
+      float s = ScoredHeap.score(heap.poll());
+      assertTrue(s <= prev);
+      prev = s;
+    }
+  }
+
+  @Test
+  void visitedMarksNeedNoClearBetweenQueries() {
+    VisitedMarks marks = new VisitedMarks(1000);
+    marks.newQuery();
+    marks.newStep();
+    marks.mark(3);
+    marks.mark(999);
+    assertTrue(marks.visited(3) && marks.markedInStep(3) && marks.visited(999));
+    assertFalse(marks.visited(4) || marks.visited(998));
+    marks.newStep();
+    assertTrue(marks.visited(3) && !marks.markedInStep(3), "visited stays, step mark goes");
+    marks.newQuery();
+    assertFalse(marks.visited(3) || marks.visited(999), "a new query starts with nothing visited");
+    for (int i = 0; i < 1000; i += 7) {
+      marks.mark(i);
+    }
+    marks.newQuery();
+    for (int i = 0; i < 1000; i++) {
+      assertFalse(marks.visited(i));
+    }
+  }
+}

@@ -1,0 +1,183 @@
+package dev.nann.search;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.eval.Corpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.InnerProductScorer;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserState;
+import java.util.BitSet;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class SearcherTest {
+  static Corpus corpus;
+  static HnswIndex index;
+  static OnnxModel attention;
+  static OnnxScorer scorer;
+
+  @BeforeAll
+  static void setUp() {
+    corpus = TestData.corpus(4000, 16, 5);
+    index = TestData.index(corpus, 8);
+    attention = OnnxModel.load(TestData.model("attention", 16));
+    scorer = new OnnxScorer(attention);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    attention.close();
+  }
+
+  private static UserState user(Scorer s, int u) {
+    return s.user(corpus.features(corpus.users().get(u)));
+  }
+
+  @Test
+  void beamWithLargeEfEqualsBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    BeamParams wide = new BeamParams(new int[] {4000, 4000, 4000}, new int[] {20, 20, 20});
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        SearchResult exact = searcher.bruteForce(user, 20);
+        SearchResult beam = searcher.beam(user, 20, wide);
+        assertArrayEquals(exact.nodes(), beam.nodes(), "user " + u);
+        assertArrayEquals(exact.scores(), beam.scores(), 1e-6f);
+        for (int i = 1; i < exact.size(); i++) {
+          assertTrue(exact.scores()[i - 1] >= exact.scores()[i], "sorted best first");
+        }
+      }
+    }
+  }
+
+  @Test
+  void hnswWithLargeEfEqualsBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        assertArrayEquals(searcher.bruteForce(user, 20).nodes(), searcher.hnsw(user, 20, 4000).nodes(), "user " + u);
+      }
+    }
+  }
+
+  @Test
+  void innerProductScorerSearchEqualsBruteForceAndOnnxTwoSided() {
+    try (OnnxModel twoSided = OnnxModel.load(TestData.model("two-sided", 16))) {
+      InnerProductScorer ip = new InnerProductScorer(twoSided);
+      OnnxScorer onnx = new OnnxScorer(twoSided);
+      Searcher viaIp = new Searcher(index, ip);
+      Searcher viaOnnx = new Searcher(index, onnx);
+      BeamParams wide = new BeamParams(new int[] {4000, 4000}, new int[] {20, 20});
+      try (UserState a = user(ip, 1); UserState b = user(onnx, 1)) {
+        SearchResult exact = viaIp.bruteForce(a, 30);
+        assertArrayEquals(exact.nodes(), viaIp.beam(a, 30, wide).nodes());
+        assertArrayEquals(exact.nodes(), viaOnnx.bruteForce(b, 30).nodes());
+        assertArrayEquals(exact.scores(), viaOnnx.bruteForce(b, 30).scores(), 1e-4f);
+      }
+    }
+  }
+
+  @Test
+  void beamNeverScoresAnItemTwicePerQueryAndScoresFewerThanBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    BitSet seen = new BitSet();
+    int[] duplicates = {0};
+    searcher.setListener((nodes, count) -> {
+      for (int i = 0; i < count; i++) {
+        if (seen.get(nodes[i])) {
+          duplicates[0]++;
+        }
+        seen.set(nodes[i]);
+      }
+    });
+    for (int u = 0; u < 10; u++) {
+      seen.clear();
+      try (UserState user = user(scorer, u)) {
+        SearchResult r = searcher.beam(user, 50, new BeamParams(new int[] {20, 50, 100}, new int[] {1, 2, 3}));
+        assertEquals(0, duplicates[0], "user " + u + " scored an item twice");
+        assertEquals(seen.cardinality(), r.scored());
+        assertTrue(r.scored() < index.size(), "beam should not score everything");
+        assertEquals(50, r.size());
+      }
+      seen.clear();
+      try (UserState user = user(scorer, u)) {
+        searcher.hnsw(user, 50, 100);
+        assertEquals(0, duplicates[0], "hnsw scored an item twice for user " + u);
+      }
+    }
+  }
+
+  @Test
+  void tombstonedItemsAreNeverReturned() {
+    BitSet dead = new BitSet();
+    Searcher live = new Searcher(index, scorer);
+    try (UserState user = user(scorer, 2)) {
+      int[] top = live.bruteForce(user, 10).nodes();
+      dead.set(top[0]);
+      dead.set(top[3]);
+      long[] ids = new long[index.size()];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = index.itemId(i);
+      }
+      HnswIndex deleted = new HnswIndex(index.meta(), index.graph(), index.embeddings(), java.nio.LongBuffer.wrap(ids),
+          dead, null);
+      Searcher s = new Searcher(deleted, scorer);
+      for (SearchResult r : new SearchResult[] {s.bruteForce(user, 10), s.beam(user, 10, BeamParams.DEFAULTS),
+          s.hnsw(user, 10, 100)}) {
+        for (int node : r.nodes()) {
+          assertFalse(dead.get(node), "returned deleted node " + node);
+        }
+        assertEquals(10, r.size());
+      }
+    }
+  }
+
+  @Test
+  void badQueriesFailWithClearMessages() {
+    Searcher searcher = new Searcher(index, scorer);
+    try (UserState user = user(scorer, 0)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> searcher.beam(user, 0, BeamParams.DEFAULTS));
+      assertTrue(e.getMessage().contains("k must be"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> searcher.bruteForce(user, -3));
+      e = assertThrows(IllegalArgumentException.class, () -> searcher.beam(user, 500, BeamParams.DEFAULTS));
+      assertTrue(e.getMessage().contains("exceeds ef_0"), e.getMessage());
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new BeamParams(new int[] {100, 200, 400}, new int[] {1, 3}));
+    assertTrue(e.getMessage().contains("ef has 3 layers"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> BeamParams.parse("100,x", "1,1"));
+    assertTrue(e.getMessage().contains("comma-separated"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new BeamParams(new int[] {0}, new int[] {1}));
+  }
+
+  @Test
+  void modelAndIndexDimensionsMustAgree() {
+    try (OnnxModel d64 = OnnxModel.load(TestData.model("dnn", 64))) {
+      OnnxScorer s = new OnnxScorer(d64);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Searcher(index, s));
+      assertTrue(e.getMessage().contains("dimension mismatch") && e.getMessage().contains("64")
+          && e.getMessage().contains("16"), e.getMessage());
+    }
+  }
+
+  @Test
+  void paramsMapOntoGraphsWithFewerLevels() {
+    Corpus small = TestData.corpus(300, 16, 9);
+    HnswIndex flat = TestData.index(small, 32);     // 300 nodes, M=32: one or two levels
+    Searcher s = new Searcher(flat, scorer);
+    try (UserState user = scorer.user(small.features(small.users().get(0)))) {
+      SearchResult exact = s.bruteForce(user, 10);
+      SearchResult beam = s.beam(user, 10, new BeamParams(new int[] {300, 300, 300, 300, 300}, new int[] {5, 5, 5, 5, 5}));
+      assertArrayEquals(exact.nodes(), beam.nodes());
+    }
+  }
+}
