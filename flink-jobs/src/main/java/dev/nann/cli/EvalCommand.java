@@ -89,6 +89,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42", description = "Seed for corpus, build and user sample. Default: ${DEFAULT-VALUE}")
   long seed;
 
+  @Option(names = "--index-memory", defaultValue = "heap",
+      description = "heap: copy embeddings and adjacency from the verified mapping into heap arrays; mapped: search the mapping. Default: ${DEFAULT-VALUE}")
+  String indexMemory;
+
   @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
   Path json;
 
@@ -119,6 +123,13 @@ public final class EvalCommand implements Callable<Integer> {
       Corpus c = loadCorpus(onnx, d);
       log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
       HnswIndex index = buildOrLoad(c);
+      if (indexMemory.equals("heap")) {
+        long th = System.nanoTime();
+        index = index.onHeap();
+        log.printf("[eval] index copied onto the heap in %.2f s%n", (System.nanoTime() - th) / 1e9);
+      } else if (!indexMemory.equals("mapped")) {
+        throw new IllegalArgumentException("--index-memory must be heap or mapped, got '" + indexMemory + "'");
+      }
       long t0 = System.nanoTime();
       Scorer scorer = switch (scorerKind) {
         case "onnx" -> new OnnxScorer(onnx, ShapeGrid.defaults(), false);

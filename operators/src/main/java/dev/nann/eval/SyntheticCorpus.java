@@ -5,11 +5,21 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Seeded synthetic corpus: items drawn from a Gaussian mixture (clusters of uneven size, as item
+ * Seeded synthetic corpus: items drawn from a mixture of clusters of uneven size (as item
  * catalogues are), users whose behaviour and held-out truth come from a few clusters each.
  * Same arguments, same corpus, on any machine.
+ *
+ * <p>Each cluster is a Gaussian on a random {@value #INTRINSIC_DIM}-dimensional subspace around its
+ * centre, plus a little isotropic noise: learned embeddings have a low intrinsic dimension, and
+ * with full-rank isotropic clusters in 64 dimensions every item of a cluster is almost equidistant
+ * from every other, so no L2 neighbourhood (and no graph) means anything inside a cluster.
  */
 public final class SyntheticCorpus {
+  /** Intrinsic dimension of each cluster. */
+  public static final int INTRINSIC_DIM = 8;
+  private static final float SPREAD = 0.35f;
+  private static final float NOISE = 0.05f;
+
   private SyntheticCorpus() {
   }
 
@@ -51,15 +61,29 @@ public final class SyntheticCorpus {
     int[] clusterOf = new int[items];
     float[] emb = new float[items * dim];
     long[] ids = new long[items];
-    float spread = 0.35f;
+    int r = Math.min(INTRINSIC_DIM, dim);
+    float[] bases = new float[clusters * dim * r];      // per cluster a dim x r basis
+    double basisScale = SPREAD / Math.sqrt(r);
+    for (int i = 0; i < bases.length; i++) {
+      bases[i] = (float) (rnd.nextGaussian() * basisScale);
+    }
+    float[] z = new float[r];
     for (int i = 0; i < items; i++) {
       int c = sample(cdf, rnd.nextDouble() * total);
       clusterOf[i] = c;
       ids[i] = i;
       int base = i * dim;
       int cb = c * dim;
+      int bb = c * dim * r;
+      for (int t = 0; t < r; t++) {
+        z[t] = (float) rnd.nextGaussian();
+      }
       for (int j = 0; j < dim; j++) {
-        emb[base + j] = centers[cb + j] + spread * (float) rnd.nextGaussian();
+        float v = centers[cb + j] + NOISE * (float) rnd.nextGaussian();
+        for (int t = 0; t < r; t++) {
+          v += bases[bb + j * r + t] * z[t];
+        }
+        emb[base + j] = v;
       }
     }
     List<List<Integer>> members = new ArrayList<>(clusters);
@@ -92,7 +116,7 @@ public final class SyntheticCorpus {
       }
       us.add(new Corpus.User(behavior, java.util.Arrays.stream(truth).distinct().toArray()));
     }
-    return new Corpus("synthetic:" + items + ":d" + dim + ":s" + seed, emb, ids, dim, us);
+    return new Corpus("synthetic:" + items + ":d" + dim + ":r" + r + ":s" + seed, emb, ids, dim, us);
   }
 
   private static int sample(double[] cdf, double x) {

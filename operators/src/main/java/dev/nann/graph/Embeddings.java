@@ -53,6 +53,11 @@ public final class Embeddings {
     return r;
   }
 
+  /** The row-major heap array behind these embeddings, or null when they are memory-mapped. */
+  public float[] heapArray() {
+    return data.hasArray() && data.arrayOffset() == 0 ? data.array() : null;
+  }
+
   float get(int index) {
     return data.get(index);
   }

@@ -106,6 +106,36 @@ public final class HnswGraphView {
     return neighbors[level].limit();
   }
 
+  /**
+   * Level 0's CSR offsets as a heap array, or null when the graph is memory-mapped. With
+   * {@link #level0Neighbors()} it lets the walk's innermost loop read adjacency without a copy.
+   */
+  public int[] level0Offsets() {
+    return offsets[0].hasArray() && offsets[0].arrayOffset() == 0 ? offsets[0].array() : null;
+  }
+
+  /** Level 0's concatenated neighbour lists as a heap array, or null when memory-mapped. */
+  public int[] level0Neighbors() {
+    return neighbors[0].hasArray() && neighbors[0].arrayOffset() == 0 ? neighbors[0].array() : null;
+  }
+
+  /** Same graph with every buffer copied into a heap array. */
+  public HnswGraphView onHeap() {
+    return new HnswGraphView(size, entryPoint, heap(nodes), heap(offsets), heap(neighbors));
+  }
+
+  private static IntBuffer[] heap(IntBuffer[] bufs) {
+    IntBuffer[] out = new IntBuffer[bufs.length];
+    for (int i = 0; i < bufs.length; i++) {
+      if (bufs[i] != null) {
+        int[] a = new int[bufs[i].limit()];
+        bufs[i].get(0, a);
+        out[i] = IntBuffer.wrap(a);
+      }
+    }
+    return out;
+  }
+
   IntBuffer nodesBuffer(int level) {
     return nodes[level];
   }

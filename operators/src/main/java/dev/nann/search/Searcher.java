@@ -29,6 +29,8 @@ public final class Searcher {
   private int[] pending = new int[1024];
   private int[] current = new int[512];
   private int[] nbrScratch;
+  private final int[] offsets0;     // level-0 CSR as heap arrays when available (fast path), else null
+  private final int[] neighbors0;
   private ScoreListener listener;
 
   private int scored;
@@ -61,6 +63,8 @@ public final class Searcher {
       maxDeg = Math.max(maxDeg, graph.maxDegree(l));
     }
     this.nbrScratch = new int[Math.max(1, maxDeg)];
+    this.offsets0 = graph.level0Offsets();
+    this.neighbors0 = offsets0 == null ? null : graph.level0Neighbors();
   }
 
   public void setListener(ScoreListener listener) {
@@ -112,18 +116,7 @@ public final class Searcher {
       for (int t = 0; t < params.stepsAt(p) && c > 0; t++) {
         long te = System.nanoTime();
         marks.newStep();
-        int nn = 0;
-        for (int i = 0; i < c; i++) {
-          int deg = graph.copyNeighbors(level, current[i], nbrScratch, 0);
-          ensurePending(nn + deg);
-          for (int j = 0; j < deg; j++) {
-            int v = nbrScratch[j];
-            if (!marks.visited(v)) {
-              marks.mark(v);
-              pending[nn++] = v;
-            }
-          }
-        }
+        int nn = level == 0 && neighbors0 != null ? expandLevel0(c) : expand(level, c);
         expandNanos += System.nanoTime() - te;
         if (nn == 0) {
           break;
@@ -140,6 +133,45 @@ public final class Searcher {
       }
     }
     return finish(k, start);
+  }
+
+  /** N = unvisited neighbours of current[0, c) on {@code level}, marked and collected in pending. */
+  private int expand(int level, int c) {
+    int nn = 0;
+    for (int i = 0; i < c; i++) {
+      int deg = graph.copyNeighbors(level, current[i], nbrScratch, 0);
+      ensurePending(nn + deg);
+      for (int j = 0; j < deg; j++) {
+        int v = nbrScratch[j];
+        if (!marks.visited(v)) {
+          marks.mark(v);
+          pending[nn++] = v;
+        }
+      }
+    }
+    return nn;
+  }
+
+  /** {@link #expand} on level 0 reading the heap CSR arrays in place (the hot loop of the walk). */
+  private int expandLevel0(int c) {
+    int nn = 0;
+    int[] off = offsets0;
+    int[] nbr = neighbors0;
+    for (int i = 0; i < c; i++) {
+      int node = current[i];
+      int from = off[node];
+      int to = off[node + 1];
+      ensurePending(nn + to - from);
+      int[] out = pending;
+      for (int j = from; j < to; j++) {
+        int v = nbr[j];
+        if (!marks.visited(v)) {
+          marks.mark(v);
+          out[nn++] = v;
+        }
+      }
+    }
+    return nn;
   }
 
   /**

@@ -1,0 +1,65 @@
+package dev.nann.indexsync;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import java.nio.file.Path;
+import java.util.function.LongConsumer;
+
+/**
+ * Builds a snapshot for one catalogue version and returns the descriptor that may be published
+ * only because the written file was read back, checksummed and matched: a snapshot that cannot be
+ * read back never gets a descriptor.
+ */
+public final class SnapshotPublisher {
+  private final Path directory;
+  private final int m;
+  private final int efConstruction;
+  private final int threads;
+
+  /**
+   * @param directory where snapshot files go ({@code index-v<version>.nann})
+   */
+  public SnapshotPublisher(Path directory, int m, int efConstruction, int threads) {
+    this.directory = directory;
+    this.m = m;
+    this.efConstruction = efConstruction;
+    this.threads = threads;
+  }
+
+  /** File name of a version's snapshot. */
+  public static String fileName(long version) {
+    return String.format("index-v%012d.nann", version);
+  }
+
+  /**
+   * Builds, writes, reads back and verifies.
+   *
+   * @param embeddings row-major {@code ids.length x dim}
+   * @param progress nodes inserted so far, about every second
+   * @throws SnapshotException if the written file does not read back identically
+   */
+  public IndexDescriptor publish(long version, float[] embeddings, int dim, long[] ids, long seed, LongConsumer progress) {
+    HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(seed)
+        .version(version).progress(progress).build(embeddings, dim, ids);
+    Path file = directory.resolve(fileName(version));
+    HnswIndex written = SnapshotFormat.write(built, file);
+    HnswIndex readBack = SnapshotFormat.read(file);
+    if (!readBack.sha256().equals(written.sha256()) || readBack.size() != built.size()
+        || readBack.meta().version() != version) {
+      throw new SnapshotException("snapshot " + file + " did not read back as written; not publishing version " + version);
+    }
+    return IndexDescriptor.newBuilder()
+        .setVersion(version)
+        .setUri(file.toAbsolutePath().toUri().toString())
+        .setSha256(readBack.sha256())
+        .setItems(readBack.size())
+        .setDim(dim)
+        .setM(m)
+        .setEfConstruction(efConstruction)
+        .setCreatedAtMillis(readBack.meta().createdAtMillis())
+        .build();
+  }
+}
