@@ -6,7 +6,8 @@ import java.util.SplittableRandom;
 
 /**
  * Seeded synthetic corpus: items drawn from a mixture of clusters of uneven size (as item
- * catalogues are), users whose behaviour and held-out truth come from a few clusters each.
+ * catalogues are), users whose behaviour and held-out truth come from a few taste neighbourhoods
+ * each (an anchor item and its nearest cluster-mates).
  * Same arguments, same corpus, on any machine.
  *
  * <p>Each cluster is a Gaussian on a random {@value #INTRINSIC_DIM}-dimensional subspace around its
@@ -19,6 +20,8 @@ public final class SyntheticCorpus {
   public static final int INTRINSIC_DIM = 8;
   private static final float SPREAD = 0.35f;
   private static final float NOISE = 0.05f;
+  private static final int TASTE_POOL = 512;
+  private static final int TASTE_SIZE = 40;
 
   private SyntheticCorpus() {
   }
@@ -97,26 +100,56 @@ public final class SyntheticCorpus {
     List<Corpus.User> us = new ArrayList<>(users);
     for (int u = 0; u < users; u++) {
       int interests = 1 + rnd.nextInt(3);
-      int[] favourite = new int[interests];
+      int[][] tastes = new int[interests][];
       for (int f = 0; f < interests; f++) {
+        int cluster;
         do {
-          favourite[f] = sample(cdf, rnd.nextDouble() * total);
-        } while (members.get(favourite[f]).isEmpty());
+          cluster = sample(cdf, rnd.nextDouble() * total);
+        } while (members.get(cluster).isEmpty());
+        tastes[f] = tasteNeighbourhood(members.get(cluster), emb, dim, rnd);
       }
       int len = 10 + rnd.nextInt(41);
       int[] behavior = new int[len];
       for (int b = 0; b < len; b++) {
-        List<Integer> m = members.get(favourite[rnd.nextInt(interests)]);
-        behavior[b] = m.get(rnd.nextInt(m.size()));
+        int[] t = tastes[rnd.nextInt(interests)];
+        behavior[b] = t[rnd.nextInt(t.length)];
       }
       int[] truth = new int[10];
       for (int t = 0; t < truth.length; t++) {
-        List<Integer> m = members.get(favourite[rnd.nextInt(interests)]);
-        truth[t] = m.get(rnd.nextInt(m.size()));
+        int[] n = tastes[rnd.nextInt(interests)];
+        truth[t] = n[rnd.nextInt(n.length)];
       }
       us.add(new Corpus.User(behavior, java.util.Arrays.stream(truth).distinct().toArray()));
     }
     return new Corpus("synthetic:" + items + ":d" + dim + ":r" + r + ":s" + seed, emb, ids, dim, us);
+  }
+
+  /**
+   * A user's taste inside one cluster: a random anchor item and the items nearest to it among up to
+   * {@value #TASTE_POOL} random members of the cluster. Tastes are local in item space, so what a
+   * user engages with next is predictable from where their past items lie, as with learned
+   * embeddings.
+   */
+  private static int[] tasteNeighbourhood(List<Integer> cluster, float[] emb, int dim, SplittableRandom rnd) {
+    int anchor = cluster.get(rnd.nextInt(cluster.size()));
+    int pool = Math.min(TASTE_POOL, cluster.size());
+    long[] byDistance = new long[pool];
+    for (int i = 0; i < pool; i++) {
+      int item = cluster.get(rnd.nextInt(cluster.size()));
+      double d = 0;
+      for (int j = 0; j < dim; j++) {
+        double x = emb[item * dim + j] - emb[anchor * dim + j];
+        d += x * x;
+      }
+      byDistance[i] = ((long) Float.floatToIntBits((float) d) << 32) | item;
+    }
+    java.util.Arrays.sort(byDistance);
+    int keep = Math.max(1, Math.min(TASTE_SIZE, pool));
+    int[] out = new int[keep];
+    for (int i = 0; i < keep; i++) {
+      out[i] = (int) byDistance[i];
+    }
+    return out;
   }
 
   private static int sample(double[] cdf, double x) {

@@ -78,6 +78,17 @@ class SnapshotFormatTest {
   }
 
   @Test
+  void heapCopyOfAMappedSnapshotIsIdentical() {
+    Path file = tmp.resolve("heap.nann");
+    SnapshotFormat.write(built, file);
+    HnswIndex mapped = SnapshotFormat.read(file);
+    HnswIndex heap = mapped.onHeap();
+    assertIndexEquals(mapped, heap);
+    assertTrue(heap.embeddings().heapArray() != null && heap.graph().level0Neighbors() != null);
+    assertTrue(mapped.embeddings().heapArray() == null, "a read snapshot is memory-mapped");
+  }
+
+  @Test
   void tombstonesSurviveTheRoundTrip() {
     java.util.BitSet dead = new java.util.BitSet();
     dead.set(5);
