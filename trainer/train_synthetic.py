@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import Scorer  # noqa: E402
+from nann_trainer.models import ItemNet, Scorer  # noqa: E402
 from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
 
 
@@ -50,6 +50,8 @@ def main():
     ap.add_argument("--seq-len", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--item-net", action="store_true",
+                    help="learn e_v = item network(corpus vector) jointly, as NANN does; exports item.onnx")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -59,7 +61,10 @@ def main():
     n, d = items.shape
     print(f"[train] {a.arch}: {n} items x {d}, {len(users)} users, eps={a.eps}", flush=True)
     model = Scorer(a.arch, d, a.hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    item_net = ItemNet(d, d) if a.item_net else None
+    params = list(model.parameters()) + (list(item_net.parameters()) if item_net else [])
+    opt = torch.optim.Adam(params, lr=a.lr)
+    embed = item_net if item_net else (lambda x: x)
     noise_log_prob = -np.log(n)            # uniform noise distribution q(v) = 1/|V|
     L = a.seq_len
     for epoch in range(a.epochs):
@@ -78,8 +83,8 @@ def main():
                 mask[r, :len(beh)] = 1
                 cand[r, 0] = truth[rng.integers(len(truth))]
             cand[:, 1:] = rng.integers(0, n, size=(B, a.negatives))
-            seq_emb = items[torch.from_numpy(seq)] * torch.from_numpy(mask).unsqueeze(-1)
-            cand_emb = items[torch.from_numpy(cand)]
+            seq_emb = embed(items[torch.from_numpy(seq)]) * torch.from_numpy(mask).unsqueeze(-1)
+            cand_emb = embed(items[torch.from_numpy(cand)])
             state = model.user(seq_emb, torch.from_numpy(mask))
             scores = model.score.score_grid(state, cand_emb)
             nlp = torch.full_like(scores, noise_log_prob)
@@ -92,8 +97,10 @@ def main():
             steps += 1
         print(f"[train] epoch {epoch + 1}/{a.epochs}: nce {total / steps:.4f} ({time.time() - t0:.0f} s)", flush=True)
     model.eval()
-    export_model_dir(a.out, model, None, dim=d, seq_len=L, item_feat_dim=0,
-                     version=f"synthetic-{a.arch}-eps{a.eps}-s{a.seed}",
+    if item_net:
+        item_net.eval()
+    export_model_dir(a.out, model, item_net, dim=d, seq_len=L, item_feat_dim=d if item_net else 0,
+                     version=f"synthetic-{a.arch}{'-itemnet' if item_net else ''}-eps{a.eps}-s{a.seed}",
                      extra={"weights": f"trained {a.epochs} epochs NCE on {meta['name']}", "eps": a.eps})
     print(f"[train] wrote {a.out}", flush=True)
 

@@ -221,8 +221,16 @@ public final class EvalCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--corpus synthetic:N needs an integer N, got '" + corpus + "'");
       }
       long t0 = System.nanoTime();
+      boolean itemNet = onnx.hasItemNetwork() && onnx.spec().itemFeatDim() == d;
       Corpus c = SyntheticCorpus.generate(n, d, Math.max(queries, 1), seed);
       System.err.printf("[eval] generated %d items in %.1f s%n", n, (System.nanoTime() - t0) / 1e9);
+      if (itemNet) {
+        // The model learnt e_v = item network(corpus vector): index and user features use e_v.
+        long t1 = System.nanoTime();
+        float[] ev = onnx.itemEmbeddings(c.embeddings(), n);
+        System.err.printf("[eval] item network applied to %d items in %.1f s%n", n, (System.nanoTime() - t1) / 1e9);
+        c = new Corpus(c.name() + ":item-net:" + onnx.spec().version(), ev, c.itemIds(), d, c.users());
+      }
       return c;
     }
     if (corpus.startsWith("movielens:")) {

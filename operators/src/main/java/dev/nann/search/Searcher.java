@@ -139,15 +139,7 @@ public final class Searcher {
   private int expand(int level, int c) {
     int nn = 0;
     for (int i = 0; i < c; i++) {
-      int deg = graph.copyNeighbors(level, current[i], nbrScratch, 0);
-      ensurePending(nn + deg);
-      for (int j = 0; j < deg; j++) {
-        int v = nbrScratch[j];
-        if (!marks.visited(v)) {
-          marks.mark(v);
-          pending[nn++] = v;
-        }
-      }
+      nn = appendUnvisitedNeighbors(level, current[i], nn);
     }
     return nn;
   }
@@ -267,9 +259,13 @@ public final class Searcher {
   }
 
   private int unvisitedNeighbors(int level, int node) {
+    return appendUnvisitedNeighbors(level, node, 0);
+  }
+
+  /** Marks the unvisited neighbours of {@code node} and appends them to pending from {@code nn}; returns the new count. */
+  private int appendUnvisitedNeighbors(int level, int node, int nn) {
     int deg = graph.copyNeighbors(level, node, nbrScratch, 0);
-    ensurePending(deg);
-    int nn = 0;
+    ensurePending(nn + deg);
     for (int j = 0; j < deg; j++) {
       int v = nbrScratch[j];
       if (!marks.visited(v)) {
