@@ -88,8 +88,19 @@ public final class Evaluator {
     for (String mode : cfg.modes()) {
       Run r = mode.equals("brute") ? brute : runMode(mode, users, cfg, kEff);
       RetrievalMetrics m = new RetrievalMetrics();
+      java.util.Set<Long> distinct = new java.util.HashSet<>();
+      long returned = 0;
       for (int q = 0; q < users.size(); q++) {
-        m.add(itemIds(r.results[q]), itemIds(brute.results[q]), truthIds(users.get(q)));
+        long[] ids = itemIds(r.results[q]);
+        m.add(ids, itemIds(brute.results[q]), truthIds(users.get(q)));
+        for (long id : ids) {
+          distinct.add(id);
+        }
+        returned += ids.length;
+      }
+      if (progress != null) {
+        progress.printf("[eval] %s: %d distinct items in %d answers (%.3f): a low share means every user gets the same items%n",
+            mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
       }
       out.add(r.report(mode, m, cfg, kEff));
     }
