@@ -61,7 +61,7 @@ def main():
     n, d = items.shape
     print(f"[train] {a.arch}: {n} items x {d}, {len(users)} users, eps={a.eps}", flush=True)
     model = Scorer(a.arch, d, a.hidden)
-    item_net = ItemNet(d, d) if a.item_net else None
+    item_net = ItemNet(d, d, normalize=True) if a.item_net else None
     params = list(model.parameters()) + (list(item_net.parameters()) if item_net else [])
     opt = torch.optim.Adam(params, lr=a.lr)
     embed = item_net if item_net else (lambda x: x)
