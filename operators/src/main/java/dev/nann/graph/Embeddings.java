@@ -58,10 +58,6 @@ public final class Embeddings {
     return data.hasArray() && data.arrayOffset() == 0 ? data.array() : null;
   }
 
-  float get(int index) {
-    return data.get(index);
-  }
-
   FloatBuffer buffer() {
     return data;
   }

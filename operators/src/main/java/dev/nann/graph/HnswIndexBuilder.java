@@ -115,7 +115,6 @@ public final class HnswIndexBuilder {
           Embeddings.of(new float[0], dim), LongBuffer.allocate(0), new BitSet(), null);
     }
     OnHeapHnswGraph graph = buildLucene(vectors, dim);
-    vectors = null;
     int[] order = bfsOrder(graph, n);
     HnswGraphView view = freeze(graph, n, order);
     float[] emb = new float[rowMajor.length];
