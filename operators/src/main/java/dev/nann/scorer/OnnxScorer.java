@@ -69,7 +69,7 @@ public final class OnnxScorer implements Scorer {
       tensors.values().forEach(OnnxTensor::close);
       throw new ScorerException("cannot hold user state: " + e.getMessage(), e);
     }
-    return new OnnxUserState(tensors);
+    return new OnnxUserState(tensors, values, shapes);
   }
 
   @Override
@@ -104,6 +104,46 @@ public final class OnnxScorer implements Scorer {
     }
   }
 
+  /**
+   * Scores rows {@code [0, n)} of {@code items} for several users in one runtime call: row i is
+   * scored against {@code users[userIdx[i]]}. The user state tensors are stacked along their first
+   * axis; rows past {@code n} up to the padded size get {@code user_idx} 0. Used by
+   * {@link MicroBatchingScorer} to merge the batches of concurrent requests.
+   */
+  void scoreMerged(OnnxUserState[] users, int userCount, ScoreBatch merged, int n) {
+    int padded = grid.padTo(n);
+    int d = itemDim();
+    ModelSpec s = model.spec();
+    for (int i = n; i < padded; i++) {
+      merged.userIdx().put(i, 0);
+    }
+    Map<String, OnnxTensor> inputs = new HashMap<>();
+    try {
+      for (String name : users[0].values.keySet()) {
+        int per = users[0].values.get(name).length;
+        float[] stacked = new float[per * userCount];
+        for (int u = 0; u < userCount; u++) {
+          System.arraycopy(users[u].values.get(name), 0, stacked, u * per, per);
+        }
+        long[] shape = users[0].shapes.get(name).clone();
+        shape[0] = userCount;
+        inputs.put(name, OnnxTensor.createTensor(model.env(), FloatBuffer.wrap(stacked), shape));
+      }
+      inputs.put(s.itemEmbName(), OnnxTensor.createTensor(model.env(),
+          merged.items().duplicate().position(0).limit(padded * d).slice(), new long[] {padded, d}));
+      inputs.put(s.userIdxName(), OnnxTensor.createTensor(model.env(),
+          merged.userIdx().duplicate().position(0).limit(padded).slice(), new long[] {padded}));
+      try (OrtSession.Result r = model.scoreSession().run(inputs)) {
+        ((OnnxTensor) r.get(0)).getFloatBuffer().get(merged.scores(), 0, n);
+      }
+    } catch (OrtException e) {
+      throw new ScorerException("score network of model " + s.version() + " failed on a merged batch of " + n
+          + " rows for " + userCount + " users: " + e.getMessage(), e);
+    } finally {
+      inputs.values().forEach(OnnxTensor::close);
+    }
+  }
+
   private void warmUp() {
     int d = itemDim();
     UserFeatures dummy = new UserFeatures(new long[] {0}, new float[d], d);
@@ -122,12 +162,19 @@ public final class OnnxScorer implements Scorer {
     }
   }
 
-  /** User state tensors of one request, closed when the request is done. */
-  private static final class OnnxUserState implements UserState {
+  /**
+   * User state of one request: the tensors for single-user calls, and the same values as arrays
+   * (first axis 1) for stacking into merged calls. Closed when the request is done.
+   */
+  static final class OnnxUserState implements UserState {
     private final Map<String, OnnxTensor> tensors;
+    private final Map<String, float[]> values;
+    private final Map<String, long[]> shapes;
 
-    OnnxUserState(Map<String, OnnxTensor> tensors) {
+    OnnxUserState(Map<String, OnnxTensor> tensors, Map<String, float[]> values, Map<String, long[]> shapes) {
       this.tensors = tensors;
+      this.values = values;
+      this.shapes = shapes;
     }
 
     @Override

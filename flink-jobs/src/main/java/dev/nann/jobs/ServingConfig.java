@@ -1,0 +1,162 @@
+package dev.nann.jobs;
+
+import dev.nann.engine.EngineConfig;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Every setting of the serving job, read from a properties file ({@code ./nann serve --config FILE})
+ * or built in code (demo, tests). Unknown keys are refused so a typo cannot silently fall back to a
+ * default. {@link #DEFAULTS} lists every key with its default; the README documents them.
+ */
+public final class ServingConfig implements Serializable {
+  /** Every key with its default ("" = required). */
+  public static final Map<String, String> DEFAULTS = defaults();
+
+  private final Map<String, String> values;
+
+  private ServingConfig(Map<String, String> values) {
+    this.values = values;
+  }
+
+  private static Map<String, String> defaults() {
+    Map<String, String> d = new TreeMap<>();
+    d.put("kafka.bootstrap-servers", "");
+    d.put("kafka.group-id", "nann-serving");
+    d.put("kafka.starting-offsets", "committed");
+    d.put("kafka.transactional-id-prefix", "nann-serving");
+    d.put("kafka.transaction-timeout-ms", "600000");
+    d.put("kafka.delivery", "exactly-once");
+    d.put("topics.requests", "requests");
+    d.put("topics.responses", "responses");
+    d.put("topics.user-events", "user-events");
+    d.put("topics.candidates", "candidates");
+    d.put("topics.index-updates", "index-updates");
+    d.put("topics.model-updates", "model-updates");
+    d.put("topics.dead-letter", "dead-letter");
+    d.put("model.dir", "");
+    d.put("snapshot.dir", "");
+    d.put("search.ef", "100,200,400");
+    d.put("search.steps", "1,1,3");
+    d.put("search.hnsw-ef", "200");
+    d.put("search.max-k", "1000");
+    d.put("engine.walker-threads", "2");
+    d.put("engine.scorer-threads", "1");
+    d.put("batching.enabled", "true");
+    d.put("batching.max-rows", "4096");
+    d.put("batching.max-wait-us", "300");
+    d.put("async.capacity", "64");
+    d.put("async.timeout-ms", "2000");
+    d.put("state.max-sequence", "50");
+    d.put("feed.k", "50");
+    d.put("serving.max-record-bytes", "65536");
+    d.put("checkpoint.interval-ms", "5000");
+    d.put("checkpoint.dir", "file:///tmp/nann/checkpoints");
+    d.put("parallelism", "1");
+    return d;
+  }
+
+  /** Reads a properties file over the defaults. */
+  public static ServingConfig load(Path file) throws IOException {
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(file)) {
+      p.load(r);
+    }
+    Map<String, String> m = new TreeMap<>();
+    p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k).trim()));
+    return of(m);
+  }
+
+  /** The defaults overridden by {@code overrides}; refuses unknown keys and missing required ones. */
+  public static ServingConfig of(Map<String, String> overrides) {
+    Map<String, String> v = new TreeMap<>(DEFAULTS);
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      if (!DEFAULTS.containsKey(e.getKey())) {
+        throw new IllegalArgumentException("unknown setting '" + e.getKey() + "'; known settings: " + DEFAULTS.keySet());
+      }
+      v.put(e.getKey(), e.getValue());
+    }
+    for (Map.Entry<String, String> e : v.entrySet()) {
+      if (e.getValue().isEmpty() && !e.getKey().equals("snapshot.dir")) {
+        throw new IllegalArgumentException("setting '" + e.getKey() + "' is required");
+      }
+    }
+    ServingConfig c = new ServingConfig(v);
+    c.engine();   // validates search and engine settings now
+    if (!Set.of("committed", "earliest", "latest").contains(c.get("kafka.starting-offsets"))) {
+      throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
+    }
+    if (!Set.of("exactly-once", "at-least-once").contains(c.get("kafka.delivery"))) {
+      throw new IllegalArgumentException("kafka.delivery must be exactly-once or at-least-once");
+    }
+    return c;
+  }
+
+  /** A copy with some settings replaced. */
+  public ServingConfig with(Map<String, String> overrides) {
+    Map<String, String> v = new TreeMap<>(values);
+    v.putAll(overrides);
+    return of(v);
+  }
+
+  public String get(String key) {
+    String v = values.get(key);
+    if (v == null) {
+      throw new IllegalArgumentException("unknown setting '" + key + "'");
+    }
+    return v;
+  }
+
+  public int getInt(String key) {
+    try {
+      return Integer.parseInt(get(key));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("setting '" + key + "' must be an integer, got '" + get(key) + "'");
+    }
+  }
+
+  public boolean getBoolean(String key) {
+    String v = get(key);
+    if (!v.equals("true") && !v.equals("false")) {
+      throw new IllegalArgumentException("setting '" + key + "' must be true or false, got '" + v + "'");
+    }
+    return Boolean.parseBoolean(v);
+  }
+
+  /** The engine's part of the settings. */
+  public EngineConfig engine() {
+    String snap = get("snapshot.dir");
+    return new EngineConfig(get("model.dir"), getInt("engine.walker-threads"), getInt("engine.scorer-threads"),
+        getBoolean("batching.enabled"), getInt("batching.max-rows"), getInt("batching.max-wait-us"),
+        get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.max-k"),
+        snap.isEmpty() ? null : snap);
+  }
+
+  /** Topics the job creates in local runs, and which are compacted. */
+  public List<String> topics() {
+    return List.of(get("topics.requests"), get("topics.responses"), get("topics.user-events"),
+        get("topics.candidates"), get("topics.index-updates"), get("topics.model-updates"),
+        get("topics.dead-letter"));
+  }
+
+  public Set<String> compactedTopics() {
+    return Set.of(get("topics.index-updates"), get("topics.model-updates"));
+  }
+
+  public Map<String, String> asMap() {
+    return new TreeMap<>(values);
+  }
+
+  @Override
+  public String toString() {
+    return values.toString();
+  }
+}

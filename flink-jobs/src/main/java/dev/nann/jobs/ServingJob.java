@@ -1,0 +1,146 @@
+package dev.nann.jobs;
+
+import dev.nann.operators.AnswerRouter;
+import dev.nann.operators.AsyncRetrievalFunction;
+import dev.nann.operators.DeadLetterSplit;
+import dev.nann.operators.DescriptorDeserializer;
+import dev.nann.operators.OutputSerializers;
+import dev.nann.operators.ServingInputDeserializer;
+import dev.nann.operators.UserStateFunction;
+import dev.nann.schemas.DeadLetter;
+import dev.nann.schemas.internal.DescriptorUpdate;
+import dev.nann.schemas.internal.ScoringTask;
+import dev.nann.schemas.internal.ServingInput;
+import dev.nann.schemas.internal.ServingOutput;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * The serving job: requests and user events from Kafka, keyed by user; behaviour sequences in
+ * RocksDB keyed state; index and model descriptors in broadcast state; async Beam-retrieval on the
+ * TaskManager-wide engine; responses, candidate feed and dead letters to Kafka (exactly-once by
+ * default).
+ *
+ * <pre>
+ * requests + user-events ─► decode ─► keyBy(user) ─► UserStateFunction ─► async engine ─┐
+ *                              │                         ▲      └─ answers (INVALID, NO_INDEX) ─┤
+ * index/model-updates ─► decode ─► broadcast ────────────┘                               AnswerRouter
+ *                              └─► dead letters ◄─ (all undecodable records)          ├► responses
+ *                                                                                      └► candidates
+ * </pre>
+ */
+public final class ServingJob {
+  private ServingJob() {}
+
+  /** Flink settings the job needs: RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
+  public static Configuration flinkConfiguration(ServingConfig cfg) {
+    Configuration c = new Configuration();
+    c.setString("state.backend.type", "rocksdb");
+    c.setString("execution.checkpointing.incremental", "true");
+    c.setString("execution.checkpointing.dir", cfg.get("checkpoint.dir"));
+    c.setString("execution.checkpointing.interval", cfg.get("checkpoint.interval-ms") + " ms");
+    c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
+    c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
+    c.setString("parallelism.default", cfg.get("parallelism"));
+    return c;
+  }
+
+  /** Adds the serving topology to {@code env}. */
+  public static void build(StreamExecutionEnvironment env, ServingConfig cfg) {
+    String bootstrap = cfg.get("kafka.bootstrap-servers");
+    OffsetsInitializer start = switch (cfg.get("kafka.starting-offsets")) {
+      case "earliest" -> OffsetsInitializer.earliest();
+      case "latest" -> OffsetsInitializer.latest();
+      default -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
+    };
+    KafkaSource<ServingInput> inputSource = KafkaSource.<ServingInput>builder()
+        .setBootstrapServers(bootstrap)
+        .setTopics(cfg.get("topics.requests"), cfg.get("topics.user-events"))
+        .setGroupId(cfg.get("kafka.group-id"))
+        .setStartingOffsets(start)
+        .setProperty("isolation.level", "read_committed")
+        .setProperty("client.id.prefix", cfg.get("kafka.group-id") + "-inputs")
+        .setDeserializer(new ServingInputDeserializer(cfg.get("topics.requests"), cfg.get("topics.user-events"),
+            cfg.getInt("serving.max-record-bytes")))
+        .build();
+    // descriptors are compacted and always read from the start: the latest ones are the current state
+    KafkaSource<DescriptorUpdate> descriptorSource = KafkaSource.<DescriptorUpdate>builder()
+        .setBootstrapServers(bootstrap)
+        .setTopics(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"))
+        .setGroupId(cfg.get("kafka.group-id") + "-descriptors")
+        .setStartingOffsets(OffsetsInitializer.earliest())
+        .setProperty("client.id.prefix", cfg.get("kafka.group-id") + "-descriptors")
+        .setDeserializer(new DescriptorDeserializer(cfg.get("topics.index-updates"), cfg.get("topics.model-updates")))
+        .build();
+
+    SingleOutputStreamOperator<ServingInput> inputs = env
+        .fromSource(inputSource, WatermarkStrategy.noWatermarks(), "requests + user-events").uid("source-inputs")
+        .process(DeadLetterSplit.inputs()).uid("split-inputs").name("dead-letter split (inputs)");
+    SingleOutputStreamOperator<DescriptorUpdate> descriptors = env
+        .fromSource(descriptorSource, WatermarkStrategy.noWatermarks(), "index + model descriptors").uid("source-descriptors")
+        .setParallelism(1)
+        .process(DeadLetterSplit.descriptors()).uid("split-descriptors").name("dead-letter split (descriptors)")
+        .setParallelism(1);
+    BroadcastStream<DescriptorUpdate> broadcast = descriptors.broadcast(UserStateFunction.DESCRIPTORS);
+
+    SingleOutputStreamOperator<ScoringTask> tasks = inputs
+        .keyBy(ServingJob::userOf, Types.LONG)
+        .connect(broadcast)
+        .process(new UserStateFunction(cfg.engine(), cfg.getInt("state.max-sequence"), cfg.getInt("feed.k")),
+            new AvroTypeInfo<>(ScoringTask.class))
+        .uid("user-state").name("user state + enrich");
+
+    DataStream<ServingOutput> retrieved = AsyncDataStream.unorderedWait(tasks, new AsyncRetrievalFunction(cfg.engine()),
+            cfg.getInt("async.timeout-ms"), TimeUnit.MILLISECONDS, cfg.getInt("async.capacity"))
+        .returns(new AvroTypeInfo<>(ServingOutput.class))
+        .uid("retrieval").name("async retrieval");
+
+    SingleOutputStreamOperator<ServingOutput> answers = retrieved
+        .union(tasks.getSideOutput(UserStateFunction.ANSWERS))
+        .process(new AnswerRouter(), new AvroTypeInfo<>(ServingOutput.class))
+        .uid("answers").name("answer router");
+
+    answers.sinkTo(sink(cfg, "responses", OutputSerializers.responses(cfg.get("topics.responses"))))
+        .uid("sink-responses").name("responses");
+    answers.getSideOutput(AnswerRouter.FEED)
+        .sinkTo(sink(cfg, "candidates", OutputSerializers.feed(cfg.get("topics.candidates"))))
+        .uid("sink-candidates").name("candidates");
+    DataStream<DeadLetter> dead = inputs.getSideOutput(DeadLetterSplit.DEAD)
+        .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));
+    dead.sinkTo(sink(cfg, "dead-letter", OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
+        .uid("sink-dead-letter").name("dead letters");
+  }
+
+  static long userOf(ServingInput in) {
+    return in.getRequest() != null ? in.getRequest().getUserId() : in.getEvent().getUserId();
+  }
+
+  private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, KafkaRecordSerializationSchema<T> serializer) {
+    boolean exactlyOnce = cfg.get("kafka.delivery").equals("exactly-once");
+    Properties p = new Properties();
+    p.setProperty("transaction.timeout.ms", cfg.get("kafka.transaction-timeout-ms"));
+    p.setProperty("linger.ms", "0");
+    return KafkaSink.<T>builder()
+        .setBootstrapServers(cfg.get("kafka.bootstrap-servers"))
+        .setKafkaProducerConfig(p)
+        .setRecordSerializer(serializer)
+        .setDeliveryGuarantee(exactlyOnce ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE)
+        .setTransactionalIdPrefix(cfg.get("kafka.transactional-id-prefix") + "-" + name)
+        .build();
+  }
+}

@@ -1,0 +1,291 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.CandidateFeed;
+import dev.nann.schemas.DeadLetter;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.header.Header;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The serving job end to end on a real in-process KRaft broker and a Flink MiniCluster, with the
+ * attention fixture model served through ONNX Runtime over a 2,000-item snapshot.
+ */
+class ServingJobTest {
+  private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
+  private static final AvroCodec<DeadLetter> DEAD = AvroCodec.of(DeadLetter.class);
+  private static final AvroCodec<CandidateFeed> FEED = AvroCodec.of(CandidateFeed.class);
+  private static final int USERS = 200;
+
+  @TempDir
+  static Path dir;
+  static ServingFixture fx;
+
+  @BeforeAll
+  static void start() throws Exception {
+    fx = new ServingFixture(dir);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (fx != null) {
+      fx.close();
+    }
+  }
+
+  private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
+    Configuration conf = ServingJob.flinkConfiguration(cfg);
+    conf.setString("restart-strategy.type", "none");
+    if (restorePath != null) {
+      conf.setString("execution.state-recovery.path", restorePath);
+    }
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+    ServingJob.build(env, cfg);
+    return env.executeAsync("nann-serving-test");
+  }
+
+  /** Sends probe requests until one is answered from the index (the descriptor reached broadcast state). */
+  private static void awaitServing(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, JobClient job)
+      throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    int probe = 0;
+    while (System.nanoTime() < end) {
+      if (job.getJobStatus().get().isGloballyTerminalState()) {
+        job.getJobExecutionResult().get();   // throws with the job's failure
+        throw new AssertionError("the job ended before serving");
+      }
+      fx.sendRequest(cfg, ServingFixture.request("probe-" + probe++, 0, 10));
+      fx.producer.flush();
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1500))) {
+        RetrievalResponse resp = RESPONSES.decode(r.value());
+        if (resp.getStatus() == ResponseStatus.OK) {
+          return;
+        }
+      }
+    }
+    throw new AssertionError("the job never answered a probe from the index");
+  }
+
+  private static Map<String, RetrievalResponse> answers(List<ConsumerRecord<byte[], byte[]>> records, String prefix,
+                                                         Map<String, Integer> counts) throws IOException {
+    Map<String, RetrievalResponse> out = new HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      RetrievalResponse resp = RESPONSES.decode(r.value());
+      if (resp.getRequestId().startsWith(prefix)) {
+        out.put(resp.getRequestId(), resp);
+        counts.merge(resp.getRequestId(), 1, Integer::sum);
+      }
+    }
+    return out;
+  }
+
+  private static long distinct(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
+    return records.stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).filter(k -> k.startsWith(prefix))
+        .distinct().count();
+  }
+
+  @Test
+  void answersEveryRequestExactlyOnceAndDeadLettersMalformedRecords() throws Exception {
+    ServingConfig cfg = fx.config("t1", dir.resolve("chk-t1"), Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"));
+         KafkaConsumer<byte[], byte[]> dead = fx.consumer(cfg.get("topics.dead-letter"));
+         KafkaConsumer<byte[], byte[]> feed = fx.consumer(cfg.get("topics.candidates"))) {
+      awaitServing(cfg, responses, job);
+
+      Random rnd = new Random(5);
+      int requests = 10_000;
+      int malformed = 0;
+      for (int i = 0; i < requests; i++) {
+        RetrievalRequest r = ServingFixture.request("req-" + i, rnd.nextInt(USERS + 20), 20 + rnd.nextInt(100));
+        if (i % 100 == 7) {
+          r.setK(0);             // invalid: k out of range
+        } else if (i % 100 == 13) {
+          r.setMode("telepathy");   // invalid: unknown mode
+        }
+        fx.sendRequest(cfg, r);
+        if (i % 10 == 5) {
+          fx.send(malformedTopic(cfg, malformed), "bad", malformedValue(malformed, rnd));
+          malformed++;
+        }
+      }
+      // a trigger event pushes a retrieval to the candidate feed
+      fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(3).setItemId(fx.corpus.itemIds()[5]).setTimestampMillis(10_000_000)
+          .setTrigger(true).build());
+      fx.producer.flush();
+      assertEquals(1000, malformed);
+
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "req-") >= requests, Duration.ofMinutes(4));
+      // read a little longer: a duplicate would show up now
+      ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(3));
+      Map<String, Integer> counts = new HashMap<>();
+      Map<String, RetrievalResponse> byId = answers(got, "req-", counts);
+      assertEquals(requests, byId.size(), "every request answered");
+      assertTrue(counts.values().stream().allMatch(c -> c == 1), "no request answered twice");
+      int ok = 0;
+      for (int i = 0; i < requests; i++) {
+        RetrievalResponse resp = byId.get("req-" + i);
+        if (i % 100 == 7 || i % 100 == 13) {
+          assertEquals(ResponseStatus.INVALID, resp.getStatus(), resp.toString());
+          assertFalse(resp.getDetail().isEmpty());
+        } else {
+          assertTrue(resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START, resp.toString());
+          assertEquals(fx.index.getVersion(), resp.getIndexVersion());
+          assertFalse(resp.getItems().isEmpty());
+          ok += resp.getStatus() == ResponseStatus.OK ? 1 : 0;
+        }
+      }
+      assertTrue(ok > requests / 2, "users with history get OK answers: " + ok);
+      ConsumerRecord<byte[], byte[]> one = got.stream().filter(r -> new String(r.key(), StandardCharsets.UTF_8).equals("req-42"))
+          .findFirst().orElseThrow();
+      Header corr = one.headers().lastHeader("correlation-id");
+      assertNotNull(corr, "correlation header copied");
+      assertEquals("corr-req-42", new String(corr.value(), StandardCharsets.UTF_8));
+
+      List<ConsumerRecord<byte[], byte[]>> dl = ServingFixture.pollUntil(dead, ServingFixture.newList(),
+          l -> l.size() >= 1000, Duration.ofMinutes(1));
+      ServingFixture.pollUntil(dead, dl, l -> false, Duration.ofSeconds(1));
+      assertEquals(1000, dl.size(), "each malformed record dead-lettered once");
+      for (ConsumerRecord<byte[], byte[]> r : dl) {
+        DeadLetter d = DEAD.decode(r.value());
+        assertFalse(d.getReason().isBlank());
+        assertTrue(d.getTopic().startsWith("t1-"), d.getTopic());
+        assertTrue(d.getOffset() >= 0);
+      }
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("exceeds the limit")), "oversize reason");
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("MissingSchemaException")), "unknown schema reason");
+
+      List<ConsumerRecord<byte[], byte[]>> fed = ServingFixture.pollUntil(feed, ServingFixture.newList(),
+          l -> !l.isEmpty(), Duration.ofSeconds(30));
+      assertEquals(1, fed.size());
+      CandidateFeed f = FEED.decode(fed.get(0).value());
+      assertEquals(3, f.getUserId());
+      assertEquals(50, f.getItems().size());
+      assertFalse(f.getItems().contains(fx.corpus.itemIds()[5]), "the feed excludes items the user has seen");
+      assertEquals(JobStatus.RUNNING, job.getJobStatus().get());
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  private static String reason(ConsumerRecord<byte[], byte[]> r) {
+    try {
+      return DEAD.decode(r.value()).getReason();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static String malformedTopic(ServingConfig cfg, int i) {
+    return switch (i % 3) {
+      case 0 -> cfg.get("topics.requests");
+      case 1 -> cfg.get("topics.user-events");
+      default -> cfg.get("topics.index-updates");
+    };
+  }
+
+  /** Four kinds in turn: random bytes, another record's schema, a truncated body, an oversize value. */
+  private static byte[] malformedValue(int i, Random rnd) {
+    switch ((i / 3) % 4) {
+      case 0 -> {
+        byte[] b = new byte[1 + rnd.nextInt(200)];
+        rnd.nextBytes(b);
+        return b;
+      }
+      case 1 -> {
+        // a valid record of another schema than the topic's (user-events: a dead letter; others: a user event)
+        return i % 3 != 1
+            ? fx.encodeEvent(UserEvent.newBuilder().setUserId(1).setItemId(1).setTimestampMillis(1).build())
+            : AvroCodec.of(DeadLetter.class).encode(DeadLetter.newBuilder().setTopic("x").setPartition(0).setOffset(0)
+                .setReason("not a request").build());
+      }
+      case 2 -> {
+        byte[] full = fx.encodeRequest(ServingFixture.request("truncated-" + i, 1, 5));
+        return Arrays.copyOf(full, 12);   // header and fingerprint only: required fields missing
+      }
+      default -> {
+        byte[] big = new byte[70_000];
+        byte[] head = fx.encodeRequest(ServingFixture.request("big-" + i, 1, 5));
+        System.arraycopy(head, 0, big, 0, head.length);
+        return big;
+      }
+    }
+  }
+
+  @Test
+  void restartFromCheckpointMidStreamStillAnswersExactlyOnce() throws Exception {
+    Path checkpoints = dir.resolve("chk-t2");
+    ServingConfig cfg = fx.config("t2", checkpoints, Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    int requests = 6_000;
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      for (int i = 0; i < requests / 2; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
+      }
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "req-") >= requests / 6, Duration.ofMinutes(2));
+      assertTrue(distinct(got, "req-") >= requests / 6, "some answers committed before the stop");
+      // stop mid-stream: a checkpoint has completed (answers are visible), requests are still queued
+      job.cancel().get();
+      Path latest = latestCheckpoint(checkpoints);
+      for (int i = requests / 2; i < requests; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
+      }
+      fx.producer.flush();
+      job = startJob(cfg, latest.toUri().toString());
+      ServingFixture.pollUntil(responses, got, l -> distinct(l, "req-") >= requests, Duration.ofMinutes(4));
+      ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(4));
+      Map<String, Integer> counts = new HashMap<>();
+      Map<String, RetrievalResponse> byId = answers(got, "req-", counts);
+      assertEquals(requests, byId.size(), "every request answered across the restart");
+      List<String> twice = counts.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+      assertTrue(twice.isEmpty(), "answered twice: " + twice);
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  private static Path latestCheckpoint(Path root) throws IOException {
+    try (Stream<Path> s = Files.walk(root, 2)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
+          .max(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+          .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
+    }
+  }
+}

@@ -1,0 +1,42 @@
+package dev.nann.engine;
+
+import dev.nann.search.BeamParams;
+import java.io.Serializable;
+
+/**
+ * Settings of the TaskManager-wide retrieval engine. Operators with equal configs share one engine.
+ *
+ * @param defaultModelDir model directory used until a model descriptor names another
+ * @param walkerThreads threads walking the graph (one query each at a time)
+ * @param scorerThreads ONNX Runtime intra-op threads per score call
+ * @param microBatching merge concurrent queries' score batches into one runtime call
+ * @param batchMaxRows most rows in a merged call
+ * @param batchMaxWaitMicros longest a batch waits for others to join
+ * @param ef Beam-retrieval ef per layer, top first ("100,200,400")
+ * @param steps Beam-retrieval steps per layer, top first ("1,1,3")
+ * @param hnswEf ef at layer 0 for mode=hnsw
+ * @param maxK largest k a request may ask for
+ * @param snapshotDir where relative snapshot uris resolve
+ */
+public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
+                           int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int maxK,
+                           String snapshotDir) implements Serializable {
+  public EngineConfig {
+    if (walkerThreads < 1 || scorerThreads < 1) {
+      throw new IllegalArgumentException("walker and scorer threads must be >= 1");
+    }
+    if (maxK < 1) {
+      throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
+    }
+    beamParams(ef, steps);   // fail at configuration time, not on the first request
+  }
+
+  /** The Beam-retrieval parameters. */
+  public BeamParams beam() {
+    return beamParams(ef, steps);
+  }
+
+  private static BeamParams beamParams(String ef, String steps) {
+    return BeamParams.parse(ef, steps);
+  }
+}

@@ -1,0 +1,416 @@
+package dev.nann.engine;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemIdLookup;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ModelDescriptor;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.internal.ScoringTask;
+import dev.nann.scorer.MicroBatchingScorer;
+import dev.nann.scorer.ModelSpec;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.ScorerException;
+import dev.nann.scorer.ShapeGrid;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.scorer.UserState;
+import dev.nann.search.BeamParams;
+import dev.nann.search.SearchResult;
+import dev.nann.search.Searcher;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The TaskManager-wide retrieval engine behind the serving job's async operator: index snapshots
+ * and models loaded once per JVM ({@link SharedRegistry}), a pool of walker threads each with its
+ * own reusable {@link Searcher}, and (optionally) one {@link MicroBatchingScorer} per model that
+ * merges the score batches of concurrent queries.
+ *
+ * <p>Every task gets exactly one response: a result, or a status saying why not. Operator
+ * instances share an engine through {@link #acquire}/{@link #release}.
+ */
+public final class RetrievalEngine implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RetrievalEngine.class);
+  private static final Map<EngineConfig, RetrievalEngine> SHARED = new HashMap<>();
+  private static final Map<RetrievalEngine, Integer> USERS = new HashMap<>();
+
+  /** Modes a request may ask for. */
+  public static final Set<String> MODES = Set.of("nann", "hnsw", "brute");
+
+  private final EngineConfig config;
+  private final BeamParams beam;
+  private final ExecutorService walkers;
+  private final SharedRegistry<Long, LoadedIndex> indexes;
+  private final SharedRegistry<String, LoadedModel> models;
+  private final Map<Long, IndexDescriptor> indexDescriptors = new ConcurrentHashMap<>();
+  private final Map<String, String> modelDirs = new ConcurrentHashMap<>();
+  private final String defaultModelVersion;
+  private final ThreadLocal<SearcherCache> searchers = ThreadLocal.withInitial(SearcherCache::new);
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicLong lastIndexVersion = new AtomicLong(-1);
+
+  /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
+  public RetrievalEngine(EngineConfig config) {
+    this.config = config;
+    this.beam = config.beam();
+    AtomicInteger n = new AtomicInteger();
+    this.walkers = Executors.newFixedThreadPool(config.walkerThreads(), r -> {
+      Thread t = new Thread(r, "nann-walker-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.indexes = new SharedRegistry<>("index", this::loadIndex);
+    this.models = new SharedRegistry<>("model", this::loadModel);
+    ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
+    this.defaultModelVersion = spec.version();
+    modelDirs.put(defaultModelVersion, config.defaultModelDir());
+    models.pin(defaultModelVersion);   // loads and warms the default model before the first request
+  }
+
+  /** The engine shared by every operator in this JVM with an equal config. */
+  public static synchronized RetrievalEngine acquire(EngineConfig config) {
+    RetrievalEngine e = SHARED.computeIfAbsent(config, RetrievalEngine::new);
+    USERS.merge(e, 1, Integer::sum);
+    return e;
+  }
+
+  /** Lets go of a shared engine; the last user closes it. */
+  public static synchronized void release(RetrievalEngine engine) {
+    Integer left = USERS.merge(engine, -1, Integer::sum);
+    if (left != null && left <= 0) {
+      USERS.remove(engine);
+      SHARED.remove(engine.config);
+      engine.close();
+    }
+  }
+
+  public EngineConfig config() {
+    return config;
+  }
+
+  /** Version of the model used when a task names none. */
+  public String defaultModelVersion() {
+    return defaultModelVersion;
+  }
+
+  /** Queries accepted and not yet answered. */
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /** Newest index version this engine has served, or -1. */
+  public long indexVersion() {
+    return lastIndexVersion.get();
+  }
+
+  /** The pinned model's batcher (for batch-fill metrics), or null when batching is off. */
+  public MicroBatchingScorer batcher() {
+    String v = models.pinnedKey();
+    if (v == null) {
+      return null;
+    }
+    try (SharedRegistry<String, LoadedModel>.Lease m = models.acquire(v)) {
+      return m.value().batcher();
+    }
+  }
+
+  /**
+   * Starts loading an index version in the background so the first request for it does not pay
+   * for the load (called when a descriptor arrives).
+   */
+  public void prefetch(IndexDescriptor d) {
+    indexDescriptors.putIfAbsent(d.getVersion(), d);
+    walkers.execute(() -> {
+      try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(d.getVersion())) {
+        pinIfNewer(d.getVersion());
+      } catch (RuntimeException e) {
+        LOG.error("index version {} ({}) refused: {}", d.getVersion(), d.getUri(), e.getMessage());
+      }
+    });
+  }
+
+  /** Answers a task on a walker thread. The future never completes exceptionally. */
+  public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
+    inFlight.incrementAndGet();
+    CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
+    try {
+      walkers.execute(() -> {
+        try {
+          f.complete(answer(task));
+        } catch (Throwable t) {
+          f.complete(error(task.getRequest(), ResponseStatus.UNKNOWN, "internal error: " + t));
+        } finally {
+          inFlight.decrementAndGet();
+        }
+      });
+    } catch (RuntimeException rejected) {
+      inFlight.decrementAndGet();
+      f.complete(error(task.getRequest(), ResponseStatus.UNKNOWN, "engine is shut down"));
+    }
+    return f;
+  }
+
+  /** Answers a task on the calling thread. */
+  public RetrievalResponse answer(ScoringTask task) {
+    long start = System.nanoTime();
+    RetrievalRequest req = task.getRequest();
+    if (req.getDeadlineMillis() > 0 && System.currentTimeMillis() > req.getDeadlineMillis()) {
+      return error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
+    }
+    IndexDescriptor d = task.getIndex();
+    indexDescriptors.putIfAbsent(d.getVersion(), d);
+    SharedRegistry<Long, LoadedIndex>.Lease indexLease;
+    try {
+      indexLease = indexes.acquire(d.getVersion());
+    } catch (RuntimeException e) {
+      return error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion() + " cannot be served: " + e.getMessage());
+    }
+    try (indexLease) {
+      pinIfNewer(d.getVersion());
+      ModelDescriptor md = task.getModel();
+      String modelVersion = md == null ? defaultModelVersion : md.getVersion();
+      if (md != null) {
+        modelDirs.putIfAbsent(md.getVersion(), modelPath(md.getUri()));
+      }
+      SharedRegistry<String, LoadedModel>.Lease modelLease;
+      try {
+        modelLease = models.acquire(modelVersion);
+      } catch (RuntimeException e) {
+        return error(req, ResponseStatus.SCORER_ERROR, "model " + modelVersion + " cannot be loaded: " + e.getMessage());
+      }
+      try (modelLease) {
+        RetrievalResponse r = search(task, indexLease.value(), modelLease.value());
+        r.setLatencyMillis((System.nanoTime() - start) / 1e6f);
+        return r;
+      }
+    }
+  }
+
+  private RetrievalResponse search(ScoringTask task, LoadedIndex loaded, LoadedModel model) {
+    RetrievalRequest req = task.getRequest();
+    HnswIndex index = loaded.index();
+    Scorer scorer = model.scorer();
+    if (scorer.itemDim() != index.dim()) {
+      return error(req, ResponseStatus.SCORER_ERROR, "model " + model.version() + " scores items of dim "
+          + scorer.itemDim() + " but index version " + loaded.version() + " holds dim " + index.dim(), loaded, model);
+    }
+    String mode = req.getMode() == null ? "nann" : req.getMode().toLowerCase(java.util.Locale.ROOT);
+    int k = req.getK();
+    if (!MODES.contains(mode) || k < 1 || k > config.maxK()) {
+      return error(req, ResponseStatus.INVALID, validate(req, config.maxK()), loaded, model);
+    }
+    Set<Long> excluded = new HashSet<>(req.getExcludeItems());
+    if (req.getExcludeSeen()) {
+      excluded.addAll(task.getSequence());
+    }
+    UserFeatures features = features(task.getSequence(), loaded);
+    boolean cold = features.length() == 0;
+    int fetch = Math.min(index.size(), k + excluded.size());
+    Searcher searcher = searchers.get().get(loaded, scorer);
+    SearchResult result;
+    try (UserState user = scorer.user(features)) {
+      result = switch (mode) {
+        case "brute" -> searcher.bruteForce(user, fetch);
+        case "hnsw" -> searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
+        default -> searcher.beam(user, fetch, beamFor(fetch));
+      };
+    } catch (ScorerException e) {
+      return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
+    }
+    List<Long> items = new ArrayList<>(k);
+    List<Float> scores = new ArrayList<>(k);
+    for (int i = 0; i < result.size() && items.size() < k; i++) {
+      long id = index.itemId(result.nodes()[i]);
+      if (!excluded.contains(id)) {
+        items.add(id);
+        scores.add(result.scores()[i]);
+      }
+    }
+    RetrievalResponse r = base(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
+        cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "");
+    r.setItems(items);
+    r.setScores(scores);
+    r.setIndexVersion(loaded.version());
+    r.setModelVersion(model.version());
+    r.setItemsScored(result.scored());
+    return r;
+  }
+
+  /** Why a request is invalid, or null if it is fine (also used before a request reaches the engine). */
+  public static String validate(RetrievalRequest req, int maxK) {
+    String mode = req.getMode() == null ? "" : req.getMode().toLowerCase(java.util.Locale.ROOT);
+    if (!MODES.contains(mode)) {
+      return "unknown mode '" + req.getMode() + "': expected one of " + new java.util.TreeSet<>(MODES);
+    }
+    if (req.getK() < 1 || req.getK() > maxK) {
+      return "k=" + req.getK() + " is out of range [1, " + maxK + "]";
+    }
+    if (req.getRequestId() == null || req.getRequestId().isEmpty()) {
+      return "requestId is empty";
+    }
+    return null;
+  }
+
+  private BeamParams beamFor(int k) {
+    if (k <= beam.efBottom()) {
+      return beam;
+    }
+    int[] ef = beam.ef();
+    ef[ef.length - 1] = k;   // Beam-retrieval returns at most ef_0 items
+    return new BeamParams(ef, beam.steps());
+  }
+
+  private static UserFeatures features(List<Long> sequence, LoadedIndex loaded) {
+    HnswIndex index = loaded.index();
+    ItemIdLookup ids = loaded.ids();
+    int d = index.dim();
+    long[] found = new long[sequence.size()];
+    float[] emb = new float[sequence.size() * d];
+    int n = 0;
+    for (long item : sequence) {
+      int node = ids.nodeOf(item);
+      if (node >= 0) {
+        found[n] = item;
+        index.embeddings().copyRow(node, emb, n * d);
+        n++;
+      }
+    }
+    return new UserFeatures(java.util.Arrays.copyOf(found, n), java.util.Arrays.copyOf(emb, n * d), d);
+  }
+
+  private void pinIfNewer(long version) {
+    long prev = lastIndexVersion.get();
+    while (version > prev) {
+      if (lastIndexVersion.compareAndSet(prev, version)) {
+        indexes.pin(version);
+        return;
+      }
+      prev = lastIndexVersion.get();
+    }
+  }
+
+  private LoadedIndex loadIndex(long version) {
+    IndexDescriptor d = indexDescriptors.get(version);
+    if (d == null) {
+      throw new IllegalStateException("no descriptor for index version " + version);
+    }
+    Path file = resolve(d.getUri());
+    HnswIndex read = SnapshotFormat.read(file);
+    if (!read.sha256().equalsIgnoreCase(d.getSha256())) {
+      throw new dev.nann.graph.SnapshotException("snapshot " + file + " has SHA-256 " + read.sha256()
+          + " but its descriptor says " + d.getSha256());
+    }
+    if (read.meta().version() != version) {
+      throw new dev.nann.graph.SnapshotException("snapshot " + file + " holds version " + read.meta().version()
+          + " but its descriptor says " + version);
+    }
+    HnswIndex index = read.onHeap();
+    return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
+  }
+
+  private LoadedModel loadModel(String version) {
+    String dir = modelDirs.get(version);
+    if (dir == null) {
+      throw new IllegalStateException("no model directory known for version " + version);
+    }
+    OnnxModel model = OnnxModel.load(Path.of(dir), config.scorerThreads());
+    if (!model.spec().version().equals(version)) {
+      String actual = model.spec().version();
+      model.close();
+      throw new ScorerException("model directory " + dir + " holds version " + actual + ", not " + version, null);
+    }
+    OnnxScorer onnx = new OnnxScorer(model, ShapeGrid.defaults(), true);
+    MicroBatchingScorer batcher = config.microBatching()
+        ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
+        : null;
+    return new LoadedModel(version, onnx, batcher);
+  }
+
+  private Path resolve(String uri) {
+    Path p = uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
+    return p.isAbsolute() || config.snapshotDir() == null ? p : Path.of(config.snapshotDir()).resolve(p);
+  }
+
+  private static String modelPath(String uri) {
+    return uri.startsWith("file:") ? Path.of(URI.create(uri)).toString() : uri;
+  }
+
+  private static RetrievalResponse base(RetrievalRequest req, ResponseStatus status, String detail) {
+    RetrievalResponse r = new RetrievalResponse();
+    r.setRequestId(req.getRequestId() == null ? "" : req.getRequestId());
+    r.setUserId(req.getUserId());
+    r.setStatus(status);
+    r.setDetail(detail);
+    r.setItems(List.of());
+    r.setScores(List.of());
+    r.setIndexVersion(-1L);
+    r.setModelVersion("");
+    r.setItemsScored(0);
+    r.setLatencyMillis(0f);
+    return r;
+  }
+
+  /** An error answer for {@code req}. */
+  public static RetrievalResponse error(RetrievalRequest req, ResponseStatus status, String detail) {
+    return base(req, status, detail);
+  }
+
+  private static RetrievalResponse error(RetrievalRequest req, ResponseStatus status, String detail, LoadedIndex index,
+                                         LoadedModel model) {
+    RetrievalResponse r = base(req, status, detail);
+    r.setIndexVersion(index.version());
+    r.setModelVersion(model.version());
+    return r;
+  }
+
+  @Override
+  public void close() {
+    walkers.shutdownNow();
+    indexes.unpin();
+    models.unpin();
+  }
+
+  /** A walker thread's searchers for the last two (index, scorer) pairs it served. */
+  private static final class SearcherCache {
+    private LoadedIndex index0;
+    private Scorer scorer0;
+    private Searcher searcher0;
+    private LoadedIndex index1;
+    private Scorer scorer1;
+    private Searcher searcher1;
+
+    Searcher get(LoadedIndex index, Scorer scorer) {
+      if (index0 == index && scorer0 == scorer) {
+        return searcher0;
+      }
+      if (index1 == index && scorer1 == scorer) {
+        return searcher1;
+      }
+      index1 = index0;
+      scorer1 = scorer0;
+      searcher1 = searcher0;
+      index0 = index;
+      scorer0 = scorer;
+      searcher0 = new Searcher(index.index(), scorer);
+      return searcher0;
+    }
+  }
+}

@@ -1,0 +1,57 @@
+package dev.nann.operators;
+
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.internal.ServingOutput;
+import java.util.EnumMap;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MeterView;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * The last step before the sinks: stamps each answer's end-to-end latency (Kafka record timestamp
+ * to now), counts it, and routes it: request answers to the main output (responses topic), trigger
+ * answers to {@link #FEED} (candidates topic). Metrics: answers/s, end-to-end latency histogram, a
+ * counter per status.
+ */
+public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOutput> {
+  public static final OutputTag<ServingOutput> FEED = new OutputTag<>("feed", new AvroTypeInfo<>(ServingOutput.class));
+
+  private transient Histogram latency;
+  private transient Counter answers;
+  private transient Map<ResponseStatus, Counter> byStatus;
+
+  @Override
+  public void open(OpenContext ctx) {
+    MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
+    answers = g.counter("answers");
+    g.meter("answersPerSecond", new MeterView(answers));
+    latency = g.histogram("endToEndLatencyMs", new DescriptiveStatisticsHistogram(10_000));
+    byStatus = new EnumMap<>(ResponseStatus.class);
+    for (ResponseStatus s : ResponseStatus.values()) {
+      byStatus.put(s, g.addGroup("status", s.name()).counter("answers"));
+    }
+  }
+
+  @Override
+  public void processElement(ServingOutput out, Context ctx, Collector<ServingOutput> main) {
+    long now = System.currentTimeMillis();
+    float e2e = out.getReceivedAtMillis() > 0 ? Math.max(0, now - out.getReceivedAtMillis()) : 0f;
+    out.getResponse().setLatencyMillis(e2e);
+    answers.inc();
+    latency.update((long) e2e);
+    byStatus.get(out.getResponse().getStatus()).inc();
+    if (out.getFeed()) {
+      ctx.output(FEED, out);
+    } else {
+      main.collect(out);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+package dev.nann.operators;
+
+import dev.nann.engine.EngineConfig;
+import dev.nann.engine.RetrievalEngine;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import dev.nann.schemas.internal.DescriptorUpdate;
+import dev.nann.schemas.internal.ScoringTask;
+import dev.nann.schemas.internal.ServingInput;
+import dev.nann.schemas.internal.ServingOutput;
+import dev.nann.schemas.internal.UserProfile;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.BroadcastState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keyed by user id: keeps each user's behaviour sequence (capped at L) in keyed state, and turns
+ * requests into {@link ScoringTask}s enriched with that sequence and stamped with the index and
+ * model versions from broadcast state. A user event flagged as a trigger becomes a feed task.
+ * Requests that cannot be served (invalid, or no index yet) are answered at once on
+ * {@link #ANSWERS}. Descriptors only move forward: an index version not newer than the current
+ * one is ignored.
+ */
+public final class UserStateFunction
+    extends KeyedBroadcastProcessFunction<Long, ServingInput, DescriptorUpdate, ScoringTask> {
+  private static final Logger LOG = LoggerFactory.getLogger(UserStateFunction.class);
+
+  /** Answers decided here, without the engine. */
+  public static final OutputTag<ServingOutput> ANSWERS =
+      new OutputTag<>("answers", new AvroTypeInfo<>(ServingOutput.class));
+
+  /** Broadcast state: "index" and "model" to their current descriptors. */
+  public static final MapStateDescriptor<String, DescriptorUpdate> DESCRIPTORS =
+      new MapStateDescriptor<>("descriptors", Types.STRING, new AvroTypeInfo<>(DescriptorUpdate.class));
+
+  private static final String INDEX = "index";
+  private static final String MODEL = "model";
+
+  private final EngineConfig engineConfig;
+  private final int maxSequence;
+  private final int feedK;
+  private transient ValueState<UserProfile> profile;
+  private transient RetrievalEngine engine;
+
+  /**
+   * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
+   * @param maxSequence L, the behaviour sequence cap
+   * @param feedK k of a trigger event's retrieval
+   */
+  public UserStateFunction(EngineConfig engineConfig, int maxSequence, int feedK) {
+    this.engineConfig = engineConfig;
+    this.maxSequence = maxSequence;
+    this.feedK = feedK;
+  }
+
+  @Override
+  public void open(OpenContext ctx) {
+    profile = getRuntimeContext().getState(new ValueStateDescriptor<>("profile", new AvroTypeInfo<>(UserProfile.class)));
+    engine = RetrievalEngine.acquire(engineConfig);
+  }
+
+  @Override
+  public void close() {
+    if (engine != null) {
+      RetrievalEngine.release(engine);
+      engine = null;
+    }
+  }
+
+  @Override
+  public void processElement(ServingInput in, ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+    ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
+    if (in.getEvent() != null) {
+      onEvent(in, in.getEvent(), descriptors, ctx, out);
+    } else if (in.getRequest() != null) {
+      onRequest(in, in.getRequest(), descriptors, ctx, out);
+    }
+  }
+
+  private void onEvent(ServingInput in, UserEvent e, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
+                       ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+    UserProfile p = profile.value();
+    if (p == null) {
+      p = new UserProfile(new ArrayList<>(), 0L, 0L);
+    }
+    List<Long> seq = new ArrayList<>(p.getSequence());
+    seq.add(e.getItemId());
+    if (seq.size() > maxSequence) {
+      seq = new ArrayList<>(seq.subList(seq.size() - maxSequence, seq.size()));
+    }
+    p.setSequence(seq);
+    p.setEvents(p.getEvents() + 1);
+    p.setLastEventMillis(Math.max(p.getLastEventMillis(), e.getTimestampMillis()));
+    profile.update(p);
+    if (!e.getTrigger()) {
+      return;
+    }
+    RetrievalRequest r = new RetrievalRequest();
+    r.setRequestId("feed-" + e.getUserId() + "-" + e.getTimestampMillis() + "-" + p.getEvents());
+    r.setUserId(e.getUserId());
+    r.setK(feedK);
+    r.setMode("nann");
+    r.setExcludeItems(List.of());
+    r.setExcludeSeen(true);
+    r.setDeadlineMillis(0L);
+    r.setCreatedAtMillis(e.getTimestampMillis());
+    DescriptorUpdate index = descriptors.get(INDEX);
+    if (index == null) {
+      LOG.warn("trigger event of user {} dropped from the feed: no index yet", e.getUserId());
+      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
+      return;
+    }
+    out.collect(task(in, r, seq, index, descriptors.get(MODEL), true));
+  }
+
+  private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
+                         ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+    String invalid = RetrievalEngine.validate(r, engineConfig.maxK());
+    if (invalid != null) {
+      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.INVALID, invalid), false));
+      return;
+    }
+    DescriptorUpdate index = descriptors.get(INDEX);
+    if (index == null) {
+      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.NO_INDEX,
+          "no index snapshot has been published yet"), false));
+      return;
+    }
+    UserProfile p = profile.value();
+    List<Long> seq = p == null ? List.of() : p.getSequence();
+    out.collect(task(in, r, seq, index, descriptors.get(MODEL), false));
+  }
+
+  private static ScoringTask task(ServingInput in, RetrievalRequest r, List<Long> seq, DescriptorUpdate index,
+                                  DescriptorUpdate model, boolean feed) {
+    ScoringTask t = new ScoringTask();
+    t.setRequest(r);
+    t.setSequence(seq);
+    t.setIndex(index.getIndex());
+    t.setModel(model == null ? null : model.getModel());
+    t.setFeed(feed);
+    t.setHeaders(in.getHeaders());
+    t.setReceivedAtMillis(in.getReceivedAtMillis());
+    return t;
+  }
+
+  static ServingOutput answer(ServingInput in, RetrievalResponse r, boolean feed) {
+    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis());
+  }
+
+  @Override
+  public void processBroadcastElement(DescriptorUpdate u, Context ctx, Collector<ScoringTask> out) throws Exception {
+    BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
+    if (u.getIndex() != null) {
+      IndexDescriptor d = u.getIndex();
+      DescriptorUpdate current = state.get(INDEX);
+      if (current != null && current.getIndex().getVersion() >= d.getVersion()) {
+        LOG.info("index version {} ignored: version {} is current (versions only move forward)", d.getVersion(),
+            current.getIndex().getVersion());
+        return;
+      }
+      state.put(INDEX, new DescriptorUpdate(d, null, null));
+      engine.prefetch(d);
+    }
+    if (u.getModel() != null) {
+      state.put(MODEL, new DescriptorUpdate(null, u.getModel(), null));
+    }
+  }
+
+}
