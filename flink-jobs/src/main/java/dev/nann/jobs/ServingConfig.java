@@ -61,6 +61,7 @@ public final class ServingConfig implements Serializable {
     d.put("checkpoint.interval-ms", "5000");
     d.put("checkpoint.dir", "file:///tmp/nann/checkpoints");
     d.put("parallelism", "1");
+    d.put("flink.buffer-timeout-ms", "2");
     return d;
   }
 

@@ -57,6 +57,9 @@ public final class ServingJob {
     c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
     c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
     c.setString("parallelism.default", cfg.get("parallelism"));
+    // records cross network hops (keyBy, union) in buffers flushed at least this often; Flink's
+    // 100 ms default would dominate a retrieval's latency
+    c.setString("execution.buffer-timeout.interval", cfg.get("flink.buffer-timeout-ms") + " ms");
     return c;
   }
 
@@ -124,6 +127,25 @@ public final class ServingJob {
         .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));
     dead.sinkTo(sink(cfg, "dead-letter", OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
         .uid("sink-dead-letter").name("dead letters");
+  }
+
+  /**
+   * Runs the job in the current execution environment: the cluster's under {@code flink run}, an
+   * embedded MiniCluster otherwise. Blocks until the job ends.
+   */
+  public static void run(ServingConfig cfg) throws Exception {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
+    build(env, cfg);
+    env.execute("nann-serving");
+  }
+
+  /** Entry point for {@code flink run -c dev.nann.jobs.ServingJob nann-job.jar --config serving.properties}. */
+  public static void main(String[] args) throws Exception {
+    if (args.length != 2 || !args[0].equals("--config")) {
+      System.err.println("usage: ServingJob --config serving.properties");
+      System.exit(2);
+    }
+    run(ServingConfig.load(java.nio.file.Path.of(args[1])));
   }
 
   static long userOf(ServingInput in) {

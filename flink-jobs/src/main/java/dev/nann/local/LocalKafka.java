@@ -41,7 +41,14 @@ public final class LocalKafka implements AutoCloseable {
         .setConfigProp("message.max.bytes", "4194304")
         .setConfigProp("auto.create.topics.enable", "false")
         .build();
-    cluster.format();
+    java.io.PrintStream out = System.out;
+    try {
+      // the test kit prints its formatting steps to stdout; keep stdout for answers
+      System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+      cluster.format();
+    } finally {
+      System.setOut(out);
+    }
     cluster.startup();
     cluster.waitForReadyBrokers();
     return new LocalKafka(cluster);

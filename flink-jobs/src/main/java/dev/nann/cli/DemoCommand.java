@@ -1,0 +1,199 @@
+package dev.nann.cli;
+
+import dev.nann.local.DemoCatalog;
+import dev.nann.local.LatencyStats;
+import dev.nann.local.LocalStack;
+import dev.nann.local.ServingClient;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./nann demo}: the whole system on one machine. Starts a real Kafka broker, publishes an
+ * index of the MovieLens demo catalog, runs the serving job on a MiniCluster, replays the rating
+ * log as user events with requests in between, and prints answers and a live stats line.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = {"Runs nann locally: a real Kafka broker on 127.0.0.1, index-sync and the serving job on a Flink",
+        "MiniCluster, the MovieLens demo catalog and model from demo/. Replays user events and requests and prints",
+        "answers with a stats line. Ctrl-C stops it; with --requests N it stops after N answers and prints a JSON summary."})
+public final class DemoCommand implements Callable<Integer> {
+  @Option(names = "--requests", description = "stop after this many answers and print a JSON summary (0: run until Ctrl-C)")
+  int requests;
+
+  @Option(names = "--rate", description = "requests per second (default: ${DEFAULT-VALUE})")
+  double rate = 50;
+
+  @Option(names = "--events-per-request", description = "user events replayed between two requests (default: ${DEFAULT-VALUE})")
+  int eventsPerRequest = 5;
+
+  @Option(names = "--warm-events", description = "events replayed before the first request (default: ${DEFAULT-VALUE})")
+  int warmEvents = 20_000;
+
+  @Option(names = "--k", description = "items per answer (default: ${DEFAULT-VALUE})")
+  int k = 50;
+
+  @Option(names = "--show-every", description = "print every n-th answer (0: none; default: ${DEFAULT-VALUE})")
+  int showEvery = 25;
+
+  @Option(names = "--demo-dir", description = "catalog, events and model (default: <repo>/demo)")
+  Path demoDir;
+
+  @Option(names = "--work-dir", description = "broker address, snapshots, checkpoints (default: <repo>/.nann-demo)")
+  Path workDir;
+
+  @Option(names = "--set", description = "serving setting KEY=VALUE (repeatable; see README, Configuration)")
+  Map<String, String> settings = Map.of();
+
+  private final AtomicBoolean stop = new AtomicBoolean();
+
+  @Override
+  public Integer call() throws Exception {
+    Path repo = Path.of(System.getProperty("nann.repo", "."));
+    Path demo = demoDir != null ? demoDir : repo.resolve("demo");
+    Path work = workDir != null ? workDir : repo.resolve(".nann-demo");
+    DemoCatalog catalog = DemoCatalog.load(demo, 16);
+    System.err.printf("[demo] catalog: %,d MovieLens items, %,d rating events%n", catalog.ids().length, catalog.events().size());
+    LocalStack stack = LocalStack.start(work, demo.resolve("model"), catalog.ids(), catalog.embeddings(), catalog.dim(),
+        settings, System.err);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread hook = new Thread(() -> {
+      stop.set(true);
+      try {
+        stopped.await();
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return run(stack, catalog);
+    } finally {
+      System.err.println("[demo] stopping: cancelling the job, stopping the broker");
+      stack.close();
+      stopped.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // Ctrl-C: the hook is running and waits for this cleanup
+      }
+    }
+  }
+
+  private int run(LocalStack stack, DemoCatalog catalog) throws Exception {
+    ServingClient client = stack.client;
+    List<DemoCatalog.Event> events = catalog.events();
+    Set<Long> known = new HashSet<>();
+    int next = 0;
+    for (; next < Math.min(warmEvents, events.size()); next++) {
+      client.send(event(events.get(next)));
+      known.add(events.get(next).user());
+    }
+    client.flush();
+    System.err.printf("[demo] replayed %,d events; waiting for the job to answer from the index ...%n", next);
+    try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
+      client.awaitServing(responses, events.get(0).user(), Duration.ofMinutes(2));
+      System.err.printf("[demo] serving. %s%n", requests > 0 ? "Stops after " + requests + " answers." : "Ctrl-C stops.");
+      List<Long> users = new ArrayList<>(known);
+      Random rnd = new Random(42);
+      Map<String, Long> pending = new java.util.HashMap<>();   // request id -> send time
+      LatencyStats clientLatency = new LatencyStats();
+      LatencyStats latency = new LatencyStats();
+      int answered = 0;
+      int errors = 0;
+      int sent = 0;
+      long start = System.nanoTime();
+      long lastStats = start;
+      long lastAnswerNanos = start;
+      long intervalNanos = (long) (1e9 / rate);
+      long nextSend = start;
+      while (!stop.get() && (requests == 0 || answered < requests)) {
+        long now = System.nanoTime();
+        while (now >= nextSend && (requests == 0 || sent < requests)) {
+          for (int e = 0; e < eventsPerRequest && next < events.size(); e++, next++) {
+            client.send(event(events.get(next)));
+            if (known.add(events.get(next).user())) {
+              users.add(events.get(next).user());
+            }
+          }
+          // mostly users with history; now and then one never seen (cold start)
+          long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
+          RetrievalRequest r = ServingClient.request(user, k, "nann");
+          client.send(r);
+          pending.put(r.getRequestId(), System.nanoTime());
+          sent++;
+          nextSend += intervalNanos;
+        }
+        client.flush();
+        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(20))) {
+          RetrievalResponse resp = client.decode(rec);
+          Long sentAt = pending.remove(resp.getRequestId());
+          if (sentAt == null) {
+            continue;   // a probe, or another client's answer
+          }
+          answered++;
+          lastAnswerNanos = System.nanoTime();
+          clientLatency.add((lastAnswerNanos - sentAt) / 1e6f);
+          latency.add(resp.getLatencyMillis());
+          boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
+          if (!ok) {
+            errors++;
+          }
+          if (showEvery > 0 && (answered % showEvery == 1 || !ok)) {
+            System.out.println(describe(resp, catalog));
+          }
+        }
+        if (System.nanoTime() - lastStats > 2_000_000_000L) {
+          lastStats = System.nanoTime();
+          double secs = (lastStats - start) / 1e9;
+          System.err.printf(Locale.ROOT, "[stats] answered %,d  errors %d  %.1f req/s  job p50 %.1f / p99 %.1f ms"
+                  + "  client p50 %.1f / p99 %.1f ms  waiting %d%n", answered, errors, answered / secs, latency.quantile(0.5),
+              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), pending.size());
+        }
+      }
+      double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
+      // p50/p99: request sent -> answer read by a read_committed consumer (includes the exactly-once
+      // sink's wait for the checkpoint that commits the answer); job_*: record timestamp -> answer produced
+      System.out.printf(Locale.ROOT, "{\"answered\":%d,\"errors\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"qps\":%.1f,"
+              + "\"job_p50_ms\":%.1f,\"job_p99_ms\":%.1f,\"delivery\":\"%s\"}%n",
+          answered, errors, clientLatency.quantile(0.5), clientLatency.quantile(0.99), answered / secs,
+          latency.quantile(0.5), latency.quantile(0.99), stack.config.get("kafka.delivery"));
+      return requests > 0 && answered < requests ? 1 : 0;
+    }
+  }
+
+  private static UserEvent event(DemoCatalog.Event e) {
+    return UserEvent.newBuilder().setUserId(e.user()).setItemId(e.item()).setTimestampMillis(e.timestamp() * 1000)
+        .setEventType("rating").build();
+  }
+
+  static String describe(RetrievalResponse r, DemoCatalog catalog) {
+    StringBuilder b = new StringBuilder();
+    b.append(String.format(Locale.ROOT, "user %-6d %-11s %5.1f ms  scored %4d  ", r.getUserId(), r.getStatus(),
+        r.getLatencyMillis(), r.getItemsScored()));
+    if (r.getItems().isEmpty()) {
+      return b.append(r.getDetail()).toString();
+    }
+    for (int i = 0; i < Math.min(3, r.getItems().size()); i++) {
+      b.append(i == 0 ? "" : " | ").append(catalog == null ? "item " + r.getItems().get(i) : catalog.title(r.getItems().get(i)));
+    }
+    return b.append(r.getItems().size() > 3 ? " | ..." : "").toString();
+  }
+}

@@ -1,0 +1,92 @@
+package dev.nann.cli;
+
+import dev.nann.jobs.ServingConfig;
+import dev.nann.local.DemoCatalog;
+import dev.nann.local.ServingClient;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./nann request --user U --k 50}: asks a running serving job (the demo by default) and prints the answer. */
+@Command(name = "request", mixinStandardHelpOptions = true,
+    description = "Sends one retrieval request to a running serving job (by default the one `./nann demo` started) and prints its answer.")
+public final class RequestCommand implements Callable<Integer> {
+  @Option(names = "--user", required = true, description = "user id")
+  long user;
+
+  @Option(names = "--k", description = "items to return (default: ${DEFAULT-VALUE})")
+  int k = 50;
+
+  @Option(names = "--mode", description = "nann, hnsw or brute (default: ${DEFAULT-VALUE})")
+  String mode = "nann";
+
+  @Option(names = "--bootstrap", description = "Kafka bootstrap servers (default: the running demo's, from .nann-demo/bootstrap)")
+  String bootstrap;
+
+  @Option(names = "--topic-prefix", description = "prefix of the requests/responses/user-events topic names (default: none)")
+  String prefix = "";
+
+  @Option(names = "--timeout-s", description = "how long to wait for the answer (default: ${DEFAULT-VALUE})")
+  int timeoutSeconds = 30;
+
+  @Option(names = "--json", description = "print the response as JSON")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    Path repo = Path.of(System.getProperty("nann.repo", "."));
+    String servers = bootstrap;
+    if (servers == null) {
+      Path file = repo.resolve(".nann-demo/bootstrap");
+      if (!Files.exists(file)) {
+        throw new IllegalArgumentException("no --bootstrap given and no running demo found (" + file + "); start `./nann demo` first");
+      }
+      servers = Files.readString(file).trim();
+    }
+    String requests = prefix + ServingConfig.DEFAULTS.get("topics.requests");
+    String responses = prefix + ServingConfig.DEFAULTS.get("topics.responses");
+    String events = prefix + ServingConfig.DEFAULTS.get("topics.user-events");
+    DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
+    try (ServingClient client = new ServingClient(servers, requests, responses, events);
+         KafkaConsumer<byte[], byte[]> answers = client.responsesFromNow()) {
+      RetrievalRequest r = ServingClient.request(user, k, mode);
+      client.send(r);
+      client.flush();
+      long end = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+      while (System.nanoTime() < end) {
+        for (ConsumerRecord<byte[], byte[]> rec : answers.poll(Duration.ofMillis(200))) {
+          RetrievalResponse resp = client.decode(rec);
+          if (resp.getRequestId().equals(r.getRequestId())) {
+            print(resp, catalog);
+            return 0;
+          }
+        }
+      }
+      System.err.println("nann: no answer to request " + r.getRequestId() + " within " + timeoutSeconds + " s");
+      return 1;
+    }
+  }
+
+  private void print(RetrievalResponse r, DemoCatalog catalog) {
+    if (json) {
+      System.out.println(r);
+      return;
+    }
+    System.out.printf(Locale.ROOT, "request %s  user %d  %s  index v%d  model %s  scored %d  %.1f ms%s%n",
+        r.getRequestId(), r.getUserId(), r.getStatus(), r.getIndexVersion(), r.getModelVersion(), r.getItemsScored(),
+        r.getLatencyMillis(), r.getDetail().isEmpty() ? "" : "  (" + r.getDetail() + ")");
+    for (int i = 0; i < r.getItems().size(); i++) {
+      long item = r.getItems().get(i);
+      System.out.printf(Locale.ROOT, "%4d  %8d  %9.4f  %s%n", i + 1, item, r.getScores().get(i),
+          catalog == null ? "" : catalog.title(item));
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package dev.nann.cli;
+
+import dev.nann.jobs.ServingConfig;
+import dev.nann.jobs.ServingJob;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./nann serve --config FILE}: runs the serving job against an external Kafka. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = {"Runs the serving job against an external Kafka cluster, on an embedded MiniCluster (or, inside",
+        "`flink run`, on the cluster). Settings come from a properties file; see README, Configuration."})
+public final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--config", required = true, description = "properties file with the serving settings")
+  Path config;
+
+  @Option(names = "--create-topics", description = "create missing topics first (single replica; for test clusters)")
+  boolean createTopics;
+
+  @Override
+  public Integer call() throws Exception {
+    ServingConfig cfg = ServingConfig.load(config);
+    if (createTopics) {
+      dev.nann.local.LocalKafka.createTopics(cfg.get("kafka.bootstrap-servers"), cfg.topics(),
+          Integer.parseInt(cfg.get("parallelism")), cfg.compactedTopics());
+    }
+    ServingJob.run(cfg);
+    return 0;
+  }
+}

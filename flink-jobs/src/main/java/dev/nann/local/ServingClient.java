@@ -1,0 +1,128 @@
+package dev.nann.local;
+
+import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * A Kafka client of the serving job, for the demo, {@code ./nann request} and the benchmark:
+ * sends requests, user events and index descriptors (single-object Avro), and reads responses
+ * with {@code read_committed} (only answers of committed transactions).
+ */
+public final class ServingClient implements AutoCloseable {
+  private final String bootstrap;
+  private final String requestsTopic;
+  private final String responsesTopic;
+  private final String eventsTopic;
+  private final KafkaProducer<byte[], byte[]> producer;
+  private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
+  private final AvroCodec<RetrievalResponse> responses = AvroCodec.of(RetrievalResponse.class);
+  private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
+  private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
+
+  public ServingClient(String bootstrap, String requestsTopic, String responsesTopic, String eventsTopic) {
+    this.bootstrap = bootstrap;
+    this.requestsTopic = requestsTopic;
+    this.responsesTopic = responsesTopic;
+    this.eventsTopic = eventsTopic;
+    Properties p = new Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("linger.ms", "1");
+    p.put("max.block.ms", "10000");
+    this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+
+  /** A request with a fresh id. */
+  public static RetrievalRequest request(long user, int k, String mode) {
+    return RetrievalRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setUserId(user).setK(k)
+        .setMode(mode).setCreatedAtMillis(System.currentTimeMillis()).build();
+  }
+
+  /** Sends a request keyed by user, with a correlation header. */
+  public void send(RetrievalRequest r) {
+    ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic, key(r.getUserId()), requests.encode(r));
+    rec.headers().add("correlation-id", r.getRequestId().getBytes(StandardCharsets.UTF_8));
+    producer.send(rec);
+  }
+
+  public void send(UserEvent e) {
+    producer.send(new ProducerRecord<>(eventsTopic, key(e.getUserId()), events.encode(e)));
+  }
+
+  /** Publishes an index descriptor (compacted topic, key "index"). */
+  public void publish(String indexTopic, IndexDescriptor d) {
+    producer.send(new ProducerRecord<>(indexTopic, "index".getBytes(StandardCharsets.UTF_8), descriptors.encode(d)));
+    producer.flush();
+  }
+
+  public void flush() {
+    producer.flush();
+  }
+
+  /** A read_committed consumer of the responses topic, positioned at its end (only new answers). */
+  public KafkaConsumer<byte[], byte[]> responsesFromNow() {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("isolation.level", "read_committed");
+    p.put("enable.auto.commit", "false");
+    KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    List<TopicPartition> parts = new ArrayList<>();
+    c.partitionsFor(responsesTopic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+    c.assign(parts);
+    c.seekToEnd(parts);
+    parts.forEach(c::position);   // resolve the end offsets now, before any request is sent
+    return c;
+  }
+
+  /** Decodes a response record. */
+  public RetrievalResponse decode(ConsumerRecord<byte[], byte[]> r) throws IOException {
+    return responses.decode(r.value());
+  }
+
+  /**
+   * Sends probe requests for {@code user} until one is answered from an index, so callers know the
+   * job has its index descriptor in broadcast state.
+   *
+   * @throws IllegalStateException if no answer from an index arrives within {@code timeout}
+   */
+  public void awaitServing(KafkaConsumer<byte[], byte[]> responses, long user, Duration timeout) throws IOException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      send(request(user, 10, "nann"));
+      flush();
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1000))) {
+        ResponseStatus s = decode(r).getStatus();
+        if (s == ResponseStatus.OK || s == ResponseStatus.COLD_START) {
+          return;
+        }
+      }
+    }
+    throw new IllegalStateException("the serving job did not answer from an index within " + timeout.toSeconds() + " s");
+  }
+
+  private static byte[] key(long user) {
+    return Long.toString(user).getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public void close() {
+    producer.close(Duration.ofSeconds(5));
+  }
+}
