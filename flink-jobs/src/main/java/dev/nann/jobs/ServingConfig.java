@@ -50,9 +50,9 @@ public final class ServingConfig implements Serializable {
     d.put("search.max-k", "1000");
     d.put("engine.walker-threads", "2");
     d.put("engine.scorer-threads", "1");
-    d.put("batching.enabled", "true");
+    d.put("batching.enabled", "false");
     d.put("batching.max-rows", "4096");
-    d.put("batching.max-wait-us", "300");
+    d.put("batching.max-wait-us", "200");
     d.put("async.capacity", "64");
     d.put("async.timeout-ms", "2000");
     d.put("state.max-sequence", "50");

@@ -65,6 +65,7 @@ class ServingJobTest {
   private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
     Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "none");
+    conf.setString("metrics.reporter.collect.factory.class", CollectingReporter.Factory.class.getName());
     if (restorePath != null) {
       conf.setString("execution.state-recovery.path", restorePath);
     }
@@ -195,9 +196,34 @@ class ServingJobTest {
       assertEquals(50, f.getItems().size());
       assertFalse(f.getItems().contains(fx.corpus.itemIds()[5]), "the feed excludes items the user has seen");
       assertEquals(JobStatus.RUNNING, job.getJobStatus().get());
+      assertMetrics(requests);
     } finally {
       job.cancel().get();
     }
+  }
+
+  /** The job reports its serving metrics through Flink's metric system. */
+  private static void assertMetrics(int requests) {
+    org.apache.flink.metrics.Counter answers = (org.apache.flink.metrics.Counter) CollectingReporter.find("nann.answers")
+        .orElseThrow(() -> new AssertionError("no nann.answers counter; metrics: " + CollectingReporter.METRICS.keySet()));
+    assertTrue(answers.getCount() >= requests, "answers counted: " + answers.getCount());
+    org.apache.flink.metrics.Histogram e2e = (org.apache.flink.metrics.Histogram) CollectingReporter
+        .find("nann.endToEndLatencyMs").orElseThrow();
+    assertTrue(e2e.getCount() >= requests);
+    org.apache.flink.metrics.Histogram scored = (org.apache.flink.metrics.Histogram) CollectingReporter
+        .find("nann.itemsScoredPerRequest").orElseThrow();
+    assertTrue(scored.getStatistics().getMean() > 0);
+    assertTrue(CollectingReporter.find("nann.engineLatencyMs").isPresent());
+    assertTrue(CollectingReporter.find("nann.answersPerSecond").isPresent());
+    assertTrue(CollectingReporter.find("nann.batchFill").isPresent());
+    assertTrue(CollectingReporter.find("nann.inFlight").isPresent());
+    assertEquals(fx.index.getVersion(), ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexVersion")
+        .orElseThrow()).getValue());
+    assertTrue(((Number) ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexAgeMs").orElseThrow())
+        .getValue()).longValue() >= 0);
+    assertEquals("fixture-attention-d16-s7", ((org.apache.flink.metrics.Gauge<?>) CollectingReporter
+        .find("nann.modelVersion").orElseThrow()).getValue());
+    assertTrue(((org.apache.flink.metrics.Counter) CollectingReporter.find("nann.deadLetters").orElseThrow()).getCount() > 0);
   }
 
   private static String reason(ConsumerRecord<byte[], byte[]> r) {

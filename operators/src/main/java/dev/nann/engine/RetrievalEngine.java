@@ -121,6 +121,19 @@ public final class RetrievalEngine implements AutoCloseable {
     return lastIndexVersion.get();
   }
 
+  /** Build time of the newest index this engine has served (epoch ms), or 0. */
+  public long indexCreatedAtMillis() {
+    Long v = indexes.pinnedKey();
+    IndexDescriptor d = v == null ? null : indexDescriptors.get(v);
+    return d == null ? 0L : d.getCreatedAtMillis();
+  }
+
+  /** Version of the model most recently pinned (the default until a descriptor names another). */
+  public String modelVersion() {
+    String v = models.pinnedKey();
+    return v == null ? "" : v;
+  }
+
   /** The pinned model's batcher (for batch-fill metrics), or null when batching is off. */
   public MicroBatchingScorer batcher() {
     String v = models.pinnedKey();
@@ -198,7 +211,7 @@ public final class RetrievalEngine implements AutoCloseable {
       }
       try (modelLease) {
         RetrievalResponse r = search(task, indexLease.value(), modelLease.value());
-        r.setLatencyMillis((System.nanoTime() - start) / 1e6f);
+        r.setEngineMillis((System.nanoTime() - start) / 1e6f);
         return r;
       }
     }
@@ -365,6 +378,7 @@ public final class RetrievalEngine implements AutoCloseable {
     r.setModelVersion("");
     r.setItemsScored(0);
     r.setLatencyMillis(0f);
+    r.setEngineMillis(0f);
     return r;
   }
 

@@ -20,7 +20,7 @@ import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
  * engine walker thread, so the operator thread never blocks on a graph walk or a score call. A
  * task still unanswered at the async timeout is answered TIMEOUT (a late engine answer is then
  * ignored by Flink). Engine metrics: engine latency, items scored, in-flight, batch fill, index
- * version and age.
+ * version and age, model version.
  */
 public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask, ServingOutput> {
   private final EngineConfig engineConfig;
@@ -40,6 +40,11 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
     itemsScored = g.histogram("itemsScoredPerRequest", new DescriptiveStatisticsHistogram(10_000));
     g.gauge("inFlight", () -> engine.inFlight());
     g.gauge("indexVersion", () -> engine.indexVersion());
+    g.gauge("indexAgeMs", () -> {
+      long created = engine.indexCreatedAtMillis();
+      return created <= 0 ? -1L : System.currentTimeMillis() - created;
+    });
+    g.gauge("modelVersion", () -> engine.modelVersion());
     g.gauge("batchFill", () -> {
       MicroBatchingScorer b = engine.batcher();
       return b == null ? 0.0 : b.batchFill();
@@ -62,7 +67,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   public void asyncInvoke(ScoringTask task, ResultFuture<ServingOutput> result) {
     engine.submit(task).thenAccept(r -> {
       if (r.getStatus() == ResponseStatus.OK || r.getStatus() == ResponseStatus.COLD_START) {
-        engineLatency.update(Math.round(r.getLatencyMillis()));
+        engineLatency.update(Math.round(r.getEngineMillis()));
         itemsScored.update(r.getItemsScored());
       }
       result.complete(Collections.singleton(output(task, r)));

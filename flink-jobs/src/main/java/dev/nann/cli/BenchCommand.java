@@ -1,0 +1,217 @@
+package dev.nann.cli;
+
+import dev.nann.eval.Corpus;
+import dev.nann.eval.SyntheticCorpus;
+import dev.nann.local.LatencyStats;
+import dev.nann.local.LocalStack;
+import dev.nann.local.ServingClient;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code ./nann bench serving}: open-loop load against the serving job on this machine (real
+ * broker, MiniCluster), at a ladder of request rates, with micro-batching on and off. Reports per
+ * rate the achieved throughput, client-observed end-to-end p50/p99, the job's own end-to-end and
+ * engine latencies, and their ratio; and the highest rate whose p99 stays within the budget.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Benchmarks (not tests). `bench serving`: requests/s at a p99 latency budget, end-to-end vs engine latency, micro-batching on vs off.")
+public final class BenchCommand implements Callable<Integer> {
+  @Parameters(index = "0", description = "what to benchmark: serving")
+  String what;
+
+  @Option(names = "--items", description = "synthetic catalog size (default: ${DEFAULT-VALUE})")
+  int items = 100_000;
+
+  @Option(names = "--users", description = "users with behaviour histories (default: ${DEFAULT-VALUE})")
+  int users = 2_000;
+
+  @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
+  Path model;
+
+  @Option(names = "--rates", split = ",", description = "offered requests/s, in order (default: 25,50,100,150,200,300)")
+  List<Double> rates = List.of(25.0, 50.0, 100.0, 150.0, 200.0, 300.0);
+
+  @Option(names = "--seconds", description = "seconds per rate (default: ${DEFAULT-VALUE})")
+  int seconds = 15;
+
+  @Option(names = "--budget-ms", description = "p99 end-to-end budget (default: ${DEFAULT-VALUE})")
+  double budgetMs = 50;
+
+  @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
+  String batching = "both";
+
+  @Option(names = "--delivery", description = "exactly-once or at-least-once responses (default: ${DEFAULT-VALUE}); "
+      + "with exactly-once a read_committed client waits for the checkpoint that commits each answer")
+  String delivery = "at-least-once";
+
+  @Option(names = "--k", description = "items per answer (default: ${DEFAULT-VALUE})")
+  int k = 200;
+
+  @Option(names = "--set", description = "serving setting KEY=VALUE (repeatable)")
+  Map<String, String> settings = Map.of();
+
+  @Option(names = "--json", description = "also append JSON lines to this file")
+  Path json;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!what.equals("serving")) {
+      throw new IllegalArgumentException("unknown benchmark '" + what + "': expected serving");
+    }
+    Path repo = Path.of(System.getProperty("nann.repo", "."));
+    Path modelDir = model != null ? model : repo.resolve("models/fixtures/attention-d64");
+    int dim = dev.nann.scorer.ModelSpec.read(modelDir).itemDim();
+    System.err.printf("[bench] generating %,d items x %d and %,d users%n", items, dim, users);
+    Corpus corpus = SyntheticCorpus.generate(items, dim, users, 7);
+    List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
+    List<String> lines = new ArrayList<>();
+    for (String mode : modes) {
+      Map<String, String> s = new TreeMap<>(settings);
+      s.put("batching.enabled", Boolean.toString(mode.equals("on")));
+      s.put("kafka.delivery", delivery);
+      s.put("async.timeout-ms", "5000");
+      try (LocalStack stack = LocalStack.start(repo.resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
+          dim, s, System.err)) {
+        warm(stack, corpus);
+        double best = 0;
+        for (double rate : rates) {
+          Step r = step(stack.client, rate, corpus.users().size());
+          String line = String.format(Locale.ROOT,
+              "{\"bench\":\"serving\",\"items\":%d,\"dim\":%d,\"model\":\"%s\",\"batching\":\"%s\",\"delivery\":\"%s\","
+                  + "\"offered_qps\":%.0f,\"qps\":%.1f,\"answered\":%d,\"errors\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+                  + "\"job_p50_ms\":%.1f,\"job_p99_ms\":%.1f,\"engine_p50_ms\":%.2f,\"engine_p99_ms\":%.2f,"
+                  + "\"e2e_engine_ratio_p50\":%.2f,\"items_scored\":%.0f}",
+              items, dim, modelDir.getFileName(), mode, delivery, rate, r.qps, r.answered, r.errors, r.client.quantile(0.5),
+              r.client.quantile(0.99), r.job.quantile(0.5), r.job.quantile(0.99), r.engine.quantile(0.5),
+              r.engine.quantile(0.99), r.client.quantile(0.5) / Math.max(1e-3, r.engine.quantile(0.5)), r.meanScored);
+          System.out.println(line);
+          lines.add(line);
+          boolean keptUp = r.qps >= 0.95 * rate && r.errors == 0;
+          if (keptUp && r.client.quantile(0.99) <= budgetMs) {
+            best = rate;
+          }
+          if (!keptUp || r.client.quantile(0.99) > 4 * budgetMs) {
+            System.err.printf("[bench] stopping the ladder at %.0f req/s: %s%n", rate,
+                keptUp ? "p99 far over budget" : "the job did not keep up");
+            break;
+          }
+        }
+        String summary = String.format(Locale.ROOT, "{\"bench\":\"serving-summary\",\"batching\":\"%s\",\"delivery\":\"%s\","
+            + "\"max_qps_within_budget\":%.0f,\"budget_p99_ms\":%.0f}", mode, delivery, best, budgetMs);
+        System.out.println(summary);
+        lines.add(summary);
+      }
+    }
+    if (json != null) {
+      Files.write(json, lines, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    }
+    return 0;
+  }
+
+  private void warm(LocalStack stack, Corpus corpus) throws Exception {
+    long t = 1;
+    int sent = 0;
+    for (int u = 0; u < corpus.users().size(); u++) {
+      for (int row : corpus.users().get(u).behavior()) {
+        stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++).build());
+        sent++;
+      }
+    }
+    stack.client.flush();
+    System.err.printf("[bench] %,d behaviour events sent; waiting for the job to serve%n", sent);
+    try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
+      stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));
+    }
+    // warm-up load so the JIT, RocksDB and the runtime are settled before measuring
+    System.err.println("[bench] warm-up: 20 s at the first rate (not reported)");
+    step(stack.client, rates.get(0), corpus.users().size(), 20);
+  }
+
+  private record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
+                      double meanScored) {
+  }
+
+  private Step step(ServingClient client, double rate, int userCount) throws Exception {
+    return step(client, rate, userCount, seconds);
+  }
+
+  private Step step(ServingClient client, double rate, int userCount, int secs) throws Exception {
+    ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+    int total = (int) Math.round(rate * secs);
+    LatencyStats clientLat = new LatencyStats();
+    LatencyStats jobLat = new LatencyStats();
+    LatencyStats engineLat = new LatencyStats();
+    try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
+      Thread sender = new Thread(() -> {
+        long start = System.nanoTime();
+        long interval = (long) (1e9 / rate);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(total);
+        for (int i = 0; i < total; i++) {
+          long due = start + i * interval;
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            LockSupport.parkNanos(wait);
+          }
+          RetrievalRequest r = ServingClient.request(rnd.nextInt(userCount), k, "nann");
+          sentAt.put(r.getRequestId(), System.nanoTime());
+          client.send(r);
+        }
+        client.flush();
+      }, "bench-sender");
+      long start = System.nanoTime();
+      sender.start();
+      int answered = 0;
+      int errors = 0;
+      double scored = 0;
+      long last = start;
+      long deadline = start + (secs + 10) * 1_000_000_000L;
+      while (answered < total && System.nanoTime() < deadline) {
+        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(5))) {
+          long now = System.nanoTime();
+          RetrievalResponse resp = client.decode(rec);
+          Long t0 = sentAt.remove(resp.getRequestId());
+          if (t0 == null) {
+            continue;
+          }
+          answered++;
+          last = now;
+          if (resp.getStatus() != ResponseStatus.OK && resp.getStatus() != ResponseStatus.COLD_START) {
+            errors++;
+            continue;
+          }
+          clientLat.add((now - t0) / 1e6f);
+          jobLat.add(resp.getLatencyMillis());
+          engineLat.add(resp.getEngineMillis());
+          scored += resp.getItemsScored();
+        }
+      }
+      sender.join();
+      double qps = answered / Math.max(1e-9, (last - start) / 1e9);
+      PrintStream err = System.err;
+      err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  (job p99 %.1f, engine p50 %.2f ms)%n",
+          rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99), jobLat.quantile(0.99), engineLat.quantile(0.5));
+      return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
+          answered == 0 ? 0 : scored / Math.max(1, answered - errors));
+    }
+  }
+}

@@ -1,0 +1,106 @@
+package dev.nann.scorer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/** Merged calls give every query the scores it would get alone, under real concurrency. */
+class MicroBatchingScorerTest {
+  private static final int DIM = 16;
+
+  private static UserFeatures features(long seed, int length) {
+    SplittableRandom r = new SplittableRandom(seed);
+    long[] ids = new long[length];
+    float[] emb = new float[length * DIM];
+    for (int i = 0; i < length; i++) {
+      ids[i] = r.nextInt(1000);
+      for (int j = 0; j < DIM; j++) {
+        emb[i * DIM + j] = (float) r.nextGaussian();
+      }
+    }
+    return new UserFeatures(ids, emb, DIM);
+  }
+
+  private static void fill(ScoreBatch b, long seed, int n) {
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int i = 0; i < n * DIM; i++) {
+      b.items().put(i, (float) r.nextGaussian());
+    }
+  }
+
+  @Test
+  void mergedScoresEqualSingleUserScores() throws Exception {
+    try (OnnxScorer onnx = OnnxScorer.open(TestData.model("attention", DIM), 1);
+         MicroBatchingScorer batched = new MicroBatchingScorer(onnx, 4096, 2_000)) {
+      int threads = 4;
+      int rounds = 60;
+      // the reference: each (user, batch) scored alone
+      float[][][] expected = new float[threads][rounds][];
+      ScoreBatch alone = onnx.newBatch();
+      for (int t = 0; t < threads; t++) {
+        try (UserState u = onnx.user(features(t, 3 + t))) {
+          for (int i = 0; i < rounds; i++) {
+            int n = 1 + (t * 37 + i * 11) % 300;
+            fill(alone, t * 1000L + i, n);
+            onnx.score(u, alone, n);
+            expected[t][i] = java.util.Arrays.copyOf(alone.scores(), n);
+          }
+        }
+      }
+      ExecutorService pool = Executors.newFixedThreadPool(threads);
+      CountDownLatch go = new CountDownLatch(1);
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        done.add(pool.submit(() -> {
+          ScoreBatch b = batched.newBatch();
+          go.await();
+          try (UserState u = batched.user(features(thread, 3 + thread))) {
+            for (int i = 0; i < rounds; i++) {
+              int n = expected[thread][i].length;
+              fill(b, thread * 1000L + i, n);
+              batched.score(u, b, n);
+              assertArrayEquals(expected[thread][i], java.util.Arrays.copyOf(b.scores(), n), 1e-5f,
+                  "thread " + thread + " round " + i);
+            }
+          }
+          return null;
+        }));
+      }
+      go.countDown();
+      for (Future<?> f : done) {
+        f.get();
+      }
+      pool.shutdown();
+      assertTrue(batched.meanBatchesPerCall() > 1.0, "concurrent batches were merged: " + batched.meanBatchesPerCall());
+      assertTrue(batched.batchFill() > 0 && batched.batchFill() <= 1.0);
+    }
+  }
+
+  @Test
+  void aBatchAtTheMergeLimitIsScoredDirectly() {
+    try (OnnxScorer onnx = OnnxScorer.open(TestData.model("attention", DIM), 1);
+         MicroBatchingScorer batched = new MicroBatchingScorer(onnx, 64, 0)) {
+      ScoreBatch b = batched.newBatch();
+      fill(b, 1, 100);
+      try (UserState u = batched.user(features(9, 4))) {
+        batched.score(u, b, 100);
+      }
+      float[] got = java.util.Arrays.copyOf(b.scores(), 100);
+      try (UserState u = onnx.user(features(9, 4))) {
+        onnx.score(u, b, 100);
+      }
+      assertArrayEquals(java.util.Arrays.copyOf(b.scores(), 100), got, 1e-6f);
+      assertTrue(batched.calls() == 1 && batched.meanBatchesPerCall() == 1.0);
+    }
+  }
+}
