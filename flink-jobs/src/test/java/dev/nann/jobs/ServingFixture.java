@@ -32,7 +32,7 @@ final class ServingFixture implements AutoCloseable {
   final LocalKafka kafka;
   final Corpus corpus;
   final IndexDescriptor index;
-  final KafkaProducer<byte[], byte[]> producer;
+  KafkaProducer<byte[], byte[]> producer;
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
   private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
   private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
@@ -41,6 +41,17 @@ final class ServingFixture implements AutoCloseable {
     kafka = LocalKafka.start();
     corpus = SyntheticCorpus.generate(ITEMS, DIM, 300, 11);
     index = new SnapshotPublisher(dir, 16, 40, 1).publish(1, corpus.embeddings(), DIM, corpus.itemIds(), 1, n -> { });
+  }
+
+  /**
+   * A fresh idempotent producer per test: one producer shared across tests was seen to restart its
+   * sequence numbers on a new topic's partitions (OutOfOrderSequenceException on the broker, then a
+   * flush blocked until the delivery timeout).
+   */
+  private void newProducer() {
+    if (producer != null) {
+      producer.close();
+    }
     Properties p = new Properties();
     p.put("bootstrap.servers", kafka.bootstrapServers());
     p.put("linger.ms", "5");
@@ -65,6 +76,7 @@ final class ServingFixture implements AutoCloseable {
     m.putAll(extra);
     ServingConfig cfg = ServingConfig.of(m);
     kafka.createTopics(cfg.topics(), 2, cfg.compactedTopics());
+    newProducer();
     return cfg;
   }
 
@@ -144,7 +156,9 @@ final class ServingFixture implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    producer.close();
+    if (producer != null) {
+      producer.close();
+    }
     kafka.close();
   }
 }
