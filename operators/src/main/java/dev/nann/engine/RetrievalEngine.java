@@ -160,6 +160,21 @@ public final class RetrievalEngine implements AutoCloseable {
     });
   }
 
+  /**
+   * Loads a model named by a {@code model-updates} descriptor in the background and pins it as the
+   * current model, so requests stamped with it find it loaded and warmed.
+   */
+  public void prefetch(ModelDescriptor d) {
+    modelDirs.putIfAbsent(d.getVersion(), modelPath(d.getUri()));
+    walkers.execute(() -> {
+      try {
+        models.pin(d.getVersion());
+      } catch (RuntimeException e) {
+        LOG.error("model {} ({}) cannot be loaded: {}", d.getVersion(), d.getUri(), e.getMessage());
+      }
+    });
+  }
+
   /** Answers a task on a walker thread. The future never completes exceptionally. */
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
     inFlight.incrementAndGet();

@@ -180,6 +180,7 @@ public final class UserStateFunction
     }
     if (u.getModel() != null) {
       state.put(MODEL, new DescriptorUpdate(null, u.getModel(), null));
+      engine.prefetch(u.getModel());
     }
   }
 
