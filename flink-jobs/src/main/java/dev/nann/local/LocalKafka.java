@@ -27,10 +27,17 @@ public final class LocalKafka implements AutoCloseable {
     this.cluster = cluster;
   }
 
-  /** Formats and starts a broker; returns once it accepts clients. */
-  public static LocalKafka start() throws Exception {
+  /**
+   * Formats and starts a broker with its logs under {@code dataDir}; returns once it accepts
+   * clients. An explicit directory (rather than the test kit's temporary one) matters on Ctrl-C:
+   * the kit deletes its temporary directories from a JVM shutdown hook that would race with the
+   * broker's own orderly shutdown.
+   */
+  public static LocalKafka start(java.nio.file.Path dataDir) throws Exception {
+    java.nio.file.Files.createDirectories(dataDir);
     KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(
-        new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
+        new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1)
+            .setBaseDirectory(dataDir).build())
         .setConfigProp("offsets.topic.replication.factor", "1")
         .setConfigProp("offsets.topic.num.partitions", "4")
         .setConfigProp("transaction.state.log.replication.factor", "1")
@@ -97,6 +104,34 @@ public final class LocalKafka implements AutoCloseable {
           }
         }
       }
+      awaitLeaders(admin, topics);
+    }
+  }
+
+  /**
+   * Waits until every partition of {@code topics} has a leader. Producing to a partition the
+   * broker has not opened yet can reorder an idempotent producer's first batches and lose them
+   * (KAFKA-15591, fixed after the 4.2 line this project is pinned to), so local runs create
+   * topics and wait here before anything is sent.
+   */
+  private static void awaitLeaders(Admin admin, List<String> topics) throws Exception {
+    long end = System.nanoTime() + 30_000_000_000L;
+    while (true) {
+      boolean ready = true;
+      try {
+        for (var d : admin.describeTopics(topics).allTopicNames().get().values()) {
+          ready &= d.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+        }
+      } catch (ExecutionException notYetVisible) {
+        ready = false;
+      }
+      if (ready) {
+        return;
+      }
+      if (System.nanoTime() > end) {
+        throw new IllegalStateException("topics " + topics + " have no leader after 30 s");
+      }
+      Thread.sleep(100);
     }
   }
 

@@ -47,7 +47,7 @@ public final class LocalStack implements AutoCloseable {
     deleteTree(workDir);
     Files.createDirectories(workDir.resolve("snapshots"));
     long t0 = System.nanoTime();
-    LocalKafka kafka = LocalKafka.start();
+    LocalKafka kafka = LocalKafka.start(workDir.resolve("kafka"));
     Files.writeString(workDir.resolve("bootstrap"), kafka.bootstrapServers());
     log.printf("[local] Kafka broker (KRaft) on %s in %.1f s%n", kafka.bootstrapServers(), (System.nanoTime() - t0) / 1e9);
     Map<String, String> m = new TreeMap<>();

@@ -45,6 +45,9 @@ public final class ServingClient implements AutoCloseable {
     Properties p = new Properties();
     p.put("bootstrap.servers", bootstrap);
     p.put("linger.ms", "1");
+    // one request in flight per connection: with Kafka 4.2 a retried first batch to a new partition
+    // can otherwise be overtaken and then rejected forever (KAFKA-15591)
+    p.put("max.in.flight.requests.per.connection", "1");
     p.put("max.block.ms", "10000");
     this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
   }

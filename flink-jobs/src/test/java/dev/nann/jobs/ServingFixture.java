@@ -38,16 +38,12 @@ final class ServingFixture implements AutoCloseable {
   private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
 
   ServingFixture(Path dir) throws Exception {
-    kafka = LocalKafka.start();
+    kafka = LocalKafka.start(dir.resolve("kafka"));
     corpus = SyntheticCorpus.generate(ITEMS, DIM, 300, 11);
     index = new SnapshotPublisher(dir, 16, 40, 1).publish(1, corpus.embeddings(), DIM, corpus.itemIds(), 1, n -> { });
   }
 
-  /**
-   * A fresh idempotent producer per test: one producer shared across tests was seen to restart its
-   * sequence numbers on a new topic's partitions (OutOfOrderSequenceException on the broker, then a
-   * flush blocked until the delivery timeout).
-   */
+  /** A fresh producer per test, on the topics just created (and waited for) by {@link #config}. */
   private void newProducer() {
     if (producer != null) {
       producer.close();
@@ -55,6 +51,7 @@ final class ServingFixture implements AutoCloseable {
     Properties p = new Properties();
     p.put("bootstrap.servers", kafka.bootstrapServers());
     p.put("linger.ms", "5");
+    p.put("max.in.flight.requests.per.connection", "1");   // see ServingClient: KAFKA-15591
     producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
   }
 

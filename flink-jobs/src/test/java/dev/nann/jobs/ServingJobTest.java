@@ -225,6 +225,8 @@ class ServingJobTest {
         .getValue()).longValue() >= 0);
     assertEquals("fixture-attention-d16-s7", ((org.apache.flink.metrics.Gauge<?>) CollectingReporter
         .find("nann.modelVersion").orElseThrow()).getValue());
+    assertTrue(((Number) ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.modelAgeMs").orElseThrow())
+        .getValue()).longValue() >= 0);
     assertTrue(((org.apache.flink.metrics.Counter) CollectingReporter.find("nann.deadLetters").orElseThrow()).getCount() > 0);
   }
 

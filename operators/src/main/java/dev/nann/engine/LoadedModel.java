@@ -11,8 +11,10 @@ import dev.nann.scorer.Scorer;
  * @param version the model's version (model.json)
  * @param onnx the runtime sessions
  * @param batcher the cross-request batcher, or null when batching is off
+ * @param loadedAtMillis when this TaskManager loaded and warmed it (for the model-age metric)
  */
-public record LoadedModel(String version, OnnxScorer onnx, MicroBatchingScorer batcher) implements AutoCloseable {
+public record LoadedModel(String version, OnnxScorer onnx, MicroBatchingScorer batcher, long loadedAtMillis)
+    implements AutoCloseable {
   /** What queries score with. */
   public Scorer scorer() {
     return batcher != null ? batcher : onnx;

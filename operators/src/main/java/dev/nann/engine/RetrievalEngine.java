@@ -134,6 +134,17 @@ public final class RetrievalEngine implements AutoCloseable {
     return v == null ? "" : v;
   }
 
+  /** When the current model was loaded on this TaskManager (epoch ms), or 0. */
+  public long modelLoadedAtMillis() {
+    String v = models.pinnedKey();
+    if (v == null) {
+      return 0L;
+    }
+    try (SharedRegistry<String, LoadedModel>.Lease m = models.acquire(v)) {
+      return m.value().loadedAtMillis();
+    }
+  }
+
   /** The pinned model's batcher (for batch-fill metrics), or null when batching is off. */
   public MicroBatchingScorer batcher() {
     String v = models.pinnedKey();
@@ -369,7 +380,7 @@ public final class RetrievalEngine implements AutoCloseable {
     MicroBatchingScorer batcher = config.microBatching()
         ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
         : null;
-    return new LoadedModel(version, onnx, batcher);
+    return new LoadedModel(version, onnx, batcher, System.currentTimeMillis());
   }
 
   private Path resolve(String uri) {

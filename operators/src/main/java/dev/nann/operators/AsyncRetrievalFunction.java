@@ -45,6 +45,10 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
       return created <= 0 ? -1L : System.currentTimeMillis() - created;
     });
     g.gauge("modelVersion", () -> engine.modelVersion());
+    g.gauge("modelAgeMs", () -> {
+      long loaded = engine.modelLoadedAtMillis();
+      return loaded <= 0 ? -1L : System.currentTimeMillis() - loaded;
+    });
     g.gauge("batchFill", () -> {
       MicroBatchingScorer b = engine.batcher();
       return b == null ? 0.0 : b.batchFill();

@@ -1,0 +1,44 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Settings: defaults, file loading, and clear refusals. */
+class ServingConfigTest {
+  @Test
+  void readsAPropertiesFileOverTheDefaults(@TempDir Path dir) throws Exception {
+    Path f = dir.resolve("serving.properties");
+    Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsearch.ef = 50,100,300\n"
+        + "batching.enabled = true\n");
+    ServingConfig c = ServingConfig.load(f);
+    assertEquals("broker:9092", c.get("kafka.bootstrap-servers"));
+    assertEquals("requests", c.get("topics.requests"));
+    assertTrue(c.engine().microBatching());
+    assertEquals(300, c.engine().beam().efBottom());
+    assertEquals(7, c.topics().size());
+    assertTrue(c.compactedTopics().contains("index-updates"));
+  }
+
+  @Test
+  void refusesUnknownKeysMissingRequiredOnesAndBadValues() {
+    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m");
+    IllegalArgumentException typo = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "search.eff", "1")));
+    assertTrue(typo.getMessage().contains("unknown setting 'search.eff'"), typo.getMessage());
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(Map.of("model.dir", "/m")));
+    assertTrue(missing.getMessage().contains("kafka.bootstrap-servers"), missing.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("search.ef", "a,b")));
+    assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("kafka.delivery", "maybe")));
+    assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("batching.enabled", "yes")));
+    assertFalse(ServingConfig.of(ok).engine().microBatching());
+  }
+}
