@@ -344,6 +344,58 @@ class ServingJobTest {
     }
   }
 
+  @Test
+  void swapsToANewSnapshotRefusesACorruptOneAndNeverGoesBack() throws Exception {
+    ServingConfig cfg = fx.config("t4", dir.resolve("chk-t4"), Map.of());
+    fx.sendHistories(cfg, 20);
+    fx.publishIndex(cfg);
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+
+      // version 2: a snapshot with one flipped byte; refused, version 1 keeps serving
+      Path good = Path.of(java.net.URI.create(fx.index.getUri()));
+      Path corrupt = dir.resolve("index-v2-corrupt.nann");
+      byte[] bytes = Files.readAllBytes(good);
+      bytes[bytes.length / 2] ^= 0x5A;
+      Files.write(corrupt, bytes);
+      dev.nann.schemas.IndexDescriptor v2 = dev.nann.schemas.IndexDescriptor.newBuilder(fx.index).setVersion(2)
+          .setUri(corrupt.toUri().toString()).build();
+      fx.send(cfg.get("topics.index-updates"), "index", AvroCodec.of(dev.nann.schemas.IndexDescriptor.class).encode(v2));
+      fx.producer.flush();
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (CollectingReporter.find("nann.refusedIndexes").map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g)
+          .getValue()).longValue()).orElse(0L) < 1 && System.nanoTime() < end) {
+        Thread.sleep(200);
+      }
+      RetrievalResponse afterCorrupt = askUntil(cfg, responses, "after-corrupt-", r -> true);
+      assertEquals(ResponseStatus.OK, afterCorrupt.getStatus(), afterCorrupt.toString());
+      assertEquals(1, afterCorrupt.getIndexVersion(), "the previous snapshot keeps serving");
+
+      // version 3: a good snapshot; answers move to it
+      dev.nann.schemas.IndexDescriptor v3 = new dev.nann.indexsync.SnapshotPublisher(dir, 16, 40, 1)
+          .publish(3, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
+      fx.send(cfg.get("topics.index-updates"), "index", AvroCodec.of(dev.nann.schemas.IndexDescriptor.class).encode(v3));
+      fx.producer.flush();
+      RetrievalResponse onV3 = askUntil(cfg, responses, "after-v3-", r -> r.getIndexVersion() == 3);
+      assertEquals(ResponseStatus.OK, onV3.getStatus());
+
+      // an older descriptor arriving late is ignored: versions only move forward
+      fx.publishIndex(cfg);
+      for (int i = 0; i < 30; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("after-old-" + i, i % 20, 10));
+      }
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> late = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "after-old-") >= 30, Duration.ofSeconds(60));
+      Map<String, RetrievalResponse> byId = answers(late, "after-old-", new HashMap<>());
+      assertEquals(30, byId.size());
+      assertTrue(byId.values().stream().allMatch(r -> r.getIndexVersion() == 3), "never swapped back to version 1");
+    } finally {
+      job.cancel().get();
+    }
+  }
+
   /**
    * Sends a request with a fresh id (when {@code prefix} is set) every second and returns the first
    * answer to one of them (or, without a prefix, the first answer) that satisfies {@code accept}.

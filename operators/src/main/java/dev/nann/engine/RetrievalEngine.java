@@ -66,6 +66,8 @@ public final class RetrievalEngine implements AutoCloseable {
   private final ThreadLocal<SearcherCache> searchers = ThreadLocal.withInitial(SearcherCache::new);
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong lastIndexVersion = new AtomicLong(-1);
+  private final Map<Long, String> refused = new ConcurrentHashMap<>();
+  private final AtomicLong refusedCount = new AtomicLong();
 
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
   public RetrievalEngine(EngineConfig config) {
@@ -163,10 +165,8 @@ public final class RetrievalEngine implements AutoCloseable {
   public void prefetch(IndexDescriptor d) {
     indexDescriptors.putIfAbsent(d.getVersion(), d);
     walkers.execute(() -> {
-      try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(d.getVersion())) {
-        pinIfNewer(d.getVersion());
-      } catch (RuntimeException e) {
-        LOG.error("index version {} ({}) refused: {}", d.getVersion(), d.getUri(), e.getMessage());
+      try (SharedRegistry<Long, LoadedIndex>.Lease l = leaseIndex(d)) {
+        // loaded (and pinned if newest), or refused and remembered
       }
     });
   }
@@ -216,14 +216,13 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     IndexDescriptor d = task.getIndex();
     indexDescriptors.putIfAbsent(d.getVersion(), d);
-    SharedRegistry<Long, LoadedIndex>.Lease indexLease;
-    try {
-      indexLease = indexes.acquire(d.getVersion());
-    } catch (RuntimeException e) {
-      return error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion() + " cannot be served: " + e.getMessage());
+    SharedRegistry<Long, LoadedIndex>.Lease indexLease = leaseIndex(d);
+    if (indexLease == null) {
+      String why = refused.get(d.getVersion());
+      return error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion() + " cannot be served (" + why
+          + ") and no earlier version is loaded");
     }
     try (indexLease) {
-      pinIfNewer(d.getVersion());
       ModelDescriptor md = task.getModel();
       String modelVersion = md == null ? defaultModelVersion : md.getVersion();
       if (md != null) {
@@ -333,6 +332,46 @@ public final class RetrievalEngine implements AutoCloseable {
       }
     }
     return new UserFeatures(java.util.Arrays.copyOf(found, n), java.util.Arrays.copyOf(emb, n * d), d);
+  }
+
+  /**
+   * A lease on the task's index version, or, when that version was refused (corrupt, missing,
+   * inconsistent), on the newest version that did load: the previous snapshot keeps serving. A
+   * refused version is remembered, so it is not re-read on every request. Null if nothing loads.
+   */
+  private SharedRegistry<Long, LoadedIndex>.Lease leaseIndex(IndexDescriptor d) {
+    long version = d.getVersion();
+    if (!refused.containsKey(version)) {
+      try {
+        SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(version);
+        pinIfNewer(version);
+        return lease;
+      } catch (RuntimeException e) {
+        refuse(d, e);
+      }
+    }
+    Long fallback = indexes.pinnedKey();
+    if (fallback == null || fallback == version) {
+      return null;
+    }
+    try {
+      return indexes.acquire(fallback);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private void refuse(IndexDescriptor d, RuntimeException e) {
+    if (refused.putIfAbsent(d.getVersion(), String.valueOf(e.getMessage())) == null) {
+      refusedCount.incrementAndGet();
+      LOG.error("index version {} ({}) refused, the previous version keeps serving: {}", d.getVersion(), d.getUri(),
+          e.getMessage());
+    }
+  }
+
+  /** Index versions refused since start (corrupt, missing or inconsistent snapshots). */
+  public long refusedIndexes() {
+    return refusedCount.get();
   }
 
   private void pinIfNewer(long version) {

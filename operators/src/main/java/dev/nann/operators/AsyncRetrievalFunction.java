@@ -40,6 +40,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
     itemsScored = g.histogram("itemsScoredPerRequest", new DescriptiveStatisticsHistogram(10_000));
     g.gauge("inFlight", () -> engine.inFlight());
     g.gauge("indexVersion", () -> engine.indexVersion());
+    g.gauge("refusedIndexes", () -> engine.refusedIndexes());
     g.gauge("indexAgeMs", () -> {
       long created = engine.indexCreatedAtMillis();
       return created <= 0 ? -1L : System.currentTimeMillis() - created;
