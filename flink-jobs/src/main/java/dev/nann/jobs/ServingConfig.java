@@ -2,13 +2,9 @@ package dev.nann.jobs;
 
 import dev.nann.engine.EngineConfig;
 import java.io.IOException;
-import java.io.Reader;
-import java.io.Serializable;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -17,14 +13,12 @@ import java.util.TreeMap;
  * or built in code (demo, tests). Unknown keys are refused so a typo cannot silently fall back to a
  * default. {@link #DEFAULTS} lists every key with its default; the README documents them.
  */
-public final class ServingConfig implements Serializable {
+public final class ServingConfig extends JobSettings {
   /** Every key with its default ("" = required). */
   public static final Map<String, String> DEFAULTS = defaults();
 
-  private final Map<String, String> values;
-
-  private ServingConfig(Map<String, String> values) {
-    this.values = values;
+  private ServingConfig(Map<String, String> overrides) {
+    super(DEFAULTS, overrides, Set.of("snapshot.dir"));
   }
 
   private static Map<String, String> defaults() {
@@ -67,30 +61,12 @@ public final class ServingConfig implements Serializable {
 
   /** Reads a properties file over the defaults. */
   public static ServingConfig load(Path file) throws IOException {
-    Properties p = new Properties();
-    try (Reader r = Files.newBufferedReader(file)) {
-      p.load(r);
-    }
-    Map<String, String> m = new TreeMap<>();
-    p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k).trim()));
-    return of(m);
+    return of(readProperties(file));
   }
 
   /** The defaults overridden by {@code overrides}; refuses unknown keys and missing required ones. */
   public static ServingConfig of(Map<String, String> overrides) {
-    Map<String, String> v = new TreeMap<>(DEFAULTS);
-    for (Map.Entry<String, String> e : overrides.entrySet()) {
-      if (!DEFAULTS.containsKey(e.getKey())) {
-        throw new IllegalArgumentException("unknown setting '" + e.getKey() + "'; known settings: " + DEFAULTS.keySet());
-      }
-      v.put(e.getKey(), e.getValue());
-    }
-    for (Map.Entry<String, String> e : v.entrySet()) {
-      if (e.getValue().isEmpty() && !e.getKey().equals("snapshot.dir")) {
-        throw new IllegalArgumentException("setting '" + e.getKey() + "' is required");
-      }
-    }
-    ServingConfig c = new ServingConfig(v);
+    ServingConfig c = new ServingConfig(overrides);
     c.engine();   // validates search and engine settings now
     if (!Set.of("committed", "earliest", "latest").contains(c.get("kafka.starting-offsets"))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
@@ -103,33 +79,9 @@ public final class ServingConfig implements Serializable {
 
   /** A copy with some settings replaced. */
   public ServingConfig with(Map<String, String> overrides) {
-    Map<String, String> v = new TreeMap<>(values);
+    Map<String, String> v = asMap();
     v.putAll(overrides);
     return of(v);
-  }
-
-  public String get(String key) {
-    String v = values.get(key);
-    if (v == null) {
-      throw new IllegalArgumentException("unknown setting '" + key + "'");
-    }
-    return v;
-  }
-
-  public int getInt(String key) {
-    try {
-      return Integer.parseInt(get(key));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("setting '" + key + "' must be an integer, got '" + get(key) + "'");
-    }
-  }
-
-  public boolean getBoolean(String key) {
-    String v = get(key);
-    if (!v.equals("true") && !v.equals("false")) {
-      throw new IllegalArgumentException("setting '" + key + "' must be true or false, got '" + v + "'");
-    }
-    return Boolean.parseBoolean(v);
   }
 
   /** The engine's part of the settings. */
@@ -152,12 +104,4 @@ public final class ServingConfig implements Serializable {
     return Set.of(get("topics.index-updates"), get("topics.model-updates"));
   }
 
-  public Map<String, String> asMap() {
-    return new TreeMap<>(values);
-  }
-
-  @Override
-  public String toString() {
-    return values.toString();
-  }
 }

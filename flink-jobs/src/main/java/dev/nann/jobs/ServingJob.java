@@ -12,12 +12,10 @@ import dev.nann.schemas.internal.DescriptorUpdate;
 import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.schemas.internal.ServingInput;
 import dev.nann.schemas.internal.ServingOutput;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
@@ -153,16 +151,7 @@ public final class ServingJob {
   }
 
   private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, KafkaRecordSerializationSchema<T> serializer) {
-    boolean exactlyOnce = cfg.get("kafka.delivery").equals("exactly-once");
-    Properties p = new Properties();
-    p.setProperty("transaction.timeout.ms", cfg.get("kafka.transaction-timeout-ms"));
-    p.setProperty("linger.ms", "0");
-    return KafkaSink.<T>builder()
-        .setBootstrapServers(cfg.get("kafka.bootstrap-servers"))
-        .setKafkaProducerConfig(p)
-        .setRecordSerializer(serializer)
-        .setDeliveryGuarantee(exactlyOnce ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE)
-        .setTransactionalIdPrefix(cfg.get("kafka.transactional-id-prefix") + "-" + name)
-        .build();
+    return KafkaSinks.of(cfg.get("kafka.bootstrap-servers"), cfg.get("kafka.delivery").equals("exactly-once"),
+        cfg.get("kafka.transactional-id-prefix") + "-" + name, cfg.get("kafka.transaction-timeout-ms"), serializer);
   }
 }

@@ -124,8 +124,13 @@ final class ServingFixture implements AutoCloseable {
 
   /** A read_committed consumer of {@code topic} from the beginning. */
   KafkaConsumer<byte[], byte[]> consumer(String topic) {
+    return consumer(kafka.bootstrapServers(), topic);
+  }
+
+  /** A read_committed consumer of {@code topic} on {@code bootstrap}, from the beginning. */
+  static KafkaConsumer<byte[], byte[]> consumer(String bootstrap, String topic) {
     Properties p = new Properties();
-    p.put("bootstrap.servers", kafka.bootstrapServers());
+    p.put("bootstrap.servers", bootstrap);
     p.put("group.id", topic + "-reader-" + System.nanoTime());
     p.put("auto.offset.reset", "earliest");
     p.put("isolation.level", "read_committed");
@@ -145,6 +150,15 @@ final class ServingFixture implements AutoCloseable {
       }
     }
     return into;
+  }
+
+  /** The newest completed checkpoint under a job's checkpoint directory. */
+  static Path latestCheckpoint(Path root) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(root, 2)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("chk-") && java.nio.file.Files.exists(p.resolve("_metadata")))
+          .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+          .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
+    }
   }
 
   static List<ConsumerRecord<byte[], byte[]>> newList() {

@@ -293,7 +293,7 @@ class ServingJobTest {
       assertTrue(distinct(got, "req-") >= requests / 6, "some answers committed before the stop");
       // stop mid-stream: a checkpoint has completed (answers are visible), requests are still queued
       job.cancel().get();
-      Path latest = latestCheckpoint(checkpoints);
+      Path latest = ServingFixture.latestCheckpoint(checkpoints);
       for (int i = requests / 2; i < requests; i++) {
         fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
       }
@@ -419,11 +419,4 @@ class ServingJobTest {
     throw new AssertionError("no matching answer within 90 s");
   }
 
-  private static Path latestCheckpoint(Path root) throws IOException {
-    try (Stream<Path> s = Files.walk(root, 2)) {
-      return s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
-          .max(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
-          .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
-    }
-  }
 }

@@ -1,8 +1,10 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.DeadLetter;
+import dev.nann.schemas.internal.CatalogInput;
 import dev.nann.schemas.internal.DescriptorUpdate;
 import dev.nann.schemas.internal.ServingInput;
+import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
@@ -16,13 +18,16 @@ import org.apache.flink.util.OutputTag;
  * Sends decoded inputs on and their dead letters to {@link #DEAD} (the dead-letter topic), counting
  * them in the {@code nann.deadLetters} metric.
  *
- * @param <T> {@link ServingInput} or {@link DescriptorUpdate}
+ * @param <T> an internal input record with a {@code deadLetter} field ({@link ServingInput},
+ *     {@link DescriptorUpdate}, {@link CatalogInput})
  */
-public final class DeadLetterSplit<T> extends ProcessFunction<T, T> implements ResultTypeQueryable<T> {
+public final class DeadLetterSplit<T extends SpecificRecordBase> extends ProcessFunction<T, T>
+    implements ResultTypeQueryable<T> {
   public static final OutputTag<DeadLetter> DEAD = new OutputTag<>("dead-letters", new AvroTypeInfo<>(DeadLetter.class));
 
   private final Class<T> type;
   private transient Counter deadLetters;
+  private transient int deadLetterField;
 
   private DeadLetterSplit(Class<T> type) {
     this.type = type;
@@ -36,14 +41,19 @@ public final class DeadLetterSplit<T> extends ProcessFunction<T, T> implements R
     return new DeadLetterSplit<>(DescriptorUpdate.class);
   }
 
+  public static DeadLetterSplit<CatalogInput> catalog() {
+    return new DeadLetterSplit<>(CatalogInput.class);
+  }
+
   @Override
   public void open(OpenContext ctx) {
     deadLetters = getRuntimeContext().getMetricGroup().addGroup("nann").counter("deadLetters");
+    deadLetterField = org.apache.avro.specific.SpecificData.get().getSchema(type).getField("deadLetter").pos();
   }
 
   @Override
   public void processElement(T value, Context ctx, Collector<T> out) {
-    DeadLetter d = value instanceof ServingInput in ? in.getDeadLetter() : ((DescriptorUpdate) value).getDeadLetter();
+    DeadLetter d = (DeadLetter) value.get(deadLetterField);
     if (d != null) {
       deadLetters.inc();
       ctx.output(DEAD, d);

@@ -29,6 +29,11 @@ public final class OutputSerializers {
     return new DeadLetters(topic);
   }
 
+  /** Index descriptors: key "index" (the topic is compacted: the newest descriptor is the state). */
+  public static KafkaRecordSerializationSchema<dev.nann.schemas.IndexDescriptor> indexDescriptors(String topic) {
+    return new IndexDescriptors(topic);
+  }
+
   private static void copyHeaders(Map<String, ByteBuffer> headers, ProducerRecord<byte[], byte[]> record) {
     for (Map.Entry<String, ByteBuffer> h : headers.entrySet()) {
       ByteBuffer b = h.getValue().duplicate();
@@ -96,6 +101,23 @@ public final class OutputSerializers {
       }
       String key = d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset();
       return new ProducerRecord<>(topic, null, timestamp, key.getBytes(StandardCharsets.UTF_8), codec.encode(d));
+    }
+  }
+
+  private static final class IndexDescriptors implements KafkaRecordSerializationSchema<dev.nann.schemas.IndexDescriptor> {
+    private final String topic;
+    private transient AvroCodec<dev.nann.schemas.IndexDescriptor> codec;
+
+    IndexDescriptors(String topic) {
+      this.topic = topic;
+    }
+
+    @Override
+    public ProducerRecord<byte[], byte[]> serialize(dev.nann.schemas.IndexDescriptor d, KafkaSinkContext ctx, Long timestamp) {
+      if (codec == null) {
+        codec = AvroCodec.of(dev.nann.schemas.IndexDescriptor.class);
+      }
+      return new ProducerRecord<>(topic, null, timestamp, "index".getBytes(StandardCharsets.UTF_8), codec.encode(d));
     }
   }
 }

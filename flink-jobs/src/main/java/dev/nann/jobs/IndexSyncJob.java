@@ -1,0 +1,85 @@
+package dev.nann.jobs;
+
+import dev.nann.indexsync.IndexSyncFunction;
+import dev.nann.operators.CatalogDeserializer;
+import dev.nann.operators.DeadLetterSplit;
+import dev.nann.operators.OutputSerializers;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.internal.CatalogInput;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * The index-sync job: item-embeddings (compacted; upserts and deletes) → catalog in RocksDB keyed
+ * state → HNSW snapshot rebuilt after enough changes or a maximum interval → written, read back
+ * and verified → its descriptor on index-updates. Undecodable or wrong-dimension records go to the
+ * dead-letter topic. Descriptors are sent at-least-once: a repeated descriptor is harmless, as the
+ * serving job only moves to newer versions.
+ */
+public final class IndexSyncJob {
+  private IndexSyncJob() {}
+
+  /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
+  public static Configuration flinkConfiguration(IndexSyncConfig cfg) {
+    Configuration c = new Configuration();
+    c.setString("state.backend.type", "rocksdb");
+    c.setString("execution.checkpointing.incremental", "true");
+    c.setString("execution.checkpointing.dir", cfg.get("checkpoint.dir"));
+    c.setString("execution.checkpointing.interval", cfg.get("checkpoint.interval-ms") + " ms");
+    c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
+    c.setString("parallelism.default", "1");
+    return c;
+  }
+
+  public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {
+    KafkaSource<CatalogInput> source = KafkaSource.<CatalogInput>builder()
+        .setBootstrapServers(cfg.get("kafka.bootstrap-servers"))
+        .setTopics(cfg.get("topics.item-embeddings"))
+        .setGroupId(cfg.get("kafka.group-id"))
+        .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+        .setProperty("client.id.prefix", cfg.get("kafka.group-id"))
+        .setDeserializer(new CatalogDeserializer(cfg.getInt("index.dim")))
+        .build();
+    SingleOutputStreamOperator<CatalogInput> items = env
+        .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("source-items")
+        .process(DeadLetterSplit.catalog()).uid("split-items").name("dead-letter split (items)");
+    SingleOutputStreamOperator<IndexDescriptor> descriptors = items
+        .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
+        .process(new IndexSyncFunction(cfg.get("snapshot.dir"), cfg.getInt("index.dim"), cfg.getInt("index.m"),
+                cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
+                cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep")),
+            new AvroTypeInfo<>(IndexDescriptor.class))
+        .uid("catalog").name("catalog + rebuild");
+    String bootstrap = cfg.get("kafka.bootstrap-servers");
+    descriptors.sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-index-updates",
+            cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.indexDescriptors(cfg.get("topics.index-updates"))))
+        .uid("sink-index-updates").name("index-updates");
+    items.getSideOutput(DeadLetterSplit.DEAD)
+        .sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-dead-letter",
+            cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
+        .uid("sink-dead-letter").name("dead letters");
+  }
+
+  /** Runs the job in the current execution environment; blocks until it ends. */
+  public static void run(IndexSyncConfig cfg) throws Exception {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
+    build(env, cfg);
+    env.execute("nann-index-sync");
+  }
+
+  /** Entry point for {@code flink run -c dev.nann.jobs.IndexSyncJob nann-job.jar --config index-sync.properties}. */
+  public static void main(String[] args) throws Exception {
+    if (args.length != 2 || !args[0].equals("--config")) {
+      System.err.println("usage: IndexSyncJob --config index-sync.properties");
+      System.exit(2);
+    }
+    run(IndexSyncConfig.load(java.nio.file.Path.of(args[1])));
+  }
+}

@@ -1,0 +1,55 @@
+package dev.nann.operators;
+
+import dev.nann.schemas.ItemEmbedding;
+import dev.nann.schemas.internal.CatalogInput;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * Decodes item-embeddings records for the index-sync job. Never throws: an undecodable record, or
+ * an upsert whose embedding has the wrong dimension or a non-finite value, becomes a dead letter.
+ */
+public final class CatalogDeserializer implements KafkaRecordDeserializationSchema<CatalogInput> {
+  private final int dim;
+  private transient AvroCodec<ItemEmbedding> codec;
+
+  /** @param dim the dimension every upserted embedding must have */
+  public CatalogDeserializer(int dim) {
+    this.dim = dim;
+  }
+
+  @Override
+  public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<CatalogInput> out) {
+    if (codec == null) {
+      codec = AvroCodec.of(ItemEmbedding.class);
+    }
+    CatalogInput in = new CatalogInput();
+    try {
+      ItemEmbedding item = codec.decode(record.value());
+      if (!item.getDeleted()) {
+        if (item.getEmbedding().size() != dim) {
+          throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding of "
+              + item.getEmbedding().size() + " floats, the index takes dim " + dim);
+        }
+        for (Float v : item.getEmbedding()) {
+          if (v == null || !Float.isFinite(v)) {
+            throw new IllegalArgumentException("item " + item.getItemId() + " has a non-finite embedding value");
+          }
+        }
+      }
+      in.setItem(item);
+    } catch (Exception e) {
+      in.setItem(null);
+      in.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));
+    }
+    out.collect(in);
+  }
+
+  @Override
+  public TypeInformation<CatalogInput> getProducedType() {
+    return new AvroTypeInfo<>(CatalogInput.class);
+  }
+}
