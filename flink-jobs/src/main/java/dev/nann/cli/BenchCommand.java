@@ -91,7 +91,7 @@ public final class BenchCommand implements Callable<Integer> {
       s.put("kafka.delivery", delivery);
       s.put("async.timeout-ms", "5000");
       try (LocalStack stack = LocalStack.start(repo.resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
-          dim, s, System.err)) {
+          dim, s, false, System.err)) {
         warm(stack, corpus);
         double best = 0;
         for (double rate : rates) {

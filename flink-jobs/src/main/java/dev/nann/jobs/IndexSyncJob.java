@@ -48,23 +48,23 @@ public final class IndexSyncJob {
         .setDeserializer(new CatalogDeserializer(cfg.getInt("index.dim")))
         .build();
     SingleOutputStreamOperator<CatalogInput> items = env
-        .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("source-items")
-        .process(DeadLetterSplit.catalog()).uid("split-items").name("dead-letter split (items)");
+        .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("index-sync-source-items")
+        .process(DeadLetterSplit.catalog()).uid("index-sync-split-items").name("dead-letter split (items)");
     SingleOutputStreamOperator<IndexDescriptor> descriptors = items
         .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
         .process(new IndexSyncFunction(cfg.get("snapshot.dir"), cfg.getInt("index.dim"), cfg.getInt("index.m"),
                 cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
                 cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep")),
             new AvroTypeInfo<>(IndexDescriptor.class))
-        .uid("catalog").name("catalog + rebuild");
+        .uid("index-sync-catalog").name("catalog + rebuild");
     String bootstrap = cfg.get("kafka.bootstrap-servers");
     descriptors.sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-index-updates",
             cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.indexDescriptors(cfg.get("topics.index-updates"))))
-        .uid("sink-index-updates").name("index-updates");
+        .uid("index-sync-sink-index-updates").name("index-updates");
     items.getSideOutput(DeadLetterSplit.DEAD)
         .sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-dead-letter",
             cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
-        .uid("sink-dead-letter").name("dead letters");
+        .uid("index-sync-sink-dead-letter").name("dead letters (index-sync)");
   }
 
   /** Runs the job in the current execution environment; blocks until it ends. */

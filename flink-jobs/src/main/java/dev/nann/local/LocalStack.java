@@ -1,9 +1,15 @@
 package dev.nann.local;
 
 import dev.nann.indexsync.SnapshotPublisher;
+import dev.nann.jobs.IndexSyncConfig;
+import dev.nann.jobs.IndexSyncJob;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingJob;
 import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ItemEmbedding;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -18,9 +24,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
  * Everything {@code ./nann demo} and the serving benchmark run on one machine: a real Kafka broker
- * on 127.0.0.1, the topics, an index snapshot built and published by index-sync's
- * {@link SnapshotPublisher}, and the serving job on a Flink MiniCluster (RocksDB state,
- * checkpoints under the work directory).
+ * on 127.0.0.1, the topics, the catalog sent to item-embeddings, and one Flink MiniCluster job
+ * running both the index-sync pipeline (which builds and publishes the snapshot) and the serving
+ * pipeline (RocksDB state, checkpoints under the work directory).
  */
 public final class LocalStack implements AutoCloseable {
   public final LocalKafka kafka;
@@ -44,6 +50,17 @@ public final class LocalStack implements AutoCloseable {
    */
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, PrintStream log) throws Exception {
+    return start(workDir, modelDir, ids, embeddings, dim, overrides, true, log);
+  }
+
+  /**
+   * @param withIndexSync run the index-sync pipeline in the same job (the demo); without it (the
+   *     serving benchmark, where index-sync would be its own job on other machines) the snapshot is
+   *     built once up front with index-sync's {@link SnapshotPublisher} and its descriptor published
+   */
+  public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
+                                 Map<String, String> overrides, boolean withIndexSync, PrintStream log)
+      throws Exception {
     deleteTree(workDir);
     Files.createDirectories(workDir.resolve("snapshots"));
     long t0 = System.nanoTime();
@@ -60,24 +77,59 @@ public final class LocalStack implements AutoCloseable {
     m.putAll(overrides);
     ServingConfig cfg = ServingConfig.of(m);
     kafka.createTopics(cfg.topics(), 2, cfg.compactedTopics());
-    log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
 
-    t0 = System.nanoTime();
-    IndexDescriptor index = new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2)
-        .publish(1, embeddings, dim, ids, 1, n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
     ServingClient client = new ServingClient(kafka.bootstrapServers(), cfg.get("topics.requests"),
         cfg.get("topics.responses"), cfg.get("topics.user-events"));
-    client.publish(cfg.get("topics.index-updates"), index);
-    log.printf("[index-sync] snapshot v%d: %,d items x %d, built and verified in %.1f s, descriptor published to %s%n",
-        index.getVersion(), index.getItems(), dim, (System.nanoTime() - t0) / 1e9, cfg.get("topics.index-updates"));
-
     Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "fixed-delay");
     conf.setString("restart-strategy.fixed-delay.attempts", "3");
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-    ServingJob.build(env, cfg);
-    JobClient job = env.executeAsync("nann-serving");
-    log.printf("[local] serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
+    IndexDescriptor index;
+    JobClient job;
+    if (withIndexSync) {
+      IndexSyncConfig sync = IndexSyncConfig.of(Map.of(
+          "kafka.bootstrap-servers", kafka.bootstrapServers(),
+          "topics.index-updates", cfg.get("topics.index-updates"),
+          "topics.dead-letter", cfg.get("topics.dead-letter"),
+          "snapshot.dir", workDir.resolve("snapshots").toAbsolutePath().toString(),
+          "index.dim", Integer.toString(dim),
+          "index.build-threads", "2",
+          "rebuild.min-changes", Integer.toString(ids.length),   // the first build once the whole catalog is in
+          "rebuild.max-interval-ms", "30000"));
+      kafka.createTopics(sync.topics(), 1, sync.compactedTopics());
+      log.printf("[local] topics: %s, %s%n", String.join(", ", cfg.topics()), sync.get("topics.item-embeddings"));
+      long t1 = System.nanoTime();
+      for (int i = 0; i < ids.length; i++) {
+        List<Float> v = new ArrayList<>(dim);
+        for (int j = 0; j < dim; j++) {
+          v.add(embeddings[i * dim + j]);
+        }
+        client.send(sync.get("topics.item-embeddings"), ItemEmbedding.newBuilder().setItemId(ids[i]).setEmbedding(v).build());
+      }
+      client.flush();
+      log.printf("[local] catalog: %,d item embeddings sent to %s in %.1f s%n", ids.length,
+          sync.get("topics.item-embeddings"), (System.nanoTime() - t1) / 1e9);
+      // one MiniCluster job with both pipelines: index-sync (catalog -> snapshot -> descriptor) and serving
+      IndexSyncJob.build(env, sync);
+      ServingJob.build(env, cfg);
+      job = env.executeAsync("nann-local");
+      log.printf("[local] index-sync and serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
+      t1 = System.nanoTime();
+      index = client.awaitIndex(cfg.get("topics.index-updates"), ids.length, Duration.ofMinutes(10));
+      log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
+          index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
+    } else {
+      log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
+      long t1 = System.nanoTime();
+      index = new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2)
+          .publish(1, embeddings, dim, ids, 1, n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
+      client.publish(cfg.get("topics.index-updates"), index);
+      log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
+          index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
+      ServingJob.build(env, cfg);
+      job = env.executeAsync("nann-serving");
+      log.printf("[local] serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
+    }
     return new LocalStack(kafka, cfg, index, client, job);
   }
 

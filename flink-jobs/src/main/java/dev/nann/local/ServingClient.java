@@ -36,6 +36,7 @@ public final class ServingClient implements AutoCloseable {
   private final AvroCodec<RetrievalResponse> responses = AvroCodec.of(RetrievalResponse.class);
   private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
   private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
+  private final AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
 
   public ServingClient(String bootstrap, String requestsTopic, String responsesTopic, String eventsTopic) {
     this.bootstrap = bootstrap;
@@ -67,6 +68,39 @@ public final class ServingClient implements AutoCloseable {
 
   public void send(UserEvent e) {
     producer.send(new ProducerRecord<>(eventsTopic, key(e.getUserId()), events.encode(e)));
+  }
+
+  /** Sends an item upsert or delete to the item-embeddings topic (key: item id). */
+  public void send(String itemTopic, dev.nann.schemas.ItemEmbedding item) {
+    producer.send(new ProducerRecord<>(itemTopic, key(item.getItemId()), items.encode(item)));
+  }
+
+  /**
+   * Waits for an index descriptor of at least {@code items} items on {@code indexTopic} (read
+   * from the beginning).
+   *
+   * @throws IllegalStateException if none arrives within {@code timeout}
+   */
+  public IndexDescriptor awaitIndex(String indexTopic, int items, Duration timeout) throws IOException {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("enable.auto.commit", "false");
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> parts = new ArrayList<>();
+      c.partitionsFor(indexTopic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      long end = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < end) {
+        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+          IndexDescriptor d = descriptors.decode(r.value());
+          if (d.getItems() >= items) {
+            return d;
+          }
+        }
+      }
+    }
+    throw new IllegalStateException("no index descriptor on " + indexTopic + " within " + timeout.toSeconds() + " s");
   }
 
   /** Publishes an index descriptor (compacted topic, key "index"). */
