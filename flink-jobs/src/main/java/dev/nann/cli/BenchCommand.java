@@ -36,8 +36,14 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks (not tests). `bench serving`: requests/s at a p99 latency budget, end-to-end vs engine latency, micro-batching on vs off.")
 public final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "what to benchmark: serving")
+  @Parameters(index = "0", description = "what to benchmark: serving, or rebuild (full HNSW rebuild vs adding nodes)")
   String what;
+
+  @Option(names = "--added", description = "rebuild: items added to an existing graph (default: ${DEFAULT-VALUE})")
+  int added = 1_000;
+
+  @Option(names = "--dim", description = "rebuild: embedding dimension (default: ${DEFAULT-VALUE})")
+  int dim = 64;
 
   @Option(names = "--items", description = "synthetic catalog size (default: ${DEFAULT-VALUE})")
   int items = 100_000;
@@ -75,8 +81,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (what.equals("rebuild")) {
+      return rebuild();
+    }
     if (!what.equals("serving")) {
-      throw new IllegalArgumentException("unknown benchmark '" + what + "': expected serving");
+      throw new IllegalArgumentException("unknown benchmark '" + what + "': expected serving or rebuild");
     }
     Path repo = Path.of(System.getProperty("nann.repo", "."));
     Path modelDir = model != null ? model : repo.resolve("models/fixtures/attention-d64");
@@ -122,6 +131,61 @@ public final class BenchCommand implements Callable<Integer> {
         lines.add(summary);
       }
     }
+    if (json != null) {
+      Files.write(json, lines, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    }
+    return 0;
+  }
+
+  /**
+   * Full rebuild of N + K items (what index-sync does) against adding K nodes to a Lucene graph of
+   * N already built, plus the snapshot write and verified read that either way needs.
+   */
+  private int rebuild() throws Exception {
+    int n = items;
+    int total = n + added;
+    System.err.printf("[bench] rebuild: %,d + %,d items x %d%n", n, added, dim);
+    Corpus c = SyntheticCorpus.generate(total, dim, 1, 7);
+    float[] emb = c.embeddings();
+    java.util.List<float[]> vectors = new ArrayList<>(total);
+    for (int i = 0; i < total; i++) {
+      vectors.add(java.util.Arrays.copyOfRange(emb, i * dim, (i + 1) * dim));
+    }
+    var scorers = org.apache.lucene.codecs.hnsw.DefaultFlatVectorScorer.INSTANCE.getRandomVectorScorerSupplier(
+        org.apache.lucene.index.VectorSimilarityFunction.EUCLIDEAN,
+        org.apache.lucene.util.hnsw.RandomAccessVectorValues.fromFloats(vectors, dim));
+    var lucene = org.apache.lucene.util.hnsw.HnswGraphBuilder.create(scorers, 32, 40, 1, total);
+    long t0 = System.nanoTime();
+    lucene.build(n);
+    double baseS = (System.nanoTime() - t0) / 1e9;
+    t0 = System.nanoTime();
+    for (int i = n; i < total; i++) {
+      lucene.addGraphNode(i);
+    }
+    double addS = (System.nanoTime() - t0) / 1e9;
+    String line1 = String.format(Locale.ROOT, "{\"bench\":\"rebuild\",\"what\":\"lucene-add\",\"items\":%d,\"added\":%d,"
+        + "\"dim\":%d,\"threads\":1,\"base_build_s\":%.2f,\"add_s\":%.3f,\"add_per_item_ms\":%.3f}",
+        n, added, dim, baseS, addS, addS * 1000 / added);
+    System.out.println(line1);
+    List<String> lines = new ArrayList<>(List.of(line1));
+    Path tmp = Files.createTempDirectory("nann-rebuild");
+    for (int threads : new int[] {1, 2}) {
+      t0 = System.nanoTime();
+      dev.nann.graph.HnswIndex built = new dev.nann.graph.HnswIndexBuilder().m(32).efConstruction(40).threads(threads)
+          .seed(1).version(1).build(emb, dim, c.itemIds());
+      double buildS = (System.nanoTime() - t0) / 1e9;
+      t0 = System.nanoTime();
+      Path f = tmp.resolve("index-" + threads + ".nann");
+      dev.nann.graph.SnapshotFormat.write(built, f);
+      dev.nann.graph.SnapshotFormat.read(f).onHeap();
+      double writeS = (System.nanoTime() - t0) / 1e9;
+      String line = String.format(Locale.ROOT, "{\"bench\":\"rebuild\",\"what\":\"full-rebuild\",\"items\":%d,\"dim\":%d,"
+          + "\"threads\":%d,\"build_s\":%.2f,\"snapshot_write_read_s\":%.2f}", total, dim, threads, buildS, writeS);
+      System.out.println(line);
+      lines.add(line);
+      Files.delete(f);
+    }
+    Files.delete(tmp);
     if (json != null) {
       Files.write(json, lines, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
