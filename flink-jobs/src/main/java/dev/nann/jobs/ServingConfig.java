@@ -36,6 +36,7 @@ public final class ServingConfig extends JobSettings {
     d.put("topics.index-updates", "index-updates");
     d.put("topics.model-updates", "model-updates");
     d.put("topics.dead-letter", "dead-letter");
+    d.put("topics.item-embeddings", "item-embeddings");
     d.put("model.dir", "");
     d.put("snapshot.dir", "");
     d.put("search.ef", "100,200,400");
@@ -97,11 +98,11 @@ public final class ServingConfig extends JobSettings {
   public List<String> topics() {
     return List.of(get("topics.requests"), get("topics.responses"), get("topics.user-events"),
         get("topics.candidates"), get("topics.index-updates"), get("topics.model-updates"),
-        get("topics.dead-letter"));
+        get("topics.dead-letter"), get("topics.item-embeddings"));
   }
 
   public Set<String> compactedTopics() {
-    return Set.of(get("topics.index-updates"), get("topics.model-updates"));
+    return Set.of(get("topics.index-updates"), get("topics.model-updates"), get("topics.item-embeddings"));
   }
 
 }

@@ -82,22 +82,24 @@ public final class ServingJob {
     // descriptors are compacted and always read from the start: the latest ones are the current state
     KafkaSource<DescriptorUpdate> descriptorSource = KafkaSource.<DescriptorUpdate>builder()
         .setBootstrapServers(bootstrap)
-        .setTopics(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"))
+        .setTopics(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"), cfg.get("topics.item-embeddings"))
         .setGroupId(cfg.get("kafka.group-id") + "-descriptors")
         .setStartingOffsets(OffsetsInitializer.earliest())
         .setProperty("client.id.prefix", cfg.get("kafka.group-id") + "-descriptors")
-        .setDeserializer(new DescriptorDeserializer(cfg.get("topics.index-updates"), cfg.get("topics.model-updates")))
+        .setDeserializer(new DescriptorDeserializer(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"),
+            cfg.get("topics.item-embeddings"), dev.nann.scorer.ModelSpec.read(java.nio.file.Path.of(cfg.get("model.dir"))).itemDim()))
         .build();
 
     SingleOutputStreamOperator<ServingInput> inputs = env
         .fromSource(inputSource, WatermarkStrategy.noWatermarks(), "requests + user-events").uid("source-inputs")
         .process(DeadLetterSplit.inputs()).uid("split-inputs").name("dead-letter split (inputs)");
     SingleOutputStreamOperator<DescriptorUpdate> descriptors = env
-        .fromSource(descriptorSource, WatermarkStrategy.noWatermarks(), "index + model descriptors").uid("source-descriptors")
+        .fromSource(descriptorSource, WatermarkStrategy.noWatermarks(), "descriptors + catalog changes").uid("source-descriptors")
         .setParallelism(1)
         .process(DeadLetterSplit.descriptors()).uid("split-descriptors").name("dead-letter split (descriptors)")
         .setParallelism(1);
-    BroadcastStream<DescriptorUpdate> broadcast = descriptors.broadcast(UserStateFunction.DESCRIPTORS);
+    BroadcastStream<DescriptorUpdate> broadcast = descriptors.broadcast(UserStateFunction.DESCRIPTORS,
+        UserStateFunction.CHANGES);
 
     SingleOutputStreamOperator<ScoringTask> tasks = inputs
         .keyBy(ServingJob::userOf, Types.LONG)

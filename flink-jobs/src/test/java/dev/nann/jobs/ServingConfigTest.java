@@ -23,7 +23,7 @@ class ServingConfigTest {
     assertEquals("requests", c.get("topics.requests"));
     assertTrue(c.engine().microBatching());
     assertEquals(300, c.engine().beam().efBottom());
-    assertEquals(7, c.topics().size());
+    assertEquals(8, c.topics().size());
     assertTrue(c.compactedTopics().contains("index-updates"));
   }
 

@@ -396,6 +396,55 @@ class ServingJobTest {
     }
   }
 
+  @Test
+  void anUpsertedItemIsReturnedAtOnceAndADeletedOneNeverAgain() throws Exception {
+    ServingConfig cfg = fx.config("t5", dir.resolve("chk-t5"), Map.of());
+    fx.sendHistories(cfg, 20);
+    fx.publishIndex(cfg);
+    JobClient job = startJob(cfg, null);
+    AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      RetrievalResponse before = askUntil(cfg, responses, "before-", r -> r.getStatus() == ResponseStatus.OK);
+      long top = before.getItems().get(0);
+      int row = -1;
+      for (int i = 0; i < fx.corpus.itemIds().length; i++) {
+        if (fx.corpus.itemIds()[i] == top) {
+          row = i;
+        }
+      }
+      // a new item with the top item's embedding: as good as the best, but in no snapshot yet
+      List<Float> v = new java.util.ArrayList<>();
+      for (int j = 0; j < ServingFixture.DIM; j++) {
+        v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
+      }
+      long fresh = 900_001L;
+      fx.send(cfg.get("topics.item-embeddings"), Long.toString(fresh), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
+      fx.producer.flush();
+      RetrievalResponse withFresh = askUntil(cfg, responses, "fresh-", r -> r.getItems().contains(fresh));
+      assertEquals(fx.index.getVersion(), withFresh.getIndexVersion(), "served from the fresh set, not a new snapshot");
+
+      // delete the old top item: once an answer lacks it, no later answer has it
+      fx.send(cfg.get("topics.item-embeddings"), Long.toString(top), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
+      fx.producer.flush();
+      askUntil(cfg, responses, "deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(top));
+      for (int i = 0; i < 30; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("after-delete-" + i, 1, 10));
+      }
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> later = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "after-delete-") >= 30, Duration.ofSeconds(60));
+      Map<String, RetrievalResponse> byId = answers(later, "after-delete-", new HashMap<>());
+      assertEquals(30, byId.size());
+      assertTrue(byId.values().stream().noneMatch(r -> r.getItems().contains(top)), "a deleted item came back");
+      assertTrue(byId.values().stream().allMatch(r -> r.getItems().contains(fresh)), "the fresh item stays returnable");
+    } finally {
+      job.cancel().get();
+    }
+  }
+
   /**
    * Sends a request with a fresh id (when {@code prefix} is set) every second and returns the first
    * answer to one of them (or, without a prefix, the first answer) that satisfies {@code accept}.

@@ -67,6 +67,8 @@ public final class RetrievalEngine implements AutoCloseable {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong lastIndexVersion = new AtomicLong(-1);
   private final Map<Long, String> refused = new ConcurrentHashMap<>();
+  /** Catalog changes not yet in the live snapshot: upserts are scored exhaustively, deletes excluded. */
+  private final Map<Long, dev.nann.schemas.ItemEmbedding> fresh = new ConcurrentHashMap<>();
   private final AtomicLong refusedCount = new AtomicLong();
 
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
@@ -186,6 +188,60 @@ public final class RetrievalEngine implements AutoCloseable {
     });
   }
 
+  /**
+   * Applies a catalog change at once: an upsert joins the fresh set (scored by every query and
+   * merged into its top-k), a delete excludes the item from every answer; both until a live
+   * snapshot holds the change.
+   */
+  public void applyChange(dev.nann.schemas.ItemEmbedding item) {
+    dev.nann.schemas.ItemEmbedding prev = fresh.get(item.getItemId());
+    if (prev != null && prev.getUpdatedAtMillis() > item.getUpdatedAtMillis()) {
+      return;
+    }
+    Long live = indexes.pinnedKey();
+    if (live != null) {
+      try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(live)) {
+        if (heldBy(l.value(), item, new float[l.value().index().dim()])) {
+          fresh.remove(item.getItemId());   // the live snapshot already says the same
+          return;
+        }
+      } catch (RuntimeException ignored) {
+        // no live index to compare with: keep the change
+      }
+    }
+    fresh.put(item.getItemId(), item);
+  }
+
+  /** Whether {@code live} already reflects {@code item}: same embedding present, or deleted and absent. */
+  private static boolean heldBy(LoadedIndex live, dev.nann.schemas.ItemEmbedding item, float[] row) {
+    HnswIndex index = live.index();
+    int node = live.ids().nodeOf(item.getItemId());
+    if (item.getDeleted()) {
+      return node < 0 || index.isDeleted(node);
+    }
+    if (node < 0 || index.isDeleted(node)) {
+      return false;
+    }
+    index.embeddings().copyRow(node, row, 0);
+    for (int j = 0; j < row.length; j++) {
+      if (row[j] != item.getEmbedding().get(j)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Catalog changes not yet in the live snapshot. */
+  public int freshCount() {
+    return fresh.size();
+  }
+
+  /** Drops the changes a newly live snapshot holds (same embedding present, or deleted and absent). */
+  private void pruneFresh(LoadedIndex live) {
+    float[] row = new float[live.index().dim()];
+    fresh.values().removeIf(item -> heldBy(live, item, row));
+  }
+
   /** Answers a task on a walker thread. The future never completes exceptionally. */
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
     inFlight.incrementAndGet();
@@ -259,9 +315,19 @@ public final class RetrievalEngine implements AutoCloseable {
     if (req.getExcludeSeen()) {
       excluded.addAll(task.getSequence());
     }
+    // the fresh set: deleted items never come back; upserted ones are scored below, so the graph's
+    // (older or missing) copy of them is skipped
+    List<dev.nann.schemas.ItemEmbedding> upserts = new ArrayList<>();
+    Set<Long> shadowed = new HashSet<>();
+    for (dev.nann.schemas.ItemEmbedding item : fresh.values()) {
+      shadowed.add(item.getItemId());
+      if (!item.getDeleted() && !excluded.contains(item.getItemId())) {
+        upserts.add(item);
+      }
+    }
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
-    int fetch = Math.min(index.size(), k + excluded.size());
+    int fetch = Math.min(index.size(), k + excluded.size() + shadowed.size());
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
     try (UserState user = scorer.user(features)) {
@@ -277,10 +343,21 @@ public final class RetrievalEngine implements AutoCloseable {
     List<Float> scores = new ArrayList<>(k);
     for (int i = 0; i < result.size() && items.size() < k; i++) {
       long id = index.itemId(result.nodes()[i]);
-      if (!excluded.contains(id)) {
+      if (!excluded.contains(id) && !shadowed.contains(id)) {
         items.add(id);
         scores.add(result.scores()[i]);
       }
+    }
+    int freshScored = 0;
+    if (!upserts.isEmpty()) {
+      float[] freshScores;
+      try (UserState user = scorer.user(features)) {
+        freshScores = scoreFresh(scorer, user, upserts, index.dim());
+      } catch (ScorerException e) {
+        return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
+      }
+      freshScored = upserts.size();
+      mergeTopK(items, scores, upserts, freshScores, k);
     }
     RetrievalResponse r = base(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
         cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "");
@@ -288,8 +365,44 @@ public final class RetrievalEngine implements AutoCloseable {
     r.setScores(scores);
     r.setIndexVersion(loaded.version());
     r.setModelVersion(model.version());
-    r.setItemsScored(result.scored());
+    r.setItemsScored(result.scored() + freshScored);
     return r;
+  }
+
+  private float[] scoreFresh(Scorer scorer, UserState user, List<dev.nann.schemas.ItemEmbedding> upserts, int dim) {
+    dev.nann.scorer.ScoreBatch batch = searchers.get().freshBatch(scorer);
+    float[] out = new float[upserts.size()];
+    for (int start = 0; start < upserts.size(); start += batch.capacity()) {
+      int n = Math.min(batch.capacity(), upserts.size() - start);
+      for (int i = 0; i < n; i++) {
+        List<Float> v = upserts.get(start + i).getEmbedding();
+        for (int j = 0; j < dim; j++) {
+          batch.items().put(i * dim + j, v.get(j));
+        }
+      }
+      scorer.score(user, batch, n);
+      System.arraycopy(batch.scores(), 0, out, start, n);
+    }
+    return out;
+  }
+
+  /** Merges scored fresh items into a best-first list, keeping the best k. */
+  private static void mergeTopK(List<Long> items, List<Float> scores, List<dev.nann.schemas.ItemEmbedding> upserts,
+                                float[] freshScores, int k) {
+    List<long[]> all = new ArrayList<>(items.size() + upserts.size());   // {id, float bits}
+    for (int i = 0; i < items.size(); i++) {
+      all.add(new long[] {items.get(i), Float.floatToIntBits(scores.get(i))});
+    }
+    for (int i = 0; i < upserts.size(); i++) {
+      all.add(new long[] {upserts.get(i).getItemId(), Float.floatToIntBits(freshScores[i])});
+    }
+    all.sort((a, b) -> Float.compare(Float.intBitsToFloat((int) b[1]), Float.intBitsToFloat((int) a[1])));
+    items.clear();
+    scores.clear();
+    for (int i = 0; i < Math.min(k, all.size()); i++) {
+      items.add(all.get(i)[0]);
+      scores.add(Float.intBitsToFloat((int) all.get(i)[1]));
+    }
   }
 
   /** Why a request is invalid, or null if it is fine (also used before a request reaches the engine). */
@@ -379,6 +492,9 @@ public final class RetrievalEngine implements AutoCloseable {
     while (version > prev) {
       if (lastIndexVersion.compareAndSet(prev, version)) {
         indexes.pin(version);
+        try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
+          pruneFresh(live.value());
+        }
         return;
       }
       prev = lastIndexVersion.get();
@@ -475,6 +591,18 @@ public final class RetrievalEngine implements AutoCloseable {
     private LoadedIndex index1;
     private Scorer scorer1;
     private Searcher searcher1;
+
+    private Scorer freshScorer;
+    private dev.nann.scorer.ScoreBatch freshBatch;
+
+    /** This thread's scratch batch for scoring fresh items with {@code scorer}. */
+    dev.nann.scorer.ScoreBatch freshBatch(Scorer scorer) {
+      if (freshScorer != scorer) {
+        freshScorer = scorer;
+        freshBatch = scorer.newBatch();
+      }
+      return freshBatch;
+    }
 
     Searcher get(LoadedIndex index, Scorer scorer) {
       if (index0 == index && scorer0 == scorer) {

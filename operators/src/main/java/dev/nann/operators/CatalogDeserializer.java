@@ -29,23 +29,29 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
     CatalogInput in = new CatalogInput();
     try {
       ItemEmbedding item = codec.decode(record.value());
-      if (!item.getDeleted()) {
-        if (item.getEmbedding().size() != dim) {
-          throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding of "
-              + item.getEmbedding().size() + " floats, the index takes dim " + dim);
-        }
-        for (Float v : item.getEmbedding()) {
-          if (v == null || !Float.isFinite(v)) {
-            throw new IllegalArgumentException("item " + item.getItemId() + " has a non-finite embedding value");
-          }
-        }
-      }
+      validate(item, dim);
       in.setItem(item);
     } catch (Exception e) {
       in.setItem(null);
       in.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));
     }
     out.collect(in);
+  }
+
+  /** Refuses an upsert whose embedding has another dimension or a non-finite value. */
+  static void validate(ItemEmbedding item, int dim) {
+    if (item.getDeleted()) {
+      return;
+    }
+    if (item.getEmbedding().size() != dim) {
+      throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding of "
+          + item.getEmbedding().size() + " floats, the index takes dim " + dim);
+    }
+    for (Float v : item.getEmbedding()) {
+      if (v == null || !Float.isFinite(v)) {
+        throw new IllegalArgumentException("item " + item.getItemId() + " has a non-finite embedding value");
+      }
+    }
   }
 
   @Override

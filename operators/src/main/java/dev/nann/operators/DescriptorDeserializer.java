@@ -10,18 +10,28 @@ import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
- * Decodes index-updates and model-updates descriptors. Never throws: an undecodable or
- * inconsistent descriptor becomes a dead letter, and the serving job keeps its current versions.
+ * Decodes index-updates and model-updates descriptors and item-embeddings changes for the serving
+ * job's broadcast side. Never throws: an undecodable or inconsistent record becomes a dead letter,
+ * and the serving job keeps its current versions.
  */
 public final class DescriptorDeserializer implements KafkaRecordDeserializationSchema<DescriptorUpdate> {
   private final String indexTopic;
   private final String modelTopic;
+  private final String itemTopic;
+  private final int dim;
   private transient AvroCodec<IndexDescriptor> indexes;
   private transient AvroCodec<ModelDescriptor> models;
+  private transient AvroCodec<dev.nann.schemas.ItemEmbedding> items;
 
-  public DescriptorDeserializer(String indexTopic, String modelTopic) {
+  /**
+   * @param itemTopic item-embeddings, whose changes feed the fresh set
+   * @param dim the dimension every upserted embedding must have (the model's)
+   */
+  public DescriptorDeserializer(String indexTopic, String modelTopic, String itemTopic, int dim) {
     this.indexTopic = indexTopic;
     this.modelTopic = modelTopic;
+    this.itemTopic = itemTopic;
+    this.dim = dim;
   }
 
   @Override
@@ -29,6 +39,7 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
     if (indexes == null) {
       indexes = AvroCodec.of(IndexDescriptor.class);
       models = AvroCodec.of(ModelDescriptor.class);
+      items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
     }
     DescriptorUpdate u = new DescriptorUpdate();
     try {
@@ -44,12 +55,20 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
           throw new IllegalArgumentException("model descriptor needs a version and a uri: " + d);
         }
         u.setModel(d);
+      } else if (record.topic().equals(itemTopic)) {
+        dev.nann.schemas.ItemEmbedding item = items.decode(record.value());
+        CatalogDeserializer.validate(item, dim);
+        if (item.getUpdatedAtMillis() <= 0) {
+          item.setUpdatedAtMillis(record.timestamp() > 0 ? record.timestamp() : System.currentTimeMillis());
+        }
+        u.setItem(item);
       } else {
         throw new IllegalArgumentException("record from unexpected topic " + record.topic());
       }
     } catch (Exception e) {
       u.setIndex(null);
       u.setModel(null);
+      u.setItem(null);
       u.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));
     }
     out.collect(u);

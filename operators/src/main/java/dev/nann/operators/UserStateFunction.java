@@ -49,6 +49,16 @@ public final class UserStateFunction
   public static final MapStateDescriptor<String, DescriptorUpdate> DESCRIPTORS =
       new MapStateDescriptor<>("descriptors", Types.STRING, new AvroTypeInfo<>(DescriptorUpdate.class));
 
+  /**
+   * Broadcast state: catalog changes (item id to its latest upsert or delete) not yet known to be in
+   * a live snapshot; checkpointed, so the engine's fresh set is rebuilt after a restart.
+   */
+  public static final MapStateDescriptor<Long, dev.nann.schemas.ItemEmbedding> CHANGES =
+      new MapStateDescriptor<>("catalog-changes", Types.LONG, new AvroTypeInfo<>(dev.nann.schemas.ItemEmbedding.class));
+
+  /** Changes older than a new snapshot's build time by this much are dropped from broadcast state. */
+  static final long CHANGE_RETENTION_MS = 60_000;
+
   private static final String INDEX = "index";
   private static final String MODEL = "model";
 
@@ -57,6 +67,7 @@ public final class UserStateFunction
   private final int feedK;
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
+  private transient boolean engineSynced;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
@@ -83,8 +94,20 @@ public final class UserStateFunction
     }
   }
 
+  /** After a restart the engine's fresh set is empty: refill it once from checkpointed broadcast state. */
+  private void syncEngine(Iterable<Map.Entry<Long, dev.nann.schemas.ItemEmbedding>> changes) {
+    if (engineSynced) {
+      return;
+    }
+    engineSynced = true;
+    for (Map.Entry<Long, dev.nann.schemas.ItemEmbedding> e : changes) {
+      engine.applyChange(e.getValue());
+    }
+  }
+
   @Override
   public void processElement(ServingInput in, ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+    syncEngine(ctx.getBroadcastState(CHANGES).immutableEntries());
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
     if (in.getEvent() != null) {
       onEvent(in, in.getEvent(), descriptors, ctx, out);
@@ -167,6 +190,13 @@ public final class UserStateFunction
   @Override
   public void processBroadcastElement(DescriptorUpdate u, Context ctx, Collector<ScoringTask> out) throws Exception {
     BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
+    BroadcastState<Long, dev.nann.schemas.ItemEmbedding> changes = ctx.getBroadcastState(CHANGES);
+    syncEngine(changes.immutableEntries());
+    if (u.getItem() != null) {
+      changes.put(u.getItem().getItemId(), u.getItem());
+      engine.applyChange(u.getItem());
+      return;
+    }
     if (u.getIndex() != null) {
       IndexDescriptor d = u.getIndex();
       DescriptorUpdate current = state.get(INDEX);
@@ -175,11 +205,21 @@ public final class UserStateFunction
             current.getIndex().getVersion());
         return;
       }
-      state.put(INDEX, new DescriptorUpdate(d, null, null));
+      state.put(INDEX, new DescriptorUpdate(d, null, null, null));
       engine.prefetch(d);
+      // bound the checkpointed change log; the engine drops changes exactly once a snapshot holds them
+      java.util.List<Long> old = new java.util.ArrayList<>();
+      for (Map.Entry<Long, dev.nann.schemas.ItemEmbedding> e : changes.entries()) {
+        if (e.getValue().getUpdatedAtMillis() < d.getCreatedAtMillis() - CHANGE_RETENTION_MS) {
+          old.add(e.getKey());
+        }
+      }
+      for (Long id : old) {
+        changes.remove(id);
+      }
     }
     if (u.getModel() != null) {
-      state.put(MODEL, new DescriptorUpdate(null, u.getModel(), null));
+      state.put(MODEL, new DescriptorUpdate(null, u.getModel(), null, null));
       engine.prefetch(u.getModel());
     }
   }
