@@ -52,6 +52,9 @@ public final class RetrievalEngine implements AutoCloseable {
   private static final Map<EngineConfig, RetrievalEngine> SHARED = new HashMap<>();
   private static final Map<RetrievalEngine, Integer> USERS = new HashMap<>();
 
+  /** Extra layer-0 steps a filtered Beam-retrieval may take to find k eligible items. */
+  static final int FILTER_EXTRA_STEPS = 3;
+
   /** Modes a request may ask for. */
   public static final Set<String> MODES = Set.of("nann", "hnsw", "brute");
 
@@ -327,14 +330,16 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
+    // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
+    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed);
     int fetch = Math.min(index.size(), k + excluded.size() + shadowed.size());
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
     try (UserState user = scorer.user(features)) {
       result = switch (mode) {
-        case "brute" -> searcher.bruteForce(user, fetch);
+        case "brute" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
         case "hnsw" -> searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
-        default -> searcher.beam(user, fetch, beamFor(fetch));
+        default -> searcher.beam(user, Math.min(k, index.size()), beamFor(k), filter, FILTER_EXTRA_STEPS);
       };
     } catch (ScorerException e) {
       return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
@@ -367,6 +372,26 @@ public final class RetrievalEngine implements AutoCloseable {
     r.setModelVersion(model.version());
     r.setItemsScored(result.scored() + freshScored);
     return r;
+  }
+
+  /** The nodes of excluded or shadowed item ids, as a filter for the walk (null when there are none). */
+  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, Set<Long> shadowed) {
+    if (excluded.isEmpty() && shadowed.isEmpty()) {
+      return null;
+    }
+    int[] nodes = new int[excluded.size() + shadowed.size()];
+    int n = 0;
+    for (Set<Long> ids : List.of(excluded, shadowed)) {
+      for (long id : ids) {
+        int node = loaded.ids().nodeOf(id);
+        if (node >= 0) {
+          nodes[n++] = node;
+        }
+      }
+    }
+    int[] sorted = java.util.Arrays.copyOf(nodes, n);
+    java.util.Arrays.sort(sorted);
+    return n == 0 ? null : node -> java.util.Arrays.binarySearch(sorted, node) >= 0;
   }
 
   private float[] scoreFresh(Scorer scorer, UserState user, List<dev.nann.schemas.ItemEmbedding> upserts, int dim) {

@@ -26,6 +26,8 @@ public final class Searcher {
   private final VisitedMarks marks;
   private final ScoredHeap results = new ScoredHeap(512, false);
   private final ScoredHeap frontier = new ScoredHeap(512, true);
+  private final ScoredHeap eligible = new ScoredHeap(512, false);   // filtered queries: best k eligible seen
+  private NodeFilter filter;
   private int[] pending = new int[1024];
   private int[] current = new int[512];
   private int[] nbrScratch;
@@ -38,6 +40,16 @@ public final class Searcher {
   private long scorerNanos;
   private long gatherNanos;
   private long expandNanos;
+
+  /**
+   * Nodes a query must not return (excluded items, items shadowed by the fresh set). The walk still
+   * passes through them: they are scored and expanded like any node, so a filter never cuts the
+   * graph's paths; they are only kept out of the answer.
+   */
+  @FunctionalInterface
+  public interface NodeFilter {
+    boolean excluded(int node);
+  }
 
   /** Receives the node ids of every scored batch (tests and tracing). */
   @FunctionalInterface
@@ -82,12 +94,28 @@ public final class Searcher {
    * from the newly kept nodes.
    */
   public SearchResult beam(UserState user, int k, BeamParams params) {
+    return beam(user, k, params, null, 0);
+  }
+
+  /**
+   * Beam-retrieval that answers only nodes the filter lets through. Excluded nodes still guide the
+   * walk (scored, kept in the beam, expanded); every eligible node scored is offered to a separate
+   * top-k. If the regular steps end with fewer than k eligible nodes, the walk keeps expanding layer
+   * 0 from its current beam for up to {@code extraSteps} more steps, stopping early once k eligible
+   * nodes are found or no unvisited neighbour is left: the answer is not starved by the filter
+   * unless the budget runs out.
+   *
+   * @param filter null for none
+   */
+  public SearchResult beam(UserState user, int k, BeamParams params, NodeFilter filter, int extraSteps) {
     checkK(k);
     if (k > params.efBottom()) {
       throw new IllegalArgumentException("k=" + k + " exceeds ef_0=" + params.efBottom()
           + "; Beam-retrieval returns at most ef_0 items, so raise the last ef to at least k");
     }
     long start = beginQuery();
+    this.filter = filter;
+    eligible.reset(k);
     if (index.size() == 0) {
       return finish(k, start);
     }
@@ -131,6 +159,18 @@ public final class Searcher {
           }
         }
       }
+    }
+    // filtered: keep walking layer 0 from the whole beam until k eligible nodes or the budget is spent
+    for (int t = 0; filter != null && t < extraSteps && eligible.size() < k; t++) {
+      int c = copyNodes(results);
+      long te = System.nanoTime();
+      marks.newStep();
+      int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
+      expandNanos += System.nanoTime() - te;
+      if (nn == 0) {
+        break;
+      }
+      scoreInto(user, pending, nn, results, null);
     }
     return finish(k, start);
   }
@@ -178,6 +218,7 @@ public final class Searcher {
       throw new IllegalArgumentException("ef0=" + ef0 + " is below k=" + k + "; HNSW-retrieval needs ef0 >= k");
     }
     long start = beginQuery();
+    this.filter = null;
     if (index.size() == 0) {
       return finish(k, start);
     }
@@ -222,14 +263,20 @@ public final class Searcher {
 
   /** Exact top-k: scores every live item in batches of the scorer's largest size. */
   public SearchResult bruteForce(UserState user, int k) {
+    return bruteForce(user, k, null);
+  }
+
+  /** Exact top-k over the nodes the filter lets through (excluded nodes are not scored). */
+  public SearchResult bruteForce(UserState user, int k, NodeFilter filter) {
     checkK(k);
     long start = beginQuery();
+    this.filter = null;   // excluded nodes are skipped below, so the plain top-k is the answer
     results.reset(k);
     int chunk = batch.capacity();
     ensurePending(chunk);
     int n = 0;
     for (int node = 0; node < index.size(); node++) {
-      if (index.isDeleted(node)) {
+      if (index.isDeleted(node) || (filter != null && filter.excluded(node))) {
         continue;
       }
       pending[n++] = node;
@@ -300,6 +347,9 @@ public final class Searcher {
         if (into.offer(packed) && alsoKept != null) {
           alsoKept.offer(packed);
         }
+        if (filter != null && !filter.excluded(nodes[from + i]) && !index.isDeleted(nodes[from + i])) {
+          eligible.offer(packed);
+        }
       }
       if (listener != null) {
         listener.scored(from == 0 ? nodes : java.util.Arrays.copyOfRange(nodes, from, from + m), m);
@@ -309,10 +359,12 @@ public final class Searcher {
 
   /** Pops the best k live entries of {@code results}, best first. */
   private SearchResult finish(int k, long start) {
+    ScoredHeap answer = filter != null ? eligible : results;
+    filter = null;
     int live = 0;
-    long[] all = new long[results.size()];
-    while (results.size() > 0) {
-      long e = results.poll();
+    long[] all = new long[answer.size()];
+    while (answer.size() > 0) {
+      long e = answer.poll();
       if (!index.isDeleted(ScoredHeap.node(e))) {
         all[live++] = e;
       }

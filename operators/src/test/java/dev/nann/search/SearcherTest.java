@@ -43,6 +43,42 @@ class SearcherTest {
   }
 
   @Test
+  void filteredBeamIsNotStarvedAndMatchesFilteredBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    int k = 50;
+    double found = 0;
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        // exclude the 300 best nodes and every third node: a heavy filter around the query's optimum
+        SearchResult best = searcher.bruteForce(user, 300);
+        BitSet out = new BitSet(index.size());
+        for (int node : best.nodes()) {
+          out.set(node);
+        }
+        for (int node = 0; node < index.size(); node += 3) {
+          out.set(node);
+        }
+        Searcher.NodeFilter filter = out::get;
+        SearchResult exact = searcher.bruteForce(user, k, filter);
+        SearchResult beam = searcher.beam(user, k, BeamParams.DEFAULTS, filter, 6);
+        assertEquals(k, beam.size(), "user " + u + ": the answer is filled with eligible items");
+        java.util.Set<Integer> truth = new java.util.HashSet<>();
+        for (int node : exact.nodes()) {
+          assertFalse(out.get(node));
+          truth.add(node);
+        }
+        for (int node : beam.nodes()) {
+          assertFalse(out.get(node), "an excluded node was returned");
+          found += truth.contains(node) ? 1 : 0;
+        }
+        // the unfiltered call on the same searcher is unaffected by the previous filter
+        assertEquals(BeamParams.DEFAULTS.efBottom() >= k ? k : 0, searcher.beam(user, k, BeamParams.DEFAULTS).size());
+      }
+    }
+    assertTrue(found / (5.0 * k) > 0.8, "filtered beam finds most of the filtered exact top-k: " + found / (5.0 * k));
+  }
+
+  @Test
   void beamWithLargeEfEqualsBruteForce() {
     Searcher searcher = new Searcher(index, scorer);
     BeamParams wide = new BeamParams(new int[] {4000, 4000, 4000}, new int[] {20, 20, 20});
