@@ -39,6 +39,12 @@ public final class BenchCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "what to benchmark: serving, or rebuild (full HNSW rebuild vs adding nodes)")
   String what;
 
+  @Option(names = "--upserts-per-s", description = "freshness: catalog upserts per second (default: ${DEFAULT-VALUE})")
+  int upsertsPerSecond = 1000;
+
+  @Option(names = "--rebuild-min-changes", description = "freshness: index-sync rebuild.min-changes (default: ${DEFAULT-VALUE})")
+  int rebuildMinChanges = 20_000;
+
   @Option(names = "--added", description = "rebuild: items added to an existing graph (default: ${DEFAULT-VALUE})")
   int added = 1_000;
 
@@ -83,6 +89,9 @@ public final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (what.equals("rebuild")) {
       return rebuild();
+    }
+    if (what.equals("freshness")) {
+      return freshness();
     }
     if (!what.equals("serving")) {
       throw new IllegalArgumentException("unknown benchmark '" + what + "': expected serving or rebuild");
@@ -133,6 +142,167 @@ public final class BenchCommand implements Callable<Integer> {
     }
     if (json != null) {
       Files.write(json, lines, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    }
+    return 0;
+  }
+
+  /**
+   * Freshness under load: the index-sync pipeline rebuilds while catalog upserts stream in at a
+   * fixed rate and requests are answered. Probe items (clones of a probe user's best item under new
+   * ids) measure upsert to first appearance in an answer; requests sent within 2 s before to 1 s
+   * after an index swap are compared with the others.
+   */
+  private int freshness() throws Exception {
+    Path repo = Path.of(System.getProperty("nann.repo", "."));
+    Path modelDir = model != null ? model : repo.resolve("models/fixtures/attention-d64");
+    int d = dev.nann.scorer.ModelSpec.read(modelDir).itemDim();
+    Corpus corpus = SyntheticCorpus.generate(items, d, users, 7);
+    Map<String, String> s = new TreeMap<>(settings);
+    s.put("kafka.delivery", delivery);
+    s.put("async.timeout-ms", "5000");
+    Map<String, String> sync = Map.of("rebuild.min-changes", Integer.toString(rebuildMinChanges),
+        "rebuild.max-interval-ms", "15000", "index.build-threads", "1");
+    double rate = rates.get(0);
+    try (LocalStack stack = LocalStack.start(repo.resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
+        d, s, sync, System.err)) {
+      warm(stack, corpus);
+      ServingClient client = stack.client;
+      String itemTopic = stack.config.get("topics.item-embeddings");
+      float[] emb = corpus.embeddings();
+      long probeUser = 0;
+      ConcurrentHashMap<Long, Long> probeSentAt = new ConcurrentHashMap<>();
+      ConcurrentHashMap<Long, Long> probeSeenAfter = new ConcurrentHashMap<>();
+      ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+      java.util.concurrent.atomic.AtomicLong bestItem = new java.util.concurrent.atomic.AtomicLong(-1);
+      List<long[]> answered = java.util.Collections.synchronizedList(new ArrayList<>());   // {sentAt, latencyMicros, indexVersion}
+      List<Long> swaps = java.util.Collections.synchronizedList(new ArrayList<>());
+      long start = System.nanoTime();
+      long end = start + seconds * 1_000_000_000L;
+      Thread upserter = new Thread(() -> {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        long interval = 1_000_000_000L / upsertsPerSecond;
+        long probeEvery = 500_000_000L;
+        long nextProbe = start;
+        long probeId = 10_000_000L;
+        for (long i = 0; System.nanoTime() < end; i++) {
+          long due = start + i * interval;
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            LockSupport.parkNanos(wait);
+          }
+          int row = rnd.nextInt(corpus.size());
+          List<Float> v = new ArrayList<>(d);
+          for (int j = 0; j < d; j++) {
+            v.add(emb[row * d + j] + (float) (0.01 * rnd.nextGaussian()));
+          }
+          client.send(itemTopic, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(corpus.itemIds()[row])
+              .setEmbedding(v).setUpdatedAtMillis(System.currentTimeMillis()).build());
+          long best = bestItem.get();
+          if (System.nanoTime() >= nextProbe && best >= 0) {
+            nextProbe += probeEvery;
+            int bestRow = (int) java.util.Arrays.stream(corpus.itemIds()).boxed().toList().indexOf(best);
+            if (bestRow >= 0) {
+              List<Float> clone = new ArrayList<>(d);
+              for (int j = 0; j < d; j++) {
+                clone.add(emb[bestRow * d + j]);
+              }
+              long id = probeId++;
+              probeSentAt.put(id, System.nanoTime());
+              client.send(itemTopic, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(id).setEmbedding(clone)
+                  .setUpdatedAtMillis(System.currentTimeMillis()).build());
+            }
+          }
+        }
+        client.flush();
+      }, "bench-upserts");
+      Thread requester = new Thread(() -> {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
+        long interval = (long) (1e9 / rate);
+        for (long i = 0; System.nanoTime() < end; i++) {
+          long due = start + i * interval;
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            LockSupport.parkNanos(wait);
+          }
+          // every other request asks for the probe user, so appearances are seen within ~2 intervals
+          long user = i % 2 == 0 ? probeUser : rnd.nextInt(corpus.users().size());
+          RetrievalRequest r = ServingClient.request(user, k, "nann");
+          sentAt.put(r.getRequestId(), System.nanoTime());
+          client.send(r);
+        }
+        client.flush();
+      }, "bench-requests");
+      try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
+        upserter.start();
+        requester.start();
+        long lastVersion = -1;
+        while (System.nanoTime() < end + 5_000_000_000L) {
+          for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(5))) {
+            long now = System.nanoTime();
+            RetrievalResponse resp = client.decode(rec);
+            Long t0 = sentAt.remove(resp.getRequestId());
+            if (t0 == null) {
+              continue;
+            }
+            answered.add(new long[] {t0, (now - t0) / 1000, resp.getIndexVersion()});
+            if (resp.getIndexVersion() > lastVersion) {
+              if (lastVersion >= 0) {
+                swaps.add(now);
+              }
+              lastVersion = resp.getIndexVersion();
+            }
+            if (resp.getUserId() == probeUser && !resp.getItems().isEmpty()) {
+              long first = resp.getItems().get(0);
+              if (first < 10_000_000L) {
+                bestItem.set(first);
+              }
+              for (long id : resp.getItems()) {
+                Long sent = probeSentAt.get(id);
+                if (sent != null) {
+                  probeSeenAfter.putIfAbsent(id, now - sent);
+                }
+              }
+            }
+          }
+        }
+        upserter.join();
+        requester.join();
+      }
+      LatencyStats appear = new LatencyStats();
+      int probes = 0;
+      int unseen = 0;
+      for (Map.Entry<Long, Long> e : probeSentAt.entrySet()) {
+        if (e.getValue() > end - 3_000_000_000L) {
+          continue;   // sent too close to the end to be judged
+        }
+        probes++;
+        Long seen = probeSeenAfter.get(e.getKey());
+        if (seen == null) {
+          unseen++;
+        } else {
+          appear.add(seen / 1e6f);
+        }
+      }
+      LatencyStats steady = new LatencyStats();
+      LatencyStats duringSwap = new LatencyStats();
+      for (long[] a : answered) {
+        boolean near = false;
+        for (long sw : swaps) {
+          near |= a[0] >= sw - 2_000_000_000L && a[0] <= sw + 1_000_000_000L;
+        }
+        (near ? duringSwap : steady).add(a[1] / 1000f);
+      }
+      String line = String.format(Locale.ROOT, "{\"bench\":\"freshness\",\"items\":%d,\"dim\":%d,\"upserts_per_s\":%d,"
+              + "\"requests_per_s\":%.0f,\"rebuild_min_changes\":%d,\"seconds\":%d,\"probes\":%d,\"unseen\":%d,"
+              + "\"appear_p50_ms\":%.0f,\"appear_p99_ms\":%.0f,\"swaps\":%d,\"steady_p99_ms\":%.1f,\"swap_p99_ms\":%.1f,"
+              + "\"swap_ratio_p99\":%.2f,\"answered\":%d}",
+          items, d, upsertsPerSecond, rate, rebuildMinChanges, seconds, probes, unseen, appear.quantile(0.5),
+          appear.quantile(0.99), swaps.size(), steady.quantile(0.99), duringSwap.quantile(0.99),
+          duringSwap.quantile(0.99) / Math.max(1e-3, steady.quantile(0.99)), answered.size());
+      System.out.println(line);
+      if (json != null) {
+        Files.write(json, List.of(line), java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+      }
     }
     return 0;
   }

@@ -61,6 +61,17 @@ public final class LocalStack implements AutoCloseable {
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, boolean withIndexSync, PrintStream log)
       throws Exception {
+    return start(workDir, modelDir, ids, embeddings, dim, overrides, withIndexSync ? Map.of() : null, log);
+  }
+
+  /**
+   * @param syncOverrides index-sync settings over the local defaults, or null to build the snapshot
+   *     up front instead of running the index-sync pipeline
+   */
+  public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
+                                 Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log)
+      throws Exception {
+    boolean withIndexSync = syncOverrides != null;
     deleteTree(workDir);
     Files.createDirectories(workDir.resolve("snapshots"));
     long t0 = System.nanoTime();
@@ -87,17 +98,20 @@ public final class LocalStack implements AutoCloseable {
     IndexDescriptor index;
     JobClient job;
     if (withIndexSync) {
-      IndexSyncConfig sync = IndexSyncConfig.of(Map.of(
+      Map<String, String> sm = new TreeMap<>(Map.of(
           "kafka.bootstrap-servers", kafka.bootstrapServers(),
           "topics.index-updates", cfg.get("topics.index-updates"),
           "topics.dead-letter", cfg.get("topics.dead-letter"),
+          "topics.item-embeddings", cfg.get("topics.item-embeddings"),
           "snapshot.dir", workDir.resolve("snapshots").toAbsolutePath().toString(),
           "index.dim", Integer.toString(dim),
           "index.build-threads", "2",
           "rebuild.min-changes", Integer.toString(ids.length),   // the first build once the whole catalog is in
           "rebuild.max-interval-ms", "30000"));
+      sm.putAll(syncOverrides);
+      IndexSyncConfig sync = IndexSyncConfig.of(sm);
       kafka.createTopics(sync.topics(), 1, sync.compactedTopics());
-      log.printf("[local] topics: %s, %s%n", String.join(", ", cfg.topics()), sync.get("topics.item-embeddings"));
+      log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
       long t1 = System.nanoTime();
       for (int i = 0; i < ids.length; i++) {
         List<Float> v = new ArrayList<>(dim);
