@@ -28,14 +28,7 @@ public final class IndexSyncJob {
 
   /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
   public static Configuration flinkConfiguration(IndexSyncConfig cfg) {
-    Configuration c = new Configuration();
-    c.setString("state.backend.type", "rocksdb");
-    c.setString("execution.checkpointing.incremental", "true");
-    c.setString("execution.checkpointing.dir", cfg.get("checkpoint.dir"));
-    c.setString("execution.checkpointing.interval", cfg.get("checkpoint.interval-ms") + " ms");
-    c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
-    c.setString("parallelism.default", "1");
-    return c;
+    return FlinkConfigs.rocksDbCheckpointed(cfg.get("checkpoint.dir"), cfg.get("checkpoint.interval-ms"), "1");
   }
 
   public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {

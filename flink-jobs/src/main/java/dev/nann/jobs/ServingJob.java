@@ -47,14 +47,8 @@ public final class ServingJob {
 
   /** Flink settings the job needs: RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
   public static Configuration flinkConfiguration(ServingConfig cfg) {
-    Configuration c = new Configuration();
-    c.setString("state.backend.type", "rocksdb");
-    c.setString("execution.checkpointing.incremental", "true");
-    c.setString("execution.checkpointing.dir", cfg.get("checkpoint.dir"));
-    c.setString("execution.checkpointing.interval", cfg.get("checkpoint.interval-ms") + " ms");
-    c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
-    c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
-    c.setString("parallelism.default", cfg.get("parallelism"));
+    Configuration c = FlinkConfigs.rocksDbCheckpointed(cfg.get("checkpoint.dir"), cfg.get("checkpoint.interval-ms"),
+        cfg.get("parallelism"));
     // records cross network hops (keyBy, union) in buffers flushed at least this often; Flink's
     // 100 ms default would dominate a retrieval's latency
     c.setString("execution.buffer-timeout.interval", cfg.get("flink.buffer-timeout-ms") + " ms");

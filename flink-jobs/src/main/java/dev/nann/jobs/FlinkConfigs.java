@@ -1,0 +1,21 @@
+package dev.nann.jobs;
+
+import org.apache.flink.configuration.Configuration;
+
+/** Flink settings both nann jobs share. */
+final class FlinkConfigs {
+  private FlinkConfigs() {}
+
+  /** RocksDB state with incremental, exactly-once checkpoints kept when the job is cancelled. */
+  static Configuration rocksDbCheckpointed(String checkpointDir, String intervalMs, String parallelism) {
+    Configuration c = new Configuration();
+    c.setString("state.backend.type", "rocksdb");
+    c.setString("execution.checkpointing.incremental", "true");
+    c.setString("execution.checkpointing.dir", checkpointDir);
+    c.setString("execution.checkpointing.interval", intervalMs + " ms");
+    c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
+    c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
+    c.setString("parallelism.default", parallelism);
+    return c;
+  }
+}
