@@ -33,6 +33,8 @@ public final class IndexSyncConfig extends JobSettings {
     d.put("rebuild.min-changes", "1000");
     d.put("rebuild.max-interval-ms", "60000");
     d.put("snapshots.keep", "3");
+    d.put("rebuild.incremental", "true");
+    d.put("rebuild.max-tombstone-fraction", "0.2");
     d.put("checkpoint.interval-ms", "10000");
     d.put("checkpoint.dir", "file:///tmp/nann/index-sync-checkpoints");
     return d;

@@ -47,7 +47,8 @@ public final class IndexSyncJob {
         .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
         .process(new IndexSyncFunction(cfg.get("snapshot.dir"), cfg.getInt("index.dim"), cfg.getInt("index.m"),
                 cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
-                cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep")),
+                cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep"), cfg.getBoolean("rebuild.incremental"),
+                Double.parseDouble(cfg.get("rebuild.max-tombstone-fraction"))),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog").name("catalog + rebuild");
     String bootstrap = cfg.get("kafka.bootstrap-servers");

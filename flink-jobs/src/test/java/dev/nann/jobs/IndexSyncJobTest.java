@@ -88,7 +88,7 @@ class IndexSyncJobTest {
   private static HnswIndex read(IndexDescriptor d) {
     HnswIndex index = SnapshotFormat.read(Path.of(java.net.URI.create(d.getUri())));
     assertEquals(d.getSha256(), index.sha256());
-    assertEquals(d.getItems(), index.size());
+    assertEquals(d.getItems(), index.size() - index.deletedCount());
     return index;
   }
 
@@ -137,12 +137,21 @@ class IndexSyncJobTest {
         for (long id = 1; id <= 3; id++) {
           send(producer, topic, id, ITEMS.encode(deletion(id)));
         }
+        ItemEmbedding moved = item(10, rnd);
+        send(producer, topic, 10, ITEMS.encode(moved));
         producer.flush();
         IndexDescriptor v2 = awaitVersion(updates, 2);
-        ItemIdLookup ids2 = ItemIdLookup.of(read(v2));
+        HnswIndex i2 = read(v2);
+        ItemIdLookup ids2 = ItemIdLookup.of(i2);
         assertEquals(302, v2.getItems());
+        assertEquals(306, i2.size(), "built in place: 5 inserted and 1 moved node added to the 300, nothing rebuilt");
+        assertEquals(4, i2.deletedCount(), "3 deletes and the moved item's old node are tombstones");
         assertTrue(ids2.nodeOf(1_003) >= 0, "an upserted item is in the next snapshot");
         assertEquals(-1, ids2.nodeOf(2), "a deleted item is not");
+        float[] movedRow = i2.embeddings().row(ids2.nodeOf(10));
+        for (int j = 0; j < DIM; j++) {
+          assertEquals(moved.getEmbedding().get(j), movedRow[j], "the updated embedding is served");
+        }
 
         List<ConsumerRecord<byte[], byte[]>> dl = ServingFixture.pollUntil(dead, ServingFixture.newList(),
             l -> l.size() >= 2, Duration.ofSeconds(30));
@@ -159,6 +168,7 @@ class IndexSyncJobTest {
         IndexDescriptor v3 = awaitVersion(updates, 3);
         ItemIdLookup ids3 = ItemIdLookup.of(read(v3));
         assertEquals(303, v3.getItems(), "no catalog change lost across the restart");
+        assertEquals(0, read(v3).deletedCount(), "after a restart the first build is a full one");
         assertTrue(ids3.nodeOf(2_000) >= 0 && ids3.nodeOf(1_005) >= 0 && ids3.nodeOf(2) == -1);
         job.cancel().get();
 

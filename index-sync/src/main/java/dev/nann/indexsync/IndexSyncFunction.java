@@ -25,8 +25,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The index-sync job's core: keeps the item catalog (upserts and deletes from item-embeddings) in
- * RocksDB keyed state under one key, and rebuilds the HNSW snapshot when {@code minChanges} changes
- * have gathered or {@code maxIntervalMs} has passed since the first unbuilt change. Each build is
+ * RocksDB keyed state under one key, and builds a new HNSW snapshot when {@code minChanges} changes
+ * have gathered or {@code maxIntervalMs} has passed since the first unbuilt change. With
+ * {@code incremental}, the graph stays in memory between builds: new items are inserted, deletes
+ * and updated embeddings tombstone the old node, and a full rebuild from the catalog happens after
+ * a restart or once tombstones exceed {@code maxTombstoneFraction}. Each build is
  * written, read back and verified by {@link SnapshotPublisher} before its descriptor is emitted;
  * versions continue from the checkpointed state across restarts; only the newest {@code keep}
  * snapshot files are kept.
@@ -46,6 +49,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private final int minChanges;
   private final long maxIntervalMs;
   private final int keep;
+  private final boolean incremental;
+  private final double maxTombstoneFraction;
 
   private transient MapState<Long, ItemEmbedding> catalog;
   private transient ValueState<Long> version;
@@ -54,12 +59,22 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private transient Counter builds;
   private transient volatile long lastBuildMillis;
   private transient volatile long catalogSize;
+  private transient dev.nann.graph.GrowableHnsw graph;      // null until the first full build after (re)start
+  private transient List<ItemEmbedding> sinceBuild;
+  private transient Counter incrementalBuilds;
 
+  /**
+   * @param incremental insert new items into the live graph between full rebuilds (deletes and
+   *     updates become tombstones) instead of rebuilding every time
+   * @param maxTombstoneFraction above this share of tombstoned nodes the next build is a full one
+   */
   public IndexSyncFunction(String snapshotDir, int dim, int m, int efConstruction, int buildThreads, int minChanges,
-                           long maxIntervalMs, int keep) {
+                           long maxIntervalMs, int keep, boolean incremental, double maxTombstoneFraction) {
     if (minChanges < 1 || maxIntervalMs < 1 || keep < 1) {
       throw new IllegalArgumentException("minChanges, maxIntervalMs and keep must be >= 1");
     }
+    this.incremental = incremental;
+    this.maxTombstoneFraction = maxTombstoneFraction;
     this.snapshotDir = snapshotDir;
     this.dim = dim;
     this.m = m;
@@ -79,6 +94,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     timer = getRuntimeContext().getState(new ValueStateDescriptor<>("timer", Types.LONG));
     var g = getRuntimeContext().getMetricGroup().addGroup("nann");
     builds = g.counter("indexBuilds");
+    incrementalBuilds = g.counter("incrementalIndexBuilds");
+    sinceBuild = new ArrayList<>();
     g.gauge("lastBuildMs", () -> lastBuildMillis);
     g.gauge("catalogItems", () -> catalogSize);
     Files.createDirectories(Path.of(snapshotDir));
@@ -91,6 +108,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       catalog.remove(item.getItemId());
     } else {
       catalog.put(item.getItemId(), item);
+    }
+    if (graph != null) {
+      sinceBuild.add(item);
     }
     long changes = (pending.value() == null ? 0 : pending.value()) + 1;
     pending.update(changes);
@@ -116,41 +136,74 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   }
 
   private void build(long now, Collector<IndexDescriptor> out) throws Exception {
-    List<Long> ids = new ArrayList<>();
-    List<ItemEmbedding> rows = new ArrayList<>();
-    for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
-      ids.add(e.getKey());
-      rows.add(e.getValue());
-    }
     pending.update(0L);
     timer.clear();
-    if (ids.isEmpty()) {
-      LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
-      return;
-    }
-    long[] idArray = new long[ids.size()];
-    float[] emb = new float[ids.size() * dim];
-    for (int i = 0; i < idArray.length; i++) {
-      idArray[i] = ids.get(i);
-      List<Float> v = rows.get(i).getEmbedding();
-      for (int j = 0; j < dim; j++) {
-        emb[i * dim + j] = v.get(j);
-      }
-    }
     long next = (version.value() == null ? 0 : version.value()) + 1;
     long t0 = System.nanoTime();
-    LOG.info("building index version {} over {} items", next, idArray.length);
-    IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads)
-        .publish(next, emb, dim, idArray, next, n -> LOG.info("index version {}: {} of {} items inserted", next, n,
-            idArray.length));
+    dev.nann.graph.HnswIndex built;
+    boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;
+    if (inPlace) {
+      LOG.info("index version {}: {} changes into the live graph", next, sinceBuild.size());
+      for (ItemEmbedding item : sinceBuild) {
+        if (item.getDeleted()) {
+          graph.delete(item.getItemId());
+        } else {
+          graph.upsert(item.getItemId(), floats(item));
+        }
+      }
+      sinceBuild.clear();
+      if (graph.liveItems() == 0) {
+        LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
+        return;
+      }
+      built = graph.freeze(next);
+    } else {
+      List<Long> ids = new ArrayList<>();
+      List<ItemEmbedding> rows = new ArrayList<>();
+      for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
+        ids.add(e.getKey());
+        rows.add(e.getValue());
+      }
+      sinceBuild.clear();
+      if (ids.isEmpty()) {
+        LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
+        return;
+      }
+      long[] idArray = new long[ids.size()];
+      float[] emb = new float[ids.size() * dim];
+      for (int i = 0; i < idArray.length; i++) {
+        idArray[i] = ids.get(i);
+        System.arraycopy(floats(rows.get(i)), 0, emb, i * dim, dim);
+      }
+      LOG.info("building index version {} over {} items (full build)", next, idArray.length);
+      if (incremental) {
+        graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next);
+        built = graph.freeze(next);
+      } else {
+        built = new dev.nann.graph.HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(buildThreads)
+            .seed(next).version(next).build(emb, dim, idArray);
+      }
+    }
+    IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads).publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;
-    catalogSize = idArray.length;
+    catalogSize = d.getItems();
     builds.inc();
-    LOG.info("index version {} built, verified and published in {} ms ({} items)", next, lastBuildMillis,
-        idArray.length);
+    if (inPlace) {
+      incrementalBuilds.inc();
+    }
+    LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones)", next,
+        inPlace ? "updated in place" : "built", lastBuildMillis, d.getItems(), built.deletedCount());
     out.collect(d);
     pruneOlderThan(next - keep + 1);
+  }
+
+  private float[] floats(ItemEmbedding item) {
+    float[] v = new float[dim];
+    for (int j = 0; j < dim; j++) {
+      v[j] = item.getEmbedding().get(j);
+    }
+    return v;
   }
 
   private void pruneOlderThan(long oldestKept) throws IOException {

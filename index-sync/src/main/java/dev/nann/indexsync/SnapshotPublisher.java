@@ -44,19 +44,30 @@ public final class SnapshotPublisher {
   public IndexDescriptor publish(long version, float[] embeddings, int dim, long[] ids, long seed, LongConsumer progress) {
     HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(seed)
         .version(version).progress(progress).build(embeddings, dim, ids);
+    return publish(built);
+  }
+
+  /**
+   * Writes a built index, reads it back, verifies it, and returns its descriptor ({@code items}
+   * counts the live items; tombstoned nodes are not).
+   *
+   * @throws SnapshotException if the written file does not read back identically
+   */
+  public IndexDescriptor publish(HnswIndex built) {
+    long version = built.meta().version();
     Path file = directory.resolve(fileName(version));
     HnswIndex written = SnapshotFormat.write(built, file);
     HnswIndex readBack = SnapshotFormat.read(file);
     if (!readBack.sha256().equals(written.sha256()) || readBack.size() != built.size()
-        || readBack.meta().version() != version) {
+        || readBack.meta().version() != version || readBack.deletedCount() != built.deletedCount()) {
       throw new SnapshotException("snapshot " + file + " did not read back as written; not publishing version " + version);
     }
     return IndexDescriptor.newBuilder()
         .setVersion(version)
         .setUri(file.toAbsolutePath().toUri().toString())
         .setSha256(readBack.sha256())
-        .setItems(readBack.size())
-        .setDim(dim)
+        .setItems(readBack.size() - readBack.deletedCount())
+        .setDim(built.dim())
         .setM(m)
         .setEfConstruction(efConstruction)
         .setCreatedAtMillis(readBack.meta().createdAtMillis())

@@ -15,15 +15,22 @@ public final class ItemIdLookup {
     this.nodes = nodes;
   }
 
-  /** Indexes every node of {@code index}, tombstoned ones included (their embeddings still describe a behaviour). */
+  /**
+   * Indexes the live nodes of {@code index}. Tombstoned nodes are left out: an updated item has a
+   * tombstoned old node and a live new one under the same id, and only the new one describes it.
+   */
   public static ItemIdLookup of(HnswIndex index) {
-    int n = index.size();
+    int all = index.size();
+    int n = all - index.deletedCount();
     long[] packed = new long[n];
-    long[] ids = new long[n];
+    long[] ids = new long[all];
     Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
+    int live = 0;
+    for (int i = 0; i < all; i++) {
       ids[i] = index.itemId(i);
+      if (!index.isDeleted(i)) {
+        order[live++] = i;
+      }
     }
     Arrays.sort(order, (a, b) -> Long.compare(ids[a], ids[b]));
     int[] nodes = new int[n];
