@@ -219,6 +219,7 @@ class ServingJobTest {
     assertTrue(CollectingReporter.find("nann.answersPerSecond").isPresent());
     assertTrue(CollectingReporter.find("nann.batchFill").isPresent());
     assertTrue(CollectingReporter.find("nann.inFlight").isPresent());
+    assertTrue(CollectingReporter.find("nann.freshItems").isPresent());
     assertEquals(fx.index.getVersion(), ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexVersion")
         .orElseThrow()).getValue());
     assertTrue(((Number) ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexAgeMs").orElseThrow())
