@@ -109,7 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
       s.put("kafka.delivery", delivery);
       s.put("async.timeout-ms", "5000");
       try (LocalStack stack = LocalStack.start(repo.resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
-          dim, s, false, System.err)) {
+          dim, s, null, System.err)) {
         warm(stack, corpus);
         double best = 0;
         for (double rate : rates) {
@@ -169,6 +169,10 @@ public final class BenchCommand implements Callable<Integer> {
       ServingClient client = stack.client;
       String itemTopic = stack.config.get("topics.item-embeddings");
       float[] emb = corpus.embeddings();
+      Map<Long, Integer> rowOf = new java.util.HashMap<>();
+      for (int i = 0; i < corpus.size(); i++) {
+        rowOf.put(corpus.itemIds()[i], i);
+      }
       long probeUser = 0;
       ConcurrentHashMap<Long, Long> probeSentAt = new ConcurrentHashMap<>();
       ConcurrentHashMap<Long, Long> probeSeenAfter = new ConcurrentHashMap<>();
@@ -200,8 +204,8 @@ public final class BenchCommand implements Callable<Integer> {
           long best = bestItem.get();
           if (System.nanoTime() >= nextProbe && best >= 0) {
             nextProbe += probeEvery;
-            int bestRow = (int) java.util.Arrays.stream(corpus.itemIds()).boxed().toList().indexOf(best);
-            if (bestRow >= 0) {
+            Integer bestRow = rowOf.get(best);
+            if (bestRow != null) {
               List<Float> clone = new ArrayList<>(d);
               for (int j = 0; j < d; j++) {
                 clone.add(emb[bestRow * d + j]);

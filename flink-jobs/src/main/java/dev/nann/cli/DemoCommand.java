@@ -72,7 +72,7 @@ public final class DemoCommand implements Callable<Integer> {
     DemoCatalog catalog = DemoCatalog.load(demo, 16);
     System.err.printf("[demo] catalog: %,d MovieLens items, %,d rating events%n", catalog.ids().length, catalog.events().size());
     LocalStack stack = LocalStack.start(work, demo.resolve("model"), catalog.ids(), catalog.embeddings(), catalog.dim(),
-        settings, System.err);
+        settings, Map.of(), System.err);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       stop.set(true);

@@ -47,26 +47,10 @@ public final class LocalStack implements AutoCloseable {
    * Starts the stack. {@code workDir} is emptied first.
    *
    * @param overrides serving settings over the local defaults
-   */
-  public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
-                                 Map<String, String> overrides, PrintStream log) throws Exception {
-    return start(workDir, modelDir, ids, embeddings, dim, overrides, true, log);
-  }
-
-  /**
-   * @param withIndexSync run the index-sync pipeline in the same job (the demo); without it (the
-   *     serving benchmark, where index-sync would be its own job on other machines) the snapshot is
-   *     built once up front with index-sync's {@link SnapshotPublisher} and its descriptor published
-   */
-  public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
-                                 Map<String, String> overrides, boolean withIndexSync, PrintStream log)
-      throws Exception {
-    return start(workDir, modelDir, ids, embeddings, dim, overrides, withIndexSync ? Map.of() : null, log);
-  }
-
-  /**
-   * @param syncOverrides index-sync settings over the local defaults, or null to build the snapshot
-   *     up front instead of running the index-sync pipeline
+   * @param syncOverrides index-sync settings over the local defaults, running the index-sync
+   *     pipeline in the same job (the demo); or null (the serving benchmark, where index-sync would
+   *     be its own job on other machines) to build the snapshot once up front with index-sync's
+   *     {@link SnapshotPublisher} and publish its descriptor
    */
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log)

@@ -78,7 +78,11 @@ final class ServingFixture implements AutoCloseable {
   }
 
   void publishIndex(ServingConfig cfg) {
-    send(cfg.get("topics.index-updates"), "index", descriptors.encode(index));
+    publishIndex(cfg, index);
+  }
+
+  void publishIndex(ServingConfig cfg, IndexDescriptor d) {
+    send(cfg.get("topics.index-updates"), "index", descriptors.encode(d));
     producer.flush();
   }
 

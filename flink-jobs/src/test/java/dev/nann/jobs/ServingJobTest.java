@@ -362,8 +362,7 @@ class ServingJobTest {
       Files.write(corrupt, bytes);
       dev.nann.schemas.IndexDescriptor v2 = dev.nann.schemas.IndexDescriptor.newBuilder(fx.index).setVersion(2)
           .setUri(corrupt.toUri().toString()).build();
-      fx.send(cfg.get("topics.index-updates"), "index", AvroCodec.of(dev.nann.schemas.IndexDescriptor.class).encode(v2));
-      fx.producer.flush();
+      fx.publishIndex(cfg, v2);
       long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
       while (CollectingReporter.find("nann.refusedIndexes").map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g)
           .getValue()).longValue()).orElse(0L) < 1 && System.nanoTime() < end) {
@@ -376,21 +375,13 @@ class ServingJobTest {
       // version 3: a good snapshot; answers move to it
       dev.nann.schemas.IndexDescriptor v3 = new dev.nann.indexsync.SnapshotPublisher(dir, 16, 40, 1)
           .publish(3, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
-      fx.send(cfg.get("topics.index-updates"), "index", AvroCodec.of(dev.nann.schemas.IndexDescriptor.class).encode(v3));
-      fx.producer.flush();
+      fx.publishIndex(cfg, v3);
       RetrievalResponse onV3 = askUntil(cfg, responses, "after-v3-", r -> r.getIndexVersion() == 3);
       assertEquals(ResponseStatus.OK, onV3.getStatus());
 
       // an older descriptor arriving late is ignored: versions only move forward
       fx.publishIndex(cfg);
-      for (int i = 0; i < 30; i++) {
-        fx.sendRequest(cfg, ServingFixture.request("after-old-" + i, i % 20, 10));
-      }
-      fx.producer.flush();
-      List<ConsumerRecord<byte[], byte[]>> late = ServingFixture.pollUntil(responses, ServingFixture.newList(),
-          l -> distinct(l, "after-old-") >= 30, Duration.ofSeconds(60));
-      Map<String, RetrievalResponse> byId = answers(late, "after-old-", new HashMap<>());
-      assertEquals(30, byId.size());
+      Map<String, RetrievalResponse> byId = askMany(cfg, responses, "after-old-", 30, i -> i % 20);
       assertTrue(byId.values().stream().allMatch(r -> r.getIndexVersion() == 3), "never swapped back to version 1");
     } finally {
       job.cancel().get();
@@ -431,19 +422,27 @@ class ServingJobTest {
           dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
       fx.producer.flush();
       askUntil(cfg, responses, "deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(top));
-      for (int i = 0; i < 30; i++) {
-        fx.sendRequest(cfg, ServingFixture.request("after-delete-" + i, 1, 10));
-      }
-      fx.producer.flush();
-      List<ConsumerRecord<byte[], byte[]>> later = ServingFixture.pollUntil(responses, ServingFixture.newList(),
-          l -> distinct(l, "after-delete-") >= 30, Duration.ofSeconds(60));
-      Map<String, RetrievalResponse> byId = answers(later, "after-delete-", new HashMap<>());
-      assertEquals(30, byId.size());
+      Map<String, RetrievalResponse> byId = askMany(cfg, responses, "after-delete-", 30, i -> 1);
       assertTrue(byId.values().stream().noneMatch(r -> r.getItems().contains(top)), "a deleted item came back");
       assertTrue(byId.values().stream().allMatch(r -> r.getItems().contains(fresh)), "the fresh item stays returnable");
     } finally {
       job.cancel().get();
     }
+  }
+
+  /** Sends {@code n} requests (k = 10) and returns their answers by id, asserting each is answered once. */
+  private static Map<String, RetrievalResponse> askMany(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses,
+                                                        String prefix, int n, java.util.function.IntToLongFunction user)
+      throws IOException {
+    for (int i = 0; i < n; i++) {
+      fx.sendRequest(cfg, ServingFixture.request(prefix + i, user.applyAsLong(i), 10));
+    }
+    fx.producer.flush();
+    List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+        l -> distinct(l, prefix) >= n, Duration.ofSeconds(60));
+    Map<String, RetrievalResponse> byId = answers(got, prefix, new HashMap<>());
+    assertEquals(n, byId.size());
+    return byId;
   }
 
   /**

@@ -143,23 +143,24 @@ public final class RetrievalEngine implements AutoCloseable {
 
   /** When the current model was loaded on this TaskManager (epoch ms), or 0. */
   public long modelLoadedAtMillis() {
-    String v = models.pinnedKey();
-    if (v == null) {
-      return 0L;
-    }
-    try (SharedRegistry<String, LoadedModel>.Lease m = models.acquire(v)) {
-      return m.value().loadedAtMillis();
-    }
+    LoadedModel m = pinnedModel();
+    return m == null ? 0L : m.loadedAtMillis();
   }
 
   /** The pinned model's batcher (for batch-fill metrics), or null when batching is off. */
   public MicroBatchingScorer batcher() {
+    LoadedModel m = pinnedModel();
+    return m == null ? null : m.batcher();
+  }
+
+  /** The pinned model, read under a short lease (metrics only; nothing is kept), or null. */
+  private LoadedModel pinnedModel() {
     String v = models.pinnedKey();
     if (v == null) {
       return null;
     }
     try (SharedRegistry<String, LoadedModel>.Lease m = models.acquire(v)) {
-      return m.value().batcher();
+      return m.value();
     }
   }
 
@@ -309,11 +310,12 @@ public final class RetrievalEngine implements AutoCloseable {
       return error(req, ResponseStatus.SCORER_ERROR, "model " + model.version() + " scores items of dim "
           + scorer.itemDim() + " but index version " + loaded.version() + " holds dim " + index.dim(), loaded, model);
     }
-    String mode = req.getMode() == null ? "nann" : req.getMode().toLowerCase(java.util.Locale.ROOT);
-    int k = req.getK();
-    if (!MODES.contains(mode) || k < 1 || k > config.maxK()) {
-      return error(req, ResponseStatus.INVALID, validate(req, config.maxK()), loaded, model);
+    String invalid = validate(req, config.maxK());
+    if (invalid != null) {
+      return error(req, ResponseStatus.INVALID, invalid, loaded, model);
     }
+    String mode = req.getMode().toLowerCase(java.util.Locale.ROOT);
+    int k = req.getK();
     Set<Long> excluded = new HashSet<>(req.getExcludeItems());
     if (req.getExcludeSeen()) {
       excluded.addAll(task.getSequence());
@@ -332,15 +334,19 @@ public final class RetrievalEngine implements AutoCloseable {
     boolean cold = features.length() == 0;
     // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
     Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed);
-    int fetch = Math.min(index.size(), k + excluded.size() + shadowed.size());
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
-    try (UserState user = scorer.user(features)) {
+    float[] freshScores;
+    try (UserState user = scorer.user(features)) {   // the user network runs once per request
       result = switch (mode) {
         case "brute" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
-        case "hnsw" -> searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
+        case "hnsw" -> {
+          int fetch = Math.min(index.size(), k + excluded.size() + shadowed.size());
+          yield searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
+        }
         default -> searcher.beam(user, Math.min(k, index.size()), beamFor(k), filter, FILTER_EXTRA_STEPS);
       };
+      freshScores = upserts.isEmpty() ? null : scoreFresh(scorer, user, upserts, index.dim());
     } catch (ScorerException e) {
       return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
     }
@@ -353,15 +359,8 @@ public final class RetrievalEngine implements AutoCloseable {
         scores.add(result.scores()[i]);
       }
     }
-    int freshScored = 0;
-    if (!upserts.isEmpty()) {
-      float[] freshScores;
-      try (UserState user = scorer.user(features)) {
-        freshScores = scoreFresh(scorer, user, upserts, index.dim());
-      } catch (ScorerException e) {
-        return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
-      }
-      freshScored = upserts.size();
+    int freshScored = upserts.size();
+    if (freshScores != null) {
       mergeTopK(items, scores, upserts, freshScores, k);
     }
     RetrievalResponse r = base(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,

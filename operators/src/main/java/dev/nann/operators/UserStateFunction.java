@@ -96,9 +96,6 @@ public final class UserStateFunction
 
   /** After a restart the engine's fresh set is empty: refill it once from checkpointed broadcast state. */
   private void syncEngine(Iterable<Map.Entry<Long, dev.nann.schemas.ItemEmbedding>> changes) {
-    if (engineSynced) {
-      return;
-    }
     engineSynced = true;
     for (Map.Entry<Long, dev.nann.schemas.ItemEmbedding> e : changes) {
       engine.applyChange(e.getValue());
@@ -107,7 +104,9 @@ public final class UserStateFunction
 
   @Override
   public void processElement(ServingInput in, ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
-    syncEngine(ctx.getBroadcastState(CHANGES).immutableEntries());
+    if (!engineSynced) {
+      syncEngine(ctx.getBroadcastState(CHANGES).immutableEntries());
+    }
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
     if (in.getEvent() != null) {
       onEvent(in, in.getEvent(), descriptors, ctx, out);
@@ -191,7 +190,9 @@ public final class UserStateFunction
   public void processBroadcastElement(DescriptorUpdate u, Context ctx, Collector<ScoringTask> out) throws Exception {
     BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
     BroadcastState<Long, dev.nann.schemas.ItemEmbedding> changes = ctx.getBroadcastState(CHANGES);
-    syncEngine(changes.immutableEntries());
+    if (!engineSynced) {
+      syncEngine(changes.immutableEntries());
+    }
     if (u.getItem() != null) {
       changes.put(u.getItem().getItemId(), u.getItem());
       engine.applyChange(u.getItem());
