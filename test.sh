@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: checks the committed fixture models regenerate from the trainer, then runs every
-# Java test (real ONNX models, real snapshot files) across the Maven reactor.
+# Java test (real ONNX models, real snapshot files, a real Kafka broker, Flink MiniClusters) across
+# the Maven reactor, compiles the GPU build, and lints the Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")"
 echo "[test] trainer fixtures reproducible?"
@@ -8,3 +9,13 @@ PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fix
 PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 16 --seq-len 8 --hidden 16
 echo "[test] mvn verify"
 mvn -B -ntp verify
+echo "[test] GPU build (-Pgpu: onnxruntime_gpu instead of onnxruntime) compiles; its scorer tests pass without a GPU"
+mvn -B -ntp -q -Pgpu test -pl flink-jobs -am -Dtest=OnnxScorerTest -Dsurefire.failIfNoSpecifiedTests=false
+echo "[test] Dockerfile lint (dockerfile-utils from npm)"
+tools=.cache/tools
+if [ ! -x "$tools/node_modules/.bin/dockerfile-utils" ]; then
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --silent --no-audit --no-fund dockerfile-utils@0.16.3 > /dev/null
+fi
+"$tools/node_modules/.bin/dockerfile-utils" lint Dockerfile
+echo "[test] all passed"

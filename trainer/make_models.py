@@ -3,6 +3,7 @@
 
     /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 64
     /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16
+    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16 --precision fp16
 
 One directory per architecture (``two-sided``, ``dnn``, ``attention``) named ``<arch>-d<dim>``,
 each in nann's model contract plus ``reference.json``: inputs and the PyTorch outputs for them,
@@ -60,15 +61,16 @@ def reference(scorer, item_net, dim, seq_len, seed):
             "item_feat": feats.reshape(-1).tolist(), "item_emb": emb.reshape(-1).tolist()}
 
 
-def write_all(out, dim, seq_len, hidden, seed):
+def write_all(out, dim, seq_len, hidden, seed, precision="fp32"):
     torch.set_num_threads(1)
     dirs = []
     for i, arch in enumerate(ARCHS):
         scorer, item_net = build(arch, dim, hidden, seed + i)
-        d = os.path.join(out, f"{arch}-d{dim}")
+        suffix = "" if precision == "fp32" else "-" + precision
+        d = os.path.join(out, f"{arch}-d{dim}{suffix}")
         export_model_dir(d, scorer, item_net, dim=dim, seq_len=seq_len, item_feat_dim=ITEM_FEAT_DIM,
-                         version=f"fixture-{arch}-d{dim}-s{seed}",
-                         extra={"weights": "random (untrained fixture)", "seed": seed})
+                         version=f"fixture-{arch}-d{dim}-s{seed}{suffix}",
+                         extra={"weights": "random (untrained fixture)", "seed": seed}, precision=precision)
         with open(os.path.join(d, "reference.json"), "w") as f:
             json.dump(reference(scorer, item_net, dim, seq_len, seed), f)
         print(f"wrote {d}", flush=True)
@@ -83,10 +85,13 @@ def main():
     ap.add_argument("--seq-len", type=int, default=50)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                    help="fp16: half-precision networks behind fp32 inputs/outputs (directories get a -fp16 suffix; "
+                         "reference.json keeps the fp32 PyTorch scores)")
     ap.add_argument("--check", metavar="DIR", help="regenerate and compare against the fixtures in DIR")
     a = ap.parse_args()
     if not a.check:
-        write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed)
+        write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed, a.precision)
         return
     with tempfile.TemporaryDirectory() as tmp:
         for d in write_all(tmp, a.dim, a.seq_len, a.hidden, a.seed):

@@ -16,8 +16,15 @@ def _export(module, args, path, input_names, output_names, dynamic_axes):
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
 
 
-def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, version, extra=None):
-    """Exports ``scorer`` (nann_trainer.models.Scorer) and ``item_net`` to ``out_dir``."""
+def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, version, extra=None,
+                     precision="fp32"):
+    """Exports ``scorer`` (nann_trainer.models.Scorer) and ``item_net`` to ``out_dir``.
+
+    ``precision="fp16"`` converts the networks to half precision behind fp32 inputs and outputs
+    (nann_trainer.fp16), for the CUDA execution provider.
+    """
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
     os.makedirs(out_dir, exist_ok=True)
     arch = scorer.arch
     user_out = scorer.user.output_names()
@@ -43,6 +50,11 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
                 ["item_feat"], ["item_emb"], {"item_feat": {0: "n"}, "item_emb": {0: "n"}})
         names.append("item.onnx")
 
+    if precision == "fp16":
+        from nann_trainer.fp16 import convert_file
+        for name in names:
+            convert_file(os.path.join(out_dir, name))
+
     files = {}
     for name in names:
         with open(os.path.join(out_dir, name), "rb") as f:
@@ -62,6 +74,8 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
                   "item_emb": "item_emb", "output": "score"},
         "sha256": files,
     }
+    if precision != "fp32":
+        spec["precision"] = precision
     if item_net is not None:
         spec["item"] = {"file": "item.onnx", "input": "item_feat", "output": "item_emb"}
     if extra:

@@ -13,6 +13,7 @@ import dev.nann.scorer.InnerProductScorer;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.Scorer;
+import dev.nann.scorer.ScorerRuntime;
 import dev.nann.scorer.ShapeGrid;
 import dev.nann.search.BeamParams;
 import java.io.IOException;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -52,6 +54,13 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--scorer", defaultValue = "onnx",
       description = "onnx (score.onnx) or ip (inner product in Java, two-sided models only). Default: ${DEFAULT-VALUE}")
   String scorerKind;
+
+  @Option(names = "--provider", defaultValue = "cpu",
+      description = "ONNX Runtime execution provider: cpu, cuda (the -Pgpu build on a GPU machine) or auto. Default: ${DEFAULT-VALUE}")
+  String provider;
+
+  @Option(names = "--device-id", defaultValue = "0", description = "CUDA device for --provider cuda/auto. Default: ${DEFAULT-VALUE}")
+  int deviceId;
 
   @Option(names = "--modes", defaultValue = "nann,hnsw,brute", split = ",",
       description = "Modes to report: nann, hnsw, brute. Default: ${DEFAULT-VALUE}")
@@ -115,7 +124,9 @@ public final class EvalCommand implements Callable<Integer> {
     List<Integer> hnswEfs = hnswEfs(beams);
     Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
     log.println("[eval] model " + modelDir);
-    try (OnnxModel onnx = OnnxModel.load(modelDir, 1)) {
+    try (OnnxModel onnx = OnnxModel.load(modelDir,
+        new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, 1))) {
+      log.println("[eval] scoring on " + onnx.provider());
       if (onnx.spec().itemDim() != dim && model != null) {
         log.println("[eval] --dim " + dim + " ignored: the model takes d=" + onnx.spec().itemDim());
       }
@@ -164,7 +175,9 @@ public final class EvalCommand implements Callable<Integer> {
         ObjectMapper om = new ObjectMapper();
         try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
           for (ModeReport r : reports) {
-            w.write(om.writeValueAsString(r.toJson()));
+            Map<String, Object> row = r.toJson();
+            row.put("provider", onnx.provider());
+            w.write(om.writeValueAsString(row));
             w.write('\n');
           }
         }

@@ -45,6 +45,8 @@ public final class ServingConfig extends JobSettings {
     d.put("search.max-k", "1000");
     d.put("engine.walker-threads", "2");
     d.put("engine.scorer-threads", "1");
+    d.put("scorer.provider", "auto");
+    d.put("scorer.device-id", "0");
     d.put("batching.enabled", "false");
     d.put("batching.max-rows", "4096");
     d.put("batching.max-wait-us", "200");
@@ -91,7 +93,7 @@ public final class ServingConfig extends JobSettings {
     return new EngineConfig(get("model.dir"), getInt("engine.walker-threads"), getInt("engine.scorer-threads"),
         getBoolean("batching.enabled"), getInt("batching.max-rows"), getInt("batching.max-wait-us"),
         get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.max-k"),
-        snap.isEmpty() ? null : snap);
+        snap.isEmpty() ? null : snap, get("scorer.provider"), getInt("scorer.device-id"));
   }
 
   /** Topics the job creates in local runs, and which are compacted. */

@@ -330,18 +330,131 @@ class ServingJobTest {
       RetrievalResponse timeout = askUntil(cfg, responses, null, r -> r.getRequestId().equals("late"));
       assertEquals(ResponseStatus.TIMEOUT, timeout.getStatus(), timeout.toString());
 
-      // a model descriptor naming a model of another dimension than the index: refused per request
-      Path d64 = ServingFixture.MODEL.resolveSibling("attention-d64");
-      fx.send(cfg.get("topics.model-updates"), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
-          dev.nann.schemas.ModelDescriptor.newBuilder().setVersion("fixture-attention-d64-s7")
-              .setUri(d64.toAbsolutePath().toString()).setSha256("").setItemDim(64).build()));
-      fx.producer.flush();
-      RetrievalResponse wrongDim = askUntil(cfg, responses, "after-model-", r -> r.getStatus() == ResponseStatus.SCORER_ERROR);
-      assertEquals(ResponseStatus.SCORER_ERROR, wrongDim.getStatus(), wrongDim.toString());
-      assertTrue(wrongDim.getDetail().contains("dim 64"), wrongDim.getDetail());
-      assertEquals("fixture-attention-d64-s7", wrongDim.getModelVersion());
+      // an index of another dimension than every accepted model: SCORER_ERROR per request, naming both
+      dev.nann.eval.Corpus wide = dev.nann.eval.SyntheticCorpus.generate(300, 64, 10, 3);
+      fx.publishIndex(cfg, new dev.nann.indexsync.SnapshotPublisher(dir.resolve("t3-d64"), 16, 40, 1)
+          .publish(2, wide.embeddings(), 64, wide.itemIds(), 1, n -> { }));
+      RetrievalResponse wrongDim = askUntil(cfg, responses, "after-index-", r -> r.getStatus() == ResponseStatus.SCORER_ERROR);
+      assertTrue(wrongDim.getDetail().contains("no accepted model scores items of dim 64"), wrongDim.getDetail());
+      assertEquals(2L, wrongDim.getIndexVersion());
     } finally {
       job.cancel().get();
+    }
+  }
+
+  @Test
+  void hotModelSwapUnderLoadFailsNoRequestAndOnlyMovesForward() throws Exception {
+    ServingConfig cfg = fx.config("t6", dir.resolve("chk-t6"), Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    String first = dev.nann.scorer.ModelSpec.read(ServingFixture.MODEL).version();
+    Map<String, Long> sentAt = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread load = new Thread(() -> {
+      for (int i = 0; !stop.get(); i++) {   // ~100 requests/s until told to stop
+        String id = "swap-" + i;
+        sentAt.put(id, System.currentTimeMillis());   // before the send: "sent after t" is then certain
+        fx.sendRequest(cfg, ServingFixture.request(id, i % USERS, 50));
+        if (i % 10 == 9) {
+          fx.producer.flush();
+          sleepQuietly(100);
+        }
+      }
+      fx.producer.flush();
+    }, "swap-load");
+    List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
+    Map<String, Long> firstSeen = new HashMap<>();   // model version -> when an answer naming it first arrived
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      load.start();
+      pollResponses(responses, got, firstSeen, () -> got.size() > 200);
+      publishModel(cfg, "dnn", 16, "m-2", false);
+      pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-2"));
+      publishModel(cfg, "attention", 16, "m-3", true);    // corrupt score.onnx: refused by its checksum
+      publishModel(cfg, "attention", 64, "m-4", false);   // dim 64 against a d16 index: refused
+      publishModel(cfg, "two-sided", 16, "m-1", false);   // older than m-2: ignored
+      pollResponses(responses, got, firstSeen, () -> gauge("nann.refusedModels") >= 2);
+      publishModel(cfg, "two-sided", 16, "m-5", false);
+      pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-5"));
+      long settle = System.currentTimeMillis() + 2000;
+      pollResponses(responses, got, firstSeen, () -> System.currentTimeMillis() > settle);
+      stop.set(true);
+      load.join();
+      pollResponses(responses, got, firstSeen, () -> distinct(got, "swap-") >= sentAt.size());
+
+      Map<String, RetrievalResponse> byId = answers(got, "swap-", new HashMap<>());
+      assertEquals(sentAt.size(), byId.size(), "every request under load answered");
+      List<String> order = List.of(first, "m-2", "m-5");
+      for (RetrievalResponse r : byId.values()) {
+        assertEquals(ResponseStatus.OK, r.getStatus(), "no request fails during a swap: " + r);
+        int rank = order.indexOf(r.getModelVersion());
+        assertTrue(rank >= 0, "answered by a refused or ignored model: " + r);
+        long sent = sentAt.get(r.getRequestId());
+        for (int v = rank + 1; v < order.size(); v++) {
+          Long seen = firstSeen.get(order.get(v));
+          assertFalse(seen != null && sent > seen, r.getRequestId() + " was sent after an answer from "
+              + order.get(v) + " arrived but was answered by " + r.getModelVersion());
+        }
+      }
+      assertEquals(2, gauge("nann.refusedModels"), "m-3 and m-4 refused, m-1 ignored");
+      assertEquals("m-5", String.valueOf(CollectingReporter.find("nann.modelVersion")
+          .map(g -> ((org.apache.flink.metrics.Gauge<?>) g).getValue()).orElse(null)));
+    } finally {
+      stop.set(true);
+      load.join();
+      job.cancel().get();
+    }
+  }
+
+  /** Polls answers into {@code got}, noting when each model version first answered, until {@code done}. */
+  private static void pollResponses(KafkaConsumer<byte[], byte[]> responses, List<ConsumerRecord<byte[], byte[]>> got,
+                                    Map<String, Long> firstSeen, java.util.function.BooleanSupplier done)
+      throws IOException {
+    long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+    while (!done.getAsBoolean()) {
+      assertTrue(System.nanoTime() < end, "timed out waiting on the swap");
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(200))) {
+        got.add(r);
+        firstSeen.putIfAbsent(RESPONSES.decode(r.value()).getModelVersion(), System.currentTimeMillis());
+      }
+    }
+  }
+
+  /** Copies a fixture model under a new version (optionally corrupting score.onnx) and publishes its descriptor. */
+  private static void publishModel(ServingConfig cfg, String arch, int d, String version, boolean corrupt)
+      throws IOException {
+    Path src = ServingFixture.MODEL.resolveSibling(arch + "-d" + d);
+    Path dst = dir.resolve("models").resolve(version);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(src)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dst.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    Path json = dst.resolve("model.json");
+    Files.writeString(json, Files.readString(json).replaceFirst("\"version\": \"[^\"]*\"", "\"version\": \"" + version + "\""));
+    if (corrupt) {
+      byte[] b = Files.readAllBytes(dst.resolve("score.onnx"));
+      b[b.length / 2] ^= 0x33;
+      Files.write(dst.resolve("score.onnx"), b);
+    }
+    fx.send(cfg.get("topics.model-updates"), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
+        dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
+            .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
+    fx.producer.flush();
+  }
+
+  private static long gauge(String suffix) {
+    return CollectingReporter.find(suffix).map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g).getValue())
+        .longValue()).orElse(0L);
+  }
+
+  private static void sleepQuietly(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

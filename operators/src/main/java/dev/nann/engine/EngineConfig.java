@@ -1,5 +1,6 @@
 package dev.nann.engine;
 
+import dev.nann.scorer.ScorerRuntime;
 import dev.nann.search.BeamParams;
 import java.io.Serializable;
 
@@ -17,10 +18,12 @@ import java.io.Serializable;
  * @param hnswEf ef at layer 0 for mode=hnsw
  * @param maxK largest k a request may ask for
  * @param snapshotDir where relative snapshot uris resolve
+ * @param provider ONNX Runtime execution provider: {@code cpu}, {@code cuda} or {@code auto}
+ * @param deviceId CUDA device ordinal for {@code cuda}/{@code auto}
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
                            int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int maxK,
-                           String snapshotDir) implements Serializable {
+                           String snapshotDir, String provider, int deviceId) implements Serializable {
   public EngineConfig {
     if (walkerThreads < 1 || scorerThreads < 1) {
       throw new IllegalArgumentException("walker and scorer threads must be >= 1");
@@ -29,6 +32,12 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
     }
     beamParams(ef, steps);   // fail at configuration time, not on the first request
+    new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
+  }
+
+  /** How models are run (provider, device, threads per call). */
+  public ScorerRuntime runtime() {
+    return new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
   }
 
   /** The Beam-retrieval parameters. */

@@ -55,6 +55,12 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Extra layer-0 steps a filtered Beam-retrieval may take to find k eligible items. */
   static final int FILTER_EXTRA_STEPS = 3;
 
+  /** Accepted models kept loaded: the newest and the one before (for requests still on it). */
+  static final int MODELS_KEPT = 2;
+
+  /** Longest a task waits for a model it was stamped with when no loaded model fits its index. */
+  private static final long MODEL_WAIT_MS = 30_000;
+
   /** Modes a request may ask for. */
   public static final Set<String> MODES = Set.of("nann", "hnsw", "brute");
 
@@ -65,6 +71,15 @@ public final class RetrievalEngine implements AutoCloseable {
   private final SharedRegistry<String, LoadedModel> models;
   private final Map<Long, IndexDescriptor> indexDescriptors = new ConcurrentHashMap<>();
   private final Map<String, String> modelDirs = new ConcurrentHashMap<>();
+  private final Map<String, ModelDescriptor> modelDescriptors = new ConcurrentHashMap<>();
+  private final Map<String, CompletableFuture<Void>> modelLoads = new ConcurrentHashMap<>();
+  private final Map<String, String> refusedModels = new ConcurrentHashMap<>();
+  private final AtomicLong refusedModelCount = new AtomicLong();
+  /** Models that passed every check, oldest first; the engine holds a lease on each. */
+  private volatile List<AcceptedModel> accepted = List.of();
+  private final Map<String, SharedRegistry<String, LoadedModel>.Lease> acceptedLeases = new HashMap<>();
+  /** Loads descriptors' indexes and models off the walker threads, one at a time, in arrival order. */
+  private final ExecutorService loader;
   private final String defaultModelVersion;
   private final ThreadLocal<SearcherCache> searchers = ThreadLocal.withInitial(SearcherCache::new);
   private final AtomicInteger inFlight = new AtomicInteger();
@@ -84,12 +99,18 @@ public final class RetrievalEngine implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
+    this.loader = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "nann-loader");
+      t.setDaemon(true);
+      return t;
+    });
     this.indexes = new SharedRegistry<>("index", this::loadIndex);
     this.models = new SharedRegistry<>("model", this::loadModel);
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.defaultModelVersion = spec.version();
     modelDirs.put(defaultModelVersion, config.defaultModelDir());
-    models.pin(defaultModelVersion);   // loads and warms the default model before the first request
+    // loads and warms the default model before the first request
+    accept(new AcceptedModel(defaultModelVersion, spec.itemDim(), null, false), models.acquire(defaultModelVersion));
   }
 
   /** The engine shared by every operator in this JVM with an equal config. */
@@ -135,9 +156,9 @@ public final class RetrievalEngine implements AutoCloseable {
     return d == null ? 0L : d.getCreatedAtMillis();
   }
 
-  /** Version of the model most recently pinned (the default until a descriptor names another). */
+  /** Version of the newest accepted model (the default until a descriptor names another). */
   public String modelVersion() {
-    String v = models.pinnedKey();
+    String v = newestModel().version();
     return v == null ? "" : v;
   }
 
@@ -153,9 +174,9 @@ public final class RetrievalEngine implements AutoCloseable {
     return m == null ? null : m.batcher();
   }
 
-  /** The pinned model, read under a short lease (metrics only; nothing is kept), or null. */
+  /** The newest accepted model, read under a short lease (metrics only; nothing is kept), or null. */
   private LoadedModel pinnedModel() {
-    String v = models.pinnedKey();
+    String v = newestModel().version();
     if (v == null) {
       return null;
     }
@@ -170,7 +191,7 @@ public final class RetrievalEngine implements AutoCloseable {
    */
   public void prefetch(IndexDescriptor d) {
     indexDescriptors.putIfAbsent(d.getVersion(), d);
-    walkers.execute(() -> {
+    loader.execute(() -> {
       try (SharedRegistry<Long, LoadedIndex>.Lease l = leaseIndex(d)) {
         // loaded (and pinned if newest), or refused and remembered
       }
@@ -178,18 +199,169 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   /**
-   * Loads a model named by a {@code model-updates} descriptor in the background and pins it as the
-   * current model, so requests stamped with it find it loaded and warmed.
+   * Admits a model named by a {@code model-updates} descriptor, in the background: loads it, checks
+   * it (SHA-256 of model.json against the descriptor, every ONNX file against model.json, the
+   * contract, item dimension against the descriptor and, unless it names the index it pairs with,
+   * against the live index), warms every batch size of the shape grid, and only then makes it the
+   * newest accepted model. Requests never wait for this: until it is accepted they are answered by
+   * the model before it. A model that fails a check is refused with an error log and the
+   * {@link #refusedModels} metric, and the previous model keeps serving. A version not newer than the
+   * newest accepted one ({@link ModelVersions}) is ignored: versions only move forward.
+   *
+   * @return completes when the model is accepted, refused or ignored
    */
-  public void prefetch(ModelDescriptor d) {
-    modelDirs.putIfAbsent(d.getVersion(), modelPath(d.getUri()));
-    walkers.execute(() -> {
-      try {
-        models.pin(d.getVersion());
-      } catch (RuntimeException e) {
-        LOG.error("model {} ({}) cannot be loaded: {}", d.getVersion(), d.getUri(), e.getMessage());
+  public CompletableFuture<Void> prefetch(ModelDescriptor d) {
+    String v = d.getVersion();
+    modelDescriptors.putIfAbsent(v, d);
+    modelDirs.putIfAbsent(v, modelPath(d.getUri()));
+    return modelLoads.computeIfAbsent(v, k -> CompletableFuture.runAsync(() -> admit(d), loader));
+  }
+
+  private void admit(ModelDescriptor d) {
+    String v = d.getVersion();
+    AcceptedModel newest = newestModel();
+    if (newest.fromDescriptor() && ModelVersions.compare(v, newest.version()) <= 0) {
+      if (!v.equals(newest.version()) && accepted(v) == null) {
+        LOG.warn("model {} ignored: {} is newer (model versions only move forward)", v, newest.version());
       }
-    });
+      return;
+    }
+    SharedRegistry<String, LoadedModel>.Lease lease;
+    try {
+      lease = models.acquire(v);
+    } catch (RuntimeException e) {
+      refuseModel(v, e.getMessage());
+      return;
+    }
+    int dim = lease.value().onnx().itemDim();
+    String problem = null;
+    if (dim != d.getItemDim()) {
+      problem = "it scores items of dim " + dim + " but its descriptor says " + d.getItemDim();
+    } else if (d.getIndexVersion() == null) {
+      LoadedIndex live = liveIndex();
+      if (live != null && live.index().dim() != dim) {
+        problem = "it scores items of dim " + dim + " but the live index " + live.version() + " holds dim "
+            + live.index().dim() + " (a model for new item embeddings names its index in indexVersion)";
+      }
+    }
+    if (problem != null) {
+      lease.close();
+      refuseModel(v, problem);
+      return;
+    }
+    accept(new AcceptedModel(v, dim, d.getIndexVersion(), true), lease);
+    LOG.info("model {} accepted on {} (item dim {}{})", v, lease.value().onnx().model().provider(), dim,
+        d.getIndexVersion() == null ? "" : ", serves index versions >= " + d.getIndexVersion());
+  }
+
+  private void refuseModel(String version, String why) {
+    if (refusedModels.putIfAbsent(version, String.valueOf(why)) == null) {
+      refusedModelCount.incrementAndGet();
+      LOG.error("model {} refused, the previous model keeps serving: {}", version, why);
+    }
+  }
+
+  /** Model versions refused since start (corrupt, incompatible or unloadable). */
+  public long refusedModels() {
+    return refusedModelCount.get();
+  }
+
+  /** Adds a checked model; keeps the newest {@link #MODELS_KEPT} loaded and lets older ones go. */
+  private synchronized void accept(AcceptedModel model, SharedRegistry<String, LoadedModel>.Lease lease) {
+    List<AcceptedModel> next = new ArrayList<>(accepted);
+    next.add(model);
+    acceptedLeases.put(model.version(), lease);
+    while (next.size() > MODELS_KEPT) {
+      AcceptedModel old = next.remove(0);
+      acceptedLeases.remove(old.version()).close();   // closes once its in-flight requests finish
+    }
+    accepted = List.copyOf(next);
+  }
+
+  private AcceptedModel newestModel() {
+    List<AcceptedModel> a = accepted;
+    return a.get(a.size() - 1);
+  }
+
+  private AcceptedModel accepted(String version) {
+    for (AcceptedModel m : accepted) {
+      if (m.version().equals(version)) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The model that answers a task on {@code index}: the version the task was stamped with when it
+   * is accepted and fits the index, else the newest accepted model that fits. A stamped version this
+   * engine has not seen (a restored job) starts loading; the task waits for it only when no accepted
+   * model fits. Null when nothing fits.
+   */
+  private String chooseModel(ModelDescriptor stamped, LoadedIndex index, RetrievalRequest req) {
+    if (stamped != null) {
+      String v = stamped.getVersion();
+      CompletableFuture<Void> load = prefetch(stamped);
+      AcceptedModel a = accepted(v);
+      if (a != null && a.fits(index)) {
+        return v;
+      }
+      if (a == null && !load.isDone() && newestFitting(index) == null) {
+        awaitQuietly(load, req);
+        a = accepted(v);
+        if (a != null && a.fits(index)) {
+          return v;
+        }
+      }
+    }
+    AcceptedModel m = newestFitting(index);
+    return m == null ? null : m.version();
+  }
+
+  private AcceptedModel newestFitting(LoadedIndex index) {
+    List<AcceptedModel> a = accepted;
+    for (int i = a.size() - 1; i >= 0; i--) {
+      if (a.get(i).fits(index)) {
+        return a.get(i);
+      }
+    }
+    return null;
+  }
+
+  private static void awaitQuietly(CompletableFuture<Void> load, RetrievalRequest req) {
+    long wait = req.getDeadlineMillis() > 0 ? req.getDeadlineMillis() - System.currentTimeMillis() : MODEL_WAIT_MS;
+    try {
+      load.get(Math.max(0, Math.min(wait, MODEL_WAIT_MS)), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      // answered below with whatever fits, or an error saying nothing does
+    }
+  }
+
+  /** The live index, read under a short lease, or null. */
+  private LoadedIndex liveIndex() {
+    Long v = indexes.pinnedKey();
+    if (v == null) {
+      return null;
+    }
+    try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(v)) {
+      return l.value();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /**
+   * A model that passed every check.
+   *
+   * @param indexVersion the index version it pairs with (it serves that version and newer), or null
+   * @param fromDescriptor false for the default model of the configuration
+   */
+  private record AcceptedModel(String version, int itemDim, Long indexVersion, boolean fromDescriptor) {
+    boolean fits(LoadedIndex index) {
+      return itemDim == index.index().dim() && (indexVersion == null || indexVersion <= index.version());
+    }
   }
 
   /**
@@ -283,10 +455,13 @@ public final class RetrievalEngine implements AutoCloseable {
           + ") and no earlier version is loaded");
     }
     try (indexLease) {
-      ModelDescriptor md = task.getModel();
-      String modelVersion = md == null ? defaultModelVersion : md.getVersion();
-      if (md != null) {
-        modelDirs.putIfAbsent(md.getVersion(), modelPath(md.getUri()));
+      String modelVersion = chooseModel(task.getModel(), indexLease.value(), req);
+      if (modelVersion == null) {
+        LoadedIndex li = indexLease.value();
+        RetrievalResponse r = error(req, ResponseStatus.SCORER_ERROR, "no accepted model scores items of dim "
+            + li.index().dim() + " for index version " + li.version() + refusalOf(task.getModel()));
+        r.setIndexVersion(li.version());
+        return r;
       }
       SharedRegistry<String, LoadedModel>.Lease modelLease;
       try {
@@ -544,12 +719,25 @@ public final class RetrievalEngine implements AutoCloseable {
     return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
   }
 
+  private String refusalOf(ModelDescriptor stamped) {
+    String why = stamped == null ? null : refusedModels.get(stamped.getVersion());
+    return why == null ? "" : " (model " + stamped.getVersion() + " was refused: " + why + ")";
+  }
+
   private LoadedModel loadModel(String version) {
     String dir = modelDirs.get(version);
     if (dir == null) {
       throw new IllegalStateException("no model directory known for version " + version);
     }
-    OnnxModel model = OnnxModel.load(Path.of(dir), config.scorerThreads());
+    ModelDescriptor d = modelDescriptors.get(version);
+    if (d != null) {
+      String actual = ModelSpec.sha256(Path.of(dir, "model.json"));
+      if (!actual.equalsIgnoreCase(d.getSha256())) {
+        throw new ScorerException(Path.of(dir, "model.json") + " has SHA-256 " + actual + " but the descriptor of model "
+            + version + " says " + d.getSha256(), null);
+      }
+    }
+    OnnxModel model = OnnxModel.load(Path.of(dir), config.runtime());
     if (!model.spec().version().equals(version)) {
       String actual = model.spec().version();
       model.close();
@@ -601,10 +789,12 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     walkers.shutdownNow();
+    loader.shutdownNow();
     indexes.unpin();
-    models.unpin();
+    acceptedLeases.values().forEach(SharedRegistry.Lease::close);
+    acceptedLeases.clear();
   }
 
   /** A walker thread's searchers for the last two (index, scorer) pairs it served. */

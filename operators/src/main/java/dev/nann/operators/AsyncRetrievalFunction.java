@@ -41,6 +41,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
     g.gauge("inFlight", () -> engine.inFlight());
     g.gauge("indexVersion", () -> engine.indexVersion());
     g.gauge("refusedIndexes", () -> engine.refusedIndexes());
+    g.gauge("refusedModels", () -> engine.refusedModels());
     g.gauge("freshItems", () -> engine.freshCount());
     g.gauge("indexAgeMs", () -> {
       long created = engine.indexCreatedAtMillis();

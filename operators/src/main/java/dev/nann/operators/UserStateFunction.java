@@ -1,8 +1,10 @@
 package dev.nann.operators;
 
 import dev.nann.engine.EngineConfig;
+import dev.nann.engine.ModelVersions;
 import dev.nann.engine.RetrievalEngine;
 import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
@@ -220,8 +222,15 @@ public final class UserStateFunction
       }
     }
     if (u.getModel() != null) {
-      state.put(MODEL, new DescriptorUpdate(null, u.getModel(), null, null));
-      engine.prefetch(u.getModel());
+      ModelDescriptor d = u.getModel();
+      DescriptorUpdate current = state.get(MODEL);
+      if (current != null && ModelVersions.compare(current.getModel().getVersion(), d.getVersion()) >= 0) {
+        LOG.info("model {} ignored: model {} is current (versions only move forward)", d.getVersion(),
+            current.getModel().getVersion());
+        return;
+      }
+      state.put(MODEL, new DescriptorUpdate(null, d, null, null));
+      engine.prefetch(d);
     }
   }
 

@@ -28,11 +28,14 @@ import java.util.Map;
  * @param itemInput item network input
  * @param itemOutput item network output
  * @param itemFeatDim width of the item network's input, 0 if absent
+ * @param precision {@code fp32}, or {@code fp16} for networks exported in half precision (their
+ *     inputs and outputs stay fp32, so the contract does not change)
+ * @param checksums hex SHA-256 of each ONNX file, by file name, as listed in model.json
  */
 public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen, String userFile,
                         Map<String, String> userInputs, List<String> userOutputs, String scoreFile,
                         String userIdxName, String itemEmbName, String scoreOutput, String itemFile, String itemInput,
-                        String itemOutput, int itemFeatDim) {
+                        String itemOutput, int itemFeatDim, String precision, Map<String, String> checksums) {
   /** Where a user input comes from: the behaviour items' embeddings [1, L, d], a 0/1 mask [1, L], their ids [1, L]. */
   public static final List<String> SOURCES = List.of("behavior_embeddings", "behavior_mask", "behavior_ids");
   public static final int FORMAT = 1;
@@ -82,7 +85,60 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
         text(user, "file", file), Map.copyOf(inputs), List.copyOf(outputs), text(score, "file", file),
         text(score, "user_idx", file), text(score, "item_emb", file), text(score, "output", file),
         item.isMissingNode() ? null : text(item, "file", file), item.path("input").asText(null),
-        item.path("output").asText(null), root.path("item_feat_dim").asInt(0));
+        item.path("output").asText(null), root.path("item_feat_dim").asInt(0), precision(root, file),
+        checksums(root, file));
+  }
+
+  private static String precision(JsonNode root, Path file) {
+    String p = root.path("precision").asText("fp32");
+    if (!p.equals("fp32") && !p.equals("fp16")) {
+      throw new ModelContractException(file + ": precision must be fp32 or fp16, got '" + p + "'");
+    }
+    return p;
+  }
+
+  private static Map<String, String> checksums(JsonNode root, Path file) {
+    Map<String, String> sums = new java.util.TreeMap<>();
+    JsonNode node = root.path("sha256");
+    if (!node.isMissingNode() && !node.isObject()) {
+      throw new ModelContractException(file + ": sha256 must map file names to hex SHA-256 checksums");
+    }
+    node.fields().forEachRemaining(e -> sums.put(e.getKey(), e.getValue().asText()));
+    return Map.copyOf(sums);
+  }
+
+  /**
+   * Checks every file model.json lists a checksum for; a model that lists none is accepted (hand-made
+   * directories), but one that lists a file must match it byte for byte.
+   */
+  public void verifyChecksums(Path dir) {
+    for (Map.Entry<String, String> e : checksums.entrySet()) {
+      Path f = dir.resolve(e.getKey());
+      if (!Files.isRegularFile(f)) {
+        throw new ModelContractException("model directory " + dir + " lacks " + e.getKey() + " (listed in model.json)");
+      }
+      String actual = sha256(f);
+      if (!actual.equalsIgnoreCase(e.getValue())) {
+        throw new ModelContractException(f + " has SHA-256 " + actual + " but model.json lists " + e.getValue()
+            + " (corrupt or partly copied model)");
+      }
+    }
+  }
+
+  /** Hex SHA-256 of a file (model descriptors carry the one of model.json). */
+  public static String sha256(Path file) {
+    try (java.io.InputStream in = Files.newInputStream(file)) {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (IOException e) {
+      throw new ModelContractException("cannot read " + file + ": " + e.getMessage(), e);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static JsonNode required(JsonNode node, String field, Path file) {

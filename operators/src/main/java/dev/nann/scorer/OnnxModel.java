@@ -5,6 +5,7 @@ import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.FloatBuffer;
@@ -13,6 +14,9 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A loaded model directory: {@code model.json} plus ONNX Runtime sessions for {@code user.onnx},
@@ -21,14 +25,20 @@ import java.util.Set;
  * that names the file and tensor. Sessions are thread-safe; one model serves all threads.
  */
 public final class OnnxModel implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(OnnxModel.class);
+  private static final AtomicBoolean CPU_FALLBACK_LOGGED = new AtomicBoolean();
+
   private final Path dir;
   private final ModelSpec spec;
   private final OrtEnvironment env;
   private final OrtSession user;
   private final OrtSession score;
   private final OrtSession item;
+  private final String provider;
 
-  private OnnxModel(Path dir, ModelSpec spec, OrtEnvironment env, OrtSession user, OrtSession score, OrtSession item) {
+  private OnnxModel(Path dir, ModelSpec spec, OrtEnvironment env, OrtSession user, OrtSession score, OrtSession item,
+                    String provider) {
+    this.provider = provider;
     this.dir = dir;
     this.spec = spec;
     this.env = env;
@@ -39,31 +49,80 @@ public final class OnnxModel implements AutoCloseable {
 
   /** Loads with one intra-op thread per call (callers parallelise across queries). */
   public static OnnxModel load(Path dir) {
-    return load(dir, 1);
+    return load(dir, ScorerRuntime.cpu(1));
+  }
+
+  /** Loads on the CPU provider with {@code intraOpThreads} ONNX Runtime threads per call. */
+  public static OnnxModel load(Path dir, int intraOpThreads) {
+    return load(dir, ScorerRuntime.cpu(intraOpThreads));
   }
 
   /**
-   * Loads and validates {@code dir}.
+   * Loads and validates {@code dir}: every ONNX file's SHA-256 against the list in model.json, then
+   * tensor names, element types and fixed dimensions against the contract.
    *
-   * @param intraOpThreads ONNX Runtime threads per call
+   * @param runtime execution provider and threads
    */
-  public static OnnxModel load(Path dir, int intraOpThreads) {
+  public static OnnxModel load(Path dir, ScorerRuntime runtime) {
     ModelSpec spec = ModelSpec.read(dir);
+    spec.verifyChecksums(dir);
     OrtEnvironment env = OrtEnvironment.getEnvironment();
+    String cudaProblem = null;
+    if (runtime.provider() != ScorerRuntime.Provider.CPU) {
+      try {
+        return open(dir, spec, env, runtime, true);
+      } catch (CudaUnavailableException e) {
+        cudaProblem = e.getMessage();
+      }
+      if (runtime.provider() == ScorerRuntime.Provider.CUDA) {
+        throw new ScorerException("scorer provider is cuda but model " + dir + " cannot run on CUDA device "
+            + runtime.deviceId() + ": " + cudaProblem + " (set the provider to auto to fall back to the CPU)", null);
+      }
+      if (CPU_FALLBACK_LOGGED.compareAndSet(false, true)) {
+        if (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
+          LOG.warn("no usable GPU ({}); scoring on the CPU provider", cudaProblem);
+        } else {
+          LOG.info("scoring on the CPU provider: {}", cudaProblem);
+        }
+      }
+    }
+    return open(dir, spec, env, runtime, false);
+  }
+
+  private static OnnxModel open(Path dir, ModelSpec spec, OrtEnvironment env, ScorerRuntime runtime, boolean cuda) {
     OrtSession user = null;
     OrtSession score = null;
     OrtSession item = null;
     try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-      opts.setIntraOpNumThreads(intraOpThreads);
+      opts.setIntraOpNumThreads(runtime.intraOpThreads());
       opts.setInterOpNumThreads(1);
       opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      user = open(env, dir, spec.userFile(), opts);
-      score = open(env, dir, spec.scoreFile(), opts);
-      if (spec.itemFile() != null && Files.exists(dir.resolve(spec.itemFile()))) {
-        item = open(env, dir, spec.itemFile(), opts);
+      String provider = "CPU";
+      if (cuda) {
+        if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
+          throw new CudaUnavailableException("this build has the CPU-only ONNX Runtime (build with -Pgpu for CUDA)");
+        }
+        try {
+          opts.addCUDA(runtime.deviceId());
+        } catch (OrtException e) {
+          throw new CudaUnavailableException(e.getMessage());
+        }
+        provider = "CUDA:" + runtime.deviceId();
       }
-      OnnxModel model = new OnnxModel(dir, spec, env, user, score, item);
+      try {
+        user = open(env, dir, spec.userFile(), opts);
+        score = open(env, dir, spec.scoreFile(), opts);
+        if (spec.itemFile() != null && Files.exists(dir.resolve(spec.itemFile()))) {
+          item = open(env, dir, spec.itemFile(), opts);
+        }
+      } catch (ModelContractException e) {
+        if (cuda && e.getCause() instanceof OrtException) {
+          throw new CudaUnavailableException(e.getMessage());   // e.g. a CUDA build on a machine without a device
+        }
+        throw e;
+      }
+      OnnxModel model = new OnnxModel(dir, spec, env, user, score, item, provider);
       model.checkContract();
       return model;
     } catch (OrtException e) {
@@ -72,6 +131,13 @@ public final class OnnxModel implements AutoCloseable {
     } catch (RuntimeException e) {
       closeQuietly(user, score, item);
       throw e;
+    }
+  }
+
+  /** CUDA could not be used for this load (no provider in the build, no driver or device). */
+  private static final class CudaUnavailableException extends RuntimeException {
+    CudaUnavailableException(String message) {
+      super(message, null, false, false);
     }
   }
 
@@ -160,6 +226,11 @@ public final class OnnxModel implements AutoCloseable {
 
   public ModelSpec spec() {
     return spec;
+  }
+
+  /** The execution provider the sessions run on: {@code CPU} or {@code CUDA:<device>}. */
+  public String provider() {
+    return provider;
   }
 
   public Path dir() {

@@ -37,7 +37,19 @@ class OnnxScorerTest {
   @ParameterizedTest(name = "{0} d={1}")
   @MethodSource("fixtures")
   void scoresMatchPyTorchReference(String arch, int dim) throws IOException {
-    Path dir = TestData.model(arch, dim);
+    matchesReference(TestData.model(arch, dim), arch, dim, 1e-4);
+  }
+
+  /** fp16 exports (make_models.py --precision fp16) against the fp32 PyTorch scores, to half precision. */
+  @ParameterizedTest(name = "{0} fp16")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"two-sided", "dnn", "attention"})
+  void fp16ModelsMatchTheFp32ReferenceToHalfPrecision(String arch) throws IOException {
+    Path dir = TestData.model(arch, 16).resolveSibling(arch + "-d16-fp16");
+    assertEquals("fp16", ModelSpec.read(dir).precision());
+    matchesReference(dir, arch, 16, 2e-2);
+  }
+
+  private static void matchesReference(Path dir, String arch, int dim, double tolerance) throws IOException {
     JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
     try (OnnxModel model = OnnxModel.load(dir)) {
       OnnxScorer scorer = new OnnxScorer(model);
@@ -54,7 +66,7 @@ class OnnxScorerTest {
         try (UserState state = scorer.user(f)) {
           scorer.score(state, batch, expected.length);
           for (int i = 0; i < expected.length; i++) {
-            assertEquals(expected[i], batch.scores()[i], 1e-4 * Math.max(1, Math.abs(expected[i])), arch + " item " + i);
+            assertEquals(expected[i], batch.scores()[i], tolerance * Math.max(1, Math.abs(expected[i])), arch + " item " + i);
           }
         }
         if (arch.equals("two-sided")) {
@@ -66,7 +78,7 @@ class OnnxScorerTest {
             }
             ip.score(state, b, expected.length);
             for (int i = 0; i < expected.length; i++) {
-              assertEquals(expected[i], b.scores()[i], 1e-4 * Math.max(1, Math.abs(expected[i])));
+              assertEquals(expected[i], b.scores()[i], tolerance * Math.max(1, Math.abs(expected[i])));
             }
           }
         }
@@ -74,7 +86,7 @@ class OnnxScorerTest {
       float[] emb = model.itemEmbeddings(floats(ref.get("item_feat")), 3);
       float[] want = floats(ref.get("item_emb"));
       for (int i = 0; i < want.length; i++) {
-        assertEquals(want[i], emb[i], 1e-4);
+        assertEquals(want[i], emb[i], tolerance * Math.max(1, Math.abs(want[i])));
       }
     }
   }
@@ -160,10 +172,50 @@ class OnnxScorerTest {
     assertTrue(e.getMessage().contains("lacks score.onnx"), e.getMessage());
     Files.copy(dir.resolve("user.onnx"), dir.resolve("score.onnx"));
     e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
-    assertTrue(e.getMessage().contains("score.onnx"), e.getMessage());
+    assertTrue(e.getMessage().contains("score.onnx has SHA-256") && e.getMessage().contains("model.json lists"),
+        e.getMessage());
+    // without checksums in model.json the contract check still names the swapped file
+    dropChecksums(dir);
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("score.onnx") && e.getMessage().contains("has no input"), e.getMessage());
     Files.writeString(dir.resolve("score.onnx"), "not an onnx file");
     e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
     assertTrue(e.getMessage().contains("not a loadable ONNX model"), e.getMessage());
+  }
+
+  @Test
+  void corruptOnnxFileFailsItsChecksum() throws IOException {
+    Path dir = copyFixture("attention", 16);
+    byte[] bytes = Files.readAllBytes(dir.resolve("user.onnx"));
+    bytes[bytes.length / 2] ^= 0x5a;
+    Files.write(dir.resolve("user.onnx"), bytes);
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("user.onnx has SHA-256") && e.getMessage().contains("corrupt"), e.getMessage());
+  }
+
+  @Test
+  void autoProviderFallsBackToCpuAndCudaFailsFastWithoutAGpu() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(gpuPresent(), "a GPU is present; the CUDA path is measured instead");
+    Path dir = TestData.model("dnn", 16);
+    try (OnnxModel m = OnnxModel.load(dir, new ScorerRuntime(ScorerRuntime.Provider.AUTO, 0, 1))) {
+      assertEquals("CPU", m.provider());
+    }
+    ScorerException e = assertThrows(ScorerException.class,
+        () -> OnnxModel.load(dir, new ScorerRuntime(ScorerRuntime.Provider.CUDA, 0, 1)));
+    assertTrue(e.getMessage().contains("cannot run on CUDA device 0") && e.getMessage().contains("auto"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> ScorerRuntime.Provider.parse("tpu"));
+  }
+
+  private static boolean gpuPresent() {
+    return Files.exists(Path.of("/dev/nvidia0"));
+  }
+
+  private static void dropChecksums(Path dir) throws IOException {
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode spec =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(dir.resolve("model.json").toFile());
+    spec.remove("sha256");
+    json.writeValue(dir.resolve("model.json").toFile(), spec);
   }
 
   @Test

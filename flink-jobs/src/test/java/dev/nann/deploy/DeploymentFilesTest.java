@@ -1,0 +1,238 @@
+package dev.nann.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
+import dev.nann.jobs.IndexSyncConfig;
+import dev.nann.jobs.ServingConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The deployment files: every manifest in {@code k8s/} parses and passes schema validation (the
+ * Flink Kubernetes Operator's, Strimzi's and the Prometheus Operator's CRD schemas, Kubernetes'
+ * own for core kinds, all vendored in {@code k8s/schemas/}, checked strictly: an unknown field is an
+ * error, as a typo would be), the job settings they carry are accepted by the jobs' own config
+ * parsers, every topic the jobs use exists with the right cleanup policy, and the Dockerfile's
+ * versions follow the build's.
+ */
+class DeploymentFilesTest {
+  private static final Path REPO = Path.of(System.getProperty("nann.repo", "..")).toAbsolutePath().normalize();
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Map<String, JsonSchema> SCHEMAS = new HashMap<>();
+  private static List<JsonNode> docs;
+
+  @BeforeAll
+  static void load() throws IOException {
+    docs = new ArrayList<>();
+    try (Stream<Path> files = Files.list(REPO.resolve("k8s"))) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+        YAML.readValues(YAML.getFactory().createParser(f.toFile()), JsonNode.class).readAll().stream()
+            .filter(n -> n != null && !n.isNull()).forEach(docs::add);
+      }
+    }
+  }
+
+  @Test
+  void everyManifestPassesItsSchemaStrictly() throws IOException {
+    assertTrue(docs.size() >= 15, "manifests found: " + docs.size());
+    Map<String, Integer> kinds = new TreeMap<>();
+    for (JsonNode doc : docs) {
+      List<String> errors = validate(doc);
+      assertTrue(errors.isEmpty(), name(doc) + ": " + errors);
+      kinds.merge(doc.path("kind").asText(), 1, Integer::sum);
+    }
+    for (String kind : List.of("FlinkDeployment", "Kafka", "KafkaNodePool", "KafkaTopic", "PodMonitor",
+        "PersistentVolumeClaim", "ConfigMap", "Namespace")) {
+      assertTrue(kinds.containsKey(kind), "no " + kind + " in k8s/: " + kinds);
+    }
+  }
+
+  @Test
+  void validationCatchesATypoAndAWrongType() throws IOException {
+    ObjectNode serving = (ObjectNode) find("FlinkDeployment", "nann-serving").deepCopy();
+    ((ObjectNode) serving.get("spec")).put("taskManagr", "typo");
+    assertFalse(validate(serving).isEmpty(), "an unknown field must fail");
+    ObjectNode topic = (ObjectNode) find("KafkaTopic", "requests").deepCopy();
+    ((ObjectNode) topic.get("spec")).put("partitions", "many");
+    assertFalse(validate(topic).isEmpty(), "a string where an integer belongs must fail");
+    ObjectNode pvc = (ObjectNode) find("PersistentVolumeClaim", "nann-store").deepCopy();
+    ((ObjectNode) pvc.get("spec")).put("acessModes", "ReadWriteMany");
+    assertFalse(validate(pvc).isEmpty(), "an unknown field in a core kind must fail");
+  }
+
+  @Test
+  void servingRunsOnGpuTaskManagersAndIndexSyncOnCpu() {
+    JsonNode serving = find("FlinkDeployment", "nann-serving").get("spec");
+    JsonNode tm = serving.at("/taskManager/podTemplate/spec");
+    assertEquals(1, tm.at("/containers/0/resources/limits").get("nvidia.com/gpu").asInt());
+    assertFalse(tm.path("tolerations").isEmpty());
+    assertFalse(tm.path("nodeSelector").isEmpty());
+    JsonNode sync = find("FlinkDeployment", "nann-index-sync").get("spec");
+    assertTrue(sync.at("/taskManager/podTemplate").isMissingNode(), "index-sync needs no GPU");
+    for (JsonNode d : List.of(serving, sync)) {
+      assertEquals("v2_2", d.get("flinkVersion").asText(), "the operator must run our Flink version");
+      assertEquals("rocksdb", d.at("/flinkConfiguration/state.backend.type").asText());
+      assertTrue(d.at("/flinkConfiguration/execution.checkpointing.dir").asText().startsWith("s3://"));
+      assertTrue(d.at("/flinkConfiguration/execution.checkpointing.savepoint-dir").asText().startsWith("s3://"));
+      assertTrue(d.at("/flinkConfiguration/metrics.reporter.prom.factory.class").asText().contains("Prometheus"));
+    }
+  }
+
+  @Test
+  void jobSettingsParseAndTopicsExist() throws Exception {
+    Map<String, JsonNode> jobs = Map.of("dev.nann.jobs.ServingJob", find("FlinkDeployment", "nann-serving"),
+        "dev.nann.jobs.IndexSyncJob", find("FlinkDeployment", "nann-index-sync"));
+    Map<String, Map<String, String>> settings = new HashMap<>();
+    for (Map.Entry<String, JsonNode> e : jobs.entrySet()) {
+      JsonNode spec = e.getValue().get("spec");
+      assertEquals(e.getKey(), spec.at("/job/entryClass").asText());
+      Class.forName(e.getKey()).getMethod("main", String[].class);
+      String configPath = spec.at("/job/args/1").asText();
+      JsonNode mount = null;
+      for (JsonNode m : spec.at("/podTemplate/spec/containers/0/volumeMounts")) {
+        if (configPath.startsWith(m.get("mountPath").asText() + "/")) {
+          mount = m;
+        }
+      }
+      assertNotNull(mount, configPath + " is not under a mounted volume");
+      String configMap = null;
+      for (JsonNode v : spec.at("/podTemplate/spec/volumes")) {
+        if (v.get("name").asText().equals(mount.get("name").asText())) {
+          configMap = v.at("/configMap/name").asText();
+        }
+      }
+      String file = configPath.substring(configPath.lastIndexOf('/') + 1);
+      String text = find("ConfigMap", configMap).at("/data").get(file).asText();
+      Properties p = new Properties();
+      p.load(new StringReader(text));
+      Map<String, String> m = new TreeMap<>();
+      p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+      settings.put(e.getKey(), m);
+    }
+    ServingConfig serving = ServingConfig.of(settings.get("dev.nann.jobs.ServingJob"));   // refuses unknown keys
+    IndexSyncConfig sync = IndexSyncConfig.of(settings.get("dev.nann.jobs.IndexSyncJob"));
+    assertEquals(serving.get("snapshot.dir"), sync.get("snapshot.dir"), "both jobs must share the snapshot store");
+
+    Map<String, String> cleanup = new HashMap<>();
+    for (JsonNode doc : docs) {
+      if (doc.path("kind").asText().equals("KafkaTopic")) {
+        cleanup.put(doc.at("/metadata/name").asText(), doc.at("/spec/config/cleanup.policy").asText("delete"));
+      }
+    }
+    for (String topic : serving.topics()) {
+      assertTrue(cleanup.containsKey(topic), "no KafkaTopic for " + topic);
+      assertEquals(serving.compactedTopics().contains(topic) ? "compact" : "delete", cleanup.get(topic), topic);
+    }
+    for (String key : List.of("topics.item-embeddings", "topics.index-updates", "topics.dead-letter")) {
+      assertTrue(cleanup.containsKey(sync.get(key)), "no KafkaTopic for " + sync.get(key));
+    }
+  }
+
+  @Test
+  void dockerfileFollowsTheBuildsVersions() throws IOException {
+    String pom = Files.readString(REPO.resolve("pom.xml"));
+    String docker = Files.readString(REPO.resolve("Dockerfile"));
+    assertTrue(docker.contains("flink:" + property(pom, "flink.version") + "-java17"), "Flink image version");
+    assertTrue(docker.contains("onnxruntime_gpu:" + property(pom, "onnxruntime.version")), "ORT GPU version");
+    assertTrue(docker.contains("/opt/flink/usrlib/nann-job.jar"));
+    for (JsonNode d : List.of(find("FlinkDeployment", "nann-serving"), find("FlinkDeployment", "nann-index-sync"))) {
+      assertEquals("local:///opt/flink/usrlib/nann-job.jar", d.at("/spec/job/jarURI").asText());
+    }
+  }
+
+  private static String property(String pom, String name) {
+    Matcher m = Pattern.compile("<" + Pattern.quote(name) + ">([^<]+)</").matcher(pom);
+    assertTrue(m.find(), name + " not in pom.xml");
+    return m.group(1);
+  }
+
+  private static JsonNode find(String kind, String name) {
+    for (JsonNode d : docs) {
+      if (d.path("kind").asText().equals(kind) && d.at("/metadata/name").asText().equals(name)) {
+        return d;
+      }
+    }
+    throw new AssertionError("no " + kind + " named " + name + " in k8s/");
+  }
+
+  private static String name(JsonNode doc) {
+    return doc.path("kind").asText() + "/" + doc.at("/metadata/name").asText();
+  }
+
+  private static List<String> validate(JsonNode doc) throws IOException {
+    String apiVersion = doc.path("apiVersion").asText();
+    String kind = doc.path("kind").asText();
+    int slash = apiVersion.indexOf('/');
+    String file = slash < 0
+        ? kind.toLowerCase() + "-" + apiVersion
+        : kind.toLowerCase() + "-" + apiVersion.substring(0, slash) + "-" + apiVersion.substring(slash + 1);
+    JsonSchema schema = SCHEMAS.get(file);
+    if (schema == null) {
+      Path p = REPO.resolve("k8s/schemas").resolve(file + ".json.gz");
+      assertTrue(Files.exists(p), "no schema for " + apiVersion + " " + kind + " (" + p + ")");
+      JsonNode raw;
+      try (InputStream in = new GZIPInputStream(Files.newInputStream(p))) {
+        raw = JSON.readTree(in);
+      }
+      ((ObjectNode) raw).remove("$schema");   // Kubernetes' schemas name a generic meta-schema; read them as draft 4
+      // the API server declares these for every custom resource; some CRD schemas leave them out
+      ObjectNode props = ((ObjectNode) raw).with("properties");
+      props.putIfAbsent("apiVersion", JSON.createObjectNode().put("type", "string"));
+      props.putIfAbsent("kind", JSON.createObjectNode().put("type", "string"));
+      props.putIfAbsent("metadata", JSON.createObjectNode().put("type", "object"));
+      schema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4).getSchema(strict(raw));
+      SCHEMAS.put(file, schema);
+    }
+    Set<ValidationMessage> errors = schema.validate(doc);
+    return errors.stream().map(ValidationMessage::getMessage).sorted().toList();
+  }
+
+  /**
+   * A CRD schema as the API server's strict field validation reads it: objects with declared
+   * properties allow no others unless marked {@code x-kubernetes-preserve-unknown-fields}.
+   */
+  private static JsonNode strict(JsonNode node) {
+    if (node.isObject()) {
+      ObjectNode o = (ObjectNode) node;
+      if (o.has("properties") && !o.has("additionalProperties")
+          && !o.path("x-kubernetes-preserve-unknown-fields").asBoolean(false)) {
+        o.put("additionalProperties", false);
+      }
+      for (Iterator<JsonNode> it = o.elements(); it.hasNext(); ) {
+        strict(it.next());
+      }
+    } else if (node.isArray()) {
+      node.forEach(DeploymentFilesTest::strict);
+    }
+    return node;
+  }
+}

@@ -1,0 +1,75 @@
+"""Converts an exported fp32 ONNX file to half precision, keeping fp32 inputs and outputs.
+
+Weights, constants and every intermediate float tensor become float16; a Cast after each float
+input and before each float output keeps the file's interface fp32, so nann's model contract (and
+the Java side) does not change. On the CUDA execution provider the matmuls then run in fp16; on the
+CPU provider ONNX Runtime inserts casts around kernels it lacks in fp16 (correct, not faster).
+
+PyTorch from Debian (1.13) cannot run half-precision matmuls on the CPU, so the conversion is done on
+the ONNX graph after export rather than with ``module.half()`` before it.
+"""
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+FLOAT = TensorProto.FLOAT
+FLOAT16 = TensorProto.FLOAT16
+
+
+def _half_tensor(t):
+    if t.data_type != FLOAT:
+        return t
+    arr = numpy_helper.to_array(t)
+    if np.isfinite(arr).all() and np.abs(arr).max(initial=0) > 65504:
+        raise ValueError(f"tensor {t.name} has values beyond the fp16 range (max |x| {np.abs(arr).max()})")
+    return numpy_helper.from_array(arr.astype(np.float16), t.name)
+
+
+def convert(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Returns ``model`` with float16 internals and float32 inputs and outputs."""
+    g = model.graph
+    for i, init in enumerate(g.initializer):
+        g.initializer[i].CopyFrom(_half_tensor(init))
+    for node in g.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                a.t.CopyFrom(_half_tensor(a.t))
+            elif node.op_type == "Cast" and a.name == "to" and a.i == FLOAT:
+                a.i = FLOAT16
+    for vi in g.value_info:
+        if vi.type.tensor_type.elem_type == FLOAT:
+            vi.type.tensor_type.elem_type = FLOAT16
+
+    cast_nodes = []
+    for inp in g.input:
+        if inp.type.tensor_type.elem_type != FLOAT:
+            continue
+        half = inp.name + "__fp16"
+        for node in g.node:
+            for k, name in enumerate(node.input):
+                if name == inp.name:
+                    node.input[k] = half
+        cast_nodes.append(helper.make_node("Cast", [inp.name], [half], to=FLOAT16, name=half + "_cast"))
+    out_casts = []
+    for out in g.output:
+        if out.type.tensor_type.elem_type != FLOAT:
+            continue
+        half = out.name + "__fp16"
+        for node in g.node:
+            for k, name in enumerate(node.output):
+                if name == out.name:
+                    node.output[k] = half
+            for k, name in enumerate(node.input):
+                if name == out.name:
+                    node.input[k] = half
+        out_casts.append(helper.make_node("Cast", [half], [out.name], to=FLOAT, name=half + "_cast"))
+    nodes = cast_nodes + list(g.node) + out_casts
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model
+
+
+def convert_file(path):
+    """Converts the ONNX file at ``path`` in place."""
+    onnx.save(convert(onnx.load(path)), path)
