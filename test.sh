@@ -7,6 +7,19 @@ cd "$(dirname "$0")"
 echo "[test] trainer fixtures reproducible?"
 PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 64
 PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 16 --seq-len 8 --hidden 16
+echo "[test] trainer unit tests"
+PYTHONWARNINGS=ignore /usr/bin/python3 -m unittest discover -s trainer/tests
+ML=../shared/data/movielens-100k
+if [ -f "$ML/u.data" ]; then
+  echo "[test] trainer smoke run: the three architectures on MovieLens-100k, 1 epoch each (Java checks the export)"
+  rm -rf .cache/trained-smoke
+  for arch in two-sided dnn attention; do
+    PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train.py --data "$ML" --arch "$arch" --epochs 1 \
+        --distractors 1000 --out ".cache/trained-smoke/$arch" | grep -E "epoch|test recall|wrote"
+  done
+else
+  echo "[test] $ML not found: trainer smoke run skipped"
+fi
 echo "[test] mvn verify"
 mvn -B -ntp verify
 echo "[test] GPU build (-Pgpu: onnxruntime_gpu instead of onnxruntime) compiles; its scorer tests pass without a GPU"

@@ -18,6 +18,13 @@ def nce_loss(scores, noise_log_prob, negatives):
     return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / scores.shape[0]
 
 
+def fgsm_delta(score_fn, item_emb, eps):
+    """Eq. 5: Δ = ε · sign(∇_{e_v} s_u(e_v)), a constant (no gradient flows through it); ‖Δ‖_∞ = ε."""
+    probe = item_emb.detach().requires_grad_(True)
+    grad, = torch.autograd.grad(score_fn(probe).sum(), probe)
+    return (eps * grad.sign()).detach()
+
+
 def fgsm_flatness(score_fn, item_emb, scores, eps):
     """L_AUX of Eq. 4 with the perturbation of Eq. 5.
 
@@ -28,10 +35,7 @@ def fgsm_flatness(score_fn, item_emb, scores, eps):
     """
     if eps <= 0:
         return scores.new_zeros(())
-    probe = item_emb.detach().requires_grad_(True)
-    grad, = torch.autograd.grad(score_fn(probe).sum(), probe)
-    perturbed = item_emb + eps * grad.sign()
-    s_adv = score_fn(perturbed)
+    s_adv = score_fn(item_emb + fgsm_delta(score_fn, item_emb, eps))
     p = torch.sigmoid(scores)
     logp, log1mp = F.logsigmoid(scores), F.logsigmoid(-scores)
     logq, log1mq = F.logsigmoid(s_adv), F.logsigmoid(-s_adv)

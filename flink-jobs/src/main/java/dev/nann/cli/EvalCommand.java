@@ -3,6 +3,7 @@ package dev.nann.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nann.eval.Corpus;
 import dev.nann.eval.Evaluator;
+import dev.nann.eval.FileCorpus;
 import dev.nann.eval.ModeReport;
 import dev.nann.eval.MovieLensCorpus;
 import dev.nann.eval.SyntheticCorpus;
@@ -38,7 +39,8 @@ import picocli.CommandLine.Option;
         "Several budgets in one run: separate --ef/--steps sets with ';' and --hnsw-ef values with ','."})
 public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--corpus", defaultValue = "synthetic:100000",
-      description = "synthetic:N (seeded clustered items) or movielens:PATH (MovieLens-100k directory). Default: ${DEFAULT-VALUE}")
+      description = "synthetic:N (seeded clustered items), movielens:PATH (MovieLens-100k directory) or dir:PATH "
+          + "(a corpus written by trainer/train.py, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
   String corpus;
 
   @Option(names = "--dim", defaultValue = "64", description = "Embedding dimension d. Default: ${DEFAULT-VALUE}")
@@ -253,7 +255,15 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return MovieLensCorpus.load(dir, d, 10, MovieLensCorpus.randomProjection(d, seed));
     }
-    throw new IllegalArgumentException("--corpus must be synthetic:N or movielens:PATH, got '" + corpus + "'");
+    if (corpus.startsWith("dir:")) {
+      Corpus c = FileCorpus.load(Path.of(corpus.substring("dir:".length())));
+      if (c.dim() != d) {
+        throw new IllegalArgumentException("corpus " + corpus + " has dim " + c.dim() + " but the model takes " + d);
+      }
+      return c;
+    }
+    throw new IllegalArgumentException("--corpus must be synthetic:N, movielens:PATH or dir:PATH (trainer/train.py's "
+        + "corpus), got '" + corpus + "'");
   }
 
   private HnswIndex buildOrLoad(Corpus c) throws Exception {

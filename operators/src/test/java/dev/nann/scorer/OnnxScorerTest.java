@@ -1,6 +1,7 @@
 package dev.nann.scorer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import dev.nann.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +49,26 @@ class OnnxScorerTest {
     Path dir = TestData.model(arch, 16).resolveSibling(arch + "-d16-fp16");
     assertEquals("fp16", ModelSpec.read(dir).precision());
     matchesReference(dir, arch, 16, 2e-2);
+  }
+
+  /**
+   * Models trained and exported by trainer/train.py (test.sh's smoke run writes them to
+   * .cache/trained-smoke/ARCH/model): ONNX Runtime gives the PyTorch scores and item embeddings.
+   */
+  @Test
+  void trainedModelsMatchPyTorch() throws IOException {
+    Path root = TestData.repo().resolve(".cache/trained-smoke");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(root),
+        "no trained models at " + root + " (./test.sh trains them before the Java tests)");
+    List<Path> dirs;
+    try (Stream<Path> s = Files.list(root)) {
+      dirs = s.map(p -> p.resolve("model")).filter(p -> Files.exists(p.resolve("reference.json"))).sorted().toList();
+    }
+    assertFalse(dirs.isEmpty(), "no trained model under " + root);
+    for (Path dir : dirs) {
+      ModelSpec spec = ModelSpec.read(dir);
+      matchesReference(dir, spec.arch(), spec.itemDim(), 1e-4);
+    }
   }
 
   private static void matchesReference(Path dir, String arch, int dim, double tolerance) throws IOException {

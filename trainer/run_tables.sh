@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Trains the three architectures with and without FGSM on MovieLens-100k, evaluates each with
+# ./nann eval over the real items plus --distractors GMM distractors, and writes the tables and plots
+# (docs/results/trainer/). Takes about an hour on the 2-core machine with the defaults.
+#
+#   trainer/run_tables.sh [--epochs 10] [--distractors 1000000] [--eps 0.1] [--runs runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EPOCHS=10; DISTRACTORS=1000000; EPS=0.1; RUNS=runs; ARCHS="two-sided dnn attention"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --epochs) EPOCHS=$2; shift 2;;
+    --distractors) DISTRACTORS=$2; shift 2;;
+    --eps) EPS=$2; shift 2;;
+    --runs) RUNS=$2; shift 2;;
+    --archs) ARCHS=$2; shift 2;;
+    *) echo "unknown option $1"; exit 2;;
+  esac
+done
+export PYTHONWARNINGS=ignore
+NANN=${NANN:-./nann}
+for arch in $ARCHS; do
+  for eps in 0 "$EPS"; do
+    out="$RUNS/ml-$arch-eps$eps"
+    if [ ! -f "$out/train.json" ]; then
+      /usr/bin/python3 trainer/train.py --arch "$arch" --fgsm-eps "$eps" --epochs "$EPOCHS" \
+          --distractors "$DISTRACTORS" --out "$out"
+    fi
+    if [ ! -f "$out/eval.json" ]; then
+      $NANN eval --corpus "dir:$out/corpus" --model "$out/model" --modes nann,hnsw,brute --k 200 --queries 1000 \
+          --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps "1,1,3" \
+          --hnsw-ef 200,400,800,1600,3200 --build-threads 2 --json "$out/eval.json"
+    fi
+  done
+done
+/usr/bin/python3 trainer/tables.py --runs "$RUNS" --out docs/results/trainer

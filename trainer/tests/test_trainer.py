@@ -1,0 +1,166 @@
+"""Unit tests of the reference trainer: split, losses, FGSM, distractors, fp16 conversion.
+
+    /usr/bin/python3 -m unittest discover -s trainer/tests -v
+"""
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from nann_trainer.data import read_interactions, split  # noqa: E402
+from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, with_distractors  # noqa: E402
+from nann_trainer.nce import fgsm_delta, fgsm_flatness, nce_loss  # noqa: E402
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class SplitTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        rng = np.random.default_rng(1)
+        lines = ["user,item,rating,timestamp"]
+        for u in range(60):
+            for k in range(10 + u % 7):
+                lines.append(f"{u},{rng.integers(1, 80)},{rng.integers(1, 6)},{1000 * u + k * 7 + (u * 13) % 5}")
+        lines += ["3,oops,1,2", "4,5", "5,6,1,nan", ""]
+        for u in range(60, 64):     # short users: dropped by min_len
+            lines.append(f"{u},1,5,{u}")
+        self.path = os.path.join(self.tmp.name, "log.csv")
+        write(self.path, "\n".join(lines) + "\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_bad_rows_are_counted_and_skipped(self):
+        data = read_interactions(self.path)
+        self.assertEqual(data.bad_rows, 3)
+        self.assertEqual(len(data.bad_examples), 3)
+        self.assertEqual(len(data.sequences), 64)
+
+    def test_sequences_are_in_time_order(self):
+        rows = [ln.split(",") for ln in open(self.path).read().splitlines()[1:] if ln.count(",") == 3]
+        data = read_interactions(self.path)
+        for u in (0, 7, 33):
+            mine = sorted((int(r[3]), int(r[1])) for r in rows if r[0] == str(u) and r[3] != "nan")
+            self.assertEqual(data.sequences[u], [i for _t, i in mine])
+
+    def test_no_future_of_a_held_out_user_leaks_into_training(self):
+        data = read_interactions(self.path)
+        sp = split(data, seq_len=5, val_users=6, test_users=6, min_len=10, seed=3)
+        self.assertEqual(sp.dropped_users, 4)
+        held = {u for u, _h, _t in sp.val + sp.test}
+        self.assertEqual(len(held), 12)
+        self.assertFalse(held & set(sp.train_users), "held-out users are never trained on")
+        row = {int(i): r for r, i in enumerate(data.item_ids)}
+        for u, hist, truth in sp.test:
+            s = [row[i] for i in data.sequences[u]]
+            k = math.ceil(len(s) / 2) - 1
+            self.assertEqual(truth, s[k], "ground truth is the ⌈l/2⌉-th behaviour")
+            self.assertEqual(hist, s[max(0, k - 5):k], "history is what came before it, capped at L")
+        # training examples: each target predicted only from behaviours before it
+        n = sum(len(data.sequences[u]) - 1 for u in sp.train_users)
+        self.assertEqual(len(sp.train_examples), n)
+        by_user = iter(sp.train_examples)
+        for u in sp.train_users:
+            s = [row[i] for i in data.sequences[u]]
+            for k in range(1, len(s)):
+                hist, target = next(by_user)
+                self.assertEqual(target, s[k])
+                self.assertEqual(hist, s[max(0, k - 5):k])
+
+    def test_same_seed_same_split(self):
+        data = read_interactions(self.path)
+        a = split(data, seed=5, val_users=5, test_users=5)
+        b = split(data, seed=5, val_users=5, test_users=5)
+        self.assertEqual(a.test, b.test)
+        self.assertNotEqual([u for u, _h, _t in a.test], [u for u, _h, _t in split(data, seed=6, val_users=5,
+                                                                                    test_users=5).test])
+
+
+class LossTest(unittest.TestCase):
+    def test_nce_by_hand(self):
+        scores = torch.tensor([[2.0, 0.5, -1.0]])
+        log_q = torch.log(torch.tensor([[0.1, 0.2, 0.3]]))
+        k = 2
+        logits = [2.0 - math.log(k * 0.1), 0.5 - math.log(k * 0.2), -1.0 - math.log(k * 0.3)]
+
+        def sp(x):
+            return math.log1p(math.exp(-x))
+        want = sp(logits[0]) + sp(-logits[1]) + sp(-logits[2])   # -log σ(pos) - Σ log(1 - σ(neg))
+        self.assertAlmostEqual(float(nce_loss(scores, log_q, k)), want, places=5)
+
+    def test_fgsm_delta_has_the_gradient_sign_and_max_norm_eps(self):
+        w = torch.tensor([0.5, -2.0, 0.0001, -0.3])
+        e = torch.randn(3, 4)
+        delta = fgsm_delta(lambda x: x @ w, e, 0.05)
+        self.assertTrue(torch.equal(delta, 0.05 * torch.sign(w).expand(3, 4)))
+        self.assertAlmostEqual(float(delta.abs().max()), 0.05, places=7)
+        self.assertFalse(delta.requires_grad)
+
+    def test_flatness_is_the_bernoulli_kl_by_hand(self):
+        w = torch.tensor([1.0, -1.0])
+        e = torch.tensor([[0.2, 0.1]])
+        eps = 0.1
+        s = float(e[0] @ w)                 # 0.1
+        s_adv = s + eps * (1 + 1)           # Δ = ε·sign(w) moves the score by ε·‖w‖₁
+        p, q = 1 / (1 + math.exp(-s)), 1 / (1 + math.exp(-s_adv))
+        want = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+        got = fgsm_flatness(lambda x: x @ w, e, e @ w, eps)
+        self.assertAlmostEqual(float(got), want, places=6)
+        self.assertEqual(float(fgsm_flatness(lambda x: x @ w, e, e @ w, 0.0)), 0.0)
+
+    def test_flatness_is_zero_for_a_flat_scorer_and_positive_otherwise(self):
+        e = torch.randn(5, 3)
+        flat = fgsm_flatness(lambda x: torch.zeros(x.shape[0]) + 0 * x.sum(1), e, torch.zeros(5), 0.1)
+        self.assertAlmostEqual(float(flat), 0.0, places=7)
+        w = torch.tensor([3.0, -1.0, 2.0])
+        self.assertGreater(float(fgsm_flatness(lambda x: x @ w, e, e @ w, 0.1)), 0.0)
+
+
+class DistractorTest(unittest.TestCase):
+    def test_gmm_recovers_two_clusters_and_samples_like_them(self):
+        rng = np.random.default_rng(0)
+        x = np.concatenate([rng.normal(-3, 0.5, (400, 2)), rng.normal(4, 1.0, (600, 2))])
+        gmm = DiagonalGmm.fit(x, components=2, seed=1)
+        order = np.argsort(gmm.means[:, 0])
+        np.testing.assert_allclose(gmm.means[order], [[-3, -3], [4, 4]], atol=0.2)
+        np.testing.assert_allclose(gmm.weights[order], [0.4, 0.6], atol=0.05)
+        s = gmm.sample(20000, seed=2)
+        self.assertAlmostEqual(float((s[:, 0] < 0.5).mean()), 0.4, delta=0.02)
+
+    def test_distractors_follow_the_real_items_with_their_own_ids(self):
+        real = np.random.default_rng(3).normal(size=(50, 4)).astype(np.float32)
+        emb, ids = with_distractors(real, np.arange(1, 51), 1000, components=3, seed=4, log=lambda s: None)
+        self.assertEqual(emb.shape, (1050, 4))
+        np.testing.assert_array_equal(emb[:50], real)
+        self.assertTrue((ids[50:] >= DISTRACTOR_ID_BASE).all())
+        self.assertEqual(len(set(ids.tolist())), 1050)
+        np.testing.assert_allclose(emb[50:].mean(0), real.mean(0), atol=0.25)
+
+
+class Fp16Test(unittest.TestCase):
+    def test_conversion_keeps_float_io_and_halves_the_weights(self):
+        import onnx
+        from nann_trainer.fp16 import convert
+        lin = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.onnx")
+            torch.onnx.export(lin, (torch.zeros(2, 4),), path, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=17)
+            m = convert(onnx.load(path))
+        self.assertEqual(m.graph.input[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+        self.assertEqual(m.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+        self.assertTrue(all(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer))
+
+
+if __name__ == "__main__":
+    unittest.main()

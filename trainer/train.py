@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Reference trainer: interaction logs -> a model directory nann serves, plus an evaluation corpus.
+
+    /usr/bin/python3 trainer/train.py --data ../shared/data/movielens-100k --arch attention \\
+        --fgsm-eps 1e-2 --epochs 12 --distractors 1000000 --out runs/ml-attention-fgsm
+
+Trains one of the three scorer architectures of NANN §5.1.3 (two-sided, dnn, attention) with NCE
+against the unigram noise distribution plus the FGSM flatness task L_AUX (§3.1.3, §3.4, Eq. 3-5;
+``--fgsm-eps 0`` turns it off), Adam. Items: a shared embedding layer (``--emb`` = 16) for item ids,
+concatenated with the item attributes (genres, year), through the item network (three fully
+connected layers) to e_v; the behaviour sequence is embedded by the same tower. Seeded and
+deterministic on the CPU; loss and validation recall printed per epoch.
+
+Writes to ``--out``:
+  model/           nann's model contract (model.json, user.onnx, score.onnx, item.onnx) and
+                   reference.json (PyTorch scores for fixed inputs; the Java tests compare ORT to them)
+  corpus/          what ``./nann eval --corpus dir:OUT/corpus`` reads: items.f32 (e_v, real items
+                   then ``--distractors`` items sampled from a Gaussian mixture fitted to the real e_v),
+                   ids.i64, users.tsv (test users: history, ground truth), corpus.json
+  train.json       split sizes, bad rows, loss and validation recall per epoch, test recall over the
+                   real items, and the flatness probe (mean |s_u(e_v) - s_u(e_v + Δ)| for random Δ
+                   with max-norm ε, growing ε; Fig. 7's shape)
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from nann_trainer.data import read_interactions, split  # noqa: E402
+from nann_trainer.distractors import with_distractors  # noqa: E402
+from nann_trainer.export import export_model_dir  # noqa: E402
+from nann_trainer.models import ARCHS, ItemNet, Scorer  # noqa: E402
+from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
+
+PROBE_EPS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+
+
+class ItemTower(nn.Module):
+    """Shared embedding layer for item ids, concatenated with attributes, through the item network."""
+
+    def __init__(self, items, attributes, emb, dim):
+        super().__init__()
+        self.ids = nn.Embedding(items, emb)
+        nn.init.normal_(self.ids.weight, std=0.1)
+        self.register_buffer("attributes", torch.from_numpy(attributes))
+        self.net = ItemNet(emb + attributes.shape[1], dim, normalize=True)
+
+    def features(self):
+        """[items, emb + A]: the item network's input for every catalog row (item.onnx's item_feat)."""
+        return torch.cat([self.ids.weight, self.attributes], dim=1)
+
+    def forward(self):
+        return self.net(self.features())
+
+
+def batches(examples, seq_len, size, rng):
+    order = rng.permutation(len(examples))
+    for start in range(0, len(order), size):
+        idx = order[start:start + size]
+        seq = np.zeros((len(idx), seq_len), dtype=np.int64)
+        mask = np.zeros((len(idx), seq_len), dtype=np.float32)
+        target = np.empty(len(idx), dtype=np.int64)
+        for r, e in enumerate(idx):
+            hist, nxt = examples[e]
+            seq[r, :len(hist)] = hist
+            mask[r, :len(hist)] = 1
+            target[r] = nxt
+        yield torch.from_numpy(seq), torch.from_numpy(mask), torch.from_numpy(target)
+
+
+def held_out_batch(users, seq_len):
+    seq = np.zeros((len(users), seq_len), dtype=np.int64)
+    mask = np.zeros((len(users), seq_len), dtype=np.float32)
+    for r, (_u, hist, _t) in enumerate(users):
+        seq[r, :len(hist)] = hist
+        mask[r, :len(hist)] = 1
+    return torch.from_numpy(seq), torch.from_numpy(mask), np.array([t for _u, _h, t in users])
+
+
+def user_state(scorer, emb, seq, mask):
+    return scorer.user(emb[seq] * mask.unsqueeze(-1), mask)
+
+
+@torch.no_grad()
+def recall_at(scorer, emb, users, seq_len, ms):
+    """recall@M over the real items for held-out users (one ground-truth item each)."""
+    if not users:
+        return {m: 0.0 for m in ms}
+    seq, mask, truth = held_out_batch(users, seq_len)
+    hits = {m: 0 for m in ms}
+    for start in range(0, len(users), 128):
+        sl = slice(start, start + 128)
+        state = user_state(scorer, emb, seq[sl], mask[sl])
+        scores = scorer.score.score_grid(state, emb.unsqueeze(0).expand(seq[sl].shape[0], -1, -1))
+        rank = (scores > scores.gather(1, torch.from_numpy(truth[sl]).unsqueeze(1))).sum(1).numpy()
+        for m in ms:
+            hits[m] += int((rank < m).sum())
+    return {m: hits[m] / len(users) for m in ms}
+
+
+@torch.no_grad()
+def flatness_probe(scorer, emb, users, seq_len, seed, items_per_user=50):
+    """Mean |s_u(e_v) - s_u(e_v + Δ)| over test users and random items, Δ uniform signs times ε."""
+    g = torch.Generator().manual_seed(seed)
+    seq, mask, _truth = held_out_batch(users, seq_len)
+    state = user_state(scorer, emb, seq, mask)
+    rows = torch.randint(0, emb.shape[0], (len(users), items_per_user), generator=g)
+    cand = emb[rows]
+    base = scorer.score.score_grid(state, cand)
+    out = {}
+    for eps in PROBE_EPS:
+        delta = eps * (torch.randint(0, 2, cand.shape, generator=g).float() * 2 - 1)
+        out[str(eps)] = float((scorer.score.score_grid(state, cand + delta) - base).abs().mean())
+    return out
+
+
+def reference(scorer, tower, emb, users, seq_len, dim, rng):
+    """Inputs and PyTorch outputs the Java round-trip test feeds through ONNX Runtime."""
+    out = []
+    for _u, hist, _t in users[:2]:
+        n = len(hist)
+        seq_emb = torch.zeros(1, seq_len, dim)
+        seq_emb[0, :n] = emb[torch.tensor(hist)]
+        mask = torch.zeros(1, seq_len)
+        mask[0, :n] = 1
+        items = emb[torch.from_numpy(rng.choice(emb.shape[0], size=7, replace=False))]
+        with torch.no_grad():
+            scores = scorer(seq_emb.expand(7, -1, -1), mask.expand(7, -1), items)
+        out.append({"length": n, "seq_emb": seq_emb[0, :n].reshape(-1).tolist(),
+                    "items": items.reshape(-1).tolist(), "scores": scores.tolist()})
+    feats = tower.features()[:3].detach()
+    with torch.no_grad():
+        item_emb = tower.net(feats)
+    return {"dim": dim, "seq_len": seq_len, "users": out,
+            "item_feat": feats.reshape(-1).tolist(), "item_emb": item_emb.reshape(-1).tolist()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/movielens-100k"),
+                    help="MovieLens-100k directory, or an interaction file (user item rating/event timestamp)")
+    ap.add_argument("--items", help="item attribute file for --data FILE: item<TAB>year<TAB>genre|genre")
+    ap.add_argument("--arch", choices=ARCHS, default="attention")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
+    ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=20, help="L, behaviours the user network sees")
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--negatives", type=int, default=19, help="noise samples per positive (paper: 19)")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--fgsm-eps", type=float, default=1e-2, help="ε of the FGSM perturbation; 0 turns L_AUX off")
+    ap.add_argument("--aux-weight", type=float, default=1.0, help="weight of L_AUX in the loss")
+    ap.add_argument("--min-len", type=int, default=10, help="users with fewer behaviours are dropped")
+    ap.add_argument("--val-users", type=float, default=0.1)
+    ap.add_argument("--test-users", type=float, default=0.1)
+    ap.add_argument("--distractors", type=int, default=0, help="synthetic items added to the eval corpus")
+    ap.add_argument("--gmm-components", type=int, default=16)
+    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    rng = np.random.default_rng(a.seed)
+    t_start = time.time()
+
+    data = read_interactions(a.data, a.items)
+    print(f"[train] {data.interactions} interactions of {len(data.sequences)} users on {len(data.item_ids)} items; "
+          f"{data.bad_rows} bad rows skipped", flush=True)
+    for e in data.bad_examples:
+        print(f"[train]   bad row: {e}", flush=True)
+    sp = split(data, a.seq_len, a.val_users, a.test_users, a.min_len, a.seed)
+    print(f"[train] split: {len(sp.train_users)} training users ({len(sp.train_examples)} next-item examples), "
+          f"{len(sp.val)} validation, {len(sp.test)} test users; {sp.dropped_users} users under {a.min_len} "
+          f"behaviours dropped", flush=True)
+    if not sp.train_examples or not sp.test:
+        sys.exit("[train] not enough data for a split: need training examples and test users")
+
+    n_items = len(data.item_ids)
+    targets = np.array([t for _h, t in sp.train_examples])
+    counts = np.bincount(targets, minlength=n_items).astype(np.float64) + 1.0
+    noise = counts / counts.sum()
+    log_noise = torch.from_numpy(np.log(noise).astype(np.float32))
+    tower = ItemTower(n_items, data.attributes, a.emb, a.dim)
+    scorer = Scorer(a.arch, a.dim, a.hidden)
+    params = list(tower.parameters()) + list(scorer.parameters())
+    opt = torch.optim.Adam(params, lr=a.lr)
+    history = []
+    for epoch in range(a.epochs):
+        t0, tot_nce, tot_aux, steps = time.time(), 0.0, 0.0, 0
+        tower.train()
+        scorer.train()
+        for seq, mask, target in batches(sp.train_examples, a.seq_len, a.batch, rng):
+            emb = tower()
+            cand = torch.from_numpy(np.concatenate(
+                [target.numpy()[:, None], rng.choice(n_items, size=(len(target), a.negatives), p=noise)], axis=1))
+            state = user_state(scorer, emb, seq, mask)
+
+            def score_fn(cand_emb, state=state):
+                return scorer.score.score_grid(state, cand_emb)
+
+            cand_emb = emb[cand]
+            scores = score_fn(cand_emb)
+            loss_nce = nce_loss(scores, log_noise[cand], a.negatives)
+            loss_aux = fgsm_flatness(score_fn, cand_emb, scores, a.fgsm_eps)
+            loss = loss_nce + a.aux_weight * loss_aux
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot_nce += loss_nce.item()
+            tot_aux += float(loss_aux)
+            steps += 1
+        tower.eval()
+        scorer.eval()
+        with torch.no_grad():
+            emb = tower()
+        val = recall_at(scorer, emb, sp.val, a.seq_len, (50, 200))
+        row = {"epoch": epoch + 1, "nce": tot_nce / steps, "aux": tot_aux / steps,
+               "val_recall@50": val[50], "val_recall@200": val[200], "seconds": round(time.time() - t0, 1)}
+        history.append(row)
+        print(f"[train] epoch {epoch + 1}/{a.epochs}: nce {row['nce']:.4f}  aux {row['aux']:.5f}  "
+              f"val recall@50 {val[50]:.3f} @200 {val[200]:.3f}  ({row['seconds']:.0f} s)", flush=True)
+
+    with torch.no_grad():
+        emb = tower()
+    test = recall_at(scorer, emb, sp.test, a.seq_len, (50, 200))
+    probe = flatness_probe(scorer, emb, sp.test, a.seq_len, a.seed)
+    print(f"[train] test recall over the {n_items} real items: @50 {test[50]:.3f} @200 {test[200]:.3f}", flush=True)
+    print("[train] flatness probe, mean |s(e_v) - s(e_v + Δ)| by ε: "
+          + ", ".join(f"{k}: {v:.4f}" for k, v in probe.items()), flush=True)
+
+    version = f"{a.arch}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
+    model_dir = os.path.join(a.out, "model")
+    export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
+                     item_feat_dim=a.emb + data.attributes.shape[1], version=version, precision=a.precision,
+                     extra={"weights": f"trainer/train.py: {a.epochs} epochs NCE"
+                                       + (f" + FGSM eps={a.fgsm_eps:g}" if a.fgsm_eps > 0 else "")
+                                       + f" on {os.path.basename(os.path.normpath(a.data))}",
+                            "seed": a.seed})
+    with open(os.path.join(model_dir, "reference.json"), "w") as f:
+        json.dump(reference(scorer, tower, emb, sp.test, a.seq_len, a.dim, rng), f)
+
+    corpus_dir = os.path.join(a.out, "corpus")
+    os.makedirs(corpus_dir, exist_ok=True)
+    items, ids = with_distractors(emb.numpy(), data.item_ids, a.distractors, a.gmm_components, a.seed,
+                                  log=lambda s: print(s, flush=True))
+    items.astype("<f4").tofile(os.path.join(corpus_dir, "items.f32"))
+    ids.astype("<i8").tofile(os.path.join(corpus_dir, "ids.i64"))
+    with open(os.path.join(corpus_dir, "users.tsv"), "w") as f:
+        for u, hist, truth in sp.test:
+            f.write(f"{u}\t{','.join(str(int(data.item_ids[r])) for r in hist)}\t{int(data.item_ids[truth])}\n")
+    meta = {"name": f"{os.path.basename(os.path.normpath(a.data))}+{a.distractors}-distractors:{version}",
+            "dim": a.dim, "items": int(len(ids)), "real_items": int(n_items), "distractors": a.distractors,
+            "test_users": len(sp.test)}
+    with open(os.path.join(corpus_dir, "corpus.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+
+    summary = {"arch": a.arch, "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
+               "interactions": data.interactions, "bad_rows": data.bad_rows, "items": n_items,
+               "train_users": len(sp.train_users), "train_examples": len(sp.train_examples),
+               "val_users": len(sp.val), "test_users": len(sp.test), "dropped_users": sp.dropped_users,
+               "history": history, "test_recall@50": test[50], "test_recall@200": test[200],
+               "flatness_probe": probe, "seconds": round(time.time() - t_start, 1)}
+    with open(os.path.join(a.out, "train.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(f"[train] wrote {model_dir}, {corpus_dir} ({len(ids)} items) and {a.out}/train.json "
+          f"in {time.time() - t_start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
