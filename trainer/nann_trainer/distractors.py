@@ -2,7 +2,9 @@
 
 MovieLens has 1,682 items; graph search only matters at scale. A Gaussian mixture (diagonal
 covariances, fitted by EM, seeded) over the real items' e_v gives N look-alike items, so the real
-held-out items are needles among up to a million distractors. Distractors carry ids far above the
+held-out items are needles among up to a million distractors. When every real e_v has the same
+norm (the trainer's item tower normalises), samples are projected onto that sphere, the support of
+the real density. Distractors carry ids far above the
 real ones and never appear in ground truth.
 """
 import numpy as np
@@ -72,5 +74,11 @@ def with_distractors(real_emb, real_ids, n, components=16, seed=7, log=print):
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         fake[start:start + m] = gmm.sample(m, seed=seed + 1 + start // chunk)
+    norms = np.linalg.norm(real_emb, axis=1)
+    if norms.size and norms.max() - norms.min() <= 1e-3 * max(norms.mean(), 1e-12):
+        # the item tower puts every e_v on one sphere: keep the distractors on the same support, or
+        # off-sphere samples (longer vectors) would win inner products no real item can
+        fake *= (norms.mean() / np.maximum(np.linalg.norm(fake, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        log(f"[distractors] projected onto the real items' sphere (|e_v| = {norms.mean():.3f})")
     ids = np.concatenate([real_ids.astype(np.int64), DISTRACTOR_ID_BASE + np.arange(n, dtype=np.int64)])
     return np.concatenate([real_emb.astype(np.float32), fake]), ids

@@ -146,6 +146,12 @@ class DistractorTest(unittest.TestCase):
         self.assertEqual(len(set(ids.tolist())), 1050)
         np.testing.assert_allclose(emb[50:].mean(0), real.mean(0), atol=0.25)
 
+    def test_distractors_stay_on_the_sphere_of_normalised_items(self):
+        real = np.random.default_rng(5).normal(size=(80, 6)).astype(np.float32)
+        real *= 4 / np.linalg.norm(real, axis=1, keepdims=True)
+        emb, _ids = with_distractors(real, np.arange(80), 500, components=4, seed=6, log=lambda s: None)
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 4.0, rtol=1e-5)
+
 
 class Fp16Test(unittest.TestCase):
     def test_conversion_keeps_float_io_and_halves_the_weights(self):

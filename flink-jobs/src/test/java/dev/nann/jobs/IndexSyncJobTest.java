@@ -53,7 +53,8 @@ class IndexSyncJobTest {
     for (int i = 0; i < DIM; i++) {
       v.add((float) rnd.nextGaussian());
     }
-    return ItemEmbedding.newBuilder().setItemId(id).setEmbedding(v).build();
+    return ItemEmbedding.newBuilder().setItemId(id).setEmbedding(v)
+        .setAttributes(Map.of("parity", id % 2 == 0 ? "even" : "odd")).build();
   }
 
   private static ItemEmbedding deletion(long id) {
@@ -89,6 +90,13 @@ class IndexSyncJobTest {
     HnswIndex index = SnapshotFormat.read(Path.of(java.net.URI.create(d.getUri())));
     assertEquals(d.getSha256(), index.sha256());
     assertEquals(d.getItems(), index.size() - index.deletedCount());
+    // catalog attributes travel with every snapshot (full and in-place builds) for request filters
+    java.util.BitSet even = index.attributes().eligible(Map.of("parity", List.of("even")), index.size());
+    for (int node = 0; node < index.size(); node++) {
+      if (!index.isDeleted(node)) {
+        assertEquals(index.itemId(node) % 2 == 0, even.get(node), "attribute of item " + index.itemId(node));
+      }
+    }
     return index;
   }
 

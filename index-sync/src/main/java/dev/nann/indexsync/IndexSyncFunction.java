@@ -135,6 +135,19 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
   }
 
+  /** The catalog's attributes of every live node, so requests can filter on them during the walk. */
+  private dev.nann.graph.HnswIndex withCatalogAttributes(dev.nann.graph.HnswIndex built) throws Exception {
+    List<Map<String, String>> perNode = new ArrayList<>(built.size());
+    boolean any = false;
+    for (int node = 0; node < built.size(); node++) {
+      ItemEmbedding item = built.isDeleted(node) ? null : catalog.get(built.itemId(node));
+      Map<String, String> attrs = item == null ? null : item.getAttributes();
+      perNode.add(attrs);
+      any |= attrs != null && !attrs.isEmpty();
+    }
+    return any ? built.withAttributes(dev.nann.graph.ItemAttributes.of(perNode)) : built;
+  }
+
   private void build(long now, Collector<IndexDescriptor> out) throws Exception {
     pending.update(0L);
     timer.clear();
@@ -184,6 +197,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
             .seed(next).version(next).build(emb, dim, idArray);
       }
     }
+    built = withCatalogAttributes(built);
     IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads).publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;

@@ -1,6 +1,7 @@
 package dev.nann.engine;
 
 import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemAttributes;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
@@ -219,11 +220,12 @@ public final class RetrievalEngine implements AutoCloseable {
 
   private void admit(ModelDescriptor d) {
     String v = d.getVersion();
+    if (accepted(v) != null) {
+      return;   // already serving (e.g. a descriptor naming the configured default model)
+    }
     AcceptedModel newest = newestModel();
     if (newest.fromDescriptor() && ModelVersions.compare(v, newest.version()) <= 0) {
-      if (!v.equals(newest.version()) && accepted(v) == null) {
-        LOG.warn("model {} ignored: {} is newer (model versions only move forward)", v, newest.version());
-      }
+      LOG.warn("model {} ignored: {} is newer (model versions only move forward)", v, newest.version());
       return;
     }
     SharedRegistry<String, LoadedModel>.Lease lease;
@@ -497,18 +499,22 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     // the fresh set: deleted items never come back; upserted ones are scored below, so the graph's
     // (older or missing) copy of them is skipped
+    Map<String, List<String>> attributeFilter = req.getAttributeFilter();
     List<dev.nann.schemas.ItemEmbedding> upserts = new ArrayList<>();
     Set<Long> shadowed = new HashSet<>();
     for (dev.nann.schemas.ItemEmbedding item : fresh.values()) {
       shadowed.add(item.getItemId());
-      if (!item.getDeleted() && !excluded.contains(item.getItemId())) {
+      if (!item.getDeleted() && !excluded.contains(item.getItemId())
+          && ItemAttributes.matches(item.getAttributes(), attributeFilter)) {
         upserts.add(item);
       }
     }
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
     // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
-    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed);
+    java.util.BitSet eligible = attributeFilter.isEmpty() ? null
+        : index.attributes().eligible(attributeFilter, index.size());
+    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed, eligible);
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
     float[] freshScores;
@@ -516,7 +522,10 @@ public final class RetrievalEngine implements AutoCloseable {
       result = switch (mode) {
         case "brute" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
         case "hnsw" -> {
-          int fetch = Math.min(index.size(), k + excluded.size() + shadowed.size());
+          // over-fetch by the filter's selectivity: hnsw mode filters after the walk
+          long wanted = eligible == null ? k + excluded.size() + shadowed.size()
+              : 2L * (k + excluded.size()) * index.size() / Math.max(1, eligible.cardinality());
+          int fetch = (int) Math.min(index.size(), wanted);
           yield searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
         }
         default -> searcher.beam(user, Math.min(k, index.size()), beamFor(k), filter, FILTER_EXTRA_STEPS);
@@ -529,7 +538,7 @@ public final class RetrievalEngine implements AutoCloseable {
     List<Float> scores = new ArrayList<>(k);
     for (int i = 0; i < result.size() && items.size() < k; i++) {
       long id = index.itemId(result.nodes()[i]);
-      if (!excluded.contains(id) && !shadowed.contains(id)) {
+      if (filter == null || !filter.excluded(result.nodes()[i])) {
         items.add(id);
         scores.add(result.scores()[i]);
       }
@@ -548,10 +557,14 @@ public final class RetrievalEngine implements AutoCloseable {
     return r;
   }
 
-  /** The nodes of excluded or shadowed item ids, as a filter for the walk (null when there are none). */
-  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, Set<Long> shadowed) {
+  /**
+   * The nodes a request may not get, as a filter for the walk (null when there are none): excluded
+   * or shadowed item ids, and with an attribute filter every node outside {@code eligible}.
+   */
+  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, Set<Long> shadowed,
+                                                java.util.BitSet eligible) {
     if (excluded.isEmpty() && shadowed.isEmpty()) {
-      return null;
+      return eligible == null ? null : node -> !eligible.get(node);
     }
     int[] nodes = new int[excluded.size() + shadowed.size()];
     int n = 0;
@@ -565,6 +578,9 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     int[] sorted = java.util.Arrays.copyOf(nodes, n);
     java.util.Arrays.sort(sorted);
+    if (eligible != null) {
+      return node -> !eligible.get(node) || java.util.Arrays.binarySearch(sorted, node) >= 0;
+    }
     return n == 0 ? null : node -> java.util.Arrays.binarySearch(sorted, node) >= 0;
   }
 
@@ -615,6 +631,11 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     if (req.getRequestId() == null || req.getRequestId().isEmpty()) {
       return "requestId is empty";
+    }
+    for (Map.Entry<String, List<String>> e : req.getAttributeFilter().entrySet()) {
+      if (e.getKey().isEmpty() || e.getValue().isEmpty()) {
+        return "attributeFilter '" + e.getKey() + "' needs a non-empty key and at least one value";
+      }
     }
     return null;
   }

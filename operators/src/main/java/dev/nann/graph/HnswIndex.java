@@ -14,12 +14,24 @@ public final class HnswIndex {
   private final LongBuffer itemIds;
   private final BitSet tombstones;
   private final String sha256;
+  private final ItemAttributes attributes;
 
   /**
+   * An index without catalog attributes.
+   *
    * @param sha256 hex checksum of the snapshot this index was read from, or null for an unsaved index
    */
   public HnswIndex(IndexMeta meta, HnswGraphView graph, Embeddings embeddings, LongBuffer itemIds,
                    BitSet tombstones, String sha256) {
+    this(meta, graph, embeddings, itemIds, tombstones, sha256, ItemAttributes.empty());
+  }
+
+  /**
+   * @param sha256 hex checksum of the snapshot this index was read from, or null for an unsaved index
+   * @param attributes catalog attributes of the nodes (for request-time attribute filters)
+   */
+  public HnswIndex(IndexMeta meta, HnswGraphView graph, Embeddings embeddings, LongBuffer itemIds,
+                   BitSet tombstones, String sha256, ItemAttributes attributes) {
     if (embeddings.dim() != meta.dim()) {
       throw new IllegalArgumentException("embeddings have dim " + embeddings.dim() + " but meta says " + meta.dim());
     }
@@ -33,6 +45,10 @@ public final class HnswIndex {
     this.itemIds = itemIds;
     this.tombstones = (BitSet) tombstones.clone();
     this.sha256 = sha256;
+    if (!attributes.isEmpty() && attributes.nodes() != graph.size()) {
+      throw new IllegalArgumentException("attributes cover " + attributes.nodes() + " nodes, the graph has " + graph.size());
+    }
+    this.attributes = attributes;
   }
 
   public IndexMeta meta() {
@@ -92,11 +108,21 @@ public final class HnswIndex {
   public HnswIndex onHeap() {
     float[] copy = new float[size() * dim()];
     embeddings.buffer().get(0, copy);
-    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), itemIds, tombstones, sha256);
+    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), itemIds, tombstones, sha256, attributes);
   }
 
   /** Same index with another checksum (after it has been written). */
   HnswIndex withSha256(String sha) {
-    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha);
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha, attributes);
+  }
+
+  /** Catalog attributes of the nodes (empty when the catalog had none). */
+  public ItemAttributes attributes() {
+    return attributes;
+  }
+
+  /** Same index carrying {@code attributes} (one entry per node, see {@link ItemAttributes#of}). */
+  public HnswIndex withAttributes(ItemAttributes attributes) {
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha256, attributes);
   }
 }

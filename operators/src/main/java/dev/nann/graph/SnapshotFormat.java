@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The versioned index snapshot file: write, verify, and read back memory-mapped.
@@ -30,7 +31,9 @@ import java.util.List;
  *          | i32 efConstruction | i64 seed | i64 createdAtMillis | i32 levels | i32 entryPoint
  *          | i32 sectionCount | sectionCount x (i32 kind | i32 level | i64 offset | i64 bytes)
  * sections each 64-byte aligned: ITEM_IDS i64[count], EMBEDDINGS f32[count*dim], per level
- *          NODES i32[] (levels >= 1), OFFSETS i32[rows+1], NEIGHBORS i32[], TOMBSTONES i64[words]
+ *          NODES i32[] (levels >= 1), OFFSETS i32[rows+1], NEIGHBORS i32[], TOMBSTONES i64[words],
+ *          ATTRIBUTES (optional) i32 keys | per key: str key | i32 values | per value: str value
+ *          | i32 n | i32[n] sorted nodes   (str = i32 byte length | UTF-8 bytes)
  * trailer  "NANNSHA2" | 32-byte SHA-256 of every byte before the trailer
  * </pre>
  *
@@ -53,6 +56,7 @@ public final class SnapshotFormat {
   private static final int OFFSETS = 4;
   private static final int NEIGHBORS = 5;
   private static final int TOMBSTONES = 6;
+  private static final int ATTRIBUTES = 7;
 
   private SnapshotFormat() {
   }
@@ -78,6 +82,9 @@ public final class SnapshotFormat {
       sections.add(new Section(NEIGHBORS, level, intBytes(g.neighborsBuffer(level))));
     }
     sections.add(new Section(TOMBSTONES, 0, longBytes(LongBuffer.wrap(index.tombstones().toLongArray()))));
+    if (!index.attributes().isEmpty()) {
+      sections.add(new Section(ATTRIBUTES, 0, attributeBytes(index.attributes())));
+    }
 
     int headerBytes = align(FIXED_HEADER + sections.size() * SECTION_ENTRY);
     ByteBuffer header = ByteBuffer.allocate(headerBytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -180,6 +187,7 @@ public final class SnapshotFormat {
       LongBuffer ids = null;
       FloatBuffer emb = null;
       LongBuffer tomb = LongBuffer.allocate(0);
+      ByteBuffer attrs = null;
       nodes[0] = IntBuffer.allocate(0);
       for (int i = 0; i < sectionCount; i++) {
         int kind = table.getInt();
@@ -199,6 +207,7 @@ public final class SnapshotFormat {
           case OFFSETS -> offsets[level] = buf.asIntBuffer();
           case NEIGHBORS -> neighbors[level] = buf.asIntBuffer();
           case TOMBSTONES -> tomb = buf.asLongBuffer();
+          case ATTRIBUTES -> attrs = buf;
           default -> throw new SnapshotException("snapshot " + file + " has unknown section kind " + kind);
         }
       }
@@ -224,11 +233,79 @@ public final class SnapshotFormat {
         throw new SnapshotException("snapshot " + file + " has an inconsistent graph: " + e.getMessage(), e);
       }
       String sha = hexChecksum(ch, trailerStart);
+      ItemAttributes attributes = attrs == null ? ItemAttributes.empty() : readAttributes(file, attrs, count);
       return new HnswIndex(new IndexMeta(version, dim, m, efc, seed, created), view, new Embeddings(emb, dim), ids,
-          BitSet.valueOf(words), sha);
+          BitSet.valueOf(words), sha, attributes);
     } catch (IOException e) {
       throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
     }
+  }
+
+  private static ByteBuffer attributeBytes(ItemAttributes attributes) {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    ByteBuffer word = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+    java.util.function.IntConsumer putInt = v -> bytes.write(word.clear().putInt(v).array(), 0, 4);
+    java.util.function.Consumer<String> putStr = v -> {
+      byte[] b = v.getBytes(StandardCharsets.UTF_8);
+      putInt.accept(b.length);
+      bytes.write(b, 0, b.length);
+    };
+    putInt.accept(attributes.postings().size());
+    attributes.postings().forEach((key, values) -> {
+      putStr.accept(key);
+      putInt.accept(values.size());
+      values.forEach((value, nodes) -> {
+        putStr.accept(value);
+        putInt.accept(nodes.length);
+        for (int node : nodes) {
+          putInt.accept(node);
+        }
+      });
+    });
+    return ByteBuffer.wrap(bytes.toByteArray());
+  }
+
+  private static ItemAttributes readAttributes(Path file, ByteBuffer buf, int count) {
+    ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    try {
+      Map<String, Map<String, int[]>> postings = new java.util.TreeMap<>();
+      int keys = b.getInt();
+      for (int k = 0; k < keys; k++) {
+        String key = string(b);
+        int values = b.getInt();
+        Map<String, int[]> byValue = new java.util.TreeMap<>();
+        for (int v = 0; v < values; v++) {
+          String value = string(b);
+          int n = b.getInt();
+          if (n < 0 || n > count) {
+            throw new SnapshotException("snapshot " + file + " attribute " + key + "=" + value + " lists " + n + " nodes");
+          }
+          int[] nodes = new int[n];
+          for (int i = 0; i < n; i++) {
+            nodes[i] = b.getInt();
+            if (nodes[i] < 0 || nodes[i] >= count || (i > 0 && nodes[i] <= nodes[i - 1])) {
+              throw new SnapshotException("snapshot " + file + " attribute " + key + "=" + value
+                  + " has an unsorted or out-of-range node " + nodes[i]);
+            }
+          }
+          byValue.put(value, nodes);
+        }
+        postings.put(key, java.util.Collections.unmodifiableMap(byValue));
+      }
+      return ItemAttributes.ofPostings(java.util.Collections.unmodifiableMap(postings), count);
+    } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+      throw new SnapshotException("snapshot " + file + " has a malformed attribute section: " + e, e);
+    }
+  }
+
+  private static String string(ByteBuffer b) {
+    int len = b.getInt();
+    if (len < 0 || len > b.remaining()) {
+      throw new IllegalArgumentException("string of " + len + " bytes with " + b.remaining() + " left");
+    }
+    byte[] out = new byte[len];
+    b.get(out);
+    return new String(out, StandardCharsets.UTF_8);
   }
 
   /** Hex SHA-256 stored in a snapshot's trailer (does not verify it; {@link #read} does). */

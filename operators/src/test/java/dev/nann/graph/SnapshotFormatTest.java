@@ -103,6 +103,27 @@ class SnapshotFormatTest {
   }
 
   @Test
+  void attributesSurviveTheRoundTripAndFilter() {
+    java.util.List<java.util.Map<String, String>> perNode = new java.util.ArrayList<>();
+    for (int node = 0; node < built.size(); node++) {
+      perNode.add(node % 7 == 0 ? null : java.util.Map.of("genre", "g" + node % 3, "lang", node % 2 == 0 ? "en" : "fr"));
+    }
+    Path file = tmp.resolve("attrs.nann");
+    SnapshotFormat.write(built.withAttributes(ItemAttributes.of(perNode)), file);
+    HnswIndex read = SnapshotFormat.read(file);
+    java.util.BitSet enG1 = read.attributes().eligible(
+        java.util.Map.of("genre", java.util.List.of("g1", "g2"), "lang", java.util.List.of("en")), read.size());
+    for (int node = 0; node < read.size(); node++) {
+      boolean want = node % 7 != 0 && node % 3 != 0 && node % 2 == 0;
+      assertEquals(want, enG1.get(node), "node " + node);
+    }
+    assertTrue(read.attributes().eligible(java.util.Map.of("genre", java.util.List.of("nope")), read.size()).isEmpty());
+    assertTrue(read.attributes().eligible(java.util.Map.of("color", java.util.List.of("red")), read.size()).isEmpty());
+    assertEquals(read.size(), read.attributes().eligible(java.util.Map.of(), read.size()).cardinality());
+    assertEquals(java.util.Set.of("genre", "lang"), read.attributes().keys());
+  }
+
+  @Test
   void aFlippedByteAnywhereIsDetected() throws IOException {
     Path file = tmp.resolve("corrupt.nann");
     SnapshotFormat.write(built, file);

@@ -19,7 +19,7 @@ import org.apache.kafka.tools.api.RecordReader;
 
 /**
  * Kafka console producer reader: one JSON request per line, e.g. {@code {"userId": 196, "k": 10}}
- * (optional: requestId, mode, excludeItems, excludeSeen, deadlineMillis), sent as a single-object
+ * (optional: requestId, mode, excludeItems, excludeSeen, attributeFilter, deadlineMillis), sent as a single-object
  * Avro {@code RetrievalRequest} keyed by user id.
  *
  * <pre>
@@ -93,6 +93,15 @@ public final class JsonRequestReader implements RecordReader {
         java.util.List<Long> ex = new java.util.ArrayList<>();
         j.get("excludeItems").forEach(n -> ex.add(n.asLong()));
         r.setExcludeItems(ex);
+      }
+      if (j.has("attributeFilter")) {
+        java.util.Map<String, java.util.List<String>> filter = new java.util.TreeMap<>();
+        j.get("attributeFilter").fields().forEachRemaining(e -> {
+          java.util.List<String> values = new java.util.ArrayList<>();
+          e.getValue().forEach(v -> values.add(v.asText()));
+          filter.put(e.getKey(), values);
+        });
+        r.setAttributeFilter(filter);
       }
       return new ProducerRecord<>(topic, Long.toString(r.getUserId()).getBytes(StandardCharsets.UTF_8), codec.encode(r));
     } catch (IOException e) {

@@ -25,7 +25,8 @@ class ConsolePluginsTest {
   void jsonLinesBecomeSingleObjectAvroRequestsKeyedByUser() throws Exception {
     JsonRequestReader reader = new JsonRequestReader();
     reader.configure(Map.of("topic", "t-requests"));
-    String lines = "{\"requestId\": \"r1\", \"userId\": 196, \"k\": 5, \"excludeItems\": [1, 2]}\n\n{\"userId\": 7}\n";
+    String lines = "{\"requestId\": \"r1\", \"userId\": 196, \"k\": 5, \"excludeItems\": [1, 2], "
+        + "\"attributeFilter\": {\"genre\": [\"drama\", \"comedy\"]}}\n\n{\"userId\": 7}\n";
     Iterator<ProducerRecord<byte[], byte[]>> it = reader.readRecords(new ByteArrayInputStream(lines.getBytes(StandardCharsets.UTF_8)));
     ProducerRecord<byte[], byte[]> first = it.next();
     assertEquals("t-requests", first.topic());
@@ -34,6 +35,7 @@ class ConsolePluginsTest {
     assertEquals("r1", r.getRequestId());
     assertEquals(5, r.getK());
     assertEquals(List.of(1L, 2L), r.getExcludeItems());
+    assertEquals(Map.of("genre", List.of("drama", "comedy")), r.getAttributeFilter());
     RetrievalRequest second = AvroCodec.of(RetrievalRequest.class).decode(it.next().value());
     assertEquals(200, second.getK(), "defaults: k 200, mode nann, a generated id");
     assertEquals("nann", second.getMode());
