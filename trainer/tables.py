@@ -17,10 +17,10 @@ ARCH_ORDER = ["two-sided", "dnn", "attention"]
 DEFAULT_PARAMS = "ef=[100, 200, 400] T=[1, 1, 3]"
 
 
-def load(runs):
+def load(runs, eval_name):
     out = []
     for d in sorted(glob.glob(os.path.join(runs, "ml-*"))):
-        tj, ej = os.path.join(d, "train.json"), os.path.join(d, "eval.json")
+        tj, ej = os.path.join(d, "train.json"), os.path.join(d, eval_name)
         if not (os.path.exists(tj) and os.path.exists(ej)):
             continue
         with open(tj) as f:
@@ -43,13 +43,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="docs/results/trainer")
+    ap.add_argument("--eval", default="eval.json", help="which eval file of each run to tabulate")
     a = ap.parse_args()
-    runs = load(a.runs)
+    runs = load(a.runs, a.eval)
     if not runs:
         raise SystemExit(f"no finished runs (train.json + eval.json) under {a.runs}")
     os.makedirs(os.path.join(a.out, "runs"), exist_ok=True)
     for name, _t, _e in runs:
-        for f in ("train.json", "eval.json"):
+        for f in ("train.json", a.eval):
             shutil.copy(os.path.join(a.runs, name, f), os.path.join(a.out, "runs", f"{name}.{f}"))
     items = row(runs[0][2], "brute")["items"]
     md = []

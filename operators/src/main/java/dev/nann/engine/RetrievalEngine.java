@@ -499,7 +499,7 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     // the fresh set: deleted items never come back; upserted ones are scored below, so the graph's
     // (older or missing) copy of them is skipped
-    Map<String, List<String>> attributeFilter = req.getAttributeFilter();
+    Map<String, List<String>> attributeFilter = attributeFilter(req);
     List<dev.nann.schemas.ItemEmbedding> upserts = new ArrayList<>();
     Set<Long> shadowed = new HashSet<>();
     for (dev.nann.schemas.ItemEmbedding item : fresh.values()) {
@@ -620,6 +620,11 @@ public final class RetrievalEngine implements AutoCloseable {
     }
   }
 
+  /** The request's attribute filter; empty when a request built in code left it unset. */
+  private static Map<String, List<String>> attributeFilter(RetrievalRequest req) {
+    return req.getAttributeFilter() == null ? Map.of() : req.getAttributeFilter();
+  }
+
   /** Why a request is invalid, or null if it is fine (also used before a request reaches the engine). */
   public static String validate(RetrievalRequest req, int maxK) {
     String mode = req.getMode() == null ? "" : req.getMode().toLowerCase(java.util.Locale.ROOT);
@@ -632,7 +637,7 @@ public final class RetrievalEngine implements AutoCloseable {
     if (req.getRequestId() == null || req.getRequestId().isEmpty()) {
       return "requestId is empty";
     }
-    for (Map.Entry<String, List<String>> e : req.getAttributeFilter().entrySet()) {
+    for (Map.Entry<String, List<String>> e : attributeFilter(req).entrySet()) {
       if (e.getKey().isEmpty() || e.getValue().isEmpty()) {
         return "attributeFilter '" + e.getKey() + "' needs a non-empty key and at least one value";
       }

@@ -142,6 +142,7 @@ public final class UserStateFunction
     r.setMode("nann");
     r.setExcludeItems(List.of());
     r.setExcludeSeen(true);
+    r.setAttributeFilter(Map.of());
     r.setDeadlineMillis(0L);
     r.setCreatedAtMillis(e.getTimestampMillis());
     DescriptorUpdate index = descriptors.get(INDEX);

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Rewrites a trained run's evaluation corpus with another number of distractors.
+
+    /usr/bin/python3 trainer/distract.py --corpus runs/ml-attention-eps0.1/corpus --distractors 100000 \\
+        --out runs-100k/ml-attention-eps0.1/corpus
+
+The real items' e_v (the first ``real_items`` rows) and the test users are kept; the distractors
+are sampled again from a Gaussian mixture fitted to the real rows (nann_trainer.distractors), so
+the same trained model can be evaluated among 0 to 1M look-alike items without retraining.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from nann_trainer.distractors import with_distractors  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--distractors", type=int, required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--components", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=7)
+    a = ap.parse_args()
+    with open(os.path.join(a.corpus, "corpus.json")) as f:
+        meta = json.load(f)
+    dim, real = meta["dim"], meta["real_items"]
+    emb = np.fromfile(os.path.join(a.corpus, "items.f32"), dtype="<f4", count=real * dim).reshape(real, dim)
+    ids = np.fromfile(os.path.join(a.corpus, "ids.i64"), dtype="<i8", count=real)
+    items, all_ids = with_distractors(emb, ids, a.distractors, a.components, a.seed, log=lambda s: print(s, flush=True))
+    os.makedirs(a.out, exist_ok=True)
+    items.astype("<f4").tofile(os.path.join(a.out, "items.f32"))
+    all_ids.astype("<i8").tofile(os.path.join(a.out, "ids.i64"))
+    shutil.copy(os.path.join(a.corpus, "users.tsv"), os.path.join(a.out, "users.tsv"))
+    name = meta["name"].replace(f"+{meta['distractors']}-distractors", f"+{a.distractors}-distractors")
+    meta.update({"name": name, "items": int(len(all_ids)), "distractors": a.distractors})
+    with open(os.path.join(a.out, "corpus.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    print(f"wrote {a.out}: {len(all_ids)} items ({real} real)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
