@@ -78,6 +78,7 @@ public final class RetrievalEngine implements AutoCloseable {
   private final AtomicLong refusedModelCount = new AtomicLong();
   /** Models that passed every check, oldest first; the engine holds a lease on each. */
   private volatile List<AcceptedModel> accepted = List.of();
+  private boolean closed;   // guarded by this
   private final Map<String, SharedRegistry<String, LoadedModel>.Lease> acceptedLeases = new HashMap<>();
   /** Loads descriptors' indexes and models off the walker threads, one at a time, in arrival order. */
   private final ExecutorService loader;
@@ -177,12 +178,8 @@ public final class RetrievalEngine implements AutoCloseable {
 
   /** The newest accepted model, read under a short lease (metrics only; nothing is kept), or null. */
   private LoadedModel pinnedModel() {
-    String v = newestModel().version();
-    if (v == null) {
-      return null;
-    }
-    try (SharedRegistry<String, LoadedModel>.Lease m = models.acquire(v)) {
-      return m.value();
+    try (SharedRegistry<String, LoadedModel>.Lease m = models.tryAcquire(newestModel().version())) {
+      return m == null ? null : m.value();
     }
   }
 
@@ -214,8 +211,18 @@ public final class RetrievalEngine implements AutoCloseable {
   public CompletableFuture<Void> prefetch(ModelDescriptor d) {
     String v = d.getVersion();
     modelDescriptors.putIfAbsent(v, d);
-    modelDirs.putIfAbsent(v, modelPath(d.getUri()));
-    return modelLoads.computeIfAbsent(v, k -> CompletableFuture.runAsync(() -> admit(d), loader));
+    try {
+      modelDirs.putIfAbsent(v, modelPath(d.getUri()));
+    } catch (RuntimeException e) {
+      refuseModel(v, "its uri '" + d.getUri() + "' is not a path: " + e.getMessage());
+      return modelLoads.computeIfAbsent(v, k -> CompletableFuture.completedFuture(null));
+    }
+    return modelLoads.computeIfAbsent(v, k -> CompletableFuture.runAsync(() -> admit(d), loader)
+        .whenComplete((ok, err) -> {
+          if (err != null) {
+            LOG.error("admitting model {} failed: {}", v, err.toString());
+          }
+        }));
   }
 
   private void admit(ModelDescriptor d) {
@@ -270,11 +277,28 @@ public final class RetrievalEngine implements AutoCloseable {
 
   /** Adds a checked model; keeps the newest {@link #MODELS_KEPT} loaded and lets older ones go. */
   private synchronized void accept(AcceptedModel model, SharedRegistry<String, LoadedModel>.Lease lease) {
+    if (closed) {
+      lease.close();   // a load that finished after close(): nothing may keep it
+      return;
+    }
     List<AcceptedModel> next = new ArrayList<>(accepted);
     next.add(model);
     acceptedLeases.put(model.version(), lease);
-    while (next.size() > MODELS_KEPT) {
-      AcceptedModel old = next.remove(0);
+    // the live index must keep a model that fits it (a newer model may wait for its paired index)
+    LoadedIndex live = liveIndex();
+    AcceptedModel keep = null;
+    for (AcceptedModel m : next) {
+      if (live != null && m.fits(live)) {
+        keep = m;
+      }
+    }
+    for (int i = 0; next.size() > MODELS_KEPT && i < next.size() - 1; ) {
+      AcceptedModel old = next.get(i);
+      if (old == keep) {
+        i++;
+        continue;
+      }
+      next.remove(i);
       acceptedLeases.remove(old.version()).close();   // closes once its in-flight requests finish
     }
     accepted = List.copyOf(next);
@@ -465,13 +489,11 @@ public final class RetrievalEngine implements AutoCloseable {
         r.setIndexVersion(li.version());
         return r;
       }
-      SharedRegistry<String, LoadedModel>.Lease modelLease;
-      try {
-        modelLease = models.acquire(modelVersion);
-      } catch (RuntimeException e) {
-        return error(req, ResponseStatus.SCORER_ERROR, "model " + modelVersion + " cannot be loaded: " + e.getMessage());
+      SharedRegistry<String, LoadedModel>.Lease leased = leaseModel(modelVersion, task, indexLease.value(), req);
+      if (leased == null) {
+        return error(req, ResponseStatus.SCORER_ERROR, "model " + modelVersion + " is not loaded");
       }
-      try (modelLease) {
+      try (SharedRegistry<String, LoadedModel>.Lease modelLease = leased) {
         RetrievalResponse r = search(task, indexLease.value(), modelLease.value());
         r.setEngineMillis((System.nanoTime() - start) / 1e6f);
         return r;
@@ -519,12 +541,12 @@ public final class RetrievalEngine implements AutoCloseable {
     SearchResult result;
     float[] freshScores;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
-      result = switch (mode) {
+      result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (mode) {
         case "brute" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
         case "hnsw" -> {
           // over-fetch by the filter's selectivity: hnsw mode filters after the walk
           long wanted = eligible == null ? k + excluded.size() + shadowed.size()
-              : 2L * (k + excluded.size()) * index.size() / Math.max(1, eligible.cardinality());
+              : 2L * (k + excluded.size() + shadowed.size()) * index.size() / Math.max(1, eligible.cardinality());
           int fetch = (int) Math.min(index.size(), wanted);
           yield searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
         }
@@ -745,6 +767,23 @@ public final class RetrievalEngine implements AutoCloseable {
     return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
   }
 
+  /**
+   * A lease on the chosen model without loading it: accepted models are loaded, and one evicted
+   * since it was chosen is not reloaded on a walker thread; the choice is made again instead.
+   */
+  private SharedRegistry<String, LoadedModel>.Lease leaseModel(String chosen, ScoringTask task, LoadedIndex index,
+                                                               RetrievalRequest req) {
+    String version = chosen;
+    for (int attempt = 0; attempt < 3 && version != null; attempt++) {
+      SharedRegistry<String, LoadedModel>.Lease lease = models.tryAcquire(version);
+      if (lease != null) {
+        return lease;
+      }
+      version = chooseModel(task.getModel(), index, req);
+    }
+    return null;
+  }
+
   private String refusalOf(ModelDescriptor stamped) {
     String why = stamped == null ? null : refusedModels.get(stamped.getVersion());
     return why == null ? "" : " (model " + stamped.getVersion() + " was refused: " + why + ")";
@@ -816,6 +855,7 @@ public final class RetrievalEngine implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    closed = true;
     walkers.shutdownNow();
     loader.shutdownNow();
     indexes.unpin();

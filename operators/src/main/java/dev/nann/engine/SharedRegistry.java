@@ -46,6 +46,12 @@ public final class SharedRegistry<K, V extends AutoCloseable> {
     }
   }
 
+  /** A lease on version {@code key} if it is loaded right now, or null; never loads. */
+  public Lease tryAcquire(K key) {
+    Entry e = entries.get(key);
+    return e != null && e.retain() ? new Lease(e) : null;
+  }
+
   /**
    * Makes {@code key} the current version: the registry itself holds it from now on (so it stays
    * loaded between requests), and lets go of the previous current version, which closes once its

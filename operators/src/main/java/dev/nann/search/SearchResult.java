@@ -14,6 +14,11 @@ package dev.nann.search;
  */
 public record SearchResult(int[] nodes, float[] scores, int scored, int scoreCalls, long scorerNanos, long gatherNanos,
                            long expandNanos, long totalNanos) {
+  /** No nodes: a search that had nothing eligible to look for. */
+  public static SearchResult empty() {
+    return new SearchResult(new int[0], new float[0], 0, 0, 0, 0, 0, 0);
+  }
+
   public int size() {
     return nodes.length;
   }

@@ -78,6 +78,11 @@ class AttributeFilterTest {
     }
     assertTrue(eligible > 150, "fixture has " + eligible + " eligible items");
     assertEquals(100, r.getItems().size(), mode + ": the walk keeps going until k eligible items are found");
+    // nothing eligible: an empty answer without walking the graph
+    RetrievalResponse none = ask(mode, 10, Map.of("genre", List.of("no-such-genre")));
+    assertEquals(ResponseStatus.OK, none.getStatus());
+    assertTrue(none.getItems().isEmpty());
+    assertEquals(0, none.getItemsScored());
     // OR within a key: two genres admit more
     RetrievalResponse wider = ask(mode, 100, Map.of("genre", List.of("g2", "g3")));
     for (long id : wider.getItems()) {

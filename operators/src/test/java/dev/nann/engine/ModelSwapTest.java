@@ -89,9 +89,16 @@ class ModelSwapTest {
     engine.prefetch(paired).get(60, TimeUnit.SECONDS);
     assertEquals("m-10", engine.modelVersion());
     assertEquals("m-2", ask(d16, paired).getModelVersion());
+    // one more model for index 2 before it is live: the live index keeps the model that fits it
+    ModelDescriptor paired2 = model("dnn", 64, "m-11", 2L, false);
+    engine.prefetch(paired2).get(60, TimeUnit.SECONDS);
+    assertEquals("m-11", engine.modelVersion());
+    RetrievalResponse stillOld = ask(d16, paired2);
+    assertEquals(ResponseStatus.OK, stillOld.getStatus(), stillOld.toString());
+    assertEquals("m-2", stillOld.getModelVersion());
     RetrievalResponse onNew = ask(d64, paired);
     assertEquals(ResponseStatus.OK, onNew.getStatus(), onNew.toString());
-    assertEquals("m-10", onNew.getModelVersion());
+    assertEquals("m-11", onNew.getModelVersion(), "m-10 was let go; the newest model for index 2 answers");
     assertEquals(2L, onNew.getIndexVersion());
     assertEquals(3, engine.refusedModels());
   }
