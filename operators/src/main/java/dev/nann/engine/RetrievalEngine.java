@@ -801,6 +801,18 @@ public final class RetrievalEngine implements AutoCloseable {
         throw new ScorerException(Path.of(dir, "model.json") + " has SHA-256 " + actual + " but the descriptor of model "
             + version + " says " + d.getSha256(), null);
       }
+      // a model delivered at runtime must pin every network it runs, not only model.json
+      ModelSpec spec = ModelSpec.read(Path.of(dir));
+      List<String> files = new ArrayList<>(List.of(spec.userFile(), spec.scoreFile()));
+      if (spec.itemFile() != null && java.nio.file.Files.exists(Path.of(dir, spec.itemFile()))) {
+        files.add(spec.itemFile());
+      }
+      for (String f : files) {
+        if (!spec.checksums().containsKey(f)) {
+          throw new ScorerException(Path.of(dir, "model.json") + " lists no SHA-256 for " + f
+              + " (models published on model-updates must checksum every ONNX file)", null);
+        }
+      }
     }
     OnnxModel model = OnnxModel.load(Path.of(dir), config.runtime());
     if (!model.spec().version().equals(version)) {

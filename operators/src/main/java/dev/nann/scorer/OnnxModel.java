@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +25,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class OnnxModel implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OnnxModel.class);
-  private static final AtomicBoolean CPU_FALLBACK_LOGGED = new AtomicBoolean();
 
   private final Path dir;
   private final ModelSpec spec;
@@ -78,12 +76,12 @@ public final class OnnxModel implements AutoCloseable {
         throw new ScorerException("scorer provider is cuda but model " + dir + " cannot run on CUDA device "
             + runtime.deviceId() + ": " + cudaProblem + " (set the provider to auto to fall back to the CPU)", null);
       }
-      if (CPU_FALLBACK_LOGGED.compareAndSet(false, true)) {
-        if (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
-          LOG.warn("no usable GPU ({}); scoring on the CPU provider", cudaProblem);
-        } else {
-          LOG.info("scoring on the CPU provider: {}", cudaProblem);
-        }
+      // said at every load (loads are rare): a GPU that fails for one model (e.g. out of memory
+      // during a swap) must not be hidden behind an earlier message
+      if (OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
+        LOG.warn("model {}: no usable GPU ({}); scoring on the CPU provider", dir, cudaProblem);
+      } else {
+        LOG.info("model {}: scoring on the CPU provider: {}", dir, cudaProblem);
       }
     }
     return open(dir, spec, env, runtime, false);

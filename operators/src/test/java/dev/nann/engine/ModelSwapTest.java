@@ -65,18 +65,26 @@ class ModelSwapTest {
     assertEquals("m-2", ask(d16, m2).getModelVersion());
     assertEquals("m-2", ask(d16, null).getModelVersion());
 
-    // corrupt ONNX file, wrong model.json checksum, wrong dimension: each refused, m-2 keeps answering
+    // corrupt ONNX file, wrong model.json checksum, wrong dimension, ONNX files without checksums:
+    // each refused, m-2 keeps answering
     ModelDescriptor corrupt = model("attention", 16, "m-3", null, true);
     ModelDescriptor badSum = model("two-sided", 16, "m-4", null, false);
     badSum.setSha256("00".repeat(32));
     ModelDescriptor wrongDim = model("attention", 64, "m-5", null, false);
-    for (ModelDescriptor bad : List.of(corrupt, badSum, wrongDim)) {
+    ModelDescriptor unpinned = model("dnn", 16, "m-6", null, false);
+    ObjectMapper json = new ObjectMapper();
+    Path unpinnedJson = Path.of(unpinned.getUri()).resolve("model.json");
+    ObjectNode spec = (ObjectNode) json.readTree(unpinnedJson.toFile());
+    spec.remove("sha256");
+    json.writeValue(unpinnedJson.toFile(), spec);
+    unpinned.setSha256(ModelSpec.sha256(unpinnedJson));
+    for (ModelDescriptor bad : List.of(corrupt, badSum, wrongDim, unpinned)) {
       engine.prefetch(bad).get(60, TimeUnit.SECONDS);
       RetrievalResponse r = ask(d16, bad);
       assertEquals(ResponseStatus.OK, r.getStatus(), r.toString());
       assertEquals("m-2", r.getModelVersion(), bad.getVersion() + " must not answer");
     }
-    assertEquals(3, engine.refusedModels());
+    assertEquals(4, engine.refusedModels());
 
     // versions only move forward: an older version arriving late is ignored, not swapped in
     ModelDescriptor older = model("two-sided", 16, "m-1", null, false);
@@ -100,7 +108,7 @@ class ModelSwapTest {
     assertEquals(ResponseStatus.OK, onNew.getStatus(), onNew.toString());
     assertEquals("m-11", onNew.getModelVersion(), "m-10 was let go; the newest model for index 2 answers");
     assertEquals(2L, onNew.getIndexVersion());
-    assertEquals(3, engine.refusedModels());
+    assertEquals(4, engine.refusedModels());
   }
 
   @Test
