@@ -17,6 +17,9 @@ if [ -f "$ML/u.data" ]; then
     PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train.py --data "$ML" --arch "$arch" --epochs 1 \
         --distractors 1000 --out ".cache/trained-smoke/$arch" | grep -E "epoch|test recall|wrote"
   done
+  echo "[test] Deep Retrieval structure smoke run (1 EM epoch; Java checks the export)"
+  PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train_dr.py --run .cache/trained-smoke/attention --data "$ML" \
+      --em-epochs 1 --out .cache/trained-smoke/dr | grep -E "EM epoch|wrote"
 else
   echo "[test] $ML not found: trainer smoke run skipped"
 fi

@@ -64,8 +64,14 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--device-id", defaultValue = "0", description = "CUDA device for --provider cuda/auto. Default: ${DEFAULT-VALUE}")
   int deviceId;
 
+  @Option(names = "--dr", description = "A Deep Retrieval structure (trainer/train_dr.py output) for mode dr.")
+  Path drDir;
+
+  @Option(names = "--dr-beam", defaultValue = "5", description = "Beam width B of mode dr. Default: ${DEFAULT-VALUE}")
+  int drBeam;
+
   @Option(names = "--modes", defaultValue = "nann,hnsw,brute", split = ",",
-      description = "Modes to report: nann, hnsw, brute. Default: ${DEFAULT-VALUE}")
+      description = "Modes to report: nann, hnsw, brute, dr (needs --dr). Default: ${DEFAULT-VALUE}")
   List<String> modes;
 
   @Option(names = "--ef", defaultValue = "100,200,400",
@@ -152,6 +158,11 @@ public final class EvalCommand implements Callable<Integer> {
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log);
+      if (drDir != null) {
+        evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
+      } else if (modes.contains("dr")) {
+        throw new IllegalArgumentException("--modes dr needs --dr DIR (a trainer/train_dr.py output)");
+      }
       List<ModeReport> reports = new ArrayList<>();
       boolean bruteDone = false;
       int runs = Math.max(beams.size(), hnswEfs.size());
@@ -159,7 +170,7 @@ public final class EvalCommand implements Callable<Integer> {
         List<String> these = new ArrayList<>();
         for (String mode : modes) {
           if ((mode.equals("nann") && i < beams.size()) || (mode.equals("hnsw") && i < hnswEfs.size())
-              || (mode.equals("brute") && !bruteDone)) {
+              || ((mode.equals("brute") || mode.equals("dr")) && !bruteDone)) {
             these.add(mode);
           }
         }

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Evaluator {
   /** Search modes {@code nann eval} knows. */
-  public static final List<String> MODES = List.of("nann", "hnsw", "brute");
+  public static final List<String> MODES = List.of("nann", "hnsw", "brute", "dr");
 
   /**
    * @param modes modes to report, from {@link #MODES}
@@ -58,6 +58,20 @@ public final class Evaluator {
   private final PrintStream progress;
   private Run bruteRun;
   private String bruteKey;
+  private dev.nann.dr.PathModel dr;
+  private int drBeam;
+  private dev.nann.graph.ItemIdLookup ids;
+
+  /**
+   * Enables mode {@code dr}: Deep Retrieval's beam search over {@code model} (width {@code beam})
+   * gathers the items of the best paths, and the scorer reranks exactly those.
+   */
+  public Evaluator withDeepRetrieval(dev.nann.dr.PathModel model, int beam) {
+    this.dr = model;
+    this.drBeam = beam;
+    this.ids = dev.nann.graph.ItemIdLookup.of(index);
+    return this;
+  }
 
   public Evaluator(HnswIndex index, Scorer scorer, Corpus corpus, PrintStream progress) {
     if (corpus.size() != index.size()) {
@@ -144,6 +158,7 @@ public final class Evaluator {
       String params = switch (mode) {
         case "nann" -> cfg.beam().toString();
         case "hnsw" -> "ef0=" + cfg.hnswEf();
+        case "dr" -> "B=" + drBeam;
         default -> "exhaustive";
       };
       return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
@@ -176,6 +191,7 @@ public final class Evaluator {
               SearchResult r = switch (mode) {
                 case "nann" -> searcher.beam(u, k, cfg.beam());
                 case "hnsw" -> searcher.hnsw(u, k, Math.max(cfg.hnswEf(), k));
+                case "dr" -> deepRetrieval(searcher, u, users.get(q), k);
                 default -> searcher.bruteForce(u, k);
               };
               run.results[q] = r;
@@ -208,6 +224,31 @@ public final class Evaluator {
     }
     run.wallNanos = System.nanoTime() - start;
     return run;
+  }
+
+  /** The items of the user's best DR paths, reranked by the scorer (only they are scored). */
+  private SearchResult deepRetrieval(Searcher searcher, UserState u, Corpus.User user, int k) {
+    if (dr == null) {
+      throw new IllegalArgumentException("mode dr needs a Deep Retrieval model (--dr DIR)");
+    }
+    int d = corpus.dim();
+    float[] mean = new float[d];
+    for (int row : user.behavior()) {
+      for (int j = 0; j < d; j++) {
+        mean[j] += corpus.embeddings()[row * d + j] / user.behavior().length;
+      }
+    }
+    java.util.BitSet allowed = new java.util.BitSet(index.size());
+    for (long id : dr.items(dr.beamSearch(mean, drBeam).paths())) {
+      int node = ids.nodeOf(id);
+      if (node >= 0) {
+        allowed.set(node);
+      }
+    }
+    if (allowed.isEmpty()) {
+      return SearchResult.empty();
+    }
+    return searcher.bruteForce(u, Math.min(k, allowed.cardinality()), node -> !allowed.get(node));
   }
 
   private long[] itemIds(SearchResult r) {

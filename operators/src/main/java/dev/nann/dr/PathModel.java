@@ -1,0 +1,213 @@
+package dev.nann.dr;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.scorer.ModelContractException;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Deep Retrieval structure exported by {@code trainer/train_dr.py}: D layer networks of K nodes
+ * ({@code layer_<d>.onnx}: {@code user} [N, du] and the path prefix [N, d] to log p over K) and the
+ * item → paths table ({@code paths.tsv}). {@link #beamSearch} finds a user's most probable paths,
+ * scoring the whole beam in one runtime call per layer (DR paper Alg. 1); {@link #items} lists the
+ * items of those paths. Thread-safe: sessions are, and a search keeps its state on the stack.
+ */
+public final class PathModel implements AutoCloseable {
+  private final int depth;
+  private final int width;
+  private final int userDim;
+  private final OrtEnvironment env;
+  private final List<OrtSession> layers;
+  private final Map<Long, List<Long>> itemsByPath;
+
+  private PathModel(int depth, int width, int userDim, OrtEnvironment env, List<OrtSession> layers,
+                    Map<Long, List<Long>> itemsByPath) {
+    this.depth = depth;
+    this.width = width;
+    this.userDim = userDim;
+    this.env = env;
+    this.layers = layers;
+    this.itemsByPath = itemsByPath;
+  }
+
+  /** Loads a train_dr.py output directory; problems are named with their file. */
+  public static PathModel load(Path dir, int userDim) {
+    JsonNode spec;
+    try {
+      spec = new ObjectMapper().readTree(dir.resolve("dr.json").toFile());
+    } catch (IOException e) {
+      throw new ModelContractException("cannot read " + dir.resolve("dr.json") + ": " + e.getMessage(), e);
+    }
+    int depth = spec.path("depth").asInt(0);
+    int width = spec.path("width").asInt(0);
+    if (depth < 1 || width < 2) {
+      throw new ModelContractException(dir.resolve("dr.json") + " needs depth >= 1 and width >= 2");
+    }
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    List<OrtSession> layers = new ArrayList<>();
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      opts.setIntraOpNumThreads(1);
+      for (int d = 0; d < depth; d++) {
+        Path f = dir.resolve("layer_" + d + ".onnx");
+        if (!Files.isRegularFile(f)) {
+          throw new ModelContractException(dir + " lacks layer_" + d + ".onnx");
+        }
+        layers.add(env.createSession(f.toString(), opts));
+      }
+    } catch (OrtException e) {
+      layers.forEach(PathModel::closeQuietly);
+      throw new ModelContractException("cannot load the DR layers in " + dir + ": " + e.getMessage(), e);
+    }
+    Map<Long, List<Long>> byPath = new HashMap<>();
+    try {
+      int line = 0;
+      for (String l : Files.readAllLines(dir.resolve("paths.tsv"))) {
+        line++;
+        String[] parts = l.split("\t");
+        if (parts.length != 2) {
+          throw new ModelContractException(dir.resolve("paths.tsv") + " line " + line + ": need item<TAB>paths");
+        }
+        long item = Long.parseLong(parts[0]);
+        for (String p : parts[1].split(",")) {
+          String[] nodes = p.split("\\.");
+          if (nodes.length != depth) {
+            throw new ModelContractException(dir.resolve("paths.tsv") + " line " + line + ": path " + p
+                + " has " + nodes.length + " nodes, the structure has " + depth + " layers");
+          }
+          int[] c = new int[depth];
+          for (int d = 0; d < depth; d++) {
+            c[d] = Integer.parseInt(nodes[d]);
+          }
+          byPath.computeIfAbsent(code(c, width), k -> new ArrayList<>()).add(item);
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      layers.forEach(PathModel::closeQuietly);
+      throw new ModelContractException("cannot read " + dir.resolve("paths.tsv") + ": " + e.getMessage(), e);
+    }
+    return new PathModel(depth, width, userDim, env, layers, byPath);
+  }
+
+  public int depth() {
+    return depth;
+  }
+
+  public int width() {
+    return width;
+  }
+
+  /** One path as a number (base K), the key of the path table. */
+  static long code(int[] path, int width) {
+    long c = 0;
+    for (int node : path) {
+      c = c * width + node;
+    }
+    return c;
+  }
+
+  /**
+   * The {@code beam} most probable paths for {@code user}, best first.
+   *
+   * @return paths [B][D] and their log probabilities, as a {@link Beam}
+   */
+  public Beam beamSearch(float[] user, int beam) {
+    if (user.length != userDim) {
+      throw new IllegalArgumentException("user vector has " + user.length + " values, the layers take " + userDim);
+    }
+    int[][] paths = {new int[0]};
+    float[] scores = {0f};
+    try {
+      for (int d = 0; d < depth; d++) {
+        int b = paths.length;
+        float[] users = new float[b * userDim];
+        long[] prefix = new long[b * d];
+        for (int r = 0; r < b; r++) {
+          System.arraycopy(user, 0, users, r * userDim, userDim);
+          for (int i = 0; i < d; i++) {
+            prefix[r * d + i] = paths[r][i];
+          }
+        }
+        float[] logp = runLayer(d, users, prefix, b);
+        int n = b * width;
+        int keep = Math.min(beam, n);
+        Integer[] order = new Integer[n];
+        float[] total = new float[n];
+        for (int i = 0; i < n; i++) {
+          order[i] = i;
+          total[i] = scores[i / width] + logp[i];
+        }
+        java.util.Arrays.sort(order, (x, y) -> Float.compare(total[y], total[x]));
+        int[][] nextPaths = new int[keep][];
+        float[] nextScores = new float[keep];
+        for (int j = 0; j < keep; j++) {
+          int i = order[j];
+          int[] p = java.util.Arrays.copyOf(paths[i / width], d + 1);
+          p[d] = i % width;
+          nextPaths[j] = p;
+          nextScores[j] = total[i];
+        }
+        paths = nextPaths;
+        scores = nextScores;
+      }
+    } catch (OrtException e) {
+      throw new dev.nann.scorer.ScorerException("DR layer failed: " + e.getMessage(), e);
+    }
+    return new Beam(paths, scores);
+  }
+
+  private float[] runLayer(int d, float[] users, long[] prefix, int rows) throws OrtException {
+    Map<String, OnnxTensor> in = new HashMap<>();
+    try {
+      in.put("user", OnnxTensor.createTensor(env, FloatBuffer.wrap(users), new long[] {rows, userDim}));
+      if (d > 0) {
+        in.put("prefix", OnnxTensor.createTensor(env, LongBuffer.wrap(prefix), new long[] {rows, d}));
+      }
+      try (OrtSession.Result r = layers.get(d).run(in)) {
+        FloatBuffer fb = ((OnnxTensor) r.get(0)).getFloatBuffer();
+        float[] out = new float[fb.remaining()];
+        fb.get(out);
+        return out;
+      }
+    } finally {
+      in.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /** Item ids on the given paths (each once). */
+  public List<Long> items(int[][] paths) {
+    java.util.LinkedHashSet<Long> out = new java.util.LinkedHashSet<>();
+    for (int[] p : paths) {
+      out.addAll(itemsByPath.getOrDefault(code(p, width), List.of()));
+    }
+    return new ArrayList<>(out);
+  }
+
+  /** A beam search's result: paths, best first, with their log probabilities. */
+  public record Beam(int[][] paths, float[] logp) {
+  }
+
+  @Override
+  public void close() {
+    layers.forEach(PathModel::closeQuietly);
+  }
+
+  private static void closeQuietly(OrtSession s) {
+    try {
+      s.close();
+    } catch (OrtException ignored) {
+      // frees native memory only
+    }
+  }
+}

@@ -1,0 +1,51 @@
+package dev.nann.dr;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.TestData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The DR structure exported by trainer/train_dr.py (./test.sh's smoke run writes one to
+ * .cache/trained-smoke/dr): the Java beam search over the ONNX layers returns the same paths, with
+ * the same log probabilities, as PyTorch's for the same users.
+ */
+class PathModelTest {
+  @Test
+  void javaBeamSearchMatchesPyTorch() throws IOException {
+    Path dir = TestData.repo().resolve(".cache/trained-smoke/dr");
+    Assumptions.assumeTrue(Files.exists(dir.resolve("reference.json")),
+        "no DR export at " + dir + " (./test.sh trains one before the Java tests)");
+    JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+    int userDim = ref.get("users").get(0).size();
+    int beam = ref.get("beam").asInt();
+    try (PathModel model = PathModel.load(dir, userDim)) {
+      for (int u = 0; u < ref.get("users").size(); u++) {
+        float[] user = new float[userDim];
+        for (int j = 0; j < userDim; j++) {
+          user[j] = (float) ref.get("users").get(u).get(j).asDouble();
+        }
+        PathModel.Beam got = model.beamSearch(user, beam);
+        assertEquals(beam, got.paths().length);
+        for (int b = 0; b < beam; b++) {
+          int[] want = new int[model.depth()];
+          for (int d = 0; d < want.length; d++) {
+            want[d] = ref.get("paths").get(u).get(b).get(d).asInt();
+          }
+          assertArrayEquals(want, got.paths()[b], "user " + u + " path " + b);
+          assertEquals(ref.get("logp").get(u).get(b).asDouble(), got.logp()[b], 1e-4);
+        }
+        assertFalse(model.items(got.paths()).isEmpty(), "the best paths hold items");
+      }
+      assertEquals((1 * 16 + 2) * 16 + 3, PathModel.code(new int[] {1, 2, 3}, 16));
+    }
+  }
+}
