@@ -18,7 +18,7 @@ public final class ServingConfig extends JobSettings {
   public static final Map<String, String> DEFAULTS = defaults();
 
   private ServingConfig(Map<String, String> overrides) {
-    super(DEFAULTS, overrides, Set.of("snapshot.dir"));
+    super(DEFAULTS, overrides, Set.of("snapshot.dir", "dr.dir"));
   }
 
   private static Map<String, String> defaults() {
@@ -47,6 +47,8 @@ public final class ServingConfig extends JobSettings {
     d.put("engine.scorer-threads", "1");
     d.put("scorer.provider", "auto");
     d.put("scorer.device-id", "0");
+    d.put("dr.dir", "");
+    d.put("dr.beam", "5");
     d.put("batching.enabled", "false");
     d.put("batching.max-rows", "4096");
     d.put("batching.max-wait-us", "200");
@@ -93,7 +95,8 @@ public final class ServingConfig extends JobSettings {
     return new EngineConfig(get("model.dir"), getInt("engine.walker-threads"), getInt("engine.scorer-threads"),
         getBoolean("batching.enabled"), getInt("batching.max-rows"), getInt("batching.max-wait-us"),
         get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.max-k"),
-        snap.isEmpty() ? null : snap, get("scorer.provider"), getInt("scorer.device-id"));
+        snap.isEmpty() ? null : snap, get("scorer.provider"), getInt("scorer.device-id"),
+        get("dr.dir").isEmpty() ? null : get("dr.dir"), getInt("dr.beam"));
   }
 
   /** Topics the job creates in local runs, and which are compacted. */

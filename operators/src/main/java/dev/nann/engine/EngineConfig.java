@@ -20,10 +20,13 @@ import java.io.Serializable;
  * @param snapshotDir where relative snapshot uris resolve
  * @param provider ONNX Runtime execution provider: {@code cpu}, {@code cuda} or {@code auto}
  * @param deviceId CUDA device ordinal for {@code cuda}/{@code auto}
+ * @param drDir a Deep Retrieval structure (trainer/train_dr.py output) for {@code mode=dr}, or null
+ * @param drBeam beam width B of {@code mode=dr}
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
                            int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int maxK,
-                           String snapshotDir, String provider, int deviceId) implements Serializable {
+                           String snapshotDir, String provider, int deviceId, String drDir, int drBeam)
+    implements Serializable {
   public EngineConfig {
     if (walkerThreads < 1 || scorerThreads < 1) {
       throw new IllegalArgumentException("walker and scorer threads must be >= 1");
@@ -33,6 +36,9 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     }
     beamParams(ef, steps);   // fail at configuration time, not on the first request
     new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
+    if (drBeam < 1) {
+      throw new IllegalArgumentException("dr beam must be >= 1, got " + drBeam);
+    }
   }
 
   /** How models are run (provider, device, threads per call). */

@@ -63,7 +63,7 @@ public final class RetrievalEngine implements AutoCloseable {
   private static final long MODEL_WAIT_MS = 30_000;
 
   /** Modes a request may ask for. */
-  public static final Set<String> MODES = Set.of("nann", "hnsw", "brute");
+  public static final Set<String> MODES = Set.of("nann", "hnsw", "brute", "dr");
 
   private final EngineConfig config;
   private final BeamParams beam;
@@ -83,6 +83,8 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Loads descriptors' indexes and models off the walker threads, one at a time, in arrival order. */
   private final ExecutorService loader;
   private final String defaultModelVersion;
+  /** Deep Retrieval's structure for mode=dr, or null when the job has none. */
+  private final dev.nann.dr.PathModel paths;
   private final ThreadLocal<SearcherCache> searchers = ThreadLocal.withInitial(SearcherCache::new);
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong lastIndexVersion = new AtomicLong(-1);
@@ -113,6 +115,7 @@ public final class RetrievalEngine implements AutoCloseable {
     modelDirs.put(defaultModelVersion, config.defaultModelDir());
     // loads and warms the default model before the first request
     accept(new AcceptedModel(defaultModelVersion, spec.itemDim(), null, false), models.acquire(defaultModelVersion));
+    this.paths = config.drDir() == null ? null : dev.nann.dr.PathModel.load(Path.of(config.drDir()), spec.itemDim());
   }
 
   /** The engine shared by every operator in this JVM with an equal config. */
@@ -533,16 +536,24 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
-    // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
     java.util.BitSet eligible = attributeFilter.isEmpty() ? null
         : index.attributes().eligible(attributeFilter, index.size());
+    if (mode.equals("dr")) {
+      if (paths == null) {
+        return error(req, ResponseStatus.INVALID, "mode dr needs a Deep Retrieval structure on this job (dr.dir)",
+            loaded, model);
+      }
+      java.util.BitSet gathered = gatherByPaths(features, loaded);
+      eligible = eligible == null ? gathered : and(eligible, gathered);
+    }
+    // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
     Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed, eligible);
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
     float[] freshScores;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
       result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (mode) {
-        case "brute" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
+        case "brute", "dr" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
         case "hnsw" -> {
           // over-fetch by the filter's selectivity: hnsw mode filters after the walk
           long wanted = eligible == null ? k + excluded.size() + shadowed.size()
@@ -640,6 +651,35 @@ public final class RetrievalEngine implements AutoCloseable {
       items.add(all.get(i)[0]);
       scores.add(Float.intBitsToFloat((int) all.get(i)[1]));
     }
+  }
+
+  /**
+   * Deep Retrieval's candidates: the nodes of the items on the user's B most probable paths (the
+   * user vector is the mean of the behaviour items' e_v, as the structure was trained); mode dr then
+   * scores exactly these with the model (brute force over the gathered set, the DR paper's rerank).
+   */
+  private java.util.BitSet gatherByPaths(UserFeatures features, LoadedIndex loaded) {
+    int d = features.dim();
+    float[] mean = new float[d];
+    for (int i = 0; i < features.length(); i++) {
+      for (int j = 0; j < d; j++) {
+        mean[j] += features.embeddings()[i * d + j] / features.length();
+      }
+    }
+    java.util.BitSet out = new java.util.BitSet(loaded.index().size());
+    for (long id : paths.items(paths.beamSearch(mean, config.drBeam()).paths())) {
+      int node = loaded.ids().nodeOf(id);
+      if (node >= 0) {
+        out.set(node);
+      }
+    }
+    return out;
+  }
+
+  private static java.util.BitSet and(java.util.BitSet a, java.util.BitSet b) {
+    java.util.BitSet out = (java.util.BitSet) a.clone();
+    out.and(b);
+    return out;
   }
 
   /** The request's attribute filter; empty when a request built in code left it unset. */
@@ -870,6 +910,9 @@ public final class RetrievalEngine implements AutoCloseable {
     closed = true;
     walkers.shutdownNow();
     loader.shutdownNow();
+    if (paths != null) {
+      paths.close();
+    }
     indexes.unpin();
     acceptedLeases.values().forEach(SharedRegistry.Lease::close);
     acceptedLeases.clear();

@@ -57,7 +57,7 @@ class AttributeFilterTest {
     descriptor = IndexDescriptor.newBuilder().setVersion(1).setUri(file.toString()).setSha256(written.sha256())
         .setItems(built.size()).setDim(16).setCreatedAtMillis(System.currentTimeMillis()).build();
     engine = new RetrievalEngine(new EngineConfig(TestData.model("attention", 16).toString(), 1, 1, false, 4096, 200,
-        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0));
+        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5));
   }
 
   @AfterAll
@@ -102,6 +102,9 @@ class AttributeFilterTest {
         .setAttributes(Map.of("genre", "g8")).setUpdatedAtMillis(1).build());
     RetrievalResponse r = ask("nann", 50, Map.of("genre", List.of("g9")));
     assertEquals(List.of(900_001L), r.getItems(), "only the fresh item has genre g9");
+    RetrievalResponse noDr = ask("dr", 10, Map.of());
+    assertEquals(ResponseStatus.INVALID, noDr.getStatus());
+    assertTrue(noDr.getDetail().contains("dr.dir"), noDr.getDetail());
     RetrievalResponse bad = ask("nann", 10, Map.of("genre", List.of()));
     assertEquals(ResponseStatus.INVALID, bad.getStatus());
     assertTrue(bad.getDetail().contains("attributeFilter"), bad.getDetail());

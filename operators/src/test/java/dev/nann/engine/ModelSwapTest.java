@@ -45,7 +45,7 @@ class ModelSwapTest {
     d16 = snapshot(1, TestData.corpus(500, 16, 5));
     d64 = snapshot(2, TestData.corpus(500, 64, 6));
     engine = new RetrievalEngine(new EngineConfig(TestData.model("attention", 16).toString(), 2, 1, false, 4096, 200,
-        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0));
+        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5));
   }
 
   @AfterAll
