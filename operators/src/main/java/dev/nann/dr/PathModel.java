@@ -185,6 +185,21 @@ public final class PathModel implements AutoCloseable {
     }
   }
 
+  /**
+   * The structure's user input, as train_dr.py builds it: the mean of the behaviour items' e_v
+   * (zeros for a user without history).
+   */
+  public static float[] userVector(dev.nann.scorer.UserFeatures features) {
+    int d = features.dim();
+    float[] mean = new float[d];
+    for (int i = 0; i < features.length(); i++) {
+      for (int j = 0; j < d; j++) {
+        mean[j] += features.embeddings()[i * d + j] / features.length();
+      }
+    }
+    return mean;
+  }
+
   /** Item ids on the given paths (each once). */
   public List<Long> items(int[][] paths) {
     java.util.LinkedHashSet<Long> out = new java.util.LinkedHashSet<>();

@@ -659,15 +659,9 @@ public final class RetrievalEngine implements AutoCloseable {
    * scores exactly these with the model (brute force over the gathered set, the DR paper's rerank).
    */
   private java.util.BitSet gatherByPaths(UserFeatures features, LoadedIndex loaded) {
-    int d = features.dim();
-    float[] mean = new float[d];
-    for (int i = 0; i < features.length(); i++) {
-      for (int j = 0; j < d; j++) {
-        mean[j] += features.embeddings()[i * d + j] / features.length();
-      }
-    }
+    float[] user = dev.nann.dr.PathModel.userVector(features);
     java.util.BitSet out = new java.util.BitSet(loaded.index().size());
-    for (long id : paths.items(paths.beamSearch(mean, config.drBeam()).paths())) {
+    for (long id : paths.items(paths.beamSearch(user, config.drBeam()).paths())) {
       int node = loaded.ids().nodeOf(id);
       if (node >= 0) {
         out.set(node);

@@ -231,13 +231,7 @@ public final class Evaluator {
     if (dr == null) {
       throw new IllegalArgumentException("mode dr needs a Deep Retrieval model (--dr DIR)");
     }
-    int d = corpus.dim();
-    float[] mean = new float[d];
-    for (int row : user.behavior()) {
-      for (int j = 0; j < d; j++) {
-        mean[j] += corpus.embeddings()[row * d + j] / user.behavior().length;
-      }
-    }
+    float[] mean = dev.nann.dr.PathModel.userVector(corpus.features(user));
     java.util.BitSet allowed = new java.util.BitSet(index.size());
     for (long id : dr.items(dr.beamSearch(mean, drBeam).paths())) {
       int node = ids.nodeOf(id);
