@@ -13,7 +13,7 @@ public final class IndexSyncConfig extends JobSettings {
   public static final Map<String, String> DEFAULTS = defaults();
 
   private IndexSyncConfig(Map<String, String> overrides) {
-    super(DEFAULTS, overrides, Set.of());
+    super(DEFAULTS, overrides, Set.of("dr.dir"));
   }
 
   private static Map<String, String> defaults() {
@@ -33,6 +33,7 @@ public final class IndexSyncConfig extends JobSettings {
     d.put("rebuild.min-changes", "1000");
     d.put("rebuild.max-interval-ms", "60000");
     d.put("snapshots.keep", "3");
+    d.put("dr.dir", "");
     d.put("rebuild.incremental", "true");
     d.put("rebuild.max-tombstone-fraction", "0.2");
     d.put("checkpoint.interval-ms", "10000");

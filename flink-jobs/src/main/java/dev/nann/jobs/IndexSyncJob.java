@@ -48,7 +48,8 @@ public final class IndexSyncJob {
         .process(new IndexSyncFunction(cfg.get("snapshot.dir"), cfg.getInt("index.dim"), cfg.getInt("index.m"),
                 cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
                 cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep"), cfg.getBoolean("rebuild.incremental"),
-                Double.parseDouble(cfg.get("rebuild.max-tombstone-fraction"))),
+                Double.parseDouble(cfg.get("rebuild.max-tombstone-fraction")))
+                .withDeepRetrieval(cfg.get("dr.dir").isEmpty() ? null : cfg.get("dr.dir")),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog").name("catalog + rebuild");
     String bootstrap = cfg.get("kafka.bootstrap-servers");

@@ -51,6 +51,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private final int keep;
   private final boolean incremental;
   private final double maxTombstoneFraction;
+  private String drDir;
+
+  private transient DrPathTable drPaths;
+  private transient MapState<Long, long[]> drAssigned;
 
   private transient MapState<Long, ItemEmbedding> catalog;
   private transient ValueState<Long> version;
@@ -85,8 +89,24 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     this.keep = keep;
   }
 
+  /**
+   * Also writes Deep Retrieval's item → paths table into every snapshot: the trained table of
+   * {@code dir} (a trainer/train_dr.py output) and, for items added later, their nearest item's paths.
+   */
+  public IndexSyncFunction withDeepRetrieval(String dir) {
+    this.drDir = dir;
+    return this;
+  }
+
   @Override
   public void open(OpenContext ctx) throws IOException {
+    if (drDir != null) {
+      drPaths = DrPathTable.load(Path.of(drDir));
+      @SuppressWarnings("unchecked")
+      org.apache.flink.api.common.typeinfo.TypeInformation<long[]> codes =
+          (org.apache.flink.api.common.typeinfo.TypeInformation<long[]>) Types.PRIMITIVE_ARRAY(Types.LONG);
+      drAssigned = getRuntimeContext().getMapState(new MapStateDescriptor<>("dr-assigned", Types.LONG, codes));
+    }
     catalog = getRuntimeContext().getMapState(new MapStateDescriptor<>("catalog", Types.LONG,
         new AvroTypeInfo<>(ItemEmbedding.class)));
     version = getRuntimeContext().getState(new ValueStateDescriptor<>("version", Types.LONG));
@@ -198,6 +218,20 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
     }
     built = withCatalogAttributes(built);
+    if (drPaths != null) {
+      Map<Long, long[]> assigned = new java.util.HashMap<>();
+      for (Map.Entry<Long, long[]> e : drAssigned.entries()) {
+        assigned.put(e.getKey(), e.getValue());
+      }
+      int before = assigned.size();
+      built = built.withPaths(drPaths.forIndex(built, assigned));
+      for (Map.Entry<Long, long[]> e : assigned.entrySet()) {
+        drAssigned.put(e.getKey(), e.getValue());
+      }
+      if (assigned.size() > before) {
+        LOG.info("index version {}: {} new items got the DR paths of their nearest item", next, assigned.size() - before);
+      }
+    }
     IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads).publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;

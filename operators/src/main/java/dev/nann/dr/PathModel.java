@@ -108,8 +108,13 @@ public final class PathModel implements AutoCloseable {
     return width;
   }
 
+  /** One path of this structure as a number (base K), the key of the path tables. */
+  public long code(int[] path) {
+    return code(path, width);
+  }
+
   /** One path as a number (base K), the key of the path table. */
-  static long code(int[] path, int width) {
+  public static long code(int[] path, int width) {
     long c = 0;
     for (int node : path) {
       c = c * width + node;

@@ -654,14 +654,26 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   /**
-   * Deep Retrieval's candidates: the nodes of the items on the user's B most probable paths (the
-   * user vector is the mean of the behaviour items' e_v, as the structure was trained); mode dr then
+   * Deep Retrieval's candidates: the nodes of the items on the user's B most probable paths, from
+   * the snapshot's path table when it has one, else from the structure's own paths.tsv (the user
+   * vector is the mean of the behaviour items' e_v, as the structure was trained); mode dr then
    * scores exactly these with the model (brute force over the gathered set, the DR paper's rerank).
    */
   private java.util.BitSet gatherByPaths(UserFeatures features, LoadedIndex loaded) {
     float[] user = dev.nann.dr.PathModel.userVector(features);
+    int[][] best = paths.beamSearch(user, config.drBeam()).paths();
     java.util.BitSet out = new java.util.BitSet(loaded.index().size());
-    for (long id : paths.items(paths.beamSearch(user, config.drBeam()).paths())) {
+    dev.nann.graph.ItemPaths table = loaded.index().paths();
+    if (!table.isEmpty()) {
+      // the snapshot's table: it also holds the paths index-sync gave to items added after training
+      for (int[] p : best) {
+        for (int node : table.nodesOf(paths.code(p))) {
+          out.set(node);
+        }
+      }
+      return out;
+    }
+    for (long id : paths.items(best)) {
       int node = loaded.ids().nodeOf(id);
       if (node >= 0) {
         out.set(node);

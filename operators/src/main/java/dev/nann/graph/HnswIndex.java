@@ -15,6 +15,7 @@ public final class HnswIndex {
   private final BitSet tombstones;
   private final String sha256;
   private final ItemAttributes attributes;
+  private final ItemPaths paths;
 
   /**
    * An index without catalog attributes.
@@ -32,6 +33,15 @@ public final class HnswIndex {
    */
   public HnswIndex(IndexMeta meta, HnswGraphView graph, Embeddings embeddings, LongBuffer itemIds,
                    BitSet tombstones, String sha256, ItemAttributes attributes) {
+    this(meta, graph, embeddings, itemIds, tombstones, sha256, attributes, ItemPaths.empty());
+  }
+
+  /**
+   * @param attributes catalog attributes of the nodes (for request-time attribute filters)
+   * @param paths Deep Retrieval's paths of the nodes (for {@code mode=dr})
+   */
+  public HnswIndex(IndexMeta meta, HnswGraphView graph, Embeddings embeddings, LongBuffer itemIds,
+                   BitSet tombstones, String sha256, ItemAttributes attributes, ItemPaths paths) {
     if (embeddings.dim() != meta.dim()) {
       throw new IllegalArgumentException("embeddings have dim " + embeddings.dim() + " but meta says " + meta.dim());
     }
@@ -49,6 +59,10 @@ public final class HnswIndex {
       throw new IllegalArgumentException("attributes cover " + attributes.nodes() + " nodes, the graph has " + graph.size());
     }
     this.attributes = attributes;
+    if (!paths.isEmpty() && paths.nodes() != graph.size()) {
+      throw new IllegalArgumentException("paths cover " + paths.nodes() + " nodes, the graph has " + graph.size());
+    }
+    this.paths = paths;
   }
 
   public IndexMeta meta() {
@@ -108,12 +122,13 @@ public final class HnswIndex {
   public HnswIndex onHeap() {
     float[] copy = new float[size() * dim()];
     embeddings.buffer().get(0, copy);
-    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), itemIds, tombstones, sha256, attributes);
+    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), itemIds, tombstones, sha256, attributes,
+        paths);
   }
 
   /** Same index with another checksum (after it has been written). */
   HnswIndex withSha256(String sha) {
-    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha, attributes);
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha, attributes, paths);
   }
 
   /** Catalog attributes of the nodes (empty when the catalog had none). */
@@ -123,6 +138,16 @@ public final class HnswIndex {
 
   /** Same index carrying {@code attributes} (one entry per node, see {@link ItemAttributes#of}). */
   public HnswIndex withAttributes(ItemAttributes attributes) {
-    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha256, attributes);
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha256, attributes, paths);
+  }
+
+  /** Deep Retrieval's item paths of the nodes (empty when index-sync has no DR structure). */
+  public ItemPaths paths() {
+    return paths;
+  }
+
+  /** Same index carrying Deep Retrieval's paths (one row per node). */
+  public HnswIndex withPaths(ItemPaths paths) {
+    return new HnswIndex(meta, graph, embeddings, itemIds, tombstones, sha256, attributes, paths);
   }
 }

@@ -33,7 +33,8 @@ import java.util.Map;
  * sections each 64-byte aligned: ITEM_IDS i64[count], EMBEDDINGS f32[count*dim], per level
  *          NODES i32[] (levels >= 1), OFFSETS i32[rows+1], NEIGHBORS i32[], TOMBSTONES i64[words],
  *          ATTRIBUTES (optional) i32 keys | per key: str key | i32 values | per value: str value
- *          | i32 n | i32[n] sorted nodes   (str = i32 byte length | UTF-8 bytes)
+ *          | i32 n | i32[n] sorted nodes   (str = i32 byte length | UTF-8 bytes),
+ *          PATHS (optional) i32 J | i64[count*J] Deep Retrieval path codes (-1 = none)
  * trailer  "NANNSHA2" | 32-byte SHA-256 of every byte before the trailer
  * </pre>
  *
@@ -57,6 +58,7 @@ public final class SnapshotFormat {
   private static final int NEIGHBORS = 5;
   private static final int TOMBSTONES = 6;
   private static final int ATTRIBUTES = 7;
+  private static final int PATHS = 8;
 
   private SnapshotFormat() {
   }
@@ -84,6 +86,12 @@ public final class SnapshotFormat {
     sections.add(new Section(TOMBSTONES, 0, longBytes(LongBuffer.wrap(index.tombstones().toLongArray()))));
     if (!index.attributes().isEmpty()) {
       sections.add(new Section(ATTRIBUTES, 0, attributeBytes(index.attributes())));
+    }
+    if (!index.paths().isEmpty()) {
+      ByteBuffer b = ByteBuffer.allocate(4 + index.paths().codes().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+      b.putInt(index.paths().perItem());
+      b.asLongBuffer().put(index.paths().codes());
+      sections.add(new Section(PATHS, 0, b.rewind()));
     }
 
     int headerBytes = align(FIXED_HEADER + sections.size() * SECTION_ENTRY);
@@ -188,6 +196,7 @@ public final class SnapshotFormat {
       FloatBuffer emb = null;
       LongBuffer tomb = LongBuffer.allocate(0);
       ByteBuffer attrs = null;
+      ByteBuffer pathBuf = null;
       nodes[0] = IntBuffer.allocate(0);
       for (int i = 0; i < sectionCount; i++) {
         int kind = table.getInt();
@@ -208,6 +217,7 @@ public final class SnapshotFormat {
           case NEIGHBORS -> neighbors[level] = buf.asIntBuffer();
           case TOMBSTONES -> tomb = buf.asLongBuffer();
           case ATTRIBUTES -> attrs = buf;
+          case PATHS -> pathBuf = buf;
           default -> throw new SnapshotException("snapshot " + file + " has unknown section kind " + kind);
         }
       }
@@ -234,8 +244,9 @@ public final class SnapshotFormat {
       }
       String sha = hexChecksum(ch, trailerStart);
       ItemAttributes attributes = attrs == null ? ItemAttributes.empty() : readAttributes(file, attrs, count);
+      ItemPaths paths = pathBuf == null ? ItemPaths.empty() : readPaths(file, pathBuf, count);
       return new HnswIndex(new IndexMeta(version, dim, m, efc, seed, created), view, new Embeddings(emb, dim), ids,
-          BitSet.valueOf(words), sha, attributes);
+          BitSet.valueOf(words), sha, attributes, paths);
     } catch (IOException e) {
       throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
     }
@@ -296,6 +307,18 @@ public final class SnapshotFormat {
     } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
       throw new SnapshotException("snapshot " + file + " has a malformed attribute section: " + e, e);
     }
+  }
+
+  private static ItemPaths readPaths(Path file, ByteBuffer buf, int count) {
+    ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    int perItem = b.remaining() >= 4 ? b.getInt() : -1;
+    if (perItem < 1 || b.remaining() != (long) count * perItem * 8) {
+      throw new SnapshotException("snapshot " + file + " has a malformed path section (" + perItem + " per item, "
+          + b.remaining() + " bytes for " + count + " items)");
+    }
+    long[] codes = new long[count * perItem];
+    b.asLongBuffer().get(codes);
+    return ItemPaths.of(codes, perItem);
   }
 
   private static String string(ByteBuffer b) {

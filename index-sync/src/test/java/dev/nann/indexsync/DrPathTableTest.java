@@ -1,0 +1,72 @@
+package dev.nann.indexsync;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.ItemPaths;
+import dev.nann.graph.SnapshotFormat;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Deep Retrieval's path table in index-sync: trained items keep their paths, new items get their
+ * nearest item's paths (and keep them), and the table travels in the snapshot file.
+ */
+class DrPathTableTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void newItemsTakeTheirNearestItemsPathsAndTheTableTravelsInTheSnapshot() throws IOException {
+    Files.writeString(dir.resolve("dr.json"), "{\"format\": 1, \"depth\": 2, \"width\": 4, \"paths_per_item\": 2}");
+    Files.writeString(dir.resolve("paths.tsv"), "1\t0.1,3.3\n2\t1.2\n3\t2.0,2.1\n");
+    DrPathTable table = DrPathTable.load(dir);
+    // items 4 and 5 are new: 4 sits next to 2, 5 next to 3
+    float[] emb = {0, 0, 10, 0, 0, 10, 10.1f, 0.2f, 0.1f, 9.9f};
+    HnswIndex built = new HnswIndexBuilder().m(4).efConstruction(8).seed(1).build(emb, 2, new long[] {1, 2, 3, 4, 5});
+    Map<Long, long[]> assigned = new HashMap<>();
+    ItemPaths paths = table.forIndex(built, assigned);
+    Map<Long, long[]> byItem = new HashMap<>();
+    for (int node = 0; node < built.size(); node++) {
+      byItem.put(built.itemId(node), paths.pathsOf(node));
+    }
+    assertArrayEquals(new long[] {0 * 4 + 1, 3 * 4 + 3}, byItem.get(1L));
+    assertArrayEquals(new long[] {1 * 4 + 2, -1}, byItem.get(2L));
+    assertArrayEquals(byItem.get(2L), byItem.get(4L), "item 4 takes item 2's paths");
+    assertArrayEquals(byItem.get(3L), byItem.get(5L), "item 5 takes item 3's paths");
+    assertEquals(2, assigned.size());
+    // a later build keeps the assignment even if the neighbourhood changed
+    assigned.put(4L, new long[] {7, -1});
+    assertArrayEquals(new long[] {7, -1}, table.forIndex(built, assigned).pathsOf(nodeOf(built, 4)));
+
+    Path file = dir.resolve("index.nann");
+    SnapshotFormat.write(built.withPaths(paths), file);
+    ItemPaths read = SnapshotFormat.read(file).paths();
+    assertEquals(2, read.perItem());
+    int[] onPath = read.nodesOf(1 * 4 + 2);
+    assertEquals(2, onPath.length, "items 2 and 4 share path 1.2");
+    assertTrue(read.nodesOf(9 * 4 + 9).length == 0);
+
+    Files.writeString(dir.resolve("paths.tsv"), "1\t0.9\n");
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> DrPathTable.load(dir));
+    assertTrue(bad.getMessage().contains("node 9"), bad.getMessage());
+  }
+
+  private static int nodeOf(HnswIndex index, long id) {
+    for (int node = 0; node < index.size(); node++) {
+      if (index.itemId(node) == id) {
+        return node;
+      }
+    }
+    throw new AssertionError("no item " + id);
+  }
+}

@@ -1,0 +1,77 @@
+package dev.nann.graph;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Deep Retrieval's item → paths table for an index's nodes: J path codes per node (a path
+ * {@code c_1..c_D} of a K-wide structure coded as the base-K number, -1 for none), written into the
+ * snapshot by index-sync so the table travels with the graph, and the inverted map path → nodes that
+ * {@code mode=dr} gathers from. Immutable.
+ */
+public final class ItemPaths {
+  private static final ItemPaths EMPTY = new ItemPaths(new long[0], 0);
+
+  private final long[] codes;      // node * perItem + j
+  private final int perItem;
+  private final Map<Long, int[]> nodesByPath;
+
+  private ItemPaths(long[] codes, int perItem) {
+    this.codes = codes;
+    this.perItem = perItem;
+    Map<Long, int[]> byPath = new HashMap<>();
+    for (int i = 0; i < codes.length; i++) {
+      if (codes[i] >= 0) {
+        int node = i / perItem;
+        byPath.merge(codes[i], new int[] {node}, (a, b) -> {
+          int[] out = Arrays.copyOf(a, a.length + 1);
+          out[a.length] = b[0];
+          return out;
+        });
+      }
+    }
+    this.nodesByPath = byPath;
+  }
+
+  public static ItemPaths empty() {
+    return EMPTY;
+  }
+
+  /**
+   * @param codes node-major, {@code perItem} codes per node, -1 where a node has fewer paths
+   */
+  public static ItemPaths of(long[] codes, int perItem) {
+    if (perItem < 1 || codes.length % perItem != 0) {
+      throw new IllegalArgumentException(codes.length + " codes are not " + perItem + " per node");
+    }
+    return new ItemPaths(codes.clone(), perItem);
+  }
+
+  public boolean isEmpty() {
+    return perItem == 0;
+  }
+
+  public int perItem() {
+    return perItem;
+  }
+
+  /** Nodes covered. */
+  public int nodes() {
+    return perItem == 0 ? 0 : codes.length / perItem;
+  }
+
+  /** The nodes on path {@code code} (none when no node has it). */
+  public int[] nodesOf(long code) {
+    return nodesByPath.getOrDefault(code, new int[0]);
+  }
+
+  /** Node {@code node}'s path codes (-1 for none). */
+  public long[] pathsOf(int node) {
+    return Arrays.copyOfRange(codes, node * perItem, (node + 1) * perItem);
+  }
+
+  long[] codes() {
+    return codes;
+  }
+}
