@@ -330,10 +330,13 @@ public final class RetrievalEngine implements AutoCloseable {
   private String chooseModel(ModelDescriptor stamped, LoadedIndex index, RetrievalRequest req) {
     if (stamped != null) {
       String v = stamped.getVersion();
-      CompletableFuture<Void> load = prefetch(stamped);
       AcceptedModel a = accepted(v);
       if (a != null && a.fits(index)) {
-        return v;
+        return v;   // the common case: nothing to look up or parse per request
+      }
+      CompletableFuture<Void> load = modelLoads.get(v);
+      if (load == null) {
+        load = prefetch(stamped);
       }
       if (a == null && !load.isDone() && newestFitting(index) == null) {
         awaitQuietly(load, req);
@@ -660,26 +663,8 @@ public final class RetrievalEngine implements AutoCloseable {
    * scores exactly these with the model (brute force over the gathered set, the DR paper's rerank).
    */
   private java.util.BitSet gatherByPaths(UserFeatures features, LoadedIndex loaded) {
-    float[] user = dev.nann.dr.PathModel.userVector(features);
-    int[][] best = paths.beamSearch(user, config.drBeam()).paths();
-    java.util.BitSet out = new java.util.BitSet(loaded.index().size());
-    dev.nann.graph.ItemPaths table = loaded.index().paths();
-    if (!table.isEmpty()) {
-      // the snapshot's table: it also holds the paths index-sync gave to items added after training
-      for (int[] p : best) {
-        for (int node : table.nodesOf(paths.code(p))) {
-          out.set(node);
-        }
-      }
-      return out;
-    }
-    for (long id : paths.items(best)) {
-      int node = loaded.ids().nodeOf(id);
-      if (node >= 0) {
-        out.set(node);
-      }
-    }
-    return out;
+    int[][] best = paths.beamSearch(dev.nann.dr.PathModel.userVector(features), config.drBeam()).paths();
+    return paths.gather(best, loaded.index(), loaded.ids());
   }
 
   private static java.util.BitSet and(java.util.BitSet a, java.util.BitSet b) {
