@@ -1,15 +1,10 @@
 package dev.nann.indexsync;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.dr.PathTable;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemPaths;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -34,49 +29,8 @@ public final class DrPathTable {
 
   /** Reads {@code dir/dr.json} and {@code dir/paths.tsv}; problems are named with their file. */
   public static DrPathTable load(Path dir) {
-    try {
-      JsonNode spec = new ObjectMapper().readTree(dir.resolve("dr.json").toFile());
-      int width = spec.path("width").asInt(0);
-      int depth = spec.path("depth").asInt(0);
-      int perItem = spec.path("paths_per_item").asInt(0);
-      if (width < 2 || depth < 1 || perItem < 1) {
-        throw new IllegalArgumentException(dir.resolve("dr.json") + " needs width >= 2, depth >= 1, paths_per_item >= 1");
-      }
-      Map<Long, long[]> trained = new HashMap<>();
-      int line = 0;
-      for (String l : Files.readAllLines(dir.resolve("paths.tsv"))) {
-        line++;
-        String[] parts = l.split("\t");
-        String[] paths = parts.length == 2 ? parts[1].split(",") : new String[0];
-        if (paths.length == 0 || paths.length > perItem) {
-          throw new IllegalArgumentException(dir.resolve("paths.tsv") + " line " + line + ": need item<TAB>1.." + perItem
-              + " paths");
-        }
-        long[] codes = new long[perItem];
-        Arrays.fill(codes, -1);
-        for (int j = 0; j < paths.length; j++) {
-          String[] nodes = paths[j].split("\\.");
-          if (nodes.length != depth) {
-            throw new IllegalArgumentException(dir.resolve("paths.tsv") + " line " + line + ": path " + paths[j]
-                + " is not " + depth + " nodes");
-          }
-          long code = 0;
-          for (String n : nodes) {
-            int node = Integer.parseInt(n);
-            if (node < 0 || node >= width) {
-              throw new IllegalArgumentException(dir.resolve("paths.tsv") + " line " + line + ": node " + node
-                  + " outside [0, " + width + ")");
-            }
-            code = code * width + node;
-          }
-          codes[j] = code;
-        }
-        trained.put(Long.parseLong(parts[0]), codes);
-      }
-      return new DrPathTable(width, depth, perItem, trained);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the DR structure in " + dir + ": " + e.getMessage(), e);
-    }
+    PathTable t = PathTable.read(dir);
+    return new DrPathTable(t.width(), t.depth(), t.perItem(), t.codes());
   }
 
   /**

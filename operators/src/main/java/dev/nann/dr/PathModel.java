@@ -4,10 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nann.scorer.ModelContractException;
-import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
@@ -44,22 +41,17 @@ public final class PathModel implements AutoCloseable {
 
   /** Loads a train_dr.py output directory; problems are named with their file. */
   public static PathModel load(Path dir, int userDim) {
-    JsonNode spec;
+    PathTable table;
     try {
-      spec = new ObjectMapper().readTree(dir.resolve("dr.json").toFile());
-    } catch (IOException e) {
-      throw new ModelContractException("cannot read " + dir.resolve("dr.json") + ": " + e.getMessage(), e);
-    }
-    int depth = spec.path("depth").asInt(0);
-    int width = spec.path("width").asInt(0);
-    if (depth < 1 || width < 2) {
-      throw new ModelContractException(dir.resolve("dr.json") + " needs depth >= 1 and width >= 2");
+      table = PathTable.read(dir);
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      throw new ModelContractException(e.getMessage(), e);
     }
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     List<OrtSession> layers = new ArrayList<>();
     try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
       opts.setIntraOpNumThreads(1);
-      for (int d = 0; d < depth; d++) {
+      for (int d = 0; d < table.depth(); d++) {
         Path f = dir.resolve("layer_" + d + ".onnx");
         if (!Files.isRegularFile(f)) {
           throw new ModelContractException(dir + " lacks layer_" + d + ".onnx");
@@ -69,35 +61,19 @@ public final class PathModel implements AutoCloseable {
     } catch (OrtException e) {
       layers.forEach(PathModel::closeQuietly);
       throw new ModelContractException("cannot load the DR layers in " + dir + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      layers.forEach(PathModel::closeQuietly);
+      throw e;
     }
     Map<Long, List<Long>> byPath = new HashMap<>();
-    try {
-      int line = 0;
-      for (String l : Files.readAllLines(dir.resolve("paths.tsv"))) {
-        line++;
-        String[] parts = l.split("\t");
-        if (parts.length != 2) {
-          throw new ModelContractException(dir.resolve("paths.tsv") + " line " + line + ": need item<TAB>paths");
-        }
-        long item = Long.parseLong(parts[0]);
-        for (String p : parts[1].split(",")) {
-          String[] nodes = p.split("\\.");
-          if (nodes.length != depth) {
-            throw new ModelContractException(dir.resolve("paths.tsv") + " line " + line + ": path " + p
-                + " has " + nodes.length + " nodes, the structure has " + depth + " layers");
-          }
-          int[] c = new int[depth];
-          for (int d = 0; d < depth; d++) {
-            c[d] = Integer.parseInt(nodes[d]);
-          }
-          byPath.computeIfAbsent(code(c, width), k -> new ArrayList<>()).add(item);
+    table.codes().forEach((item, codes) -> {
+      for (long code : codes) {
+        if (code >= 0) {
+          byPath.computeIfAbsent(code, k -> new ArrayList<>()).add(item);
         }
       }
-    } catch (IOException | NumberFormatException e) {
-      layers.forEach(PathModel::closeQuietly);
-      throw new ModelContractException("cannot read " + dir.resolve("paths.tsv") + ": " + e.getMessage(), e);
-    }
-    return new PathModel(depth, width, userDim, env, layers, byPath);
+    });
+    return new PathModel(table.depth(), table.width(), userDim, env, layers, byPath);
   }
 
   public int depth() {
@@ -203,6 +179,31 @@ public final class PathModel implements AutoCloseable {
       }
     }
     return mean;
+  }
+
+  /**
+   * The index nodes on {@code paths}: from the snapshot's own path table when it has one (it also
+   * holds the paths index-sync gave to items added after training), else from this structure's
+   * trained table through the index's id lookup.
+   */
+  public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids) {
+    java.util.BitSet out = new java.util.BitSet(index.size());
+    dev.nann.graph.ItemPaths table = index.paths();
+    if (!table.isEmpty()) {
+      for (int[] p : paths) {
+        for (int node : table.nodesOf(code(p))) {
+          out.set(node);
+        }
+      }
+      return out;
+    }
+    for (long id : items(paths)) {
+      int node = ids.nodeOf(id);
+      if (node >= 0) {
+        out.set(node);
+      }
+    }
+    return out;
   }
 
   /** Item ids on the given paths (each once). */

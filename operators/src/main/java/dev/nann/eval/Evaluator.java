@@ -232,13 +232,7 @@ public final class Evaluator {
       throw new IllegalArgumentException("mode dr needs a Deep Retrieval model (--dr DIR)");
     }
     float[] mean = dev.nann.dr.PathModel.userVector(corpus.features(user));
-    java.util.BitSet allowed = new java.util.BitSet(index.size());
-    for (long id : dr.items(dr.beamSearch(mean, drBeam).paths())) {
-      int node = ids.nodeOf(id);
-      if (node >= 0) {
-        allowed.set(node);
-      }
-    }
+    java.util.BitSet allowed = dr.gather(dr.beamSearch(mean, drBeam).paths(), index, ids);
     if (allowed.isEmpty()) {
       return SearchResult.empty();
     }

@@ -20,15 +20,19 @@ public final class ItemPaths {
   private ItemPaths(long[] codes, int perItem) {
     this.codes = codes;
     this.perItem = perItem;
+    // two passes (count, then fill) so a path of n nodes costs O(n), not n array copies
     Map<Long, int[]> byPath = new HashMap<>();
+    Map<Long, Integer> filled = new HashMap<>();
+    for (long code : codes) {
+      if (code >= 0) {
+        filled.merge(code, 1, Integer::sum);
+      }
+    }
+    filled.forEach((code, n) -> byPath.put(code, new int[n]));
+    filled.replaceAll((code, n) -> 0);
     for (int i = 0; i < codes.length; i++) {
       if (codes[i] >= 0) {
-        int node = i / perItem;
-        byPath.merge(codes[i], new int[] {node}, (a, b) -> {
-          int[] out = Arrays.copyOf(a, a.length + 1);
-          out[a.length] = b[0];
-          return out;
-        });
+        byPath.get(codes[i])[filled.merge(codes[i], 1, Integer::sum) - 1] = i / perItem;
       }
     }
     this.nodesByPath = byPath;
