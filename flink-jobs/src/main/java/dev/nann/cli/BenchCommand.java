@@ -43,7 +43,13 @@ public final class BenchCommand implements Callable<Integer> {
   int upsertsPerSecond = 1000;
 
   @Option(names = "--rebuild-min-changes", description = "freshness: index-sync rebuild.min-changes (default: ${DEFAULT-VALUE})")
-  int rebuildMinChanges = 20_000;
+  int rebuildMinChanges = 5_000;
+
+  @Option(names = "--move-in-place", description = "freshness: index-sync rebuild.move-in-place-fraction (default: ${DEFAULT-VALUE}; 0 = every update tombstones its node and inserts a new one)")
+  double moveInPlace = 0.5;
+
+  @Option(names = "--new-item-share", description = "freshness: share of upserts that add a new item (a perturbed copy of a random item under a new id) instead of updating an existing one (default: ${DEFAULT-VALUE})")
+  double newItemShare = 0;
 
   @Option(names = "--added", description = "rebuild: items added to an existing graph (default: ${DEFAULT-VALUE})")
   int added = 1_000;
@@ -160,8 +166,12 @@ public final class BenchCommand implements Callable<Integer> {
     Map<String, String> s = new TreeMap<>(settings);
     s.put("kafka.delivery", delivery);
     s.put("async.timeout-ms", "5000");
+    if (!(newItemShare >= 0 && newItemShare <= 1)) {
+      throw new IllegalArgumentException("--new-item-share must be in [0, 1], got " + newItemShare);
+    }
     Map<String, String> sync = Map.of("rebuild.min-changes", Integer.toString(rebuildMinChanges),
-        "rebuild.max-interval-ms", "15000", "index.build-threads", "1");
+        "rebuild.max-interval-ms", "15000", "index.build-threads", "1",
+        "rebuild.move-in-place-fraction", Double.toString(moveInPlace));
     double rate = rates.get(0);
     try (LocalStack stack = LocalStack.start(repo.resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
         d, s, sync, System.err)) {
@@ -188,6 +198,7 @@ public final class BenchCommand implements Callable<Integer> {
         long probeEvery = 500_000_000L;
         long nextProbe = start;
         long probeId = 10_000_000L;
+        long newId = 20_000_000L;   // new items (--new-item-share); below probe ids would be mistaken for probes
         for (long i = 0; System.nanoTime() < end; i++) {
           long due = start + i * interval;
           long wait = due - System.nanoTime();
@@ -199,7 +210,8 @@ public final class BenchCommand implements Callable<Integer> {
           for (int j = 0; j < d; j++) {
             v.add(emb[row * d + j] + (float) (0.01 * rnd.nextGaussian()));
           }
-          client.send(itemTopic, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(corpus.itemIds()[row])
+          long target = rnd.nextDouble() < newItemShare ? newId++ : corpus.itemIds()[row];
+          client.send(itemTopic, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(target)
               .setEmbedding(v).setUpdatedAtMillis(System.currentTimeMillis()).build());
           long best = bestItem.get();
           if (System.nanoTime() >= nextProbe && best >= 0) {
@@ -296,11 +308,26 @@ public final class BenchCommand implements Callable<Integer> {
         }
         (near ? duringSwap : steady).add(a[1] / 1000f);
       }
+      // a timeline in 5 s windows of send time, so stalls can be lined up with builds and swaps in the logs
+      long window = 5_000_000_000L;
+      for (long w = start; w < end; w += window) {
+        LatencyStats in = new LatencyStats();
+        long version = -1;
+        for (long[] a : answered) {
+          if (a[0] >= w && a[0] < w + window) {
+            in.add(a[1] / 1000f);
+            version = Math.max(version, a[2]);
+          }
+        }
+        System.err.printf(Locale.ROOT, "[bench] t=%3ds  answered %4d  p50 %8.1f  p99 %8.1f ms  index v%d%n",
+            (w - start) / 1_000_000_000L, in.count(), in.count() == 0 ? 0 : in.quantile(0.5),
+            in.count() == 0 ? 0 : in.quantile(0.99), version);
+      }
       String line = String.format(Locale.ROOT, "{\"bench\":\"freshness\",\"items\":%d,\"dim\":%d,\"upserts_per_s\":%d,"
-              + "\"requests_per_s\":%.0f,\"rebuild_min_changes\":%d,\"seconds\":%d,\"probes\":%d,\"unseen\":%d,"
+              + "\"requests_per_s\":%.0f,\"rebuild_min_changes\":%d,\"move_in_place\":%.2f,\"new_item_share\":%.2f,\"seconds\":%d,\"probes\":%d,\"unseen\":%d,"
               + "\"appear_p50_ms\":%.0f,\"appear_p99_ms\":%.0f,\"swaps\":%d,\"steady_p99_ms\":%.1f,\"swap_p99_ms\":%.1f,"
               + "\"swap_ratio_p99\":%.2f,\"answered\":%d}",
-          items, d, upsertsPerSecond, rate, rebuildMinChanges, seconds, probes, unseen, appear.quantile(0.5),
+          items, d, upsertsPerSecond, rate, rebuildMinChanges, moveInPlace, newItemShare, seconds, probes, unseen, appear.quantile(0.5),
           appear.quantile(0.99), swaps.size(), steady.quantile(0.99), duringSwap.quantile(0.99),
           duringSwap.quantile(0.99) / Math.max(1e-3, steady.quantile(0.99)), answered.size());
       System.out.println(line);

@@ -36,6 +36,7 @@ public final class IndexSyncConfig extends JobSettings {
     d.put("dr.dir", "");
     d.put("rebuild.incremental", "true");
     d.put("rebuild.max-tombstone-fraction", "0.2");
+    d.put("rebuild.move-in-place-fraction", "0.5");
     d.put("checkpoint.interval-ms", "10000");
     d.put("checkpoint.dir", "file:///tmp/nann/index-sync-checkpoints");
     return d;
@@ -52,6 +53,10 @@ public final class IndexSyncConfig extends JobSettings {
       if (c.getInt(k) < 1) {
         throw new IllegalArgumentException("setting '" + k + "' must be >= 1, got " + c.get(k));
       }
+    }
+    double move = Double.parseDouble(c.get("rebuild.move-in-place-fraction"));
+    if (!(move >= 0 && move < 1)) {
+      throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);
     }
     return c;
   }

@@ -49,7 +49,8 @@ public final class IndexSyncJob {
                 cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
                 cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep"), cfg.getBoolean("rebuild.incremental"),
                 Double.parseDouble(cfg.get("rebuild.max-tombstone-fraction")))
-                .withDeepRetrieval(cfg.get("dr.dir").isEmpty() ? null : cfg.get("dr.dir")),
+                .withDeepRetrieval(cfg.get("dr.dir").isEmpty() ? null : cfg.get("dr.dir"))
+                .withMoveInPlace(Double.parseDouble(cfg.get("rebuild.move-in-place-fraction"))),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog").name("catalog + rebuild");
     String bootstrap = cfg.get("kafka.bootstrap-servers");

@@ -52,11 +52,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private final boolean incremental;
   private final double maxTombstoneFraction;
   private String drDir;
+  private double moveInPlace;
 
   private transient DrPathTable drPaths;
   private transient MapState<Long, long[]> drAssigned;
 
   private transient MapState<Long, ItemEmbedding> catalog;
+  /** The catalog's attributes, for items that have any: each snapshot reads these, not the whole catalog. */
+  private transient MapState<Long, Map<String, String>> attributes;
+  /** Set once {@link #attributes} covers the catalog (state from before it existed is indexed once). */
+  private transient ValueState<Boolean> attributesIndexed;
   private transient ValueState<Long> version;
   private transient ValueState<Long> pending;
   private transient ValueState<Long> timer;
@@ -90,6 +95,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   }
 
   /**
+   * Lets an update that moves an item less than {@code fraction} times the distance to its nearest
+   * graph neighbour keep its node in incremental builds, instead of a tombstone and a new node (0:
+   * never). See {@link dev.nann.graph.GrowableHnsw#moveInPlace}.
+   */
+  public IndexSyncFunction withMoveInPlace(double fraction) {
+    this.moveInPlace = fraction;
+    return this;
+  }
+
+  /**
    * Also writes Deep Retrieval's item → paths table into every snapshot: the trained table of
    * {@code dir} (a trainer/train_dr.py output) and, for items added later, their nearest item's paths.
    */
@@ -109,6 +124,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
     catalog = getRuntimeContext().getMapState(new MapStateDescriptor<>("catalog", Types.LONG,
         new AvroTypeInfo<>(ItemEmbedding.class)));
+    attributes = getRuntimeContext().getMapState(new MapStateDescriptor<>("attributes", Types.LONG,
+        Types.MAP(Types.STRING, Types.STRING)));
+    attributesIndexed = getRuntimeContext().getState(new ValueStateDescriptor<>("attributes-indexed", Types.BOOLEAN));
     version = getRuntimeContext().getState(new ValueStateDescriptor<>("version", Types.LONG));
     pending = getRuntimeContext().getState(new ValueStateDescriptor<>("pending", Types.LONG));
     timer = getRuntimeContext().getState(new ValueStateDescriptor<>("timer", Types.LONG));
@@ -124,10 +142,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   @Override
   public void processElement(CatalogInput in, Context ctx, Collector<IndexDescriptor> out) throws Exception {
     ItemEmbedding item = in.getItem();
+    indexAttributesOnce();
     if (item.getDeleted()) {
       catalog.remove(item.getItemId());
     } else {
       catalog.put(item.getItemId(), item);
+    }
+    if (item.getDeleted() || item.getAttributes() == null || item.getAttributes().isEmpty()) {
+      attributes.remove(item.getItemId());
+    } else {
+      attributes.put(item.getItemId(), item.getAttributes());
     }
     if (graph != null) {
       sinceBuild.add(item);
@@ -155,17 +179,38 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
   }
 
-  /** The catalog's attributes of every live node, so requests can filter on them during the walk. */
-  private dev.nann.graph.HnswIndex withCatalogAttributes(dev.nann.graph.HnswIndex built) throws Exception {
-    List<Map<String, String>> perNode = new ArrayList<>(built.size());
-    boolean any = false;
-    for (int node = 0; node < built.size(); node++) {
-      ItemEmbedding item = built.isDeleted(node) ? null : catalog.get(built.itemId(node));
-      Map<String, String> attrs = item == null ? null : item.getAttributes();
-      perNode.add(attrs);
-      any |= attrs != null && !attrs.isEmpty();
+  /** Fills {@link #attributes} from the catalog once, for state written before it existed. */
+  private void indexAttributesOnce() throws Exception {
+    if (attributesIndexed.value() != null) {
+      return;
     }
-    return any ? built.withAttributes(dev.nann.graph.ItemAttributes.of(perNode)) : built;
+    for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
+      Map<String, String> a = e.getValue().getAttributes();
+      if (a != null && !a.isEmpty()) {
+        attributes.put(e.getKey(), a);
+      }
+    }
+    attributesIndexed.update(true);
+  }
+
+  /**
+   * The catalog's attributes of every live node, so requests can filter on them during the walk.
+   * Reads only the items that have attributes (a catalog without any costs one lookup).
+   */
+  private dev.nann.graph.HnswIndex withCatalogAttributes(dev.nann.graph.HnswIndex built) throws Exception {
+    indexAttributesOnce();
+    if (attributes.isEmpty()) {
+      return built;
+    }
+    dev.nann.graph.ItemIdLookup nodes = dev.nann.graph.ItemIdLookup.of(built);
+    List<Map<String, String>> perNode = new ArrayList<>(java.util.Collections.nCopies(built.size(), null));
+    for (Map.Entry<Long, Map<String, String>> e : attributes.entries()) {
+      int node = nodes.nodeOf(e.getKey());
+      if (node >= 0) {
+        perNode.set(node, e.getValue());
+      }
+    }
+    return built.withAttributes(dev.nann.graph.ItemAttributes.of(perNode));
   }
 
   private void build(long now, Collector<IndexDescriptor> out) throws Exception {
@@ -177,6 +222,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;
     if (inPlace) {
       LOG.info("index version {}: {} changes into the live graph", next, sinceBuild.size());
+      long movedBefore = graph.movedInPlace();
       for (ItemEmbedding item : sinceBuild) {
         if (item.getDeleted()) {
           graph.delete(item.getItemId());
@@ -185,6 +231,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         }
       }
       sinceBuild.clear();
+      if (graph.movedInPlace() > movedBefore) {
+        LOG.info("index version {}: {} updates moved their node in place", next, graph.movedInPlace() - movedBefore);
+      }
       if (graph.liveItems() == 0) {
         LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
         return;
@@ -210,14 +259,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
       LOG.info("building index version {} over {} items (full build)", next, idArray.length);
       if (incremental) {
-        graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next);
+        graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next).moveInPlace(moveInPlace);
         built = graph.freeze(next);
       } else {
         built = new dev.nann.graph.HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(buildThreads)
             .seed(next).version(next).build(emb, dim, idArray);
       }
     }
+    long tGraph = System.nanoTime();
     built = withCatalogAttributes(built);
+    long tAttributes = System.nanoTime();
     if (drPaths != null) {
       Map<Long, long[]> assigned = new java.util.HashMap<>();
       for (Map.Entry<Long, long[]> e : drAssigned.entries()) {
@@ -232,6 +283,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         LOG.info("index version {}: {} new items got the DR paths of their nearest item", next, assigned.size() - before);
       }
     }
+    long tPaths = System.nanoTime();
     IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads).publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;
@@ -240,8 +292,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     if (inPlace) {
       incrementalBuilds.inc();
     }
-    LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones)", next,
-        inPlace ? "updated in place" : "built", lastBuildMillis, d.getItems(), built.deletedCount());
+    LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones; graph {} ms, "
+            + "attributes {} ms, DR paths {} ms, write + verify {} ms)", next, inPlace ? "updated in place" : "built",
+        lastBuildMillis, d.getItems(), built.deletedCount(), (tGraph - t0) / 1_000_000,
+        (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
     out.collect(d);
     pruneOlderThan(next - keep + 1);
   }

@@ -88,9 +88,11 @@ public final class RetrievalEngine implements AutoCloseable {
   private final ThreadLocal<SearcherCache> searchers = ThreadLocal.withInitial(SearcherCache::new);
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong lastIndexVersion = new AtomicLong(-1);
+  /** Index versions the loader thread is loading; requests stamped with one are answered on the live one meanwhile. */
+  private final Set<Long> prefetching = ConcurrentHashMap.newKeySet();
   private final Map<Long, String> refused = new ConcurrentHashMap<>();
   /** Catalog changes not yet in the live snapshot: upserts are scored exhaustively, deletes excluded. */
-  private final Map<Long, dev.nann.schemas.ItemEmbedding> fresh = new ConcurrentHashMap<>();
+  private final FreshSet fresh;
   private final AtomicLong refusedCount = new AtomicLong();
 
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
@@ -112,6 +114,7 @@ public final class RetrievalEngine implements AutoCloseable {
     this.models = new SharedRegistry<>("model", this::loadModel);
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.defaultModelVersion = spec.version();
+    this.fresh = new FreshSet(spec.itemDim());
     modelDirs.put(defaultModelVersion, config.defaultModelDir());
     // loads and warms the default model before the first request
     accept(new AcceptedModel(defaultModelVersion, spec.itemDim(), null, false), models.acquire(defaultModelVersion));
@@ -192,9 +195,12 @@ public final class RetrievalEngine implements AutoCloseable {
    */
   public void prefetch(IndexDescriptor d) {
     indexDescriptors.putIfAbsent(d.getVersion(), d);
+    prefetching.add(d.getVersion());
     loader.execute(() -> {
-      try (SharedRegistry<Long, LoadedIndex>.Lease l = leaseIndex(d)) {
+      try (SharedRegistry<Long, LoadedIndex>.Lease l = loadIndexLease(d)) {
         // loaded (and pinned if newest), or refused and remembered
+      } finally {
+        prefetching.remove(d.getVersion());
       }
     });
   }
@@ -402,52 +408,12 @@ public final class RetrievalEngine implements AutoCloseable {
    * snapshot holds the change.
    */
   public void applyChange(dev.nann.schemas.ItemEmbedding item) {
-    dev.nann.schemas.ItemEmbedding prev = fresh.get(item.getItemId());
-    if (prev != null && prev.getUpdatedAtMillis() > item.getUpdatedAtMillis()) {
-      return;
-    }
-    Long live = indexes.pinnedKey();
-    if (live != null) {
-      try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(live)) {
-        if (heldBy(l.value(), item, new float[l.value().index().dim()])) {
-          fresh.remove(item.getItemId());   // the live snapshot already says the same
-          return;
-        }
-      } catch (RuntimeException ignored) {
-        // no live index to compare with: keep the change
-      }
-    }
-    fresh.put(item.getItemId(), item);
+    fresh.apply(item);
   }
 
-  /** Whether {@code live} already reflects {@code item}: same embedding present, or deleted and absent. */
-  private static boolean heldBy(LoadedIndex live, dev.nann.schemas.ItemEmbedding item, float[] row) {
-    HnswIndex index = live.index();
-    int node = live.ids().nodeOf(item.getItemId());
-    if (item.getDeleted()) {
-      return node < 0 || index.isDeleted(node);
-    }
-    if (node < 0 || index.isDeleted(node)) {
-      return false;
-    }
-    index.embeddings().copyRow(node, row, 0);
-    for (int j = 0; j < row.length; j++) {
-      if (row[j] != item.getEmbedding().get(j)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** Catalog changes not yet in the live snapshot. */
+  /** Items upserted and not yet in the live snapshot (what every query scores on top of the walk). */
   public int freshCount() {
-    return fresh.size();
-  }
-
-  /** Drops the changes a newly live snapshot holds (same embedding present, or deleted and absent). */
-  private void pruneFresh(LoadedIndex live) {
-    float[] row = new float[live.index().dim()];
-    fresh.values().removeIf(item -> heldBy(live, item, row));
+    return fresh.view().liveUpserts();
   }
 
   /** Answers a task on a walker thread. The future never completes exceptionally. */
@@ -528,15 +494,7 @@ public final class RetrievalEngine implements AutoCloseable {
     // the fresh set: deleted items never come back; upserted ones are scored below, so the graph's
     // (older or missing) copy of them is skipped
     Map<String, List<String>> attributeFilter = attributeFilter(req);
-    List<dev.nann.schemas.ItemEmbedding> upserts = new ArrayList<>();
-    Set<Long> shadowed = new HashSet<>();
-    for (dev.nann.schemas.ItemEmbedding item : fresh.values()) {
-      shadowed.add(item.getItemId());
-      if (!item.getDeleted() && !excluded.contains(item.getItemId())
-          && ItemAttributes.matches(item.getAttributes(), attributeFilter)) {
-        upserts.add(item);
-      }
-    }
+    FreshSet.View changes = fresh.view();
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
     java.util.BitSet eligible = attributeFilter.isEmpty() ? null
@@ -550,23 +508,23 @@ public final class RetrievalEngine implements AutoCloseable {
       eligible = eligible == null ? gathered : and(eligible, gathered);
     }
     // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
-    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, shadowed, eligible);
+    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, changes, eligible);
     Searcher searcher = searchers.get().get(loaded, scorer);
     SearchResult result;
-    float[] freshScores;
+    FreshTop freshTop;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
       result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (mode) {
         case "brute", "dr" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
         case "hnsw" -> {
           // over-fetch by the filter's selectivity: hnsw mode filters after the walk
-          long wanted = eligible == null ? k + excluded.size() + shadowed.size()
-              : 2L * (k + excluded.size() + shadowed.size()) * index.size() / Math.max(1, eligible.cardinality());
+          long wanted = eligible == null ? k + excluded.size() + changes.count()
+              : 2L * (k + excluded.size() + changes.count()) * index.size() / Math.max(1, eligible.cardinality());
           int fetch = (int) Math.min(index.size(), wanted);
           yield searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
         }
         default -> searcher.beam(user, Math.min(k, index.size()), beamFor(k), filter, FILTER_EXTRA_STEPS);
       };
-      freshScores = upserts.isEmpty() ? null : scoreFresh(scorer, user, upserts, index.dim());
+      freshTop = scoreFresh(scorer, user, changes, excluded, attributeFilter, k);
     } catch (ScorerException e) {
       return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
     }
@@ -579,9 +537,8 @@ public final class RetrievalEngine implements AutoCloseable {
         scores.add(result.scores()[i]);
       }
     }
-    int freshScored = upserts.size();
-    if (freshScores != null) {
-      mergeTopK(items, scores, upserts, freshScores, k);
+    if (freshTop.size() > 0) {
+      mergeTopK(items, scores, freshTop, k);
     }
     RetrievalResponse r = base(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
         cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "");
@@ -589,71 +546,132 @@ public final class RetrievalEngine implements AutoCloseable {
     r.setScores(scores);
     r.setIndexVersion(loaded.version());
     r.setModelVersion(model.version());
-    r.setItemsScored(result.scored() + freshScored);
+    r.setItemsScored(result.scored() + freshTop.scored());
     return r;
   }
 
   /**
    * The nodes a request may not get, as a filter for the walk (null when there are none): excluded
-   * or shadowed item ids, and with an attribute filter every node outside {@code eligible}.
+   * item ids, items the fresh set changed (a bit per node when the set is based on this snapshot;
+   * a lookup per change for a request on another version), and with an attribute filter every node
+   * outside {@code eligible}.
    */
-  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, Set<Long> shadowed,
+  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, FreshSet.View changes,
                                                 java.util.BitSet eligible) {
-    if (excluded.isEmpty() && shadowed.isEmpty()) {
-      return eligible == null ? null : node -> !eligible.get(node);
-    }
-    int[] nodes = new int[excluded.size() + shadowed.size()];
+    boolean onBase = changes.base() != null && changes.base().version() == loaded.version();
+    boolean shadow = onBase && changes.count() > 0;
+    int[] nodes = new int[excluded.size() + (onBase ? 0 : changes.count())];
     int n = 0;
-    for (Set<Long> ids : List.of(excluded, shadowed)) {
-      for (long id : ids) {
-        int node = loaded.ids().nodeOf(id);
+    for (long id : excluded) {
+      int node = loaded.ids().nodeOf(id);
+      if (node >= 0) {
+        nodes[n++] = node;
+      }
+    }
+    if (!onBase) {
+      for (int e = 0; e < changes.count(); e++) {
+        int node = loaded.ids().nodeOf(changes.itemId(e));
         if (node >= 0) {
           nodes[n++] = node;
         }
       }
     }
+    if (n == 0 && !shadow) {
+      return eligible == null ? null : node -> !eligible.get(node);
+    }
     int[] sorted = java.util.Arrays.copyOf(nodes, n);
     java.util.Arrays.sort(sorted);
-    if (eligible != null) {
-      return node -> !eligible.get(node) || java.util.Arrays.binarySearch(sorted, node) >= 0;
-    }
-    return n == 0 ? null : node -> java.util.Arrays.binarySearch(sorted, node) >= 0;
+    return node -> eligible != null && !eligible.get(node) || shadow && changes.shadows(node)
+        || sorted.length > 0 && java.util.Arrays.binarySearch(sorted, node) >= 0;
   }
 
-  private float[] scoreFresh(Scorer scorer, UserState user, List<dev.nann.schemas.ItemEmbedding> upserts, int dim) {
-    dev.nann.scorer.ScoreBatch batch = searchers.get().freshBatch(scorer);
-    float[] out = new float[upserts.size()];
-    for (int start = 0; start < upserts.size(); start += batch.capacity()) {
-      int n = Math.min(batch.capacity(), upserts.size() - start);
-      for (int i = 0; i < n; i++) {
-        List<Float> v = upserts.get(start + i).getEmbedding();
-        for (int j = 0; j < dim; j++) {
-          batch.items().put(i * dim + j, v.get(j));
+  /** The best fresh items of one query, best first, and how many fresh items it scored. */
+  private record FreshTop(long[] ids, float[] scores, int size, int scored) {
+    static final FreshTop NONE = new FreshTop(new long[0], new float[0], 0, 0);
+  }
+
+  /**
+   * Scores every fresh upsert the request may get, in score batches straight from the set's
+   * embedding array, and keeps the best k.
+   */
+  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Set<Long> excluded,
+                              Map<String, List<String>> attributeFilter, int k) {
+    if (changes.liveUpserts() == 0) {
+      return FreshTop.NONE;
+    }
+    SearcherCache cache = searchers.get();
+    dev.nann.scorer.ScoreBatch batch = cache.freshBatch(scorer);
+    dev.nann.search.ScoredHeap top = cache.freshTop;
+    top.reset(k);
+    int[] rows = cache.freshRows(batch.capacity());
+    float[] emb = changes.embeddings();
+    int dim = batch.dim();
+    int scored = 0;
+    int n = 0;
+    for (int e = 0; e <= changes.count(); e++) {
+      if (e < changes.count()) {
+        if (changes.isDelete(e) || changes.isSuperseded(e)
+            || !excluded.isEmpty() && excluded.contains(changes.itemId(e))
+            || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)) {
+          continue;
         }
+        batch.putRow(n, emb, e * dim);
+        rows[n++] = e;
       }
-      scorer.score(user, batch, n);
-      System.arraycopy(batch.scores(), 0, out, start, n);
+      if (n == batch.capacity() || e == changes.count() && n > 0) {
+        scorer.score(user, batch, n);
+        for (int i = 0; i < n; i++) {
+          top.offer(dev.nann.search.ScoredHeap.pack(rows[i], batch.scores()[i]));
+        }
+        scored += n;
+        n = 0;
+      }
     }
-    return out;
+    int size = top.size();
+    long[] ids = new long[size];
+    float[] scores = new float[size];
+    for (int i = size - 1; i >= 0; i--) {   // the min-heap gives the worst first
+      long packed = top.poll();
+      ids[i] = changes.itemId(dev.nann.search.ScoredHeap.node(packed));
+      scores[i] = dev.nann.search.ScoredHeap.score(packed);
+    }
+    return new FreshTop(ids, scores, size, scored);
   }
 
-  /** Merges scored fresh items into a best-first list, keeping the best k. */
-  private static void mergeTopK(List<Long> items, List<Float> scores, List<dev.nann.schemas.ItemEmbedding> upserts,
-                                float[] freshScores, int k) {
-    List<long[]> all = new ArrayList<>(items.size() + upserts.size());   // {id, float bits}
-    for (int i = 0; i < items.size(); i++) {
-      all.add(new long[] {items.get(i), Float.floatToIntBits(scores.get(i))});
+  /**
+   * Merges the best fresh items into a best-first list, keeping the best k and one copy of each
+   * item (a query racing a change may see an item in both).
+   */
+  private static void mergeTopK(List<Long> items, List<Float> scores, FreshTop fresh, int k) {
+    Set<Long> freshIds = new HashSet<>();
+    for (int i = 0; i < fresh.size(); i++) {
+      freshIds.add(fresh.ids()[i]);
     }
-    for (int i = 0; i < upserts.size(); i++) {
-      all.add(new long[] {upserts.get(i).getItemId(), Float.floatToIntBits(freshScores[i])});
+    Set<Long> taken = new HashSet<>();
+    List<Long> mergedItems = new ArrayList<>(k);
+    List<Float> mergedScores = new ArrayList<>(k);
+    int a = 0;
+    int b = 0;
+    while (mergedItems.size() < k && (a < items.size() || b < fresh.size())) {
+      boolean takeFresh = a >= items.size() || b < fresh.size() && fresh.scores()[b] > scores.get(a);
+      if (takeFresh) {
+        if (taken.add(fresh.ids()[b])) {
+          mergedItems.add(fresh.ids()[b]);
+          mergedScores.add(fresh.scores()[b]);
+        }
+        b++;
+      } else {
+        if (!freshIds.contains(items.get(a))) {
+          mergedItems.add(items.get(a));
+          mergedScores.add(scores.get(a));
+        }
+        a++;
+      }
     }
-    all.sort((a, b) -> Float.compare(Float.intBitsToFloat((int) b[1]), Float.intBitsToFloat((int) a[1])));
     items.clear();
+    items.addAll(mergedItems);
     scores.clear();
-    for (int i = 0; i < Math.min(k, all.size()); i++) {
-      items.add(all.get(i)[0]);
-      scores.add(Float.intBitsToFloat((int) all.get(i)[1]));
-    }
+    scores.addAll(mergedScores);
   }
 
   /**
@@ -730,7 +748,30 @@ public final class RetrievalEngine implements AutoCloseable {
    * inconsistent), on the newest version that did load: the previous snapshot keeps serving. A
    * refused version is remembered, so it is not re-read on every request. Null if nothing loads.
    */
+  /**
+   * The index a request is answered on: its stamped version when loaded; the live (pinned) one when
+   * the stamped version is still being loaded in the background or is older than the live one and
+   * already let go (walker threads never wait for a snapshot load, and versions only move forward);
+   * loaded here only when no load is under way for it (engines driven without {@link #prefetch}).
+   */
   private SharedRegistry<Long, LoadedIndex>.Lease leaseIndex(IndexDescriptor d) {
+    long version = d.getVersion();
+    SharedRegistry<Long, LoadedIndex>.Lease loaded = indexes.tryAcquire(version);
+    if (loaded != null) {
+      return loaded;
+    }
+    Long live = indexes.pinnedKey();
+    if (live != null && (prefetching.contains(version) || version < live)) {
+      SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.tryAcquire(live);
+      if (lease != null) {
+        return lease;
+      }
+    }
+    return loadIndexLease(d);
+  }
+
+  /** Loads (or shares) the stamped version and pins it if newest; the live one if it is refused. */
+  private SharedRegistry<Long, LoadedIndex>.Lease loadIndexLease(IndexDescriptor d) {
     long version = d.getVersion();
     if (!refused.containsKey(version)) {
       try {
@@ -771,7 +812,7 @@ public final class RetrievalEngine implements AutoCloseable {
       if (lastIndexVersion.compareAndSet(prev, version)) {
         indexes.pin(version);
         try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
-          pruneFresh(live.value());
+          fresh.rebase(live.value());
         }
         return;
       }
@@ -920,6 +961,16 @@ public final class RetrievalEngine implements AutoCloseable {
 
     private Scorer freshScorer;
     private dev.nann.scorer.ScoreBatch freshBatch;
+    private int[] freshRows = new int[0];
+    final dev.nann.search.ScoredHeap freshTop = new dev.nann.search.ScoredHeap(256, false);
+
+    /** This thread's scratch for the fresh entries of one score batch. */
+    int[] freshRows(int capacity) {
+      if (freshRows.length < capacity) {
+        freshRows = new int[capacity];
+      }
+      return freshRows;
+    }
 
     /** This thread's scratch batch for scoring fresh items with {@code scorer}. */
     dev.nann.scorer.ScoreBatch freshBatch(Scorer scorer) {

@@ -21,24 +21,45 @@ public final class ItemIdLookup {
    */
   public static ItemIdLookup of(HnswIndex index) {
     int all = index.size();
-    int n = all - index.deletedCount();
-    long[] packed = new long[n];
-    long[] ids = new long[all];
-    Integer[] order = new Integer[n];
+    long[] ids = new long[all - index.deletedCount()];
+    int[] nodes = new int[ids.length];
     int live = 0;
     for (int i = 0; i < all; i++) {
-      ids[i] = index.itemId(i);
       if (!index.isDeleted(i)) {
-        order[live++] = i;
+        ids[live] = index.itemId(i);
+        nodes[live++] = i;
       }
     }
-    Arrays.sort(order, (a, b) -> Long.compare(ids[a], ids[b]));
-    int[] nodes = new int[n];
-    for (int i = 0; i < n; i++) {
-      packed[i] = ids[order[i]];
-      nodes[i] = order[i];
-    }
-    return new ItemIdLookup(packed, nodes);
+    // parallel primitive arrays sorted together (no boxed comparator: this runs on every snapshot load)
+    new org.apache.lucene.util.IntroSorter() {
+      private long pivot;
+
+      @Override
+      protected void swap(int i, int j) {
+        long id = ids[i];
+        ids[i] = ids[j];
+        ids[j] = id;
+        int node = nodes[i];
+        nodes[i] = nodes[j];
+        nodes[j] = node;
+      }
+
+      @Override
+      protected void setPivot(int i) {
+        pivot = ids[i];
+      }
+
+      @Override
+      protected int comparePivot(int j) {
+        return Long.compare(pivot, ids[j]);
+      }
+
+      @Override
+      protected int compare(int i, int j) {
+        return Long.compare(ids[i], ids[j]);
+      }
+    }.sort(0, ids.length);
+    return new ItemIdLookup(ids, nodes);
   }
 
   /** The node of {@code itemId}, or -1 if the index does not hold it. */

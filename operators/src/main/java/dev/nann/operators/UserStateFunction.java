@@ -53,10 +53,14 @@ public final class UserStateFunction
 
   /**
    * Broadcast state: catalog changes (item id to its latest upsert or delete) not yet known to be in
-   * a live snapshot; checkpointed, so the engine's fresh set is rebuilt after a restart.
+   * a live snapshot; checkpointed, so the engine's fresh set is rebuilt after a restart. Values are
+   * {@link ChangeBytes} (update time, then the Avro record), not records: a checkpoint's synchronous
+   * phase copies the whole map on the task thread, and byte arrays copy ~50x faster than deep
+   * copies of records with boxed float lists (measured at 1k upserts/s: the deep copy stalled requests).
    */
-  public static final MapStateDescriptor<Long, dev.nann.schemas.ItemEmbedding> CHANGES =
-      new MapStateDescriptor<>("catalog-changes", Types.LONG, new AvroTypeInfo<>(dev.nann.schemas.ItemEmbedding.class));
+  public static final MapStateDescriptor<Long, byte[]> CHANGES =
+      new MapStateDescriptor<>("catalog-changes-bin", Types.LONG,
+          org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
 
   /** Changes older than a new snapshot's build time by this much are dropped from broadcast state. */
   static final long CHANGE_RETENTION_MS = 60_000;
@@ -97,10 +101,10 @@ public final class UserStateFunction
   }
 
   /** After a restart the engine's fresh set is empty: refill it once from checkpointed broadcast state. */
-  private void syncEngine(Iterable<Map.Entry<Long, dev.nann.schemas.ItemEmbedding>> changes) {
+  private void syncEngine(Iterable<Map.Entry<Long, byte[]>> changes) throws java.io.IOException {
     engineSynced = true;
-    for (Map.Entry<Long, dev.nann.schemas.ItemEmbedding> e : changes) {
-      engine.applyChange(e.getValue());
+    for (Map.Entry<Long, byte[]> e : changes) {
+      engine.applyChange(ChangeBytes.decode(e.getValue()));
     }
   }
 
@@ -192,12 +196,12 @@ public final class UserStateFunction
   @Override
   public void processBroadcastElement(DescriptorUpdate u, Context ctx, Collector<ScoringTask> out) throws Exception {
     BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
-    BroadcastState<Long, dev.nann.schemas.ItemEmbedding> changes = ctx.getBroadcastState(CHANGES);
+    BroadcastState<Long, byte[]> changes = ctx.getBroadcastState(CHANGES);
     if (!engineSynced) {
       syncEngine(changes.immutableEntries());
     }
     if (u.getItem() != null) {
-      changes.put(u.getItem().getItemId(), u.getItem());
+      changes.put(u.getItem().getItemId(), ChangeBytes.encode(u.getItem()));
       engine.applyChange(u.getItem());
       return;
     }
@@ -213,8 +217,8 @@ public final class UserStateFunction
       engine.prefetch(d);
       // bound the checkpointed change log; the engine drops changes exactly once a snapshot holds them
       java.util.List<Long> old = new java.util.ArrayList<>();
-      for (Map.Entry<Long, dev.nann.schemas.ItemEmbedding> e : changes.entries()) {
-        if (e.getValue().getUpdatedAtMillis() < d.getCreatedAtMillis() - CHANGE_RETENTION_MS) {
+      for (Map.Entry<Long, byte[]> e : changes.entries()) {
+        if (ChangeBytes.updatedAtMillis(e.getValue()) < d.getCreatedAtMillis() - CHANGE_RETENTION_MS) {
           old.add(e.getKey());
         }
       }
@@ -235,4 +239,26 @@ public final class UserStateFunction
     }
   }
 
+
+  /** A catalog change as broadcast-state bytes: its update time (8 bytes, big-endian), then the Avro record. */
+  static final class ChangeBytes {
+    private static final AvroCodec<dev.nann.schemas.ItemEmbedding> CODEC = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
+
+    private ChangeBytes() {
+    }
+
+    static byte[] encode(dev.nann.schemas.ItemEmbedding item) {
+      byte[] record = CODEC.encode(item);
+      return java.nio.ByteBuffer.allocate(Long.BYTES + record.length).putLong(item.getUpdatedAtMillis()).put(record)
+          .array();
+    }
+
+    static long updatedAtMillis(byte[] bytes) {
+      return java.nio.ByteBuffer.wrap(bytes).getLong(0);
+    }
+
+    static dev.nann.schemas.ItemEmbedding decode(byte[] bytes) throws java.io.IOException {
+      return CODEC.decode(java.util.Arrays.copyOfRange(bytes, Long.BYTES, bytes.length));
+    }
+  }
 }

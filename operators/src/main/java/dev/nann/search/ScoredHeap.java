@@ -6,35 +6,36 @@ package dev.nann.search;
  * A min-heap keeps the best {@code capacity} entries (the worst at the root); with
  * {@code max = true} it is an unbounded max-heap (best at the root).
  */
-final class ScoredHeap {
+public final class ScoredHeap {
   private long[] heap;
   private int size;
   private int capacity;
   private final boolean max;
 
-  ScoredHeap(int initialCapacity, boolean max) {
+  /** @param max true for an unbounded max-heap, false for a bounded min-heap (see {@link #reset}) */
+  public ScoredHeap(int initialCapacity, boolean max) {
     this.heap = new long[Math.max(16, initialCapacity)];
     this.max = max;
   }
 
-  static long pack(int node, float score) {
+  public static long pack(int node, float score) {
     int bits = Float.floatToIntBits(score);
     int sortable = bits ^ ((bits >> 31) & 0x7fffffff);
     return ((long) sortable << 32) | (node & 0xffffffffL);
   }
 
-  static int node(long packed) {
+  public static int node(long packed) {
     return (int) packed;
   }
 
-  static float score(long packed) {
+  public static float score(long packed) {
     int sortable = (int) (packed >>> 32);
     int bits = sortable ^ ((sortable >> 31) & 0x7fffffff);
     return Float.intBitsToFloat(bits);
   }
 
   /** Empties the heap and sets how many entries a bounded min-heap keeps. */
-  void reset(int capacity) {
+  public void reset(int capacity) {
     this.size = 0;
     this.capacity = capacity;
     if (heap.length < capacity + 1) {
@@ -53,7 +54,7 @@ final class ScoredHeap {
     }
   }
 
-  int size() {
+  public int size() {
     return size;
   }
 
@@ -67,7 +68,7 @@ final class ScoredHeap {
   }
 
   /** Adds an entry; a full min-heap keeps it only if it beats the worst. Returns whether it was kept. */
-  boolean offer(long packed) {
+  public boolean offer(long packed) {
     if (!max && size >= capacity) {
       if (packed <= heap[0]) {
         return false;
@@ -84,7 +85,7 @@ final class ScoredHeap {
     return true;
   }
 
-  long poll() {
+  public long poll() {
     long top = heap[0];
     heap[0] = heap[--size];
     down(0);

@@ -1,0 +1,298 @@
+package dev.nann.engine;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.schemas.ItemEmbedding;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Catalog changes the live snapshot does not hold yet (the "fresh set"): upserted items, which
+ * every query scores exhaustively and merges into its top-k, and deletes, kept out of every answer.
+ *
+ * <p>Laid out for the query path: embeddings sit in one float array (no boxed floats per query),
+ * and for the snapshot the set is based on ({@link View#base}) a bitset marks the nodes whose item
+ * changed since, so a query needs no id lookups or per-query sets. Writers (catalog changes and
+ * swaps, rare next to queries) take this object's lock; queries take one {@link #view()} and never
+ * lock. Entries are only appended: an entry below a view's count never changes except for its
+ * "superseded" bit, which is set after its replacement is published, so a query racing a change may
+ * see both copies of an item for that one query (it keeps one id) but never neither.
+ */
+final class FreshSet {
+  private static final int INITIAL_CAPACITY = 256;
+
+  private final int dim;
+  /** Writer side: item id to its newest entry. Guarded by this. */
+  private final Map<Long, Integer> latest = new HashMap<>();
+  private final float[] incoming;   // writer scratch, guarded by this
+  private final float[] stored;     // writer scratch, guarded by this
+  private volatile View view;
+
+  FreshSet(int dim) {
+    this.dim = dim;
+    this.incoming = new float[dim];
+    this.stored = new float[dim];
+    this.view = new View(dim, 0, 0, new long[INITIAL_CAPACITY], new long[INITIAL_CAPACITY],
+        new boolean[INITIAL_CAPACITY], new float[INITIAL_CAPACITY * dim], newAttributes(INITIAL_CAPACITY),
+        new AtomicLongArray(words(INITIAL_CAPACITY)), null, null);
+  }
+
+  /** What a query reads; take it once per query. */
+  View view() {
+    return view;
+  }
+
+  /**
+   * Applies one catalog change: it joins the set (an older copy of the item is superseded and the
+   * base snapshot's node for it shadowed), or, when the base snapshot already says the same, the item
+   * leaves the set. Older changes than the one kept, and repeats (several subtasks broadcast the
+   * same change), are ignored.
+   */
+  synchronized void apply(ItemEmbedding item) {
+    View v = view;
+    long id = item.getItemId();
+    Integer prev = latest.get(id);
+    if (prev != null && (v.updatedAt[prev] > item.getUpdatedAtMillis()
+        || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
+      return;
+    }
+    if (v.base != null && heldBy(v.base, item)) {
+      if (prev != null) {
+        setBit(v.superseded, prev);
+        latest.remove(id);
+        if (!v.deleted[prev]) {
+          view = new View(dim, v.count, v.liveUpserts - 1, v.ids, v.updatedAt, v.deleted, v.embeddings, v.attributes,
+              v.superseded, v.base, v.shadowed);
+        }
+      }
+      int node = v.base.ids().nodeOf(id);
+      if (node >= 0) {
+        clearBit(v.shadowed, node);
+      }
+      return;
+    }
+    View w = v.count == v.ids.length ? v.grown() : v;
+    int e = w.count;
+    w.ids[e] = id;
+    w.updatedAt[e] = item.getUpdatedAtMillis();
+    w.deleted[e] = item.getDeleted();
+    if (!item.getDeleted()) {
+      List<Float> emb = item.getEmbedding();
+      for (int j = 0; j < dim; j++) {
+        w.embeddings[e * dim + j] = emb.get(j);
+      }
+    }
+    Map<String, String> attrs = item.getAttributes();
+    w.attributes[e] = attrs == null || attrs.isEmpty() ? null : Map.copyOf(attrs);
+    int live = w.liveUpserts + (item.getDeleted() ? 0 : 1) - (prev != null && !w.deleted[prev] ? 1 : 0);
+    view = new View(dim, e + 1, live, w.ids, w.updatedAt, w.deleted, w.embeddings, w.attributes, w.superseded,
+        w.base, w.shadowed);   // publish the entry, then hide the copies it replaces
+    if (w.base != null) {
+      int node = w.base.ids().nodeOf(id);
+      if (node >= 0) {
+        setBit(w.shadowed, node);
+      }
+    }
+    if (prev != null) {
+      setBit(w.superseded, prev);
+    }
+    latest.put(id, e);
+  }
+
+  /**
+   * Makes {@code live} the base: changes it holds leave the set (same embedding present, or deleted
+   * and absent), the rest are kept, and the shadow bits are computed for its nodes.
+   */
+  synchronized void rebase(LoadedIndex live) {
+    View v = view;
+    int kept = 0;
+    int[] keep = new int[v.count];
+    for (int e = 0; e < v.count; e++) {
+      if (!v.isSuperseded(e) && !heldBy(live, v, e)) {
+        keep[kept++] = e;
+      }
+    }
+    int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
+    View w = new View(dim, kept, 0, new long[capacity], new long[capacity], new boolean[capacity],
+        new float[capacity * dim], newAttributes(capacity), new AtomicLongArray(words(capacity)), live,
+        new AtomicLongArray(words(live.index().size())));
+    latest.clear();
+    int upserts = 0;
+    for (int i = 0; i < kept; i++) {
+      int e = keep[i];
+      w.ids[i] = v.ids[e];
+      w.updatedAt[i] = v.updatedAt[e];
+      w.deleted[i] = v.deleted[e];
+      System.arraycopy(v.embeddings, e * dim, w.embeddings, i * dim, dim);
+      w.attributes[i] = v.attributes[e];
+      upserts += v.deleted[e] ? 0 : 1;
+      latest.put(w.ids[i], i);
+      int node = live.ids().nodeOf(w.ids[i]);
+      if (node >= 0) {
+        setBit(w.shadowed, node);
+      }
+    }
+    view = new View(dim, kept, upserts, w.ids, w.updatedAt, w.deleted, w.embeddings, w.attributes, w.superseded,
+        live, w.shadowed);
+  }
+
+  private boolean sameAs(View v, int e, ItemEmbedding item) {
+    if (v.deleted[e] != item.getDeleted()) {
+      return false;
+    }
+    if (item.getDeleted()) {
+      return true;
+    }
+    List<Float> emb = item.getEmbedding();
+    for (int j = 0; j < dim; j++) {
+      if (v.embeddings[e * dim + j] != emb.get(j)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code live} already reflects the change: same embedding present, or deleted and absent. */
+  private boolean heldBy(LoadedIndex live, ItemEmbedding item) {
+    if (!item.getDeleted()) {
+      List<Float> emb = item.getEmbedding();
+      for (int j = 0; j < dim; j++) {
+        incoming[j] = emb.get(j);
+      }
+    }
+    return heldBy(live, item.getItemId(), item.getDeleted(), incoming, 0);
+  }
+
+  private boolean heldBy(LoadedIndex live, View v, int e) {
+    return heldBy(live, v.ids[e], v.deleted[e], v.embeddings, e * dim);
+  }
+
+  private boolean heldBy(LoadedIndex live, long id, boolean deleted, float[] emb, int offset) {
+    HnswIndex index = live.index();
+    int node = live.ids().nodeOf(id);
+    if (deleted) {
+      return node < 0 || index.isDeleted(node);
+    }
+    if (node < 0 || index.isDeleted(node) || index.dim() != dim) {
+      return false;
+    }
+    index.embeddings().copyRow(node, stored, 0);
+    for (int j = 0; j < dim; j++) {
+      if (stored[j] != emb[offset + j]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static int words(int bits) {
+    return Math.max(1, (bits + 63) >>> 6);
+  }
+
+  private static void setBit(AtomicLongArray bits, int i) {
+    bits.getAndUpdate(i >>> 6, w -> w | (1L << i));
+  }
+
+  private static void clearBit(AtomicLongArray bits, int i) {
+    bits.getAndUpdate(i >>> 6, w -> w & ~(1L << i));
+  }
+
+  private static boolean getBit(AtomicLongArray bits, int i) {
+    return (bits.get(i >>> 6) & (1L << i)) != 0;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, String>[] newAttributes(int capacity) {
+    return (Map<String, String>[]) new Map[capacity];
+  }
+
+  /**
+   * An immutable count over append-only arrays: entries {@code [0, count)} are what one query sees.
+   * Read-only for queries.
+   */
+  static final class View {
+    private final int dim;
+    private final int count;
+    private final int liveUpserts;
+    private final long[] ids;
+    private final long[] updatedAt;
+    private final boolean[] deleted;
+    private final float[] embeddings;
+    private final Map<String, String>[] attributes;
+    private final AtomicLongArray superseded;
+    private final LoadedIndex base;
+    private final AtomicLongArray shadowed;
+
+    private View(int dim, int count, int liveUpserts, long[] ids, long[] updatedAt, boolean[] deleted,
+                 float[] embeddings, Map<String, String>[] attributes, AtomicLongArray superseded, LoadedIndex base,
+                 AtomicLongArray shadowed) {
+      this.dim = dim;
+      this.count = count;
+      this.liveUpserts = liveUpserts;
+      this.ids = ids;
+      this.updatedAt = updatedAt;
+      this.deleted = deleted;
+      this.embeddings = embeddings;
+      this.attributes = attributes;
+      this.superseded = superseded;
+      this.base = base;
+      this.shadowed = shadowed;
+    }
+
+    /** Same entries in arrays of twice the capacity (the writer appends there from now on). */
+    private View grown() {
+      int capacity = ids.length * 2;
+      AtomicLongArray s = new AtomicLongArray(words(capacity));
+      for (int i = 0; i < superseded.length(); i++) {
+        s.set(i, superseded.get(i));
+      }
+      return new View(dim, count, liveUpserts, java.util.Arrays.copyOf(ids, capacity),
+          java.util.Arrays.copyOf(updatedAt, capacity), java.util.Arrays.copyOf(deleted, capacity),
+          java.util.Arrays.copyOf(embeddings, capacity * dim), java.util.Arrays.copyOf(attributes, capacity), s, base,
+          shadowed);
+    }
+
+    /** Entries to look at: {@code [0, count())}, skipping {@link #isSuperseded} ones. */
+    int count() {
+      return count;
+    }
+
+    /** Items upserted and not yet in the base snapshot (what a query scores at most). */
+    int liveUpserts() {
+      return liveUpserts;
+    }
+
+    boolean isSuperseded(int e) {
+      return getBit(superseded, e);
+    }
+
+    long itemId(int e) {
+      return ids[e];
+    }
+
+    boolean isDelete(int e) {
+      return deleted[e];
+    }
+
+    /** Attributes of the entry's item (null when none). */
+    Map<String, String> attributes(int e) {
+      return attributes[e];
+    }
+
+    /** Backing array of the embeddings: entry e's row starts at {@code e * dim}. Read only. */
+    float[] embeddings() {
+      return embeddings;
+    }
+
+    /** The snapshot the shadow bits refer to (null before the first swap). */
+    LoadedIndex base() {
+      return base;
+    }
+
+    /** Whether node of {@link #base} holds an item this set changed (a query must skip it). */
+    boolean shadows(int node) {
+      return getBit(shadowed, node);
+    }
+  }
+}
