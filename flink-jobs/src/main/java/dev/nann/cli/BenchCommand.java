@@ -188,7 +188,8 @@ public final class BenchCommand implements Callable<Integer> {
       ConcurrentHashMap<Long, Long> probeSeenAfter = new ConcurrentHashMap<>();
       ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
       java.util.concurrent.atomic.AtomicLong bestItem = new java.util.concurrent.atomic.AtomicLong(-1);
-      List<long[]> answered = java.util.Collections.synchronizedList(new ArrayList<>());   // {sentAt, latencyMicros, indexVersion}
+      // {sentAt, latencyMicros, indexVersion, engine micros}
+      List<long[]> answered = java.util.Collections.synchronizedList(new ArrayList<>());
       List<Long> swaps = java.util.Collections.synchronizedList(new ArrayList<>());
       long start = System.nanoTime();
       long end = start + seconds * 1_000_000_000L;
@@ -260,7 +261,8 @@ public final class BenchCommand implements Callable<Integer> {
             if (t0 == null) {
               continue;
             }
-            answered.add(new long[] {t0, (now - t0) / 1000, resp.getIndexVersion()});
+            answered.add(new long[] {t0, (now - t0) / 1000, resp.getIndexVersion(),
+                (long) (resp.getEngineMillis() * 1000)});
             if (resp.getIndexVersion() > lastVersion) {
               if (lastVersion >= 0) {
                 swaps.add(now);
@@ -312,16 +314,20 @@ public final class BenchCommand implements Callable<Integer> {
       long window = 5_000_000_000L;
       for (long w = start; w < end; w += window) {
         LatencyStats in = new LatencyStats();
+        LatencyStats engine = new LatencyStats();
         long version = -1;
         for (long[] a : answered) {
           if (a[0] >= w && a[0] < w + window) {
             in.add(a[1] / 1000f);
+            engine.add(a[3] / 1000f);
             version = Math.max(version, a[2]);
           }
         }
-        System.err.printf(Locale.ROOT, "[bench] t=%3ds  answered %4d  p50 %8.1f  p99 %8.1f ms  index v%d%n",
-            (w - start) / 1_000_000_000L, in.count(), in.count() == 0 ? 0 : in.quantile(0.5),
-            in.count() == 0 ? 0 : in.quantile(0.99), version);
+        if (in.count() > 0) {
+          System.err.printf(Locale.ROOT, "[bench] t=%3ds  answered %4d  p50 %8.1f  p99 %8.1f ms  (engine p50 %6.1f ms)"
+                  + "  index v%d%n", (w - start) / 1_000_000_000L, in.count(), in.quantile(0.5), in.quantile(0.99),
+              engine.quantile(0.5), version);
+        }
       }
       String line = String.format(Locale.ROOT, "{\"bench\":\"freshness\",\"items\":%d,\"dim\":%d,\"upserts_per_s\":%d,"
               + "\"requests_per_s\":%.0f,\"rebuild_min_changes\":%d,\"move_in_place\":%.2f,\"new_item_share\":%.2f,\"seconds\":%d,\"probes\":%d,\"unseen\":%d,"
