@@ -25,6 +25,15 @@ def _half_tensor(t):
     return numpy_helper.from_array(arr.astype(np.float16), t.name)
 
 
+def _rename_tensor(g, old, new):
+    """Renames tensor ``old`` to ``new`` wherever a node produces or consumes it."""
+    for node in g.node:
+        for names in (node.input, node.output):
+            for k, name in enumerate(names):
+                if name == old:
+                    names[k] = new
+
+
 def convert(model: onnx.ModelProto) -> onnx.ModelProto:
     """Returns ``model`` with float16 internals and float32 inputs and outputs."""
     g = model.graph
@@ -45,23 +54,14 @@ def convert(model: onnx.ModelProto) -> onnx.ModelProto:
         if inp.type.tensor_type.elem_type != FLOAT:
             continue
         half = inp.name + "__fp16"
-        for node in g.node:
-            for k, name in enumerate(node.input):
-                if name == inp.name:
-                    node.input[k] = half
+        _rename_tensor(g, inp.name, half)
         cast_nodes.append(helper.make_node("Cast", [inp.name], [half], to=FLOAT16, name=half + "_cast"))
     out_casts = []
     for out in g.output:
         if out.type.tensor_type.elem_type != FLOAT:
             continue
         half = out.name + "__fp16"
-        for node in g.node:
-            for k, name in enumerate(node.output):
-                if name == out.name:
-                    node.output[k] = half
-            for k, name in enumerate(node.input):
-                if name == out.name:
-                    node.input[k] = half
+        _rename_tensor(g, out.name, half)
         out_casts.append(helper.make_node("Cast", [half], [out.name], to=FLOAT, name=half + "_cast"))
     nodes = cast_nodes + list(g.node) + out_casts
     del g.node[:]
