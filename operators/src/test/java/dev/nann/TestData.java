@@ -4,6 +4,8 @@ import dev.nann.eval.Corpus;
 import dev.nann.eval.SyntheticCorpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Path;
 
 /** Shared fixtures: the repository root, committed model directories, small seeded indexes. */
@@ -26,5 +28,19 @@ public final class TestData {
 
   public static HnswIndex index(Corpus c, int m) {
     return new HnswIndexBuilder().m(m).efConstruction(64).seed(3).build(c.embeddings(), c.dim(), c.itemIds());
+  }
+
+  /** Writes {@code index} as a snapshot at {@code file} and returns the descriptor index-sync would publish for it. */
+  public static IndexDescriptor publish(HnswIndex index, Path file) {
+    HnswIndex written = SnapshotFormat.write(index, file);
+    return IndexDescriptor.newBuilder().setVersion(index.meta().version()).setUri(file.toString())
+        .setSha256(written.sha256()).setItems(index.size()).setDim(index.dim())
+        .setCreatedAtMillis(System.currentTimeMillis()).build();
+  }
+
+  /** An engine on {@code modelDir} with the default beam and CPU scoring, snapshots resolved under {@code dir}. */
+  public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
+    return new dev.nann.engine.EngineConfig(modelDir.toString(), walkers, 1, false, 4096, 200, "100,200,400", "1,1,3",
+        200, 1000, dir.toString(), "cpu", 0, null, 5);
   }
 }

@@ -8,7 +8,6 @@ import dev.nann.eval.Corpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.graph.ItemAttributes;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.ResponseStatus;
@@ -52,12 +51,8 @@ class AttributeFilterTest {
       attrs.put(id, a);
       perNode.add(a);
     }
-    Path file = dir.resolve("index-1.nann");
-    HnswIndex written = SnapshotFormat.write(built.withAttributes(ItemAttributes.of(perNode)), file);
-    descriptor = IndexDescriptor.newBuilder().setVersion(1).setUri(file.toString()).setSha256(written.sha256())
-        .setItems(built.size()).setDim(16).setCreatedAtMillis(System.currentTimeMillis()).build();
-    engine = new RetrievalEngine(new EngineConfig(TestData.model("attention", 16).toString(), 1, 1, false, 4096, 200,
-        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5));
+    descriptor = TestData.publish(built.withAttributes(ItemAttributes.of(perNode)), dir.resolve("index-1.nann"));
+    engine = new RetrievalEngine(TestData.engineConfig(TestData.model("attention", 16), 1, dir));
   }
 
   @AfterAll

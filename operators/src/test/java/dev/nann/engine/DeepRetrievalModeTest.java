@@ -10,7 +10,6 @@ import dev.nann.eval.Corpus;
 import dev.nann.eval.FileCorpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
@@ -43,10 +42,7 @@ class DeepRetrievalModeTest {
     Corpus c = FileCorpus.load(smoke.resolve("attention/corpus"));
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
         .build(c.embeddings(), c.dim(), c.itemIds());
-    Path file = dir.resolve("index-1.nann");
-    HnswIndex written = SnapshotFormat.write(built, file);
-    IndexDescriptor d = IndexDescriptor.newBuilder().setVersion(1).setUri(file.toString()).setSha256(written.sha256())
-        .setItems(built.size()).setDim(c.dim()).setCreatedAtMillis(System.currentTimeMillis()).build();
+    IndexDescriptor d = TestData.publish(built, dir.resolve("index-1.nann"));
     int beam = 3;
     try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
         1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0,

@@ -8,7 +8,6 @@ import dev.nann.TestData;
 import dev.nann.eval.Corpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.ResponseStatus;
@@ -124,15 +123,11 @@ class FreshSetTest {
 
   private IndexDescriptor write(long version, float[] emb, long[] ids) {
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(version).build(emb, DIM, ids);
-    Path file = dir.resolve("index-" + version + ".nann");
-    HnswIndex written = SnapshotFormat.write(built, file);
-    return IndexDescriptor.newBuilder().setVersion(version).setUri(file.toString()).setSha256(written.sha256())
-        .setItems(built.size()).setDim(DIM).setCreatedAtMillis(System.currentTimeMillis()).build();
+    return TestData.publish(built, dir.resolve("index-" + version + ".nann"));
   }
 
   private EngineConfig config() {
-    return new EngineConfig(TestData.model("attention", DIM).toString(), 1, 1, false, 4096, 200, "100,200,400",
-        "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5);
+    return TestData.engineConfig(TestData.model("attention", DIM), 1, dir);
   }
 
   private static RetrievalResponse ask(RetrievalEngine engine, IndexDescriptor index, String mode, int k)

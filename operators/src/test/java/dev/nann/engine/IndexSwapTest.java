@@ -6,7 +6,6 @@ import dev.nann.TestData;
 import dev.nann.eval.Corpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
@@ -34,9 +33,7 @@ class IndexSwapTest {
     Corpus c = TestData.corpus(1000, DIM, 3);
     IndexDescriptor v1 = write(1, c);
     IndexDescriptor v2 = write(2, c);
-    EngineConfig config = new EngineConfig(TestData.model("attention", DIM).toString(), 1, 1, false, 4096, 200,
-        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5);
-    try (RetrievalEngine engine = new RetrievalEngine(config)) {
+    try (RetrievalEngine engine = new RetrievalEngine(TestData.engineConfig(TestData.model("attention", DIM), 1, dir))) {
       assertEquals(1L, ask(engine, v1).getIndexVersion());
       assertEquals(2L, ask(engine, v2).getIndexVersion(), "a newer version becomes live");
       RetrievalResponse late = ask(engine, v1);
@@ -48,10 +45,7 @@ class IndexSwapTest {
   private IndexDescriptor write(long version, Corpus c) {
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(version).version(version)
         .build(c.embeddings(), DIM, c.itemIds());
-    Path file = dir.resolve("index-" + version + ".nann");
-    HnswIndex written = SnapshotFormat.write(built, file);
-    return IndexDescriptor.newBuilder().setVersion(version).setUri(file.toString()).setSha256(written.sha256())
-        .setItems(built.size()).setDim(DIM).setCreatedAtMillis(System.currentTimeMillis()).build();
+    return TestData.publish(built, dir.resolve("index-" + version + ".nann"));
   }
 
   private static RetrievalResponse ask(RetrievalEngine engine, IndexDescriptor index) throws Exception {

@@ -9,7 +9,6 @@ import dev.nann.TestData;
 import dev.nann.eval.Corpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.ResponseStatus;
@@ -44,8 +43,7 @@ class ModelSwapTest {
   static void start() {
     d16 = snapshot(1, TestData.corpus(500, 16, 5));
     d64 = snapshot(2, TestData.corpus(500, 64, 6));
-    engine = new RetrievalEngine(new EngineConfig(TestData.model("attention", 16).toString(), 2, 1, false, 4096, 200,
-        "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0, null, 5));
+    engine = new RetrievalEngine(TestData.engineConfig(TestData.model("attention", 16), 2, dir));
   }
 
   @AfterAll
@@ -132,10 +130,7 @@ class ModelSwapTest {
   private static IndexDescriptor snapshot(long version, Corpus c) {
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(version)
         .build(c.embeddings(), c.dim(), c.itemIds());
-    Path file = dir.resolve("index-" + version + ".snap");
-    HnswIndex written = SnapshotFormat.write(built, file);
-    return IndexDescriptor.newBuilder().setVersion(version).setUri(file.toString()).setSha256(written.sha256())
-        .setItems(c.itemIds().length).setDim(c.dim()).setCreatedAtMillis(System.currentTimeMillis()).build();
+    return TestData.publish(built, dir.resolve("index-" + version + ".snap"));
   }
 
   /** A copy of a fixture model under a new version, optionally with one ONNX file corrupted. */
