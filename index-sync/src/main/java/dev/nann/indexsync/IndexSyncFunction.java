@@ -62,6 +62,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private transient MapState<Long, Map<String, String>> attributes;
   /** Set once {@link #attributes} covers the catalog (state from before it existed is indexed once). */
   private transient ValueState<Boolean> attributesIndexed;
+  /** This instance has seen {@link #attributesIndexed} set: no state read per element from then on. */
+  private transient boolean attributesReady;
   private transient ValueState<Long> version;
   private transient ValueState<Long> pending;
   private transient ValueState<Long> timer;
@@ -181,7 +183,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   /** Fills {@link #attributes} from the catalog once, for state written before it existed. */
   private void indexAttributesOnce() throws Exception {
-    if (attributesIndexed.value() != null) {
+    if (attributesReady || attributesIndexed.value() != null) {
+      attributesReady = true;
       return;
     }
     for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
@@ -191,6 +194,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
     }
     attributesIndexed.update(true);
+    attributesReady = true;
   }
 
   /**
