@@ -33,9 +33,7 @@ final class FreshSet {
     this.dim = dim;
     this.incoming = new float[dim];
     this.stored = new float[dim];
-    this.view = new View(dim, 0, 0, new long[INITIAL_CAPACITY], new long[INITIAL_CAPACITY],
-        new boolean[INITIAL_CAPACITY], new float[INITIAL_CAPACITY * dim], newAttributes(INITIAL_CAPACITY),
-        new AtomicLongArray(words(INITIAL_CAPACITY)), null, null);
+    this.view = View.allocate(dim, INITIAL_CAPACITY, 0, null, null);
   }
 
   /** What a query reads; take it once per query. */
@@ -62,8 +60,7 @@ final class FreshSet {
         setBit(v.superseded, prev);
         latest.remove(id);
         if (!v.deleted[prev]) {
-          view = new View(dim, v.count, v.liveUpserts - 1, v.ids, v.updatedAt, v.deleted, v.embeddings, v.attributes,
-              v.superseded, v.base, v.shadowed);
+          view = v.withCounts(v.count, v.liveUpserts - 1);
         }
       }
       int node = v.base.ids().nodeOf(id);
@@ -86,8 +83,7 @@ final class FreshSet {
     Map<String, String> attrs = item.getAttributes();
     w.attributes[e] = attrs == null || attrs.isEmpty() ? null : Map.copyOf(attrs);
     int live = w.liveUpserts + (item.getDeleted() ? 0 : 1) - (prev != null && !w.deleted[prev] ? 1 : 0);
-    view = new View(dim, e + 1, live, w.ids, w.updatedAt, w.deleted, w.embeddings, w.attributes, w.superseded,
-        w.base, w.shadowed);   // publish the entry, then hide the copies it replaces
+    view = w.withCounts(e + 1, live);   // publish the entry, then hide the copies it replaces
     if (w.base != null) {
       int node = w.base.ids().nodeOf(id);
       if (node >= 0) {
@@ -114,9 +110,7 @@ final class FreshSet {
       }
     }
     int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
-    View w = new View(dim, kept, 0, new long[capacity], new long[capacity], new boolean[capacity],
-        new float[capacity * dim], newAttributes(capacity), new AtomicLongArray(words(capacity)), live,
-        new AtomicLongArray(words(live.index().size())));
+    View w = View.allocate(dim, capacity, kept, live, new AtomicLongArray(words(live.index().size())));
     latest.clear();
     int upserts = 0;
     for (int i = 0; i < kept; i++) {
@@ -133,8 +127,7 @@ final class FreshSet {
         setBit(w.shadowed, node);
       }
     }
-    view = new View(dim, kept, upserts, w.ids, w.updatedAt, w.deleted, w.embeddings, w.attributes, w.superseded,
-        live, w.shadowed);
+    view = w.withCounts(kept, upserts);
   }
 
   private boolean sameAs(View v, int e, ItemEmbedding item) {
@@ -238,6 +231,18 @@ final class FreshSet {
       this.superseded = superseded;
       this.base = base;
       this.shadowed = shadowed;
+    }
+
+    /** Empty arrays of {@code capacity} entries, {@code count} of them visible once the caller fills them. */
+    private static View allocate(int dim, int capacity, int count, LoadedIndex base, AtomicLongArray shadowed) {
+      return new View(dim, count, 0, new long[capacity], new long[capacity], new boolean[capacity],
+          new float[capacity * dim], newAttributes(capacity), new AtomicLongArray(words(capacity)), base, shadowed);
+    }
+
+    /** The same arrays with another count of visible entries and of live upserts. */
+    private View withCounts(int count, int liveUpserts) {
+      return new View(dim, count, liveUpserts, ids, updatedAt, deleted, embeddings, attributes, superseded, base,
+          shadowed);
     }
 
     /** Same entries in arrays of twice the capacity (the writer appends there from now on). */
