@@ -110,6 +110,11 @@ public final class EvalCommand implements Callable<Integer> {
       description = "heap: copy embeddings and adjacency from the verified mapping into heap arrays; mapped: search the mapping. Default: ${DEFAULT-VALUE}")
   String indexMemory;
 
+  @Option(names = "--reference-cache", defaultValue = "true", negatable = true,
+      description = "Reuse the brute-force reference (exact top-k per user) from --cache when the index, model, users "
+          + "and k are the same and mode brute is not asked for. Default: ${DEFAULT-VALUE}")
+  boolean referenceCache;
+
   @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
   Path json;
 
@@ -158,6 +163,9 @@ public final class EvalCommand implements Callable<Integer> {
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log);
+      if (referenceCache) {
+        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c));
+      }
       if (drDir != null) {
         evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
       } else if (modes.contains("dr")) {
@@ -308,6 +316,19 @@ public final class EvalCommand implements Callable<Integer> {
     System.err.printf("[build] snapshot loaded and verified (SHA-256 %s…) in %.2f s: %d items, %d levels%n",
         index.sha256().substring(0, 12), (System.nanoTime() - t2) / 1e9, index.size(), index.graph().levels());
     return index;
+  }
+
+  /** Digest of every file in the model directory plus the corpus users (16 hex digits). */
+  private static String modelDigest(Path dir, Corpus c) throws Exception {
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));
+        md.update(Files.readAllBytes(f));
+      }
+    }
+    md.update((c.name() + "|" + c.users().size()).getBytes(StandardCharsets.UTF_8));
+    return HexFormat.of().formatHex(md.digest()).substring(0, 16);
   }
 
   static String peakRss() {

@@ -61,6 +61,7 @@ public final class Evaluator {
   private dev.nann.dr.PathModel dr;
   private int drBeam;
   private dev.nann.graph.ItemIdLookup ids;
+  private java.nio.file.Path referenceCache;
 
   /**
    * Enables mode {@code dr}: Deep Retrieval's beam search over {@code model} (width {@code beam})
@@ -72,6 +73,22 @@ public final class Evaluator {
     this.ids = dev.nann.graph.ItemIdLookup.of(index);
     return this;
   }
+
+  /**
+   * Keeps the brute-force reference of each run in {@code dir} (one file per index, model, user
+   * sample and k), so a sweep of budgets re-run later does not pay for the exact pass again. The
+   * reference is only read when {@code brute} is not among the modes (its QPS is then measured).
+   *
+   * @param dir directory for reference files
+   * @param modelKey identifies the scorer's weights (e.g. a digest of the model directory)
+   */
+  public Evaluator withReferenceCache(java.nio.file.Path dir, String modelKey) {
+    this.referenceCache = dir;
+    this.modelKey = modelKey;
+    return this;
+  }
+
+  private String modelKey;
 
   public Evaluator(HnswIndex index, Scorer scorer, Corpus corpus, PrintStream progress) {
     if (corpus.size() != index.size()) {
@@ -94,7 +111,7 @@ public final class Evaluator {
     int kEff = Math.min(cfg.k(), index.size() - index.deletedCount());
     String key = users.size() + "/" + cfg.seed() + "/" + kEff;
     if (!key.equals(bruteKey)) {         // the exact reference is the same for every budget: run it once
-      bruteRun = runMode("brute", users, cfg, kEff);
+      bruteRun = reference(users, cfg, kEff);
       bruteKey = key;
     }
     Run brute = bruteRun;
@@ -119,6 +136,79 @@ public final class Evaluator {
       out.add(r.report(mode, m, cfg, kEff));
     }
     return out;
+  }
+
+  /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
+  private Run reference(List<Corpus.User> users, Config cfg, int k) {
+    java.nio.file.Path file = null;
+    if (referenceCache != null) {
+      file = referenceCache.resolve(index.sha256().substring(0, 16) + "-" + modelKey + "-q" + users.size() + "-s"
+          + cfg.seed() + "-k" + k + ".ref");
+      if (!cfg.modes().contains("brute") && java.nio.file.Files.exists(file)) {
+        Run cached = readReference(file, users.size());
+        if (cached != null) {
+          if (progress != null) {
+            progress.println("[eval] brute-force reference read from " + file + " (add mode brute to measure it)");
+          }
+          return cached;
+        }
+      }
+    }
+    Run run = runMode("brute", users, cfg, k);
+    if (file != null) {
+      writeReference(file, run);
+    }
+    return run;
+  }
+
+  private Run readReference(java.nio.file.Path file, int queries) {
+    try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(
+        java.nio.file.Files.newInputStream(file)))) {
+      if (in.readInt() != queries) {
+        return null;
+      }
+      Run run = new Run(queries);
+      for (int q = 0; q < queries; q++) {
+        int n = in.readInt();
+        int[] nodes = new int[n];
+        float[] scores = new float[n];
+        for (int i = 0; i < n; i++) {
+          nodes[i] = in.readInt();
+          scores[i] = in.readFloat();
+        }
+        run.results[q] = new SearchResult(nodes, scores, index.size(), 0, 0, 0, 0, 0);
+      }
+      return run;
+    } catch (java.io.IOException e) {
+      if (progress != null) {
+        progress.println("[eval] reference cache " + file + " unreadable (" + e.getMessage() + "): measuring again");
+      }
+      return null;
+    }
+  }
+
+  private void writeReference(java.nio.file.Path file, Run run) {
+    try {
+      java.nio.file.Files.createDirectories(file.getParent());
+      java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      try (java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(
+          java.nio.file.Files.newOutputStream(tmp)))) {
+        out.writeInt(run.results.length);
+        for (SearchResult r : run.results) {
+          out.writeInt(r.size());
+          for (int i = 0; i < r.size(); i++) {
+            out.writeInt(r.nodes()[i]);
+            out.writeFloat(r.scores()[i]);
+          }
+        }
+      }
+      java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (java.io.IOException e) {
+      if (progress != null) {
+        progress.println("[eval] could not write reference cache " + file + ": " + e.getMessage());
+      }
+    }
   }
 
   private final class Run {

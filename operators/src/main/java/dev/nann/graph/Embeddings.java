@@ -41,6 +41,46 @@ public final class Embeddings {
     dst.put(dstIndex, data, node * dim, dim);
   }
 
+  /**
+   * Copies rows {@code nodes[from, from + count)} into {@code stage} rows {@code 0..count-1} and then
+   * into {@code dst} from index 0 in one bulk write.
+   *
+   * <p>Why two passes: the rows are random reads from a table far larger than the caches. A first
+   * pass that only loads one float per 64-byte line of every row has tiny iterations, so the CPU
+   * keeps many of those misses in flight at once; the copy pass then finds the rows in cache. A
+   * single copy loop leaves roughly one miss in flight at a time (measured: ~2x slower per row).
+   *
+   * @param stage heap scratch of at least {@code count * dim} floats (the caller's, reused)
+   */
+  public void gatherRows(int[] nodes, int from, int count, float[] stage, FloatBuffer dst) {
+    float[] heap = heapArray();
+    if (heap == null) {
+      for (int i = 0; i < count; i++) {
+        data.get(nodes[from + i] * dim, stage, i * dim, dim);
+      }
+    } else {
+      float touch = 0;
+      for (int block = 0; block < count; block += TOUCH_BLOCK) {
+        int end = Math.min(count, block + TOUCH_BLOCK);
+        for (int i = block; i < end; i++) {
+          int o = nodes[from + i] * dim;
+          for (int j = 0; j < dim; j += 16) {
+            touch += heap[o + j];
+          }
+        }
+        for (int i = block; i < end; i++) {
+          System.arraycopy(heap, nodes[from + i] * dim, stage, i * dim, dim);
+        }
+      }
+      sink = touch;                     // keeps the touch loads from being optimised away
+    }
+    dst.put(0, stage, 0, count * dim);
+  }
+
+  @SuppressWarnings("unused")
+  private static volatile float sink;
+  private static final int TOUCH_BLOCK = 64;        // rows touched ahead of their copy (16 KiB, stays in L1)
+
   /** Copies row {@code node} into {@code dst} from {@code dstOffset}. */
   public void copyRow(int node, float[] dst, int dstOffset) {
     data.get(node * dim, dst, dstOffset, dim);

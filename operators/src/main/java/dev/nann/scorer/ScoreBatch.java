@@ -16,6 +16,7 @@ public final class ScoreBatch {
   private final FloatBuffer items;
   private final LongBuffer userIdx;
   private final float[] scores;
+  private final float[] stage;
 
   public ScoreBatch(int capacity, int dim) {
     if (capacity < 1 || dim < 1) {
@@ -26,6 +27,7 @@ public final class ScoreBatch {
     this.items = ByteBuffer.allocateDirect(capacity * dim * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     this.userIdx = ByteBuffer.allocateDirect(capacity * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
     this.scores = new float[capacity];
+    this.stage = new float[capacity * dim];
   }
 
   /** Rows the batch holds. */
@@ -40,6 +42,11 @@ public final class ScoreBatch {
   /** Row-major candidate embeddings; row i starts at float index {@code i * dim}. */
   public FloatBuffer items() {
     return items;
+  }
+
+  /** Heap scratch of {@code capacity * dim} floats for gathering rows before one bulk write into {@link #items}. */
+  public float[] stage() {
+    return stage;
   }
 
   /** Which user state row each candidate row is scored against (0 for single-user calls). */

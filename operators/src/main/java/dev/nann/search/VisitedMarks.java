@@ -1,76 +1,93 @@
 package dev.nann.search;
 
+import java.util.Arrays;
+
 /**
- * Visited marks as a bitmap (paper §4.1) that is never cleared wholesale: the words a query
- * touched are remembered and only those are zeroed when the next query starts, so the cost is
- * proportional to the nodes scored, not to the corpus. 1M items take 128 KiB, which stays in a
- * core's L2 cache during the walk. A second tracked bitmap marks the nodes scored in the current
- * step, which is how Beam-retrieval forms its next candidates C = W ∩ N.
+ * Visited marks as a bitmap (paper §4.1) that is never cleared wholesale: every node marked in a
+ * query is logged, and only the words of logged nodes are zeroed when the next query starts, so
+ * the cost is proportional to the nodes scored, not to the corpus. 1M items take 128 KiB, which
+ * stays in a core's L2 cache during the walk. A second bitmap marks the nodes scored in the current
+ * step (the tail of the log), which is how Beam-retrieval forms its next candidates C = W ∩ N.
  */
 final class VisitedMarks {
-  private final TrackedBits visited;
-  private final TrackedBits thisStep;
+  private final long[] visited;
+  private final long[] thisStep;
+  private int[] log = new int[1024];
+  private int logged;
+  private int stepStart;
 
   VisitedMarks(int size) {
-    visited = new TrackedBits(size);
-    thisStep = new TrackedBits(size);
+    visited = new long[(size + 63) >>> 6];
+    thisStep = new long[visited.length];
   }
 
   void newQuery() {
-    visited.clear();
-    thisStep.clear();
+    for (int i = 0; i < logged; i++) {
+      int w = log[i] >>> 6;
+      visited[w] = 0;
+      thisStep[w] = 0;
+    }
+    logged = 0;
+    stepStart = 0;
   }
 
   /** Starts a new step within the query: nothing is "scored in this step" any more. */
   void newStep() {
-    thisStep.clear();
+    for (int i = stepStart; i < logged; i++) {
+      thisStep[log[i] >>> 6] = 0;
+    }
+    stepStart = logged;
   }
 
   boolean visited(int node) {
-    return visited.get(node);
+    return (visited[node >>> 6] & (1L << node)) != 0;
   }
 
-  /** Marks the node as visited, and as scored in the current step. */
+  /** Marks an unvisited node as visited, and as scored in the current step. */
   void mark(int node) {
-    visited.set(node);
-    thisStep.set(node);
+    ensureLog(1);
+    visited[node >>> 6] |= 1L << node;
+    thisStep[node >>> 6] |= 1L << node;
+    log[logged++] = node;
   }
 
   boolean markedInStep(int node) {
-    return thisStep.get(node);
+    return (thisStep[node >>> 6] & (1L << node)) != 0;
   }
 
-  /** A bitmap that remembers which of its words are non-zero, to clear just those. */
-  private static final class TrackedBits {
-    private final long[] words;
-    private int[] touched = new int[256];
-    private int touchedCount;
-
-    TrackedBits(int size) {
-      words = new long[(size + 63) >>> 6];
+  /**
+   * Marks the unvisited nodes of {@code nodes[from, to)} and appends them to {@code out} from
+   * {@code n}; returns the new count. {@code out} needs room for {@code n + to - from} entries.
+   *
+   * <p>Branch-free on purpose: whether a neighbour was visited is a coin flip for the branch
+   * predictor, so every node is written and the counters advance by 0 or 1 instead.
+   */
+  int markUnvisited(int[] nodes, int from, int to, int[] out, int n) {
+    ensureLog(to - from);
+    long[] vis = visited;
+    long[] step = thisStep;
+    int[] lg = log;
+    int l = logged;
+    for (int j = from; j < to; j++) {
+      int v = nodes[j];
+      int w = v >>> 6;
+      long bit = 1L << v;
+      long old = vis[w];
+      int fresh = (int) (~old >>> v) & 1;    // shift counts use the low 6 bits, as for bit
+      vis[w] = old | bit;
+      step[w] |= bit;
+      out[n] = v;
+      lg[l] = v;
+      n += fresh;
+      l += fresh;
     }
+    logged = l;
+    return n;
+  }
 
-    boolean get(int i) {
-      return (words[i >>> 6] & (1L << i)) != 0;
-    }
-
-    void set(int i) {
-      int w = i >>> 6;
-      long old = words[w];
-      if (old == 0) {
-        if (touchedCount == touched.length) {
-          touched = java.util.Arrays.copyOf(touched, touchedCount * 2);
-        }
-        touched[touchedCount++] = w;
-      }
-      words[w] = old | (1L << i);
-    }
-
-    void clear() {
-      for (int i = 0; i < touchedCount; i++) {
-        words[touched[i]] = 0;
-      }
-      touchedCount = 0;
+  private void ensureLog(int more) {
+    if (logged + more > log.length) {
+      log = Arrays.copyOf(log, Math.max(logged + more, log.length * 2));
     }
   }
 }

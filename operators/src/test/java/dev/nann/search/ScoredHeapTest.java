@@ -1,5 +1,6 @@
 package dev.nann.search;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -81,6 +82,28 @@ class ScoredHeapTest {
     marks.newQuery();
     for (int i = 0; i < 1000; i++) {
       assertFalse(marks.visited(i));
+    }
+  }
+
+  @Test
+  void markUnvisitedKeepsOnlyNewNodesOnceAndLogsThemForClearing() {
+    VisitedMarks marks = new VisitedMarks(200);
+    marks.newQuery();
+    marks.newStep();
+    marks.mark(5);
+    int[] nbrs = {5, 6, 7, 6, 130, 7, 199, 0};
+    int[] out = new int[nbrs.length + 3];
+    out[0] = -1;
+    int n = marks.markUnvisited(nbrs, 0, nbrs.length, out, 1);
+    assertArrayEquals(new int[] {-1, 6, 7, 130, 199, 0}, java.util.Arrays.copyOf(out, n),
+        "visited (5) and repeated (6, 7) nodes are dropped, order kept, appended after index 1");
+    assertTrue(marks.markedInStep(130) && marks.visited(199));
+    marks.newStep();
+    assertFalse(marks.markedInStep(130), "step marks of markUnvisited go with the step");
+    assertEquals(0, marks.markUnvisited(new int[] {6, 0, 5}, 0, 3, out, 0), "all already visited");
+    marks.newQuery();
+    for (int v : nbrs) {
+      assertFalse(marks.visited(v), "node " + v + " is cleared by the next query");
     }
   }
 }
