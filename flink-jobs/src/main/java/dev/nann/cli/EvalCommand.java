@@ -94,6 +94,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "1", description = "Query threads. Default: ${DEFAULT-VALUE}")
   int threads;
 
+  @Option(names = "--warmup", defaultValue = "20",
+      description = "Untimed queries per thread before each mode is measured (brute force: at most 1). Default: ${DEFAULT-VALUE}")
+  int warmup;
+
   @Option(names = "--build-threads", defaultValue = "2", description = "Index build threads. Default: ${DEFAULT-VALUE}")
   int buildThreads;
 
@@ -188,7 +192,7 @@ public final class EvalCommand implements Callable<Integer> {
         }
         BeamParams bp = beams.get(Math.min(i, beams.size() - 1));
         int he = hnswEfs.get(Math.min(i, hnswEfs.size() - 1));
-        reports.addAll(evaluator.run(new Evaluator.Config(these, bp, he, k, queries, threads, seed)));
+        reports.addAll(evaluator.run(new Evaluator.Config(these, bp, he, k, queries, threads, seed, warmup)));
       }
       printTable(System.out, reports);
       printBreakdown(System.out, reports);

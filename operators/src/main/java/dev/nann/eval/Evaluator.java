@@ -34,9 +34,16 @@ public final class Evaluator {
    * @param queries how many users to query (capped by the corpus)
    * @param threads query threads (one searcher each)
    * @param seed picks the users
+   * @param warmup untimed queries each query thread runs before a mode is measured (the JIT compiles
+   *     the walk during the first ones); brute force runs at most one, a single exact query already
+   *     runs its loop over the whole corpus
    */
-  public record Config(List<String> modes, BeamParams beam, int hnswEf, int k, int queries, int threads, long seed) {
+  public record Config(List<String> modes, BeamParams beam, int hnswEf, int k, int queries, int threads, long seed,
+                       int warmup) {
     public Config {
+      if (warmup < 0) {
+        throw new IllegalArgumentException("warmup must be >= 0, got " + warmup);
+      }
       for (String m : modes) {
         if (!MODES.contains(m)) {
           throw new IllegalArgumentException("unknown mode '" + m + "'; known modes are " + MODES);
@@ -267,23 +274,31 @@ public final class Evaluator {
       t.setDaemon(true);
       return t;
     });
-    long start = System.nanoTime();
+    java.util.concurrent.Phaser startGate = new java.util.concurrent.Phaser(cfg.threads() + 1);
+    long[] start = {0};
     try {
       List<Future<?>> futures = new ArrayList<>();
       for (int t = 0; t < cfg.threads(); t++) {
         futures.add(pool.submit(() -> {
           Searcher searcher = new Searcher(index, scorer);
+          int warm = mode.equals("brute") ? Math.min(1, cfg.warmup()) : cfg.warmup();
+          try {
+            for (int w = 0; w < warm; w++) {
+              try (UserState u = scorer.user(corpus.features(users.get(w % users.size())))) {
+                search(mode, searcher, u, users.get(w % users.size()), cfg, k);
+              }
+            }
+          } catch (RuntimeException e) {
+            startGate.arriveAndDeregister();   // do not keep the others waiting at the gate
+            throw e;
+          }
+          startGate.arriveAndAwaitAdvance();
           int q;
           while ((q = nextQuery.getAndIncrement()) < users.size()) {
             long t0 = System.nanoTime();
             try (UserState u = scorer.user(corpus.features(users.get(q)))) {
               long t1 = System.nanoTime();
-              SearchResult r = switch (mode) {
-                case "nann" -> searcher.beam(u, k, cfg.beam());
-                case "hnsw" -> searcher.hnsw(u, k, Math.max(cfg.hnswEf(), k));
-                case "dr" -> deepRetrieval(searcher, u, users.get(q), k);
-                default -> searcher.bruteForce(u, k);
-              };
+              SearchResult r = search(mode, searcher, u, users.get(q), cfg, k);
               run.results[q] = r;
               run.latencyNanos[q] = System.nanoTime() - t0;
               run.scorerNanos[q] = (t1 - t0) + r.scorerNanos();
@@ -292,12 +307,14 @@ public final class Evaluator {
             int d = done.incrementAndGet();
             if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
               progress.printf("[eval] %-5s %d/%d queries, %.1f s%n", mode, d, users.size(),
-                  (System.nanoTime() - start) / 1e9);
+                  (System.nanoTime() - start[0]) / 1e9);
             }
           }
           return null;
         }));
       }
+      startGate.arriveAndAwaitAdvance();   // every thread has warmed up: the clock starts now
+      start[0] = System.nanoTime();
       for (Future<?> f : futures) {
         f.get();
       }
@@ -312,8 +329,17 @@ public final class Evaluator {
     } finally {
       pool.shutdownNow();
     }
-    run.wallNanos = System.nanoTime() - start;
+    run.wallNanos = System.nanoTime() - start[0];
     return run;
+  }
+
+  private SearchResult search(String mode, Searcher searcher, UserState u, Corpus.User user, Config cfg, int k) {
+    return switch (mode) {
+      case "nann" -> searcher.beam(u, k, cfg.beam());
+      case "hnsw" -> searcher.hnsw(u, k, Math.max(cfg.hnswEf(), k));
+      case "dr" -> deepRetrieval(searcher, u, user, k);
+      default -> searcher.bruteForce(u, k);
+    };
   }
 
   /** The items of the user's best DR paths, reranked by the scorer (only they are scored). */

@@ -67,6 +67,7 @@ public final class Embeddings {
           for (int j = 0; j < dim; j += 16) {
             touch += heap[o + j];
           }
+          touch += heap[o + dim - 1];   // rows are not 64-byte aligned: the last line may be one more
         }
         for (int i = block; i < end; i++) {
           System.arraycopy(heap, nodes[from + i] * dim, stage, i * dim, dim);

@@ -200,6 +200,7 @@ public final class Searcher {
       for (int j = from; j < to; j += 16) {
         touch += nbr[j];
       }
+      touch += to > from ? nbr[to - 1] : 0;   // rows are not 64-byte aligned: the last line may be one more
     }
     touchSink = touch;
     for (int i = 0; i < c; i++) {
