@@ -87,4 +87,36 @@ class EvalCommandTest {
         tmp.toString()));
     assertTrue(err.toString().contains("unknown mode 'fast'"), err.toString());
   }
+
+  @Test
+  void theBruteForceReferenceIsCachedAndAnUnreadableCacheIsMeasuredAgain() throws Exception {
+    Path cache = tmp.resolve("cache");
+    String[] args = {"eval", "--corpus", "synthetic:2000", "--dim", "16", "--arch", "dnn", "--queries", "6", "--k", "10",
+        "--ef", "10,20,40", "--modes", "nann", "--cache", cache.toString(), "--json", null};
+    args[args.length - 1] = tmp.resolve("first.json").toString();
+    assertEquals(0, run(new ByteArrayOutputStream(), args));
+    List<Path> refs;
+    try (var files = Files.list(cache.resolve("references"))) {
+      refs = files.toList();
+    }
+    assertEquals(1, refs.size(), "one reference file per index, model, users and k: " + refs);
+    long written = Files.size(refs.get(0));
+    assertTrue(written > 6 * 10 * 8, "holds 6 users x 10 (node, score) pairs, got " + written + " bytes");
+
+    var stamp = Files.getLastModifiedTime(refs.get(0));
+    Thread.sleep(20);
+    args[args.length - 1] = tmp.resolve("second.json").toString();
+    assertEquals(0, run(new ByteArrayOutputStream(), args));
+    assertEquals(stamp, Files.getLastModifiedTime(refs.get(0)), "the second run read the reference, not rewrote it");
+    Files.write(refs.get(0), java.util.Arrays.copyOf(Files.readAllBytes(refs.get(0)), 20));   // truncated
+    args[args.length - 1] = tmp.resolve("third.json").toString();
+    assertEquals(0, run(new ByteArrayOutputStream(), args));
+    assertEquals(written, Files.size(refs.get(0)), "the truncated reference was measured and written again");
+
+    ObjectMapper om = new ObjectMapper();
+    double first = om.readTree(Files.readString(tmp.resolve("first.json"))).get("coverage").asDouble();
+    for (String f : List.of("second.json", "third.json")) {
+      assertEquals(first, om.readTree(Files.readString(tmp.resolve(f))).get("coverage").asDouble(), 1e-12, f);
+    }
+  }
 }
