@@ -39,6 +39,9 @@ public final class CorpusCommand implements Callable<Integer> {
       description = "Training-user seed; eval users use seed+1, so keep this different. Default: ${DEFAULT-VALUE}")
   long userSeed;
 
+  @Option(names = "--nested", description = "Cluster centres grouped into categories (see nann eval --corpus synthetic-nested:N).")
+  boolean nested;
+
   @Option(names = "--out", required = true, description = "Output directory.")
   Path out;
 
@@ -47,7 +50,7 @@ public final class CorpusCommand implements Callable<Integer> {
     if (userSeed == seed + 1) {
       throw new IllegalArgumentException("--user-seed " + userSeed + " would reproduce the evaluation users; pick another");
     }
-    Corpus c = SyntheticCorpus.generate(items, dim, users, seed, userSeed);
+    Corpus c = SyntheticCorpus.generate(items, dim, users, seed, userSeed, nested);
     Files.createDirectories(out);
     try (FileChannel ch = FileChannel.open(out.resolve("items.f32"), StandardOpenOption.CREATE,
         StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {

@@ -39,7 +39,7 @@ import picocli.CommandLine.Option;
         "Several budgets in one run: separate --ef/--steps sets with ';' and --hnsw-ef values with ','."})
 public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--corpus", defaultValue = "synthetic:100000",
-      description = "synthetic:N (seeded clustered items), movielens:PATH (MovieLens-100k directory) or dir:PATH "
+      description = "synthetic:N (seeded clustered items), synthetic-nested:N (clusters grouped into categories), movielens:PATH (MovieLens-100k directory) or dir:PATH "
           + "(a corpus written by trainer/train.py, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
   String corpus;
 
@@ -251,16 +251,17 @@ public final class EvalCommand implements Callable<Integer> {
   }
 
   private Corpus loadCorpus(OnnxModel onnx, int d) {
-    if (corpus.startsWith("synthetic:")) {
+    if (corpus.startsWith("synthetic:") || corpus.startsWith("synthetic-nested:")) {
+      boolean nested = corpus.startsWith("synthetic-nested:");
       int n;
       try {
-        n = Integer.parseInt(corpus.substring("synthetic:".length()).replace("_", ""));
+        n = Integer.parseInt(corpus.substring(corpus.indexOf(':') + 1).replace("_", ""));
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("--corpus synthetic:N needs an integer N, got '" + corpus + "'");
       }
       long t0 = System.nanoTime();
       boolean itemNet = onnx.hasItemNetwork() && onnx.spec().itemFeatDim() == d;
-      Corpus c = SyntheticCorpus.generate(n, d, Math.max(queries, 1), seed);
+      Corpus c = SyntheticCorpus.generate(n, d, Math.max(queries, 1), seed, seed + 1, nested);
       System.err.printf("[eval] generated %d items in %.1f s%n", n, (System.nanoTime() - t0) / 1e9);
       if (itemNet) {
         // The model learnt e_v = item network(corpus vector): index and user features use e_v.
@@ -285,7 +286,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return c;
     }
-    throw new IllegalArgumentException("--corpus must be synthetic:N, movielens:PATH or dir:PATH (trainer/train.py's "
+    throw new IllegalArgumentException("--corpus must be synthetic:N, synthetic-nested:N, movielens:PATH or dir:PATH (trainer/train.py's "
         + "corpus), got '" + corpus + "'");
   }
 

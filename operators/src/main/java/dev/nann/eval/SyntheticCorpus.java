@@ -20,6 +20,7 @@ public final class SyntheticCorpus {
   public static final int INTRINSIC_DIM = 8;
   private static final float SPREAD = 0.35f;
   private static final float NOISE = 0.05f;
+  private static final float NESTED_SPREAD = 0.25f;
   private static final int TASTE_POOL = 512;
   private static final int TASTE_SIZE = 40;
 
@@ -42,6 +43,16 @@ public final class SyntheticCorpus {
    * evaluation users over the same items.
    */
   public static Corpus generate(int items, int dim, int users, long seed, long userSeed) {
+    return generate(items, dim, users, seed, userSeed, false);
+  }
+
+  /**
+   * @param nested when true, cluster centres are themselves grouped around about sqrt(clusters)
+   *     "category" centres, close enough that neighbouring clusters touch (as sub-categories of
+   *     learned embeddings do); when false every cluster is an island about 11 units from the
+   *     next, with items about 1.4 apart inside it
+   */
+  public static Corpus generate(int items, int dim, int users, long seed, long userSeed, boolean nested) {
     if (items < 1 || items > 50_000_000) {
       throw new IllegalArgumentException("synthetic corpus size must be in [1, 50000000], got " + items);
     }
@@ -53,6 +64,19 @@ public final class SyntheticCorpus {
     float[] centers = new float[clusters * dim];
     for (int i = 0; i < centers.length; i++) {
       centers[i] = (float) rnd.nextGaussian();
+    }
+    if (nested) {
+      int categories = Math.max(1, (int) Math.round(Math.sqrt(clusters)));
+      float[] top = new float[categories * dim];
+      for (int i = 0; i < top.length; i++) {
+        top[i] = (float) rnd.nextGaussian();
+      }
+      for (int c = 0; c < clusters; c++) {
+        int cat = rnd.nextInt(categories);
+        for (int j = 0; j < dim; j++) {
+          centers[c * dim + j] = top[cat * dim + j] + NESTED_SPREAD * centers[c * dim + j];
+        }
+      }
     }
     // Uneven cluster popularity: weight ~ 1/(rank+10), sampled by inverse CDF.
     double[] cdf = new double[clusters];
@@ -121,7 +145,8 @@ public final class SyntheticCorpus {
       }
       us.add(new Corpus.User(behavior, java.util.Arrays.stream(truth).distinct().toArray()));
     }
-    return new Corpus("synthetic:" + items + ":d" + dim + ":r" + r + ":s" + seed, emb, ids, dim, us);
+    return new Corpus((nested ? "synthetic-nested:" : "synthetic:") + items + ":d" + dim + ":r" + r + ":s" + seed, emb, ids,
+        dim, us);
   }
 
   /**

@@ -49,6 +49,41 @@ class RetrievalMetricsTest {
   }
 
   @Test
+  void nestedSyntheticCorpusGroupsClustersIntoCategories() {
+    Corpus islands = SyntheticCorpus.generate(4000, 16, 5, 3, 4, false);
+    Corpus nested = SyntheticCorpus.generate(4000, 16, 5, 3, 4, true);
+    assertTrue(Arrays.equals(nested.embeddings(), SyntheticCorpus.generate(4000, 16, 5, 3, 4, true).embeddings()));
+    assertTrue(nested.name().startsWith("synthetic-nested:") && islands.name().startsWith("synthetic:"));
+    // The 200th nearest item (5% of the corpus) lies in another cluster: an island away for the
+    // plain layout, a neighbouring cluster of the same category for the nested one.
+    double far = medianKthNeighbour(islands, 200);
+    double near = medianKthNeighbour(nested, 200);
+    assertTrue(near < 0.6 * far, "nested " + near + " vs islands " + far);
+  }
+
+  private static double medianKthNeighbour(Corpus c, int k) {
+    int d = c.dim();
+    float[] e = c.embeddings();
+    double[] kth = new double[50];
+    for (int s = 0; s < kth.length; s++) {
+      int q = s * 79;
+      double[] dist = new double[c.size()];
+      for (int i = 0; i < c.size(); i++) {
+        double t = 0;
+        for (int j = 0; j < d; j++) {
+          double x = e[i * d + j] - e[q * d + j];
+          t += x * x;
+        }
+        dist[i] = Math.sqrt(t);
+      }
+      Arrays.sort(dist);
+      kth[s] = dist[k];
+    }
+    Arrays.sort(kth);
+    return kth[kth.length / 2];
+  }
+
+  @Test
   void movieLensLoadsAndCountsBadRows() throws Exception {
     java.nio.file.Path ml = TestData.repo().resolve("../shared/data/movielens-100k").normalize();
     org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(ml), "shared MovieLens data present");
