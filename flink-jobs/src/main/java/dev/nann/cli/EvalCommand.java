@@ -323,9 +323,11 @@ public final class EvalCommand implements Callable<Integer> {
     return index;
   }
 
-  /** Digest of every file in the model directory plus the corpus users (16 hex digits). */
+  /** Digest of the corpus (items and users) and of every file in the model directory (16 hex digits). */
   private static String modelDigest(Path dir, Corpus c) throws Exception {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    md.update((c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|" + Arrays.hashCode(c.itemIds()) + "|")
+        .getBytes(StandardCharsets.UTF_8));
     try (var files = Files.list(dir)) {
       for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
         md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));

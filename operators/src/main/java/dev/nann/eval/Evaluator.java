@@ -82,12 +82,13 @@ public final class Evaluator {
   }
 
   /**
-   * Keeps the brute-force reference of each run in {@code dir} (one file per index, model, user
-   * sample and k), so a sweep of budgets re-run later does not pay for the exact pass again. The
-   * reference is only read when {@code brute} is not among the modes (its QPS is then measured).
+   * Keeps the brute-force reference of each run in {@code dir} (one file per corpus and model, user
+   * sample and k; as item ids, so it holds for any graph built over the corpus), so a sweep of
+   * budgets re-run later does not pay for the exact pass again. The reference is only read when
+   * {@code brute} is not among the modes (its QPS is then measured).
    *
    * @param dir directory for reference files
-   * @param modelKey identifies the scorer's weights (e.g. a digest of the model directory)
+   * @param modelKey identifies the corpus's items and the scorer's weights (e.g. a digest of both)
    */
   public Evaluator withReferenceCache(java.nio.file.Path dir, String modelKey) {
     this.referenceCache = dir;
@@ -149,8 +150,7 @@ public final class Evaluator {
   private Run reference(List<Corpus.User> users, Config cfg, int k) {
     java.nio.file.Path file = null;
     if (referenceCache != null) {
-      file = referenceCache.resolve(index.sha256().substring(0, 16) + "-" + modelKey + "-q" + users.size() + "-s"
-          + cfg.seed() + "-k" + k + ".ref");
+      file = referenceCache.resolve(modelKey + "-q" + users.size() + "-s" + cfg.seed() + "-k" + k + ".ref");
       if (!cfg.modes().contains("brute") && java.nio.file.Files.exists(file)) {
         Run cached = readReference(file, users.size());
         if (cached != null) {
@@ -175,13 +175,17 @@ public final class Evaluator {
         return null;
       }
       Run run = new Run(queries);
+      dev.nann.graph.ItemIdLookup lookup = dev.nann.graph.ItemIdLookup.of(index);
       for (int q = 0; q < queries; q++) {
         int n = in.readInt();
         int[] nodes = new int[n];
         float[] scores = new float[n];
         for (int i = 0; i < n; i++) {
-          nodes[i] = in.readInt();
+          nodes[i] = lookup.nodeOf(in.readLong());
           scores[i] = in.readFloat();
+          if (nodes[i] < 0) {
+            return null;                // an item this index does not hold: not our reference
+          }
         }
         run.results[q] = new SearchResult(nodes, scores, index.size(), 0, 0, 0, 0, 0);
       }
@@ -204,7 +208,7 @@ public final class Evaluator {
         for (SearchResult r : run.results) {
           out.writeInt(r.size());
           for (int i = 0; i < r.size(); i++) {
-            out.writeInt(r.nodes()[i]);
+            out.writeLong(index.itemId(r.nodes()[i]));   // item ids: the reference holds for any graph over the corpus
             out.writeFloat(r.scores()[i]);
           }
         }
