@@ -29,6 +29,7 @@ public final class Searcher {
   private final ScoredHeap eligible = new ScoredHeap(512, false);   // filtered queries: best k eligible seen
   private NodeFilter filter;
   private int[] pending = new int[1024];
+  private long[] stepEntries = new long[1024];   // packed (node, score) of the last scoreInto's nodes, same order
   private int[] current = new int[512];
   private int[] nbrScratch;
   private final int[] offsets0;     // level-0 CSR as heap arrays when available (fast path), else null
@@ -123,7 +124,6 @@ public final class Searcher {
     int top = Math.min(params.layers(), graph.levels()) - 1;
     int first = params.layers() - 1 - top;
 
-    marks.newStep();
     results.reset(params.efAt(first));
     int n = 0;
     int levelSize = graph.levelSize(top);
@@ -144,20 +144,20 @@ public final class Searcher {
       int c = copyNodes(results);      // C <- ep
       for (int t = 0; t < params.stepsAt(p) && c > 0; t++) {
         long te = System.nanoTime();
-        marks.newStep();
         int nn = level == 0 && neighbors0 != null ? expandLevel0(c) : expand(level, c);
         expandNanos += System.nanoTime() - te;
         if (nn == 0) {
           break;
         }
         scoreInto(user, pending, nn, results, null);
-        c = 0;                          // C <- W ∩ N
-        ensureCurrent(results.size());
-        for (int i = 0; i < results.size(); i++) {
-          int v = ScoredHeap.node(results.get(i));
-          if (marks.markedInStep(v)) {
-            current[c++] = v;
-          }
+        // C <- W ∩ N: W keeps the best ef entries, and entries are unique per node, so a node of N
+        // is in W exactly when its packed entry is at least W's worst (all of N when W is not full).
+        long worst = results.isFull() ? results.peek() : Long.MIN_VALUE;
+        ensureCurrent(nn);
+        c = 0;
+        for (int i = 0; i < nn; i++) {
+          current[c] = pending[i];
+          c += stepEntries[i] >= worst ? 1 : 0;
         }
       }
     }
@@ -165,8 +165,7 @@ public final class Searcher {
     for (int t = 0; filter != null && t < extraSteps && eligible.size() < k; t++) {
       int c = copyNodes(results);
       long te = System.nanoTime();
-      marks.newStep();
-      int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
+        int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
       expandNanos += System.nanoTime() - te;
       if (nn == 0) {
         break;
@@ -229,7 +228,6 @@ public final class Searcher {
     if (index.size() == 0) {
       return finish(k, start);
     }
-    marks.newStep();
     int entry = graph.entryPoint();
     marks.mark(entry);
     pending[0] = entry;
@@ -238,7 +236,6 @@ public final class Searcher {
     for (int level = graph.levels() - 1; level >= 1; level--) {
       while (true) {                    // greedy, ef = 1: move to the best neighbour while it improves
         long cur = frontier.peek();
-        marks.newStep();
         int nn = unvisitedNeighbors(level, ScoredHeap.node(cur));
         if (nn == 0) {
           break;
@@ -259,8 +256,7 @@ public final class Searcher {
       if (results.isFull() && c < results.peek()) {
         break;
       }
-      marks.newStep();
-      int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
+        int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
       if (nn > 0) {
         scoreInto(user, pending, nn, results, frontier);
       }
@@ -340,8 +336,12 @@ public final class Searcher {
       scoreCalls++;
       scored += m;
       float[] s = batch.scores();
+      if (stepEntries.length < n) {
+        stepEntries = java.util.Arrays.copyOf(stepEntries, Math.max(n, stepEntries.length * 2));
+      }
       for (int i = 0; i < m; i++) {
         long packed = ScoredHeap.pack(nodes[from + i], s[i]);
+        stepEntries[from + i] = packed;
         if (into.offer(packed) && alsoKept != null) {
           alsoKept.offer(packed);
         }

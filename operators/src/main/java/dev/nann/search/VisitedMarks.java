@@ -6,53 +6,33 @@ import java.util.Arrays;
  * Visited marks as a bitmap (paper §4.1) that is never cleared wholesale: every node marked in a
  * query is logged, and only the words of logged nodes are zeroed when the next query starts, so
  * the cost is proportional to the nodes scored, not to the corpus. 1M items take 128 KiB, which
- * stays in a core's L2 cache during the walk. A second bitmap marks the nodes scored in the current
- * step (the tail of the log), which is how Beam-retrieval forms its next candidates C = W ∩ N.
+ * stays in a core's L2 cache during the walk.
  */
 final class VisitedMarks {
   private final long[] visited;
-  private final long[] thisStep;
   private int[] log = new int[1024];
   private int logged;
-  private int stepStart;
 
   VisitedMarks(int size) {
     visited = new long[(size + 63) >>> 6];
-    thisStep = new long[visited.length];
   }
 
   void newQuery() {
     for (int i = 0; i < logged; i++) {
-      int w = log[i] >>> 6;
-      visited[w] = 0;
-      thisStep[w] = 0;
+      visited[log[i] >>> 6] = 0;
     }
     logged = 0;
-    stepStart = 0;
-  }
-
-  /** Starts a new step within the query: nothing is "scored in this step" any more. */
-  void newStep() {
-    for (int i = stepStart; i < logged; i++) {
-      thisStep[log[i] >>> 6] = 0;
-    }
-    stepStart = logged;
   }
 
   boolean visited(int node) {
     return (visited[node >>> 6] & (1L << node)) != 0;
   }
 
-  /** Marks an unvisited node as visited, and as scored in the current step. */
+  /** Marks an unvisited node as visited. */
   void mark(int node) {
     ensureLog(1);
     visited[node >>> 6] |= 1L << node;
-    thisStep[node >>> 6] |= 1L << node;
     log[logged++] = node;
-  }
-
-  boolean markedInStep(int node) {
-    return (thisStep[node >>> 6] & (1L << node)) != 0;
   }
 
   /**
@@ -65,7 +45,6 @@ final class VisitedMarks {
   int markUnvisited(int[] nodes, int from, int to, int[] out, int n) {
     ensureLog(to - from);
     long[] vis = visited;
-    long[] step = thisStep;
     int[] lg = log;
     int l = logged;
     for (int j = from; j < to; j++) {
@@ -75,7 +54,6 @@ final class VisitedMarks {
       long old = vis[w];
       int fresh = (int) (~old >>> v) & 1;    // shift counts use the low 6 bits, as for bit
       vis[w] = old | bit;
-      step[w] |= bit;
       out[n] = v;
       lg[l] = v;
       n += fresh;

@@ -67,13 +67,10 @@ class ScoredHeapTest {
   void visitedMarksNeedNoClearBetweenQueries() {
     VisitedMarks marks = new VisitedMarks(1000);
     marks.newQuery();
-    marks.newStep();
     marks.mark(3);
     marks.mark(999);
-    assertTrue(marks.visited(3) && marks.markedInStep(3) && marks.visited(999));
+    assertTrue(marks.visited(3) && marks.visited(999));
     assertFalse(marks.visited(4) || marks.visited(998));
-    marks.newStep();
-    assertTrue(marks.visited(3) && !marks.markedInStep(3), "visited stays, step mark goes");
     marks.newQuery();
     assertFalse(marks.visited(3) || marks.visited(999), "a new query starts with nothing visited");
     for (int i = 0; i < 1000; i += 7) {
@@ -89,7 +86,6 @@ class ScoredHeapTest {
   void markUnvisitedKeepsOnlyNewNodesOnceAndLogsThemForClearing() {
     VisitedMarks marks = new VisitedMarks(200);
     marks.newQuery();
-    marks.newStep();
     marks.mark(5);
     int[] nbrs = {5, 6, 7, 6, 130, 7, 199, 0};
     int[] out = new int[nbrs.length + 3];
@@ -97,9 +93,7 @@ class ScoredHeapTest {
     int n = marks.markUnvisited(nbrs, 0, nbrs.length, out, 1);
     assertArrayEquals(new int[] {-1, 6, 7, 130, 199, 0}, java.util.Arrays.copyOf(out, n),
         "visited (5) and repeated (6, 7) nodes are dropped, order kept, appended after index 1");
-    assertTrue(marks.markedInStep(130) && marks.visited(199));
-    marks.newStep();
-    assertFalse(marks.markedInStep(130), "step marks of markUnvisited go with the step");
+    assertTrue(marks.visited(130) && marks.visited(199));
     assertEquals(0, marks.markUnvisited(new int[] {6, 0, 5}, 0, 3, out, 0), "all already visited");
     marks.newQuery();
     for (int v : nbrs) {
