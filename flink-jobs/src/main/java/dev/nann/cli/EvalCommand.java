@@ -119,6 +119,10 @@ public final class EvalCommand implements Callable<Integer> {
           + "and k are the same and mode brute is not asked for. Default: ${DEFAULT-VALUE}")
   boolean referenceCache;
 
+  @Option(names = "--explain-misses",
+      description = "For mode nann, print where the misses lie: rank in the exact list, score gap, whether the walk came near them.")
+  boolean explainMisses;
+
   @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
   Path json;
 
@@ -166,7 +170,7 @@ public final class EvalCommand implements Callable<Integer> {
       };
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
-      Evaluator evaluator = new Evaluator(index, scorer, c, log);
+      Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (referenceCache) {
         evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c));
       }

@@ -119,4 +119,28 @@ class EvalCommandTest {
       assertEquals(first, om.readTree(Files.readString(tmp.resolve(f))).get("coverage").asDouble(), 1e-12, f);
     }
   }
+
+  @Test
+  void explainMissesCountsExactlyTheItemsCoverageMisses() throws Exception {
+    Path json = tmp.resolve("explain.json");
+    java.io.PrintStream saved = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(captured, true));
+    try {
+      assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--arch",
+          "attention", "--queries", "10", "--k", "50", "--ef", "5,10,50", "--steps", "1,1,1", "--modes", "nann",
+          "--explain-misses", "--json", json.toString(), "--cache", tmp.resolve("cache").toString()));
+    } finally {
+      System.setErr(saved);
+    }
+    double coverage = new ObjectMapper().readTree(Files.readString(json)).get("coverage").asDouble();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("misses of .*?: (\\d+) of (\\d+) exact top-50")
+        .matcher(captured.toString());
+    assertTrue(m.find(), captured.toString());
+    int missed = Integer.parseInt(m.group(1));
+    int total = Integer.parseInt(m.group(2));
+    assertEquals(500, total, "10 users x top-50");
+    assertTrue(missed > 0, "a tiny budget misses some of the exact top-50");
+    assertEquals(1.0 - coverage, (double) missed / total, 1e-9);
+  }
 }

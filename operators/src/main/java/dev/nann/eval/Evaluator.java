@@ -141,9 +141,72 @@ public final class Evaluator {
         progress.printf("[eval] %s: %d distinct items in %d answers (%.3f): a low share means every user gets the same items%n",
             mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
       }
+      if (explainMisses && mode.equals("nann") && progress != null) {
+        explainMisses(users, cfg, kEff, brute);
+      }
       out.add(r.report(mode, m, cfg, kEff));
     }
     return out;
+  }
+
+  /**
+   * Prints where Beam-retrieval's misses lie (the exact top-k items it did not return): by rank in
+   * the exact list, how far above its last answer they score, and whether the walk scored any of
+   * their level-0 neighbours, i.e. whether it came near them at all. Re-runs the queries untimed.
+   */
+  public Evaluator explainMisses(boolean on) {
+    this.explainMisses = on;
+    return this;
+  }
+
+  private boolean explainMisses;
+
+  private void explainMisses(List<Corpus.User> users, Config cfg, int k, Run brute) {
+    Searcher searcher = new Searcher(index, scorer);
+    java.util.BitSet scored = new java.util.BitSet(index.size());
+    searcher.setListener((nodes, count) -> {
+      for (int i = 0; i < count; i++) {
+        scored.set(nodes[i]);
+      }
+    });
+    int[] byTenth = new int[10];
+    long missed = 0;
+    long nearScored = 0;
+    long total = 0;
+    double gap = 0;
+    for (int q = 0; q < users.size(); q++) {
+      scored.clear();
+      SearchResult r;
+      try (UserState u = scorer.user(corpus.features(users.get(q)))) {
+        r = searcher.beam(u, k, cfg.beam());
+      }
+      java.util.BitSet answered = new java.util.BitSet(index.size());
+      for (int node : r.nodes()) {
+        answered.set(node);
+      }
+      float last = r.size() == 0 ? Float.NEGATIVE_INFINITY : r.scores()[r.size() - 1];
+      SearchResult exact = brute.results[q];
+      total += exact.size();
+      for (int j = 0; j < exact.size(); j++) {
+        int v = exact.nodes()[j];
+        if (answered.get(v)) {
+          continue;
+        }
+        missed++;
+        byTenth[j * 10 / exact.size()]++;
+        gap += exact.scores()[j] - last;
+        for (int nb : index.graph().neighbors(0, v)) {
+          if (scored.get(nb)) {
+            nearScored++;
+            break;
+          }
+        }
+      }
+    }
+    progress.printf("[eval] misses of %s: %d of %d exact top-%d items; by tenth of the exact ranking %s; on average %.3f "
+            + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them)%n",
+        cfg.beam(), missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
+        missed == 0 ? 0.0 : 100.0 * nearScored / missed);
   }
 
   /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
