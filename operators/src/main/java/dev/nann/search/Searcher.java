@@ -165,7 +165,7 @@ public final class Searcher {
     for (int t = 0; filter != null && t < extraSteps && eligible.size() < k; t++) {
       int c = copyNodes(results);
       long te = System.nanoTime();
-        int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
+      int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
       expandNanos += System.nanoTime() - te;
       if (nn == 0) {
         break;
@@ -256,7 +256,7 @@ public final class Searcher {
       if (results.isFull() && c < results.peek()) {
         break;
       }
-        int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
+      int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
       if (nn > 0) {
         scoreInto(user, pending, nn, results, frontier);
       }
