@@ -296,7 +296,8 @@ public final class EvalCommand implements Callable<Integer> {
 
   private HnswIndex buildOrLoad(Corpus c) throws Exception {
     String key = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(
-        (c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|M" + m + "|efc" + efConstruction + "|seed" + seed)
+        (c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|M" + m + "|efc" + efConstruction + "|seed" + seed
+            + "|order2")   // order2: nodes grouped by top level (HnswIndexBuilder.nodeOrder); older snapshots are rebuilt
             .getBytes(StandardCharsets.UTF_8))).substring(0, 16);
     Path file = cache.resolve("snapshots").resolve(key + ".nann");
     if (!Files.exists(file)) {

@@ -145,11 +145,11 @@ public final class GrowableHnsw {
     return vectors.isEmpty() ? 0 : (double) tombstones.cardinality() / vectors.size();
   }
 
-  /** The current state as an immutable index (nodes renumbered breadth-first, tombstones kept). */
+  /** The current state as an immutable index (nodes renumbered as {@link HnswIndexBuilder#nodeOrder} says, tombstones kept). */
   public HnswIndex freeze(long version) {
     int n = vectors.size();
     OnHeapHnswGraph graph = builder.getGraph();
-    int[] order = HnswIndexBuilder.bfsOrder(graph, n);
+    int[] order = HnswIndexBuilder.nodeOrder(graph, n);
     HnswGraphView view = HnswIndexBuilder.freeze(graph, n, order);
     float[] emb = new float[n * dim];
     long[] orderedIds = new long[n];
