@@ -34,8 +34,9 @@ import org.apache.lucene.util.hnsw.RandomVectorScorerSupplier;
  * thread the build is deterministic for a seed; with more, Lucene's concurrent builder is used and
  * the graph differs run to run (same quality).
  *
- * <p>Node ids of the result are <b>not</b> input rows: nodes are renumbered in breadth-first
- * order of level 0 for memory locality during the walk; map back with {@link HnswIndex#itemId}.
+ * <p>Node ids of the result are <b>not</b> input rows: nodes are renumbered for memory locality
+ * during the walk ({@link #nodeOrder}: upper-level nodes first, breadth-first within each level
+ * group); map back with {@link HnswIndex#itemId}.
  */
 public final class HnswIndexBuilder {
   /** Paper defaults (NANN §5.1.4, HNSW M and efConstruction). */
