@@ -69,6 +69,8 @@ public final class Evaluator {
   private int drBeam;
   private dev.nann.graph.ItemIdLookup ids;
   private java.nio.file.Path referenceCache;
+  private String modelKey;
+  private boolean explainMisses;
 
   /**
    * Enables mode {@code dr}: Deep Retrieval's beam search over {@code model} (width {@code beam})
@@ -95,8 +97,6 @@ public final class Evaluator {
     this.modelKey = modelKey;
     return this;
   }
-
-  private String modelKey;
 
   public Evaluator(HnswIndex index, Scorer scorer, Corpus corpus, PrintStream progress) {
     if (corpus.size() != index.size()) {
@@ -158,8 +158,6 @@ public final class Evaluator {
     this.explainMisses = on;
     return this;
   }
-
-  private boolean explainMisses;
 
   private void explainMisses(List<Corpus.User> users, Config cfg, int k, Run brute) {
     Searcher searcher = new Searcher(index, scorer);
