@@ -744,11 +744,6 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   /**
-   * A lease on the task's index version, or, when that version was refused (corrupt, missing,
-   * inconsistent), on the newest version that did load: the previous snapshot keeps serving. A
-   * refused version is remembered, so it is not re-read on every request. Null if nothing loads.
-   */
-  /**
    * The index a request is answered on: its stamped version when loaded; the live (pinned) one when
    * the stamped version is still being loaded in the background or is older than the live one and
    * already let go (walker threads never wait for a snapshot load, and versions only move forward);
@@ -770,7 +765,12 @@ public final class RetrievalEngine implements AutoCloseable {
     return loadIndexLease(d);
   }
 
-  /** Loads (or shares) the stamped version and pins it if newest; the live one if it is refused. */
+  /**
+   * Loads (or shares) the stamped version and pins it if newest. When that version is refused
+   * (corrupt, missing, inconsistent), a lease on the newest version that did load: the previous
+   * snapshot keeps serving. A refused version is remembered, so it is not re-read on every request.
+   * Null if nothing loads.
+   */
   private SharedRegistry<Long, LoadedIndex>.Lease loadIndexLease(IndexDescriptor d) {
     long version = d.getVersion();
     if (!refused.containsKey(version)) {
