@@ -51,15 +51,17 @@ public final class Embeddings {
    * single copy loop leaves roughly one miss in flight at a time (measured: ~2x slower per row).
    *
    * @param stage heap scratch of at least {@code count * dim} floats (the caller's, reused)
+   * @return the sum of the floats the first pass read; keep it (add it to a field) so the JIT
+   *     cannot drop those loads as dead
    */
-  public void gatherRows(int[] nodes, int from, int count, float[] stage, FloatBuffer dst) {
+  public float gatherRows(int[] nodes, int from, int count, float[] stage, FloatBuffer dst) {
     float[] heap = heapArray();
+    float touch = 0;
     if (heap == null) {
       for (int i = 0; i < count; i++) {
         data.get(nodes[from + i] * dim, stage, i * dim, dim);
       }
     } else {
-      float touch = 0;
       for (int block = 0; block < count; block += TOUCH_BLOCK) {
         int end = Math.min(count, block + TOUCH_BLOCK);
         for (int i = block; i < end; i++) {
@@ -73,13 +75,11 @@ public final class Embeddings {
           System.arraycopy(heap, nodes[from + i] * dim, stage, i * dim, dim);
         }
       }
-      sink = touch;                     // keeps the touch loads from being optimised away
     }
     dst.put(0, stage, 0, count * dim);
+    return touch;
   }
 
-  @SuppressWarnings("unused")
-  private static volatile float sink;
   private static final int TOUCH_BLOCK = 64;        // rows touched ahead of their copy (16 KiB, stays in L1)
 
   /** Copies row {@code node} into {@code dst} from {@code dstOffset}. */

@@ -37,7 +37,7 @@ public final class Searcher {
   private ScoreListener listener;
 
   private int scored;
-  private int touchSink;
+  private float touchSink;            // keeps the read-ahead loads (expand, gather) from being optimised away
   private int scoreCalls;
   private long scorerNanos;
   private long gatherNanos;
@@ -325,10 +325,13 @@ public final class Searcher {
    */
   private void scoreInto(UserState user, int[] nodes, int n, ScoredHeap into, ScoredHeap alsoKept) {
     int chunk = batch.capacity();
+    if (stepEntries.length < n) {
+      stepEntries = java.util.Arrays.copyOf(stepEntries, Math.max(n, stepEntries.length * 2));
+    }
     for (int from = 0; from < n; from += chunk) {
       int m = Math.min(chunk, n - from);
       long tg = System.nanoTime();
-      index.embeddings().gatherRows(nodes, from, m, batch.stage(), batch.items());
+      touchSink += index.embeddings().gatherRows(nodes, from, m, batch.stage(), batch.items());
       long t0 = System.nanoTime();
       gatherNanos += t0 - tg;
       scorer.score(user, batch, m);
@@ -336,9 +339,6 @@ public final class Searcher {
       scoreCalls++;
       scored += m;
       float[] s = batch.scores();
-      if (stepEntries.length < n) {
-        stepEntries = java.util.Arrays.copyOf(stepEntries, Math.max(n, stepEntries.length * 2));
-      }
       for (int i = 0; i < m; i++) {
         long packed = ScoredHeap.pack(nodes[from + i], s[i]);
         stepEntries[from + i] = packed;
