@@ -154,7 +154,8 @@ public final class EvalCommand implements Callable<Integer> {
       int d = onnx.spec().itemDim();
       Corpus c = loadCorpus(onnx, d);
       log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
-      HnswIndex index = buildOrLoad(c);
+      int itemsHash = Arrays.hashCode(c.embeddings());   // one pass over the items serves both cache keys
+      HnswIndex index = buildOrLoad(c, itemsHash);
       if (indexMemory.equals("heap")) {
         long th = System.nanoTime();
         index = index.onHeap();
@@ -172,7 +173,7 @@ public final class EvalCommand implements Callable<Integer> {
           scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (referenceCache) {
-        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c));
+        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash));
       }
       if (drDir != null) {
         evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
@@ -294,9 +295,9 @@ public final class EvalCommand implements Callable<Integer> {
         + "corpus), got '" + corpus + "'");
   }
 
-  private HnswIndex buildOrLoad(Corpus c) throws Exception {
+  private HnswIndex buildOrLoad(Corpus c, int itemsHash) throws Exception {
     String key = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(
-        (c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|M" + m + "|efc" + efConstruction + "|seed" + seed
+        (c.name() + "|" + itemsHash + "|M" + m + "|efc" + efConstruction + "|seed" + seed
             + "|order2")   // order2: nodes grouped by top level (HnswIndexBuilder.nodeOrder); older snapshots are rebuilt
             .getBytes(StandardCharsets.UTF_8))).substring(0, 16);
     Path file = cache.resolve("snapshots").resolve(key + ".nann");
@@ -329,9 +330,9 @@ public final class EvalCommand implements Callable<Integer> {
   }
 
   /** Digest of the corpus (items and users) and of every file in the model directory (16 hex digits). */
-  private static String modelDigest(Path dir, Corpus c) throws Exception {
+  private static String modelDigest(Path dir, Corpus c, int itemsHash) throws Exception {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-    md.update((c.name() + "|" + Arrays.hashCode(c.embeddings()) + "|" + Arrays.hashCode(c.itemIds()) + "|")
+    md.update((c.name() + "|" + itemsHash + "|" + Arrays.hashCode(c.itemIds()) + "|" + c.users().size() + "|")
         .getBytes(StandardCharsets.UTF_8));
     try (var files = Files.list(dir)) {
       for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
@@ -339,7 +340,6 @@ public final class EvalCommand implements Callable<Integer> {
         md.update(Files.readAllBytes(f));
       }
     }
-    md.update((c.name() + "|" + c.users().size()).getBytes(StandardCharsets.UTF_8));
     return HexFormat.of().formatHex(md.digest()).substring(0, 16);
   }
 
