@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nann.eval.Corpus;
 import dev.nann.eval.Evaluator;
 import dev.nann.eval.FileCorpus;
+import dev.nann.eval.GraphQuality;
 import dev.nann.eval.ModeReport;
 import dev.nann.eval.MovieLensCorpus;
 import dev.nann.eval.SyntheticCorpus;
@@ -123,6 +124,11 @@ public final class EvalCommand implements Callable<Integer> {
       description = "For mode nann, print where the misses lie: rank in the exact list, score gap, whether the walk came near them.")
   boolean explainMisses;
 
+  @Option(names = "--graph-check", defaultValue = "0", paramLabel = "N",
+      description = "Also run N exact-L2 item queries through both walks at every budget (score = -|e_v - e_q|^2) and "
+          + "print the share of the true L2 top-k they find: what the graph itself allows a scorer. Default: off")
+  int graphCheck;
+
   @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
   Path json;
 
@@ -201,6 +207,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       printTable(System.out, reports);
       printBreakdown(System.out, reports);
+      List<Map<String, Object>> graphRows = graphCheck(index, beams, hnswEfs);
       if (json != null) {
         ObjectMapper om = new ObjectMapper();
         try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
@@ -210,11 +217,46 @@ public final class EvalCommand implements Callable<Integer> {
             w.write(om.writeValueAsString(row));
             w.write('\n');
           }
+          for (Map<String, Object> row : graphRows) {
+            w.write(om.writeValueAsString(row));
+            w.write('\n');
+          }
         }
         log.println("[eval] wrote " + json);
       }
     }
     return 0;
+  }
+
+  /** {@code --graph-check}: exact-L2 recall of both walks per budget, printed and returned as JSON rows. */
+  private List<Map<String, Object>> graphCheck(HnswIndex index, List<BeamParams> beams, List<Integer> hnswEfs) {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    if (graphCheck <= 0) {
+      return rows;
+    }
+    int runs = Math.max(beams.size(), hnswEfs.size());
+    System.out.printf("%ngraph check: %d exact-L2 item queries, share of the true L2 top-%d found%n", graphCheck, k);
+    System.out.printf("%-36s %12s %8s %12s%n", "beam params", "beam_recall", "hnsw_ef0", "hnsw_recall");
+    for (int i = 0; i < runs; i++) {
+      BeamParams bp = beams.get(Math.min(i, beams.size() - 1));
+      int he = hnswEfs.get(Math.min(i, hnswEfs.size() - 1));
+      GraphQuality.Result r = GraphQuality.measure(index, graphCheck, k, bp, he, seed);
+      System.out.printf("%-36s %12.4f %8d %12.4f%n", bp, r.beamRecall(), he, r.hnswRecall());
+      Map<String, Object> row = new java.util.LinkedHashMap<>();
+      row.put("mode", "graph-l2");
+      row.put("items", index.size());
+      row.put("queries", graphCheck);
+      row.put("k", k);
+      row.put("ef", bp.ef());
+      row.put("steps", bp.steps());
+      row.put("beam_recall", r.beamRecall());
+      row.put("hnsw_ef0", he);
+      row.put("hnsw_recall", r.hnswRecall());
+      row.put("m", index.meta().m());
+      row.put("ef_construction", index.meta().efConstruction());
+      rows.add(row);
+    }
+    return rows;
   }
 
   private List<BeamParams> beamParams() {
@@ -334,6 +376,14 @@ public final class EvalCommand implements Callable<Integer> {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
     md.update((c.name() + "|" + itemsHash + "|" + Arrays.hashCode(c.itemIds()) + "|" + c.users().size() + "|")
         .getBytes(StandardCharsets.UTF_8));
+    // the users' behaviour decides the exact answers: two corpora with the same items and user count
+    // but other users must not share a reference
+    java.nio.ByteBuffer users = java.nio.ByteBuffer.allocate(8);
+    for (Corpus.User u : c.users()) {
+      users.clear();
+      users.putInt(Arrays.hashCode(u.behavior())).putInt(Arrays.hashCode(u.truth()));
+      md.update(users.array());
+    }
     try (var files = Files.list(dir)) {
       for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
         md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));

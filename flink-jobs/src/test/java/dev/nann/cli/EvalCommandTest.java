@@ -143,4 +143,64 @@ class EvalCommandTest {
     assertTrue(missed > 0, "a tiny budget misses some of the exact top-50");
     assertEquals(1.0 - coverage, (double) missed / total, 1e-9);
   }
+
+  @Test
+  void otherUsersOverTheSameItemsGetTheirOwnReference() throws Exception {
+    int items = 600;
+    int dim = 16;
+    java.util.Random rnd = new java.util.Random(5);
+    java.nio.ByteBuffer emb = java.nio.ByteBuffer.allocate(items * dim * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    java.nio.ByteBuffer ids = java.nio.ByteBuffer.allocate(items * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < items; i++) {
+      for (int j = 0; j < dim; j++) {
+        emb.putFloat((float) rnd.nextGaussian());
+      }
+      ids.putLong(1000 + i);
+    }
+    Path cache = tmp.resolve("cache");
+    Path corpus = Files.createDirectories(tmp.resolve("corpus"));
+    Files.writeString(corpus.resolve("corpus.json"), "{\"name\": \"same-items\", \"items\": " + items + ", \"dim\": " + dim + "}");
+    Files.write(corpus.resolve("items.f32"), emb.array());
+    Files.write(corpus.resolve("ids.i64"), ids.array());
+    String[] args = {"eval", "--corpus", "dir:" + corpus, "--arch", "dnn", "--dim", "16", "--queries", "4", "--k", "10",
+        "--ef", "10,20,40", "--modes", "nann", "--cache", cache.toString()};
+    // same item count, same user count, other behaviour: the exact answers differ, so must the reference
+    for (int variant = 0; variant < 2; variant++) {
+      StringBuilder users = new StringBuilder();
+      for (int u = 0; u < 4; u++) {
+        users.append("u").append(u).append('\t').append(1000 + u * 7 + variant * 300).append(',')
+            .append(1001 + u * 7 + variant * 300).append('\t').append(1002 + u * 7 + variant * 300).append('\n');
+      }
+      Files.writeString(corpus.resolve("users.tsv"), users);
+      assertEquals(0, run(new ByteArrayOutputStream(), args));
+    }
+    try (var files = Files.list(cache.resolve("references"))) {
+      assertEquals(2, files.count(), "one reference per set of users");
+    }
+  }
+
+  @Test
+  void graphCheckWritesTheExactL2RecallOfBothWalksPerBudget() throws Exception {
+    Path json = tmp.resolve("graph.json");
+    assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:2000", "--dim", "16", "--arch", "dnn",
+        "--queries", "4", "--k", "10", "--ef", "10,20,40;2000,2000,2000", "--steps", "1,1,3;20,20,20", "--hnsw-ef",
+        "10,2000", "--modes", "nann", "--graph-check", "12", "--json", json.toString(), "--cache",
+        tmp.resolve("cache").toString()));
+    ObjectMapper om = new ObjectMapper();
+    List<JsonNode> graph = Files.readAllLines(json).stream().map(l -> {
+      try {
+        return om.readTree(l);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }).filter(n -> n.get("mode").asText().equals("graph-l2")).toList();
+    assertEquals(2, graph.size(), "one graph-l2 row per budget");
+    assertEquals(12, graph.get(0).get("queries").asInt());
+    assertEquals(40, graph.get(0).get("ef_construction").asInt());
+    double small = graph.get(0).get("beam_recall").asDouble();
+    assertTrue(small > 0 && small <= 1, "recall of the small budget " + small);
+    // a budget that scores every node finds every exact neighbour
+    assertEquals(1.0, graph.get(1).get("beam_recall").asDouble(), 1e-12);
+    assertEquals(1.0, graph.get(1).get("hnsw_recall").asDouble(), 1e-12);
+  }
 }

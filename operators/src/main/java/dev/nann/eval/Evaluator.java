@@ -347,8 +347,16 @@ public final class Evaluator {
       t.setDaemon(true);
       return t;
     });
-    java.util.concurrent.Phaser startGate = new java.util.concurrent.Phaser(cfg.threads() + 1);
-    long[] start = {0};
+    // The clock starts when the last party arrives at the gate, before any of them is released:
+    // set by the main thread after the gate, it raced the first queries (progress read ~epoch).
+    java.util.concurrent.atomic.AtomicLong startNanos = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.Phaser startGate = new java.util.concurrent.Phaser(cfg.threads() + 1) {
+      @Override
+      protected boolean onAdvance(int phase, int parties) {
+        startNanos.set(System.nanoTime());
+        return super.onAdvance(phase, parties);
+      }
+    };
     try {
       List<Future<?>> futures = new ArrayList<>();
       for (int t = 0; t < cfg.threads(); t++) {
@@ -380,14 +388,13 @@ public final class Evaluator {
             int d = done.incrementAndGet();
             if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
               progress.printf("[eval] %-5s %d/%d queries, %.1f s%n", mode, d, users.size(),
-                  (System.nanoTime() - start[0]) / 1e9);
+                  (System.nanoTime() - startNanos.get()) / 1e9);
             }
           }
           return null;
         }));
       }
-      startGate.arriveAndAwaitAdvance();   // every thread has warmed up: the clock starts now
-      start[0] = System.nanoTime();
+      startGate.arriveAndAwaitAdvance();   // every thread has warmed up: the clock started in onAdvance
       for (Future<?> f : futures) {
         f.get();
       }
@@ -402,7 +409,7 @@ public final class Evaluator {
     } finally {
       pool.shutdownNow();
     }
-    run.wallNanos = System.nanoTime() - start[0];
+    run.wallNanos = System.nanoTime() - startNanos.get();
     return run;
   }
 

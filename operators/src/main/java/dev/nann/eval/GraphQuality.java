@@ -1,0 +1,139 @@
+package dev.nann.eval;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.scorer.UserState;
+import dev.nann.search.BeamParams;
+import dev.nann.search.SearchResult;
+import dev.nann.search.Searcher;
+import java.nio.FloatBuffer;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * How well an index's graph serves the query it was built for: exact L2 nearest neighbours of
+ * the corpus's own items. Both walks run unchanged (the real {@link Searcher}) with an L2 "scorer",
+ * s_q(e_v) = -|e_v - q|², and their top-k is compared with the exact top-k.
+ *
+ * <p>Why it matters: a learned scorer's coverage rests on the same graph. When even exact L2
+ * queries lose part of their true neighbours (a graph built with a small efConstruction leaves
+ * some items reachable only by long detours), no scorer can be expected to do better at the same
+ * budget, so this separates what the graph allows from what the model adds.
+ */
+public final class GraphQuality {
+  /**
+   * @param beamRecall mean fraction of the exact top-k that Beam-retrieval returns
+   * @param hnswRecall the same for HNSW-retrieval
+   */
+  public record Result(int queries, int k, BeamParams beam, int hnswEf, double beamRecall, double hnswRecall) {
+  }
+
+  private GraphQuality() {
+  }
+
+  /**
+   * Runs {@code queries} item queries (items drawn with {@code seed}, tombstoned ones skipped).
+   *
+   * @throws IllegalArgumentException if k exceeds the index size or ef_0, or hnswEf is below k
+   */
+  public static Result measure(HnswIndex index, int queries, int k, BeamParams beam, int hnswEf, long seed) {
+    if (queries < 1) {
+      throw new IllegalArgumentException("queries must be >= 1, got " + queries);
+    }
+    if (k < 1 || k > index.size() - index.deletedCount()) {
+      throw new IllegalArgumentException("k=" + k + " must be in [1, live items " + (index.size() - index.deletedCount()) + "]");
+    }
+    try (L2Scorer scorer = new L2Scorer(index.dim())) {
+      Searcher searcher = new Searcher(index, scorer);
+      SplittableRandom rnd = new SplittableRandom(seed);
+      double beamSum = 0;
+      double hnswSum = 0;
+      for (int q = 0; q < queries; q++) {
+        int node;
+        do {
+          node = rnd.nextInt(index.size());
+        } while (index.isDeleted(node));
+        UserState user = new Query(index.embeddings().row(node));
+        Set<Integer> exact = nodes(searcher.bruteForce(user, k));
+        beamSum += overlap(exact, searcher.beam(user, k, beam)) / (double) k;
+        hnswSum += overlap(exact, searcher.hnsw(user, k, hnswEf)) / (double) k;
+      }
+      return new Result(queries, k, beam, hnswEf, beamSum / queries, hnswSum / queries);
+    }
+  }
+
+  private static Set<Integer> nodes(SearchResult r) {
+    Set<Integer> s = new HashSet<>(r.size() * 2);
+    for (int i = 0; i < r.size(); i++) {
+      s.add(r.nodes()[i]);
+    }
+    return s;
+  }
+
+  private static int overlap(Set<Integer> exact, SearchResult r) {
+    int hit = 0;
+    for (int i = 0; i < r.size(); i++) {
+      hit += exact.contains(r.nodes()[i]) ? 1 : 0;
+    }
+    return hit;
+  }
+
+  /** The query point of an L2 query. */
+  private record Query(float[] point) implements UserState {
+    @Override
+    public void close() {
+    }
+  }
+
+  /** s_q(e_v) = -|e_v - q|²: the searches' top-k is then the L2 nearest neighbours of q. */
+  private static final class L2Scorer implements Scorer {
+    private static final int MAX_BATCH = 4096;
+    private final int dim;
+
+    L2Scorer(int dim) {
+      this.dim = dim;
+    }
+
+    @Override
+    public int itemDim() {
+      return dim;
+    }
+
+    @Override
+    public int maxBatch() {
+      return MAX_BATCH;
+    }
+
+    @Override
+    public UserState user(UserFeatures features) {
+      throw new UnsupportedOperationException("L2 queries are given as points, not user features");
+    }
+
+    @Override
+    public ScoreBatch newBatch() {
+      return new ScoreBatch(MAX_BATCH, dim);
+    }
+
+    @Override
+    public void score(UserState user, ScoreBatch batch, int n) {
+      float[] q = ((Query) user).point();
+      FloatBuffer items = batch.items();
+      float[] out = batch.scores();
+      for (int row = 0, base = 0; row < n; row++, base += dim) {
+        float s = 0;
+        for (int j = 0; j < dim; j++) {
+          float x = items.get(base + j) - q[j];
+          s += x * x;
+        }
+        out[row] = -s;
+      }
+    }
+
+    @Override
+    public void close() {
+    }
+  }
+}
