@@ -368,6 +368,12 @@ public final class EvalCommand implements Callable<Integer> {
     HnswIndex index = SnapshotFormat.read(file);
     System.err.printf("[build] snapshot loaded and verified (SHA-256 %s…) in %.2f s: %d items, %d levels%n",
         index.sha256().substring(0, 12), (System.nanoTime() - t2) / 1e9, index.size(), index.graph().levels());
+    StringBuilder levels = new StringBuilder("[build] nodes / mean degree per level:");
+    for (int l = 0; l < index.graph().levels(); l++) {
+      int size = index.graph().levelSize(l);
+      levels.append(String.format(" L%d %d / %.1f", l, size, size == 0 ? 0.0 : index.graph().edgeCount(l) / (double) size));
+    }
+    System.err.println(levels);
     return index;
   }
 
