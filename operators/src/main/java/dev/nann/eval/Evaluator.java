@@ -180,13 +180,14 @@ public final class Evaluator {
     long nearScored = 0;
     long total = 0;
     double gap = 0;
+    java.util.BitSet answered = new java.util.BitSet(index.size());
     for (int q = 0; q < users.size(); q++) {
       scored.clear();
+      answered.clear();
       SearchResult r;
       try (UserState u = scorer.user(corpus.features(users.get(q)))) {
         r = searcher.beam(u, k, cfg.beam());
       }
-      java.util.BitSet answered = new java.util.BitSet(index.size());
       for (int node : r.nodes()) {
         answered.set(node);
       }

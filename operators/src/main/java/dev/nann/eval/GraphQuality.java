@@ -9,8 +9,6 @@ import dev.nann.search.BeamParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.nio.FloatBuffer;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -49,36 +47,29 @@ public final class GraphQuality {
     try (L2Scorer scorer = new L2Scorer(index.dim())) {
       Searcher searcher = new Searcher(index, scorer);
       SplittableRandom rnd = new SplittableRandom(seed);
-      double beamSum = 0;
-      double hnswSum = 0;
+      RetrievalMetrics beamMetrics = new RetrievalMetrics();   // coverage = share of the exact top-k found
+      RetrievalMetrics hnswMetrics = new RetrievalMetrics();
+      long[] noTruth = new long[0];
       for (int q = 0; q < queries; q++) {
         int node;
         do {
           node = rnd.nextInt(index.size());
         } while (index.isDeleted(node));
         UserState user = new Query(index.embeddings().row(node));
-        Set<Integer> exact = nodes(searcher.bruteForce(user, k));
-        beamSum += overlap(exact, searcher.beam(user, k, beam)) / (double) k;
-        hnswSum += overlap(exact, searcher.hnsw(user, k, hnswEf)) / (double) k;
+        long[] exact = nodes(searcher.bruteForce(user, k));
+        beamMetrics.add(nodes(searcher.beam(user, k, beam)), exact, noTruth);
+        hnswMetrics.add(nodes(searcher.hnsw(user, k, hnswEf)), exact, noTruth);
       }
-      return new Result(queries, k, beam, hnswEf, beamSum / queries, hnswSum / queries);
+      return new Result(queries, k, beam, hnswEf, beamMetrics.coverage(), hnswMetrics.coverage());
     }
   }
 
-  private static Set<Integer> nodes(SearchResult r) {
-    Set<Integer> s = new HashSet<>(r.size() * 2);
-    for (int i = 0; i < r.size(); i++) {
-      s.add(r.nodes()[i]);
+  private static long[] nodes(SearchResult r) {
+    long[] out = new long[r.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = r.nodes()[i];
     }
-    return s;
-  }
-
-  private static int overlap(Set<Integer> exact, SearchResult r) {
-    int hit = 0;
-    for (int i = 0; i < r.size(); i++) {
-      hit += exact.contains(r.nodes()[i]) ? 1 : 0;
-    }
-    return hit;
+    return out;
   }
 
   /** The query point of an L2 query. */
