@@ -11,10 +11,11 @@ echo "[test] trainer unit tests"
 PYTHONWARNINGS=ignore /usr/bin/python3 -m unittest discover -s trainer/tests
 ML=../shared/data/movielens-100k
 if [ -f "$ML/u.data" ]; then
-  echo "[test] trainer smoke run: the three architectures on MovieLens-100k, 1 epoch each (Java checks the export)"
+  echo "[test] trainer smoke run: the three architectures (and distance attention) on MovieLens-100k, 1 epoch each (Java checks the export)"
   rm -rf .cache/trained-smoke
-  for arch in two-sided dnn attention; do
-    PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train.py --data "$ML" --arch "$arch" --epochs 1 \
+  for arch in two-sided dnn attention attention-rbf; do
+    PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train.py --data "$ML" --arch "${arch%-rbf}" --epochs 1 \
+        $([ "$arch" = attention-rbf ] && echo --attention rbf) \
         --distractors 1000 --out ".cache/trained-smoke/$arch" | grep -E "epoch|test recall|wrote"
   done
   echo "[test] Deep Retrieval structure smoke run (1 EM epoch; Java checks the export)"

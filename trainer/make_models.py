@@ -5,7 +5,8 @@
     /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16
     /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16 --precision fp16
 
-One directory per architecture (``two-sided``, ``dnn``, ``attention``) named ``<arch>-d<dim>``,
+One directory per architecture (``two-sided``, ``dnn``, ``attention``, and ``attention-rbf``: the
+attention architecture with distance attention) named ``<arch>-d<dim>``,
 each in nann's model contract plus ``reference.json``: inputs and the PyTorch outputs for them,
 which the Java tests compare ONNX Runtime against. ``--check DIR`` regenerates into a temporary
 directory and verifies the reference scores in DIR match (the fixtures are reproducible).
@@ -21,14 +22,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ARCHS, ItemNet, Scorer  # noqa: E402
+from nann_trainer.models import ItemNet, Scorer  # noqa: E402
 
 ITEM_FEAT_DIM = 32
+# (directory name, arch, attention); the seed of each is --seed plus its position here.
+VARIANTS = (("two-sided", "two-sided", "dot"), ("dnn", "dnn", "dot"), ("attention", "attention", "dot"),
+            ("attention-rbf", "attention", "rbf"))
 
 
-def build(arch, dim, hidden, seed):
+def build(arch, dim, hidden, seed, attention="dot"):
     torch.manual_seed(seed)
-    scorer = Scorer(arch, dim, hidden)
+    scorer = Scorer(arch, dim, hidden, attention)
     item_net = ItemNet(ITEM_FEAT_DIM, dim)
     # Default init gives near-constant scores; widen the weights so the score surface has structure.
     with torch.no_grad():
@@ -64,12 +68,12 @@ def reference(scorer, item_net, dim, seq_len, seed):
 def write_all(out, dim, seq_len, hidden, seed, precision="fp32"):
     torch.set_num_threads(1)
     dirs = []
-    for i, arch in enumerate(ARCHS):
-        scorer, item_net = build(arch, dim, hidden, seed + i)
+    for i, (name, arch, attention) in enumerate(VARIANTS):
+        scorer, item_net = build(arch, dim, hidden, seed + i, attention)
         suffix = "" if precision == "fp32" else "-" + precision
-        d = os.path.join(out, f"{arch}-d{dim}{suffix}")
+        d = os.path.join(out, f"{name}-d{dim}{suffix}")
         export_model_dir(d, scorer, item_net, dim=dim, seq_len=seq_len, item_feat_dim=ITEM_FEAT_DIM,
-                         version=f"fixture-{arch}-d{dim}-s{seed}{suffix}",
+                         version=f"fixture-{name}-d{dim}-s{seed}{suffix}",
                          extra={"weights": "random (untrained fixture)", "seed": seed}, precision=precision)
         with open(os.path.join(d, "reference.json"), "w") as f:
             json.dump(reference(scorer, item_net, dim, seq_len, seed), f)

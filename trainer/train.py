@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 from nann_trainer.data import read_interactions, split  # noqa: E402
 from nann_trainer.distractors import with_distractors  # noqa: E402
 from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ARCHS, ItemNet, Scorer  # noqa: E402
+from nann_trainer.models import ARCHS, ATTENTIONS, ItemNet, Scorer  # noqa: E402
 from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
 
 PROBE_EPS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -148,6 +148,9 @@ def main():
                     help="MovieLens-100k directory, or an interaction file (user item rating/event timestamp)")
     ap.add_argument("--items", help="item attribute file for --data FILE: item<TAB>year<TAB>genre|genre")
     ap.add_argument("--arch", choices=ARCHS, default="attention")
+    ap.add_argument("--attention", choices=ATTENTIONS, default="dot",
+                    help="target-attention similarity of --arch attention: dot (default) or rbf "
+                         "(negative squared distance between e_v's, score = attention mass + bounded head)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
     ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
@@ -191,7 +194,7 @@ def main():
     noise = counts / counts.sum()
     log_noise = torch.from_numpy(np.log(noise).astype(np.float32))
     tower = ItemTower(n_items, data.attributes, a.emb, a.dim)
-    scorer = Scorer(a.arch, a.dim, a.hidden)
+    scorer = Scorer(a.arch, a.dim, a.hidden, a.attention)
     params = list(tower.parameters()) + list(scorer.parameters())
     opt = torch.optim.Adam(params, lr=a.lr)
     history = []
@@ -238,7 +241,8 @@ def main():
     print("[train] flatness probe, mean |s(e_v) - s(e_v + Δ)| by ε: "
           + ", ".join(f"{k}: {v:.4f}" for k, v in probe.items()), flush=True)
 
-    version = f"{a.arch}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
+    variant = "-rbf" if scorer.attention == "rbf" else ""
+    version = f"{a.arch}{variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
     model_dir = os.path.join(a.out, "model")
     export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
                      item_feat_dim=a.emb + data.attributes.shape[1], version=version, precision=a.precision,
@@ -264,7 +268,7 @@ def main():
     with open(os.path.join(corpus_dir, "corpus.json"), "w") as f:
         json.dump(meta, f, indent=2)
 
-    summary = {"arch": a.arch, "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
+    summary = {"arch": a.arch, "attention": scorer.attention, "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
                "interactions": data.interactions, "bad_rows": data.bad_rows, "items": n_items,
                "train_users": len(sp.train_users), "train_examples": len(sp.train_examples),
                "val_users": len(sp.val), "test_users": len(sp.test), "dropped_users": sp.dropped_users,

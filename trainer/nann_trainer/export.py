@@ -76,6 +76,8 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     }
     if precision != "fp32":
         spec["precision"] = precision
+    if getattr(scorer, "attention", None) not in (None, "dot"):
+        spec["attention"] = scorer.attention
     if item_net is not None:
         spec["item"] = {"file": "item.onnx", "input": "item_feat", "output": "item_emb"}
     if extra:

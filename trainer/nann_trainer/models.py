@@ -18,6 +18,11 @@ import torch
 from torch import nn
 
 ARCHS = ("two-sided", "dnn", "attention")
+# Target-attention similarity: "dot" (scaled dot product of tanh keys, the paper's DIN-style
+# default) or "rbf" (negative squared L2 distance between the candidate's e_v and the behaviour
+# items' e_v, the metric the graph is built on; the score is the attention mass plus a bounded head).
+ATTENTIONS = ("dot", "rbf")
+RBF_HEAD_BOUND = 2.0
 
 
 def _one_hot(user_idx: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
@@ -64,12 +69,13 @@ def _masked_mean(seq_emb, seq_mask):
 class UserNet(nn.Module):
     """Behaviour sequence (item embeddings e_v, left-aligned, with a 0/1 mask) -> user state."""
 
-    def __init__(self, arch: str, dim: int, hidden: int):
+    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot"):
         super().__init__()
         self.arch = arch
+        self.attention = attention
         out = dim if arch == "two-sided" else hidden
         self.pool = _mlp([dim, hidden, out])
-        if arch == "attention":
+        if arch == "attention" and attention == "dot":
             self.keys = nn.Linear(dim, hidden)
 
     def output_names(self):
@@ -80,21 +86,36 @@ class UserNet(nn.Module):
     def forward(self, seq_emb, seq_mask):
         u_vec = self.pool(_masked_mean(seq_emb, seq_mask))
         if self.arch == "attention":
-            return u_vec, torch.tanh(self.keys(seq_emb)), seq_mask
+            keys = seq_emb if self.attention == "rbf" else torch.tanh(self.keys(seq_emb))
+            return u_vec, keys, seq_mask
         return (u_vec,)
 
 
 class ScoreNet(nn.Module):
-    """Scores candidates: user state rows selected by ``user_idx`` against ``item_emb``."""
+    """Scores candidates: user state rows selected by ``user_idx`` against ``item_emb``.
 
-    def __init__(self, arch: str, dim: int, hidden: int):
+    With ``attention="rbf"`` the keys are the behaviour items' e_v themselves, the attention logits
+    are ``-gamma * |e_v - e_i|^2`` and the score is the attention mass ``logsumexp_i`` plus a bias
+    plus a head bounded to +-``RBF_HEAD_BOUND``. Far from every behaviour item the distance term
+    dominates, so there the score falls with the L2 distance the graph is built on (the items the
+    walk meets on the upper layers are ranked in the graph's own metric); near them the head
+    reorders freely. A learned projection inside the distance was tried first and walks worse
+    (docs/results.md): its metric is no longer the graph's.
+    """
+
+    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot"):
         super().__init__()
         self.arch = arch
         self.hidden = hidden
+        self.attention = attention
+        self.key_width = dim if attention == "rbf" else hidden
         if arch != "two-sided":
             self.query = nn.Linear(dim, hidden)
-            width = 4 * hidden if arch == "attention" else 3 * hidden
+            width = 3 * hidden + (0 if arch == "dnn" else dim if attention == "rbf" else hidden)
             self.head = _mlp([width, 128, 64, 1])
+        if arch == "attention" and attention == "rbf":
+            self.log_gamma = nn.Parameter(torch.zeros(()))
+            self.bias = nn.Parameter(torch.zeros(()))
 
     def input_names(self):
         if self.arch == "attention":
@@ -113,15 +134,32 @@ class ScoreNet(nn.Module):
         q = self.query(item_emb)                                 # [N, h]
         if self.arch == "dnn":
             return self._head(uv, None, q)
-        users, seq_len, hidden = u_keys.shape[0], u_keys.shape[1], self.hidden
-        keys = u_keys.reshape(users * seq_len, hidden)           # [U*L, h]
-        logits_all = (q @ keys.t()).reshape(-1, users, seq_len)  # [N, U, L]
+        users, seq_len = u_keys.shape[0], u_keys.shape[1]
+        keys = u_keys.reshape(users * seq_len, self.key_width)   # [U*L, h] (rbf: [U*L, d])
+        probe = item_emb if self.attention == "rbf" else q
+        dots = (probe @ keys.t()).reshape(-1, users, seq_len)    # [N, U, L]
         sel = one_hot.unsqueeze(2)                               # [N, U, 1]
-        logits = (logits_all * sel).sum(1) / math.sqrt(hidden)   # [N, L]
+        dots = (dots * sel).sum(1)                               # [N, L]
         mask = one_hot @ u_mask                                  # [N, L]
-        att = torch.softmax(logits + (mask - 1.0) * 1e4, dim=1)
+        if self.attention == "rbf":
+            key_sq = one_hot @ (u_keys * u_keys).sum(2)          # [N, L]
+            logits = self._rbf_logits(dots, (item_emb * item_emb).sum(1, keepdim=True), key_sq)
+        else:
+            logits = dots / math.sqrt(self.hidden)
+        logits = logits + (mask - 1.0) * 1e4
+        att = torch.softmax(logits, dim=1)
         ctx = (att.unsqueeze(1) * sel).reshape(-1, users * seq_len) @ keys  # [N, h]
-        return self._head(uv, ctx, q)
+        return self._combine(logits, self._head(uv, ctx, q))
+
+    def _rbf_logits(self, dots, q_sq, key_sq):
+        """-gamma * |q - k|^2 from q.k, |q|^2 and |k|^2 (clamped: rounding can make it slightly negative)."""
+        return -torch.exp(self.log_gamma) * (q_sq - 2.0 * dots + key_sq).clamp(min=0.0)
+
+    def _combine(self, masked_logits, head):
+        if self.attention != "rbf":
+            return head
+        mass = torch.logsumexp(masked_logits, dim=-1)
+        return mass + self.bias + RBF_HEAD_BOUND * torch.tanh(head / RBF_HEAD_BOUND)
 
     def _head(self, uv, ctx, q):
         parts = [uv, q, uv * q] if ctx is None else [uv, ctx, q, uv * q]
@@ -137,22 +175,31 @@ class ScoreNet(nn.Module):
         if self.arch == "dnn":
             return self._head(uv, None, q)
         _, u_keys, u_mask = state
-        logits = torch.einsum("bch,blh->bcl", q, u_keys) / math.sqrt(self.hidden)
-        att = torch.softmax(logits + (u_mask.unsqueeze(1) - 1.0) * 1e4, dim=-1)
+        if self.attention == "rbf":
+            dots = torch.einsum("bcd,bld->bcl", item_emb, u_keys)
+            logits = self._rbf_logits(dots, (item_emb * item_emb).sum(-1, keepdim=True),
+                                      (u_keys * u_keys).sum(-1).unsqueeze(1))
+        else:
+            logits = torch.einsum("bch,blh->bcl", q, u_keys) / math.sqrt(self.hidden)
+        logits = logits + (u_mask.unsqueeze(1) - 1.0) * 1e4
+        att = torch.softmax(logits, dim=-1)
         ctx = torch.einsum("bcl,blh->bch", att, u_keys)
-        return self._head(uv, ctx, q)
+        return self._combine(logits, self._head(uv, ctx, q))
 
 
 class Scorer(nn.Module):
     """Whole model for training: behaviour sequence + candidate e_v -> score (one user per row)."""
 
-    def __init__(self, arch: str, dim: int, hidden: int):
+    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot"):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {attention!r}; expected one of {ATTENTIONS}")
         self.arch = arch
-        self.user = UserNet(arch, dim, hidden)
-        self.score = ScoreNet(arch, dim, hidden)
+        self.attention = attention if arch == "attention" else None
+        self.user = UserNet(arch, dim, hidden, attention)
+        self.score = ScoreNet(arch, dim, hidden, attention)
 
     def forward(self, seq_emb, seq_mask, item_emb):
         state = self.user(seq_emb, seq_mask)

@@ -37,9 +37,11 @@ class MicroBatchingScorerTest {
     }
   }
 
-  @Test
-  void mergedScoresEqualSingleUserScores() throws Exception {
-    try (OnnxScorer onnx = OnnxScorer.open(TestData.model("attention", DIM), 1);
+  /** Both attention variants: their score networks select each row's user state differently. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"attention", "attention-rbf"})
+  void mergedScoresEqualSingleUserScores(String arch) throws Exception {
+    try (OnnxScorer onnx = OnnxScorer.open(TestData.model(arch, DIM), 1);
          MicroBatchingScorer batched = new MicroBatchingScorer(onnx, 4096, 2_000)) {
       int threads = 4;
       int rounds = 60;

@@ -25,7 +25,7 @@ class OnnxScorerTest {
   Path tmp;
 
   static Stream<Arguments> fixtures() {
-    return Stream.of("two-sided", "dnn", "attention").flatMap(a -> Stream.of(Arguments.of(a, 16), Arguments.of(a, 64)));
+    return Stream.of("two-sided", "dnn", "attention", "attention-rbf").flatMap(a -> Stream.of(Arguments.of(a, 16), Arguments.of(a, 64)));
   }
 
   static float[] floats(JsonNode arr) {
@@ -44,7 +44,7 @@ class OnnxScorerTest {
 
   /** fp16 exports (make_models.py --precision fp16) against the fp32 PyTorch scores, to half precision. */
   @ParameterizedTest(name = "{0} fp16")
-  @org.junit.jupiter.params.provider.ValueSource(strings = {"two-sided", "dnn", "attention"})
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"two-sided", "dnn", "attention", "attention-rbf"})
   void fp16ModelsMatchTheFp32ReferenceToHalfPrecision(String arch) throws IOException {
     Path dir = TestData.model(arch, 16).resolveSibling(arch + "-d16-fp16");
     assertEquals("fp16", ModelSpec.read(dir).precision());
