@@ -48,7 +48,8 @@ public final class EvalCommand implements Callable<Integer> {
   int dim;
 
   @Option(names = "--arch", defaultValue = "attention",
-      description = "Scorer architecture of the fixture model: two-sided, dnn or attention. Default: ${DEFAULT-VALUE}")
+      description = "Scorer architecture of the fixture model: two-sided, dnn, attention or attention-rbf "
+          + "(distance attention). Default: ${DEFAULT-VALUE}")
   String arch;
 
   @Option(names = "--model", description = "A model directory (overrides --arch).")

@@ -15,8 +15,8 @@ final class ModelLocator {
   }
 
   static Path forArch(String arch, int dim, Path cache) {
-    if (!List.of("two-sided", "dnn", "attention").contains(arch)) {
-      throw new IllegalArgumentException("unknown --arch '" + arch + "'; use two-sided, dnn or attention");
+    if (!List.of("two-sided", "dnn", "attention", "attention-rbf").contains(arch)) {
+      throw new IllegalArgumentException("unknown --arch '" + arch + "'; use two-sided, dnn, attention or attention-rbf");
     }
     String name = arch + "-d" + dim;
     Path shipped = repoRoot().resolve("models/fixtures").resolve(name);

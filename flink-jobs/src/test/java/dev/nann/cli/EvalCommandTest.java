@@ -29,6 +29,23 @@ class EvalCommandTest {
     return cli.execute(args);
   }
 
+  /** The distance-attention fixture is picked by --arch and walks the graph like the metric it is built on. */
+  @Test
+  void distanceAttentionFixtureIsServedByArchName() throws Exception {
+    Path json = tmp.resolve("rbf.json");
+    int code = run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--arch", "attention-rbf",
+        "--queries", "8", "--k", "20", "--ef", "20,40,80", "--steps", "1,1,3", "--modes", "nann,brute",
+        "--json", json.toString(), "--cache", tmp.resolve("cache").toString());
+    assertEquals(0, code);
+    JsonNode nann = new ObjectMapper().readTree(Files.readAllLines(json).get(0));
+    assertEquals("nann", nann.get("mode").asText());
+    assertTrue(nann.get("coverage").asDouble() >= 0.9, "distance attention, random weights: " + nann);
+    assertTrue(nann.get("scored_fraction").asDouble() < 0.5, nann.toString());
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:300", "--dim", "16", "--arch", "attention-cosine"));
+    assertTrue(err.toString().contains("unknown --arch 'attention-cosine'"), err.toString());
+  }
+
   @Test
   void writesOneJsonLinePerModeAndBudget() throws Exception {
     Path json = tmp.resolve("eval.json");
