@@ -1,0 +1,23 @@
+"""plot_eval.curves: one sorted line per search mode, graph-check rows left out."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from plot_eval import curves  # noqa: E402
+
+
+class CurvesTest(unittest.TestCase):
+    def test_one_sorted_line_per_mode_without_graph_check_rows(self):
+        rows = [{"mode": "nann", "scored_fraction": 0.02, "coverage": 0.99},
+                {"mode": "hnsw", "scored_fraction": 0.003, "coverage": 0.7},
+                {"mode": "nann", "scored_fraction": 0.005, "coverage": 0.86},
+                {"mode": "graph-l2", "beam_recall": 0.998},
+                {"mode": "brute", "scored_fraction": 1.0, "coverage": 1.0}]
+        self.assertEqual(curves(rows, "coverage"),
+                         {"nann": [(0.005, 0.86), (0.02, 0.99)], "hnsw": [(0.003, 0.7)], "brute": [(1.0, 1.0)]})
+
+
+if __name__ == "__main__":
+    unittest.main()
