@@ -197,9 +197,9 @@ class Scorer(nn.Module):
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}; expected one of {ATTENTIONS}")
         self.arch = arch
-        self.attention = attention if arch == "attention" else None
-        self.user = UserNet(arch, dim, hidden, attention)
-        self.score = ScoreNet(arch, dim, hidden, attention)
+        self.attention = attention if arch == "attention" else None   # other archs have no attention
+        self.user = UserNet(arch, dim, hidden, self.attention or "dot")
+        self.score = ScoreNet(arch, dim, hidden, self.attention or "dot")
 
     def forward(self, seq_emb, seq_mask, item_emb):
         state = self.user(seq_emb, seq_mask)
