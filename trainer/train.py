@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 from nann_trainer.data import read_interactions, split  # noqa: E402
 from nann_trainer.distractors import with_distractors  # noqa: E402
 from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ARCHS, ATTENTIONS, ItemNet, Scorer  # noqa: E402
+from nann_trainer.models import ARCHS, ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer  # noqa: E402
 from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
 
 PROBE_EPS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -151,6 +151,9 @@ def main():
     ap.add_argument("--attention", choices=ATTENTIONS, default="dot",
                     help="target-attention similarity of --arch attention: dot (default) or rbf "
                          "(negative squared distance between e_v's, score = attention mass + bounded head)")
+    ap.add_argument("--rbf-head-bound", type=float, default=RBF_HEAD_BOUND,
+                    help="with --attention rbf: the scoring MLP's output is bounded to +-this (larger: more "
+                         "freedom for the model, less of the distance ordering the walk relies on)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
     ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
@@ -194,7 +197,7 @@ def main():
     noise = counts / counts.sum()
     log_noise = torch.from_numpy(np.log(noise).astype(np.float32))
     tower = ItemTower(n_items, data.attributes, a.emb, a.dim)
-    scorer = Scorer(a.arch, a.dim, a.hidden, a.attention)
+    scorer = Scorer(a.arch, a.dim, a.hidden, a.attention, a.rbf_head_bound)
     params = list(tower.parameters()) + list(scorer.parameters())
     opt = torch.optim.Adam(params, lr=a.lr)
     history = []
@@ -241,7 +244,7 @@ def main():
     print("[train] flatness probe, mean |s(e_v) - s(e_v + Δ)| by ε: "
           + ", ".join(f"{k}: {v:.4f}" for k, v in probe.items()), flush=True)
 
-    variant = "-rbf" if scorer.attention == "rbf" else ""
+    variant = f"-rbf{a.rbf_head_bound:g}" if scorer.attention == "rbf" else ""
     version = f"{a.arch}{variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
     model_dir = os.path.join(a.out, "model")
     export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
@@ -268,7 +271,9 @@ def main():
     with open(os.path.join(corpus_dir, "corpus.json"), "w") as f:
         json.dump(meta, f, indent=2)
 
-    summary = {"arch": a.arch, "attention": scorer.attention, "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
+    summary = {"arch": a.arch, "attention": scorer.attention,
+               "rbf_head_bound": a.rbf_head_bound if scorer.attention == "rbf" else None,
+               "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
                "interactions": data.interactions, "bad_rows": data.bad_rows, "items": n_items,
                "train_users": len(sp.train_users), "train_examples": len(sp.train_examples),
                "val_users": len(sp.val), "test_users": len(sp.test), "dropped_users": sp.dropped_users,

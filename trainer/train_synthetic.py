@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ATTENTIONS, ItemNet, Scorer  # noqa: E402
+from nann_trainer.models import ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer  # noqa: E402
 from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
 
 
@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--attention", default="dot", choices=list(ATTENTIONS),
                     help="target-attention similarity of the attention arch: dot (default) or rbf "
                          "(negative squared distance, score = attention mass + bounded head)")
+    ap.add_argument("--rbf-head-bound", type=float, default=RBF_HEAD_BOUND,
+                    help="with --attention rbf: bound of the scoring MLP's output (+-)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=256)
@@ -63,7 +65,7 @@ def main():
     meta, items, users = load(a.corpus)
     n, d = items.shape
     print(f"[train] {a.arch} ({a.attention}): {n} items x {d}, {len(users)} users, eps={a.eps}", flush=True)
-    model = Scorer(a.arch, d, a.hidden, a.attention)
+    model = Scorer(a.arch, d, a.hidden, a.attention, a.rbf_head_bound)
     item_net = ItemNet(d, d, normalize=True) if a.item_net else None
     params = list(model.parameters()) + (list(item_net.parameters()) if item_net else [])
     opt = torch.optim.Adam(params, lr=a.lr)
@@ -103,7 +105,7 @@ def main():
     if item_net:
         item_net.eval()
     export_model_dir(a.out, model, item_net, dim=d, seq_len=L, item_feat_dim=d if item_net else 0,
-                     version=f"synthetic-{a.arch}{'-rbf' if model.attention == 'rbf' else ''}"
+                     version=f"synthetic-{a.arch}{f'-rbf{a.rbf_head_bound:g}' if model.attention == 'rbf' else ''}"
                              f"{'-itemnet' if item_net else ''}-eps{a.eps}-s{a.seed}",
                      extra={"weights": f"trained {a.epochs} epochs NCE on {meta['name']}", "eps": a.eps})
     print(f"[train] wrote {a.out}", flush=True)

@@ -96,18 +96,19 @@ class ScoreNet(nn.Module):
 
     With ``attention="rbf"`` the keys are the behaviour items' e_v themselves, the attention logits
     are ``-gamma * |e_v - e_i|^2`` and the score is the attention mass ``logsumexp_i`` plus a bias
-    plus a head bounded to +-``RBF_HEAD_BOUND``. Far from every behaviour item the distance term
+    plus a head bounded to +-``head_bound`` (default ``RBF_HEAD_BOUND``). Far from every behaviour item the distance term
     dominates, so there the score falls with the L2 distance the graph is built on (the items the
     walk meets on the upper layers are ranked in the graph's own metric); near them the head
     reorders freely. A learned projection inside the distance was tried first and walks worse
     (docs/results.md): its metric is no longer the graph's.
     """
 
-    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot"):
+    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot", head_bound: float = RBF_HEAD_BOUND):
         super().__init__()
         self.arch = arch
         self.hidden = hidden
         self.attention = attention
+        self.head_bound = head_bound
         self.key_width = dim if attention == "rbf" else hidden
         if arch != "two-sided":
             self.query = nn.Linear(dim, hidden)
@@ -159,7 +160,7 @@ class ScoreNet(nn.Module):
         if self.attention != "rbf":
             return head
         mass = torch.logsumexp(masked_logits, dim=-1)
-        return mass + self.bias + RBF_HEAD_BOUND * torch.tanh(head / RBF_HEAD_BOUND)
+        return mass + self.bias + self.head_bound * torch.tanh(head / self.head_bound)
 
     def _head(self, uv, ctx, q):
         parts = [uv, q, uv * q] if ctx is None else [uv, ctx, q, uv * q]
@@ -190,16 +191,18 @@ class ScoreNet(nn.Module):
 class Scorer(nn.Module):
     """Whole model for training: behaviour sequence + candidate e_v -> score (one user per row)."""
 
-    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot"):
+    def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot", head_bound: float = RBF_HEAD_BOUND):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}; expected one of {ATTENTIONS}")
+        if not head_bound > 0:
+            raise ValueError(f"head_bound must be > 0, got {head_bound}")
         self.arch = arch
         self.attention = attention if arch == "attention" else None   # other archs have no attention
         self.user = UserNet(arch, dim, hidden, self.attention or "dot")
-        self.score = ScoreNet(arch, dim, hidden, self.attention or "dot")
+        self.score = ScoreNet(arch, dim, hidden, self.attention or "dot", head_bound)
 
     def forward(self, seq_emb, seq_mask, item_emb):
         state = self.user(seq_emb, seq_mask)

@@ -40,9 +40,11 @@ class ArchitectureTest(unittest.TestCase):
                     served = model.score(*state, idx, cand.reshape(8, DIM))
                 torch.testing.assert_close(served, grid.reshape(8), rtol=1e-5, atol=1e-5)
 
-    def test_unknown_attention_is_refused(self):
+    def test_unknown_attention_and_a_non_positive_head_bound_are_refused(self):
         with self.assertRaises(ValueError):
             Scorer("attention", DIM, HIDDEN, "cosine")
+        with self.assertRaises(ValueError):
+            Scorer("attention", DIM, HIDDEN, "rbf", head_bound=0.0)
 
 
 class RbfAttentionTest(unittest.TestCase):
@@ -57,6 +59,7 @@ class RbfAttentionTest(unittest.TestCase):
             return self.model.score(*state, torch.zeros(len(items), dtype=torch.int64), items)
 
     def test_score_is_the_attention_mass_plus_a_bounded_head(self):
+        self.assertEqual(RBF_HEAD_BOUND, self.model.score.head_bound)
         near = self.seq[0, :1] + 0.01
         with torch.no_grad():
             gamma = torch.exp(self.model.score.log_gamma)
