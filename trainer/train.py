@@ -244,8 +244,7 @@ def main():
     print("[train] flatness probe, mean |s(e_v) - s(e_v + Δ)| by ε: "
           + ", ".join(f"{k}: {v:.4f}" for k, v in probe.items()), flush=True)
 
-    variant = f"-rbf{a.rbf_head_bound:g}" if scorer.attention == "rbf" else ""
-    version = f"{a.arch}{variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
+    version = f"{a.arch}{scorer.variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
     model_dir = os.path.join(a.out, "model")
     export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
                      item_feat_dim=a.emb + data.attributes.shape[1], version=version, precision=a.precision,
@@ -272,7 +271,7 @@ def main():
         json.dump(meta, f, indent=2)
 
     summary = {"arch": a.arch, "attention": scorer.attention,
-               "rbf_head_bound": a.rbf_head_bound if scorer.attention == "rbf" else None,
+               "rbf_head_bound": scorer.score.head_bound if scorer.attention == "rbf" else None,
                "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
                "interactions": data.interactions, "bad_rows": data.bad_rows, "items": n_items,
                "train_users": len(sp.train_users), "train_examples": len(sp.train_examples),

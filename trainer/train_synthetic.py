@@ -105,7 +105,7 @@ def main():
     if item_net:
         item_net.eval()
     export_model_dir(a.out, model, item_net, dim=d, seq_len=L, item_feat_dim=d if item_net else 0,
-                     version=f"synthetic-{a.arch}{f'-rbf{a.rbf_head_bound:g}' if model.attention == 'rbf' else ''}"
+                     version=f"synthetic-{a.arch}{model.variant}"
                              f"{'-itemnet' if item_net else ''}-eps{a.eps}-s{a.seed}",
                      extra={"weights": f"trained {a.epochs} epochs NCE on {meta['name']}", "eps": a.eps})
     print(f"[train] wrote {a.out}", flush=True)

@@ -23,9 +23,9 @@ ARCHS = ("two-sided", "dnn", "attention")
 # items' e_v, the metric the graph is built on; the score is the attention mass plus a bounded head).
 ATTENTIONS = ("dot", "rbf")
 # Bound of distance attention's scoring head (+-). Measured (docs/results.md, session 8): 8 keeps
-# the walk's coverage (0.996 synthetic, 0.990 MovieLens + 1M distractors) and recalls as well as the
-# dot-product head on MovieLens (test recall@200 0.777 vs 0.798); 2 walked no better and recalled
-# less (0.681).
+# the walk's coverage (0.996 synthetic, 0.990 MovieLens + 1M distractors) and recalls about as well
+# as the dot-product head on MovieLens (test recall@200 0.777 vs 0.798); 2 walked slightly worse
+# (0.993 / 0.979) and recalled less (0.681).
 RBF_HEAD_BOUND = 8.0
 
 
@@ -100,8 +100,8 @@ class ScoreNet(nn.Module):
 
     With ``attention="rbf"`` the keys are the behaviour items' e_v themselves, the attention logits
     are ``-gamma * |e_v - e_i|^2`` and the score is the attention mass ``logsumexp_i`` plus a bias
-    plus a head bounded to +-``head_bound`` (default ``RBF_HEAD_BOUND``). Far from every behaviour item the distance term
-    dominates, so there the score falls with the L2 distance the graph is built on (the items the
+    plus a head bounded to +-``head_bound`` (default ``RBF_HEAD_BOUND``). Far from every behaviour
+    item the distance term dominates, so there the score falls with the L2 distance the graph is built on (the items the
     walk meets on the upper layers are ranked in the graph's own metric); near them the head
     reorders freely. A learned projection inside the distance was tried first and walks worse
     (docs/results.md): its metric is no longer the graph's.
@@ -207,6 +207,11 @@ class Scorer(nn.Module):
         self.attention = attention if arch == "attention" else None   # other archs have no attention
         self.user = UserNet(arch, dim, hidden, self.attention or "dot")
         self.score = ScoreNet(arch, dim, hidden, self.attention or "dot", head_bound)
+
+    @property
+    def variant(self) -> str:
+        """Model-version tag of the attention variant: ``-rbf<bound>`` for distance attention, else empty."""
+        return f"-rbf{self.score.head_bound:g}" if self.attention == "rbf" else ""
 
     def forward(self, seq_emb, seq_mask, item_emb):
         state = self.user(seq_emb, seq_mask)
