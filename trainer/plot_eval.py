@@ -10,7 +10,8 @@ Needs matplotlib (Debian's python3-matplotlib).
 import argparse
 import json
 
-LABELS = {"nann": "Beam-retrieval", "hnsw": "HNSW-retrieval", "brute": "brute force", "dr": "Deep Retrieval"}
+LABELS = {"nann": "nann (batched best-first)", "beam": "Beam-retrieval", "hnsw": "HNSW-retrieval", "brute": "brute force",
+          "dr": "Deep Retrieval"}
 
 
 def curves(rows, metric):

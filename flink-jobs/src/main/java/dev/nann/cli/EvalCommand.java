@@ -18,6 +18,9 @@ import dev.nann.scorer.Scorer;
 import dev.nann.scorer.ScorerRuntime;
 import dev.nann.scorer.ShapeGrid;
 import dev.nann.search.BeamParams;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
+import dev.nann.search.WalkParams;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Writer;
@@ -35,10 +38,14 @@ import picocli.CommandLine.Option;
 
 /** {@code nann eval}: build (or reuse) an index over a corpus and compare search modes on the paper's metrics. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-    description = {"Builds an HNSW index over a corpus, runs the same user queries through Beam-retrieval (nann),",
-        "HNSW-retrieval (hnsw) and brute force, and prints recall, coverage, scored fraction, QPS and latency.",
-        "Several budgets in one run: separate --ef/--steps sets with ';' and --hnsw-ef values with ','."})
+    description = {"Builds an HNSW index over a corpus, runs the same user queries through the serving default walk (nann),",
+        "HNSW-retrieval (hnsw) and brute force (or any --modes), exactly as the serving engine runs them, and prints",
+        "recall, coverage, scored fraction, QPS and latency, then the budget that reaches coverage 0.99 on this model.",
+        "Several budgets in one run: --budget and --hnsw-ef values separated by ',', --ef/--steps sets by ';'."})
 public final class EvalCommand implements Callable<Integer> {
+  /** Coverage of the exact top-k that {@code --recommend} looks for. */
+  static final double TARGET_COVERAGE = 0.99;
+
   @Option(names = "--corpus", defaultValue = "synthetic:100000",
       description = "synthetic:N (seeded clustered items), synthetic-nested:N (clusters grouped into categories), movielens:PATH (MovieLens-100k directory) or dir:PATH "
           + "(a corpus written by trainer/train.py, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
@@ -73,18 +80,34 @@ public final class EvalCommand implements Callable<Integer> {
   int drBeam;
 
   @Option(names = "--modes", defaultValue = "nann,hnsw,brute", split = ",",
-      description = "Modes to report: nann, hnsw, brute, dr (needs --dr). Default: ${DEFAULT-VALUE}")
+      description = "Modes to report: nann (the serving default), beam (the paper's Beam-retrieval), hnsw, brute, "
+          + "dr (needs --dr). Default: ${DEFAULT-VALUE}")
   List<String> modes;
 
+  @Option(names = "--width", defaultValue = "400",
+      description = "Beam width W of mode nann (search.width), comma-separated for several runs (paired with --budget "
+          + "values in order; the last value repeats). Default: ${DEFAULT-VALUE}")
+  String width;
+
+  @Option(names = "--budget", defaultValue = "20000",
+      description = "Most items mode nann scores per query (search.budget), comma-separated for several runs. "
+          + "Default: ${DEFAULT-VALUE}")
+  String budget;
+
+  @Option(names = "--recommend", defaultValue = "true", negatable = true,
+      description = "After the runs, find the width and budget with which mode nann covers 0.99 of the exact top-k on "
+          + "this model and corpus (a few extra passes over the same users). Default: ${DEFAULT-VALUE}")
+  boolean recommend;
+
   @Option(names = "--ef", defaultValue = "100,200,400",
-      description = "Beam-retrieval ef per layer, top first; ';' separates budgets. Default: ${DEFAULT-VALUE}")
+      description = "Beam-retrieval (mode beam) ef per layer, top first; ';' separates budgets. Default: ${DEFAULT-VALUE}")
   String ef;
 
   @Option(names = "--steps", defaultValue = "1,1,3",
       description = "Beam-retrieval steps T per layer, top first; one set, or one per --ef set. Default: ${DEFAULT-VALUE}")
   String steps;
 
-  @Option(names = "--hnsw-ef", description = "HNSW-retrieval ef_0 values, comma-separated. Default: the last --ef value.")
+  @Option(names = "--hnsw-ef", description = "HNSW-retrieval ef_0 values, comma-separated. Default: --width.")
   String hnswEf;
 
   @Option(names = "--k", defaultValue = "200", description = "Items returned (M). Default: ${DEFAULT-VALUE}")
@@ -143,13 +166,30 @@ public final class EvalCommand implements Callable<Integer> {
     if (k < 1) {
       throw new IllegalArgumentException("--k must be >= 1, got " + k);
     }
+    List<SearchMode> modeList = new ArrayList<>();
     for (String mode : modes) {
-      if (!Evaluator.MODES.contains(mode)) {
-        throw new IllegalArgumentException("unknown mode '" + mode + "' in --modes; known modes are " + Evaluator.MODES);
+      SearchMode parsed;
+      try {
+        parsed = SearchMode.parse(mode);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage() + " (in --modes)");
+      }
+      if (!modeList.contains(parsed)) {
+        modeList.add(parsed);
       }
     }
     List<BeamParams> beams = beamParams();
-    List<Integer> hnswEfs = hnswEfs(beams);
+    List<Integer> hnswEfs = hnswEfs();
+    List<Integer> budgets = budgets();
+    List<Integer> widths = intList("--width", width);
+    int walks = Math.max(budgets.size(), widths.size());
+    List<SearchParams> runParams = new ArrayList<>();
+    int runs = Math.max(walks, Math.max(beams.size(), hnswEfs.size()));
+    for (int i = 0; i < runs; i++) {
+      runParams.add(new SearchParams(new WalkParams(widths.get(Math.min(i, widths.size() - 1)),
+          budgets.get(Math.min(i, budgets.size() - 1))),
+          beams.get(Math.min(i, beams.size() - 1)), hnswEfs.get(Math.min(i, hnswEfs.size() - 1))));
+    }
     Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
     log.println("[eval] model " + modelDir);
     try (OnnxModel onnx = OnnxModel.load(modelDir,
@@ -184,31 +224,36 @@ public final class EvalCommand implements Callable<Integer> {
       }
       if (drDir != null) {
         evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
-      } else if (modes.contains("dr")) {
+      } else if (modeList.contains(SearchMode.DR)) {
         throw new IllegalArgumentException("--modes dr needs --dr DIR (a trainer/train_dr.py output)");
       }
       List<ModeReport> reports = new ArrayList<>();
-      boolean bruteDone = false;
-      int runs = Math.max(beams.size(), hnswEfs.size());
       for (int i = 0; i < runs; i++) {
-        List<String> these = new ArrayList<>();
-        for (String mode : modes) {
-          if ((mode.equals("nann") && i < beams.size()) || (mode.equals("hnsw") && i < hnswEfs.size())
-              || ((mode.equals("brute") || mode.equals("dr")) && !bruteDone)) {
+        List<SearchMode> these = new ArrayList<>();
+        for (SearchMode mode : modeList) {
+          boolean more = switch (mode) {
+            case NANN -> i < walks;
+            case BEAM -> i < beams.size();
+            case HNSW -> i < hnswEfs.size();
+            case BRUTE, DR -> i == 0;
+          };
+          if (more) {
             these.add(mode);
           }
         }
-        bruteDone = true;
-        if (these.isEmpty()) {
-          continue;
+        if (!these.isEmpty()) {
+          reports.addAll(evaluator.run(new Evaluator.Config(these, runParams.get(i), k, queries, threads, seed, warmup)));
         }
-        BeamParams bp = beams.get(Math.min(i, beams.size() - 1));
-        int he = hnswEfs.get(Math.min(i, hnswEfs.size() - 1));
-        reports.addAll(evaluator.run(new Evaluator.Config(these, bp, he, k, queries, threads, seed, warmup)));
       }
       printTable(System.out, reports);
       printBreakdown(System.out, reports);
-      List<Map<String, Object>> graphRows = graphCheck(index, beams, hnswEfs);
+      evaluator.warnIfNearConstant(System.out);
+      Map<String, Object> recommendation = null;
+      if (recommend && modeList.contains(SearchMode.NANN)) {
+        recommendation = evaluator.recommend(new Evaluator.Config(List.of(SearchMode.NANN), runParams.get(0), k,
+            queries, threads, seed, warmup), TARGET_COVERAGE, System.out);
+      }
+      List<Map<String, Object>> graphRows = graphCheck(index, runParams);
       if (json != null) {
         ObjectMapper om = new ObjectMapper();
         try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
@@ -216,6 +261,10 @@ public final class EvalCommand implements Callable<Integer> {
             Map<String, Object> row = r.toJson();
             row.put("provider", onnx.provider());
             w.write(om.writeValueAsString(row));
+            w.write('\n');
+          }
+          if (recommendation != null) {
+            w.write(om.writeValueAsString(recommendation));
             w.write('\n');
           }
           for (Map<String, Object> row : graphRows) {
@@ -229,29 +278,31 @@ public final class EvalCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** {@code --graph-check}: exact-L2 recall of both walks per budget, printed and returned as JSON rows. */
-  private List<Map<String, Object>> graphCheck(HnswIndex index, List<BeamParams> beams, List<Integer> hnswEfs) {
+  /** {@code --graph-check}: exact-L2 recall of the three walks per run, printed and returned as JSON rows. */
+  private List<Map<String, Object>> graphCheck(HnswIndex index, List<SearchParams> runParams) {
     List<Map<String, Object>> rows = new ArrayList<>();
     if (graphCheck <= 0) {
       return rows;
     }
-    int runs = Math.max(beams.size(), hnswEfs.size());
     System.out.printf("%ngraph check: %d exact-L2 item queries, share of the true L2 top-%d found%n", graphCheck, k);
-    System.out.printf("%-36s %12s %8s %12s%n", "beam params", "beam_recall", "hnsw_ef0", "hnsw_recall");
-    for (int i = 0; i < runs; i++) {
-      BeamParams bp = beams.get(Math.min(i, beams.size() - 1));
-      int he = hnswEfs.get(Math.min(i, hnswEfs.size() - 1));
-      GraphQuality.Result r = GraphQuality.measure(index, graphCheck, k, bp, he, seed);
-      System.out.printf("%-36s %12.4f %8d %12.4f%n", bp, r.beamRecall(), he, r.hnswRecall());
+    System.out.printf("%-26s %11s %-36s %11s %8s %11s%n", "nann params", "nann_recall", "beam params", "beam_recall",
+        "hnsw_ef0", "hnsw_recall");
+    for (SearchParams p : runParams) {
+      GraphQuality.Result r = GraphQuality.measure(index, graphCheck, k, p, seed);
+      System.out.printf("%-26s %11.4f %-36s %11.4f %8d %11.4f%n", p.walk(), r.nannRecall(), p.beam(), r.beamRecall(),
+          p.hnswEf(), r.hnswRecall());
       Map<String, Object> row = new java.util.LinkedHashMap<>();
       row.put("mode", "graph-l2");
       row.put("items", index.size());
       row.put("queries", graphCheck);
       row.put("k", k);
-      row.put("ef", bp.ef());
-      row.put("steps", bp.steps());
+      row.put("width", p.walk().width());
+      row.put("budget", p.walk().budget());
+      row.put("nann_recall", r.nannRecall());
+      row.put("ef", p.beam().ef());
+      row.put("steps", p.beam().steps());
       row.put("beam_recall", r.beamRecall());
-      row.put("hnsw_ef0", he);
+      row.put("hnsw_ef0", p.hnswEf());
       row.put("hnsw_recall", r.hnswRecall());
       row.put("m", index.meta().m());
       row.put("ef_construction", index.meta().efConstruction());
@@ -279,20 +330,35 @@ public final class EvalCommand implements Callable<Integer> {
     return out;
   }
 
-  private List<Integer> hnswEfs(List<BeamParams> beams) {
-    if (hnswEf == null) {
-      return List.of(Math.max(k, beams.get(0).efBottom()));
+  private List<Integer> hnswEfs() {
+    List<Integer> out = hnswEf == null ? List.of(Math.max(k, intList("--width", width).get(0)))
+        : intList("--hnsw-ef", hnswEf);
+    for (int v : out) {
+      if (v < k) {
+        throw new IllegalArgumentException("--hnsw-ef " + v + " is below --k " + k);
+      }
     }
+    return out;
+  }
+
+  private List<Integer> budgets() {
+    List<Integer> out = intList("--budget", budget);
+    for (int v : out) {
+      if (v < k) {
+        throw new IllegalArgumentException("--budget " + v + " is below --k " + k + ": a walk must score at least the k "
+            + "items it returns");
+      }
+    }
+    return out;
+  }
+
+  private static List<Integer> intList(String option, String list) {
     List<Integer> out = new ArrayList<>();
-    for (String s : hnswEf.split(",")) {
+    for (String s : list.split(",")) {
       try {
-        int v = Integer.parseInt(s.trim());
-        if (v < k) {
-          throw new IllegalArgumentException("--hnsw-ef " + v + " is below --k " + k);
-        }
-        out.add(v);
+        out.add(Integer.parseInt(s.trim().replace("_", "")));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--hnsw-ef must be comma-separated integers, got '" + hnswEf + "'");
+        throw new IllegalArgumentException(option + " must be comma-separated integers, got '" + list + "'");
       }
     }
     return out;

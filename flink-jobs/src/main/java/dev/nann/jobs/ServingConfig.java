@@ -41,7 +41,10 @@ public final class ServingConfig extends JobSettings {
     d.put("snapshot.dir", "");
     d.put("search.ef", "100,200,400");
     d.put("search.steps", "1,1,3");
-    d.put("search.hnsw-ef", "200");
+    d.put("search.hnsw-ef", "400");
+    d.put("search.width", "400");
+    d.put("search.budget", "20000");
+    d.put("search.max-budget", "100000");
     d.put("search.max-k", "1000");
     d.put("engine.walker-threads", "2");
     d.put("engine.scorer-threads", "1");
@@ -94,7 +97,8 @@ public final class ServingConfig extends JobSettings {
     String snap = get("snapshot.dir");
     return new EngineConfig(get("model.dir"), getInt("engine.walker-threads"), getInt("engine.scorer-threads"),
         getBoolean("batching.enabled"), getInt("batching.max-rows"), getInt("batching.max-wait-us"),
-        get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.max-k"),
+        get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.width"),
+        getInt("search.budget"), getInt("search.max-budget"), getInt("search.max-k"),
         snap.isEmpty() ? null : snap, get("scorer.provider"), getInt("scorer.device-id"),
         get("dr.dir").isEmpty() ? null : get("dr.dir"), getInt("dr.beam"));
   }

@@ -50,14 +50,27 @@ class EvalCommandTest {
   void writesOneJsonLinePerModeAndBudget() throws Exception {
     Path json = tmp.resolve("eval.json");
     int code = run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--arch", "attention",
-        "--queries", "8", "--k", "20", "--ef", "20,40,80;40,80,160", "--hnsw-ef", "40,160", "--threads", "2",
+        "--queries", "8", "--k", "20", "--budget", "300,1000", "--hnsw-ef", "40,160", "--threads", "2",
         "--json", json.toString(), "--cache", tmp.resolve("cache").toString());
     assertEquals(0, code);
     List<String> lines = Files.readAllLines(json);
-    assertEquals(5, lines.size(), "2 nann budgets + 2 hnsw budgets + brute: " + lines);
     ObjectMapper om = new ObjectMapper();
-    for (String line : lines) {
+    // without --modes: the serving default, HNSW-retrieval and brute force, then the recommendation
+    assertEquals(List.of("nann", "hnsw", "brute", "nann", "hnsw", "recommendation"),
+        lines.stream().map(l -> {
+          try {
+            return om.readTree(l).get("mode").asText();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }).toList(), "2 nann budgets + 2 hnsw budgets + brute + recommendation: " + lines);
+    JsonNode recommendation = om.readTree(lines.get(5));
+    assertTrue(recommendation.has("recommended_width") && recommendation.has("coverage"), recommendation.toString());
+    assertTrue(recommendation.get("recommended_width").isNull()
+        || recommendation.get("recommended_coverage").asDouble() >= 0.99, recommendation.toString());
+    for (String line : lines.subList(0, 5)) {
       JsonNode n = om.readTree(line);
+      assertEquals(n.get("mode").asText().equals("nann"), n.get("serving_default").asBoolean(), line);
       for (String field : List.of("mode", "items", "queries", "k", "coverage", "recall_all", "recall_retrieval",
           "recall_delta", "scored_fraction", "qps", "p50_ms", "p99_ms")) {
         assertTrue(n.has(field), field + " missing in " + line);
@@ -77,7 +90,7 @@ class EvalCommandTest {
     // the second run reuses the cached snapshot and gives the same quality figures
     Path again = tmp.resolve("again.json");
     assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--queries", "8",
-        "--k", "20", "--ef", "20,40,80;40,80,160", "--hnsw-ef", "40,160", "--json", again.toString(),
+        "--k", "20", "--budget", "300,1000", "--hnsw-ef", "40,160", "--json", again.toString(),
         "--cache", tmp.resolve("cache").toString()));
     List<String> second = Files.readAllLines(again);
     for (int i = 0; i < lines.size(); i++) {
@@ -145,8 +158,8 @@ class EvalCommandTest {
     System.setErr(new java.io.PrintStream(captured, true));
     try {
       assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:3000", "--dim", "16", "--arch",
-          "attention", "--queries", "10", "--k", "50", "--ef", "5,10,50", "--steps", "1,1,1", "--modes", "nann",
-          "--explain-misses", "--json", json.toString(), "--cache", tmp.resolve("cache").toString()));
+          "attention", "--queries", "10", "--k", "50", "--width", "50", "--budget", "150", "--modes", "nann",
+          "--no-recommend", "--explain-misses", "--json", json.toString(), "--cache", tmp.resolve("cache").toString()));
     } finally {
       System.setErr(saved);
     }
@@ -197,11 +210,12 @@ class EvalCommandTest {
   }
 
   @Test
-  void graphCheckWritesTheExactL2RecallOfBothWalksPerBudget() throws Exception {
+  void graphCheckWritesTheExactL2RecallOfEveryWalkPerBudget() throws Exception {
     Path json = tmp.resolve("graph.json");
     assertEquals(0, run(new ByteArrayOutputStream(), "eval", "--corpus", "synthetic:2000", "--dim", "16", "--arch", "dnn",
         "--queries", "4", "--k", "10", "--ef", "10,20,40;2000,2000,2000", "--steps", "1,1,3;20,20,20", "--hnsw-ef",
-        "10,2000", "--modes", "nann", "--graph-check", "12", "--json", json.toString(), "--cache",
+        "10,2000", "--width", "10,2000", "--budget", "30,2000", "--modes", "nann,beam", "--graph-check", "12", "--json",
+        json.toString(), "--cache",
         tmp.resolve("cache").toString()));
     ObjectMapper om = new ObjectMapper();
     List<JsonNode> graph = Files.readAllLines(json).stream().map(l -> {
@@ -216,7 +230,10 @@ class EvalCommandTest {
     assertEquals(40, graph.get(0).get("ef_construction").asInt());
     double small = graph.get(0).get("beam_recall").asDouble();
     assertTrue(small > 0 && small <= 1, "recall of the small budget " + small);
+    double smallWalk = graph.get(0).get("nann_recall").asDouble();
+    assertTrue(smallWalk > 0 && smallWalk < 1, "the default walk at a 30-item budget misses some: " + smallWalk);
     // a budget that scores every node finds every exact neighbour
+    assertEquals(1.0, graph.get(1).get("nann_recall").asDouble(), 1e-12);
     assertEquals(1.0, graph.get(1).get("beam_recall").asDouble(), 1e-12);
     assertEquals(1.0, graph.get(1).get("hnsw_recall").asDouble(), 1e-12);
   }

@@ -16,13 +16,14 @@ class ServingConfigTest {
   @Test
   void readsAPropertiesFileOverTheDefaults(@TempDir Path dir) throws Exception {
     Path f = dir.resolve("serving.properties");
-    Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsearch.ef = 50,100,300\n"
+    Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsearch.ef = 50,100,300\nsearch.width = 400\n"
         + "batching.enabled = true\n");
     ServingConfig c = ServingConfig.load(f);
     assertEquals("broker:9092", c.get("kafka.bootstrap-servers"));
     assertEquals("requests", c.get("topics.requests"));
     assertTrue(c.engine().microBatching());
-    assertEquals(300, c.engine().beam().efBottom());
+    assertEquals(300, c.engine().search().beam().efBottom());
+    assertEquals(400, c.engine().search().walk().width());
     assertEquals(8, c.topics().size());
     assertTrue(c.compactedTopics().contains("index-updates"));
   }

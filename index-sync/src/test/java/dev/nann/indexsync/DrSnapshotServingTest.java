@@ -77,7 +77,7 @@ class DrSnapshotServingTest {
     IndexDescriptor desc = new SnapshotPublisher(dir, 16, 40, 1).publish(built);
 
     try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
-        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0,
+        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0,
         smoke.resolve("dr").toString(), beam))) {
       // what the snapshot's table puts on the best paths: trained items, the twin, and the
       // corpus' distractors (also "new" to DR), each through its nearest item's paths

@@ -2,6 +2,8 @@ package dev.nann.engine;
 
 import dev.nann.scorer.ScorerRuntime;
 import dev.nann.search.BeamParams;
+import dev.nann.search.SearchParams;
+import dev.nann.search.WalkParams;
 import java.io.Serializable;
 
 /**
@@ -16,6 +18,9 @@ import java.io.Serializable;
  * @param ef Beam-retrieval ef per layer, top first ("100,200,400")
  * @param steps Beam-retrieval steps per layer, top first ("1,1,3")
  * @param hnswEf ef at layer 0 for mode=hnsw
+ * @param width beam width W of the default walk (mode=nann)
+ * @param budget items mode=nann may score per request when the request names no budget
+ * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
  * @param maxK largest k a request may ask for
  * @param snapshotDir where relative snapshot uris resolve
  * @param provider ONNX Runtime execution provider: {@code cpu}, {@code cuda} or {@code auto}
@@ -24,7 +29,7 @@ import java.io.Serializable;
  * @param drBeam beam width B of {@code mode=dr}
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
-                           int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int maxK,
+                           int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width, int budget, int maxBudget, int maxK,
                            String snapshotDir, String provider, int deviceId, String drDir, int drBeam)
     implements Serializable {
   public EngineConfig {
@@ -34,7 +39,10 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (maxK < 1) {
       throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
     }
-    beamParams(ef, steps);   // fail at configuration time, not on the first request
+    searchParams(ef, steps, hnswEf, width, budget);   // fail at configuration time, not on the first request
+    if (maxBudget < budget) {
+      throw new IllegalArgumentException("search.max-budget (" + maxBudget + ") is below search.budget (" + budget + ")");
+    }
     new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
     if (drBeam < 1) {
       throw new IllegalArgumentException("dr beam must be >= 1, got " + drBeam);
@@ -46,12 +54,21 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     return new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
   }
 
-  /** The Beam-retrieval parameters. */
-  public BeamParams beam() {
-    return beamParams(ef, steps);
+  /** What each mode may spend per request, by default. */
+  public SearchParams search() {
+    return searchParams(ef, steps, hnswEf, width, budget);
   }
 
-  private static BeamParams beamParams(String ef, String steps) {
-    return BeamParams.parse(ef, steps);
+  private static SearchParams searchParams(String ef, String steps, int hnswEf, int width, int budget) {
+    return new SearchParams(new WalkParams(width, budget), BeamParams.parse(ef, steps), hnswEf);
+  }
+
+  /**
+   * The walk's budget for a request that asks for {@code requested} items scored (0: the default),
+   * capped at {@link #maxBudget} and raised to k (a walk must score at least the k it returns).
+   */
+  public int budgetFor(int requested, int k) {
+    int b = requested <= 0 ? budget : Math.min(requested, maxBudget);
+    return Math.max(b, k);
   }
 }

@@ -19,7 +19,8 @@ import dev.nann.scorer.ScorerException;
 import dev.nann.scorer.ShapeGrid;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
-import dev.nann.search.BeamParams;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.net.URI;
@@ -62,11 +63,8 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Longest a task waits for a model it was stamped with when no loaded model fits its index. */
   private static final long MODEL_WAIT_MS = 30_000;
 
-  /** Modes a request may ask for. */
-  public static final Set<String> MODES = Set.of("nann", "hnsw", "brute", "dr");
-
   private final EngineConfig config;
-  private final BeamParams beam;
+  private final SearchParams search;
   private final ExecutorService walkers;
   private final SharedRegistry<Long, LoadedIndex> indexes;
   private final SharedRegistry<String, LoadedModel> models;
@@ -98,7 +96,7 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
   public RetrievalEngine(EngineConfig config) {
     this.config = config;
-    this.beam = config.beam();
+    this.search = config.search();
     AtomicInteger n = new AtomicInteger();
     this.walkers = Executors.newFixedThreadPool(config.walkerThreads(), r -> {
       Thread t = new Thread(r, "nann-walker-" + n.incrementAndGet());
@@ -485,60 +483,35 @@ public final class RetrievalEngine implements AutoCloseable {
     if (invalid != null) {
       return error(req, ResponseStatus.INVALID, invalid, loaded, model);
     }
-    String mode = req.getMode().toLowerCase(java.util.Locale.ROOT);
+    SearchMode mode = SearchMode.parse(req.getMode());
+    if (mode == SearchMode.DR && paths == null) {
+      return error(req, ResponseStatus.INVALID, "mode dr needs a Deep Retrieval structure on this job (dr.dir)",
+          loaded, model);
+    }
     int k = req.getK();
     Set<Long> excluded = new HashSet<>(req.getExcludeItems());
     if (req.getExcludeSeen()) {
       excluded.addAll(task.getSequence());
     }
-    // the fresh set: deleted items never come back; upserted ones are scored below, so the graph's
-    // (older or missing) copy of them is skipped
-    Map<String, List<String>> attributeFilter = attributeFilter(req);
+    // the fresh set: deleted items never come back; upserted ones are scored by the executor, so
+    // the graph's (older or missing) copy of them is skipped
     FreshSet.View changes = fresh.view();
     UserFeatures features = features(task.getSequence(), loaded);
     boolean cold = features.length() == 0;
-    java.util.BitSet eligible = attributeFilter.isEmpty() ? null
-        : index.attributes().eligible(attributeFilter, index.size());
-    if (mode.equals("dr")) {
-      if (paths == null) {
-        return error(req, ResponseStatus.INVALID, "mode dr needs a Deep Retrieval structure on this job (dr.dir)",
-            loaded, model);
-      }
-      java.util.BitSet gathered = gatherByPaths(features, loaded);
-      eligible = eligible == null ? gathered : and(eligible, gathered);
-    }
-    // exclusions act during the walk (nann, brute); hnsw over-fetches and filters afterwards
-    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, changes, eligible);
-    Searcher searcher = searchers.get().get(loaded, scorer);
-    SearchResult result;
-    FreshTop freshTop;
+    QueryExecutor.Query query = new QueryExecutor.Query(mode, k,
+        search.withBudget(config.budgetFor(req.getBudget(), k)), excluded, attributeFilter(req));
+    SearcherCache cache = searchers.get();
+    QueryExecutor.Answer answer;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
-      result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (mode) {
-        case "brute", "dr" -> searcher.bruteForce(user, Math.min(k, index.size()), filter);
-        case "hnsw" -> {
-          // over-fetch by the filter's selectivity: hnsw mode filters after the walk
-          long wanted = eligible == null ? k + excluded.size() + changes.count()
-              : 2L * (k + excluded.size() + changes.count()) * index.size() / Math.max(1, eligible.cardinality());
-          int fetch = (int) Math.min(index.size(), wanted);
-          yield searcher.hnsw(user, fetch, Math.max(config.hnswEf(), fetch));
-        }
-        default -> searcher.beam(user, Math.min(k, index.size()), beamFor(k), filter, FILTER_EXTRA_STEPS);
-      };
-      freshTop = scoreFresh(scorer, user, changes, excluded, attributeFilter, k);
+      answer = cache.executor(this).run(cache.get(loaded, scorer), loaded, scorer, user, features, query, changes);
     } catch (ScorerException e) {
       return error(req, ResponseStatus.SCORER_ERROR, e.getMessage(), loaded, model);
     }
-    List<Long> items = new ArrayList<>(k);
-    List<Float> scores = new ArrayList<>(k);
-    for (int i = 0; i < result.size() && items.size() < k; i++) {
-      long id = index.itemId(result.nodes()[i]);
-      if (filter == null || !filter.excluded(result.nodes()[i])) {
-        items.add(id);
-        scores.add(result.scores()[i]);
-      }
-    }
-    if (freshTop.size() > 0) {
-      mergeTopK(items, scores, freshTop, k);
+    List<Long> items = new ArrayList<>(answer.size());
+    List<Float> scores = new ArrayList<>(answer.size());
+    for (int i = 0; i < answer.size(); i++) {
+      items.add(answer.items()[i]);
+      scores.add(answer.scores()[i]);
     }
     RetrievalResponse r = base(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
         cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "");
@@ -546,149 +519,8 @@ public final class RetrievalEngine implements AutoCloseable {
     r.setScores(scores);
     r.setIndexVersion(loaded.version());
     r.setModelVersion(model.version());
-    r.setItemsScored(result.scored() + freshTop.scored());
+    r.setItemsScored(answer.scored());
     return r;
-  }
-
-  /**
-   * The nodes a request may not get, as a filter for the walk (null when there are none): excluded
-   * item ids, items the fresh set changed (a bit per node when the set is based on this snapshot;
-   * a lookup per change for a request on another version), and with an attribute filter every node
-   * outside {@code eligible}.
-   */
-  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, FreshSet.View changes,
-                                                java.util.BitSet eligible) {
-    boolean onBase = changes.base() != null && changes.base().version() == loaded.version();
-    boolean shadow = onBase && changes.count() > 0;
-    int[] nodes = new int[excluded.size() + (onBase ? 0 : changes.count())];
-    int n = 0;
-    for (long id : excluded) {
-      int node = loaded.ids().nodeOf(id);
-      if (node >= 0) {
-        nodes[n++] = node;
-      }
-    }
-    if (!onBase) {
-      for (int e = 0; e < changes.count(); e++) {
-        int node = loaded.ids().nodeOf(changes.itemId(e));
-        if (node >= 0) {
-          nodes[n++] = node;
-        }
-      }
-    }
-    if (n == 0 && !shadow) {
-      return eligible == null ? null : node -> !eligible.get(node);
-    }
-    int[] sorted = java.util.Arrays.copyOf(nodes, n);
-    java.util.Arrays.sort(sorted);
-    return node -> eligible != null && !eligible.get(node) || shadow && changes.shadows(node)
-        || sorted.length > 0 && java.util.Arrays.binarySearch(sorted, node) >= 0;
-  }
-
-  /** The best fresh items of one query, best first, and how many fresh items it scored. */
-  private record FreshTop(long[] ids, float[] scores, int size, int scored) {
-    static final FreshTop NONE = new FreshTop(new long[0], new float[0], 0, 0);
-  }
-
-  /**
-   * Scores every fresh upsert the request may get, in score batches straight from the set's
-   * embedding array, and keeps the best k.
-   */
-  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Set<Long> excluded,
-                              Map<String, List<String>> attributeFilter, int k) {
-    if (changes.liveUpserts() == 0) {
-      return FreshTop.NONE;
-    }
-    SearcherCache cache = searchers.get();
-    dev.nann.scorer.ScoreBatch batch = cache.freshBatch(scorer);
-    dev.nann.search.ScoredHeap top = cache.freshTop;
-    top.reset(k);
-    int[] rows = cache.freshRows(batch.capacity());
-    float[] emb = changes.embeddings();
-    int dim = batch.dim();
-    int scored = 0;
-    int n = 0;
-    for (int e = 0; e <= changes.count(); e++) {
-      if (e < changes.count()) {
-        if (changes.isDelete(e) || changes.isSuperseded(e)
-            || !excluded.isEmpty() && excluded.contains(changes.itemId(e))
-            || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)) {
-          continue;
-        }
-        batch.putRow(n, emb, e * dim);
-        rows[n++] = e;
-      }
-      if (n == batch.capacity() || e == changes.count() && n > 0) {
-        scorer.score(user, batch, n);
-        for (int i = 0; i < n; i++) {
-          top.offer(dev.nann.search.ScoredHeap.pack(rows[i], batch.scores()[i]));
-        }
-        scored += n;
-        n = 0;
-      }
-    }
-    int size = top.size();
-    long[] ids = new long[size];
-    float[] scores = new float[size];
-    for (int i = size - 1; i >= 0; i--) {   // the min-heap gives the worst first
-      long packed = top.poll();
-      ids[i] = changes.itemId(dev.nann.search.ScoredHeap.node(packed));
-      scores[i] = dev.nann.search.ScoredHeap.score(packed);
-    }
-    return new FreshTop(ids, scores, size, scored);
-  }
-
-  /**
-   * Merges the best fresh items into a best-first list, keeping the best k and one copy of each
-   * item (a query racing a change may see an item in both).
-   */
-  private static void mergeTopK(List<Long> items, List<Float> scores, FreshTop fresh, int k) {
-    Set<Long> freshIds = new HashSet<>();
-    for (int i = 0; i < fresh.size(); i++) {
-      freshIds.add(fresh.ids()[i]);
-    }
-    Set<Long> taken = new HashSet<>();
-    List<Long> mergedItems = new ArrayList<>(k);
-    List<Float> mergedScores = new ArrayList<>(k);
-    int a = 0;
-    int b = 0;
-    while (mergedItems.size() < k && (a < items.size() || b < fresh.size())) {
-      boolean takeFresh = a >= items.size() || b < fresh.size() && fresh.scores()[b] > scores.get(a);
-      if (takeFresh) {
-        if (taken.add(fresh.ids()[b])) {
-          mergedItems.add(fresh.ids()[b]);
-          mergedScores.add(fresh.scores()[b]);
-        }
-        b++;
-      } else {
-        if (!freshIds.contains(items.get(a))) {
-          mergedItems.add(items.get(a));
-          mergedScores.add(scores.get(a));
-        }
-        a++;
-      }
-    }
-    items.clear();
-    items.addAll(mergedItems);
-    scores.clear();
-    scores.addAll(mergedScores);
-  }
-
-  /**
-   * Deep Retrieval's candidates: the nodes of the items on the user's B most probable paths, from
-   * the snapshot's path table when it has one, else from the structure's own paths.tsv (the user
-   * vector is the mean of the behaviour items' e_v, as the structure was trained); mode dr then
-   * scores exactly these with the model (brute force over the gathered set, the DR paper's rerank).
-   */
-  private java.util.BitSet gatherByPaths(UserFeatures features, LoadedIndex loaded) {
-    int[][] best = paths.beamSearch(dev.nann.dr.PathModel.userVector(features), config.drBeam()).paths();
-    return paths.gather(best, loaded.index(), loaded.ids());
-  }
-
-  private static java.util.BitSet and(java.util.BitSet a, java.util.BitSet b) {
-    java.util.BitSet out = (java.util.BitSet) a.clone();
-    out.and(b);
-    return out;
   }
 
   /** The request's attribute filter; empty when a request built in code left it unset. */
@@ -698,9 +530,13 @@ public final class RetrievalEngine implements AutoCloseable {
 
   /** Why a request is invalid, or null if it is fine (also used before a request reaches the engine). */
   public static String validate(RetrievalRequest req, int maxK) {
-    String mode = req.getMode() == null ? "" : req.getMode().toLowerCase(java.util.Locale.ROOT);
-    if (!MODES.contains(mode)) {
-      return "unknown mode '" + req.getMode() + "': expected one of " + new java.util.TreeSet<>(MODES);
+    try {
+      SearchMode.parse(req.getMode());
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+    if (req.getBudget() < 0) {
+      return "budget=" + req.getBudget() + " is negative: give the most items the walk may score, or 0 for the job's default";
     }
     if (req.getK() < 1 || req.getK() > maxK) {
       return "k=" + req.getK() + " is out of range [1, " + maxK + "]";
@@ -714,15 +550,6 @@ public final class RetrievalEngine implements AutoCloseable {
       }
     }
     return null;
-  }
-
-  private BeamParams beamFor(int k) {
-    if (k <= beam.efBottom()) {
-      return beam;
-    }
-    int[] ef = beam.ef();
-    ef[ef.length - 1] = k;   // Beam-retrieval returns at most ef_0 items
-    return new BeamParams(ef, beam.steps());
   }
 
   private static UserFeatures features(List<Long> sequence, LoadedIndex loaded) {
@@ -959,26 +786,14 @@ public final class RetrievalEngine implements AutoCloseable {
     private Scorer scorer1;
     private Searcher searcher1;
 
-    private Scorer freshScorer;
-    private dev.nann.scorer.ScoreBatch freshBatch;
-    private int[] freshRows = new int[0];
-    final dev.nann.search.ScoredHeap freshTop = new dev.nann.search.ScoredHeap(256, false);
+    private QueryExecutor executor;
 
-    /** This thread's scratch for the fresh entries of one score batch. */
-    int[] freshRows(int capacity) {
-      if (freshRows.length < capacity) {
-        freshRows = new int[capacity];
+    /** This thread's query executor (it owns the fresh set's scoring scratch). */
+    QueryExecutor executor(RetrievalEngine engine) {
+      if (executor == null) {
+        executor = new QueryExecutor(engine.paths, engine.config.drBeam());
       }
-      return freshRows;
-    }
-
-    /** This thread's scratch batch for scoring fresh items with {@code scorer}. */
-    dev.nann.scorer.ScoreBatch freshBatch(Scorer scorer) {
-      if (freshScorer != scorer) {
-        freshScorer = scorer;
-        freshBatch = scorer.newBatch();
-      }
-      return freshBatch;
+      return executor;
     }
 
     Searcher get(LoadedIndex index, Scorer scorer) {

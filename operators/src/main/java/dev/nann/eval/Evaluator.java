@@ -3,7 +3,10 @@ package dev.nann.eval;
 import dev.nann.graph.HnswIndex;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserState;
-import dev.nann.search.BeamParams;
+import dev.nann.engine.LoadedIndex;
+import dev.nann.engine.QueryExecutor;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.io.PrintStream;
@@ -18,18 +21,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs the evaluation behind {@code nann eval}: the same queries through each requested mode
- * ({@code nann} = Beam-retrieval, {@code hnsw} = HNSW-retrieval, {@code brute} = exact), always
- * with a brute-force pass as the reference B_u for coverage and recall-all.
+ * Runs the evaluation behind {@code nann eval}: the same queries through each requested
+ * {@link SearchMode}, always with a brute-force pass as the reference B_u for coverage and
+ * recall-all. Every query goes through serving's {@link QueryExecutor}, so what is measured here is
+ * what the serving engine runs.
  */
 public final class Evaluator {
-  /** Search modes {@code nann eval} knows. */
-  public static final List<String> MODES = List.of("nann", "hnsw", "brute", "dr");
-
   /**
-   * @param modes modes to report, from {@link #MODES}
-   * @param beam Beam-retrieval parameters
-   * @param hnswEf ef_0 of HNSW-retrieval
+   * @param modes modes to report
+   * @param params what each mode may spend (the walk's width and budget, Beam's ef/T, HNSW's ef_0)
    * @param k M, the number of items returned
    * @param queries how many users to query (capped by the corpus)
    * @param threads query threads (one searcher each)
@@ -38,16 +38,11 @@ public final class Evaluator {
    *     the walk during the first ones); brute force runs at most one, a single exact query already
    *     runs its loop over the whole corpus
    */
-  public record Config(List<String> modes, BeamParams beam, int hnswEf, int k, int queries, int threads, long seed,
+  public record Config(List<SearchMode> modes, SearchParams params, int k, int queries, int threads, long seed,
                        int warmup) {
     public Config {
       if (warmup < 0) {
         throw new IllegalArgumentException("warmup must be >= 0, got " + warmup);
-      }
-      for (String m : modes) {
-        if (!MODES.contains(m)) {
-          throw new IllegalArgumentException("unknown mode '" + m + "'; known modes are " + MODES);
-        }
       }
       if (k < 1) {
         throw new IllegalArgumentException("k must be >= 1, got " + k);
@@ -67,7 +62,7 @@ public final class Evaluator {
   private String bruteKey;
   private dev.nann.dr.PathModel dr;
   private int drBeam;
-  private dev.nann.graph.ItemIdLookup ids;
+  private final LoadedIndex loaded;
   private java.nio.file.Path referenceCache;
   private String modelKey;
   private boolean explainMisses;
@@ -79,7 +74,6 @@ public final class Evaluator {
   public Evaluator withDeepRetrieval(dev.nann.dr.PathModel model, int beam) {
     this.dr = model;
     this.drBeam = beam;
-    this.ids = dev.nann.graph.ItemIdLookup.of(index);
     return this;
   }
 
@@ -106,22 +100,18 @@ public final class Evaluator {
     this.scorer = scorer;
     this.corpus = corpus;
     this.progress = progress;
+    this.loaded = new LoadedIndex(index.meta().version(), index, dev.nann.graph.ItemIdLookup.of(index), 0);
   }
 
   /** Runs every mode on the same users; brute force, the reference, last. */
   public List<ModeReport> run(Config cfg) {
-    List<Corpus.User> users = new ArrayList<>(corpus.users());
-    Collections.shuffle(users, new Random(cfg.seed()));
-    users = users.subList(0, Math.min(cfg.queries(), users.size()));
-    if (users.isEmpty()) {
-      throw new IllegalArgumentException("the corpus has no evaluation users");
-    }
+    List<Corpus.User> users = users(cfg);
     int kEff = Math.min(cfg.k(), index.size() - index.deletedCount());
     // The searches run first and the exact pass after them: its minutes of full load are not
     // allowed to precede (and perturb) their timings. It is only needed for the metrics below.
-    java.util.Map<String, Run> measured = new java.util.HashMap<>();
-    for (String mode : cfg.modes()) {
-      if (!mode.equals("brute")) {
+    java.util.Map<SearchMode, Run> measured = new java.util.EnumMap<>(SearchMode.class);
+    for (SearchMode mode : cfg.modes()) {
+      if (mode != SearchMode.BRUTE) {
         measured.put(mode, runMode(mode, users, cfg, kEff));
       }
     }
@@ -132,14 +122,14 @@ public final class Evaluator {
     }
     Run brute = bruteRun;
     List<ModeReport> out = new ArrayList<>();
-    for (String mode : cfg.modes()) {
-      Run r = mode.equals("brute") ? brute : measured.get(mode);
+    for (SearchMode mode : cfg.modes()) {
+      Run r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
       RetrievalMetrics m = new RetrievalMetrics();
       java.util.Set<Long> distinct = new java.util.HashSet<>();
       long returned = 0;
       for (int q = 0; q < users.size(); q++) {
-        long[] ids = itemIds(r.results[q]);
-        m.add(ids, itemIds(brute.results[q]), truthIds(users.get(q)));
+        long[] ids = r.answers[q].items();
+        m.add(ids, brute.answers[q].items(), truthIds(users.get(q)));
         for (long id : ids) {
           distinct.add(id);
         }
@@ -149,7 +139,7 @@ public final class Evaluator {
         progress.printf("[eval] %s: %d distinct items in %d answers (%.3f): a low share means every user gets the same items%n",
             mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
       }
-      if (explainMisses && mode.equals("nann") && progress != null) {
+      if (explainMisses && mode == SearchMode.NANN && progress != null) {
         explainMisses(users, cfg, kEff, brute);
       }
       out.add(r.report(mode, m, cfg, kEff));
@@ -157,8 +147,136 @@ public final class Evaluator {
     return out;
   }
 
+  private List<Corpus.User> users(Config cfg) {
+    List<Corpus.User> users = new ArrayList<>(corpus.users());
+    Collections.shuffle(users, new Random(cfg.seed()));
+    users = users.subList(0, Math.min(cfg.queries(), users.size()));
+    if (users.isEmpty()) {
+      throw new IllegalArgumentException("the corpus has no evaluation users");
+    }
+    return users;
+  }
+
+  private static double coverage(Run r, Run brute) {
+    RetrievalMetrics m = new RetrievalMetrics();
+    for (int q = 0; q < r.answers.length; q++) {
+      m.add(r.answers[q].items(), brute.answers[q].items(), new long[0]);
+    }
+    return m.coverage();
+  }
+
   /**
-   * Prints where Beam-retrieval's misses lie (the exact top-k items it did not return): by rank in
+   * Finds the smallest beam width (k, then 1.5x steps) with which the default walk, run to
+   * convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
+   * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
+   * the coverage at the configured width and budget beside it, and returns the finding as a JSON
+   * row ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
+   */
+  public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
+    List<Corpus.User> users = users(cfg);
+    int k = Math.min(cfg.k(), index.size() - index.deletedCount());
+    Run brute = bruteRun != null && bruteKey.equals(users.size() + "/" + cfg.seed() + "/" + k) ? bruteRun
+        : reference(users, cfg, k);
+    bruteRun = brute;
+    bruteKey = users.size() + "/" + cfg.seed() + "/" + k;
+    SearchParams configured = cfg.params();
+    double atConfigured = coverage(runMode(SearchMode.NANN, users, quiet(cfg, configured), k), brute);
+    int cap = index.size();
+    int widest = Math.max(16 * k, 8 * configured.walk().width());
+    java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+    row.put("mode", "recommendation");
+    row.put("target_coverage", target);
+    row.put("k", k);
+    row.put("width", configured.walk().width());
+    row.put("budget", configured.walk().budget());
+    row.put("coverage", Math.round(atConfigured * 1e5) / 1e5);
+    double best = 0;
+    int bestWidth = 0;
+    for (double w = k; w <= widest; w *= 1.5) {
+      int width = (int) Math.ceil(w);
+      Run run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
+      double c = coverage(run, brute);
+      if (c > best) {
+        best = c;
+        bestWidth = width;
+      }
+      if (c >= target) {
+        int most = 0;
+        for (QueryExecutor.Answer a : run.answers) {
+          most = Math.max(most, a.scored());
+        }
+        int budget = (most + 999) / 1000 * 1000;
+        out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d. To cover %.2f on this model and corpus: "
+                + "width %d, budget %d (--width %d --budget %d; serving: search.width, search.budget), %.2f%% of the "
+                + "corpus at most per query%n", configured.walk(), atConfigured, k, target, width, budget, width, budget,
+            100.0 * budget / index.size());
+        row.put("recommended_width", width);
+        row.put("recommended_budget", budget);
+        row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
+        return row;
+      }
+    }
+    out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d; no width up to %d reaches %.2f (best %.4f at width "
+            + "%d): the graph or the scorer's surface limits this model here, see --graph-check and --explain-misses%n",
+        configured.walk(), atConfigured, k, widest, target, best, bestWidth);
+    row.put("recommended_width", null);
+    row.put("best_coverage", Math.round(best * 1e5) / 1e5);
+    row.put("best_width", bestWidth);
+    return row;
+  }
+
+  private static Config quiet(Config cfg, SearchParams params) {
+    return new Config(List.of(SearchMode.NANN), params, cfg.k(), cfg.queries(), cfg.threads(), cfg.seed(),
+        Math.min(cfg.warmup(), 3));
+  }
+
+  /**
+   * Warns when the scorer barely tells items apart: for up to 20 evaluation users, 512 random items
+   * are scored; when the spread of their scores is at float noise level relative to their size
+   * (standard deviation below 1e-4 of the mean magnitude for most users), coverage and recall figures
+   * say nothing about the walk, and serving would answer by noise. Returns whether it warned.
+   */
+  public boolean warnIfNearConstant(PrintStream out) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+    dev.nann.scorer.ScoreBatch batch = scorer.newBatch();
+    int n = Math.min(Math.min(512, batch.capacity()), index.size());
+    int users = Math.min(20, corpus.users().size());
+    int flat = 0;
+    int[] nodes = new int[n];
+    for (int u = 0; u < users; u++) {
+      for (int i = 0; i < n; i++) {
+        nodes[i] = rnd.nextInt(index.size());
+      }
+      index.embeddings().gatherRows(nodes, 0, n, batch.stage(), batch.items());
+      try (UserState user = scorer.user(corpus.features(corpus.users().get(u)))) {
+        scorer.score(user, batch, n);
+      }
+      double sum = 0;
+      double sumSq = 0;
+      double abs = 0;
+      for (int i = 0; i < n; i++) {
+        double v = batch.scores()[i];
+        sum += v;
+        sumSq += v * v;
+        abs += Math.abs(v);
+      }
+      double mean = sum / n;
+      double std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+      if (std <= 1e-4 * Math.max(abs / n, 1e-6)) {
+        flat++;
+      }
+    }
+    if (users > 0 && flat * 2 > users) {
+      out.printf("%n[eval] WARNING: the scorer is near-constant across items for %d of %d users (score spread at float "
+          + "noise level over %d random items): its rankings are noise, so coverage here says nothing about the walk. "
+          + "Check the model's export (score.onnx inputs) or its training.%n", flat, users, n);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Prints where the default walk's misses lie (the exact top-k items it did not return): by rank in
    * the exact list, how far above its last answer they score, and whether the walk scored any of
    * their level-0 neighbours, i.e. whether it came near them at all. Re-runs the queries untimed.
    */
@@ -186,16 +304,16 @@ public final class Evaluator {
       answered.clear();
       SearchResult r;
       try (UserState u = scorer.user(corpus.features(users.get(q)))) {
-        r = searcher.beam(u, k, cfg.beam());
+        r = searcher.nann(u, k, cfg.params().walk());
       }
       for (int node : r.nodes()) {
         answered.set(node);
       }
       float last = r.size() == 0 ? Float.NEGATIVE_INFINITY : r.scores()[r.size() - 1];
-      SearchResult exact = brute.results[q];
+      QueryExecutor.Answer exact = brute.answers[q];
       total += exact.size();
       for (int j = 0; j < exact.size(); j++) {
-        int v = exact.nodes()[j];
+        int v = loaded.ids().nodeOf(exact.items()[j]);
         if (answered.get(v)) {
           continue;
         }
@@ -212,7 +330,7 @@ public final class Evaluator {
     }
     progress.printf("[eval] misses of %s: %d of %d exact top-%d items; by tenth of the exact ranking %s; on average %.3f "
             + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them)%n",
-        cfg.beam(), missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
+        cfg.params().walk(), missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
         missed == 0 ? 0.0 : 100.0 * nearScored / missed);
   }
 
@@ -221,7 +339,7 @@ public final class Evaluator {
     java.nio.file.Path file = null;
     if (referenceCache != null) {
       file = referenceCache.resolve(modelKey + "-q" + users.size() + "-s" + cfg.seed() + "-k" + k + ".ref");
-      if (!cfg.modes().contains("brute") && java.nio.file.Files.exists(file)) {
+      if (!cfg.modes().contains(SearchMode.BRUTE) && java.nio.file.Files.exists(file)) {
         Run cached = readReference(file, users.size());
         if (cached != null) {
           if (progress != null) {
@@ -231,7 +349,7 @@ public final class Evaluator {
         }
       }
     }
-    Run run = runMode("brute", users, cfg, k);
+    Run run = runMode(SearchMode.BRUTE, users, cfg, k);
     if (file != null) {
       writeReference(file, run);
     }
@@ -245,19 +363,19 @@ public final class Evaluator {
         return null;
       }
       Run run = new Run(queries);
-      dev.nann.graph.ItemIdLookup lookup = dev.nann.graph.ItemIdLookup.of(index);
       for (int q = 0; q < queries; q++) {
         int n = in.readInt();
-        int[] nodes = new int[n];
+        long[] items = new long[n];
         float[] scores = new float[n];
         for (int i = 0; i < n; i++) {
-          nodes[i] = lookup.nodeOf(in.readLong());
+          items[i] = in.readLong();
           scores[i] = in.readFloat();
-          if (nodes[i] < 0) {
+          if (loaded.ids().nodeOf(items[i]) < 0) {
             return null;                // an item this index does not hold: not our reference
           }
         }
-        run.results[q] = new SearchResult(nodes, scores, index.size(), 0, 0, 0, 0, 0);
+        run.answers[q] = new QueryExecutor.Answer(items, scores, index.size(),
+            new SearchResult(new int[0], new float[0], index.size(), 0, 0, 0, 0, 0));
       }
       return run;
     } catch (java.io.IOException e) {
@@ -274,12 +392,12 @@ public final class Evaluator {
       java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
       try (java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(
           java.nio.file.Files.newOutputStream(tmp)))) {
-        out.writeInt(run.results.length);
-        for (SearchResult r : run.results) {
-          out.writeInt(r.size());
-          for (int i = 0; i < r.size(); i++) {
-            out.writeLong(index.itemId(r.nodes()[i]));   // item ids: the reference holds for any graph over the corpus
-            out.writeFloat(r.scores()[i]);
+        out.writeInt(run.answers.length);
+        for (QueryExecutor.Answer a : run.answers) {
+          out.writeInt(a.size());
+          for (int i = 0; i < a.size(); i++) {
+            out.writeLong(a.items()[i]);   // item ids: the reference holds for any graph over the corpus
+            out.writeFloat(a.scores()[i]);
           }
         }
       }
@@ -293,21 +411,21 @@ public final class Evaluator {
   }
 
   private final class Run {
-    final SearchResult[] results;
+    final QueryExecutor.Answer[] answers;
     final long[] latencyNanos;
     final long[] scorerNanos;
     final long[] userNanos;
     long wallNanos;
 
     Run(int n) {
-      results = new SearchResult[n];
+      answers = new QueryExecutor.Answer[n];
       latencyNanos = new long[n];
       scorerNanos = new long[n];
       userNanos = new long[n];
     }
 
-    ModeReport report(String mode, RetrievalMetrics m, Config cfg, int k) {
-      int n = results.length;
+    ModeReport report(SearchMode mode, RetrievalMetrics m, Config cfg, int k) {
+      int n = answers.length;
       double scored = 0;
       double calls = 0;
       double scorerTotal = 0;
@@ -316,22 +434,18 @@ public final class Evaluator {
       double expand = 0;
       double userNet = 0;
       for (int q = 0; q < n; q++) {
-        gather += results[q].gatherNanos();
-        expand += results[q].expandNanos();
+        SearchResult walk = answers[q].walk();
+        gather += walk.gatherNanos();
+        expand += walk.expandNanos();
         userNet += userNanos[q];
-        scored += results[q].scored();
-        calls += results[q].scoreCalls();
+        scored += answers[q].scored();
+        calls += walk.scoreCalls();
         scorerTotal += scorerNanos[q];
         latencyTotal += latencyNanos[q];
       }
       long[] sorted = latencyNanos.clone();
       Arrays.sort(sorted);
-      String params = switch (mode) {
-        case "nann" -> cfg.beam().toString();
-        case "hnsw" -> "ef0=" + cfg.hnswEf();
-        case "dr" -> "B=" + drBeam;
-        default -> "exhaustive";
-      };
+      String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
       return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
           scored / n / index.size(), scored / n, calls / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
           percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
@@ -339,12 +453,12 @@ public final class Evaluator {
     }
   }
 
-  private Run runMode(String mode, List<Corpus.User> users, Config cfg, int k) {
+  private Run runMode(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
     Run run = new Run(users.size());
     AtomicInteger nextQuery = new AtomicInteger();
     AtomicInteger done = new AtomicInteger();
     ExecutorService pool = Executors.newFixedThreadPool(cfg.threads(), r -> {
-      Thread t = new Thread(r, "eval-" + mode);
+      Thread t = new Thread(r, "eval-" + mode.id());
       t.setDaemon(true);
       return t;
     });
@@ -363,11 +477,14 @@ public final class Evaluator {
       for (int t = 0; t < cfg.threads(); t++) {
         futures.add(pool.submit(() -> {
           Searcher searcher = new Searcher(index, scorer);
-          int warm = mode.equals("brute") ? Math.min(1, cfg.warmup()) : cfg.warmup();
+          QueryExecutor executor = new QueryExecutor(dr, drBeam);
+          QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
+          int warm = mode == SearchMode.BRUTE ? Math.min(1, cfg.warmup()) : cfg.warmup();
           try {
             for (int w = 0; w < warm; w++) {
-              try (UserState u = scorer.user(corpus.features(users.get(w % users.size())))) {
-                search(mode, searcher, u, users.get(w % users.size()), cfg, k);
+              dev.nann.scorer.UserFeatures f = corpus.features(users.get(w % users.size()));
+              try (UserState u = scorer.user(f)) {
+                executor.run(searcher, loaded, scorer, u, f, query);
               }
             }
           } catch (RuntimeException e) {
@@ -378,12 +495,13 @@ public final class Evaluator {
           int q;
           while ((q = nextQuery.getAndIncrement()) < users.size()) {
             long t0 = System.nanoTime();
-            try (UserState u = scorer.user(corpus.features(users.get(q)))) {
+            dev.nann.scorer.UserFeatures f = corpus.features(users.get(q));
+            try (UserState u = scorer.user(f)) {
               long t1 = System.nanoTime();
-              SearchResult r = search(mode, searcher, u, users.get(q), cfg, k);
-              run.results[q] = r;
+              QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, u, f, query);
+              run.answers[q] = a;
               run.latencyNanos[q] = System.nanoTime() - t0;
-              run.scorerNanos[q] = (t1 - t0) + r.scorerNanos();
+              run.scorerNanos[q] = (t1 - t0) + a.walk().scorerNanos();
               run.userNanos[q] = t1 - t0;
             }
             int d = done.incrementAndGet();
@@ -412,36 +530,6 @@ public final class Evaluator {
     }
     run.wallNanos = System.nanoTime() - startNanos.get();
     return run;
-  }
-
-  private SearchResult search(String mode, Searcher searcher, UserState u, Corpus.User user, Config cfg, int k) {
-    return switch (mode) {
-      case "nann" -> searcher.beam(u, k, cfg.beam());
-      case "hnsw" -> searcher.hnsw(u, k, Math.max(cfg.hnswEf(), k));
-      case "dr" -> deepRetrieval(searcher, u, user, k);
-      default -> searcher.bruteForce(u, k);
-    };
-  }
-
-  /** The items of the user's best DR paths, reranked by the scorer (only they are scored). */
-  private SearchResult deepRetrieval(Searcher searcher, UserState u, Corpus.User user, int k) {
-    if (dr == null) {
-      throw new IllegalArgumentException("mode dr needs a Deep Retrieval model (--dr DIR)");
-    }
-    float[] mean = dev.nann.dr.PathModel.userVector(corpus.features(user));
-    java.util.BitSet allowed = dr.gather(dr.beamSearch(mean, drBeam).paths(), index, ids);
-    if (allowed.isEmpty()) {
-      return SearchResult.empty();
-    }
-    return searcher.bruteForce(u, Math.min(k, allowed.cardinality()), node -> !allowed.get(node));
-  }
-
-  private long[] itemIds(SearchResult r) {
-    long[] ids = new long[r.size()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = index.itemId(r.nodes()[i]);
-    }
-    return ids;
   }
 
   private long[] truthIds(Corpus.User u) {

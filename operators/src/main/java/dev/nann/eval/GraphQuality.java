@@ -5,7 +5,7 @@ import dev.nann.scorer.ScoreBatch;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
-import dev.nann.search.BeamParams;
+import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.nio.FloatBuffer;
@@ -23,10 +23,12 @@ import java.util.SplittableRandom;
  */
 public final class GraphQuality {
   /**
-   * @param beamRecall mean fraction of the exact top-k that Beam-retrieval returns
+   * @param nannRecall mean fraction of the exact top-k that the default walk returns
+   * @param beamRecall the same for Beam-retrieval
    * @param hnswRecall the same for HNSW-retrieval
    */
-  public record Result(int queries, int k, BeamParams beam, int hnswEf, double beamRecall, double hnswRecall) {
+  public record Result(int queries, int k, SearchParams params, double nannRecall, double beamRecall,
+                       double hnswRecall) {
   }
 
   private GraphQuality() {
@@ -37,7 +39,7 @@ public final class GraphQuality {
    *
    * @throws IllegalArgumentException if k exceeds the index size or ef_0, or hnswEf is below k
    */
-  public static Result measure(HnswIndex index, int queries, int k, BeamParams beam, int hnswEf, long seed) {
+  public static Result measure(HnswIndex index, int queries, int k, SearchParams params, long seed) {
     if (queries < 1) {
       throw new IllegalArgumentException("queries must be >= 1, got " + queries);
     }
@@ -47,7 +49,8 @@ public final class GraphQuality {
     try (L2Scorer scorer = new L2Scorer(index.dim())) {
       Searcher searcher = new Searcher(index, scorer);
       SplittableRandom rnd = new SplittableRandom(seed);
-      RetrievalMetrics beamMetrics = new RetrievalMetrics();   // coverage = share of the exact top-k found
+      RetrievalMetrics nannMetrics = new RetrievalMetrics();   // coverage = share of the exact top-k found
+      RetrievalMetrics beamMetrics = new RetrievalMetrics();
       RetrievalMetrics hnswMetrics = new RetrievalMetrics();
       long[] noTruth = new long[0];
       for (int q = 0; q < queries; q++) {
@@ -57,10 +60,11 @@ public final class GraphQuality {
         } while (index.isDeleted(node));
         UserState user = new Query(index.embeddings().row(node));
         long[] exact = nodes(searcher.bruteForce(user, k));
-        beamMetrics.add(nodes(searcher.beam(user, k, beam)), exact, noTruth);
-        hnswMetrics.add(nodes(searcher.hnsw(user, k, hnswEf)), exact, noTruth);
+        nannMetrics.add(nodes(searcher.nann(user, k, params.walk())), exact, noTruth);
+        beamMetrics.add(nodes(searcher.beam(user, k, params.beamFor(k))), exact, noTruth);
+        hnswMetrics.add(nodes(searcher.hnsw(user, k, Math.max(k, params.hnswEf()))), exact, noTruth);
       }
-      return new Result(queries, k, beam, hnswEf, beamMetrics.coverage(), hnswMetrics.coverage());
+      return new Result(queries, k, params, nannMetrics.coverage(), beamMetrics.coverage(), hnswMetrics.coverage());
     }
   }
 

@@ -12,7 +12,7 @@ import java.util.Map;
  * @param gatherFraction fraction of query time copying candidate embeddings into score batches
  * @param expandFraction fraction of query time collecting unvisited neighbours (graph + visited marks)
  */
-public record ModeReport(String mode, int items, int queries, int k, double coverage, double recallAll,
+public record ModeReport(dev.nann.search.SearchMode mode, int items, int queries, int k, double coverage, double recallAll,
                          double recallRetrieval, double recallDelta, double scoredFraction, double scoredPerQuery,
                          double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
                          double userNetFraction, double scoreNetFraction, double gatherFraction,
@@ -22,7 +22,8 @@ public record ModeReport(String mode, int items, int queries, int k, double cove
   /** Field names as the JSON contract spells them. */
   public Map<String, Object> toJson() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("mode", mode);
+    m.put("mode", mode.id());
+    m.put("serving_default", mode == dev.nann.search.SearchMode.DEFAULT);
     m.put("items", items);
     m.put("queries", queries);
     m.put("k", k);

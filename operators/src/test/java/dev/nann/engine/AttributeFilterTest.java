@@ -61,7 +61,7 @@ class AttributeFilterTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"nann", "hnsw", "brute"})
+  @ValueSource(strings = {"nann", "beam", "hnsw", "brute"})
   void everyAnswerMatchesAndKIsFilled(String mode) throws Exception {
     // 1 genre of 5 and French (1 in 3): about 200 eligible of 3000 items
     Map<String, List<String>> filter = Map.of("genre", List.of("g2"), "lang", List.of("fr"));

@@ -45,7 +45,7 @@ class DeepRetrievalModeTest {
     IndexDescriptor d = TestData.publish(built, dir.resolve("index-1.nann"));
     int beam = 3;
     try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
-        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 1000, dir.toString(), "cpu", 0,
+        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0,
         smoke.resolve("dr").toString(), beam));
          PathModel paths = PathModel.load(smoke.resolve("dr"), c.dim())) {
       Corpus.User user = c.users().get(0);

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.search.BeamParams;
+import dev.nann.search.SearchParams;
+import dev.nann.search.WalkParams;
 import org.junit.jupiter.api.Test;
 
 /** The exact-L2 graph check on small real indexes. */
@@ -20,18 +22,20 @@ class GraphQualityTest {
 
   @Test
   void anExhaustiveBudgetFindsEveryExactNeighbour() {
-    GraphQuality.Result r = GraphQuality.measure(index(8, 40), 20, 30,
-        new BeamParams(new int[] {3000, 3000, 3000}, new int[] {50, 50, 50}), 3000, 1);
+    GraphQuality.Result r = GraphQuality.measure(index(8, 40), 20, 30, new SearchParams(new WalkParams(3000, 100_000),
+        new BeamParams(new int[] {3000, 3000, 3000}, new int[] {50, 50, 50}), 3000), 1);
+    assertEquals(1.0, r.nannRecall(), 1e-12);
     assertEquals(1.0, r.beamRecall(), 1e-12);
     assertEquals(1.0, r.hnswRecall(), 1e-12);
   }
 
   @Test
   void aSparseGraphAndATinyBudgetLoseNeighboursAndABetterGraphLosesFewer() {
-    BeamParams tiny = new BeamParams(new int[] {5, 10, 30}, new int[] {1, 1, 1});
-    GraphQuality.Result poor = GraphQuality.measure(index(2, 2), 40, 30, tiny, 30, 3);
-    GraphQuality.Result good = GraphQuality.measure(index(16, 100), 40, 30, tiny, 30, 3);
-    assertTrue(poor.beamRecall() < 1.0 && poor.hnswRecall() < 1.0, "poor graph: " + poor);
+    SearchParams tiny = new SearchParams(new WalkParams(30, 60),
+        new BeamParams(new int[] {5, 10, 30}, new int[] {1, 1, 1}), 30);
+    GraphQuality.Result poor = GraphQuality.measure(index(2, 2), 40, 30, tiny, 3);
+    GraphQuality.Result good = GraphQuality.measure(index(16, 100), 40, 30, tiny, 3);
+    assertTrue(poor.nannRecall() < 1.0 && poor.beamRecall() < 1.0 && poor.hnswRecall() < 1.0, "poor graph: " + poor);
     assertTrue(good.hnswRecall() > poor.hnswRecall(), "good " + good + " vs poor " + poor);
     assertTrue(good.beamRecall() >= 0 && good.beamRecall() <= 1);
   }
@@ -40,9 +44,9 @@ class GraphQualityTest {
   void badArgumentsAreNamed() {
     HnswIndex idx = index(8, 40);
     var e = assertThrows(IllegalArgumentException.class,
-        () -> GraphQuality.measure(idx, 5, 5000, BeamParams.DEFAULTS, 400, 1));
+        () -> GraphQuality.measure(idx, 5, 5000, SearchParams.DEFAULTS, 1));
     assertTrue(e.getMessage().contains("k=5000"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> GraphQuality.measure(idx, 0, 10, BeamParams.DEFAULTS, 400, 1));
+    e = assertThrows(IllegalArgumentException.class, () -> GraphQuality.measure(idx, 0, 10, SearchParams.DEFAULTS, 1));
     assertTrue(e.getMessage().contains("queries"), e.getMessage());
   }
 }

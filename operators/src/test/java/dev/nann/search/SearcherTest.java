@@ -168,7 +168,7 @@ class SearcherTest {
           dead, null);
       Searcher s = new Searcher(deleted, scorer);
       for (SearchResult r : new SearchResult[] {s.bruteForce(user, 10), s.beam(user, 10, BeamParams.DEFAULTS),
-          s.hnsw(user, 10, 100)}) {
+          s.hnsw(user, 10, 100), s.nann(user, 10, WalkParams.DEFAULTS)}) {
         for (int node : r.nodes()) {
           assertFalse(dead.get(node), "returned deleted node " + node);
         }
@@ -206,6 +206,135 @@ class SearcherTest {
   }
 
   @Test
+  void nannWithTheWholeCorpusAsWidthAndBudgetEqualsBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    WalkParams all = new WalkParams(index.size(), index.size());
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        SearchResult exact = searcher.bruteForce(user, 50);
+        SearchResult walk = searcher.nann(user, 50, all);
+        assertArrayEquals(exact.nodes(), walk.nodes(), "user " + u);
+        assertArrayEquals(exact.scores(), walk.scores(), 1e-6f);
+        assertEquals(index.size(), walk.scored(), "every item scored once, none twice");
+      }
+    }
+  }
+
+  @Test
+  void nannWithAWideBeamWalksTheGraphToTheExactTopK() {
+    // width below the corpus: the walk enters on an upper layer and must find the exact top-k by walking
+    Searcher searcher = new Searcher(index, scorer);
+    WalkParams wide = new WalkParams(1500, index.size());
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        SearchResult walk = searcher.nann(user, 20, wide);
+        assertArrayEquals(searcher.bruteForce(user, 20).nodes(), walk.nodes(), "user " + u);
+        assertTrue(walk.scored() < index.size(), "converged before scoring everything: " + walk.scored());
+        for (int i = 1; i < walk.size(); i++) {
+          assertTrue(walk.scores()[i - 1] >= walk.scores()[i], "sorted best first");
+        }
+      }
+    }
+  }
+
+  @Test
+  void nannNeverScoresANodeTwiceAndBatchesItsCalls() {
+    Searcher searcher = new Searcher(index, scorer);
+    BitSet seen = new BitSet();
+    int[] duplicates = {0};
+    searcher.setListener((nodes, count) -> {
+      for (int i = 0; i < count; i++) {
+        duplicates[0] += seen.get(nodes[i]) ? 1 : 0;
+        seen.set(nodes[i]);
+      }
+    });
+    BitSet out = new BitSet(index.size());
+    for (int node = 0; node < index.size(); node += 2) {
+      out.set(node);
+    }
+    for (int u = 0; u < 10; u++) {
+      for (Searcher.NodeFilter filter : new Searcher.NodeFilter[] {null, out::get}) {
+        seen.clear();
+        try (UserState user = user(scorer, u)) {
+          SearchResult r = searcher.nann(user, 50, new WalkParams(100, 100_000), filter);
+          assertEquals(0, duplicates[0], "user " + u + " scored an item twice");
+          assertEquals(seen.cardinality(), r.scored());
+          assertTrue(r.scored() < index.size(), "the walk should not score everything");
+          assertEquals(50, r.size());
+          SearchResult hnsw = new Searcher(index, scorer).hnsw(user, 50, 100);
+          assertTrue(r.scoreCalls() * 3 < hnsw.scoreCalls(), "batched: " + r.scoreCalls() + " calls vs HNSW's "
+              + hnsw.scoreCalls());
+        }
+      }
+    }
+  }
+
+  @Test
+  void nannRespectsTheBudgetExactly() {
+    Searcher searcher = new Searcher(index, scorer);
+    try (UserState user = user(scorer, 3)) {
+      int unbounded = searcher.nann(user, 50, new WalkParams(400, index.size())).scored();
+      assertTrue(unbounded > 600, "the unbounded walk scores " + unbounded);
+      for (int budget : new int[] {50, 51, 257, 600, unbounded - 1, unbounded, unbounded + 1000}) {
+        SearchResult r = searcher.nann(user, 50, new WalkParams(400, budget));
+        assertEquals(Math.min(budget, unbounded), r.scored(), "budget " + budget);
+        assertEquals(50, r.size(), "budget " + budget);
+      }
+      // a budget smaller than the top layer cuts the first batch itself
+      SearchResult tiny = searcher.nann(user, 5, new WalkParams(400, 7));
+      assertEquals(7, tiny.scored());
+      assertEquals(5, tiny.size());
+    }
+  }
+
+  @Test
+  void filteredNannIsNotStarvedAndMatchesFilteredBruteForce() {
+    Searcher searcher = new Searcher(index, scorer);
+    int k = 50;
+    double found = 0;
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        // exclude the 300 best nodes and every third node: a heavy filter around the query's optimum
+        BitSet out = new BitSet(index.size());
+        for (int node : searcher.bruteForce(user, 300).nodes()) {
+          out.set(node);
+        }
+        for (int node = 0; node < index.size(); node += 3) {
+          out.set(node);
+        }
+        SearchResult exact = searcher.bruteForce(user, k, out::get);
+        SearchResult walk = searcher.nann(user, k, WalkParams.DEFAULTS, out::get);
+        assertEquals(k, walk.size(), "user " + u + ": the answer is filled with eligible items");
+        java.util.Set<Integer> truth = new java.util.HashSet<>();
+        for (int node : exact.nodes()) {
+          truth.add(node);
+        }
+        for (int node : walk.nodes()) {
+          assertFalse(out.get(node), "an excluded node was returned");
+          found += truth.contains(node) ? 1 : 0;
+        }
+        assertEquals(k, searcher.nann(user, k, WalkParams.DEFAULTS).size(), "the next, unfiltered query is unaffected");
+      }
+    }
+    assertTrue(found / (5.0 * k) > 0.8, "filtered walk finds most of the filtered exact top-k: " + found / (5.0 * k));
+  }
+
+  @Test
+  void modesAreATypeWithClearErrors() {
+    assertEquals(SearchMode.NANN, SearchMode.parse(" NANN "));
+    assertEquals(SearchMode.BEAM, SearchMode.parse("beam"));
+    assertEquals(SearchMode.NANN, SearchMode.DEFAULT);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SearchMode.parse("bream"));
+    assertTrue(e.getMessage().contains("'bream'") && e.getMessage().contains("nann, beam, hnsw, brute, dr"),
+        e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> SearchMode.parse(null));
+    e = assertThrows(IllegalArgumentException.class, () -> new WalkParams(0, 10));
+    assertTrue(e.getMessage().contains("width"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new WalkParams(10, 0));
+    assertTrue(e.getMessage().contains("budget"), e.getMessage());
+  }
+
+  @Test
   void paramsMapOntoGraphsWithFewerLevels() {
     Corpus small = TestData.corpus(300, 16, 9);
     HnswIndex flat = TestData.index(small, 32);     // 300 nodes, M=32: one or two levels
@@ -214,6 +343,7 @@ class SearcherTest {
       SearchResult exact = s.bruteForce(user, 10);
       SearchResult beam = s.beam(user, 10, new BeamParams(new int[] {300, 300, 300, 300, 300}, new int[] {5, 5, 5, 5, 5}));
       assertArrayEquals(exact.nodes(), beam.nodes());
+      assertArrayEquals(exact.nodes(), s.nann(user, 10, new WalkParams(300, 300)).nodes());
     }
   }
 }

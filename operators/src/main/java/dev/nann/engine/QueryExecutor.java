@@ -1,0 +1,283 @@
+package dev.nann.engine;
+
+import dev.nann.dr.PathModel;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemAttributes;
+import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.scorer.UserState;
+import dev.nann.search.ScoredHeap;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
+import dev.nann.search.SearchResult;
+import dev.nann.search.Searcher;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Answers one query on one loaded index: the walk of its {@link SearchMode}, exclusions and the
+ * attribute filter applied during the walk, the fresh set's changes scored and merged in, Deep
+ * Retrieval's gather before its exact rerank. This is the one query path: the serving engine and
+ * {@code ./nann eval} both run every query through it, so a figure the evaluation reports is what
+ * serving does.
+ *
+ * <p>Not thread-safe: it owns the scratch for scoring fresh items; use one per walker thread.
+ */
+public final class QueryExecutor {
+  /** Beam-retrieval with a filter: breadth-first steps past T_0 while fewer than k eligible items are found. */
+  static final int FILTER_EXTRA_STEPS = 3;
+
+  private final PathModel paths;
+  private final int drBeam;
+  private Scorer freshScorer;
+  private ScoreBatch freshBatch;
+  private int[] freshRows = new int[0];
+  private final ScoredHeap freshTop = new ScoredHeap(256, false);
+
+  /**
+   * One query.
+   *
+   * @param mode how to search
+   * @param k items wanted (at most the index's size are returned)
+   * @param params what each mode may spend (the walk's budget already the request's)
+   * @param excluded item ids never returned
+   * @param attributeFilter only items matching it (empty: no filter)
+   */
+  public record Query(SearchMode mode, int k, SearchParams params, Set<Long> excluded,
+                      Map<String, List<String>> attributeFilter) {
+    public Query {
+      excluded = excluded == null ? Set.of() : excluded;
+      attributeFilter = attributeFilter == null ? Map.of() : attributeFilter;
+    }
+
+    /** No exclusions, no filter. */
+    public static Query of(SearchMode mode, int k, SearchParams params) {
+      return new Query(mode, k, params, Set.of(), Map.of());
+    }
+  }
+
+  /**
+   * The answer: item ids best first, their scores, items scored in all (walk and fresh set) and the
+   * walk's own result (costs and timings).
+   */
+  public record Answer(long[] items, float[] scores, int scored, SearchResult walk) {
+    public int size() {
+      return items.length;
+    }
+  }
+
+  /**
+   * @param paths the Deep Retrieval structure for {@link SearchMode#DR}, or null when there is none
+   * @param drBeam beam width B of Deep Retrieval's path search
+   */
+  public QueryExecutor(PathModel paths, int drBeam) {
+    this.paths = paths;
+    this.drBeam = drBeam;
+  }
+
+  /** {@link #run(Searcher, LoadedIndex, Scorer, UserState, UserFeatures, Query, FreshSet.View)} with no fresh set. */
+  public Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, UserState user, UserFeatures features,
+                    Query query) {
+    return run(searcher, loaded, scorer, user, features, query, null);
+  }
+
+  /**
+   * Runs {@code query} for a user whose network already ran ({@code user}, from {@code features}).
+   *
+   * @param searcher this thread's searcher over {@code loaded}'s index with the scorer of {@code user}
+   * @param changes the fresh set as this query sees it, or null when there are no changes
+   * @throws IllegalArgumentException for mode dr without a structure, or a query the walk refuses
+   */
+  Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, UserState user, UserFeatures features,
+             Query query, FreshSet.View changes) {
+    HnswIndex index = loaded.index();
+    int k = query.k();
+    Set<Long> excluded = query.excluded();
+    int changed = changes == null ? 0 : changes.count();
+    BitSet eligible = query.attributeFilter().isEmpty() ? null
+        : index.attributes().eligible(query.attributeFilter(), index.size());
+    if (query.mode() == SearchMode.DR) {
+      if (paths == null) {
+        throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
+      }
+      BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
+          loaded.ids());
+      eligible = eligible == null ? gathered : and(eligible, gathered);
+    }
+    // exclusions act during the walk (nann, beam, brute); hnsw over-fetches and filters afterwards
+    Searcher.NodeFilter filter = nodeFilter(loaded, excluded, changes, eligible);
+    int kk = Math.min(k, index.size());
+    SearchParams p = query.params();
+    SearchResult result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (query.mode()) {
+      case BRUTE, DR -> searcher.bruteForce(user, kk, filter);
+      case HNSW -> {
+        long wanted = eligible == null ? k + excluded.size() + changed
+            : 2L * (k + excluded.size() + changed) * index.size() / Math.max(1, eligible.cardinality());
+        int fetch = (int) Math.min(index.size(), wanted);
+        yield searcher.hnsw(user, fetch, Math.max(p.hnswEf(), fetch));
+      }
+      case BEAM -> searcher.beam(user, kk, p.beamFor(k), filter, FILTER_EXTRA_STEPS);
+      case NANN -> searcher.nann(user, kk, p.walk(), filter);
+    };
+    FreshTop fresh = changes == null ? FreshTop.NONE
+        : scoreFresh(scorer, user, changes, excluded, query.attributeFilter(), k);
+    long[] items = new long[Math.min(k, result.size())];
+    float[] scores = new float[items.length];
+    int n = 0;
+    for (int i = 0; i < result.size() && n < k; i++) {
+      if (filter == null || !filter.excluded(result.nodes()[i])) {
+        items[n] = index.itemId(result.nodes()[i]);
+        scores[n++] = result.scores()[i];
+      }
+    }
+    items = Arrays.copyOf(items, n);
+    scores = Arrays.copyOf(scores, n);
+    if (fresh.size() > 0) {
+      return merge(items, scores, fresh, k, result);
+    }
+    return new Answer(items, scores, result.scored(), result);
+  }
+
+  /**
+   * The nodes a query may not get, as a filter for the walk (null when there are none): excluded
+   * item ids, items the fresh set changed (a bit per node when the set is based on this snapshot;
+   * a lookup per change for a query on another version), and with an attribute filter every node
+   * outside {@code eligible}.
+   */
+  private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, FreshSet.View changes,
+                                                BitSet eligible) {
+    boolean onBase = changes != null && changes.base() != null && changes.base().version() == loaded.version();
+    boolean shadow = onBase && changes.count() > 0;
+    int changedElsewhere = changes == null || onBase ? 0 : changes.count();
+    int[] nodes = new int[excluded.size() + changedElsewhere];
+    int n = 0;
+    for (long id : excluded) {
+      int node = loaded.ids().nodeOf(id);
+      if (node >= 0) {
+        nodes[n++] = node;
+      }
+    }
+    for (int e = 0; e < changedElsewhere; e++) {
+      int node = loaded.ids().nodeOf(changes.itemId(e));
+      if (node >= 0) {
+        nodes[n++] = node;
+      }
+    }
+    if (n == 0 && !shadow) {
+      return eligible == null ? null : node -> !eligible.get(node);
+    }
+    int[] sorted = Arrays.copyOf(nodes, n);
+    Arrays.sort(sorted);
+    return node -> eligible != null && !eligible.get(node) || shadow && changes.shadows(node)
+        || sorted.length > 0 && Arrays.binarySearch(sorted, node) >= 0;
+  }
+
+  /** The best fresh items of one query, best first, and how many fresh items it scored. */
+  private record FreshTop(long[] ids, float[] scores, int size, int scored) {
+    static final FreshTop NONE = new FreshTop(new long[0], new float[0], 0, 0);
+  }
+
+  /**
+   * Scores every fresh upsert the query may get, in score batches straight from the set's
+   * embedding array, and keeps the best k.
+   */
+  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Set<Long> excluded,
+                              Map<String, List<String>> attributeFilter, int k) {
+    if (changes.liveUpserts() == 0) {
+      return FreshTop.NONE;
+    }
+    if (freshScorer != scorer) {
+      freshScorer = scorer;
+      freshBatch = scorer.newBatch();
+    }
+    ScoreBatch batch = freshBatch;
+    if (freshRows.length < batch.capacity()) {
+      freshRows = new int[batch.capacity()];
+    }
+    int[] rows = freshRows;
+    ScoredHeap top = freshTop;
+    top.reset(k);
+    float[] emb = changes.embeddings();
+    int dim = batch.dim();
+    int scored = 0;
+    int n = 0;
+    for (int e = 0; e <= changes.count(); e++) {
+      if (e < changes.count()) {
+        if (changes.isDelete(e) || changes.isSuperseded(e)
+            || !excluded.isEmpty() && excluded.contains(changes.itemId(e))
+            || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)) {
+          continue;
+        }
+        batch.putRow(n, emb, e * dim);
+        rows[n++] = e;
+      }
+      if (n == batch.capacity() || e == changes.count() && n > 0) {
+        scorer.score(user, batch, n);
+        for (int i = 0; i < n; i++) {
+          top.offer(ScoredHeap.pack(rows[i], batch.scores()[i]));
+        }
+        scored += n;
+        n = 0;
+      }
+    }
+    int size = top.size();
+    long[] ids = new long[size];
+    float[] scores = new float[size];
+    for (int i = size - 1; i >= 0; i--) {   // the min-heap gives the worst first
+      long packed = top.poll();
+      ids[i] = changes.itemId(ScoredHeap.node(packed));
+      scores[i] = ScoredHeap.score(packed);
+    }
+    return new FreshTop(ids, scores, size, scored);
+  }
+
+  /**
+   * Merges the best fresh items into the walk's best-first list, keeping the best k and one copy of
+   * each item (a query racing a change may see an item in both).
+   */
+  private static Answer merge(long[] items, float[] scores, FreshTop fresh, int k, SearchResult walk) {
+    Set<Long> freshIds = new HashSet<>();
+    for (int i = 0; i < fresh.size(); i++) {
+      freshIds.add(fresh.ids()[i]);
+    }
+    Set<Long> taken = new HashSet<>();
+    List<Long> mergedItems = new ArrayList<>(k);
+    List<Float> mergedScores = new ArrayList<>(k);
+    int a = 0;
+    int b = 0;
+    while (mergedItems.size() < k && (a < items.length || b < fresh.size())) {
+      boolean takeFresh = a >= items.length || b < fresh.size() && fresh.scores()[b] > scores[a];
+      if (takeFresh) {
+        if (taken.add(fresh.ids()[b])) {
+          mergedItems.add(fresh.ids()[b]);
+          mergedScores.add(fresh.scores()[b]);
+        }
+        b++;
+      } else {
+        if (!freshIds.contains(items[a])) {
+          mergedItems.add(items[a]);
+          mergedScores.add(scores[a]);
+        }
+        a++;
+      }
+    }
+    long[] outItems = mergedItems.stream().mapToLong(Long::longValue).toArray();
+    float[] outScores = new float[mergedScores.size()];
+    for (int i = 0; i < outScores.length; i++) {
+      outScores[i] = mergedScores.get(i);
+    }
+    return new Answer(outItems, outScores, walk.scored() + fresh.scored(), walk);
+  }
+
+  private static BitSet and(BitSet a, BitSet b) {
+    BitSet out = (BitSet) a.clone();
+    out.and(b);
+    return out;
+  }
+}

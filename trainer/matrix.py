@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""The model matrix's table and plot, from the `./nann eval --json` files trainer/model_matrix.sh
+writes (one directory per trained model, one eval-efc<N>.json per graph).
+
+    /usr/bin/python3 trainer/matrix.py .nann-cache/matrix --table matrix.md --plot matrix.png
+
+For each cell (data set, scorer, training, FGSM, efConstruction) it reports, from the curves of
+coverage@k against the scored fraction of the corpus:
+  * the least scored fraction at which each walk covers 0.99 of the exact top-k (or its best coverage);
+  * margin: the least, over HNSW-retrieval's points, of nann's coverage at the same items scored
+    (nann's curve interpolated linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
+    walk is at least as good at equal items scored everywhere both curves are measured;
+  * the QPS of nann over HNSW-retrieval's at equal coverage (nann's QPS interpolated at the coverage of
+    HNSW-retrieval's first point reaching 0.99, or its best point), and nann's QPS over brute force.
+The plot has one small panel per cell (nann, Beam- and HNSW-retrieval).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+
+TARGET = 0.99
+LABELS = {"nann": "nann (batched best-first)", "beam": "Beam-retrieval", "hnsw": "HNSW-retrieval"}
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def curve(rows, mode):
+    """[(scored_fraction, coverage, qps)] of one mode, by scored fraction."""
+    return sorted((r["scored_fraction"], r["coverage"], r["qps"]) for r in rows
+                  if r.get("mode") == mode and "scored_fraction" in r)
+
+
+def at_items(points, x):
+    """Coverage of a curve at scored fraction x: linear in log(x) between points; None below the
+    curve's first point; the best coverage reached beyond its last (more items never hurt)."""
+    if not points or x < points[0][0]:
+        return None
+    if x >= points[-1][0]:
+        return max(p[1] for p in points)
+    for (x0, c0, _), (x1, c1, _) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            t = 0.0 if x1 == x0 else (math.log(x) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return c0 + t * (c1 - c0)
+    return None
+
+
+def qps_at_coverage(points, c):
+    """QPS of a curve at coverage c: interpolated between the two points around c along the curve
+    (first crossing), None when the curve never reaches c."""
+    prev = None
+    for p in points:
+        if p[1] >= c:
+            if prev is None or p[1] == prev[1]:
+                return p[2]
+            t = (c - prev[1]) / (p[1] - prev[1])
+            return math.exp(math.log(prev[2]) + t * (math.log(p[2]) - math.log(prev[2])))
+        prev = p
+    return None
+
+
+def first_reaching(points, target=TARGET):
+    for p in points:
+        if p[1] >= target:
+            return p
+    return None
+
+
+def summarize(rows):
+    nann, beam, hnsw = curve(rows, "nann"), curve(rows, "beam"), curve(rows, "hnsw")
+    brute = [r for r in rows if r.get("mode") == "brute"]
+    out = {"nann": nann, "beam": beam, "hnsw": hnsw}
+    margins = [at_items(nann, x) - c for x, c, _ in hnsw if at_items(nann, x) is not None]
+    out["margin"] = min(margins) if margins else None
+    h99 = first_reaching(hnsw)
+    ref = h99 if h99 else (max(hnsw, key=lambda p: p[1]) if hnsw else None)
+    q = qps_at_coverage(nann, ref[1]) if ref else None
+    out["qps_vs_hnsw"] = q / ref[2] if q and ref else None
+    out["qps_ref_coverage"] = ref[1] if ref else None
+    n99 = first_reaching(nann)
+    out["qps_vs_brute"] = (n99[2] if n99 else max(p[2] for p in nann)) / brute[0]["qps"] if brute and nann else None
+    rec = [r for r in rows if r.get("mode") == "recommendation"]
+    out["recommendation"] = rec[0] if rec else None
+    return out
+
+
+def cell_name(path):
+    """(data set, arch, training, fgsm, efC) from .../<set>-<arch>-e<N>-eps<ε>/eval-efc<C>.json."""
+    run = os.path.basename(os.path.dirname(path))
+    m = re.match(r"(ml|synthetic)-(.+)-e(\d+)-eps([0-9.]+)$", run)
+    efc = re.search(r"efc(\d+)", os.path.basename(path)).group(1)
+    if not m:
+        return (run, "", "", "", efc)
+    return (m.group(1), m.group(2), m.group(3), m.group(4), efc)
+
+
+def fmt_reach(points):
+    p = first_reaching(points)
+    if p:
+        return f"{100 * p[0]:.2f}%"
+    best = max(points, key=lambda q: q[1]) if points else None
+    return f"— ({best[1]:.3f})" if best else "—"
+
+
+def table(cells):
+    lines = ["| data | scorer | epochs | FGSM ε | efC | nann ≥0.99 at | HNSW ≥0.99 at | beam ≥0.99 at | margin at equal items | "
+             "QPS nann/HNSW at equal coverage | QPS nann/brute | both ≤2%: nann holds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, s in cells:
+        data, arch, ep, eps, efc = key
+        h = first_reaching(s["hnsw"])
+        n = first_reaching(s["nann"])
+        bar = "n/a" if not (h and h[0] <= 0.02) else ("yes" if n and n[0] <= 0.02 else "NO")
+        margin = "—" if s["margin"] is None else f"{s['margin']:+.4f}"
+        qh = "—" if s["qps_vs_hnsw"] is None else f"{s['qps_vs_hnsw']:.1f}× (at {s['qps_ref_coverage']:.3f})"
+        qb = "—" if s["qps_vs_brute"] is None else f"{s['qps_vs_brute']:.0f}×"
+        lines.append(f"| {data} | {arch} | {ep} | {eps} | {efc} | {fmt_reach(s['nann'])} | {fmt_reach(s['hnsw'])} | "
+                     f"{fmt_reach(s['beam'])} | {margin} | {qh} | {qb} | {bar} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(cells, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(cells)
+    cols = 4
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, (key, s) in zip(axes.flat, cells):
+        for mode, style in (("nann", "-o"), ("hnsw", "--s"), ("beam", ":^")):
+            pts = s[mode]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=3, label=LABELS[mode])
+        ax.axhline(TARGET, color="grey", lw=0.6)
+        ax.set_xscale("log")
+        ax.set_title(" ".join(f"{k}" for k in (key[0], key[1], "e" + key[2], "eps" + key[3], "efC" + key[4])),
+                     fontsize=8)
+        ax.set_ylim(max(0.0, min([p[1] for m in ("nann", "hnsw") for p in s[m]] + [0.9]) - 0.02), 1.005)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="both", lw=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("scored fraction of the corpus")
+    fig.supylabel("coverage@200")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dir", help="trainer/model_matrix.sh's --out directory")
+    ap.add_argument("--table", help="markdown file for the table (default: print it)")
+    ap.add_argument("--plot", help="image file for the plot")
+    a = ap.parse_args()
+    cells = sorted((cell_name(p), summarize(load(p))) for p in glob.glob(os.path.join(a.dir, "*", "eval-efc*.json")))
+    if not cells:
+        raise SystemExit(f"{a.dir}: no */eval-efc*.json files")
+    text = table(cells)
+    if a.table:
+        with open(a.table, "w") as f:
+            f.write(text)
+        print(f"wrote {a.table} ({len(cells)} cells)")
+    else:
+        print(text)
+    if a.plot:
+        plot(cells, a.plot)
+        print(f"wrote {a.plot}")
+
+
+if __name__ == "__main__":
+    main()

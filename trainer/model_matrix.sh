@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The model matrix: for every scorer the trainer makes (two-sided, dnn, attention with the dot head,
+# attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
+# + GMM distractors (trainer/train.py) and on the 1M synthetic nested corpus
+# (trainer/train_synthetic.py), each index built at efConstruction 40 and 200: ./nann eval measures
+# the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at seven, five and seven
+# budgets against the exact top-200, then trainer/matrix.py writes the table and the plot.
+# Finished cells are skipped when re-run, so it can be stopped and resumed.
+#
+#   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
+#                           [--efc "40 200"] [--distractors 100000] [--queries 100] [--cells "e2-eps0 ..."]
+#
+# Cells are named <arch>-e<epochs>-eps<fgsm ε>: MovieLens brief e2, full e10, FGSM ε 0.01 (train.py's
+# default); synthetic brief e1, full e4, FGSM ε 0.3. Whole matrix with the defaults: several hours on
+# the 2-core machine (the 1M synthetic cells dominate: corpus ~2 min, index 2 min at efConstruction 40
+# and ~10 min at 200, training ~5-20 min a model).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=.nann-cache/matrix; SETS="ml synthetic"; ARCHS="two-sided dnn attention attention-rbf"; EFC="40 200"
+DISTRACTORS=100000; QUERIES=100; CELLS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) OUT=$2; shift 2;;
+    --sets) SETS=$2; shift 2;;
+    --archs) ARCHS=$2; shift 2;;
+    --efc) EFC=$2; shift 2;;
+    --distractors) DISTRACTORS=$2; shift 2;;
+    --queries) QUERIES=$2; shift 2;;
+    --cells) CELLS=$2; shift 2;;
+    *) echo "unknown option $1 (see the header of $0)"; exit 2;;
+  esac
+done
+export PYTHONWARNINGS=ignore
+NANN=${NANN:-./nann}
+mkdir -p "$OUT"
+log() { echo "[matrix $(date +%T)] $*"; }
+
+evaluate() {   # corpus spec, model dir, efConstruction, json out
+  [ -f "$4" ] && return 0
+  log "eval $1 efC $3 -> $4"
+  $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+      --modes nann,beam,hnsw,brute --width 200,300,400,600,800,1200,1600 --budget 100000 \
+      --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps 1,1,3 \
+      --hnsw-ef 200,300,400,600,800,1200,1600 --json "$4.tmp" > "$4.txt" 2> "$4.log"
+  mv "$4.tmp" "$4"
+}
+
+for set in $SETS; do
+  if [ "$set" = ml ]; then
+    default_cells="e2-eps0 e2-eps0.01 e10-eps0 e10-eps0.01"
+  else
+    default_cells="e1-eps0 e1-eps0.3 e4-eps0 e4-eps0.3"
+    corpus=.nann-cache/corpus-1m-nested
+    if [ ! -f "$corpus/corpus.json" ]; then
+      log "synthetic nested corpus, 1M x 64"
+      $NANN corpus --items 1000000 --dim 64 --users 50000 --nested --out "$corpus"
+    fi
+  fi
+  for arch in $ARCHS; do
+    for cell in ${CELLS:-$default_cells}; do
+      epochs=${cell%%-eps*}; epochs=${epochs#e}; eps=${cell#*-eps}
+      run="$OUT/$set-$arch-$cell"
+      base=${arch%-rbf}; att=dot; [ "$arch" = attention-rbf ] && att=rbf
+      if [ ! -f "$run/model/model.json" ]; then
+        mkdir -p "$run"
+        log "train $run"
+        if [ "$set" = ml ]; then
+          /usr/bin/python3 trainer/train.py --arch "$base" --attention "$att" --epochs "$epochs" --fgsm-eps "$eps" \
+              --distractors "$DISTRACTORS" --out "$run" > "$run.log" 2>&1
+        else
+          /usr/bin/python3 trainer/train_synthetic.py --corpus "$corpus" --arch "$base" --attention "$att" \
+              --epochs "$epochs" --eps "$eps" --out "$run/model" > "$run.log" 2>&1
+        fi
+      fi
+      for efc in $EFC; do
+        if [ "$set" = ml ]; then
+          evaluate "dir:$run/corpus" "$run/model" "$efc" "$run/eval-efc$efc.json"
+        else
+          evaluate "synthetic-nested:1000000" "$run/model" "$efc" "$run/eval-efc$efc.json"
+        fi
+      done
+    done
+  done
+done
+/usr/bin/python3 trainer/matrix.py "$OUT" --table "$OUT/matrix.md" --plot "$OUT/matrix.png"

@@ -1,0 +1,42 @@
+"""matrix.summarize: coverage at equal items, the margin over HNSW-retrieval, QPS at equal coverage."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from matrix import at_items, qps_at_coverage, summarize, table  # noqa: E402
+
+
+def row(mode, scored, cov, qps):
+    return {"mode": mode, "scored_fraction": scored, "coverage": cov, "qps": qps}
+
+
+class MatrixTest(unittest.TestCase):
+    def test_coverage_at_equal_items_is_interpolated_in_log_items(self):
+        pts = [(0.01, 0.9, 100.0), (0.04, 0.99, 50.0)]
+        self.assertIsNone(at_items(pts, 0.005), "below the curve: not measured")
+        self.assertAlmostEqual(at_items(pts, 0.02), 0.945)   # halfway in log(items)
+        self.assertEqual(at_items(pts, 0.5), 0.99, "beyond the last point: the best coverage reached")
+
+    def test_qps_at_coverage_follows_the_curve(self):
+        pts = [(0.01, 0.9, 400.0), (0.02, 0.99, 100.0)]
+        self.assertAlmostEqual(qps_at_coverage(pts, 0.945), 200.0)
+        self.assertIsNone(qps_at_coverage(pts, 0.995))
+
+    def test_margin_and_ratios(self):
+        rows = [row("nann", 0.01, 0.95, 300), row("nann", 0.02, 0.995, 200),
+                row("hnsw", 0.01, 0.94, 60), row("hnsw", 0.02, 0.99, 40), row("hnsw", 0.04, 1.0, 20),
+                row("brute", 1.0, 1.0, 2), {"mode": "graph-l2", "nann_recall": 0.99}]
+        s = summarize(rows)
+        self.assertAlmostEqual(s["margin"], -0.005, msg="at 4% nann's best (0.995) is below HNSW's 1.0")
+        self.assertAlmostEqual(s["qps_ref_coverage"], 0.99)
+        self.assertGreater(s["qps_vs_hnsw"], 5.0)
+        self.assertEqual(s["qps_vs_brute"], 100.0)
+        text = table([(("ml", "dnn", "2", "0", "40"), s)])
+        self.assertIn("| ml | dnn | 2 | 0 | 40 | 2.00% | 2.00% |", text)
+        self.assertIn("| yes |", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
