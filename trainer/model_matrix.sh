@@ -3,8 +3,8 @@
 # attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
 # + GMM distractors (trainer/train.py) and on the 1M synthetic nested corpus
 # (trainer/train_synthetic.py), each index built at efConstruction 40 and 200: ./nann eval measures
-# the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at seven, five and seven
-# budgets against the exact top-200, then trainer/matrix.py writes the table and the plot.
+# the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at five budgets each
+# against the exact top-200, then trainer/matrix.py writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
@@ -39,9 +39,9 @@ evaluate() {   # corpus spec, model dir, efConstruction, json out
   [ -f "$4" ] && return 0
   log "eval $1 efC $3 -> $4"
   $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
-      --modes nann,beam,hnsw,brute --width 200,300,400,600,800,1200,1600 --budget 100000 \
+      --modes nann,beam,hnsw,brute --width 200,400,800,1600,3200 --budget 100000 \
       --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps 1,1,3 \
-      --hnsw-ef 200,300,400,600,800,1200,1600 --json "$4.tmp" > "$4.txt" 2> "$4.log"
+      --hnsw-ef 200,400,800,1600,3200 --json "$4.tmp" > "$4.txt" 2> "$4.log"
   mv "$4.tmp" "$4"
 }
 
