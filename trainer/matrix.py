@@ -10,8 +10,8 @@ coverage@k against the scored fraction of the corpus:
   * margin: the least, over HNSW-retrieval's points, of nann's coverage at the same items scored
     (nann's curve interpolated linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
     walk is at least as good at equal items scored everywhere both curves are measured;
-  * the QPS of nann over HNSW-retrieval's at equal coverage (nann's QPS interpolated at the coverage of
-    HNSW-retrieval's first point reaching 0.99, or its best point), and nann's QPS over brute force.
+  * the QPS of nann over HNSW-retrieval's at equal coverage (each interpolated along its curve at 0.99,
+    or at the highest coverage both reach when one falls short), and nann's QPS over brute force.
 The plot has one small panel per cell (nann, Beam- and HNSW-retrieval).
 """
 import argparse
@@ -77,11 +77,12 @@ def summarize(rows):
     out = {"nann": nann, "beam": beam, "hnsw": hnsw}
     margins = [at_items(nann, x) - c for x, c, _ in hnsw if at_items(nann, x) is not None]
     out["margin"] = min(margins) if margins else None
-    h99 = first_reaching(hnsw)
-    ref = h99 if h99 else (max(hnsw, key=lambda p: p[1]) if hnsw else None)
-    q = qps_at_coverage(nann, ref[1]) if ref else None
-    out["qps_vs_hnsw"] = q / ref[2] if q and ref else None
-    out["qps_ref_coverage"] = ref[1] if ref else None
+    # QPS at equal coverage: at 0.99, or at the highest coverage both walks reach when one falls short
+    ref = min([TARGET] + [max(p[1] for p in c) for c in (nann, hnsw) if c]) if nann and hnsw else None
+    qn = qps_at_coverage(nann, ref) if ref is not None else None
+    qh = qps_at_coverage(hnsw, ref) if ref is not None else None
+    out["qps_vs_hnsw"] = qn / qh if qn and qh else None
+    out["qps_ref_coverage"] = ref
     n99 = first_reaching(nann)
     out["qps_vs_brute"] = (n99[2] if n99 else max(p[2] for p in nann)) / brute[0]["qps"] if brute and nann else None
     rec = [r for r in rows if r.get("mode") == "recommendation"]
@@ -90,13 +91,21 @@ def summarize(rows):
 
 
 def cell_name(path):
-    """(data set, arch, training, fgsm, efC) from .../<set>-<arch>-e<N>-eps<ε>/eval-efc<C>.json."""
+    """(data, arch, training, fgsm, efC) from .../<set>-<arch>-e<N>-eps<ε>/eval[-d<distractors>]-efc<C>.json;
+    MovieLens cells are labelled with their distractor count (ml+1M, ml+100k)."""
     run = os.path.basename(os.path.dirname(path))
     m = re.match(r"(ml|synthetic)-(.+)-e(\d+)-eps([0-9.]+)$", run)
-    efc = re.search(r"efc(\d+)", os.path.basename(path)).group(1)
+    f = re.search(r"eval(?:-d(\d+))?-efc(\d+)\.json$", os.path.basename(path))
+    efc = f.group(2)
+    data = m.group(1) if m else run
+    if f.group(1):
+        n = int(f.group(1))
+        data += "+" + (f"{n // 1000000}M" if n % 1000000 == 0 else f"{n // 1000}k")
+    elif data == "synthetic":
+        data = "synthetic 1M"
     if not m:
-        return (run, "", "", "", efc)
-    return (m.group(1), m.group(2), m.group(3), m.group(4), efc)
+        return (data, "", "", "", efc)
+    return (data, m.group(2), m.group(3), m.group(4), efc)
 
 
 def fmt_reach(points):
@@ -159,9 +168,9 @@ def main():
     ap.add_argument("--table", help="markdown file for the table (default: print it)")
     ap.add_argument("--plot", help="image file for the plot")
     a = ap.parse_args()
-    cells = sorted((cell_name(p), summarize(load(p))) for p in glob.glob(os.path.join(a.dir, "*", "eval-efc*.json")))
+    cells = sorted((cell_name(p), summarize(load(p))) for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json")))
     if not cells:
-        raise SystemExit(f"{a.dir}: no */eval-efc*.json files")
+        raise SystemExit(f"{a.dir}: no */eval*efc*.json files")
     text = table(cells)
     if a.table:
         with open(a.table, "w") as f:

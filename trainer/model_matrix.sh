@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The model matrix: for every scorer the trainer makes (two-sided, dnn, attention with the dot head,
 # attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
-# + GMM distractors (trainer/train.py) and on the 1M synthetic nested corpus
+# + 1M GMM distractors (trainer/train.py, then trainer/distract.py) and on the 1M synthetic nested corpus
 # (trainer/train_synthetic.py), each index built at efConstruction 40 and 200: ./nann eval measures
 # the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at five budgets each
 # against the exact top-200, then trainer/matrix.py writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
-#                           [--efc "40 200"] [--distractors 100000] [--queries 100] [--cells "e2-eps0 ..."]
+#                           [--efc "40 200"] [--distractors 1000000] [--queries 100] [--cells "e2-eps0 ..."]
 #
 # Cells are named <arch>-e<epochs>-eps<fgsm ε>: MovieLens brief e2, full e10, FGSM ε 0.01 (train.py's
 # default); synthetic brief e1, full e4, FGSM ε 0.3. Whole matrix with the defaults: several hours on
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=.nann-cache/matrix; SETS="ml synthetic"; ARCHS="two-sided dnn attention attention-rbf"; EFC="40 200"
-DISTRACTORS=100000; QUERIES=100; CELLS=""
+DISTRACTORS=1000000; QUERIES=100; CELLS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2; shift 2;;
@@ -66,7 +66,7 @@ for set in $SETS; do
         log "train $run"
         if [ "$set" = ml ]; then
           /usr/bin/python3 trainer/train.py --arch "$base" --attention "$att" --epochs "$epochs" --fgsm-eps "$eps" \
-              --distractors "$DISTRACTORS" --out "$run" > "$run.log" 2>&1
+              --distractors 0 --out "$run" > "$run.log" 2>&1
         else
           /usr/bin/python3 trainer/train_synthetic.py --corpus "$corpus" --arch "$base" --attention "$att" \
               --epochs "$epochs" --eps "$eps" --out "$run/model" > "$run.log" 2>&1
@@ -74,7 +74,10 @@ for set in $SETS; do
       fi
       for efc in $EFC; do
         if [ "$set" = ml ]; then
-          evaluate "dir:$run/corpus" "$run/model" "$efc" "$run/eval-efc$efc.json"
+          # the trained run's real items and test users among $DISTRACTORS look-alike items
+          [ -f "$run/corpus-d$DISTRACTORS/corpus.json" ] || /usr/bin/python3 trainer/distract.py \
+              --corpus "$run/corpus" --distractors "$DISTRACTORS" --out "$run/corpus-d$DISTRACTORS" > /dev/null
+          evaluate "dir:$run/corpus-d$DISTRACTORS" "$run/model" "$efc" "$run/eval-d$DISTRACTORS-efc$efc.json"
         else
           evaluate "synthetic-nested:1000000" "$run/model" "$efc" "$run/eval-efc$efc.json"
         fi

@@ -94,10 +94,12 @@ public final class EvalCommand implements Callable<Integer> {
           + "Default: ${DEFAULT-VALUE}")
   String budget;
 
-  @Option(names = "--recommend", defaultValue = "true", negatable = true,
-      description = "After the runs, find the width and budget with which mode nann covers 0.99 of the exact top-k on "
-          + "this model and corpus (a few extra passes over the same users). Default: ${DEFAULT-VALUE}")
-  boolean recommend;
+  // Plain "--no-…" flags: picocli's negatable form of a default-true option reads the other way round
+  // (--no-x set it to true), so the negative is the option itself.
+  @Option(names = "--no-recommend",
+      description = "Skip the passes that find the width and budget with which mode nann covers 0.99 of the exact "
+          + "top-k on this model and corpus (run by default, after the runs).")
+  boolean noRecommend;
 
   @Option(names = "--ef", defaultValue = "100,200,400",
       description = "Beam-retrieval (mode beam) ef per layer, top first; ';' separates budgets. Default: ${DEFAULT-VALUE}")
@@ -139,10 +141,10 @@ public final class EvalCommand implements Callable<Integer> {
       description = "heap: copy embeddings and adjacency from the verified mapping into heap arrays; mapped: search the mapping. Default: ${DEFAULT-VALUE}")
   String indexMemory;
 
-  @Option(names = "--reference-cache", defaultValue = "true", negatable = true,
-      description = "Reuse the brute-force reference (exact top-k per user) from --cache when the index, model, users "
-          + "and k are the same and mode brute is not asked for. Default: ${DEFAULT-VALUE}")
-  boolean referenceCache;
+  @Option(names = "--no-reference-cache",
+      description = "Measure the brute-force reference again instead of reusing it from --cache (by default it is reused "
+          + "when the index, model, users and k are the same and mode brute is not asked for).")
+  boolean noReferenceCache;
 
   @Option(names = "--explain-misses",
       description = "For mode nann, print where the misses lie: rank in the exact list, score gap, whether the walk came near them.")
@@ -219,7 +221,7 @@ public final class EvalCommand implements Callable<Integer> {
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
-      if (referenceCache) {
+      if (!noReferenceCache) {
         evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash));
       }
       if (drDir != null) {
@@ -249,7 +251,7 @@ public final class EvalCommand implements Callable<Integer> {
       printBreakdown(System.out, reports);
       evaluator.warnIfNearConstant(System.out);
       Map<String, Object> recommendation = null;
-      if (recommend && modeList.contains(SearchMode.NANN)) {
+      if (!noRecommend && modeList.contains(SearchMode.NANN)) {
         recommendation = evaluator.recommend(new Evaluator.Config(List.of(SearchMode.NANN), runParams.get(0), k,
             queries, threads, seed, warmup), TARGET_COVERAGE, System.out);
       }

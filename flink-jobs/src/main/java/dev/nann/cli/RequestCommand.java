@@ -25,8 +25,11 @@ public final class RequestCommand implements Callable<Integer> {
   @Option(names = "--k", description = "items to return (default: ${DEFAULT-VALUE})")
   int k = 50;
 
-  @Option(names = "--mode", description = "nann, hnsw or brute (default: ${DEFAULT-VALUE})")
+  @Option(names = "--mode", description = "nann (the default walk), beam, hnsw, brute or dr (default: ${DEFAULT-VALUE})")
   String mode = "nann";
+
+  @Option(names = "--budget", description = "most items the walk may score (0: the job's search.budget; default: ${DEFAULT-VALUE})")
+  int budget = 0;
 
   @Option(names = "--bootstrap", description = "Kafka bootstrap servers (default: the running demo's, from .nann-demo/bootstrap)")
   String bootstrap;
@@ -58,6 +61,7 @@ public final class RequestCommand implements Callable<Integer> {
     try (ServingClient client = new ServingClient(servers, requests, responses, events);
          KafkaConsumer<byte[], byte[]> answers = client.responsesFromNow()) {
       RetrievalRequest r = ServingClient.request(user, k, mode);
+      r.setBudget(budget);
       client.send(r);
       client.flush();
       long end = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();

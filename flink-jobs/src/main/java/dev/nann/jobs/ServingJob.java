@@ -30,7 +30,7 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
 /**
  * The serving job: requests and user events from Kafka, keyed by user; behaviour sequences in
- * RocksDB keyed state; index and model descriptors in broadcast state; async Beam-retrieval on the
+ * RocksDB keyed state; index and model descriptors in broadcast state; the async walk on the
  * TaskManager-wide engine; responses, candidate feed and dead letters to Kafka (exactly-once by
  * default).
  *

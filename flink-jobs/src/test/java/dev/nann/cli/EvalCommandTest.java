@@ -163,6 +163,7 @@ class EvalCommandTest {
     } finally {
       System.setErr(saved);
     }
+    assertEquals(1, Files.readAllLines(json).size(), "--no-recommend: the nann row and no recommendation row");
     double coverage = new ObjectMapper().readTree(Files.readString(json)).get("coverage").asDouble();
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("misses of .*?: (\\d+) of (\\d+) exact top-50")
         .matcher(captured.toString());

@@ -15,8 +15,8 @@ import java.io.Serializable;
  * @param microBatching merge concurrent queries' score batches into one runtime call
  * @param batchMaxRows most rows in a merged call
  * @param batchMaxWaitMicros longest a batch waits for others to join
- * @param ef Beam-retrieval ef per layer, top first ("100,200,400")
- * @param steps Beam-retrieval steps per layer, top first ("1,1,3")
+ * @param ef mode=beam (Beam-retrieval) ef per layer, top first ("100,200,400")
+ * @param steps mode=beam steps per layer, top first ("1,1,3")
  * @param hnswEf ef at layer 0 for mode=hnsw
  * @param width beam width W of the default walk (mode=nann)
  * @param budget items mode=nann may score per request when the request names no budget

@@ -54,9 +54,6 @@ public final class RetrievalEngine implements AutoCloseable {
   private static final Map<EngineConfig, RetrievalEngine> SHARED = new HashMap<>();
   private static final Map<RetrievalEngine, Integer> USERS = new HashMap<>();
 
-  /** Extra layer-0 steps a filtered Beam-retrieval may take to find k eligible items. */
-  static final int FILTER_EXTRA_STEPS = 3;
-
   /** Accepted models kept loaded: the newest and the one before (for requests still on it). */
   static final int MODELS_KEPT = 2;
 

@@ -166,7 +166,7 @@ public final class Evaluator {
   }
 
   /**
-   * Finds the smallest beam width (k, then 1.5x steps) with which the default walk, run to
+   * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width) with which the default walk, run to
    * convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
    * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
    * the coverage at the configured width and budget beside it, and returns the finding as a JSON
@@ -192,7 +192,7 @@ public final class Evaluator {
     row.put("coverage", Math.round(atConfigured * 1e5) / 1e5);
     double best = 0;
     int bestWidth = 0;
-    for (double w = k; w <= widest; w *= 1.5) {
+    for (double w = k; ; w = Math.min(w * 1.5, widest)) {
       int width = (int) Math.ceil(w);
       Run run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
       double c = coverage(run, brute);
@@ -200,7 +200,7 @@ public final class Evaluator {
         best = c;
         bestWidth = width;
       }
-      if (c >= target) {
+      if (c + 1e-9 >= target) {              // coverage is a ratio of counts: 0.99 exactly must count
         int most = 0;
         for (QueryExecutor.Answer a : run.answers) {
           most = Math.max(most, a.scored());
@@ -214,6 +214,9 @@ public final class Evaluator {
         row.put("recommended_budget", budget);
         row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
         return row;
+      }
+      if (width >= widest) {
+        break;
       }
     }
     out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d; no width up to %d reaches %.2f (best %.4f at width "

@@ -9,7 +9,7 @@ package dev.nann.search;
  * @param scoreCalls scorer calls made
  * @param scorerNanos time inside the scorer's own calls
  * @param gatherNanos time copying candidate embeddings into the score batch
- * @param expandNanos time collecting unvisited neighbours (graph reads and visited marks; Beam-retrieval only)
+ * @param expandNanos time collecting unvisited neighbours (graph reads and visited marks; the batched walks nann and beam)
  * @param totalNanos time of the whole query, user network excluded
  */
 public record SearchResult(int[] nodes, float[] scores, int scored, int scoreCalls, long scorerNanos, long gatherNanos,

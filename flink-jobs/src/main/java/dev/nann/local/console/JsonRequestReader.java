@@ -85,6 +85,7 @@ public final class JsonRequestReader implements RecordReader {
           .setUserId(j.get("userId").asLong())
           .setK(j.has("k") ? j.get("k").asInt() : 200)
           .setMode(j.has("mode") ? j.get("mode").asText() : "nann")
+          .setBudget(j.has("budget") ? j.get("budget").asInt() : 0)
           .setExcludeSeen(j.has("excludeSeen") && j.get("excludeSeen").asBoolean())
           .setDeadlineMillis(j.has("deadlineMillis") ? j.get("deadlineMillis").asLong() : 0L)
           .setCreatedAtMillis(System.currentTimeMillis())
