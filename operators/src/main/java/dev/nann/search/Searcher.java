@@ -280,8 +280,8 @@ public final class Searcher {
    * Rows one batched best-first step aims to score in one runtime call: large enough that a call's
    * fixed cost is small against its rows (a few microseconds of ~1 µs/row on the CPU), small enough
    * that a step expands few nodes the walk would have dropped one node at a time (measured on
-   * MovieLens + 100k distractors: 64 rows score 2-6% fewer items than 256 for the same coverage,
-   * at a third of the queries per second). See docs/search.md.
+   * MovieLens + 100k distractors: 64 rows score 2% fewer items than 256 for the same coverage, in
+   * 2.5 times as many calls). See docs/search.md.
    */
   static final int STEP_ROWS = 256;
 
