@@ -181,9 +181,9 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     List<BeamParams> beams = beamParams();
-    List<Integer> hnswEfs = hnswEfs();
-    List<Integer> budgets = budgets();
     List<Integer> widths = intList("--width", width);
+    List<Integer> hnswEfs = hnswEf == null ? List.of(Math.max(k, widths.get(0))) : atLeastK("--hnsw-ef", hnswEf, "");
+    List<Integer> budgets = atLeastK("--budget", budget, ": a walk must score at least the k items it returns");
     int walks = Math.max(budgets.size(), widths.size());
     List<SearchParams> runParams = new ArrayList<>();
     int runs = Math.max(walks, Math.max(beams.size(), hnswEfs.size()));
@@ -332,23 +332,12 @@ public final class EvalCommand implements Callable<Integer> {
     return out;
   }
 
-  private List<Integer> hnswEfs() {
-    List<Integer> out = hnswEf == null ? List.of(Math.max(k, intList("--width", width).get(0)))
-        : intList("--hnsw-ef", hnswEf);
+  /** A comma-separated option's integers, each at least --k ({@code why} says why, or is empty). */
+  private List<Integer> atLeastK(String option, String list, String why) {
+    List<Integer> out = intList(option, list);
     for (int v : out) {
       if (v < k) {
-        throw new IllegalArgumentException("--hnsw-ef " + v + " is below --k " + k);
-      }
-    }
-    return out;
-  }
-
-  private List<Integer> budgets() {
-    List<Integer> out = intList("--budget", budget);
-    for (int v : out) {
-      if (v < k) {
-        throw new IllegalArgumentException("--budget " + v + " is below --k " + k + ": a walk must score at least the k "
-            + "items it returns");
+        throw new IllegalArgumentException(option + " " + v + " is below --k " + k + why);
       }
     }
     return out;

@@ -29,7 +29,8 @@ import java.io.Serializable;
  * @param drBeam beam width B of {@code mode=dr}
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
-                           int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width, int budget, int maxBudget, int maxK,
+                           int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width,
+                           int budget, int maxBudget, int maxK,
                            String snapshotDir, String provider, int deviceId, String drDir, int drBeam)
     implements Serializable {
   public EngineConfig {

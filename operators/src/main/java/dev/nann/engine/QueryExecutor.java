@@ -12,7 +12,6 @@ import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashSet;
@@ -247,32 +246,28 @@ public final class QueryExecutor {
       freshIds.add(fresh.ids()[i]);
     }
     Set<Long> taken = new HashSet<>();
-    List<Long> mergedItems = new ArrayList<>(k);
-    List<Float> mergedScores = new ArrayList<>(k);
+    long[] outItems = new long[Math.min(k, items.length + fresh.size())];
+    float[] outScores = new float[outItems.length];
+    int n = 0;
     int a = 0;
     int b = 0;
-    while (mergedItems.size() < k && (a < items.length || b < fresh.size())) {
+    while (n < k && (a < items.length || b < fresh.size())) {
       boolean takeFresh = a >= items.length || b < fresh.size() && fresh.scores()[b] > scores[a];
       if (takeFresh) {
         if (taken.add(fresh.ids()[b])) {
-          mergedItems.add(fresh.ids()[b]);
-          mergedScores.add(fresh.scores()[b]);
+          outItems[n] = fresh.ids()[b];
+          outScores[n++] = fresh.scores()[b];
         }
         b++;
       } else {
         if (!freshIds.contains(items[a])) {
-          mergedItems.add(items[a]);
-          mergedScores.add(scores[a]);
+          outItems[n] = items[a];
+          outScores[n++] = scores[a];
         }
         a++;
       }
     }
-    long[] outItems = mergedItems.stream().mapToLong(Long::longValue).toArray();
-    float[] outScores = new float[mergedScores.size()];
-    for (int i = 0; i < outScores.length; i++) {
-      outScores[i] = mergedScores.get(i);
-    }
-    return new Answer(outItems, outScores, walk.scored() + fresh.scored(), walk);
+    return new Answer(Arrays.copyOf(outItems, n), Arrays.copyOf(outScores, n), walk.scored() + fresh.scored(), walk);
   }
 
   private static BitSet and(BitSet a, BitSet b) {

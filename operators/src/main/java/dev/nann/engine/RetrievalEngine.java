@@ -1,7 +1,6 @@
 package dev.nann.engine;
 
 import dev.nann.graph.HnswIndex;
-import dev.nann.graph.ItemAttributes;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
@@ -21,7 +20,6 @@ import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
-import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.net.URI;
 import java.nio.file.Path;

@@ -115,12 +115,7 @@ public final class Evaluator {
         measured.put(mode, runMode(mode, users, cfg, kEff));
       }
     }
-    String key = users.size() + "/" + cfg.seed() + "/" + kEff;
-    if (!key.equals(bruteKey)) {         // the exact reference is the same for every budget: run it once
-      bruteRun = reference(users, cfg, kEff);
-      bruteKey = key;
-    }
-    Run brute = bruteRun;
+    Run brute = exact(users, cfg, kEff);
     List<ModeReport> out = new ArrayList<>();
     for (SearchMode mode : cfg.modes()) {
       Run r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
@@ -147,6 +142,16 @@ public final class Evaluator {
     return out;
   }
 
+  /** The exact top-k of these users: the same for every budget, so measured (or read) once per users and k. */
+  private Run exact(List<Corpus.User> users, Config cfg, int k) {
+    String key = users.size() + "/" + cfg.seed() + "/" + k;
+    if (!key.equals(bruteKey)) {
+      bruteRun = reference(users, cfg, k);
+      bruteKey = key;
+    }
+    return bruteRun;
+  }
+
   private List<Corpus.User> users(Config cfg) {
     List<Corpus.User> users = new ArrayList<>(corpus.users());
     Collections.shuffle(users, new Random(cfg.seed()));
@@ -166,8 +171,8 @@ public final class Evaluator {
   }
 
   /**
-   * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width) with which the default walk, run to
-   * convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
+   * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width)
+   * with which the default walk, run to convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
    * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
    * the coverage at the configured width and budget beside it, and returns the finding as a JSON
    * row ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
@@ -175,10 +180,7 @@ public final class Evaluator {
   public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
     List<Corpus.User> users = users(cfg);
     int k = Math.min(cfg.k(), index.size() - index.deletedCount());
-    Run brute = bruteRun != null && bruteKey.equals(users.size() + "/" + cfg.seed() + "/" + k) ? bruteRun
-        : reference(users, cfg, k);
-    bruteRun = brute;
-    bruteKey = users.size() + "/" + cfg.seed() + "/" + k;
+    Run brute = exact(users, cfg, k);
     SearchParams configured = cfg.params();
     double atConfigured = coverage(runMode(SearchMode.NANN, users, quiet(cfg, configured), k), brute);
     int cap = index.size();

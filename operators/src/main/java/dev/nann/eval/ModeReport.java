@@ -1,5 +1,6 @@
 package dev.nann.eval;
 
+import dev.nann.search.SearchMode;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -12,7 +13,7 @@ import java.util.Map;
  * @param gatherFraction fraction of query time copying candidate embeddings into score batches
  * @param expandFraction fraction of query time collecting unvisited neighbours (graph + visited marks)
  */
-public record ModeReport(dev.nann.search.SearchMode mode, int items, int queries, int k, double coverage, double recallAll,
+public record ModeReport(SearchMode mode, int items, int queries, int k, double coverage, double recallAll,
                          double recallRetrieval, double recallDelta, double scoredFraction, double scoredPerQuery,
                          double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
                          double userNetFraction, double scoreNetFraction, double gatherFraction,
@@ -23,7 +24,7 @@ public record ModeReport(dev.nann.search.SearchMode mode, int items, int queries
   public Map<String, Object> toJson() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("mode", mode.id());
-    m.put("serving_default", mode == dev.nann.search.SearchMode.DEFAULT);
+    m.put("serving_default", mode == SearchMode.DEFAULT);
     m.put("items", items);
     m.put("queries", queries);
     m.put("k", k);

@@ -266,8 +266,7 @@ public final class Searcher {
         break;
       }
     }
-    keepAllInFrontier = false;
-    collectSeen = false;
+    keepAllInFrontier = false;   // scoreInto is shared with the other modes
     return finish(k, start);
   }
 
