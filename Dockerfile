@@ -15,9 +15,12 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY schemas schemas
+COPY core core
 COPY operators operators
 COPY index-sync index-sync
 COPY flink-jobs flink-jobs
+# the reactor lists tools; only its pom is read for -pl flink-jobs
+COPY tools/pom.xml tools/pom.xml
 RUN mvn -B -ntp -Pjob-jar,gpu -DskipTests package -pl flink-jobs -am \
  && mvn -B -ntp dependency:copy -Dartifact=com.microsoft.onnxruntime:onnxruntime_gpu:1.29.0 -DoutputDirectory=/out/lib
 

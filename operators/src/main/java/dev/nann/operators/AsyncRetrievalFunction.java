@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.engine.EngineConfig;
+import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
@@ -83,7 +84,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void timeout(ScoringTask task, ResultFuture<ServingOutput> result) {
-    RetrievalResponse r = RetrievalEngine.error(task.getRequest(), ResponseStatus.TIMEOUT,
+    RetrievalResponse r = RequestProtocol.error(task.getRequest(), ResponseStatus.TIMEOUT,
         "no answer within the async timeout (serving.async.timeout-ms)");
     r.setIndexVersion(task.getIndex().getVersion());
     result.complete(Collections.singleton(output(task, r)));

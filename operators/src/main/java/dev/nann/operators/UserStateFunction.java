@@ -2,6 +2,7 @@ package dev.nann.operators;
 
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;
+import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ModelDescriptor;
@@ -152,7 +153,7 @@ public final class UserStateFunction
     DescriptorUpdate index = descriptors.get(INDEX);
     if (index == null) {
       LOG.warn("trigger event of user {} dropped from the feed: no index yet", e.getUserId());
-      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
+      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
       return;
     }
     out.collect(task(in, r, seq, index, descriptors.get(MODEL), true));
@@ -160,14 +161,14 @@ public final class UserStateFunction
 
   private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
                          ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
-    String invalid = RetrievalEngine.validate(r, engineConfig.maxK());
+    String invalid = RequestProtocol.validate(r, engineConfig.maxK());
     if (invalid != null) {
-      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.INVALID, invalid), false));
+      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.INVALID, invalid), false));
       return;
     }
     DescriptorUpdate index = descriptors.get(INDEX);
     if (index == null) {
-      ctx.output(ANSWERS, answer(in, RetrievalEngine.error(r, ResponseStatus.NO_INDEX,
+      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX,
           "no index snapshot has been published yet"), false));
       return;
     }

@@ -1,0 +1,199 @@
+package dev.nann.engine;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemIdLookup;
+import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The index snapshots one engine serves: loads a version when its descriptor arrives (in the
+ * background, so walkers never wait for a load), checks it against the descriptor (SHA-256,
+ * version), makes the newest loaded version the live one, and keeps serving the previous version
+ * when a newer one is refused. Versions only move forward.
+ */
+final class IndexCatalog implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(IndexCatalog.class);
+
+  private final SharedRegistry<Long, LoadedIndex> indexes;
+  private final Map<Long, IndexDescriptor> descriptors = new ConcurrentHashMap<>();
+  /** Versions the loader thread is loading; requests stamped with one are answered on the live one meanwhile. */
+  private final Set<Long> prefetching = ConcurrentHashMap.newKeySet();
+  private final Map<Long, String> refused = new ConcurrentHashMap<>();
+  private final AtomicLong refusedCount = new AtomicLong();
+  private final AtomicLong newestVersion = new AtomicLong(-1);
+  private final String snapshotDir;
+  private final Executor loader;
+  private final Consumer<LoadedIndex> onLive;
+
+  /**
+   * @param snapshotDir where relative snapshot uris resolve, or null
+   * @param loader the thread descriptors' loads run on
+   * @param onLive told of each index that becomes live (the fresh set rebases on it)
+   */
+  IndexCatalog(String snapshotDir, Executor loader, Consumer<LoadedIndex> onLive) {
+    this.snapshotDir = snapshotDir;
+    this.loader = loader;
+    this.onLive = onLive;
+    this.indexes = new SharedRegistry<>("index", this::load);
+  }
+
+  /** Starts loading a version in the background so the first request for it does not pay for the load. */
+  void prefetch(IndexDescriptor d) {
+    descriptors.putIfAbsent(d.getVersion(), d);
+    prefetching.add(d.getVersion());
+    loader.execute(() -> {
+      try (SharedRegistry<Long, LoadedIndex>.Lease l = loadOrFallBack(d)) {
+        // loaded (and live if newest), or refused and remembered
+      } finally {
+        prefetching.remove(d.getVersion());
+      }
+    });
+  }
+
+  /**
+   * The index a request stamped with {@code d} is answered on: that version when loaded; the live one
+   * when the stamped version is still being loaded in the background or is older than the live one
+   * and already let go; loaded here only when no load is under way for it (engines driven without
+   * {@link #prefetch}). Null when nothing can be served.
+   */
+  SharedRegistry<Long, LoadedIndex>.Lease lease(IndexDescriptor d) {
+    descriptors.putIfAbsent(d.getVersion(), d);
+    long version = d.getVersion();
+    SharedRegistry<Long, LoadedIndex>.Lease loaded = indexes.tryAcquire(version);
+    if (loaded != null) {
+      return loaded;
+    }
+    Long live = indexes.pinnedKey();
+    if (live != null && (prefetching.contains(version) || version < live)) {
+      SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.tryAcquire(live);
+      if (lease != null) {
+        return lease;
+      }
+    }
+    return loadOrFallBack(d);
+  }
+
+  /** The live index, read under a short lease (nothing is kept), or null. */
+  LoadedIndex live() {
+    Long v = indexes.pinnedKey();
+    if (v == null) {
+      return null;
+    }
+    try (SharedRegistry<Long, LoadedIndex>.Lease l = indexes.acquire(v)) {
+      return l.value();
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Newest version served so far, or -1. */
+  long newestVersion() {
+    return newestVersion.get();
+  }
+
+  /** Build time of the live index (epoch ms), or 0. */
+  long liveCreatedAtMillis() {
+    Long v = indexes.pinnedKey();
+    IndexDescriptor d = v == null ? null : descriptors.get(v);
+    return d == null ? 0L : d.getCreatedAtMillis();
+  }
+
+  /** Why a version was refused, or null. */
+  String refusal(long version) {
+    return refused.get(version);
+  }
+
+  /** Versions refused since start (corrupt, missing or inconsistent snapshots). */
+  long refusedCount() {
+    return refusedCount.get();
+  }
+
+  @Override
+  public void close() {
+    indexes.unpin();
+  }
+
+  /**
+   * Loads (or shares) the version and makes it live if newest. When that version is refused, a lease
+   * on the live version: the previous snapshot keeps serving. A refused version is remembered, so it
+   * is not re-read on every request. Null if nothing loads.
+   */
+  private SharedRegistry<Long, LoadedIndex>.Lease loadOrFallBack(IndexDescriptor d) {
+    long version = d.getVersion();
+    if (!refused.containsKey(version)) {
+      try {
+        SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(version);
+        makeLiveIfNewer(version);
+        return lease;
+      } catch (RuntimeException e) {
+        refuse(d, e);
+      }
+    }
+    Long fallback = indexes.pinnedKey();
+    if (fallback == null || fallback == version) {
+      return null;
+    }
+    try {
+      return indexes.acquire(fallback);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private void refuse(IndexDescriptor d, RuntimeException e) {
+    if (refused.putIfAbsent(d.getVersion(), String.valueOf(e.getMessage())) == null) {
+      refusedCount.incrementAndGet();
+      LOG.error("index version {} ({}) refused, the previous version keeps serving: {}", d.getVersion(), d.getUri(),
+          e.getMessage());
+    }
+  }
+
+  private void makeLiveIfNewer(long version) {
+    long prev = newestVersion.get();
+    while (version > prev) {
+      if (newestVersion.compareAndSet(prev, version)) {
+        indexes.pin(version);
+        try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
+          onLive.accept(live.value());
+        }
+        return;
+      }
+      prev = newestVersion.get();
+    }
+  }
+
+  private LoadedIndex load(long version) {
+    IndexDescriptor d = descriptors.get(version);
+    if (d == null) {
+      throw new IllegalStateException("no descriptor for index version " + version);
+    }
+    Path file = resolve(d.getUri());
+    HnswIndex read = SnapshotFormat.read(file);
+    if (!read.sha256().equalsIgnoreCase(d.getSha256())) {
+      throw new SnapshotException("snapshot " + file + " has SHA-256 " + read.sha256()
+          + " but its descriptor says " + d.getSha256());
+    }
+    if (read.meta().version() != version) {
+      throw new SnapshotException("snapshot " + file + " holds version " + read.meta().version()
+          + " but its descriptor says " + version);
+    }
+    HnswIndex index = read.onHeap();
+    return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
+  }
+
+  private Path resolve(String uri) {
+    Path p = uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
+    return p.isAbsolute() || snapshotDir == null ? p : Path.of(snapshotDir).resolve(p);
+  }
+}

@@ -1,0 +1,46 @@
+package dev.nann;
+
+import dev.nann.corpus.Corpus;
+import dev.nann.corpus.SyntheticCorpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import java.nio.file.Path;
+
+/** Shared fixtures: the repository root, committed model directories, small seeded indexes. */
+public final class TestData {
+  private TestData() {
+  }
+
+  public static Path repo() {
+    return Path.of(System.getProperty("nann.repo", "..")).toAbsolutePath().normalize();
+  }
+
+  /** A committed fixture model directory, e.g. {@code model("attention", 16)}. */
+  public static Path model(String arch, int dim) {
+    return repo().resolve("models/fixtures").resolve(arch + "-d" + dim);
+  }
+
+  public static Corpus corpus(int items, int dim, long seed) {
+    return SyntheticCorpus.generate(items, dim, 20, seed);
+  }
+
+  public static HnswIndex index(Corpus c, int m) {
+    return new HnswIndexBuilder().m(m).efConstruction(64).seed(3).build(c.embeddings(), c.dim(), c.itemIds());
+  }
+
+  /** Writes {@code index} as a snapshot at {@code file} and returns the descriptor index-sync would publish for it. */
+  public static IndexDescriptor publish(HnswIndex index, Path file) {
+    HnswIndex written = SnapshotFormat.write(index, file);
+    return IndexDescriptor.newBuilder().setVersion(index.meta().version()).setUri(file.toString())
+        .setSha256(written.sha256()).setItems(index.size()).setDim(index.dim())
+        .setCreatedAtMillis(System.currentTimeMillis()).build();
+  }
+
+  /** An engine on {@code modelDir} with the default beam and CPU scoring, snapshots resolved under {@code dir}. */
+  public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
+    return new dev.nann.engine.EngineConfig(modelDir.toString(), walkers, 1, false, 4096, 200, "100,200,400", "1,1,3",
+        200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0, null, 5);
+  }
+}

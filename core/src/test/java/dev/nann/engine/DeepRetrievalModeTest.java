@@ -1,0 +1,75 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.dr.PathModel;
+import dev.nann.corpus.Corpus;
+import dev.nann.corpus.FileCorpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.internal.ScoringTask;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * mode=dr in the engine, on the trainer's smoke outputs (./test.sh writes them): the answer holds
+ * only items of the user's best DR paths, reranked by the model, and only those items are scored.
+ */
+class DeepRetrievalModeTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void answersFromTheItemsOfTheBestPathsOnly() throws Exception {
+    Path smoke = TestData.repo().resolve(".cache/trained-smoke");
+    Assumptions.assumeTrue(Files.exists(smoke.resolve("dr/dr.json")) && Files.exists(smoke.resolve("attention/corpus")),
+        "no trainer smoke outputs at " + smoke + " (./test.sh makes them before the Java tests)");
+    Corpus c = FileCorpus.load(smoke.resolve("attention/corpus"));
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds());
+    IndexDescriptor d = TestData.publish(built, dir.resolve("index-1.nann"));
+    int beam = 3;
+    try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
+        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0,
+        smoke.resolve("dr").toString(), beam));
+         PathModel paths = PathModel.load(smoke.resolve("dr"), c.dim())) {
+      Corpus.User user = c.users().get(0);
+      List<Long> sequence = new ArrayList<>();
+      float[] mean = new float[c.dim()];
+      for (int row : user.behavior()) {
+        sequence.add(c.itemIds()[row]);
+        for (int j = 0; j < c.dim(); j++) {
+          mean[j] += c.embeddings()[row * c.dim() + j] / user.behavior().length;
+        }
+      }
+      Set<Long> gathered = new HashSet<>(paths.items(paths.beamSearch(mean, beam).paths()));
+      RetrievalRequest req = RetrievalRequest.newBuilder().setRequestId("dr-1").setUserId(1).setK(20).setMode("dr")
+          .setCreatedAtMillis(System.currentTimeMillis()).build();
+      RetrievalResponse r = engine.submit(ScoringTask.newBuilder().setRequest(req).setSequence(sequence).setIndex(d)
+          .build()).get(60, TimeUnit.SECONDS);
+      assertEquals(ResponseStatus.OK, r.getStatus(), r.toString());
+      assertFalse(r.getItems().isEmpty());
+      assertTrue(gathered.containsAll(r.getItems()), "every answer comes from the best paths");
+      assertEquals(gathered.size(), r.getItemsScored(), "exactly the gathered items are scored");
+      assertTrue(r.getItemsScored() < built.size());
+      for (int i = 1; i < r.getScores().size(); i++) {
+        assertTrue(r.getScores().get(i - 1) >= r.getScores().get(i), "reranked best first");
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.schemas.IndexDescriptor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The index catalogue on real snapshot files: the newest loaded version becomes live (and the fresh
+ * set hears of it), a refused version falls back to the live one and is not re-read, an older
+ * version is answered on the live one, and nothing loadable means no lease.
+ */
+class IndexCatalogTest {
+  private static final int DIM = 16;
+
+  @TempDir
+  Path dir;
+
+  private final List<Long> madeLive = new ArrayList<>();
+
+  @Test
+  void newestVersionBecomesLiveAndARefusedOneFallsBack() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    IndexDescriptor v1 = write(1, c);
+    IndexDescriptor v2 = write(2, c);
+    IndexDescriptor badSum = write(3, c);
+    badSum.setSha256("00".repeat(32));
+    try (IndexCatalog catalog = new IndexCatalog(dir.toString(), Runnable::run, live -> madeLive.add(live.version()))) {
+      assertNull(catalog.live());
+      assertEquals(-1, catalog.newestVersion());
+      catalog.prefetch(v1);
+      assertEquals(1L, catalog.live().version());
+      catalog.prefetch(v2);
+      assertEquals(2L, catalog.live().version());
+      assertEquals(List.of(1L, 2L), madeLive);
+
+      try (var lease = catalog.lease(badSum)) {
+        assertEquals(2L, lease.value().version(), "a refused version is answered on the live one");
+      }
+      assertTrue(catalog.refusal(3).contains("SHA-256"), catalog.refusal(3));
+      try (var again = catalog.lease(badSum)) {
+        assertEquals(2L, again.value().version());
+      }
+      assertEquals(1, catalog.refusedCount(), "a refused version is remembered, not re-read per request");
+
+      try (var late = catalog.lease(v1)) {
+        assertEquals(2L, late.value().version(), "an older version let go is answered on the live one");
+      }
+      assertEquals(2L, catalog.newestVersion());
+      assertEquals(List.of(1L, 2L), madeLive, "neither a refused nor an older version becomes live");
+    }
+  }
+
+  @Test
+  void nothingLoadableMeansNoLease() {
+    IndexDescriptor missing = IndexDescriptor.newBuilder().setVersion(7).setUri("index-7.nann").setSha256("00")
+        .setItems(1).setDim(DIM).setCreatedAtMillis(0).build();
+    try (IndexCatalog catalog = new IndexCatalog(dir.toString(), Runnable::run, live -> madeLive.add(live.version()))) {
+      assertNull(catalog.lease(missing));
+      assertNotNull(catalog.refusal(7));
+      assertTrue(madeLive.isEmpty());
+    }
+  }
+
+  private IndexDescriptor write(long version, Corpus c) {
+    return TestData.publish(new HnswIndexBuilder().m(16).efConstruction(40).seed(version).version(version)
+        .build(c.embeddings(), DIM, c.itemIds()), dir.resolve("index-" + version + ".nann"));
+  }
+}

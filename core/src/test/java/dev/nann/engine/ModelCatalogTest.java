@@ -1,0 +1,92 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.nann.TestData;
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemIdLookup;
+import dev.nann.schemas.ModelDescriptor;
+import dev.nann.scorer.ModelSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The model catalogue with real ONNX models: the default serves until a checked model is admitted,
+ * a refused model never serves and says why, a stamped model answers when it fits the index, and a
+ * model of another item dimension never answers an index it does not fit.
+ */
+class ModelCatalogTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void admitsChecksAndChoosesModels() throws Exception {
+    LoadedIndex d16 = loaded(1, TestData.corpus(200, 16, 1));
+    LoadedIndex d64 = loaded(2, TestData.corpus(200, 64, 2));
+    Path def = TestData.model("attention", 16);
+    EngineConfig cfg = TestData.engineConfig(def, 1, dir);
+    try (ModelCatalog catalog = new ModelCatalog(cfg, ModelSpec.read(def), Runnable::run, () -> d16)) {
+      String first = catalog.defaultVersion();
+      assertEquals(first, catalog.newestVersion());
+      try (var lease = catalog.lease(null, d16, 0)) {
+        assertEquals(first, lease.value().version());
+      }
+      assertNull(catalog.lease(null, d64, 0), "no model scores d64 items");
+
+      ModelDescriptor m2 = copy("dnn", 16, "m-2");
+      catalog.prefetch(m2).get(60, TimeUnit.SECONDS);
+      assertEquals("m-2", catalog.newestVersion());
+      ModelDescriptor stampedFirst = ModelDescriptor.newBuilder(m2).setVersion(first).build();
+      try (var lease = catalog.lease(stampedFirst, d16, 0)) {
+        assertEquals(first, lease.value().version(), "a task stamped with an accepted model that fits keeps it");
+      }
+
+      ModelDescriptor badSum = copy("two-sided", 16, "m-3");
+      badSum.setSha256("00".repeat(32));
+      catalog.prefetch(badSum).get(60, TimeUnit.SECONDS);
+      assertEquals("m-2", catalog.newestVersion());
+      assertEquals(1, catalog.refusedCount());
+      assertTrue(catalog.refusalOf(badSum).contains("SHA-256"), catalog.refusalOf(badSum));
+      try (var lease = catalog.lease(badSum, d16, 0)) {
+        assertEquals("m-2", lease.value().version(), "a refused model never serves");
+      }
+
+      ModelDescriptor wrongDim = copy("attention", 64, "m-4");   // names no index: must fit the live d16 one
+      catalog.prefetch(wrongDim).get(60, TimeUnit.SECONDS);
+      assertEquals(2, catalog.refusedCount());
+      assertTrue(catalog.refusalOf(wrongDim).contains("dim 64"), catalog.refusalOf(wrongDim));
+    }
+  }
+
+  private static LoadedIndex loaded(long version, Corpus c) {
+    HnswIndex index = TestData.index(c, 16);
+    return new LoadedIndex(version, index, ItemIdLookup.of(index), 0L);
+  }
+
+  /** A copy of a fixture model under a new version. */
+  private ModelDescriptor copy(String arch, int d, String version) throws IOException {
+    Path dst = dir.resolve(version);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(TestData.model(arch, d))) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dst.resolve(f.getFileName()));
+      }
+    }
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode spec = (ObjectNode) json.readTree(dst.resolve("model.json").toFile());
+    spec.put("version", version);
+    json.writeValue(dst.resolve("model.json").toFile(), spec);
+    return ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
+        .setSha256(ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d).build();
+  }
+}

@@ -1,0 +1,56 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** What a valid request is, and that every answer carries every field. */
+class RequestProtocolTest {
+  private static RetrievalRequest.Builder request() {
+    return RetrievalRequest.newBuilder().setRequestId("r-1").setUserId(7).setK(10).setMode("nann")
+        .setCreatedAtMillis(1L);
+  }
+
+  @Test
+  void acceptsAWellFormedRequestInEveryMode() {
+    for (String mode : List.of("nann", "beam", "hnsw", "brute", "dr")) {
+      assertNull(RequestProtocol.validate(request().setMode(mode).build(), 100), mode);
+    }
+    assertNull(RequestProtocol.validate(request().setK(100).setBudget(5).build(), 100));
+  }
+
+  @Test
+  void refusesEachBadFieldWithAReasonNamingIt() {
+    assertTrue(RequestProtocol.validate(request().setMode("fastest").build(), 100).contains("fastest"));
+    assertTrue(RequestProtocol.validate(request().setBudget(-1).build(), 100).startsWith("budget=-1"));
+    assertTrue(RequestProtocol.validate(request().setK(0).build(), 100).startsWith("k=0"));
+    assertTrue(RequestProtocol.validate(request().setK(101).build(), 100).contains("[1, 100]"));
+    assertEquals("requestId is empty", RequestProtocol.validate(request().setRequestId("").build(), 100));
+    assertTrue(RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", List.of())).build(), 100)
+        .contains("'genre'"));
+  }
+
+  @Test
+  void answersCarryEveryField() {
+    RetrievalRequest req = request().build();
+    RetrievalResponse err = RequestProtocol.error(req, ResponseStatus.NO_INDEX, "none yet");
+    assertEquals("r-1", err.getRequestId());
+    assertEquals(7L, err.getUserId());
+    assertEquals(-1L, err.getIndexVersion());
+    assertEquals("", err.getModelVersion());
+    assertTrue(err.getItems().isEmpty());
+    RetrievalResponse ok = RequestProtocol.answer(req, ResponseStatus.OK, "", 3L, "m-1", List.of(5L, 6L),
+        List.of(0.9f, 0.1f), 123);
+    assertEquals(List.of(5L, 6L), ok.getItems());
+    assertEquals(3L, ok.getIndexVersion());
+    assertEquals("m-1", ok.getModelVersion());
+    assertEquals(123, ok.getItemsScored());
+  }
+}

@@ -1,0 +1,494 @@
+package dev.nann.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.corpus.Corpus;
+import dev.nann.eval.Evaluator;
+import dev.nann.corpus.FileCorpus;
+import dev.nann.eval.GraphQuality;
+import dev.nann.eval.ModeReport;
+import dev.nann.corpus.MovieLensCorpus;
+import dev.nann.corpus.SyntheticCorpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.scorer.InnerProductScorer;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.ScorerRuntime;
+import dev.nann.scorer.ShapeGrid;
+import dev.nann.search.BeamParams;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
+import dev.nann.search.WalkParams;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code nann eval}: build (or reuse) an index over a corpus and compare search modes on the paper's metrics. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = {"Builds an HNSW index over a corpus, runs the same user queries through the serving default walk (nann),",
+        "HNSW-retrieval (hnsw) and brute force (or any --modes), exactly as the serving engine runs them, and prints",
+        "recall, coverage, scored fraction, QPS and latency, then the budget that reaches coverage 0.99 on this model.",
+        "Several budgets in one run: --budget and --hnsw-ef values separated by ',', --ef/--steps sets by ';'."})
+public final class EvalCommand implements Callable<Integer> {
+  /** Coverage of the exact top-k that {@code --recommend} looks for. */
+  static final double TARGET_COVERAGE = 0.99;
+
+  @Option(names = "--corpus", defaultValue = "synthetic:100000",
+      description = "synthetic:N (seeded clustered items), synthetic-nested:N (clusters grouped into categories), movielens:PATH (MovieLens-100k directory) or dir:PATH "
+          + "(a corpus written by trainer/train.py, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
+  String corpus;
+
+  @Option(names = "--dim", defaultValue = "64", description = "Embedding dimension d. Default: ${DEFAULT-VALUE}")
+  int dim;
+
+  @Option(names = "--arch", defaultValue = "attention",
+      description = "Scorer architecture of the fixture model: two-sided, dnn, attention or attention-rbf "
+          + "(distance attention). Default: ${DEFAULT-VALUE}")
+  String arch;
+
+  @Option(names = "--model", description = "A model directory (overrides --arch).")
+  Path model;
+
+  @Option(names = "--scorer", defaultValue = "onnx",
+      description = "onnx (score.onnx) or ip (inner product in Java, two-sided models only). Default: ${DEFAULT-VALUE}")
+  String scorerKind;
+
+  @Option(names = "--provider", defaultValue = "cpu",
+      description = "ONNX Runtime execution provider: cpu, cuda (the -Pgpu build on a GPU machine) or auto. Default: ${DEFAULT-VALUE}")
+  String provider;
+
+  @Option(names = "--device-id", defaultValue = "0", description = "CUDA device for --provider cuda/auto. Default: ${DEFAULT-VALUE}")
+  int deviceId;
+
+  @Option(names = "--dr", description = "A Deep Retrieval structure (trainer/train_dr.py output) for mode dr.")
+  Path drDir;
+
+  @Option(names = "--dr-beam", defaultValue = "5", description = "Beam width B of mode dr. Default: ${DEFAULT-VALUE}")
+  int drBeam;
+
+  @Option(names = "--modes", defaultValue = "nann,hnsw,brute", split = ",",
+      description = "Modes to report: nann (the serving default), beam (the paper's Beam-retrieval), hnsw, brute, "
+          + "dr (needs --dr). Default: ${DEFAULT-VALUE}")
+  List<String> modes;
+
+  @Option(names = "--width", defaultValue = "400",
+      description = "Beam width W of mode nann (search.width), comma-separated for several runs (paired with --budget "
+          + "values in order; the last value repeats). Default: ${DEFAULT-VALUE}")
+  String width;
+
+  @Option(names = "--budget", defaultValue = "20000",
+      description = "Most items mode nann scores per query (search.budget), comma-separated for several runs. "
+          + "Default: ${DEFAULT-VALUE}")
+  String budget;
+
+  // Plain "--no-…" flags: picocli's negatable form of a default-true option reads the other way round
+  // (--no-x set it to true), so the negative is the option itself.
+  @Option(names = "--no-recommend",
+      description = "Skip the passes that find the width and budget with which mode nann covers 0.99 of the exact "
+          + "top-k on this model and corpus (run by default, after the runs).")
+  boolean noRecommend;
+
+  @Option(names = "--ef", defaultValue = "100,200,400",
+      description = "Beam-retrieval (mode beam) ef per layer, top first; ';' separates budgets. Default: ${DEFAULT-VALUE}")
+  String ef;
+
+  @Option(names = "--steps", defaultValue = "1,1,3",
+      description = "Beam-retrieval steps T per layer, top first; one set, or one per --ef set. Default: ${DEFAULT-VALUE}")
+  String steps;
+
+  @Option(names = "--hnsw-ef", description = "HNSW-retrieval ef_0 values, comma-separated. Default: --width.")
+  String hnswEf;
+
+  @Option(names = "--k", defaultValue = "200", description = "Items returned (M). Default: ${DEFAULT-VALUE}")
+  int k;
+
+  @Option(names = "--queries", defaultValue = "100", description = "Users queried. Default: ${DEFAULT-VALUE}")
+  int queries;
+
+  @Option(names = "--threads", defaultValue = "1", description = "Query threads. Default: ${DEFAULT-VALUE}")
+  int threads;
+
+  @Option(names = "--warmup", defaultValue = "20",
+      description = "Untimed queries per thread before each mode is measured (brute force: at most 1). Default: ${DEFAULT-VALUE}")
+  int warmup;
+
+  @Option(names = "--build-threads", defaultValue = "2", description = "Index build threads. Default: ${DEFAULT-VALUE}")
+  int buildThreads;
+
+  @Option(names = "--m", defaultValue = "32", description = "HNSW M. Default: ${DEFAULT-VALUE}")
+  int m;
+
+  @Option(names = "--ef-construction", defaultValue = "40", description = "HNSW efConstruction. Default: ${DEFAULT-VALUE}")
+  int efConstruction;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed for corpus, build and user sample. Default: ${DEFAULT-VALUE}")
+  long seed;
+
+  @Option(names = "--index-memory", defaultValue = "heap",
+      description = "heap: copy embeddings and adjacency from the verified mapping into heap arrays; mapped: search the mapping. Default: ${DEFAULT-VALUE}")
+  String indexMemory;
+
+  @Option(names = "--no-reference-cache",
+      description = "Measure the brute-force reference again instead of reusing it from --cache (by default it is reused "
+          + "when the index, model, users and k are the same and mode brute is not asked for).")
+  boolean noReferenceCache;
+
+  @Option(names = "--explain-misses",
+      description = "For mode nann, print where the misses lie: rank in the exact list, score gap, whether the walk came near them.")
+  boolean explainMisses;
+
+  @Option(names = "--graph-check", defaultValue = "0", paramLabel = "N",
+      description = "Also run N exact-L2 item queries through both walks at every budget (score = -|e_v - e_q|^2) and "
+          + "print the share of the true L2 top-k they find: what the graph itself allows a scorer. Default: off")
+  int graphCheck;
+
+  @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
+  Path json;
+
+  @Option(names = "--cache", defaultValue = ".nann-cache",
+      description = "Directory for built snapshots and generated models. Default: ${DEFAULT-VALUE}")
+  Path cache;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream log = System.err;
+    if (k < 1) {
+      throw new IllegalArgumentException("--k must be >= 1, got " + k);
+    }
+    List<SearchMode> modeList = new ArrayList<>();
+    for (String mode : modes) {
+      SearchMode parsed;
+      try {
+        parsed = SearchMode.parse(mode);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage() + " (in --modes)");
+      }
+      if (!modeList.contains(parsed)) {
+        modeList.add(parsed);
+      }
+    }
+    List<BeamParams> beams = beamParams();
+    List<Integer> widths = intList("--width", width);
+    List<Integer> hnswEfs = hnswEf == null ? List.of(Math.max(k, widths.get(0))) : atLeastK("--hnsw-ef", hnswEf, "");
+    List<Integer> budgets = atLeastK("--budget", budget, ": a walk must score at least the k items it returns");
+    int walks = Math.max(budgets.size(), widths.size());
+    List<SearchParams> runParams = new ArrayList<>();
+    int runs = Math.max(walks, Math.max(beams.size(), hnswEfs.size()));
+    for (int i = 0; i < runs; i++) {
+      runParams.add(new SearchParams(new WalkParams(widths.get(Math.min(i, widths.size() - 1)),
+          budgets.get(Math.min(i, budgets.size() - 1))),
+          beams.get(Math.min(i, beams.size() - 1)), hnswEfs.get(Math.min(i, hnswEfs.size() - 1))));
+    }
+    Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
+    log.println("[eval] model " + modelDir);
+    try (OnnxModel onnx = OnnxModel.load(modelDir,
+        new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, 1))) {
+      log.println("[eval] scoring on " + onnx.provider());
+      if (onnx.spec().itemDim() != dim && model != null) {
+        log.println("[eval] --dim " + dim + " ignored: the model takes d=" + onnx.spec().itemDim());
+      }
+      int d = onnx.spec().itemDim();
+      Corpus c = loadCorpus(onnx, d);
+      log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
+      int itemsHash = Arrays.hashCode(c.embeddings());   // one pass over the items serves both cache keys
+      HnswIndex index = buildOrLoad(c, itemsHash);
+      if (indexMemory.equals("heap")) {
+        long th = System.nanoTime();
+        index = index.onHeap();
+        log.printf("[eval] index copied onto the heap in %.2f s%n", (System.nanoTime() - th) / 1e9);
+      } else if (!indexMemory.equals("mapped")) {
+        throw new IllegalArgumentException("--index-memory must be heap or mapped, got '" + indexMemory + "'");
+      }
+      long t0 = System.nanoTime();
+      Scorer scorer = switch (scorerKind) {
+        case "onnx" -> new OnnxScorer(onnx, ShapeGrid.defaults(), false);
+        case "ip" -> new InnerProductScorer(onnx);
+        default -> throw new IllegalArgumentException("unknown --scorer '" + scorerKind + "'; use onnx or ip");
+      };
+      log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
+          scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
+      Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
+      if (!noReferenceCache) {
+        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash));
+      }
+      if (drDir != null) {
+        evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
+      } else if (modeList.contains(SearchMode.DR)) {
+        throw new IllegalArgumentException("--modes dr needs --dr DIR (a trainer/train_dr.py output)");
+      }
+      List<ModeReport> reports = new ArrayList<>();
+      for (int i = 0; i < runs; i++) {
+        List<SearchMode> these = new ArrayList<>();
+        for (SearchMode mode : modeList) {
+          boolean more = switch (mode) {
+            case NANN -> i < walks;
+            case BEAM -> i < beams.size();
+            case HNSW -> i < hnswEfs.size();
+            case BRUTE, DR -> i == 0;
+          };
+          if (more) {
+            these.add(mode);
+          }
+        }
+        if (!these.isEmpty()) {
+          reports.addAll(evaluator.run(new Evaluator.Config(these, runParams.get(i), k, queries, threads, seed, warmup)));
+        }
+      }
+      printTable(System.out, reports);
+      printBreakdown(System.out, reports);
+      evaluator.warnIfNearConstant(System.out);
+      Map<String, Object> recommendation = null;
+      if (!noRecommend && modeList.contains(SearchMode.NANN)) {
+        recommendation = evaluator.recommend(new Evaluator.Config(List.of(SearchMode.NANN), runParams.get(0), k,
+            queries, threads, seed, warmup), TARGET_COVERAGE, System.out);
+      }
+      List<Map<String, Object>> graphRows = graphCheck(index, runParams);
+      if (json != null) {
+        ObjectMapper om = new ObjectMapper();
+        try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
+          for (ModeReport r : reports) {
+            Map<String, Object> row = r.toJson();
+            row.put("provider", onnx.provider());
+            w.write(om.writeValueAsString(row));
+            w.write('\n');
+          }
+          if (recommendation != null) {
+            w.write(om.writeValueAsString(recommendation));
+            w.write('\n');
+          }
+          for (Map<String, Object> row : graphRows) {
+            w.write(om.writeValueAsString(row));
+            w.write('\n');
+          }
+        }
+        log.println("[eval] wrote " + json);
+      }
+    }
+    return 0;
+  }
+
+  /** {@code --graph-check}: exact-L2 recall of the three walks per run, printed and returned as JSON rows. */
+  private List<Map<String, Object>> graphCheck(HnswIndex index, List<SearchParams> runParams) {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    if (graphCheck <= 0) {
+      return rows;
+    }
+    System.out.printf("%ngraph check: %d exact-L2 item queries, share of the true L2 top-%d found%n", graphCheck, k);
+    System.out.printf("%-26s %11s %-36s %11s %8s %11s%n", "nann params", "nann_recall", "beam params", "beam_recall",
+        "hnsw_ef0", "hnsw_recall");
+    for (SearchParams p : runParams) {
+      GraphQuality.Result r = GraphQuality.measure(index, graphCheck, k, p, seed);
+      System.out.printf("%-26s %11.4f %-36s %11.4f %8d %11.4f%n", p.walk(), r.nannRecall(), p.beam(), r.beamRecall(),
+          p.hnswEf(), r.hnswRecall());
+      Map<String, Object> row = new java.util.LinkedHashMap<>();
+      row.put("mode", "graph-l2");
+      row.put("items", index.size());
+      row.put("queries", graphCheck);
+      row.put("k", k);
+      row.put("width", p.walk().width());
+      row.put("budget", p.walk().budget());
+      row.put("nann_recall", r.nannRecall());
+      row.put("ef", p.beam().ef());
+      row.put("steps", p.beam().steps());
+      row.put("beam_recall", r.beamRecall());
+      row.put("hnsw_ef0", p.hnswEf());
+      row.put("hnsw_recall", r.hnswRecall());
+      row.put("m", index.meta().m());
+      row.put("ef_construction", index.meta().efConstruction());
+      rows.add(row);
+    }
+    return rows;
+  }
+
+  private List<BeamParams> beamParams() {
+    String[] efSets = ef.split(";");
+    String[] stepSets = steps.split(";");
+    if (stepSets.length != 1 && stepSets.length != efSets.length) {
+      throw new IllegalArgumentException("--steps has " + stepSets.length + " sets but --ef has " + efSets.length
+          + "; give one steps set, or one per ef set");
+    }
+    List<BeamParams> out = new ArrayList<>();
+    for (int i = 0; i < efSets.length; i++) {
+      BeamParams p = BeamParams.parse(efSets[i], stepSets[stepSets.length == 1 ? 0 : i]);
+      if (p.efBottom() < k) {
+        throw new IllegalArgumentException("ef_0=" + p.efBottom() + " in --ef '" + efSets[i] + "' is below --k " + k
+            + "; Beam-retrieval returns at most ef_0 items");
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
+  /** A comma-separated option's integers, each at least --k ({@code why} says why, or is empty). */
+  private List<Integer> atLeastK(String option, String list, String why) {
+    List<Integer> out = intList(option, list);
+    for (int v : out) {
+      if (v < k) {
+        throw new IllegalArgumentException(option + " " + v + " is below --k " + k + why);
+      }
+    }
+    return out;
+  }
+
+  private static List<Integer> intList(String option, String list) {
+    List<Integer> out = new ArrayList<>();
+    for (String s : list.split(",")) {
+      try {
+        out.add(Integer.parseInt(s.trim().replace("_", "")));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(option + " must be comma-separated integers, got '" + list + "'");
+      }
+    }
+    return out;
+  }
+
+  private Corpus loadCorpus(OnnxModel onnx, int d) {
+    if (corpus.startsWith("synthetic:") || corpus.startsWith("synthetic-nested:")) {
+      boolean nested = corpus.startsWith("synthetic-nested:");
+      int n;
+      try {
+        n = Integer.parseInt(corpus.substring(corpus.indexOf(':') + 1).replace("_", ""));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--corpus synthetic:N needs an integer N, got '" + corpus + "'");
+      }
+      long t0 = System.nanoTime();
+      boolean itemNet = onnx.hasItemNetwork() && onnx.spec().itemFeatDim() == d;
+      Corpus c = SyntheticCorpus.generate(n, d, Math.max(queries, 1), seed, seed + 1, nested);
+      System.err.printf("[eval] generated %d items in %.1f s%n", n, (System.nanoTime() - t0) / 1e9);
+      if (itemNet) {
+        // The model learnt e_v = item network(corpus vector): index and user features use e_v.
+        long t1 = System.nanoTime();
+        float[] ev = onnx.itemEmbeddings(c.embeddings(), n);
+        System.err.printf("[eval] item network applied to %d items in %.1f s%n", n, (System.nanoTime() - t1) / 1e9);
+        c = new Corpus(c.name() + ":item-net:" + onnx.spec().version(), ev, c.itemIds(), d, c.users());
+      }
+      return c;
+    }
+    if (corpus.startsWith("movielens:")) {
+      Path dir = Path.of(corpus.substring("movielens:".length()));
+      if (onnx.hasItemNetwork() && onnx.spec().itemFeatDim() == MovieLensCorpus.FEATURES) {
+        return MovieLensCorpus.load(dir, d, 10, onnx::itemEmbeddings);
+      }
+      return MovieLensCorpus.load(dir, d, 10, MovieLensCorpus.randomProjection(d, seed));
+    }
+    if (corpus.startsWith("dir:")) {
+      Corpus c = FileCorpus.load(Path.of(corpus.substring("dir:".length())));
+      if (c.dim() != d) {
+        throw new IllegalArgumentException("corpus " + corpus + " has dim " + c.dim() + " but the model takes " + d);
+      }
+      return c;
+    }
+    throw new IllegalArgumentException("--corpus must be synthetic:N, synthetic-nested:N, movielens:PATH or dir:PATH (trainer/train.py's "
+        + "corpus), got '" + corpus + "'");
+  }
+
+  private HnswIndex buildOrLoad(Corpus c, int itemsHash) throws Exception {
+    String key = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(
+        (c.name() + "|" + itemsHash + "|M" + m + "|efc" + efConstruction + "|seed" + seed
+            + "|order2")   // order2: nodes grouped by top level (HnswIndexBuilder.nodeOrder); older snapshots are rebuilt
+            .getBytes(StandardCharsets.UTF_8))).substring(0, 16);
+    Path file = cache.resolve("snapshots").resolve(key + ".nann");
+    if (!Files.exists(file)) {
+      System.err.printf("[build] HNSW over %d x %d (M=%d, efConstruction=%d, %d threads)%n", c.size(), c.dim(), m,
+          efConstruction, buildThreads);
+      long t0 = System.nanoTime();
+      long[] last = {0};
+      HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).seed(seed).threads(buildThreads)
+          .progress(done -> {
+            long now = System.nanoTime();
+            if (now - last[0] > 5_000_000_000L || done == c.size()) {
+              last[0] = now;
+              System.err.printf("[build] %d/%d nodes (%.0f%%), %.0f s%n", done, c.size(), 100.0 * done / c.size(),
+                  (now - t0) / 1e9);
+            }
+          })
+          .build(c.embeddings(), c.dim(), c.itemIds());
+      double buildS = (System.nanoTime() - t0) / 1e9;
+      long t1 = System.nanoTime();
+      SnapshotFormat.write(built, file);
+      System.err.printf("[build] built in %.1f s, peak RSS %s, snapshot %s (%.1f MB) written in %.1f s%n", buildS,
+          peakRss(), file, Files.size(file) / 1e6, (System.nanoTime() - t1) / 1e9);
+    }
+    long t2 = System.nanoTime();
+    HnswIndex index = SnapshotFormat.read(file);
+    System.err.printf("[build] snapshot loaded and verified (SHA-256 %s…) in %.2f s: %d items, %d levels%n",
+        index.sha256().substring(0, 12), (System.nanoTime() - t2) / 1e9, index.size(), index.graph().levels());
+    StringBuilder levels = new StringBuilder("[build] nodes / mean degree per level:");
+    for (int l = 0; l < index.graph().levels(); l++) {
+      int size = index.graph().levelSize(l);
+      levels.append(String.format(" L%d %d / %.1f", l, size, size == 0 ? 0.0 : index.graph().edgeCount(l) / (double) size));
+    }
+    System.err.println(levels);
+    return index;
+  }
+
+  /** Digest of the corpus (items and users) and of every file in the model directory (16 hex digits). */
+  private static String modelDigest(Path dir, Corpus c, int itemsHash) throws Exception {
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    md.update((c.name() + "|" + itemsHash + "|" + Arrays.hashCode(c.itemIds()) + "|" + c.users().size() + "|")
+        .getBytes(StandardCharsets.UTF_8));
+    // the users' behaviour decides the exact answers: two corpora with the same items and user count
+    // but other users must not share a reference
+    java.nio.ByteBuffer users = java.nio.ByteBuffer.allocate(8);
+    for (Corpus.User u : c.users()) {
+      users.clear();
+      users.putInt(Arrays.hashCode(u.behavior())).putInt(Arrays.hashCode(u.truth()));
+      md.update(users.array());
+    }
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));
+        md.update(Files.readAllBytes(f));
+      }
+    }
+    return HexFormat.of().formatHex(md.digest()).substring(0, 16);
+  }
+
+  static String peakRss() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return line.substring(6).trim();
+        }
+      }
+    } catch (IOException ignored) {
+      // not Linux: fall through
+    }
+    return "n/a";
+  }
+
+  static void printBreakdown(PrintStream out, List<ModeReport> reports) {
+    out.println();
+    out.println("query time breakdown (fractions of per-query latency):");
+    out.printf("%-6s %-34s %9s %9s %9s %9s %9s %10s%n", "mode", "params", "user_net", "score_net", "gather", "expand",
+        "other", "overhead");
+    for (ModeReport r : reports) {
+      double other = r.overhead() - r.gatherFraction() - r.expandFraction();
+      out.printf("%-6s %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %10.3f%n", r.mode(), r.params(), r.userNetFraction(),
+          r.scoreNetFraction(), r.gatherFraction(), r.expandFraction(), other, r.overhead());
+    }
+  }
+
+  static void printTable(PrintStream out, List<ModeReport> reports) {
+    out.printf("%-6s %-34s %8s %7s %9s %10s %9s %10s %9s %9s %9s %8s %8s%n", "mode", "params", "items", "queries",
+        "coverage", "recall_all", "recall_rt", "recall_d", "scored_f", "qps", "p50_ms", "p99_ms", "overhead");
+    for (ModeReport r : reports) {
+      out.printf("%-6s %-34s %8d %7d %9.4f %10.4f %9.4f %10.4f %9.5f %9.2f %9.2f %8.2f %8.3f%n", r.mode(), r.params(),
+          r.items(), r.queries(), r.coverage(), r.recallAll(), r.recallRetrieval(), r.recallDelta(), r.scoredFraction(),
+          r.qps(), r.p50Ms(), r.p99Ms(), r.overhead());
+    }
+  }
+}

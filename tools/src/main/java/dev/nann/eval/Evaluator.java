@@ -1,0 +1,553 @@
+package dev.nann.eval;
+
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserState;
+import dev.nann.engine.LoadedIndex;
+import dev.nann.engine.QueryExecutor;
+import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
+import dev.nann.search.SearchResult;
+import dev.nann.search.Searcher;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs the evaluation behind {@code nann eval}: the same queries through each requested
+ * {@link SearchMode}, always with a brute-force pass as the reference B_u for coverage and
+ * recall-all. Every query goes through serving's {@link QueryExecutor}, so what is measured here is
+ * what the serving engine runs.
+ */
+public final class Evaluator {
+  /**
+   * @param modes modes to report
+   * @param params what each mode may spend (the walk's width and budget, Beam's ef/T, HNSW's ef_0)
+   * @param k M, the number of items returned
+   * @param queries how many users to query (capped by the corpus)
+   * @param threads query threads (one searcher each)
+   * @param seed picks the users
+   * @param warmup untimed queries each query thread runs before a mode is measured (the JIT compiles
+   *     the walk during the first ones); brute force runs at most one, a single exact query already
+   *     runs its loop over the whole corpus
+   */
+  public record Config(List<SearchMode> modes, SearchParams params, int k, int queries, int threads, long seed,
+                       int warmup) {
+    public Config {
+      if (warmup < 0) {
+        throw new IllegalArgumentException("warmup must be >= 0, got " + warmup);
+      }
+      if (k < 1) {
+        throw new IllegalArgumentException("k must be >= 1, got " + k);
+      }
+      if (queries < 1 || threads < 1) {
+        throw new IllegalArgumentException("queries and threads must be >= 1");
+      }
+      modes = List.copyOf(modes);
+    }
+  }
+
+  private final HnswIndex index;
+  private final Scorer scorer;
+  private final Corpus corpus;
+  private final PrintStream progress;
+  private Run bruteRun;
+  private String bruteKey;
+  private dev.nann.dr.PathModel dr;
+  private int drBeam;
+  private final LoadedIndex loaded;
+  private java.nio.file.Path referenceCache;
+  private String modelKey;
+  private boolean explainMisses;
+
+  /**
+   * Enables mode {@code dr}: Deep Retrieval's beam search over {@code model} (width {@code beam})
+   * gathers the items of the best paths, and the scorer reranks exactly those.
+   */
+  public Evaluator withDeepRetrieval(dev.nann.dr.PathModel model, int beam) {
+    this.dr = model;
+    this.drBeam = beam;
+    return this;
+  }
+
+  /**
+   * Keeps the brute-force reference of each run in {@code dir} (one file per corpus and model, user
+   * sample and k; as item ids, so it holds for any graph built over the corpus), so a sweep of
+   * budgets re-run later does not pay for the exact pass again. The reference is only read when
+   * {@code brute} is not among the modes (its QPS is then measured).
+   *
+   * @param dir directory for reference files
+   * @param modelKey identifies the corpus's items and the scorer's weights (e.g. a digest of both)
+   */
+  public Evaluator withReferenceCache(java.nio.file.Path dir, String modelKey) {
+    this.referenceCache = dir;
+    this.modelKey = modelKey;
+    return this;
+  }
+
+  public Evaluator(HnswIndex index, Scorer scorer, Corpus corpus, PrintStream progress) {
+    if (corpus.size() != index.size()) {
+      throw new IllegalArgumentException("corpus has " + corpus.size() + " items, index " + index.size());
+    }
+    this.index = index;
+    this.scorer = scorer;
+    this.corpus = corpus;
+    this.progress = progress;
+    this.loaded = new LoadedIndex(index.meta().version(), index, dev.nann.graph.ItemIdLookup.of(index), 0);
+  }
+
+  /** Runs every mode on the same users; brute force, the reference, last. */
+  public List<ModeReport> run(Config cfg) {
+    List<Corpus.User> users = users(cfg);
+    int kEff = Math.min(cfg.k(), index.size() - index.deletedCount());
+    // The searches run first and the exact pass after them: its minutes of full load are not
+    // allowed to precede (and perturb) their timings. It is only needed for the metrics below.
+    java.util.Map<SearchMode, Run> measured = new java.util.EnumMap<>(SearchMode.class);
+    for (SearchMode mode : cfg.modes()) {
+      if (mode != SearchMode.BRUTE) {
+        measured.put(mode, runMode(mode, users, cfg, kEff));
+      }
+    }
+    Run brute = exact(users, cfg, kEff);
+    List<ModeReport> out = new ArrayList<>();
+    for (SearchMode mode : cfg.modes()) {
+      Run r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
+      RetrievalMetrics m = new RetrievalMetrics();
+      java.util.Set<Long> distinct = new java.util.HashSet<>();
+      long returned = 0;
+      for (int q = 0; q < users.size(); q++) {
+        long[] ids = r.answers[q].items();
+        m.add(ids, brute.answers[q].items(), truthIds(users.get(q)));
+        for (long id : ids) {
+          distinct.add(id);
+        }
+        returned += ids.length;
+      }
+      if (progress != null) {
+        progress.printf("[eval] %s: %d distinct items in %d answers (%.3f): a low share means every user gets the same items%n",
+            mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
+      }
+      if (explainMisses && mode == SearchMode.NANN && progress != null) {
+        explainMisses(users, cfg, kEff, brute);
+      }
+      out.add(r.report(mode, m, cfg, kEff));
+    }
+    return out;
+  }
+
+  /** The exact top-k of these users: the same for every budget, so measured (or read) once per users and k. */
+  private Run exact(List<Corpus.User> users, Config cfg, int k) {
+    String key = users.size() + "/" + cfg.seed() + "/" + k;
+    if (!key.equals(bruteKey)) {
+      bruteRun = reference(users, cfg, k);
+      bruteKey = key;
+    }
+    return bruteRun;
+  }
+
+  private List<Corpus.User> users(Config cfg) {
+    List<Corpus.User> users = new ArrayList<>(corpus.users());
+    Collections.shuffle(users, new Random(cfg.seed()));
+    users = users.subList(0, Math.min(cfg.queries(), users.size()));
+    if (users.isEmpty()) {
+      throw new IllegalArgumentException("the corpus has no evaluation users");
+    }
+    return users;
+  }
+
+  private static double coverage(Run r, Run brute) {
+    RetrievalMetrics m = new RetrievalMetrics();
+    for (int q = 0; q < r.answers.length; q++) {
+      m.add(r.answers[q].items(), brute.answers[q].items(), new long[0]);
+    }
+    return m.coverage();
+  }
+
+  /**
+   * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width)
+   * with which the default walk, run to convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
+   * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
+   * the coverage at the configured width and budget beside it, and returns the finding as a JSON
+   * row ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
+   */
+  public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
+    List<Corpus.User> users = users(cfg);
+    int k = Math.min(cfg.k(), index.size() - index.deletedCount());
+    Run brute = exact(users, cfg, k);
+    SearchParams configured = cfg.params();
+    double atConfigured = coverage(runMode(SearchMode.NANN, users, quiet(cfg, configured), k), brute);
+    int cap = index.size();
+    int widest = Math.max(16 * k, 8 * configured.walk().width());
+    java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+    row.put("mode", "recommendation");
+    row.put("target_coverage", target);
+    row.put("k", k);
+    row.put("width", configured.walk().width());
+    row.put("budget", configured.walk().budget());
+    row.put("coverage", Math.round(atConfigured * 1e5) / 1e5);
+    double best = 0;
+    int bestWidth = 0;
+    for (double w = k; ; w = Math.min(w * 1.5, widest)) {
+      int width = (int) Math.ceil(w);
+      Run run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
+      double c = coverage(run, brute);
+      if (c > best) {
+        best = c;
+        bestWidth = width;
+      }
+      if (c + 1e-9 >= target) {              // coverage is a ratio of counts: 0.99 exactly must count
+        int most = 0;
+        for (QueryExecutor.Answer a : run.answers) {
+          most = Math.max(most, a.scored());
+        }
+        int budget = (most + 999) / 1000 * 1000;
+        out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d. To cover %.2f on this model and corpus: "
+                + "width %d, budget %d (--width %d --budget %d; serving: search.width, search.budget), %.2f%% of the "
+                + "corpus at most per query%n", configured.walk(), atConfigured, k, target, width, budget, width, budget,
+            100.0 * budget / index.size());
+        row.put("recommended_width", width);
+        row.put("recommended_budget", budget);
+        row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
+        return row;
+      }
+      if (width >= widest) {
+        break;
+      }
+    }
+    out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d; no width up to %d reaches %.2f (best %.4f at width "
+            + "%d): the graph or the scorer's surface limits this model here, see --graph-check and --explain-misses%n",
+        configured.walk(), atConfigured, k, widest, target, best, bestWidth);
+    row.put("recommended_width", null);
+    row.put("best_coverage", Math.round(best * 1e5) / 1e5);
+    row.put("best_width", bestWidth);
+    return row;
+  }
+
+  private static Config quiet(Config cfg, SearchParams params) {
+    return new Config(List.of(SearchMode.NANN), params, cfg.k(), cfg.queries(), cfg.threads(), cfg.seed(),
+        Math.min(cfg.warmup(), 3));
+  }
+
+  /**
+   * Warns when the scorer barely tells items apart: for up to 20 evaluation users, 512 random items
+   * are scored; when the spread of their scores is at float noise level relative to their size
+   * (standard deviation below 1e-4 of the mean magnitude for most users), coverage and recall figures
+   * say nothing about the walk, and serving would answer by noise. Returns whether it warned.
+   */
+  public boolean warnIfNearConstant(PrintStream out) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+    dev.nann.scorer.ScoreBatch batch = scorer.newBatch();
+    int n = Math.min(Math.min(512, batch.capacity()), index.size());
+    int users = Math.min(20, corpus.users().size());
+    int flat = 0;
+    int[] nodes = new int[n];
+    for (int u = 0; u < users; u++) {
+      for (int i = 0; i < n; i++) {
+        nodes[i] = rnd.nextInt(index.size());
+      }
+      index.embeddings().gatherRows(nodes, 0, n, batch.stage(), batch.items());
+      try (UserState user = scorer.user(corpus.features(corpus.users().get(u)))) {
+        scorer.score(user, batch, n);
+      }
+      double sum = 0;
+      double sumSq = 0;
+      double abs = 0;
+      for (int i = 0; i < n; i++) {
+        double v = batch.scores()[i];
+        sum += v;
+        sumSq += v * v;
+        abs += Math.abs(v);
+      }
+      double mean = sum / n;
+      double std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+      if (std <= 1e-4 * Math.max(abs / n, 1e-6)) {
+        flat++;
+      }
+    }
+    if (users > 0 && flat * 2 > users) {
+      out.printf("%n[eval] WARNING: the scorer is near-constant across items for %d of %d users (score spread at float "
+          + "noise level over %d random items): its rankings are noise, so coverage here says nothing about the walk. "
+          + "Check the model's export (score.onnx inputs) or its training.%n", flat, users, n);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Prints where the default walk's misses lie (the exact top-k items it did not return): by rank in
+   * the exact list, how far above its last answer they score, and whether the walk scored any of
+   * their level-0 neighbours, i.e. whether it came near them at all. Re-runs the queries untimed.
+   */
+  public Evaluator explainMisses(boolean on) {
+    this.explainMisses = on;
+    return this;
+  }
+
+  private void explainMisses(List<Corpus.User> users, Config cfg, int k, Run brute) {
+    Searcher searcher = new Searcher(index, scorer);
+    java.util.BitSet scored = new java.util.BitSet(index.size());
+    searcher.setListener((nodes, count) -> {
+      for (int i = 0; i < count; i++) {
+        scored.set(nodes[i]);
+      }
+    });
+    int[] byTenth = new int[10];
+    long missed = 0;
+    long nearScored = 0;
+    long total = 0;
+    double gap = 0;
+    java.util.BitSet answered = new java.util.BitSet(index.size());
+    for (int q = 0; q < users.size(); q++) {
+      scored.clear();
+      answered.clear();
+      SearchResult r;
+      try (UserState u = scorer.user(corpus.features(users.get(q)))) {
+        r = searcher.nann(u, k, cfg.params().walk());
+      }
+      for (int node : r.nodes()) {
+        answered.set(node);
+      }
+      float last = r.size() == 0 ? Float.NEGATIVE_INFINITY : r.scores()[r.size() - 1];
+      QueryExecutor.Answer exact = brute.answers[q];
+      total += exact.size();
+      for (int j = 0; j < exact.size(); j++) {
+        int v = loaded.ids().nodeOf(exact.items()[j]);
+        if (answered.get(v)) {
+          continue;
+        }
+        missed++;
+        byTenth[j * 10 / exact.size()]++;
+        gap += exact.scores()[j] - last;
+        for (int nb : index.graph().neighbors(0, v)) {
+          if (scored.get(nb)) {
+            nearScored++;
+            break;
+          }
+        }
+      }
+    }
+    progress.printf("[eval] misses of %s: %d of %d exact top-%d items; by tenth of the exact ranking %s; on average %.3f "
+            + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them)%n",
+        cfg.params().walk(), missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
+        missed == 0 ? 0.0 : 100.0 * nearScored / missed);
+  }
+
+  /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
+  private Run reference(List<Corpus.User> users, Config cfg, int k) {
+    java.nio.file.Path file = null;
+    if (referenceCache != null) {
+      file = referenceCache.resolve(modelKey + "-q" + users.size() + "-s" + cfg.seed() + "-k" + k + ".ref");
+      if (!cfg.modes().contains(SearchMode.BRUTE) && java.nio.file.Files.exists(file)) {
+        Run cached = readReference(file, users.size());
+        if (cached != null) {
+          if (progress != null) {
+            progress.println("[eval] brute-force reference read from " + file + " (add mode brute to measure it)");
+          }
+          return cached;
+        }
+      }
+    }
+    Run run = runMode(SearchMode.BRUTE, users, cfg, k);
+    if (file != null) {
+      writeReference(file, run);
+    }
+    return run;
+  }
+
+  private Run readReference(java.nio.file.Path file, int queries) {
+    try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(
+        java.nio.file.Files.newInputStream(file)))) {
+      if (in.readInt() != queries) {
+        return null;
+      }
+      Run run = new Run(queries);
+      for (int q = 0; q < queries; q++) {
+        int n = in.readInt();
+        long[] items = new long[n];
+        float[] scores = new float[n];
+        for (int i = 0; i < n; i++) {
+          items[i] = in.readLong();
+          scores[i] = in.readFloat();
+          if (loaded.ids().nodeOf(items[i]) < 0) {
+            return null;                // an item this index does not hold: not our reference
+          }
+        }
+        run.answers[q] = new QueryExecutor.Answer(items, scores, index.size(),
+            new SearchResult(new int[0], new float[0], index.size(), 0, 0, 0, 0, 0));
+      }
+      return run;
+    } catch (java.io.IOException e) {
+      if (progress != null) {
+        progress.println("[eval] reference cache " + file + " unreadable (" + e.getMessage() + "): measuring again");
+      }
+      return null;
+    }
+  }
+
+  private void writeReference(java.nio.file.Path file, Run run) {
+    try {
+      java.nio.file.Files.createDirectories(file.getParent());
+      java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      try (java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(
+          java.nio.file.Files.newOutputStream(tmp)))) {
+        out.writeInt(run.answers.length);
+        for (QueryExecutor.Answer a : run.answers) {
+          out.writeInt(a.size());
+          for (int i = 0; i < a.size(); i++) {
+            out.writeLong(a.items()[i]);   // item ids: the reference holds for any graph over the corpus
+            out.writeFloat(a.scores()[i]);
+          }
+        }
+      }
+      java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (java.io.IOException e) {
+      if (progress != null) {
+        progress.println("[eval] could not write reference cache " + file + ": " + e.getMessage());
+      }
+    }
+  }
+
+  private final class Run {
+    final QueryExecutor.Answer[] answers;
+    final long[] latencyNanos;
+    final long[] scorerNanos;
+    final long[] userNanos;
+    long wallNanos;
+
+    Run(int n) {
+      answers = new QueryExecutor.Answer[n];
+      latencyNanos = new long[n];
+      scorerNanos = new long[n];
+      userNanos = new long[n];
+    }
+
+    ModeReport report(SearchMode mode, RetrievalMetrics m, Config cfg, int k) {
+      int n = answers.length;
+      double scored = 0;
+      double calls = 0;
+      double scorerTotal = 0;
+      double latencyTotal = 0;
+      double gather = 0;
+      double expand = 0;
+      double userNet = 0;
+      for (int q = 0; q < n; q++) {
+        SearchResult walk = answers[q].walk();
+        gather += walk.gatherNanos();
+        expand += walk.expandNanos();
+        userNet += userNanos[q];
+        scored += answers[q].scored();
+        calls += walk.scoreCalls();
+        scorerTotal += scorerNanos[q];
+        latencyTotal += latencyNanos[q];
+      }
+      long[] sorted = latencyNanos.clone();
+      Arrays.sort(sorted);
+      String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
+      return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
+          scored / n / index.size(), scored / n, calls / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
+          percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
+          (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, cfg.threads(), params);
+    }
+  }
+
+  private Run runMode(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
+    Run run = new Run(users.size());
+    AtomicInteger nextQuery = new AtomicInteger();
+    AtomicInteger done = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(cfg.threads(), r -> {
+      Thread t = new Thread(r, "eval-" + mode.id());
+      t.setDaemon(true);
+      return t;
+    });
+    // The clock starts when the last party arrives at the gate, before any of them is released:
+    // set by the main thread after the gate, it raced the first queries (progress read ~epoch).
+    java.util.concurrent.atomic.AtomicLong startNanos = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.Phaser startGate = new java.util.concurrent.Phaser(cfg.threads() + 1) {
+      @Override
+      protected boolean onAdvance(int phase, int parties) {
+        startNanos.set(System.nanoTime());
+        return super.onAdvance(phase, parties);
+      }
+    };
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < cfg.threads(); t++) {
+        futures.add(pool.submit(() -> {
+          Searcher searcher = new Searcher(index, scorer);
+          QueryExecutor executor = new QueryExecutor(dr, drBeam);
+          QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
+          int warm = mode == SearchMode.BRUTE ? Math.min(1, cfg.warmup()) : cfg.warmup();
+          try {
+            for (int w = 0; w < warm; w++) {
+              dev.nann.scorer.UserFeatures f = corpus.features(users.get(w % users.size()));
+              try (UserState u = scorer.user(f)) {
+                executor.run(searcher, loaded, scorer, u, f, query);
+              }
+            }
+          } catch (RuntimeException e) {
+            startGate.arriveAndDeregister();   // do not keep the others waiting at the gate
+            throw e;
+          }
+          startGate.arriveAndAwaitAdvance();
+          int q;
+          while ((q = nextQuery.getAndIncrement()) < users.size()) {
+            long t0 = System.nanoTime();
+            dev.nann.scorer.UserFeatures f = corpus.features(users.get(q));
+            try (UserState u = scorer.user(f)) {
+              long t1 = System.nanoTime();
+              QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, u, f, query);
+              run.answers[q] = a;
+              run.latencyNanos[q] = System.nanoTime() - t0;
+              run.scorerNanos[q] = (t1 - t0) + a.walk().scorerNanos();
+              run.userNanos[q] = t1 - t0;
+            }
+            int d = done.incrementAndGet();
+            if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
+              progress.printf("[eval] %-5s %d/%d queries, %.1f s%n", mode, d, users.size(),
+                  (System.nanoTime() - startNanos.get()) / 1e9);
+            }
+          }
+          return null;
+        }));
+      }
+      startGate.arriveAndAwaitAdvance();   // every thread has warmed up: the clock started in onAdvance
+      for (Future<?> f : futures) {
+        f.get();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("evaluation interrupted", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException(e.getCause());
+    } finally {
+      pool.shutdownNow();
+    }
+    run.wallNanos = System.nanoTime() - startNanos.get();
+    return run;
+  }
+
+  private long[] truthIds(Corpus.User u) {
+    long[] ids = new long[u.truth().length];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = corpus.itemIds()[u.truth()[i]];
+    }
+    return ids;
+  }
+
+  private static double percentile(long[] sorted, double p) {
+    int i = (int) Math.ceil(p * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+  }
+}

@@ -1,0 +1,76 @@
+package dev.nann.eval;
+
+import dev.nann.corpus.Corpus;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.scorer.UserState;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The evaluation warns when a model barely tells items apart: the real attention fixture passes;
+ * the same network behind a large constant bias (its differences lost in float rounding, a classic
+ * export mistake) is flagged.
+ */
+class NearConstantScorerTest {
+  @Test
+  void aScorerThatCannotTellItemsApartIsFlaggedAndARealOneIsNot() {
+    Corpus corpus = TestData.corpus(2000, 16, 3);
+    HnswIndex index = TestData.index(corpus, 8);
+    try (OnnxModel model = OnnxModel.load(TestData.model("attention", 16))) {
+      OnnxScorer real = new OnnxScorer(model);
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      assertFalse(new Evaluator(index, real, corpus, null).warnIfNearConstant(new PrintStream(out, true)),
+          out.toString());
+      assertTrue(out.toString().isEmpty(), out.toString());
+
+      Scorer biased = new Biased(real);
+      assertTrue(new Evaluator(index, biased, corpus, null).warnIfNearConstant(new PrintStream(out, true)));
+      assertTrue(out.toString().contains("near-constant across items"), out.toString());
+    }
+  }
+
+  /** The real network's scores plus 1e6: every difference below float resolution at that size. */
+  private record Biased(Scorer inner) implements Scorer {
+    @Override
+    public int itemDim() {
+      return inner.itemDim();
+    }
+
+    @Override
+    public int maxBatch() {
+      return inner.maxBatch();
+    }
+
+    @Override
+    public UserState user(UserFeatures features) {
+      return inner.user(features);
+    }
+
+    @Override
+    public ScoreBatch newBatch() {
+      return inner.newBatch();
+    }
+
+    @Override
+    public void score(UserState user, ScoreBatch batch, int n) {
+      inner.score(user, batch, n);
+      for (int i = 0; i < n; i++) {
+        batch.scores()[i] = 1e6f + batch.scores()[i] * 1e-3f;
+      }
+    }
+
+    @Override
+    public void close() {
+    }
+  }
+}

@@ -1,0 +1,179 @@
+package dev.nann.jobs;
+
+import dev.nann.corpus.Corpus;
+import dev.nann.corpus.SyntheticCorpus;
+import dev.nann.indexsync.SnapshotPublisher;
+import dev.nann.local.LocalKafka;
+import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.UserEvent;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/** A real broker, a small synthetic catalog with a published snapshot, and Kafka clients for tests. */
+final class ServingFixture implements AutoCloseable {
+  static final int ITEMS = 2000;
+  static final int DIM = 16;
+  static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
+
+  final LocalKafka kafka;
+  final Corpus corpus;
+  final IndexDescriptor index;
+  KafkaProducer<byte[], byte[]> producer;
+  private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
+  private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
+  private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
+
+  ServingFixture(Path dir) throws Exception {
+    kafka = LocalKafka.start(dir.resolve("kafka"));
+    corpus = SyntheticCorpus.generate(ITEMS, DIM, 300, 11);
+    index = new SnapshotPublisher(dir, 16, 40, 1).publish(1, corpus.embeddings(), DIM, corpus.itemIds(), 1, n -> { });
+  }
+
+  /** A fresh producer per test, on the topics just created (and waited for) by {@link #config}. */
+  private void newProducer() {
+    if (producer != null) {
+      producer.close();
+    }
+    Properties p = new Properties();
+    p.put("bootstrap.servers", kafka.bootstrapServers());
+    p.put("linger.ms", "5");
+    p.put("max.in.flight.requests.per.connection", "1");   // see ServingClient: KAFKA-15591
+    producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+
+  /** Serving settings for topics named with {@code prefix}, on this broker and model. */
+  ServingConfig config(String prefix, Path checkpoints, Map<String, String> extra) throws Exception {
+    Map<String, String> m = new java.util.TreeMap<>();
+    m.put("kafka.bootstrap-servers", kafka.bootstrapServers());
+    m.put("kafka.group-id", prefix + "-serving");
+    m.put("kafka.starting-offsets", "earliest");
+    m.put("kafka.transactional-id-prefix", prefix);
+    for (String t : List.of("requests", "responses", "user-events", "candidates", "index-updates", "model-updates",
+        "dead-letter")) {
+      m.put("topics." + t, prefix + "-" + t);
+    }
+    m.put("model.dir", MODEL.toString());
+    m.put("checkpoint.interval-ms", "1000");
+    m.put("checkpoint.dir", checkpoints.toUri().toString());
+    m.put("async.timeout-ms", "20000");
+    m.putAll(extra);
+    ServingConfig cfg = ServingConfig.of(m);
+    kafka.createTopics(cfg.topics(), 2, cfg.compactedTopics());
+    newProducer();
+    return cfg;
+  }
+
+  void publishIndex(ServingConfig cfg) {
+    publishIndex(cfg, index);
+  }
+
+  void publishIndex(ServingConfig cfg, IndexDescriptor d) {
+    send(cfg.get("topics.index-updates"), "index", descriptors.encode(d));
+    producer.flush();
+  }
+
+  void send(String topic, String key, byte[] value) {
+    producer.send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value));
+  }
+
+  void sendRequest(ServingConfig cfg, RetrievalRequest r) {
+    ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(cfg.get("topics.requests"),
+        Long.toString(r.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(r));
+    rec.headers().add("correlation-id", ("corr-" + r.getRequestId()).getBytes(StandardCharsets.UTF_8));
+    producer.send(rec);
+  }
+
+  void sendEvent(ServingConfig cfg, UserEvent e) {
+    send(cfg.get("topics.user-events"), Long.toString(e.getUserId()), events.encode(e));
+  }
+
+  byte[] encodeEvent(UserEvent e) {
+    return events.encode(e);
+  }
+
+  byte[] encodeRequest(RetrievalRequest r) {
+    return requests.encode(r);
+  }
+
+  static RetrievalRequest request(String id, long user, int k) {
+    return RetrievalRequest.newBuilder().setRequestId(id).setUserId(user).setK(k).setMode("nann")
+        .setCreatedAtMillis(System.currentTimeMillis()).build();
+  }
+
+  /** Behaviour events of the corpus' first {@code users} users. */
+  void sendHistories(ServingConfig cfg, int users) {
+    long t = 1;
+    for (int u = 0; u < users; u++) {
+      for (int row : corpus.users().get(u).behavior()) {
+        sendEvent(cfg, UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++)
+            .build());
+      }
+    }
+    producer.flush();
+  }
+
+  /** A read_committed consumer of {@code topic} from the beginning. */
+  KafkaConsumer<byte[], byte[]> consumer(String topic) {
+    return consumer(kafka.bootstrapServers(), topic);
+  }
+
+  /** A read_committed consumer of {@code topic} on {@code bootstrap}, from the beginning. */
+  static KafkaConsumer<byte[], byte[]> consumer(String bootstrap, String topic) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("group.id", topic + "-reader-" + System.nanoTime());
+    p.put("auto.offset.reset", "earliest");
+    p.put("isolation.level", "read_committed");
+    p.put("enable.auto.commit", "false");
+    KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    c.subscribe(List.of(topic));
+    return c;
+  }
+
+  /** Polls until {@code done} holds for all records read so far, or the timeout passes. */
+  static List<ConsumerRecord<byte[], byte[]>> pollUntil(KafkaConsumer<byte[], byte[]> c, List<ConsumerRecord<byte[], byte[]>> into,
+                                                       Predicate<List<ConsumerRecord<byte[], byte[]>>> done, Duration timeout) {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (!done.test(into) && System.nanoTime() < end) {
+      for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+        into.add(r);
+      }
+    }
+    return into;
+  }
+
+  /** The newest completed checkpoint under a job's checkpoint directory. */
+  static Path latestCheckpoint(Path root) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(root, 2)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("chk-") && java.nio.file.Files.exists(p.resolve("_metadata")))
+          .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+          .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
+    }
+  }
+
+  static List<ConsumerRecord<byte[], byte[]>> newList() {
+    return new ArrayList<>();
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (producer != null) {
+      producer.close();
+    }
+    kafka.close();
+  }
+}

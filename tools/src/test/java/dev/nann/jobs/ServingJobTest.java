@@ -1,0 +1,584 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.CandidateFeed;
+import dev.nann.schemas.DeadLetter;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.header.Header;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The serving job end to end on a real in-process KRaft broker and a Flink MiniCluster, with the
+ * attention fixture model served through ONNX Runtime over a 2,000-item snapshot.
+ */
+class ServingJobTest {
+  private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
+  private static final AvroCodec<DeadLetter> DEAD = AvroCodec.of(DeadLetter.class);
+  private static final AvroCodec<CandidateFeed> FEED = AvroCodec.of(CandidateFeed.class);
+  private static final int USERS = 200;
+
+  @TempDir
+  static Path dir;
+  static ServingFixture fx;
+
+  @BeforeAll
+  static void start() throws Exception {
+    fx = new ServingFixture(dir);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (fx != null) {
+      fx.close();
+    }
+  }
+
+  private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
+    Configuration conf = ServingJob.flinkConfiguration(cfg);
+    conf.setString("restart-strategy.type", "none");
+    conf.setString("metrics.reporter.collect.factory.class", CollectingReporter.Factory.class.getName());
+    if (restorePath != null) {
+      conf.setString("execution.state-recovery.path", restorePath);
+    }
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+    ServingJob.build(env, cfg);
+    return env.executeAsync("nann-serving-test");
+  }
+
+  /** Sends probe requests until one is answered from the index (the descriptor reached broadcast state). */
+  private static void awaitServing(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, JobClient job)
+      throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    int probe = 0;
+    while (System.nanoTime() < end) {
+      if (job.getJobStatus().get().isGloballyTerminalState()) {
+        job.getJobExecutionResult().get();   // throws with the job's failure
+        throw new AssertionError("the job ended before serving");
+      }
+      fx.sendRequest(cfg, ServingFixture.request("probe-" + probe++, 0, 10));
+      fx.producer.flush();
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1500))) {
+        RetrievalResponse resp = RESPONSES.decode(r.value());
+        if (resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START) {
+          return;
+        }
+      }
+    }
+    throw new AssertionError("the job never answered a probe from the index");
+  }
+
+  private static Map<String, RetrievalResponse> answers(List<ConsumerRecord<byte[], byte[]>> records, String prefix,
+                                                         Map<String, Integer> counts) throws IOException {
+    Map<String, RetrievalResponse> out = new HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      RetrievalResponse resp = RESPONSES.decode(r.value());
+      if (resp.getRequestId().startsWith(prefix)) {
+        out.put(resp.getRequestId(), resp);
+        counts.merge(resp.getRequestId(), 1, Integer::sum);
+      }
+    }
+    return out;
+  }
+
+  private static long distinct(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
+    return records.stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).filter(k -> k.startsWith(prefix))
+        .distinct().count();
+  }
+
+  @Test
+  void answersEveryRequestExactlyOnceAndDeadLettersMalformedRecords() throws Exception {
+    ServingConfig cfg = fx.config("t1", dir.resolve("chk-t1"), Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"));
+         KafkaConsumer<byte[], byte[]> dead = fx.consumer(cfg.get("topics.dead-letter"));
+         KafkaConsumer<byte[], byte[]> feed = fx.consumer(cfg.get("topics.candidates"))) {
+      awaitServing(cfg, responses, job);
+
+      Random rnd = new Random(5);
+      int requests = 10_000;
+      int malformed = 0;
+      for (int i = 0; i < requests; i++) {
+        RetrievalRequest r = ServingFixture.request("req-" + i, rnd.nextInt(USERS + 20), 20 + rnd.nextInt(100));
+        if (i % 100 == 7) {
+          r.setK(0);             // invalid: k out of range
+        } else if (i % 100 == 13) {
+          r.setMode("telepathy");   // invalid: unknown mode
+        }
+        fx.sendRequest(cfg, r);
+        if (i % 10 == 5) {
+          fx.send(malformedTopic(cfg, malformed), "bad", malformedValue(malformed, rnd));
+          malformed++;
+        }
+      }
+      // a trigger event pushes a retrieval to the candidate feed
+      fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(3).setItemId(fx.corpus.itemIds()[5]).setTimestampMillis(10_000_000)
+          .setTrigger(true).build());
+      fx.producer.flush();
+      assertEquals(1000, malformed);
+
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "req-") >= requests, Duration.ofMinutes(4));
+      // read a little longer: a duplicate would show up now
+      ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(3));
+      Map<String, Integer> counts = new HashMap<>();
+      Map<String, RetrievalResponse> byId = answers(got, "req-", counts);
+      assertEquals(requests, byId.size(), "every request answered");
+      assertTrue(counts.values().stream().allMatch(c -> c == 1), "no request answered twice");
+      int ok = 0;
+      for (int i = 0; i < requests; i++) {
+        RetrievalResponse resp = byId.get("req-" + i);
+        if (i % 100 == 7 || i % 100 == 13) {
+          assertEquals(ResponseStatus.INVALID, resp.getStatus(), resp.toString());
+          assertFalse(resp.getDetail().isEmpty());
+        } else {
+          // users past USERS never had an event: answered from the profile alone, and said so
+          assertEquals(resp.getUserId() < USERS ? ResponseStatus.OK : ResponseStatus.COLD_START, resp.getStatus(),
+              resp.toString());
+          assertEquals(fx.index.getVersion(), resp.getIndexVersion());
+          assertFalse(resp.getItems().isEmpty());
+          ok += resp.getStatus() == ResponseStatus.OK ? 1 : 0;
+        }
+      }
+      assertTrue(ok > requests / 2, "users with history get OK answers: " + ok);
+      ConsumerRecord<byte[], byte[]> one = got.stream().filter(r -> new String(r.key(), StandardCharsets.UTF_8).equals("req-42"))
+          .findFirst().orElseThrow();
+      Header corr = one.headers().lastHeader("correlation-id");
+      assertNotNull(corr, "correlation header copied");
+      assertEquals("corr-req-42", new String(corr.value(), StandardCharsets.UTF_8));
+
+      List<ConsumerRecord<byte[], byte[]>> dl = ServingFixture.pollUntil(dead, ServingFixture.newList(),
+          l -> l.size() >= 1000, Duration.ofMinutes(1));
+      ServingFixture.pollUntil(dead, dl, l -> false, Duration.ofSeconds(1));
+      assertEquals(1000, dl.size(), "each malformed record dead-lettered once");
+      for (ConsumerRecord<byte[], byte[]> r : dl) {
+        DeadLetter d = DEAD.decode(r.value());
+        assertFalse(d.getReason().isBlank());
+        assertTrue(d.getTopic().startsWith("t1-"), d.getTopic());
+        assertTrue(d.getOffset() >= 0);
+      }
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("exceeds the limit")), "oversize reason");
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("MissingSchemaException")), "unknown schema reason");
+
+      List<ConsumerRecord<byte[], byte[]>> fed = ServingFixture.pollUntil(feed, ServingFixture.newList(),
+          l -> !l.isEmpty(), Duration.ofSeconds(30));
+      assertEquals(1, fed.size());
+      CandidateFeed f = FEED.decode(fed.get(0).value());
+      assertEquals(3, f.getUserId());
+      assertEquals(50, f.getItems().size());
+      assertFalse(f.getItems().contains(fx.corpus.itemIds()[5]), "the feed excludes items the user has seen");
+      assertEquals(JobStatus.RUNNING, job.getJobStatus().get());
+      assertMetrics(requests);
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  /** The job reports its serving metrics through Flink's metric system. */
+  private static void assertMetrics(int requests) {
+    org.apache.flink.metrics.Counter answers = (org.apache.flink.metrics.Counter) CollectingReporter.find("nann.answers")
+        .orElseThrow(() -> new AssertionError("no nann.answers counter; metrics: " + CollectingReporter.METRICS.keySet()));
+    assertTrue(answers.getCount() >= requests, "answers counted: " + answers.getCount());
+    org.apache.flink.metrics.Histogram e2e = (org.apache.flink.metrics.Histogram) CollectingReporter
+        .find("nann.endToEndLatencyMs").orElseThrow();
+    assertTrue(e2e.getCount() >= requests);
+    org.apache.flink.metrics.Histogram scored = (org.apache.flink.metrics.Histogram) CollectingReporter
+        .find("nann.itemsScoredPerRequest").orElseThrow();
+    assertTrue(scored.getStatistics().getMean() > 0);
+    assertTrue(CollectingReporter.find("nann.engineLatencyMs").isPresent());
+    assertTrue(CollectingReporter.find("nann.answersPerSecond").isPresent());
+    assertTrue(CollectingReporter.find("nann.batchFill").isPresent());
+    assertTrue(CollectingReporter.find("nann.inFlight").isPresent());
+    assertTrue(CollectingReporter.find("nann.freshItems").isPresent());
+    assertEquals(fx.index.getVersion(), ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexVersion")
+        .orElseThrow()).getValue());
+    assertTrue(((Number) ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.indexAgeMs").orElseThrow())
+        .getValue()).longValue() >= 0);
+    assertEquals("fixture-attention-d16-s7", ((org.apache.flink.metrics.Gauge<?>) CollectingReporter
+        .find("nann.modelVersion").orElseThrow()).getValue());
+    assertTrue(((Number) ((org.apache.flink.metrics.Gauge<?>) CollectingReporter.find("nann.modelAgeMs").orElseThrow())
+        .getValue()).longValue() >= 0);
+    assertTrue(((org.apache.flink.metrics.Counter) CollectingReporter.find("nann.deadLetters").orElseThrow()).getCount() > 0);
+  }
+
+  private static String reason(ConsumerRecord<byte[], byte[]> r) {
+    try {
+      return DEAD.decode(r.value()).getReason();
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static String malformedTopic(ServingConfig cfg, int i) {
+    return switch (i % 3) {
+      case 0 -> cfg.get("topics.requests");
+      case 1 -> cfg.get("topics.user-events");
+      default -> cfg.get("topics.index-updates");
+    };
+  }
+
+  /** Four kinds in turn: random bytes, another record's schema, a truncated body, an oversize value. */
+  private static byte[] malformedValue(int i, Random rnd) {
+    switch ((i / 3) % 4) {
+      case 0 -> {
+        byte[] b = new byte[1 + rnd.nextInt(200)];
+        rnd.nextBytes(b);
+        return b;
+      }
+      case 1 -> {
+        // a valid record of another schema than the topic's (user-events: a dead letter; others: a user event)
+        return i % 3 != 1
+            ? fx.encodeEvent(UserEvent.newBuilder().setUserId(1).setItemId(1).setTimestampMillis(1).build())
+            : AvroCodec.of(DeadLetter.class).encode(DeadLetter.newBuilder().setTopic("x").setPartition(0).setOffset(0)
+                .setReason("not a request").build());
+      }
+      case 2 -> {
+        byte[] full = fx.encodeRequest(ServingFixture.request("truncated-" + i, 1, 5));
+        return Arrays.copyOf(full, 12);   // header and fingerprint only: required fields missing
+      }
+      default -> {
+        byte[] big = new byte[70_000];
+        byte[] head = fx.encodeRequest(ServingFixture.request("big-" + i, 1, 5));
+        System.arraycopy(head, 0, big, 0, head.length);
+        return big;
+      }
+    }
+  }
+
+  @Test
+  void restartFromCheckpointMidStreamStillAnswersExactlyOnce() throws Exception {
+    Path checkpoints = dir.resolve("chk-t2");
+    ServingConfig cfg = fx.config("t2", checkpoints, Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    int requests = 6_000;
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      for (int i = 0; i < requests / 2; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
+      }
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> distinct(l, "req-") >= requests / 6, Duration.ofMinutes(2));
+      assertTrue(distinct(got, "req-") >= requests / 6, "some answers committed before the stop");
+      // stop mid-stream: a checkpoint has completed (answers are visible), requests are still queued
+      job.cancel().get();
+      Path latest = ServingFixture.latestCheckpoint(checkpoints);
+      for (int i = requests / 2; i < requests; i++) {
+        fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
+      }
+      fx.producer.flush();
+      job = startJob(cfg, latest.toUri().toString());
+      ServingFixture.pollUntil(responses, got, l -> distinct(l, "req-") >= requests, Duration.ofMinutes(4));
+      ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(4));
+      Map<String, Integer> counts = new HashMap<>();
+      Map<String, RetrievalResponse> byId = answers(got, "req-", counts);
+      assertEquals(requests, byId.size(), "every request answered across the restart");
+      List<String> twice = counts.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+      assertTrue(twice.isEmpty(), "answered twice: " + twice);
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  @Test
+  void errorStatusesNoIndexTimeoutAndScorerError() throws Exception {
+    ServingConfig cfg = fx.config("t3", dir.resolve("chk-t3"), Map.of());
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      // no descriptor on index-updates yet
+      RetrievalResponse noIndex = askUntil(cfg, responses, "no-index-", r -> true);
+      assertEquals(ResponseStatus.NO_INDEX, noIndex.getStatus(), noIndex.toString());
+
+      fx.publishIndex(cfg);
+      awaitServing(cfg, responses, job);
+      RetrievalRequest late = ServingFixture.request("late", 1, 10);
+      late.setDeadlineMillis(System.currentTimeMillis() - 1);
+      fx.sendRequest(cfg, late);
+      fx.producer.flush();
+      RetrievalResponse timeout = askUntil(cfg, responses, null, r -> r.getRequestId().equals("late"));
+      assertEquals(ResponseStatus.TIMEOUT, timeout.getStatus(), timeout.toString());
+
+      // an index of another dimension than every accepted model: SCORER_ERROR per request, naming both
+      dev.nann.corpus.Corpus wide = dev.nann.corpus.SyntheticCorpus.generate(300, 64, 10, 3);
+      fx.publishIndex(cfg, new dev.nann.indexsync.SnapshotPublisher(dir.resolve("t3-d64"), 16, 40, 1)
+          .publish(2, wide.embeddings(), 64, wide.itemIds(), 1, n -> { }));
+      RetrievalResponse wrongDim = askUntil(cfg, responses, "after-index-", r -> r.getStatus() == ResponseStatus.SCORER_ERROR);
+      assertTrue(wrongDim.getDetail().contains("no accepted model scores items of dim 64"), wrongDim.getDetail());
+      assertEquals(2L, wrongDim.getIndexVersion());
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  @Test
+  void hotModelSwapUnderLoadFailsNoRequestAndOnlyMovesForward() throws Exception {
+    ServingConfig cfg = fx.config("t6", dir.resolve("chk-t6"), Map.of());
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = startJob(cfg, null);
+    String first = dev.nann.scorer.ModelSpec.read(ServingFixture.MODEL).version();
+    Map<String, Long> sentAt = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread load = new Thread(() -> {
+      for (int i = 0; !stop.get(); i++) {   // ~100 requests/s until told to stop
+        String id = "swap-" + i;
+        sentAt.put(id, System.currentTimeMillis());   // before the send: "sent after t" is then certain
+        fx.sendRequest(cfg, ServingFixture.request(id, i % USERS, 50));
+        if (i % 10 == 9) {
+          fx.producer.flush();
+          sleepQuietly(100);
+        }
+      }
+      fx.producer.flush();
+    }, "swap-load");
+    List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
+    Map<String, Long> firstSeen = new HashMap<>();   // model version -> when an answer naming it first arrived
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      load.start();
+      pollResponses(responses, got, firstSeen, () -> got.size() > 200);
+      publishModel(cfg, "dnn", 16, "m-2", false);
+      pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-2"));
+      publishModel(cfg, "attention", 16, "m-3", true);    // corrupt score.onnx: refused by its checksum
+      publishModel(cfg, "attention", 64, "m-4", false);   // dim 64 against a d16 index: refused
+      publishModel(cfg, "two-sided", 16, "m-1", false);   // older than m-2: ignored
+      pollResponses(responses, got, firstSeen, () -> gauge("nann.refusedModels") >= 2);
+      publishModel(cfg, "two-sided", 16, "m-5", false);
+      pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-5"));
+      long settle = System.currentTimeMillis() + 2000;
+      pollResponses(responses, got, firstSeen, () -> System.currentTimeMillis() > settle);
+      stop.set(true);
+      load.join();
+      pollResponses(responses, got, firstSeen, () -> distinct(got, "swap-") >= sentAt.size());
+
+      Map<String, RetrievalResponse> byId = answers(got, "swap-", new HashMap<>());
+      assertEquals(sentAt.size(), byId.size(), "every request under load answered");
+      List<String> order = List.of(first, "m-2", "m-5");
+      for (RetrievalResponse r : byId.values()) {
+        assertEquals(ResponseStatus.OK, r.getStatus(), "no request fails during a swap: " + r);
+        int rank = order.indexOf(r.getModelVersion());
+        assertTrue(rank >= 0, "answered by a refused or ignored model: " + r);
+        long sent = sentAt.get(r.getRequestId());
+        for (int v = rank + 1; v < order.size(); v++) {
+          Long seen = firstSeen.get(order.get(v));
+          assertFalse(seen != null && sent > seen, r.getRequestId() + " was sent after an answer from "
+              + order.get(v) + " arrived but was answered by " + r.getModelVersion());
+        }
+      }
+      assertEquals(2, gauge("nann.refusedModels"), "m-3 and m-4 refused, m-1 ignored");
+      assertEquals("m-5", String.valueOf(CollectingReporter.find("nann.modelVersion")
+          .map(g -> ((org.apache.flink.metrics.Gauge<?>) g).getValue()).orElse(null)));
+    } finally {
+      stop.set(true);
+      load.join();
+      job.cancel().get();
+    }
+  }
+
+  /** Polls answers into {@code got}, noting when each model version first answered, until {@code done}. */
+  private static void pollResponses(KafkaConsumer<byte[], byte[]> responses, List<ConsumerRecord<byte[], byte[]>> got,
+                                    Map<String, Long> firstSeen, java.util.function.BooleanSupplier done)
+      throws IOException {
+    long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+    while (!done.getAsBoolean()) {
+      assertTrue(System.nanoTime() < end, "timed out waiting on the swap");
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(200))) {
+        got.add(r);
+        firstSeen.putIfAbsent(RESPONSES.decode(r.value()).getModelVersion(), System.currentTimeMillis());
+      }
+    }
+  }
+
+  /** Copies a fixture model under a new version (optionally corrupting score.onnx) and publishes its descriptor. */
+  private static void publishModel(ServingConfig cfg, String arch, int d, String version, boolean corrupt)
+      throws IOException {
+    Path src = ServingFixture.MODEL.resolveSibling(arch + "-d" + d);
+    Path dst = dir.resolve("models").resolve(version);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(src)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dst.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    Path json = dst.resolve("model.json");
+    Files.writeString(json, Files.readString(json).replaceFirst("\"version\": \"[^\"]*\"", "\"version\": \"" + version + "\""));
+    if (corrupt) {
+      byte[] b = Files.readAllBytes(dst.resolve("score.onnx"));
+      b[b.length / 2] ^= 0x33;
+      Files.write(dst.resolve("score.onnx"), b);
+    }
+    fx.send(cfg.get("topics.model-updates"), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
+        dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
+            .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
+    fx.producer.flush();
+  }
+
+  private static long gauge(String suffix) {
+    return CollectingReporter.find(suffix).map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g).getValue())
+        .longValue()).orElse(0L);
+  }
+
+  private static void sleepQuietly(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Test
+  void swapsToANewSnapshotRefusesACorruptOneAndNeverGoesBack() throws Exception {
+    ServingConfig cfg = fx.config("t4", dir.resolve("chk-t4"), Map.of());
+    fx.sendHistories(cfg, 20);
+    fx.publishIndex(cfg);
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+
+      // version 2: a snapshot with one flipped byte; refused, version 1 keeps serving
+      Path good = Path.of(java.net.URI.create(fx.index.getUri()));
+      Path corrupt = dir.resolve("index-v2-corrupt.nann");
+      byte[] bytes = Files.readAllBytes(good);
+      bytes[bytes.length / 2] ^= 0x5A;
+      Files.write(corrupt, bytes);
+      dev.nann.schemas.IndexDescriptor v2 = dev.nann.schemas.IndexDescriptor.newBuilder(fx.index).setVersion(2)
+          .setUri(corrupt.toUri().toString()).build();
+      fx.publishIndex(cfg, v2);
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (CollectingReporter.find("nann.refusedIndexes").map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g)
+          .getValue()).longValue()).orElse(0L) < 1 && System.nanoTime() < end) {
+        Thread.sleep(200);
+      }
+      RetrievalResponse afterCorrupt = askUntil(cfg, responses, "after-corrupt-", r -> true);
+      assertEquals(ResponseStatus.OK, afterCorrupt.getStatus(), afterCorrupt.toString());
+      assertEquals(1, afterCorrupt.getIndexVersion(), "the previous snapshot keeps serving");
+
+      // version 3: a good snapshot; answers move to it
+      dev.nann.schemas.IndexDescriptor v3 = new dev.nann.indexsync.SnapshotPublisher(dir, 16, 40, 1)
+          .publish(3, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
+      fx.publishIndex(cfg, v3);
+      RetrievalResponse onV3 = askUntil(cfg, responses, "after-v3-", r -> r.getIndexVersion() == 3);
+      assertEquals(ResponseStatus.OK, onV3.getStatus());
+
+      // an older descriptor arriving late is ignored: versions only move forward
+      fx.publishIndex(cfg);
+      Map<String, RetrievalResponse> byId = askMany(cfg, responses, "after-old-", 30, i -> i % 20);
+      assertTrue(byId.values().stream().allMatch(r -> r.getIndexVersion() == 3), "never swapped back to version 1");
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  @Test
+  void anUpsertedItemIsReturnedAtOnceAndADeletedOneNeverAgain() throws Exception {
+    ServingConfig cfg = fx.config("t5", dir.resolve("chk-t5"), Map.of());
+    fx.sendHistories(cfg, 20);
+    fx.publishIndex(cfg);
+    JobClient job = startJob(cfg, null);
+    AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+      awaitServing(cfg, responses, job);
+      RetrievalResponse before = askUntil(cfg, responses, "before-", r -> r.getStatus() == ResponseStatus.OK);
+      long top = before.getItems().get(0);
+      int row = -1;
+      for (int i = 0; i < fx.corpus.itemIds().length; i++) {
+        if (fx.corpus.itemIds()[i] == top) {
+          row = i;
+        }
+      }
+      // a new item with the top item's embedding: as good as the best, but in no snapshot yet
+      List<Float> v = new java.util.ArrayList<>();
+      for (int j = 0; j < ServingFixture.DIM; j++) {
+        v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
+      }
+      long fresh = 900_001L;
+      fx.send(cfg.get("topics.item-embeddings"), Long.toString(fresh), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
+      fx.producer.flush();
+      RetrievalResponse withFresh = askUntil(cfg, responses, "fresh-", r -> r.getItems().contains(fresh));
+      assertEquals(fx.index.getVersion(), withFresh.getIndexVersion(), "served from the fresh set, not a new snapshot");
+
+      // delete the old top item: once an answer lacks it, no later answer has it
+      fx.send(cfg.get("topics.item-embeddings"), Long.toString(top), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
+      fx.producer.flush();
+      askUntil(cfg, responses, "deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(top));
+      Map<String, RetrievalResponse> byId = askMany(cfg, responses, "after-delete-", 30, i -> 1);
+      assertTrue(byId.values().stream().noneMatch(r -> r.getItems().contains(top)), "a deleted item came back");
+      assertTrue(byId.values().stream().allMatch(r -> r.getItems().contains(fresh)), "the fresh item stays returnable");
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  /** Sends {@code n} requests (k = 10) and returns their answers by id, asserting each is answered once. */
+  private static Map<String, RetrievalResponse> askMany(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses,
+                                                        String prefix, int n, java.util.function.IntToLongFunction user)
+      throws IOException {
+    for (int i = 0; i < n; i++) {
+      fx.sendRequest(cfg, ServingFixture.request(prefix + i, user.applyAsLong(i), 10));
+    }
+    fx.producer.flush();
+    List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+        l -> distinct(l, prefix) >= n, Duration.ofSeconds(60));
+    Map<String, RetrievalResponse> byId = answers(got, prefix, new HashMap<>());
+    assertEquals(n, byId.size());
+    return byId;
+  }
+
+  /**
+   * Sends a request with a fresh id (when {@code prefix} is set) every second and returns the first
+   * answer to one of them (or, without a prefix, the first answer) that satisfies {@code accept}.
+   */
+  private static RetrievalResponse askUntil(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, String prefix,
+                                            java.util.function.Predicate<RetrievalResponse> accept) throws IOException {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    int n = 0;
+    while (System.nanoTime() < end) {
+      if (prefix != null) {
+        fx.sendRequest(cfg, ServingFixture.request(prefix + n++, 1, 10));
+        fx.producer.flush();
+      }
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1000))) {
+        RetrievalResponse resp = RESPONSES.decode(r.value());
+        if ((prefix == null || resp.getRequestId().startsWith(prefix)) && accept.test(resp)) {
+          return resp;
+        }
+      }
+    }
+    throw new AssertionError("no matching answer within 90 s");
+  }
+
+}
