@@ -5,21 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 echo "[test] trainer fixtures reproducible?"
-PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 64
-PYTHONWARNINGS=ignore /usr/bin/python3 trainer/make_models.py --check models/fixtures --dim 16 --seq-len 8 --hidden 16
+PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer make-models --check models/fixtures --dim 64
+PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer make-models --check models/fixtures --dim 16 --seq-len 8 --hidden 16
 echo "[test] trainer unit tests"
-PYTHONWARNINGS=ignore /usr/bin/python3 -m unittest discover -s trainer/tests
+PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests
 ML=../shared/data/movielens-100k
 if [ -f "$ML/u.data" ]; then
   echo "[test] trainer smoke run: the three architectures (and distance attention) on MovieLens-100k, 1 epoch each (Java checks the export)"
   rm -rf .cache/trained-smoke
   for arch in two-sided dnn attention attention-rbf; do
-    PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train.py --data "$ML" --arch "${arch%-rbf}" --epochs 1 \
+    PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer train --data "$ML" --arch "${arch%-rbf}" --epochs 1 \
         $([ "$arch" = attention-rbf ] && echo --attention rbf) \
         --distractors 1000 --out ".cache/trained-smoke/$arch" | grep -E "epoch|test recall|wrote"
   done
   echo "[test] Deep Retrieval structure smoke run (1 EM epoch; Java checks the export)"
-  PYTHONWARNINGS=ignore /usr/bin/python3 trainer/train_dr.py --run .cache/trained-smoke/attention --data "$ML" \
+  PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer train-dr --run .cache/trained-smoke/attention --data "$ML" \
       --em-epochs 1 --out .cache/trained-smoke/dr | grep -E "EM epoch|wrote"
 else
   echo "[test] $ML not found: trainer smoke run skipped"

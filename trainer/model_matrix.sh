@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The model matrix: for every scorer the trainer makes (two-sided, dnn, attention with the dot head,
 # attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
-# + 1M GMM distractors (trainer/train.py, then trainer/distract.py) and on the 1M synthetic nested corpus
-# (trainer/train_synthetic.py), each index built at efConstruction 40 and 200: ./nann eval measures
-# the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at five budgets each
-# against the exact top-200, then trainer/matrix.py writes the table and the plot.
+# + 1M GMM distractors (nann_trainer train, then nann_trainer distract) and on the 1M synthetic nested
+# corpus (nann_trainer train-synthetic), each index built at efConstruction 40 and 200: ./nann eval
+# measures the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at five budgets
+# each against the exact top-200, then nann_trainer matrix writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
 #                           [--efc "40 200"] [--distractors 1000000] [--queries 100] [--cells "e2-eps0 ..."]
 #
-# Cells are named <arch>-e<epochs>-eps<fgsm ε>: MovieLens brief e2, full e10, FGSM ε 0.01 (train.py's
+# Cells are named <arch>-e<epochs>-eps<fgsm ε>: MovieLens brief e2, full e10, FGSM ε 0.01 (train's
 # default); synthetic brief e1, full e4, FGSM ε 0.3. Whole matrix with the defaults: several hours on
 # the 2-core machine (the 1M synthetic cells dominate: corpus ~2 min, index 2 min at efConstruction 40
 # and ~10 min at 200, training ~5-20 min a model).
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
 done
 export PYTHONWARNINGS=ignore
 NANN=${NANN:-./nann}
+trainer() { PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer "$@"; }   # the trainer package's commands
 mkdir -p "$OUT"
 log() { echo "[matrix $(date +%T)] $*"; }
 
@@ -65,17 +66,17 @@ for set in $SETS; do
         mkdir -p "$run"
         log "train $run"
         if [ "$set" = ml ]; then
-          /usr/bin/python3 trainer/train.py --arch "$base" --attention "$att" --epochs "$epochs" --fgsm-eps "$eps" \
+          trainer train --arch "$base" --attention "$att" --epochs "$epochs" --fgsm-eps "$eps" \
               --distractors 0 --out "$run" > "$run.log" 2>&1
         else
-          /usr/bin/python3 trainer/train_synthetic.py --corpus "$corpus" --arch "$base" --attention "$att" \
+          trainer train-synthetic --corpus "$corpus" --arch "$base" --attention "$att" \
               --epochs "$epochs" --eps "$eps" --out "$run/model" > "$run.log" 2>&1
         fi
       fi
       for efc in $EFC; do
         if [ "$set" = ml ]; then
           # the trained run's real items and test users among $DISTRACTORS look-alike items
-          [ -f "$run/corpus-d$DISTRACTORS/corpus.json" ] || /usr/bin/python3 trainer/distract.py \
+          [ -f "$run/corpus-d$DISTRACTORS/corpus.json" ] || trainer distract \
               --corpus "$run/corpus" --distractors "$DISTRACTORS" --out "$run/corpus-d$DISTRACTORS" > /dev/null
           evaluate "dir:$run/corpus-d$DISTRACTORS" "$run/model" "$efc" "$run/eval-d$DISTRACTORS-efc$efc.json"
         else
@@ -85,4 +86,4 @@ for set in $SETS; do
     done
   done
 done
-/usr/bin/python3 trainer/matrix.py "$OUT" --table "$OUT/matrix.md" --plot "$OUT/matrix.png"
+trainer matrix "$OUT" --table "$OUT/matrix.md" --plot "$OUT/matrix.png"

@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
 done
 export PYTHONWARNINGS=ignore
 NANN=${NANN:-./nann}
+trainer() { PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer "$@"; }   # the trainer package's commands
 evaluate() {   # corpus dir, model dir, json out
   $NANN eval --corpus "dir:$1" --model "$2" --modes nann,hnsw,brute --k 200 --queries 1000 \
       --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps "1,1,3" \
@@ -30,15 +31,15 @@ for arch in $ARCHS; do
   for eps in 0 "$EPS"; do
     out="$RUNS/ml-$arch-eps$eps"
     if [ ! -f "$out/train.json" ]; then
-      /usr/bin/python3 trainer/train.py --arch "$arch" --fgsm-eps "$eps" --epochs "$EPOCHS" \
+      trainer train --arch "$arch" --fgsm-eps "$eps" --epochs "$EPOCHS" \
           --distractors "$DISTRACTORS" --out "$out"
     fi
     [ -f "$out/eval.json" ] || evaluate "$out/corpus" "$out/model" "$out/eval.json"
     if [ ! -f "$out/eval-small.json" ]; then
-      /usr/bin/python3 trainer/distract.py --corpus "$out/corpus" --distractors "$SMALL" --out "$out/corpus-small"
+      trainer distract --corpus "$out/corpus" --distractors "$SMALL" --out "$out/corpus-small"
       evaluate "$out/corpus-small" "$out/model" "$out/eval-small.json"
     fi
   done
 done
-/usr/bin/python3 trainer/tables.py --runs "$RUNS" --eval eval.json --out docs/results/trainer/1m
-/usr/bin/python3 trainer/tables.py --runs "$RUNS" --eval eval-small.json --out docs/results/trainer/100k
+trainer tables --runs "$RUNS" --eval eval.json --out docs/results/trainer/1m
+trainer tables --runs "$RUNS" --eval eval-small.json --out docs/results/trainer/100k

@@ -9,6 +9,8 @@ real ones and never appear in ground truth.
 """
 import numpy as np
 
+from nann_trainer.batches import batches
+
 DISTRACTOR_ID_BASE = 1_000_000_000
 
 
@@ -70,10 +72,8 @@ def with_distractors(real_emb, real_ids, n, components=16, seed=7, log=print):
     log(f"[distractors] GMM with {len(gmm.weights)} diagonal components fitted to {len(real_emb)} items "
         f"(mean log-likelihood {gmm.mean_log_likelihood(real_emb):.2f}); sampling {n}")
     fake = np.empty((n, real_emb.shape[1]), dtype=np.float32)
-    chunk = 200_000
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        fake[start:start + m] = gmm.sample(m, seed=seed + 1 + start // chunk)
+    for k, sl in enumerate(batches(n, 200_000)):     # chunk k sampled with seed + 1 + k
+        fake[sl] = gmm.sample(sl.stop - sl.start, seed=seed + 1 + k)
     norms = np.linalg.norm(real_emb, axis=1)
     if norms.size and norms.max() - norms.min() <= 1e-3 * max(norms.mean(), 1e-12):
         # the item tower puts every e_v on one sphere: keep the distractors on the same support, or

@@ -22,7 +22,7 @@ ARCHS = ("two-sided", "dnn", "attention")
 # default) or "rbf" (negative squared L2 distance between the candidate's e_v and the behaviour
 # items' e_v, the metric the graph is built on; the score is the attention mass plus a bounded head).
 ATTENTIONS = ("dot", "rbf")
-# Bound of distance attention's scoring head (+-). Measured (docs/results.md, session 8): 8 keeps
+# Bound of distance attention's scoring head (+-). Measured (docs/benchmarks.md, distance attention): 8 keeps
 # the walk's coverage (0.996 synthetic, 0.990 MovieLens + 1M distractors) and recalls about as well
 # as the dot-product head on MovieLens (test recall@200 0.777 vs 0.798); 2 walked slightly worse
 # (0.993 / 0.979) and recalled less (0.681).
@@ -103,8 +103,8 @@ class ScoreNet(nn.Module):
     plus a head bounded to +-``head_bound`` (default ``RBF_HEAD_BOUND``). Far from every behaviour
     item the distance term dominates, so there the score falls with the L2 distance the graph is built on (the items the
     walk meets on the upper layers are ranked in the graph's own metric); near them the head
-    reorders freely. A learned projection inside the distance was tried first and walks worse
-    (docs/results.md): its metric is no longer the graph's.
+    reorders freely. A learned projection inside the distance was tried first and walks worse:
+    its metric is no longer the graph's.
     """
 
     def __init__(self, arch: str, dim: int, hidden: int, attention: str = "dot", head_bound: float = RBF_HEAD_BOUND):

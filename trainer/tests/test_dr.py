@@ -1,17 +1,13 @@
 """Deep Retrieval structure model: beam search, multi-path loss, streaming scores, coordinate descent.
 
-    /usr/bin/python3 -m unittest discover -s trainer/tests -v
+    PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests -v
 """
 import math
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import torch
 
-import torch  # noqa: E402
-
-from nann_trainer.dr import (StreamingPathScores, StructureModel, all_paths, assign_paths,  # noqa: E402
+from nann_trainer.dr import (StreamingPathScores, StructureModel, all_paths, assign_paths,
                              beam_search, beam_search_batch, f_size, multi_path_loss, penalized_objective)
 
 

@@ -1,12 +1,8 @@
 """matrix.summarize: coverage at equal items, the margin over HNSW-retrieval, QPS at equal coverage."""
-import os
-import sys
 import math
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from matrix import at_items, qps_at_coverage, summarize, table  # noqa: E402
+from nann_trainer.cli.matrix import at_items, qps_at_coverage, summarize, table
 
 
 def row(mode, scored, cov, qps):

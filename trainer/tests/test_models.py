@@ -1,17 +1,13 @@
 """Unit tests of the scorer architectures: the serving path (user_idx, several users per call)
 equals the training path, and distance attention ranks far items by L2 distance.
 
-    /usr/bin/python3 -m unittest discover -s trainer/tests -v
+    PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests -v
 """
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import torch
 
-import torch  # noqa: E402
-
-from nann_trainer.models import RBF_HEAD_BOUND, Scorer  # noqa: E402
+from nann_trainer.models import RBF_HEAD_BOUND, Scorer
 
 DIM, HIDDEN, SEQ = 8, 12, 6
 

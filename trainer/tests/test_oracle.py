@@ -1,14 +1,10 @@
 """The oracle scorers compute the functions their docs name (kernel over behaviour, L2 to the mean)."""
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from make_oracle_scorers import Oracle  # noqa: E402
+from nann_trainer.cli.make_oracle_scorers import Oracle
 
 
 class OracleTest(unittest.TestCase):

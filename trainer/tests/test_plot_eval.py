@@ -1,11 +1,7 @@
 """plot_eval.curves: one sorted line per search mode, graph-check rows left out."""
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from plot_eval import curves  # noqa: E402
+from nann_trainer.cli.plot_eval import curves
 
 
 class CurvesTest(unittest.TestCase):

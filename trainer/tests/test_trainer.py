@@ -1,21 +1,18 @@
 """Unit tests of the reference trainer: split, losses, FGSM, distractors, fp16 conversion.
 
-    /usr/bin/python3 -m unittest discover -s trainer/tests -v
+    PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests -v
 """
 import math
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from nann_trainer.data import read_interactions, split  # noqa: E402
-from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, with_distractors  # noqa: E402
-from nann_trainer.nce import fgsm_delta, fgsm_flatness, nce_loss  # noqa: E402
+from nann_trainer.data import read_interactions, split
+from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, with_distractors
+from nann_trainer.nce import fgsm_delta, fgsm_flatness, nce_loss
 
 
 def write(path, text):
@@ -145,6 +142,14 @@ class DistractorTest(unittest.TestCase):
         self.assertTrue((ids[50:] >= DISTRACTOR_ID_BASE).all())
         self.assertEqual(len(set(ids.tolist())), 1050)
         np.testing.assert_allclose(emb[50:].mean(0), real.mean(0), atol=0.25)
+
+    def test_distractors_are_sampled_in_chunks_of_200k_each_with_its_own_seed(self):
+        real = np.random.default_rng(7).normal(size=(30, 2)).astype(np.float32)
+        n = 2 * 200_000 + 5
+        emb, _ids = with_distractors(real, np.arange(30), n, components=2, seed=4, log=lambda s: None)
+        gmm = DiagonalGmm.fit(real, components=2, seed=4)
+        want = np.concatenate([gmm.sample(200_000, seed=5), gmm.sample(200_000, seed=6), gmm.sample(5, seed=7)])
+        np.testing.assert_array_equal(emb[30:], want)
 
     def test_distractors_stay_on_the_sphere_of_normalised_items(self):
         real = np.random.default_rng(5).normal(size=(80, 6)).astype(np.float32)

@@ -40,7 +40,7 @@ public final class TestData {
 
   /** An engine on {@code modelDir} with the default beam and CPU scoring, snapshots resolved under {@code dir}. */
   public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
-    return new dev.nann.engine.EngineConfig(modelDir.toString(), walkers, 1, false, 4096, 200, "100,200,400", "1,1,3",
-        200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0, null, 5);
+    return dev.nann.engine.EngineConfig.builder(modelDir.toString()).walkerThreads(walkers).hnswEf(200)
+        .snapshotDir(dir.toString()).provider("cpu", 0).build();
   }
 }

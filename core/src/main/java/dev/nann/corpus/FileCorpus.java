@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A corpus directory written by {@code trainer/train.py}: {@code corpus.json} (name, dim, items),
+ * A corpus directory written by {@code ./nann trainer train}: {@code corpus.json} (name, dim, items),
  * {@code items.f32} (row-major little-endian e_v), {@code ids.i64} (little-endian item ids, same row
  * order) and {@code users.tsv} ({@code user<TAB>history ids, comma-separated<TAB>ground-truth ids}).
  * The trained model's own item embeddings, so the index and the scorer see the same e_v; rows past

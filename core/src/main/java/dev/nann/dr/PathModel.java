@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A Deep Retrieval structure exported by {@code trainer/train_dr.py}: D layer networks of K nodes
+ * A Deep Retrieval structure exported by {@code ./nann trainer train-dr}: D layer networks of K nodes
  * ({@code layer_<d>.onnx}: {@code user} [N, du] and the path prefix [N, d] to log p over K) and the
  * item → paths table ({@code paths.tsv}). {@link #beamSearch} finds a user's most probable paths,
  * scoring the whole beam in one runtime call per layer (DR paper Alg. 1); {@link #items} lists the
@@ -39,7 +39,7 @@ public final class PathModel implements AutoCloseable {
     this.itemsByPath = itemsByPath;
   }
 
-  /** Loads a train_dr.py output directory; problems are named with their file. */
+  /** Loads a train-dr output directory; problems are named with their file. */
   public static PathModel load(Path dir, int userDim) {
     PathTable table;
     try {
@@ -167,7 +167,7 @@ public final class PathModel implements AutoCloseable {
   }
 
   /**
-   * The structure's user input, as train_dr.py builds it: the mean of the behaviour items' e_v
+   * The structure's user input, as train-dr builds it: the mean of the behaviour items' e_v
    * (zeros for a user without history).
    */
   public static float[] userVector(dev.nann.scorer.UserFeatures features) {

@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * A Deep Retrieval structure's shape ({@code dr.json}) and its trained item → paths table
- * ({@code paths.tsv}: {@code item<TAB>c1.c2...cD,...}), as {@code trainer/train_dr.py} writes them.
+ * ({@code paths.tsv}: {@code item<TAB>c1.c2...cD,...}), as {@code ./nann trainer train-dr} writes them.
  * Paths are coded as base-K numbers ({@link PathModel#code(int[], int)}); an item with fewer than J
  * paths has -1 in the remaining slots. Read by serving ({@link PathModel}) and by index-sync.
  *

@@ -8,6 +8,8 @@ import java.io.Serializable;
 
 /**
  * Settings of the TaskManager-wide retrieval engine. Operators with equal configs share one engine.
+ * Build one with {@link #builder}; every setting but the model directory has the default declared
+ * here (the serving job's typed options expose them under their keys).
  *
  * @param defaultModelDir model directory used until a model descriptor names another
  * @param walkerThreads threads walking the graph (one query each at a time)
@@ -22,10 +24,10 @@ import java.io.Serializable;
  * @param budget items mode=nann may score per request when the request names no budget
  * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
  * @param maxK largest k a request may ask for
- * @param snapshotDir where relative snapshot uris resolve
+ * @param snapshotDir where relative snapshot uris resolve, or null
  * @param provider ONNX Runtime execution provider: {@code cpu}, {@code cuda} or {@code auto}
  * @param deviceId CUDA device ordinal for {@code cuda}/{@code auto}
- * @param drDir a Deep Retrieval structure (trainer/train_dr.py output) for {@code mode=dr}, or null
+ * @param drDir a Deep Retrieval structure (the trainer's train-dr output) for {@code mode=dr}, or null
  * @param drBeam beam width B of {@code mode=dr}
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
@@ -33,7 +35,21 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
                            int budget, int maxBudget, int maxK,
                            String snapshotDir, String provider, int deviceId, String drDir, int drBeam)
     implements Serializable {
+  public static final int DEFAULT_WALKER_THREADS = 2;
+  public static final int DEFAULT_SCORER_THREADS = 1;
+  public static final boolean DEFAULT_MICRO_BATCHING = false;
+  public static final int DEFAULT_BATCH_MAX_ROWS = 4096;
+  public static final int DEFAULT_BATCH_MAX_WAIT_MICROS = 200;
+  public static final int DEFAULT_MAX_BUDGET = 100_000;
+  public static final int DEFAULT_MAX_K = 1000;
+  public static final String DEFAULT_PROVIDER = "auto";
+  public static final int DEFAULT_DEVICE_ID = 0;
+  public static final int DEFAULT_DR_BEAM = 5;
+
   public EngineConfig {
+    if (defaultModelDir == null || defaultModelDir.isEmpty()) {
+      throw new IllegalArgumentException("a model directory is required");
+    }
     if (walkerThreads < 1 || scorerThreads < 1) {
       throw new IllegalArgumentException("walker and scorer threads must be >= 1");
     }
@@ -48,6 +64,11 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (drBeam < 1) {
       throw new IllegalArgumentException("dr beam must be >= 1, got " + drBeam);
     }
+  }
+
+  /** Settings for {@code modelDir} with every other value at its default. */
+  public static Builder builder(String modelDir) {
+    return new Builder(modelDir);
   }
 
   /** How models are run (provider, device, threads per call). */
@@ -71,5 +92,98 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   public int budgetFor(int requested, int k) {
     int b = requested <= 0 ? budget : Math.min(requested, maxBudget);
     return Math.max(b, k);
+  }
+
+  /** Builds an {@link EngineConfig}; starts from the defaults. */
+  public static final class Builder {
+    private final String modelDir;
+    private int walkerThreads = DEFAULT_WALKER_THREADS;
+    private int scorerThreads = DEFAULT_SCORER_THREADS;
+    private boolean microBatching = DEFAULT_MICRO_BATCHING;
+    private int batchMaxRows = DEFAULT_BATCH_MAX_ROWS;
+    private long batchMaxWaitMicros = DEFAULT_BATCH_MAX_WAIT_MICROS;
+    private String ef = SearchParams.DEFAULTS.beam().efList();
+    private String steps = SearchParams.DEFAULTS.beam().stepsList();
+    private int hnswEf = SearchParams.DEFAULTS.hnswEf();
+    private int width = WalkParams.DEFAULTS.width();
+    private int budget = WalkParams.DEFAULTS.budget();
+    private int maxBudget = DEFAULT_MAX_BUDGET;
+    private int maxK = DEFAULT_MAX_K;
+    private String snapshotDir;
+    private String provider = DEFAULT_PROVIDER;
+    private int deviceId = DEFAULT_DEVICE_ID;
+    private String drDir;
+    private int drBeam = DEFAULT_DR_BEAM;
+
+    private Builder(String modelDir) {
+      this.modelDir = modelDir;
+    }
+
+    public Builder walkerThreads(int n) {
+      walkerThreads = n;
+      return this;
+    }
+
+    public Builder scorerThreads(int n) {
+      scorerThreads = n;
+      return this;
+    }
+
+    /** Cross-request micro-batching: on or off, most rows per merged call, longest wait. */
+    public Builder microBatching(boolean on, int maxRows, long maxWaitMicros) {
+      microBatching = on;
+      batchMaxRows = maxRows;
+      batchMaxWaitMicros = maxWaitMicros;
+      return this;
+    }
+
+    /** Beam-retrieval's per-layer ef and steps, top first ("100,200,400", "1,1,3"). */
+    public Builder beam(String efList, String stepsList) {
+      ef = efList;
+      steps = stepsList;
+      return this;
+    }
+
+    public Builder hnswEf(int ef0) {
+      hnswEf = ef0;
+      return this;
+    }
+
+    /** The default walk: width W, default budget and the most a request may ask for. */
+    public Builder walk(int w, int defaultBudget, int maximumBudget) {
+      width = w;
+      budget = defaultBudget;
+      maxBudget = maximumBudget;
+      return this;
+    }
+
+    public Builder maxK(int k) {
+      maxK = k;
+      return this;
+    }
+
+    public Builder snapshotDir(String dir) {
+      snapshotDir = dir;
+      return this;
+    }
+
+    /** ONNX Runtime execution provider ({@code cpu}, {@code cuda}, {@code auto}) and CUDA device. */
+    public Builder provider(String name, int device) {
+      provider = name;
+      deviceId = device;
+      return this;
+    }
+
+    /** A Deep Retrieval structure for {@code mode=dr} (null: none) and its beam width. */
+    public Builder deepRetrieval(String dir, int beam) {
+      drDir = dir;
+      drBeam = beam;
+      return this;
+    }
+
+    public EngineConfig build() {
+      return new EngineConfig(modelDir, walkerThreads, scorerThreads, microBatching, batchMaxRows, batchMaxWaitMicros,
+          ef, steps, hnswEf, width, budget, maxBudget, maxK, snapshotDir, provider, deviceId, drDir, drBeam);
+    }
   }
 }

@@ -116,7 +116,7 @@ public final class HnswIndex {
   /**
    * Same index with the walk's hot data (embeddings and every level's adjacency) copied from the
    * snapshot mapping into heap arrays. Measured on a 1M x 64 index: reading rows through the
-   * mapped buffers made embedding gathers about 2x slower than heap arrays (see docs/results.md).
+   * mapped buffers made embedding gathers about 2x slower than heap arrays ({@code ./nann eval --index-memory}).
    * Costs about one copy of the file in heap; item ids and tombstones stay mapped.
    */
   public HnswIndex onHeap() {

@@ -52,6 +52,20 @@ public record BeamParams(int[] ef, int[] steps) {
     }
   }
 
+  /** ef as a comma-separated list, top first ("100,200,400"), as {@link #parse} reads it. */
+  public String efList() {
+    return join(ef);
+  }
+
+  /** steps as a comma-separated list, top first ("1,1,3"). */
+  public String stepsList() {
+    return join(steps);
+  }
+
+  private static String join(int[] values) {
+    return Arrays.stream(values).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(","));
+  }
+
   public int layers() {
     return ef.length;
   }

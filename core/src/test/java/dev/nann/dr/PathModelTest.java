@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The DR structure exported by trainer/train_dr.py (./test.sh's smoke run writes one to
+ * The DR structure exported by the trainer's train-dr (./test.sh's smoke run writes one to
  * .cache/trained-smoke/dr): the Java beam search over the ONNX layers returns the same paths, with
  * the same log probabilities, as PyTorch's for the same users.
  */

@@ -44,9 +44,8 @@ class DeepRetrievalModeTest {
         .build(c.embeddings(), c.dim(), c.itemIds());
     IndexDescriptor d = TestData.publish(built, dir.resolve("index-1.nann"));
     int beam = 3;
-    try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
-        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0,
-        smoke.resolve("dr").toString(), beam));
+    try (RetrievalEngine engine = new RetrievalEngine(EngineConfig.builder(smoke.resolve("attention/model").toString()).walkerThreads(1).hnswEf(200)
+        .snapshotDir(dir.toString()).provider("cpu", 0).deepRetrieval(smoke.resolve("dr").toString(), beam).build());
          PathModel paths = PathModel.load(smoke.resolve("dr"), c.dim())) {
       Corpus.User user = c.users().get(0);
       List<Long> sequence = new ArrayList<>();

@@ -39,8 +39,8 @@ class RequestBudgetTest {
     descriptor = TestData.publish(built, dir.resolve("index-1.nann"));
     EngineConfig base = TestData.engineConfig(TestData.model("attention", 16), 1, dir);
     // width 400, default budget 600, cap 900 (the walk converges after about 1,250 items here)
-    engine = new RetrievalEngine(new EngineConfig(base.defaultModelDir(), 1, 1, false, 4096, 200, base.ef(),
-        base.steps(), base.hnswEf(), 400, 600, 900, 1000, dir.toString(), "cpu", 0, null, 5));
+    engine = new RetrievalEngine(EngineConfig.builder(base.defaultModelDir()).walkerThreads(1).hnswEf(base.hnswEf())
+        .walk(400, 600, 900).snapshotDir(dir.toString()).provider("cpu", 0).build());
   }
 
   @AfterAll

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** ONNX Runtime scores against the PyTorch reference values written by trainer/make_models.py. */
+/** ONNX Runtime scores against the PyTorch reference values written by the trainer's make-models. */
 class OnnxScorerTest {
   @TempDir
   Path tmp;
@@ -42,7 +42,7 @@ class OnnxScorerTest {
     matchesReference(TestData.model(arch, dim), arch, dim, 1e-4);
   }
 
-  /** fp16 exports (make_models.py --precision fp16) against the fp32 PyTorch scores, to half precision. */
+  /** fp16 exports (make-models --precision fp16) against the fp32 PyTorch scores, to half precision. */
   @ParameterizedTest(name = "{0} fp16")
   @org.junit.jupiter.params.provider.ValueSource(strings = {"two-sided", "dnn", "attention", "attention-rbf"})
   void fp16ModelsMatchTheFp32ReferenceToHalfPrecision(String arch) throws IOException {
@@ -52,7 +52,7 @@ class OnnxScorerTest {
   }
 
   /**
-   * Models trained and exported by trainer/train.py (test.sh's smoke run writes them to
+   * Models trained and exported by the trainer's train command (test.sh's smoke run writes them to
    * .cache/trained-smoke/ARCH/model): ONNX Runtime gives the PyTorch scores and item embeddings.
    */
   @Test

@@ -7,7 +7,7 @@ final class FlinkConfigs {
   private FlinkConfigs() {}
 
   /** RocksDB state with incremental, exactly-once checkpoints kept when the job is cancelled. */
-  static Configuration rocksDbCheckpointed(String checkpointDir, String intervalMs, String parallelism) {
+  static Configuration rocksDbCheckpointed(String checkpointDir, int intervalMs, int parallelism) {
     Configuration c = new Configuration();
     c.setString("state.backend.type", "rocksdb");
     c.setString("execution.checkpointing.incremental", "true");
@@ -15,7 +15,7 @@ final class FlinkConfigs {
     c.setString("execution.checkpointing.interval", intervalMs + " ms");
     c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
     c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
-    c.setString("parallelism.default", parallelism);
+    c.setString("parallelism.default", Integer.toString(parallelism));
     return c;
   }
 }

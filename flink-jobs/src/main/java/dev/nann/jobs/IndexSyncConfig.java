@@ -1,45 +1,21 @@
 package dev.nann.jobs;
 
+import static dev.nann.jobs.IndexSyncOptions.*;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
+import org.apache.flink.configuration.ConfigOption;
 
-/** Every setting of the index-sync job ({@code ./nann index-sync --config FILE}); see README. */
+/** The index-sync job's settings ({@link IndexSyncOptions}; {@code ./nann index-sync --config FILE}), checked when built. */
 public final class IndexSyncConfig extends JobSettings {
-  /** Every key with its default ("" = required). */
-  public static final Map<String, String> DEFAULTS = defaults();
+  /** Every index-sync setting, by key. */
+  public static final List<DeclaredOption> OPTIONS = DeclaredOption.of(IndexSyncOptions.class, IndexSyncOptions.REQUIRED);
 
   private IndexSyncConfig(Map<String, String> overrides) {
-    super(DEFAULTS, overrides, Set.of("dr.dir"));
-  }
-
-  private static Map<String, String> defaults() {
-    Map<String, String> d = new TreeMap<>();
-    d.put("kafka.bootstrap-servers", "");
-    d.put("kafka.group-id", "nann-index-sync");
-    d.put("kafka.transactional-id-prefix", "nann-index-sync");
-    d.put("kafka.transaction-timeout-ms", "600000");
-    d.put("topics.item-embeddings", "item-embeddings");
-    d.put("topics.index-updates", "index-updates");
-    d.put("topics.dead-letter", "dead-letter");
-    d.put("snapshot.dir", "");
-    d.put("index.dim", "");
-    d.put("index.m", "32");
-    d.put("index.ef-construction", "40");
-    d.put("index.build-threads", "1");
-    d.put("rebuild.min-changes", "1000");
-    d.put("rebuild.max-interval-ms", "60000");
-    d.put("snapshots.keep", "3");
-    d.put("dr.dir", "");
-    d.put("rebuild.incremental", "true");
-    d.put("rebuild.max-tombstone-fraction", "0.2");
-    d.put("rebuild.move-in-place-fraction", "0.5");
-    d.put("checkpoint.interval-ms", "10000");
-    d.put("checkpoint.dir", "file:///tmp/nann/index-sync-checkpoints");
-    return d;
+    super(OPTIONS, overrides);
   }
 
   public static IndexSyncConfig load(Path file) throws IOException {
@@ -48,13 +24,12 @@ public final class IndexSyncConfig extends JobSettings {
 
   public static IndexSyncConfig of(Map<String, String> overrides) {
     IndexSyncConfig c = new IndexSyncConfig(overrides);
-    for (String k : List.of("index.dim", "index.m", "index.ef-construction", "index.build-threads",
-        "rebuild.min-changes", "rebuild.max-interval-ms", "snapshots.keep")) {
-      if (c.getInt(k) < 1) {
-        throw new IllegalArgumentException("setting '" + k + "' must be >= 1, got " + c.get(k));
+    for (ConfigOption<Integer> o : List.of(DIM, M, EF_CONSTRUCTION, BUILD_THREADS, MIN_CHANGES, MAX_INTERVAL_MS, KEEP)) {
+      if (c.get(o) < 1) {
+        throw new IllegalArgumentException("setting '" + o.key() + "' must be >= 1, got " + c.get(o));
       }
     }
-    double move = Double.parseDouble(c.get("rebuild.move-in-place-fraction"));
+    double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);
     }
@@ -62,10 +37,10 @@ public final class IndexSyncConfig extends JobSettings {
   }
 
   public List<String> topics() {
-    return List.of(get("topics.item-embeddings"), get("topics.index-updates"), get("topics.dead-letter"));
+    return List.of(get(TOPIC_ITEM_EMBEDDINGS), get(TOPIC_INDEX_UPDATES), get(TOPIC_DEAD_LETTER));
   }
 
   public Set<String> compactedTopics() {
-    return Set.of(get("topics.item-embeddings"), get("topics.index-updates"));
+    return Set.of(get(TOPIC_ITEM_EMBEDDINGS), get(TOPIC_INDEX_UPDATES));
   }
 }

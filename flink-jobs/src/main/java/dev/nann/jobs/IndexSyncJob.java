@@ -1,5 +1,7 @@
 package dev.nann.jobs;
 
+import static dev.nann.jobs.IndexSyncOptions.*;
+
 import dev.nann.indexsync.IndexSyncFunction;
 import dev.nann.operators.CatalogDeserializer;
 import dev.nann.operators.DeadLetterSplit;
@@ -28,38 +30,38 @@ public final class IndexSyncJob {
 
   /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
   public static Configuration flinkConfiguration(IndexSyncConfig cfg) {
-    return FlinkConfigs.rocksDbCheckpointed(cfg.get("checkpoint.dir"), cfg.get("checkpoint.interval-ms"), "1");
+    return FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS), 1);
   }
 
   public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {
     KafkaSource<CatalogInput> source = KafkaSource.<CatalogInput>builder()
-        .setBootstrapServers(cfg.get("kafka.bootstrap-servers"))
-        .setTopics(cfg.get("topics.item-embeddings"))
-        .setGroupId(cfg.get("kafka.group-id"))
+        .setBootstrapServers(cfg.get(BOOTSTRAP_SERVERS))
+        .setTopics(cfg.get(TOPIC_ITEM_EMBEDDINGS))
+        .setGroupId(cfg.get(GROUP_ID))
         .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-        .setProperty("client.id.prefix", cfg.get("kafka.group-id"))
-        .setDeserializer(new CatalogDeserializer(cfg.getInt("index.dim")))
+        .setProperty("client.id.prefix", cfg.get(GROUP_ID))
+        .setDeserializer(new CatalogDeserializer(cfg.get(DIM)))
         .build();
     SingleOutputStreamOperator<CatalogInput> items = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("index-sync-source-items")
         .process(DeadLetterSplit.catalog()).uid("index-sync-split-items").name("dead-letter split (items)");
     SingleOutputStreamOperator<IndexDescriptor> descriptors = items
         .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
-        .process(new IndexSyncFunction(cfg.get("snapshot.dir"), cfg.getInt("index.dim"), cfg.getInt("index.m"),
-                cfg.getInt("index.ef-construction"), cfg.getInt("index.build-threads"), cfg.getInt("rebuild.min-changes"),
-                cfg.getInt("rebuild.max-interval-ms"), cfg.getInt("snapshots.keep"), cfg.getBoolean("rebuild.incremental"),
-                Double.parseDouble(cfg.get("rebuild.max-tombstone-fraction")))
-                .withDeepRetrieval(cfg.get("dr.dir").isEmpty() ? null : cfg.get("dr.dir"))
-                .withMoveInPlace(Double.parseDouble(cfg.get("rebuild.move-in-place-fraction"))),
+        .process(new IndexSyncFunction(cfg.get(SNAPSHOT_DIR), cfg.get(DIM), cfg.get(M),
+                cfg.get(EF_CONSTRUCTION), cfg.get(BUILD_THREADS), cfg.get(MIN_CHANGES),
+                cfg.get(MAX_INTERVAL_MS), cfg.get(KEEP), cfg.get(INCREMENTAL),
+                cfg.get(MAX_TOMBSTONE_FRACTION))
+                .withDeepRetrieval(cfg.get(DR_DIR))
+                .withMoveInPlace(cfg.get(MOVE_IN_PLACE_FRACTION)),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog").name("catalog + rebuild");
-    String bootstrap = cfg.get("kafka.bootstrap-servers");
-    descriptors.sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-index-updates",
-            cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.indexDescriptors(cfg.get("topics.index-updates"))))
+    String bootstrap = cfg.get(BOOTSTRAP_SERVERS);
+    descriptors.sinkTo(KafkaSinks.of(bootstrap, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-index-updates",
+            cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.indexDescriptors(cfg.get(TOPIC_INDEX_UPDATES))))
         .uid("index-sync-sink-index-updates").name("index-updates");
     items.getSideOutput(DeadLetterSplit.DEAD)
-        .sinkTo(KafkaSinks.of(bootstrap, false, cfg.get("kafka.transactional-id-prefix") + "-dead-letter",
-            cfg.get("kafka.transaction-timeout-ms"), OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
+        .sinkTo(KafkaSinks.of(bootstrap, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-dead-letter",
+            cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("index-sync-sink-dead-letter").name("dead letters (index-sync)");
   }
 

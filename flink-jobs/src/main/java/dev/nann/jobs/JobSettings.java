@@ -5,36 +5,59 @@ import java.io.Reader;
 import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.TreeMap;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
 
 /**
- * Settings of one job: a fixed set of keys with defaults, overridden from a properties file or in
- * code. Unknown keys and missing required ones ("" default) are refused with a message naming them,
- * so a typo cannot silently fall back to a default.
+ * Settings of one job: the options its options class declares, overridden from a properties file
+ * or in code and read back typed ({@link #get}). Unknown keys, missing required ones and values of
+ * the wrong type are refused with a message naming them, so a typo cannot silently fall back to a
+ * default.
  */
 public abstract class JobSettings implements Serializable {
-  private final Map<String, String> values;
+  /** The values given (not the defaults), as strings: what a properties file would hold. */
+  private final Map<String, String> given;
+  private final Configuration conf;
 
-  /**
-   * @param optional keys whose empty default means "not set" rather than "required"
-   */
-  protected JobSettings(Map<String, String> defaults, Map<String, String> overrides, Set<String> optional) {
-    Map<String, String> v = new TreeMap<>(defaults);
+  protected JobSettings(List<DeclaredOption> declared, Map<String, String> overrides) {
+    Map<String, DeclaredOption> byKey = new TreeMap<>();
+    declared.forEach(d -> byKey.put(d.key(), d));
+    Map<String, String> v = new TreeMap<>();
     for (Map.Entry<String, String> e : overrides.entrySet()) {
-      if (!defaults.containsKey(e.getKey())) {
-        throw new IllegalArgumentException("unknown setting '" + e.getKey() + "'; known settings: " + defaults.keySet());
+      if (!byKey.containsKey(e.getKey())) {
+        throw new IllegalArgumentException("unknown setting '" + e.getKey() + "'; known settings: " + byKey.keySet());
       }
-      v.put(e.getKey(), e.getValue());
-    }
-    for (Map.Entry<String, String> e : v.entrySet()) {
-      if (e.getValue().isEmpty() && !optional.contains(e.getKey())) {
-        throw new IllegalArgumentException("setting '" + e.getKey() + "' is required");
+      if (e.getValue() != null && !e.getValue().isBlank()) {
+        v.put(e.getKey(), e.getValue().trim());
       }
     }
-    this.values = v;
+    this.given = v;
+    this.conf = Configuration.fromMap(v);
+    for (DeclaredOption d : declared) {
+      if (d.required() && !v.containsKey(d.key())) {
+        throw new IllegalArgumentException("setting '" + d.key() + "' is required: " + d.description());
+      }
+      try {
+        conf.get(d.option());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("setting '" + d.key() + "' must be " + kind(d.type()) + ", got '"
+            + v.get(d.key()) + "'");
+      }
+    }
+  }
+
+  private static String kind(Class<?> type) {
+    if (type == Integer.class) {
+      return "an integer";
+    }
+    if (type == Boolean.class) {
+      return "true or false";
+    }
+    return type == Double.class ? "a number" : "text";
   }
 
   /** The key-value pairs of a properties file, trimmed. */
@@ -48,37 +71,18 @@ public abstract class JobSettings implements Serializable {
     return m;
   }
 
-  public String get(String key) {
-    String v = values.get(key);
-    if (v == null) {
-      throw new IllegalArgumentException("unknown setting '" + key + "'");
-    }
-    return v;
+  /** The value of a setting: given, or its default; null for an optional setting not given. */
+  public <T> T get(ConfigOption<T> option) {
+    return conf.get(option);
   }
 
-  public int getInt(String key) {
-    try {
-      return Integer.parseInt(get(key));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("setting '" + key + "' must be an integer, got '" + get(key) + "'");
-    }
-  }
-
-  public boolean getBoolean(String key) {
-    String v = get(key);
-    if (!v.equals("true") && !v.equals("false")) {
-      throw new IllegalArgumentException("setting '" + key + "' must be true or false, got '" + v + "'");
-    }
-    return Boolean.parseBoolean(v);
-  }
-
-  /** Every setting, defaults included. */
-  public Map<String, String> asMap() {
-    return new TreeMap<>(values);
+  /** The values given (defaults not included), as a properties file would hold them. */
+  public Map<String, String> given() {
+    return new TreeMap<>(given);
   }
 
   @Override
   public String toString() {
-    return values.toString();
+    return given.toString();
   }
 }

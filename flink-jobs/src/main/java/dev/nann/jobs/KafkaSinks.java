@@ -14,9 +14,9 @@ final class KafkaSinks {
    * @param transactionalIdPrefix stable across restarts, unique per sink
    */
   static <T> KafkaSink<T> of(String bootstrap, boolean exactlyOnce, String transactionalIdPrefix,
-                             String transactionTimeoutMs, KafkaRecordSerializationSchema<T> serializer) {
+                             int transactionTimeoutMs, KafkaRecordSerializationSchema<T> serializer) {
     Properties p = new Properties();
-    p.setProperty("transaction.timeout.ms", transactionTimeoutMs);
+    p.setProperty("transaction.timeout.ms", Integer.toString(transactionTimeoutMs));
     p.setProperty("linger.ms", "0");
     return KafkaSink.<T>builder()
         .setBootstrapServers(bootstrap)

@@ -1,70 +1,24 @@
 package dev.nann.jobs;
 
+import static dev.nann.jobs.ServingOptions.*;
+
 import dev.nann.engine.EngineConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 
 /**
- * Every setting of the serving job, read from a properties file ({@code ./nann serve --config FILE})
- * or built in code (demo, tests). Unknown keys are refused so a typo cannot silently fall back to a
- * default. {@link #DEFAULTS} lists every key with its default; the README documents them.
+ * The serving job's settings ({@link ServingOptions}), read from a properties file
+ * ({@code ./nann serve --config FILE}) or built in code (demo, tests), checked when built.
  */
 public final class ServingConfig extends JobSettings {
-  /** Every key with its default ("" = required). */
-  public static final Map<String, String> DEFAULTS = defaults();
+  /** Every serving setting, by key. */
+  public static final List<DeclaredOption> OPTIONS = DeclaredOption.of(ServingOptions.class, ServingOptions.REQUIRED);
 
   private ServingConfig(Map<String, String> overrides) {
-    super(DEFAULTS, overrides, Set.of("snapshot.dir", "dr.dir"));
-  }
-
-  private static Map<String, String> defaults() {
-    Map<String, String> d = new TreeMap<>();
-    d.put("kafka.bootstrap-servers", "");
-    d.put("kafka.group-id", "nann-serving");
-    d.put("kafka.starting-offsets", "committed");
-    d.put("kafka.transactional-id-prefix", "nann-serving");
-    d.put("kafka.transaction-timeout-ms", "600000");
-    d.put("kafka.delivery", "exactly-once");
-    d.put("topics.requests", "requests");
-    d.put("topics.responses", "responses");
-    d.put("topics.user-events", "user-events");
-    d.put("topics.candidates", "candidates");
-    d.put("topics.index-updates", "index-updates");
-    d.put("topics.model-updates", "model-updates");
-    d.put("topics.dead-letter", "dead-letter");
-    d.put("topics.item-embeddings", "item-embeddings");
-    d.put("model.dir", "");
-    d.put("snapshot.dir", "");
-    d.put("search.ef", "100,200,400");
-    d.put("search.steps", "1,1,3");
-    d.put("search.hnsw-ef", "400");
-    d.put("search.width", "400");
-    d.put("search.budget", "20000");
-    d.put("search.max-budget", "100000");
-    d.put("search.max-k", "1000");
-    d.put("engine.walker-threads", "2");
-    d.put("engine.scorer-threads", "1");
-    d.put("scorer.provider", "auto");
-    d.put("scorer.device-id", "0");
-    d.put("dr.dir", "");
-    d.put("dr.beam", "5");
-    d.put("batching.enabled", "false");
-    d.put("batching.max-rows", "4096");
-    d.put("batching.max-wait-us", "200");
-    d.put("async.capacity", "64");
-    d.put("async.timeout-ms", "2000");
-    d.put("state.max-sequence", "50");
-    d.put("feed.k", "50");
-    d.put("serving.max-record-bytes", "65536");
-    d.put("checkpoint.interval-ms", "5000");
-    d.put("checkpoint.dir", "file:///tmp/nann/checkpoints");
-    d.put("parallelism", "1");
-    d.put("flink.buffer-timeout-ms", "2");
-    return d;
+    super(OPTIONS, overrides);
   }
 
   /** Reads a properties file over the defaults. */
@@ -72,14 +26,14 @@ public final class ServingConfig extends JobSettings {
     return of(readProperties(file));
   }
 
-  /** The defaults overridden by {@code overrides}; refuses unknown keys and missing required ones. */
+  /** The defaults overridden by {@code overrides}; refuses unknown keys, missing required ones and bad values. */
   public static ServingConfig of(Map<String, String> overrides) {
     ServingConfig c = new ServingConfig(overrides);
     c.engine();   // validates search and engine settings now
-    if (!Set.of("committed", "earliest", "latest").contains(c.get("kafka.starting-offsets"))) {
+    if (!Set.of("committed", "earliest", "latest").contains(c.get(STARTING_OFFSETS))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
     }
-    if (!Set.of("exactly-once", "at-least-once").contains(c.get("kafka.delivery"))) {
+    if (!Set.of("exactly-once", "at-least-once").contains(c.get(DELIVERY))) {
       throw new IllegalArgumentException("kafka.delivery must be exactly-once or at-least-once");
     }
     return c;
@@ -87,31 +41,36 @@ public final class ServingConfig extends JobSettings {
 
   /** A copy with some settings replaced. */
   public ServingConfig with(Map<String, String> overrides) {
-    Map<String, String> v = asMap();
+    Map<String, String> v = given();
     v.putAll(overrides);
     return of(v);
   }
 
+  /** True when the sinks write in Kafka transactions. */
+  public boolean exactlyOnce() {
+    return get(DELIVERY).equals("exactly-once");
+  }
+
   /** The engine's part of the settings. */
   public EngineConfig engine() {
-    String snap = get("snapshot.dir");
-    return new EngineConfig(get("model.dir"), getInt("engine.walker-threads"), getInt("engine.scorer-threads"),
-        getBoolean("batching.enabled"), getInt("batching.max-rows"), getInt("batching.max-wait-us"),
-        get("search.ef"), get("search.steps"), getInt("search.hnsw-ef"), getInt("search.width"),
-        getInt("search.budget"), getInt("search.max-budget"), getInt("search.max-k"),
-        snap.isEmpty() ? null : snap, get("scorer.provider"), getInt("scorer.device-id"),
-        get("dr.dir").isEmpty() ? null : get("dr.dir"), getInt("dr.beam"));
+    return EngineConfig.builder(get(MODEL_DIR))
+        .walkerThreads(get(WALKER_THREADS)).scorerThreads(get(SCORER_THREADS))
+        .microBatching(get(BATCHING), get(BATCH_MAX_ROWS), get(BATCH_MAX_WAIT_US))
+        .beam(get(BEAM_EF), get(BEAM_STEPS)).hnswEf(get(HNSW_EF))
+        .walk(get(WIDTH), get(BUDGET), get(MAX_BUDGET)).maxK(get(MAX_K))
+        .snapshotDir(get(SNAPSHOT_DIR)).provider(get(PROVIDER), get(DEVICE_ID))
+        .deepRetrieval(get(DR_DIR), get(DR_BEAM))
+        .build();
   }
 
-  /** Topics the job creates in local runs, and which are compacted. */
+  /** Topics the job creates in local runs. */
   public List<String> topics() {
-    return List.of(get("topics.requests"), get("topics.responses"), get("topics.user-events"),
-        get("topics.candidates"), get("topics.index-updates"), get("topics.model-updates"),
-        get("topics.dead-letter"), get("topics.item-embeddings"));
+    return List.of(get(TOPIC_REQUESTS), get(TOPIC_RESPONSES), get(TOPIC_USER_EVENTS), get(TOPIC_CANDIDATES),
+        get(TOPIC_INDEX_UPDATES), get(TOPIC_MODEL_UPDATES), get(TOPIC_DEAD_LETTER), get(TOPIC_ITEM_EMBEDDINGS));
   }
 
+  /** Topics that are compacted (their latest record per key is the current state). */
   public Set<String> compactedTopics() {
-    return Set.of(get("topics.index-updates"), get("topics.model-updates"), get("topics.item-embeddings"));
+    return Set.of(get(TOPIC_INDEX_UPDATES), get(TOPIC_MODEL_UPDATES), get(TOPIC_ITEM_EMBEDDINGS));
   }
-
 }

@@ -1,5 +1,7 @@
 package dev.nann.jobs;
 
+import static dev.nann.jobs.ServingOptions.*;
+
 import dev.nann.operators.AnswerRouter;
 import dev.nann.operators.AsyncRetrievalFunction;
 import dev.nann.operators.DeadLetterSplit;
@@ -12,6 +14,8 @@ import dev.nann.schemas.internal.DescriptorUpdate;
 import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.schemas.internal.ServingInput;
 import dev.nann.schemas.internal.ServingOutput;
+import dev.nann.scorer.ModelSpec;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -47,41 +51,41 @@ public final class ServingJob {
 
   /** Flink settings the job needs: RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
   public static Configuration flinkConfiguration(ServingConfig cfg) {
-    Configuration c = FlinkConfigs.rocksDbCheckpointed(cfg.get("checkpoint.dir"), cfg.get("checkpoint.interval-ms"),
-        cfg.get("parallelism"));
+    Configuration c = FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS),
+        cfg.get(PARALLELISM));
     // records cross network hops (keyBy, union) in buffers flushed at least this often; Flink's
     // 100 ms default would dominate a retrieval's latency
-    c.setString("execution.buffer-timeout.interval", cfg.get("flink.buffer-timeout-ms") + " ms");
+    c.setString("execution.buffer-timeout.interval", cfg.get(BUFFER_TIMEOUT_MS) + " ms");
     return c;
   }
 
   /** Adds the serving topology to {@code env}. */
   public static void build(StreamExecutionEnvironment env, ServingConfig cfg) {
-    String bootstrap = cfg.get("kafka.bootstrap-servers");
-    OffsetsInitializer start = switch (cfg.get("kafka.starting-offsets")) {
+    String bootstrap = cfg.get(BOOTSTRAP_SERVERS);
+    OffsetsInitializer start = switch (cfg.get(STARTING_OFFSETS)) {
       case "earliest" -> OffsetsInitializer.earliest();
       case "latest" -> OffsetsInitializer.latest();
       default -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
     };
     KafkaSource<ServingInput> inputSource = KafkaSource.<ServingInput>builder()
         .setBootstrapServers(bootstrap)
-        .setTopics(cfg.get("topics.requests"), cfg.get("topics.user-events"))
-        .setGroupId(cfg.get("kafka.group-id"))
+        .setTopics(cfg.get(TOPIC_REQUESTS), cfg.get(TOPIC_USER_EVENTS))
+        .setGroupId(cfg.get(GROUP_ID))
         .setStartingOffsets(start)
         .setProperty("isolation.level", "read_committed")
-        .setProperty("client.id.prefix", cfg.get("kafka.group-id") + "-inputs")
-        .setDeserializer(new ServingInputDeserializer(cfg.get("topics.requests"), cfg.get("topics.user-events"),
-            cfg.getInt("serving.max-record-bytes")))
+        .setProperty("client.id.prefix", cfg.get(GROUP_ID) + "-inputs")
+        .setDeserializer(new ServingInputDeserializer(cfg.get(TOPIC_REQUESTS), cfg.get(TOPIC_USER_EVENTS),
+            cfg.get(MAX_RECORD_BYTES)))
         .build();
     // descriptors are compacted and always read from the start: the latest ones are the current state
     KafkaSource<DescriptorUpdate> descriptorSource = KafkaSource.<DescriptorUpdate>builder()
         .setBootstrapServers(bootstrap)
-        .setTopics(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"), cfg.get("topics.item-embeddings"))
-        .setGroupId(cfg.get("kafka.group-id") + "-descriptors")
+        .setTopics(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES), cfg.get(TOPIC_ITEM_EMBEDDINGS))
+        .setGroupId(cfg.get(GROUP_ID) + "-descriptors")
         .setStartingOffsets(OffsetsInitializer.earliest())
-        .setProperty("client.id.prefix", cfg.get("kafka.group-id") + "-descriptors")
-        .setDeserializer(new DescriptorDeserializer(cfg.get("topics.index-updates"), cfg.get("topics.model-updates"),
-            cfg.get("topics.item-embeddings"), dev.nann.scorer.ModelSpec.read(java.nio.file.Path.of(cfg.get("model.dir"))).itemDim()))
+        .setProperty("client.id.prefix", cfg.get(GROUP_ID) + "-descriptors")
+        .setDeserializer(new DescriptorDeserializer(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES),
+            cfg.get(TOPIC_ITEM_EMBEDDINGS), ModelSpec.read(Path.of(cfg.get(MODEL_DIR))).itemDim()))
         .build();
 
     SingleOutputStreamOperator<ServingInput> inputs = env
@@ -98,12 +102,12 @@ public final class ServingJob {
     SingleOutputStreamOperator<ScoringTask> tasks = inputs
         .keyBy(ServingJob::userOf, Types.LONG)
         .connect(broadcast)
-        .process(new UserStateFunction(cfg.engine(), cfg.getInt("state.max-sequence"), cfg.getInt("feed.k")),
+        .process(new UserStateFunction(cfg.engine(), cfg.get(MAX_SEQUENCE), cfg.get(FEED_K)),
             new AvroTypeInfo<>(ScoringTask.class))
         .uid("user-state").name("user state + enrich");
 
     DataStream<ServingOutput> retrieved = AsyncDataStream.unorderedWait(tasks, new AsyncRetrievalFunction(cfg.engine()),
-            cfg.getInt("async.timeout-ms"), TimeUnit.MILLISECONDS, cfg.getInt("async.capacity"))
+            cfg.get(ASYNC_TIMEOUT_MS), TimeUnit.MILLISECONDS, cfg.get(ASYNC_CAPACITY))
         .returns(new AvroTypeInfo<>(ServingOutput.class))
         .uid("retrieval").name("async retrieval");
 
@@ -112,14 +116,14 @@ public final class ServingJob {
         .process(new AnswerRouter(), new AvroTypeInfo<>(ServingOutput.class))
         .uid("answers").name("answer router");
 
-    answers.sinkTo(sink(cfg, "responses", OutputSerializers.responses(cfg.get("topics.responses"))))
+    answers.sinkTo(sink(cfg, "responses", OutputSerializers.responses(cfg.get(TOPIC_RESPONSES))))
         .uid("sink-responses").name("responses");
     answers.getSideOutput(AnswerRouter.FEED)
-        .sinkTo(sink(cfg, "candidates", OutputSerializers.feed(cfg.get("topics.candidates"))))
+        .sinkTo(sink(cfg, "candidates", OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES))))
         .uid("sink-candidates").name("candidates");
     DataStream<DeadLetter> dead = inputs.getSideOutput(DeadLetterSplit.DEAD)
         .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));
-    dead.sinkTo(sink(cfg, "dead-letter", OutputSerializers.deadLetters(cfg.get("topics.dead-letter"))))
+    dead.sinkTo(sink(cfg, "dead-letter", OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("sink-dead-letter").name("dead letters");
   }
 
@@ -139,7 +143,7 @@ public final class ServingJob {
       System.err.println("usage: ServingJob --config serving.properties");
       System.exit(2);
     }
-    run(ServingConfig.load(java.nio.file.Path.of(args[1])));
+    run(ServingConfig.load(Path.of(args[1])));
   }
 
   static long userOf(ServingInput in) {
@@ -147,7 +151,7 @@ public final class ServingJob {
   }
 
   private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, KafkaRecordSerializationSchema<T> serializer) {
-    return KafkaSinks.of(cfg.get("kafka.bootstrap-servers"), cfg.get("kafka.delivery").equals("exactly-once"),
-        cfg.get("kafka.transactional-id-prefix") + "-" + name, cfg.get("kafka.transaction-timeout-ms"), serializer);
+    return KafkaSinks.of(cfg.get(BOOTSTRAP_SERVERS), cfg.exactlyOnce(),
+        cfg.get(TRANSACTIONAL_ID_PREFIX) + "-" + name, cfg.get(TRANSACTION_TIMEOUT_MS), serializer);
   }
 }

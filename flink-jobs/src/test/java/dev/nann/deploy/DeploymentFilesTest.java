@@ -15,6 +15,8 @@ import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import dev.nann.jobs.IndexSyncConfig;
 import dev.nann.jobs.ServingConfig;
+import dev.nann.jobs.ServingOptions;
+import dev.nann.jobs.IndexSyncOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
@@ -140,7 +142,7 @@ class DeploymentFilesTest {
     }
     ServingConfig serving = ServingConfig.of(settings.get("dev.nann.jobs.ServingJob"));   // refuses unknown keys
     IndexSyncConfig sync = IndexSyncConfig.of(settings.get("dev.nann.jobs.IndexSyncJob"));
-    assertEquals(serving.get("snapshot.dir"), sync.get("snapshot.dir"), "both jobs must share the snapshot store");
+    assertEquals(serving.get(ServingOptions.SNAPSHOT_DIR), sync.get(IndexSyncOptions.SNAPSHOT_DIR), "both jobs must share the snapshot store");
 
     Map<String, String> cleanup = new HashMap<>();
     for (JsonNode doc : docs) {
@@ -152,8 +154,8 @@ class DeploymentFilesTest {
       assertTrue(cleanup.containsKey(topic), "no KafkaTopic for " + topic);
       assertEquals(serving.compactedTopics().contains(topic) ? "compact" : "delete", cleanup.get(topic), topic);
     }
-    for (String key : List.of("topics.item-embeddings", "topics.index-updates", "topics.dead-letter")) {
-      assertTrue(cleanup.containsKey(sync.get(key)), "no KafkaTopic for " + sync.get(key));
+    for (String topic : sync.topics()) {
+      assertTrue(cleanup.containsKey(topic), "no KafkaTopic for " + topic);
     }
   }
 

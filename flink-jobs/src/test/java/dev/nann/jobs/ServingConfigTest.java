@@ -19,8 +19,9 @@ class ServingConfigTest {
     Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsearch.ef = 50,100,300\nsearch.width = 400\n"
         + "batching.enabled = true\n");
     ServingConfig c = ServingConfig.load(f);
-    assertEquals("broker:9092", c.get("kafka.bootstrap-servers"));
-    assertEquals("requests", c.get("topics.requests"));
+    assertEquals("broker:9092", c.get(ServingOptions.BOOTSTRAP_SERVERS));
+    assertEquals("requests", c.get(ServingOptions.TOPIC_REQUESTS));
+    assertEquals(null, c.get(ServingOptions.SNAPSHOT_DIR), "an optional setting not given reads as null");
     assertTrue(c.engine().microBatching());
     assertEquals(300, c.engine().search().beam().efBottom());
     assertEquals(400, c.engine().search().walk().width());
@@ -39,7 +40,12 @@ class ServingConfigTest {
     assertTrue(missing.getMessage().contains("kafka.bootstrap-servers"), missing.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("search.ef", "a,b")));
     assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("kafka.delivery", "maybe")));
-    assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("batching.enabled", "yes")));
+    IllegalArgumentException bool = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("batching.enabled", "yes")));
+    assertEquals("setting 'batching.enabled' must be true or false, got 'yes'", bool.getMessage());
+    IllegalArgumentException number = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("search.width", "wide")));
+    assertEquals("setting 'search.width' must be an integer, got 'wide'", number.getMessage());
     assertFalse(ServingConfig.of(ok).engine().microBatching());
   }
 }

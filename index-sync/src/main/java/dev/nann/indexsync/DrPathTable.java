@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * Deep Retrieval's item → paths table as index-sync writes it into every snapshot: the trained
- * table ({@code paths.tsv} of a {@code trainer/train_dr.py} output), and for items the training
+ * table ({@code paths.tsv} of a {@code ./nann trainer train-dr} output), and for items the training
  * never saw, the paths of the nearest item (L2 over e_v) that has paths — the "nearest path" rule.
  * Assignments are returned to the caller, which keeps them in state, so an item's paths do not
  * change from one build to the next.

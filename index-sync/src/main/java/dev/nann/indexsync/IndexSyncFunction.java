@@ -108,7 +108,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   /**
    * Also writes Deep Retrieval's item → paths table into every snapshot: the trained table of
-   * {@code dir} (a trainer/train_dr.py output) and, for items added later, their nearest item's paths.
+   * {@code dir} (a ./nann trainer train-dr output) and, for items added later, their nearest item's paths.
    */
   public IndexSyncFunction withDeepRetrieval(String dir) {
     this.drDir = dir;

@@ -1,5 +1,6 @@
 package dev.nann.cli;
 
+import dev.nann.jobs.ServingOptions;
 import dev.nann.corpus.Corpus;
 import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.local.LatencyStats;
@@ -177,7 +178,7 @@ public final class BenchCommand implements Callable<Integer> {
         d, s, sync, System.err)) {
       warm(stack, corpus);
       ServingClient client = stack.client;
-      String itemTopic = stack.config.get("topics.item-embeddings");
+      String itemTopic = stack.config.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS);
       float[] emb = corpus.embeddings();
       Map<Long, Integer> rowOf = new java.util.HashMap<>();
       for (int i = 0; i < corpus.size(); i++) {

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  * {@code corpus.json}.
  */
 @Command(name = "corpus", mixinStandardHelpOptions = true,
-    description = "Writes a seeded synthetic corpus (items and training users) for trainer/train_synthetic.py.")
+    description = "Writes a seeded synthetic corpus (items and training users) for ./nann trainer train-synthetic.")
 public final class CorpusCommand implements Callable<Integer> {
   @Option(names = "--items", defaultValue = "1000000", description = "Items. Default: ${DEFAULT-VALUE}")
   int items;

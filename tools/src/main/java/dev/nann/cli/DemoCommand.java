@@ -1,5 +1,6 @@
 package dev.nann.cli;
 
+import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalStack;
@@ -59,7 +60,7 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--work-dir", description = "broker address, snapshots, checkpoints (default: <repo>/.nann-demo)")
   Path workDir;
 
-  @Option(names = "--set", description = "serving setting KEY=VALUE (repeatable; see README, Configuration)")
+  @Option(names = "--set", description = "serving setting KEY=VALUE (repeatable; see docs/configuration.md)")
   Map<String, String> settings = Map.of();
 
   private final AtomicBoolean stop = new AtomicBoolean();
@@ -174,7 +175,7 @@ public final class DemoCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "{\"answered\":%d,\"errors\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"qps\":%.1f,"
               + "\"job_p50_ms\":%.1f,\"job_p99_ms\":%.1f,\"delivery\":\"%s\"}%n",
           answered, errors, clientLatency.quantile(0.5), clientLatency.quantile(0.99), answered / secs,
-          latency.quantile(0.5), latency.quantile(0.99), stack.config.get("kafka.delivery"));
+          latency.quantile(0.5), latency.quantile(0.99), stack.config.get(ServingOptions.DELIVERY));
       return requests > 0 && answered < requests ? 1 : 0;
     }
   }

@@ -48,7 +48,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Option(names = "--corpus", defaultValue = "synthetic:100000",
       description = "synthetic:N (seeded clustered items), synthetic-nested:N (clusters grouped into categories), movielens:PATH (MovieLens-100k directory) or dir:PATH "
-          + "(a corpus written by trainer/train.py, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
+          + "(a corpus written by the trainer's train command, with the trained model's e_v and distractors). Default: ${DEFAULT-VALUE}")
   String corpus;
 
   @Option(names = "--dim", defaultValue = "64", description = "Embedding dimension d. Default: ${DEFAULT-VALUE}")
@@ -73,7 +73,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--device-id", defaultValue = "0", description = "CUDA device for --provider cuda/auto. Default: ${DEFAULT-VALUE}")
   int deviceId;
 
-  @Option(names = "--dr", description = "A Deep Retrieval structure (trainer/train_dr.py output) for mode dr.")
+  @Option(names = "--dr", description = "A Deep Retrieval structure (./nann trainer train-dr output) for mode dr.")
   Path drDir;
 
   @Option(names = "--dr-beam", defaultValue = "5", description = "Beam width B of mode dr. Default: ${DEFAULT-VALUE}")
@@ -227,7 +227,7 @@ public final class EvalCommand implements Callable<Integer> {
       if (drDir != null) {
         evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
       } else if (modeList.contains(SearchMode.DR)) {
-        throw new IllegalArgumentException("--modes dr needs --dr DIR (a trainer/train_dr.py output)");
+        throw new IllegalArgumentException("--modes dr needs --dr DIR (a ./nann trainer train-dr output)");
       }
       List<ModeReport> reports = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
@@ -391,7 +391,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return c;
     }
-    throw new IllegalArgumentException("--corpus must be synthetic:N, synthetic-nested:N, movielens:PATH or dir:PATH (trainer/train.py's "
+    throw new IllegalArgumentException("--corpus must be synthetic:N, synthetic-nested:N, movielens:PATH or dir:PATH (the trainer's train command's "
         + "corpus), got '" + corpus + "'");
   }
 

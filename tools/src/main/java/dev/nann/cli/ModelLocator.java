@@ -27,13 +27,15 @@ final class ModelLocator {
     if (Files.isRegularFile(made.resolve("model.json"))) {
       return made;
     }
-    System.err.println("[nann] no fixture model " + name + "; generating it with trainer/make_models.py");
+    System.err.println("[nann] no fixture model " + name + "; generating it with ./nann trainer make-models");
     try {
-      Process p = new ProcessBuilder("/usr/bin/python3", repoRoot().resolve("trainer/make_models.py").toString(),
-          "--out", cache.resolve("models").toString(), "--dim", String.valueOf(dim)).inheritIO().start();
+      ProcessBuilder trainer = new ProcessBuilder("/usr/bin/python3", "-m", "nann_trainer", "make-models",
+          "--out", cache.resolve("models").toString(), "--dim", String.valueOf(dim)).inheritIO();
+      trainer.environment().put("PYTHONPATH", repoRoot().resolve("trainer").toString());
+      Process p = trainer.start();
       if (p.waitFor() != 0 || !Files.isRegularFile(made.resolve("model.json"))) {
         throw new IllegalArgumentException("could not generate model " + name + " (needs /usr/bin/python3 with "
-            + "python3-torch and python3-onnx); run trainer/make_models.py --dim " + dim + " or pass --model DIR");
+            + "python3-torch and python3-onnx); run ./nann trainer make-models --dim " + dim + " or pass --model DIR");
       }
     } catch (IOException e) {
       throw new IllegalArgumentException("could not run the trainer to make model " + name + ": " + e.getMessage()

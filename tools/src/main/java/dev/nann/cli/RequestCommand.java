@@ -1,6 +1,6 @@
 package dev.nann.cli;
 
-import dev.nann.jobs.ServingConfig;
+import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
 import dev.nann.local.ServingClient;
 import dev.nann.schemas.RetrievalRequest;
@@ -54,9 +54,9 @@ public final class RequestCommand implements Callable<Integer> {
       }
       servers = Files.readString(file).trim();
     }
-    String requests = prefix + ServingConfig.DEFAULTS.get("topics.requests");
-    String responses = prefix + ServingConfig.DEFAULTS.get("topics.responses");
-    String events = prefix + ServingConfig.DEFAULTS.get("topics.user-events");
+    String requests = prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
+    String responses = prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
+    String events = prefix + ServingOptions.TOPIC_USER_EVENTS.defaultValue();
     DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
     try (ServingClient client = new ServingClient(servers, requests, responses, events);
          KafkaConsumer<byte[], byte[]> answers = client.responsesFromNow()) {

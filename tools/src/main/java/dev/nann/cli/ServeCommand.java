@@ -1,5 +1,6 @@
 package dev.nann.cli;
 
+import dev.nann.jobs.ServingOptions;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingJob;
 import java.nio.file.Path;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Option;
 /** {@code ./nann serve --config FILE}: runs the serving job against an external Kafka. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = {"Runs the serving job against an external Kafka cluster, on an embedded MiniCluster (or, inside",
-        "`flink run`, on the cluster). Settings come from a properties file; see README, Configuration."})
+        "`flink run`, on the cluster). Settings come from a properties file; see docs/configuration.md."})
 public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "properties file with the serving settings")
   Path config;
@@ -22,8 +23,8 @@ public final class ServeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ServingConfig cfg = ServingConfig.load(config);
     if (createTopics) {
-      dev.nann.local.LocalKafka.createTopics(cfg.get("kafka.bootstrap-servers"), cfg.topics(),
-          Integer.parseInt(cfg.get("parallelism")), cfg.compactedTopics());
+      dev.nann.local.LocalKafka.createTopics(cfg.get(ServingOptions.BOOTSTRAP_SERVERS), cfg.topics(),
+          cfg.get(ServingOptions.PARALLELISM), cfg.compactedTopics());
     }
     ServingJob.run(cfg);
     return 0;

@@ -20,7 +20,7 @@ public record ModeReport(SearchMode mode, int items, int queries, int k, double 
                          double expandFraction,
                          int threads, String params) {
 
-  /** Field names as the JSON contract spells them. */
+  /** Field names as the eval JSON contract spells them (see docs/search.md). */
   public Map<String, Object> toJson() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("mode", mode.id());

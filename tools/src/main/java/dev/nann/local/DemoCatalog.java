@@ -17,7 +17,7 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * The demo's MovieLens-based catalog and event log, committed under {@code demo/} and made by
- * {@code trainer/make_demo.py}: item embeddings, titles, and every rating as a user event.
+ * {@code ./nann trainer make-demo}: item embeddings, titles, and every rating as a user event.
  *
  * @param ids item ids, row order of {@code embeddings}
  * @param embeddings row-major {@code ids.length x dim}

@@ -1,5 +1,7 @@
 package dev.nann.local;
 
+import dev.nann.jobs.IndexSyncOptions;
+import dev.nann.jobs.ServingOptions;
 import dev.nann.indexsync.SnapshotPublisher;
 import dev.nann.jobs.IndexSyncConfig;
 import dev.nann.jobs.IndexSyncJob;
@@ -73,8 +75,8 @@ public final class LocalStack implements AutoCloseable {
     ServingConfig cfg = ServingConfig.of(m);
     kafka.createTopics(cfg.topics(), 2, cfg.compactedTopics());
 
-    ServingClient client = new ServingClient(kafka.bootstrapServers(), cfg.get("topics.requests"),
-        cfg.get("topics.responses"), cfg.get("topics.user-events"));
+    ServingClient client = new ServingClient(kafka.bootstrapServers(), cfg.get(ServingOptions.TOPIC_REQUESTS),
+        cfg.get(ServingOptions.TOPIC_RESPONSES), cfg.get(ServingOptions.TOPIC_USER_EVENTS));
     Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "fixed-delay");
     conf.setString("restart-strategy.fixed-delay.attempts", "3");
@@ -84,9 +86,9 @@ public final class LocalStack implements AutoCloseable {
     if (withIndexSync) {
       Map<String, String> sm = new TreeMap<>(Map.of(
           "kafka.bootstrap-servers", kafka.bootstrapServers(),
-          "topics.index-updates", cfg.get("topics.index-updates"),
-          "topics.dead-letter", cfg.get("topics.dead-letter"),
-          "topics.item-embeddings", cfg.get("topics.item-embeddings"),
+          "topics.index-updates", cfg.get(ServingOptions.TOPIC_INDEX_UPDATES),
+          "topics.dead-letter", cfg.get(ServingOptions.TOPIC_DEAD_LETTER),
+          "topics.item-embeddings", cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS),
           "snapshot.dir", workDir.resolve("snapshots").toAbsolutePath().toString(),
           "index.dim", Integer.toString(dim),
           "index.build-threads", "2",
@@ -102,18 +104,18 @@ public final class LocalStack implements AutoCloseable {
         for (int j = 0; j < dim; j++) {
           v.add(embeddings[i * dim + j]);
         }
-        client.send(sync.get("topics.item-embeddings"), ItemEmbedding.newBuilder().setItemId(ids[i]).setEmbedding(v).build());
+        client.send(sync.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS), ItemEmbedding.newBuilder().setItemId(ids[i]).setEmbedding(v).build());
       }
       client.flush();
       log.printf("[local] catalog: %,d item embeddings sent to %s in %.1f s%n", ids.length,
-          sync.get("topics.item-embeddings"), (System.nanoTime() - t1) / 1e9);
+          sync.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS), (System.nanoTime() - t1) / 1e9);
       // one MiniCluster job with both pipelines: index-sync (catalog -> snapshot -> descriptor) and serving
       IndexSyncJob.build(env, sync);
       ServingJob.build(env, cfg);
       job = env.executeAsync("nann-local");
       log.printf("[local] index-sync and serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
       t1 = System.nanoTime();
-      index = client.awaitIndex(cfg.get("topics.index-updates"), ids.length, Duration.ofMinutes(10));
+      index = client.awaitIndex(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), ids.length, Duration.ofMinutes(10));
       log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
           index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
     } else {
@@ -121,7 +123,7 @@ public final class LocalStack implements AutoCloseable {
       long t1 = System.nanoTime();
       index = new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2)
           .publish(1, embeddings, dim, ids, 1, n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
-      client.publish(cfg.get("topics.index-updates"), index);
+      client.publish(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), index);
       log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
           index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
       ServingJob.build(env, cfg);

@@ -76,9 +76,8 @@ class DrSnapshotServingTest {
     assertTrue(assigned.containsKey(newId), "the new item got paths");
     IndexDescriptor desc = new SnapshotPublisher(dir, 16, 40, 1).publish(built);
 
-    try (RetrievalEngine engine = new RetrievalEngine(new EngineConfig(smoke.resolve("attention/model").toString(),
-        1, 1, false, 4096, 200, "100,200,400", "1,1,3", 200, 400, 20_000, 100_000, 1000, dir.toString(), "cpu", 0,
-        smoke.resolve("dr").toString(), beam))) {
+    try (RetrievalEngine engine = new RetrievalEngine(EngineConfig.builder(smoke.resolve("attention/model").toString()).walkerThreads(1).hnswEf(200)
+        .snapshotDir(dir.toString()).provider("cpu", 0).deepRetrieval(smoke.resolve("dr").toString(), beam).build())) {
       // what the snapshot's table puts on the best paths: trained items, the twin, and the
       // corpus' distractors (also "new" to DR), each through its nearest item's paths
       java.util.BitSet onPaths = new java.util.BitSet();

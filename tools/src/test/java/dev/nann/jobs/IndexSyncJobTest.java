@@ -119,10 +119,10 @@ class IndexSyncJobTest {
       p.put("bootstrap.servers", kafka.bootstrapServers());
       p.put("max.in.flight.requests.per.connection", "1");
       Random rnd = new Random(3);
-      String topic = cfg.get("topics.item-embeddings");
+      String topic = cfg.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS);
       try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
-           KafkaConsumer<byte[], byte[]> updates = ServingFixture.consumer(kafka.bootstrapServers(), cfg.get("topics.index-updates"));
-           KafkaConsumer<byte[], byte[]> dead = ServingFixture.consumer(kafka.bootstrapServers(), cfg.get("topics.dead-letter"))) {
+           KafkaConsumer<byte[], byte[]> updates = ServingFixture.consumer(kafka.bootstrapServers(), cfg.get(IndexSyncOptions.TOPIC_INDEX_UPDATES));
+           KafkaConsumer<byte[], byte[]> dead = ServingFixture.consumer(kafka.bootstrapServers(), cfg.get(IndexSyncOptions.TOPIC_DEAD_LETTER))) {
         for (long id = 1; id <= 300; id++) {
           send(producer, topic, id, ITEMS.encode(item(id, rnd)));
         }

@@ -82,7 +82,7 @@ final class ServingFixture implements AutoCloseable {
   }
 
   void publishIndex(ServingConfig cfg, IndexDescriptor d) {
-    send(cfg.get("topics.index-updates"), "index", descriptors.encode(d));
+    send(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), "index", descriptors.encode(d));
     producer.flush();
   }
 
@@ -91,14 +91,14 @@ final class ServingFixture implements AutoCloseable {
   }
 
   void sendRequest(ServingConfig cfg, RetrievalRequest r) {
-    ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(cfg.get("topics.requests"),
+    ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(cfg.get(ServingOptions.TOPIC_REQUESTS),
         Long.toString(r.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(r));
     rec.headers().add("correlation-id", ("corr-" + r.getRequestId()).getBytes(StandardCharsets.UTF_8));
     producer.send(rec);
   }
 
   void sendEvent(ServingConfig cfg, UserEvent e) {
-    send(cfg.get("topics.user-events"), Long.toString(e.getUserId()), events.encode(e));
+    send(cfg.get(ServingOptions.TOPIC_USER_EVENTS), Long.toString(e.getUserId()), events.encode(e));
   }
 
   byte[] encodeEvent(UserEvent e) {

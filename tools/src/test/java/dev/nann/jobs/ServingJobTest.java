@@ -120,9 +120,9 @@ class ServingJobTest {
     fx.publishIndex(cfg);
     fx.sendHistories(cfg, USERS);
     JobClient job = startJob(cfg, null);
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"));
-         KafkaConsumer<byte[], byte[]> dead = fx.consumer(cfg.get("topics.dead-letter"));
-         KafkaConsumer<byte[], byte[]> feed = fx.consumer(cfg.get("topics.candidates"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES));
+         KafkaConsumer<byte[], byte[]> dead = fx.consumer(cfg.get(ServingOptions.TOPIC_DEAD_LETTER));
+         KafkaConsumer<byte[], byte[]> feed = fx.consumer(cfg.get(ServingOptions.TOPIC_CANDIDATES))) {
       awaitServing(cfg, responses, job);
 
       Random rnd = new Random(5);
@@ -241,9 +241,9 @@ class ServingJobTest {
 
   private static String malformedTopic(ServingConfig cfg, int i) {
     return switch (i % 3) {
-      case 0 -> cfg.get("topics.requests");
-      case 1 -> cfg.get("topics.user-events");
-      default -> cfg.get("topics.index-updates");
+      case 0 -> cfg.get(ServingOptions.TOPIC_REQUESTS);
+      case 1 -> cfg.get(ServingOptions.TOPIC_USER_EVENTS);
+      default -> cfg.get(ServingOptions.TOPIC_INDEX_UPDATES);
     };
   }
 
@@ -283,7 +283,7 @@ class ServingJobTest {
     fx.sendHistories(cfg, USERS);
     JobClient job = startJob(cfg, null);
     int requests = 6_000;
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
       for (int i = 0; i < requests / 2; i++) {
         fx.sendRequest(cfg, ServingFixture.request("req-" + i, i % USERS, 50));
@@ -316,7 +316,7 @@ class ServingJobTest {
   void errorStatusesNoIndexTimeoutAndScorerError() throws Exception {
     ServingConfig cfg = fx.config("t3", dir.resolve("chk-t3"), Map.of());
     JobClient job = startJob(cfg, null);
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       // no descriptor on index-updates yet
       RetrievalResponse noIndex = askUntil(cfg, responses, "no-index-", r -> true);
       assertEquals(ResponseStatus.NO_INDEX, noIndex.getStatus(), noIndex.toString());
@@ -365,7 +365,7 @@ class ServingJobTest {
     }, "swap-load");
     List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
     Map<String, Long> firstSeen = new HashMap<>();   // model version -> when an answer naming it first arrived
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
       load.start();
       pollResponses(responses, got, firstSeen, () -> got.size() > 200);
@@ -439,7 +439,7 @@ class ServingJobTest {
       b[b.length / 2] ^= 0x33;
       Files.write(dst.resolve("score.onnx"), b);
     }
-    fx.send(cfg.get("topics.model-updates"), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
+    fx.send(cfg.get(ServingOptions.TOPIC_MODEL_UPDATES), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
         dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
             .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
     fx.producer.flush();
@@ -464,7 +464,7 @@ class ServingJobTest {
     fx.sendHistories(cfg, 20);
     fx.publishIndex(cfg);
     JobClient job = startJob(cfg, null);
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
 
       // version 2: a snapshot with one flipped byte; refused, version 1 keeps serving
@@ -508,7 +508,7 @@ class ServingJobTest {
     fx.publishIndex(cfg);
     JobClient job = startJob(cfg, null);
     AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get("topics.responses"))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
       RetrievalResponse before = askUntil(cfg, responses, "before-", r -> r.getStatus() == ResponseStatus.OK);
       long top = before.getItems().get(0);
@@ -524,14 +524,14 @@ class ServingJobTest {
         v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
       }
       long fresh = 900_001L;
-      fx.send(cfg.get("topics.item-embeddings"), Long.toString(fresh), items.encode(
+      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(fresh), items.encode(
           dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
       fx.producer.flush();
       RetrievalResponse withFresh = askUntil(cfg, responses, "fresh-", r -> r.getItems().contains(fresh));
       assertEquals(fx.index.getVersion(), withFresh.getIndexVersion(), "served from the fresh set, not a new snapshot");
 
       // delete the old top item: once an answer lacks it, no later answer has it
-      fx.send(cfg.get("topics.item-embeddings"), Long.toString(top), items.encode(
+      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(top), items.encode(
           dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
       fx.producer.flush();
       askUntil(cfg, responses, "deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(top));

@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
 """The model matrix's table and plot, from the `./nann eval --json` files trainer/model_matrix.sh
 writes (one directory per trained model, one eval-efc<N>.json per graph).
 
-    /usr/bin/python3 trainer/matrix.py .nann-cache/matrix --table matrix.md --plot matrix.png
+    ./nann trainer matrix .nann-cache/matrix --table matrix.md --plot matrix.png
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer matrix ...)
 
 For each cell (data set, scorer, training, FGSM, efConstruction) it reports, from the curves of
 coverage@k against the scored fraction of the corpus:
@@ -14,7 +14,6 @@ coverage@k against the scored fraction of the corpus:
     or at the highest coverage both reach when one falls short), and nann's QPS over brute force.
 The plot has one small panel per cell (nann, Beam- and HNSW-retrieval).
 """
-import argparse
 import glob
 import json
 import math
@@ -162,12 +161,13 @@ def plot(cells, out):
     fig.savefig(out, dpi=100)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("dir", help="trainer/model_matrix.sh's --out directory")
     ap.add_argument("--table", help="markdown file for the table (default: print it)")
     ap.add_argument("--plot", help="image file for the plot")
-    a = ap.parse_args()
+
+
+def run(a):
     cells = sorted((cell_name(p), summarize(load(p))) for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json")))
     if not cells:
         raise SystemExit(f"{a.dir}: no */eval*efc*.json files")
@@ -181,7 +181,3 @@ def main():
     if a.plot:
         plot(cells, a.plot)
         print(f"wrote {a.plot}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 """Plots coverage (or another metric) against the scored fraction of the corpus, one line per
 search mode, from the JSON lines `./nann eval --json FILE` writes (paper Fig. 4's axes).
 
-    /usr/bin/python3 trainer/plot_eval.py docs/results/eval-1m-nested-efc200-rbf.json \\
+    ./nann trainer plot-eval docs/results/eval-1m-nested-efc200-rbf.json \\
         --out docs/results/eval-1m-nested-efc200-rbf.png --title "..."
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer plot-eval ...)
 
 Needs matplotlib (Debian's python3-matplotlib).
 """
-import argparse
 import json
 
 LABELS = {"nann": "nann (batched best-first)", "beam": "Beam-retrieval", "hnsw": "HNSW-retrieval", "brute": "brute force",
@@ -23,13 +22,14 @@ def curves(rows, metric):
     return {m: sorted(p) for m, p in out.items()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("json", help="a file written by ./nann eval --json")
     ap.add_argument("--out", required=True, help="image file (.png or .svg)")
     ap.add_argument("--metric", default="coverage", help="a JSON field: coverage, recall_retrieval, ...")
     ap.add_argument("--title", default="")
-    a = ap.parse_args()
+
+
+def run(a):
     with open(a.json) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     lines = curves(rows, a.metric)
@@ -53,7 +53,3 @@ def main():
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     print(f"wrote {a.out} ({', '.join(f'{m}: {len(p)} points' for m, p in lines.items())})")
-
-
-if __name__ == "__main__":
-    main()

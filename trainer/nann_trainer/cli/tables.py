@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 """Tables and plots from trainer/run_tables.sh's runs (train.json + eval.json per run).
 
-    /usr/bin/python3 trainer/tables.py --runs runs --out docs/results/trainer
+    ./nann trainer tables --runs runs --out docs/results/trainer
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer tables ...)
 
 Writes OUT/tables.md (paper Table 3's shape, Fig. 4's and Fig. 7's data), OUT/fig4_*.png and
 OUT/fig7_flatness.png (matplotlib, Debian's python3-matplotlib), and copies each run's JSON into
 OUT/runs/ so the figures can be checked without re-running.
 """
-import argparse
 import glob
 import json
 import os
@@ -39,12 +38,13 @@ def row(evals, mode, params=None):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="docs/results/trainer")
     ap.add_argument("--eval", default="eval.json", help="which eval file of each run to tabulate")
-    a = ap.parse_args()
+
+
+def run(a):
     runs = load(a.runs, a.eval)
     if not runs:
         raise SystemExit(f"no finished runs (train.json + eval.json) under {a.runs}")
@@ -130,7 +130,3 @@ def main():
     fig.savefig(os.path.join(a.out, "fig7_flatness.png"), dpi=110)
     plt.close(fig)
     print(f"wrote {a.out}/fig4_coverage.png, fig4_recall_retrieval.png, fig7_flatness.png")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,34 +1,31 @@
-#!/usr/bin/env python3
 """Rewrites a trained run's evaluation corpus with another number of distractors.
 
-    /usr/bin/python3 trainer/distract.py --corpus runs/ml-attention-eps0.1/corpus --distractors 100000 \\
+    ./nann trainer distract --corpus runs/ml-attention-eps0.1/corpus --distractors 100000 \\
         --out runs-100k/ml-attention-eps0.1/corpus
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer distract ...)
 
 The real items' e_v (the first ``real_items`` rows) and the test users are kept; the distractors
 are sampled again from a Gaussian mixture fitted to the real rows (nann_trainer.distractors), so
 the same trained model can be evaluated among 0 to 1M look-alike items without retraining.
 """
-import argparse
 import json
 import os
 import shutil
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from nann_trainer.distractors import with_distractors  # noqa: E402
+from nann_trainer.distractors import with_distractors
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--distractors", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--components", type=int, default=16)
     ap.add_argument("--seed", type=int, default=7)
-    a = ap.parse_args()
+
+
+def run(a):
     with open(os.path.join(a.corpus, "corpus.json")) as f:
         meta = json.load(f)
     dim, real = meta["dim"], meta["real_items"]
@@ -44,7 +41,3 @@ def main():
     with open(os.path.join(a.out, "corpus.json"), "w") as f:
         json.dump(meta, f, indent=2)
     print(f"wrote {a.out}: {len(all_ids)} items ({real} real)", flush=True)
-
-
-if __name__ == "__main__":
-    main()

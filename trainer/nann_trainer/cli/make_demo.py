@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """Makes the demo's catalog and model from MovieLens-100k (committed under demo/).
 
-    /usr/bin/python3 trainer/make_demo.py --movielens ../shared/data/movielens-100k --out demo
+    ./nann trainer make-demo --movielens ../shared/data/movielens-100k --out demo
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer make-demo ...)
 
 Writes
   demo/catalog/items.f32   item embeddings e_v (1,682 x 16, little-endian float32, row i = ids[i])
@@ -16,20 +16,18 @@ distribution (19 negatives) to predict each rating from the ones before it, for 
 last rating of every user is held out and reported as recall@50 next to popularity's.
 Bad rows are counted, reported and skipped.
 """
-import argparse
 import gzip
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import Scorer  # noqa: E402
-from nann_trainer.nce import nce_loss  # noqa: E402
+from nann_trainer import DEFAULT_MOVIELENS
+from nann_trainer.batches import batches, shuffled_batches
+from nann_trainer.export import export_model_dir
+from nann_trainer.models import Scorer
+from nann_trainer.nce import nce_loss
 
 
 def read_movielens(path):
@@ -77,9 +75,8 @@ def item_embeddings(seqs, ids, index, dim, window=10):
     return emb.astype(np.float32)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--movielens", default=os.path.join(os.path.dirname(__file__), "../../shared/data/movielens-100k"))
+def add_arguments(ap):
+    ap.add_argument("--movielens", default=DEFAULT_MOVIELENS)
     ap.add_argument("--out", default="demo")
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=32)
@@ -89,7 +86,9 @@ def main():
     ap.add_argument("--negatives", type=int, default=19)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=7)
-    a = ap.parse_args()
+
+
+def run(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
     rng = np.random.default_rng(a.seed)
@@ -119,10 +118,8 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     print(f"[demo] training the attention scorer on {len(examples)} next-item examples", flush=True)
     for epoch in range(a.epochs):
-        order = rng.permutation(len(examples))
         t0, total, steps = time.time(), 0.0, 0
-        for start in range(0, len(order), a.batch):
-            idx = order[start:start + a.batch]
+        for idx in shuffled_batches(len(examples), a.batch, rng):
             B = len(idx)
             seq = np.zeros((B, L), dtype=np.int64)
             mask = np.zeros((B, L), dtype=np.float32)
@@ -150,8 +147,8 @@ def main():
     with torch.no_grad():
         hits, pop_hits, top_pop = 0, 0, set(np.argsort(-counts)[:50].tolist())
         users = sorted(seqs)
-        for start in range(0, len(users), 256):
-            batch = users[start:start + 256]
+        for sl in batches(len(users), 256):
+            batch = users[sl]
             seq = np.zeros((len(batch), L), dtype=np.int64)
             mask = np.zeros((len(batch), L), dtype=np.float32)
             for r, u in enumerate(batch):
@@ -179,11 +176,7 @@ def main():
         f.write("".join(f"{u}\t{i}\t{t}\n" for u, i, t in rows).encode())
     export_model_dir(os.path.join(a.out, "model"), model, None, dim=a.dim, seq_len=L, item_feat_dim=0,
                      version=f"demo-movielens-attention-d{a.dim}-s{a.seed}",
-                     extra={"weights": f"trained {a.epochs} epochs NCE on MovieLens-100k (trainer/make_demo.py)",
+                     extra={"weights": f"trained {a.epochs} epochs NCE on MovieLens-100k (nann_trainer make-demo)",
                             "recall_at_50_heldout": round(hits / len(users), 4),
                             "popularity_recall_at_50_heldout": round(pop_hits / len(users), 4)})
     print(f"[demo] wrote {cat}, {a.out}/events.tsv.gz and {a.out}/model", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
 """Deep Retrieval structure model trained with EM on a nann training run's split and item embeddings.
 
-    /usr/bin/python3 trainer/train_dr.py --run runs/ml-attention-eps0 --out runs/dr-ml \\
+    ./nann trainer train-dr --run runs/ml-attention-eps0 --out runs/dr-ml \\
         --depth 3 --width 16 --paths-per-item 3 --alpha 1e-4 --em-epochs 6
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer train-dr ...)
 
 The user embedding is the mean of the user's behaviour e_v (the run's item tower output, read from
 RUN/corpus), so DR and NANN see the same users. EM (DR paper §3): the E-step trains the layer MLPs
@@ -16,20 +16,18 @@ Writes OUT/dr.json (structure, settings, results), OUT/paths.tsv (item id → it
 OUT/layer_<d>.onnx (inputs ``user`` [N, du] and, from layer 1, ``prefix`` [N, d] int64; output
 ``logp`` [N, K]) with OUT/reference.json (PyTorch outputs for a round-trip check).
 """
-import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from nann_trainer.data import read_interactions, split  # noqa: E402
-from nann_trainer.dr import (StreamingPathScores, StructureModel, assign_paths, beam_search_batch,  # noqa: E402
+from nann_trainer import DEFAULT_MOVIELENS
+from nann_trainer.batches import batches, shuffled_batches
+from nann_trainer.data import read_interactions, split
+from nann_trainer.dr import (StreamingPathScores, StructureModel, assign_paths, beam_search_batch,
                              multi_path_loss, penalized_objective)
 
 
@@ -85,10 +83,9 @@ class Layer(nn.Module):
         return self.model.layer_logprobs(self.d, user, prefix)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, help="a trainer/train.py output directory (its corpus gives e_v)")
-    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/movielens-100k"))
+def add_arguments(ap):
+    ap.add_argument("--run", required=True, help="a `nann_trainer train` output directory (its corpus gives e_v)")
+    ap.add_argument("--data", default=DEFAULT_MOVIELENS)
     ap.add_argument("--out", required=True)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--width", type=int, default=16)
@@ -101,7 +98,9 @@ def main():
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=7)
-    a = ap.parse_args()
+
+
+def run(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
     rng = np.random.default_rng(a.seed)
@@ -133,10 +132,8 @@ def main():
     for epoch in range(a.em_epochs):
         t0 = time.time()
         item_paths = torch.tensor([assignment[v] for v in range(n_items)], dtype=torch.int64)   # [V, J, D]
-        order = rng.permutation(len(train_items))
         total, steps = 0.0, 0
-        for start in range(0, len(order), a.batch):          # E-step
-            idx = order[start:start + a.batch]
+        for idx in shuffled_batches(len(train_items), a.batch, rng):          # E-step
             loss = multi_path_loss(model, train_users[idx], item_paths[torch.from_numpy(train_items[idx])])
             opt.zero_grad()
             loss.backward()
@@ -144,11 +141,11 @@ def main():
             total += loss.item()
             steps += 1
         scores = StreamingPathScores(a.top_s, a.decay)         # M-step
-        for start in range(0, len(train_items), 4096):
-            paths, lp = beam_search_batch(model, train_users[start:start + 4096], a.top_s)
+        for sl in batches(len(train_items), 4096):
+            paths, lp = beam_search_batch(model, train_users[sl], a.top_s)
             probs = lp.exp()
             for r in range(paths.shape[0]):
-                v = int(train_items[start + r])
+                v = int(train_items[sl.start + r])
                 scores.update(v, {tuple(p): float(x) for p, x in zip(paths[r].tolist(), probs[r].tolist())})
         before = penalized_objective(scores.scores, counts, assignment, a.alpha)
         assignment = assign_paths(scores.scores, counts, assignment, a.paths_per_item, a.alpha)
@@ -199,7 +196,3 @@ def main():
     with open(os.path.join(a.out, "dr.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"[dr] wrote {a.out} in {time.time() - t_start:.0f} s", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """Writes deterministic, untrained scorer model directories for tests and demos.
 
-    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 64
-    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16
-    /usr/bin/python3 trainer/make_models.py --out models/fixtures --dim 16 --seq-len 8 --hidden 16 --precision fp16
+    ./nann trainer make-models --out models/fixtures --dim 64
+    ./nann trainer make-models --out models/fixtures --dim 16 --seq-len 8 --hidden 16
+    ./nann trainer make-models --out models/fixtures --dim 16 --seq-len 8 --hidden 16 --precision fp16
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer make-models ...)
 
 One directory per architecture (``two-sided``, ``dnn``, ``attention``, and ``attention-rbf``: the
 attention architecture with distance attention) named ``<arch>-d<dim>``,
@@ -11,18 +11,15 @@ each in nann's model contract plus ``reference.json``: inputs and the PyTorch ou
 which the Java tests compare ONNX Runtime against. ``--check DIR`` regenerates into a temporary
 directory and verifies the reference scores in DIR match (the fixtures are reproducible).
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch
 
-import torch  # noqa: E402
-
-from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ItemNet, Scorer  # noqa: E402
+from nann_trainer.export import export_model_dir
+from nann_trainer.models import ItemNet, Scorer
 
 ITEM_FEAT_DIM = 32
 # (directory name, arch, attention); the seed of each is --seed plus its position here.
@@ -82,8 +79,7 @@ def write_all(out, dim, seq_len, hidden, seed, precision="fp32"):
     return dirs
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("--out", default="models/fixtures")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--seq-len", type=int, default=50)
@@ -93,7 +89,9 @@ def main():
                     help="fp16: half-precision networks behind fp32 inputs/outputs (directories get a -fp16 suffix; "
                          "reference.json keeps the fp32 PyTorch scores)")
     ap.add_argument("--check", metavar="DIR", help="regenerate and compare against the fixtures in DIR")
-    a = ap.parse_args()
+
+
+def run(a):
     if not a.check:
         write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed, a.precision)
         return
@@ -109,7 +107,3 @@ def main():
                 if worst > 1e-4:
                     sys.exit(f"{name}: regenerated scores differ from committed fixture by {worst}")
             print(f"{name}: reproducible", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes hand-made "oracle" scorers in nann's attention contract, for diagnosing the walk.
 
 They need no training and their score surface is known exactly, so `./nann eval` with them
@@ -9,20 +8,16 @@ separates what the graph and the data allow from what a trained model adds:
 * ``l2``:     s_u(e) = -|e - mean_i h_i|^2 / tau, a plain nearest-neighbour query in L2, the
   case HNSW itself is built for.
 
-    /usr/bin/python3 trainer/make_oracle_scorers.py --out .nann-cache/models/oracle --dim 64
+    ./nann trainer make-oracle-scorers --out .nann-cache/models/oracle --dim 64
     ./nann eval --corpus synthetic:1000000 --dim 64 --model .nann-cache/models/oracle/kernel-tau2 \\
         --queries 100 --modes nann,hnsw --explain-misses
 """
-import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from nann_trainer.export import export_model_dir  # noqa: E402
+from nann_trainer.export import export_model_dir
 
 
 class OracleUser(nn.Module):
@@ -71,19 +66,16 @@ class Oracle(nn.Module):
         self.score = OracleScore(kind, tau)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("--out", required=True, help="parent directory; writes kernel-tau<T>/ and l2/ under it")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--seq-len", type=int, default=50)
     ap.add_argument("--tau", type=float, default=2.0)
-    a = ap.parse_args()
+
+
+def run(a):
     for kind, name in (("kernel", f"kernel-tau{a.tau:g}"), ("l2", "l2")):
         out = os.path.join(a.out, name)
         export_model_dir(out, Oracle(kind, a.tau), None, dim=a.dim, seq_len=a.seq_len, item_feat_dim=0,
                          version=f"oracle-{name}-d{a.dim}", extra={"weights": f"oracle scorer '{kind}', tau {a.tau:g}"})
         print(f"[oracle] wrote {out}", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
 """Reference trainer: interaction logs -> a model directory nann serves, plus an evaluation corpus.
 
-    /usr/bin/python3 trainer/train.py --data ../shared/data/movielens-100k --arch attention \\
+    ./nann trainer train --data ../shared/data/movielens-100k --arch attention \\
         --fgsm-eps 1e-2 --epochs 12 --distractors 1000000 --out runs/ml-attention-fgsm
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer train ...)
 
 Trains one of the three scorer architectures of NANN §5.1.3 (two-sided, dnn, attention) with NCE
 against the unigram noise distribution plus the FGSM flatness task L_AUX (§3.1.3, §3.4, Eq. 3-5;
@@ -21,23 +21,22 @@ Writes to ``--out``:
                    real items, and the flatness probe (mean |s_u(e_v) - s_u(e_v + Δ)| for random Δ
                    with max-norm ε, growing ε; Fig. 7's shape)
 """
-import argparse
 import json
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from nann_trainer.data import read_interactions, split  # noqa: E402
-from nann_trainer.distractors import with_distractors  # noqa: E402
-from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ARCHS, ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer  # noqa: E402
-from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
+from nann_trainer import DEFAULT_MOVIELENS
+from nann_trainer.batches import batches, shuffled_batches
+from nann_trainer.data import read_interactions, split
+from nann_trainer.distractors import with_distractors
+from nann_trainer.export import export_model_dir
+from nann_trainer.models import ARCHS, ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer
+from nann_trainer.nce import fgsm_flatness, nce_loss
 
 PROBE_EPS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
@@ -60,10 +59,9 @@ class ItemTower(nn.Module):
         return self.net(self.features())
 
 
-def batches(examples, seq_len, size, rng):
-    order = rng.permutation(len(examples))
-    for start in range(0, len(order), size):
-        idx = order[start:start + size]
+def training_batches(examples, seq_len, size, rng):
+    """One epoch of (seq, mask, target) tensors, the examples shuffled by ``rng``."""
+    for idx in shuffled_batches(len(examples), size, rng):
         seq = np.zeros((len(idx), seq_len), dtype=np.int64)
         mask = np.zeros((len(idx), seq_len), dtype=np.float32)
         target = np.empty(len(idx), dtype=np.int64)
@@ -95,8 +93,7 @@ def recall_at(scorer, emb, users, seq_len, ms):
         return {m: 0.0 for m in ms}
     seq, mask, truth = held_out_batch(users, seq_len)
     hits = {m: 0 for m in ms}
-    for start in range(0, len(users), 128):
-        sl = slice(start, start + 128)
+    for sl in batches(len(users), 128):
         state = user_state(scorer, emb, seq[sl], mask[sl])
         scores = scorer.score.score_grid(state, emb.unsqueeze(0).expand(seq[sl].shape[0], -1, -1))
         rank = (scores > scores.gather(1, torch.from_numpy(truth[sl]).unsqueeze(1))).sum(1).numpy()
@@ -142,9 +139,8 @@ def reference(scorer, tower, emb, users, seq_len, dim, rng):
             "item_feat": feats.reshape(-1).tolist(), "item_emb": item_emb.reshape(-1).tolist()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/data/movielens-100k"),
+def add_arguments(ap):
+    ap.add_argument("--data", default=DEFAULT_MOVIELENS,
                     help="MovieLens-100k directory, or an interaction file (user item rating/event timestamp)")
     ap.add_argument("--items", help="item attribute file for --data FILE: item<TAB>year<TAB>genre|genre")
     ap.add_argument("--arch", choices=ARCHS, default="attention")
@@ -173,7 +169,9 @@ def main():
     ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
+
+
+def run(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
@@ -205,7 +203,7 @@ def main():
         t0, tot_nce, tot_aux, steps = time.time(), 0.0, 0.0, 0
         tower.train()
         scorer.train()
-        for seq, mask, target in batches(sp.train_examples, a.seq_len, a.batch, rng):
+        for seq, mask, target in training_batches(sp.train_examples, a.seq_len, a.batch, rng):
             emb = tower()
             cand = torch.from_numpy(np.concatenate(
                 [target.numpy()[:, None], rng.choice(n_items, size=(len(target), a.negatives), p=noise)], axis=1))
@@ -248,7 +246,7 @@ def main():
     model_dir = os.path.join(a.out, "model")
     export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
                      item_feat_dim=a.emb + data.attributes.shape[1], version=version, precision=a.precision,
-                     extra={"weights": f"trainer/train.py: {a.epochs} epochs NCE"
+                     extra={"weights": f"nann_trainer train: {a.epochs} epochs NCE"
                                        + (f" + FGSM eps={a.fgsm_eps:g}" if a.fgsm_eps > 0 else "")
                                        + f" on {os.path.basename(os.path.normpath(a.data))}",
                             "seed": a.seed})
@@ -282,7 +280,3 @@ def main():
         json.dump(summary, f, indent=2)
     print(f"[train] wrote {model_dir}, {corpus_dir} ({len(ids)} items) and {a.out}/train.json "
           f"in {time.time() - t_start:.0f} s", flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,27 +1,24 @@
-#!/usr/bin/env python3
 """Briefly trains a scorer on a synthetic corpus written by `./nann corpus`, with NCE (+ FGSM).
 
     ./nann corpus --items 1000000 --dim 64 --users 50000 --out .nann-cache/corpus-1m
-    /usr/bin/python3 trainer/train_synthetic.py --corpus .nann-cache/corpus-1m --arch attention \\
+    ./nann trainer train-synthetic --corpus .nann-cache/corpus-1m --arch attention \\
         --out .nann-cache/models/attention-trained-1m
+    (or, with trainer/ on PYTHONPATH: python3 -m nann_trainer train-synthetic ...)
 
 Item embeddings are the corpus's (fixed); the user network and scoring network learn which items
 a user engages with next. The result is a model directory in nann's contract (no item.onnx).
 """
-import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from nann_trainer.export import export_model_dir  # noqa: E402
-from nann_trainer.models import ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer  # noqa: E402
-from nann_trainer.nce import fgsm_flatness, nce_loss  # noqa: E402
+from nann_trainer.batches import shuffled_batches
+from nann_trainer.export import export_model_dir
+from nann_trainer.models import ATTENTIONS, RBF_HEAD_BOUND, ItemNet, Scorer
+from nann_trainer.nce import fgsm_flatness, nce_loss
 
 
 def load(corpus_dir):
@@ -36,8 +33,7 @@ def load(corpus_dir):
     return meta, torch.from_numpy(items), users
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap):
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--arch", default="attention", choices=["two-sided", "dnn", "attention"])
     ap.add_argument("--attention", default="dot", choices=list(ATTENTIONS),
@@ -57,8 +53,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--item-net", action="store_true",
                     help="learn e_v = item network(corpus vector) jointly, as NANN does; exports item.onnx")
-    a = ap.parse_args()
 
+
+def run(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
@@ -73,10 +70,8 @@ def main():
     noise_log_prob = -np.log(n)            # uniform noise distribution q(v) = 1/|V|
     L = a.seq_len
     for epoch in range(a.epochs):
-        order = rng.permutation(len(users))
         t0, total, steps = time.time(), 0.0, 0
-        for start in range(0, len(order), a.batch):
-            idx = order[start:start + a.batch]
+        for idx in shuffled_batches(len(users), a.batch, rng):
             B = len(idx)
             seq = np.zeros((B, L), dtype=np.int64)
             mask = np.zeros((B, L), dtype=np.float32)
@@ -109,7 +104,3 @@ def main():
                              f"{'-itemnet' if item_net else ''}-eps{a.eps}-s{a.seed}",
                      extra={"weights": f"trained {a.epochs} epochs NCE on {meta['name']}", "eps": a.eps})
     print(f"[train] wrote {a.out}", flush=True)
-
-
-if __name__ == "__main__":
-    main()

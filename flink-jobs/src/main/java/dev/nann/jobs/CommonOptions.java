@@ -1,0 +1,22 @@
+package dev.nann.jobs;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
+
+import org.apache.flink.configuration.ConfigOption;
+
+/** Settings both jobs read with the same meaning and default: the Kafka cluster and shared topics. */
+public final class CommonOptions {
+  private CommonOptions() {}
+
+  public static final ConfigOption<String> BOOTSTRAP_SERVERS = key("kafka.bootstrap-servers").stringType()
+      .noDefaultValue().withDescription("Kafka bootstrap servers (host:port,...).");
+  public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = key("kafka.transaction-timeout-ms").intType()
+      .defaultValue(600_000).withDescription("Timeout of the sinks' Kafka transactions; must stay below the broker's "
+          + "transaction.max.timeout.ms.");
+  public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = key("topics.item-embeddings").stringType()
+      .defaultValue("item-embeddings").withDescription("Catalog changes (compacted): item upserts and deletes.");
+  public static final ConfigOption<String> TOPIC_INDEX_UPDATES = key("topics.index-updates").stringType()
+      .defaultValue("index-updates").withDescription("Index descriptors (compacted): each published snapshot.");
+  public static final ConfigOption<String> TOPIC_DEAD_LETTER = key("topics.dead-letter").stringType()
+      .defaultValue("dead-letter").withDescription("Records that could not be used, each with the reason.");
+}

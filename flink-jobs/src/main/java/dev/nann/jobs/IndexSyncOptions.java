@@ -1,0 +1,59 @@
+package dev.nann.jobs;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
+
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+
+/**
+ * Every setting of the index-sync job, declared once: key, type, default and description. The
+ * configuration reference (docs/configuration.md) is generated from these declarations.
+ */
+public final class IndexSyncOptions {
+  private IndexSyncOptions() {}
+
+  public static final ConfigOption<String> BOOTSTRAP_SERVERS = CommonOptions.BOOTSTRAP_SERVERS;
+  public static final ConfigOption<String> GROUP_ID = key("kafka.group-id").stringType().defaultValue("nann-index-sync")
+      .withDescription("Consumer group of the catalog source.");
+  public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
+      .defaultValue("nann-index-sync").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
+  public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = CommonOptions.TOPIC_ITEM_EMBEDDINGS;
+  public static final ConfigOption<String> TOPIC_INDEX_UPDATES = CommonOptions.TOPIC_INDEX_UPDATES;
+  public static final ConfigOption<String> TOPIC_DEAD_LETTER = CommonOptions.TOPIC_DEAD_LETTER;
+
+  public static final ConfigOption<String> SNAPSHOT_DIR = key("snapshot.dir").stringType().noDefaultValue()
+      .withDescription("Where snapshots are written (shared with the serving TaskManagers).");
+  public static final ConfigOption<Integer> DIM = key("index.dim").intType().noDefaultValue()
+      .withDescription("Embedding dimension every upsert must have.");
+  public static final ConfigOption<Integer> M = key("index.m").intType().defaultValue(32)
+      .withDescription("HNSW M: neighbours per node (2M at layer 0).");
+  public static final ConfigOption<Integer> EF_CONSTRUCTION = key("index.ef-construction").intType().defaultValue(40)
+      .withDescription("HNSW efConstruction; the paper's 40. At 1M items 200 builds a much better graph for about 5x "
+          + "the build time (see benchmarks.md).");
+  public static final ConfigOption<Integer> BUILD_THREADS = key("index.build-threads").intType().defaultValue(1)
+      .withDescription("Threads of a full build (rebuild.incremental=false); the growable graph inserts on one thread.");
+  public static final ConfigOption<Integer> MIN_CHANGES = key("rebuild.min-changes").intType().defaultValue(1000)
+      .withDescription("Catalog changes that trigger a rebuild.");
+  public static final ConfigOption<Integer> MAX_INTERVAL_MS = key("rebuild.max-interval-ms").intType().defaultValue(60_000)
+      .withDescription("Longest pending changes wait for a rebuild.");
+  public static final ConfigOption<Integer> KEEP = key("snapshots.keep").intType().defaultValue(3)
+      .withDescription("Snapshot files kept.");
+  public static final ConfigOption<String> DR_DIR = key("dr.dir").stringType().noDefaultValue()
+      .withDescription("A Deep Retrieval structure (the trainer's train-dr output): every snapshot then carries the "
+          + "item-to-paths table; new items get their nearest item's paths.");
+  public static final ConfigOption<Boolean> INCREMENTAL = key("rebuild.incremental").booleanType().defaultValue(true)
+      .withDescription("Insert into the live graph between full rebuilds.");
+  public static final ConfigOption<Double> MAX_TOMBSTONE_FRACTION = key("rebuild.max-tombstone-fraction").doubleType()
+      .defaultValue(0.2).withDescription("Share of deleted nodes that triggers a full rebuild.");
+  public static final ConfigOption<Double> MOVE_IN_PLACE_FRACTION = key("rebuild.move-in-place-fraction").doubleType()
+      .defaultValue(0.5).withDescription("An update moving an item less than this times its nearest-neighbour distance "
+          + "keeps its node (0: every update tombstones and re-inserts); in [0, 1).");
+  public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
+      .defaultValue(10_000).withDescription("Checkpoint interval (RocksDB, incremental).");
+  public static final ConfigOption<String> CHECKPOINT_DIR = key("checkpoint.dir").stringType()
+      .defaultValue("file:///tmp/nann/index-sync-checkpoints").withDescription("Where checkpoints are written.");
+
+  /** Settings that have no default and must be given. */
+  static final List<ConfigOption<?>> REQUIRED = List.of(BOOTSTRAP_SERVERS, SNAPSHOT_DIR, DIM);
+}

@@ -1,0 +1,114 @@
+package dev.nann.jobs;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
+
+import dev.nann.engine.EngineConfig;
+import dev.nann.search.SearchParams;
+import dev.nann.search.WalkParams;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+
+/**
+ * Every setting of the serving job, declared once: key, type, default and description. The
+ * configuration reference (docs/configuration.md) is generated from these declarations; engine
+ * defaults come from {@link EngineConfig} and the search parameter records.
+ */
+public final class ServingOptions {
+  private ServingOptions() {}
+
+  public static final ConfigOption<String> BOOTSTRAP_SERVERS = CommonOptions.BOOTSTRAP_SERVERS;
+  public static final ConfigOption<String> GROUP_ID = key("kafka.group-id").stringType().defaultValue("nann-serving")
+      .withDescription("Consumer group of the sources (offsets also live in checkpoints).");
+  public static final ConfigOption<String> STARTING_OFFSETS = key("kafka.starting-offsets").stringType()
+      .defaultValue("committed").withDescription("Where requests and user events start: committed (earliest if none), "
+          + "earliest or latest.");
+  public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
+      .defaultValue("nann-serving").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
+  public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("exactly-once")
+      .withDescription("Delivery of the three sinks: exactly-once (Kafka transactions, answers visible when the "
+          + "checkpoint that holds them completes) or at-least-once.");
+
+  public static final ConfigOption<String> TOPIC_REQUESTS = key("topics.requests").stringType()
+      .defaultValue("requests").withDescription("Retrieval requests in.");
+  public static final ConfigOption<String> TOPIC_RESPONSES = key("topics.responses").stringType()
+      .defaultValue("responses").withDescription("Retrieval responses out, keyed by request id.");
+  public static final ConfigOption<String> TOPIC_USER_EVENTS = key("topics.user-events").stringType()
+      .defaultValue("user-events").withDescription("User behaviour events in (they update the user's sequence).");
+  public static final ConfigOption<String> TOPIC_CANDIDATES = key("topics.candidates").stringType()
+      .defaultValue("candidates").withDescription("Candidate feed out, pushed by trigger events.");
+  public static final ConfigOption<String> TOPIC_INDEX_UPDATES = CommonOptions.TOPIC_INDEX_UPDATES;
+  public static final ConfigOption<String> TOPIC_MODEL_UPDATES = key("topics.model-updates").stringType()
+      .defaultValue("model-updates").withDescription("Model descriptors (compacted): each published model.");
+  public static final ConfigOption<String> TOPIC_DEAD_LETTER = CommonOptions.TOPIC_DEAD_LETTER;
+  public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = CommonOptions.TOPIC_ITEM_EMBEDDINGS;
+
+  public static final ConfigOption<String> MODEL_DIR = key("model.dir").stringType().noDefaultValue()
+      .withDescription("Model directory used until a model-updates descriptor names another (see model-contract.md).");
+  public static final ConfigOption<String> SNAPSHOT_DIR = key("snapshot.dir").stringType().noDefaultValue()
+      .withDescription("Where relative snapshot uris resolve (descriptors normally carry absolute file: uris).");
+
+  public static final ConfigOption<Integer> WIDTH = key("search.width").intType()
+      .defaultValue(WalkParams.DEFAULTS.width()).withDescription("Beam width W of the default walk (mode nann, raised "
+          + "to k): wider walks go further and cover more of the exact top-k (see search.md).");
+  public static final ConfigOption<Integer> BUDGET = key("search.budget").intType()
+      .defaultValue(WalkParams.DEFAULTS.budget()).withDescription("Most items mode nann scores for a request that names "
+          + "no budget (the walk stops at convergence or here).");
+  public static final ConfigOption<Integer> MAX_BUDGET = key("search.max-budget").intType()
+      .defaultValue(EngineConfig.DEFAULT_MAX_BUDGET).withDescription("Most items a request's own budget may ask for "
+          + "(larger asks are cut to it; a budget below k is raised to k).");
+  public static final ConfigOption<String> BEAM_EF = key("search.ef").stringType()
+      .defaultValue(SearchParams.DEFAULTS.beam().efList()).withDescription("Mode beam (the paper's Beam-retrieval): "
+          + "ef per layer, top layer first (ef_0 raised to k when k is larger).");
+  public static final ConfigOption<String> BEAM_STEPS = key("search.steps").stringType()
+      .defaultValue(SearchParams.DEFAULTS.beam().stepsList()).withDescription("Mode beam: steps T per layer, top first.");
+  public static final ConfigOption<Integer> HNSW_EF = key("search.hnsw-ef").intType()
+      .defaultValue(SearchParams.DEFAULTS.hnswEf()).withDescription("Layer-0 ef of mode hnsw (HNSW-retrieval).");
+  public static final ConfigOption<Integer> MAX_K = key("search.max-k").intType()
+      .defaultValue(EngineConfig.DEFAULT_MAX_K).withDescription("Largest k a request may ask for.");
+
+  public static final ConfigOption<Integer> WALKER_THREADS = key("engine.walker-threads").intType()
+      .defaultValue(EngineConfig.DEFAULT_WALKER_THREADS)
+      .withDescription("Engine threads walking graphs per TaskManager (one query each at a time).");
+  public static final ConfigOption<Integer> SCORER_THREADS = key("engine.scorer-threads").intType()
+      .defaultValue(EngineConfig.DEFAULT_SCORER_THREADS).withDescription("ONNX Runtime intra-op threads per score call.");
+  public static final ConfigOption<String> PROVIDER = key("scorer.provider").stringType()
+      .defaultValue(EngineConfig.DEFAULT_PROVIDER).withDescription("cpu; cuda (fails at start if CUDA cannot be used); "
+          + "auto (CUDA when the -Pgpu build finds a GPU, else the CPU with one log line).");
+  public static final ConfigOption<Integer> DEVICE_ID = key("scorer.device-id").intType()
+      .defaultValue(EngineConfig.DEFAULT_DEVICE_ID).withDescription("CUDA device ordinal.");
+  public static final ConfigOption<String> DR_DIR = key("dr.dir").stringType().noDefaultValue()
+      .withDescription("A Deep Retrieval structure (the trainer's train-dr output) that enables mode dr requests.");
+  public static final ConfigOption<Integer> DR_BEAM = key("dr.beam").intType()
+      .defaultValue(EngineConfig.DEFAULT_DR_BEAM).withDescription("Beam width B of mode dr.");
+  public static final ConfigOption<Boolean> BATCHING = key("batching.enabled").booleanType()
+      .defaultValue(EngineConfig.DEFAULT_MICRO_BATCHING).withDescription("Cross-request micro-batching of score calls "
+          + "(on two CPU cores it is slower than off; see benchmarks.md).");
+  public static final ConfigOption<Integer> BATCH_MAX_ROWS = key("batching.max-rows").intType()
+      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_ROWS).withDescription("Most rows in a merged score call.");
+  public static final ConfigOption<Integer> BATCH_MAX_WAIT_US = key("batching.max-wait-us").intType()
+      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS).withDescription("Longest a batch waits for company (µs).");
+
+  public static final ConfigOption<Integer> ASYNC_CAPACITY = key("async.capacity").intType().defaultValue(64)
+      .withDescription("Requests in flight per async retrieval subtask.");
+  public static final ConfigOption<Integer> ASYNC_TIMEOUT_MS = key("async.timeout-ms").intType().defaultValue(2000)
+      .withDescription("After this a request is answered TIMEOUT.");
+  public static final ConfigOption<Integer> MAX_SEQUENCE = key("state.max-sequence").intType().defaultValue(50)
+      .withDescription("L, behaviour items kept per user in keyed state.");
+  public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
+      .withDescription("Items pushed to the candidates topic per trigger event.");
+  public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("serving.max-record-bytes").intType()
+      .defaultValue(65_536).withDescription("Larger input records are dead-lettered unread.");
+  public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
+      .defaultValue(5000).withDescription("Checkpoint interval (RocksDB, incremental); with exactly-once delivery, "
+          + "answers become visible at this pace.");
+  public static final ConfigOption<String> CHECKPOINT_DIR = key("checkpoint.dir").stringType()
+      .defaultValue("file:///tmp/nann/checkpoints").withDescription("Where checkpoints are written.");
+  public static final ConfigOption<Integer> PARALLELISM = key("parallelism").intType().defaultValue(1)
+      .withDescription("Default operator parallelism.");
+  public static final ConfigOption<Integer> BUFFER_TIMEOUT_MS = key("flink.buffer-timeout-ms").intType().defaultValue(2)
+      .withDescription("Network buffer flush interval (Flink's 100 ms default would dominate a retrieval's latency).");
+
+  /** Settings that have no default and must be given. */
+  static final List<ConfigOption<?>> REQUIRED = List.of(BOOTSTRAP_SERVERS, MODEL_DIR);
+}
