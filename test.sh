@@ -26,6 +26,11 @@ else
 fi
 echo "[test] mvn verify"
 mvn -B -ntp verify
+echo "[test] job jar (what runs on a cluster) holds no CLI, local-stack or evaluator classes"
+mvn -B -ntp -q -Pjob-jar -DskipTests package -pl flink-jobs -am
+if jar tf flink-jobs/target/nann-job.jar | grep -E "^dev/nann/(cli|local|eval)/"; then
+  echo "[test] the job jar carries tool classes"; exit 1
+fi
 echo "[test] GPU build (-Pgpu: onnxruntime_gpu instead of onnxruntime) compiles; its scorer tests pass without a GPU"
 mvn -B -ntp -q -Pgpu test -pl flink-jobs -am -Dtest=OnnxScorerTest -Dsurefire.failIfNoSpecifiedTests=false
 echo "[test] Dockerfile lint (dockerfile-utils from npm)"

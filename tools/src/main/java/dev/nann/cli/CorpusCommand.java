@@ -80,8 +80,8 @@ public final class CorpusCommand implements Callable<Integer> {
         w.newLine();
       }
     }
-    Files.writeString(out.resolve("corpus.json"), "{\"name\": \"" + c.name() + "\", \"items\": " + items + ", \"dim\": "
-        + dim + ", \"users\": " + users + ", \"seed\": " + seed + ", \"user_seed\": " + userSeed + "}\n");
+    Files.writeString(out.resolve("corpus.json"), JsonLines.line(JsonLines.object().put("name", c.name())
+        .put("items", items).put("dim", dim).put("users", users).put("seed", seed).put("user_seed", userSeed)) + "\n");
     System.err.printf("[corpus] wrote %s: %d items x %d, %d training users%n", out, items, dim, users);
     return 0;
   }

@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -60,8 +61,8 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--work-dir", description = "broker address, snapshots, checkpoints (default: <repo>/.nann-demo)")
   Path workDir;
 
-  @Option(names = "--set", description = "serving setting KEY=VALUE (repeatable; see docs/configuration.md)")
-  Map<String, String> settings = Map.of();
+  @Mixin
+  ServingSettings settings;
 
   private final AtomicBoolean stop = new AtomicBoolean();
 
@@ -73,7 +74,7 @@ public final class DemoCommand implements Callable<Integer> {
     DemoCatalog catalog = DemoCatalog.load(demo, 16);
     System.err.printf("[demo] catalog: %,d MovieLens items, %,d rating events%n", catalog.ids().length, catalog.events().size());
     LocalStack stack = LocalStack.start(work, demo.resolve("model"), catalog.ids(), catalog.embeddings(), catalog.dim(),
-        settings, Map.of(), System.err);
+        settings.copy(), Map.of(), System.err);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
       stop.set(true);
@@ -172,10 +173,12 @@ public final class DemoCommand implements Callable<Integer> {
       double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
       // p50/p99: request sent -> answer read by a read_committed consumer (includes the exactly-once
       // sink's wait for the checkpoint that commits the answer); job_*: record timestamp -> answer produced
-      System.out.printf(Locale.ROOT, "{\"answered\":%d,\"errors\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"qps\":%.1f,"
-              + "\"job_p50_ms\":%.1f,\"job_p99_ms\":%.1f,\"delivery\":\"%s\"}%n",
-          answered, errors, clientLatency.quantile(0.5), clientLatency.quantile(0.99), answered / secs,
-          latency.quantile(0.5), latency.quantile(0.99), stack.config.get(ServingOptions.DELIVERY));
+      System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors)
+          .put("p50_ms", JsonLines.round(clientLatency.quantile(0.5), 1))
+          .put("p99_ms", JsonLines.round(clientLatency.quantile(0.99), 1)).put("qps", JsonLines.round(answered / secs, 1))
+          .put("job_p50_ms", JsonLines.round(latency.quantile(0.5), 1))
+          .put("job_p99_ms", JsonLines.round(latency.quantile(0.99), 1))
+          .put("delivery", stack.config.get(ServingOptions.DELIVERY))));
       return requests > 0 && answered < requests ? 1 : 0;
     }
   }

@@ -1,0 +1,35 @@
+package dev.nann.cli;
+
+import dev.nann.scorer.ModelCheck;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./nann check-model --model DIR}: is this directory a model serving can load and walk with? */
+@Command(name = "check-model", mixinStandardHelpOptions = true,
+    description = "Checks a model directory against the model contract (docs/model-contract.md) and scores random "
+        + "items with it: finite, item-dependent, batch-independent scores. Exit code 0 when serving can use it.")
+public final class CheckModelCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, description = "the model directory (model.json, user.onnx, score.onnx)")
+  Path model;
+
+  @Option(names = "--items", description = "random items scored (default: ${DEFAULT-VALUE})")
+  int items = 2000;
+
+  @Option(names = "--seed", description = "seed of the random items and histories (default: ${DEFAULT-VALUE})")
+  long seed = 1;
+
+  @Override
+  public Integer call() {
+    if (items < 1) {
+      throw new IllegalArgumentException("--items must be >= 1");
+    }
+    ModelCheck.Report r = ModelCheck.run(model, items, seed);
+    r.passed().forEach(line -> System.out.println("ok       " + line));
+    r.warnings().forEach(line -> System.out.println("warning  " + line));
+    r.problems().forEach(line -> System.out.println("PROBLEM  " + line));
+    System.out.println(r.ok() ? model + ": serving can use this model" : model + ": serving would refuse or mis-serve this model");
+    return r.ok() ? 0 : 1;
+  }
+}

@@ -1,0 +1,107 @@
+package dev.nann.cli.bench;
+
+import dev.nann.corpus.Corpus;
+import dev.nann.local.LatencyStats;
+import dev.nann.local.LocalStack;
+import dev.nann.local.ServingClient;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+
+/** Open-loop load against a running local stack: requests at a fixed rate, answers matched by id. */
+final class LoadDriver {
+  private LoadDriver() {}
+
+  /** What one rate step measured. */
+  record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
+              double meanScored) {
+  }
+
+  /** Replays every user's behaviour, waits for the job to serve, then 20 s of unreported load at {@code rate}. */
+  static void warm(LocalStack stack, Corpus corpus, double rate, int k) throws Exception {
+    long t = 1;
+    int sent = 0;
+    for (int u = 0; u < corpus.users().size(); u++) {
+      for (int row : corpus.users().get(u).behavior()) {
+        stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++).build());
+        sent++;
+      }
+    }
+    stack.client.flush();
+    System.err.printf("[bench] %,d behaviour events sent; waiting for the job to serve%n", sent);
+    try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
+      stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));
+    }
+    // so the JIT, RocksDB and the runtime are settled before measuring
+    System.err.println("[bench] warm-up: 20 s at the first rate (not reported)");
+    step(stack.client, rate, corpus.users().size(), 20, k);
+  }
+
+  /** Sends {@code rate} requests/s for {@code secs} seconds to random users and collects the answers. */
+  static Step step(ServingClient client, double rate, int userCount, int secs, int k) throws Exception {
+    ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+    int total = (int) Math.round(rate * secs);
+    LatencyStats clientLat = new LatencyStats();
+    LatencyStats jobLat = new LatencyStats();
+    LatencyStats engineLat = new LatencyStats();
+    try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
+      Thread sender = new Thread(() -> {
+        long start = System.nanoTime();
+        long interval = (long) (1e9 / rate);
+        SplittableRandom rnd = new SplittableRandom(total);
+        for (int i = 0; i < total; i++) {
+          long wait = start + i * interval - System.nanoTime();
+          if (wait > 0) {
+            LockSupport.parkNanos(wait);
+          }
+          RetrievalRequest r = ServingClient.request(rnd.nextInt(userCount), k, "nann");
+          sentAt.put(r.getRequestId(), System.nanoTime());
+          client.send(r);
+        }
+        client.flush();
+      }, "bench-sender");
+      long start = System.nanoTime();
+      sender.start();
+      int answered = 0;
+      int errors = 0;
+      double scored = 0;
+      long last = start;
+      long deadline = start + (secs + 10) * 1_000_000_000L;
+      while (answered < total && System.nanoTime() < deadline) {
+        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(5))) {
+          long now = System.nanoTime();
+          RetrievalResponse resp = client.decode(rec);
+          Long t0 = sentAt.remove(resp.getRequestId());
+          if (t0 == null) {
+            continue;
+          }
+          answered++;
+          last = now;
+          if (resp.getStatus() != ResponseStatus.OK && resp.getStatus() != ResponseStatus.COLD_START) {
+            errors++;
+            continue;
+          }
+          clientLat.add((now - t0) / 1e6f);
+          jobLat.add(resp.getLatencyMillis());
+          engineLat.add(resp.getEngineMillis());
+          scored += resp.getItemsScored();
+        }
+      }
+      sender.join();
+      double qps = answered / Math.max(1e-9, (last - start) / 1e9);
+      System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
+              + "(job p99 %.1f, engine p50 %.2f ms)%n", rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99),
+          jobLat.quantile(0.99), engineLat.quantile(0.5));
+      return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
+          answered == 0 ? 0 : scored / Math.max(1, answered - errors));
+    }
+  }
+}

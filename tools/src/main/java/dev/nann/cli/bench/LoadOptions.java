@@ -1,0 +1,24 @@
+package dev.nann.cli.bench;
+
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Shared options of the load benchmarks: the offered load and where results go. */
+public final class LoadOptions {
+  @Option(names = "--rates", split = ",", description = "offered requests/s, in order (default: 25,50,100,150,200,300)")
+  List<Double> rates = List.of(25.0, 50.0, 100.0, 150.0, 200.0, 300.0);
+
+  @Option(names = "--seconds", description = "seconds per rate (default: ${DEFAULT-VALUE})")
+  int seconds = 15;
+
+  @Option(names = "--k", description = "items per answer (default: ${DEFAULT-VALUE})")
+  int k = 200;
+
+  @Option(names = "--delivery", description = "exactly-once or at-least-once responses (default: ${DEFAULT-VALUE}); "
+      + "with exactly-once a read_committed client waits for the checkpoint that commits each answer")
+  String delivery = "at-least-once";
+
+  @Option(names = "--json", description = "also append JSON lines to this file")
+  Path json;
+}

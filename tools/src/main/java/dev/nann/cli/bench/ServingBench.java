@@ -1,0 +1,90 @@
+package dev.nann.cli.bench;
+
+import static dev.nann.cli.JsonLines.round;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.nann.cli.JsonLines;
+import dev.nann.cli.ServingSettings;
+import dev.nann.corpus.Corpus;
+import dev.nann.local.LocalStack;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./nann bench serving}: open-loop load against the serving job on this machine (real
+ * broker, MiniCluster), at a ladder of request rates, with micro-batching on and off. Reports per
+ * rate the achieved throughput, client-observed end-to-end p50/p99, the job's own end-to-end and
+ * engine latencies, and their ratio; and the highest rate whose p99 stays within the budget.
+ */
+@Command(name = "serving", mixinStandardHelpOptions = true,
+    description = "Requests/s at a p99 latency budget, end-to-end vs engine latency, micro-batching on vs off.")
+public final class ServingBench implements Callable<Integer> {
+  @Mixin
+  BenchCatalog catalog;
+
+  @Mixin
+  LoadOptions load;
+
+  @Mixin
+  ServingSettings settings;
+
+  @Option(names = "--budget-ms", description = "p99 end-to-end budget (default: ${DEFAULT-VALUE})")
+  double budgetMs = 50;
+
+  @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
+  String batching = "both";
+
+  @Override
+  public Integer call() throws Exception {
+    Path modelDir = catalog.modelDir();
+    Corpus corpus = catalog.corpus();
+    List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
+    List<String> lines = new ArrayList<>();
+    for (String mode : modes) {
+      Map<String, String> s = settings.copy();
+      s.put("batching.enabled", Boolean.toString(mode.equals("on")));
+      s.put("kafka.delivery", load.delivery);
+      s.put("async.timeout-ms", "5000");
+      try (LocalStack stack = LocalStack.start(BenchCatalog.repo().resolve(".nann-bench"), modelDir, corpus.itemIds(),
+          corpus.embeddings(), corpus.dim(), s, null, System.err)) {
+        LoadDriver.warm(stack, corpus, load.rates.get(0), load.k);
+        double best = 0;
+        for (double rate : load.rates) {
+          LoadDriver.Step r = LoadDriver.step(stack.client, rate, corpus.users().size(), load.seconds, load.k);
+          ObjectNode line = JsonLines.object().put("bench", "serving").put("items", catalog.items).put("dim", corpus.dim())
+              .put("model", modelDir.getFileName().toString()).put("batching", mode).put("delivery", load.delivery)
+              .put("offered_qps", round(rate, 0)).put("qps", round(r.qps(), 1)).put("answered", r.answered())
+              .put("errors", r.errors()).put("p50_ms", round(r.client().quantile(0.5), 1))
+              .put("p99_ms", round(r.client().quantile(0.99), 1)).put("job_p50_ms", round(r.job().quantile(0.5), 1))
+              .put("job_p99_ms", round(r.job().quantile(0.99), 1)).put("engine_p50_ms", round(r.engine().quantile(0.5), 2))
+              .put("engine_p99_ms", round(r.engine().quantile(0.99), 2))
+              .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
+              .put("items_scored", round(r.meanScored(), 0));
+          System.out.println(JsonLines.line(line));
+          lines.add(JsonLines.line(line));
+          boolean keptUp = r.qps() >= 0.95 * rate && r.errors() == 0;
+          if (keptUp && r.client().quantile(0.99) <= budgetMs) {
+            best = rate;
+          }
+          if (!keptUp || r.client().quantile(0.99) > 4 * budgetMs) {
+            System.err.printf("[bench] stopping the ladder at %.0f req/s: %s%n", rate,
+                keptUp ? "p99 far over budget" : "the job did not keep up");
+            break;
+          }
+        }
+        String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", mode)
+            .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0)));
+        System.out.println(summary);
+        lines.add(summary);
+      }
+    }
+    JsonLines.append(load.json, lines);
+    return 0;
+  }
+}
