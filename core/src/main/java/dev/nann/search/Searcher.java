@@ -7,8 +7,9 @@ import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserState;
 
 /**
- * Runs queries against one index with one scorer: Beam-retrieval ({@link #beam}), HNSW-retrieval
- * ({@link #hnsw}) and brute force ({@link #bruteForce}).
+ * Runs queries against one index with one scorer: the default batched best-first walk
+ * ({@link #nann}), Beam-retrieval ({@link #beam}), HNSW-retrieval ({@link #hnsw}) and brute force
+ * ({@link #bruteForce}). Which neighbours to score next is the {@link NeighborExpander}'s job.
  *
  * <p>A searcher owns all per-query state (visited stamps, heaps, candidate and neighbour arrays,
  * the score batch) and reuses it across queries, so it is <b>not</b> thread-safe: use one per
@@ -23,31 +24,25 @@ public final class Searcher {
   private final HnswGraphView graph;
   private final Scorer scorer;
   private final ScoreBatch batch;
-  private final VisitedMarks marks;
+  private final NeighborExpander expander;
   private final ScoredHeap results = new ScoredHeap(512, false);
   private final ScoredHeap frontier = new ScoredHeap(512, true);
   private final ScoredHeap eligible = new ScoredHeap(512, false);   // filtered queries: best k eligible seen
   private final ScoredHeap seen = new ScoredHeap(512, false);   // nann: best nodes scored on the upper layers
   private boolean collectSeen;
   private NodeFilter filter;
-  private int[] pending = new int[1024];
   private long[] stepEntries = new long[1024];   // packed (node, score) of the last scoreInto's nodes, same order
   private int[] current = new int[512];
-  private int[] nbrScratch;
-  private final int[] maxDegree;    // per level
-  private final int[] offsets0;     // level-0 CSR as heap arrays when available (fast path), else null
-  private final int[] neighbors0;
   private ScoreListener listener;
   private int budgetLeft;
   private boolean keepAllInFrontier;   // filtered nann walks: every scored node stays a candidate
   private double newPerExpansion;   // unvisited neighbours per expanded node on this layer, running estimate
 
   private int scored;
-  private float touchSink;            // keeps the read-ahead loads (expand, gather) from being optimised away
+  private float touchSink;            // keeps the gather's read-ahead loads from being optimised away
   private int scoreCalls;
   private long scorerNanos;
   private long gatherNanos;
-  private long expandNanos;
 
   /**
    * Nodes a query must not return (excluded items, items shadowed by the fresh set). The walk still
@@ -77,16 +72,7 @@ public final class Searcher {
     this.graph = index.graph();
     this.scorer = scorer;
     this.batch = scorer.newBatch();
-    this.marks = new VisitedMarks(index.size());
-    int maxDeg = 0;
-    this.maxDegree = new int[graph.levels()];
-    for (int l = 0; l < graph.levels(); l++) {
-      maxDegree[l] = graph.maxDegree(l);   // a scan of the level's offsets: once, not per query
-      maxDeg = Math.max(maxDeg, maxDegree[l]);
-    }
-    this.nbrScratch = new int[Math.max(1, maxDeg)];
-    this.offsets0 = graph.level0Offsets();
-    this.neighbors0 = offsets0 == null ? null : graph.level0Neighbors();
+    this.expander = new NeighborExpander(graph, index.size());
   }
 
   public void setListener(ScoreListener listener) {
@@ -133,15 +119,8 @@ public final class Searcher {
     int first = params.layers() - 1 - top;
 
     results.reset(params.efAt(first));
-    int n = 0;
-    int levelSize = graph.levelSize(top);
-    ensurePending(levelSize);
-    for (int i = 0; i < levelSize; i++) {
-      int node = graph.nodeOnLevel(top, i);
-      marks.mark(node);
-      pending[n++] = node;
-    }
-    scoreInto(user, pending, n, results, null);
+    int n = expander.collectLevel(top, Integer.MAX_VALUE);
+    scoreInto(user, expander.pending(), n, results, null);
 
     for (int level = top; level >= 0; level--) {
       int p = first + (top - level);
@@ -151,12 +130,11 @@ public final class Searcher {
       }
       int c = copyNodes(results);      // C <- ep
       for (int t = 0; t < params.stepsAt(p) && c > 0; t++) {
-        long te = System.nanoTime();
-        int nn = level == 0 && neighbors0 != null ? expandLevel0(c) : expand(level, c);
-        expandNanos += System.nanoTime() - te;
+        int nn = expander.unvisitedNeighbors(level, current, c);
         if (nn == 0) {
           break;
         }
+        int[] pending = expander.pending();
         scoreInto(user, pending, nn, results, null);
         // C <- W ∩ N: W keeps the best ef entries, and entries are unique per node, so a node of N
         // is in W exactly when its packed entry is at least W's worst (all of N when W is not full).
@@ -172,13 +150,11 @@ public final class Searcher {
     // filtered: keep walking layer 0 from the whole beam until k eligible nodes or the budget is spent
     for (int t = 0; filter != null && t < extraSteps && eligible.size() < k; t++) {
       int c = copyNodes(results);
-      long te = System.nanoTime();
-      int nn = neighbors0 != null ? expandLevel0(c) : expand(0, c);
-      expandNanos += System.nanoTime() - te;
+      int nn = expander.unvisitedNeighbors(0, current, c);
       if (nn == 0) {
         break;
       }
-      scoreInto(user, pending, nn, results, null);
+      scoreInto(user, expander.pending(), nn, results, null);
     }
     return finish(k, start);
   }
@@ -234,15 +210,7 @@ public final class Searcher {
     int upperWidth = Math.max(1, width / 4);
     results.reset(top == 0 ? width : upperWidth);
     frontier.reset(0);
-    int levelSize = graph.levelSize(top);
-    ensurePending(levelSize);
-    int n = 0;
-    for (int i = 0; i < levelSize && n < budgetLeft; i++) {
-      int node = graph.nodeOnLevel(top, i);
-      marks.mark(node);
-      pending[n++] = node;
-    }
-    scoreBudgeted(user, n);
+    scoreBudgeted(user, expander.collectLevel(top, budgetLeft));
     for (int level = top; level >= 0; level--) {
       if (level != top) {
         if (level == 0) {
@@ -286,7 +254,7 @@ public final class Searcher {
 
   /** Batched best-first on one layer from the frontier until convergence or the budget is spent. */
   private void walkLayer(UserState user, int level) {
-    newPerExpansion = Math.max(1, maxDegree[level] / 2.0);   // a fresh layer: about half of a row is unvisited
+    newPerExpansion = Math.max(1, expander.maxDegree(level) / 2.0);   // a fresh layer: about half of a row is unvisited
     while (budgetLeft > 0) {
       long worst = results.isFull() ? results.peek() : Long.MIN_VALUE;
       if (!expandBest(user, level, worst)) {
@@ -310,9 +278,7 @@ public final class Searcher {
     if (c == 0) {
       return false;
     }
-    long te = System.nanoTime();
-    int nn = level == 0 && neighbors0 != null ? expandLevel0(c) : expand(level, c);
-    expandNanos += System.nanoTime() - te;
+    int nn = expander.unvisitedNeighbors(level, current, c);
     newPerExpansion = 0.5 * newPerExpansion + 0.5 * ((double) nn / c);
     if (nn > 0) {
       scoreBudgeted(user, nn);
@@ -329,49 +295,12 @@ public final class Searcher {
   private void scoreBudgeted(UserState user, int n) {
     int m = Math.min(n, budgetLeft);
     budgetLeft -= m;
-    scoreInto(user, pending, m, results, frontier);
+    scoreInto(user, expander.pending(), m, results, frontier);
     if (collectSeen) {
       for (int i = 0; i < m; i++) {
         seen.offer(stepEntries[i]);
       }
     }
-  }
-
-  /** N = unvisited neighbours of current[0, c) on {@code level}, marked and collected in pending. */
-  private int expand(int level, int c) {
-    int nn = 0;
-    for (int i = 0; i < c; i++) {
-      nn = appendUnvisitedNeighbors(level, current[i], nn);
-    }
-    return nn;
-  }
-
-  /** {@link #expand} on level 0 reading the heap CSR arrays in place (the hot loop of the walk). */
-  private int expandLevel0(int c) {
-    int nn = 0;
-    int[] off = offsets0;
-    int[] nbr = neighbors0;
-    // Touch every adjacency row first (one load per 64-byte line, no branches on the loaded data):
-    // the misses of many rows overlap here instead of one at a time inside the loop below.
-    int touch = 0;
-    for (int i = 0; i < c; i++) {
-      int node = current[i];
-      int from = off[node];
-      int to = off[node + 1];
-      for (int j = from; j < to; j += 16) {
-        touch += nbr[j];
-      }
-      touch += to > from ? nbr[to - 1] : 0;   // rows are not 64-byte aligned: the last line may be one more
-    }
-    touchSink = touch;
-    for (int i = 0; i < c; i++) {
-      int node = current[i];
-      int from = off[node];
-      int to = off[node + 1];
-      ensurePending(nn + to - from);
-      nn = marks.markUnvisited(nbr, from, to, pending, nn);
-    }
-    return nn;
   }
 
   /**
@@ -391,18 +320,19 @@ public final class Searcher {
       return finish(k, start);
     }
     int entry = graph.entryPoint();
-    marks.mark(entry);
-    pending[0] = entry;
+    expander.mark(entry);
+    int[] first = expander.pending(1);
+    first[0] = entry;
     frontier.reset(0);                  // every node scored on the way down, best first
-    scoreInto(user, pending, 1, frontier, null);
+    scoreInto(user, first, 1, frontier, null);
     for (int level = graph.levels() - 1; level >= 1; level--) {
       while (true) {                    // greedy, ef = 1: move to the best neighbour while it improves
         long cur = frontier.peek();
-        int nn = unvisitedNeighbors(level, ScoredHeap.node(cur));
+        int nn = expander.unvisitedNeighbors(level, ScoredHeap.node(cur));
         if (nn == 0) {
           break;
         }
-        scoreInto(user, pending, nn, frontier, null);
+        scoreInto(user, expander.pending(), nn, frontier, null);
         if (frontier.peek() == cur) {
           break;
         }
@@ -418,9 +348,9 @@ public final class Searcher {
       if (results.isFull() && c < results.peek()) {
         break;
       }
-      int nn = unvisitedNeighbors(0, ScoredHeap.node(c));
+      int nn = expander.unvisitedNeighbors(0, ScoredHeap.node(c));
       if (nn > 0) {
-        scoreInto(user, pending, nn, results, frontier);
+        scoreInto(user, expander.pending(), nn, results, frontier);
       }
     }
     return finish(k, start);
@@ -438,7 +368,7 @@ public final class Searcher {
     this.filter = null;   // excluded nodes are skipped below, so the plain top-k is the answer
     results.reset(k);
     int chunk = batch.capacity();
-    ensurePending(chunk);
+    int[] pending = expander.pending(chunk);
     int n = 0;
     for (int node = 0; node < index.size(); node++) {
       if (index.isDeleted(node) || (filter != null && filter.excluded(node))) {
@@ -461,24 +391,12 @@ public final class Searcher {
   }
 
   private long beginQuery() {
-    marks.newQuery();
+    expander.newQuery();
     scored = 0;
     scoreCalls = 0;
     scorerNanos = 0;
     gatherNanos = 0;
-    expandNanos = 0;
     return System.nanoTime();
-  }
-
-  private int unvisitedNeighbors(int level, int node) {
-    return appendUnvisitedNeighbors(level, node, 0);
-  }
-
-  /** Marks the unvisited neighbours of {@code node} and appends them to pending from {@code nn}; returns the new count. */
-  private int appendUnvisitedNeighbors(int level, int node, int nn) {
-    int deg = graph.copyNeighbors(level, node, nbrScratch, 0);
-    ensurePending(nn + deg);
-    return marks.markUnvisited(nbrScratch, 0, deg, pending, nn);
   }
 
   /**
@@ -537,7 +455,7 @@ public final class Searcher {
       nodes[i] = ScoredHeap.node(e);
       scores[i] = ScoredHeap.score(e);
     }
-    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, gatherNanos, expandNanos,
+    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, gatherNanos, expander.nanos(),
         System.nanoTime() - start);
   }
 
@@ -547,12 +465,6 @@ public final class Searcher {
       current[i] = ScoredHeap.node(heap.get(i));
     }
     return heap.size();
-  }
-
-  private void ensurePending(int n) {
-    if (pending.length < n) {
-      pending = java.util.Arrays.copyOf(pending, Math.max(n, pending.length * 2));
-    }
   }
 
   private void ensureCurrent(int n) {

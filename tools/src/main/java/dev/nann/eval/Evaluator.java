@@ -1,6 +1,7 @@
 package dev.nann.eval;
 
 import dev.nann.corpus.Corpus;
+import dev.nann.dr.PathModel;
 import dev.nann.graph.HnswIndex;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserState;
@@ -11,6 +12,7 @@ import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -61,18 +63,17 @@ public final class Evaluator {
   private final PrintStream progress;
   private Run bruteRun;
   private String bruteKey;
-  private dev.nann.dr.PathModel dr;
+  private PathModel dr;
   private int drBeam;
   private final LoadedIndex loaded;
-  private java.nio.file.Path referenceCache;
-  private String modelKey;
+  private ReferenceCache referenceCache;
   private boolean explainMisses;
 
   /**
    * Enables mode {@code dr}: Deep Retrieval's beam search over {@code model} (width {@code beam})
    * gathers the items of the best paths, and the scorer reranks exactly those.
    */
-  public Evaluator withDeepRetrieval(dev.nann.dr.PathModel model, int beam) {
+  public Evaluator withDeepRetrieval(PathModel model, int beam) {
     this.dr = model;
     this.drBeam = beam;
     return this;
@@ -87,9 +88,8 @@ public final class Evaluator {
    * @param dir directory for reference files
    * @param modelKey identifies the corpus's items and the scorer's weights (e.g. a digest of both)
    */
-  public Evaluator withReferenceCache(java.nio.file.Path dir, String modelKey) {
-    this.referenceCache = dir;
-    this.modelKey = modelKey;
+  public Evaluator withReferenceCache(Path dir, String modelKey) {
+    this.referenceCache = new ReferenceCache(dir, modelKey, progress);
     return this;
   }
 
@@ -342,78 +342,23 @@ public final class Evaluator {
 
   /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
   private Run reference(List<Corpus.User> users, Config cfg, int k) {
-    java.nio.file.Path file = null;
-    if (referenceCache != null) {
-      file = referenceCache.resolve(modelKey + "-q" + users.size() + "-s" + cfg.seed() + "-k" + k + ".ref");
-      if (!cfg.modes().contains(SearchMode.BRUTE) && java.nio.file.Files.exists(file)) {
-        Run cached = readReference(file, users.size());
-        if (cached != null) {
-          if (progress != null) {
-            progress.println("[eval] brute-force reference read from " + file + " (add mode brute to measure it)");
-          }
-          return cached;
+    Path file = referenceCache == null ? null : referenceCache.file(users.size(), cfg.seed(), k);
+    if (file != null && !cfg.modes().contains(SearchMode.BRUTE)) {
+      QueryExecutor.Answer[] cached = referenceCache.read(file, users.size(), loaded.ids(), index.size());
+      if (cached != null) {
+        if (progress != null) {
+          progress.println("[eval] brute-force reference read from " + file + " (add mode brute to measure it)");
         }
+        Run run = new Run(users.size());
+        System.arraycopy(cached, 0, run.answers, 0, cached.length);
+        return run;
       }
     }
     Run run = runMode(SearchMode.BRUTE, users, cfg, k);
     if (file != null) {
-      writeReference(file, run);
+      referenceCache.write(file, run.answers);
     }
     return run;
-  }
-
-  private Run readReference(java.nio.file.Path file, int queries) {
-    try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(
-        java.nio.file.Files.newInputStream(file)))) {
-      if (in.readInt() != queries) {
-        return null;
-      }
-      Run run = new Run(queries);
-      for (int q = 0; q < queries; q++) {
-        int n = in.readInt();
-        long[] items = new long[n];
-        float[] scores = new float[n];
-        for (int i = 0; i < n; i++) {
-          items[i] = in.readLong();
-          scores[i] = in.readFloat();
-          if (loaded.ids().nodeOf(items[i]) < 0) {
-            return null;                // an item this index does not hold: not our reference
-          }
-        }
-        run.answers[q] = new QueryExecutor.Answer(items, scores, index.size(),
-            new SearchResult(new int[0], new float[0], index.size(), 0, 0, 0, 0, 0));
-      }
-      return run;
-    } catch (java.io.IOException e) {
-      if (progress != null) {
-        progress.println("[eval] reference cache " + file + " unreadable (" + e.getMessage() + "): measuring again");
-      }
-      return null;
-    }
-  }
-
-  private void writeReference(java.nio.file.Path file, Run run) {
-    try {
-      java.nio.file.Files.createDirectories(file.getParent());
-      java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      try (java.io.DataOutputStream out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(
-          java.nio.file.Files.newOutputStream(tmp)))) {
-        out.writeInt(run.answers.length);
-        for (QueryExecutor.Answer a : run.answers) {
-          out.writeInt(a.size());
-          for (int i = 0; i < a.size(); i++) {
-            out.writeLong(a.items()[i]);   // item ids: the reference holds for any graph over the corpus
-            out.writeFloat(a.scores()[i]);
-          }
-        }
-      }
-      java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    } catch (java.io.IOException e) {
-      if (progress != null) {
-        progress.println("[eval] could not write reference cache " + file + ": " + e.getMessage());
-      }
-    }
   }
 
   private final class Run {
