@@ -26,6 +26,12 @@ else
 fi
 echo "[test] mvn verify"
 mvn -B -ntp verify
+echo "[test] docs/model-contract.md's export example exports a model that ./nann check-model accepts"
+rm -rf .cache/export-example && mkdir -p .cache/export-example
+/usr/bin/python3 -c 'import re,sys; d=open("docs/model-contract.md").read(); sys.stdout.write(re.search(r"## Export any PyTorch model.*?```python\n(.*?)```", d, re.S).group(1))' \
+    > .cache/export-example/export_mine.py
+(cd .cache/export-example && PYTHONWARNINGS=ignore PYTHONPATH=../../trainer /usr/bin/python3 export_mine.py)
+./nann check-model --model .cache/export-example/my-model
 echo "[test] job jar (what runs on a cluster) holds no CLI, local-stack or evaluator classes"
 mvn -B -ntp -q -Pjob-jar -DskipTests package -pl flink-jobs -am
 if jar tf flink-jobs/target/nann-job.jar | grep -E "^dev/nann/(cli|local|eval)/"; then
