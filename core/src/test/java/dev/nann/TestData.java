@@ -38,9 +38,9 @@ public final class TestData {
         .setCreatedAtMillis(System.currentTimeMillis()).build();
   }
 
-  /** An engine on {@code modelDir} with the default beam and CPU scoring, snapshots resolved under {@code dir}. */
+  /** An engine on {@code modelDir} with the default beam and CPU scoring; snapshots and published models live under {@code dir}. */
   public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
     return dev.nann.engine.EngineConfig.builder(modelDir.toString()).walkerThreads(walkers).hnswEf(200)
-        .snapshotDir(dir.toString()).provider("cpu", 0).build();
+        .snapshotDir(dir.toString()).modelRoot(dir.toString()).allowBrute(true).provider("cpu", 0).build();
   }
 }

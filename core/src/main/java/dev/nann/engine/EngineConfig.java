@@ -5,6 +5,7 @@ import dev.nann.search.BeamParams;
 import dev.nann.search.SearchParams;
 import dev.nann.search.WalkParams;
 import java.io.Serializable;
+import java.nio.file.Path;
 
 /**
  * Settings of the TaskManager-wide retrieval engine. Operators with equal configs share one engine.
@@ -24,7 +25,13 @@ import java.io.Serializable;
  * @param budget items mode=nann may score per request when the request names no budget
  * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
  * @param maxK largest k a request may ask for
- * @param snapshotDir where relative snapshot uris resolve, or null
+ * @param allowBrute whether clients may ask for mode brute (a scan of the whole catalogue)
+ * @param queueCapacity requests that may wait for a walker; more are answered OVERLOADED at once
+ * @param freshMaxItems catalog changes the fresh set holds at most before a snapshot takes them
+ * @param snapshotDir the snapshot root: relative snapshot uris resolve here, and no descriptor may
+ *     name a snapshot outside it
+ * @param modelRoot no model descriptor may name a directory outside it
+ * @param maxVersionStep largest step an index descriptor's version may take above the current one
  * @param provider ONNX Runtime execution provider: {@code cpu}, {@code cuda} or {@code auto}
  * @param deviceId CUDA device ordinal for {@code cuda}/{@code auto}
  * @param drDir a Deep Retrieval structure (the trainer's train-dr output) for {@code mode=dr}, or null
@@ -32,8 +39,10 @@ import java.io.Serializable;
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
                            int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width,
-                           int budget, int maxBudget, int maxK,
-                           String snapshotDir, String provider, int deviceId, String drDir, int drBeam)
+                           int budget, int maxBudget, int maxK, boolean allowBrute, int queueCapacity,
+                           int freshMaxItems,
+                           String snapshotDir, String modelRoot, long maxVersionStep, String provider, int deviceId,
+                           String drDir, int drBeam)
     implements Serializable {
   public static final int DEFAULT_WALKER_THREADS = 2;
   public static final int DEFAULT_SCORER_THREADS = 1;
@@ -45,13 +54,29 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   public static final String DEFAULT_PROVIDER = "auto";
   public static final int DEFAULT_DEVICE_ID = 0;
   public static final int DEFAULT_DR_BEAM = 5;
+  public static final long DEFAULT_MAX_VERSION_STEP = 1_000_000;
+  public static final boolean DEFAULT_ALLOW_BRUTE = false;
+  public static final int DEFAULT_QUEUE_CAPACITY = 256;
+  public static final int DEFAULT_FRESH_MAX_ITEMS = 20_000;
 
   public EngineConfig {
     if (defaultModelDir == null || defaultModelDir.isEmpty()) {
       throw new IllegalArgumentException("a model directory is required");
     }
+    if (snapshotDir == null || snapshotDir.isEmpty() || modelRoot == null || modelRoot.isEmpty()) {
+      throw new IllegalArgumentException("a snapshot root and a model root are required");
+    }
+    if (maxVersionStep < 1) {
+      throw new IllegalArgumentException("the largest index version step must be >= 1, got " + maxVersionStep);
+    }
     if (walkerThreads < 1 || scorerThreads < 1) {
       throw new IllegalArgumentException("walker and scorer threads must be >= 1");
+    }
+    if (freshMaxItems < 0) {
+      throw new IllegalArgumentException("the fresh set's size must be >= 0, got " + freshMaxItems);
+    }
+    if (queueCapacity < 1) {
+      throw new IllegalArgumentException("the engine queue capacity must be >= 1, got " + queueCapacity);
     }
     if (maxK < 1) {
       throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
@@ -74,6 +99,11 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   /** How models are run (provider, device, threads per call). */
   public ScorerRuntime runtime() {
     return new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, scorerThreads);
+  }
+
+  /** The checks every index and model descriptor passes before it can become current. */
+  public DescriptorGuard guard() {
+    return new DescriptorGuard(snapshotDir, modelRoot, maxVersionStep);
   }
 
   /** What each mode may spend per request, by default. */
@@ -109,7 +139,12 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     private int budget = WalkParams.DEFAULTS.budget();
     private int maxBudget = DEFAULT_MAX_BUDGET;
     private int maxK = DEFAULT_MAX_K;
+    private boolean allowBrute = DEFAULT_ALLOW_BRUTE;
+    private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+    private int freshMaxItems = DEFAULT_FRESH_MAX_ITEMS;
     private String snapshotDir;
+    private String modelRoot;
+    private long maxVersionStep = DEFAULT_MAX_VERSION_STEP;
     private String provider = DEFAULT_PROVIDER;
     private int deviceId = DEFAULT_DEVICE_ID;
     private String drDir;
@@ -162,8 +197,38 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       return this;
     }
 
+    /** Whether clients may ask for mode brute (a scan of the whole catalogue). */
+    public Builder allowBrute(boolean allow) {
+      allowBrute = allow;
+      return this;
+    }
+
+    /** Catalog changes the fresh set holds at most (each is scored by every query). */
+    public Builder freshMaxItems(int n) {
+      freshMaxItems = n;
+      return this;
+    }
+
+    /** Requests that may wait for a walker; more are shed (OVERLOADED). */
+    public Builder queueCapacity(int n) {
+      queueCapacity = n;
+      return this;
+    }
+
+    /** The snapshot root (required): relative uris resolve here; nothing outside it is read. */
     public Builder snapshotDir(String dir) {
       snapshotDir = dir;
+      return this;
+    }
+
+    /** The model root (default: the directory holding the default model's directory). */
+    public Builder modelRoot(String dir) {
+      modelRoot = dir;
+      return this;
+    }
+
+    public Builder maxVersionStep(long step) {
+      maxVersionStep = step;
       return this;
     }
 
@@ -182,8 +247,14 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     }
 
     public EngineConfig build() {
+      String root = modelRoot;
+      if (root == null && modelDir != null && !modelDir.isEmpty()) {
+        Path parent = Path.of(modelDir).toAbsolutePath().normalize().getParent();
+        root = parent == null ? null : parent.toString();
+      }
       return new EngineConfig(modelDir, walkerThreads, scorerThreads, microBatching, batchMaxRows, batchMaxWaitMicros,
-          ef, steps, hnswEf, width, budget, maxBudget, maxK, snapshotDir, provider, deviceId, drDir, drBeam);
+          ef, steps, hnswEf, width, budget, maxBudget, maxK, allowBrute, queueCapacity, freshMaxItems, snapshotDir, root, maxVersionStep, provider, deviceId,
+          drDir, drBeam);
     }
   }
 }

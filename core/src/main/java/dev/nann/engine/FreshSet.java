@@ -23,14 +23,21 @@ final class FreshSet {
   private static final int INITIAL_CAPACITY = 256;
 
   private final int dim;
+  private final int maxEntries;
   /** Writer side: item id to its newest entry. Guarded by this. */
   private final Map<Long, Integer> latest = new HashMap<>();
   private final float[] incoming;   // writer scratch, guarded by this
   private final float[] stored;     // writer scratch, guarded by this
   private volatile View view;
 
-  FreshSet(int dim) {
+  /**
+   * @param maxEntries upserts are refused once the set holds this many entries (every query scores
+   *     them all, so a rebuild that cannot keep up must not make queries slower without end); deletes
+   *     up to twice as many
+   */
+  FreshSet(int dim, int maxEntries) {
     this.dim = dim;
+    this.maxEntries = maxEntries;
     this.incoming = new float[dim];
     this.stored = new float[dim];
     this.view = View.allocate(dim, INITIAL_CAPACITY, 0, null, null);
@@ -46,14 +53,16 @@ final class FreshSet {
    * base snapshot's node for it shadowed), or, when the base snapshot already says the same, the item
    * leaves the set. Older changes than the one kept, and repeats (several subtasks broadcast the
    * same change), are ignored.
+   *
+   * @return false when the set is full and the change must wait for the next snapshot
    */
-  synchronized void apply(ItemEmbedding item) {
+  synchronized boolean apply(ItemEmbedding item) {
     View v = view;
     long id = item.getItemId();
     Integer prev = latest.get(id);
     if (prev != null && (v.updatedAt[prev] > item.getUpdatedAtMillis()
         || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
-      return;
+      return true;
     }
     if (v.base != null && heldBy(v.base, item)) {
       if (prev != null) {
@@ -67,7 +76,10 @@ final class FreshSet {
       if (node >= 0) {
         clearBit(v.shadowed, node);
       }
-      return;
+      return true;
+    }
+    if (v.count >= (item.getDeleted() ? 2L * maxEntries : maxEntries)) {
+      return false;
     }
     View w = v.count == v.ids.length ? v.grown() : v;
     int e = w.count;
@@ -94,6 +106,7 @@ final class FreshSet {
       setBit(w.superseded, prev);
     }
     latest.put(id, e);
+    return true;
   }
 
   /**

@@ -5,7 +5,6 @@ import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
@@ -32,17 +31,17 @@ final class IndexCatalog implements AutoCloseable {
   private final Map<Long, String> refused = new ConcurrentHashMap<>();
   private final AtomicLong refusedCount = new AtomicLong();
   private final AtomicLong newestVersion = new AtomicLong(-1);
-  private final String snapshotDir;
+  private final DescriptorGuard guard;
   private final Executor loader;
   private final Consumer<LoadedIndex> onLive;
 
   /**
-   * @param snapshotDir where relative snapshot uris resolve, or null
+   * @param guard where snapshots may be read from
    * @param loader the thread descriptors' loads run on
    * @param onLive told of each index that becomes live (the fresh set rebases on it)
    */
-  IndexCatalog(String snapshotDir, Executor loader, Consumer<LoadedIndex> onLive) {
-    this.snapshotDir = snapshotDir;
+  IndexCatalog(DescriptorGuard guard, Executor loader, Consumer<LoadedIndex> onLive) {
+    this.guard = guard;
     this.loader = loader;
     this.onLive = onLive;
     this.indexes = new SharedRegistry<>("index", this::load);
@@ -178,7 +177,7 @@ final class IndexCatalog implements AutoCloseable {
     if (d == null) {
       throw new IllegalStateException("no descriptor for index version " + version);
     }
-    Path file = resolve(d.getUri());
+    Path file = guard.snapshotFile(d.getUri());
     HnswIndex read = SnapshotFormat.read(file);
     if (!read.sha256().equalsIgnoreCase(d.getSha256())) {
       throw new SnapshotException("snapshot " + file + " has SHA-256 " + read.sha256()
@@ -190,10 +189,5 @@ final class IndexCatalog implements AutoCloseable {
     }
     HnswIndex index = read.onHeap();
     return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
-  }
-
-  private Path resolve(String uri) {
-    Path p = uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri);
-    return p.isAbsolute() || snapshotDir == null ? p : Path.of(snapshotDir).resolve(p);
   }
 }

@@ -7,7 +7,6 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScorerException;
 import dev.nann.scorer.ShapeGrid;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,6 +43,7 @@ final class ModelCatalog implements AutoCloseable {
 
   private final EngineConfig config;
   private final Executor loader;
+  private final DescriptorGuard guard;
   private final Supplier<LoadedIndex> liveIndex;
   private final SharedRegistry<String, LoadedModel> models;
   private final Map<String, String> dirs = new ConcurrentHashMap<>();
@@ -66,6 +66,7 @@ final class ModelCatalog implements AutoCloseable {
   ModelCatalog(EngineConfig config, ModelSpec defaultSpec, Executor loader, Supplier<LoadedIndex> liveIndex) {
     this.config = config;
     this.loader = loader;
+    this.guard = config.guard();
     this.liveIndex = liveIndex;
     this.models = new SharedRegistry<>("model", this::load);
     this.defaultVersion = defaultSpec.version();
@@ -104,9 +105,9 @@ final class ModelCatalog implements AutoCloseable {
     String v = d.getVersion();
     descriptors.putIfAbsent(v, d);
     try {
-      dirs.putIfAbsent(v, directoryOf(d.getUri()));
+      dirs.putIfAbsent(v, guard.modelDir(d.getUri()).toString());
     } catch (RuntimeException e) {
-      refuse(v, "its uri '" + d.getUri() + "' is not a path: " + e.getMessage());
+      refuse(v, e.getMessage());
       return loads.computeIfAbsent(v, k -> CompletableFuture.completedFuture(null));
     }
     return loads.computeIfAbsent(v, k -> CompletableFuture.runAsync(() -> admit(d), loader)
@@ -138,10 +139,18 @@ final class ModelCatalog implements AutoCloseable {
     return null;
   }
 
-  /** " (model V was refused: why)" when the stamped model was refused, else "". */
+  /**
+   * " (model V was refused; ...)" when the stamped model was refused, else "": for client answers,
+   * so without the reason (it may name paths); the log has it.
+   */
   String refusalOf(ModelDescriptor stamped) {
-    String why = stamped == null ? null : refused.get(stamped.getVersion());
-    return why == null ? "" : " (model " + stamped.getVersion() + " was refused: " + why + ")";
+    boolean wasRefused = stamped != null && refused.containsKey(stamped.getVersion());
+    return wasRefused ? " (model " + stamped.getVersion() + " was refused; the job's log says why)" : "";
+  }
+
+  /** Why a model version was refused, or null (logs, tests). */
+  String refusal(String version) {
+    return refused.get(version);
   }
 
   @Override
@@ -323,10 +332,6 @@ final class ModelCatalog implements AutoCloseable {
             + " (models published on model-updates must checksum every ONNX file)", null);
       }
     }
-  }
-
-  private static String directoryOf(String uri) {
-    return uri.startsWith("file:") ? Path.of(URI.create(uri)).toString() : uri;
   }
 
   /**

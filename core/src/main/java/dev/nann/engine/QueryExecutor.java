@@ -118,7 +118,8 @@ public final class QueryExecutor {
       case HNSW -> {
         long wanted = eligible == null ? k + excluded.size() + changed
             : 2L * (k + excluded.size() + changed) * index.size() / Math.max(1, eligible.cardinality());
-        int fetch = (int) Math.min(index.size(), wanted);
+        // a selective filter would over-fetch up to the whole catalogue: bounded by the request's budget
+        int fetch = (int) Math.min(Math.min(index.size(), wanted), Math.max(kk, p.walk().budget()));
         yield searcher.hnsw(user, fetch, Math.max(p.hnswEf(), fetch));
       }
       case BEAM -> searcher.beam(user, kk, p.beamFor(k), filter, FILTER_EXTRA_STEPS);

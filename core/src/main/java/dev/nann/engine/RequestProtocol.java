@@ -15,12 +15,21 @@ import java.util.Map;
 public final class RequestProtocol {
   private RequestProtocol() {}
 
+  /** Why a request is invalid on an engine with {@code config}, or null if it is fine. */
+  public static String validate(RetrievalRequest req, EngineConfig config) {
+    return validate(req, config.maxK(), config.allowBrute());
+  }
+
   /** Why a request is invalid, or null if it is fine. */
-  public static String validate(RetrievalRequest req, int maxK) {
+  public static String validate(RetrievalRequest req, int maxK, boolean allowBrute) {
+    SearchMode mode;
     try {
-      SearchMode.parse(req.getMode());
+      mode = SearchMode.parse(req.getMode());
     } catch (IllegalArgumentException e) {
       return e.getMessage();
+    }
+    if (mode == SearchMode.BRUTE && !allowBrute) {
+      return "mode brute (a scan of the whole catalogue) is disabled on this job (search.allow-brute)";
     }
     if (req.getBudget() < 0) {
       return "budget=" + req.getBudget() + " is negative: give the most items the walk may score, or 0 for the job's default";

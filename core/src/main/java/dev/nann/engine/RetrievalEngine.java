@@ -24,9 +24,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The TaskManager-wide retrieval engine behind the serving job's async operator, a thin front over
@@ -54,16 +59,21 @@ public final class RetrievalEngine implements AutoCloseable {
   private final PathModel paths;
   private final ThreadLocal<WalkerScratch> scratch;
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicLong shed = new AtomicLong();
+  private final AtomicLong abandoned = new AtomicLong();
+  private final AtomicLong freshRefused = new AtomicLong();
 
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
   public RetrievalEngine(EngineConfig config) {
     this.config = config;
     this.search = config.search();
-    this.walkers = Executors.newFixedThreadPool(config.walkerThreads(), daemons("nann-walker-"));
+    // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
+    this.walkers = new ThreadPoolExecutor(config.walkerThreads(), config.walkerThreads(), 0L, TimeUnit.MILLISECONDS,
+        new ArrayBlockingQueue<>(config.queueCapacity()), daemons("nann-walker-"));
     this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
-    this.fresh = new FreshSet(spec.itemDim());
-    this.indexes = new IndexCatalog(config.snapshotDir(), loader, fresh::rebase);
+    this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());
+    this.indexes = new IndexCatalog(config.guard(), loader, fresh::rebase);
     this.models = new ModelCatalog(config, spec, loader, indexes::live);
     this.paths = config.drDir() == null ? null : PathModel.load(Path.of(config.drDir()), spec.itemDim());
     this.scratch = ThreadLocal.withInitial(() -> new WalkerScratch(paths, config.drBeam()));
@@ -157,9 +167,21 @@ public final class RetrievalEngine implements AutoCloseable {
    * Applies a catalog change at once: an upsert joins the fresh set (scored by every query and
    * merged into its top-k), a delete excludes the item from every answer; both until a live
    * snapshot holds the change.
+   *
+   * @return false when the fresh set is full (rebuilds are not keeping up): the change waits for the
+   *     next snapshot
    */
-  public void applyChange(ItemEmbedding item) {
-    fresh.apply(item);
+  public boolean applyChange(ItemEmbedding item) {
+    boolean applied = fresh.apply(item);
+    if (!applied) {
+      freshRefused.incrementAndGet();
+    }
+    return applied;
+  }
+
+  /** Catalog changes refused since start because the fresh set was full. */
+  public long freshRefusedCount() {
+    return freshRefused.get();
   }
 
   /** Items upserted and not yet in the live snapshot (what every query scores on top of the walk). */
@@ -167,23 +189,47 @@ public final class RetrievalEngine implements AutoCloseable {
     return fresh.view().liveUpserts();
   }
 
-  /** Answers a task on a walker thread. The future never completes exceptionally. */
+  /** Requests shed since start because the queue was full (answered OVERLOADED). */
+  public long shedCount() {
+    return shed.get();
+  }
+
+  /** Requests dropped from the queue unanswered since start because their caller gave up (timed out). */
+  public long abandonedCount() {
+    return abandoned.get();
+  }
+
+  /**
+   * Answers a task on a walker thread. The future never completes exceptionally; when the queue is
+   * full it is answered OVERLOADED at once. A caller that gives up completes or cancels the future
+   * itself: a walker then skips the task instead of walking for nobody.
+   */
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
     inFlight.incrementAndGet();
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
     try {
       walkers.execute(() -> {
         try {
-          f.complete(answer(task));
+          if (f.isDone()) {
+            abandoned.incrementAndGet();
+          } else {
+            f.complete(answer(task));
+          }
         } catch (Throwable t) {
           f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "internal error: " + t));
         } finally {
           inFlight.decrementAndGet();
         }
       });
-    } catch (RuntimeException rejected) {
+    } catch (RejectedExecutionException rejected) {
       inFlight.decrementAndGet();
-      f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "engine is shut down"));
+      if (walkers.isShutdown()) {
+        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "engine is shut down"));
+      } else {
+        shed.incrementAndGet();
+        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
+            + config.queueCapacity() + " requests waiting); retry later"));
+      }
     }
     return f;
   }
@@ -198,8 +244,9 @@ public final class RetrievalEngine implements AutoCloseable {
     IndexDescriptor d = task.getIndex();
     SharedRegistry<Long, LoadedIndex>.Lease indexLease = indexes.lease(d);
     if (indexLease == null) {
+      // the refusal's reason names paths: it is logged, never sent to clients
       return RequestProtocol.error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion()
-          + " cannot be served (" + indexes.refusal(d.getVersion()) + ") and no earlier version is loaded");
+          + " cannot be served and no earlier version is loaded");
     }
     try (indexLease) {
       LoadedIndex index = indexLease.value();
@@ -224,7 +271,7 @@ public final class RetrievalEngine implements AutoCloseable {
       return failed(req, ResponseStatus.SCORER_ERROR, "model " + model.version() + " scores items of dim "
           + scorer.itemDim() + " but index version " + index.version() + " holds dim " + index.index().dim(), index, model);
     }
-    String invalid = RequestProtocol.validate(req, config.maxK());
+    String invalid = RequestProtocol.validate(req, config);
     if (invalid != null) {
       return failed(req, ResponseStatus.INVALID, invalid, index, model);
     }

@@ -331,6 +331,25 @@ public final class SnapshotFormat {
     return new String(out, StandardCharsets.UTF_8);
   }
 
+  /**
+   * The index version a snapshot's header names (24 bytes read; nothing verified, {@link #read} does):
+   * a cheap check that a descriptor names a real snapshot of its version.
+   */
+  public static long storedVersion(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer head = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, head, 0);
+      byte[] magic = new byte[8];
+      head.flip().get(magic);
+      if (!java.util.Arrays.equals(magic, MAGIC)) {
+        throw new SnapshotException("not a nann snapshot (bad magic)");
+      }
+      return head.getLong(16);
+    } catch (IOException e) {
+      throw new SnapshotException("cannot read the snapshot header: " + e.getMessage(), e);
+    }
+  }
+
   /** Hex SHA-256 stored in a snapshot's trailer (does not verify it; {@link #read} does). */
   public static String storedChecksum(Path file) {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {

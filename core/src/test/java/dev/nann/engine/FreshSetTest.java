@@ -101,7 +101,7 @@ class FreshSetTest {
 
   @Test
   void growsPastItsFirstCapacityAndKeepsOneEntryPerItem() {
-    FreshSet set = new FreshSet(DIM);
+    FreshSet set = new FreshSet(DIM, 10_000);
     float[] v = new float[DIM];
     for (int round = 1; round <= 3; round++) {
       for (long id = 0; id < 1000; id++) {
@@ -119,6 +119,25 @@ class FreshSetTest {
       }
     }
     assertEquals(1000, live.size());
+  }
+
+  @Test
+  void aFullSetRefusesUpsertsButStillTakesDeletes() {
+    FreshSet set = new FreshSet(DIM, 100);
+    float[] v = new float[DIM];
+    for (long id = 0; id < 100; id++) {
+      assertTrue(set.apply(upsert(id, v, 1)));
+    }
+    assertFalse(set.apply(upsert(1000, v, 1)), "full: the upsert waits for the next snapshot");
+    assertTrue(set.apply(upsert(5, v, 1)), "a repeat of a held change is not a new entry");
+    assertTrue(set.apply(ItemEmbedding.newBuilder().setItemId(2000).setEmbedding(List.of()).setDeleted(true)
+        .setUpdatedAtMillis(2).build()), "deletes are taken up to twice the size: a deleted item must not be served");
+    assertEquals(100, set.view().liveUpserts());
+    for (long id = 2001; id < 2200; id++) {
+      set.apply(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(List.of()).setDeleted(true).setUpdatedAtMillis(2)
+          .build());
+    }
+    assertEquals(200, set.view().count(), "deletes stop at twice the size too");
   }
 
   private IndexDescriptor write(long version, float[] emb, long[] ids) {

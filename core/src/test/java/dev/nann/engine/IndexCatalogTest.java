@@ -35,7 +35,7 @@ class IndexCatalogTest {
     IndexDescriptor v2 = write(2, c);
     IndexDescriptor badSum = write(3, c);
     badSum.setSha256("00".repeat(32));
-    try (IndexCatalog catalog = new IndexCatalog(dir.toString(), Runnable::run, live -> madeLive.add(live.version()))) {
+    try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run, live -> madeLive.add(live.version()))) {
       assertNull(catalog.live());
       assertEquals(-1, catalog.newestVersion());
       catalog.prefetch(v1);
@@ -65,7 +65,7 @@ class IndexCatalogTest {
   void nothingLoadableMeansNoLease() {
     IndexDescriptor missing = IndexDescriptor.newBuilder().setVersion(7).setUri("index-7.nann").setSha256("00")
         .setItems(1).setDim(DIM).setCreatedAtMillis(0).build();
-    try (IndexCatalog catalog = new IndexCatalog(dir.toString(), Runnable::run, live -> madeLive.add(live.version()))) {
+    try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run, live -> madeLive.add(live.version()))) {
       assertNull(catalog.lease(missing));
       assertNotNull(catalog.refusal(7));
       assertTrue(madeLive.isEmpty());

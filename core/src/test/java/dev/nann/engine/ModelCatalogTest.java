@@ -56,7 +56,9 @@ class ModelCatalogTest {
       catalog.prefetch(badSum).get(60, TimeUnit.SECONDS);
       assertEquals("m-2", catalog.newestVersion());
       assertEquals(1, catalog.refusedCount());
-      assertTrue(catalog.refusalOf(badSum).contains("SHA-256"), catalog.refusalOf(badSum));
+      assertTrue(catalog.refusal("m-3").contains("SHA-256"), catalog.refusal("m-3"));
+      assertEquals(" (model m-3 was refused; the job's log says why)", catalog.refusalOf(badSum),
+          "clients learn that a model was refused, not the file-system details of why");
       try (var lease = catalog.lease(badSum, d16, 0)) {
         assertEquals("m-2", lease.value().version(), "a refused model never serves");
       }
@@ -64,7 +66,7 @@ class ModelCatalogTest {
       ModelDescriptor wrongDim = copy("attention", 64, "m-4");   // names no index: must fit the live d16 one
       catalog.prefetch(wrongDim).get(60, TimeUnit.SECONDS);
       assertEquals(2, catalog.refusedCount());
-      assertTrue(catalog.refusalOf(wrongDim).contains("dim 64"), catalog.refusalOf(wrongDim));
+      assertTrue(catalog.refusal("m-4").contains("dim 64"), catalog.refusal("m-4"));
     }
   }
 

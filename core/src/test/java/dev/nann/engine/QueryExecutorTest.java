@@ -99,7 +99,7 @@ class QueryExecutorTest {
     QueryExecutor.Answer exact = ask(SearchMode.BRUTE, Set.of(), null);
     long best = exact.items()[0];
     long second = exact.items()[1];
-    FreshSet fresh = new FreshSet(DIM);
+    FreshSet fresh = new FreshSet(DIM, 1000);
     fresh.rebase(loaded);
     long clone = 9_000_000L;
     fresh.apply(embedding(clone, row(best)));

@@ -40,7 +40,8 @@ class RequestBudgetTest {
     EngineConfig base = TestData.engineConfig(TestData.model("attention", 16), 1, dir);
     // width 400, default budget 600, cap 900 (the walk converges after about 1,250 items here)
     engine = new RetrievalEngine(EngineConfig.builder(base.defaultModelDir()).walkerThreads(1).hnswEf(base.hnswEf())
-        .walk(400, 600, 900).snapshotDir(dir.toString()).provider("cpu", 0).build());
+        .walk(400, 600, 900).snapshotDir(dir.toString()).modelRoot(dir.toString()).allowBrute(true).provider("cpu", 0)
+        .build());
   }
 
   @AfterAll

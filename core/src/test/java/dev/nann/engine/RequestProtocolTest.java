@@ -21,19 +21,25 @@ class RequestProtocolTest {
   @Test
   void acceptsAWellFormedRequestInEveryMode() {
     for (String mode : List.of("nann", "beam", "hnsw", "brute", "dr")) {
-      assertNull(RequestProtocol.validate(request().setMode(mode).build(), 100), mode);
+      assertNull(RequestProtocol.validate(request().setMode(mode).build(), 100, true), mode);
     }
-    assertNull(RequestProtocol.validate(request().setK(100).setBudget(5).build(), 100));
+    assertNull(RequestProtocol.validate(request().setK(100).setBudget(5).build(), 100, true));
+  }
+
+  @Test
+  void bruteForceIsForClientsOnlyWhenTheJobAllowsIt() {
+    assertTrue(RequestProtocol.validate(request().setMode("brute").build(), 100, false).contains("search.allow-brute"));
+    assertNull(RequestProtocol.validate(request().setMode("nann").build(), 100, false));
   }
 
   @Test
   void refusesEachBadFieldWithAReasonNamingIt() {
-    assertTrue(RequestProtocol.validate(request().setMode("fastest").build(), 100).contains("fastest"));
-    assertTrue(RequestProtocol.validate(request().setBudget(-1).build(), 100).startsWith("budget=-1"));
-    assertTrue(RequestProtocol.validate(request().setK(0).build(), 100).startsWith("k=0"));
-    assertTrue(RequestProtocol.validate(request().setK(101).build(), 100).contains("[1, 100]"));
-    assertEquals("requestId is empty", RequestProtocol.validate(request().setRequestId("").build(), 100));
-    assertTrue(RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", List.of())).build(), 100)
+    assertTrue(RequestProtocol.validate(request().setMode("fastest").build(), 100, true).contains("fastest"));
+    assertTrue(RequestProtocol.validate(request().setBudget(-1).build(), 100, true).startsWith("budget=-1"));
+    assertTrue(RequestProtocol.validate(request().setK(0).build(), 100, true).startsWith("k=0"));
+    assertTrue(RequestProtocol.validate(request().setK(101).build(), 100, true).contains("[1, 100]"));
+    assertEquals("requestId is empty", RequestProtocol.validate(request().setRequestId("").build(), 100, true));
+    assertTrue(RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", List.of())).build(), 100, true)
         .contains("'genre'"));
   }
 

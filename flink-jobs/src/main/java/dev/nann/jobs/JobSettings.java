@@ -57,6 +57,9 @@ public abstract class JobSettings implements Serializable {
     if (type == Boolean.class) {
       return "true or false";
     }
+    if (type == Long.class) {
+      return "an integer";
+    }
     return type == Double.class ? "a number" : "text";
   }
 

@@ -57,8 +57,10 @@ public final class ServingConfig extends JobSettings {
         .walkerThreads(get(WALKER_THREADS)).scorerThreads(get(SCORER_THREADS))
         .microBatching(get(BATCHING), get(BATCH_MAX_ROWS), get(BATCH_MAX_WAIT_US))
         .beam(get(BEAM_EF), get(BEAM_STEPS)).hnswEf(get(HNSW_EF))
-        .walk(get(WIDTH), get(BUDGET), get(MAX_BUDGET)).maxK(get(MAX_K))
-        .snapshotDir(get(SNAPSHOT_DIR)).provider(get(PROVIDER), get(DEVICE_ID))
+        .walk(get(WIDTH), get(BUDGET), get(MAX_BUDGET)).maxK(get(MAX_K)).allowBrute(get(ALLOW_BRUTE))
+        .queueCapacity(get(QUEUE_CAPACITY)).freshMaxItems(get(FRESH_MAX_ITEMS))
+        .snapshotDir(get(SNAPSHOT_DIR)).modelRoot(get(MODEL_ROOT)).maxVersionStep(get(MAX_VERSION_STEP))
+        .provider(get(PROVIDER), get(DEVICE_ID))
         .deepRetrieval(get(DR_DIR), get(DR_BEAM))
         .build();
   }

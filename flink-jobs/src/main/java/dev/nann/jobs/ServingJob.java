@@ -102,7 +102,7 @@ public final class ServingJob {
     SingleOutputStreamOperator<ScoringTask> tasks = inputs
         .keyBy(ServingJob::userOf, Types.LONG)
         .connect(broadcast)
-        .process(new UserStateFunction(cfg.engine(), cfg.get(MAX_SEQUENCE), cfg.get(FEED_K)),
+        .process(new UserStateFunction(cfg.engine(), cfg.get(MAX_SEQUENCE), cfg.get(FEED_K), cfg.get(STATE_TTL_MS)),
             new AvroTypeInfo<>(ScoringTask.class))
         .uid("user-state").name("user state + enrich");
 

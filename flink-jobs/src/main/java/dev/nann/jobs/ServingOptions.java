@@ -46,7 +46,14 @@ public final class ServingOptions {
   public static final ConfigOption<String> MODEL_DIR = key("model.dir").stringType().noDefaultValue()
       .withDescription("Model directory used until a model-updates descriptor names another (see model-contract.md).");
   public static final ConfigOption<String> SNAPSHOT_DIR = key("snapshot.dir").stringType().noDefaultValue()
-      .withDescription("Where relative snapshot uris resolve (descriptors normally carry absolute file: uris).");
+      .withDescription("The snapshot store index-sync writes to: relative snapshot uris resolve here, and a descriptor "
+          + "naming a file outside it (after normalisation and links) is refused.");
+  public static final ConfigOption<String> MODEL_ROOT = key("model.root").stringType().noDefaultValue()
+      .withDescription("Model directories published on model-updates must lie inside it (default: the directory "
+          + "holding model.dir); a descriptor naming one outside is refused.");
+  public static final ConfigOption<Long> MAX_VERSION_STEP = key("descriptors.max-version-step").longType()
+      .defaultValue(EngineConfig.DEFAULT_MAX_VERSION_STEP).withDescription("An index descriptor whose version is more "
+          + "than this above the current one is refused, so one absurd version cannot freeze every later swap.");
 
   public static final ConfigOption<Integer> WIDTH = key("search.width").intType()
       .defaultValue(WalkParams.DEFAULTS.width()).withDescription("Beam width W of the default walk (mode nann, raised "
@@ -67,6 +74,16 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> MAX_K = key("search.max-k").intType()
       .defaultValue(EngineConfig.DEFAULT_MAX_K).withDescription("Largest k a request may ask for.");
 
+  public static final ConfigOption<Boolean> ALLOW_BRUTE = key("search.allow-brute").booleanType()
+      .defaultValue(EngineConfig.DEFAULT_ALLOW_BRUTE).withDescription("Whether clients may ask for mode brute, a scan "
+          + "of the whole catalogue per request (refused INVALID otherwise).");
+  public static final ConfigOption<Integer> QUEUE_CAPACITY = key("engine.queue-capacity").intType()
+      .defaultValue(EngineConfig.DEFAULT_QUEUE_CAPACITY).withDescription("Requests that may wait for a walker per "
+          + "TaskManager; past it a request is answered OVERLOADED at once instead of queueing without end.");
+  public static final ConfigOption<Integer> FRESH_MAX_ITEMS = key("fresh.max-items").intType()
+      .defaultValue(EngineConfig.DEFAULT_FRESH_MAX_ITEMS).withDescription("Catalog changes not yet in a snapshot that "
+          + "serving holds at most (every query scores them all); past it upserts wait for the next snapshot, counted "
+          + "in the freshRefused metric and logged: index-sync is not keeping up.");
   public static final ConfigOption<Integer> WALKER_THREADS = key("engine.walker-threads").intType()
       .defaultValue(EngineConfig.DEFAULT_WALKER_THREADS)
       .withDescription("Engine threads walking graphs per TaskManager (one query each at a time).");
@@ -95,6 +112,9 @@ public final class ServingOptions {
       .withDescription("After this a request is answered TIMEOUT.");
   public static final ConfigOption<Integer> MAX_SEQUENCE = key("state.max-sequence").intType().defaultValue(50)
       .withDescription("L, behaviour items kept per user in keyed state.");
+  public static final ConfigOption<Long> STATE_TTL_MS = key("state.ttl-ms").longType().defaultValue(30L * 24 * 3600 * 1000)
+      .withDescription("A user's behaviour state expires this long after their last event (RocksDB drops it while "
+          + "compacting); 0 keeps it forever. Turning it on or off needs a fresh state (not a restore).");
   public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
       .withDescription("Items pushed to the candidates topic per trigger event.");
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("serving.max-record-bytes").intType()
@@ -110,5 +130,5 @@ public final class ServingOptions {
       .withDescription("Network buffer flush interval (Flink's 100 ms default would dominate a retrieval's latency).");
 
   /** Settings that have no default and must be given. */
-  static final List<ConfigOption<?>> REQUIRED = List.of(BOOTSTRAP_SERVERS, MODEL_DIR);
+  static final List<ConfigOption<?>> REQUIRED = List.of(BOOTSTRAP_SERVERS, MODEL_DIR, SNAPSHOT_DIR);
 }

@@ -16,12 +16,13 @@ class ServingConfigTest {
   @Test
   void readsAPropertiesFileOverTheDefaults(@TempDir Path dir) throws Exception {
     Path f = dir.resolve("serving.properties");
-    Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsearch.ef = 50,100,300\nsearch.width = 400\n"
+    Files.writeString(f, "kafka.bootstrap-servers = broker:9092\nmodel.dir = /models/m1\nsnapshot.dir = /store/snapshots\nsearch.ef = 50,100,300\nsearch.width = 400\n"
         + "batching.enabled = true\n");
     ServingConfig c = ServingConfig.load(f);
     assertEquals("broker:9092", c.get(ServingOptions.BOOTSTRAP_SERVERS));
     assertEquals("requests", c.get(ServingOptions.TOPIC_REQUESTS));
-    assertEquals(null, c.get(ServingOptions.SNAPSHOT_DIR), "an optional setting not given reads as null");
+    assertEquals(null, c.get(ServingOptions.DR_DIR), "an optional setting not given reads as null");
+    assertEquals("/models", c.engine().modelRoot(), "models may come from beside the default one");
     assertTrue(c.engine().microBatching());
     assertEquals(300, c.engine().search().beam().efBottom());
     assertEquals(400, c.engine().search().walk().width());
@@ -31,9 +32,10 @@ class ServingConfigTest {
 
   @Test
   void refusesUnknownKeysMissingRequiredOnesAndBadValues() {
-    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m");
+    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s");
     IllegalArgumentException typo = assertThrows(IllegalArgumentException.class,
-        () -> ServingConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "search.eff", "1")));
+        () -> ServingConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s",
+            "search.eff", "1")));
     assertTrue(typo.getMessage().contains("unknown setting 'search.eff'"), typo.getMessage());
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
         () -> ServingConfig.of(Map.of("model.dir", "/m")));

@@ -9,6 +9,9 @@ import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.schemas.internal.ServingOutput;
 import dev.nann.scorer.MicroBatchingScorer;
 import java.util.Collections;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.MetricGroup;
@@ -28,6 +31,8 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   private transient RetrievalEngine engine;
   private transient Histogram engineLatency;
   private transient Histogram itemsScored;
+  /** Tasks handed to the engine and not yet answered, so a timeout can withdraw its task. */
+  private transient Map<Pending, CompletableFuture<RetrievalResponse>> pending;
 
   public AsyncRetrievalFunction(EngineConfig engineConfig) {
     this.engineConfig = engineConfig;
@@ -36,14 +41,18 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   @Override
   public void open(OpenContext ctx) {
     engine = RetrievalEngine.acquire(engineConfig);
+    pending = new ConcurrentHashMap<>();
     MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
     engineLatency = g.histogram("engineLatencyMs", new DescriptiveStatisticsHistogram(10_000));
     itemsScored = g.histogram("itemsScoredPerRequest", new DescriptiveStatisticsHistogram(10_000));
     g.gauge("inFlight", () -> engine.inFlight());
+    g.gauge("overloaded", () -> engine.shedCount());
+    g.gauge("abandoned", () -> engine.abandonedCount());
     g.gauge("indexVersion", () -> engine.indexVersion());
     g.gauge("refusedIndexes", () -> engine.refusedIndexes());
     g.gauge("refusedModels", () -> engine.refusedModels());
     g.gauge("freshItems", () -> engine.freshCount());
+    g.gauge("freshRefused", () -> engine.freshRefusedCount());
     g.gauge("indexAgeMs", () -> {
       long created = engine.indexCreatedAtMillis();
       return created <= 0 ? -1L : System.currentTimeMillis() - created;
@@ -73,7 +82,11 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void asyncInvoke(ScoringTask task, ResultFuture<ServingOutput> result) {
-    engine.submit(task).thenAccept(r -> {
+    Pending key = new Pending(task);
+    CompletableFuture<RetrievalResponse> answer = engine.submit(task);
+    pending.put(key, answer);
+    answer.thenAccept(r -> {
+      pending.remove(key);
       if (r.getStatus() == ResponseStatus.OK || r.getStatus() == ResponseStatus.COLD_START) {
         engineLatency.update(Math.round(r.getEngineMillis()));
         itemsScored.update(r.getItemsScored());
@@ -84,10 +97,27 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void timeout(ScoringTask task, ResultFuture<ServingOutput> result) {
+    CompletableFuture<RetrievalResponse> abandoned = pending.remove(new Pending(task));
+    if (abandoned != null) {
+      abandoned.cancel(false);   // a walker that has not started on it skips it
+    }
     RetrievalResponse r = RequestProtocol.error(task.getRequest(), ResponseStatus.TIMEOUT,
         "no answer within the async timeout (serving.async.timeout-ms)");
     r.setIndexVersion(task.getIndex().getVersion());
     result.complete(Collections.singleton(output(task, r)));
+  }
+
+  /** A task by identity: equal requests sent twice are two tasks. */
+  private record Pending(ScoringTask task) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Pending p && p.task == task;
+    }
+
+    @Override
+    public int hashCode() {
+      return System.identityHashCode(task);
+    }
   }
 
   private static ServingOutput output(ScoringTask task, RetrievalResponse r) {

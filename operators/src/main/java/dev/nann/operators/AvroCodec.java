@@ -2,6 +2,8 @@ package dev.nann.operators;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
@@ -10,17 +12,25 @@ import org.apache.avro.specific.SpecificRecord;
 /**
  * Avro single-object encoding (magic, schema fingerprint, binary body) for one generated record
  * class: readers check the writer schema's fingerprint without a registry, and refuse records of
- * an unknown schema instead of misreading them. Thread-safe.
+ * an unknown schema instead of misreading them. Before decoding, every declared length and count is
+ * checked against the bytes present ({@link AvroBounds}), so a hostile record cannot make the
+ * decoder allocate more than its own size. Thread-safe.
  *
  * @param <T> the generated record class
  */
 public final class AvroCodec<T extends SpecificRecord> {
+  /** Single-object encoding: marker C3 01, then the schema's 8-byte fingerprint (little-endian). */
+  private static final int HEADER = 10;
+
   private final BinaryMessageEncoder<T> encoder;
   private final BinaryMessageDecoder<T> decoder;
+  private final Schema schema;
+  private final long fingerprint;
 
   private AvroCodec(Class<T> type) {
     SpecificData data = SpecificData.getForClass(type);
-    org.apache.avro.Schema schema = data.getSchema(type);
+    this.schema = data.getSchema(type);
+    this.fingerprint = SchemaNormalization.parsingFingerprint64(schema);
     this.encoder = new BinaryMessageEncoder<>(data, schema);
     this.decoder = new BinaryMessageDecoder<>(data, schema);
   }
@@ -44,12 +54,26 @@ public final class AvroCodec<T extends SpecificRecord> {
   /**
    * Decodes one record.
    *
-   * @throws IOException with the reason when the bytes are not a record of a known schema
+   * @throws IOException with a reason a person can act on when the bytes are not one record of this
+   *     codec's schema
    */
   public T decode(byte[] bytes) throws IOException {
     if (bytes == null) {
       throw new IOException("record has no value (null)");
     }
+    if (bytes.length < HEADER || bytes[0] != (byte) 0xC3 || bytes[1] != 0x01) {
+      throw new IOException("not an Avro single-object record (it must start with C3 01 and the schema "
+          + "fingerprint; " + bytes.length + " bytes)");
+    }
+    long fp = 0;
+    for (int i = 9; i >= 2; i--) {
+      fp = (fp << 8) | (bytes[i] & 0xff);
+    }
+    if (fp != fingerprint) {
+      throw new IOException(String.format("written with an unknown schema (fingerprint %016x); this topic takes %s "
+          + "(fingerprint %016x)", fp, schema.getFullName(), fingerprint));
+    }
+    AvroBounds.check(schema, bytes, HEADER, bytes.length);
     return decoder.decode(bytes);
   }
 }

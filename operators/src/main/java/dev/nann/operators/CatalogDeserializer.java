@@ -31,7 +31,7 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
       ItemEmbedding item = codec.decode(record.value());
       validate(item, dim);
       in.setItem(item);
-    } catch (Exception e) {
+    } catch (Throwable e) {   // a record can make decoding fail in any way; only this record is lost
       in.setItem(null);
       in.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));
     }

@@ -32,9 +32,20 @@ public final class DeadLetters {
     return ByteBuffer.wrap(bytes.length <= KEPT_BYTES ? bytes : Arrays.copyOf(bytes, KEPT_BYTES));
   }
 
-  /** Short description of an exception for a dead letter's reason. */
-  static String describe(Exception e) {
-    String m = e.getMessage();
-    return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+  /**
+   * The reason for a dead letter, for a person: the refusal's own message where nann wrote it (a
+   * record too large, not Avro, of an unknown schema, with a length beyond its bytes, missing a
+   * field), else what failed and how. Errors a record can cause (out of memory, stack overflow)
+   * are reasons like any other; errors of the JVM itself are rethrown.
+   */
+  static String describe(Throwable t) {
+    if (t instanceof VirtualMachineError e && !(e instanceof OutOfMemoryError) && !(e instanceof StackOverflowError)) {
+      throw e;
+    }
+    String m = t.getMessage();
+    if (t instanceof java.io.IOException || t instanceof IllegalArgumentException) {
+      return "cannot decode: " + (m == null ? t.getClass().getSimpleName() : m);
+    }
+    return "cannot decode: " + t.getClass().getSimpleName() + (m == null ? "" : " (" + m + ")");
   }
 }

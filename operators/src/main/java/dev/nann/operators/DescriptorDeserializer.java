@@ -65,7 +65,7 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
       } else {
         throw new IllegalArgumentException("record from unexpected topic " + record.topic());
       }
-    } catch (Exception e) {
+    } catch (Throwable e) {   // a record can make decoding fail in any way; only this record is lost
       u.setIndex(null);
       u.setModel(null);
       u.setItem(null);

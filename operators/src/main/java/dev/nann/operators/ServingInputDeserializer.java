@@ -65,7 +65,7 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
       } else {
         throw new IllegalArgumentException("record from unexpected topic " + record.topic());
       }
-    } catch (Exception e) {
+    } catch (Throwable e) {   // a record can make decoding fail in any way; only this record is lost
       in.setRequest(null);
       in.setEvent(null);
       in.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));

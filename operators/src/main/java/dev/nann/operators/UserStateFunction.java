@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.engine.DescriptorGuard;
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;
 import dev.nann.engine.RequestProtocol;
@@ -15,6 +16,7 @@ import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.schemas.internal.ServingInput;
 import dev.nann.schemas.internal.ServingOutput;
 import dev.nann.schemas.internal.UserProfile;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -22,11 +24,13 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ReadOnlyBroadcastState;
+import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.slf4j.Logger;
@@ -72,25 +76,39 @@ public final class UserStateFunction
   private final EngineConfig engineConfig;
   private final int maxSequence;
   private final int feedK;
+  private final long stateTtlMillis;
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
   private transient boolean engineSynced;
+  private transient DescriptorGuard guard;
+  private transient Counter refusedDescriptors;
+  private transient long freshRefused;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
    * @param maxSequence L, the behaviour sequence cap
    * @param feedK k of a trigger event's retrieval
+   * @param stateTtlMillis a user's state expires this long after their last event (0: never)
    */
-  public UserStateFunction(EngineConfig engineConfig, int maxSequence, int feedK) {
+  public UserStateFunction(EngineConfig engineConfig, int maxSequence, int feedK, long stateTtlMillis) {
     this.engineConfig = engineConfig;
     this.maxSequence = maxSequence;
     this.feedK = feedK;
+    this.stateTtlMillis = stateTtlMillis;
   }
 
   @Override
   public void open(OpenContext ctx) {
-    profile = getRuntimeContext().getState(new ValueStateDescriptor<>("profile", new AvroTypeInfo<>(UserProfile.class)));
+    ValueStateDescriptor<UserProfile> desc = new ValueStateDescriptor<>("profile", new AvroTypeInfo<>(UserProfile.class));
+    if (stateTtlMillis > 0) {
+      // users who stop coming back do not keep state forever; RocksDB drops them while compacting
+      desc.enableTimeToLive(StateTtlConfig.newBuilder(Duration.ofMillis(stateTtlMillis)).updateTtlOnCreateAndWrite()
+          .neverReturnExpired().cleanupInRocksdbCompactFilter(1000).build());
+    }
+    profile = getRuntimeContext().getState(desc);
     engine = RetrievalEngine.acquire(engineConfig);
+    guard = engineConfig.guard();
+    refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
   }
 
   @Override
@@ -161,7 +179,7 @@ public final class UserStateFunction
 
   private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
                          ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
-    String invalid = RequestProtocol.validate(r, engineConfig.maxK());
+    String invalid = RequestProtocol.validate(r, engineConfig);
     if (invalid != null) {
       ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.INVALID, invalid), false));
       return;
@@ -202,8 +220,13 @@ public final class UserStateFunction
       syncEngine(changes.immutableEntries());
     }
     if (u.getItem() != null) {
-      changes.put(u.getItem().getItemId(), ChangeBytes.encode(u.getItem()));
-      engine.applyChange(u.getItem());
+      if (engine.applyChange(u.getItem())) {
+        changes.put(u.getItem().getItemId(), ChangeBytes.encode(u.getItem()));
+      } else if (freshRefused++ % 1000 == 0) {
+        LOG.warn("the fresh set is full ({} changes, fresh.max-items): catalog changes wait for the next snapshot; "
+            + "index-sync is not keeping up with the upsert rate ({} refused here so far)",
+            engineConfig.freshMaxItems(), freshRefused);
+      }
       return;
     }
     if (u.getIndex() != null) {
@@ -212,6 +235,11 @@ public final class UserStateFunction
       if (current != null && current.getIndex().getVersion() >= d.getVersion()) {
         LOG.info("index version {} ignored: version {} is current (versions only move forward)", d.getVersion(),
             current.getIndex().getVersion());
+        return;
+      }
+      String refusal = guard.refuseIndex(d, current == null ? -1 : current.getIndex().getVersion());
+      if (refusal != null) {
+        refuse(refusal);
         return;
       }
       state.put(INDEX, new DescriptorUpdate(d, null, null, null));
@@ -235,11 +263,21 @@ public final class UserStateFunction
             current.getModel().getVersion());
         return;
       }
+      String refusal = guard.refuseModel(d);
+      if (refusal != null) {
+        refuse(refusal);
+        return;
+      }
       state.put(MODEL, new DescriptorUpdate(null, d, null, null));
       engine.prefetch(d);
     }
   }
 
+  /** A descriptor that must not become current: logged and counted; the current one keeps serving. */
+  private void refuse(String why) {
+    refusedDescriptors.inc();
+    LOG.error("descriptor refused, the current version keeps serving: {}", why);
+  }
 
   /** A catalog change as broadcast-state bytes: its update time (8 bytes, big-endian), then the Avro record. */
   static final class ChangeBytes {

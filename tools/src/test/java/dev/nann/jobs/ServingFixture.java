@@ -32,12 +32,15 @@ final class ServingFixture implements AutoCloseable {
   final LocalKafka kafka;
   final Corpus corpus;
   final IndexDescriptor index;
+  /** The snapshot store and model root of the job under test. */
+  private final Path root;
   KafkaProducer<byte[], byte[]> producer;
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
   private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
   private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
 
   ServingFixture(Path dir) throws Exception {
+    root = dir;
     kafka = LocalKafka.start(dir.resolve("kafka"));
     corpus = SyntheticCorpus.generate(ITEMS, DIM, 300, 11);
     index = new SnapshotPublisher(dir, 16, 40, 1).publish(1, corpus.embeddings(), DIM, corpus.itemIds(), 1, n -> { });
@@ -67,6 +70,8 @@ final class ServingFixture implements AutoCloseable {
       m.put("topics." + t, prefix + "-" + t);
     }
     m.put("model.dir", MODEL.toString());
+    m.put("snapshot.dir", root.toString());
+    m.put("model.root", root.toString());
     m.put("checkpoint.interval-ms", "1000");
     m.put("checkpoint.dir", checkpoints.toUri().toString());
     m.put("async.timeout-ms", "20000");

@@ -188,7 +188,9 @@ class ServingJobTest {
         assertTrue(d.getOffset() >= 0);
       }
       assertTrue(dl.stream().anyMatch(r -> reason(r).contains("exceeds the limit")), "oversize reason");
-      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("MissingSchemaException")), "unknown schema reason");
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("written with an unknown schema")), "unknown schema reason");
+      assertTrue(dl.stream().allMatch(r -> reason(r).startsWith("cannot decode: ") && reason(r).length() > 30),
+          "every reason says what is wrong, not only an exception's name");
 
       List<ConsumerRecord<byte[], byte[]>> fed = ServingFixture.pollUntil(feed, ServingFixture.newList(),
           l -> !l.isEmpty(), Duration.ofSeconds(30));
@@ -445,6 +447,27 @@ class ServingJobTest {
     fx.producer.flush();
   }
 
+  /** Waits up to a minute for a counter or gauge (the sum over subtasks) to reach {@code at least}. */
+  private static void awaitCount(String suffix, long atLeast) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (count(suffix) < atLeast && System.nanoTime() < end) {
+      Thread.sleep(200);
+    }
+    assertTrue(count(suffix) >= atLeast, suffix + " reached " + count(suffix) + ", expected " + atLeast);
+  }
+
+  private static long count(String suffix) {
+    long sum = 0;
+    for (Map.Entry<String, org.apache.flink.metrics.Metric> e : CollectingReporter.METRICS.entrySet()) {
+      if (e.getKey().endsWith(suffix)) {
+        org.apache.flink.metrics.Metric m = e.getValue();
+        sum += m instanceof org.apache.flink.metrics.Counter c ? c.getCount()
+            : ((Number) ((org.apache.flink.metrics.Gauge<?>) m).getValue()).longValue();
+      }
+    }
+    return sum;
+  }
+
   private static long gauge(String suffix) {
     return CollectingReporter.find(suffix).map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g).getValue())
         .longValue()).orElse(0L);
@@ -467,27 +490,38 @@ class ServingJobTest {
     try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
 
-      // version 2: a snapshot with one flipped byte; refused, version 1 keeps serving
-      Path good = Path.of(java.net.URI.create(fx.index.getUri()));
-      Path corrupt = dir.resolve("index-v2-corrupt.nann");
-      byte[] bytes = Files.readAllBytes(good);
+      // version 2: a snapshot with one flipped byte; refused by the engine, version 1 keeps serving
+      dev.nann.indexsync.SnapshotPublisher publisher = new dev.nann.indexsync.SnapshotPublisher(dir, 16, 40, 1);
+      dev.nann.schemas.IndexDescriptor v2 = publisher.publish(2, fx.corpus.embeddings(), ServingFixture.DIM,
+          fx.corpus.itemIds(), 2, n -> { });
+      Path v2file = Path.of(java.net.URI.create(v2.getUri()));
+      byte[] bytes = Files.readAllBytes(v2file);
       bytes[bytes.length / 2] ^= 0x5A;
-      Files.write(corrupt, bytes);
-      dev.nann.schemas.IndexDescriptor v2 = dev.nann.schemas.IndexDescriptor.newBuilder(fx.index).setVersion(2)
-          .setUri(corrupt.toUri().toString()).build();
+      Files.write(v2file, bytes);
       fx.publishIndex(cfg, v2);
-      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (CollectingReporter.find("nann.refusedIndexes").map(g -> ((Number) ((org.apache.flink.metrics.Gauge<?>) g)
-          .getValue()).longValue()).orElse(0L) < 1 && System.nanoTime() < end) {
-        Thread.sleep(200);
-      }
+      awaitCount("nann.refusedIndexes", 1);
       RetrievalResponse afterCorrupt = askUntil(cfg, responses, "after-corrupt-", r -> true);
       assertEquals(ResponseStatus.OK, afterCorrupt.getStatus(), afterCorrupt.toString());
       assertEquals(1, afterCorrupt.getIndexVersion(), "the previous snapshot keeps serving");
 
+      // a hostile control plane: a real snapshot outside the snapshot root, a path climbing out of it,
+      // and a real snapshot whose version is absurdly far ahead (it would freeze every later swap)
+      Path outside = Files.createDirectories(dir.getParent().resolve(dir.getFileName() + "-outside"));
+      dev.nann.schemas.IndexDescriptor elsewhere = new dev.nann.indexsync.SnapshotPublisher(outside, 16, 40, 1)
+          .publish(5, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
+      fx.publishIndex(cfg, elsewhere);
+      fx.publishIndex(cfg, dev.nann.schemas.IndexDescriptor.newBuilder(elsewhere).setVersion(6)
+          .setUri("../" + outside.getFileName() + "/" + Path.of(java.net.URI.create(elsewhere.getUri())).getFileName())
+          .build());
+      fx.publishIndex(cfg, publisher.publish(Long.MAX_VALUE - 1, fx.corpus.embeddings(), ServingFixture.DIM,
+          fx.corpus.itemIds(), 2, n -> { }));
+      awaitCount("nann.refusedDescriptors", 3);
+      RetrievalResponse afterHostile = askUntil(cfg, responses, "after-hostile-", r -> true);
+      assertEquals(1, afterHostile.getIndexVersion(), "no hostile descriptor became current");
+      assertFalse(afterHostile.getDetail().contains(dir.toString()), "answers never carry file-system details");
+
       // version 3: a good snapshot; answers move to it
-      dev.nann.schemas.IndexDescriptor v3 = new dev.nann.indexsync.SnapshotPublisher(dir, 16, 40, 1)
-          .publish(3, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
+      dev.nann.schemas.IndexDescriptor v3 = publisher.publish(3, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 2, n -> { });
       fx.publishIndex(cfg, v3);
       RetrievalResponse onV3 = askUntil(cfg, responses, "after-v3-", r -> r.getIndexVersion() == 3);
       assertEquals(ResponseStatus.OK, onV3.getStatus());

@@ -1,0 +1,131 @@
+package dev.nann.engine;
+
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ModelDescriptor;
+import dev.nann.scorer.ModelSpec;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+
+/**
+ * What an index or model descriptor may name. Descriptors arrive on Kafka topics that anyone with
+ * write access can fill, so each one is checked before it can become current: its uri must resolve,
+ * after normalisation and following links, inside the configured root (snapshots under
+ * {@code snapshot.dir}, models under {@code model.root}); the file must exist and hold the version
+ * the descriptor claims; and an index version may be at most {@code maxVersionStep} above the current
+ * one, so one absurd version cannot freeze every later swap. Refusal reasons name paths: they go to
+ * logs and metrics, never to clients.
+ */
+public final class DescriptorGuard {
+  private final Path snapshotRoot;
+  private final Path modelRoot;
+  private final long maxVersionStep;
+
+  /**
+   * @param snapshotRoot the only directory snapshots may be read from
+   * @param modelRoot the only directory model directories may be read from
+   * @param maxVersionStep largest step an index version may take above the current one
+   */
+  public DescriptorGuard(String snapshotRoot, String modelRoot, long maxVersionStep) {
+    this.snapshotRoot = Path.of(snapshotRoot).toAbsolutePath().normalize();
+    this.modelRoot = Path.of(modelRoot).toAbsolutePath().normalize();
+    this.maxVersionStep = maxVersionStep;
+  }
+
+  /** The snapshot file {@code uri} names, inside the snapshot root. */
+  public Path snapshotFile(String uri) {
+    return confine(uri, snapshotRoot, "snapshot");
+  }
+
+  /** The model directory {@code uri} names, inside the model root. */
+  public Path modelDir(String uri) {
+    return confine(uri, modelRoot, "model");
+  }
+
+  /** Why an index descriptor must not become current after {@code currentVersion} (-1: none), or null. */
+  public String refuseIndex(IndexDescriptor d, long currentVersion) {
+    if (d.getVersion() < 0) {
+      return "index version " + d.getVersion() + " is negative";
+    }
+    if (currentVersion >= 0 && d.getVersion() - currentVersion > maxVersionStep) {
+      return "index version " + d.getVersion() + " is more than " + maxVersionStep + " above the current "
+          + currentVersion + " (descriptors.max-version-step)";
+    }
+    try {
+      Path file = snapshotFile(d.getUri());
+      long stored = SnapshotFormat.storedVersion(file);
+      if (stored != d.getVersion()) {
+        return "snapshot " + file + " holds version " + stored + ", the descriptor says " + d.getVersion();
+      }
+      return null;
+    } catch (RuntimeException e) {
+      return "index version " + d.getVersion() + ": " + e.getMessage();
+    }
+  }
+
+  /** Why a model descriptor must not become current, or null. */
+  public String refuseModel(ModelDescriptor d) {
+    try {
+      Path dir = modelDir(d.getUri());
+      String stored = ModelSpec.read(dir).version();
+      if (!stored.equals(d.getVersion())) {
+        return "model directory " + dir + " holds version " + stored + ", the descriptor says " + d.getVersion();
+      }
+      return null;
+    } catch (RuntimeException e) {
+      return "model " + d.getVersion() + ": " + e.getMessage();
+    }
+  }
+
+  /**
+   * {@code uri} (a path, or a {@code file:} uri without host) resolved against {@code root} when
+   * relative, normalised, and with links followed where it exists; refused unless it stays inside
+   * {@code root}.
+   */
+  static Path confine(String uri, Path root, String what) {
+    if (uri == null || uri.isBlank()) {
+      throw new IllegalArgumentException("the " + what + " uri is empty");
+    }
+    Path p;
+    if (uri.startsWith("file:")) {
+      URI u;
+      try {
+        u = URI.create(uri);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("the " + what + " uri " + uri + " is not a valid uri");
+      }
+      if (u.getAuthority() != null || u.getQuery() != null || u.getFragment() != null || u.getPath() == null) {
+        throw new IllegalArgumentException("the " + what + " uri " + uri + " must be a plain file: uri");
+      }
+      p = Path.of(u.getPath());
+    } else if (uri.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+      throw new IllegalArgumentException("the " + what + " uri " + uri + " is not a local path (a shared volume "
+          + "mounted on every TaskManager is required)");
+    } else {
+      try {
+        p = Path.of(uri);
+      } catch (InvalidPathException e) {
+        throw new IllegalArgumentException("the " + what + " uri " + uri + " is not a path: " + e.getReason());
+      }
+    }
+    Path resolved = root.resolve(p).toAbsolutePath().normalize();
+    Path realRoot = real(root);
+    Path real = Files.exists(resolved) ? real(resolved) : resolved;
+    if (!real.startsWith(realRoot) || real.equals(realRoot)) {
+      throw new IllegalArgumentException("the " + what + " uri " + uri + " resolves to " + real + ", outside "
+          + realRoot + " where " + what + "s must be");
+    }
+    return resolved;
+  }
+
+  private static Path real(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p.toAbsolutePath().normalize();
+    }
+  }
+}

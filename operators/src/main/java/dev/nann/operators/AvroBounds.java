@@ -1,0 +1,144 @@
+package dev.nann.operators;
+
+import java.io.IOException;
+import org.apache.avro.Schema;
+
+/**
+ * Walks an Avro binary body against its schema without building anything, and refuses it unless
+ * every declared length and count fits in the bytes actually present. Avro's decoder allocates a
+ * string, bytes or array at its declared size before reading it, so a 15-byte record declaring a
+ * 2 GiB string is an out-of-memory error; after this walk, nothing the decoder allocates can be
+ * larger than the record itself. Allocation-free and linear in the record's size.
+ */
+final class AvroBounds {
+  /** Items of a collection whose items take no bytes (null, empty records): more than this is a bomb. */
+  static final long MAX_EMPTY_ITEMS = 65_536;
+
+  private final byte[] buf;
+  private int pos;
+  private final int end;
+
+  private AvroBounds(byte[] buf, int from, int end) {
+    this.buf = buf;
+    this.pos = from;
+    this.end = end;
+  }
+
+  /**
+   * Checks {@code buf[from, end)} is exactly one {@code schema} value.
+   *
+   * @throws IOException naming the field whose length or count does not fit, or what else is wrong
+   */
+  static void check(Schema schema, byte[] buf, int from, int end) throws IOException {
+    AvroBounds b = new AvroBounds(buf, from, end);
+    b.value(schema, schema.getName());
+    if (b.pos != end) {
+      throw new IOException((end - b.pos) + " bytes follow the end of the " + schema.getName() + " record");
+    }
+  }
+
+  private void value(Schema s, String field) throws IOException {
+    switch (s.getType()) {
+      case NULL -> { }
+      case BOOLEAN -> need(1, field);
+      case INT, LONG -> varint(field);
+      case FLOAT -> need(4, field);
+      case DOUBLE -> need(8, field);
+      case FIXED -> need(s.getFixedSize(), field);
+      case STRING, BYTES -> {
+        long len = varint(field);
+        if (len < 0 || len > end - pos) {
+          throw new IOException("field '" + field + "' declares " + len + " bytes but only " + (end - pos)
+              + " remain in the record");
+        }
+        pos += (int) len;
+      }
+      case ENUM -> {
+        long i = varint(field);
+        if (i < 0 || i >= s.getEnumSymbols().size()) {
+          throw new IOException("field '" + field + "' has enum index " + i + " of " + s.getEnumSymbols().size()
+              + " symbols");
+        }
+      }
+      case UNION -> {
+        long i = varint(field);
+        if (i < 0 || i >= s.getTypes().size()) {
+          throw new IOException("field '" + field + "' has union branch " + i + " of " + s.getTypes().size());
+        }
+        value(s.getTypes().get((int) i), field);
+      }
+      case RECORD -> {
+        for (Schema.Field f : s.getFields()) {
+          value(f.schema(), f.name());
+        }
+      }
+      case ARRAY -> items(s.getElementType(), null, field);
+      case MAP -> items(s.getValueType(), Schema.create(Schema.Type.STRING), field);
+      default -> throw new IOException("unsupported schema type " + s.getType());
+    }
+  }
+
+  /** Blocks of items (map entries: a string key before each value) until a zero count. */
+  private void items(Schema item, Schema key, String field) throws IOException {
+    long total = 0;
+    while (true) {
+      long count = varint(field);
+      if (count == 0) {
+        return;
+      }
+      if (count < 0) {          // a negative count is followed by the block's size in bytes
+        count = -count;
+        long size = varint(field);
+        if (size < 0 || size > end - pos) {
+          throw new IOException("field '" + field + "' declares a block of " + size + " bytes but only "
+              + (end - pos) + " remain in the record");
+        }
+      }
+      total += count;
+      // every item of a non-empty type takes at least one byte: a count beyond the bytes left is a lie
+      boolean sized = key != null || minBytes(item) > 0;
+      if (count < 0 || (sized ? count > end - pos : total > MAX_EMPTY_ITEMS)) {
+        throw new IOException("field '" + field + "' declares " + count + " items but only " + (end - pos)
+            + " bytes remain in the record");
+      }
+      for (long i = 0; i < count; i++) {
+        if (key != null) {
+          value(key, field + " (key)");
+        }
+        value(item, field);
+      }
+    }
+  }
+
+  private static int minBytes(Schema s) {
+    return switch (s.getType()) {
+      case NULL -> 0;
+      case RECORD -> s.getFields().stream().mapToInt(f -> minBytes(f.schema())).sum();
+      case FIXED -> s.getFixedSize();
+      default -> 1;
+    };
+  }
+
+  private void need(int n, String field) throws IOException {
+    if (n > end - pos) {
+      throw new IOException("the record ends inside field '" + field + "'");
+    }
+    pos += n;
+  }
+
+  /** A zig-zag varint (at most 10 bytes), decoded. */
+  private long varint(String field) throws IOException {
+    long raw = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (pos >= end) {
+        throw new IOException("the record ends inside field '" + field + "'");
+      }
+      int b = buf[pos++] & 0xff;
+      raw |= (long) (b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        return (raw >>> 1) ^ -(raw & 1);
+      }
+    }
+    throw new IOException("field '" + field + "' holds a malformed number (more than 10 bytes)");
+  }
+}

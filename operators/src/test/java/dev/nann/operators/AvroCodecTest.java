@@ -1,0 +1,135 @@
+package dev.nann.operators;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.schemas.ItemEmbedding;
+import dev.nann.schemas.RetrievalRequest;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Decoding hostile bytes: a declared length or count beyond the record's bytes is refused before
+ * Avro allocates it, with a reason naming the field; wrong markers and fingerprints say so; and
+ * thousands of mutated records never escape as anything but a refusal.
+ */
+class AvroCodecTest {
+  private static final AvroCodec<RetrievalRequest> REQUESTS = AvroCodec.of(RetrievalRequest.class);
+  private static final AvroCodec<ItemEmbedding> ITEMS = AvroCodec.of(ItemEmbedding.class);
+
+  private static RetrievalRequest request() {
+    return RetrievalRequest.newBuilder().setRequestId("r-1").setUserId(42).setK(50).setMode("nann")
+        .setExcludeItems(List.of(1L, 2L, 3L)).setAttributeFilter(Map.of("genre", List.of("drama", "comedy")))
+        .setCreatedAtMillis(1L).build();
+  }
+
+  /** The header (marker + fingerprint) of a valid record, followed by {@code body}. */
+  private static byte[] withBody(byte[] valid, int... body) {
+    byte[] out = Arrays.copyOf(valid, 10 + body.length);
+    for (int i = 0; i < body.length; i++) {
+      out[10 + i] = (byte) body[i];
+    }
+    return out;
+  }
+
+  @Test
+  void roundTrips() throws IOException {
+    assertEquals(request(), REQUESTS.decode(REQUESTS.encode(request())));
+  }
+
+  @Test
+  void aStringLengthBombIsRefusedBeforeAllocation() {
+    // requestId declaring 2^30 bytes (zig-zag varint 80 80 80 80 08) in a 15-byte record
+    byte[] bomb = withBody(REQUESTS.encode(request()), 0x80, 0x80, 0x80, 0x80, 0x08);
+    assertEquals(15, bomb.length);
+    IOException e = assertThrows(IOException.class, () -> REQUESTS.decode(bomb));
+    assertTrue(e.getMessage().contains("field 'requestId' declares 1073741824 bytes but only 0 remain"), e.getMessage());
+  }
+
+  @Test
+  void anArrayCountBombIsRefusedBeforeAllocation() {
+    // an ItemEmbedding whose embedding array declares 2^30 floats: Avro would allocate the list
+    // (8 GiB of references) before reading one; this heap cannot hold it
+    ItemEmbedding item = ItemEmbedding.newBuilder().setItemId(7).setEmbedding(List.of(1f)).setUpdatedAtMillis(1).build();
+    byte[] valid = ITEMS.encode(item);
+    byte[] body = Arrays.copyOfRange(valid, 10, valid.length);
+    // itemId 7 -> zig-zag 0x0e; then the embedding's block count
+    assertEquals(0x0e, body[0]);
+    byte[] bomb = withBody(valid, 0x0e, 0x80, 0x80, 0x80, 0x80, 0x08, 0, 0, 0, 0);
+    IOException e = assertThrows(IOException.class, () -> ITEMS.decode(bomb));
+    assertTrue(e.getMessage().contains("declares 1073741824 items"), e.getMessage());
+  }
+
+  @Test
+  void negativeLengthsAndTrailingBytesAreRefused() {
+    byte[] negative = withBody(REQUESTS.encode(request()), 0x03);   // zig-zag -2
+    assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(negative)).getMessage().contains("declares -2"));
+    byte[] valid = REQUESTS.encode(request());
+    byte[] trailing = Arrays.copyOf(valid, valid.length + 3);
+    assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(trailing)).getMessage()
+        .contains("3 bytes follow the end"));
+  }
+
+  @Test
+  void wrongMarkersAndSchemasSaySo() {
+    byte[] valid = REQUESTS.encode(request());
+    byte[] notAvro = valid.clone();
+    notAvro[0] = '{';
+    assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(notAvro)).getMessage()
+        .startsWith("not an Avro single-object record"));
+    byte[] otherSchema = valid.clone();
+    otherSchema[5] ^= 0x10;
+    assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(otherSchema)).getMessage()
+        .contains("written with an unknown schema"));
+    byte[] item = ITEMS.encode(ItemEmbedding.newBuilder().setItemId(1).setEmbedding(List.of(0f)).setUpdatedAtMillis(1)
+        .build());
+    assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(item)).getMessage()
+        .contains("this topic takes dev.nann.schemas.RetrievalRequest"));
+  }
+
+  @Test
+  void mutatedRecordsAreDecodedOrRefusedNeverAnythingElse() {
+    byte[] valid = REQUESTS.encode(request());
+    SplittableRandom rnd = new SplittableRandom(3);
+    int refused = 0;
+    List<Throwable> escaped = new ArrayList<>();
+    for (int i = 0; i < 20_000; i++) {
+      byte[] m = mutate(valid, rnd);
+      try {
+        REQUESTS.decode(m);
+      } catch (IOException | RuntimeException e) {
+        refused++;
+      } catch (Throwable t) {
+        escaped.add(t);
+      }
+    }
+    assertTrue(escaped.isEmpty(), "errors escaped decoding: " + escaped.subList(0, Math.min(3, escaped.size())));
+    assertTrue(refused > 1000, "the mutations should mostly break records, refused " + refused);
+  }
+
+  /** A bit flip, truncation, a length varint bomb spliced in, or random bytes after the header. */
+  static byte[] mutate(byte[] valid, SplittableRandom rnd) {
+    byte[] m = valid.clone();
+    switch (rnd.nextInt(4)) {
+      case 0 -> m[10 + rnd.nextInt(m.length - 10)] ^= (byte) (1 << rnd.nextInt(8));
+      case 1 -> m = Arrays.copyOf(m, 10 + rnd.nextInt(m.length - 10));
+      case 2 -> {
+        int at = 10 + rnd.nextInt(m.length - 10);
+        byte[] bomb = {(byte) 0xfe, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
+        System.arraycopy(bomb, 0, m, at, Math.min(bomb.length, m.length - at));
+      }
+      default -> {
+        for (int i = 10; i < m.length; i++) {
+          m[i] = (byte) rnd.nextInt(256);
+        }
+      }
+    }
+    return m;
+  }
+}
