@@ -1,6 +1,8 @@
 package dev.nann.cli;
 
 import dev.nann.cli.bench.FreshnessBench;
+import dev.nann.cli.bench.FuzzBench;
+import dev.nann.cli.bench.OverloadBench;
 import dev.nann.cli.bench.RebuildBench;
 import dev.nann.cli.bench.ServingBench;
 import picocli.CommandLine.Command;
@@ -8,7 +10,7 @@ import picocli.CommandLine.Command;
 /** {@code ./nann bench <kind>}: benchmarks (not tests), each a subcommand with its own options. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks (not tests): serving (requests/s within a latency budget), freshness (upsert to answer), "
-        + "rebuild (full HNSW build vs adding nodes).",
-    subcommands = {ServingBench.class, FreshnessBench.class, RebuildBench.class})
+        + "rebuild (full HNSW build vs adding nodes), fuzz (hostile records on every input topic), overload (shedding and recovery).",
+    subcommands = {ServingBench.class, FreshnessBench.class, RebuildBench.class, FuzzBench.class, OverloadBench.class})
 public final class BenchCommand {
 }

@@ -57,6 +57,16 @@ public final class LocalStack implements AutoCloseable {
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log)
       throws Exception {
+    return start(workDir, modelDir, ids, embeddings, dim, overrides, syncOverrides, log, Map.of());
+  }
+
+  /**
+   * {@link #start(Path, Path, long[], float[], int, Map, Map, PrintStream)} with Flink settings over
+   * the local ones (e.g. {@code restart-strategy.type=none}, so a failure ends the job and shows).
+   */
+  public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
+                                 Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log,
+                                 Map<String, String> flink) throws Exception {
     boolean withIndexSync = syncOverrides != null;
     deleteTree(workDir);
     Files.createDirectories(workDir.resolve("snapshots"));
@@ -80,6 +90,7 @@ public final class LocalStack implements AutoCloseable {
     Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "fixed-delay");
     conf.setString("restart-strategy.fixed-delay.attempts", "3");
+    flink.forEach(conf::setString);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
     IndexDescriptor index;
     JobClient job;
