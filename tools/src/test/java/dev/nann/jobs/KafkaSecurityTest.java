@@ -106,6 +106,7 @@ class KafkaSecurityTest {
     m.put("kafka.properties.sasl.mechanism", "SCRAM-SHA-512");
     m.put("kafka.properties.config.providers", "dir");
     m.put("kafka.properties.config.providers.dir.class", DirectoryConfigProvider.class.getName());
+    m.put("kafka.properties.config.providers.dir.param.allowed.paths", userSecret.toString());
     m.put("kafka.properties.sasl.jaas.config", "${dir:" + userSecret + ":sasl.jaas.config}");
     m.put("kafka.properties.ssl.truststore.type", "PEM");
     m.put("kafka.properties.ssl.truststore.location", tls.caPem().toString());
