@@ -289,6 +289,7 @@ class KafkaSecurityTest {
     Throwable ssl = find(tlsFailure, SslAuthenticationException.class);
     assertNotNull(ssl, chain(tlsFailure));
     assertTrue(ssl.getMessage().contains("SSL handshake failed"), chain(tlsFailure));
+    System.out.printf("[KafkaSecurityTest] untrusted certificate, admin client:%s%n", chain(tlsFailure));
 
     // the serving job with a wrong password: it fails, and the cause says the login was refused
     Map<String, String> wrong = new TreeMap<>(jobKafkaProperties());
