@@ -53,7 +53,7 @@ class ServingConfigTest {
   void handsKafkaPropertiesThroughRefusesTheOnesNannControlsAndMasksSecrets(@TempDir Path dir) throws Exception {
     String jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"nann\" password=\"s3cr3t-pw\";";
     Path f = dir.resolve("serving.properties");
-    Files.writeString(f, "kafka.bootstrap-servers=broker:9093\nmodel.dir=/m\n"
+    Files.writeString(f, "kafka.bootstrap-servers=broker:9093\nmodel.dir=/m\nsnapshot.dir=/s\n"
         + "kafka.properties.security.protocol=SASL_SSL\n"
         + "kafka.properties.sasl.mechanism=SCRAM-SHA-512\n"
         + "kafka.properties.sasl.jaas.config=" + jaas + "\n"
@@ -78,7 +78,7 @@ class ServingConfigTest {
     assertTrue(printed.contains("kafka.properties.ssl.truststore.location=/etc/kafka/ca.p12"), printed);
     assertFalse(printed.contains("s3cr3t-pw") || printed.contains("trust-pw"), printed);
 
-    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m");
+    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s");
     for (String controlled : new String[] {"isolation.level", "transactional.id", "enable.auto.commit", "key.serializer",
         "value.deserializer", "bootstrap.servers", "group.id", "transaction.timeout.ms"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

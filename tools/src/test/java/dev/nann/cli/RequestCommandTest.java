@@ -17,7 +17,7 @@ class RequestCommandTest {
   @Test
   void kafkaPropertiesComeFromTheJobFileThenTheClientFileThenTheCommandLine(@TempDir Path dir) throws Exception {
     Path job = dir.resolve("serving.properties");
-    Files.writeString(job, "kafka.bootstrap-servers=broker:9093\nmodel.dir=/m\n"
+    Files.writeString(job, "kafka.bootstrap-servers=broker:9093\nmodel.dir=/m\nsnapshot.dir=/s\n"
         + "kafka.properties.security.protocol=SASL_SSL\nkafka.properties.sasl.mechanism=SCRAM-SHA-512\n"
         + "kafka.properties.ssl.truststore.location=/job/ca.p12\n");
     Path client = dir.resolve("client.properties");

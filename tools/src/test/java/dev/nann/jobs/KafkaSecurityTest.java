@@ -69,6 +69,7 @@ class KafkaSecurityTest {
     tls = TestTls.create(dir.resolve("tls"));
     kafka = LocalKafka.startSecured(dir.resolve("kafka"), tls.keyStore(), tls.keyStorePassword());
     kafka.createScramUser(USER, PASSWORD);
+    Files.createDirectories(dir.resolve("snapshots"));
     // what Strimzi's KafkaUser secret holds, mounted as files (k8s/15-kafka-secure.yaml)
     userSecret = Files.createDirectories(dir.resolve("kafka-user"));
     Files.writeString(userSecret.resolve("password"), PASSWORD);
@@ -124,6 +125,7 @@ class KafkaSecurityTest {
       m.put("topics." + t, prefix + "-" + t);
     }
     m.put("model.dir", MODEL.toString());
+    m.put("snapshot.dir", dir.resolve("snapshots").toString());   // where index-sync writes them
     m.put("checkpoint.interval-ms", "1000");
     m.put("checkpoint.dir", dir.resolve("chk-" + prefix).toUri().toString());
     m.put("async.timeout-ms", "20000");
@@ -158,7 +160,7 @@ class KafkaSecurityTest {
     sm.put("topics.item-embeddings", cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS));
     sm.put("topics.index-updates", cfg.get(ServingOptions.TOPIC_INDEX_UPDATES));
     sm.put("topics.dead-letter", cfg.get(ServingOptions.TOPIC_DEAD_LETTER));
-    sm.put("snapshot.dir", Files.createDirectories(dir.resolve("snapshots")).toString());
+    sm.put("snapshot.dir", dir.resolve("snapshots").toString());
     sm.put("index.dim", Integer.toString(DIM));
     sm.put("index.m", "16");
     sm.put("rebuild.min-changes", Integer.toString(ITEMS));
