@@ -2,6 +2,7 @@ package dev.nann.jobs;
 
 import static org.apache.flink.configuration.ConfigOptions.key;
 
+import java.util.Map;
 import org.apache.flink.configuration.ConfigOption;
 
 /** Settings both jobs read with the same meaning and default: the Kafka cluster and shared topics. */
@@ -13,6 +14,17 @@ public final class CommonOptions {
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = key("kafka.transaction-timeout-ms").intType()
       .defaultValue(600_000).withDescription("Timeout of the sinks' Kafka transactions; must stay below the broker's "
           + "transaction.max.timeout.ms.");
+  /**
+   * Kafka client properties, one key each: {@code kafka.properties.<name>=value}. Declared once as
+   * a map option (Flink's prefix-map style); {@link JobSettings} accepts the prefixed keys and
+   * refuses those nann controls ({@link KafkaClientProperties}).
+   */
+  public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = key("kafka.properties").mapType()
+      .noDefaultValue().withDescription("A Kafka client property, handed with the prefix removed to every Kafka client "
+          + "the job creates (sources, sinks and their admin clients): security.protocol, sasl.mechanism, "
+          + "sasl.jaas.config, ssl.truststore.location, ... (see operations.md, Secured Kafka). Refused, as nann sets "
+          + "them itself: " + String.join(", ", KafkaClientProperties.CONTROLLED.keySet()) + ". Values of keys "
+          + "containing password, jaas, secret or key are printed as ****.");
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = key("topics.item-embeddings").stringType()
       .defaultValue("item-embeddings").withDescription("Catalog changes (compacted): item upserts and deletes.");
   public static final ConfigOption<String> TOPIC_INDEX_UPDATES = key("topics.index-updates").stringType()

@@ -19,7 +19,9 @@ public final class ConfigDocs {
     b.append("# Configuration\n\n")
         .append("Every setting of the two jobs: key, type, default and meaning. Give them in a properties file\n")
         .append("(`./nann serve --config serving.properties`, `flink run ... --config serving.properties`); unknown keys,\n")
-        .append("missing required ones and values of the wrong type are refused at start with a message naming the key.\n\n")
+        .append("missing required ones and values of the wrong type are refused at start with a message naming the key.\n")
+        .append("Kafka client properties (TLS, SASL) go in `kafka.properties.<name>` keys, one per property; see\n")
+        .append("[operations.md](operations.md#secured-kafka-tls-saslscram).\n\n")
         .append("<!-- Generated from ServingOptions and IndexSyncOptions (flink-jobs/src/main/java/dev/nann/jobs) by\n")
         .append("     `mvn -q -Pconfig-docs -pl flink-jobs -am process-classes`. Do not edit by hand: ConfigDocsTest fails\n")
         .append("     when this page and the declarations differ. -->\n\n");
@@ -33,7 +35,7 @@ public final class ConfigDocs {
         .append("| key | type | default | meaning |\n|---|---|---|---|\n");
     for (DeclaredOption o : options) {
       String def = o.required() ? "(required)" : o.defaultText() == null ? "(none)" : "`" + o.defaultText() + "`";
-      b.append("| `").append(o.key()).append("` | ").append(o.type().getSimpleName()).append(" | ").append(def)
+      b.append("| `").append(o.docKey()).append("` | ").append(o.type().getSimpleName()).append(" | ").append(def)
           .append(" | ").append(o.description().replace("|", "\\|")).append(" |\n");
     }
     b.append('\n');

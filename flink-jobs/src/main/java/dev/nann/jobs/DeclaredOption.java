@@ -3,6 +3,7 @@ package dev.nann.jobs;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -16,7 +17,8 @@ import org.apache.flink.configuration.description.TextElement;
  * generated configuration reference read the declarations through here, so they cannot disagree.
  *
  * @param option the Flink option (key, default, description)
- * @param type the value type (String, Integer, Boolean, Double)
+ * @param type the value type (String, Integer, Boolean, Double; Map for a prefix option such as
+ *     {@code kafka.properties}, given as one key per entry: {@code kafka.properties.<name>=value})
  * @param required no default: the job refuses to start without it
  */
 public record DeclaredOption(ConfigOption<?> option, Class<?> type, boolean required) {
@@ -30,7 +32,8 @@ public record DeclaredOption(ConfigOption<?> option, Class<?> type, boolean requ
       }
       try {
         ConfigOption<?> o = (ConfigOption<?>) f.get(null);
-        Class<?> type = (Class<?>) ((ParameterizedType) f.getGenericType()).getActualTypeArguments()[0];
+        Type arg = ((ParameterizedType) f.getGenericType()).getActualTypeArguments()[0];
+        Class<?> type = (Class<?>) (arg instanceof ParameterizedType p ? p.getRawType() : arg);
         out.add(new DeclaredOption(o, type, required.contains(o)));
       } catch (IllegalAccessException e) {
         throw new IllegalStateException(e);
@@ -42,6 +45,16 @@ public record DeclaredOption(ConfigOption<?> option, Class<?> type, boolean requ
 
   public String key() {
     return option.key();
+  }
+
+  /** A prefix option: its entries are given as {@code <key>.<name>=value}, each a string. */
+  public boolean prefix() {
+    return type == java.util.Map.class;
+  }
+
+  /** The key as users write it: {@code kafka.properties.<name>} for a prefix option. */
+  public String docKey() {
+    return prefix() ? key() + ".<name>" : key();
   }
 
   /** The default as a properties file would spell it, or null when there is none. */

@@ -8,6 +8,7 @@ import dev.nann.operators.DeadLetterSplit;
 import dev.nann.operators.OutputSerializers;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.internal.CatalogInput;
+import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
@@ -17,6 +18,8 @@ import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The index-sync job: item-embeddings (compacted; upserts and deletes) → catalog in RocksDB keyed
@@ -26,6 +29,8 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  * serving job only moves to newer versions.
  */
 public final class IndexSyncJob {
+  private static final Logger LOG = LoggerFactory.getLogger(IndexSyncJob.class);
+
   private IndexSyncJob() {}
 
   /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
@@ -34,7 +39,9 @@ public final class IndexSyncJob {
   }
 
   public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {
+    Map<String, String> kafkaProperties = cfg.kafkaProperties();
     KafkaSource<CatalogInput> source = KafkaSource.<CatalogInput>builder()
+        .setProperties(KafkaClientProperties.toProperties(kafkaProperties))   // nann's own settings below win
         .setBootstrapServers(cfg.get(BOOTSTRAP_SERVERS))
         .setTopics(cfg.get(TOPIC_ITEM_EMBEDDINGS))
         .setGroupId(cfg.get(GROUP_ID))
@@ -56,17 +63,18 @@ public final class IndexSyncJob {
             new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog").name("catalog + rebuild");
     String bootstrap = cfg.get(BOOTSTRAP_SERVERS);
-    descriptors.sinkTo(KafkaSinks.of(bootstrap, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-index-updates",
+    descriptors.sinkTo(KafkaSinks.of(bootstrap, kafkaProperties, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-index-updates",
             cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.indexDescriptors(cfg.get(TOPIC_INDEX_UPDATES))))
         .uid("index-sync-sink-index-updates").name("index-updates");
     items.getSideOutput(DeadLetterSplit.DEAD)
-        .sinkTo(KafkaSinks.of(bootstrap, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-dead-letter",
+        .sinkTo(KafkaSinks.of(bootstrap, kafkaProperties, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-dead-letter",
             cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("index-sync-sink-dead-letter").name("dead letters (index-sync)");
   }
 
   /** Runs the job in the current execution environment; blocks until it ends. */
   public static void run(IndexSyncConfig cfg) throws Exception {
+    LOG.info("nann-index-sync settings (secrets masked): {}", cfg);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);
     env.execute("nann-index-sync");

@@ -16,7 +16,9 @@ import org.apache.flink.configuration.Configuration;
  * Settings of one job: the options its options class declares, overridden from a properties file
  * or in code and read back typed ({@link #get}). Unknown keys, missing required ones and values of
  * the wrong type are refused with a message naming them, so a typo cannot silently fall back to a
- * default.
+ * default. A prefix option ({@link CommonOptions#KAFKA_PROPERTIES}) is given one key per entry,
+ * {@code kafka.properties.<name>=value}; Kafka properties nann controls are refused
+ * ({@link KafkaClientProperties}). {@link #toString} masks secret values.
  */
 public abstract class JobSettings implements Serializable {
   /** The values given (not the defaults), as strings: what a properties file would hold. */
@@ -28,16 +30,33 @@ public abstract class JobSettings implements Serializable {
     declared.forEach(d -> byKey.put(d.key(), d));
     Map<String, String> v = new TreeMap<>();
     for (Map.Entry<String, String> e : overrides.entrySet()) {
-      if (!byKey.containsKey(e.getKey())) {
-        throw new IllegalArgumentException("unknown setting '" + e.getKey() + "'; known settings: " + byKey.keySet());
+      String key = e.getKey();
+      DeclaredOption prefix = prefixOf(declared, key);
+      if (prefix != null) {
+        String name = key.substring(prefix.key().length() + 1);
+        KafkaClientProperties.check(name, key);
+        // kept even when empty: an empty value means something to Kafka (ssl.endpoint.identification.algorithm=)
+        v.put(key, e.getValue() == null ? "" : e.getValue().trim());
+        continue;
+      }
+      DeclaredOption d = byKey.get(key);
+      if (d != null && d.prefix()) {
+        throw new IllegalArgumentException("setting '" + key + "' takes one key per entry: " + d.docKey() + "=value");
+      }
+      if (d == null) {
+        throw new IllegalArgumentException("unknown setting '" + key + "'; known settings: "
+            + declared.stream().map(DeclaredOption::docKey).toList());
       }
       if (e.getValue() != null && !e.getValue().isBlank()) {
-        v.put(e.getKey(), e.getValue().trim());
+        v.put(key, e.getValue().trim());
       }
     }
     this.given = v;
     this.conf = Configuration.fromMap(v);
     for (DeclaredOption d : declared) {
+      if (d.prefix()) {
+        continue;
+      }
       if (d.required() && !v.containsKey(d.key())) {
         throw new IllegalArgumentException("setting '" + d.key() + "' is required: " + d.description());
       }
@@ -48,6 +67,16 @@ public abstract class JobSettings implements Serializable {
             + v.get(d.key()) + "'");
       }
     }
+  }
+
+  /** The prefix option {@code key} is an entry of ({@code <prefix>.<name>}), or null. */
+  private static DeclaredOption prefixOf(List<DeclaredOption> declared, String key) {
+    for (DeclaredOption d : declared) {
+      if (d.prefix() && key.startsWith(d.key() + ".")) {
+        return d;
+      }
+    }
+    return null;
   }
 
   private static String kind(Class<?> type) {
@@ -79,13 +108,28 @@ public abstract class JobSettings implements Serializable {
     return conf.get(option);
   }
 
-  /** The values given (defaults not included), as a properties file would hold them. */
+  /** The values given (defaults not included), as a properties file would hold them; secrets unmasked. */
   public Map<String, String> given() {
     return new TreeMap<>(given);
   }
 
+  /**
+   * The Kafka client properties given ({@code kafka.properties.<name>}), with the prefix removed:
+   * what every Kafka client of the job gets.
+   */
+  public Map<String, String> kafkaProperties() {
+    Map<String, String> m = new TreeMap<>();
+    given.forEach((k, val) -> {
+      if (k.startsWith(KafkaClientProperties.PREFIX)) {
+        m.put(k.substring(KafkaClientProperties.PREFIX.length()), val);
+      }
+    });
+    return m;
+  }
+
+  /** The values given, with the values of secret keys (password, jaas, secret, key) masked: safe to log. */
   @Override
   public String toString() {
-    return given.toString();
+    return KafkaClientProperties.toPrintable(given);
   }
 }

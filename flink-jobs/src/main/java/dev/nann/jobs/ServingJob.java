@@ -16,6 +16,7 @@ import dev.nann.schemas.internal.ServingInput;
 import dev.nann.schemas.internal.ServingOutput;
 import dev.nann.scorer.ModelSpec;
 import java.nio.file.Path;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -31,6 +32,8 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The serving job: requests and user events from Kafka, keyed by user; behaviour sequences in
@@ -47,6 +50,8 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  * </pre>
  */
 public final class ServingJob {
+  private static final Logger LOG = LoggerFactory.getLogger(ServingJob.class);
+
   private ServingJob() {}
 
   /** Flink settings the job needs: RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
@@ -67,7 +72,10 @@ public final class ServingJob {
       case "latest" -> OffsetsInitializer.latest();
       default -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
     };
+    // the user's client properties (security above all) first: nann's own settings below win
+    Properties kafkaProperties = KafkaClientProperties.toProperties(cfg.kafkaProperties());
     KafkaSource<ServingInput> inputSource = KafkaSource.<ServingInput>builder()
+        .setProperties(kafkaProperties)
         .setBootstrapServers(bootstrap)
         .setTopics(cfg.get(TOPIC_REQUESTS), cfg.get(TOPIC_USER_EVENTS))
         .setGroupId(cfg.get(GROUP_ID))
@@ -79,6 +87,7 @@ public final class ServingJob {
         .build();
     // descriptors are compacted and always read from the start: the latest ones are the current state
     KafkaSource<DescriptorUpdate> descriptorSource = KafkaSource.<DescriptorUpdate>builder()
+        .setProperties(kafkaProperties)
         .setBootstrapServers(bootstrap)
         .setTopics(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES), cfg.get(TOPIC_ITEM_EMBEDDINGS))
         .setGroupId(cfg.get(GROUP_ID) + "-descriptors")
@@ -132,6 +141,7 @@ public final class ServingJob {
    * embedded MiniCluster otherwise. Blocks until the job ends.
    */
   public static void run(ServingConfig cfg) throws Exception {
+    LOG.info("nann-serving settings (secrets masked): {}", cfg);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);
     env.execute("nann-serving");
@@ -151,7 +161,7 @@ public final class ServingJob {
   }
 
   private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, KafkaRecordSerializationSchema<T> serializer) {
-    return KafkaSinks.of(cfg.get(BOOTSTRAP_SERVERS), cfg.exactlyOnce(),
+    return KafkaSinks.of(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), cfg.exactlyOnce(),
         cfg.get(TRANSACTIONAL_ID_PREFIX) + "-" + name, cfg.get(TRANSACTION_TIMEOUT_MS), serializer);
   }
 }

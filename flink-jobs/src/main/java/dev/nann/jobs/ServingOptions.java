@@ -6,6 +6,7 @@ import dev.nann.engine.EngineConfig;
 import dev.nann.search.SearchParams;
 import dev.nann.search.WalkParams;
 import java.util.List;
+import java.util.Map;
 import org.apache.flink.configuration.ConfigOption;
 
 /**
@@ -25,6 +26,7 @@ public final class ServingOptions {
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
       .defaultValue("nann-serving").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
   public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("exactly-once")
       .withDescription("Delivery of the three sinks: exactly-once (Kafka transactions, answers visible when the "
           + "checkpoint that holds them completes) or at-least-once.");

@@ -14,6 +14,8 @@ import com.networknt.schema.JsonSchemaFactory;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import dev.nann.jobs.IndexSyncConfig;
+import dev.nann.jobs.JobSettings;
+import dev.nann.jobs.KafkaClientProperties;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.jobs.IndexSyncOptions;
@@ -42,8 +44,9 @@ import org.junit.jupiter.api.Test;
  * Flink Kubernetes Operator's, Strimzi's and the Prometheus Operator's CRD schemas, Kubernetes'
  * own for core kinds, all vendored in {@code k8s/schemas/}, checked strictly: an unknown field is an
  * error, as a typo would be), the job settings they carry are accepted by the jobs' own config
- * parsers, every topic the jobs use exists with the right cleanup policy, and the Dockerfile's
- * versions follow the build's.
+ * parsers (the secured Kafka variant too, whose secrets must come from mounted Strimzi Secrets),
+ * every topic the jobs use exists with the right cleanup policy, and the Dockerfile's versions
+ * follow the build's.
  */
 class DeploymentFilesTest {
   private static final Path REPO = Path.of(System.getProperty("nann.repo", "..")).toAbsolutePath().normalize();
@@ -72,7 +75,7 @@ class DeploymentFilesTest {
       assertTrue(errors.isEmpty(), name(doc) + ": " + errors);
       kinds.merge(doc.path("kind").asText(), 1, Integer::sum);
     }
-    for (String kind : List.of("FlinkDeployment", "Kafka", "KafkaNodePool", "KafkaTopic", "PodMonitor",
+    for (String kind : List.of("FlinkDeployment", "Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "PodMonitor",
         "PersistentVolumeClaim", "ConfigMap", "Namespace")) {
       assertTrue(kinds.containsKey(kind), "no " + kind + " in k8s/: " + kinds);
     }
@@ -89,6 +92,16 @@ class DeploymentFilesTest {
     ObjectNode pvc = (ObjectNode) find("PersistentVolumeClaim", "nann-store").deepCopy();
     ((ObjectNode) pvc.get("spec")).put("acessModes", "ReadWriteMany");
     assertFalse(validate(pvc).isEmpty(), "an unknown field in a core kind must fail");
+    ObjectNode user = (ObjectNode) find("KafkaUser", "nann-serving").deepCopy();
+    ((ObjectNode) user.at("/spec/authentication")).put("type", "scram-sha-256");
+    assertFalse(validate(user).isEmpty(), "a SCRAM mechanism Strimzi does not offer must fail");
+    ObjectNode sync = (ObjectNode) find("FlinkDeployment", "nann-index-sync").deepCopy();
+    for (JsonNode v : sync.at("/spec/podTemplate/spec/volumes")) {
+      if (v.has("secret")) {
+        ((ObjectNode) v.get("secret")).put("secretNam", "typo");
+      }
+    }
+    assertFalse(validate(sync).isEmpty(), "an unknown field in a mounted Secret volume must fail");
   }
 
   @Test
@@ -118,27 +131,7 @@ class DeploymentFilesTest {
       JsonNode spec = e.getValue().get("spec");
       assertEquals(e.getKey(), spec.at("/job/entryClass").asText());
       Class.forName(e.getKey()).getMethod("main", String[].class);
-      String configPath = spec.at("/job/args/1").asText();
-      JsonNode mount = null;
-      for (JsonNode m : spec.at("/podTemplate/spec/containers/0/volumeMounts")) {
-        if (configPath.startsWith(m.get("mountPath").asText() + "/")) {
-          mount = m;
-        }
-      }
-      assertNotNull(mount, configPath + " is not under a mounted volume");
-      String configMap = null;
-      for (JsonNode v : spec.at("/podTemplate/spec/volumes")) {
-        if (v.get("name").asText().equals(mount.get("name").asText())) {
-          configMap = v.at("/configMap/name").asText();
-        }
-      }
-      String file = configPath.substring(configPath.lastIndexOf('/') + 1);
-      String text = find("ConfigMap", configMap).at("/data").get(file).asText();
-      Properties p = new Properties();
-      p.load(new StringReader(text));
-      Map<String, String> m = new TreeMap<>();
-      p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
-      settings.put(e.getKey(), m);
+      settings.put(e.getKey(), configFile(e.getValue(), spec.at("/job/args/1").asText()));
     }
     ServingConfig serving = ServingConfig.of(settings.get("dev.nann.jobs.ServingJob"));   // refuses unknown keys
     IndexSyncConfig sync = IndexSyncConfig.of(settings.get("dev.nann.jobs.IndexSyncJob"));
@@ -157,6 +150,122 @@ class DeploymentFilesTest {
     for (String topic : sync.topics()) {
       assertTrue(cleanup.containsKey(topic), "no KafkaTopic for " + topic);
     }
+  }
+
+  /**
+   * The secured Kafka variant: each job's -secure.properties (next to the file its args name) loads
+   * through the job's parser, differs from the plain file only in its Kafka lines, points at the
+   * Kafka resource's TLS + SCRAM-SHA-512 listener, and takes its login and CA from Secrets the
+   * deployment mounts: the job's own KafkaUser (SCRAM) and Strimzi's cluster CA certificate.
+   */
+  @Test
+  void theSecuredVariantLoadsAndReadsItsSecretsFromMountedStrimziSecrets() throws Exception {
+    JsonNode kafka = find("Kafka", "nann-kafka");
+    JsonNode listener = null;
+    for (JsonNode l : kafka.at("/spec/kafka/listeners")) {
+      if (l.path("tls").asBoolean() && l.at("/authentication/type").asText().equals("scram-sha-512")) {
+        listener = l;
+      }
+    }
+    assertNotNull(listener, "the Kafka resource has no TLS + scram-sha-512 listener");
+    String cluster = kafka.at("/metadata/name").asText();
+    String bootstrap = cluster + "-kafka-bootstrap." + kafka.at("/metadata/namespace").asText() + ".svc:"
+        + listener.get("port").asInt();
+    Set<String> users = new java.util.HashSet<>();
+    for (JsonNode d : docs) {
+      if (d.path("kind").asText().equals("KafkaUser")) {
+        assertEquals(cluster, d.at("/metadata/labels/strimzi.io~1cluster").asText(), name(d));
+        assertEquals("scram-sha-512", d.at("/spec/authentication/type").asText(), name(d));
+        users.add(d.at("/metadata/name").asText());
+      }
+    }
+    Set<String> loginsUsed = new java.util.HashSet<>();
+    for (String deployment : List.of("nann-serving", "nann-index-sync")) {
+      JsonNode d = find("FlinkDeployment", deployment);
+      String plainPath = d.at("/spec/job/args/1").asText();
+      assertTrue(plainPath.endsWith(".properties"), plainPath);
+      Map<String, String> plain = configFile(d, plainPath);
+      Map<String, String> secure = configFile(d, plainPath.replace(".properties", "-secure.properties"));
+      JobSettings cfg = deployment.equals("nann-serving") ? ServingConfig.of(secure) : IndexSyncConfig.of(secure);
+      Map<String, String> kafkaProps = cfg.kafkaProperties();
+
+      Map<String, String> rest = new TreeMap<>(secure);
+      rest.keySet().removeIf(k -> k.startsWith(KafkaClientProperties.PREFIX));
+      rest.put("kafka.bootstrap-servers", plain.get("kafka.bootstrap-servers"));
+      assertEquals(plain, rest, deployment + ": the secure file differs from the plain one only in its Kafka lines");
+      assertEquals(bootstrap, secure.get("kafka.bootstrap-servers"), deployment);
+      assertEquals("SASL_SSL", kafkaProps.get("security.protocol"), deployment);
+      assertEquals("SCRAM-SHA-512", kafkaProps.get("sasl.mechanism"), deployment);
+
+      // the JAAS line: read by a DirectoryConfigProvider from this job's KafkaUser Secret, mounted
+      Map<String, String> secrets = secretMounts(d);
+      Matcher jaas = Pattern.compile("\\$\\{([a-z]+):(/[^:}]+):sasl\\.jaas\\.config}")
+          .matcher(kafkaProps.get("sasl.jaas.config"));
+      assertTrue(jaas.matches(), deployment + ": sasl.jaas.config must come from a mounted secret: "
+          + kafkaProps.get("sasl.jaas.config"));
+      String provider = jaas.group(1);
+      assertTrue(List.of(kafkaProps.get("config.providers").split(",")).contains(provider), deployment);
+      assertEquals("org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+          kafkaProps.get("config.providers." + provider + ".class"), deployment);
+      assertEquals(jaas.group(2), kafkaProps.get("config.providers." + provider + ".param.allowed.paths"), deployment);
+      String login = secrets.get(jaas.group(2));
+      assertTrue(users.contains(login), deployment + ": " + jaas.group(2) + " must mount a KafkaUser's Secret, got " + login);
+      assertTrue(loginsUsed.add(login), "each job logs in as its own KafkaUser: " + login);
+
+      // the CA: Strimzi's cluster CA certificate Secret, mounted, read as PEM
+      String truststore = kafkaProps.get("ssl.truststore.location");
+      assertEquals("PEM", kafkaProps.get("ssl.truststore.type"), deployment);
+      assertTrue(truststore.endsWith("/ca.crt"), truststore);
+      assertEquals(cluster + "-cluster-ca-cert", secrets.get(truststore.substring(0, truststore.lastIndexOf('/'))),
+          deployment + ": " + truststore + " must be in the mounted cluster CA Secret");
+
+      assertTrue(cfg.toString().contains("kafka.properties.sasl.jaas.config=****"), cfg.toString());
+    }
+  }
+
+  /** A job's properties file, read from the ConfigMap mounted where {@code path} lies. */
+  private static Map<String, String> configFile(JsonNode deployment, String path) throws IOException {
+    JsonNode spec = deployment.get("spec");
+    JsonNode mount = null;
+    for (JsonNode m : spec.at("/podTemplate/spec/containers/0/volumeMounts")) {
+      if (path.startsWith(m.get("mountPath").asText() + "/")) {
+        mount = m;
+      }
+    }
+    assertNotNull(mount, path + " is not under a mounted volume");
+    String configMap = null;
+    for (JsonNode v : spec.at("/podTemplate/spec/volumes")) {
+      if (v.get("name").asText().equals(mount.get("name").asText())) {
+        configMap = v.at("/configMap/name").asText();
+      }
+    }
+    String file = path.substring(path.lastIndexOf('/') + 1);
+    JsonNode text = find("ConfigMap", configMap).at("/data").get(file);
+    assertNotNull(text, "no " + file + " in ConfigMap " + configMap);
+    Properties p = new Properties();
+    p.load(new StringReader(text.asText()));
+    Map<String, String> m = new TreeMap<>();
+    p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+    return m;
+  }
+
+  /** Mount path -> Secret name, for the Secret volumes of a deployment's main container. */
+  private static Map<String, String> secretMounts(JsonNode deployment) {
+    JsonNode spec = deployment.at("/spec/podTemplate/spec");
+    Map<String, String> secretByVolume = new HashMap<>();
+    for (JsonNode v : spec.path("volumes")) {
+      if (v.has("secret")) {
+        secretByVolume.put(v.get("name").asText(), v.at("/secret/secretName").asText());
+      }
+    }
+    Map<String, String> out = new HashMap<>();
+    for (JsonNode m : spec.at("/containers/0/volumeMounts")) {
+      String secret = secretByVolume.get(m.get("name").asText());
+      if (secret != null) {
+        out.put(m.get("mountPath").asText(), secret);
+      }
+    }
+    return out;
   }
 
   @Test

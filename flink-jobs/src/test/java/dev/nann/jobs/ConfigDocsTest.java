@@ -25,11 +25,12 @@ class ConfigDocsTest {
     for (List<DeclaredOption> options : List.of(ServingConfig.OPTIONS, IndexSyncConfig.OPTIONS)) {
       for (DeclaredOption o : options) {
         assertTrue(o.description().length() > 10, o.key() + " needs a description");
-        String row = "| `" + o.key() + "` | " + o.type().getSimpleName() + " | "
+        String row = "| `" + o.docKey() + "` | " + o.type().getSimpleName() + " | "
             + (o.required() ? "(required)" : o.defaultText() == null ? "(none)" : "`" + o.defaultText() + "`");
         assertTrue(page.contains(row), "no row for " + o.key() + ": " + row);
       }
     }
+    assertTrue(page.contains("| `kafka.properties.<name>` | Map | (none) |"), "the Kafka client properties row");
     // the defaults users read are the engine's own
     assertTrue(page.contains("| `search.width` | Integer | `" + dev.nann.search.WalkParams.DEFAULTS.width() + "`"));
   }

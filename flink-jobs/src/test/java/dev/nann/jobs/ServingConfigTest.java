@@ -50,4 +50,58 @@ class ServingConfigTest {
     assertEquals("setting 'search.width' must be an integer, got 'wide'", number.getMessage());
     assertFalse(ServingConfig.of(ok).engine().microBatching());
   }
+
+  @Test
+  void handsKafkaPropertiesThroughRefusesTheOnesNannControlsAndMasksSecrets(@TempDir Path dir) throws Exception {
+    String jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"nann\" password=\"s3cr3t-pw\";";
+    Path f = dir.resolve("serving.properties");
+    Files.writeString(f, "kafka.bootstrap-servers=broker:9093\nmodel.dir=/m\nsnapshot.dir=/s\n"
+        + "kafka.properties.security.protocol=SASL_SSL\n"
+        + "kafka.properties.sasl.mechanism=SCRAM-SHA-512\n"
+        + "kafka.properties.sasl.jaas.config=" + jaas + "\n"
+        + "kafka.properties.ssl.truststore.location=/etc/kafka/ca.p12\n"
+        + "kafka.properties.ssl.truststore.password=trust-pw\n"
+        + "kafka.properties.ssl.endpoint.identification.algorithm=\n");
+    ServingConfig c = ServingConfig.load(f);
+    assertEquals(CommonOptions.KAFKA_PROPERTIES.key() + ".", KafkaClientProperties.PREFIX);
+    Map<String, String> kafka = c.kafkaProperties();
+    assertEquals("SASL_SSL", kafka.get("security.protocol"));
+    assertEquals("SCRAM-SHA-512", kafka.get("sasl.mechanism"));
+    assertEquals(jaas, kafka.get("sasl.jaas.config"));
+    assertEquals("/etc/kafka/ca.p12", kafka.get("ssl.truststore.location"));
+    assertEquals("", kafka.get("ssl.endpoint.identification.algorithm"), "an empty value means something to Kafka: kept");
+    assertEquals(6, kafka.size());
+    assertEquals(kafka, c.with(Map.of("search.width", "300")).kafkaProperties(), "a copy keeps them");
+
+    String printed = c.toString();
+    assertTrue(printed.contains("kafka.properties.sasl.jaas.config=****"), printed);
+    assertTrue(printed.contains("kafka.properties.ssl.truststore.password=****"), printed);
+    assertTrue(printed.contains("kafka.properties.security.protocol=SASL_SSL"), printed);
+    assertTrue(printed.contains("kafka.properties.ssl.truststore.location=/etc/kafka/ca.p12"), printed);
+    assertFalse(printed.contains("s3cr3t-pw") || printed.contains("trust-pw"), printed);
+
+    Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s");
+    for (String controlled : new String[] {"isolation.level", "transactional.id", "enable.auto.commit", "key.serializer",
+        "value.deserializer", "bootstrap.servers", "group.id", "transaction.timeout.ms"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ServingConfig.of(ok).with(Map.of("kafka.properties." + controlled, "x")));
+      assertTrue(e.getMessage().startsWith("Kafka property '" + controlled + "' (given as 'kafka.properties." + controlled
+          + "') is controlled by nann and cannot be set: "), e.getMessage());
+    }
+    IllegalArgumentException bare = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("kafka.properties", "security.protocol:SSL")));
+    assertEquals("setting 'kafka.properties' takes one key per entry: kafka.properties.<name>=value", bare.getMessage());
+    IllegalArgumentException typo = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("kafka.propertes.security.protocol", "SSL")));
+    assertTrue(typo.getMessage().startsWith("unknown setting 'kafka.propertes.security.protocol'; known settings: ["),
+        typo.getMessage());
+    assertTrue(typo.getMessage().contains("kafka.properties.<name>"), typo.getMessage());
+
+    IndexSyncConfig sync = IndexSyncConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "snapshot.dir", "/s", "index.dim", "8",
+        "kafka.properties.security.protocol", "SSL", "kafka.properties.ssl.keystore.password", "ks-pw"));
+    assertEquals(Map.of("security.protocol", "SSL", "ssl.keystore.password", "ks-pw"), sync.kafkaProperties());
+    assertFalse(sync.toString().contains("ks-pw"), sync.toString());
+    assertThrows(IllegalArgumentException.class, () -> IndexSyncConfig.of(Map.of("kafka.bootstrap-servers", "b:1",
+        "snapshot.dir", "/s", "index.dim", "8", "kafka.properties.isolation.level", "read_uncommitted")));
+  }
 }

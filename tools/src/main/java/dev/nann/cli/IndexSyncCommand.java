@@ -16,14 +16,16 @@ public final class IndexSyncCommand implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "properties file with the index-sync settings")
   Path config;
 
-  @Option(names = "--create-topics", description = "create missing topics first (single replica; for test clusters)")
+  @Option(names = "--create-topics", description = "create missing topics first (single replica; for test clusters; "
+      + "through an admin client with the file's kafka.properties.*)")
   boolean createTopics;
 
   @Override
   public Integer call() throws Exception {
     IndexSyncConfig cfg = IndexSyncConfig.load(config);
     if (createTopics) {
-      dev.nann.local.LocalKafka.createTopics(cfg.get(IndexSyncOptions.BOOTSTRAP_SERVERS), cfg.topics(), 1, cfg.compactedTopics());
+      dev.nann.local.LocalKafka.createTopics(cfg.get(IndexSyncOptions.BOOTSTRAP_SERVERS), cfg.kafkaProperties(),
+          cfg.topics(), 1, cfg.compactedTopics());
     }
     IndexSyncJob.run(cfg);
     return 0;

@@ -1,5 +1,7 @@
 package dev.nann.cli;
 
+import dev.nann.jobs.KafkaClientProperties;
+import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
 import dev.nann.local.ServingClient;
@@ -9,6 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -31,11 +36,25 @@ public final class RequestCommand implements Callable<Integer> {
   @Option(names = "--budget", description = "most items the walk may score (0: the job's search.budget; default: ${DEFAULT-VALUE})")
   int budget = 0;
 
-  @Option(names = "--bootstrap", description = "Kafka bootstrap servers (default: the running demo's, from .nann-demo/bootstrap)")
+  @Option(names = "--bootstrap", description = "Kafka bootstrap servers (default: --config's, else the running demo's, "
+      + "from .nann-demo/bootstrap)")
   String bootstrap;
 
-  @Option(names = "--topic-prefix", description = "prefix of the requests/responses/user-events topic names (default: none)")
+  @Option(names = "--topic-prefix", description = "prefix of the requests/responses/user-events topic names (default: none; "
+      + "not with --config)")
   String prefix = "";
+
+  @Option(names = "--config", description = "the serving job's properties file: its bootstrap servers, topics and "
+      + "kafka.properties.* (TLS, SASL) are used")
+  Path config;
+
+  @Option(names = "--kafka-config", description = "a Kafka client properties file (security.protocol, sasl.*, ssl.*; "
+      + "like the console tools' --command-config)")
+  Path kafkaConfig;
+
+  @Option(names = "--kafka-property", description = "a Kafka client property KEY=VALUE (repeatable; over --config and "
+      + "--kafka-config)")
+  Map<String, String> kafkaProperties = Map.of();
 
   @Option(names = "--timeout-s", description = "how long to wait for the answer (default: ${DEFAULT-VALUE})")
   int timeoutSeconds = 30;
@@ -46,7 +65,14 @@ public final class RequestCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path repo = Path.of(System.getProperty("nann.repo", "."));
-    String servers = bootstrap;
+    ServingConfig job = null;
+    if (config != null) {
+      if (!prefix.isEmpty()) {
+        throw new IllegalArgumentException("--topic-prefix and --config: the topics come from --config");
+      }
+      job = ServingConfig.load(config);
+    }
+    String servers = bootstrap != null ? bootstrap : job != null ? job.get(ServingOptions.BOOTSTRAP_SERVERS) : null;
     if (servers == null) {
       Path file = repo.resolve(".nann-demo/bootstrap");
       if (!Files.exists(file)) {
@@ -54,11 +80,12 @@ public final class RequestCommand implements Callable<Integer> {
       }
       servers = Files.readString(file).trim();
     }
-    String requests = prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
-    String responses = prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
-    String events = prefix + ServingOptions.TOPIC_USER_EVENTS.defaultValue();
+    String requests = job != null ? job.get(ServingOptions.TOPIC_REQUESTS) : prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
+    String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
+    String events = job != null ? job.get(ServingOptions.TOPIC_USER_EVENTS) : prefix + ServingOptions.TOPIC_USER_EVENTS.defaultValue();
+    Map<String, String> clientProperties = clientProperties(job);
     DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
-    try (ServingClient client = new ServingClient(servers, requests, responses, events);
+    try (ServingClient client = new ServingClient(servers, clientProperties, requests, responses, events);
          KafkaConsumer<byte[], byte[]> answers = client.responsesFromNow()) {
       RetrievalRequest r = ServingClient.request(user, k, mode);
       r.setBudget(budget);
@@ -77,6 +104,25 @@ public final class RequestCommand implements Callable<Integer> {
       System.err.println("nann: no answer to request " + r.getRequestId() + " within " + timeoutSeconds + " s");
       return 1;
     }
+  }
+
+  /** Kafka client properties: --config's kafka.properties.*, then --kafka-config, then --kafka-property. */
+  Map<String, String> clientProperties(ServingConfig job) throws java.io.IOException {
+    Map<String, String> m = new TreeMap<>();
+    if (job != null) {
+      m.putAll(job.kafkaProperties());
+    }
+    if (kafkaConfig != null) {
+      Properties p = new Properties();
+      try (java.io.Reader r = Files.newBufferedReader(kafkaConfig)) {
+        p.load(r);
+      }
+      Map<String, String> file = new TreeMap<>();
+      p.stringPropertyNames().forEach(k -> file.put(k, p.getProperty(k)));
+      m.putAll(KafkaClientProperties.checked(file, kafkaConfig + ": "));
+    }
+    m.putAll(KafkaClientProperties.checked(kafkaProperties, "--kafka-property "));
+    return m;
   }
 
   private void print(RetrievalResponse r, DemoCatalog catalog) {

@@ -16,14 +16,15 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "properties file with the serving settings")
   Path config;
 
-  @Option(names = "--create-topics", description = "create missing topics first (single replica; for test clusters)")
+  @Option(names = "--create-topics", description = "create missing topics first (single replica; for test clusters; "
+      + "through an admin client with the file's kafka.properties.*)")
   boolean createTopics;
 
   @Override
   public Integer call() throws Exception {
     ServingConfig cfg = ServingConfig.load(config);
     if (createTopics) {
-      dev.nann.local.LocalKafka.createTopics(cfg.get(ServingOptions.BOOTSTRAP_SERVERS), cfg.topics(),
+      dev.nann.local.LocalKafka.createTopics(cfg.get(ServingOptions.BOOTSTRAP_SERVERS), cfg.kafkaProperties(), cfg.topics(),
           cfg.get(ServingOptions.PARALLELISM), cfg.compactedTopics());
     }
     ServingJob.run(cfg);

@@ -1,5 +1,6 @@
 package dev.nann.local;
 
+import dev.nann.jobs.KafkaClientProperties;
 import dev.nann.operators.AvroCodec;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
@@ -11,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -24,14 +26,18 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * A Kafka client of the serving job, for the demo, {@code ./nann request} and the benchmark:
  * sends requests, user events and index descriptors (single-object Avro), and reads responses
- * with {@code read_committed} (only answers of committed transactions).
+ * with {@code read_committed} (only answers of committed transactions). Every Kafka client it makes
+ * gets the Kafka client properties given (security: the serving job's {@code kafka.properties.*}).
  */
 public final class ServingClient implements AutoCloseable {
   private final String bootstrap;
+  private final Map<String, String> clientProperties;
   private final String requestsTopic;
   private final String responsesTopic;
   private final String eventsTopic;
   private final KafkaProducer<byte[], byte[]> producer;
+  private final java.util.concurrent.atomic.AtomicReference<Exception> sendFailure =
+      new java.util.concurrent.atomic.AtomicReference<>();
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
   private final AvroCodec<RetrievalResponse> responses = AvroCodec.of(RetrievalResponse.class);
   private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
@@ -39,12 +45,21 @@ public final class ServingClient implements AutoCloseable {
   private final AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
 
   public ServingClient(String bootstrap, String requestsTopic, String responsesTopic, String eventsTopic) {
+    this(bootstrap, Map.of(), requestsTopic, responsesTopic, eventsTopic);
+  }
+
+  /**
+   * @param clientProperties Kafka client properties for every client (TLS, SASL; no prefix); the
+   *     ones nann controls are refused
+   */
+  public ServingClient(String bootstrap, Map<String, String> clientProperties, String requestsTopic,
+                       String responsesTopic, String eventsTopic) {
     this.bootstrap = bootstrap;
+    this.clientProperties = KafkaClientProperties.checked(clientProperties, "");
     this.requestsTopic = requestsTopic;
     this.responsesTopic = responsesTopic;
     this.eventsTopic = eventsTopic;
-    Properties p = new Properties();
-    p.put("bootstrap.servers", bootstrap);
+    Properties p = properties();
     p.put("linger.ms", "1");
     // one request in flight per connection: with Kafka 4.2 a retried first batch to a new partition
     // can otherwise be overtaken and then rejected forever (KAFKA-15591)
@@ -63,16 +78,16 @@ public final class ServingClient implements AutoCloseable {
   public void send(RetrievalRequest r) {
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic, key(r.getUserId()), requests.encode(r));
     rec.headers().add("correlation-id", r.getRequestId().getBytes(StandardCharsets.UTF_8));
-    producer.send(rec);
+    producer.send(rec, this::onSent);
   }
 
   public void send(UserEvent e) {
-    producer.send(new ProducerRecord<>(eventsTopic, key(e.getUserId()), events.encode(e)));
+    producer.send(new ProducerRecord<>(eventsTopic, key(e.getUserId()), events.encode(e)), this::onSent);
   }
 
   /** Sends an item upsert or delete to the item-embeddings topic (key: item id). */
   public void send(String itemTopic, dev.nann.schemas.ItemEmbedding item) {
-    producer.send(new ProducerRecord<>(itemTopic, key(item.getItemId()), items.encode(item)));
+    producer.send(new ProducerRecord<>(itemTopic, key(item.getItemId()), items.encode(item)), this::onSent);
   }
 
   /**
@@ -82,8 +97,7 @@ public final class ServingClient implements AutoCloseable {
    * @throws IllegalStateException if none arrives within {@code timeout}
    */
   public IndexDescriptor awaitIndex(String indexTopic, int items, Duration timeout) throws IOException {
-    Properties p = new Properties();
-    p.put("bootstrap.servers", bootstrap);
+    Properties p = properties();
     p.put("enable.auto.commit", "false");
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> parts = new ArrayList<>();
@@ -105,18 +119,28 @@ public final class ServingClient implements AutoCloseable {
 
   /** Publishes an index descriptor (compacted topic, key "index"). */
   public void publish(String indexTopic, IndexDescriptor d) {
-    producer.send(new ProducerRecord<>(indexTopic, "index".getBytes(StandardCharsets.UTF_8), descriptors.encode(d)));
-    producer.flush();
+    producer.send(new ProducerRecord<>(indexTopic, "index".getBytes(StandardCharsets.UTF_8), descriptors.encode(d)),
+        this::onSent);
+    flush();
   }
 
+  /**
+   * Waits until everything sent is acknowledged.
+   *
+   * @throws IllegalStateException if Kafka refused a record since the last flush (e.g. a failed
+   *     login), with Kafka's exception as the cause
+   */
   public void flush() {
     producer.flush();
+    Exception e = sendFailure.getAndSet(null);
+    if (e != null) {
+      throw new IllegalStateException("Kafka at " + bootstrap + " refused a record: " + e, e);
+    }
   }
 
   /** A read_committed consumer of the responses topic, positioned at its end (only new answers). */
   public KafkaConsumer<byte[], byte[]> responsesFromNow() {
-    Properties p = new Properties();
-    p.put("bootstrap.servers", bootstrap);
+    Properties p = properties();
     p.put("isolation.level", "read_committed");
     p.put("enable.auto.commit", "false");
     KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -152,6 +176,19 @@ public final class ServingClient implements AutoCloseable {
       }
     }
     throw new IllegalStateException("the serving job did not answer from an index within " + timeout.toSeconds() + " s");
+  }
+
+  private void onSent(org.apache.kafka.clients.producer.RecordMetadata m, Exception e) {
+    if (e != null) {
+      sendFailure.compareAndSet(null, e);
+    }
+  }
+
+  /** The user's client properties, then the broker address (a client's own settings are put after). */
+  private Properties properties() {
+    Properties p = KafkaClientProperties.toProperties(clientProperties);
+    p.put("bootstrap.servers", bootstrap);
+    return p;
   }
 
   private static byte[] key(long user) {
