@@ -56,7 +56,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   public static final int DEFAULT_DR_BEAM = 5;
   public static final long DEFAULT_MAX_VERSION_STEP = 1_000_000;
   public static final boolean DEFAULT_ALLOW_BRUTE = false;
-  public static final int DEFAULT_QUEUE_CAPACITY = 32;
+  public static final int DEFAULT_QUEUE_CAPACITY = 64;
   public static final int DEFAULT_FRESH_MAX_ITEMS = 20_000;
 
   public EngineConfig {

@@ -142,6 +142,7 @@ public final class ServingJob {
    */
   public static void run(ServingConfig cfg) throws Exception {
     LOG.info("nann-serving settings (secrets masked): {}", cfg);
+    KafkaPreflight.check(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), java.time.Duration.ofSeconds(30));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);
     env.execute("nann-serving");

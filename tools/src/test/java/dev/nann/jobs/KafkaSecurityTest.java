@@ -293,6 +293,16 @@ class KafkaSecurityTest {
     assertTrue(ssl.getMessage().contains("SSL handshake failed"), chain(tlsFailure));
     System.out.printf("[KafkaSecurityTest] untrusted certificate, admin client:%s%n", chain(tlsFailure));
 
+    // what ServingJob.run / IndexSyncJob.run check before submitting: one message naming the listener
+    Map<String, String> wrongProps = new TreeMap<>();
+    jobKafkaProperties().forEach((k, v) -> wrongProps.put(k.substring("kafka.properties.".length()), v));
+    wrongProps.put("sasl.jaas.config", jaas(USER, "wrong-pw"));
+    IllegalStateException preflight = assertThrows(IllegalStateException.class,
+        () -> KafkaPreflight.check(secured, wrongProps, java.time.Duration.ofSeconds(20)));
+    assertTrue(preflight.getMessage().startsWith("cannot use the Kafka listener at " + secured
+        + " (security.protocol SASL_SSL, sasl.mechanism SCRAM-SHA-512): SaslAuthenticationException"), preflight.getMessage());
+    assertFalse(preflight.getMessage().contains("wrong-pw"), "no secret in the message");
+
     // the serving job with a wrong password: it fails, and the cause says the login was refused
     Map<String, String> wrong = new TreeMap<>(jobKafkaProperties());
     wrong.put("kafka.properties.sasl.jaas.config", jaas(USER, "wrong-pw"));
