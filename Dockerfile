@@ -15,6 +15,7 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY schemas schemas
+COPY client/pom.xml client/pom.xml
 COPY core core
 COPY operators operators
 COPY index-sync index-sync

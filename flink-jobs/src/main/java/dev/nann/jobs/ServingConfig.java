@@ -33,8 +33,10 @@ public final class ServingConfig extends JobSettings {
     if (!Set.of("committed", "earliest", "latest").contains(c.get(STARTING_OFFSETS))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
     }
-    if (!Set.of("exactly-once", "at-least-once").contains(c.get(DELIVERY))) {
-      throw new IllegalArgumentException("kafka.delivery must be exactly-once or at-least-once");
+    for (var option : List.of(DELIVERY, FEED_DELIVERY)) {
+      if (!Set.of("exactly-once", "at-least-once").contains(c.get(option))) {
+        throw new IllegalArgumentException(option.key() + " must be exactly-once or at-least-once");
+      }
     }
     return c;
   }
@@ -46,9 +48,14 @@ public final class ServingConfig extends JobSettings {
     return of(v);
   }
 
-  /** True when the sinks write in Kafka transactions. */
+  /** True when responses and dead letters are written in Kafka transactions. */
   public boolean exactlyOnce() {
     return get(DELIVERY).equals("exactly-once");
+  }
+
+  /** True when the candidates feed is written in Kafka transactions. */
+  public boolean feedExactlyOnce() {
+    return get(FEED_DELIVERY).equals("exactly-once");
   }
 
   /** The engine's part of the settings. */

@@ -125,14 +125,14 @@ public final class ServingJob {
         .process(new AnswerRouter(), new AvroTypeInfo<>(ServingOutput.class))
         .uid("answers").name("answer router");
 
-    answers.sinkTo(sink(cfg, "responses", OutputSerializers.responses(cfg.get(TOPIC_RESPONSES))))
+    answers.sinkTo(sink(cfg, "responses", cfg.exactlyOnce(), OutputSerializers.responses(cfg.get(TOPIC_RESPONSES))))
         .uid("sink-responses").name("responses");
     answers.getSideOutput(AnswerRouter.FEED)
-        .sinkTo(sink(cfg, "candidates", OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES))))
+        .sinkTo(sink(cfg, "candidates", cfg.feedExactlyOnce(), OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES))))
         .uid("sink-candidates").name("candidates");
     DataStream<DeadLetter> dead = inputs.getSideOutput(DeadLetterSplit.DEAD)
         .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));
-    dead.sinkTo(sink(cfg, "dead-letter", OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
+    dead.sinkTo(sink(cfg, "dead-letter", cfg.exactlyOnce(), OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("sink-dead-letter").name("dead letters");
   }
 
@@ -161,8 +161,9 @@ public final class ServingJob {
     return in.getRequest() != null ? in.getRequest().getUserId() : in.getEvent().getUserId();
   }
 
-  private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, KafkaRecordSerializationSchema<T> serializer) {
-    return KafkaSinks.of(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), cfg.exactlyOnce(),
+  private static <T> KafkaSink<T> sink(ServingConfig cfg, String name, boolean exactlyOnce,
+                                       KafkaRecordSerializationSchema<T> serializer) {
+    return KafkaSinks.of(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), exactlyOnce,
         cfg.get(TRANSACTIONAL_ID_PREFIX) + "-" + name, cfg.get(TRANSACTION_TIMEOUT_MS), serializer);
   }
 }

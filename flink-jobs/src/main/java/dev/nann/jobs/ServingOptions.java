@@ -27,9 +27,14 @@ public final class ServingOptions {
       .defaultValue("nann-serving").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
   public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
-  public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("exactly-once")
-      .withDescription("Delivery of the three sinks: exactly-once (Kafka transactions, answers visible when the "
-          + "checkpoint that holds them completes) or at-least-once.");
+  public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("at-least-once")
+      .withDescription("Delivery of responses and dead letters: at-least-once (an answer is visible as soon as it is "
+          + "written; after a job restart one may be repeated, with the same request id, which NannClient drops) or "
+          + "exactly-once (Kafka transactions: an answer becomes visible when the checkpoint that holds it completes, "
+          + "so it waits up to checkpoint.interval-ms).");
+  public static final ConfigOption<String> FEED_DELIVERY = key("kafka.feed-delivery").stringType()
+      .defaultValue("exactly-once").withDescription("Delivery of the candidates feed: exactly-once (the default; feed "
+          + "consumers see each push once, a checkpoint interval late) or at-least-once.");
 
   public static final ConfigOption<String> TOPIC_REQUESTS = key("topics.requests").stringType()
       .defaultValue("requests").withDescription("Retrieval requests in.");

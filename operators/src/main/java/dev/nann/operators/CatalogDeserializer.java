@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.internal.CatalogInput;
 import org.apache.flink.api.common.typeinfo.TypeInformation;

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.internal.DescriptorUpdate;

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.CandidateFeed;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.IndexDescriptor;

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
 import dev.nann.schemas.internal.ServingInput;

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.engine.DescriptorGuard;
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;

@@ -1,12 +1,12 @@
 package dev.nann.cli;
 
+import dev.nann.client.NannClient;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalStack;
 import dev.nann.local.ServingClient;
 import dev.nann.schemas.ResponseStatus;
-import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.UserEvent;
 import java.nio.file.Path;
@@ -19,9 +19,9 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -112,10 +112,14 @@ public final class DemoCommand implements Callable<Integer> {
     System.err.printf("[demo] replayed %,d events; waiting for the job to answer from the index ...%n", next);
     try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
       client.awaitServing(responses, events.get(0).user(), Duration.ofMinutes(2));
+    }
+    // requests go through the application client: one future per request, each answered once
+    try (NannClient nann = new NannClient(stack.config.get(ServingOptions.BOOTSTRAP_SERVERS),
+        stack.config.get(ServingOptions.TOPIC_REQUESTS), stack.config.get(ServingOptions.TOPIC_RESPONSES), Map.of())) {
       System.err.printf("[demo] serving. %s%n", requests > 0 ? "Stops after " + requests + " answers." : "Ctrl-C stops.");
       List<Long> users = new ArrayList<>(known);
       Random rnd = new Random(42);
-      Map<String, Long> pending = new java.util.HashMap<>();   // request id -> send time
+      ConcurrentLinkedQueue<Answered> done = new ConcurrentLinkedQueue<>();
       LatencyStats clientLatency = new LatencyStats();
       LatencyStats latency = new LatencyStats();
       int answered = 0;
@@ -137,22 +141,22 @@ public final class DemoCommand implements Callable<Integer> {
           }
           // mostly users with history; now and then one never seen (cold start)
           long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
-          RetrievalRequest r = ServingClient.request(user, k, "nann");
-          client.send(r);
-          pending.put(r.getRequestId(), System.nanoTime());
+          long sentAt = System.nanoTime();
+          nann.retrieve(NannClient.request(user, k))
+              .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f)));
           sent++;
           nextSend += intervalNanos;
         }
         client.flush();
-        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(20))) {
-          RetrievalResponse resp = client.decode(rec);
-          Long sentAt = pending.remove(resp.getRequestId());
-          if (sentAt == null) {
-            continue;   // a probe, or another client's answer
-          }
+        Answered a = done.poll();
+        if (a == null) {
+          Thread.sleep(2);
+        }
+        for (; a != null; a = done.poll()) {
+          RetrievalResponse resp = a.response();
           answered++;
           lastAnswerNanos = System.nanoTime();
-          clientLatency.add((lastAnswerNanos - sentAt) / 1e6f);
+          clientLatency.add(a.clientMillis());
           latency.add(resp.getLatencyMillis());
           boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
           if (!ok) {
@@ -167,12 +171,13 @@ public final class DemoCommand implements Callable<Integer> {
           double secs = (lastStats - start) / 1e9;
           System.err.printf(Locale.ROOT, "[stats] answered %,d  errors %d  %.1f req/s  job p50 %.1f / p99 %.1f ms"
                   + "  client p50 %.1f / p99 %.1f ms  waiting %d%n", answered, errors, answered / secs, latency.quantile(0.5),
-              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), pending.size());
+              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), sent - answered);
         }
       }
       double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
-      // p50/p99: request sent -> answer read by a read_committed consumer (includes the exactly-once
-      // sink's wait for the checkpoint that commits the answer); job_*: record timestamp -> answer produced
+      // p50/p99: request sent -> its future completed by NannClient (a read_committed consumer: with
+      // kafka.delivery=exactly-once this includes the wait for the checkpoint that commits the answer);
+      // job_*: record timestamp -> answer produced
       System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors)
           .put("p50_ms", JsonLines.round(clientLatency.quantile(0.5), 1))
           .put("p99_ms", JsonLines.round(clientLatency.quantile(0.99), 1)).put("qps", JsonLines.round(answered / secs, 1))
@@ -181,6 +186,10 @@ public final class DemoCommand implements Callable<Integer> {
           .put("delivery", stack.config.get(ServingOptions.DELIVERY))));
       return requests > 0 && answered < requests ? 1 : 0;
     }
+  }
+
+  /** An answer and how long the client waited for it. */
+  private record Answered(RetrievalResponse response, float clientMillis) {
   }
 
   private static UserEvent event(DemoCatalog.Event e) {

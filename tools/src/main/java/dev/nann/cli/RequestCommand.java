@@ -1,10 +1,10 @@
 package dev.nann.cli;
 
+import dev.nann.client.NannClient;
 import dev.nann.jobs.KafkaClientProperties;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
-import dev.nann.local.ServingClient;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import java.nio.file.Files;
@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -82,27 +82,22 @@ public final class RequestCommand implements Callable<Integer> {
     }
     String requests = job != null ? job.get(ServingOptions.TOPIC_REQUESTS) : prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
     String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
-    String events = job != null ? job.get(ServingOptions.TOPIC_USER_EVENTS) : prefix + ServingOptions.TOPIC_USER_EVENTS.defaultValue();
     Map<String, String> clientProperties = clientProperties(job);
     DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
-    try (ServingClient client = new ServingClient(servers, clientProperties, requests, responses, events);
-         KafkaConsumer<byte[], byte[]> answers = client.responsesFromNow()) {
-      RetrievalRequest r = ServingClient.request(user, k, mode);
+    try (NannClient client = new NannClient(servers, requests, responses, clientProperties)) {
+      RetrievalRequest r = NannClient.request(user, k);
+      r.setMode(mode);
       r.setBudget(budget);
-      client.send(r);
-      client.flush();
-      long end = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
-      while (System.nanoTime() < end) {
-        for (ConsumerRecord<byte[], byte[]> rec : answers.poll(Duration.ofMillis(200))) {
-          RetrievalResponse resp = client.decode(rec);
-          if (resp.getRequestId().equals(r.getRequestId())) {
-            print(resp, catalog);
-            return 0;
-          }
+      try {
+        print(client.retrieve(r, Duration.ofSeconds(timeoutSeconds)).get(), catalog);
+        return 0;
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof TimeoutException) {
+          System.err.println("nann: no answer to request " + r.getRequestId() + " within " + timeoutSeconds + " s");
+          return 1;
         }
+        throw e;
       }
-      System.err.println("nann: no answer to request " + r.getRequestId() + " within " + timeoutSeconds + " s");
-      return 1;
     }
   }
 

@@ -2,7 +2,7 @@ package dev.nann.local;
 
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;

@@ -1,6 +1,6 @@
 package dev.nann.local;
 
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.ModelDescriptor;

@@ -1,7 +1,7 @@
 package dev.nann.local;
 
 import dev.nann.jobs.KafkaClientProperties;
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;

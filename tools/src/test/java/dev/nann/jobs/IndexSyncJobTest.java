@@ -8,7 +8,7 @@ import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.local.LocalKafka;
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;

@@ -4,7 +4,7 @@ import dev.nann.corpus.Corpus;
 import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.indexsync.SnapshotPublisher;
 import dev.nann.local.LocalKafka;
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
@@ -70,6 +70,7 @@ final class ServingFixture implements AutoCloseable {
       m.put("topics." + t, prefix + "-" + t);
     }
     m.put("model.dir", MODEL.toString());
+    m.put("kafka.delivery", "exactly-once");   // these tests count every answer exactly once, restarts included
     m.put("snapshot.dir", root.toString());
     m.put("model.root", root.toString());
     m.put("checkpoint.interval-ms", "1000");

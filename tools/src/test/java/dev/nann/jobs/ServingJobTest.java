@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.CandidateFeed;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.ResponseStatus;

@@ -2,7 +2,7 @@ package dev.nann.local.console;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.nann.operators.AvroCodec;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.RetrievalRequest;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.nann.operators;
+package dev.nann.schemas.codec;
 
 import java.io.IOException;
 import org.apache.avro.Schema;

@@ -1,4 +1,4 @@
-package dev.nann.operators;
+package dev.nann.schemas.codec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

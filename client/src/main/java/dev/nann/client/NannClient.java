@@ -1,0 +1,183 @@
+package dev.nann.client;
+
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.codec.AvroCodec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Asks nann for candidates from an application: {@link #retrieve} sends a request to the requests
+ * topic and returns a future completed by its answer on the responses topic. One thread reads the
+ * answers for every request of this client and completes each future once: the serving job answers
+ * at-least-once by default (an answer is visible as soon as it is written, not when the next
+ * checkpoint commits it), so after a job restart an answer can arrive twice, and the repeat is
+ * dropped here (counted by {@link #repeatsDropped}). Answers to other clients' requests on a shared
+ * responses topic are skipped. Thread-safe; one per application is enough.
+ *
+ * <pre>{@code
+ * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
+ *   RetrievalResponse r = nann.retrieve(NannClient.request(42L, 200)).get(100, TimeUnit.MILLISECONDS);
+ * }
+ * }</pre>
+ */
+public final class NannClient implements AutoCloseable {
+  private final String requestsTopic;
+  private final KafkaProducer<byte[], byte[]> producer;
+  private final KafkaConsumer<byte[], byte[]> consumer;
+  private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
+  private final AvroCodec<RetrievalResponse> responses = AvroCodec.of(RetrievalResponse.class);
+  private final Map<String, CompletableFuture<RetrievalResponse>> pending = new ConcurrentHashMap<>();
+  private final AtomicLong repeats = new AtomicLong();
+  /** Ids answered lately, to tell a repeat from another client's answer; the reader thread's alone. */
+  private final Map<String, Boolean> answered = new LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+      return size() > 100_000;
+    }
+  };
+  private final AtomicLong undecodable = new AtomicLong();
+  private final Thread reader;
+  private volatile boolean closed;
+
+  /**
+   * Connects and starts reading answers from now on.
+   *
+   * @param kafkaProperties extra Kafka client properties (TLS, SASL: the serving job's
+   *     {@code kafka.properties.*} without the prefix)
+   */
+  public NannClient(String bootstrap, String requestsTopic, String responsesTopic, Map<String, String> kafkaProperties) {
+    this.requestsTopic = requestsTopic;
+    Properties common = new Properties();
+    common.putAll(kafkaProperties);
+    common.put("bootstrap.servers", bootstrap);
+    Properties p = new Properties();
+    p.putAll(common);
+    p.put("linger.ms", "0");
+    // one request in flight per connection: with Kafka 4.2 a retried first batch to a new partition
+    // can otherwise be overtaken and then rejected forever (KAFKA-15591)
+    p.put("max.in.flight.requests.per.connection", "1");
+    this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    Properties c = new Properties();
+    c.putAll(common);
+    c.put("enable.auto.commit", "false");
+    // at-least-once answers are visible at once; exactly-once ones when their transaction commits
+    c.put("isolation.level", "read_committed");
+    c.put("fetch.max.wait.ms", "5");
+    this.consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    List<TopicPartition> parts = new ArrayList<>();
+    consumer.partitionsFor(responsesTopic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+    consumer.assign(parts);
+    consumer.seekToEnd(parts);
+    parts.forEach(consumer::position);   // fix the start now, before any request is sent
+    this.reader = new Thread(this::readAnswers, "nann-client-answers");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  /** A request for {@code k} items for {@code userId} with a fresh id, in the default mode. */
+  public static RetrievalRequest request(long userId, int k) {
+    return RetrievalRequest.newBuilder().setRequestId(UUID.randomUUID().toString()).setUserId(userId).setK(k)
+        .setMode("nann").setCreatedAtMillis(System.currentTimeMillis()).build();
+  }
+
+  /**
+   * Sends {@code request} (keyed by user, as the serving job expects) and returns its answer's
+   * future. Bound the wait yourself ({@code orTimeout}, {@code get(timeout)}); a future that times
+   * out is forgotten, and a late answer for it is dropped.
+   *
+   * @throws IllegalArgumentException for a request without an id, or one whose id is still pending
+   */
+  public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request) {
+    String id = request.getRequestId();
+    if (id == null || id.isEmpty()) {
+      throw new IllegalArgumentException("a request needs a requestId (request(...) makes one)");
+    }
+    CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
+    if (pending.putIfAbsent(id, f) != null) {
+      throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
+    }
+    f.whenComplete((r, e) -> pending.remove(id, f));
+    ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
+        Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(request));
+    producer.send(rec, (meta, e) -> {
+      if (e != null) {
+        f.completeExceptionally(e);
+      }
+    });
+    return f;
+  }
+
+  /** {@link #retrieve} with the wait bounded: the future fails with a TimeoutException after {@code timeout}. */
+  public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request, Duration timeout) {
+    return retrieve(request).orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Answers received for a request already answered (repeats after a job restart), dropped. */
+  public long repeatsDropped() {
+    return repeats.get();
+  }
+
+  /** Records on the responses topic this client could not decode, skipped. */
+  public long undecodable() {
+    return undecodable.get();
+  }
+
+  private void readAnswers() {
+    try {
+      while (!closed) {
+        for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(100))) {
+          RetrievalResponse r;
+          try {
+            r = responses.decode(rec.value());
+          } catch (IOException e) {
+            undecodable.incrementAndGet();
+            continue;
+          }
+          CompletableFuture<RetrievalResponse> f = pending.remove(r.getRequestId());
+          if (f != null && f.complete(r)) {
+            answered.put(r.getRequestId(), Boolean.TRUE);
+          } else if (answered.containsKey(r.getRequestId())) {
+            repeats.incrementAndGet();   // answered before: a repeat after a job restart
+          }   // else another client's request, or one given up on
+        }
+      }
+    } catch (WakeupException e) {
+      // closing
+    } finally {
+      consumer.close();
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    consumer.wakeup();
+    try {
+      reader.join(5000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    producer.close(Duration.ofSeconds(5));
+    pending.values().forEach(f -> f.completeExceptionally(new IllegalStateException("the client was closed")));
+  }
+}

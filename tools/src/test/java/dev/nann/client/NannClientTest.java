@@ -1,0 +1,113 @@
+package dev.nann.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.corpus.Corpus;
+import dev.nann.corpus.SyntheticCorpus;
+import dev.nann.jobs.ServingOptions;
+import dev.nann.local.LocalStack;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.UserEvent;
+import dev.nann.schemas.codec.AvroCodec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The application client against a real serving job (default, at-least-once responses): every
+ * request's future completes with its own answer, a repeated answer (what a job restart can
+ * produce) completes nothing twice and is counted, another client's answer is skipped, and a
+ * request nobody answers times out.
+ */
+class NannClientTest {
+  private static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
+
+  @TempDir
+  Path dir;
+
+  @Test
+  void eachRequestIsAnsweredOnceAndRepeatsAreDropped() throws Exception {
+    Corpus corpus = SyntheticCorpus.generate(2000, 16, 20, 3);
+    try (LocalStack stack = LocalStack.start(dir.resolve("stack"), MODEL, corpus.itemIds(), corpus.embeddings(), 16,
+        Map.of(), null, System.err)) {
+      assertEquals("at-least-once", stack.config.get(ServingOptions.DELIVERY), "low-latency answers are the default");
+      for (int u = 0; u < 20; u++) {
+        for (int row : corpus.users().get(u).behavior()) {
+          stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(1)
+              .build());
+        }
+      }
+      stack.client.flush();
+      String bootstrap = stack.config.get(ServingOptions.BOOTSTRAP_SERVERS);
+      String responsesTopic = stack.config.get(ServingOptions.TOPIC_RESPONSES);
+      try (NannClient nann = new NannClient(bootstrap, stack.config.get(ServingOptions.TOPIC_REQUESTS), responsesTopic,
+          Map.of())) {
+        RetrievalResponse first = null;
+        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while ((first == null || first.getStatus() != ResponseStatus.OK) && System.nanoTime() < end) {
+          first = nann.retrieve(NannClient.request(3, 20), Duration.ofSeconds(30)).get();   // until the index is in
+        }
+        assertEquals(ResponseStatus.OK, first.getStatus(), String.valueOf(first));
+
+        List<CompletableFuture<RetrievalResponse>> many = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+          var r = NannClient.request(i % 20, 20);
+          ids.add(r.getRequestId());
+          many.add(nann.retrieve(r, Duration.ofSeconds(30)));
+        }
+        for (int i = 0; i < 50; i++) {
+          RetrievalResponse r = many.get(i).get();
+          assertEquals(ids.get(i), r.getRequestId(), "each future gets its own request's answer");
+          assertEquals(ResponseStatus.OK, r.getStatus());
+        }
+
+        // a repeat of an answer (as after a restart) and an answer for another client's request
+        AvroCodec<RetrievalResponse> codec = AvroCodec.of(RetrievalResponse.class);
+        RetrievalResponse other = RetrievalResponse.newBuilder(first).setRequestId("someone-else").build();
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+          p.send(new ProducerRecord<>(responsesTopic, key(first), codec.encode(first)));
+          p.send(new ProducerRecord<>(responsesTopic, key(other), codec.encode(other)));
+          p.flush();
+        }
+        end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (nann.repeatsDropped() < 1 && System.nanoTime() < end) {
+          Thread.sleep(20);
+        }
+        assertEquals(1, nann.repeatsDropped(), "the repeat is dropped and counted; another client's answer is not a repeat");
+
+        // a wait shorter than any round trip through Kafka: the future fails with a timeout
+        CompletableFuture<RetrievalResponse> lost = nann.retrieve(NannClient.request(1, 20), Duration.ofMillis(1));
+        ExecutionException e = assertThrows(ExecutionException.class, lost::get);
+        assertTrue(e.getCause() instanceof TimeoutException, e.toString());
+      }
+    }
+  }
+
+  private static byte[] key(RetrievalResponse r) {
+    return r.getRequestId().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", bootstrap);
+    p.put("max.in.flight.requests.per.connection", "1");
+    return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+  }
+}
