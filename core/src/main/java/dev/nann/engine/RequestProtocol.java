@@ -4,6 +4,7 @@ import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.search.SearchMode;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
@@ -14,6 +15,12 @@ import java.util.Map;
  */
 public final class RequestProtocol {
   private RequestProtocol() {}
+
+  /** Now, in epoch microseconds: the clock of the latency breakdown's stamps. */
+  public static long nowMicros() {
+    Instant t = Instant.now();
+    return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+  }
 
   /** Why a request is invalid on an engine with {@code config}, or null if it is fine. */
   public static String validate(RetrievalRequest req, EngineConfig config) {
@@ -67,6 +74,7 @@ public final class RequestProtocol {
     r.setItemsScored(0);
     r.setLatencyMillis(0f);
     r.setEngineMillis(0f);
+    r.setTimings(new java.util.HashMap<>());
     return r;
   }
 

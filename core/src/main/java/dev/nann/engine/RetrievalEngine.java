@@ -237,6 +237,7 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Answers a task on the calling thread. */
   public RetrievalResponse answer(ScoringTask task) {
     long start = System.nanoTime();
+    long startMicros = RequestProtocol.nowMicros();
     RetrievalRequest req = task.getRequest();
     if (req.getDeadlineMillis() > 0 && System.currentTimeMillis() > req.getDeadlineMillis()) {
       return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
@@ -259,6 +260,10 @@ public final class RetrievalEngine implements AutoCloseable {
       try (modelLease) {
         RetrievalResponse r = search(task, index, modelLease.value());
         r.setEngineMillis((System.nanoTime() - start) / 1e6f);
+        Long queued = task.getStamps() == null ? null : task.getStamps().get("stateOut");
+        if (queued != null && queued > 0) {
+          r.getTimings().put("queue", Math.max(0, startMicros - queued) / 1e3f);
+        }
         return r;
       }
     }
@@ -292,7 +297,10 @@ public final class RetrievalEngine implements AutoCloseable {
     QueryExecutor.Answer answer;
     // the fresh set: deleted items never come back; upserted ones are scored by the executor, so
     // the graph's (older or missing) copy of them is skipped
+    long userStart = System.nanoTime();
+    long userNanos;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
+      userNanos = System.nanoTime() - userStart;
       answer = s.executor().run(s.searcher(index, scorer), index, scorer, user, features, query, fresh.view());
     } catch (ScorerException e) {
       return failed(req, ResponseStatus.SCORER_ERROR, e.getMessage(), index, model);
@@ -304,9 +312,15 @@ public final class RetrievalEngine implements AutoCloseable {
       scores.add(answer.scores()[i]);
     }
     boolean cold = features.length() == 0;
-    return RequestProtocol.answer(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
+    RetrievalResponse r = RequestProtocol.answer(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
         cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "",
         index.version(), model.version(), items, scores, answer.scored());
+    float walkMs = answer.walk().totalNanos() / 1e6f;
+    float scorerMs = answer.walk().scorerNanos() / 1e6f;
+    r.getTimings().put("user_network", userNanos / 1e6f);
+    r.getTimings().put("scorer", scorerMs);
+    r.getTimings().put("walk", Math.max(0, walkMs - scorerMs));
+    return r;
   }
 
   private static RetrievalResponse failed(RetrievalRequest req, ResponseStatus status, String detail, LoadedIndex index,

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.engine.RequestProtocol;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.internal.ServingOutput;
 import java.util.EnumMap;
@@ -40,11 +41,31 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
     }
   }
 
+  /** The transport stages of the latency breakdown (the engine wrote its own). */
+  private static void breakdown(ServingOutput out, long nowMicros) {
+    Map<String, Long> s = out.getStamps();
+    Long decoded = s.get("decoded");
+    Long stateIn = s.get("stateIn");
+    Long stateOut = s.get("stateOut");
+    Long engineEnd = s.get("engineEnd");
+    if (decoded == null || stateIn == null || stateOut == null || engineEnd == null || decoded <= 0) {
+      return;   // answered before the engine (INVALID, NO_INDEX): no breakdown
+    }
+    Map<String, Float> t = out.getResponse().getTimings();
+    if (out.getReceivedAtMillis() > 0) {
+      t.put("kafka_in", Math.max(0, decoded - out.getReceivedAtMillis() * 1000) / 1e3f);   // in long: floats lose it
+    }
+    t.put("keyby", Math.max(0, stateIn - decoded) / 1e3f);
+    t.put("state", Math.max(0, stateOut - stateIn) / 1e3f);
+    t.put("to_router", Math.max(0, nowMicros - engineEnd) / 1e3f);
+  }
+
   @Override
   public void processElement(ServingOutput out, Context ctx, Collector<ServingOutput> main) {
     long now = System.currentTimeMillis();
     float e2e = out.getReceivedAtMillis() > 0 ? Math.max(0, now - out.getReceivedAtMillis()) : 0f;
     out.getResponse().setLatencyMillis(e2e);
+    breakdown(out, RequestProtocol.nowMicros());
     answers.inc();
     latency.update((long) e2e);
     byStatus.get(out.getResponse().getStatus()).inc();

@@ -121,6 +121,8 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   }
 
   private static ServingOutput output(ScoringTask task, RetrievalResponse r) {
-    return new ServingOutput(r, task.getFeed(), task.getHeaders(), task.getReceivedAtMillis());
+    Map<String, Long> stamps = new java.util.HashMap<>(task.getStamps());
+    stamps.put("engineEnd", RequestProtocol.nowMicros());
+    return new ServingOutput(r, task.getFeed(), task.getHeaders(), task.getReceivedAtMillis(), stamps);
   }
 }

@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.engine.RequestProtocol;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
 import dev.nann.schemas.internal.ServingInput;
@@ -49,6 +50,7 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
     ServingInput in = new ServingInput();
     in.setHeaders(headers(record));
     in.setReceivedAtMillis(record.timestamp() > 0 ? record.timestamp() : System.currentTimeMillis());
+    in.setDecodedAtMicros(RequestProtocol.nowMicros());
     byte[] value = record.value();
     try {
       if (value != null && value.length > maxRecordBytes) {

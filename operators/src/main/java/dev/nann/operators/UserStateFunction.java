@@ -19,6 +19,7 @@ import dev.nann.schemas.internal.ServingOutput;
 import dev.nann.schemas.internal.UserProfile;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -84,6 +85,8 @@ public final class UserStateFunction
   private transient DescriptorGuard guard;
   private transient Counter refusedDescriptors;
   private transient long freshRefused;
+  /** When the element being processed arrived here (the breakdown's "keyby" ends, "state" starts). */
+  private transient long stateInMicros;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
@@ -134,6 +137,7 @@ public final class UserStateFunction
       syncEngine(ctx.getBroadcastState(CHANGES).immutableEntries());
     }
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
+    stateInMicros = RequestProtocol.nowMicros();
     if (in.getEvent() != null) {
       onEvent(in, in.getEvent(), descriptors, ctx, out);
     } else if (in.getRequest() != null) {
@@ -196,8 +200,8 @@ public final class UserStateFunction
     out.collect(task(in, r, seq, index, descriptors.get(MODEL), false));
   }
 
-  private static ScoringTask task(ServingInput in, RetrievalRequest r, List<Long> seq, DescriptorUpdate index,
-                                  DescriptorUpdate model, boolean feed) {
+  private ScoringTask task(ServingInput in, RetrievalRequest r, List<Long> seq, DescriptorUpdate index,
+                           DescriptorUpdate model, boolean feed) {
     ScoringTask t = new ScoringTask();
     t.setRequest(r);
     t.setSequence(seq);
@@ -206,11 +210,16 @@ public final class UserStateFunction
     t.setFeed(feed);
     t.setHeaders(in.getHeaders());
     t.setReceivedAtMillis(in.getReceivedAtMillis());
+    Map<String, Long> stamps = new HashMap<>(4);
+    stamps.put("decoded", in.getDecodedAtMicros());
+    stamps.put("stateIn", stateInMicros);
+    stamps.put("stateOut", RequestProtocol.nowMicros());
+    t.setStamps(stamps);
     return t;
   }
 
   static ServingOutput answer(ServingInput in, RetrievalResponse r, boolean feed) {
-    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis());
+    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis(), new HashMap<>());
   }
 
   @Override

@@ -168,6 +168,12 @@ class ServingJobTest {
           assertEquals(fx.index.getVersion(), resp.getIndexVersion());
           assertFalse(resp.getItems().isEmpty());
           ok += resp.getStatus() == ResponseStatus.OK ? 1 : 0;
+          // where its time went, stage by stage, adding up to no more than the job's latency
+          assertTrue(resp.getTimings().keySet().containsAll(List.of("kafka_in", "keyby", "state", "queue",
+              "user_network", "walk", "scorer", "to_router")), resp.getTimings().toString());
+          double stages = resp.getTimings().values().stream().mapToDouble(Float::doubleValue).sum();
+          assertTrue(stages <= resp.getLatencyMillis() + 2 && resp.getTimings().values().stream().allMatch(v -> v >= 0),
+              "stages " + resp.getTimings() + " vs latency " + resp.getLatencyMillis());
         }
       }
       assertTrue(ok > requests / 2, "users with history get OK answers: " + ok);

@@ -9,7 +9,10 @@ import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.UserEvent;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
@@ -22,8 +25,12 @@ final class LoadDriver {
 
   /** What one rate step measured. */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
-              double meanScored) {
+              double meanScored, Map<String, LatencyStats> stages) {
   }
+
+  /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
+  static final List<String> STAGES = List.of("kafka_in", "keyby", "state", "queue", "user_network", "walk", "scorer",
+      "to_router", "kafka_out");
 
   /** Replays every user's behaviour, waits for the job to serve, then 20 s of unreported load at {@code rate}. */
   static void warm(LocalStack stack, Corpus corpus, double rate, int k) throws Exception {
@@ -52,6 +59,8 @@ final class LoadDriver {
     LatencyStats clientLat = new LatencyStats();
     LatencyStats jobLat = new LatencyStats();
     LatencyStats engineLat = new LatencyStats();
+    Map<String, LatencyStats> stages = new LinkedHashMap<>();
+    STAGES.forEach(st -> stages.put(st, new LatencyStats()));
     try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
       Thread sender = new Thread(() -> {
         long start = System.nanoTime();
@@ -89,8 +98,17 @@ final class LoadDriver {
             errors++;
             continue;
           }
-          clientLat.add((now - t0) / 1e6f);
+          float clientMs = (now - t0) / 1e6f;
+          clientLat.add(clientMs);
           jobLat.add(resp.getLatencyMillis());
+          resp.getTimings().forEach((st, ms) -> {
+            LatencyStats l = stages.get(st);
+            if (l != null) {
+              l.add(ms);
+            }
+          });
+          // produce, broker and fetch to this client (the request record's timestamp is its send time)
+          stages.get("kafka_out").add(Math.max(0, clientMs - resp.getLatencyMillis()));
           engineLat.add(resp.getEngineMillis());
           scored += resp.getItemsScored();
         }
@@ -101,7 +119,7 @@ final class LoadDriver {
               + "(job p99 %.1f, engine p50 %.2f ms)%n", rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99),
           jobLat.quantile(0.99), engineLat.quantile(0.5));
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
-          answered == 0 ? 0 : scored / Math.max(1, answered - errors));
+          answered == 0 ? 0 : scored / Math.max(1, answered - errors), stages);
     }
   }
 }

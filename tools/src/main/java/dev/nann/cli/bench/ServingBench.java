@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nann.cli.JsonLines;
 import dev.nann.cli.ServingSettings;
 import dev.nann.corpus.Corpus;
+import dev.nann.engine.EngineConfig;
 import dev.nann.local.LocalStack;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,16 +35,41 @@ public final class ServingBench implements Callable<Integer> {
   @Mixin
   ServingSettings settings;
 
+  /** Rows per runtime call in the ceiling loop: about what one step of the default walk sends. */
+  static final int CEILING_BATCH_ROWS = 256;
+
   @Option(names = "--budget-ms", description = "p99 end-to-end budget (default: ${DEFAULT-VALUE})")
   double budgetMs = 50;
 
+  @Option(names = "--breakdown", description = "print where each request's time goes, stage by stage (p50 and p99 per rate)")
+  boolean breakdown;
+
   @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
   String batching = "both";
+
+  /** One table per rate: each stage's p50 and p99, and its share of the client's p50. */
+  private static void printBreakdown(double rate, LoadDriver.Step r) {
+    double client = r.client().quantile(0.5);
+    System.err.printf(java.util.Locale.ROOT, "[breakdown] %.0f req/s: client p50 %.2f ms, engine p50 %.2f ms (end to end / "
+        + "engine %.2f)%n", rate, client, r.engine().quantile(0.5), client / Math.max(1e-3, r.engine().quantile(0.5)));
+    System.err.printf("[breakdown]   %-13s %8s %8s %7s%n", "stage", "p50 ms", "p99 ms", "of p50");
+    for (var e : r.stages().entrySet()) {
+      double p50 = e.getValue().quantile(0.5);
+      System.err.printf(java.util.Locale.ROOT, "[breakdown]   %-13s %8.2f %8.2f %6.0f%%%n", e.getKey(), p50,
+          e.getValue().quantile(0.99), 100 * p50 / Math.max(1e-3, client));
+    }
+  }
 
   @Override
   public Integer call() throws Exception {
     Path modelDir = catalog.modelDir();
     Corpus corpus = catalog.corpus();
+    int walkers = Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
+        Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS)));
+    // the scorer's own ceiling first, on the same model, threads and batch size, in the same run
+    double ceiling = ScorerCeiling.itemsPerSecond(modelDir, walkers, CEILING_BATCH_ROWS, 5);
+    System.err.printf("[bench] scorer ceiling: %,.0f items/s (bare ONNX Runtime, %d threads, batches of %d rows)%n",
+        ceiling, walkers, CEILING_BATCH_ROWS);
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();
     for (String mode : modes) {
@@ -55,6 +81,7 @@ public final class ServingBench implements Callable<Integer> {
           corpus.embeddings(), corpus.dim(), s, null, System.err)) {
         LoadDriver.warm(stack, corpus, load.rates.get(0), load.k);
         double best = 0;
+        double scored = 0;
         for (double rate : load.rates) {
           LoadDriver.Step r = LoadDriver.step(stack.client, rate, corpus.users().size(), load.seconds, load.k);
           ObjectNode line = JsonLines.object().put("bench", "serving").put("items", catalog.items).put("dim", corpus.dim())
@@ -66,20 +93,31 @@ public final class ServingBench implements Callable<Integer> {
               .put("engine_p99_ms", round(r.engine().quantile(0.99), 2))
               .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
               .put("items_scored", round(r.meanScored(), 0));
+          var stagesP50 = JsonLines.object();
+          r.stages().forEach((st, l) -> stagesP50.put(st, round(l.quantile(0.5), 2)));
+          line.set("stages_p50_ms", stagesP50);
+          if (breakdown) {
+            printBreakdown(rate, r);
+          }
           System.out.println(JsonLines.line(line));
           lines.add(JsonLines.line(line));
           boolean keptUp = r.qps() >= 0.95 * rate && r.errors() == 0;
           if (keptUp && r.client().quantile(0.99) <= budgetMs) {
             best = rate;
           }
+          scored = Math.max(scored, r.meanScored());
           if (!keptUp || r.client().quantile(0.99) > 4 * budgetMs) {
             System.err.printf("[bench] stopping the ladder at %.0f req/s: %s%n", rate,
                 keptUp ? "p99 far over budget" : "the job did not keep up");
             break;
           }
         }
+        double ceilingQps = scored > 0 ? ceiling / scored : 0;
         String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", mode)
-            .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0)));
+            .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
+            .put("ceiling_items_per_s", round(ceiling, 0)).put("items_scored_per_request", round(scored, 0))
+            .put("ceiling_qps", round(ceilingQps, 0))
+            .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2)));
         System.out.println(summary);
         lines.add(summary);
       }
