@@ -60,7 +60,7 @@ public final class ServingClient implements AutoCloseable {
     this.responsesTopic = responsesTopic;
     this.eventsTopic = eventsTopic;
     Properties p = properties();
-    p.put("linger.ms", "1");
+    p.put("linger.ms", "0");   // as NannClient: a request leaves at once
     // one request in flight per connection: with Kafka 4.2 a retried first batch to a new partition
     // can otherwise be overtaken and then rejected forever (KAFKA-15591)
     p.put("max.in.flight.requests.per.connection", "1");

@@ -25,7 +25,7 @@ final class LoadDriver {
 
   /** What one rate step measured. */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
-              double meanScored, Map<String, LatencyStats> stages) {
+              double meanScored, Map<String, LatencyStats> stages, int lost, int duplicates) {
   }
 
   /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
@@ -81,6 +81,8 @@ final class LoadDriver {
       sender.start();
       int answered = 0;
       int errors = 0;
+      int duplicates = 0;
+      java.util.Set<String> seen = new java.util.HashSet<>();
       double scored = 0;
       long last = start;
       long deadline = start + (secs + 10) * 1_000_000_000L;
@@ -90,9 +92,11 @@ final class LoadDriver {
           RetrievalResponse resp = client.decode(rec);
           Long t0 = sentAt.remove(resp.getRequestId());
           if (t0 == null) {
+            duplicates += seen.contains(resp.getRequestId()) ? 1 : 0;
             continue;
           }
           answered++;
+          seen.add(resp.getRequestId());
           last = now;
           if (resp.getStatus() != ResponseStatus.OK && resp.getStatus() != ResponseStatus.COLD_START) {
             errors++;
@@ -118,8 +122,10 @@ final class LoadDriver {
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
               + "(job p99 %.1f, engine p50 %.2f ms)%n", rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99),
           jobLat.quantile(0.99), engineLat.quantile(0.5));
+      // what never came back within 10 s of the last send, and answers seen twice (at-least-once
+      // delivery may repeat answers after a job restart; none is expected without one)
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
-          answered == 0 ? 0 : scored / Math.max(1, answered - errors), stages);
+          answered == 0 ? 0 : scored / Math.max(1, answered - errors), stages, total - answered, duplicates);
     }
   }
 }

@@ -92,7 +92,7 @@ public final class ServingBench implements Callable<Integer> {
               .put("job_p99_ms", round(r.job().quantile(0.99), 1)).put("engine_p50_ms", round(r.engine().quantile(0.5), 2))
               .put("engine_p99_ms", round(r.engine().quantile(0.99), 2))
               .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
-              .put("items_scored", round(r.meanScored(), 0));
+              .put("items_scored", round(r.meanScored(), 0)).put("lost", r.lost()).put("duplicates", r.duplicates());
           var stagesP50 = JsonLines.object();
           r.stages().forEach((st, l) -> stagesP50.put(st, round(l.quantile(0.5), 2)));
           line.set("stages_p50_ms", stagesP50);
