@@ -13,7 +13,8 @@ import java.nio.file.Path;
  * here (the serving job's typed options expose them under their keys).
  *
  * @param defaultModelDir model directory used until a model descriptor names another
- * @param walkerThreads threads walking the graph (one query each at a time)
+ * @param walkerThreads threads walking the graph (one query each at a time); 0: one per core of the
+ *     machine the engine runs on
  * @param scorerThreads ONNX Runtime intra-op threads per score call
  * @param microBatching merge concurrent queries' score batches into one runtime call
  * @param batchMaxRows most rows in a merged call
@@ -44,7 +45,8 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
                            String snapshotDir, String modelRoot, long maxVersionStep, String provider, int deviceId,
                            String drDir, int drBeam)
     implements Serializable {
-  public static final int DEFAULT_WALKER_THREADS = 2;
+  /** One walker per core of the TaskManager: more only contend for the cores (measured on 2 cores). */
+  public static final int DEFAULT_WALKER_THREADS = 0;
   public static final int DEFAULT_SCORER_THREADS = 1;
   public static final boolean DEFAULT_MICRO_BATCHING = false;
   public static final int DEFAULT_BATCH_MAX_ROWS = 4096;
@@ -69,8 +71,8 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (maxVersionStep < 1) {
       throw new IllegalArgumentException("the largest index version step must be >= 1, got " + maxVersionStep);
     }
-    if (walkerThreads < 1 || scorerThreads < 1) {
-      throw new IllegalArgumentException("walker and scorer threads must be >= 1");
+    if (walkerThreads < 0 || scorerThreads < 1) {
+      throw new IllegalArgumentException("walker threads must be >= 0 (0: one per core) and scorer threads >= 1");
     }
     if (freshMaxItems < 0) {
       throw new IllegalArgumentException("the fresh set's size must be >= 0, got " + freshMaxItems);
@@ -94,6 +96,11 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   /** Settings for {@code modelDir} with every other value at its default. */
   public static Builder builder(String modelDir) {
     return new Builder(modelDir);
+  }
+
+  /** Walker threads on this machine: the configured number, or one per core when it is 0. */
+  public int walkers() {
+    return walkerThreads > 0 ? walkerThreads : Runtime.getRuntime().availableProcessors();
   }
 
   /** How models are run (provider, device, threads per call). */

@@ -68,7 +68,7 @@ public final class RetrievalEngine implements AutoCloseable {
     this.config = config;
     this.search = config.search();
     // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
-    this.walkers = new ThreadPoolExecutor(config.walkerThreads(), config.walkerThreads(), 0L, TimeUnit.MILLISECONDS,
+    this.walkers = new ThreadPoolExecutor(config.walkers(), config.walkers(), 0L, TimeUnit.MILLISECONDS,
         new ArrayBlockingQueue<>(config.queueCapacity()), daemons("nann-walker-"));
     this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
