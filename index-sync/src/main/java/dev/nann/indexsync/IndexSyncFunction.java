@@ -220,7 +220,14 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private void build(long now, Collector<IndexDescriptor> out) throws Exception {
     pending.update(0L);
     timer.clear();
-    long next = (version.value() == null ? 0 : version.value()) + 1;
+    // after a crash between publishing version N and the checkpoint that records it, the state says
+    // N - 1 while version N is out (file and descriptor): never publish N again with another file
+    long checkpointed = version.value() == null ? 0 : version.value();
+    long next = Math.max(checkpointed, SnapshotPublisher.newestVersion(Path.of(snapshotDir))) + 1;
+    if (next > checkpointed + 1) {
+      LOG.warn("version {} is already in the snapshot store (published before a restart, not in the restored "
+          + "state): this build becomes version {}", next - 1, next);
+    }
     long t0 = System.nanoTime();
     dev.nann.graph.HnswIndex built;
     boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;

@@ -43,4 +43,16 @@ class SnapshotPublisherTest {
     }
     assertEquals(n, seen.size(), "every item id present once after renumbering");
   }
+
+  @Test
+  void theNewestVersionInTheStoreIsFoundSoARestartNeverReusesIt() throws Exception {
+    assertEquals(0, SnapshotPublisher.newestVersion(dir.resolve("missing")));
+    assertEquals(0, SnapshotPublisher.newestVersion(dir));
+    for (long v : new long[] {3, 12, 9}) {
+      Files.writeString(dir.resolve(SnapshotPublisher.fileName(v)), "x");
+    }
+    Files.writeString(dir.resolve("index-v000000000099.nann.tmp"), "a write that never finished");
+    Files.writeString(dir.resolve("notes.txt"), "not a snapshot");
+    assertEquals(12, SnapshotPublisher.newestVersion(dir));
+  }
 }
