@@ -35,6 +35,11 @@ public final class DescriptorGuard {
     this.maxVersionStep = maxVersionStep;
   }
 
+  /** The snapshot store: the only directory snapshots are read from. */
+  public Path snapshotRoot() {
+    return snapshotRoot;
+  }
+
   /** The snapshot file {@code uri} names, inside the snapshot root. */
   public Path snapshotFile(String uri) {
     return confine(uri, snapshotRoot, "snapshot");

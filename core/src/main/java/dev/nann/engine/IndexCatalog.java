@@ -140,7 +140,10 @@ final class IndexCatalog implements AutoCloseable {
       }
     }
     Long fallback = indexes.pinnedKey();
-    if (fallback == null || fallback == version) {
+    if (fallback == null) {
+      return fromStore(version);
+    }
+    if (fallback == version) {
       return null;
     }
     try {
@@ -148,6 +151,39 @@ final class IndexCatalog implements AutoCloseable {
     } catch (RuntimeException e) {
       return null;
     }
+  }
+
+  /**
+   * Nothing is live and {@code refusedVersion} does not load (e.g. a job restored from a checkpoint
+   * whose newest descriptor names a snapshot since deleted or damaged): the newest older snapshot in
+   * the store that loads and verifies (its own SHA-256 trailer) serves instead, so the job answers
+   * from an older index rather than NO_INDEX. Null when none does.
+   */
+  private SharedRegistry<Long, LoadedIndex>.Lease fromStore(long refusedVersion) {
+    for (long v : SnapshotFormat.versionsIn(guard.snapshotRoot())) {
+      if (v >= refusedVersion || refused.containsKey(v)) {
+        continue;
+      }
+      Path file = guard.snapshotFile(SnapshotFormat.fileName(v));
+      IndexDescriptor d;
+      try {
+        d = IndexDescriptor.newBuilder().setVersion(v).setUri(file.toString())
+            .setSha256(SnapshotFormat.storedChecksum(file)).setItems(0).setDim(0).setCreatedAtMillis(0).build();
+      } catch (RuntimeException e) {
+        continue;
+      }
+      descriptors.putIfAbsent(v, d);
+      try {
+        SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(v);
+        makeLiveIfNewer(v);
+        LOG.warn("index version {} cannot be served and none is live: serving version {} from the snapshot store "
+            + "({}) until a newer one loads", refusedVersion, v, file);
+        return lease;
+      } catch (RuntimeException e) {
+        refuse(d, e);
+      }
+    }
+    return null;
   }
 
   private void refuse(IndexDescriptor d, RuntimeException e) {
@@ -188,6 +224,7 @@ final class IndexCatalog implements AutoCloseable {
           + " but its descriptor says " + version);
     }
     HnswIndex index = read.onHeap();
-    return new LoadedIndex(version, index, ItemIdLookup.of(index), d.getCreatedAtMillis());
+    long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : read.meta().createdAtMillis();
+    return new LoadedIndex(version, index, ItemIdLookup.of(index), created);
   }
 }

@@ -331,6 +331,25 @@ public final class SnapshotFormat {
     return new String(out, StandardCharsets.UTF_8);
   }
 
+  /** File name of a version's snapshot in a snapshot store. */
+  public static String fileName(long version) {
+    return String.format("index-v%012d.nann", version);
+  }
+
+  /** The versions with a snapshot file in {@code store}, newest first (none when it does not exist). */
+  public static long[] versionsIn(Path store) {
+    if (!java.nio.file.Files.isDirectory(store)) {
+      return new long[0];
+    }
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(store)) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("index-v\\d{12}\\.nann"))
+          .mapToLong(n -> Long.parseLong(n.substring(7, 19))).boxed().sorted(java.util.Comparator.reverseOrder())
+          .mapToLong(Long::longValue).toArray();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot list the snapshot store " + store, e);
+    }
+  }
+
   /**
    * The index version a snapshot's header names (24 bytes read; nothing verified, {@link #read} does):
    * a cheap check that a descriptor names a real snapshot of its version.

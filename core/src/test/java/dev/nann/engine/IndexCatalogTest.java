@@ -72,6 +72,36 @@ class IndexCatalogTest {
     }
   }
 
+  @Test
+  void withNothingLiveAnUnloadableVersionIsServedFromTheNewestGoodSnapshotInTheStore() throws Exception {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    write(1, c, dev.nann.graph.SnapshotFormat.fileName(1));
+    IndexDescriptor v2 = write(2, c, dev.nann.graph.SnapshotFormat.fileName(2));
+    IndexDescriptor v3 = write(3, c, dev.nann.graph.SnapshotFormat.fileName(3));
+    // a restored job's newest descriptor (v3) names a file since deleted; v2's file is damaged
+    java.nio.file.Files.delete(Path.of(v3.getUri()));
+    Path v2file = Path.of(v2.getUri());
+    byte[] b = java.nio.file.Files.readAllBytes(v2file);
+    b[b.length / 2] ^= 0x5A;
+    java.nio.file.Files.write(v2file, b);
+    try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run,
+        live -> madeLive.add(live.version()))) {
+      try (var lease = catalog.lease(v3)) {
+        assertNotNull(lease, "answered from the store, not NO_INDEX");
+        assertEquals(1L, lease.value().version(), "the newest snapshot that loads and verifies");
+      }
+      assertEquals(1L, catalog.live().version());
+      assertEquals(List.of(1L), madeLive);
+      assertNotNull(catalog.refusal(3));
+      assertNotNull(catalog.refusal(2), "the damaged one was tried and refused");
+    }
+  }
+
+  private IndexDescriptor write(long version, Corpus c, String name) {
+    return TestData.publish(new HnswIndexBuilder().m(16).efConstruction(40).seed(version).version(version)
+        .build(c.embeddings(), DIM, c.itemIds()), dir.resolve(name));
+  }
+
   private IndexDescriptor write(long version, Corpus c) {
     return TestData.publish(new HnswIndexBuilder().m(16).efConstruction(40).seed(version).version(version)
         .build(c.embeddings(), DIM, c.itemIds()), dir.resolve("index-" + version + ".nann"));

@@ -31,20 +31,13 @@ public final class SnapshotPublisher {
 
   /** The newest version with a snapshot file in {@code directory}, or 0 when there is none. */
   public static long newestVersion(Path directory) {
-    if (!java.nio.file.Files.isDirectory(directory)) {
-      return 0;
-    }
-    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(directory)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("index-v\\d{12}\\.nann"))
-          .mapToLong(n -> Long.parseLong(n.substring(7, 19))).max().orElse(0);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException("cannot list the snapshot store " + directory, e);
-    }
+    long[] versions = SnapshotFormat.versionsIn(directory);
+    return versions.length == 0 ? 0 : versions[0];
   }
 
   /** File name of a version's snapshot. */
   public static String fileName(long version) {
-    return String.format("index-v%012d.nann", version);
+    return SnapshotFormat.fileName(version);
   }
 
   /**
