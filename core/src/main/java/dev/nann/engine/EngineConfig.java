@@ -100,7 +100,12 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
 
   /** Walker threads on this machine: the configured number, or one per core when it is 0. */
   public int walkers() {
-    return walkerThreads > 0 ? walkerThreads : Runtime.getRuntime().availableProcessors();
+    return walkersFor(walkerThreads);
+  }
+
+  /** Walker threads a setting of {@code configured} means on this machine (0: one per core). */
+  public static int walkersFor(int configured) {
+    return configured > 0 ? configured : Runtime.getRuntime().availableProcessors();
   }
 
   /** How models are run (provider, device, threads per call). */

@@ -35,11 +35,6 @@ public final class SnapshotPublisher {
     return versions.length == 0 ? 0 : versions[0];
   }
 
-  /** File name of a version's snapshot. */
-  public static String fileName(long version) {
-    return SnapshotFormat.fileName(version);
-  }
-
   /**
    * Builds, writes, reads back and verifies.
    *
@@ -61,7 +56,7 @@ public final class SnapshotPublisher {
    */
   public IndexDescriptor publish(HnswIndex built) {
     long version = built.meta().version();
-    Path file = directory.resolve(fileName(version));
+    Path file = directory.resolve(SnapshotFormat.fileName(version));
     HnswIndex written = SnapshotFormat.write(built, file);
     HnswIndex readBack = SnapshotFormat.read(file);
     if (!readBack.sha256().equals(written.sha256()) || readBack.size() != built.size()

@@ -22,8 +22,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -74,7 +72,7 @@ public final class FuzzRun {
     RecordFuzzer.Kind[] kinds = RecordFuzzer.Kind.values();
     try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap);
          KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow();
-         KafkaConsumer<byte[], byte[]> dead = fromNow(bootstrap, cfg.get(ServingOptions.TOPIC_DEAD_LETTER))) {
+         KafkaConsumer<byte[], byte[]> dead = stack.client.fromNow(cfg.get(ServingOptions.TOPIC_DEAD_LETTER))) {
       long t0 = System.nanoTime();
       int sinceGood = 0;
       for (int i = 0; i < perTopic; i++) {
@@ -167,19 +165,5 @@ public final class FuzzRun {
     p.put("max.in.flight.requests.per.connection", "1");   // see ServingClient: KAFKA-15591
     p.put("max.request.size", "4194304");
     return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
-  }
-
-  private static KafkaConsumer<byte[], byte[]> fromNow(String bootstrap, String topic) {
-    Properties p = new Properties();
-    p.put("bootstrap.servers", bootstrap);
-    p.put("enable.auto.commit", "false");
-    p.put("isolation.level", "read_committed");
-    KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-    List<TopicPartition> parts = new ArrayList<>();
-    c.partitionsFor(topic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
-    c.assign(parts);
-    c.seekToEnd(parts);
-    parts.forEach(c::position);
-    return c;
   }
 }

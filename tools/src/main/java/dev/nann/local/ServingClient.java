@@ -140,16 +140,38 @@ public final class ServingClient implements AutoCloseable {
 
   /** A read_committed consumer of the responses topic, positioned at its end (only new answers). */
   public KafkaConsumer<byte[], byte[]> responsesFromNow() {
+    return fromNow(responsesTopic);
+  }
+
+  /** A read_committed consumer of {@code topic}, positioned at its end (only records written from now on). */
+  public KafkaConsumer<byte[], byte[]> fromNow(String topic) {
     Properties p = properties();
     p.put("isolation.level", "read_committed");
     p.put("enable.auto.commit", "false");
     KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     List<TopicPartition> parts = new ArrayList<>();
-    c.partitionsFor(responsesTopic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+    c.partitionsFor(topic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
     c.assign(parts);
     c.seekToEnd(parts);
-    parts.forEach(c::position);   // resolve the end offsets now, before any request is sent
+    parts.forEach(c::position);   // resolve the end offsets now, before anything is sent
     return c;
+  }
+
+  /**
+   * Sends every user's behaviour in {@code corpus} as user events (user id = its index in the
+   * corpus, timestamps increasing) and flushes; returns how many were sent.
+   */
+  public int replayBehaviour(dev.nann.corpus.Corpus corpus) {
+    long t = 1;
+    int sent = 0;
+    for (int u = 0; u < corpus.users().size(); u++) {
+      for (int row : corpus.users().get(u).behavior()) {
+        send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++).build());
+        sent++;
+      }
+    }
+    flush();
+    return sent;
   }
 
   /** Decodes a response record. */

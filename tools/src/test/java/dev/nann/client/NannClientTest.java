@@ -10,7 +10,6 @@ import dev.nann.jobs.ServingOptions;
 import dev.nann.local.LocalStack;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
-import dev.nann.schemas.UserEvent;
 import dev.nann.schemas.codec.AvroCodec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,13 +46,7 @@ class NannClientTest {
     try (LocalStack stack = LocalStack.start(dir.resolve("stack"), MODEL, corpus.itemIds(), corpus.embeddings(), 16,
         Map.of(), null, System.err)) {
       assertEquals("at-least-once", stack.config.get(ServingOptions.DELIVERY), "low-latency answers are the default");
-      for (int u = 0; u < 20; u++) {
-        for (int row : corpus.users().get(u).behavior()) {
-          stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(1)
-              .build());
-        }
-      }
-      stack.client.flush();
+      stack.client.replayBehaviour(corpus);
       String bootstrap = stack.config.get(ServingOptions.BOOTSTRAP_SERVERS);
       String responsesTopic = stack.config.get(ServingOptions.TOPIC_RESPONSES);
       try (NannClient nann = new NannClient(bootstrap, stack.config.get(ServingOptions.TOPIC_REQUESTS), responsesTopic,

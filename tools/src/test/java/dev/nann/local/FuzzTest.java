@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.corpus.Corpus;
 import dev.nann.corpus.SyntheticCorpus;
-import dev.nann.schemas.UserEvent;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -34,14 +33,7 @@ class FuzzTest {
     try (LocalStack stack = LocalStack.start(dir.resolve("stack"), MODEL, corpus.itemIds(), corpus.embeddings(), dim,
         Map.of("kafka.delivery", "at-least-once", "async.timeout-ms", "10000"), Map.of("rebuild.max-interval-ms", "20000"),
         System.err, Map.of("restart-strategy.type", "none"))) {
-      long t = 1;
-      for (int u = 0; u < users; u++) {
-        for (int row : corpus.users().get(u).behavior()) {
-          stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++)
-              .build());
-        }
-      }
-      stack.client.flush();
+      stack.client.replayBehaviour(corpus);
       try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
         stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));
       }

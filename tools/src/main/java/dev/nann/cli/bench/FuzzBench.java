@@ -6,7 +6,6 @@ import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.local.FuzzRun;
 import dev.nann.local.LocalStack;
 import dev.nann.scorer.ModelSpec;
-import dev.nann.schemas.UserEvent;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,14 +55,7 @@ public final class FuzzBench implements Callable<Integer> {
     List<String> lines = new ArrayList<>();
     try (LocalStack stack = LocalStack.start(BenchCatalog.repo().resolve(".nann-bench"), modelDir, corpus.itemIds(),
         corpus.embeddings(), dim, serving, sync, System.err, Map.of("restart-strategy.type", "none"))) {
-      long t = 1;
-      for (int u = 0; u < corpus.users().size(); u++) {
-        for (int row : corpus.users().get(u).behavior()) {
-          stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++)
-              .build());
-        }
-      }
-      stack.client.flush();
+      stack.client.replayBehaviour(corpus);
       try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
         stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));
       }

@@ -7,7 +7,6 @@ import dev.nann.local.ServingClient;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
-import dev.nann.schemas.UserEvent;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,15 +33,7 @@ final class LoadDriver {
 
   /** Replays every user's behaviour, waits for the job to serve, then 20 s of unreported load at {@code rate}. */
   static void warm(LocalStack stack, Corpus corpus, double rate, int k) throws Exception {
-    long t = 1;
-    int sent = 0;
-    for (int u = 0; u < corpus.users().size(); u++) {
-      for (int row : corpus.users().get(u).behavior()) {
-        stack.client.send(UserEvent.newBuilder().setUserId(u).setItemId(corpus.itemIds()[row]).setTimestampMillis(t++).build());
-        sent++;
-      }
-    }
-    stack.client.flush();
+    int sent = stack.client.replayBehaviour(corpus);
     System.err.printf("[bench] %,d behaviour events sent; waiting for the job to serve%n", sent);
     try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
       stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));

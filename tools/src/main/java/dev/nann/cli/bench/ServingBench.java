@@ -64,9 +64,8 @@ public final class ServingBench implements Callable<Integer> {
   public Integer call() throws Exception {
     Path modelDir = catalog.modelDir();
     Corpus corpus = catalog.corpus();
-    int configured = Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
-        Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS)));
-    int walkers = configured > 0 ? configured : Runtime.getRuntime().availableProcessors();
+    int walkers = EngineConfig.walkersFor(Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
+        Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
     // the scorer's own ceiling first, on the same model, threads and batch size, in the same run
     double ceiling = ScorerCeiling.itemsPerSecond(modelDir, walkers, CEILING_BATCH_ROWS, 5);
     System.err.printf("[bench] scorer ceiling: %,.0f items/s (bare ONNX Runtime, %d threads, batches of %d rows)%n",
