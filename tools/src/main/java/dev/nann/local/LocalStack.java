@@ -8,10 +8,7 @@ import dev.nann.jobs.IndexSyncJob;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingJob;
 import dev.nann.schemas.IndexDescriptor;
-import dev.nann.schemas.ItemEmbedding;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -110,14 +107,7 @@ public final class LocalStack implements AutoCloseable {
       kafka.createTopics(sync.topics(), 1, sync.compactedTopics());
       log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
       long t1 = System.nanoTime();
-      for (int i = 0; i < ids.length; i++) {
-        List<Float> v = new ArrayList<>(dim);
-        for (int j = 0; j < dim; j++) {
-          v.add(embeddings[i * dim + j]);
-        }
-        client.send(sync.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS), ItemEmbedding.newBuilder().setItemId(ids[i]).setEmbedding(v).build());
-      }
-      client.flush();
+      client.sendCatalog(sync.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS), ids, embeddings, dim);
       log.printf("[local] catalog: %,d item embeddings sent to %s in %.1f s%n", ids.length,
           sync.get(IndexSyncOptions.TOPIC_ITEM_EMBEDDINGS), (System.nanoTime() - t1) / 1e9);
       // one MiniCluster job with both pipelines: index-sync (catalog -> snapshot -> descriptor) and serving
@@ -160,7 +150,7 @@ public final class LocalStack implements AutoCloseable {
     kafka.close();
   }
 
-  static void deleteTree(Path dir) throws IOException {
+  public static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }

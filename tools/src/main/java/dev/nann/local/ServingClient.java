@@ -90,6 +90,18 @@ public final class ServingClient implements AutoCloseable {
     producer.send(new ProducerRecord<>(itemTopic, key(item.getItemId()), items.encode(item)), this::onSent);
   }
 
+  /** Sends a catalog as item upserts to {@code itemTopic} and flushes. */
+  public void sendCatalog(String itemTopic, long[] ids, float[] embeddings, int dim) {
+    for (int i = 0; i < ids.length; i++) {
+      List<Float> v = new ArrayList<>(dim);
+      for (int j = 0; j < dim; j++) {
+        v.add(embeddings[i * dim + j]);
+      }
+      send(itemTopic, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(ids[i]).setEmbedding(v).build());
+    }
+    flush();
+  }
+
   /**
    * Waits for an index descriptor of at least {@code items} items on {@code indexTopic} (read
    * from the beginning).
