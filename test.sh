@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: checks the committed fixture models regenerate from the trainer, then runs every
-# Java test (real ONNX models, real snapshot files, a real Kafka broker, Flink MiniClusters) across
+# Java test (real ONNX models, real snapshot files, a real Kafka broker, Flink MiniClusters, a multi-process
+# Flink cluster running the job jar) across
 # the Maven reactor, compiles the GPU build, and lints the Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +25,8 @@ if [ -f "$ML/u.data" ]; then
 else
   echo "[test] $ML not found: trainer smoke run skipped"
 fi
+echo "[test] job jar (what runs on a cluster; the cluster test deploys it)"
+mvn -B -ntp -q -Pjob-jar -DskipTests package -pl flink-jobs -am
 echo "[test] mvn verify"
 mvn -B -ntp verify
 echo "[test] docs/model-contract.md's export example exports a model that ./nann check-model accepts"
@@ -33,7 +36,6 @@ rm -rf .cache/export-example && mkdir -p .cache/export-example
 (cd .cache/export-example && PYTHONWARNINGS=ignore PYTHONPATH=../../trainer /usr/bin/python3 export_mine.py)
 ./nann check-model --model .cache/export-example/my-model
 echo "[test] job jar (what runs on a cluster) holds no CLI, local-stack or evaluator classes"
-mvn -B -ntp -q -Pjob-jar -DskipTests package -pl flink-jobs -am
 if jar tf flink-jobs/target/nann-job.jar | grep -E "^dev/nann/(cli|local|eval)/"; then
   echo "[test] the job jar carries tool classes"; exit 1
 fi

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code ./nann} command line. */
 @Command(name = "nann", mixinStandardHelpOptions = true, version = "nann 0.1.0",
     description = "Streaming neural-metric retrieval: the user's own model walking an HNSW graph (NANN), on Apache Flink.",
-    subcommands = {DemoCommand.class, ClusterCommand.class, RequestCommand.class, ServeCommand.class, IndexSyncCommand.class, CheckModelCommand.class, BenchCommand.class, EvalCommand.class, CorpusCommand.class, IndexCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {DemoCommand.class, ClusterCommand.class, ChaosCommand.class, RequestCommand.class, ServeCommand.class, IndexSyncCommand.class, CheckModelCommand.class, BenchCommand.class, EvalCommand.class, CorpusCommand.class, IndexCommand.class, CommandLine.HelpCommand.class})
 public final class Nann implements Runnable {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;

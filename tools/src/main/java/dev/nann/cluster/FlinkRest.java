@@ -86,12 +86,9 @@ public final class FlinkRest {
     return c.isMissingNode() || c.isNull() ? -1 : c.path("id").asLong();
   }
 
-  /** How often the job has restarted. */
-  public long restarts(String jobId) throws IOException {
-    for (JsonNode m : get("/jobs/" + jobId + "/metrics?get=numRestarts")) {
-      return m.path("value").asLong();
-    }
-    return 0;
+  /** How many failures the job has recovered from (its exception history; not a cached metric). */
+  public int failovers(String jobId) throws IOException {
+    return get("/jobs/" + jobId + "/exceptions?maxExceptions=1000").path("exceptionHistory").path("entries").size();
   }
 
   /** The TaskManager resource ids that run a subtask of the job's vertex whose name contains {@code vertexName}. */

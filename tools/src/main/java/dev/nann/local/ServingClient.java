@@ -157,6 +157,15 @@ public final class ServingClient implements AutoCloseable {
 
   /** A read_committed consumer of {@code topic}, positioned at its end (only records written from now on). */
   public KafkaConsumer<byte[], byte[]> fromNow(String topic) {
+    return consumer(topic, true);
+  }
+
+  /** A read_committed consumer of {@code topic} from its first record. */
+  public KafkaConsumer<byte[], byte[]> fromStart(String topic) {
+    return consumer(topic, false);
+  }
+
+  private KafkaConsumer<byte[], byte[]> consumer(String topic, boolean atEnd) {
     Properties p = properties();
     p.put("isolation.level", "read_committed");
     p.put("enable.auto.commit", "false");
@@ -164,8 +173,12 @@ public final class ServingClient implements AutoCloseable {
     List<TopicPartition> parts = new ArrayList<>();
     c.partitionsFor(topic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
     c.assign(parts);
-    c.seekToEnd(parts);
-    parts.forEach(c::position);   // resolve the end offsets now, before anything is sent
+    if (atEnd) {
+      c.seekToEnd(parts);
+    } else {
+      c.seekToBeginning(parts);
+    }
+    parts.forEach(c::position);   // resolve the offsets now, before anything is sent
     return c;
   }
 

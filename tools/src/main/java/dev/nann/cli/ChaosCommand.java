@@ -1,0 +1,96 @@
+package dev.nann.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.nann.cluster.ChaosRun;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./nann chaos}: failure injection against a local multi-process Flink cluster under load. */
+@Command(name = "chaos", mixinStandardHelpOptions = true, description = {
+    "Starts a Flink session cluster (JobManager + TaskManager processes) and a Kafka broker process, deploys",
+    "index-sync and serving from the job jar, and sends requests open-loop while TaskManagers are killed with",
+    "kill -9 (and replaced), the broker is restarted, index-sync is killed right after publishing, and serving",
+    "restarts with its newest snapshot damaged. Prints one line per fault and a JSON summary line."})
+public final class ChaosCommand implements Callable<Integer> {
+  @Option(names = "--requests", description = "requests to send (default: ${DEFAULT-VALUE})")
+  int requests = 100_000;
+  @Option(names = "--rate", description = "requests per second, open loop (default: ${DEFAULT-VALUE})")
+  double rate = 50;
+  @Option(names = "--tm-kills", description = "kill -9 of a TaskManager running serving (default: ${DEFAULT-VALUE})")
+  int tmKills = 3;
+  @Option(names = "--broker-restarts", description = "broker stops and restarts (default: ${DEFAULT-VALUE})")
+  int brokerRestarts = 1;
+  @Option(names = "--index-sync-kill", negatable = true, description = "kill index-sync's TaskManager right after it "
+      + "publishes a snapshot, before its next checkpoint (default: ${DEFAULT-VALUE})")
+  boolean indexSyncKill = true;
+  @Option(names = "--broken-snapshot", negatable = true, description = "damage the newest snapshot in the store, then "
+      + "kill a serving TaskManager: the restore must answer from an older snapshot (default: ${DEFAULT-VALUE})")
+  boolean brokenSnapshot = true;
+  @Option(names = "--delivery", description = "responses: exactly-once or at-least-once (default: ${DEFAULT-VALUE})")
+  String delivery = "exactly-once";
+  @Option(names = "--users", description = "users with behaviour in keyed state (default: ${DEFAULT-VALUE})")
+  int users = 1000;
+  @Option(names = "--events-per-user", description = "behaviour events per user (default: ${DEFAULT-VALUE})")
+  int eventsPerUser = 20;
+  @Option(names = "--trigger-every", description = "a feed trigger event per this many requests (default: ${DEFAULT-VALUE})")
+  int triggerEvery = 20;
+  @Option(names = "--checkpoint-interval-ms", description = "both jobs' checkpoint interval (default: ${DEFAULT-VALUE})")
+  int checkpointIntervalMs = 2000;
+  @Option(names = "--task-managers", description = "TaskManager processes (default: ${DEFAULT-VALUE})")
+  int taskManagers = 2;
+  @Option(names = "--parallelism", description = "the serving job's parallelism (default: ${DEFAULT-VALUE})")
+  int parallelism = 2;
+  @Option(names = "--drain-s", description = "after the last request, seconds without a new answer before the rest "
+      + "count as lost (default: ${DEFAULT-VALUE})")
+  int drainSeconds = 120;
+  @Option(names = "--home", description = "the cluster's directory (default: <repo>/.nann-chaos; emptied first)")
+  Path home;
+  @Option(names = "--keep", description = "leave the cluster running at the end (./nann cluster status --home ...)")
+  boolean keep;
+
+  @Override
+  public Integer call() throws Exception {
+    if (!delivery.equals("exactly-once") && !delivery.equals("at-least-once")) {
+      throw new IllegalArgumentException("--delivery must be exactly-once or at-least-once, not '" + delivery + "'");
+    }
+    Path repo = ModelLocator.repoRoot();
+    ChaosRun.Options o = new ChaosRun.Options(home != null ? home : repo.resolve(".nann-chaos"), requests, rate, tmKills,
+        brokerRestarts, indexSyncKill, brokenSnapshot, delivery, users, eventsPerUser, triggerEvery, checkpointIntervalMs,
+        taskManagers, parallelism, drainSeconds, keep);
+    ChaosRun.Summary s = ChaosRun.run(o, repo, ClusterCommand.Home.flinkLib(), System.getProperty("java.class.path"),
+        ClusterCommand.Home.jobJar(), System.err);
+    for (ChaosRun.FaultResult f : s.faults()) {
+      System.err.printf("[chaos] %-18s at %5.0f s on %-14s first answer after %5.1f s (%d answers meanwhile)  %s%n",
+          f.fault(), f.atS(), f.target(), f.recoveryS(), f.answersDuringRecovery(), f.note());
+    }
+    System.err.printf("[chaos] statuses %s; latency p50 %.0f ms, p99 %.0f ms; feed %d triggers, %d pushes; serving "
+        + "failovers %d; index versions reused %d%n", s.statuses(), s.p50Ms(), s.p99Ms(), s.feedTriggers(),
+        s.feedDelivered(), s.servingFailovers(), s.indexVersionsReused());
+    ObjectNode j = JsonLines.object();
+    j.put("sent", s.sent());
+    j.put("answered", s.answered());
+    j.put("duplicates", s.duplicates());
+    j.put("lost", s.lost());
+    j.put("tm_kills", s.tmKills());
+    j.put("broker_restarts", s.brokerRestarts());
+    j.put("recovery_s_p50", JsonLines.round(s.recoveryP50(), 1));
+    j.put("delivery", s.delivery());
+    var recoveries = j.putArray("recovery_s");
+    s.faults().forEach(f -> recoveries.addObject().put("fault", f.fault().name().toLowerCase(java.util.Locale.ROOT))
+        .put("at_s", JsonLines.round(f.atS(), 1)).put("recovery_s", JsonLines.round(f.recoveryS(), 1))
+        .put("answers_meanwhile", f.answersDuringRecovery()));
+    j.put("feed_triggers", s.feedTriggers());
+    j.put("feed_pushes", s.feedDelivered());
+    j.put("index_versions_reused", s.indexVersionsReused());
+    j.put("serving_failovers", s.servingFailovers());
+    j.put("latency_p50_ms", JsonLines.round(s.p50Ms(), 1));
+    j.put("latency_p99_ms", JsonLines.round(s.p99Ms(), 1));
+    j.putPOJO("statuses", s.statuses());
+    System.out.println(JsonLines.line(j));
+    boolean ok = s.lost() == 0 && s.indexVersionsReused() == 0
+        && (!s.delivery().equals("exactly-once") || s.duplicates() == 0);
+    return ok ? 0 : 1;
+  }
+}
