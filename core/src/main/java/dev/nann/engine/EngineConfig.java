@@ -27,7 +27,7 @@ import java.nio.file.Path;
  * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
  * @param maxK largest k a request may ask for
  * @param allowBrute whether clients may ask for mode brute (a scan of the whole catalogue)
- * @param queueCapacity requests that may wait for a walker, per operator sharing the engine; more are answered OVERLOADED at once
+ * @param queueCapacity requests that may wait for a walker; more are answered OVERLOADED at once
  * @param freshMaxItems catalog changes the fresh set holds at most before a snapshot takes them
  * @param snapshotDir the snapshot root: relative snapshot uris resolve here, and no descriptor may
  *     name a snapshot outside it
@@ -221,7 +221,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       return this;
     }
 
-    /** Requests that may wait for a walker, per operator sharing the engine; more are shed (OVERLOADED). */
+    /** Requests that may wait for a walker; more are shed (OVERLOADED). */
     public Builder queueCapacity(int n) {
       queueCapacity = n;
       return this;

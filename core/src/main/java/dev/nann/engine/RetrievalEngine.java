@@ -24,9 +24,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -48,7 +48,7 @@ public final class RetrievalEngine implements AutoCloseable {
 
   private final EngineConfig config;
   private final SearchParams search;
-  private final ThreadPoolExecutor walkers;
+  private final ExecutorService walkers;
   /** Loads descriptors' indexes and models off the walker threads, one at a time, in arrival order. */
   private final ExecutorService loader;
   private final IndexCatalog indexes;
@@ -59,8 +59,6 @@ public final class RetrievalEngine implements AutoCloseable {
   private final PathModel paths;
   private final ThreadLocal<WalkerScratch> scratch;
   private final AtomicInteger inFlight = new AtomicInteger();
-  /** Operators sharing this engine ({@link #acquire}); each may queue {@code queueCapacity} requests. */
-  private volatile int operators = 1;
   private final AtomicLong shed = new AtomicLong();
   private final AtomicLong abandoned = new AtomicLong();
   private final AtomicLong freshRefused = new AtomicLong();
@@ -69,10 +67,9 @@ public final class RetrievalEngine implements AutoCloseable {
   public RetrievalEngine(EngineConfig config) {
     this.config = config;
     this.search = config.search();
-    // the queue is bounded by submit (queueCapacity per operator sharing the engine): past it requests
-    // are shed at once (OVERLOADED) instead of waiting without end
+    // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
     this.walkers = new ThreadPoolExecutor(config.walkers(), config.walkers(), 0L, TimeUnit.MILLISECONDS,
-        new LinkedBlockingQueue<>(), daemons("nann-walker-"));
+        new ArrayBlockingQueue<>(config.queueCapacity()), daemons("nann-walker-"));
     this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());
@@ -85,14 +82,13 @@ public final class RetrievalEngine implements AutoCloseable {
   /** The engine shared by every operator in this JVM with an equal config. */
   public static synchronized RetrievalEngine acquire(EngineConfig config) {
     RetrievalEngine e = SHARED.computeIfAbsent(config, RetrievalEngine::new);
-    e.operators = USERS.merge(e, 1, Integer::sum);
+    USERS.merge(e, 1, Integer::sum);
     return e;
   }
 
   /** Lets go of a shared engine; the last user closes it. */
   public static synchronized void release(RetrievalEngine engine) {
     Integer left = USERS.merge(engine, -1, Integer::sum);
-    engine.operators = left == null ? 0 : left;
     if (left != null && left <= 0) {
       USERS.remove(engine);
       SHARED.remove(engine.config);
@@ -211,14 +207,6 @@ public final class RetrievalEngine implements AutoCloseable {
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
     inFlight.incrementAndGet();
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
-    int capacity = queueCapacity();
-    if (walkers.getQueue().size() >= capacity && !walkers.isShutdown()) {
-      inFlight.decrementAndGet();
-      shed.incrementAndGet();
-      f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
-          + capacity + " requests waiting); retry later"));
-      return f;
-    }
     try {
       walkers.execute(() -> {
         try {
@@ -238,19 +226,12 @@ public final class RetrievalEngine implements AutoCloseable {
       if (walkers.isShutdown()) {
         f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "engine is shut down"));
       } else {
-        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "the engine refused the request"));
+        shed.incrementAndGet();
+        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
+            + config.queueCapacity() + " requests waiting); retry later"));
       }
     }
     return f;
-  }
-
-  /**
-   * Requests that may wait for a walker: {@code queueCapacity} per operator sharing the engine, so
-   * that two serving subtasks placed on one TaskManager (as after a failover) can each keep their
-   * async capacity in flight without being shed.
-   */
-  public int queueCapacity() {
-    return config.queueCapacity() * Math.max(1, operators);
   }
 
   /** Answers a task on the calling thread. */

@@ -85,9 +85,8 @@ public final class ServingOptions {
       .defaultValue(EngineConfig.DEFAULT_ALLOW_BRUTE).withDescription("Whether clients may ask for mode brute, a scan "
           + "of the whole catalogue per request (refused INVALID otherwise).");
   public static final ConfigOption<Integer> QUEUE_CAPACITY = key("engine.queue-capacity").intType()
-      .defaultValue(EngineConfig.DEFAULT_QUEUE_CAPACITY).withDescription("Requests that may wait for a walker, per "
-          + "serving subtask on the TaskManager (its subtasks share one engine); past it a request is answered "
-          + "OVERLOADED at once instead of queueing without end.");
+      .defaultValue(EngineConfig.DEFAULT_QUEUE_CAPACITY).withDescription("Requests that may wait for a walker per "
+          + "TaskManager; past it a request is answered OVERLOADED at once instead of queueing without end.");
   public static final ConfigOption<Integer> FRESH_MAX_ITEMS = key("fresh.max-items").intType()
       .defaultValue(EngineConfig.DEFAULT_FRESH_MAX_ITEMS).withDescription("Catalog changes not yet in a snapshot that "
           + "serving holds at most (every query scores them all); past it upserts wait for the next snapshot, counted "

@@ -28,8 +28,20 @@ public final class ChaosCommand implements Callable<Integer> {
   @Option(names = "--broken-snapshot", negatable = true, description = "damage the newest snapshot in the store, then "
       + "kill a serving TaskManager: the restore must answer from an older snapshot (default: ${DEFAULT-VALUE})")
   boolean brokenSnapshot = true;
+  @Option(names = "--commit-window-kills", description = "kill -9 of a serving TaskManager the moment a checkpoint "
+      + "completes, before its transactions commit (default: ${DEFAULT-VALUE})")
+  int commitWindowKills = 0;
+  @Option(names = "--timeout-restore", description = "at the end, kill every serving TaskManager the moment a checkpoint "
+      + "completes and start replacements only after the transaction timeout (with --transaction-timeout-ms)")
+  boolean timeoutRestore;
+  @Option(names = "--transaction-timeout-ms", description = "the serving sinks' kafka.transaction-timeout-ms (default: "
+      + "the job's)")
+  int transactionTimeoutMs = 0;
   @Option(names = "--delivery", description = "responses: exactly-once or at-least-once (default: ${DEFAULT-VALUE})")
   String delivery = "exactly-once";
+  @Option(names = "--extra-items", description = "synthetic items added to the 1,682-item demo catalogue, for a "
+      + "larger snapshot (default: ${DEFAULT-VALUE})")
+  int extraItems = 0;
   @Option(names = "--users", description = "users with behaviour in keyed state (default: ${DEFAULT-VALUE})")
   int users = 1000;
   @Option(names = "--events-per-user", description = "behaviour events per user (default: ${DEFAULT-VALUE})")
@@ -57,7 +69,7 @@ public final class ChaosCommand implements Callable<Integer> {
     }
     Path repo = ModelLocator.repoRoot();
     ChaosRun.Options o = new ChaosRun.Options(home != null ? home : repo.resolve(".nann-chaos"), requests, rate, tmKills,
-        brokerRestarts, indexSyncKill, brokenSnapshot, delivery, users, eventsPerUser, triggerEvery, checkpointIntervalMs,
+        brokerRestarts, indexSyncKill, brokenSnapshot, commitWindowKills, timeoutRestore, transactionTimeoutMs, delivery, extraItems, users, eventsPerUser, triggerEvery, checkpointIntervalMs,
         taskManagers, parallelism, drainSeconds, keep);
     ChaosRun.Summary s = ChaosRun.run(o, repo, ClusterCommand.Home.flinkLib(), System.getProperty("java.class.path"),
         ClusterCommand.Home.jobJar(), System.err);
@@ -75,12 +87,15 @@ public final class ChaosCommand implements Callable<Integer> {
     j.put("lost", s.lost());
     j.put("tm_kills", s.tmKills());
     j.put("broker_restarts", s.brokerRestarts());
-    j.put("recovery_s_p50", JsonLines.round(s.recoveryP50(), 1));
+    seconds(j, "recovery_s_p50", s.recoveryP50());
     j.put("delivery", s.delivery());
     var recoveries = j.putArray("recovery_s");
-    s.faults().forEach(f -> recoveries.addObject().put("fault", f.fault().name().toLowerCase(java.util.Locale.ROOT))
-        .put("at_s", JsonLines.round(f.atS(), 1)).put("recovery_s", JsonLines.round(f.recoveryS(), 1))
-        .put("answers_meanwhile", f.answersDuringRecovery()));
+    for (ChaosRun.FaultResult f : s.faults()) {
+      ObjectNode r = recoveries.addObject().put("fault", f.fault().name().toLowerCase(java.util.Locale.ROOT))
+          .put("at_s", JsonLines.round(f.atS(), 1));
+      seconds(r, "recovery_s", f.recoveryS());
+      r.put("answers_meanwhile", f.answersDuringRecovery());
+    }
     j.put("feed_triggers", s.feedTriggers());
     j.put("feed_pushes", s.feedDelivered());
     j.put("index_versions_reused", s.indexVersionsReused());
@@ -89,8 +104,17 @@ public final class ChaosCommand implements Callable<Integer> {
     j.put("latency_p99_ms", JsonLines.round(s.p99Ms(), 1));
     j.putPOJO("statuses", s.statuses());
     System.out.println(JsonLines.line(j));
-    boolean ok = s.lost() == 0 && s.indexVersionsReused() == 0
+    boolean ok = !Double.isNaN(s.recoveryP50()) && s.lost() == 0 && s.indexVersionsReused() == 0
         && (!s.delivery().equals("exactly-once") || s.duplicates() == 0);
     return ok ? 0 : 1;
+  }
+
+  /** Seconds to one decimal; null when there is no figure (no answer came after the fault). */
+  private static void seconds(ObjectNode j, String key, double s) {
+    if (Double.isNaN(s)) {
+      j.putNull(key);
+    } else {
+      j.put(key, JsonLines.round(s, 1));
+    }
   }
 }

@@ -12,8 +12,6 @@ import dev.nann.schemas.UserEvent;
 import dev.nann.schemas.codec.AvroCodec;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.RandomAccessFile;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,18 +36,16 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
  * the first answer after each fault, and the candidate feed.
  */
 public final class ChaosRun {
-  /** The faults a run can inject. */
-  public enum Fault {
-    TASK_MANAGER_KILL, BROKER_RESTART, INDEX_SYNC_KILL, BROKEN_SNAPSHOT
-  }
-
   /**
    * @param rate requests per second, open loop
+   * @param extraItems synthetic items added to the demo catalogue (a larger snapshot)
+   * @param transactionTimeoutMs the serving sinks' {@code kafka.transaction-timeout-ms}; 0: the job's default
    * @param triggerEvery one trigger event (a candidate feed push) per this many requests; 0: none
    * @param drainSeconds after the last request, how long to wait without a new answer before the rest count as lost
    */
   public record Options(Path home, int requests, double rate, int tmKills, int brokerRestarts, boolean indexSyncKill,
-                        boolean brokenSnapshot, String delivery, int users, int eventsPerUser, int triggerEvery,
+                        boolean brokenSnapshot, int commitWindowKills, boolean timeoutRestore,
+                        int transactionTimeoutMs, String delivery, int extraItems, int users, int eventsPerUser, int triggerEvery,
                         int checkpointIntervalMs, int taskManagers, int parallelism, int drainSeconds, boolean keep) {
   }
 
@@ -111,10 +107,15 @@ public final class ChaosRun {
     LocalCluster cluster = LocalCluster.start(new ClusterHome(o.home()), flinkLib, kafkaClasspath,
         new LocalCluster.Settings(o.taskManagers(), 2, "2g", "1g", "512m"), log);
     try {
-      DemoCatalog catalog = DemoCatalog.load(repo.resolve("demo"), 16);
+      DemoCatalog catalog = DemoCatalog.load(repo.resolve("demo"), 16).padded(o.extraItems(), 11);
       String ckpt = Integer.toString(o.checkpointIntervalMs());
+      Map<String, String> serving = new java.util.HashMap<>(Map.of("kafka.delivery", o.delivery(),
+          "checkpoint.interval-ms", ckpt));
+      if (o.transactionTimeoutMs() > 0) {
+        serving.put("kafka.transaction-timeout-ms", Integer.toString(o.transactionTimeoutMs()));
+      }
       ClusterDeployment d = ClusterDeployment.deploy(cluster, jobJar, repo.resolve("demo/model"), catalog.dim(),
-          o.parallelism(), Map.of("kafka.delivery", o.delivery(), "checkpoint.interval-ms", ckpt),
+          o.parallelism(), serving,
           Map.of("rebuild.min-changes", Integer.toString(catalog.ids().length), "rebuild.max-interval-ms", "3000",
               "checkpoint.interval-ms", ckpt), log);
       ChaosRun run = new ChaosRun(o, log, cluster, d, catalog);
@@ -200,16 +201,27 @@ public final class ChaosRun {
     if (o.brokenSnapshot()) {
       plan.add(Fault.BROKEN_SNAPSHOT);
     }
+    for (int i = 0; i < o.commitWindowKills(); i++) {
+      plan.add(Fault.COMMIT_WINDOW_KILL);
+    }
+    if (o.timeoutRestore()) {
+      plan.add(Fault.TIMEOUT_RESTORE);
+    }
     return plan;
   }
 
   private void injectAll(List<Fault> plan, double seconds, List<FaultResult> results, List<Long> times) {
+    FaultInjector injector = new FaultInjector(cluster, deployment, observations());
     for (int i = 0; i < plan.size(); i++) {
       long due = loadStart + (long) (seconds * (i + 1) / (plan.size() + 1) * 1e9);
       try {
         sleepUntil(due);
-        results.add(inject(plan.get(i), times));
-        FaultResult r = results.get(results.size() - 1);
+        FaultInjector.Injected in = injector.inject(plan.get(i));
+        FaultResult r = new FaultResult(plan.get(i), (in.atNanos() - loadStart) / 1e9, in.target(), Double.NaN, 0, in.note());
+        synchronized (results) {
+          results.add(r);
+          times.add(in.atNanos());
+        }
         log.printf("[chaos] %5.0f s  %s %s%s%n", r.atS(), r.fault(), r.target(), r.note().isEmpty() ? "" : " (" + r.note() + ")");
       } catch (Exception e) {
         log.printf("[chaos] fault %s could not be injected: %s%n", plan.get(i), e);
@@ -217,81 +229,28 @@ public final class ChaosRun {
     }
   }
 
-  private FaultResult inject(Fault f, List<Long> times) throws Exception {
-    switch (f) {
-      case TASK_MANAGER_KILL -> {
-        String victim = servingTaskManager();
-        return killAndReplace(f, victim, times, "");
+  private FaultInjector.Observations observations() {
+    return new FaultInjector.Observations() {
+      @Override
+      public long newestPublished() {
+        return descriptors.keySet().stream().mapToLong(Long::longValue).max().orElse(-1);
       }
-      case BROKER_RESTART -> {
-        long t = mark(times);
-        cluster.stopBroker();
-        double down = (System.nanoTime() - t) / 1e9;
-        Thread.sleep(2000);
-        cluster.startBroker();
-        return result(f, t, "broker", String.format("stopped in %.1f s, restarted after %.1f s", down, (System.nanoTime() - t) / 1e9));
+
+      @Override
+      public IndexDescriptor descriptor(long version) {
+        return descriptors.get(version);
       }
-      case INDEX_SYNC_KILL -> {
-        long before = newestPublished();
-        sendCatalogChanges(100);
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        while (newestPublished() <= before && System.nanoTime() < deadline) {
-          Thread.sleep(20);
-        }
-        if (newestPublished() <= before) {
-          throw new IllegalStateException("index-sync published no new snapshot within 120 s");
-        }
-        String victim = cluster.rest().taskManagersOf(deployment.indexSyncJob(), "rebuild").get(0);
-        return killAndReplace(f, victim, times, "right after index-sync published v" + newestPublished());
+
+      @Override
+      public long newestAnswered() {
+        return newestAnsweredVersion.get();
       }
-      case BROKEN_SNAPSHOT -> {
-        IndexDescriptor newest = descriptors.get(newestPublished());
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (newestAnsweredVersion.get() < newest.getVersion() && System.nanoTime() < deadline) {
-          Thread.sleep(50);
-        }
-        String uri = newest.getUri();
-        damage(uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri));
-        return killAndReplace(f, servingTaskManager(), times, "v" + newest.getVersion() + " damaged in the store, then");
+
+      @Override
+      public void changeCatalog(int items) {
+        sendCatalogChanges(items);
       }
-      default -> throw new IllegalArgumentException(f.toString());
-    }
-  }
-
-  private FaultResult killAndReplace(Fault f, String victim, List<Long> times, String note) throws IOException {
-    long t = mark(times);
-    cluster.killTaskManager(victim);
-    String fresh = cluster.startTaskManager();
-    return result(f, t, victim, (note.isEmpty() ? "" : note + " ") + "kill -9 " + victim + ", started " + fresh);
-  }
-
-  private FaultResult result(Fault f, long t, String target, String note) {
-    return new FaultResult(f, (t - loadStart) / 1e9, target, Double.NaN, 0, note);
-  }
-
-  private static synchronized long mark(List<Long> times) {
-    long t = System.nanoTime();
-    times.add(t);
-    return t;
-  }
-
-  /** A TaskManager running the serving job's walk (the busiest target). */
-  private String servingTaskManager() throws Exception {
-    List<String> alive = cluster.taskManagers();
-    for (String tm : cluster.rest().taskManagersOf(deployment.servingJob(), "async retrieval")) {
-      if (alive.contains(tm)) {
-        return tm;
-      }
-    }
-    throw new IllegalStateException("no running TaskManager runs the serving job (alive: " + alive + ")");
-  }
-
-  /** Overwrites 4 KiB in the middle of a snapshot file: its checksum no longer verifies. */
-  private static void damage(Path snapshot) throws IOException {
-    try (RandomAccessFile f = new RandomAccessFile(snapshot.toFile(), "rw")) {
-      f.seek(f.length() / 2);
-      f.write(new byte[(int) Math.min(4096, f.length() / 2)]);
-    }
+    };
   }
 
   /** Open loop: request i leaves at start + i / rate whatever happened to earlier ones. */
@@ -362,10 +321,6 @@ public final class ChaosRun {
       client.send(topic, ItemEmbedding.newBuilder().setItemId(catalog.ids()[row]).setEmbedding(v).build());
     }
     client.flush();
-  }
-
-  private long newestPublished() {
-    return descriptors.keySet().stream().mapToLong(Long::longValue).max().orElse(-1);
   }
 
   private void onResponse(ConsumerRecord<byte[], byte[]> r) throws IOException {

@@ -325,6 +325,8 @@ public final class LocalCluster {
     c.put("restart-strategy.exponential-delay.max-backoff", "10 s");
     c.put("restart-strategy.exponential-delay.backoff-multiplier", "2.0");
     c.put("restart-strategy.exponential-delay.reset-backoff-threshold", "60 s");
+    // spread tasks over TaskManagers: each serving subtask on its own TaskManager's engine and cores
+    c.put("taskmanager.load-balance.mode", "TASKS");
     c.put("state.backend.type", "rocksdb");
     c.put("execution.checkpointing.dir", home.checkpoints().toUri().toString());
     c.put("io.tmp.dirs", shared + "/tmp");

@@ -62,6 +62,27 @@ public record DemoCatalog(long[] ids, float[] embeddings, int dim, Map<Long, Str
     }
   }
 
+  /**
+   * This catalog with {@code extra} synthetic items appended (for larger snapshots): each a random
+   * demo item's embedding with 10% Gaussian noise, ids from 1,000,000 up.
+   */
+  public DemoCatalog padded(int extra, long seed) {
+    if (extra <= 0) {
+      return this;
+    }
+    java.util.Random r = new java.util.Random(seed);
+    long[] allIds = java.util.Arrays.copyOf(ids, ids.length + extra);
+    float[] all = java.util.Arrays.copyOf(embeddings, (ids.length + extra) * dim);
+    for (int i = 0; i < extra; i++) {
+      allIds[ids.length + i] = 1_000_000L + i;
+      int src = r.nextInt(ids.length);
+      for (int j = 0; j < dim; j++) {
+        all[(ids.length + i) * dim + j] = embeddings[src * dim + j] * (1 + 0.1f * (float) r.nextGaussian());
+      }
+    }
+    return new DemoCatalog(allIds, all, dim, titles, events);
+  }
+
   public String title(long item) {
     return titles.getOrDefault(item, "item " + item);
   }

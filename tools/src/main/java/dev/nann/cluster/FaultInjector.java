@@ -1,0 +1,178 @@
+package dev.nann.cluster;
+
+import dev.nann.jobs.ServingOptions;
+import dev.nann.schemas.IndexDescriptor;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Injects one {@link Fault} into a {@link LocalCluster} running a {@link ClusterDeployment}: picks
+ * the target from the JobManager's view of where subtasks run, waits for the moment the fault is
+ * about (a snapshot just published, a checkpoint just completed), strikes, and starts replacement
+ * TaskManagers as a supervisor would.
+ */
+final class FaultInjector {
+  /** What the run has observed so far, and the one thing it can change: the catalogue. */
+  interface Observations {
+    /** The newest index version seen on {@code index-updates}, or -1. */
+    long newestPublished();
+
+    IndexDescriptor descriptor(long version);
+
+    /** The newest index version an answer has carried. */
+    long newestAnswered();
+
+    /** Moves {@code items} catalogue items, so index-sync publishes a new snapshot. */
+    void changeCatalog(int items);
+  }
+
+  /** A fault struck at {@code atNanos} ({@link System#nanoTime}) on {@code target}. */
+  record Injected(long atNanos, String target, String note) {
+  }
+
+  private final LocalCluster cluster;
+  private final ClusterDeployment deployment;
+  private final Observations seen;
+
+  FaultInjector(LocalCluster cluster, ClusterDeployment deployment, Observations seen) {
+    this.cluster = cluster;
+    this.deployment = deployment;
+    this.seen = seen;
+  }
+
+  Injected inject(Fault f) throws Exception {
+    switch (f) {
+      case TASK_MANAGER_KILL -> {
+        String victim = servingTaskManager();
+        return killAndReplace(victim, "");
+      }
+      case BROKER_RESTART -> {
+        long t = System.nanoTime();
+        cluster.stopBroker();
+        double down = (System.nanoTime() - t) / 1e9;
+        Thread.sleep(2000);
+        cluster.startBroker();
+        return new Injected(t, "broker", String.format("stopped in %.1f s, restarted after %.1f s", down, (System.nanoTime() - t) / 1e9));
+      }
+      case INDEX_SYNC_KILL -> {
+        long before = seen.newestPublished();
+        seen.changeCatalog(100);
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (seen.newestPublished() <= before && System.nanoTime() < deadline) {
+          Thread.sleep(20);
+        }
+        if (seen.newestPublished() <= before) {
+          throw new IllegalStateException("index-sync published no new snapshot within 120 s");
+        }
+        String victim = cluster.rest().taskManagersOf(deployment.indexSyncJob(), "rebuild").get(0);
+        return killAndReplace(victim, "right after index-sync published v" + seen.newestPublished());
+      }
+      case BROKEN_SNAPSHOT -> {
+        IndexDescriptor newest = seen.descriptor(seen.newestPublished());
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (seen.newestAnswered() < newest.getVersion() && System.nanoTime() < deadline) {
+          Thread.sleep(50);
+        }
+        String uri = newest.getUri();
+        damage(uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri));
+        return killAndReplace(servingTaskManager(), "v" + newest.getVersion() + " damaged in the store, then");
+      }
+      case COMMIT_WINDOW_KILL -> {
+        String victim = servingTaskManager();
+        long completedAt = awaitCheckpoint();
+        long t = System.nanoTime();
+        cluster.killTaskManager(victim);
+        String fresh = cluster.startTaskManager();
+        return new Injected(t, victim, String.format("kill -9 %s %.1f ms after a serving checkpoint completed, started %s",
+            victim, (t - completedAt) / 1e6, fresh));
+      }
+      case TIMEOUT_RESTORE -> {
+        List<String> victims = servingTaskManagers();
+        long completedAt = awaitCheckpoint();
+        long t = System.nanoTime();
+        for (String v : victims) {
+          cluster.killTaskManager(v);
+        }
+        long timeout = deployment.serving().get(ServingOptions.TRANSACTION_TIMEOUT_MS);
+        Thread.sleep(timeout + 15_000);
+        List<String> fresh = new ArrayList<>();
+        for (int i = 0; i < victims.size(); i++) {
+          fresh.add(cluster.startTaskManager());
+        }
+        return new Injected(t, String.join("+", victims), String.format("kill -9 %s %.1f ms after a serving checkpoint "
+            + "completed; %s started %.0f s later, past the %d ms transaction timeout", victims, (t - completedAt) / 1e6,
+            fresh, (System.nanoTime() - t) / 1e9, timeout));
+      }
+      default -> throw new IllegalArgumentException(f.toString());
+    }
+  }
+
+  /**
+   * Waits for the serving job's next completed checkpoint and returns when it was seen: the
+   * JobManager writes a checkpoint's {@code _metadata} when it completes, before it tells the
+   * tasks (whose sinks then commit their transactions), so polling the shared checkpoint directory
+   * every millisecond catches the moment before the commit.
+   */
+  private long awaitCheckpoint() throws Exception {
+    Path dir = Path.of(URI.create(deployment.serving().get(ServingOptions.CHECKPOINT_DIR))).resolve(deployment.servingJob());
+    long before = newestCheckpoint(dir);
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      if (newestCheckpoint(dir) > before) {
+        return System.nanoTime();
+      }
+      Thread.sleep(1);
+    }
+    throw new IllegalStateException("no serving checkpoint completed within 120 s under " + dir);
+  }
+
+  private static long newestCheckpoint(Path jobDir) throws IOException {
+    if (!Files.isDirectory(jobDir)) {
+      return -1;
+    }
+    try (var dirs = Files.list(jobDir)) {
+      return dirs.filter(d -> d.getFileName().toString().startsWith("chk-") && Files.exists(d.resolve("_metadata")))
+          .mapToLong(d -> Long.parseLong(d.getFileName().toString().substring(4))).max().orElse(-1);
+    }
+  }
+
+  private Injected killAndReplace(String victim, String note) throws IOException {
+    long t = System.nanoTime();
+    cluster.killTaskManager(victim);
+    String fresh = cluster.startTaskManager();
+    return new Injected(t, victim, (note.isEmpty() ? "" : note + " ") + "kill -9 " + victim + ", started " + fresh);
+  }
+
+  /** A TaskManager running the serving job's walk (the busiest target). */
+  private String servingTaskManager() throws Exception {
+    return servingTaskManagers().get(0);
+  }
+
+  /** The running TaskManagers that run the serving job's walk. */
+  private List<String> servingTaskManagers() throws Exception {
+    List<String> alive = cluster.taskManagers();
+    List<String> serving = new ArrayList<>();
+    for (String tm : cluster.rest().taskManagersOf(deployment.servingJob(), "async retrieval")) {
+      if (alive.contains(tm) && !serving.contains(tm)) {
+        serving.add(tm);
+      }
+    }
+    if (serving.isEmpty()) {
+      throw new IllegalStateException("no running TaskManager runs the serving job (alive: " + alive + ")");
+    }
+    return serving;
+  }
+
+  /** Overwrites 4 KiB in the middle of a snapshot file: its checksum no longer verifies. */
+  private static void damage(Path snapshot) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(snapshot.toFile(), "rw")) {
+      f.seek(f.length() / 2);
+      f.write(new byte[(int) Math.min(4096, f.length() / 2)]);
+    }
+  }
+}
