@@ -22,12 +22,12 @@ public final class ChaosCommand implements Callable<Integer> {
   int tmKills = 3;
   @Option(names = "--broker-restarts", description = "broker stops and restarts (default: ${DEFAULT-VALUE})")
   int brokerRestarts = 1;
-  @Option(names = "--index-sync-kill", negatable = true, description = "kill index-sync's TaskManager right after it "
-      + "publishes a snapshot, before its next checkpoint (default: ${DEFAULT-VALUE})")
-  boolean indexSyncKill = true;
-  @Option(names = "--broken-snapshot", negatable = true, description = "damage the newest snapshot in the store, then "
-      + "kill a serving TaskManager: the restore must answer from an older snapshot (default: ${DEFAULT-VALUE})")
-  boolean brokenSnapshot = true;
+  @Option(names = "--no-index-sync-kill", description = "skip killing index-sync's TaskManager right after it "
+      + "publishes a snapshot, before its next checkpoint (done by default)")
+  boolean noIndexSyncKill;
+  @Option(names = "--no-broken-snapshot", description = "skip damaging the newest snapshot in the store before a "
+      + "serving TaskManager is killed, after which the restore must answer from an older snapshot (done by default)")
+  boolean noBrokenSnapshot;
   @Option(names = "--commit-window-kills", description = "kill -9 of a serving TaskManager the moment a checkpoint "
       + "completes, before its transactions commit (default: ${DEFAULT-VALUE})")
   int commitWindowKills = 0;
@@ -69,13 +69,15 @@ public final class ChaosCommand implements Callable<Integer> {
     }
     Path repo = ModelLocator.repoRoot();
     ChaosRun.Options o = new ChaosRun.Options(home != null ? home : repo.resolve(".nann-chaos"), requests, rate, tmKills,
-        brokerRestarts, indexSyncKill, brokenSnapshot, commitWindowKills, timeoutRestore, transactionTimeoutMs, delivery, extraItems, users, eventsPerUser, triggerEvery, checkpointIntervalMs,
+        brokerRestarts, !noIndexSyncKill, !noBrokenSnapshot, commitWindowKills, timeoutRestore, transactionTimeoutMs,
+        delivery, extraItems, users, eventsPerUser, triggerEvery, checkpointIntervalMs,
         taskManagers, parallelism, drainSeconds, keep);
     ChaosRun.Summary s = ChaosRun.run(o, repo, ClusterCommand.Home.flinkLib(), System.getProperty("java.class.path"),
         ClusterCommand.Home.jobJar(), System.err);
     for (ChaosRun.FaultResult f : s.faults()) {
-      System.err.printf("[chaos] %-18s at %5.0f s on %-14s first answer after %5.1f s (%d answers meanwhile)  %s%n",
-          f.fault(), f.atS(), f.target(), f.recoveryS(), f.answersDuringRecovery(), f.note());
+      System.err.printf("[chaos] %-18s at %5.0f s on %-14s first answer after %5.1f s (%d answers meanwhile), "
+          + "prompt again after %5.1f s  %s%n", f.fault(), f.atS(), f.target(), f.recoveryS(), f.answersDuringRecovery(),
+          f.promptAgainS(), f.note());
     }
     System.err.printf("[chaos] statuses %s; latency p50 %.0f ms, p99 %.0f ms; feed %d triggers, %d pushes; serving "
         + "failovers %d; index versions reused %d%n", s.statuses(), s.p50Ms(), s.p99Ms(), s.feedTriggers(),
@@ -94,6 +96,7 @@ public final class ChaosCommand implements Callable<Integer> {
       ObjectNode r = recoveries.addObject().put("fault", f.fault().name().toLowerCase(java.util.Locale.ROOT))
           .put("at_s", JsonLines.round(f.atS(), 1));
       seconds(r, "recovery_s", f.recoveryS());
+      seconds(r, "prompt_again_s", f.promptAgainS());
       r.put("answers_meanwhile", f.answersDuringRecovery());
     }
     j.put("feed_triggers", s.feedTriggers());

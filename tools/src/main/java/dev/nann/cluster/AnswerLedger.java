@@ -72,6 +72,51 @@ final class AnswerLedger {
     return first == Long.MAX_VALUE ? Double.NaN : (first - faultAt) / 1e9;
   }
 
+  /**
+   * The latency above which an answer counts as slow: twice the p90 of requests sent in [from, to)
+   * (the steady time before the first fault; p90, not p99, so a warm-up straggler does not set it),
+   * at least 0.5 s.
+   */
+  long slowNanos(long from, long to) {
+    LatencyStats steady = new LatencyStats();
+    for (int i = 0; i < answers.length; i++) {
+      if (answers[i] > 0 && sentAt[i] >= from && sentAt[i] < to) {
+        steady.add((firstAnswerAt[i] - sentAt[i]) / 1e6f);
+      }
+    }
+    return (long) (Math.max(500, 2 * steady.quantile(0.90)) * 1e6);
+  }
+
+  /**
+   * Seconds from {@code faultAt} until answers are prompt again: when the last answer slower than
+   * {@code slowNanos} arrived, among requests sent from 10 s before the fault and answered before
+   * {@code windowEnd} (the next fault). 0 if none was slow.
+   */
+  double backlogClearedSeconds(long faultAt, long windowEnd, long slowNanos) {
+    long lastSlowArrival = faultAt;
+    for (int i = 0; i < answers.length; i++) {
+      if (answers[i] > 0 && sentAt[i] >= faultAt - 10_000_000_000L && firstAnswerAt[i] < windowEnd
+          && firstAnswerAt[i] - sentAt[i] > slowNanos) {
+        lastSlowArrival = Math.max(lastSlowArrival, firstAnswerAt[i]);
+      }
+    }
+    return (lastSlowArrival - faultAt) / 1e9;
+  }
+
+  /** When the first and the last unanswered request were sent, in seconds after {@code origin}; empty if none. */
+  java.util.Optional<double[]> unansweredSent(long origin) {
+    double first = Double.NaN;
+    double last = Double.NaN;
+    for (int i = 0; i < answers.length; i++) {
+      if (sentAt[i] != 0 && answers[i] == 0) {
+        double t = (sentAt[i] - origin) / 1e9;
+        first = Double.isNaN(first) ? t : Math.min(first, t);
+        last = Double.isNaN(last) ? t : Math.max(last, t);
+      }
+    }
+    return Double.isNaN(first) ? java.util.Optional.empty() : java.util.Optional.of(new double[] {first, last});
+  }
+
   /** First answers that arrived in [from, to). */
   int answersBetween(long from, long to) {
     int n = 0;

@@ -49,9 +49,13 @@ public final class ChaosRun {
                         int checkpointIntervalMs, int taskManagers, int parallelism, int drainSeconds, boolean keep) {
   }
 
-  /** What one fault did: when (seconds into the load), to what, and how long until the first answer after it. */
-  public record FaultResult(Fault fault, double atS, String target, double recoveryS, int answersDuringRecovery,
-                            String note) {
+  /**
+   * What one fault did: when (seconds into the load), to what; {@code recoveryS} until the first
+   * answer to a request sent after the fault, how many answers (to earlier requests) arrived before
+   * that one, and {@code promptAgainS} until answers were prompt again (the backlog cleared).
+   */
+  public record FaultResult(Fault fault, double atS, String target, double recoveryS, double promptAgainS,
+                            int answersDuringRecovery, String note) {
   }
 
   /** A run's figures. */
@@ -167,19 +171,26 @@ public final class ChaosRun {
       t.join();
     }
     List<FaultResult> measured = new ArrayList<>();
+    // slow = twice the p90 of the steady time before the first fault (its first 5 s are warm-up)
+    long slow = ledger.slowNanos(loadStart + 5_000_000_000L, faultTimes.isEmpty() ? end : faultTimes.get(0));
     for (int i = 0; i < results.size(); i++) {
       FaultResult f = results.get(i);
       long at = faultTimes.get(i);
-      double rec = ledger.recoverySeconds(at);
+      long windowEnd = Math.min(i + 1 < faultTimes.size() ? faultTimes.get(i + 1) : Long.MAX_VALUE,
+          at + 120_000_000_000L);
+      double firstAnswer = ledger.recoverySeconds(at);
       String note = f.fault() == Fault.BROKEN_SNAPSHOT
           ? f.note() + "; index versions answered after: " + ledger.versionsSentAfter(at) : f.note();
-      measured.add(new FaultResult(f.fault(), f.atS(), f.target(), rec,
-          Double.isNaN(rec) ? 0 : ledger.answersBetween(at, at + (long) (rec * 1e9)), note));
+      measured.add(new FaultResult(f.fault(), f.atS(), f.target(), firstAnswer, ledger.backlogClearedSeconds(at, windowEnd, slow),
+          Double.isNaN(firstAnswer) ? 0 : ledger.answersBetween(at, at + (long) (firstAnswer * 1e9)), note));
     }
+    ledger.unansweredSent(loadStart).ifPresent(r -> log.printf(
+        "[chaos] the unanswered requests were sent between %.1f s and %.1f s%n", r[0], r[1]));
     LatencyStats lat = ledger.latencies();
     int reused = (int) published.values().stream().filter(s -> s.size() > 1).count();
     return new Summary(ledger.sent(), ledger.answeredDistinct(), ledger.duplicates(),
-        ledger.sent() - ledger.answeredDistinct(), count(plan, Fault.TASK_MANAGER_KILL), count(plan, Fault.BROKER_RESTART),
+        ledger.sent() - ledger.answeredDistinct(), count(measured, Fault.TASK_MANAGER_KILL),
+        count(measured, Fault.BROKER_RESTART),
         measured, o.delivery(), triggers, feedDelivered.get(), ledger.statuses(), lat.quantile(0.5), lat.quantile(0.99),
         reused, cluster.rest().failovers(deployment.servingJob()), (end - loadStart) / 1e9);
   }
@@ -217,7 +228,8 @@ public final class ChaosRun {
       try {
         sleepUntil(due);
         FaultInjector.Injected in = injector.inject(plan.get(i));
-        FaultResult r = new FaultResult(plan.get(i), (in.atNanos() - loadStart) / 1e9, in.target(), Double.NaN, 0, in.note());
+        FaultResult r = new FaultResult(plan.get(i), (in.atNanos() - loadStart) / 1e9, in.target(), Double.NaN,
+            Double.NaN, 0, in.note());
         synchronized (results) {
           results.add(r);
           times.add(in.atNanos());
@@ -359,8 +371,9 @@ public final class ChaosRun {
     return t;
   }
 
-  private static int count(List<Fault> plan, Fault f) {
-    return (int) plan.stream().filter(f::equals).count();
+  /** Faults of kind {@code f} that were injected. */
+  private static int count(List<FaultResult> injected, Fault f) {
+    return (int) injected.stream().filter(r -> r.fault() == f).count();
   }
 
   private static void sleepUntil(long nanos) throws InterruptedException {

@@ -13,7 +13,7 @@ public enum Fault {
   /** A serving TaskManager killed the moment a serving checkpoint completes, before its transactions commit. */
   COMMIT_WINDOW_KILL,
   /**
-   * Every TaskManager running serving killed the moment a checkpoint completes, the replacements
+   * Every TaskManager killed the moment a serving checkpoint completes, the replacements
    * started only after the sinks' transaction timeout (plus the broker's 10 s abort sweep).
    */
   TIMEOUT_RESTORE

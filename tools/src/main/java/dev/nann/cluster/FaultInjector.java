@@ -88,12 +88,13 @@ final class FaultInjector {
         long t = System.nanoTime();
         cluster.killTaskManager(victim);
         String fresh = cluster.startTaskManager();
-        return new Injected(t, victim, String.format("kill -9 %s %.1f ms after a serving checkpoint completed, started %s",
+        return new Injected(t, victim, String.format("kill -9 %s %.1f ms after a serving checkpoint was seen complete, started %s",
             victim, (t - completedAt) / 1e6, fresh));
       }
       case TIMEOUT_RESTORE -> {
-        List<String> victims = servingTaskManagers();
+        servingTaskManagers();   // fails early when serving runs nowhere
         long completedAt = awaitCheckpoint();
+        List<String> victims = cluster.taskManagers();   // all: nothing may restore before the timeout
         long t = System.nanoTime();
         for (String v : victims) {
           cluster.killTaskManager(v);
@@ -105,7 +106,7 @@ final class FaultInjector {
           fresh.add(cluster.startTaskManager());
         }
         return new Injected(t, String.join("+", victims), String.format("kill -9 %s %.1f ms after a serving checkpoint "
-            + "completed; %s started %.0f s later, past the %d ms transaction timeout", victims, (t - completedAt) / 1e6,
+            + "was seen complete; %s started %.0f s later, past the %d ms transaction timeout", victims, (t - completedAt) / 1e6,
             fresh, (System.nanoTime() - t) / 1e9, timeout));
       }
       default -> throw new IllegalArgumentException(f.toString());

@@ -70,9 +70,9 @@ public final class LocalCluster {
   }
 
   /**
-   * Empties {@code home} (which must not hold a running cluster), writes the configuration, starts the
-   * broker, the JobManager and {@code settings.taskManagers()} TaskManagers, and returns once all
-   * are up.
+   * Empties {@code home} (which must be new, empty, or an earlier cluster's directory that no longer
+   * runs), writes the configuration, starts the broker, the JobManager and {@code
+   * settings.taskManagers()} TaskManagers, and returns once all are up.
    *
    * @param flinkLib Flink's jars ({@code flink-cluster/target/lib})
    * @param kafkaClasspath the broker's classpath (Kafka's server jars and log4j)
@@ -85,6 +85,14 @@ public final class LocalCluster {
     if (!Files.isDirectory(flinkLib) || Files.notExists(flinkLib.resolve("flink-runtime-2.2.1.jar"))) {
       throw new IllegalStateException("Flink's jars are not in " + flinkLib
           + "; build them with: mvn -q -DskipTests package -pl flink-cluster");
+    }
+    if (Files.isDirectory(home.dir()) && Files.notExists(home.state())) {
+      try (var entries = Files.list(home.dir())) {
+        if (entries.findAny().isPresent()) {
+          throw new IllegalArgumentException(home.dir() + " is not empty and holds no nann cluster (no "
+              + home.state().getFileName() + "); choose an empty or new directory");
+        }
+      }
     }
     dev.nann.local.LocalStack.deleteTree(home.dir());
     home.create();
