@@ -62,7 +62,7 @@ public final class ChaosRun {
   public record Summary(int sent, int answered, long duplicates, int lost, int tmKills, int brokerRestarts,
                         List<FaultResult> faults, String delivery, int feedTriggers, long feedDelivered,
                         SortedMap<String, Integer> statuses, double p50Ms, double p99Ms, int indexVersionsReused,
-                        int servingFailovers, double seconds) {
+                        int servingFailovers) {
     public double recoveryP50() {
       double[] r = faults.stream().mapToDouble(FaultResult::recoveryS).filter(x -> !Double.isNaN(x)).sorted().toArray();
       return r.length == 0 ? Double.NaN : r[(r.length - 1) / 2];
@@ -85,7 +85,6 @@ public final class ChaosRun {
   private final AtomicLong newestAnsweredVersion = new AtomicLong(-1);
   /** Every index descriptor seen: version to the SHA-256s published under it. */
   private final Map<Long, Set<String>> published = new ConcurrentHashMap<>();
-  private final Map<Long, IndexDescriptor> descriptors = new ConcurrentHashMap<>();
   private final Random random = new Random(7);
   private long loadStart;
 
@@ -192,7 +191,7 @@ public final class ChaosRun {
         ledger.sent() - ledger.answeredDistinct(), count(measured, Fault.TASK_MANAGER_KILL),
         count(measured, Fault.BROKER_RESTART),
         measured, o.delivery(), triggers, feedDelivered.get(), ledger.statuses(), lat.quantile(0.5), lat.quantile(0.99),
-        reused, cluster.rest().failovers(deployment.servingJob()), (end - loadStart) / 1e9);
+        reused, cluster.rest().failovers(deployment.servingJob()));
   }
 
   /** Faults in the order they strike: kills and broker restarts interleaved, then the index faults. */
@@ -245,12 +244,7 @@ public final class ChaosRun {
     return new FaultInjector.Observations() {
       @Override
       public long newestPublished() {
-        return descriptors.keySet().stream().mapToLong(Long::longValue).max().orElse(-1);
-      }
-
-      @Override
-      public IndexDescriptor descriptor(long version) {
-        return descriptors.get(version);
+        return published.keySet().stream().mapToLong(Long::longValue).max().orElse(-1);
       }
 
       @Override
@@ -348,7 +342,6 @@ public final class ChaosRun {
   private void onDescriptor(ConsumerRecord<byte[], byte[]> r) throws IOException {
     IndexDescriptor d = DESCRIPTORS.decode(r.value());
     published.computeIfAbsent(d.getVersion(), v -> ConcurrentHashMap.newKeySet()).add(d.getSha256());
-    descriptors.put(d.getVersion(), d);
   }
 
   private interface RecordHandler {

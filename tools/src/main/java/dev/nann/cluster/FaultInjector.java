@@ -1,7 +1,7 @@
 package dev.nann.cluster;
 
 import dev.nann.jobs.ServingOptions;
-import dev.nann.schemas.IndexDescriptor;
+import dev.nann.graph.SnapshotFormat;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.URI;
@@ -21,8 +21,6 @@ final class FaultInjector {
   interface Observations {
     /** The newest index version seen on {@code index-updates}, or -1. */
     long newestPublished();
-
-    IndexDescriptor descriptor(long version);
 
     /** The newest index version an answer has carried. */
     long newestAnswered();
@@ -62,25 +60,19 @@ final class FaultInjector {
       case INDEX_SYNC_KILL -> {
         long before = seen.newestPublished();
         seen.changeCatalog(100);
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        while (seen.newestPublished() <= before && System.nanoTime() < deadline) {
-          Thread.sleep(20);
-        }
-        if (seen.newestPublished() <= before) {
-          throw new IllegalStateException("index-sync published no new snapshot within 120 s");
-        }
+        LocalCluster.await("index-sync to publish a snapshot above v" + before, 120, 20,
+            () -> seen.newestPublished() > before);
         String victim = cluster.rest().taskManagersOf(deployment.indexSyncJob(), "rebuild").get(0);
         return killAndReplace(victim, "right after index-sync published v" + seen.newestPublished());
       }
       case BROKEN_SNAPSHOT -> {
-        IndexDescriptor newest = seen.descriptor(seen.newestPublished());
+        long newest = seen.newestPublished();
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (seen.newestAnswered() < newest.getVersion() && System.nanoTime() < deadline) {
+        while (seen.newestAnswered() < newest && System.nanoTime() < deadline) {
           Thread.sleep(50);
         }
-        String uri = newest.getUri();
-        damage(uri.startsWith("file:") ? Path.of(URI.create(uri)) : Path.of(uri));
-        return killAndReplace(servingTaskManager(), "v" + newest.getVersion() + " damaged in the store, then");
+        damage(cluster.home().snapshots().resolve(SnapshotFormat.fileName(newest)));
+        return killAndReplace(servingTaskManager(), "v" + newest + " damaged in the store, then");
       }
       case COMMIT_WINDOW_KILL -> {
         String victim = servingTaskManager();
@@ -122,23 +114,19 @@ final class FaultInjector {
   private long awaitCheckpoint() throws Exception {
     Path dir = Path.of(URI.create(deployment.serving().get(ServingOptions.CHECKPOINT_DIR))).resolve(deployment.servingJob());
     long before = newestCheckpoint(dir);
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (System.nanoTime() < deadline) {
-      if (newestCheckpoint(dir) > before) {
-        return System.nanoTime();
-      }
-      Thread.sleep(1);
-    }
-    throw new IllegalStateException("no serving checkpoint completed within 120 s under " + dir);
+    LocalCluster.await("a serving checkpoint to complete under " + dir, 120, 1, () -> newestCheckpoint(dir) > before);
+    return System.nanoTime();
   }
 
-  private static long newestCheckpoint(Path jobDir) throws IOException {
+  private static long newestCheckpoint(Path jobDir) {
     if (!Files.isDirectory(jobDir)) {
       return -1;
     }
     try (var dirs = Files.list(jobDir)) {
       return dirs.filter(d -> d.getFileName().toString().startsWith("chk-") && Files.exists(d.resolve("_metadata")))
           .mapToLong(d -> Long.parseLong(d.getFileName().toString().substring(4))).max().orElse(-1);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 

@@ -56,36 +56,6 @@ public final class FlinkRest {
     return ids;
   }
 
-  /** Free task slots. */
-  public int freeSlots() throws IOException {
-    return get("/overview").path("slots-available").asInt();
-  }
-
-  /** The job's state: RUNNING, RESTARTING, FAILED, ... */
-  public String jobState(String jobId) throws IOException {
-    return get("/jobs/" + jobId).path("state").asText();
-  }
-
-  /** True when the job is RUNNING and every one of its tasks is RUNNING (not still deploying or restoring). */
-  public boolean allTasksRunning(String jobId) throws IOException {
-    JsonNode job = get("/jobs/" + jobId);
-    if (!job.path("state").asText().equals("RUNNING")) {
-      return false;
-    }
-    for (JsonNode v : job.path("vertices")) {
-      if (!v.path("status").asText().equals("RUNNING")) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  /** The id of the newest completed checkpoint, or -1. */
-  public long latestCheckpoint(String jobId) throws IOException {
-    JsonNode c = get("/jobs/" + jobId + "/checkpoints").path("latest").path("completed");
-    return c.isMissingNode() || c.isNull() ? -1 : c.path("id").asLong();
-  }
-
   /** How many failures the job has recovered from (its exception history; not a cached metric). */
   public int failovers(String jobId) throws IOException {
     return get("/jobs/" + jobId + "/exceptions?maxExceptions=1000").path("exceptionHistory").path("entries").size();
@@ -102,19 +72,5 @@ public final class FlinkRest {
       }
     }
     return tms;
-  }
-
-  /** Cancels the job (keeps its retained checkpoints). */
-  public void cancel(String jobId) throws IOException {
-    try {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/jobs/" + jobId + "?mode=cancel"))
-          .method("PATCH", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-      if (r.statusCode() / 100 != 2) {
-        throw new IOException("cancel " + jobId + " answered " + r.statusCode() + ": " + r.body());
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
-    }
   }
 }

@@ -40,8 +40,8 @@ public final class JobSubmitter {
         "--class", mainClass, jobJar.toAbsolutePath().toString()));
     args.addAll(programArgs);
     Path conf = cluster.home().conf();
-    List<String> jvm = new ArrayList<>(List.of("-Xmx512m", "-Dlog.file=" + cluster.home().logs().resolve(name + ".log"),
-        "-Dlog4j.configurationFile=file:" + conf.resolve("log4j.properties")));
+    List<String> jvm = new ArrayList<>(List.of("-Xmx512m"));
+    jvm.addAll(cluster.logging(name));
     jvm.addAll(LocalCluster.FLINK_JAVA_OPTS);
     Process p = ChildJvm.start(cluster.home().dir().toString(), jvm,
         cluster.flinkClasspath(), "org.apache.flink.client.cli.CliFrontend", args,

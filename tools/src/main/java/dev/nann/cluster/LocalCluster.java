@@ -304,7 +304,7 @@ public final class LocalCluster {
   }
 
   /** Log4j 2 settings for a child: Flink's and Kafka's logs to {@code logs/<name>.log}. */
-  private List<String> logging(String name) {
+  List<String> logging(String name) {
     String file = "file:" + home.conf().resolve("log4j.properties");
     return List.of("-Dlog.file=" + home.logs().resolve(name + ".log"), "-Dlog4j.configurationFile=" + file,
         "-Dlog4j2.configurationFile=" + file);
@@ -401,13 +401,18 @@ public final class LocalCluster {
     }
   }
 
-  static void await(String what, int seconds, BooleanSupplier done) throws Exception {
+  static void await(String what, int seconds, BooleanSupplier done) throws InterruptedException {
+    await(what, seconds, 200, done);
+  }
+
+  /** Polls {@code done} every {@code pollMillis} until it holds; throws after {@code seconds}. */
+  static void await(String what, int seconds, long pollMillis, BooleanSupplier done) throws InterruptedException {
     long end = System.nanoTime() + seconds * 1_000_000_000L;
     while (!done.getAsBoolean()) {
       if (System.nanoTime() > end) {
         throw new IllegalStateException("timed out after " + seconds + " s waiting for " + what);
       }
-      Thread.sleep(200);
+      Thread.sleep(pollMillis);
     }
   }
 
