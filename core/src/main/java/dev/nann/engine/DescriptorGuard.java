@@ -2,6 +2,7 @@ package dev.nann.engine;
 
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.ModelDescriptor;
 import dev.nann.scorer.ModelSpec;
 import java.io.IOException;
@@ -23,16 +24,24 @@ public final class DescriptorGuard {
   private final Path snapshotRoot;
   private final Path modelRoot;
   private final long maxVersionStep;
+  private final int shards;
+
+  /** A guard for an unsharded index. */
+  public DescriptorGuard(String snapshotRoot, String modelRoot, long maxVersionStep) {
+    this(snapshotRoot, modelRoot, maxVersionStep, 1);
+  }
 
   /**
    * @param snapshotRoot the only directory snapshots may be read from
    * @param modelRoot the only directory model directories may be read from
    * @param maxVersionStep largest step an index version may take above the current one
+   * @param shards S: index descriptors must be manifests of exactly S shards (1: plain snapshots)
    */
-  public DescriptorGuard(String snapshotRoot, String modelRoot, long maxVersionStep) {
+  public DescriptorGuard(String snapshotRoot, String modelRoot, long maxVersionStep, int shards) {
     this.snapshotRoot = Path.of(snapshotRoot).toAbsolutePath().normalize();
     this.modelRoot = Path.of(modelRoot).toAbsolutePath().normalize();
     this.maxVersionStep = maxVersionStep;
+    this.shards = shards;
   }
 
   /** The snapshot store: the only directory snapshots are read from. */
@@ -59,11 +68,41 @@ public final class DescriptorGuard {
       return "index version " + d.getVersion() + " is more than " + maxVersionStep + " above the current "
           + currentVersion + " (descriptors.max-version-step)";
     }
+    int named = d.getShards() == null ? 0 : d.getShards().size();
+    if (named != (shards == 1 ? 0 : shards)) {
+      return "index version " + d.getVersion() + (named == 0 ? " is unsharded" : " has " + named + " shards")
+          + ", this job serves " + (shards == 1 ? "an unsharded index" : shards + " shards") + " (index.shards)";
+    }
+    if (named > 0) {
+      return refuseManifest(d);
+    }
     try {
       Path file = snapshotFile(d.getUri());
       long stored = SnapshotFormat.storedVersion(file);
       if (stored != d.getVersion()) {
         return "snapshot " + file + " holds version " + stored + ", the descriptor says " + d.getVersion();
+      }
+      return null;
+    } catch (RuntimeException e) {
+      return "index version " + d.getVersion() + ": " + e.getMessage();
+    }
+  }
+
+  /** Every shard entry in order, inside the root, each file holding the shard version it is named with. */
+  private String refuseManifest(IndexDescriptor d) {
+    try {
+      snapshotFile(d.getUri());
+      for (int i = 0; i < d.getShards().size(); i++) {
+        ShardSnapshot s = d.getShards().get(i);
+        if (s.getShard() != i) {
+          return "index version " + d.getVersion() + " names shard " + s.getShard() + " in place " + i;
+        }
+        Path file = snapshotFile(s.getUri());
+        long stored = SnapshotFormat.storedVersion(file);
+        if (stored != s.getVersion()) {
+          return "shard snapshot " + file + " holds version " + stored + ", the manifest of index version "
+              + d.getVersion() + " says " + s.getVersion();
+        }
       }
       return null;
     } catch (RuntimeException e) {

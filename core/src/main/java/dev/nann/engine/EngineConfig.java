@@ -37,13 +37,17 @@ import java.nio.file.Path;
  * @param deviceId CUDA device ordinal for {@code cuda}/{@code auto}
  * @param drDir a Deep Retrieval structure (the trainer's train-dr output) for {@code mode=dr}, or null
  * @param drBeam beam width B of {@code mode=dr}
+ * @param shards S, the shards of the index this engine serves (1: unsharded; otherwise every index
+ *     descriptor must be a manifest of S shards)
+ * @param shardActivationMs a sharded index version is used for requests this long after its manifest
+ *     arrives (the previous one meanwhile), so every shard has loaded its part before any request needs it
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
                            int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width,
                            int budget, int maxBudget, int maxK, boolean allowBrute, int queueCapacity,
                            int freshMaxItems,
                            String snapshotDir, String modelRoot, long maxVersionStep, String provider, int deviceId,
-                           String drDir, int drBeam)
+                           String drDir, int drBeam, int shards, long shardActivationMs)
     implements Serializable {
   /** One walker per core of the TaskManager: more only contend for the cores (measured on 2 cores). */
   public static final int DEFAULT_WALKER_THREADS = 0;
@@ -60,6 +64,8 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
   public static final boolean DEFAULT_ALLOW_BRUTE = false;
   public static final int DEFAULT_QUEUE_CAPACITY = 64;
   public static final int DEFAULT_FRESH_MAX_ITEMS = 20_000;
+  public static final int DEFAULT_SHARDS = 1;
+  public static final long DEFAULT_SHARD_ACTIVATION_MS = 10_000;
 
   public EngineConfig {
     if (defaultModelDir == null || defaultModelDir.isEmpty()) {
@@ -91,6 +97,15 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (drBeam < 1) {
       throw new IllegalArgumentException("dr beam must be >= 1, got " + drBeam);
     }
+    dev.nann.shard.ShardAssignment.check(shards);
+    if (shardActivationMs < 0) {
+      throw new IllegalArgumentException("the shard activation delay must be >= 0 ms, got " + shardActivationMs);
+    }
+  }
+
+  /** Whether the index is sharded (requests are scattered over S shard walks and gathered). */
+  public boolean sharded() {
+    return shards > 1;
   }
 
   /** Settings for {@code modelDir} with every other value at its default. */
@@ -115,7 +130,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
 
   /** The checks every index and model descriptor passes before it can become current. */
   public DescriptorGuard guard() {
-    return new DescriptorGuard(snapshotDir, modelRoot, maxVersionStep);
+    return new DescriptorGuard(snapshotDir, modelRoot, maxVersionStep, shards);
   }
 
   /** What each mode may spend per request, by default. */
@@ -161,6 +176,8 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     private int deviceId = DEFAULT_DEVICE_ID;
     private String drDir;
     private int drBeam = DEFAULT_DR_BEAM;
+    private int shards = DEFAULT_SHARDS;
+    private long shardActivationMs = DEFAULT_SHARD_ACTIVATION_MS;
 
     private Builder(String modelDir) {
       this.modelDir = modelDir;
@@ -258,6 +275,13 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       return this;
     }
 
+    /** S shards (1: unsharded) and how long a new sharded version waits before requests use it. */
+    public Builder shards(int s, long activationMs) {
+      shards = s;
+      shardActivationMs = activationMs;
+      return this;
+    }
+
     public EngineConfig build() {
       String root = modelRoot;
       if (root == null && modelDir != null && !modelDir.isEmpty()) {
@@ -266,7 +290,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       }
       return new EngineConfig(modelDir, walkerThreads, scorerThreads, microBatching, batchMaxRows, batchMaxWaitMicros,
           ef, steps, hnswEf, width, budget, maxBudget, maxK, allowBrute, queueCapacity, freshMaxItems, snapshotDir, root, maxVersionStep, provider, deviceId,
-          drDir, drBeam);
+          drDir, drBeam, shards, shardActivationMs);
     }
   }
 }

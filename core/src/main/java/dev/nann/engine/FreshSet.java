@@ -143,6 +143,47 @@ final class FreshSet {
     view = w.withCounts(kept, upserts);
   }
 
+  /** Whether an index already holds a change: its id with the same embedding, or deleted and absent. */
+  interface Holder {
+    boolean holds(long id, boolean deleted, float[] embeddings, int offset);
+  }
+
+  /**
+   * For a sharded index, which is never a base: the changes a newly current version holds leave the
+   * set, the rest stay (no shadow bits: queries look changed items up in their shard).
+   */
+  synchronized void dropHeld(Holder index) {
+    View v = view;
+    if (v.base != null) {
+      return;
+    }
+    int kept = 0;
+    int[] keep = new int[v.count];
+    for (int e = 0; e < v.count; e++) {
+      if (!v.isSuperseded(e) && !index.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
+        keep[kept++] = e;
+      }
+    }
+    if (kept == v.count) {
+      return;
+    }
+    int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
+    View w = View.allocate(dim, capacity, kept, null, null);
+    latest.clear();
+    int upserts = 0;
+    for (int i = 0; i < kept; i++) {
+      int e = keep[i];
+      w.ids[i] = v.ids[e];
+      w.updatedAt[i] = v.updatedAt[e];
+      w.deleted[i] = v.deleted[e];
+      System.arraycopy(v.embeddings, e * dim, w.embeddings, i * dim, dim);
+      w.attributes[i] = v.attributes[e];
+      upserts += v.deleted[e] ? 0 : 1;
+      latest.put(w.ids[i], i);
+    }
+    view = w.withCounts(kept, upserts);
+  }
+
   private boolean sameAs(View v, int e, ItemEmbedding item) {
     if (v.deleted[e] != item.getDeleted()) {
       return false;

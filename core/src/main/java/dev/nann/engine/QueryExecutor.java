@@ -12,6 +12,7 @@ import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
+import dev.nann.shard.ShardAssignment;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashSet;
@@ -47,12 +48,25 @@ public final class QueryExecutor {
    * @param params what each mode may spend (the walk's budget already the request's)
    * @param excluded item ids never returned
    * @param attributeFilter only items matching it (empty: no filter)
+   * @param shard on a sharded index, the shard this walk covers (fresh upserts of other shards are
+   *     theirs to score)
+   * @param shards S (1: unsharded)
    */
   public record Query(SearchMode mode, int k, SearchParams params, Set<Long> excluded,
-                      Map<String, List<String>> attributeFilter) {
+                      Map<String, List<String>> attributeFilter, int shard, int shards) {
     public Query {
       excluded = excluded == null ? Set.of() : excluded;
       attributeFilter = attributeFilter == null ? Map.of() : attributeFilter;
+      ShardAssignment.check(shards);
+      if (shard < 0 || shard >= shards) {
+        throw new IllegalArgumentException("shard " + shard + " is not one of " + shards);
+      }
+    }
+
+    /** A query on an unsharded index. */
+    public Query(SearchMode mode, int k, SearchParams params, Set<Long> excluded,
+                 Map<String, List<String>> attributeFilter) {
+      this(mode, k, params, excluded, attributeFilter, 0, 1);
     }
 
     /** No exclusions, no filter. */
@@ -126,7 +140,7 @@ public final class QueryExecutor {
       case NANN -> searcher.nann(user, kk, p.walk(), filter);
     };
     FreshTop fresh = changes == null ? FreshTop.NONE
-        : scoreFresh(scorer, user, changes, excluded, query.attributeFilter(), k);
+        : scoreFresh(scorer, user, changes, query, k);
     long[] items = new long[Math.min(k, result.size())];
     float[] scores = new float[items.length];
     int n = 0;
@@ -187,8 +201,9 @@ public final class QueryExecutor {
    * Scores every fresh upsert the query may get, in score batches straight from the set's
    * embedding array, and keeps the best k.
    */
-  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Set<Long> excluded,
-                              Map<String, List<String>> attributeFilter, int k) {
+  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Query query, int k) {
+    Set<Long> excluded = query.excluded();
+    Map<String, List<String>> attributeFilter = query.attributeFilter();
     if (changes.liveUpserts() == 0) {
       return FreshTop.NONE;
     }
@@ -211,6 +226,7 @@ public final class QueryExecutor {
       if (e < changes.count()) {
         if (changes.isDelete(e) || changes.isSuperseded(e)
             || !excluded.isEmpty() && excluded.contains(changes.itemId(e))
+            || query.shards() > 1 && ShardAssignment.shardOf(changes.itemId(e), query.shards()) != query.shard()
             || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)) {
           continue;
         }

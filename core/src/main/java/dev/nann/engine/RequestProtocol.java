@@ -75,6 +75,7 @@ public final class RequestProtocol {
     r.setLatencyMillis(0f);
     r.setEngineMillis(0f);
     r.setTimings(new java.util.HashMap<>());
+    r.setMissingShards(List.of());
     return r;
   }
 

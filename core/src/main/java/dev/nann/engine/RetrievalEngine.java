@@ -16,6 +16,8 @@ import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
+import dev.nann.schemas.internal.BehaviourFeatures;
+import dev.nann.shard.ShardPlan;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -58,6 +60,12 @@ public final class RetrievalEngine implements AutoCloseable {
   /** Deep Retrieval's structure for mode=dr, or null when the job has none. */
   private final PathModel paths;
   private final ThreadLocal<WalkerScratch> scratch;
+  /** A sharded index: the shard graphs this TaskManager walks. */
+  private final ShardCatalog shardGraphs;
+  /** A sharded index: behaviour embeddings across all shards, for tasks about to be scattered. */
+  private final BehaviourLookup behaviour;
+  /** The newest sharded version the fresh set was pruned against. */
+  private final AtomicLong freshPrunedFor = new AtomicLong(-1);
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong shed = new AtomicLong();
   private final AtomicLong abandoned = new AtomicLong();
@@ -69,7 +77,7 @@ public final class RetrievalEngine implements AutoCloseable {
     this.search = config.search();
     // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
     this.walkers = new ThreadPoolExecutor(config.walkers(), config.walkers(), 0L, TimeUnit.MILLISECONDS,
-        new ArrayBlockingQueue<>(config.queueCapacity()), daemons("nann-walker-"));
+        new ArrayBlockingQueue<>(taskCapacity(config)), daemons("nann-walker-"));
     this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());
@@ -77,6 +85,16 @@ public final class RetrievalEngine implements AutoCloseable {
     this.models = new ModelCatalog(config, spec, loader, indexes::live);
     this.paths = config.drDir() == null ? null : PathModel.load(Path.of(config.drDir()), spec.itemDim());
     this.scratch = ThreadLocal.withInitial(() -> new WalkerScratch(paths, config.drBeam()));
+    this.shardGraphs = new ShardCatalog(config.guard(), loader);
+    this.behaviour = new BehaviourLookup(config.guard(), loader);
+  }
+
+  /**
+   * Tasks that may wait for a walker: the configured capacity counts requests, and with a sharded
+   * index each request is S shard tasks (all of them on one TaskManager at worst).
+   */
+  private static int taskCapacity(EngineConfig config) {
+    return config.queueCapacity() * config.shards();
   }
 
   /** The engine shared by every operator in this JVM with an equal config. */
@@ -164,6 +182,38 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   /**
+   * A sharded index version's manifest arrived: its shards are mapped for behaviour lookups in the
+   * background, before requests are stamped with it.
+   */
+  public void prefetchSharded(IndexDescriptor manifest) {
+    behaviour.prefetch(manifest);
+  }
+
+  /**
+   * Why a sharded version must not be used for requests (one of its shards does not map or verify
+   * against its manifest: the current version keeps serving), or null when it may. Maps the version
+   * now if {@link #prefetchSharded} has not.
+   */
+  public String shardedRefusal(IndexDescriptor manifest) {
+    return behaviour.refusal(manifest);
+  }
+
+  /**
+   * The user network's input for a task on a sharded index, looked up across all shards of the
+   * version {@code manifest} names (maps them now if {@link #prefetchSharded} has not). The first
+   * time a version is used, the catalog changes it holds leave the fresh set.
+   */
+  public BehaviourFeatures behaviourFeatures(IndexDescriptor manifest, List<Long> sequence) {
+    UserFeatures f = behaviour.features(manifest, sequence);
+    long prev = freshPrunedFor.get();
+    if (manifest.getVersion() > prev && freshPrunedFor.compareAndSet(prev, manifest.getVersion())) {
+      FreshSet.Holder holder = behaviour.holder(manifest);
+      loader.execute(() -> fresh.dropHeld(holder));
+    }
+    return BehaviourLookup.encode(f);
+  }
+
+  /**
    * Applies a catalog change at once: an upsert joins the fresh set (scored by every query and
    * merged into its top-k), a delete excludes the item from every answer; both until a live
    * snapshot holds the change.
@@ -205,6 +255,9 @@ public final class RetrievalEngine implements AutoCloseable {
    * itself: a walker then skips the task instead of walking for nobody.
    */
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
+    if (task.getShard() >= 0 && task.getNext() != null && task.getShard() < task.getNext().getShards().size()) {
+      shardGraphs.prefetch(task.getNext(), task.getShard());   // the next version: load this shard ahead of it
+    }
     inFlight.incrementAndGet();
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
     try {
@@ -228,7 +281,7 @@ public final class RetrievalEngine implements AutoCloseable {
       } else {
         shed.incrementAndGet();
         f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
-            + config.queueCapacity() + " requests waiting); retry later"));
+            + taskCapacity(config) + " tasks waiting); retry later"));
       }
     }
     return f;
@@ -243,6 +296,9 @@ public final class RetrievalEngine implements AutoCloseable {
       return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
     }
     IndexDescriptor d = task.getIndex();
+    if (task.getShard() >= 0) {
+      return answerShard(task, start, startMicros);
+    }
     SharedRegistry<Long, LoadedIndex>.Lease indexLease = indexes.lease(d);
     if (indexLease == null) {
       // the refusal's reason names paths: it is logged, never sent to clients
@@ -258,18 +314,61 @@ public final class RetrievalEngine implements AutoCloseable {
             index.version(), "");
       }
       try (modelLease) {
-        RetrievalResponse r = search(task, index, modelLease.value());
-        r.setEngineMillis((System.nanoTime() - start) / 1e6f);
-        Long queued = task.getStamps() == null ? null : task.getStamps().get("stateOut");
-        if (queued != null && queued > 0) {
-          r.getTimings().put("queue", Math.max(0, startMicros - queued) / 1e3f);
-        }
-        return r;
+        return timed(search(task, index, modelLease.value(), null), task, start, startMicros);
       }
     }
   }
 
-  private RetrievalResponse search(ScoringTask task, LoadedIndex index, LoadedModel model) {
+  /**
+   * One shard's part of a scattered task: exactly the shard version the task's manifest names (never
+   * another, so one answer never mixes versions), the behaviour the task carries, and the shard's
+   * share of k and of the budget ({@link ShardPlan}).
+   */
+  private RetrievalResponse answerShard(ScoringTask task, long start, long startMicros) {
+    RetrievalRequest req = task.getRequest();
+    IndexDescriptor manifest = task.getIndex();
+    int shard = task.getShard();
+    if (shard >= manifest.getShards().size()) {
+      return RequestProtocol.error(req, ResponseStatus.UNKNOWN, "index version " + manifest.getVersion() + " has "
+          + manifest.getShards().size() + " shards, no shard " + shard, manifest.getVersion(), "");
+    }
+    SharedRegistry<Long, LoadedIndex>.Lease indexLease = shardGraphs.lease(manifest, shard);
+    if (indexLease == null) {
+      return RequestProtocol.error(req, ResponseStatus.NO_INDEX, "shard " + shard + " of index version "
+          + manifest.getVersion() + " cannot be served", manifest.getVersion(), "");
+    }
+    try (indexLease) {
+      LoadedIndex index = indexLease.value();
+      SharedRegistry<String, LoadedModel>.Lease modelLease = models.lease(task.getModel(), index, req.getDeadlineMillis());
+      if (modelLease == null) {
+        return RequestProtocol.error(req, ResponseStatus.SCORER_ERROR, "no accepted model scores items of dim "
+            + index.index().dim() + " for index version " + manifest.getVersion() + models.refusalOf(task.getModel()),
+            manifest.getVersion(), "");
+      }
+      try (modelLease) {
+        int k = Math.max(1, req.getK());
+        ShardPlan plan = ShardPlan.of(manifest.getShards().size(), k,
+            search.withBudget(config.budgetFor(req.getBudget(), k)));
+        RetrievalResponse r = search(task, index, modelLease.value(), plan);
+        r.setIndexVersion(manifest.getVersion());
+        return timed(r, task, start, startMicros);
+      }
+    }
+  }
+
+  private static RetrievalResponse timed(RetrievalResponse r, ScoringTask task, long start, long startMicros) {
+    r.setEngineMillis((System.nanoTime() - start) / 1e6f);
+    Long queued = task.getStamps() == null ? null : task.getStamps().get("stateOut");
+    if (queued != null && queued > 0) {
+      r.getTimings().put("queue", Math.max(0, startMicros - queued) / 1e3f);
+    }
+    return r;
+  }
+
+  /**
+   * @param plan a shard's share of the query (its k and budget), or null for an unsharded index
+   */
+  private RetrievalResponse search(ScoringTask task, LoadedIndex index, LoadedModel model, ShardPlan plan) {
     RetrievalRequest req = task.getRequest();
     Scorer scorer = model.scorer();
     if (scorer.itemDim() != index.index().dim()) {
@@ -290,9 +389,18 @@ public final class RetrievalEngine implements AutoCloseable {
     if (req.getExcludeSeen()) {
       excluded.addAll(task.getSequence());
     }
-    UserFeatures features = index.features(task.getSequence());
-    QueryExecutor.Query query = new QueryExecutor.Query(mode, k, search.withBudget(config.budgetFor(req.getBudget(), k)),
-        excluded, RequestProtocol.attributeFilter(req));
+    UserFeatures features;
+    try {
+      features = task.getFeatures() != null ? BehaviourLookup.decode(task.getFeatures(), index.index().dim())
+          : index.features(task.getSequence());
+    } catch (IllegalArgumentException e) {
+      return failed(req, ResponseStatus.INVALID, e.getMessage(), index, model);
+    }
+    QueryExecutor.Query query = plan == null
+        ? new QueryExecutor.Query(mode, k, search.withBudget(config.budgetFor(req.getBudget(), k)), excluded,
+            RequestProtocol.attributeFilter(req))
+        : new QueryExecutor.Query(mode, mode == SearchMode.BRUTE ? k : plan.shardK(), plan.shardParams(), excluded,
+            RequestProtocol.attributeFilter(req), task.getShard(), plan.shards());
     WalkerScratch s = scratch.get();
     QueryExecutor.Answer answer;
     // the fresh set: deleted items never come back; upserted ones are scored by the executor, so
@@ -332,6 +440,7 @@ public final class RetrievalEngine implements AutoCloseable {
   public synchronized void close() {
     walkers.shutdownNow();
     loader.shutdownNow();
+    shardGraphs.close();
     if (paths != null) {
       paths.close();
     }

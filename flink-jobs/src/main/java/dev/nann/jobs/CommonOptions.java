@@ -5,7 +5,7 @@ import static org.apache.flink.configuration.ConfigOptions.key;
 import java.util.Map;
 import org.apache.flink.configuration.ConfigOption;
 
-/** Settings both jobs read with the same meaning and default: the Kafka cluster and shared topics. */
+/** Settings both jobs read with the same meaning and default: the Kafka cluster, shared topics, the index's shards. */
 public final class CommonOptions {
   private CommonOptions() {}
 
@@ -25,6 +25,11 @@ public final class CommonOptions {
           + "sasl.jaas.config, ssl.truststore.location, ... (see operations.md, Secured Kafka). Refused, as nann sets "
           + "them itself: " + String.join(", ", KafkaClientProperties.CONTROLLED.keySet()) + ". Values of keys "
           + "containing password, jaas, secret or key are printed as ****.");
+  public static final ConfigOption<Integer> SHARDS = key("index.shards").intType().defaultValue(1)
+      .withDescription("Shards of the index, in [1, 1024]: index-sync builds one snapshot per shard (item i in "
+          + "ShardAssignment.shardOf(i, shards)) and publishes a version once all shards have one, as a manifest; "
+          + "serving chooses its topology from it. Both jobs must agree; changing it needs a fresh index-sync start "
+          + "(no restore from older state). 1: one unsharded snapshot.");
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = key("topics.item-embeddings").stringType()
       .defaultValue("item-embeddings").withDescription("Catalog changes (compacted): item upserts and deletes.");
   public static final ConfigOption<String> TOPIC_INDEX_UPDATES = key("topics.index-updates").stringType()

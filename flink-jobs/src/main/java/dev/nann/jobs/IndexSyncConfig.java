@@ -29,6 +29,11 @@ public final class IndexSyncConfig extends JobSettings {
         throw new IllegalArgumentException("setting '" + o.key() + "' must be >= 1, got " + c.get(o));
       }
     }
+    int shards = c.get(SHARDS);
+    if (shards < 1 || shards > dev.nann.shard.ShardAssignment.MAX_SHARDS) {
+      throw new IllegalArgumentException("setting 'index.shards' must be in [1, " + dev.nann.shard.ShardAssignment.MAX_SHARDS
+          + "], got " + shards);
+    }
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);

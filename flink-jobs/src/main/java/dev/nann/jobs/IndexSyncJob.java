@@ -3,11 +3,13 @@ package dev.nann.jobs;
 import static dev.nann.jobs.IndexSyncOptions.*;
 
 import dev.nann.indexsync.IndexSyncFunction;
+import dev.nann.indexsync.ManifestAssembler;
 import dev.nann.operators.CatalogDeserializer;
 import dev.nann.operators.DeadLetterSplit;
 import dev.nann.operators.OutputSerializers;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.internal.CatalogInput;
+import dev.nann.shard.ShardAssignment;
 import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -15,6 +17,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
@@ -26,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * state → HNSW snapshot rebuilt after enough changes or a maximum interval → written, read back
  * and verified → its descriptor on index-updates. Undecodable or wrong-dimension records go to the
  * dead-letter topic. Descriptors are sent at-least-once: a repeated descriptor is harmless, as the
- * serving job only moves to newer versions.
+ * serving job only moves to newer versions. With {@code index.shards} S &gt; 1 the catalog is built
+ * as S shards and each descriptor is a manifest naming all S shard snapshots of one version
+ * ({@link #descriptors}).
  */
 public final class IndexSyncJob {
   private static final Logger LOG = LoggerFactory.getLogger(IndexSyncJob.class);
@@ -52,16 +57,7 @@ public final class IndexSyncJob {
     SingleOutputStreamOperator<CatalogInput> items = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("index-sync-source-items")
         .process(DeadLetterSplit.catalog()).uid("index-sync-split-items").name("dead-letter split (items)");
-    SingleOutputStreamOperator<IndexDescriptor> descriptors = items
-        .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
-        .process(new IndexSyncFunction(cfg.get(SNAPSHOT_DIR), cfg.get(DIM), cfg.get(M),
-                cfg.get(EF_CONSTRUCTION), cfg.get(BUILD_THREADS), cfg.get(MIN_CHANGES),
-                cfg.get(MAX_INTERVAL_MS), cfg.get(KEEP), cfg.get(INCREMENTAL),
-                cfg.get(MAX_TOMBSTONE_FRACTION))
-                .withDeepRetrieval(cfg.get(DR_DIR))
-                .withMoveInPlace(cfg.get(MOVE_IN_PLACE_FRACTION)),
-            new AvroTypeInfo<>(IndexDescriptor.class))
-        .uid("index-sync-catalog").name("catalog + rebuild");
+    DataStream<IndexDescriptor> descriptors = descriptors(items, cfg);
     String bootstrap = cfg.get(BOOTSTRAP_SERVERS);
     descriptors.sinkTo(KafkaSinks.of(bootstrap, kafkaProperties, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-index-updates",
             cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.indexDescriptors(cfg.get(TOPIC_INDEX_UPDATES))))
@@ -70,6 +66,46 @@ public final class IndexSyncJob {
         .sinkTo(KafkaSinks.of(bootstrap, kafkaProperties, false, cfg.get(TRANSACTIONAL_ID_PREFIX) + "-dead-letter",
             cfg.get(TRANSACTION_TIMEOUT_MS), OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("index-sync-sink-dead-letter").name("dead letters (index-sync)");
+  }
+
+  /**
+   * Catalog changes to the descriptors for index-updates. With {@code index.shards} = 1: one key
+   * (the whole catalog is built in one place), a descriptor per snapshot. With S &gt; 1: keyed by
+   * {@link ShardAssignment#shardOf}, each shard built and published by its own key of
+   * {@link IndexSyncFunction} (parallelism: the job's, at most S), then the {@link ManifestAssembler}
+   * (parallelism 1) emits a manifest descriptor each time a shard publishes, once all S have.
+   */
+  public static DataStream<IndexDescriptor> descriptors(DataStream<CatalogInput> items, IndexSyncConfig cfg) {
+    int shards = cfg.get(SHARDS);
+    IndexSyncFunction rebuild = new IndexSyncFunction(cfg.get(SNAPSHOT_DIR), cfg.get(DIM), cfg.get(M),
+            cfg.get(EF_CONSTRUCTION), cfg.get(BUILD_THREADS), cfg.get(MIN_CHANGES),
+            cfg.get(MAX_INTERVAL_MS), cfg.get(KEEP), cfg.get(INCREMENTAL),
+            cfg.get(MAX_TOMBSTONE_FRACTION))
+        .withDeepRetrieval(cfg.get(DR_DIR))
+        .withMoveInPlace(cfg.get(MOVE_IN_PLACE_FRACTION));
+    if (shards == 1) {
+      return items
+          .keyBy(in -> 0, Types.INT)   // one catalog: the whole index is built in one place
+          .process(rebuild, new AvroTypeInfo<>(IndexDescriptor.class))
+          .uid("index-sync-catalog").name("catalog + rebuild");
+    }
+    // state of another shard count must not be restored into these operators: their uids name S
+    SingleOutputStreamOperator<IndexDescriptor> perShard = items
+        .keyBy(in -> ShardAssignment.shardOf(in.getItem().getItemId(), shards), Types.INT)
+        .process(rebuild.withShards(shards), new AvroTypeInfo<>(IndexDescriptor.class))
+        .uid("index-sync-catalog-" + shards + "-shards").name("catalog + rebuild (" + shards + " shards)");
+    int parallelism = items.getExecutionEnvironment().getParallelism();
+    if (parallelism > 0) {
+      perShard.setParallelism(Math.min(parallelism, shards));
+    }
+    LOG.info("index-sync builds {} shards on {} parallel instances; a version is published once all shards have one",
+        shards, parallelism > 0 ? Math.min(parallelism, shards) : "the default number of");
+    return perShard
+        .keyBy(d -> 0, Types.INT)   // one manifest over all shards
+        .process(new ManifestAssembler(cfg.get(SNAPSHOT_DIR), shards, cfg.get(KEEP)),
+            new AvroTypeInfo<>(IndexDescriptor.class))
+        .setParallelism(1).setMaxParallelism(1)
+        .uid("index-sync-manifest-" + shards + "-shards").name("manifest (" + shards + " shards)");
   }
 
   /** Runs the job in the current execution environment; blocks until it ends. */

@@ -28,6 +28,7 @@ public final class IndexSyncOptions {
       .withDescription("Where snapshots are written (shared with the serving TaskManagers).");
   public static final ConfigOption<Integer> DIM = key("index.dim").intType().noDefaultValue()
       .withDescription("Embedding dimension every upsert must have.");
+  public static final ConfigOption<Integer> SHARDS = CommonOptions.SHARDS;
   public static final ConfigOption<Integer> M = key("index.m").intType().defaultValue(32)
       .withDescription("HNSW M: neighbours per node (2M at layer 0).");
   public static final ConfigOption<Integer> EF_CONSTRUCTION = key("index.ef-construction").intType().defaultValue(40)

@@ -69,6 +69,7 @@ public final class ServingConfig extends JobSettings {
         .snapshotDir(get(SNAPSHOT_DIR)).modelRoot(get(MODEL_ROOT)).maxVersionStep(get(MAX_VERSION_STEP))
         .provider(get(PROVIDER), get(DEVICE_ID))
         .deepRetrieval(get(DR_DIR), get(DR_BEAM))
+        .shards(get(SHARDS), get(SHARD_ACTIVATION_MS))
         .build();
   }
 

@@ -8,6 +8,8 @@ import dev.nann.operators.DeadLetterSplit;
 import dev.nann.operators.DescriptorDeserializer;
 import dev.nann.operators.OutputSerializers;
 import dev.nann.operators.ServingInputDeserializer;
+import dev.nann.operators.ShardGather;
+import dev.nann.operators.ShardScatter;
 import dev.nann.operators.UserStateFunction;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.internal.DescriptorUpdate;
@@ -115,10 +117,11 @@ public final class ServingJob {
             new AvroTypeInfo<>(ScoringTask.class))
         .uid("user-state").name("user state + enrich");
 
-    DataStream<ServingOutput> retrieved = AsyncDataStream.unorderedWait(tasks, new AsyncRetrievalFunction(cfg.engine()),
-            cfg.get(ASYNC_TIMEOUT_MS), TimeUnit.MILLISECONDS, cfg.get(ASYNC_CAPACITY))
-        .returns(new AvroTypeInfo<>(ServingOutput.class))
-        .uid("retrieval").name("async retrieval");
+    DataStream<ServingOutput> retrieved = cfg.engine().sharded() ? scatterGather(tasks, cfg)
+        : AsyncDataStream.unorderedWait(tasks, new AsyncRetrievalFunction(cfg.engine()), cfg.get(ASYNC_TIMEOUT_MS),
+                TimeUnit.MILLISECONDS, cfg.get(ASYNC_CAPACITY))
+            .returns(new AvroTypeInfo<>(ServingOutput.class))
+            .uid("retrieval").name("async retrieval");
 
     SingleOutputStreamOperator<ServingOutput> answers = retrieved
         .union(tasks.getSideOutput(UserStateFunction.ANSWERS))
@@ -134,6 +137,26 @@ public final class ServingJob {
         .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));
     dead.sinkTo(sink(cfg, "dead-letter", cfg.exactlyOnce(), OutputSerializers.deadLetters(cfg.get(TOPIC_DEAD_LETTER))))
         .uid("sink-dead-letter").name("dead letters");
+  }
+
+  /**
+   * A sharded index: each task is copied to the S shards' retrieval subtasks (shard i to subtask i mod
+   * parallelism, so a TaskManager loads only the shards routed to it), and the shards' answers are
+   * gathered by task id into one answer.
+   */
+  private static DataStream<ServingOutput> scatterGather(DataStream<ScoringTask> tasks, ServingConfig cfg) {
+    int shards = cfg.engine().shards();
+    DataStream<ScoringTask> copies = tasks
+        .flatMap(new ShardScatter(shards), new AvroTypeInfo<>(ScoringTask.class)).uid("scatter").name("scatter to shards")
+        .partitionCustom(ShardScatter.PARTITIONER, ShardScatter::shardOf);
+    DataStream<ServingOutput> answers = AsyncDataStream.unorderedWait(copies, new AsyncRetrievalFunction(cfg.engine()),
+            cfg.get(ASYNC_TIMEOUT_MS), TimeUnit.MILLISECONDS, cfg.get(ASYNC_CAPACITY))
+        .returns(new AvroTypeInfo<>(ServingOutput.class))
+        .uid("shard-retrieval").name("async shard retrieval");
+    return answers
+        .keyBy(ServingOutput::getTaskId, Types.STRING)
+        .process(new ShardGather(shards), new AvroTypeInfo<>(ServingOutput.class))
+        .uid("gather").name("gather shards");
   }
 
   /**

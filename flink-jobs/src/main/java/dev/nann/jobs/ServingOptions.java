@@ -26,6 +26,7 @@ public final class ServingOptions {
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
       .defaultValue("nann-serving").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<Integer> SHARDS = CommonOptions.SHARDS;
   public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
   public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("at-least-once")
       .withDescription("Delivery of responses and dead letters: at-least-once (an answer is visible as soon as it is "
@@ -91,6 +92,11 @@ public final class ServingOptions {
       .defaultValue(EngineConfig.DEFAULT_FRESH_MAX_ITEMS).withDescription("Catalog changes not yet in a snapshot that "
           + "serving holds at most (every query scores them all); past it upserts wait for the next snapshot, counted "
           + "in the freshRefused metric and logged: index-sync is not keeping up.");
+  public static final ConfigOption<Long> SHARD_ACTIVATION_MS = key("index.shard-activation-ms").longType()
+      .defaultValue(EngineConfig.DEFAULT_SHARD_ACTIVATION_MS).withDescription("With index.shards > 1: requests use "
+          + "a new index version this long after its manifest arrives (the previous version meanwhile), so every "
+          + "shard has loaded its part first and the shards of one answer never mix versions. Raise it when a "
+          + "shard's snapshot takes longer to load (see the 'index shard ... loaded' log lines).");
   public static final ConfigOption<Integer> WALKER_THREADS = key("engine.walker-threads").intType()
       .defaultValue(EngineConfig.DEFAULT_WALKER_THREADS)
       .withDescription("Engine threads walking graphs per TaskManager (one query each at a time); 0: one per core of "

@@ -37,6 +37,15 @@ import org.slf4j.LoggerFactory;
  * <p>The build runs on the operator thread, so checkpoints wait for it (about 15 s for 100k
  * items on one thread); the catalog and the version are in checkpointed state, so a restart loses
  * no change.
+ *
+ * <p><b>Sharded</b> ({@link #withShards} S &gt; 1): the stream is keyed by
+ * {@link dev.nann.shard.ShardAssignment#shardOf}, so every piece of keyed state (catalog, version,
+ * pending changes, timer) is one shard's; the in-memory incremental graph is kept per shard key too,
+ * as one instance holds several shards when its parallelism is below S. A shard's snapshot is
+ * {@code index-v<shardVersion>-s<shard>.nann}, its next version continues from its state and its
+ * own newest file in the store, and it emits a one-shard descriptor ({@code shards} = its
+ * {@link dev.nann.schemas.ShardSnapshot}) for {@link ManifestAssembler}, which also prunes the
+ * store (this function then deletes nothing).
  */
 public final class IndexSyncFunction extends KeyedProcessFunction<Integer, CatalogInput, IndexDescriptor> {
   private static final Logger LOG = LoggerFactory.getLogger(IndexSyncFunction.class);
@@ -53,6 +62,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private final double maxTombstoneFraction;
   private String drDir;
   private double moveInPlace;
+  private int shards = 1;
 
   private transient DrPathTable drPaths;
   private transient MapState<Long, long[]> drAssigned;
@@ -70,8 +80,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private transient Counter builds;
   private transient volatile long lastBuildMillis;
   private transient volatile long catalogSize;
-  private transient dev.nann.graph.GrowableHnsw graph;      // null until the first full build after (re)start
-  private transient List<ItemEmbedding> sinceBuild;
+  /** Per key (shard): the growable graph, absent until the key's first full build after (re)start. */
+  private transient Map<Integer, dev.nann.graph.GrowableHnsw> graphs;
+  /** Per key (shard): changes since the key's last build, gathered only while it has a graph. */
+  private transient Map<Integer, List<ItemEmbedding>> sinceBuilds;
   private transient Counter incrementalBuilds;
 
   /**
@@ -107,6 +119,15 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   }
 
   /**
+   * Builds one index of {@code shards} shards (keyed by shard, see the class comment); 1, the
+   * default, is the unsharded index ({@code index-v<version>.nann}, one key 0).
+   */
+  public IndexSyncFunction withShards(int shards) {
+    this.shards = dev.nann.shard.ShardAssignment.check(shards);
+    return this;
+  }
+
+  /**
    * Also writes Deep Retrieval's item → paths table into every snapshot: the trained table of
    * {@code dir} (a ./nann trainer train-dr output) and, for items added later, their nearest item's paths.
    */
@@ -135,7 +156,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     var g = getRuntimeContext().getMetricGroup().addGroup("nann");
     builds = g.counter("indexBuilds");
     incrementalBuilds = g.counter("incrementalIndexBuilds");
-    sinceBuild = new ArrayList<>();
+    graphs = new java.util.HashMap<>();
+    sinceBuilds = new java.util.HashMap<>();
     g.gauge("lastBuildMs", () -> lastBuildMillis);
     g.gauge("catalogItems", () -> catalogSize);
     Files.createDirectories(Path.of(snapshotDir));
@@ -155,13 +177,13 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     } else {
       attributes.put(item.getItemId(), item.getAttributes());
     }
-    if (graph != null) {
-      sinceBuild.add(item);
+    if (graphs.containsKey(ctx.getCurrentKey())) {
+      sinceBuilds.computeIfAbsent(ctx.getCurrentKey(), k -> new ArrayList<>()).add(item);
     }
     long changes = (pending.value() == null ? 0 : pending.value()) + 1;
     pending.update(changes);
     if (changes >= minChanges) {
-      build(ctx.timerService().currentProcessingTime(), out);
+      build(ctx.getCurrentKey(), ctx.timerService().currentProcessingTime(), out);
     } else if (timer.value() == null) {
       long at = ctx.timerService().currentProcessingTime() + maxIntervalMs;
       ctx.timerService().registerProcessingTimeTimer(at);
@@ -177,7 +199,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
     timer.clear();
     if (pending.value() != null && pending.value() > 0) {
-      build(timestamp, out);
+      build(ctx.getCurrentKey(), timestamp, out);
     }
   }
 
@@ -217,22 +239,29 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     return built.withAttributes(dev.nann.graph.ItemAttributes.of(perNode));
   }
 
-  private void build(long now, Collector<IndexDescriptor> out) throws Exception {
+  private void build(int key, long now, Collector<IndexDescriptor> out) throws Exception {
     pending.update(0L);
     timer.clear();
+    boolean sharded = shards > 1;
     // after a crash between publishing version N and the checkpoint that records it, the state says
     // N - 1 while version N is out (file and descriptor): never publish N again with another file
+    // (sharded: each shard's versions are its own, found among its own files)
     long checkpointed = version.value() == null ? 0 : version.value();
-    long next = Math.max(checkpointed, SnapshotPublisher.newestVersion(Path.of(snapshotDir))) + 1;
+    long[] stored = sharded ? dev.nann.graph.SnapshotFormat.shardVersionsIn(Path.of(snapshotDir), key)
+        : dev.nann.graph.SnapshotFormat.versionsIn(Path.of(snapshotDir));
+    long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
+    String what = sharded ? "shard " + key + "/" + shards + ": version " + next : "index version " + next;
     if (next > checkpointed + 1) {
-      LOG.warn("version {} is already in the snapshot store (published before a restart, not in the restored "
-          + "state): this build becomes version {}", next - 1, next);
+      LOG.warn("{}version {} is already in the snapshot store (published before a restart, not in the restored "
+          + "state): this build becomes version {}", sharded ? "shard " + key + "/" + shards + ": " : "", next - 1, next);
     }
     long t0 = System.nanoTime();
     dev.nann.graph.HnswIndex built;
+    dev.nann.graph.GrowableHnsw graph = graphs.get(key);
+    List<ItemEmbedding> sinceBuild = sinceBuilds.computeIfAbsent(key, k -> new ArrayList<>());
     boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;
     if (inPlace) {
-      LOG.info("index version {}: {} changes into the live graph", next, sinceBuild.size());
+      LOG.info("{}: {} changes into the live graph", what, sinceBuild.size());
       long movedBefore = graph.movedInPlace();
       for (ItemEmbedding item : sinceBuild) {
         if (item.getDeleted()) {
@@ -243,10 +272,11 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
       sinceBuild.clear();
       if (graph.movedInPlace() > movedBefore) {
-        LOG.info("index version {}: {} updates moved their node in place", next, graph.movedInPlace() - movedBefore);
+        LOG.info("{}: {} updates moved their node in place", what, graph.movedInPlace() - movedBefore);
       }
       if (graph.liveItems() == 0) {
-        LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
+        LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
+            sharded ? "shard " + key + "/" + shards : "catalog");
         return;
       }
       built = graph.freeze(next);
@@ -259,7 +289,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
       sinceBuild.clear();
       if (ids.isEmpty()) {
-        LOG.warn("catalog is empty after the latest changes; no snapshot built (the live one keeps serving)");
+        LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
+            sharded ? "shard " + key + "/" + shards : "catalog");
         return;
       }
       long[] idArray = new long[ids.size()];
@@ -268,9 +299,14 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         idArray[i] = ids.get(i);
         System.arraycopy(floats(rows.get(i)), 0, emb, i * dim, dim);
       }
-      LOG.info("building index version {} over {} items (full build)", next, idArray.length);
+      if (sharded) {
+        LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
+      } else {
+        LOG.info("building index version {} over {} items (full build)", next, idArray.length);
+      }
       if (incremental) {
         graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next).moveInPlace(moveInPlace);
+        graphs.put(key, graph);
         built = graph.freeze(next);
       } else {
         built = new dev.nann.graph.HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(buildThreads)
@@ -291,11 +327,12 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         drAssigned.put(e.getKey(), e.getValue());
       }
       if (assigned.size() > before) {
-        LOG.info("index version {}: {} new items got the DR paths of their nearest item", next, assigned.size() - before);
+        LOG.info("{}: {} new items got the DR paths of their nearest item", what, assigned.size() - before);
       }
     }
     long tPaths = System.nanoTime();
-    IndexDescriptor d = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads).publish(built);
+    SnapshotPublisher publisher = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads);
+    IndexDescriptor d = sharded ? publisher.publishShard(built, key) : publisher.publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;
     catalogSize = d.getItems();
@@ -303,12 +340,26 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     if (inPlace) {
       incrementalBuilds.inc();
     }
-    LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones; graph {} ms, "
-            + "attributes {} ms, DR paths {} ms, write + verify {} ms)", next, inPlace ? "updated in place" : "built",
-        lastBuildMillis, d.getItems(), built.deletedCount(), (tGraph - t0) / 1_000_000,
-        (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
+    if (sharded) {
+      LOG.info("{} {} over {} items in {} ({} tombstones; graph {} ms, attributes {} ms, DR paths {} ms, write + "
+              + "verify {} ms)", what, inPlace ? "updated in place" : "built", String.format(java.util.Locale.ROOT, "%,d", d.getItems()),
+          seconds(lastBuildMillis), built.deletedCount(), (tGraph - t0) / 1_000_000,
+          (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
+    } else {
+      LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones; graph {} ms, "
+              + "attributes {} ms, DR paths {} ms, write + verify {} ms)", next, inPlace ? "updated in place" : "built",
+          lastBuildMillis, d.getItems(), built.deletedCount(), (tGraph - t0) / 1_000_000,
+          (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
+    }
     out.collect(d);
-    pruneOlderThan(next - keep + 1);
+    if (!sharded) {
+      pruneOlderThan(next - keep + 1);   // sharded: ManifestAssembler prunes, knowing which files manifests name
+    }
+  }
+
+  /** "850 ms", "41 s" */
+  static String seconds(long millis) {
+    return millis < 1000 ? millis + " ms" : Math.round(millis / 1000.0) + " s";
   }
 
   private float[] floats(ItemEmbedding item) {

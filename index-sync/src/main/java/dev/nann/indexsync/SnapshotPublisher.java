@@ -5,6 +5,7 @@ import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
 import java.nio.file.Path;
 import java.util.function.LongConsumer;
 
@@ -55,8 +56,25 @@ public final class SnapshotPublisher {
    * @throws SnapshotException if the written file does not read back identically
    */
   public IndexDescriptor publish(HnswIndex built) {
+    return publish(built, directory.resolve(SnapshotFormat.fileName(built.meta().version())));
+  }
+
+  /**
+   * Writes, reads back and verifies one shard's snapshot ({@code index-v<version>-s<shard>.nann},
+   * version = the shard's own build version) and returns its one-shard descriptor: version, uri,
+   * sha256 and items name the shard's file, and {@code shards} holds its {@link ShardSnapshot}.
+   *
+   * @throws SnapshotException if the written file does not read back identically
+   */
+  public IndexDescriptor publishShard(HnswIndex built, int shard) {
+    IndexDescriptor d = publish(built, directory.resolve(SnapshotFormat.shardFileName(built.meta().version(), shard)));
+    d.setShards(java.util.List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(d.getVersion())
+        .setUri(d.getUri()).setSha256(d.getSha256()).setItems(d.getItems()).build()));
+    return d;
+  }
+
+  private IndexDescriptor publish(HnswIndex built, Path file) {
     long version = built.meta().version();
-    Path file = directory.resolve(SnapshotFormat.fileName(version));
     HnswIndex written = SnapshotFormat.write(built, file);
     HnswIndex readBack = SnapshotFormat.read(file);
     if (!readBack.sha256().equals(written.sha256()) || readBack.size() != built.size()

@@ -123,6 +123,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   private static ServingOutput output(ScoringTask task, RetrievalResponse r) {
     Map<String, Long> stamps = new java.util.HashMap<>(task.getStamps());
     stamps.put("engineEnd", RequestProtocol.nowMicros());
-    return new ServingOutput(r, task.getFeed(), task.getHeaders(), task.getReceivedAtMillis(), stamps);
+    return new ServingOutput(r, task.getFeed(), task.getHeaders(), task.getReceivedAtMillis(), stamps, task.getShard(),
+        task.getTaskId(), task.getRequest().getK());
   }
 }

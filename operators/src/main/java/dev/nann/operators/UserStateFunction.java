@@ -73,6 +73,8 @@ public final class UserStateFunction
   static final long CHANGE_RETENTION_MS = 60_000;
 
   private static final String INDEX = "index";
+  /** A sharded index: the version that becomes current once its activation delay has passed. */
+  private static final String INDEX_NEXT = "index-next";
   private static final String MODEL = "model";
 
   private final EngineConfig engineConfig;
@@ -87,6 +89,11 @@ public final class UserStateFunction
   private transient long freshRefused;
   /** When the element being processed arrived here (the breakdown's "keyby" ends, "state" starts). */
   private transient long stateInMicros;
+  /**
+   * When this subtask first saw each pending sharded version; a version's activation delay counts
+   * from here (after a restore, from its first use: the shards load again then too).
+   */
+  private transient Map<Long, Long> nextSeenAt;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
@@ -113,6 +120,7 @@ public final class UserStateFunction
     engine = RetrievalEngine.acquire(engineConfig);
     guard = engineConfig.guard();
     refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
+    nextSeenAt = new HashMap<>();
   }
 
   @Override
@@ -179,7 +187,11 @@ public final class UserStateFunction
       ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
       return;
     }
-    out.collect(task(in, r, seq, index, descriptors.get(MODEL), true));
+    try {
+      out.collect(task(in, r, seq, descriptors, descriptors.get(MODEL), true));
+    } catch (dev.nann.graph.SnapshotException unusable) {
+      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), true));
+    }
   }
 
   private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
@@ -197,17 +209,43 @@ public final class UserStateFunction
     }
     UserProfile p = profile.value();
     List<Long> seq = p == null ? List.of() : p.getSequence();
-    out.collect(task(in, r, seq, index, descriptors.get(MODEL), false));
+    try {
+      out.collect(task(in, r, seq, descriptors, descriptors.get(MODEL), false));
+    } catch (dev.nann.graph.SnapshotException unusable) {
+      // the only sharded version there is has a shard that does not verify (logged by the engine)
+      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), false));
+    }
   }
 
-  private ScoringTask task(ServingInput in, RetrievalRequest r, List<Long> seq, DescriptorUpdate index,
-                           DescriptorUpdate model, boolean feed) {
+  private ScoringTask task(ServingInput in, RetrievalRequest r, List<Long> seq,
+                           ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors, DescriptorUpdate model,
+                           boolean feed) throws Exception {
     ScoringTask t = new ScoringTask();
     t.setRequest(r);
     t.setSequence(seq);
-    t.setIndex(index.getIndex());
+    IndexDescriptor current = descriptors.get(INDEX).getIndex();
+    if (engineConfig.sharded()) {
+      // every copy of this task uses the version stamped here; a newer one only once its shards had
+      // time to load (the shards prefetch it from the task's "next")
+      DescriptorUpdate pending = descriptors.get(INDEX_NEXT);
+      IndexDescriptor next = pending == null ? null : pending.getIndex();
+      if (next != null && next.getVersion() > current.getVersion()) {
+        long seenAt = nextSeenAt.computeIfAbsent(next.getVersion(), v -> System.currentTimeMillis());
+        if (System.currentTimeMillis() - seenAt >= engineConfig.shardActivationMs()) {
+          if (engine.shardedRefusal(next) == null) {
+            current = next;
+          }
+        } else {
+          t.setNext(next);
+        }
+      }
+      t.setFeatures(engine.behaviourFeatures(current, seq));
+    }
+    t.setIndex(current);
     t.setModel(model == null ? null : model.getModel());
     t.setFeed(feed);
+    t.setShard(-1);
+    t.setTaskId("");
     t.setHeaders(in.getHeaders());
     t.setReceivedAtMillis(in.getReceivedAtMillis());
     Map<String, Long> stamps = new HashMap<>(4);
@@ -219,7 +257,7 @@ public final class UserStateFunction
   }
 
   static ServingOutput answer(ServingInput in, RetrievalResponse r, boolean feed) {
-    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis(), new HashMap<>());
+    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis(), new HashMap<>(), -1, "", 0);
   }
 
   @Override
@@ -242,6 +280,15 @@ public final class UserStateFunction
     if (u.getIndex() != null) {
       IndexDescriptor d = u.getIndex();
       DescriptorUpdate current = state.get(INDEX);
+      DescriptorUpdate pending = state.get(INDEX_NEXT);
+      if (engineConfig.sharded() && current != null && pending != null) {
+        current = promoteIfActive(state, current, pending);
+      }
+      if (pending != null && state.get(INDEX_NEXT) != null && pending.getIndex().getVersion() >= d.getVersion()) {
+        LOG.info("index version {} ignored: version {} is next (versions only move forward)", d.getVersion(),
+            pending.getIndex().getVersion());
+        return;
+      }
       if (current != null && current.getIndex().getVersion() >= d.getVersion()) {
         LOG.info("index version {} ignored: version {} is current (versions only move forward)", d.getVersion(),
             current.getIndex().getVersion());
@@ -252,8 +299,19 @@ public final class UserStateFunction
         refuse(refusal);
         return;
       }
-      state.put(INDEX, new DescriptorUpdate(d, null, null, null));
-      engine.prefetch(d);
+      if (engineConfig.sharded()) {
+        // the first version is current at once; a later one after its activation delay
+        DescriptorUpdate replaced = state.get(INDEX_NEXT);
+        state.put(current == null ? INDEX : INDEX_NEXT, new DescriptorUpdate(d, null, null, null));
+        // a version replacing a pending one keeps its clock: versions published faster than the
+        // activation delay still move forward
+        Long clock = replaced == null ? null : nextSeenAt.remove(replaced.getIndex().getVersion());
+        nextSeenAt.put(d.getVersion(), clock != null ? clock : System.currentTimeMillis());
+        engine.prefetchSharded(d);
+      } else {
+        state.put(INDEX, new DescriptorUpdate(d, null, null, null));
+        engine.prefetch(d);
+      }
       // bound the checkpointed change log; the engine drops changes exactly once a snapshot holds them
       java.util.List<Long> old = new java.util.ArrayList<>();
       for (Map.Entry<Long, byte[]> e : changes.entries()) {
@@ -281,6 +339,26 @@ public final class UserStateFunction
       state.put(MODEL, new DescriptorUpdate(null, d, null, null));
       engine.prefetch(d);
     }
+  }
+
+  /** The pending sharded version becomes current in state once its activation delay has passed here. */
+  private DescriptorUpdate promoteIfActive(BroadcastState<String, DescriptorUpdate> state, DescriptorUpdate current,
+                                           DescriptorUpdate pending) throws Exception {
+    long version = pending.getIndex().getVersion();
+    long seenAt = nextSeenAt.computeIfAbsent(version, v -> System.currentTimeMillis());
+    if (version <= current.getIndex().getVersion() || System.currentTimeMillis() - seenAt < engineConfig.shardActivationMs()) {
+      return current;
+    }
+    if (engine.shardedRefusal(pending.getIndex()) != null) {   // a shard that does not verify: never current
+      state.remove(INDEX_NEXT);
+      nextSeenAt.remove(version);
+      refusedDescriptors.inc();
+      return current;
+    }
+    state.put(INDEX, pending);
+    state.remove(INDEX_NEXT);
+    nextSeenAt.remove(version);
+    return pending;
   }
 
   /** A descriptor that must not become current: logged and counted; the current one keeps serving. */

@@ -6,6 +6,7 @@ import dev.nann.eval.Evaluator;
 import dev.nann.corpus.FileCorpus;
 import dev.nann.eval.GraphQuality;
 import dev.nann.eval.ModeReport;
+import dev.nann.eval.ShardedEvaluation;
 import dev.nann.corpus.MovieLensCorpus;
 import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.graph.HnswIndex;
@@ -155,6 +156,10 @@ public final class EvalCommand implements Callable<Integer> {
           + "print the share of the true L2 top-k they find: what the graph itself allows a scorer. Default: off")
   int graphCheck;
 
+  @Option(names = "--shards", defaultValue = "1", description = "Item-sharded index: S shard graphs (ShardAssignment), "
+      + "each query's shard walks (ShardPlan) merged (ShardMerge) against the whole corpus' brute force. Default: ${DEFAULT-VALUE}")
+  int shards;
+
   @Option(names = "--json", description = "Write one JSON object per mode (and budget) per line to this file.")
   Path json;
 
@@ -205,13 +210,7 @@ public final class EvalCommand implements Callable<Integer> {
       log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
       int itemsHash = Arrays.hashCode(c.embeddings());   // one pass over the items serves both cache keys
       HnswIndex index = buildOrLoad(c, itemsHash);
-      if (indexMemory.equals("heap")) {
-        long th = System.nanoTime();
-        index = index.onHeap();
-        log.printf("[eval] index copied onto the heap in %.2f s%n", (System.nanoTime() - th) / 1e9);
-      } else if (!indexMemory.equals("mapped")) {
-        throw new IllegalArgumentException("--index-memory must be heap or mapped, got '" + indexMemory + "'");
-      }
+      index = heap(index);
       long t0 = System.nanoTime();
       Scorer scorer = switch (scorerKind) {
         case "onnx" -> new OnnxScorer(onnx, ShapeGrid.defaults(), false);
@@ -229,6 +228,8 @@ public final class EvalCommand implements Callable<Integer> {
       } else if (modeList.contains(SearchMode.DR)) {
         throw new IllegalArgumentException("--modes dr needs --dr DIR (a ./nann trainer train-dr output)");
       }
+      ShardedEvaluation sharded = shards == 1 ? null : new ShardedEvaluation(evaluator, c, scorer,
+          ShardedEvaluation.build(c, shards, part -> heap(buildOrLoad(part, Arrays.hashCode(part.embeddings())))), log);
       List<ModeReport> reports = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
         List<SearchMode> these = new ArrayList<>();
@@ -244,14 +245,15 @@ public final class EvalCommand implements Callable<Integer> {
           }
         }
         if (!these.isEmpty()) {
-          reports.addAll(evaluator.run(new Evaluator.Config(these, runParams.get(i), k, queries, threads, seed, warmup)));
+          Evaluator.Config cfg = new Evaluator.Config(these, runParams.get(i), k, queries, threads, seed, warmup);
+          reports.addAll(sharded == null ? evaluator.run(cfg) : sharded.run(cfg));
         }
       }
       printTable(System.out, reports);
       printBreakdown(System.out, reports);
       evaluator.warnIfNearConstant(System.out);
       Map<String, Object> recommendation = null;
-      if (!noRecommend && modeList.contains(SearchMode.NANN)) {
+      if (!noRecommend && shards == 1 && modeList.contains(SearchMode.NANN)) {
         recommendation = evaluator.recommend(new Evaluator.Config(List.of(SearchMode.NANN), runParams.get(0), k,
             queries, threads, seed, warmup), TARGET_COVERAGE, System.out);
       }
@@ -262,6 +264,8 @@ public final class EvalCommand implements Callable<Integer> {
           for (ModeReport r : reports) {
             Map<String, Object> row = r.toJson();
             row.put("provider", onnx.provider());
+            row.put("shards", shards);
+            row.putAll(sharded == null ? Map.of() : sharded.extra(r));
             w.write(om.writeValueAsString(row));
             w.write('\n');
           }
@@ -278,6 +282,19 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** {@code --index-memory}: the index on the heap, or the verified mapping itself. */
+  private HnswIndex heap(HnswIndex index) {
+    if (indexMemory.equals("mapped")) {
+      return index;
+    } else if (!indexMemory.equals("heap")) {
+      throw new IllegalArgumentException("--index-memory must be heap or mapped, got '" + indexMemory + "'");
+    }
+    long th = System.nanoTime();
+    HnswIndex onHeap = index.onHeap();
+    System.err.printf("[eval] index copied onto the heap in %.2f s%n", (System.nanoTime() - th) / 1e9);
+    return onHeap;
   }
 
   /** {@code --graph-check}: exact-L2 recall of the three walks per run, printed and returned as JSON rows. */

@@ -153,7 +153,12 @@ public final class Evaluator {
     return bruteRun;
   }
 
-  private List<Corpus.User> users(Config cfg) {
+  /** The exact top-k of cfg's users over the whole corpus: the reference of a sharded run too. */
+  QueryExecutor.Answer[] exactAnswers(Config cfg) {
+    return exact(users(cfg), cfg, Math.min(cfg.k(), index.size() - index.deletedCount())).answers;
+  }
+
+  List<Corpus.User> users(Config cfg) {
     List<Corpus.User> users = new ArrayList<>(corpus.users());
     Collections.shuffle(users, new Random(cfg.seed()));
     users = users.subList(0, Math.min(cfg.queries(), users.size()));

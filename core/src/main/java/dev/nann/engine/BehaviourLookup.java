@@ -1,0 +1,216 @@
+package dev.nann.engine;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemIdLookup;
+import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import dev.nann.schemas.internal.BehaviourFeatures;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.shard.ShardAssignment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ConcurrentSkipListMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A user's behaviour embeddings for a sharded index: each behaviour item lives in one shard, so the
+ * user network's input is looked up across all S shards of the request's version before the request
+ * is scattered (then every shard scores with the same user). The shard files are memory-mapped, not
+ * copied to the heap, and only their item ids are indexed (12 bytes an item): a lookup touches the
+ * pages of the few items in a sequence, and the graphs stay on the TaskManagers that walk them.
+ * A shard file shared by consecutive versions is mapped once.
+ */
+final class BehaviourLookup {
+  private static final Logger LOG = LoggerFactory.getLogger(BehaviourLookup.class);
+  /** Versions kept mapped: the current one, the one before it and the next one. */
+  private static final int KEPT = 3;
+
+  private final DescriptorGuard guard;
+  private final Executor loader;
+  private final ConcurrentSkipListMap<Long, Table> tables = new ConcurrentSkipListMap<>();
+  private final Map<String, ShardItems> files = new ConcurrentHashMap<>();
+  /** Versions whose shards did not all map and verify, with the reason: never used for requests. */
+  private final Map<Long, String> refused = new ConcurrentHashMap<>();
+
+  BehaviourLookup(DescriptorGuard guard, Executor loader) {
+    this.guard = guard;
+    this.loader = loader;
+  }
+
+  /** Whether version {@code manifest} holds a catalog change (for dropping it from the fresh set). */
+  FreshSet.Holder holder(IndexDescriptor manifest) {
+    Table t = table(manifest);
+    float[] stored = new float[t.dim];
+    return (id, deleted, emb, offset) -> {
+      ShardItems s = t.shards[ShardAssignment.shardOf(id, t.shards.length)];
+      int node = s.ids.nodeOf(id);
+      if (deleted) {
+        return node < 0;
+      }
+      if (node < 0) {
+        return false;
+      }
+      s.mapped.embeddings().copyRow(node, stored, 0);
+      for (int j = 0; j < t.dim; j++) {
+        if (stored[j] != emb[offset + j]) {
+          return false;
+        }
+      }
+      return true;
+    };
+  }
+
+  /** The behaviour of {@code sequence} in the index version {@code manifest} names. */
+  UserFeatures features(IndexDescriptor manifest, List<Long> sequence) {
+    return table(manifest).features(sequence);
+  }
+
+  /** Maps a version about to become current in the background. */
+  void prefetch(IndexDescriptor manifest) {
+    if (!tables.containsKey(manifest.getVersion())) {
+      loader.execute(() -> {
+        try {
+          table(manifest);
+        } catch (RuntimeException e) {
+          // logged and remembered by table(): the version is never used
+        }
+      });
+    }
+  }
+
+  /** Why version {@code manifest} cannot be used, or null: it is (or can now be) mapped and verified. */
+  String refusal(IndexDescriptor manifest) {
+    String why = refused.get(manifest.getVersion());
+    if (why != null || tables.containsKey(manifest.getVersion())) {
+      return why;
+    }
+    try {
+      table(manifest);
+      return null;
+    } catch (RuntimeException e) {
+      return refused.get(manifest.getVersion());
+    }
+  }
+
+  private Table table(IndexDescriptor manifest) {
+    Table t = tables.get(manifest.getVersion());
+    if (t != null) {
+      return t;
+    }
+    String why = refused.get(manifest.getVersion());
+    if (why != null) {
+      throw new SnapshotException(why);
+    }
+    try {
+      return load(manifest);
+    } catch (RuntimeException e) {
+      String reason = "index version " + manifest.getVersion() + " refused: " + e.getMessage();
+      if (refused.putIfAbsent(manifest.getVersion(), reason) == null) {
+        LOG.error("{} (the current version keeps serving)", reason);
+      }
+      throw new SnapshotException(reason);
+    }
+  }
+
+  private synchronized Table load(IndexDescriptor manifest) {
+    Table t = tables.get(manifest.getVersion());
+    if (t != null) {
+      return t;
+    }
+    long t0 = System.nanoTime();
+    List<ShardSnapshot> shards = manifest.getShards();
+    ShardItems[] items = new ShardItems[shards.size()];
+    for (int i = 0; i < items.length; i++) {
+      ShardSnapshot s = shards.get(i);
+      items[i] = files.containsKey(key(s)) ? files.get(key(s)) : map(s);
+    }
+    t = new Table(manifest.getVersion(), items, manifest.getDim());
+    tables.put(t.version, t);
+    while (tables.size() > KEPT) {
+      tables.pollFirstEntry();
+    }
+    java.util.Set<String> used = new java.util.HashSet<>();
+    for (Table kept : tables.values()) {
+      for (ShardItems s : kept.shards) {
+        used.add(s.key);
+      }
+    }
+    files.keySet().retainAll(used);
+    for (ShardItems s : items) {
+      files.put(s.key, s);
+    }
+    LOG.info("index version {}: behaviour lookup over {} shards ready in {} ms", manifest.getVersion(), items.length,
+        (System.nanoTime() - t0) / 1_000_000);
+    return t;
+  }
+
+  private ShardItems map(ShardSnapshot s) {
+    Path file = guard.snapshotFile(s.getUri());
+    HnswIndex mapped = SnapshotFormat.read(file);
+    if (!mapped.sha256().equalsIgnoreCase(s.getSha256())) {
+      throw new SnapshotException("shard snapshot " + file + " has SHA-256 " + mapped.sha256()
+          + " but its manifest says " + s.getSha256());
+    }
+    return new ShardItems(key(s), mapped, ItemIdLookup.of(mapped));
+  }
+
+  private static String key(ShardSnapshot s) {
+    return s.getUri() + "#" + s.getSha256();
+  }
+
+  /** The behaviour features as they travel with a scattered task. */
+  static BehaviourFeatures encode(UserFeatures f) {
+    ByteBuffer b = ByteBuffer.allocate(f.embeddings().length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(f.embeddings());
+    List<Long> ids = new java.util.ArrayList<>(f.length());
+    for (long id : f.itemIds()) {
+      ids.add(id);
+    }
+    return new BehaviourFeatures(ids, b);
+  }
+
+  /** A task's behaviour features back, checked against the index's dimension. */
+  static UserFeatures decode(BehaviourFeatures f, int dim) {
+    long[] ids = f.getItems().stream().mapToLong(Long::longValue).toArray();
+    ByteBuffer b = f.getEmbeddings().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    if (b.remaining() != ids.length * dim * Float.BYTES) {
+      throw new IllegalArgumentException("behaviour of " + ids.length + " items needs " + ids.length * dim
+          + " floats, the task carries " + b.remaining() / Float.BYTES);
+    }
+    float[] emb = new float[ids.length * dim];
+    b.asFloatBuffer().get(emb);
+    return new UserFeatures(ids, emb, dim);
+  }
+
+  /** One shard file, mapped, with its item id index. */
+  private record ShardItems(String key, HnswIndex mapped, ItemIdLookup ids) {
+  }
+
+  /** All shards of one version. */
+  private record Table(long version, ShardItems[] shards, int dim) {
+    UserFeatures features(List<Long> sequence) {
+      long[] found = new long[sequence.size()];
+      float[] emb = new float[sequence.size() * dim];
+      int n = 0;
+      for (long item : sequence) {
+        ShardItems s = shards[ShardAssignment.shardOf(item, shards.length)];
+        int node = s.ids.nodeOf(item);
+        if (node >= 0) {
+          found[n] = item;
+          s.mapped.embeddings().copyRow(node, emb, n * dim);
+          n++;
+        }
+      }
+      return new UserFeatures(Arrays.copyOf(found, n), Arrays.copyOf(emb, n * dim), dim);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+package dev.nann.engine;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemIdLookup;
+import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The shard graphs one engine walks, for a sharded index: only the shards whose requests reach this
+ * TaskManager are ever loaded. Unlike {@link IndexCatalog}, a request is answered on exactly the
+ * shard version its manifest names, never on another, so the shards of one answer never mix
+ * versions; the manifest's activation delay ({@link EngineConfig#shardActivationMs}) gives every
+ * shard time to load its part ({@link #prefetch}) before requests need it.
+ */
+final class ShardCatalog implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ShardCatalog.class);
+
+  private final DescriptorGuard guard;
+  private final Executor loader;
+  private final Map<Integer, Shard> shards = new ConcurrentHashMap<>();
+  private final AtomicLong refusedCount = new AtomicLong();
+
+  ShardCatalog(DescriptorGuard guard, Executor loader) {
+    this.guard = guard;
+    this.loader = loader;
+  }
+
+  /**
+   * A lease on shard {@code shard} of {@code manifest}, loading it if needed; null when that shard's
+   * snapshot cannot be served (the reason is logged; the request's answer for this shard is missing).
+   */
+  SharedRegistry<Long, LoadedIndex>.Lease lease(IndexDescriptor manifest, int shard) {
+    ShardSnapshot s = manifest.getShards().get(shard);
+    return shard(shard).lease(s, true);
+  }
+
+  /** Starts loading shard {@code shard} of a manifest about to become current, and holds it until then. */
+  void prefetch(IndexDescriptor manifest, int shard) {
+    ShardSnapshot s = manifest.getShards().get(shard);
+    Shard sh = shard(shard);
+    if (sh.staging(s.getVersion())) {
+      loader.execute(() -> sh.stage(s));
+    }
+  }
+
+  /** Shard snapshots refused since start. */
+  long refusedCount() {
+    return refusedCount.get();
+  }
+
+  /** Newest shard version this engine has served of each shard it walks. */
+  Map<Integer, Long> servedVersions() {
+    Map<Integer, Long> out = new java.util.TreeMap<>();
+    shards.forEach((i, s) -> {
+      Long v = s.registry.pinnedKey();
+      if (v != null) {
+        out.put(i, v);
+      }
+    });
+    return out;
+  }
+
+  @Override
+  public void close() {
+    shards.values().forEach(Shard::close);
+  }
+
+  private Shard shard(int shard) {
+    return shards.computeIfAbsent(shard, Shard::new);
+  }
+
+  /** One shard's versions: the current one pinned, the next one held once prefetched. */
+  private final class Shard {
+    private final int number;
+    private final SharedRegistry<Long, LoadedIndex> registry;
+    private final Map<Long, ShardSnapshot> known = new ConcurrentHashMap<>();
+    private final Map<Long, String> refused = new ConcurrentHashMap<>();
+    private SharedRegistry<Long, LoadedIndex>.Lease staged;   // guarded by this
+    /**
+     * The version before the current one, held until the next is staged: requests stamped by a
+     * user-state subtask whose activation came a moment later still find it loaded. Guarded by this.
+     */
+    private SharedRegistry<Long, LoadedIndex>.Lease previous;
+    private long stagingVersion = -1;                          // guarded by this
+
+    Shard(int number) {
+      this.number = number;
+      this.registry = new SharedRegistry<>("index shard " + number, this::load);
+    }
+
+    SharedRegistry<Long, LoadedIndex>.Lease lease(ShardSnapshot s, boolean makeCurrent) {
+      long version = s.getVersion();
+      SharedRegistry<Long, LoadedIndex>.Lease loaded = registry.tryAcquire(version);
+      if (loaded == null) {
+        if (refused.containsKey(version)) {
+          return null;
+        }
+        known.putIfAbsent(version, s);
+        try {
+          loaded = registry.acquire(version);
+        } catch (RuntimeException e) {
+          if (refused.putIfAbsent(version, String.valueOf(e.getMessage())) == null) {
+            refusedCount.incrementAndGet();
+            LOG.error("index shard {} version {} ({}) refused: requests get a PARTIAL answer without it: {}", number,
+                version, s.getUri(), e.getMessage());
+          }
+          return null;
+        }
+      }
+      Long current = registry.pinnedKey();
+      if (makeCurrent && (current == null || version > current)) {
+        // a request needs this version: it is current from now on; the one before stays held as previous
+        synchronized (this) {
+          Long before = registry.pinnedKey();
+          if (before != null && before < version) {
+            SharedRegistry<Long, LoadedIndex>.Lease held = registry.tryAcquire(before);
+            if (previous != null) {
+              previous.close();
+            }
+            previous = held;
+          }
+          registry.pin(version);
+          if (staged != null && staged.key() <= version) {
+            staged.close();
+            staged = null;
+          }
+        }
+      }
+      return loaded;
+    }
+
+    synchronized boolean staging(long version) {
+      Long current = registry.pinnedKey();
+      if (version <= stagingVersion || current != null && version <= current || refused.containsKey(version)) {
+        return false;
+      }
+      stagingVersion = version;
+      return true;
+    }
+
+    void stage(ShardSnapshot s) {
+      SharedRegistry<Long, LoadedIndex>.Lease lease = lease(s, false);
+      if (lease == null) {
+        return;
+      }
+      synchronized (this) {
+        Long current = registry.pinnedKey();
+        if (current != null && current >= s.getVersion() || staged != null && staged.key() >= s.getVersion()) {
+          lease.close();
+          return;
+        }
+        if (staged != null) {
+          staged.close();
+        }
+        staged = lease;
+        if (previous != null) {   // at most two versions of a shard besides in-flight leases
+          previous.close();
+          previous = null;
+        }
+      }
+      LOG.info("index shard {} version {} loaded ahead of its activation", number, s.getVersion());
+    }
+
+    synchronized void close() {
+      if (previous != null) {
+        previous.close();
+        previous = null;
+      }
+      if (staged != null) {
+        staged.close();
+        staged = null;
+      }
+      registry.unpin();
+    }
+
+    private LoadedIndex load(long version) {
+      ShardSnapshot s = known.get(version);
+      if (s == null) {
+        throw new IllegalStateException("no manifest entry for index shard " + number + " version " + version);
+      }
+      Path file = guard.snapshotFile(s.getUri());
+      HnswIndex read = SnapshotFormat.read(file);
+      if (!read.sha256().equalsIgnoreCase(s.getSha256())) {
+        throw new SnapshotException("shard snapshot " + file + " has SHA-256 " + read.sha256()
+            + " but its manifest says " + s.getSha256());
+      }
+      if (read.meta().version() != version) {
+        throw new SnapshotException("shard snapshot " + file + " holds version " + read.meta().version()
+            + " but its manifest says " + version);
+      }
+      long t0 = System.nanoTime();
+      HnswIndex index = read.onHeap();
+      LOG.info("index shard {} version {} loaded: {} items in {} ms", number, version, index.size(),
+          (System.nanoTime() - t0) / 1_000_000);
+      return new LoadedIndex(version, index, ItemIdLookup.of(index), read.meta().createdAtMillis());
+    }
+  }
+}

@@ -1,0 +1,269 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.indexsync.ManifestAssembler;
+import dev.nann.indexsync.ShardManifest;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ItemEmbedding;
+import dev.nann.schemas.ShardSnapshot;
+import dev.nann.schemas.internal.CatalogInput;
+import dev.nann.shard.ShardAssignment;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.CloseableIterator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The sharded index-sync pipeline ({@code index.shards} &gt; 1) on a Flink MiniCluster: catalog
+ * changes become per-shard verified snapshots, and a version is published as a manifest only once
+ * every shard has one.
+ */
+class ShardedIndexSyncTest {
+  private static final int DIM = 8;
+
+  @TempDir
+  Path dir;
+
+  private IndexSyncConfig config(int shards, int minChanges) {
+    return IndexSyncConfig.of(Map.of(
+        "kafka.bootstrap-servers", "127.0.0.1:1",   // not used: the pipeline is fed from a collection
+        "snapshot.dir", dir.resolve("snapshots").toString(),
+        "index.dim", Integer.toString(DIM),
+        "index.m", "8",
+        "index.shards", Integer.toString(shards),
+        "rebuild.min-changes", Integer.toString(minChanges),
+        "rebuild.max-interval-ms", "3600000",   // builds come from min-changes only: a bounded input fires no timer
+        "snapshots.keep", "3"));
+  }
+
+  private static List<IndexDescriptor> run(IndexSyncConfig cfg, List<CatalogInput> input, int parallelism) throws Exception {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
+    DataStream<CatalogInput> items = env.fromData(input, new AvroTypeInfo<>(CatalogInput.class));
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = IndexSyncJob.descriptors(items, cfg).executeAndCollect("sharded-index-sync-test")) {
+      it.forEachRemaining(out::add);
+    }
+    return out;
+  }
+
+  private static CatalogInput upsert(long id, Random rnd) {
+    List<Float> v = new ArrayList<>();
+    for (int i = 0; i < DIM; i++) {
+      v.add((float) rnd.nextGaussian());
+    }
+    return CatalogInput.newBuilder().setItem(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(v).build()).build();
+  }
+
+  private static CatalogInput delete(long id) {
+    return CatalogInput.newBuilder().setItem(ItemEmbedding.newBuilder().setItemId(id).setDeleted(true).build()).build();
+  }
+
+  /** The first {@code n} ids from {@code from} up that fall in {@code shard} of {@code shards}. */
+  private static List<Long> idsOfShard(int shard, int shards, int n, long from) {
+    List<Long> ids = new ArrayList<>();
+    for (long id = from; ids.size() < n; id++) {
+      if (ShardAssignment.shardOf(id, shards) == shard) {
+        ids.add(id);
+      }
+    }
+    return ids;
+  }
+
+  /**
+   * Checks a manifest descriptor against its file and every shard file it names; returns the live
+   * item ids of each shard.
+   */
+  private static Map<Integer, Set<Long>> verify(IndexDescriptor manifest, int shards) {
+    Path file = Path.of(URI.create(manifest.getUri()));
+    assertEquals(SnapshotFormat.manifestFileName(manifest.getVersion()), file.getFileName().toString());
+    assertEquals(manifest.getSha256(), ShardManifest.sha256(file), "the descriptor carries the manifest file's SHA-256");
+    ShardManifest onDisk = ShardManifest.read(file);
+    assertEquals(manifest.getVersion(), onDisk.version());
+    assertEquals(shards, manifest.getShards().size(), "a manifest names every shard");
+    Map<Integer, Set<Long>> live = new HashMap<>();
+    long total = 0;
+    for (int shard = 0; shard < shards; shard++) {
+      ShardSnapshot s = manifest.getShards().get(shard);
+      assertEquals(shard, s.getShard(), "shards in shard order");
+      Path shardFile = Path.of(URI.create(s.getUri()));
+      assertEquals(SnapshotFormat.shardFileName(s.getVersion(), shard), shardFile.getFileName().toString());
+      assertEquals(shardFile.getFileName().toString(), onDisk.shards().get(shard).file());
+      assertEquals(s.getSha256(), onDisk.shards().get(shard).sha256());
+      HnswIndex index = SnapshotFormat.read(shardFile);   // verifies the file's checksum
+      assertEquals(s.getSha256(), index.sha256());
+      assertEquals(s.getVersion(), index.meta().version());
+      Set<Long> ids = new HashSet<>();
+      for (int node = 0; node < index.size(); node++) {
+        if (!index.isDeleted(node)) {
+          long id = index.itemId(node);
+          assertEquals(shard, ShardAssignment.shardOf(id, shards), "item " + id + " is in the shard ShardAssignment says");
+          assertTrue(ids.add(id), "item " + id + " is live once");
+        }
+      }
+      assertEquals(s.getItems(), ids.size());
+      total += ids.size();
+      live.put(shard, ids);
+    }
+    assertEquals(total, manifest.getItems());
+    assertEquals(total, onDisk.items());
+    return live;
+  }
+
+  private Set<String> storeFiles() throws Exception {
+    try (Stream<Path> files = Files.list(dir.resolve("snapshots"))) {
+      return new TreeSet<>(files.map(p -> p.getFileName().toString()).toList());
+    }
+  }
+
+  /**
+   * S = 2 on one parallel instance (both shards, and both in-memory graphs, in one instance):
+   * shard 0 publishes first, and no manifest comes until shard 1 has published too; a later change
+   * in shard 1 alone gives a new manifest version naming its new file and shard 0's unchanged one.
+   */
+  @Test
+  void twoShardsBecomeOneManifestThatMovesWithEachShard() throws Exception {
+    Random rnd = new Random(11);
+    List<Long> s0 = idsOfShard(0, 2, 200, 1);
+    List<Long> s1 = idsOfShard(1, 2, 340, 1);
+    List<CatalogInput> in = new ArrayList<>();
+    for (long id : s0) {
+      in.add(upsert(id, rnd));   // shard 0's 200th change: it publishes its version 1 alone
+    }
+    for (long id : s1.subList(0, 200)) {
+      in.add(upsert(id, rnd));   // shard 1's version 1: now the first manifest
+    }
+    // 200 more changes, all in shard 1: 140 new items, 50 deletes, 10 moved items (in place into its graph)
+    for (long id : s1.subList(200, 340)) {
+      in.add(upsert(id, rnd));
+    }
+    for (long id : s1.subList(0, 50)) {
+      in.add(delete(id));
+    }
+    for (long id : s1.subList(50, 60)) {
+      in.add(upsert(id, rnd));
+    }
+    List<IndexDescriptor> out = run(config(2, 200), in, 1);
+
+    assertEquals(2, out.size(), "one manifest per shard publish once both shards have one: " + out);
+    IndexDescriptor m1 = out.get(0);
+    IndexDescriptor m2 = out.get(1);
+    assertEquals(1, m1.getVersion());
+    assertEquals(2, m2.getVersion());
+
+    Map<Integer, Set<Long>> v1 = verify(m1, 2);
+    assertEquals(new HashSet<>(s0), v1.get(0));
+    assertEquals(new HashSet<>(s1.subList(0, 200)), v1.get(1));
+    assertEquals(400, m1.getItems());
+
+    Map<Integer, Set<Long>> v2 = verify(m2, 2);
+    assertEquals(m1.getShards().get(0), m2.getShards().get(0), "shard 0 did not change: the same file and checksum");
+    assertEquals(2, m2.getShards().get(1).getVersion());
+    assertNotEquals(m1.getShards().get(1).getUri(), m2.getShards().get(1).getUri());
+    assertEquals(new HashSet<>(s0), v2.get(0));
+    assertEquals(new HashSet<>(s1.subList(50, 340)), v2.get(1));
+    assertEquals(200 + 290, m2.getItems(), "the catalogue: 200 + 340 items less 50 deletes");
+
+    // shard 0's lone publish (before shard 1 had one) made no manifest: two manifests for three shard files
+    assertEquals(new TreeSet<>(List.of(SnapshotFormat.manifestFileName(1), SnapshotFormat.manifestFileName(2),
+        SnapshotFormat.shardFileName(1, 0), SnapshotFormat.shardFileName(1, 1), SnapshotFormat.shardFileName(2, 1))),
+        storeFiles());
+  }
+
+  /** More shards than parallel instances: every shard is built by its own key, and one manifest names all three. */
+  @Test
+  void threeShardsOnTwoInstances() throws Exception {
+    Random rnd = new Random(12);
+    List<CatalogInput> in = new ArrayList<>();
+    Set<Long> catalogue = new HashSet<>();
+    for (int shard = 0; shard < 3; shard++) {
+      for (long id : idsOfShard(shard, 3, 150, 10_000)) {
+        in.add(upsert(id, rnd));
+        catalogue.add(id);
+      }
+    }
+    java.util.Collections.shuffle(in, rnd);
+    List<IndexDescriptor> out = run(config(3, 150), in, 2);
+    assertEquals(1, out.size(), "each shard publishes once; the manifest comes with the last of them");
+    Map<Integer, Set<Long>> live = verify(out.get(0), 3);
+    Set<Long> all = new HashSet<>();
+    live.values().forEach(all::addAll);
+    assertEquals(catalogue, all, "every item of the catalogue in exactly one shard");
+    assertEquals(450, out.get(0).getItems());
+  }
+
+  @Test
+  void theShardCountIsChecked() {
+    assertEquals(1, config(1, 10).get(IndexSyncOptions.SHARDS));
+    assertEquals(1024, config(1024, 10).get(IndexSyncOptions.SHARDS));
+    for (int bad : new int[] {0, -1, 1025}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> config(bad, 10));
+      assertTrue(e.getMessage().contains("index.shards"), e.getMessage());
+    }
+  }
+
+  /**
+   * The manifest step alone: nothing before every shard has published; each later shard publish
+   * is a new version naming the newest file of every shard; a shard version it already has is
+   * ignored; versions continue after the newest manifest already in the store.
+   */
+  @Test
+  void theManifestStepWaitsForEveryShardAndContinuesTheStoresVersions() throws Exception {
+    Path store = dir.resolve("snapshots");
+    Files.createDirectories(store);
+    // a manifest written before a crash (not in any restored state): the next one must be version 6
+    ShardManifest.of(5, List.of(shard(store, 0, 1), shard(store, 1, 1))).write(store);
+    List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 0, 2), shard(store, 1, 1), shard(store, 1, 1),
+        shard(store, 0, 3));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
+        .keyBy(d -> 0, Types.INT)
+        .process(new ManifestAssembler(store.toString(), 2, 2), new AvroTypeInfo<>(IndexDescriptor.class))
+        .executeAndCollect("manifest-test")) {
+      it.forEachRemaining(out::add);
+    }
+    assertEquals(2, out.size(), "manifests after shard 1's first publish and after shard 0's version 3: " + out);
+    assertEquals(6, out.get(0).getVersion());
+    assertEquals(List.of(2L, 1L), out.get(0).getShards().stream().map(ShardSnapshot::getVersion).toList());
+    assertEquals(7, out.get(1).getVersion());
+    assertEquals(List.of(3L, 1L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
+    assertEquals(out.get(0).getShards().get(1), out.get(1).getShards().get(1), "shard 1's unchanged file named again");
+    assertEquals(out.get(1).getSha256(), ShardManifest.sha256(Path.of(URI.create(out.get(1).getUri()))));
+    assertEquals(30, out.get(1).getItems());
+    assertEquals(new TreeSet<>(List.of(SnapshotFormat.manifestFileName(6), SnapshotFormat.manifestFileName(7))),
+        storeFiles(), "keep 2: manifest 5 pruned");
+  }
+
+  private static IndexDescriptor shard(Path store, int shard, long version) {
+    String uri = store.resolve(SnapshotFormat.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
+    String sha = "%064x".formatted(shard * 1000 + version);
+    int items = 10 + 10 * shard;
+    return IndexDescriptor.newBuilder().setVersion(version).setUri(uri).setSha256(sha).setItems(items).setDim(DIM)
+        .setM(8).setEfConstruction(40).setCreatedAtMillis(1000 + version)
+        .setShards(new ArrayList<>(List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(version).setUri(uri)
+            .setSha256(sha).setItems(items).build())))
+        .build();
+  }
+}

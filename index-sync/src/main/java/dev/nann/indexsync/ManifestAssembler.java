@@ -1,0 +1,188 @@
+package dev.nann.indexsync;
+
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import dev.nann.shard.ShardAssignment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The manifest step of a sharded index-sync job (parallelism 1, keyed by a constant): takes the
+ * one-shard descriptors {@link IndexSyncFunction} emits, keeps the newest per shard in keyed
+ * state, and once every one of the S shards has published, turns each new shard publish into a
+ * new index version: its {@link ShardManifest} is written to the snapshot store
+ * ({@code index-v<version>.manifest}), read back, and its descriptor (uri and SHA-256 of the
+ * manifest file, {@code shards} = all S shard snapshots, items = their sum) is emitted. A version
+ * is therefore live only when all S shards it names are published and verified.
+ *
+ * <p>Manifest versions continue from the state and from the newest manifest in the store (one
+ * written after the last checkpoint is never overwritten by a different one). After each manifest
+ * the store is pruned ({@link #prune}): the newest {@code keep} manifests stay, and so does every
+ * shard file a kept manifest names.
+ */
+public final class ManifestAssembler extends KeyedProcessFunction<Integer, IndexDescriptor, IndexDescriptor> {
+  private static final Logger LOG = LoggerFactory.getLogger(ManifestAssembler.class);
+  private static final Pattern SHARD_FILE = Pattern.compile("index-v(\\d{12})-s(\\d{4})\\.nann");
+
+  private final String snapshotDir;
+  private final int shards;
+  private final int keep;
+
+  /** Newest one-shard descriptor per shard. */
+  private transient MapState<Integer, IndexDescriptor> newest;
+  private transient ValueState<Long> version;
+  private transient Counter manifests;
+
+  /**
+   * @param snapshotDir the snapshot store the shards write to
+   * @param shards S, the number of shards (every one must publish before the first manifest)
+   * @param keep manifests kept in the store (and every shard file they name)
+   */
+  public ManifestAssembler(String snapshotDir, int shards, int keep) {
+    if (keep < 1) {
+      throw new IllegalArgumentException("keep must be >= 1");
+    }
+    this.snapshotDir = snapshotDir;
+    this.shards = ShardAssignment.check(shards);
+    this.keep = keep;
+  }
+
+  @Override
+  public void open(OpenContext ctx) throws IOException {
+    newest = getRuntimeContext().getMapState(new MapStateDescriptor<>("shard-descriptors", Types.INT,
+        new AvroTypeInfo<>(IndexDescriptor.class)));
+    version = getRuntimeContext().getState(new ValueStateDescriptor<>("manifest-version", Types.LONG));
+    manifests = getRuntimeContext().getMetricGroup().addGroup("nann").counter("indexManifests");
+    Files.createDirectories(Path.of(snapshotDir));
+  }
+
+  @Override
+  public void processElement(IndexDescriptor d, Context ctx, Collector<IndexDescriptor> out) throws Exception {
+    if (d.getShards().size() != 1 || d.getShards().get(0).getShard() < 0 || d.getShards().get(0).getShard() >= shards) {
+      throw new IllegalArgumentException("manifest step of " + shards + " shards got a descriptor that is not one of "
+          + "its shards' (version " + d.getVersion() + ", shards " + d.getShards() + ")");
+    }
+    ShardSnapshot s = d.getShards().get(0);
+    IndexDescriptor before = newest.get(s.getShard());
+    if (before != null && before.getVersion() >= d.getVersion()) {
+      LOG.info("shard {}/{}: version {} ignored, version {} is already in the manifest", s.getShard(), shards,
+          d.getVersion(), before.getVersion());
+      return;
+    }
+    newest.put(s.getShard(), d);
+    List<IndexDescriptor> all = new ArrayList<>(shards);
+    List<Integer> missing = new ArrayList<>();
+    for (int shard = 0; shard < shards; shard++) {
+      IndexDescriptor one = newest.get(shard);
+      if (one == null) {
+        missing.add(shard);
+      } else {
+        all.add(one);
+      }
+    }
+    if (!missing.isEmpty()) {
+      LOG.info("shard {}/{}: version {} published; the first manifest waits for {} more shard(s): {}", s.getShard(),
+          shards, s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
+      return;
+    }
+    Path store = Path.of(snapshotDir);
+    long checkpointed = version.value() == null ? 0 : version.value();
+    long[] stored = SnapshotFormat.manifestVersionsIn(store);
+    long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
+    if (next > checkpointed + 1) {
+      LOG.warn("manifest version {} is already in the snapshot store (written before a restart, not in the restored "
+          + "state): this manifest becomes version {}", next - 1, next);
+    }
+    ShardManifest manifest = ShardManifest.of(next, all);
+    String sha = manifest.write(store);
+    IndexDescriptor published = manifest.descriptor(store.resolve(SnapshotFormat.manifestFileName(next)), sha);
+    version.update(next);
+    manifests.inc();
+    LOG.info("manifest version {}: {} shards, {} items (shard {} now at version {})", next, shards,
+        String.format(java.util.Locale.ROOT, "%,d", manifest.items()), s.getShard(), s.getVersion());
+    out.collect(published);
+    for (Path deleted : prune(store, keep)) {
+      LOG.info("deleted old {} {}", deleted.getFileName().toString().endsWith(".manifest") ? "manifest" : "shard snapshot",
+          deleted);
+    }
+  }
+
+  /**
+   * Prunes a sharded snapshot store: keeps the newest {@code keep} manifests and deletes older
+   * ones; of each shard, deletes the snapshot files older than the oldest version a kept manifest
+   * names for it. A file a kept manifest names, a shard file newer than those (not yet in a
+   * manifest) and the files of a shard no kept manifest mentions are never deleted; if a kept
+   * manifest cannot be read, no shard file is.
+   *
+   * @return the files deleted
+   */
+  public static List<Path> prune(Path store, int keep) throws IOException {
+    List<Path> deleted = new ArrayList<>();
+    long[] versions = SnapshotFormat.manifestVersionsIn(store);
+    if (versions.length == 0) {
+      return deleted;
+    }
+    Map<Integer, Set<Long>> named = new HashMap<>();
+    for (int i = 0; i < Math.min(keep, versions.length); i++) {
+      Path file = store.resolve(SnapshotFormat.manifestFileName(versions[i]));
+      ShardManifest m;
+      try {
+        m = ShardManifest.read(file);
+      } catch (RuntimeException e) {
+        LOG.warn("cannot read the kept manifest {} ({}); no shard snapshot is deleted", file, e.getMessage());
+        return deleted;
+      }
+      for (ShardManifest.Entry e : m.shards()) {
+        named.computeIfAbsent(e.shard(), k -> new TreeSet<>()).add(e.version());
+        if (!e.file().equals(SnapshotFormat.shardFileName(e.version(), e.shard()))) {
+          LOG.warn("kept manifest {} names {} for shard {} version {}; no shard snapshot is deleted", file, e.file(),
+              e.shard(), e.version());
+          return deleted;
+        }
+      }
+    }
+    for (int i = keep; i < versions.length; i++) {
+      Path file = store.resolve(SnapshotFormat.manifestFileName(versions[i]));
+      if (Files.deleteIfExists(file)) {
+        deleted.add(file);
+      }
+    }
+    try (Stream<Path> files = Files.list(store)) {
+      for (Path p : files.toList()) {
+        Matcher mt = SHARD_FILE.matcher(p.getFileName().toString());
+        if (!mt.matches()) {
+          continue;
+        }
+        long v = Long.parseLong(mt.group(1));
+        Set<Long> kept = named.get(Integer.parseInt(mt.group(2)));
+        if (kept != null && !kept.contains(v) && v < ((TreeSet<Long>) kept).first() && Files.deleteIfExists(p)) {
+          deleted.add(p);
+        }
+      }
+    }
+    return deleted;
+  }
+}

@@ -1,0 +1,189 @@
+package dev.nann.indexsync;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Shard file names, the manifest file (format, atomic write, SHA-256) and pruning of a sharded store. */
+class ShardManifestTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void shardAndManifestNamesNeverMatchTheUnshardedPattern() throws Exception {
+    assertEquals("index-v000000000003-s0002.nann", SnapshotFormat.shardFileName(3, 2));
+    assertEquals("index-v000000000007.manifest", SnapshotFormat.manifestFileName(7));
+    for (String n : List.of(SnapshotFormat.fileName(4), SnapshotFormat.shardFileName(9, 0), SnapshotFormat.shardFileName(5, 0),
+        SnapshotFormat.shardFileName(11, 1), SnapshotFormat.manifestFileName(2), SnapshotFormat.manifestFileName(6),
+        "index-v000000000099-s0000.nann.tmp-1", "index-v000000000099.manifest.tmp-1")) {
+      Files.writeString(dir.resolve(n), "x");
+    }
+    assertArrayEquals(new long[] {4}, SnapshotFormat.versionsIn(dir), "unsharded versions: shard files and manifests not counted");
+    assertEquals(4, SnapshotPublisher.newestVersion(dir));
+    assertArrayEquals(new long[] {9, 5}, SnapshotFormat.shardVersionsIn(dir, 0));
+    assertArrayEquals(new long[] {11}, SnapshotFormat.shardVersionsIn(dir, 1));
+    assertArrayEquals(new long[0], SnapshotFormat.shardVersionsIn(dir, 2));
+    assertArrayEquals(new long[] {6, 2}, SnapshotFormat.manifestVersionsIn(dir));
+    assertArrayEquals(new long[0], SnapshotFormat.manifestVersionsIn(dir.resolve("missing")));
+  }
+
+  @Test
+  void aShardIsPublishedVerifiedUnderItsOwnFileName() {
+    Random rnd = new Random(5);
+    int n = 300;
+    int dim = 8;
+    float[] emb = new float[n * dim];
+    long[] ids = new long[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i * 7L;
+      for (int j = 0; j < dim; j++) {
+        emb[i * dim + j] = (float) rnd.nextGaussian();
+      }
+    }
+    HnswIndex built = new dev.nann.graph.HnswIndexBuilder().m(8).efConstruction(32).seed(4).version(4).build(emb, dim, ids);
+    IndexDescriptor d = new SnapshotPublisher(dir, 8, 32, 1).publishShard(built, 3);
+    Path file = Path.of(URI.create(d.getUri()));
+    assertEquals(SnapshotFormat.shardFileName(4, 3), file.getFileName().toString());
+    assertEquals(1, d.getShards().size());
+    ShardSnapshot s = d.getShards().get(0);
+    assertEquals(3, s.getShard());
+    assertEquals(4, s.getVersion());
+    assertEquals(d.getUri(), s.getUri());
+    assertEquals(n, s.getItems());
+    assertEquals(SnapshotFormat.read(file).sha256(), s.getSha256());
+    assertArrayEquals(new long[] {4}, SnapshotFormat.shardVersionsIn(dir, 3));
+    assertArrayEquals(new long[0], SnapshotFormat.versionsIn(dir));
+  }
+
+  @Test
+  void theManifestIsWrittenAtomicallyWithItsChecksumAndReadsBack() throws Exception {
+    ShardManifest m = ShardManifest.of(7, List.of(shard(0, 3, 250_112, 1_000), shard(1, 5, 249_888, 900)));
+    assertEquals(500_000, m.items());
+    assertEquals(900, m.createdAtMillis(), "the oldest shard's build time");
+    String sha = m.write(dir);
+    Path file = dir.resolve("index-v000000000007.manifest");
+    assertEquals(sha, ShardManifest.sha256(file));
+    try (Stream<Path> files = Files.list(dir)) {
+      assertEquals(List.of(file), files.toList(), "no temporary file left");
+    }
+    assertEquals("""
+        {
+          "format": 1,
+          "version": 7,
+          "items": 500000,
+          "dim": 8,
+          "m": 16,
+          "efConstruction": 40,
+          "createdAtMillis": 900,
+          "shards": [
+            {"shard": 0, "version": 3, "file": "index-v000000000003-s0000.nann", "sha256": "sha-0-3", "items": 250112},
+            {"shard": 1, "version": 5, "file": "index-v000000000005-s0001.nann", "sha256": "sha-1-5", "items": 249888}
+          ]
+        }
+        """, Files.readString(file));
+    assertEquals(m, ShardManifest.read(file));
+
+    IndexDescriptor d = m.descriptor(file, sha);
+    assertEquals(7, d.getVersion());
+    assertEquals(file.toAbsolutePath().toUri().toString(), d.getUri());
+    assertEquals(sha, d.getSha256());
+    assertEquals(500_000, d.getItems());
+    assertEquals(2, d.getShards().size());
+    assertEquals(dir.resolve(SnapshotFormat.shardFileName(5, 1)).toAbsolutePath().toUri().toString(),
+        d.getShards().get(1).getUri());
+
+    Files.writeString(file, "{\"format\": 2}");
+    assertThrows(SnapshotException.class, () -> ShardManifest.read(file));
+    Files.writeString(file, "{\"format\": 1, \"version\": ");
+    assertThrows(SnapshotException.class, () -> ShardManifest.read(file));
+    assertThrows(IllegalArgumentException.class, () -> ShardManifest.of(1, List.of(shard(1, 1, 1, 1))),
+        "shards listed out of order");
+  }
+
+  /**
+   * Pruning keeps the newest manifests and every shard file they name, however old; it deletes the
+   * shard files older than those, and never a shard file newer than the newest manifest.
+   */
+  @Test
+  void pruningNeverDeletesAFileAKeptManifestNames() throws Exception {
+    // shard 0 changes often, shard 1 only once: the kept manifests still name shard 1's oldest file
+    long[][] manifests = {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {4, 2}};   // manifest i+1: shard 0 version, shard 1 version
+    for (int v = 1; v <= 6; v++) {
+      Files.writeString(dir.resolve(SnapshotFormat.shardFileName(v, 0)), "s0 v" + v);   // v6: not yet in a manifest
+    }
+    for (int v = 1; v <= 2; v++) {
+      Files.writeString(dir.resolve(SnapshotFormat.shardFileName(v, 1)), "s1 v" + v);
+    }
+    Files.writeString(dir.resolve(SnapshotFormat.shardFileName(1, 2)), "a shard of another shard count");
+    Files.writeString(dir.resolve(SnapshotFormat.fileName(1)), "an unsharded snapshot");
+    for (int i = 0; i < manifests.length; i++) {
+      ShardManifest.of(i + 1, List.of(shard(0, manifests[i][0], 10, 1), shard(1, manifests[i][1], 10, 1))).write(dir);
+    }
+
+    List<Path> deleted = ManifestAssembler.prune(dir, 3);
+    Set<String> left = names();
+    // kept: manifests 3, 4, 5 naming s0 v3, v4 and s1 v1, v2
+    for (long v = 3; v <= 5; v++) {
+      ShardManifest kept = ShardManifest.read(dir.resolve(SnapshotFormat.manifestFileName(v)));
+      for (ShardManifest.Entry e : kept.shards()) {
+        assertTrue(left.contains(e.file()), "manifest " + v + " names " + e.file() + ", which must stay");
+      }
+    }
+    assertEquals(Set.of("index-v000000000003.manifest", "index-v000000000004.manifest", "index-v000000000005.manifest",
+        SnapshotFormat.shardFileName(3, 0), SnapshotFormat.shardFileName(4, 0), SnapshotFormat.shardFileName(5, 0),
+        SnapshotFormat.shardFileName(6, 0), SnapshotFormat.shardFileName(1, 1), SnapshotFormat.shardFileName(2, 1),
+        SnapshotFormat.shardFileName(1, 2), SnapshotFormat.fileName(1)), left);
+    assertEquals(4, deleted.size(), "manifests 1 and 2, shard 0's versions 1 and 2: " + deleted);
+
+    // keep 1: only the newest manifest's files (and what is newer) stay
+    ManifestAssembler.prune(dir, 1);
+    left = names();
+    assertTrue(left.containsAll(List.of(SnapshotFormat.shardFileName(4, 0), SnapshotFormat.shardFileName(2, 1),
+        SnapshotFormat.shardFileName(5, 0), SnapshotFormat.shardFileName(6, 0))), left.toString());
+    assertFalse(left.contains(SnapshotFormat.shardFileName(1, 1)));
+    assertFalse(left.contains(SnapshotFormat.shardFileName(3, 0)));
+    assertEquals(List.of(5L), List.of(SnapshotFormat.manifestVersionsIn(dir)[0]));
+
+    // a kept manifest that cannot be read: no shard file is deleted
+    Files.writeString(dir.resolve(SnapshotFormat.manifestFileName(6)), "not json");
+    Set<String> before = names();
+    ManifestAssembler.prune(dir, 1);
+    Set<String> after = names();
+    before.removeIf(n -> n.endsWith(".manifest"));
+    assertTrue(after.containsAll(before), "nothing but manifests deleted when a kept one is unreadable");
+  }
+
+  private Set<String> names() throws Exception {
+    try (Stream<Path> files = Files.list(dir)) {
+      return new HashSet<>(files.map(p -> p.getFileName().toString()).toList());
+    }
+  }
+
+  private IndexDescriptor shard(int shard, long version, int items, long createdAt) {
+    String uri = dir.resolve(SnapshotFormat.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
+    return IndexDescriptor.newBuilder().setVersion(version).setUri(uri).setSha256("sha-" + shard + "-" + version)
+        .setItems(items).setDim(8).setM(16).setEfConstruction(40).setCreatedAtMillis(createdAt)
+        .setShards(new ArrayList<>(List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(version).setUri(uri)
+            .setSha256("sha-" + shard + "-" + version).setItems(items).build())))
+        .build();
+  }
+}

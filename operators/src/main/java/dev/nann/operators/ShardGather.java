@@ -1,0 +1,132 @@
+package dev.nann.operators;
+
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.internal.ServingOutput;
+import dev.nann.shard.ShardMerge;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+
+/**
+ * Gather for a sharded index, keyed by task id: holds each shard's answer in keyed state (so a
+ * checkpoint taken between two shards' answers loses neither) and, once all S have arrived, answers
+ * once with the best k of them. Every shard copy yields exactly one answer (its result, or TIMEOUT,
+ * OVERLOADED, NO_INDEX...: the async timeout guarantees one), so the gather needs no timer of its own.
+ * When some shards did not answer, the answer says so: status PARTIAL, the missing shards listed in
+ * {@code missingShards} and why in {@code detail} — never silently fewer items.
+ */
+public final class ShardGather extends KeyedProcessFunction<String, ServingOutput, ServingOutput> {
+  private final int shards;
+  private transient MapState<Integer, ServingOutput> answers;
+  private transient Counter partial;
+
+  public ShardGather(int shards) {
+    this.shards = shards;
+  }
+
+  @Override
+  public void open(OpenContext ctx) {
+    answers = getRuntimeContext().getMapState(new MapStateDescriptor<>("shard-answers", Types.INT,
+        new AvroTypeInfo<>(ServingOutput.class)));
+    partial = getRuntimeContext().getMetricGroup().addGroup("nann").counter("partialAnswers");
+  }
+
+  @Override
+  public void processElement(ServingOutput in, Context ctx, Collector<ServingOutput> out) throws Exception {
+    answers.put(in.getShard(), in);
+    List<ServingOutput> all = new ArrayList<>(shards);
+    for (ServingOutput o : answers.values()) {
+      all.add(o);
+    }
+    if (all.size() < shards) {
+      return;
+    }
+    answers.clear();
+    ServingOutput merged = merge(all, shards);
+    if (merged.getResponse().getStatus() == ResponseStatus.PARTIAL) {
+      partial.inc();
+    }
+    out.collect(merged);
+  }
+
+  /** The answer of one task from its shards' answers (one per shard). */
+  static ServingOutput merge(List<ServingOutput> parts, int shards) {
+    parts.sort(java.util.Comparator.comparingInt(ServingOutput::getShard));
+    List<ServingOutput> ok = new ArrayList<>();
+    List<Integer> missing = new ArrayList<>();
+    StringBuilder why = new StringBuilder();
+    for (ServingOutput p : parts) {
+      ResponseStatus s = p.getResponse().getStatus();
+      if (s == ResponseStatus.OK || s == ResponseStatus.COLD_START) {
+        ok.add(p);
+      } else {
+        missing.add(p.getShard());
+        why.append(why.length() == 0 ? "" : "; ").append("shard ").append(p.getShard()).append(' ').append(s)
+            .append(p.getResponse().getDetail().isEmpty() ? "" : " (" + p.getResponse().getDetail() + ")");
+      }
+    }
+    ServingOutput first = parts.get(0);
+    if (ok.isEmpty()) {
+      // nothing to merge: the first shard's status (every shard failed, usually for the same reason)
+      RetrievalResponse r = RetrievalResponse.newBuilder(first.getResponse())
+          .setDetail("no shard answered: " + why).setMissingShards(missing).build();
+      return output(first, r, parts);
+    }
+    long[][] items = new long[ok.size()][];
+    float[][] scores = new float[ok.size()][];
+    int scored = 0;
+    float engine = 0;
+    Map<String, Float> timings = new HashMap<>();
+    for (int i = 0; i < ok.size(); i++) {
+      RetrievalResponse r = ok.get(i).getResponse();
+      items[i] = r.getItems().stream().mapToLong(Long::longValue).toArray();
+      scores[i] = new float[r.getScores().size()];
+      for (int j = 0; j < scores[i].length; j++) {
+        scores[i][j] = r.getScores().get(j);
+      }
+      scored += r.getItemsScored();
+      engine = Math.max(engine, r.getEngineMillis());   // the shards walk side by side
+      r.getTimings().forEach((stage, ms) -> timings.merge(stage, ms, Math::max));
+    }
+    int k = Math.max(1, first.getWanted());
+    ShardMerge.Merged m = ShardMerge.topK(items, scores, k);
+    RetrievalResponse base = ok.get(0).getResponse();
+    List<Long> outItems = new ArrayList<>(m.size());
+    List<Float> outScores = new ArrayList<>(m.size());
+    for (int i = 0; i < m.size(); i++) {
+      outItems.add(m.items()[i]);
+      outScores.add(m.scores()[i]);
+    }
+    boolean allCold = ok.stream().allMatch(o -> o.getResponse().getStatus() == ResponseStatus.COLD_START);
+    ResponseStatus status = !missing.isEmpty() ? ResponseStatus.PARTIAL
+        : allCold ? ResponseStatus.COLD_START : ResponseStatus.OK;
+    String detail = !missing.isEmpty()
+        ? (shards - missing.size()) + " of " + shards + " shards answered; the items are the best of those: " + why
+        : base.getDetail();
+    RetrievalResponse r = RetrievalResponse.newBuilder(base).setStatus(status).setDetail(detail)
+        .setItems(outItems).setScores(outScores).setItemsScored(scored).setEngineMillis(engine)
+        .setTimings(timings).setMissingShards(missing).build();
+    return output(first, r, parts);
+  }
+
+  private static ServingOutput output(ServingOutput first, RetrievalResponse r, List<ServingOutput> parts) {
+    Map<String, Long> stamps = new HashMap<>(first.getStamps());
+    for (ServingOutput p : parts) {
+      Long end = p.getStamps().get("engineEnd");
+      if (end != null) {
+        stamps.merge("engineEnd", end, Math::max);
+      }
+    }
+    return new ServingOutput(r, first.getFeed(), first.getHeaders(), first.getReceivedAtMillis(), stamps, -1, "", 0);
+  }
+}

@@ -1,0 +1,75 @@
+package dev.nann.operators;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.engine.RequestProtocol;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.internal.ServingOutput;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ShardGatherTest {
+  private static final RetrievalRequest REQ = RetrievalRequest.newBuilder().setRequestId("r1").setUserId(7).setK(3)
+      .setCreatedAtMillis(1).build();
+
+  private static ServingOutput part(int shard, ResponseStatus status, long[] items, float[] scores) {
+    RetrievalResponse r = RequestProtocol.error(REQ, status, status == ResponseStatus.OK ? "" : "why " + shard);
+    List<Long> ids = new ArrayList<>();
+    List<Float> sc = new ArrayList<>();
+    for (int i = 0; i < items.length; i++) {
+      ids.add(items[i]);
+      sc.add(scores[i]);
+    }
+    r.setItems(ids);
+    r.setScores(sc);
+    r.setIndexVersion(9);
+    r.setItemsScored(100);
+    Map<String, Long> stamps = new HashMap<>(Map.of("engineEnd", 1000L + shard));
+    return new ServingOutput(r, false, Map.of(), 5L, stamps, shard, "r1#1", 3);
+  }
+
+  @Test
+  void allShardsAnsweredGiveTheBestKOfThem() {
+    ServingOutput out = ShardGather.merge(new ArrayList<>(List.of(
+        part(1, ResponseStatus.OK, new long[] {4, 2}, new float[] {0.8f, 0.3f}),
+        part(0, ResponseStatus.OK, new long[] {5, 1}, new float[] {0.9f, 0.1f}))), 2);
+    RetrievalResponse r = out.getResponse();
+    assertEquals(ResponseStatus.OK, r.getStatus());
+    assertEquals(List.of(5L, 4L, 2L), r.getItems());
+    assertEquals(200, r.getItemsScored());
+    assertEquals(9, r.getIndexVersion());
+    assertTrue(r.getMissingShards().isEmpty());
+    assertEquals(1001L, out.getStamps().get("engineEnd"), "the slowest shard's end");
+    assertEquals(-1, out.getShard());
+  }
+
+  @Test
+  void aShardThatTimedOutMakesTheAnswerPartialAndNamesIt() {
+    ServingOutput out = ShardGather.merge(new ArrayList<>(List.of(
+        part(0, ResponseStatus.OK, new long[] {5, 1}, new float[] {0.9f, 0.1f}),
+        part(1, ResponseStatus.TIMEOUT, new long[0], new float[0]),
+        part(2, ResponseStatus.OK, new long[] {6}, new float[] {0.5f}))), 3);
+    RetrievalResponse r = out.getResponse();
+    assertEquals(ResponseStatus.PARTIAL, r.getStatus());
+    assertEquals(List.of(1), r.getMissingShards());
+    assertEquals(List.of(5L, 6L, 1L), r.getItems());
+    assertTrue(r.getDetail().startsWith("2 of 3 shards answered"), r.getDetail());
+    assertTrue(r.getDetail().contains("shard 1 TIMEOUT (why 1)"), r.getDetail());
+  }
+
+  @Test
+  void noShardAnsweredKeepsTheirStatus() {
+    ServingOutput out = ShardGather.merge(new ArrayList<>(List.of(
+        part(1, ResponseStatus.OVERLOADED, new long[0], new float[0]),
+        part(0, ResponseStatus.OVERLOADED, new long[0], new float[0]))), 2);
+    assertEquals(ResponseStatus.OVERLOADED, out.getResponse().getStatus());
+    assertEquals(List.of(0, 1), out.getResponse().getMissingShards());
+    assertTrue(out.getResponse().getItems().isEmpty());
+  }
+}

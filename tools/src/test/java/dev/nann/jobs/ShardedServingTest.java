@@ -1,0 +1,360 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.indexsync.SnapshotPublisher;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.ShardSnapshot;
+import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.shard.ShardAssignment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Serving a sharded index (S = 2) end to end on a real broker and a MiniCluster at parallelism 2:
+ * each request is scattered over the two shard walks and gathered into one answer; answers match the
+ * exact top-k; a swap under load never mixes versions; a shard that cannot answer yields a PARTIAL
+ * answer naming it; every request is answered exactly once across a restart from a checkpoint.
+ */
+class ShardedServingTest {
+  private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
+  private static final int SHARDS = 2;
+  private static final int USERS = 100;
+  private static final int K = 50;
+
+  @TempDir
+  static Path dir;
+  static ServingFixture fx;
+
+  @BeforeAll
+  static void start() throws Exception {
+    fx = new ServingFixture(dir);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (fx != null) {
+      fx.close();
+    }
+  }
+
+  private static ServingConfig config(String prefix, Map<String, String> extra) throws Exception {
+    Map<String, String> m = new HashMap<>(Map.of("index.shards", Integer.toString(SHARDS), "parallelism", "2",
+        "search.allow-brute", "true", "index.shard-activation-ms", "1500", "engine.queue-capacity", "1000"));
+    m.putAll(extra);
+    return fx.config(prefix, dir.resolve("chk-" + prefix), m);
+  }
+
+  private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
+    Configuration conf = ServingJob.flinkConfiguration(cfg);
+    conf.setString("restart-strategy.type", "none");
+    if (restorePath != null) {
+      conf.setString("execution.state-recovery.path", restorePath);
+    }
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+    ServingJob.build(env, cfg);
+    return env.executeAsync("nann-sharded-serving-test");
+  }
+
+  /**
+   * Writes the corpus' items (ids shifted by {@code idOffset}) as S shard snapshots of {@code version}
+   * and a manifest naming them, as index-sync publishes a sharded version.
+   */
+  private static IndexDescriptor publishShards(String name, long version, long idOffset) throws Exception {
+    float[] all = fx.corpus.embeddings();
+    long[] ids = fx.corpus.itemIds();
+    int d = ServingFixture.DIM;
+    List<ShardSnapshot> shards = new ArrayList<>();
+    int total = 0;
+    for (int s = 0; s < SHARDS; s++) {
+      List<Integer> rows = new ArrayList<>();
+      for (int i = 0; i < ids.length; i++) {
+        if (ShardAssignment.shardOf(ids[i] + idOffset, SHARDS) == s) {
+          rows.add(i);
+        }
+      }
+      long[] shardIds = new long[rows.size()];
+      float[] emb = new float[rows.size() * d];
+      for (int j = 0; j < rows.size(); j++) {
+        shardIds[j] = ids[rows.get(j)] + idOffset;
+        System.arraycopy(all, rows.get(j) * d, emb, j * d, d);
+      }
+      Path shardDir = Files.createDirectories(dir.resolve(name).resolve("s" + s));
+      IndexDescriptor one = new SnapshotPublisher(shardDir, 16, 40, 1).publish(version, emb, d, shardIds, s, n -> { });
+      shards.add(new ShardSnapshot(s, version, one.getUri(), one.getSha256(), one.getItems()));
+      total += one.getItems();
+    }
+    Path manifest = dir.resolve(name).resolve("manifest.json");
+    Files.writeString(manifest, shards.toString());
+    String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(manifest)));
+    return IndexDescriptor.newBuilder().setVersion(version).setUri(manifest.toUri().toString()).setSha256(sha)
+        .setItems(total).setDim(d).setCreatedAtMillis(System.currentTimeMillis()).setShards(shards).build();
+  }
+
+  private static RetrievalRequest request(String id, long user, String mode) {
+    RetrievalRequest r = ServingFixture.request(id, user, K);
+    r.setMode(mode);
+    return r;
+  }
+
+  private static Map<String, RetrievalResponse> ask(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses,
+                                                    List<RetrievalRequest> requests, Map<String, Integer> counts) throws Exception {
+    for (RetrievalRequest r : requests) {
+      fx.sendRequest(cfg, r);
+    }
+    fx.producer.flush();
+    Set<String> wanted = new HashSet<>();
+    requests.forEach(r -> wanted.add(r.getRequestId()));
+    Map<String, RetrievalResponse> got = new HashMap<>();
+    long end = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+    while (!got.keySet().containsAll(wanted) && System.nanoTime() < end) {
+      for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(300))) {
+        RetrievalResponse resp = RESPONSES.decode(rec.value());
+        if (wanted.contains(resp.getRequestId())) {
+          got.put(resp.getRequestId(), resp);
+          counts.merge(resp.getRequestId(), 1, Integer::sum);
+        }
+      }
+    }
+    assertEquals(wanted, got.keySet(), "every request answered");
+    return got;
+  }
+
+  /** Sends probes until one is answered OK from the index at {@code version}. */
+  private static void awaitVersion(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, JobClient job,
+                                   long version) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    for (int probe = 0; System.nanoTime() < end; probe++) {
+      if (job.getJobStatus().get().isGloballyTerminalState()) {
+        job.getJobExecutionResult().get();
+        throw new AssertionError("the job ended before serving");
+      }
+      RetrievalRequest r = request("probe-" + version + "-" + probe, 0, "nann");
+      fx.sendRequest(cfg, r);
+      fx.producer.flush();
+      for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(700))) {
+        RetrievalResponse resp = RESPONSES.decode(rec.value());
+        if (resp.getIndexVersion() == version && resp.getStatus() == ResponseStatus.OK) {
+          return;
+        }
+      }
+    }
+    throw new AssertionError("the job never answered from index version " + version);
+  }
+
+  private static double overlap(List<Long> got, List<Long> exact) {
+    Set<Long> e = new HashSet<>(exact);
+    return got.stream().filter(e::contains).count() / (double) exact.size();
+  }
+
+  @Test
+  void scatterGatherAnswersTheExactTopKOnceAcrossARestart() throws Exception {
+    ServingConfig cfg = config("sh1", Map.of());
+    fx.sendHistories(cfg, USERS);
+    fx.publishIndex(cfg, publishShards("sh1-v1", 1, 0));
+    JobClient job = startJob(cfg, null);
+    Map<String, Integer> counts = new HashMap<>();
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      awaitVersion(cfg, responses, job, 1);
+      List<RetrievalRequest> walks = new ArrayList<>();
+      List<RetrievalRequest> exact = new ArrayList<>();
+      for (int u = 0; u < USERS; u++) {
+        walks.add(request("walk-" + u, u, "nann"));
+        exact.add(request("exact-" + u, u, "brute"));
+      }
+      Map<String, RetrievalResponse> walked = ask(cfg, responses, walks, counts);
+      Map<String, RetrievalResponse> exacts = ask(cfg, responses, exact, counts);
+      double coverage = 0;
+      for (int u = 0; u < USERS; u++) {
+        RetrievalResponse w = walked.get("walk-" + u);
+        RetrievalResponse b = exacts.get("exact-" + u);
+        assertEquals(ResponseStatus.OK, w.getStatus(), w.toString());
+        assertEquals(ResponseStatus.OK, b.getStatus(), b.toString());
+        assertEquals(K, w.getItems().size(), "k items from the two shards");
+        assertEquals(K, new HashSet<>(w.getItems()).size(), "no item twice");
+        for (int i = 1; i < w.getScores().size(); i++) {
+          assertTrue(w.getScores().get(i - 1) >= w.getScores().get(i), "merged best first");
+        }
+        Set<Integer> shardsSeen = new HashSet<>();
+        w.getItems().forEach(id -> shardsSeen.add(ShardAssignment.shardOf(id, SHARDS)));
+        assertEquals(SHARDS, shardsSeen.size(), "items from both shards");
+        assertEquals(1, w.getIndexVersion());
+        assertTrue(w.getMissingShards().isEmpty());
+        coverage += overlap(w.getItems(), b.getItems());
+      }
+      coverage /= USERS;
+      assertTrue(coverage >= 0.95, "the merged walks find the exact top-" + K + ": coverage " + coverage);
+
+      // a restart from a checkpoint with requests in flight: every request answered exactly once
+      List<RetrievalRequest> before = new ArrayList<>();
+      for (int i = 0; i < 600; i++) {
+        before.add(request("r-" + i, i % USERS, "nann"));
+      }
+      before.forEach(r -> fx.sendRequest(cfg, r));
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.pollUntil(responses, ServingFixture.newList(),
+          l -> l.stream().filter(r -> new String(r.key(), StandardCharsets.UTF_8).startsWith("r-")).count() >= 100,
+          Duration.ofMinutes(2));
+      job.cancel().get();
+      Path latest = ServingFixture.latestCheckpoint(dir.resolve("chk-sh1"));
+      List<RetrievalRequest> after = new ArrayList<>();
+      for (int i = 600; i < 1200; i++) {
+        after.add(request("r-" + i, i % USERS, "nann"));
+      }
+      job = startJob(cfg, latest.toUri().toString());
+      Map<String, Integer> restartCounts = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> rec : got) {
+        RetrievalResponse resp = RESPONSES.decode(rec.value());
+        if (resp.getRequestId().startsWith("r-")) {
+          restartCounts.merge(resp.getRequestId(), 1, Integer::sum);
+        }
+      }
+      List<RetrievalRequest> all = new ArrayList<>(before);
+      all.addAll(after);
+      Map<String, RetrievalResponse> answered = new HashMap<>();
+      for (RetrievalRequest r : after) {
+        fx.sendRequest(cfg, r);
+      }
+      fx.producer.flush();
+      long end = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+      while (restartCounts.size() < all.size() && System.nanoTime() < end) {
+        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(300))) {
+          RetrievalResponse resp = RESPONSES.decode(rec.value());
+          if (resp.getRequestId().startsWith("r-")) {
+            restartCounts.merge(resp.getRequestId(), 1, Integer::sum);
+            answered.put(resp.getRequestId(), resp);
+          }
+        }
+      }
+      ServingFixture.pollUntil(responses, ServingFixture.newList(), l -> false, Duration.ofSeconds(3))
+          .forEach(rec -> {
+            try {
+              RetrievalResponse resp = RESPONSES.decode(rec.value());
+              if (resp.getRequestId().startsWith("r-")) {
+                restartCounts.merge(resp.getRequestId(), 1, Integer::sum);
+              }
+            } catch (java.io.IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          });
+      assertEquals(all.size(), restartCounts.size(), "every request answered across the restart");
+      List<String> twice = restartCounts.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).toList();
+      assertTrue(twice.isEmpty(), "answered twice: " + twice);
+      assertTrue(answered.values().stream().allMatch(r -> r.getStatus() == ResponseStatus.OK),
+          "every answer after the restart whole");
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  @Test
+  void aSwapUnderLoadNeverMixesVersionsAndAMissingShardIsFlaggedPartial() throws Exception {
+    ServingConfig cfg = config("sh2", Map.of());
+    fx.sendHistories(cfg, USERS);
+    long offset2 = 1_000_000;
+    IndexDescriptor v1 = publishShards("sh2-v1", 1, 0);
+    IndexDescriptor v2 = publishShards("sh2-v2", 2, offset2);   // the same items under other ids
+    fx.publishIndex(cfg, v1);
+    JobClient job = startJob(cfg, null);
+    Map<String, Integer> counts = new HashMap<>();
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      awaitVersion(cfg, responses, job, 1);
+      // requests flow while version 2 arrives, loads and becomes current
+      List<RetrievalRequest> load = new ArrayList<>();
+      for (int i = 0; i < 400; i++) {
+        load.add(request("swap-" + i, i % USERS, "nann"));
+      }
+      Thread sender = new Thread(() -> {
+        for (int i = 0; i < load.size(); i++) {
+          fx.sendRequest(cfg, load.get(i));
+          if (i == 50) {
+            fx.publishIndex(cfg, v2);
+          }
+          if (i % 20 == 0) {
+            fx.producer.flush();
+            sleep(100);
+          }
+        }
+        fx.producer.flush();
+      });
+      sender.start();
+      Map<String, RetrievalResponse> got = new HashMap<>();
+      long end = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+      while (got.size() < load.size() && System.nanoTime() < end) {
+        for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(300))) {
+          RetrievalResponse resp = RESPONSES.decode(rec.value());
+          if (resp.getRequestId().startsWith("swap-")) {
+            got.put(resp.getRequestId(), resp);
+          }
+        }
+      }
+      sender.join();
+      assertEquals(load.size(), got.size(), "every request answered through the swap");
+      Map<Long, Integer> byVersion = new HashMap<>();
+      for (RetrievalResponse r : got.values()) {
+        assertTrue(r.getStatus() == ResponseStatus.OK || r.getStatus() == ResponseStatus.COLD_START, r.toString());
+        byVersion.merge(r.getIndexVersion(), 1, Integer::sum);
+        boolean fromV2 = r.getIndexVersion() == 2;
+        for (long id : r.getItems()) {
+          assertEquals(fromV2, id >= offset2, "request " + r.getRequestId() + " answered from version "
+              + r.getIndexVersion() + " holds item " + id + ": the shards mixed versions");
+        }
+      }
+      assertTrue(byVersion.getOrDefault(1L, 0) > 0 && byVersion.getOrDefault(2L, 0) > 0,
+          "answers from both versions around the swap: " + byVersion);
+
+      // version 3: shard 1's snapshot disappears after the version was verified and before it is
+      // walked: shard 0 answers, the answer says shard 1 is missing
+      IndexDescriptor v3 = publishShards("sh2-v3", 3, 0);
+      fx.publishIndex(cfg, v3);
+      Thread.sleep(3000);   // past the activation delay, no request in between: shard 1 never prefetched it
+      Files.delete(Path.of(java.net.URI.create(v3.getShards().get(1).getUri())));
+      List<RetrievalRequest> partial = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        partial.add(request("partial-" + i, i, "nann"));
+      }
+      Map<String, RetrievalResponse> flagged = ask(cfg, responses, partial, counts);
+      for (RetrievalResponse r : flagged.values()) {
+        assertEquals(3, r.getIndexVersion());
+        assertEquals(ResponseStatus.PARTIAL, r.getStatus(), r.toString());
+        assertEquals(List.of(1), r.getMissingShards());
+        assertTrue(r.getDetail().contains("1 of 2 shards answered"), r.getDetail());
+        assertTrue(!r.getItems().isEmpty() && r.getItems().stream().allMatch(id -> ShardAssignment.shardOf(id, SHARDS) == 0),
+            "the items of the shard that answered");
+      }
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
