@@ -187,6 +187,7 @@ final class ShardCatalog implements AutoCloseable {
       if (s == null) {
         throw new IllegalStateException("no manifest entry for index shard " + number + " version " + version);
       }
+      long t0 = System.nanoTime();
       Path file = guard.snapshotFile(s.getUri());
       HnswIndex read = SnapshotFormat.read(file);
       if (!read.sha256().equalsIgnoreCase(s.getSha256())) {
@@ -197,9 +198,8 @@ final class ShardCatalog implements AutoCloseable {
         throw new SnapshotException("shard snapshot " + file + " holds version " + read.meta().version()
             + " but its manifest says " + version);
       }
-      long t0 = System.nanoTime();
       HnswIndex index = read.onHeap();
-      LOG.info("index shard {} version {} loaded: {} items in {} ms", number, version, index.size(),
+      LOG.info("index shard {} version {} read, verified and loaded: {} items in {} ms", number, version, index.size(),
           (System.nanoTime() - t0) / 1_000_000);
       return new LoadedIndex(version, index, ItemIdLookup.of(index), read.meta().createdAtMillis());
     }

@@ -40,7 +40,7 @@ public final class IndexSyncJob {
 
   /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
   public static Configuration flinkConfiguration(IndexSyncConfig cfg) {
-    return FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS), 1);
+    return FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS), cfg.get(PARALLELISM));
   }
 
   public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {

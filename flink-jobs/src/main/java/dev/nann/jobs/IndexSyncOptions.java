@@ -29,6 +29,10 @@ public final class IndexSyncOptions {
   public static final ConfigOption<Integer> DIM = key("index.dim").intType().noDefaultValue()
       .withDescription("Embedding dimension every upsert must have.");
   public static final ConfigOption<Integer> SHARDS = CommonOptions.SHARDS;
+  public static final ConfigOption<Integer> PARALLELISM = key("parallelism").intType().defaultValue(1)
+      .withDescription("Index-sync instances. With index.shards > 1 up to S of them build shards side by side (each "
+          + "holds its shards' catalogues and graphs); 1: one instance builds every shard in turn. An unsharded index "
+          + "is always built in one place.");
   public static final ConfigOption<Integer> M = key("index.m").intType().defaultValue(32)
       .withDescription("HNSW M: neighbours per node (2M at layer 0).");
   public static final ConfigOption<Integer> EF_CONSTRUCTION = key("index.ef-construction").intType().defaultValue(40)

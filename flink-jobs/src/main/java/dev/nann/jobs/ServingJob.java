@@ -41,7 +41,10 @@ import org.slf4j.LoggerFactory;
  * The serving job: requests and user events from Kafka, keyed by user; behaviour sequences in
  * RocksDB keyed state; index and model descriptors in broadcast state; the async walk on the
  * TaskManager-wide engine; responses, candidate feed and dead letters to Kafka (exactly-once by
- * default).
+ * default). With {@code index.shards} S &gt; 1 the async engine step becomes a scatter-gather
+ * ({@code scatterGather}): each task, stamped with a manifest and carrying the user's behaviour
+ * embeddings, is copied to the S shards (shard i to retrieval subtask i mod parallelism, so a
+ * TaskManager loads only its shards) and the shards' answers are merged by task id in keyed state.
  *
  * <pre>
  * requests + user-events ─► decode ─► keyBy(user) ─► UserStateFunction ─► async engine ─┐
@@ -49,6 +52,8 @@ import org.slf4j.LoggerFactory;
  * index/model-updates ─► decode ─► broadcast ────────────┘                               AnswerRouter
  *                              └─► dead letters ◄─ (all undecodable records)          ├► responses
  *                                                                                      └► candidates
+ * sharded: UserStateFunction ─► ShardScatter (S copies) ─► async shard walks (subtask i mod p)
+ *          ─► keyBy(task id) ─► ShardGather (best k of S, or PARTIAL) ─► AnswerRouter
  * </pre>
  */
 public final class ServingJob {

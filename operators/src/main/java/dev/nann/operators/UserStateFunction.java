@@ -94,6 +94,7 @@ public final class UserStateFunction
    * from here (after a restore, from its first use: the shards load again then too).
    */
   private transient Map<Long, Long> nextSeenAt;
+  private transient boolean layoutWarned;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
@@ -181,7 +182,7 @@ public final class UserStateFunction
     r.setAttributeFilter(Map.of());
     r.setDeadlineMillis(0L);
     r.setCreatedAtMillis(e.getTimestampMillis());
-    DescriptorUpdate index = descriptors.get(INDEX);
+    DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
       LOG.warn("trigger event of user {} dropped from the feed: no index yet", e.getUserId());
       ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
@@ -201,7 +202,7 @@ public final class UserStateFunction
       ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.INVALID, invalid), false));
       return;
     }
-    DescriptorUpdate index = descriptors.get(INDEX);
+    DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
       ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX,
           "no index snapshot has been published yet"), false));
@@ -228,7 +229,7 @@ public final class UserStateFunction
       // every copy of this task uses the version stamped here; a newer one only once its shards had
       // time to load (the shards prefetch it from the task's "next")
       DescriptorUpdate pending = descriptors.get(INDEX_NEXT);
-      IndexDescriptor next = pending == null ? null : pending.getIndex();
+      IndexDescriptor next = pending == null || !fitsLayout(pending.getIndex()) ? null : pending.getIndex();
       if (next != null && next.getVersion() > current.getVersion()) {
         long seenAt = nextSeenAt.computeIfAbsent(next.getVersion(), v -> System.currentTimeMillis());
         if (System.currentTimeMillis() - seenAt >= engineConfig.shardActivationMs()) {
@@ -279,8 +280,12 @@ public final class UserStateFunction
     }
     if (u.getIndex() != null) {
       IndexDescriptor d = u.getIndex();
-      DescriptorUpdate current = state.get(INDEX);
+      DescriptorUpdate current = currentIndex(state);
       DescriptorUpdate pending = state.get(INDEX_NEXT);
+      if (pending != null && !fitsLayout(pending.getIndex())) {
+        state.remove(INDEX_NEXT);
+        pending = null;
+      }
       if (engineConfig.sharded() && current != null && pending != null) {
         current = promoteIfActive(state, current, pending);
       }
@@ -339,6 +344,29 @@ public final class UserStateFunction
       state.put(MODEL, new DescriptorUpdate(null, d, null, null));
       engine.prefetch(d);
     }
+  }
+
+  /**
+   * The current index descriptor, or null when there is none or it was published for another number
+   * of shards (state restored from before a reshard): the job then waits for a version it can serve.
+   */
+  private DescriptorUpdate currentIndex(ReadOnlyBroadcastState<String, DescriptorUpdate> state) throws Exception {
+    DescriptorUpdate d = state.get(INDEX);
+    if (d != null && !fitsLayout(d.getIndex())) {
+      if (!layoutWarned) {
+        layoutWarned = true;
+        LOG.warn("index version {} in restored state has {} shards and this job serves {} (index.shards): it is not "
+            + "served; waiting for a version published with index.shards = {}", d.getIndex().getVersion(),
+            d.getIndex().getShards().size(), engineConfig.shards(), engineConfig.shards());
+      }
+      return null;
+    }
+    return d;
+  }
+
+  /** Whether a descriptor has the number of shards this job serves (none for an unsharded index). */
+  private boolean fitsLayout(IndexDescriptor d) {
+    return d.getShards().size() == (engineConfig.sharded() ? engineConfig.shards() : 0);
   }
 
   /** The pending sharded version becomes current in state once its activation delay has passed here. */

@@ -5,12 +5,15 @@ import dev.nann.cli.bench.FuzzBench;
 import dev.nann.cli.bench.OverloadBench;
 import dev.nann.cli.bench.RebuildBench;
 import dev.nann.cli.bench.ServingBench;
+import dev.nann.cli.bench.ShardsBench;
 import picocli.CommandLine.Command;
 
 /** {@code ./nann bench <kind>}: benchmarks (not tests), each a subcommand with its own options. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks (not tests): serving (requests/s within a latency budget), freshness (upsert to answer), "
-        + "rebuild (full HNSW build vs adding nodes), fuzz (hostile records on every input topic), overload (shedding and recovery).",
-    subcommands = {ServingBench.class, FreshnessBench.class, RebuildBench.class, FuzzBench.class, OverloadBench.class})
+        + "rebuild (full HNSW build vs adding nodes), fuzz (hostile records on every input topic), overload (shedding and recovery), "
+        + "shards (a sharded catalogue on the multi-process cluster).",
+    subcommands = {ServingBench.class, FreshnessBench.class, RebuildBench.class, FuzzBench.class, OverloadBench.class,
+        ShardsBench.class})
 public final class BenchCommand {
 }

@@ -34,7 +34,8 @@ public final class ClusterCommand implements Runnable {
   }
 
   /** Where the cluster lives and where its parts come from. */
-  static final class Home {
+  /** The cluster's directory option, and where the repository's Flink jars and job jar are. */
+  public static final class Home {
     @Option(names = "--home", description = "the cluster's directory: configuration, logs, checkpoints, snapshots, "
         + "broker data (default: <repo>/.nann-cluster)")
     Path dir;
@@ -43,17 +44,17 @@ public final class ClusterCommand implements Runnable {
       return new ClusterHome(dir != null ? dir : repo().resolve(".nann-cluster"));
     }
 
-    static Path repo() {
+    public static Path repo() {
       return ModelLocator.repoRoot();
     }
 
     /** Flink's jars, as a distribution's lib/. */
-    static Path flinkLib() {
+    public static Path flinkLib() {
       return repo().resolve("flink-cluster/target/lib");
     }
 
     /** The job jar the README tells users to deploy. */
-    static Path jobJar() {
+    public static Path jobJar() {
       return repo().resolve("flink-jobs/target/nann-job.jar");
     }
   }

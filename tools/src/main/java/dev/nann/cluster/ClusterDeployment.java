@@ -32,7 +32,7 @@ public record ClusterDeployment(ServingConfig serving, Path servingFile, String 
   /**
    * Writes both jobs' settings, creates the topics and submits index-sync, then serving.
    *
-   * @param parallelism the serving job's (index-sync builds one catalogue in one place: 1)
+   * @param parallelism the serving job's (index-sync's is its own setting, 1 by default)
    * @param servingOverrides serving settings over the cluster's (delivery, checkpoint interval, ...)
    * @param syncOverrides index-sync settings over the cluster's
    */
@@ -63,7 +63,8 @@ public record ClusterDeployment(ServingConfig serving, Path servingFile, String 
     Path servingFile = write(jobs.resolve("serving.properties"), s);
     Path syncFile = write(jobs.resolve("index-sync.properties"), y);
     long t0 = System.nanoTime();
-    String syncJob = JobSubmitter.submit(cluster, jobJar, INDEX_SYNC_MAIN, 1, List.of("--config", syncFile.toString()));
+    String syncJob = JobSubmitter.submit(cluster, jobJar, INDEX_SYNC_MAIN, sync.get(dev.nann.jobs.IndexSyncOptions.PARALLELISM),
+        List.of("--config", syncFile.toString()));
     log.printf("[cluster] flink run %s: index-sync job %s (%.1f s)%n", jobJar.getFileName(), syncJob, (System.nanoTime() - t0) / 1e9);
     t0 = System.nanoTime();
     String servingJob = JobSubmitter.submit(cluster, jobJar, SERVING_MAIN, parallelism,

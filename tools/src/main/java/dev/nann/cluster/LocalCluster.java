@@ -321,6 +321,9 @@ public final class LocalCluster {
     c.put("taskmanager.bind-host", "localhost");
     c.put("taskmanager.numberOfTaskSlots", Integer.toString(s.slotsPerTaskManager()));
     c.put("taskmanager.memory.process.size", s.taskManagerMemory());
+    // serving holds its graphs on the JVM heap and its RocksDB state is small: Flink's default 40%
+    // of managed (off-heap) memory would leave a 4g TaskManager about 1.5 GB of heap for graphs
+    c.put("taskmanager.memory.managed.fraction", "0.2");
     c.put("rest.address", "localhost");
     c.put("rest.bind-address", "localhost");
     c.put("rest.port", state.getProperty("rest.port"));

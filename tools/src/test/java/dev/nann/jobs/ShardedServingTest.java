@@ -3,23 +3,20 @@ package dev.nann.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nann.indexsync.SnapshotPublisher;
+import dev.nann.indexsync.ShardedBulkLoad;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
-import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.shard.ShardAssignment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -80,38 +77,17 @@ class ShardedServingTest {
   }
 
   /**
-   * Writes the corpus' items (ids shifted by {@code idOffset}) as S shard snapshots of {@code version}
-   * and a manifest naming them, as index-sync publishes a sharded version.
+   * The corpus' items (ids shifted by {@code idOffset}) as S shard snapshots of {@code version} and a
+   * manifest naming them, in a store of their own, as index-sync publishes a sharded version.
    */
   private static IndexDescriptor publishShards(String name, long version, long idOffset) throws Exception {
-    float[] all = fx.corpus.embeddings();
-    long[] ids = fx.corpus.itemIds();
-    int d = ServingFixture.DIM;
-    List<ShardSnapshot> shards = new ArrayList<>();
-    int total = 0;
-    for (int s = 0; s < SHARDS; s++) {
-      List<Integer> rows = new ArrayList<>();
-      for (int i = 0; i < ids.length; i++) {
-        if (ShardAssignment.shardOf(ids[i] + idOffset, SHARDS) == s) {
-          rows.add(i);
-        }
-      }
-      long[] shardIds = new long[rows.size()];
-      float[] emb = new float[rows.size() * d];
-      for (int j = 0; j < rows.size(); j++) {
-        shardIds[j] = ids[rows.get(j)] + idOffset;
-        System.arraycopy(all, rows.get(j) * d, emb, j * d, d);
-      }
-      Path shardDir = Files.createDirectories(dir.resolve(name).resolve("s" + s));
-      IndexDescriptor one = new SnapshotPublisher(shardDir, 16, 40, 1).publish(version, emb, d, shardIds, s, n -> { });
-      shards.add(new ShardSnapshot(s, version, one.getUri(), one.getSha256(), one.getItems()));
-      total += one.getItems();
+    long[] ids = fx.corpus.itemIds().clone();
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] += idOffset;
     }
-    Path manifest = dir.resolve(name).resolve("manifest.json");
-    Files.writeString(manifest, shards.toString());
-    String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(manifest)));
-    return IndexDescriptor.newBuilder().setVersion(version).setUri(manifest.toUri().toString()).setSha256(sha)
-        .setItems(total).setDim(d).setCreatedAtMillis(System.currentTimeMillis()).setShards(shards).build();
+    return ShardedBulkLoad.publish(Files.createDirectories(dir.resolve(name)), version, ids, fx.corpus.embeddings(),
+        ServingFixture.DIM, SHARDS, 16, 40, 1, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
+        .manifest();
   }
 
   private static RetrievalRequest request(String id, long user, String mode) {
@@ -348,6 +324,67 @@ class ShardedServingTest {
     } finally {
       job.cancel().get();
     }
+  }
+
+  @Test
+  void freshItemsDeletesAndExclusionsHoldAcrossShards() throws Exception {
+    ServingConfig cfg = config("sh3", Map.of());
+    fx.sendHistories(cfg, 20);
+    fx.publishIndex(cfg, publishShards("sh3-v1", 1, 0));
+    JobClient job = startJob(cfg, null);
+    AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      awaitVersion(cfg, responses, job, 1);
+      RetrievalResponse before = askUntil(cfg, responses, "before-", r -> r.getStatus() == ResponseStatus.OK);
+      long top = before.getItems().get(0);
+      long second = before.getItems().get(1);
+      int row = java.util.Arrays.stream(fx.corpus.itemIds()).boxed().toList().indexOf(top);
+      List<Float> v = new ArrayList<>();
+      for (int j = 0; j < ServingFixture.DIM; j++) {
+        v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
+      }
+      // a new item as good as the best, in no snapshot: the shard that owns it scores it, once
+      long fresh = 900_001L;
+      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(fresh), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
+      // the best item deleted: no shard returns it any more
+      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(top), items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
+      fx.producer.flush();
+      askUntil(cfg, responses, "changed-", r -> r.getItems().contains(fresh) && !r.getItems().contains(top));
+      List<RetrievalRequest> after = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        RetrievalRequest r = ServingFixture.request("after-" + i, 1, 10);
+        r.setExcludeItems(List.of(second));
+        after.add(r);
+      }
+      for (RetrievalResponse r : ask(cfg, responses, after, new HashMap<>()).values()) {
+        assertEquals(ResponseStatus.OK, r.getStatus(), r.toString());
+        assertEquals(1, r.getItems().stream().filter(id -> id == fresh).count(), "the fresh item once: " + r.getItems());
+        assertTrue(!r.getItems().contains(top), "a deleted item came back");
+        assertTrue(!r.getItems().contains(second), "an excluded item was returned");
+        assertEquals(10, r.getItems().size());
+      }
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  /** Sends a request (user 1, k 10) every second until an answer satisfies {@code accept}. */
+  private static RetrievalResponse askUntil(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, String prefix,
+                                            java.util.function.Predicate<RetrievalResponse> accept) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    for (int n = 0; System.nanoTime() < end; n++) {
+      fx.sendRequest(cfg, ServingFixture.request(prefix + n, 1, 10));
+      fx.producer.flush();
+      for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(1000))) {
+        RetrievalResponse resp = RESPONSES.decode(rec.value());
+        if (resp.getRequestId().startsWith(prefix) && accept.test(resp)) {
+          return resp;
+        }
+      }
+    }
+    throw new AssertionError("no matching answer within 90 s");
   }
 
   private static void sleep(long ms) {
