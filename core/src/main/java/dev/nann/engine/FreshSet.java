@@ -114,33 +114,7 @@ final class FreshSet {
    * and absent), the rest are kept, and the shadow bits are computed for its nodes.
    */
   synchronized void rebase(LoadedIndex live) {
-    View v = view;
-    int kept = 0;
-    int[] keep = new int[v.count];
-    for (int e = 0; e < v.count; e++) {
-      if (!v.isSuperseded(e) && !heldBy(live, v, e)) {
-        keep[kept++] = e;
-      }
-    }
-    int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
-    View w = View.allocate(dim, capacity, kept, live, new AtomicLongArray(words(live.index().size())));
-    latest.clear();
-    int upserts = 0;
-    for (int i = 0; i < kept; i++) {
-      int e = keep[i];
-      w.ids[i] = v.ids[e];
-      w.updatedAt[i] = v.updatedAt[e];
-      w.deleted[i] = v.deleted[e];
-      System.arraycopy(v.embeddings, e * dim, w.embeddings, i * dim, dim);
-      w.attributes[i] = v.attributes[e];
-      upserts += v.deleted[e] ? 0 : 1;
-      latest.put(w.ids[i], i);
-      int node = live.ids().nodeOf(w.ids[i]);
-      if (node >= 0) {
-        setBit(w.shadowed, node);
-      }
-    }
-    view = w.withCounts(kept, upserts);
+    keepUnheld((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), live);
   }
 
   /** Whether an index already holds a change: its id with the same embedding, or deleted and absent. */
@@ -153,22 +127,30 @@ final class FreshSet {
    * set, the rest stay (no shadow bits: queries look changed items up in their shard).
    */
   synchronized void dropHeld(Holder index) {
-    View v = view;
-    if (v.base != null) {
-      return;
+    if (view.base == null) {
+      keepUnheld(index, null);
     }
+  }
+
+  /**
+   * Publishes a view of the changes {@code held} does not hold, based on {@code base} (null: none)
+   * with the shadow bits of its nodes. Guarded by this.
+   */
+  private void keepUnheld(Holder held, LoadedIndex base) {
+    View v = view;
     int kept = 0;
     int[] keep = new int[v.count];
     for (int e = 0; e < v.count; e++) {
-      if (!v.isSuperseded(e) && !index.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
+      if (!v.isSuperseded(e) && !held.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
         keep[kept++] = e;
       }
     }
-    if (kept == v.count) {
+    if (base == null && kept == v.count) {
       return;
     }
     int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
-    View w = View.allocate(dim, capacity, kept, null, null);
+    View w = View.allocate(dim, capacity, kept, base,
+        base == null ? null : new AtomicLongArray(words(base.index().size())));
     latest.clear();
     int upserts = 0;
     for (int i = 0; i < kept; i++) {
@@ -180,6 +162,10 @@ final class FreshSet {
       w.attributes[i] = v.attributes[e];
       upserts += v.deleted[e] ? 0 : 1;
       latest.put(w.ids[i], i);
+      int node = base == null ? -1 : base.ids().nodeOf(w.ids[i]);
+      if (node >= 0) {
+        setBit(w.shadowed, node);
+      }
     }
     view = w.withCounts(kept, upserts);
   }
@@ -209,10 +195,6 @@ final class FreshSet {
       }
     }
     return heldBy(live, item.getItemId(), item.getDeleted(), incoming, 0);
-  }
-
-  private boolean heldBy(LoadedIndex live, View v, int e) {
-    return heldBy(live, v.ids[e], v.deleted[e], v.embeddings, e * dim);
   }
 
   private boolean heldBy(LoadedIndex live, long id, boolean deleted, float[] emb, int offset) {

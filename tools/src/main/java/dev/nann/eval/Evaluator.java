@@ -18,10 +18,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runs the evaluation behind {@code nann eval}: the same queries through each requested
@@ -61,7 +57,7 @@ public final class Evaluator {
   private final Scorer scorer;
   private final Corpus corpus;
   private final PrintStream progress;
-  private Run bruteRun;
+  private QueryRunner.Results bruteRun;
   private String bruteKey;
   private PathModel dr;
   private int drBeam;
@@ -110,22 +106,21 @@ public final class Evaluator {
     int kEff = Math.min(cfg.k(), index.size() - index.deletedCount());
     // The searches run first and the exact pass after them: its minutes of full load are not
     // allowed to precede (and perturb) their timings. It is only needed for the metrics below.
-    java.util.Map<SearchMode, Run> measured = new java.util.EnumMap<>(SearchMode.class);
+    java.util.Map<SearchMode, QueryRunner.Results> measured = new java.util.EnumMap<>(SearchMode.class);
     for (SearchMode mode : cfg.modes()) {
       if (mode != SearchMode.BRUTE) {
         measured.put(mode, runMode(mode, users, cfg, kEff));
       }
     }
-    Run brute = exact(users, cfg, kEff);
+    QueryRunner.Results brute = exact(users, cfg, kEff);
     List<ModeReport> out = new ArrayList<>();
     for (SearchMode mode : cfg.modes()) {
-      Run r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
-      RetrievalMetrics m = new RetrievalMetrics();
+      QueryRunner.Results r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
+      RetrievalMetrics m = QueryRunner.metrics(r.answers, brute.answers, users, corpus);
       java.util.Set<Long> distinct = new java.util.HashSet<>();
       long returned = 0;
-      for (int q = 0; q < users.size(); q++) {
-        long[] ids = r.answers[q].items();
-        m.add(ids, brute.answers[q].items(), truthIds(users.get(q)));
+      for (QueryExecutor.Answer a : r.answers) {
+        long[] ids = a.items();
         for (long id : ids) {
           distinct.add(id);
         }
@@ -138,13 +133,14 @@ public final class Evaluator {
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
         explainMisses(users, cfg, kEff, brute);
       }
-      out.add(r.report(mode, m, cfg, kEff));
+      String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
+      out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), params));
     }
     return out;
   }
 
   /** The exact top-k of these users: the same for every budget, so measured (or read) once per users and k. */
-  private Run exact(List<Corpus.User> users, Config cfg, int k) {
+  private QueryRunner.Results exact(List<Corpus.User> users, Config cfg, int k) {
     String key = users.size() + "/" + cfg.seed() + "/" + k;
     if (!key.equals(bruteKey)) {
       bruteRun = reference(users, cfg, k);
@@ -168,7 +164,7 @@ public final class Evaluator {
     return users;
   }
 
-  private static double coverage(Run r, Run brute) {
+  private static double coverage(QueryRunner.Results r, QueryRunner.Results brute) {
     RetrievalMetrics m = new RetrievalMetrics();
     for (int q = 0; q < r.answers.length; q++) {
       m.add(r.answers[q].items(), brute.answers[q].items(), new long[0]);
@@ -186,7 +182,7 @@ public final class Evaluator {
   public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
     List<Corpus.User> users = users(cfg);
     int k = Math.min(cfg.k(), index.size() - index.deletedCount());
-    Run brute = exact(users, cfg, k);
+    QueryRunner.Results brute = exact(users, cfg, k);
     SearchParams configured = cfg.params();
     double atConfigured = coverage(runMode(SearchMode.NANN, users, quiet(cfg, configured), k), brute);
     int cap = index.size();
@@ -202,7 +198,7 @@ public final class Evaluator {
     int bestWidth = 0;
     for (double w = k; ; w = Math.min(w * 1.5, widest)) {
       int width = (int) Math.ceil(w);
-      Run run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
+      QueryRunner.Results run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
       double c = coverage(run, brute);
       if (c > best) {
         best = c;
@@ -296,7 +292,7 @@ public final class Evaluator {
     return this;
   }
 
-  private void explainMisses(List<Corpus.User> users, Config cfg, int k, Run brute) {
+  private void explainMisses(List<Corpus.User> users, Config cfg, int k, QueryRunner.Results brute) {
     Searcher searcher = new Searcher(index, scorer);
     java.util.BitSet scored = new java.util.BitSet(index.size());
     searcher.setListener((nodes, count) -> {
@@ -346,7 +342,7 @@ public final class Evaluator {
   }
 
   /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
-  private Run reference(List<Corpus.User> users, Config cfg, int k) {
+  private QueryRunner.Results reference(List<Corpus.User> users, Config cfg, int k) {
     Path file = referenceCache == null ? null : referenceCache.file(users.size(), cfg.seed(), k);
     if (file != null && !cfg.modes().contains(SearchMode.BRUTE)) {
       QueryExecutor.Answer[] cached = referenceCache.read(file, users.size(), loaded.ids(), index.size());
@@ -354,150 +350,39 @@ public final class Evaluator {
         if (progress != null) {
           progress.println("[eval] brute-force reference read from " + file + " (add mode brute to measure it)");
         }
-        Run run = new Run(users.size());
+        QueryRunner.Results run = new QueryRunner.Results(users.size());
         System.arraycopy(cached, 0, run.answers, 0, cached.length);
         return run;
       }
     }
-    Run run = runMode(SearchMode.BRUTE, users, cfg, k);
+    QueryRunner.Results run = runMode(SearchMode.BRUTE, users, cfg, k);
     if (file != null) {
       referenceCache.write(file, run.answers);
     }
     return run;
   }
 
-  private final class Run {
-    final QueryExecutor.Answer[] answers;
-    final long[] latencyNanos;
-    final long[] scorerNanos;
-    final long[] userNanos;
-    long wallNanos;
-
-    Run(int n) {
-      answers = new QueryExecutor.Answer[n];
-      latencyNanos = new long[n];
-      scorerNanos = new long[n];
-      userNanos = new long[n];
-    }
-
-    ModeReport report(SearchMode mode, RetrievalMetrics m, Config cfg, int k) {
-      int n = answers.length;
-      double scored = 0;
-      double calls = 0;
-      double scorerTotal = 0;
-      double latencyTotal = 0;
-      double gather = 0;
-      double expand = 0;
-      double userNet = 0;
-      for (int q = 0; q < n; q++) {
-        SearchResult walk = answers[q].walk();
-        gather += walk.gatherNanos();
-        expand += walk.expandNanos();
-        userNet += userNanos[q];
-        scored += answers[q].scored();
-        calls += walk.scoreCalls();
-        scorerTotal += scorerNanos[q];
-        latencyTotal += latencyNanos[q];
-      }
-      long[] sorted = latencyNanos.clone();
-      Arrays.sort(sorted);
-      String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
-      return new ModeReport(mode, index.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
-          scored / n / index.size(), scored / n, calls / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
-          percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
-          (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, cfg.threads(), params);
-    }
-  }
-
-  private Run runMode(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
-    Run run = new Run(users.size());
-    AtomicInteger nextQuery = new AtomicInteger();
-    AtomicInteger done = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(cfg.threads(), r -> {
-      Thread t = new Thread(r, "eval-" + mode.id());
-      t.setDaemon(true);
-      return t;
+  private QueryRunner.Results runMode(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
+    return QueryRunner.run(mode, users, cfg, "eval-" + mode.id(), String.format("%-5s", mode), progress, () -> {
+      Searcher searcher = new Searcher(index, scorer);
+      QueryExecutor executor = new QueryExecutor(dr, drBeam);
+      QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
+      return (run, q, user) -> {
+        long t0 = System.nanoTime();
+        dev.nann.scorer.UserFeatures f = corpus.features(user);
+        try (UserState u = scorer.user(f)) {
+          long t1 = System.nanoTime();
+          QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, u, f, query);
+          run.answers[q] = a;
+          run.latencyNanos[q] = System.nanoTime() - t0;
+          run.scorerNanos[q] = (t1 - t0) + a.walk().scorerNanos();
+          run.userNanos[q] = t1 - t0;
+          run.scored[q] = a.scored();
+          run.calls[q] = a.walk().scoreCalls();
+          run.gatherNanos[q] = a.walk().gatherNanos();
+          run.expandNanos[q] = a.walk().expandNanos();
+        }
+      };
     });
-    // The clock starts when the last party arrives at the gate, before any of them is released:
-    // set by the main thread after the gate, it raced the first queries (progress read ~epoch).
-    java.util.concurrent.atomic.AtomicLong startNanos = new java.util.concurrent.atomic.AtomicLong();
-    java.util.concurrent.Phaser startGate = new java.util.concurrent.Phaser(cfg.threads() + 1) {
-      @Override
-      protected boolean onAdvance(int phase, int parties) {
-        startNanos.set(System.nanoTime());
-        return super.onAdvance(phase, parties);
-      }
-    };
-    try {
-      List<Future<?>> futures = new ArrayList<>();
-      for (int t = 0; t < cfg.threads(); t++) {
-        futures.add(pool.submit(() -> {
-          Searcher searcher = new Searcher(index, scorer);
-          QueryExecutor executor = new QueryExecutor(dr, drBeam);
-          QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
-          int warm = mode == SearchMode.BRUTE ? Math.min(1, cfg.warmup()) : cfg.warmup();
-          try {
-            for (int w = 0; w < warm; w++) {
-              dev.nann.scorer.UserFeatures f = corpus.features(users.get(w % users.size()));
-              try (UserState u = scorer.user(f)) {
-                executor.run(searcher, loaded, scorer, u, f, query);
-              }
-            }
-          } catch (RuntimeException e) {
-            startGate.arriveAndDeregister();   // do not keep the others waiting at the gate
-            throw e;
-          }
-          startGate.arriveAndAwaitAdvance();
-          int q;
-          while ((q = nextQuery.getAndIncrement()) < users.size()) {
-            long t0 = System.nanoTime();
-            dev.nann.scorer.UserFeatures f = corpus.features(users.get(q));
-            try (UserState u = scorer.user(f)) {
-              long t1 = System.nanoTime();
-              QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, u, f, query);
-              run.answers[q] = a;
-              run.latencyNanos[q] = System.nanoTime() - t0;
-              run.scorerNanos[q] = (t1 - t0) + a.walk().scorerNanos();
-              run.userNanos[q] = t1 - t0;
-            }
-            int d = done.incrementAndGet();
-            if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
-              progress.printf("[eval] %-5s %d/%d queries, %.1f s%n", mode, d, users.size(),
-                  (System.nanoTime() - startNanos.get()) / 1e9);
-            }
-          }
-          return null;
-        }));
-      }
-      startGate.arriveAndAwaitAdvance();   // every thread has warmed up: the clock started in onAdvance
-      for (Future<?> f : futures) {
-        f.get();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("evaluation interrupted", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IllegalStateException(e.getCause());
-    } finally {
-      pool.shutdownNow();
-    }
-    run.wallNanos = System.nanoTime() - startNanos.get();
-    return run;
-  }
-
-  private long[] truthIds(Corpus.User u) {
-    long[] ids = new long[u.truth().length];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = corpus.itemIds()[u.truth()[i]];
-    }
-    return ids;
-  }
-
-  private static double percentile(long[] sorted, double p) {
-    int i = (int) Math.ceil(p * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
   }
 }

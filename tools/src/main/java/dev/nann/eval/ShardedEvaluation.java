@@ -20,10 +20,6 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code nann eval --shards S}: the same users and modes as {@link Evaluator}, on an item-sharded
@@ -132,7 +128,7 @@ public final class ShardedEvaluation {
           Arrays.toString(shards.stream().mapToInt(l -> l.index().size()).toArray()), plan.shardK(),
           plan.shardParams().walk());
     }
-    Map<SearchMode, Run> measured = new java.util.EnumMap<>(SearchMode.class);
+    Map<SearchMode, QueryRunner.Results> measured = new java.util.EnumMap<>(SearchMode.class);
     for (SearchMode mode : cfg.modes()) {
       if (mode == SearchMode.DR) {
         throw new IllegalArgumentException("mode dr is not evaluated on a sharded index (--shards > 1)");
@@ -147,12 +143,9 @@ public final class ShardedEvaluation {
     QueryExecutor.Answer[] exact = reference.exactAnswers(cfg);
     List<ModeReport> out = new ArrayList<>();
     for (SearchMode mode : cfg.modes()) {
-      Run r = measured.get(mode);
-      RetrievalMetrics m = new RetrievalMetrics();
-      for (int q = 0; q < users.size(); q++) {
-        m.add(r.answers[q].items(), exact[q].items(), truthIds(users.get(q)));
-      }
-      ModeReport report = r.report(mode, m, cfg, kEff);
+      QueryRunner.Results r = measured.get(mode);
+      RetrievalMetrics m = QueryRunner.metrics(r.answers, exact, users, corpus);
+      ModeReport report = r.report(mode, m, corpus.size(), kEff, cfg.threads(), cfg.params().describe(mode));
       Map<String, Object> extra = new LinkedHashMap<>();
       extra.put("shards", shards.size());
       extra.put("shard_k", mode == SearchMode.BRUTE ? kEff : plan.shardK());
@@ -162,8 +155,8 @@ public final class ShardedEvaluation {
       }
       long[] maxShard = r.maxShardNanos.clone();
       Arrays.sort(maxShard);
-      extra.put("max_shard_p50_ms", Math.round(percentile(maxShard, 0.50) / 1e6 * 1e5) / 1e5);
-      extra.put("max_shard_p99_ms", Math.round(percentile(maxShard, 0.99) / 1e6 * 1e5) / 1e5);
+      extra.put("max_shard_p50_ms", Math.round(QueryRunner.percentile(maxShard, 0.50) / 1e6 * 1e5) / 1e5);
+      extra.put("max_shard_p99_ms", Math.round(QueryRunner.percentile(maxShard, 0.99) / 1e6 * 1e5) / 1e5);
       extras.put(report, extra);
       out.add(report);
       if (progress != null) {
@@ -175,61 +168,8 @@ public final class ShardedEvaluation {
     return out;
   }
 
-  /** One mode's answers (merged) and timings. */
-  private final class Run {
-    final QueryExecutor.Answer[] answers;
-    final int[] scored;
-    final int[] calls;
-    final long[] latencyNanos;
-    final long[] scorerNanos;
-    final long[] userNanos;
-    final long[] gatherNanos;
-    final long[] expandNanos;
-    final long[] maxShardNanos;
-    long wallNanos;
-
-    Run(int n) {
-      answers = new QueryExecutor.Answer[n];
-      scored = new int[n];
-      calls = new int[n];
-      latencyNanos = new long[n];
-      scorerNanos = new long[n];
-      userNanos = new long[n];
-      gatherNanos = new long[n];
-      expandNanos = new long[n];
-      maxShardNanos = new long[n];
-    }
-
-    ModeReport report(SearchMode mode, RetrievalMetrics m, Evaluator.Config cfg, int k) {
-      int n = answers.length;
-      double sc = 0;
-      double cl = 0;
-      double scorerTotal = 0;
-      double latencyTotal = 0;
-      double gather = 0;
-      double expand = 0;
-      double userNet = 0;
-      for (int q = 0; q < n; q++) {
-        sc += scored[q];
-        cl += calls[q];
-        scorerTotal += scorerNanos[q];
-        latencyTotal += latencyNanos[q];
-        gather += gatherNanos[q];
-        expand += expandNanos[q];
-        userNet += userNanos[q];
-      }
-      long[] sorted = latencyNanos.clone();
-      Arrays.sort(sorted);
-      return new ModeReport(mode, corpus.size(), n, k, m.coverage(), m.recallAll(), m.recallRetrieval(),
-          m.recallDelta(), sc / n / corpus.size(), sc / n, cl / n, n / (wallNanos / 1e9),
-          percentile(sorted, 0.50) / 1e6, percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal,
-          userNet / latencyTotal, (scorerTotal - userNet) / latencyTotal, gather / latencyTotal,
-          expand / latencyTotal, cfg.threads(), cfg.params().describe(mode));
-    }
-  }
-
   /** One query: the user network once, every shard's walk in turn, the merge. */
-  private void query(Run run, int q, Corpus.User user, Searcher[] searchers, QueryExecutor executor,
+  private void query(QueryRunner.Results run, int q, Corpus.User user, Searcher[] searchers, QueryExecutor executor,
                      QueryExecutor.Query query, int k) {
     long t0 = System.nanoTime();
     UserFeatures f = corpus.features(user);
@@ -269,88 +209,19 @@ public final class ShardedEvaluation {
     }
   }
 
-  private Run runMode(SearchMode mode, List<Corpus.User> users, Evaluator.Config cfg, ShardPlan plan) {
+  private QueryRunner.Results runMode(SearchMode mode, List<Corpus.User> users, Evaluator.Config cfg, ShardPlan plan) {
     // brute force is exact per shard with the full k, so its merge is the unsharded exact answer
     QueryExecutor.Query query = mode == SearchMode.BRUTE
         ? QueryExecutor.Query.of(mode, plan.k(), cfg.params())
         : QueryExecutor.Query.of(mode, plan.shardK(), plan.shardParams());
-    Run run = new Run(users.size());
-    AtomicInteger next = new AtomicInteger();
-    AtomicInteger done = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(cfg.threads(), r -> {
-      Thread t = new Thread(r, "eval-shards-" + mode.id());
-      t.setDaemon(true);
-      return t;
-    });
-    java.util.concurrent.atomic.AtomicLong start = new java.util.concurrent.atomic.AtomicLong();
-    java.util.concurrent.Phaser gate = new java.util.concurrent.Phaser(cfg.threads() + 1) {
-      @Override
-      protected boolean onAdvance(int phase, int parties) {
-        start.set(System.nanoTime());
-        return super.onAdvance(phase, parties);
-      }
-    };
-    try {
-      List<Future<?>> futures = new ArrayList<>();
-      for (int t = 0; t < cfg.threads(); t++) {
-        futures.add(pool.submit(() -> {
+    return QueryRunner.run(mode, users, cfg, "eval-shards-" + mode.id(),
+        String.format("%-5s x%d shards", mode, shards.size()), progress, () -> {
           Searcher[] searchers = new Searcher[shards.size()];
           for (int i = 0; i < searchers.length; i++) {
             searchers[i] = new Searcher(shards.get(i).index(), scorer);
           }
           QueryExecutor executor = new QueryExecutor(null, 0);
-          int warm = mode == SearchMode.BRUTE ? Math.min(1, cfg.warmup()) : cfg.warmup();
-          try {
-            Run mine = new Run(1);
-            for (int w = 0; w < warm; w++) {
-              query(mine, 0, users.get(w % users.size()), searchers, executor, query, plan.k());
-            }
-          } catch (RuntimeException e) {
-            gate.arriveAndDeregister();
-            throw e;
-          }
-          gate.arriveAndAwaitAdvance();
-          int q;
-          while ((q = next.getAndIncrement()) < users.size()) {
-            query(run, q, users.get(q), searchers, executor, query, plan.k());
-            int d = done.incrementAndGet();
-            if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
-              progress.printf("[eval] %-5s x%d shards %d/%d queries, %.1f s%n", mode, shards.size(), d, users.size(),
-                  (System.nanoTime() - start.get()) / 1e9);
-            }
-          }
-          return null;
-        }));
-      }
-      gate.arriveAndAwaitAdvance();
-      for (Future<?> f : futures) {
-        f.get();
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("evaluation interrupted", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException re) {
-        throw re;
-      }
-      throw new IllegalStateException(e.getCause());
-    } finally {
-      pool.shutdownNow();
-    }
-    run.wallNanos = System.nanoTime() - start.get();
-    return run;
-  }
-
-  private long[] truthIds(Corpus.User u) {
-    long[] ids = new long[u.truth().length];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = corpus.itemIds()[u.truth()[i]];
-    }
-    return ids;
-  }
-
-  private static double percentile(long[] sorted, double p) {
-    int i = (int) Math.ceil(p * sorted.length) - 1;
-    return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+          return (run, q, user) -> query(run, q, user, searchers, executor, query, plan.k());
+        });
   }
 }

@@ -171,6 +171,45 @@ final class ServingFixture implements AutoCloseable {
     }
   }
 
+  /** Starts the serving job on a MiniCluster (no restarts: a failure ends the job and shows), from {@code restorePath} if set. */
+  static org.apache.flink.core.execution.JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
+    org.apache.flink.configuration.Configuration conf = ServingJob.flinkConfiguration(cfg);
+    conf.setString("restart-strategy.type", "none");
+    conf.setString("metrics.reporter.collect.factory.class", CollectingReporter.Factory.class.getName());
+    if (restorePath != null) {
+      conf.setString("execution.state-recovery.path", restorePath);
+    }
+    org.apache.flink.streaming.api.environment.StreamExecutionEnvironment env =
+        org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.createLocalEnvironment(conf);
+    ServingJob.build(env, cfg);
+    return env.executeAsync("nann-serving-test");
+  }
+
+  /**
+   * Sends a request (user 1, k = 10) with a fresh id (when {@code prefix} is set) every second and
+   * returns the first answer to one of them (or, without a prefix, the first answer) that satisfies
+   * {@code accept}.
+   */
+  dev.nann.schemas.RetrievalResponse askUntil(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, String prefix,
+                                              Predicate<dev.nann.schemas.RetrievalResponse> accept) throws java.io.IOException {
+    AvroCodec<dev.nann.schemas.RetrievalResponse> codec = AvroCodec.of(dev.nann.schemas.RetrievalResponse.class);
+    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+    int n = 0;
+    while (System.nanoTime() < end) {
+      if (prefix != null) {
+        sendRequest(cfg, request(prefix + n++, 1, 10));
+        producer.flush();
+      }
+      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1000))) {
+        dev.nann.schemas.RetrievalResponse resp = codec.decode(r.value());
+        if ((prefix == null || resp.getRequestId().startsWith(prefix)) && accept.test(resp)) {
+          return resp;
+        }
+      }
+    }
+    throw new AssertionError("no matching answer within 90 s");
+  }
+
   static List<ConsumerRecord<byte[], byte[]>> newList() {
     return new ArrayList<>();
   }

@@ -25,9 +25,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.JobStatus;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.header.Header;
@@ -63,15 +61,7 @@ class ServingJobTest {
   }
 
   private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
-    Configuration conf = ServingJob.flinkConfiguration(cfg);
-    conf.setString("restart-strategy.type", "none");
-    conf.setString("metrics.reporter.collect.factory.class", CollectingReporter.Factory.class.getName());
-    if (restorePath != null) {
-      conf.setString("execution.state-recovery.path", restorePath);
-    }
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-    ServingJob.build(env, cfg);
-    return env.executeAsync("nann-serving-test");
+    return ServingFixture.startJob(cfg, restorePath);
   }
 
   /** Sends probe requests until one is answered from the index (the descriptor reached broadcast state). */
@@ -598,27 +588,9 @@ class ServingJobTest {
     return byId;
   }
 
-  /**
-   * Sends a request with a fresh id (when {@code prefix} is set) every second and returns the first
-   * answer to one of them (or, without a prefix, the first answer) that satisfies {@code accept}.
-   */
   private static RetrievalResponse askUntil(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, String prefix,
                                             java.util.function.Predicate<RetrievalResponse> accept) throws IOException {
-    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    int n = 0;
-    while (System.nanoTime() < end) {
-      if (prefix != null) {
-        fx.sendRequest(cfg, ServingFixture.request(prefix + n++, 1, 10));
-        fx.producer.flush();
-      }
-      for (ConsumerRecord<byte[], byte[]> r : responses.poll(Duration.ofMillis(1000))) {
-        RetrievalResponse resp = RESPONSES.decode(r.value());
-        if ((prefix == null || resp.getRequestId().startsWith(prefix)) && accept.test(resp)) {
-          return resp;
-        }
-      }
-    }
-    throw new AssertionError("no matching answer within 90 s");
+    return fx.askUntil(cfg, responses, prefix, accept);
   }
 
 }

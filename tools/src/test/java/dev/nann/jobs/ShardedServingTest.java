@@ -20,9 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.junit.jupiter.api.AfterAll;
@@ -66,14 +64,7 @@ class ShardedServingTest {
   }
 
   private static JobClient startJob(ServingConfig cfg, String restorePath) throws Exception {
-    Configuration conf = ServingJob.flinkConfiguration(cfg);
-    conf.setString("restart-strategy.type", "none");
-    if (restorePath != null) {
-      conf.setString("execution.state-recovery.path", restorePath);
-    }
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-    ServingJob.build(env, cfg);
-    return env.executeAsync("nann-sharded-serving-test");
+    return ServingFixture.startJob(cfg, restorePath);
   }
 
   /**
@@ -370,21 +361,9 @@ class ShardedServingTest {
     }
   }
 
-  /** Sends a request (user 1, k 10) every second until an answer satisfies {@code accept}. */
   private static RetrievalResponse askUntil(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses, String prefix,
                                             java.util.function.Predicate<RetrievalResponse> accept) throws Exception {
-    long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-    for (int n = 0; System.nanoTime() < end; n++) {
-      fx.sendRequest(cfg, ServingFixture.request(prefix + n, 1, 10));
-      fx.producer.flush();
-      for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(1000))) {
-        RetrievalResponse resp = RESPONSES.decode(rec.value());
-        if (resp.getRequestId().startsWith(prefix) && accept.test(resp)) {
-          return resp;
-        }
-      }
-    }
-    throw new AssertionError("no matching answer within 90 s");
+    return fx.askUntil(cfg, responses, prefix, accept);
   }
 
   private static void sleep(long ms) {
