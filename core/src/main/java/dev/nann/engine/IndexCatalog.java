@@ -213,18 +213,26 @@ final class IndexCatalog implements AutoCloseable {
     if (d == null) {
       throw new IllegalStateException("no descriptor for index version " + version);
     }
-    Path file = guard.snapshotFile(d.getUri());
-    HnswIndex read = SnapshotFormat.read(file);
-    if (!read.sha256().equalsIgnoreCase(d.getSha256())) {
-      throw new SnapshotException("snapshot " + file + " has SHA-256 " + read.sha256()
-          + " but its descriptor says " + d.getSha256());
-    }
-    if (read.meta().version() != version) {
-      throw new SnapshotException("snapshot " + file + " holds version " + read.meta().version()
-          + " but its descriptor says " + version);
-    }
+    HnswIndex read = readVerified(guard.snapshotFile(d.getUri()), d.getSha256(), version, "snapshot", "its descriptor");
     HnswIndex index = read.onHeap();
     long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : read.meta().createdAtMillis();
     return new LoadedIndex(version, index, ItemIdLookup.of(index), created);
+  }
+
+  /**
+   * Reads (and checks the trailer of) a snapshot file, refusing it unless it holds {@code version}
+   * with SHA-256 {@code sha256}, as {@code source} (its descriptor, its manifest) says.
+   */
+  static HnswIndex readVerified(Path file, String sha256, long version, String what, String source) {
+    HnswIndex read = SnapshotFormat.read(file);
+    if (!read.sha256().equalsIgnoreCase(sha256)) {
+      throw new SnapshotException(what + " " + file + " has SHA-256 " + read.sha256() + " but " + source + " says "
+          + sha256);
+    }
+    if (read.meta().version() != version) {
+      throw new SnapshotException(what + " " + file + " holds version " + read.meta().version() + " but " + source
+          + " says " + version);
+    }
+    return read;
   }
 }

@@ -2,11 +2,8 @@ package dev.nann.engine;
 
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
-import dev.nann.graph.SnapshotException;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -188,16 +185,8 @@ final class ShardCatalog implements AutoCloseable {
         throw new IllegalStateException("no manifest entry for index shard " + number + " version " + version);
       }
       long t0 = System.nanoTime();
-      Path file = guard.snapshotFile(s.getUri());
-      HnswIndex read = SnapshotFormat.read(file);
-      if (!read.sha256().equalsIgnoreCase(s.getSha256())) {
-        throw new SnapshotException("shard snapshot " + file + " has SHA-256 " + read.sha256()
-            + " but its manifest says " + s.getSha256());
-      }
-      if (read.meta().version() != version) {
-        throw new SnapshotException("shard snapshot " + file + " holds version " + read.meta().version()
-            + " but its manifest says " + version);
-      }
+      HnswIndex read = IndexCatalog.readVerified(guard.snapshotFile(s.getUri()), s.getSha256(), version,
+          "shard snapshot", "its manifest");
       HnswIndex index = read.onHeap();
       LOG.info("index shard {} version {} read, verified and loaded: {} items in {} ms", number, version, index.size(),
           (System.nanoTime() - t0) / 1_000_000);
