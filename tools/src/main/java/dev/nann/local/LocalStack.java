@@ -102,6 +102,7 @@ public final class LocalStack implements AutoCloseable {
           "index.build-threads", "2",
           "rebuild.min-changes", Integer.toString(ids.length),   // the first build once the whole catalog is in
           "rebuild.max-interval-ms", "30000"));
+      sm.put("index.shards", Integer.toString(cfg.get(ServingOptions.SHARDS)));   // both jobs must agree
       sm.putAll(syncOverrides);
       IndexSyncConfig sync = IndexSyncConfig.of(sm);
       kafka.createTopics(sync.topics(), 1, sync.compactedTopics());
@@ -122,8 +123,12 @@ public final class LocalStack implements AutoCloseable {
     } else {
       log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
       long t1 = System.nanoTime();
-      index = new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2)
-          .publish(1, embeddings, dim, ids, 1, n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
+      int shards = cfg.get(ServingOptions.SHARDS);
+      index = shards > 1
+          ? dev.nann.indexsync.ShardedBulkLoad.publish(workDir.resolve("snapshots"), 1, ids, embeddings, dim, shards, 32,
+              40, 2, log).manifest()
+          : new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2).publish(1, embeddings, dim, ids, 1,
+              n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
       client.publish(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), index);
       log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
           index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
