@@ -318,6 +318,52 @@ class ShardedServingTest {
   }
 
   @Test
+  void aShardThatTimesOutYieldsAPartialAnswerNamingIt() throws Exception {
+    // shard 0 holds 100 items, shard 1 300,000: an exhaustive scan of shard 1 outlasts a short async
+    // timeout, one of shard 0 does not
+    int[] sizes = {100, 300_000};
+    int d = ServingFixture.DIM;
+    long[] ids = new long[sizes[0] + sizes[1]];
+    int[] filled = new int[2];
+    int n = 0;
+    for (long id = 5_000_000L; n < ids.length; id++) {
+      int s = ShardAssignment.shardOf(id, SHARDS);
+      if (filled[s] < sizes[s]) {
+        filled[s]++;
+        ids[n++] = id;
+      }
+    }
+    float[] emb = new float[ids.length * d];
+    java.util.Random random = new java.util.Random(5);
+    for (int i = 0; i < emb.length; i++) {
+      emb[i] = (float) random.nextGaussian();
+    }
+    IndexDescriptor v1 = ShardedBulkLoad.publish(Files.createDirectories(dir.resolve("sh4-v1")), 1, ids, emb, d, SHARDS,
+        16, 40, 2, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).manifest();
+    ServingConfig cfg = config("sh4", Map.of("async.timeout-ms", "100"));
+    fx.publishIndex(cfg, v1);
+    JobClient job = startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      // both shards loaded and walking within the timeout
+      fx.askUntil(cfg, responses, "walk-", r -> r.getStatus() == ResponseStatus.COLD_START && r.getIndexVersion() == 1);
+      for (int i = 0; i < 3; i++) {
+        RetrievalRequest scan = request("scan-" + i, 1, "brute");
+        fx.sendRequest(cfg, scan);
+        fx.producer.flush();
+        RetrievalResponse r = fx.askUntil(cfg, responses, null, a -> a.getRequestId().equals(scan.getRequestId()));
+        assertEquals(ResponseStatus.PARTIAL, r.getStatus(), r.toString());
+        assertEquals(List.of(1), r.getMissingShards());
+        assertTrue(r.getDetail().contains("shard 1 TIMEOUT"), r.getDetail());
+        assertEquals(K, r.getItems().size(), "k items, all from the shard that answered");
+        assertTrue(r.getItems().stream().allMatch(id -> ShardAssignment.shardOf(id, SHARDS) == 0));
+        Thread.sleep(1500);   // the abandoned scan ends before the next request
+      }
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  @Test
   void freshItemsDeletesAndExclusionsHoldAcrossShards() throws Exception {
     ServingConfig cfg = config("sh3", Map.of());
     fx.sendHistories(cfg, 20);
