@@ -250,10 +250,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     long[] stored = sharded ? dev.nann.graph.SnapshotFormat.shardVersionsIn(Path.of(snapshotDir), key)
         : dev.nann.graph.SnapshotFormat.versionsIn(Path.of(snapshotDir));
     long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
-    String what = sharded ? "shard " + key + "/" + shards + ": version " + next : "index version " + next;
+    String what = sharded ? "shard " + key + " of " + shards + ": version " + next : "index version " + next;
     if (next > checkpointed + 1) {
       LOG.warn("{}version {} is already in the snapshot store (published before a restart, not in the restored "
-          + "state): this build becomes version {}", sharded ? "shard " + key + "/" + shards + ": " : "", next - 1, next);
+          + "state): this build becomes version {}", sharded ? "shard " + key + " of " + shards + ": " : "", next - 1, next);
     }
     long t0 = System.nanoTime();
     dev.nann.graph.HnswIndex built;
@@ -276,7 +276,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       }
       if (graph.liveItems() == 0) {
         LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
-            sharded ? "shard " + key + "/" + shards : "catalog");
+            sharded ? "shard " + key + " of " + shards : "catalog");
         return;
       }
       built = graph.freeze(next);
@@ -290,7 +290,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       sinceBuild.clear();
       if (ids.isEmpty()) {
         LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
-            sharded ? "shard " + key + "/" + shards : "catalog");
+            sharded ? "shard " + key + " of " + shards : "catalog");
         return;
       }
       long[] idArray = new long[ids.size()];

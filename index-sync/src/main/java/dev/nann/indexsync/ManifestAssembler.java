@@ -88,7 +88,7 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     ShardSnapshot s = d.getShards().get(0);
     IndexDescriptor before = newest.get(s.getShard());
     if (before != null && before.getVersion() >= d.getVersion()) {
-      LOG.info("shard {}/{}: version {} ignored, version {} is already in the manifest", s.getShard(), shards,
+      LOG.info("shard {} of {}: version {} ignored, version {} is already in the manifest", s.getShard(), shards,
           d.getVersion(), before.getVersion());
       return;
     }
@@ -104,7 +104,7 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
       }
     }
     if (!missing.isEmpty()) {
-      LOG.info("shard {}/{}: version {} published; the first manifest waits for {} more shard(s): {}", s.getShard(),
+      LOG.info("shard {} of {}: version {} published; the first manifest waits for {} more shard(s): {}", s.getShard(),
           shards, s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
       return;
     }

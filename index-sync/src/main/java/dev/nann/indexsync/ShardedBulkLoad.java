@@ -58,12 +58,12 @@ public final class ShardedBulkLoad {
       long t0 = System.nanoTime();
       final int shard = s;
       HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(version + s)
-          .version(version).progress(done -> log.printf("[shards] shard %d/%d: %,d of %,d items inserted%n", shard + 1,
+          .version(version).progress(done -> log.printf("[shards] shard %d of %d: %,d of %,d items inserted%n", shard,
               shards, done, shardIds.length))
           .build(shardEmb, dim, shardIds);
       published.add(publisher.publishShard(built, s));
       seconds[s] = (System.nanoTime() - t0) / 1e9;
-      log.printf("[shards] shard %d/%d: version %d built over %,d items, written and verified in %.1f s%n", s + 1,
+      log.printf("[shards] shard %d of %d: version %d built over %,d items, written and verified in %.1f s%n", s,
           shards, version, counts[s], seconds[s]);
     }
     ShardManifest manifest = ShardManifest.of(version, published);
