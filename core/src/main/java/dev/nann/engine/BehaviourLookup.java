@@ -3,7 +3,6 @@ package dev.nann.engine;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotException;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.internal.BehaviourFeatures;
@@ -11,8 +10,6 @@ import dev.nann.scorer.UserFeatures;
 import dev.nann.shard.ShardAssignment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -154,12 +151,8 @@ final class BehaviourLookup {
   }
 
   private ShardItems map(ShardSnapshot s) {
-    Path file = guard.snapshotFile(s.getUri());
-    HnswIndex mapped = SnapshotFormat.read(file);
-    if (!mapped.sha256().equalsIgnoreCase(s.getSha256())) {
-      throw new SnapshotException("shard snapshot " + file + " has SHA-256 " + mapped.sha256()
-          + " but its manifest says " + s.getSha256());
-    }
+    HnswIndex mapped = IndexCatalog.readVerified(guard.snapshotFile(s.getUri()), s.getSha256(), s.getVersion(),
+        "shard snapshot", "its manifest");
     return new ShardItems(key(s), mapped, ItemIdLookup.of(mapped));
   }
 
@@ -198,19 +191,15 @@ final class BehaviourLookup {
   /** All shards of one version. */
   private record Table(long version, ShardItems[] shards, int dim) {
     UserFeatures features(List<Long> sequence) {
-      long[] found = new long[sequence.size()];
-      float[] emb = new float[sequence.size() * dim];
-      int n = 0;
-      for (long item : sequence) {
+      return LoadedIndex.features(sequence, dim, (item, dst, offset) -> {
         ShardItems s = shards[ShardAssignment.shardOf(item, shards.length)];
         int node = s.ids.nodeOf(item);
-        if (node >= 0) {
-          found[n] = item;
-          s.mapped.embeddings().copyRow(node, emb, n * dim);
-          n++;
+        if (node < 0) {
+          return false;
         }
-      }
-      return new UserFeatures(Arrays.copyOf(found, n), Arrays.copyOf(emb, n * dim), dim);
+        s.mapped.embeddings().copyRow(node, dst, offset);
+        return true;
+      });
     }
   }
 }

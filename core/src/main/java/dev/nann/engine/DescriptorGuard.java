@@ -69,7 +69,7 @@ public final class DescriptorGuard {
           + currentVersion + " (descriptors.max-version-step)";
     }
     int named = d.getShards() == null ? 0 : d.getShards().size();
-    if (named != (shards == 1 ? 0 : shards)) {
+    if (!hasLayout(d)) {
       return "index version " + d.getVersion() + (named == 0 ? " is unsharded" : " has " + named + " shards")
           + ", this job serves " + (shards == 1 ? "an unsharded index" : shards + " shards") + " (index.shards)";
     }
@@ -108,6 +108,15 @@ public final class DescriptorGuard {
     } catch (RuntimeException e) {
       return "index version " + d.getVersion() + ": " + e.getMessage();
     }
+  }
+
+  /**
+   * Whether an index descriptor has the shard count this job serves: S shards, or none for an
+   * unsharded index (S = 1). State restored from a job of another S may hold one that has not.
+   */
+  public boolean hasLayout(IndexDescriptor d) {
+    int named = d.getShards() == null ? 0 : d.getShards().size();
+    return named == (shards == 1 ? 0 : shards);
   }
 
   /** Why a model descriptor must not become current, or null. */

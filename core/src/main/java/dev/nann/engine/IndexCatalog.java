@@ -4,6 +4,7 @@ import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Path;
 import java.util.Map;
@@ -160,11 +161,11 @@ final class IndexCatalog implements AutoCloseable {
    * from an older index rather than NO_INDEX. Null when none does.
    */
   private SharedRegistry<Long, LoadedIndex>.Lease fromStore(long refusedVersion) {
-    for (long v : SnapshotFormat.versionsIn(guard.snapshotRoot())) {
+    for (long v : SnapshotStore.versionsIn(guard.snapshotRoot())) {
       if (v >= refusedVersion || refused.containsKey(v)) {
         continue;
       }
-      Path file = guard.snapshotFile(SnapshotFormat.fileName(v));
+      Path file = guard.snapshotFile(SnapshotStore.fileName(v));
       IndexDescriptor d;
       try {
         d = IndexDescriptor.newBuilder().setVersion(v).setUri(file.toString())

@@ -18,19 +18,33 @@ public record LoadedIndex(long version, HnswIndex index, ItemIdLookup ids, long 
     implements AutoCloseable {
   /** The user network's input for a behaviour sequence: the items of it this index holds, with their embeddings. */
   public UserFeatures features(List<Long> sequence) {
-    int d = index.dim();
+    return features(sequence, index.dim(), (item, dst, offset) -> {
+      int node = ids.nodeOf(item);
+      if (node < 0) {
+        return false;
+      }
+      index.embeddings().copyRow(node, dst, offset);
+      return true;
+    });
+  }
+
+  /** Where a behaviour item's embedding is read from: one index, or the shard that holds it. */
+  interface ItemRows {
+    /** Copies {@code item}'s embedding to {@code dst} at {@code offset}; false when it is not held. */
+    boolean copy(long item, float[] dst, int offset);
+  }
+
+  /** The behaviour items {@code rows} holds, in sequence order, with their embeddings. */
+  static UserFeatures features(List<Long> sequence, int dim, ItemRows rows) {
     long[] found = new long[sequence.size()];
-    float[] emb = new float[sequence.size() * d];
+    float[] emb = new float[sequence.size() * dim];
     int n = 0;
     for (long item : sequence) {
-      int node = ids.nodeOf(item);
-      if (node >= 0) {
-        found[n] = item;
-        index.embeddings().copyRow(node, emb, n * d);
-        n++;
+      if (rows.copy(item, emb, n * dim)) {
+        found[n++] = item;
       }
     }
-    return new UserFeatures(Arrays.copyOf(found, n), Arrays.copyOf(emb, n * d), d);
+    return new UserFeatures(Arrays.copyOf(found, n), Arrays.copyOf(emb, n * dim), dim);
   }
 
   @Override

@@ -296,61 +296,37 @@ public final class RetrievalEngine implements AutoCloseable {
       return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
     }
     IndexDescriptor d = task.getIndex();
-    if (task.getShard() >= 0) {
-      return answerShard(task, start, startMicros);
+    // a scattered task: exactly the shard version its manifest names (never another, so one answer
+    // never mixes versions), the behaviour the task carries, and the shard's share of k and budget
+    int shard = task.getShard();
+    if (shard >= d.getShards().size()) {
+      return RequestProtocol.error(req, ResponseStatus.UNKNOWN, "index version " + d.getVersion() + " has "
+          + d.getShards().size() + " shards, no shard " + shard, d.getVersion(), "");
     }
-    SharedRegistry<Long, LoadedIndex>.Lease indexLease = indexes.lease(d);
+    SharedRegistry<Long, LoadedIndex>.Lease indexLease = shard >= 0 ? shardGraphs.lease(d, shard) : indexes.lease(d);
     if (indexLease == null) {
       // the refusal's reason names paths: it is logged, never sent to clients
-      return RequestProtocol.error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion()
-          + " cannot be served and no earlier version is loaded");
+      return shard >= 0
+          ? RequestProtocol.error(req, ResponseStatus.NO_INDEX, "shard " + shard + " of index version "
+              + d.getVersion() + " cannot be served", d.getVersion(), "")
+          : RequestProtocol.error(req, ResponseStatus.NO_INDEX, "index version " + d.getVersion()
+              + " cannot be served and no earlier version is loaded");
     }
     try (indexLease) {
       LoadedIndex index = indexLease.value();
+      // what the answer names: the manifest's version for a shard, the version leased otherwise
+      long version = shard >= 0 ? d.getVersion() : index.version();
       SharedRegistry<String, LoadedModel>.Lease modelLease = models.lease(task.getModel(), index, req.getDeadlineMillis());
       if (modelLease == null) {
         return RequestProtocol.error(req, ResponseStatus.SCORER_ERROR, "no accepted model scores items of dim "
-            + index.index().dim() + " for index version " + index.version() + models.refusalOf(task.getModel()),
-            index.version(), "");
-      }
-      try (modelLease) {
-        return timed(search(task, index, modelLease.value(), null), task, start, startMicros);
-      }
-    }
-  }
-
-  /**
-   * One shard's part of a scattered task: exactly the shard version the task's manifest names (never
-   * another, so one answer never mixes versions), the behaviour the task carries, and the shard's
-   * share of k and of the budget ({@link ShardPlan}).
-   */
-  private RetrievalResponse answerShard(ScoringTask task, long start, long startMicros) {
-    RetrievalRequest req = task.getRequest();
-    IndexDescriptor manifest = task.getIndex();
-    int shard = task.getShard();
-    if (shard >= manifest.getShards().size()) {
-      return RequestProtocol.error(req, ResponseStatus.UNKNOWN, "index version " + manifest.getVersion() + " has "
-          + manifest.getShards().size() + " shards, no shard " + shard, manifest.getVersion(), "");
-    }
-    SharedRegistry<Long, LoadedIndex>.Lease indexLease = shardGraphs.lease(manifest, shard);
-    if (indexLease == null) {
-      return RequestProtocol.error(req, ResponseStatus.NO_INDEX, "shard " + shard + " of index version "
-          + manifest.getVersion() + " cannot be served", manifest.getVersion(), "");
-    }
-    try (indexLease) {
-      LoadedIndex index = indexLease.value();
-      SharedRegistry<String, LoadedModel>.Lease modelLease = models.lease(task.getModel(), index, req.getDeadlineMillis());
-      if (modelLease == null) {
-        return RequestProtocol.error(req, ResponseStatus.SCORER_ERROR, "no accepted model scores items of dim "
-            + index.index().dim() + " for index version " + manifest.getVersion() + models.refusalOf(task.getModel()),
-            manifest.getVersion(), "");
+            + index.index().dim() + " for index version " + version + models.refusalOf(task.getModel()), version, "");
       }
       try (modelLease) {
         int k = Math.max(1, req.getK());
-        ShardPlan plan = ShardPlan.of(manifest.getShards().size(), k,
+        ShardPlan plan = shard < 0 ? null : ShardPlan.of(d.getShards().size(), k,
             search.withBudget(config.budgetFor(req.getBudget(), k)));
         RetrievalResponse r = search(task, index, modelLease.value(), plan);
-        r.setIndexVersion(manifest.getVersion());
+        r.setIndexVersion(version);
         return timed(r, task, start, startMicros);
       }
     }

@@ -331,66 +331,6 @@ public final class SnapshotFormat {
     return new String(out, StandardCharsets.UTF_8);
   }
 
-  /** File name of a version's snapshot in a snapshot store. */
-  public static String fileName(long version) {
-    return String.format("index-v%012d.nann", version);
-  }
-
-  /** The versions with a snapshot file in {@code store}, newest first (none when it does not exist). */
-  public static long[] versionsIn(Path store) {
-    if (!java.nio.file.Files.isDirectory(store)) {
-      return new long[0];
-    }
-    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(store)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("index-v\\d{12}\\.nann"))
-          .mapToLong(n -> Long.parseLong(n.substring(7, 19))).boxed().sorted(java.util.Comparator.reverseOrder())
-          .mapToLong(Long::longValue).toArray();
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot list the snapshot store " + store, e);
-    }
-  }
-
-  /**
-   * File name of one shard's snapshot in a sharded index's store: {@code index-v<version>-s<shard>.nann}
-   * (version 12 digits, shard 4), where {@code version} is the shard's own build version. The
-   * unsharded pattern ({@link #fileName}, {@link #versionsIn}) never matches it.
-   */
-  public static String shardFileName(long version, int shard) {
-    if (version < 0 || shard < 0 || shard > 9999) {
-      throw new IllegalArgumentException("no shard file name for version " + version + ", shard " + shard);
-    }
-    return String.format("index-v%012d-s%04d.nann", version, shard);
-  }
-
-  /** The versions of {@code shard} with a snapshot file in {@code store}, newest first (none when it does not exist). */
-  public static long[] shardVersionsIn(Path store, int shard) {
-    String suffix = String.format("-s%04d.nann", shard);
-    return versionsMatching(store, "index-v\\d{12}-s\\d{4}\\.nann", suffix);
-  }
-
-  /** File name of a sharded index version's manifest in a snapshot store: {@code index-v<version>.manifest}. */
-  public static String manifestFileName(long version) {
-    return String.format("index-v%012d.manifest", version);
-  }
-
-  /** The versions with a manifest file in {@code store}, newest first (none when it does not exist). */
-  public static long[] manifestVersionsIn(Path store) {
-    return versionsMatching(store, "index-v\\d{12}\\.manifest", "");
-  }
-
-  private static long[] versionsMatching(Path store, String regex, String suffix) {
-    if (!java.nio.file.Files.isDirectory(store)) {
-      return new long[0];
-    }
-    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(store)) {
-      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches(regex) && n.endsWith(suffix))
-          .mapToLong(n -> Long.parseLong(n.substring(7, 19))).boxed().sorted(java.util.Comparator.reverseOrder())
-          .mapToLong(Long::longValue).toArray();
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot list the snapshot store " + store, e);
-    }
-  }
-
   /**
    * The index version a snapshot's header names (24 bytes read; nothing verified, {@link #read} does):
    * a cheap check that a descriptor names a real snapshot of its version.

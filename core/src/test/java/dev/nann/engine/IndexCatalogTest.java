@@ -75,9 +75,9 @@ class IndexCatalogTest {
   @Test
   void withNothingLiveAnUnloadableVersionIsServedFromTheNewestGoodSnapshotInTheStore() throws Exception {
     Corpus c = TestData.corpus(300, DIM, 3);
-    write(1, c, dev.nann.graph.SnapshotFormat.fileName(1));
-    IndexDescriptor v2 = write(2, c, dev.nann.graph.SnapshotFormat.fileName(2));
-    IndexDescriptor v3 = write(3, c, dev.nann.graph.SnapshotFormat.fileName(3));
+    write(1, c, dev.nann.graph.SnapshotStore.fileName(1));
+    IndexDescriptor v2 = write(2, c, dev.nann.graph.SnapshotStore.fileName(2));
+    IndexDescriptor v3 = write(3, c, dev.nann.graph.SnapshotStore.fileName(3));
     // a restored job's newest descriptor (v3) names a file since deleted; v2's file is damaged
     java.nio.file.Files.delete(Path.of(v3.getUri()));
     Path v2file = Path.of(v2.getUri());

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.indexsync.ManifestAssembler;
 import dev.nann.indexsync.ShardManifest;
 import dev.nann.schemas.IndexDescriptor;
@@ -97,7 +98,7 @@ class ShardedIndexSyncTest {
    */
   private static Map<Integer, Set<Long>> verify(IndexDescriptor manifest, int shards) {
     Path file = Path.of(URI.create(manifest.getUri()));
-    assertEquals(SnapshotFormat.manifestFileName(manifest.getVersion()), file.getFileName().toString());
+    assertEquals(SnapshotStore.manifestFileName(manifest.getVersion()), file.getFileName().toString());
     assertEquals(manifest.getSha256(), ShardManifest.sha256(file), "the descriptor carries the manifest file's SHA-256");
     ShardManifest onDisk = ShardManifest.read(file);
     assertEquals(manifest.getVersion(), onDisk.version());
@@ -108,7 +109,7 @@ class ShardedIndexSyncTest {
       ShardSnapshot s = manifest.getShards().get(shard);
       assertEquals(shard, s.getShard(), "shards in shard order");
       Path shardFile = Path.of(URI.create(s.getUri()));
-      assertEquals(SnapshotFormat.shardFileName(s.getVersion(), shard), shardFile.getFileName().toString());
+      assertEquals(SnapshotStore.shardFileName(s.getVersion(), shard), shardFile.getFileName().toString());
       assertEquals(shardFile.getFileName().toString(), onDisk.shards().get(shard).file());
       assertEquals(s.getSha256(), onDisk.shards().get(shard).sha256());
       HnswIndex index = SnapshotFormat.read(shardFile);   // verifies the file's checksum
@@ -186,8 +187,8 @@ class ShardedIndexSyncTest {
     assertEquals(200 + 290, m2.getItems(), "the catalogue: 200 + 340 items less 50 deletes");
 
     // shard 0's lone publish (before shard 1 had one) made no manifest: two manifests for three shard files
-    assertEquals(new TreeSet<>(List.of(SnapshotFormat.manifestFileName(1), SnapshotFormat.manifestFileName(2),
-        SnapshotFormat.shardFileName(1, 0), SnapshotFormat.shardFileName(1, 1), SnapshotFormat.shardFileName(2, 1))),
+    assertEquals(new TreeSet<>(List.of(SnapshotStore.manifestFileName(1), SnapshotStore.manifestFileName(2),
+        SnapshotStore.shardFileName(1, 0), SnapshotStore.shardFileName(1, 1), SnapshotStore.shardFileName(2, 1))),
         storeFiles());
   }
 
@@ -252,12 +253,12 @@ class ShardedIndexSyncTest {
     assertEquals(out.get(0).getShards().get(1), out.get(1).getShards().get(1), "shard 1's unchanged file named again");
     assertEquals(out.get(1).getSha256(), ShardManifest.sha256(Path.of(URI.create(out.get(1).getUri()))));
     assertEquals(30, out.get(1).getItems());
-    assertEquals(new TreeSet<>(List.of(SnapshotFormat.manifestFileName(6), SnapshotFormat.manifestFileName(7))),
+    assertEquals(new TreeSet<>(List.of(SnapshotStore.manifestFileName(6), SnapshotStore.manifestFileName(7))),
         storeFiles(), "keep 2: manifest 5 pruned");
   }
 
   private static IndexDescriptor shard(Path store, int shard, long version) {
-    String uri = store.resolve(SnapshotFormat.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
+    String uri = store.resolve(SnapshotStore.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
     String sha = "%064x".formatted(shard * 1000 + version);
     int items = 10 + 10 * shard;
     return IndexDescriptor.newBuilder().setVersion(version).setUri(uri).setSha256(sha).setItems(items).setDim(DIM)

@@ -1,5 +1,6 @@
 package dev.nann.indexsync;
 
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.internal.CatalogInput;
@@ -9,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
@@ -247,8 +247,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     // N - 1 while version N is out (file and descriptor): never publish N again with another file
     // (sharded: each shard's versions are its own, found among its own files)
     long checkpointed = version.value() == null ? 0 : version.value();
-    long[] stored = sharded ? dev.nann.graph.SnapshotFormat.shardVersionsIn(Path.of(snapshotDir), key)
-        : dev.nann.graph.SnapshotFormat.versionsIn(Path.of(snapshotDir));
+    long[] stored = sharded ? SnapshotStore.shardVersionsIn(Path.of(snapshotDir), key)
+        : SnapshotStore.versionsIn(Path.of(snapshotDir));
     long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
     String what = sharded ? "shard " + key + " of " + shards + ": version " + next : "index version " + next;
     if (next > checkpointed + 1) {
@@ -299,11 +299,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         idArray[i] = ids.get(i);
         System.arraycopy(floats(rows.get(i)), 0, emb, i * dim, dim);
       }
-      if (sharded) {
-        LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
-      } else {
-        LOG.info("building index version {} over {} items (full build)", next, idArray.length);
-      }
+      LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
       if (incremental) {
         graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next).moveInPlace(moveInPlace);
         graphs.put(key, graph);
@@ -340,17 +336,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     if (inPlace) {
       incrementalBuilds.inc();
     }
-    if (sharded) {
-      LOG.info("{} {} over {} items in {} ({} tombstones; graph {} ms, attributes {} ms, DR paths {} ms, write + "
-              + "verify {} ms)", what, inPlace ? "updated in place" : "built", String.format(java.util.Locale.ROOT, "%,d", d.getItems()),
-          seconds(lastBuildMillis), built.deletedCount(), (tGraph - t0) / 1_000_000,
-          (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
-    } else {
-      LOG.info("index version {} {}, verified and published in {} ms ({} items, {} tombstones; graph {} ms, "
-              + "attributes {} ms, DR paths {} ms, write + verify {} ms)", next, inPlace ? "updated in place" : "built",
-          lastBuildMillis, d.getItems(), built.deletedCount(), (tGraph - t0) / 1_000_000,
-          (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
-    }
+    LOG.info("{} {}, verified and published in {} ({} items, {} tombstones; graph {} ms, attributes {} ms, DR paths "
+            + "{} ms, write + verify {} ms)", what, inPlace ? "updated in place" : "built", seconds(lastBuildMillis),
+        String.format(java.util.Locale.ROOT, "%,d", d.getItems()), built.deletedCount(), (tGraph - t0) / 1_000_000,
+        (tAttributes - tGraph) / 1_000_000, (tPaths - tAttributes) / 1_000_000, (System.nanoTime() - tPaths) / 1_000_000);
     out.collect(d);
     if (!sharded) {
       pruneOlderThan(next - keep + 1);   // sharded: ManifestAssembler prunes, knowing which files manifests name
@@ -371,13 +360,12 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   }
 
   private void pruneOlderThan(long oldestKept) throws IOException {
-    try (Stream<Path> files = Files.list(Path.of(snapshotDir))) {
-      for (Path p : files.toList()) {
-        String name = p.getFileName().toString();
-        if (name.matches("index-v\\d{12}\\.nann") && Long.parseLong(name.substring(7, 19)) < oldestKept) {
-          Files.deleteIfExists(p);
-          LOG.info("deleted old snapshot {}", p);
-        }
+    Path store = Path.of(snapshotDir);
+    for (long v : SnapshotStore.versionsIn(store)) {
+      if (v < oldestKept) {
+        Path p = store.resolve(SnapshotStore.fileName(v));
+        Files.deleteIfExists(p);
+        LOG.info("deleted old snapshot {}", p);
       }
     }
   }

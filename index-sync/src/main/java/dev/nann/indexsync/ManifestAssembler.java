@@ -1,6 +1,6 @@
 package dev.nann.indexsync;
 
-import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.shard.ShardAssignment;
@@ -11,10 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
@@ -45,8 +42,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ManifestAssembler extends KeyedProcessFunction<Integer, IndexDescriptor, IndexDescriptor> {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestAssembler.class);
-  private static final Pattern SHARD_FILE = Pattern.compile("index-v(\\d{12})-s(\\d{4})\\.nann");
-
   private final String snapshotDir;
   private final int shards;
   private final int keep;
@@ -110,15 +105,14 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     }
     Path store = Path.of(snapshotDir);
     long checkpointed = version.value() == null ? 0 : version.value();
-    long[] stored = SnapshotFormat.manifestVersionsIn(store);
+    long[] stored = SnapshotStore.manifestVersionsIn(store);
     long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
     if (next > checkpointed + 1) {
       LOG.warn("manifest version {} is already in the snapshot store (written before a restart, not in the restored "
           + "state): this manifest becomes version {}", next - 1, next);
     }
     ShardManifest manifest = ShardManifest.of(next, all);
-    String sha = manifest.write(store);
-    IndexDescriptor published = manifest.descriptor(store.resolve(SnapshotFormat.manifestFileName(next)), sha);
+    IndexDescriptor published = manifest.publish(store);
     version.update(next);
     manifests.inc();
     LOG.info("manifest version {}: {} shards, {} items (shard {} now at version {})", next, shards,
@@ -141,13 +135,13 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
    */
   public static List<Path> prune(Path store, int keep) throws IOException {
     List<Path> deleted = new ArrayList<>();
-    long[] versions = SnapshotFormat.manifestVersionsIn(store);
+    long[] versions = SnapshotStore.manifestVersionsIn(store);
     if (versions.length == 0) {
       return deleted;
     }
-    Map<Integer, Set<Long>> named = new HashMap<>();
+    Map<Integer, TreeSet<Long>> named = new HashMap<>();
     for (int i = 0; i < Math.min(keep, versions.length); i++) {
-      Path file = store.resolve(SnapshotFormat.manifestFileName(versions[i]));
+      Path file = store.resolve(SnapshotStore.manifestFileName(versions[i]));
       ShardManifest m;
       try {
         m = ShardManifest.read(file);
@@ -157,7 +151,7 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
       }
       for (ShardManifest.Entry e : m.shards()) {
         named.computeIfAbsent(e.shard(), k -> new TreeSet<>()).add(e.version());
-        if (!e.file().equals(SnapshotFormat.shardFileName(e.version(), e.shard()))) {
+        if (!e.file().equals(SnapshotStore.shardFileName(e.version(), e.shard()))) {
           LOG.warn("kept manifest {} names {} for shard {} version {}; no shard snapshot is deleted", file, e.file(),
               e.shard(), e.version());
           return deleted;
@@ -165,20 +159,20 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
       }
     }
     for (int i = keep; i < versions.length; i++) {
-      Path file = store.resolve(SnapshotFormat.manifestFileName(versions[i]));
+      Path file = store.resolve(SnapshotStore.manifestFileName(versions[i]));
       if (Files.deleteIfExists(file)) {
         deleted.add(file);
       }
     }
     try (Stream<Path> files = Files.list(store)) {
       for (Path p : files.toList()) {
-        Matcher mt = SHARD_FILE.matcher(p.getFileName().toString());
-        if (!mt.matches()) {
+        long[] shardFile = SnapshotStore.parseShardFileName(p.getFileName().toString());
+        if (shardFile == null) {
           continue;
         }
-        long v = Long.parseLong(mt.group(1));
-        Set<Long> kept = named.get(Integer.parseInt(mt.group(2)));
-        if (kept != null && !kept.contains(v) && v < ((TreeSet<Long>) kept).first() && Files.deleteIfExists(p)) {
+        long v = shardFile[0];
+        TreeSet<Long> kept = named.get((int) shardFile[1]);
+        if (kept != null && !kept.contains(v) && v < kept.first() && Files.deleteIfExists(p)) {
           deleted.add(p);
         }
       }

@@ -2,6 +2,7 @@ package dev.nann.indexsync;
 
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import java.io.IOException;
@@ -123,7 +124,7 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
    */
   public String write(Path store) {
     byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
-    Path file = store.resolve(SnapshotFormat.manifestFileName(version));
+    Path file = store.resolve(SnapshotStore.manifestFileName(version));
     Path tmp = store.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
     try {
       Files.createDirectories(store);
@@ -207,6 +208,12 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
       }
       throw new SnapshotException("manifest " + file + " is malformed: " + e, e);
     }
+  }
+
+  /** Writes this manifest into {@code store} ({@link #write}) and returns the descriptor that publishes it. */
+  public IndexDescriptor publish(Path store) {
+    String sha = write(store);
+    return descriptor(store.resolve(SnapshotStore.manifestFileName(version)), sha);
   }
 
   /** The descriptor that publishes this manifest, written at {@code file} with hex SHA-256 {@code sha256}. */

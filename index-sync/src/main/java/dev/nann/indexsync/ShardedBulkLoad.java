@@ -1,8 +1,6 @@
 package dev.nann.indexsync;
 
 import dev.nann.graph.HnswIndex;
-import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.shard.ShardAssignment;
 import java.io.PrintStream;
@@ -18,8 +16,11 @@ import java.util.List;
  * continues from the versions in the store.
  */
 public final class ShardedBulkLoad {
-  /** What the load took: the manifest's descriptor and each shard's build seconds. */
-  public record Result(IndexDescriptor manifest, double[] buildSeconds, int[] items) {
+  /**
+   * What the load published and took: the descriptor to publish (the manifest's; with one shard, the
+   * snapshot's), each shard's build seconds and items.
+   */
+  public record Result(IndexDescriptor descriptor, double[] buildSeconds, int[] items) {
   }
 
   private ShardedBulkLoad() {
@@ -27,7 +28,8 @@ public final class ShardedBulkLoad {
 
   /**
    * Builds, writes, reads back and verifies every shard (one at a time, each with {@code threads}
-   * builder threads), then writes the manifest naming them.
+   * builder threads), then writes the manifest naming them; with one shard, one unsharded snapshot
+   * and its descriptor.
    *
    * @param embeddings row-major {@code ids.length x dim}
    * @param log progress, a line per shard
@@ -35,13 +37,22 @@ public final class ShardedBulkLoad {
   public static Result publish(Path store, long version, long[] ids, float[] embeddings, int dim, int shards, int m,
                                int efConstruction, int threads, PrintStream log) {
     ShardAssignment.check(shards);
+    SnapshotPublisher publisher = new SnapshotPublisher(store, m, efConstruction, threads);
+    if (shards == 1) {   // one unsharded snapshot, as index-sync publishes with index.shards = 1
+      long t0 = System.nanoTime();
+      IndexDescriptor d = publisher.publish(publisher.build(version, embeddings, dim, ids, version,
+          done -> log.printf("[index] %,d of %,d items inserted%n", done, ids.length)));
+      double secs = (System.nanoTime() - t0) / 1e9;
+      log.printf("[index] version %d: one unsharded snapshot of %,d items built, written and verified in %.1f s%n",
+          version, ids.length, secs);
+      return new Result(d, new double[] {secs}, new int[] {ids.length});
+    }
     int[] counts = new int[shards];
     int[] shardOf = new int[ids.length];
     for (int i = 0; i < ids.length; i++) {
       shardOf[i] = ShardAssignment.shardOf(ids[i], shards);
       counts[shardOf[i]]++;
     }
-    SnapshotPublisher publisher = new SnapshotPublisher(store, m, efConstruction, threads);
     List<IndexDescriptor> published = new ArrayList<>();
     double[] seconds = new double[shards];
     for (int s = 0; s < shards; s++) {
@@ -57,18 +68,15 @@ public final class ShardedBulkLoad {
       }
       long t0 = System.nanoTime();
       final int shard = s;
-      HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(version + s)
-          .version(version).progress(done -> log.printf("[shards] shard %d of %d: %,d of %,d items inserted%n", shard,
-              shards, done, shardIds.length))
-          .build(shardEmb, dim, shardIds);
+      HnswIndex built = publisher.build(version, shardEmb, dim, shardIds, version + s,
+          done -> log.printf("[shards] shard %d of %d: %,d of %,d items inserted%n", shard, shards, done, shardIds.length));
       published.add(publisher.publishShard(built, s));
       seconds[s] = (System.nanoTime() - t0) / 1e9;
       log.printf("[shards] shard %d of %d: version %d built over %,d items, written and verified in %.1f s%n", s,
           shards, version, counts[s], seconds[s]);
     }
     ShardManifest manifest = ShardManifest.of(version, published);
-    String sha = manifest.write(store);
-    IndexDescriptor d = manifest.descriptor(store.resolve(SnapshotFormat.manifestFileName(version)), sha);
+    IndexDescriptor d = manifest.publish(store);
     log.printf("[shards] manifest version %d: %d shards, %,d items%n", version, shards, d.getItems());
     return new Result(d, seconds, counts);
   }

@@ -4,6 +4,7 @@ import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ public final class SnapshotPublisher {
 
   /** The newest version with a snapshot file in {@code directory}, or 0 when there is none. */
   public static long newestVersion(Path directory) {
-    long[] versions = SnapshotFormat.versionsIn(directory);
+    long[] versions = SnapshotStore.versionsIn(directory);
     return versions.length == 0 ? 0 : versions[0];
   }
 
@@ -44,9 +45,13 @@ public final class SnapshotPublisher {
    * @throws SnapshotException if the written file does not read back identically
    */
   public IndexDescriptor publish(long version, float[] embeddings, int dim, long[] ids, long seed, LongConsumer progress) {
-    HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(seed)
+    return publish(build(version, embeddings, dim, ids, seed, progress));
+  }
+
+  /** Builds a graph of {@code version} with this publisher's M, efConstruction and threads (not yet written). */
+  public HnswIndex build(long version, float[] embeddings, int dim, long[] ids, long seed, LongConsumer progress) {
+    return new HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(threads).seed(seed)
         .version(version).progress(progress).build(embeddings, dim, ids);
-    return publish(built);
   }
 
   /**
@@ -56,7 +61,7 @@ public final class SnapshotPublisher {
    * @throws SnapshotException if the written file does not read back identically
    */
   public IndexDescriptor publish(HnswIndex built) {
-    return publish(built, directory.resolve(SnapshotFormat.fileName(built.meta().version())));
+    return publish(built, directory.resolve(SnapshotStore.fileName(built.meta().version())));
   }
 
   /**
@@ -67,7 +72,7 @@ public final class SnapshotPublisher {
    * @throws SnapshotException if the written file does not read back identically
    */
   public IndexDescriptor publishShard(HnswIndex built, int shard) {
-    IndexDescriptor d = publish(built, directory.resolve(SnapshotFormat.shardFileName(built.meta().version(), shard)));
+    IndexDescriptor d = publish(built, directory.resolve(SnapshotStore.shardFileName(built.meta().version(), shard)));
     d.setShards(java.util.List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(d.getVersion())
         .setUri(d.getUri()).setSha256(d.getSha256()).setItems(d.getItems()).build()));
     return d;

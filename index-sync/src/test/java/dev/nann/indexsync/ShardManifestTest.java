@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import java.net.URI;
@@ -30,20 +31,20 @@ class ShardManifestTest {
 
   @Test
   void shardAndManifestNamesNeverMatchTheUnshardedPattern() throws Exception {
-    assertEquals("index-v000000000003-s0002.nann", SnapshotFormat.shardFileName(3, 2));
-    assertEquals("index-v000000000007.manifest", SnapshotFormat.manifestFileName(7));
-    for (String n : List.of(SnapshotFormat.fileName(4), SnapshotFormat.shardFileName(9, 0), SnapshotFormat.shardFileName(5, 0),
-        SnapshotFormat.shardFileName(11, 1), SnapshotFormat.manifestFileName(2), SnapshotFormat.manifestFileName(6),
+    assertEquals("index-v000000000003-s0002.nann", SnapshotStore.shardFileName(3, 2));
+    assertEquals("index-v000000000007.manifest", SnapshotStore.manifestFileName(7));
+    for (String n : List.of(SnapshotStore.fileName(4), SnapshotStore.shardFileName(9, 0), SnapshotStore.shardFileName(5, 0),
+        SnapshotStore.shardFileName(11, 1), SnapshotStore.manifestFileName(2), SnapshotStore.manifestFileName(6),
         "index-v000000000099-s0000.nann.tmp-1", "index-v000000000099.manifest.tmp-1")) {
       Files.writeString(dir.resolve(n), "x");
     }
-    assertArrayEquals(new long[] {4}, SnapshotFormat.versionsIn(dir), "unsharded versions: shard files and manifests not counted");
+    assertArrayEquals(new long[] {4}, SnapshotStore.versionsIn(dir), "unsharded versions: shard files and manifests not counted");
     assertEquals(4, SnapshotPublisher.newestVersion(dir));
-    assertArrayEquals(new long[] {9, 5}, SnapshotFormat.shardVersionsIn(dir, 0));
-    assertArrayEquals(new long[] {11}, SnapshotFormat.shardVersionsIn(dir, 1));
-    assertArrayEquals(new long[0], SnapshotFormat.shardVersionsIn(dir, 2));
-    assertArrayEquals(new long[] {6, 2}, SnapshotFormat.manifestVersionsIn(dir));
-    assertArrayEquals(new long[0], SnapshotFormat.manifestVersionsIn(dir.resolve("missing")));
+    assertArrayEquals(new long[] {9, 5}, SnapshotStore.shardVersionsIn(dir, 0));
+    assertArrayEquals(new long[] {11}, SnapshotStore.shardVersionsIn(dir, 1));
+    assertArrayEquals(new long[0], SnapshotStore.shardVersionsIn(dir, 2));
+    assertArrayEquals(new long[] {6, 2}, SnapshotStore.manifestVersionsIn(dir));
+    assertArrayEquals(new long[0], SnapshotStore.manifestVersionsIn(dir.resolve("missing")));
   }
 
   @Test
@@ -62,7 +63,7 @@ class ShardManifestTest {
     HnswIndex built = new dev.nann.graph.HnswIndexBuilder().m(8).efConstruction(32).seed(4).version(4).build(emb, dim, ids);
     IndexDescriptor d = new SnapshotPublisher(dir, 8, 32, 1).publishShard(built, 3);
     Path file = Path.of(URI.create(d.getUri()));
-    assertEquals(SnapshotFormat.shardFileName(4, 3), file.getFileName().toString());
+    assertEquals(SnapshotStore.shardFileName(4, 3), file.getFileName().toString());
     assertEquals(1, d.getShards().size());
     ShardSnapshot s = d.getShards().get(0);
     assertEquals(3, s.getShard());
@@ -70,8 +71,8 @@ class ShardManifestTest {
     assertEquals(d.getUri(), s.getUri());
     assertEquals(n, s.getItems());
     assertEquals(SnapshotFormat.read(file).sha256(), s.getSha256());
-    assertArrayEquals(new long[] {4}, SnapshotFormat.shardVersionsIn(dir, 3));
-    assertArrayEquals(new long[0], SnapshotFormat.versionsIn(dir));
+    assertArrayEquals(new long[] {4}, SnapshotStore.shardVersionsIn(dir, 3));
+    assertArrayEquals(new long[0], SnapshotStore.versionsIn(dir));
   }
 
   @Test
@@ -108,7 +109,7 @@ class ShardManifestTest {
     assertEquals(sha, d.getSha256());
     assertEquals(500_000, d.getItems());
     assertEquals(2, d.getShards().size());
-    assertEquals(dir.resolve(SnapshotFormat.shardFileName(5, 1)).toAbsolutePath().toUri().toString(),
+    assertEquals(dir.resolve(SnapshotStore.shardFileName(5, 1)).toAbsolutePath().toUri().toString(),
         d.getShards().get(1).getUri());
 
     Files.writeString(file, "{\"format\": 2}");
@@ -128,13 +129,13 @@ class ShardManifestTest {
     // shard 0 changes often, shard 1 only once: the kept manifests still name shard 1's oldest file
     long[][] manifests = {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {4, 2}};   // manifest i+1: shard 0 version, shard 1 version
     for (int v = 1; v <= 6; v++) {
-      Files.writeString(dir.resolve(SnapshotFormat.shardFileName(v, 0)), "s0 v" + v);   // v6: not yet in a manifest
+      Files.writeString(dir.resolve(SnapshotStore.shardFileName(v, 0)), "s0 v" + v);   // v6: not yet in a manifest
     }
     for (int v = 1; v <= 2; v++) {
-      Files.writeString(dir.resolve(SnapshotFormat.shardFileName(v, 1)), "s1 v" + v);
+      Files.writeString(dir.resolve(SnapshotStore.shardFileName(v, 1)), "s1 v" + v);
     }
-    Files.writeString(dir.resolve(SnapshotFormat.shardFileName(1, 2)), "a shard of another shard count");
-    Files.writeString(dir.resolve(SnapshotFormat.fileName(1)), "an unsharded snapshot");
+    Files.writeString(dir.resolve(SnapshotStore.shardFileName(1, 2)), "a shard of another shard count");
+    Files.writeString(dir.resolve(SnapshotStore.fileName(1)), "an unsharded snapshot");
     for (int i = 0; i < manifests.length; i++) {
       ShardManifest.of(i + 1, List.of(shard(0, manifests[i][0], 10, 1), shard(1, manifests[i][1], 10, 1))).write(dir);
     }
@@ -143,28 +144,28 @@ class ShardManifestTest {
     Set<String> left = names();
     // kept: manifests 3, 4, 5 naming s0 v3, v4 and s1 v1, v2
     for (long v = 3; v <= 5; v++) {
-      ShardManifest kept = ShardManifest.read(dir.resolve(SnapshotFormat.manifestFileName(v)));
+      ShardManifest kept = ShardManifest.read(dir.resolve(SnapshotStore.manifestFileName(v)));
       for (ShardManifest.Entry e : kept.shards()) {
         assertTrue(left.contains(e.file()), "manifest " + v + " names " + e.file() + ", which must stay");
       }
     }
     assertEquals(Set.of("index-v000000000003.manifest", "index-v000000000004.manifest", "index-v000000000005.manifest",
-        SnapshotFormat.shardFileName(3, 0), SnapshotFormat.shardFileName(4, 0), SnapshotFormat.shardFileName(5, 0),
-        SnapshotFormat.shardFileName(6, 0), SnapshotFormat.shardFileName(1, 1), SnapshotFormat.shardFileName(2, 1),
-        SnapshotFormat.shardFileName(1, 2), SnapshotFormat.fileName(1)), left);
+        SnapshotStore.shardFileName(3, 0), SnapshotStore.shardFileName(4, 0), SnapshotStore.shardFileName(5, 0),
+        SnapshotStore.shardFileName(6, 0), SnapshotStore.shardFileName(1, 1), SnapshotStore.shardFileName(2, 1),
+        SnapshotStore.shardFileName(1, 2), SnapshotStore.fileName(1)), left);
     assertEquals(4, deleted.size(), "manifests 1 and 2, shard 0's versions 1 and 2: " + deleted);
 
     // keep 1: only the newest manifest's files (and what is newer) stay
     ManifestAssembler.prune(dir, 1);
     left = names();
-    assertTrue(left.containsAll(List.of(SnapshotFormat.shardFileName(4, 0), SnapshotFormat.shardFileName(2, 1),
-        SnapshotFormat.shardFileName(5, 0), SnapshotFormat.shardFileName(6, 0))), left.toString());
-    assertFalse(left.contains(SnapshotFormat.shardFileName(1, 1)));
-    assertFalse(left.contains(SnapshotFormat.shardFileName(3, 0)));
-    assertEquals(List.of(5L), List.of(SnapshotFormat.manifestVersionsIn(dir)[0]));
+    assertTrue(left.containsAll(List.of(SnapshotStore.shardFileName(4, 0), SnapshotStore.shardFileName(2, 1),
+        SnapshotStore.shardFileName(5, 0), SnapshotStore.shardFileName(6, 0))), left.toString());
+    assertFalse(left.contains(SnapshotStore.shardFileName(1, 1)));
+    assertFalse(left.contains(SnapshotStore.shardFileName(3, 0)));
+    assertEquals(List.of(5L), List.of(SnapshotStore.manifestVersionsIn(dir)[0]));
 
     // a kept manifest that cannot be read: no shard file is deleted
-    Files.writeString(dir.resolve(SnapshotFormat.manifestFileName(6)), "not json");
+    Files.writeString(dir.resolve(SnapshotStore.manifestFileName(6)), "not json");
     Set<String> before = names();
     ManifestAssembler.prune(dir, 1);
     Set<String> after = names();
@@ -179,7 +180,7 @@ class ShardManifestTest {
   }
 
   private IndexDescriptor shard(int shard, long version, int items, long createdAt) {
-    String uri = dir.resolve(SnapshotFormat.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
+    String uri = dir.resolve(SnapshotStore.shardFileName(version, shard)).toAbsolutePath().toUri().toString();
     return IndexDescriptor.newBuilder().setVersion(version).setUri(uri).setSha256("sha-" + shard + "-" + version)
         .setItems(items).setDim(8).setM(16).setEfConstruction(40).setCreatedAtMillis(createdAt)
         .setShards(new ArrayList<>(List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(version).setUri(uri)

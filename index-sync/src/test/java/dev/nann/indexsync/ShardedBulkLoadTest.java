@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nann.engine.DescriptorGuard;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.shard.ShardAssignment;
@@ -40,7 +41,7 @@ class ShardedBulkLoadTest {
     }
     ShardedBulkLoad.Result res = ShardedBulkLoad.publish(store, 4, ids, emb, dim, 3, 16, 40, 1,
         new PrintStream(OutputStream.nullOutputStream()));
-    IndexDescriptor d = res.manifest();
+    IndexDescriptor d = res.descriptor();
     assertEquals(4, d.getVersion());
     assertEquals(3, d.getShards().size());
     assertEquals(n, d.getItems());
@@ -48,7 +49,7 @@ class ShardedBulkLoadTest {
     Set<Long> seen = new HashSet<>();
     for (ShardSnapshot s : d.getShards()) {
       Path file = Path.of(URI.create(s.getUri()));
-      assertEquals(SnapshotFormat.shardFileName(4, s.getShard()), file.getFileName().toString());
+      assertEquals(SnapshotStore.shardFileName(4, s.getShard()), file.getFileName().toString());
       HnswIndex shard = SnapshotFormat.read(file);
       assertEquals(s.getSha256(), shard.sha256());
       assertEquals(s.getItems(), shard.size());

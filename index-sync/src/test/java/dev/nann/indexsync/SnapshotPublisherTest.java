@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ class SnapshotPublisherTest {
     assertEquals(7, d.getVersion());
     assertEquals(n, d.getItems());
     Path file = Path.of(java.net.URI.create(d.getUri()));
-    assertTrue(Files.exists(file) && file.getFileName().toString().equals(SnapshotFormat.fileName(7)));
+    assertTrue(Files.exists(file) && file.getFileName().toString().equals(SnapshotStore.fileName(7)));
     HnswIndex index = SnapshotFormat.read(file);
     assertEquals(d.getSha256(), index.sha256());
     assertEquals(d.getSha256(), SnapshotFormat.storedChecksum(file));
@@ -49,7 +50,7 @@ class SnapshotPublisherTest {
     assertEquals(0, SnapshotPublisher.newestVersion(dir.resolve("missing")));
     assertEquals(0, SnapshotPublisher.newestVersion(dir));
     for (long v : new long[] {3, 12, 9}) {
-      Files.writeString(dir.resolve(SnapshotFormat.fileName(v)), "x");
+      Files.writeString(dir.resolve(SnapshotStore.fileName(v)), "x");
     }
     Files.writeString(dir.resolve("index-v000000000099.nann.tmp"), "a write that never finished");
     Files.writeString(dir.resolve("notes.txt"), "not a snapshot");

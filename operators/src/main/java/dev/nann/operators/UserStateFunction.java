@@ -229,15 +229,12 @@ public final class UserStateFunction
       // every copy of this task uses the version stamped here; a newer one only once its shards had
       // time to load (the shards prefetch it from the task's "next")
       DescriptorUpdate pending = descriptors.get(INDEX_NEXT);
-      IndexDescriptor next = pending == null || !fitsLayout(pending.getIndex()) ? null : pending.getIndex();
+      IndexDescriptor next = pending == null || !guard.hasLayout(pending.getIndex()) ? null : pending.getIndex();
       if (next != null && next.getVersion() > current.getVersion()) {
-        long seenAt = nextSeenAt.computeIfAbsent(next.getVersion(), v -> System.currentTimeMillis());
-        if (System.currentTimeMillis() - seenAt >= engineConfig.shardActivationMs()) {
-          if (engine.shardedRefusal(next) == null) {
-            current = next;
-          }
-        } else {
+        if (!delayPassed(next)) {
           t.setNext(next);
+        } else if (engine.shardedRefusal(next) == null) {
+          current = next;
         }
       }
       t.setFeatures(engine.behaviourFeatures(current, seq));
@@ -282,14 +279,15 @@ public final class UserStateFunction
       IndexDescriptor d = u.getIndex();
       DescriptorUpdate current = currentIndex(state);
       DescriptorUpdate pending = state.get(INDEX_NEXT);
-      if (pending != null && !fitsLayout(pending.getIndex())) {
+      if (pending != null && !guard.hasLayout(pending.getIndex())) {
         state.remove(INDEX_NEXT);
         pending = null;
       }
       if (engineConfig.sharded() && current != null && pending != null) {
         current = promoteIfActive(state, current, pending);
+        pending = state.get(INDEX_NEXT);   // gone if it was promoted or refused
       }
-      if (pending != null && state.get(INDEX_NEXT) != null && pending.getIndex().getVersion() >= d.getVersion()) {
+      if (pending != null && pending.getIndex().getVersion() >= d.getVersion()) {
         LOG.info("index version {} ignored: version {} is next (versions only move forward)", d.getVersion(),
             pending.getIndex().getVersion());
         return;
@@ -352,7 +350,7 @@ public final class UserStateFunction
    */
   private DescriptorUpdate currentIndex(ReadOnlyBroadcastState<String, DescriptorUpdate> state) throws Exception {
     DescriptorUpdate d = state.get(INDEX);
-    if (d != null && !fitsLayout(d.getIndex())) {
+    if (d != null && !guard.hasLayout(d.getIndex())) {
       if (!layoutWarned) {
         layoutWarned = true;
         LOG.warn("index version {} in restored state has {} shards and this job serves {} (index.shards): it is not "
@@ -364,17 +362,11 @@ public final class UserStateFunction
     return d;
   }
 
-  /** Whether a descriptor has the number of shards this job serves (none for an unsharded index). */
-  private boolean fitsLayout(IndexDescriptor d) {
-    return d.getShards().size() == (engineConfig.sharded() ? engineConfig.shards() : 0);
-  }
-
   /** The pending sharded version becomes current in state once its activation delay has passed here. */
   private DescriptorUpdate promoteIfActive(BroadcastState<String, DescriptorUpdate> state, DescriptorUpdate current,
                                            DescriptorUpdate pending) throws Exception {
     long version = pending.getIndex().getVersion();
-    long seenAt = nextSeenAt.computeIfAbsent(version, v -> System.currentTimeMillis());
-    if (version <= current.getIndex().getVersion() || System.currentTimeMillis() - seenAt < engineConfig.shardActivationMs()) {
+    if (version <= current.getIndex().getVersion() || !delayPassed(pending.getIndex())) {
       return current;
     }
     if (engine.shardedRefusal(pending.getIndex()) != null) {   // a shard that does not verify: never current
@@ -387,6 +379,12 @@ public final class UserStateFunction
     state.remove(INDEX_NEXT);
     nextSeenAt.remove(version);
     return pending;
+  }
+
+  /** Whether a pending sharded version's activation delay has passed on this subtask. */
+  private boolean delayPassed(IndexDescriptor pending) {
+    long seenAt = nextSeenAt.computeIfAbsent(pending.getVersion(), v -> System.currentTimeMillis());
+    return System.currentTimeMillis() - seenAt >= engineConfig.shardActivationMs();
   }
 
   /** A descriptor that must not become current: logged and counted; the current one keeps serving. */

@@ -249,8 +249,8 @@ public final class EvalCommand implements Callable<Integer> {
           reports.addAll(sharded == null ? evaluator.run(cfg) : sharded.run(cfg));
         }
       }
-      printTable(System.out, reports);
-      printBreakdown(System.out, reports);
+      ModeReport.printTable(System.out, reports);
+      ModeReport.printBreakdown(System.out, reports);
       evaluator.warnIfNearConstant(System.out);
       Map<String, Object> recommendation = null;
       if (!noRecommend && shards == 1 && modeList.contains(SearchMode.NANN)) {
@@ -310,22 +310,7 @@ public final class EvalCommand implements Callable<Integer> {
       GraphQuality.Result r = GraphQuality.measure(index, graphCheck, k, p, seed);
       System.out.printf("%-26s %11.4f %-36s %11.4f %8d %11.4f%n", p.walk(), r.nannRecall(), p.beam(), r.beamRecall(),
           p.hnswEf(), r.hnswRecall());
-      Map<String, Object> row = new java.util.LinkedHashMap<>();
-      row.put("mode", "graph-l2");
-      row.put("items", index.size());
-      row.put("queries", graphCheck);
-      row.put("k", k);
-      row.put("width", p.walk().width());
-      row.put("budget", p.walk().budget());
-      row.put("nann_recall", r.nannRecall());
-      row.put("ef", p.beam().ef());
-      row.put("steps", p.beam().steps());
-      row.put("beam_recall", r.beamRecall());
-      row.put("hnsw_ef0", p.hnswEf());
-      row.put("hnsw_recall", r.hnswRecall());
-      row.put("m", index.meta().m());
-      row.put("ef_construction", index.meta().efConstruction());
-      rows.add(row);
+      rows.add(r.toJson(index));
     }
     return rows;
   }
@@ -485,27 +470,5 @@ public final class EvalCommand implements Callable<Integer> {
       // not Linux: fall through
     }
     return "n/a";
-  }
-
-  static void printBreakdown(PrintStream out, List<ModeReport> reports) {
-    out.println();
-    out.println("query time breakdown (fractions of per-query latency):");
-    out.printf("%-6s %-34s %9s %9s %9s %9s %9s %10s%n", "mode", "params", "user_net", "score_net", "gather", "expand",
-        "other", "overhead");
-    for (ModeReport r : reports) {
-      double other = r.overhead() - r.gatherFraction() - r.expandFraction();
-      out.printf("%-6s %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %10.3f%n", r.mode(), r.params(), r.userNetFraction(),
-          r.scoreNetFraction(), r.gatherFraction(), r.expandFraction(), other, r.overhead());
-    }
-  }
-
-  static void printTable(PrintStream out, List<ModeReport> reports) {
-    out.printf("%-6s %-34s %8s %7s %9s %10s %9s %10s %9s %9s %9s %8s %8s%n", "mode", "params", "items", "queries",
-        "coverage", "recall_all", "recall_rt", "recall_d", "scored_f", "qps", "p50_ms", "p99_ms", "overhead");
-    for (ModeReport r : reports) {
-      out.printf("%-6s %-34s %8d %7d %9.4f %10.4f %9.4f %10.4f %9.5f %9.2f %9.2f %8.2f %8.3f%n", r.mode(), r.params(),
-          r.items(), r.queries(), r.coverage(), r.recallAll(), r.recallRetrieval(), r.recallDelta(), r.scoredFraction(),
-          r.qps(), r.p50Ms(), r.p99Ms(), r.overhead());
-    }
   }
 }

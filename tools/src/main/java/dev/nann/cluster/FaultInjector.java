@@ -1,7 +1,7 @@
 package dev.nann.cluster;
 
 import dev.nann.jobs.ServingOptions;
-import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.URI;
@@ -71,7 +71,7 @@ final class FaultInjector {
         while (seen.newestAnswered() < newest && System.nanoTime() < deadline) {
           Thread.sleep(50);
         }
-        damage(cluster.home().snapshots().resolve(SnapshotFormat.fileName(newest)));
+        damage(cluster.home().snapshots().resolve(SnapshotStore.fileName(newest)));
         return killAndReplace(servingTaskManager(), "v" + newest + " damaged in the store, then");
       }
       case COMMIT_WINDOW_KILL -> {

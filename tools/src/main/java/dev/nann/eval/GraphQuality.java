@@ -29,6 +29,25 @@ public final class GraphQuality {
    */
   public record Result(int queries, int k, SearchParams params, double nannRecall, double beamRecall,
                        double hnswRecall) {
+    /** The JSON row of {@code ./nann eval --graph-check} for this result over {@code index}. */
+    public java.util.Map<String, Object> toJson(HnswIndex index) {
+      java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+      row.put("mode", "graph-l2");
+      row.put("items", index.size());
+      row.put("queries", queries);
+      row.put("k", k);
+      row.put("width", params.walk().width());
+      row.put("budget", params.walk().budget());
+      row.put("nann_recall", nannRecall);
+      row.put("ef", params.beam().ef());
+      row.put("steps", params.beam().steps());
+      row.put("beam_recall", beamRecall);
+      row.put("hnsw_ef0", params.hnswEf());
+      row.put("hnsw_recall", hnswRecall);
+      row.put("m", index.meta().m());
+      row.put("ef_construction", index.meta().efConstruction());
+      return row;
+    }
   }
 
   private GraphQuality() {

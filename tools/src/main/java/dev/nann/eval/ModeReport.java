@@ -51,4 +51,28 @@ public record ModeReport(SearchMode mode, int items, int queries, int k, double 
   private static double round(double v) {
     return Math.round(v * 1e5) / 1e5;
   }
+
+  /** Where each mode's query time went, as fractions of its latency: one line per report. */
+  public static void printBreakdown(java.io.PrintStream out, java.util.List<ModeReport> reports) {
+    out.println();
+    out.println("query time breakdown (fractions of per-query latency):");
+    out.printf("%-6s %-34s %9s %9s %9s %9s %9s %10s%n", "mode", "params", "user_net", "score_net", "gather", "expand",
+        "other", "overhead");
+    for (ModeReport r : reports) {
+      double other = r.overhead() - r.gatherFraction() - r.expandFraction();
+      out.printf("%-6s %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %10.3f%n", r.mode(), r.params(), r.userNetFraction(),
+          r.scoreNetFraction(), r.gatherFraction(), r.expandFraction(), other, r.overhead());
+    }
+  }
+
+  /** The evaluation table: one line per report. */
+  public static void printTable(java.io.PrintStream out, java.util.List<ModeReport> reports) {
+    out.printf("%-6s %-34s %8s %7s %9s %10s %9s %10s %9s %9s %9s %8s %8s%n", "mode", "params", "items", "queries",
+        "coverage", "recall_all", "recall_rt", "recall_d", "scored_f", "qps", "p50_ms", "p99_ms", "overhead");
+    for (ModeReport r : reports) {
+      out.printf("%-6s %-34s %8d %7d %9.4f %10.4f %9.4f %10.4f %9.5f %9.2f %9.2f %8.2f %8.3f%n", r.mode(), r.params(),
+          r.items(), r.queries(), r.coverage(), r.recallAll(), r.recallRetrieval(), r.recallDelta(), r.scoredFraction(),
+          r.qps(), r.p50Ms(), r.p99Ms(), r.overhead());
+    }
+  }
 }

@@ -2,7 +2,7 @@ package dev.nann.local;
 
 import dev.nann.jobs.IndexSyncOptions;
 import dev.nann.jobs.ServingOptions;
-import dev.nann.indexsync.SnapshotPublisher;
+import dev.nann.indexsync.ShardedBulkLoad;
 import dev.nann.jobs.IndexSyncConfig;
 import dev.nann.jobs.IndexSyncJob;
 import dev.nann.jobs.ServingConfig;
@@ -49,7 +49,7 @@ public final class LocalStack implements AutoCloseable {
    * @param syncOverrides index-sync settings over the local defaults, running the index-sync
    *     pipeline in the same job (the demo); or null (the serving benchmark, where index-sync would
    *     be its own job on other machines) to build the snapshot once up front with index-sync's
-   *     {@link SnapshotPublisher} and publish its descriptor
+   *     {@link ShardedBulkLoad} (one snapshot, or {@code index.shards} shards and a manifest) and publish its descriptor
    */
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log)
@@ -123,12 +123,8 @@ public final class LocalStack implements AutoCloseable {
     } else {
       log.printf("[local] topics: %s%n", String.join(", ", cfg.topics()));
       long t1 = System.nanoTime();
-      int shards = cfg.get(ServingOptions.SHARDS);
-      index = shards > 1
-          ? dev.nann.indexsync.ShardedBulkLoad.publish(workDir.resolve("snapshots"), 1, ids, embeddings, dim, shards, 32,
-              40, 2, log).manifest()
-          : new SnapshotPublisher(workDir.resolve("snapshots"), 32, 40, 2).publish(1, embeddings, dim, ids, 1,
-              n -> log.printf("[index-sync] %,d of %,d items inserted%n", n, ids.length));
+      index = ShardedBulkLoad.publish(workDir.resolve("snapshots"), 1, ids, embeddings, dim,
+          cfg.get(ServingOptions.SHARDS), 32, 40, 2, log).descriptor();
       client.publish(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), index);
       log.printf("[index-sync] snapshot v%d: %,d items x %d built, verified and published in %.1f s%n",
           index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);

@@ -78,7 +78,7 @@ class ShardedServingTest {
     }
     return ShardedBulkLoad.publish(Files.createDirectories(dir.resolve(name)), version, ids, fx.corpus.embeddings(),
         ServingFixture.DIM, SHARDS, 16, 40, 1, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-        .manifest();
+        .descriptor();
   }
 
   private static RetrievalRequest request(String id, long user, String mode) {
@@ -339,7 +339,7 @@ class ShardedServingTest {
       emb[i] = (float) random.nextGaussian();
     }
     IndexDescriptor v1 = ShardedBulkLoad.publish(Files.createDirectories(dir.resolve("sh4-v1")), 1, ids, emb, d, SHARDS,
-        16, 40, 2, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).manifest();
+        16, 40, 2, new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).descriptor();
     ServingConfig cfg = config("sh4", Map.of("async.timeout-ms", "100"));
     fx.publishIndex(cfg, v1);
     JobClient job = startJob(cfg, null);

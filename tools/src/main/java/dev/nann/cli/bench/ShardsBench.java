@@ -111,10 +111,9 @@ public final class ShardsBench implements Callable<Integer> {
         ClusterCommand.Home.flinkLib(), System.getProperty("java.class.path"),
         new LocalCluster.Settings(taskManagers, 2, tmMemory, "1g", "512m"), System.err);
     try {
-      ShardedBulkLoad.Result load = shards > 1
-          ? ShardedBulkLoad.publish(cluster.home().snapshots(), 1, corpus.itemIds(), corpus.embeddings(), dim, shards,
-              m, efConstruction, buildThreads, System.err)
-          : unsharded(cluster.home().snapshots(), corpus, dim);   // the baseline: one snapshot, no scatter
+      // S = 1: one unsharded snapshot, the baseline beside a sharded run
+      ShardedBulkLoad.Result load = ShardedBulkLoad.publish(cluster.home().snapshots(), 1, corpus.itemIds(),
+          corpus.embeddings(), dim, shards, m, efConstruction, buildThreads, System.err);
       System.gc();   // the build's garbage goes before the TaskManagers load the shards on this machine
       Map<String, String> serving = new HashMap<>(Map.of("index.shards", Integer.toString(shards),
           "search.allow-brute", "true", "async.timeout-ms", "600000", "kafka.delivery", "at-least-once"));
@@ -125,7 +124,7 @@ public final class ShardsBench implements Callable<Integer> {
           d.serving().get(ServingOptions.TOPIC_REQUESTS), d.serving().get(ServingOptions.TOPIC_RESPONSES),
           d.serving().get(ServingOptions.TOPIC_USER_EVENTS))) {
         int events = client.replayBehaviour(corpus);
-        client.publish(d.serving().get(ServingOptions.TOPIC_INDEX_UPDATES), load.manifest());
+        client.publish(d.serving().get(ServingOptions.TOPIC_INDEX_UPDATES), load.descriptor());
         long served = System.nanoTime();
         try (KafkaConsumer<byte[], byte[]> responses = client.responsesFromNow()) {
           client.awaitServing(responses, 0, Duration.ofMinutes(20));
@@ -183,18 +182,6 @@ public final class ShardsBench implements Callable<Integer> {
       }
     }
     return 0;
-  }
-
-  /** The whole catalogue as one unsharded snapshot (S = 1), for a baseline run beside a sharded one. */
-  private ShardedBulkLoad.Result unsharded(Path store, Corpus corpus, int dim) {
-    long t0 = System.nanoTime();
-    var d = new dev.nann.indexsync.SnapshotPublisher(store, m, efConstruction, buildThreads).publish(1,
-        corpus.embeddings(), dim, corpus.itemIds(), 1, n -> System.err.printf("[shards] %,d of %,d items inserted%n", n,
-            corpus.size()));
-    double secs = (System.nanoTime() - t0) / 1e9;
-    System.err.printf("[shards] one unsharded snapshot of %,d items built, written and verified in %.1f s%n",
-        corpus.size(), secs);
-    return new ShardedBulkLoad.Result(d, new double[] {secs}, new int[] {corpus.size()});
   }
 
   /** One request per checked user in {@code mode}, answered (any status) within {@code timeout}. */
