@@ -92,6 +92,13 @@ public final class ShardsBench implements Callable<Integer> {
   @Option(names = "--home", description = "the cluster's directory (default: <repo>/.nann-shards)")
   Path home;
 
+  @Option(names = "--cache", description = "keeps each build (shard files, manifest) and its exact answers here, "
+      + "keyed by corpus, S, M and efConstruction, and reuses them (default: <repo>/.nann-cache/bulk)")
+  Path cache;
+
+  @Option(names = "--no-cache", description = "build afresh and keep nothing")
+  boolean noCache;
+
   @Option(names = "--keep", description = "leave the cluster running at the end")
   boolean keep;
 
@@ -112,8 +119,11 @@ public final class ShardsBench implements Callable<Integer> {
         new LocalCluster.Settings(taskManagers, 2, tmMemory, "1g", "512m"), System.err);
     try {
       // S = 1: one unsharded snapshot, the baseline beside a sharded run
-      ShardedBulkLoad.Result load = ShardedBulkLoad.publish(cluster.home().snapshots(), 1, corpus.itemIds(),
-          corpus.embeddings(), dim, shards, m, efConstruction, buildThreads, System.err);
+      BulkLoadCache built = new BulkLoadCache(noCache ? null : cache != null ? cache : repo.resolve(".nann-cache/bulk"),
+          corpus.name().replace(':', '_') + "-s" + shards + "-m" + m + "-efc" + efConstruction);
+      ShardedBulkLoad.Result load = built.load(cluster.home().snapshots(), () -> ShardedBulkLoad.publish(
+          cluster.home().snapshots(), 1, corpus.itemIds(), corpus.embeddings(), dim, shards, m, efConstruction,
+          buildThreads, System.err), System.err);
       System.gc();   // the build's garbage goes before the TaskManagers load the shards on this machine
       Map<String, String> serving = new HashMap<>(Map.of("index.shards", Integer.toString(shards),
           "search.allow-brute", "true", "async.timeout-ms", "600000", "kafka.delivery", "at-least-once"));
@@ -135,21 +145,19 @@ public final class ShardsBench implements Callable<Integer> {
         System.err.println("[shards] warm-up and latency step");
         LoadDriver.step(client, rate, corpus.users().size(), 10, k);
         LoadDriver.Step step = LoadDriver.step(client, rate, corpus.users().size(), seconds, k);
-        System.err.printf("[shards] exact top-%d of %d users over all %,d items (mode brute, every shard)%n", k,
-            queries, items);
+        String exactName = "q" + queries + "-k" + k;
+        boolean exactCached = built.hasExact(exactName);
+        System.err.printf("[shards] exact top-%d of %d users over all %,d items (mode brute, every shard)%s%n", k,
+            queries, items, exactCached ? ": from the cache" : "");
         long te = System.nanoTime();
-        Map<Integer, RetrievalResponse> exact = answers(client, "brute", Duration.ofMinutes(60));
+        Map<Integer, List<Long>> exact = built.exact(exactName, () -> exactItems(client));
         double exactSeconds = (System.nanoTime() - te) / 1e9;
         double coverage = 0;
         int partial = 0;
         for (int u = 0; u < queries; u++) {
           RetrievalResponse w = walked.get(u);
-          RetrievalResponse e = exact.get(u);
-          if (e.getStatus() != ResponseStatus.OK && e.getStatus() != ResponseStatus.COLD_START) {
-            throw new IllegalStateException("no exact answer for user " + u + ": " + e.getStatus() + " " + e.getDetail());
-          }
           partial += w.getStatus() == ResponseStatus.PARTIAL ? 1 : 0;
-          Set<Long> best = new HashSet<>(e.getItems());
+          Set<Long> best = new HashSet<>(exact.get(u));
           coverage += w.getItems().stream().filter(best::contains).count() / (double) Math.max(1, best.size());
         }
         coverage /= queries;
@@ -163,7 +171,9 @@ public final class ShardsBench implements Callable<Integer> {
             .put("offered_qps", round(rate, 1)).put("qps", round(step.qps(), 1)).put("errors", step.errors())
             .put("p50_ms", round(step.client().quantile(0.5), 1)).put("p99_ms", round(step.client().quantile(0.99), 1))
             .put("engine_p50_ms", round(step.engine().quantile(0.5), 1))
-            .put("exact_seconds_per_query", round(exactSeconds / queries, 2))
+            .put("width", d.serving().get(ServingOptions.WIDTH))
+            .put("budget", d.serving().get(ServingOptions.BUDGET))
+            .put("exact_seconds_per_query", exactCached ? null : round(exactSeconds / queries, 2))
             .put("build_seconds_total", round(java.util.Arrays.stream(load.buildSeconds()).sum(), 1));
         var perShard = line.putArray("build_seconds_per_shard");
         for (double s : load.buildSeconds()) {
@@ -182,6 +192,24 @@ public final class ShardsBench implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The exact top-k item ids of every checked user, answered by the cluster in mode brute. */
+  private Map<Integer, List<Long>> exactItems(ServingClient client) {
+    Map<Integer, RetrievalResponse> exact;
+    try {
+      exact = answers(client, "brute", Duration.ofMinutes(60));
+    } catch (Exception e) {
+      throw new IllegalStateException("exact answers: " + e.getMessage(), e);
+    }
+    Map<Integer, List<Long>> out = new HashMap<>();
+    exact.forEach((u, e) -> {
+      if (e.getStatus() != ResponseStatus.OK && e.getStatus() != ResponseStatus.COLD_START) {
+        throw new IllegalStateException("no exact answer for user " + u + ": " + e.getStatus() + " " + e.getDetail());
+      }
+      out.put(u, e.getItems());
+    });
+    return out;
   }
 
   /** One request per checked user in {@code mode}, answered (any status) within {@code timeout}. */
