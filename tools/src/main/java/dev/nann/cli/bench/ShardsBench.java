@@ -93,7 +93,7 @@ public final class ShardsBench implements Callable<Integer> {
   Path home;
 
   @Option(names = "--cache", description = "keeps each build (shard files, manifest) and its exact answers here, "
-      + "keyed by corpus, S, M and efConstruction, and reuses them (default: <repo>/.nann-cache/bulk)")
+      + "keyed by corpus, S, M and efConstruction (exact answers also by the model), and reuses them (default: <repo>/.nann-cache/bulk)")
   Path cache;
 
   @Option(names = "--no-cache", description = "build afresh and keep nothing")
@@ -145,7 +145,8 @@ public final class ShardsBench implements Callable<Integer> {
         System.err.println("[shards] warm-up and latency step");
         LoadDriver.step(client, rate, corpus.users().size(), 10, k);
         LoadDriver.Step step = LoadDriver.step(client, rate, corpus.users().size(), seconds, k);
-        String exactName = "q" + queries + "-k" + k;
+        // the exact answers are the model's: another model over the same build computes its own
+        String exactName = "q" + queries + "-k" + k + "-model-" + modelDigest(modelDir);
         boolean exactCached = built.hasExact(exactName);
         System.err.printf("[shards] exact top-%d of %d users over all %,d items (mode brute, every shard)%s%n", k,
             queries, items, exactCached ? ": from the cache" : "");
@@ -192,6 +193,23 @@ public final class ShardsBench implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The first 16 hex digits of a SHA-256 over the model directory's files, in name order. */
+  static String modelDigest(Path modelDir) throws java.io.IOException {
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    try (var files = Files.list(modelDir)) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        sha.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        sha.update(Files.readAllBytes(f));
+      }
+    }
+    return java.util.HexFormat.of().formatHex(sha.digest()).substring(0, 16);
   }
 
   /** The exact top-k item ids of every checked user, answered by the cluster in mode brute. */

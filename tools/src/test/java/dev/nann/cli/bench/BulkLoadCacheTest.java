@@ -102,6 +102,17 @@ class BulkLoadCacheTest {
   }
 
   @Test
+  void exactAnswersAreKeyedByTheModelsFiles() throws Exception {
+    Path a = Files.createDirectories(dir.resolve("a"));
+    Path b = Files.createDirectories(dir.resolve("b"));
+    Files.writeString(a.resolve("model.json"), "{\"v\":1}");
+    Files.writeString(b.resolve("model.json"), "{\"v\":1}");
+    assertEquals(ShardsBench.modelDigest(a), ShardsBench.modelDigest(b));
+    Files.writeString(b.resolve("score.onnx"), "other weights");
+    assertTrue(!ShardsBench.modelDigest(a).equals(ShardsBench.modelDigest(b)));
+  }
+
+  @Test
   void noCacheBuildsEveryTime() {
     BulkLoadCache none = new BulkLoadCache(null, "key");
     AtomicInteger computed = new AtomicInteger();
