@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nann.indexsync.ShardedBulkLoad;
+import dev.nann.local.LocalStack;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import java.io.IOException;
@@ -65,7 +66,7 @@ final class BulkLoadCache {
 
   /** Exact answers (user -> item ids) cached under {@code name}, or computed by {@code exact} and kept. */
   Map<Integer, List<Long>> exact(String name, Supplier<Map<Integer, List<Long>>> exact) {
-    Path file = dir == null ? null : dir.resolve("exact-" + name + ".json");
+    Path file = exactFile(name);
     try {
       if (file != null && Files.exists(file)) {
         Map<Integer, List<Long>> out = new LinkedHashMap<>();
@@ -94,12 +95,16 @@ final class BulkLoadCache {
 
   /** True when a later {@link #exact} call under {@code name} reads the cache. */
   boolean hasExact(String name) {
-    return dir != null && Files.exists(dir.resolve("exact-" + name + ".json"));
+    return dir != null && Files.exists(exactFile(name));
+  }
+
+  private Path exactFile(String name) {
+    return dir == null ? null : dir.resolve("exact-" + name + ".json");
   }
 
   private void keep(Path store, ShardedBulkLoad.Result built) throws IOException {
     Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
-    deleteTree(tmp);
+    LocalStack.deleteTree(tmp);
     Files.createDirectories(tmp);
     for (String file : files(built.descriptor())) {
       link(store.resolve(file), tmp.resolve(file));
@@ -113,7 +118,7 @@ final class BulkLoadCache {
       doc.withArray("items").add(n);
     }
     JSON.writeValue(tmp.resolve(BUILD).toFile(), doc);
-    deleteTree(dir);
+    LocalStack.deleteTree(dir);
     Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
@@ -176,9 +181,5 @@ final class BulkLoadCache {
     byte[] out = new byte[b.remaining()];
     b.get(out);
     return out;
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    dev.nann.local.LocalStack.deleteTree(p);
   }
 }

@@ -118,7 +118,7 @@ public final class ShardsBench implements Callable<Integer> {
         ClusterCommand.Home.flinkLib(), System.getProperty("java.class.path"),
         new LocalCluster.Settings(taskManagers, 2, tmMemory, "1g", "512m"), System.err);
     try {
-      // S = 1: one unsharded snapshot, the baseline beside a sharded run
+      // with S = 1 the bulk load publishes one unsharded snapshot: the baseline beside a sharded run
       BulkLoadCache built = new BulkLoadCache(noCache ? null : cache != null ? cache : repo.resolve(".nann-cache/bulk"),
           corpus.name().replace(':', '_') + "-s" + shards + "-m" + m + "-efc" + efConstruction);
       ShardedBulkLoad.Result load = built.load(cluster.home().snapshots(), () -> ShardedBulkLoad.publish(
@@ -195,21 +195,12 @@ public final class ShardsBench implements Callable<Integer> {
     return 0;
   }
 
-  /** The first 16 hex digits of a SHA-256 over the model directory's files, in name order. */
+  /** The model directory's files, each as the first 12 hex digits of its SHA-256, in name order. */
   static String modelDigest(Path modelDir) throws java.io.IOException {
-    java.security.MessageDigest sha;
-    try {
-      sha = java.security.MessageDigest.getInstance("SHA-256");
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
     try (var files = Files.list(modelDir)) {
-      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
-        sha.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        sha.update(Files.readAllBytes(f));
-      }
+      return files.filter(Files::isRegularFile).sorted().map(f -> ModelSpec.sha256(f).substring(0, 12))
+          .collect(java.util.stream.Collectors.joining("-"));
     }
-    return java.util.HexFormat.of().formatHex(sha.digest()).substring(0, 16);
   }
 
   /** The exact top-k item ids of every checked user, answered by the cluster in mode brute. */
