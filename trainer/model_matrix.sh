@@ -3,8 +3,9 @@
 # attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
 # + 1M GMM distractors (nann_trainer train, then nann_trainer distract) and on the 1M synthetic nested
 # corpus (nann_trainer train-synthetic), each index built at efConstruction 40 and 200: ./nann eval
-# measures the default walk (nann), Beam-retrieval (beam) and HNSW-retrieval (hnsw) at five budgets
-# each against the exact top-200, then nann_trainer matrix writes the table and the plot.
+# measures the default walk (nann, with the wide descent and again with the narrow one), Beam-retrieval
+# (beam) and HNSW-retrieval (hnsw) at five budgets each against the exact top-200, then nann_trainer
+# matrix writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
@@ -37,13 +38,23 @@ mkdir -p "$OUT"
 log() { echo "[matrix $(date +%T)] $*"; }
 
 evaluate() {   # corpus spec, model dir, efConstruction, json out
-  [ -f "$4" ] && return 0
-  log "eval $1 efC $3 -> $4"
-  $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
-      --modes nann,beam,hnsw,brute --width 200,400,800,1600,3200 --budget 100000 \
-      --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps 1,1,3 \
-      --hnsw-ef 200,400,800,1600,3200 --json "$4.tmp" > "$4.txt" 2> "$4.log"
-  mv "$4.tmp" "$4"
+  if [ ! -f "$4" ]; then
+    log "eval $1 efC $3 -> $4"
+    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+        --modes nann,beam,hnsw,brute --width 200,400,800,1600,3200 --budget 100000 \
+        --ef "25,50,200;50,100,200;100,200,400;200,400,800;400,800,1600" --steps 1,1,3 \
+        --hnsw-ef 200,400,800,1600,3200 --json "$4.tmp" > "$4.txt" 2> "$4.log"
+    mv "$4.tmp" "$4"
+  fi
+  # the default walk with the narrow descent; its recommendation row says which descent pays here
+  local narrow="${4%.json}-narrow.json"
+  if [ ! -f "$narrow" ]; then
+    log "eval $1 efC $3, narrow descent -> $narrow"
+    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+        --modes nann --descent narrow --width 200,400,800,1600,3200 --budget 100000 \
+        --json "$narrow.tmp" > "$narrow.txt" 2> "$narrow.log"
+    mv "$narrow.tmp" "$narrow"
+  fi
 }
 
 for set in $SETS; do

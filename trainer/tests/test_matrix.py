@@ -36,6 +36,21 @@ class MatrixTest(unittest.TestCase):
         text = table([(("ml", "dnn", "2", "0", "40"), s)])
         self.assertIn("| ml | dnn | 2 | 0 | 40 | 2.00% | 2.00% |", text)
         self.assertIn("| yes |", text)
+        self.assertIn("| -0.0050 | — | — |", text, "no narrow-descent file: its columns are empty")
+
+    def test_narrow_descent_margin_and_the_descent_eval_picks(self):
+        rows = [row("nann", 0.01, 0.90, 300), row("nann", 0.02, 0.96, 200),
+                row("hnsw", 0.01, 0.93, 60), row("hnsw", 0.02, 0.97, 40)]
+        narrow = [row("nann", 0.01, 0.93, 320), row("nann", 0.02, 0.975, 210),
+                  {"mode": "recommendation", "recommended_descent": "narrow"}]
+        s = summarize(rows, narrow)
+        self.assertAlmostEqual(s["margin"], -0.03)
+        self.assertAlmostEqual(s["margin_narrow"], 0.0)
+        self.assertEqual(s["eval_descent"], "narrow")
+        text = table([(("ml", "dnn", "2", "0", "40"), s)])
+        self.assertIn("| -0.0300 | — (0.975), +0.0000 | narrow (+0.0000) |", text)
+        wide = summarize(rows, narrow[:2] + [{"mode": "recommendation", "recommended_descent": "wide"}])
+        self.assertIn("| wide (-0.0300) |", table([(("ml", "dnn", "2", "0", "40"), wide)]))
 
 
 if __name__ == "__main__":

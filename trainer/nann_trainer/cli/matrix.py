@@ -10,9 +10,11 @@ coverage@k against the scored fraction of the corpus:
   * margin: the least, over HNSW-retrieval's points, of nann's coverage at the same items scored
     (nann's curve interpolated linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
     walk is at least as good at equal items scored everywhere both curves are measured;
+  * the same for the default walk with the narrow descent (eval-…-narrow.json beside the cell's file),
+    and which descent `./nann eval` recommends for the model (its recommendation row) with that margin;
   * the QPS of nann over HNSW-retrieval's at equal coverage (each interpolated along its curve at 0.99,
     or at the highest coverage both reach when one falls short), and nann's QPS over brute force.
-The plot has one small panel per cell (nann, Beam- and HNSW-retrieval).
+The plot has one small panel per cell (nann with either descent, Beam- and HNSW-retrieval).
 """
 import glob
 import json
@@ -21,7 +23,8 @@ import os
 import re
 
 TARGET = 0.99
-LABELS = {"nann": "nann (batched best-first)", "beam": "Beam-retrieval", "hnsw": "HNSW-retrieval"}
+LABELS = {"nann": "nann (batched best-first)", "narrow": "nann, narrow descent", "beam": "Beam-retrieval",
+          "hnsw": "HNSW-retrieval"}
 
 
 def load(path):
@@ -70,12 +73,21 @@ def first_reaching(points, target=TARGET):
     return None
 
 
-def summarize(rows):
+def margin(walk, hnsw):
+    """The least, over HNSW-retrieval's points, of the walk's coverage at the same items minus HNSW's."""
+    margins = [at_items(walk, x) - c for x, c, _ in hnsw if at_items(walk, x) is not None]
+    return min(margins) if margins else None
+
+
+def summarize(rows, narrow_rows=()):
     nann, beam, hnsw = curve(rows, "nann"), curve(rows, "beam"), curve(rows, "hnsw")
+    narrow = curve(narrow_rows, "nann")
     brute = [r for r in rows if r.get("mode") == "brute"]
-    out = {"nann": nann, "beam": beam, "hnsw": hnsw}
-    margins = [at_items(nann, x) - c for x, c, _ in hnsw if at_items(nann, x) is not None]
-    out["margin"] = min(margins) if margins else None
+    out = {"nann": nann, "beam": beam, "hnsw": hnsw, "narrow": narrow}
+    out["margin"] = margin(nann, hnsw)
+    out["margin_narrow"] = margin(narrow, hnsw) if narrow else None
+    picked = [r.get("recommended_descent") for r in narrow_rows if r.get("mode") == "recommendation"]
+    out["eval_descent"] = picked[0] if picked else None
     # QPS at equal coverage: at 0.99, or at the highest coverage both walks reach when one falls short
     ref = min([TARGET] + [max(p[1] for p in c) for c in (nann, hnsw) if c]) if nann and hnsw else None
     qn = qps_at_coverage(nann, ref) if ref is not None else None
@@ -117,18 +129,23 @@ def fmt_reach(points):
 
 def table(cells):
     lines = ["| data | scorer | epochs | FGSM ε | efC | nann ≥0.99 at | HNSW ≥0.99 at | beam ≥0.99 at | margin at equal items | "
+             "narrow descent: ≥0.99 at, margin | eval picks (its margin) | "
              "QPS nann/HNSW at equal coverage | QPS nann/brute | both ≤2%: nann holds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, s in cells:
         data, arch, ep, eps, efc = key
         h = first_reaching(s["hnsw"])
         n = first_reaching(s["nann"])
         bar = "n/a" if not (h and h[0] <= 0.02) else ("yes" if n and n[0] <= 0.02 else "NO")
         margin = "—" if s["margin"] is None else f"{s['margin']:+.4f}"
+        narrow = "—" if s["margin_narrow"] is None else f"{fmt_reach(s['narrow'])}, {s['margin_narrow']:+.4f}"
+        pick = s["eval_descent"]
+        picked_margin = s["margin_narrow"] if pick == "narrow" else s["margin"]
+        picks = "—" if pick is None or picked_margin is None else f"{pick} ({picked_margin:+.4f})"
         qh = "—" if s["qps_vs_hnsw"] is None else f"{s['qps_vs_hnsw']:.1f}× (at {s['qps_ref_coverage']:.3f})"
         qb = "—" if s["qps_vs_brute"] is None else f"{s['qps_vs_brute']:.0f}×"
         lines.append(f"| {data} | {arch} | {ep} | {eps} | {efc} | {fmt_reach(s['nann'])} | {fmt_reach(s['hnsw'])} | "
-                     f"{fmt_reach(s['beam'])} | {margin} | {qh} | {qb} | {bar} |")
+                     f"{fmt_reach(s['beam'])} | {margin} | {narrow} | {picks} | {qh} | {qb} | {bar} |")
     return "\n".join(lines) + "\n"
 
 
@@ -141,7 +158,7 @@ def plot(cells, out):
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
     for ax, (key, s) in zip(axes.flat, cells):
-        for mode, style in (("nann", "-o"), ("hnsw", "--s"), ("beam", ":^")):
+        for mode, style in (("nann", "-o"), ("narrow", "-.x"), ("hnsw", "--s"), ("beam", ":^")):
             pts = s[mode]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=3, label=LABELS[mode])
@@ -161,6 +178,11 @@ def plot(cells, out):
     fig.savefig(out, dpi=100)
 
 
+def narrow_file(path):
+    """The same cell's default walk with the narrow descent (trainer/model_matrix.sh writes it beside)."""
+    return path[:-len(".json")] + "-narrow.json"
+
+
 def add_arguments(ap):
     ap.add_argument("dir", help="trainer/model_matrix.sh's --out directory")
     ap.add_argument("--table", help="markdown file for the table (default: print it)")
@@ -168,7 +190,8 @@ def add_arguments(ap):
 
 
 def run(a):
-    cells = sorted((cell_name(p), summarize(load(p))) for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json")))
+    cells = sorted((cell_name(p), summarize(load(p), load(narrow_file(p)) if os.path.exists(narrow_file(p)) else ()))
+                   for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json")) if not p.endswith("-narrow.json"))
     if not cells:
         raise SystemExit(f"{a.dir}: no */eval*efc*.json files")
     text = table(cells)

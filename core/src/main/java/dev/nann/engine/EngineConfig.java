@@ -2,6 +2,7 @@ package dev.nann.engine;
 
 import dev.nann.scorer.ScorerRuntime;
 import dev.nann.search.BeamParams;
+import dev.nann.search.Descent;
 import dev.nann.search.SearchParams;
 import dev.nann.search.WalkParams;
 import java.io.Serializable;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
  * @param hnswEf ef at layer 0 for mode=hnsw
  * @param width beam width W of the default walk (mode=nann)
  * @param budget items mode=nann may score per request when the request names no budget
+ * @param descent how mode=nann comes down the upper layers ({@link Descent})
  * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
  * @param maxK largest k a request may ask for
  * @param allowBrute whether clients may ask for mode brute (a scan of the whole catalogue)
@@ -44,7 +46,7 @@ import java.nio.file.Path;
  */
 public record EngineConfig(String defaultModelDir, int walkerThreads, int scorerThreads, boolean microBatching,
                            int batchMaxRows, long batchMaxWaitMicros, String ef, String steps, int hnswEf, int width,
-                           int budget, int maxBudget, int maxK, boolean allowBrute, int queueCapacity,
+                           int budget, Descent descent, int maxBudget, int maxK, boolean allowBrute, int queueCapacity,
                            int freshMaxItems,
                            String snapshotDir, String modelRoot, long maxVersionStep, String provider, int deviceId,
                            String drDir, int drBeam, int shards, long shardActivationMs)
@@ -89,7 +91,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (maxK < 1) {
       throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
     }
-    searchParams(ef, steps, hnswEf, width, budget);   // fail at configuration time, not on the first request
+    searchParams(ef, steps, hnswEf, width, budget, descent);   // fail at configuration time, not on the first request
     if (maxBudget < budget) {
       throw new IllegalArgumentException("search.max-budget (" + maxBudget + ") is below search.budget (" + budget + ")");
     }
@@ -135,11 +137,12 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
 
   /** What each mode may spend per request, by default. */
   public SearchParams search() {
-    return searchParams(ef, steps, hnswEf, width, budget);
+    return searchParams(ef, steps, hnswEf, width, budget, descent);
   }
 
-  private static SearchParams searchParams(String ef, String steps, int hnswEf, int width, int budget) {
-    return new SearchParams(new WalkParams(width, budget), BeamParams.parse(ef, steps), hnswEf);
+  private static SearchParams searchParams(String ef, String steps, int hnswEf, int width, int budget,
+                                           Descent descent) {
+    return new SearchParams(new WalkParams(width, budget, descent), BeamParams.parse(ef, steps), hnswEf);
   }
 
   /**
@@ -164,6 +167,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     private int hnswEf = SearchParams.DEFAULTS.hnswEf();
     private int width = WalkParams.DEFAULTS.width();
     private int budget = WalkParams.DEFAULTS.budget();
+    private Descent descent = WalkParams.DEFAULTS.descent();
     private int maxBudget = DEFAULT_MAX_BUDGET;
     private int maxK = DEFAULT_MAX_K;
     private boolean allowBrute = DEFAULT_ALLOW_BRUTE;
@@ -218,6 +222,12 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       width = w;
       budget = defaultBudget;
       maxBudget = maximumBudget;
+      return this;
+    }
+
+    /** How the default walk comes down the upper layers. */
+    public Builder descent(Descent d) {
+      descent = d;
       return this;
     }
 
@@ -289,7 +299,7 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
         root = parent == null ? null : parent.toString();
       }
       return new EngineConfig(modelDir, walkerThreads, scorerThreads, microBatching, batchMaxRows, batchMaxWaitMicros,
-          ef, steps, hnswEf, width, budget, maxBudget, maxK, allowBrute, queueCapacity, freshMaxItems, snapshotDir, root, maxVersionStep, provider, deviceId,
+          ef, steps, hnswEf, width, budget, descent, maxBudget, maxK, allowBrute, queueCapacity, freshMaxItems, snapshotDir, root, maxVersionStep, provider, deviceId,
           drDir, drBeam, shards, shardActivationMs);
     }
   }

@@ -39,7 +39,12 @@ public record SearchParams(WalkParams walk, BeamParams beam, int hnswEf) {
 
   /** The same parameters with the walk's width replaced. */
   public SearchParams withWidth(int width) {
-    return width == walk.width() ? this : new SearchParams(new WalkParams(width, walk.budget()), beam, hnswEf);
+    return width == walk.width() ? this : new SearchParams(walk.withWidth(width), beam, hnswEf);
+  }
+
+  /** The same parameters with the walk's descent replaced. */
+  public SearchParams withDescent(Descent descent) {
+    return descent == walk.descent() ? this : new SearchParams(walk.withDescent(descent), beam, hnswEf);
   }
 
   /** What the given mode runs with, for reports ("W=400 budget=20000", "ef=[…] T=[…]", "ef0=400"). */

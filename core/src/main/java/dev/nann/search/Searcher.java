@@ -180,6 +180,10 @@ public final class Searcher {
    *       scored is spent.
    * </ol>
    *
+   * <p>That is the {@link Descent#WIDE} descent, the default. {@link Descent#NARROW} replaces the
+   * first two steps by HNSW's: the top layer's entry point, then a beam of one down to layer 1; for a
+   * scorer whose best items lie in one region it reaches the same coverage with fewer items.
+   *
    * <p>Against Beam-retrieval it never stops after a fixed number of hops and expands only nodes
    * still among the best; against HNSW-retrieval it scores a call's worth of neighbours at once
    * instead of one node's, and enters layer 0 from many points. No node is scored twice.
@@ -201,13 +205,14 @@ public final class Searcher {
       return finish(k, start);
     }
     int top = 0;
-    while (top + 1 < graph.levels() && graph.levelSize(top) > width) {
+    int entryNodes = params.descent().entryNodes(width);
+    while (top + 1 < graph.levels() && graph.levelSize(top) > entryNodes) {
       top++;
     }
     keepAllInFrontier = filter != null;
     collectSeen = top > 0;
     seen.reset(width);
-    int upperWidth = Math.max(1, width / 4);
+    int upperWidth = params.descent().upperWidth(width);
     results.reset(top == 0 ? width : upperWidth);
     frontier.reset(0);
     scoreBudgeted(user, expander.collectLevel(top, budgetLeft));

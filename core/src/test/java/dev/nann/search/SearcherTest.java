@@ -18,6 +18,8 @@ import java.util.BitSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class SearcherTest {
   static Corpus corpus;
@@ -205,30 +207,32 @@ class SearcherTest {
     }
   }
 
-  @Test
-  void nannWithTheWholeCorpusAsWidthAndBudgetEqualsBruteForce() {
+  @ParameterizedTest
+  @EnumSource(Descent.class)
+  void nannWithTheWholeCorpusAsWidthAndBudgetEqualsBruteForce(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
-    WalkParams all = new WalkParams(index.size(), index.size());
+    WalkParams all = new WalkParams(index.size(), index.size(), descent);
     for (int u = 0; u < 5; u++) {
       try (UserState user = user(scorer, u)) {
         SearchResult exact = searcher.bruteForce(user, 50);
         SearchResult walk = searcher.nann(user, 50, all);
-        assertArrayEquals(exact.nodes(), walk.nodes(), "user " + u);
+        assertArrayEquals(exact.nodes(), walk.nodes(), "user " + u + ", " + descent);
         assertArrayEquals(exact.scores(), walk.scores(), 1e-6f);
         assertEquals(index.size(), walk.scored(), "every item scored once, none twice");
       }
     }
   }
 
-  @Test
-  void nannWithAWideBeamWalksTheGraphToTheExactTopK() {
+  @ParameterizedTest
+  @EnumSource(Descent.class)
+  void nannWithAWideBeamWalksTheGraphToTheExactTopK(Descent descent) {
     // width below the corpus: the walk enters on an upper layer and must find the exact top-k by walking
     Searcher searcher = new Searcher(index, scorer);
-    WalkParams wide = new WalkParams(1500, index.size());
+    WalkParams wide = new WalkParams(1500, index.size(), descent);
     for (int u = 0; u < 5; u++) {
       try (UserState user = user(scorer, u)) {
         SearchResult walk = searcher.nann(user, 20, wide);
-        assertArrayEquals(searcher.bruteForce(user, 20).nodes(), walk.nodes(), "user " + u);
+        assertArrayEquals(searcher.bruteForce(user, 20).nodes(), walk.nodes(), "user " + u + ", " + descent);
         assertTrue(walk.scored() < index.size(), "converged before scoring everything: " + walk.scored());
         for (int i = 1; i < walk.size(); i++) {
           assertTrue(walk.scores()[i - 1] >= walk.scores()[i], "sorted best first");
@@ -237,8 +241,9 @@ class SearcherTest {
     }
   }
 
-  @Test
-  void nannNeverScoresANodeTwiceAndBatchesItsCalls() {
+  @ParameterizedTest
+  @EnumSource(Descent.class)
+  void nannNeverScoresANodeTwiceAndBatchesItsCalls(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     BitSet seen = new BitSet();
     int[] duplicates = {0};
@@ -256,8 +261,8 @@ class SearcherTest {
       for (Searcher.NodeFilter filter : new Searcher.NodeFilter[] {null, out::get}) {
         seen.clear();
         try (UserState user = user(scorer, u)) {
-          SearchResult r = searcher.nann(user, 50, new WalkParams(100, 100_000), filter);
-          assertEquals(0, duplicates[0], "user " + u + " scored an item twice");
+          SearchResult r = searcher.nann(user, 50, new WalkParams(100, 100_000, descent), filter);
+          assertEquals(0, duplicates[0], "user " + u + ", " + descent + " scored an item twice");
           assertEquals(seen.cardinality(), r.scored());
           assertTrue(r.scored() < index.size(), "the walk should not score everything");
           assertEquals(50, r.size());
@@ -269,26 +274,28 @@ class SearcherTest {
     }
   }
 
-  @Test
-  void nannRespectsTheBudgetExactly() {
+  @ParameterizedTest
+  @EnumSource(Descent.class)
+  void nannRespectsTheBudgetExactly(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     try (UserState user = user(scorer, 3)) {
-      int unbounded = searcher.nann(user, 50, new WalkParams(400, index.size())).scored();
+      int unbounded = searcher.nann(user, 50, new WalkParams(400, index.size(), descent)).scored();
       assertTrue(unbounded > 600, "the unbounded walk scores " + unbounded);
       for (int budget : new int[] {50, 51, 257, 600, unbounded - 1, unbounded, unbounded + 1000}) {
-        SearchResult r = searcher.nann(user, 50, new WalkParams(400, budget));
+        SearchResult r = searcher.nann(user, 50, new WalkParams(400, budget, descent));
         assertEquals(Math.min(budget, unbounded), r.scored(), "budget " + budget);
         assertEquals(50, r.size(), "budget " + budget);
       }
       // a budget smaller than the top layer cuts the first batch itself
-      SearchResult tiny = searcher.nann(user, 5, new WalkParams(400, 7));
+      SearchResult tiny = searcher.nann(user, 5, new WalkParams(400, 7, descent));
       assertEquals(7, tiny.scored());
       assertEquals(5, tiny.size());
     }
   }
 
-  @Test
-  void filteredNannIsNotStarvedAndMatchesFilteredBruteForce() {
+  @ParameterizedTest
+  @EnumSource(Descent.class)
+  void filteredNannIsNotStarvedAndMatchesFilteredBruteForce(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     int k = 50;
     double found = 0;
@@ -303,8 +310,8 @@ class SearcherTest {
           out.set(node);
         }
         SearchResult exact = searcher.bruteForce(user, k, out::get);
-        SearchResult walk = searcher.nann(user, k, WalkParams.DEFAULTS, out::get);
-        assertEquals(k, walk.size(), "user " + u + ": the answer is filled with eligible items");
+        SearchResult walk = searcher.nann(user, k, WalkParams.DEFAULTS.withDescent(descent), out::get);
+        assertEquals(k, walk.size(), "user " + u + ", " + descent + ": the answer is filled with eligible items");
         java.util.Set<Integer> truth = new java.util.HashSet<>();
         for (int node : exact.nodes()) {
           truth.add(node);
@@ -313,10 +320,37 @@ class SearcherTest {
           assertFalse(out.get(node), "an excluded node was returned");
           found += truth.contains(node) ? 1 : 0;
         }
-        assertEquals(k, searcher.nann(user, k, WalkParams.DEFAULTS).size(), "the next, unfiltered query is unaffected");
+        assertEquals(k, searcher.nann(user, k, WalkParams.DEFAULTS.withDescent(descent)).size(), "the next, unfiltered query is unaffected");
       }
     }
     assertTrue(found / (5.0 * k) > 0.8, "filtered walk finds most of the filtered exact top-k: " + found / (5.0 * k));
+  }
+
+  @Test
+  void narrowDescentEntersAtTheTopLayerAndSpendsLessThanTheWideOne() {
+    Searcher searcher = new Searcher(index, scorer);
+    int[] firstBatch = {-1};
+    searcher.setListener((nodes, count) -> firstBatch[0] = firstBatch[0] < 0 ? count : firstBatch[0]);
+    int top = index.graph().levels() - 1;
+    long narrowItems = 0;
+    long wideItems = 0;
+    for (int u = 0; u < 5; u++) {
+      try (UserState user = user(scorer, u)) {
+        firstBatch[0] = -1;
+        narrowItems += searcher.nann(user, 50, new WalkParams(400, index.size(), Descent.NARROW)).scored();
+        assertEquals(index.graph().levelSize(top), firstBatch[0], "HNSW's entry: the top layer alone");
+        firstBatch[0] = -1;
+        wideItems += searcher.nann(user, 50, new WalkParams(400, index.size(), Descent.WIDE)).scored();
+        assertTrue(firstBatch[0] > index.graph().levelSize(top), "the wide entry scores a whole lower layer: "
+            + firstBatch[0]);
+      }
+    }
+    assertTrue(narrowItems < wideItems, "narrow " + narrowItems + " vs wide " + wideItems + " items");
+    assertEquals(Descent.NARROW, Descent.parse(" Narrow "));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Descent.parse("deep"));
+    assertTrue(e.getMessage().contains("'deep'") && e.getMessage().contains("wide or narrow"), e.getMessage());
+    assertEquals("W=400 budget=9 descent=narrow", new WalkParams(400, 9, Descent.NARROW).toString());
+    assertEquals("W=400 budget=9", new WalkParams(400, 9).toString());
   }
 
   @Test

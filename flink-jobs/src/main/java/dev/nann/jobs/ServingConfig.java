@@ -3,6 +3,7 @@ package dev.nann.jobs;
 import static dev.nann.jobs.ServingOptions.*;
 
 import dev.nann.engine.EngineConfig;
+import dev.nann.search.Descent;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -64,13 +65,22 @@ public final class ServingConfig extends JobSettings {
         .walkerThreads(get(WALKER_THREADS)).scorerThreads(get(SCORER_THREADS))
         .microBatching(get(BATCHING), get(BATCH_MAX_ROWS), get(BATCH_MAX_WAIT_US))
         .beam(get(BEAM_EF), get(BEAM_STEPS)).hnswEf(get(HNSW_EF))
-        .walk(get(WIDTH), get(BUDGET), get(MAX_BUDGET)).maxK(get(MAX_K)).allowBrute(get(ALLOW_BRUTE))
+        .walk(get(WIDTH), get(BUDGET), get(MAX_BUDGET)).descent(descent())
+        .maxK(get(MAX_K)).allowBrute(get(ALLOW_BRUTE))
         .queueCapacity(get(QUEUE_CAPACITY)).freshMaxItems(get(FRESH_MAX_ITEMS))
         .snapshotDir(get(SNAPSHOT_DIR)).modelRoot(get(MODEL_ROOT)).maxVersionStep(get(MAX_VERSION_STEP))
         .provider(get(PROVIDER), get(DEVICE_ID))
         .deepRetrieval(get(DR_DIR), get(DR_BEAM))
         .shards(get(SHARDS), get(SHARD_ACTIVATION_MS))
         .build();
+  }
+
+  private Descent descent() {
+    try {
+      return Descent.parse(get(DESCENT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("setting '" + DESCENT.key() + "': " + e.getMessage(), e);
+    }
   }
 
   /** Topics the job creates in local runs. */

@@ -69,6 +69,11 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> BUDGET = key("search.budget").intType()
       .defaultValue(WalkParams.DEFAULTS.budget()).withDescription("Most items mode nann scores for a request that names "
           + "no budget (the walk stops at convergence or here).");
+  public static final ConfigOption<String> DESCENT = key("search.descent").stringType()
+      .defaultValue(WalkParams.DEFAULTS.descent().id()).withDescription("How mode nann comes down the graph's upper "
+          + "layers: wide (many entry points and a beam of W/4, for scorers whose best items lie in several regions) or "
+          + "narrow (HNSW's single greedy path: fewer items when they lie in one region). ./nann eval says which pays "
+          + "on a model (see search.md).");
   public static final ConfigOption<Integer> MAX_BUDGET = key("search.max-budget").intType()
       .defaultValue(EngineConfig.DEFAULT_MAX_BUDGET).withDescription("Most items a request's own budget may ask for "
           + "(larger asks are cut to it; a budget below k is raised to k).");

@@ -19,6 +19,7 @@ import dev.nann.scorer.Scorer;
 import dev.nann.scorer.ScorerRuntime;
 import dev.nann.scorer.ShapeGrid;
 import dev.nann.search.BeamParams;
+import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.WalkParams;
@@ -89,6 +90,11 @@ public final class EvalCommand implements Callable<Integer> {
       description = "Beam width W of mode nann (search.width), comma-separated for several runs (paired with --budget "
           + "values in order; the last value repeats). Default: ${DEFAULT-VALUE}")
   String width;
+
+  @Option(names = "--descent", defaultValue = "wide",
+      description = "How mode nann comes down the upper layers (search.descent): wide or narrow; the recommendation "
+          + "at the end measures the other one too and says which pays on this model. Default: ${DEFAULT-VALUE}")
+  String descent;
 
   @Option(names = "--budget", defaultValue = "20000",
       description = "Most items mode nann scores per query (search.budget), comma-separated for several runs. "
@@ -190,11 +196,12 @@ public final class EvalCommand implements Callable<Integer> {
     List<Integer> hnswEfs = hnswEf == null ? List.of(Math.max(k, widths.get(0))) : atLeastK("--hnsw-ef", hnswEf, "");
     List<Integer> budgets = atLeastK("--budget", budget, ": a walk must score at least the k items it returns");
     int walks = Math.max(budgets.size(), widths.size());
+    Descent walkDescent = Descent.parse(descent);
     List<SearchParams> runParams = new ArrayList<>();
     int runs = Math.max(walks, Math.max(beams.size(), hnswEfs.size()));
     for (int i = 0; i < runs; i++) {
       runParams.add(new SearchParams(new WalkParams(widths.get(Math.min(i, widths.size() - 1)),
-          budgets.get(Math.min(i, budgets.size() - 1))),
+          budgets.get(Math.min(i, budgets.size() - 1)), walkDescent),
           beams.get(Math.min(i, beams.size() - 1)), hnswEfs.get(Math.min(i, hnswEfs.size() - 1))));
     }
     Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);

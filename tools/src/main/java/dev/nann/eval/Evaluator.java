@@ -7,6 +7,7 @@ import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserState;
 import dev.nann.engine.LoadedIndex;
 import dev.nann.engine.QueryExecutor;
+import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
@@ -134,7 +135,7 @@ public final class Evaluator {
         explainMisses(users, cfg, kEff, brute);
       }
       String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
-      out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), params));
+      out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), cfg.params(), params));
     }
     return out;
   }
@@ -179,6 +180,9 @@ public final class Evaluator {
    * the coverage at the configured width and budget beside it, and returns the finding as a JSON
    * row ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
    */
+  /** How much less than the wide descent the narrow one may cover and still be recommended. */
+  static final double DESCENT_TIE = 0.002;
+
   public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
     List<Corpus.User> users = users(cfg);
     int k = Math.min(cfg.k(), index.size() - index.deletedCount());
@@ -205,11 +209,7 @@ public final class Evaluator {
         bestWidth = width;
       }
       if (c + 1e-9 >= target) {              // coverage is a ratio of counts: 0.99 exactly must count
-        int most = 0;
-        for (QueryExecutor.Answer a : run.answers) {
-          most = Math.max(most, a.scored());
-        }
-        int budget = (most + 999) / 1000 * 1000;
+        int budget = budgetFor(run);
         out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d. To cover %.2f on this model and corpus: "
                 + "width %d, budget %d (--width %d --budget %d; serving: search.width, search.budget), %.2f%% of the "
                 + "corpus at most per query%n", configured.walk(), atConfigured, k, target, width, budget, width, budget,
@@ -217,6 +217,7 @@ public final class Evaluator {
         row.put("recommended_width", width);
         row.put("recommended_budget", budget);
         row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
+        compareDescents(users, brute, cfg, k, configured.withBudget(cap).withWidth(width), c, run, target, row, out);
         return row;
       }
       if (width >= widest) {
@@ -229,7 +230,63 @@ public final class Evaluator {
     row.put("recommended_width", null);
     row.put("best_coverage", Math.round(best * 1e5) / 1e5);
     row.put("best_width", bestWidth);
+    if (bestWidth > 0) {
+      SearchParams atBest = configured.withBudget(cap).withWidth(bestWidth);
+      compareDescents(users, brute, cfg, k, atBest, best, runMode(SearchMode.NANN, users, quiet(cfg, atBest), k),
+          target, row, out);
+    }
     return row;
+  }
+
+  /** Enough budget for every query of a run to converge: the most items one scored, up to a thousand. */
+  private static int budgetFor(QueryRunner.Results run) {
+    int most = 0;
+    for (QueryExecutor.Answer a : run.answers) {
+      most = Math.max(most, a.scored());
+    }
+    return (most + 999) / 1000 * 1000;
+  }
+
+  private static double meanScored(QueryRunner.Results run) {
+    long sum = 0;
+    for (QueryExecutor.Answer a : run.answers) {
+      sum += a.scored();
+    }
+    return (double) sum / Math.max(1, run.answers.length);
+  }
+
+  /**
+   * Runs the other {@link Descent} at the width just found and says which one this model and corpus
+   * should use: the narrow one when it covers as much (the target, or within {@link #DESCENT_TIE} of
+   * the best the configured one reached) with fewer items, the wide one otherwise.
+   */
+  private void compareDescents(List<Corpus.User> users, QueryRunner.Results brute, Config cfg, int k,
+                               SearchParams found, double coverage, QueryRunner.Results run, double target,
+                               java.util.Map<String, Object> row, PrintStream out) {
+    Descent mine = found.walk().descent();
+    Descent other = mine == Descent.WIDE ? Descent.NARROW : Descent.WIDE;
+    SearchParams alt = found.withDescent(other);
+    QueryRunner.Results altRun = runMode(SearchMode.NANN, users, quiet(cfg, alt), k);
+    double altCoverage = coverage(altRun, brute);
+    double items = meanScored(run);
+    double altItems = meanScored(altRun);
+    Descent narrow = Descent.NARROW;
+    double narrowCoverage = mine == narrow ? coverage : altCoverage;
+    double wideCoverage = mine == narrow ? altCoverage : coverage;
+    double bar = Math.min(target, wideCoverage) - DESCENT_TIE;
+    Descent pick = narrowCoverage + 1e-9 >= bar ? narrow : Descent.WIDE;
+    out.printf("[eval] descent at width %d: %s covers %.4f at %.0f items a query, %s %.4f at %.0f. This model and "
+            + "corpus: search.descent=%s (--descent %s)%s%n", found.walk().width(), mine.id(), coverage, items,
+        other.id(), altCoverage, altItems, pick.id(), pick.id(),
+        pick == narrow ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
+            : " - the wide descent finds best items the narrow one misses");
+    row.put(other.id() + "_descent_coverage", Math.round(altCoverage * 1e5) / 1e5);
+    row.put(other.id() + "_descent_scored_per_query", Math.round(altItems));
+    row.put("scored_per_query", Math.round(items));
+    row.put("recommended_descent", pick.id());
+    if (pick == other && row.get("recommended_width") != null) {
+      row.put("recommended_budget_" + other.id(), budgetFor(altRun));
+    }
   }
 
   private static Config quiet(Config cfg, SearchParams params) {

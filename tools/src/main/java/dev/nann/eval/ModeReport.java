@@ -1,6 +1,8 @@
 package dev.nann.eval;
 
+import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
+import dev.nann.search.WalkParams;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -18,13 +20,14 @@ public record ModeReport(SearchMode mode, int items, int queries, int k, double 
                          double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
                          double userNetFraction, double scoreNetFraction, double gatherFraction,
                          double expandFraction,
-                         int threads, String params) {
+                         int threads, String params, Descent descent) {
 
   /** Field names as the eval JSON contract spells them (see docs/search.md). */
   public Map<String, Object> toJson() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("mode", mode.id());
-    m.put("serving_default", mode == SearchMode.DEFAULT);
+    m.put("serving_default", mode == SearchMode.DEFAULT
+        && (descent == null || descent == WalkParams.DEFAULTS.descent()));
     m.put("items", items);
     m.put("queries", queries);
     m.put("k", k);
@@ -45,6 +48,9 @@ public record ModeReport(SearchMode mode, int items, int queries, int k, double 
     m.put("expand_fraction", round(expandFraction));
     m.put("threads", threads);
     m.put("params", params);
+    if (descent != null) {
+      m.put("descent", descent.id());
+    }
     return m;
   }
 

@@ -3,6 +3,7 @@ package dev.nann.eval;
 import dev.nann.corpus.Corpus;
 import dev.nann.engine.QueryExecutor;
 import dev.nann.search.SearchMode;
+import dev.nann.search.SearchParams;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -63,7 +64,8 @@ final class QueryRunner {
      * @param items the corpus size the scored fraction is relative to
      * @param params the mode's parameters as the report names them
      */
-    ModeReport report(SearchMode mode, RetrievalMetrics m, int items, int k, int threads, String params) {
+    ModeReport report(SearchMode mode, RetrievalMetrics m, int items, int k, int threads, SearchParams searchParams,
+                      String params) {
       int n = answers.length;
       double sc = 0;
       double cl = 0;
@@ -86,7 +88,8 @@ final class QueryRunner {
       return new ModeReport(mode, items, n, k, m.coverage(), m.recallAll(), m.recallRetrieval(), m.recallDelta(),
           sc / n / items, sc / n, cl / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
           percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
-          (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, threads, params);
+          (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, threads, params,
+          mode == SearchMode.NANN ? searchParams.walk().descent() : null);
     }
   }
 

@@ -145,7 +145,8 @@ public final class ShardedEvaluation {
     for (SearchMode mode : cfg.modes()) {
       QueryRunner.Results r = measured.get(mode);
       RetrievalMetrics m = QueryRunner.metrics(r.answers, exact, users, corpus);
-      ModeReport report = r.report(mode, m, corpus.size(), kEff, cfg.threads(), cfg.params().describe(mode));
+      ModeReport report = r.report(mode, m, corpus.size(), kEff, cfg.threads(), cfg.params(),
+          cfg.params().describe(mode));
       Map<String, Object> extra = new LinkedHashMap<>();
       extra.put("shards", shards.size());
       extra.put("shard_k", mode == SearchMode.BRUTE ? kEff : plan.shardK());

@@ -68,6 +68,11 @@ class EvalCommandTest {
     assertTrue(recommendation.has("recommended_width") && recommendation.has("coverage"), recommendation.toString());
     assertTrue(recommendation.get("recommended_width").isNull()
         || recommendation.get("recommended_coverage").asDouble() >= 0.99, recommendation.toString());
+    // the other descent measured at the width found, and the one that pays named
+    assertTrue(List.of("wide", "narrow").contains(recommendation.get("recommended_descent").asText()),
+        recommendation.toString());
+    assertTrue(recommendation.get("narrow_descent_coverage").asDouble() > 0
+        && recommendation.get("narrow_descent_scored_per_query").asLong() > 0, recommendation.toString());
     for (String line : lines.subList(0, 5)) {
       JsonNode n = om.readTree(line);
       assertEquals(n.get("mode").asText().equals("nann"), n.get("serving_default").asBoolean(), line);
@@ -98,6 +103,26 @@ class EvalCommandTest {
       JsonNode b = om.readTree(second.get(i));
       assertEquals(a.get("coverage").asDouble(), b.get("coverage").asDouble(), 1e-9);
     }
+  }
+
+  @Test
+  void theNarrowDescentIsReportedAsSuchAndNotAsTheServingDefault() throws Exception {
+    Path json = tmp.resolve("narrow.json");
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(0, run(err, "eval", "--corpus", "synthetic:2000", "--dim", "16", "--arch", "dnn", "--queries", "6",
+        "--k", "10", "--modes", "nann", "--descent", "narrow", "--json", json.toString(),
+        "--cache", tmp.resolve("cache").toString()));
+    ObjectMapper om = new ObjectMapper();
+    List<String> lines = Files.readAllLines(json);
+    JsonNode nann = om.readTree(lines.get(0));
+    assertEquals("narrow", nann.get("descent").asText(), nann.toString());
+    assertTrue(nann.get("params").asText().contains("descent=narrow"), nann.toString());
+    assertEquals(false, nann.get("serving_default").asBoolean(), "the serving default descends wide: " + nann);
+    JsonNode recommendation = om.readTree(lines.get(1));
+    assertTrue(recommendation.get("wide_descent_coverage").asDouble() > 0, recommendation.toString());
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--dim", "16", "--descent", "deep",
+        "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("unknown descent 'deep': expected wide or narrow"), err.toString());
   }
 
   @Test
