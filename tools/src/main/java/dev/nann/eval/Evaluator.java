@@ -173,16 +173,17 @@ public final class Evaluator {
     return m.coverage();
   }
 
+  /** How much less than the wide descent the narrow one may cover and still be recommended. */
+  static final double DESCENT_TIE = 0.002;
+
   /**
    * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width)
    * with which the default walk, run to convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
    * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
-   * the coverage at the configured width and budget beside it, and returns the finding as a JSON
-   * row ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
+   * the coverage at the configured width and budget beside it, then measures the other {@link Descent}
+   * at the width found and names the one that pays, and returns the findings as a JSON row
+   * ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
    */
-  /** How much less than the wide descent the narrow one may cover and still be recommended. */
-  static final double DESCENT_TIE = 0.002;
-
   public java.util.Map<String, Object> recommend(Config cfg, double target, PrintStream out) {
     List<Corpus.User> users = users(cfg);
     int k = Math.min(cfg.k(), index.size() - index.deletedCount());
