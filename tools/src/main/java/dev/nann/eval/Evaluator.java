@@ -201,6 +201,7 @@ public final class Evaluator {
     row.put("coverage", Math.round(atConfigured * 1e5) / 1e5);
     double best = 0;
     int bestWidth = 0;
+    QueryRunner.Results bestRun = null;
     for (double w = k; ; w = Math.min(w * 1.5, widest)) {
       int width = (int) Math.ceil(w);
       QueryRunner.Results run = runMode(SearchMode.NANN, users, quiet(cfg, configured.withBudget(cap).withWidth(width)), k);
@@ -208,6 +209,7 @@ public final class Evaluator {
       if (c > best) {
         best = c;
         bestWidth = width;
+        bestRun = run;
       }
       if (c + 1e-9 >= target) {              // coverage is a ratio of counts: 0.99 exactly must count
         int budget = budgetFor(run);
@@ -218,7 +220,8 @@ public final class Evaluator {
         row.put("recommended_width", width);
         row.put("recommended_budget", budget);
         row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
-        compareDescents(users, brute, cfg, k, configured.withBudget(cap).withWidth(width), c, run, target, row, out);
+        compareDescents(users, brute, cfg, k, configured.withBudget(cap).withWidth(width), c, run, target, true, row,
+            out);
         return row;
       }
       if (width >= widest) {
@@ -231,61 +234,49 @@ public final class Evaluator {
     row.put("recommended_width", null);
     row.put("best_coverage", Math.round(best * 1e5) / 1e5);
     row.put("best_width", bestWidth);
-    if (bestWidth > 0) {
-      SearchParams atBest = configured.withBudget(cap).withWidth(bestWidth);
-      compareDescents(users, brute, cfg, k, atBest, best, runMode(SearchMode.NANN, users, quiet(cfg, atBest), k),
-          target, row, out);
+    if (bestRun != null) {
+      compareDescents(users, brute, cfg, k, configured.withBudget(cap).withWidth(bestWidth), best, bestRun, target,
+          false, row, out);
     }
     return row;
   }
 
   /** Enough budget for every query of a run to converge: the most items one scored, up to a thousand. */
   private static int budgetFor(QueryRunner.Results run) {
-    int most = 0;
-    for (QueryExecutor.Answer a : run.answers) {
-      most = Math.max(most, a.scored());
-    }
+    int most = Arrays.stream(run.scored).max().orElse(0);
     return (most + 999) / 1000 * 1000;
-  }
-
-  private static double meanScored(QueryRunner.Results run) {
-    long sum = 0;
-    for (QueryExecutor.Answer a : run.answers) {
-      sum += a.scored();
-    }
-    return (double) sum / Math.max(1, run.answers.length);
   }
 
   /**
    * Runs the other {@link Descent} at the width just found and says which one this model and corpus
    * should use: the narrow one when it covers as much (the target, or within {@link #DESCENT_TIE} of
    * the best the configured one reached) with fewer items, the wide one otherwise.
+   *
+   * @param reachedTarget whether {@code found} covers the target (its budget is then recommended too)
    */
   private void compareDescents(List<Corpus.User> users, QueryRunner.Results brute, Config cfg, int k,
                                SearchParams found, double coverage, QueryRunner.Results run, double target,
-                               java.util.Map<String, Object> row, PrintStream out) {
+                               boolean reachedTarget, java.util.Map<String, Object> row, PrintStream out) {
     Descent mine = found.walk().descent();
     Descent other = mine == Descent.WIDE ? Descent.NARROW : Descent.WIDE;
-    SearchParams alt = found.withDescent(other);
-    QueryRunner.Results altRun = runMode(SearchMode.NANN, users, quiet(cfg, alt), k);
+    QueryRunner.Results altRun = runMode(SearchMode.NANN, users, quiet(cfg, found.withDescent(other)), k);
     double altCoverage = coverage(altRun, brute);
-    double items = meanScored(run);
-    double altItems = meanScored(altRun);
-    Descent narrow = Descent.NARROW;
-    double narrowCoverage = mine == narrow ? coverage : altCoverage;
-    double wideCoverage = mine == narrow ? altCoverage : coverage;
+    double items = Arrays.stream(run.scored).average().orElse(0);
+    double altItems = Arrays.stream(altRun.scored).average().orElse(0);
+    double narrowCoverage = mine == Descent.NARROW ? coverage : altCoverage;
+    double wideCoverage = mine == Descent.NARROW ? altCoverage : coverage;
     double bar = Math.min(target, wideCoverage) - DESCENT_TIE;
-    Descent pick = narrowCoverage + 1e-9 >= bar ? narrow : Descent.WIDE;
+    Descent pick = narrowCoverage + 1e-9 >= bar ? Descent.NARROW : Descent.WIDE;
     out.printf("[eval] descent at width %d: %s covers %.4f at %.0f items a query, %s %.4f at %.0f. This model and "
             + "corpus: search.descent=%s (--descent %s)%s%n", found.walk().width(), mine.id(), coverage, items,
         other.id(), altCoverage, altItems, pick.id(), pick.id(),
-        pick == narrow ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
+        pick == Descent.NARROW ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
             : " - the wide descent finds best items the narrow one misses");
     row.put(other.id() + "_descent_coverage", Math.round(altCoverage * 1e5) / 1e5);
     row.put(other.id() + "_descent_scored_per_query", Math.round(altItems));
     row.put("scored_per_query", Math.round(items));
     row.put("recommended_descent", pick.id());
-    if (pick == other && row.get("recommended_width") != null) {
+    if (pick == other && reachedTarget) {
       row.put("recommended_budget_" + other.id(), budgetFor(altRun));
     }
   }
