@@ -162,13 +162,39 @@ final class ServingFixture implements AutoCloseable {
     return into;
   }
 
-  /** The newest completed checkpoint under a job's checkpoint directory. */
+  /**
+   * The newest completed checkpoint under a job's checkpoint directory. A cancelled job may still be
+   * discarding an unfinished checkpoint while we look, so a directory that vanishes mid-listing is
+   * skipped rather than failing the walk.
+   */
   static Path latestCheckpoint(Path root) throws java.io.IOException {
-    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(root, 2)) {
-      return s.filter(p -> p.getFileName().toString().startsWith("chk-") && java.nio.file.Files.exists(p.resolve("_metadata")))
-          .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
-          .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
-    }
+    List<Path> completed = new ArrayList<>();
+    java.nio.file.Files.walkFileTree(root, java.util.Set.of(), 2, new java.nio.file.SimpleFileVisitor<>() {
+      @Override
+      public java.nio.file.FileVisitResult preVisitDirectory(Path d, java.nio.file.attribute.BasicFileAttributes a) {
+        if (d.getFileName().toString().startsWith("chk-") && java.nio.file.Files.exists(d.resolve("_metadata"))) {
+          completed.add(d);
+        }
+        return java.nio.file.FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public java.nio.file.FileVisitResult visitFile(Path f, java.nio.file.attribute.BasicFileAttributes a) {
+        // depth 2 reports chk-N directories as files; take them here too
+        return preVisitDirectory(f, a);
+      }
+
+      @Override
+      public java.nio.file.FileVisitResult visitFileFailed(Path f, java.io.IOException e) throws java.io.IOException {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+          return java.nio.file.FileVisitResult.CONTINUE;   // discarded while we listed
+        }
+        throw e;
+      }
+    });
+    return completed.stream()
+        .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+        .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
   }
 
   /** Starts the serving job on a MiniCluster (no restarts: a failure ends the job and shows), from {@code restorePath} if set. */
