@@ -7,6 +7,7 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScorerException;
 import dev.nann.scorer.ShapeGrid;
+import dev.nann.search.DescentChooser;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -311,7 +312,8 @@ final class ModelCatalog implements AutoCloseable {
     MicroBatchingScorer batcher = config.microBatching()
         ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
         : null;
-    return new LoadedModel(version, onnx, batcher, System.currentTimeMillis());
+    return new LoadedModel(version, onnx, batcher, System.currentTimeMillis(),
+        new DescentChooser(choice -> LOG.info("model {}: {}", version, choice)));
   }
 
   /** A model delivered at runtime must match its descriptor and pin every network it runs, not only model.json. */

@@ -7,6 +7,7 @@ import dev.nann.scorer.ScoreBatch;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
+import dev.nann.search.DescentChooser;
 import dev.nann.search.ScoredHeap;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
@@ -94,21 +95,25 @@ public final class QueryExecutor {
     this.drBeam = drBeam;
   }
 
-  /** {@link #run(Searcher, LoadedIndex, Scorer, UserState, UserFeatures, Query, FreshSet.View)} with no fresh set. */
-  public Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, UserState user, UserFeatures features,
-                    Query query) {
-    return run(searcher, loaded, scorer, user, features, query, null);
+  /**
+   * {@link #run(Searcher, LoadedIndex, Scorer, DescentChooser, UserState, UserFeatures, Query, FreshSet.View)}
+   * with no fresh set.
+   */
+  public Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, DescentChooser descents, UserState user,
+                    UserFeatures features, Query query) {
+    return run(searcher, loaded, scorer, descents, user, features, query, null);
   }
 
   /**
    * Runs {@code query} for a user whose network already ran ({@code user}, from {@code features}).
    *
    * @param searcher this thread's searcher over {@code loaded}'s index with the scorer of {@code user}
+   * @param descents the model's chooser, which settles {@link dev.nann.search.Descent#AUTO} for mode nann
    * @param changes the fresh set as this query sees it, or null when there are no changes
    * @throws IllegalArgumentException for mode dr without a structure, or a query the walk refuses
    */
-  Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, UserState user, UserFeatures features,
-             Query query, FreshSet.View changes) {
+  Answer run(Searcher searcher, LoadedIndex loaded, Scorer scorer, DescentChooser descents, UserState user,
+             UserFeatures features, Query query, FreshSet.View changes) {
     HnswIndex index = loaded.index();
     int k = query.k();
     Set<Long> excluded = query.excluded();
@@ -137,7 +142,7 @@ public final class QueryExecutor {
         yield searcher.hnsw(user, fetch, Math.max(p.hnswEf(), fetch));
       }
       case BEAM -> searcher.beam(user, kk, p.beamFor(k), filter, FILTER_EXTRA_STEPS);
-      case NANN -> searcher.nann(user, kk, p.walk(), filter);
+      case NANN -> searcher.nann(user, kk, p.walk(), filter, descents);
     };
     FreshTop fresh = changes == null ? FreshTop.NONE
         : scoreFresh(scorer, user, changes, query, k);

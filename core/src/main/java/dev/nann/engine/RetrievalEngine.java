@@ -385,7 +385,8 @@ public final class RetrievalEngine implements AutoCloseable {
     long userNanos;
     try (UserState user = scorer.user(features)) {   // the user network runs once per request
       userNanos = System.nanoTime() - userStart;
-      answer = s.executor().run(s.searcher(index, scorer), index, scorer, user, features, query, fresh.view());
+      answer = s.executor().run(s.searcher(index, scorer), index, scorer, model.descents(), user, features, query,
+          fresh.view());
     } catch (ScorerException e) {
       return failed(req, ResponseStatus.SCORER_ERROR, e.getMessage(), index, model);
     }

@@ -11,7 +11,8 @@ import java.util.Locale;
  * #WIDE} pays for with a fixed cost of items on the upper layers (on a 1M-item graph, ~600–900 at the
  * default width). A scorer whose best items for a user lie in one region gains nothing from that cost:
  * {@link #NARROW} comes down as HNSW does, and at equal items scored covers what HNSW-retrieval does.
- * {@code ./nann eval} measures both on a model and corpus and says which one pays (docs/search.md).
+ * {@link #AUTO}, the default, lets each model's first queries find out; {@code ./nann eval} measures
+ * both on a model and corpus against exact answers and says which one pays (docs/search.md).
  */
 public enum Descent {
   /**
@@ -20,7 +21,12 @@ public enum Descent {
    */
   WIDE,
   /** HNSW's descent: from the top layer's entry point, greedy (a beam of one) down to layer 1. */
-  NARROW;
+  NARROW,
+  /**
+   * Whichever of the two pays for the model being served: its first queries walk both and answer with
+   * the better items, then the model keeps the one they showed ({@link DescentChooser}). The default.
+   */
+  AUTO;
 
   /** Beam width of the walk on the upper layers, for a layer-0 width of {@code width}. */
   int upperWidth(int width) {
@@ -32,7 +38,7 @@ public enum Descent {
     return this == WIDE ? width : 1;
   }
 
-  /** The setting's spelling: {@code wide} or {@code narrow}. */
+  /** The setting's spelling: {@code wide}, {@code narrow} or {@code auto}. */
   public String id() {
     return name().toLowerCase(Locale.ROOT);
   }
@@ -46,6 +52,6 @@ public enum Descent {
         return d;
       }
     }
-    throw new IllegalArgumentException("unknown descent '" + s + "': expected wide or narrow");
+    throw new IllegalArgumentException("unknown descent '" + s + "': expected auto, wide or narrow");
   }
 }

@@ -19,6 +19,31 @@ public record SearchResult(int[] nodes, float[] scores, int scored, int scoreCal
     return new SearchResult(new int[0], new float[0], 0, 0, 0, 0, 0, 0);
   }
 
+  /**
+   * The best {@code k} nodes of two answers to the same query (a node in both counts once), with the
+   * costs of both: two walks of one query, answered together.
+   */
+  public static SearchResult union(SearchResult a, SearchResult b, int k) {
+    int[] nodes = new int[Math.min(k, a.size() + b.size())];
+    float[] scores = new float[nodes.length];
+    java.util.Set<Integer> taken = new java.util.HashSet<>(nodes.length * 2);
+    int n = 0;
+    int i = 0;
+    int j = 0;
+    while (n < nodes.length && (i < a.size() || j < b.size())) {
+      boolean fromA = j >= b.size() || i < a.size() && a.scores[i] >= b.scores[j];
+      int node = fromA ? a.nodes[i] : b.nodes[j];
+      float score = fromA ? a.scores[i++] : b.scores[j++];
+      if (taken.add(node)) {
+        nodes[n] = node;
+        scores[n++] = score;
+      }
+    }
+    return new SearchResult(java.util.Arrays.copyOf(nodes, n), java.util.Arrays.copyOf(scores, n), a.scored + b.scored,
+        a.scoreCalls + b.scoreCalls, a.scorerNanos + b.scorerNanos, a.gatherNanos + b.gatherNanos,
+        a.expandNanos + b.expandNanos, a.totalNanos + b.totalNanos);
+  }
+
   public int size() {
     return nodes.length;
   }

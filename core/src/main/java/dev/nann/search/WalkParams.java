@@ -9,12 +9,13 @@ package dev.nann.search;
  * @param budget most items one query may score, the top layer's batch included: the walk stops
  *     when it is spent even if it has not converged. Scoring is nearly all of a query's time, so
  *     this bounds the latency of every request whatever the model and corpus.
- * @param descent how the walk comes down the upper layers: {@link Descent#WIDE} (the default) keeps
- *     several regions for a scorer with several optima, {@link Descent#NARROW} spends nothing on that
+ * @param descent how the walk comes down the upper layers: {@link Descent#WIDE} keeps several regions
+ *     for a scorer with several optima, {@link Descent#NARROW} spends nothing on that, {@link
+ *     Descent#AUTO} (the default) lets each model's first queries decide
  */
 public record WalkParams(int width, int budget, Descent descent) {
-  /** Defaults: width 400 (NANN's ef_0), budget 20,000 items (2% of a 1M catalogue), the wide descent. */
-  public static final WalkParams DEFAULTS = new WalkParams(400, 20_000, Descent.WIDE);
+  /** Defaults: width 400 (NANN's ef_0), budget 20,000 items (2% of a 1M catalogue), the descent settled per model. */
+  public static final WalkParams DEFAULTS = new WalkParams(400, 20_000, Descent.AUTO);
 
   /** The wide descent. */
   public WalkParams(int width, int budget) {
@@ -29,7 +30,7 @@ public record WalkParams(int width, int budget, Descent descent) {
       throw new IllegalArgumentException("budget must be >= 1 item scored, got " + budget);
     }
     if (descent == null) {
-      throw new IllegalArgumentException("descent is required (wide or narrow)");
+      throw new IllegalArgumentException("descent is required (auto, wide or narrow)");
     }
   }
 

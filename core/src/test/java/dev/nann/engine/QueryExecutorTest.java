@@ -14,6 +14,7 @@ import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import dev.nann.search.BeamParams;
+import dev.nann.search.DescentChooser;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.Searcher;
@@ -62,7 +63,7 @@ class QueryExecutorTest {
 
   private static QueryExecutor.Answer ask(SearchMode mode, Set<Long> excluded, FreshSet.View changes) {
     try (UserState user = scorer.user(features)) {
-      return new QueryExecutor(null, 5).run(searcher, loaded, scorer, user, features,
+      return new QueryExecutor(null, 5).run(searcher, loaded, scorer, new DescentChooser(), user, features,
           new QueryExecutor.Query(mode, K, whole, excluded, Map.of()), changes);
     }
   }

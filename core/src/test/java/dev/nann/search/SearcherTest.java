@@ -170,7 +170,7 @@ class SearcherTest {
           dead, null);
       Searcher s = new Searcher(deleted, scorer);
       for (SearchResult r : new SearchResult[] {s.bruteForce(user, 10), s.beam(user, 10, BeamParams.DEFAULTS),
-          s.hnsw(user, 10, 100), s.nann(user, 10, WalkParams.DEFAULTS)}) {
+          s.hnsw(user, 10, 100), s.nann(user, 10, WalkParams.DEFAULTS, null, new DescentChooser())}) {
         for (int node : r.nodes()) {
           assertFalse(dead.get(node), "returned deleted node " + node);
         }
@@ -208,7 +208,7 @@ class SearcherTest {
   }
 
   @ParameterizedTest
-  @EnumSource(Descent.class)
+  @EnumSource(value = Descent.class, names = {"WIDE", "NARROW"})
   void nannWithTheWholeCorpusAsWidthAndBudgetEqualsBruteForce(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     WalkParams all = new WalkParams(index.size(), index.size(), descent);
@@ -224,7 +224,7 @@ class SearcherTest {
   }
 
   @ParameterizedTest
-  @EnumSource(Descent.class)
+  @EnumSource(value = Descent.class, names = {"WIDE", "NARROW"})
   void nannWithAWideBeamWalksTheGraphToTheExactTopK(Descent descent) {
     // width below the corpus: the walk enters on an upper layer and must find the exact top-k by walking
     Searcher searcher = new Searcher(index, scorer);
@@ -242,7 +242,7 @@ class SearcherTest {
   }
 
   @ParameterizedTest
-  @EnumSource(Descent.class)
+  @EnumSource(value = Descent.class, names = {"WIDE", "NARROW"})
   void nannNeverScoresANodeTwiceAndBatchesItsCalls(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     BitSet seen = new BitSet();
@@ -275,7 +275,7 @@ class SearcherTest {
   }
 
   @ParameterizedTest
-  @EnumSource(Descent.class)
+  @EnumSource(value = Descent.class, names = {"WIDE", "NARROW"})
   void nannRespectsTheBudgetExactly(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     try (UserState user = user(scorer, 3)) {
@@ -294,7 +294,7 @@ class SearcherTest {
   }
 
   @ParameterizedTest
-  @EnumSource(Descent.class)
+  @EnumSource(value = Descent.class, names = {"WIDE", "NARROW"})
   void filteredNannIsNotStarvedAndMatchesFilteredBruteForce(Descent descent) {
     Searcher searcher = new Searcher(index, scorer);
     int k = 50;
@@ -351,6 +351,22 @@ class SearcherTest {
     assertTrue(e.getMessage().contains("'deep'") && e.getMessage().contains("wide or narrow"), e.getMessage());
     assertEquals("W=400 budget=9 descent=narrow", new WalkParams(400, 9, Descent.NARROW).toString());
     assertEquals("W=400 budget=9", new WalkParams(400, 9).toString());
+  }
+
+  @Test
+  void walkStartsEachLayerWithOneNodeAndGrowsToACallsWorth() {
+    Searcher searcher = new Searcher(index, scorer);
+    java.util.List<Integer> calls = new java.util.ArrayList<>();
+    searcher.setListener((nodes, count) -> calls.add(count));
+    int top = index.graph().levels() - 1;
+    try (UserState user = user(scorer, 2)) {
+      searcher.nann(user, 50, new WalkParams(400, index.size(), Descent.WIDE));
+    }
+    int degree = index.graph().maxDegree(0);
+    assertTrue(top >= 2 && calls.get(0) > degree, "the entry scores a whole upper layer: " + calls);
+    // the next layer's walk starts from many scored seeds, yet expands the best one alone, then two
+    assertTrue(calls.get(1) <= degree && calls.get(2) <= 2 * degree, "steps start at one node and double: " + calls);
+    assertTrue(calls.stream().anyMatch(n -> n > 4 * degree), "later steps expand several nodes at once: " + calls);
   }
 
   @Test

@@ -50,12 +50,12 @@ class ServingConfigTest {
         () -> ServingConfig.of(ok).with(Map.of("search.width", "wide")));
     assertEquals("setting 'search.width' must be an integer, got 'wide'", number.getMessage());
     assertFalse(ServingConfig.of(ok).engine().microBatching());
-    assertEquals(Descent.WIDE, ServingConfig.of(ok).engine().search().walk().descent(), "the default descent");
+    assertEquals(Descent.AUTO, ServingConfig.of(ok).engine().search().walk().descent(), "the default descent");
     assertEquals(Descent.NARROW,
         ServingConfig.of(ok).with(Map.of("search.descent", "narrow")).engine().search().walk().descent());
     IllegalArgumentException descent = assertThrows(IllegalArgumentException.class,
         () -> ServingConfig.of(ok).with(Map.of("search.descent", "deep")));
-    assertEquals("setting 'search.descent': unknown descent 'deep': expected wide or narrow", descent.getMessage());
+    assertEquals("setting 'search.descent': unknown descent 'deep': expected auto, wide or narrow", descent.getMessage());
   }
 
   @Test

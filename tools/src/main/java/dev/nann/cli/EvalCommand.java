@@ -91,9 +91,10 @@ public final class EvalCommand implements Callable<Integer> {
           + "values in order; the last value repeats). Default: ${DEFAULT-VALUE}")
   String width;
 
-  @Option(names = "--descent", defaultValue = "wide",
-      description = "How mode nann comes down the upper layers (search.descent): wide or narrow; the recommendation "
-          + "at the end measures the other one too and says which pays on this model. Default: ${DEFAULT-VALUE}")
+  @Option(names = "--descent", defaultValue = "auto",
+      description = "How mode nann comes down the upper layers (search.descent): auto (settled by the model's first "
+          + "queries, untimed here), wide or narrow; the recommendation at the end measures both and says which pays on "
+          + "this model. Default: ${DEFAULT-VALUE}")
   String descent;
 
   @Option(names = "--budget", defaultValue = "20000",

@@ -8,6 +8,7 @@ import dev.nann.scorer.UserState;
 import dev.nann.engine.LoadedIndex;
 import dev.nann.engine.QueryExecutor;
 import dev.nann.search.Descent;
+import dev.nann.search.DescentChooser;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.SearchResult;
@@ -132,7 +133,9 @@ public final class Evaluator {
             mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
       }
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
-        explainMisses(users, cfg, kEff, brute);
+        explainMisses(users, cfg.params().walk().descent() == Descent.AUTO
+            ? cfg.params().walk().withDescent(r.autoDescent == null ? Descent.WIDE : r.autoDescent)
+            : cfg.params().walk(), kEff, brute);
       }
       String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
       out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), cfg.params(), params));
@@ -258,6 +261,13 @@ public final class Evaluator {
                                SearchParams found, double coverage, QueryRunner.Results run, double target,
                                boolean reachedTarget, java.util.Map<String, Object> row, PrintStream out) {
     Descent mine = found.walk().descent();
+    boolean auto = mine == Descent.AUTO;
+    if (auto) {
+      // the run walked what the model's first queries settled on: compare that with the other one
+      mine = run.autoDescent == null ? Descent.WIDE : run.autoDescent;
+      found = found.withDescent(mine);
+      row.put("auto_descent", mine.id());
+    }
     Descent other = mine == Descent.WIDE ? Descent.NARROW : Descent.WIDE;
     QueryRunner.Results altRun = runMode(SearchMode.NANN, users, quiet(cfg, found.withDescent(other)), k);
     double altCoverage = coverage(altRun, brute);
@@ -272,6 +282,11 @@ public final class Evaluator {
         other.id(), altCoverage, altItems, pick.id(), pick.id(),
         pick == Descent.NARROW ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
             : " - the wide descent finds best items the narrow one misses");
+    if (auto) {
+      out.printf("[eval] search.descent=auto (the default) settled on %s from this model's first queries%s%n", mine.id(),
+          mine == pick ? ", the same" : ", where the exact answers favour " + pick.id()
+              + ": set search.descent=" + pick.id() + " for this model");
+    }
     row.put(other.id() + "_descent_coverage", Math.round(altCoverage * 1e5) / 1e5);
     row.put(other.id() + "_descent_scored_per_query", Math.round(altItems));
     row.put("scored_per_query", Math.round(items));
@@ -341,7 +356,7 @@ public final class Evaluator {
     return this;
   }
 
-  private void explainMisses(List<Corpus.User> users, Config cfg, int k, QueryRunner.Results brute) {
+  private void explainMisses(List<Corpus.User> users, dev.nann.search.WalkParams walk, int k, QueryRunner.Results brute) {
     Searcher searcher = new Searcher(index, scorer);
     java.util.BitSet scored = new java.util.BitSet(index.size());
     searcher.setListener((nodes, count) -> {
@@ -360,7 +375,7 @@ public final class Evaluator {
       answered.clear();
       SearchResult r;
       try (UserState u = scorer.user(corpus.features(users.get(q)))) {
-        r = searcher.nann(u, k, cfg.params().walk());
+        r = searcher.nann(u, k, walk);
       }
       for (int node : r.nodes()) {
         answered.set(node);
@@ -386,7 +401,7 @@ public final class Evaluator {
     }
     progress.printf("[eval] misses of %s: %d of %d exact top-%d items; by tenth of the exact ranking %s; on average %.3f "
             + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them)%n",
-        cfg.params().walk(), missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
+        walk, missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
         missed == 0 ? 0.0 : 100.0 * nearScored / missed);
   }
 
@@ -412,7 +427,9 @@ public final class Evaluator {
   }
 
   private QueryRunner.Results runMode(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
-    return QueryRunner.run(mode, users, cfg, "eval-" + mode.id(), String.format("%-5s", mode), progress, () -> {
+    DescentChooser descents = settledDescent(mode, users, cfg, k);
+    QueryRunner.Results results = QueryRunner.run(mode, users, cfg, "eval-" + mode.id(), String.format("%-5s", mode),
+        progress, () -> {
       Searcher searcher = new Searcher(index, scorer);
       QueryExecutor executor = new QueryExecutor(dr, drBeam);
       QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
@@ -421,7 +438,7 @@ public final class Evaluator {
         dev.nann.scorer.UserFeatures f = corpus.features(user);
         try (UserState u = scorer.user(f)) {
           long t1 = System.nanoTime();
-          QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, u, f, query);
+          QueryExecutor.Answer a = executor.run(searcher, loaded, scorer, descents, u, f, query);
           run.answers[q] = a;
           run.latencyNanos[q] = System.nanoTime() - t0;
           run.scorerNanos[q] = (t1 - t0) + a.walk().scorerNanos();
@@ -433,5 +450,35 @@ public final class Evaluator {
         }
       };
     });
+    if (descents.chosen() != null && cfg.params().walk().descent() == Descent.AUTO) {
+      results.autoDescent = descents.chosen();
+      results.autoGain = descents.meanGain();
+    }
+    return results;
+  }
+
+  /**
+   * The model's descent chooser for a run. With descent auto it is settled before the run is
+   * measured, by the run's first users' queries (untimed, one thread), as serving settles it with a
+   * model's first requests: the figures are the steady state, and the learning queries' cost (both
+   * descents, for {@link DescentChooser#SAMPLES} queries after each model load) is stated in the docs.
+   */
+  private DescentChooser settledDescent(SearchMode mode, List<Corpus.User> users, Config cfg, int k) {
+    DescentChooser descents = progress == null ? new DescentChooser()
+        : new DescentChooser(choice -> progress.printf("[eval] %s, descent auto: %s%n", cfg.params().walk(), choice));
+    if (mode != SearchMode.NANN || cfg.params().walk().descent() != Descent.AUTO) {
+      return descents;
+    }
+    Searcher searcher = new Searcher(index, scorer);
+    QueryExecutor executor = new QueryExecutor(dr, drBeam);
+    QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
+    // bounded: a budget below 2k cannot be split between the two walks, and auto then walks wide unsettled
+    for (int q = 0; descents.chosen() == null && q < 4 * DescentChooser.SAMPLES; q++) {
+      dev.nann.scorer.UserFeatures f = corpus.features(users.get(q % users.size()));
+      try (UserState u = scorer.user(f)) {
+        executor.run(searcher, loaded, scorer, descents, u, f, query);
+      }
+    }
+    return descents;
   }
 }

@@ -72,6 +72,15 @@ public final class GraphQuality {
       RetrievalMetrics beamMetrics = new RetrievalMetrics();
       RetrievalMetrics hnswMetrics = new RetrievalMetrics();
       long[] noTruth = new long[0];
+      // descent auto: settled first on other item queries, as serving settles it with a model's first requests
+      dev.nann.search.DescentChooser descents = new dev.nann.search.DescentChooser();
+      SplittableRandom learn = new SplittableRandom(seed + 1);
+      // (a budget below 2k cannot be split between the two walks: auto then walks wide unsettled)
+      for (int q = 0; params.walk().descent() == dev.nann.search.Descent.AUTO && descents.chosen() == null
+          && q < 4 * dev.nann.search.DescentChooser.SAMPLES; q++) {
+        int node = learn.nextInt(index.size());
+        searcher.nann(new Query(index.embeddings().row(node)), k, params.walk(), null, descents);
+      }
       for (int q = 0; q < queries; q++) {
         int node;
         do {
@@ -79,7 +88,7 @@ public final class GraphQuality {
         } while (index.isDeleted(node));
         UserState user = new Query(index.embeddings().row(node));
         long[] exact = nodes(searcher.bruteForce(user, k));
-        nannMetrics.add(nodes(searcher.nann(user, k, params.walk())), exact, noTruth);
+        nannMetrics.add(nodes(searcher.nann(user, k, params.walk(), null, descents)), exact, noTruth);
         beamMetrics.add(nodes(searcher.beam(user, k, params.beamFor(k))), exact, noTruth);
         hnswMetrics.add(nodes(searcher.hnsw(user, k, Math.max(k, params.hnswEf()))), exact, noTruth);
       }

@@ -14,13 +14,17 @@ import java.util.Map;
  * @param scoreNetFraction fraction of query time in score network calls
  * @param gatherFraction fraction of query time copying candidate embeddings into score batches
  * @param expandFraction fraction of query time collecting unvisited neighbours (graph + visited marks)
+ * @param descent mode nann's descent as configured (null for other modes)
+ * @param autoDescent with descent auto, the one the model's first queries settled on (else null)
+ * @param autoGain with descent auto, the share of the best items only the wide descent found, less
+ *     the share only the narrow one found, over those queries
  */
 public record ModeReport(SearchMode mode, int items, int queries, int k, double coverage, double recallAll,
                          double recallRetrieval, double recallDelta, double scoredFraction, double scoredPerQuery,
                          double scoreCallsPerQuery, double qps, double p50Ms, double p99Ms, double overhead,
                          double userNetFraction, double scoreNetFraction, double gatherFraction,
                          double expandFraction,
-                         int threads, String params, Descent descent) {
+                         int threads, String params, Descent descent, Descent autoDescent, double autoGain) {
 
   /** Field names as the eval JSON contract spells them (see docs/search.md). */
   public Map<String, Object> toJson() {
@@ -50,6 +54,10 @@ public record ModeReport(SearchMode mode, int items, int queries, int k, double 
     m.put("params", params);
     if (descent != null) {
       m.put("descent", descent.id());
+    }
+    if (autoDescent != null) {
+      m.put("auto_descent", autoDescent.id());
+      m.put("auto_wide_gain", round(autoGain));
     }
     return m;
   }

@@ -2,6 +2,7 @@ package dev.nann.eval;
 
 import dev.nann.corpus.Corpus;
 import dev.nann.engine.QueryExecutor;
+import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import java.io.PrintStream;
@@ -47,6 +48,9 @@ final class QueryRunner {
     /** The slowest shard's walk per query (sharded runs only). */
     final long[] maxShardNanos;
     long wallNanos;
+    /** With descent auto: what the model's first queries settled on (null otherwise), and their measured gain. */
+    Descent autoDescent;
+    double autoGain;
 
     Results(int n) {
       answers = new QueryExecutor.Answer[n];
@@ -89,7 +93,7 @@ final class QueryRunner {
           sc / n / items, sc / n, cl / n, n / (wallNanos / 1e9), percentile(sorted, 0.50) / 1e6,
           percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
           (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, threads, params,
-          mode == SearchMode.NANN ? searchParams.walk().descent() : null);
+          mode == SearchMode.NANN ? searchParams.walk().descent() : null, autoDescent, autoGain);
     }
   }
 

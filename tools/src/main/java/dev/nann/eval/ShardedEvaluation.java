@@ -8,6 +8,8 @@ import dev.nann.graph.ItemIdLookup;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
+import dev.nann.search.Descent;
+import dev.nann.search.DescentChooser;
 import dev.nann.search.SearchMode;
 import dev.nann.search.Searcher;
 import dev.nann.shard.ShardAssignment;
@@ -170,8 +172,8 @@ public final class ShardedEvaluation {
   }
 
   /** One query: the user network once, every shard's walk in turn, the merge. */
-  private void query(QueryRunner.Results run, int q, Corpus.User user, Searcher[] searchers, QueryExecutor executor,
-                     QueryExecutor.Query query, int k) {
+  private void query(QueryRunner.Results run, int q, Corpus.User user, Searcher[] searchers, DescentChooser descents,
+                     QueryExecutor executor, QueryExecutor.Query query, int k) {
     long t0 = System.nanoTime();
     UserFeatures f = corpus.features(user);
     int s = shards.size();
@@ -187,7 +189,7 @@ public final class ShardedEvaluation {
       long expand = 0;
       for (int i = 0; i < s; i++) {
         long ts = System.nanoTime();
-        QueryExecutor.Answer a = executor.run(searchers[i], shards.get(i), scorer, u, f, query);
+        QueryExecutor.Answer a = executor.run(searchers[i], shards.get(i), scorer, descents, u, f, query);
         slowest = Math.max(slowest, System.nanoTime() - ts);
         items[i] = a.items();
         scores[i] = a.scores();
@@ -215,14 +217,33 @@ public final class ShardedEvaluation {
     QueryExecutor.Query query = mode == SearchMode.BRUTE
         ? QueryExecutor.Query.of(mode, plan.k(), cfg.params())
         : QueryExecutor.Query.of(mode, plan.shardK(), plan.shardParams());
-    return QueryRunner.run(mode, users, cfg, "eval-shards-" + mode.id(),
+    // one chooser for the model across shards, settled (untimed) before the run, as Evaluator does
+    DescentChooser descents = new DescentChooser();
+    if (mode == SearchMode.NANN && cfg.params().walk().descent() == Descent.AUTO) {
+      Searcher[] searchers = searchers();
+      QueryRunner.Results scratch = new QueryRunner.Results(1);
+      for (int q = 0; descents.chosen() == null && q < 4 * DescentChooser.SAMPLES; q++) {
+        query(scratch, 0, users.get(q % users.size()), searchers, descents, new QueryExecutor(null, 0), query, plan.k());
+      }
+    }
+    QueryRunner.Results results = QueryRunner.run(mode, users, cfg, "eval-shards-" + mode.id(),
         String.format("%-5s x%d shards", mode, shards.size()), progress, () -> {
-          Searcher[] searchers = new Searcher[shards.size()];
-          for (int i = 0; i < searchers.length; i++) {
-            searchers[i] = new Searcher(shards.get(i).index(), scorer);
-          }
+          Searcher[] searchers = searchers();
           QueryExecutor executor = new QueryExecutor(null, 0);
-          return (run, q, user) -> query(run, q, user, searchers, executor, query, plan.k());
+          return (run, q, user) -> query(run, q, user, searchers, descents, executor, query, plan.k());
         });
+    if (descents.chosen() != null && cfg.params().walk().descent() == Descent.AUTO) {
+      results.autoDescent = descents.chosen();
+      results.autoGain = descents.meanGain();
+    }
+    return results;
+  }
+
+  private Searcher[] searchers() {
+    Searcher[] searchers = new Searcher[shards.size()];
+    for (int i = 0; i < searchers.length; i++) {
+      searchers[i] = new Searcher(shards.get(i).index(), scorer);
+    }
+    return searchers;
   }
 }

@@ -68,11 +68,17 @@ class EvalCommandTest {
     assertTrue(recommendation.has("recommended_width") && recommendation.has("coverage"), recommendation.toString());
     assertTrue(recommendation.get("recommended_width").isNull()
         || recommendation.get("recommended_coverage").asDouble() >= 0.99, recommendation.toString());
-    // the other descent measured at the width found, and the one that pays named
+    // the descent auto settled on, the other one measured at the width found, and the one that pays named
     assertTrue(List.of("wide", "narrow").contains(recommendation.get("recommended_descent").asText()),
         recommendation.toString());
-    assertTrue(recommendation.get("narrow_descent_coverage").asDouble() > 0
-        && recommendation.get("narrow_descent_scored_per_query").asLong() > 0, recommendation.toString());
+    String settled = recommendation.get("auto_descent").asText();
+    String other = settled.equals("wide") ? "narrow" : "wide";
+    assertTrue(recommendation.get(other + "_descent_coverage").asDouble() > 0
+        && recommendation.get(other + "_descent_scored_per_query").asLong() > 0, recommendation.toString());
+    JsonNode defaultWalk = om.readTree(lines.get(0));
+    assertEquals("auto", defaultWalk.get("descent").asText(), defaultWalk.toString());
+    assertTrue(List.of("wide", "narrow").contains(defaultWalk.get("auto_descent").asText())
+        && defaultWalk.has("auto_wide_gain"), "the row says what auto settled on: " + defaultWalk);
     for (String line : lines.subList(0, 5)) {
       JsonNode n = om.readTree(line);
       assertEquals(n.get("mode").asText().equals("nann"), n.get("serving_default").asBoolean(), line);
@@ -122,7 +128,7 @@ class EvalCommandTest {
     assertTrue(recommendation.get("wide_descent_coverage").asDouble() > 0, recommendation.toString());
     assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--dim", "16", "--descent", "deep",
         "--cache", tmp.toString()));
-    assertTrue(err.toString().contains("unknown descent 'deep': expected wide or narrow"), err.toString());
+    assertTrue(err.toString().contains("unknown descent 'deep': expected auto, wide or narrow"), err.toString());
   }
 
   @Test

@@ -1,0 +1,135 @@
+package dev.nann.search;
+
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Settles {@link Descent#AUTO} for one model: its first {@link #SAMPLES} queries walk both descents
+ * (on half the budget each) and answer with the better items of the two; then every query takes the
+ * descent they showed pays.
+ *
+ * <p>The test needs no exact answers: of the best k items the two walks found together, it counts
+ * those only the wide descent found against those only the narrow one found. A scorer with several
+ * separate optima (a user with several tastes) makes the wide descent find several percent of the
+ * best items more (0.04–0.40 of the exact top-200 across the model matrix at W = 400); a scorer with
+ * one optimum makes the two find the same within a percent or so, and then the narrow descent covers
+ * that for fewer items. Above {@link #WIDE_GAIN} the wide descent is kept.
+ *
+ * <p>Shared by every walker thread serving the model. Once the choice is made, {@link #next} is one
+ * volatile read; only the first queries (while learning) take a lock. Until the
+ * choice is made, queries beyond the samples in flight take the wide descent, the safe choice for an
+ * unknown scorer. A query that compares both gives each half of its budget.
+ */
+public final class DescentChooser {
+  /** Queries that compare both descents before the choice is made. */
+  public static final int SAMPLES = 16;
+
+  /**
+   * Share of the best k items the wide descent must find over the narrow one, on average, to be
+   * kept. Between the two kinds of scorer in the model matrix: at W = 400 one-optimum scorers differ
+   * by at most 0.009 of the exact top-200 (either way), several-optima scorers by 0.046 or more.
+   */
+  public static final double WIDE_GAIN = 0.02;
+
+  private final java.util.function.Consumer<String> onChoice;
+  private volatile Descent chosen;
+  private int inFlight;     // comparisons handed out and not yet recorded or abandoned; guarded by this
+  private int recorded;     // guarded by this
+  private double gainSum;   // guarded by this
+
+  /** A chooser that settles silently. */
+  public DescentChooser() {
+    this(message -> { });
+  }
+
+  /** @param onChoice told once, in words, which descent was chosen and why (e.g. a log line) */
+  public DescentChooser(java.util.function.Consumer<String> onChoice) {
+    this.onChoice = onChoice;
+  }
+
+  /**
+   * The descent for the next query, or null: walk both, then {@link #record} them (or {@link
+   * #abandon} if the query failed, so that another query takes its place).
+   */
+  public Descent next() {
+    Descent d = chosen;
+    if (d != null) {
+      return d;   // the steady state: one volatile read
+    }
+    synchronized (this) {
+      if (chosen != null) {
+        return chosen;
+      }
+      if (recorded + inFlight < SAMPLES) {
+        inFlight++;
+        return null;
+      }
+      return Descent.WIDE;
+    }
+  }
+
+  /** What the learning queries chose, or null while they run. */
+  public Descent chosen() {
+    return chosen;
+  }
+
+  /** The mean gain of the wide descent over the narrow one measured so far (see {@link #gain}). */
+  public synchronized double meanGain() {
+    return recorded == 0 ? 0 : gainSum / recorded;
+  }
+
+  /** Adds one comparison handed out by {@link #next}; the {@link #SAMPLES}-th settles the choice. */
+  public void record(SearchResult wide, SearchResult narrow, int k) {
+    double g = gain(wide, narrow, k);
+    synchronized (this) {
+      inFlight--;
+      if (chosen != null) {
+        return;
+      }
+      gainSum += g;
+      recorded++;
+      if (recorded >= SAMPLES) {
+        double mean = gainSum / recorded;
+        chosen = mean > WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
+        onChoice.accept(String.format(java.util.Locale.ROOT, "the default walk takes the %s descent: over its first %d "
+            + "queries the wide descent's gain over the narrow one was %+.1f%% of the best items (wide is kept above "
+            + "%+.0f%%)", chosen.id(), recorded, 100 * mean, 100 * WIDE_GAIN));
+      }
+    }
+  }
+
+  /** A comparison handed out by {@link #next} that will not be recorded (its query failed). */
+  public synchronized void abandon() {
+    inFlight--;
+  }
+
+  /**
+   * Of the best {@code k} nodes of both answers, the share only {@code wide} holds minus the share
+   * only {@code narrow} holds.
+   */
+  public static double gain(SearchResult wide, SearchResult narrow, int k) {
+    SearchResult best = SearchResult.union(wide, narrow, k);
+    if (best.size() == 0) {
+      return 0;
+    }
+    Set<Integer> inWide = nodes(wide);
+    Set<Integer> inNarrow = nodes(narrow);
+    int onlyWide = 0;
+    int onlyNarrow = 0;
+    for (int node : best.nodes()) {
+      boolean w = inWide.contains(node);
+      boolean n = inNarrow.contains(node);
+      onlyWide += w && !n ? 1 : 0;
+      onlyNarrow += n && !w ? 1 : 0;
+    }
+    return (double) (onlyWide - onlyNarrow) / best.size();
+  }
+
+  private static Set<Integer> nodes(SearchResult r) {
+    Set<Integer> s = new HashSet<>(r.size() * 2);
+    for (int node : r.nodes()) {
+      s.add(node);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,110 @@
+package dev.nann.search;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.UserState;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class DescentChooserTest {
+  static Corpus corpus;
+  static HnswIndex index;
+  static OnnxModel attention;
+  static OnnxScorer scorer;
+
+  @BeforeAll
+  static void setUp() {
+    corpus = TestData.corpus(4000, 16, 5);
+    index = TestData.index(corpus, 8);
+    attention = OnnxModel.load(TestData.model("attention", 16));
+    scorer = new OnnxScorer(attention);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    attention.close();
+  }
+
+  private static SearchResult answer(int[] nodes, float[] scores) {
+    return new SearchResult(nodes, scores, nodes.length, 1, 0, 0, 0, 0);
+  }
+
+  @Test
+  void gainCountsTheBestItemsOnlyOneDescentFound() {
+    SearchResult wide = answer(new int[] {1, 2, 3, 4}, new float[] {9, 8, 7, 6});
+    SearchResult narrow = answer(new int[] {1, 3, 5, 6}, new float[] {9, 7, 5.5f, 1});
+    // the best 4 of both: 1 (both), 2 (wide), 3 (both), 4 (wide): wide found 2 of 4 alone
+    assertEquals(0.5, DescentChooser.gain(wide, narrow, 4), 1e-9);
+    assertEquals(-0.5, DescentChooser.gain(narrow, wide, 4), 1e-9);
+    assertEquals(0, DescentChooser.gain(wide, wide, 4), 1e-9);
+    SearchResult both = SearchResult.union(wide, narrow, 5);
+    assertArrayEquals(new int[] {1, 2, 3, 4, 5}, both.nodes(), "best first, each node once");
+    assertEquals(8, both.scored(), "the costs of both walks");
+  }
+
+  @Test
+  void theFirstQueriesWalkBothDescentsThenTheModelKeepsOne() {
+    Searcher searcher = new Searcher(index, scorer);
+    DescentChooser chooser = new DescentChooser();
+    WalkParams auto = new WalkParams(200, 100_000, Descent.AUTO);
+    double gains = 0;
+    for (int q = 0; q < DescentChooser.SAMPLES; q++) {
+      assertNull(chooser.chosen(), "still learning after " + q + " queries");
+      try (UserState user = scorer.user(corpus.features(corpus.users().get(q % corpus.users().size())))) {
+        SearchResult wide = searcher.nann(user, 50, auto.withDescent(Descent.WIDE).withBudget(50_000));
+        SearchResult narrow = searcher.nann(user, 50, auto.withDescent(Descent.NARROW).withBudget(50_000));
+        SearchResult learning = searcher.nann(user, 50, auto, null, chooser);
+        assertArrayEquals(SearchResult.union(wide, narrow, 50).nodes(), learning.nodes(),
+            "a learning query answers with the best of both walks");
+        assertEquals(wide.scored() + narrow.scored(), learning.scored());
+        SearchResult tight = searcher.nann(user, 50, auto.withBudget(301), null, new DescentChooser());
+        assertEquals(301, tight.scored(), "a learning query shares its budget between the two walks");
+        gains += DescentChooser.gain(wide, narrow, 50);
+      }
+    }
+    Descent expected = gains / DescentChooser.SAMPLES > DescentChooser.WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
+    assertEquals(expected, chooser.chosen());
+    assertEquals(gains / DescentChooser.SAMPLES, chooser.meanGain(), 1e-9);
+    try (UserState user = scorer.user(corpus.features(corpus.users().get(0)))) {
+      SearchResult settled = searcher.nann(user, 50, auto, null, chooser);
+      assertEquals(searcher.nann(user, 50, auto.withDescent(expected)).scored(), settled.scored(),
+          "once settled, a query walks the chosen descent alone");
+    }
+    assertThrows(IllegalArgumentException.class, () -> {
+      try (UserState user = scorer.user(corpus.features(corpus.users().get(0)))) {
+        searcher.nann(user, 50, auto);
+      }
+    }, "auto needs the model's chooser");
+  }
+
+  @Test
+  void aFailedLearningQueryIsReplacedAndOthersTakeTheWideDescentMeanwhile() {
+    DescentChooser chooser = new DescentChooser();
+    for (int i = 0; i < DescentChooser.SAMPLES; i++) {
+      assertNull(chooser.next(), "comparison " + i);
+    }
+    assertEquals(Descent.WIDE, chooser.next(), "every comparison is in flight: the others walk wide");
+    chooser.abandon();
+    assertNull(chooser.next(), "an abandoned comparison is handed out again");
+    Searcher searcher = new Searcher(index, scorer);
+    try (UserState user = scorer.user(corpus.features(corpus.users().get(0)))) {
+      // k out of range fails inside the learning walk: the chooser gets its comparison back
+      DescentChooser fresh = new DescentChooser();
+      assertThrows(IllegalArgumentException.class,
+          () -> searcher.nann(user, 0, new WalkParams(200, 1000, Descent.AUTO), null, fresh));
+      for (int i = 0; i < DescentChooser.SAMPLES; i++) {
+        assertNull(fresh.next(), "all " + DescentChooser.SAMPLES + " comparisons are still to come");
+      }
+    }
+  }
+}
