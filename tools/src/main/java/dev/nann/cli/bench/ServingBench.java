@@ -79,6 +79,10 @@ public final class ServingBench implements Callable<Integer> {
       s.put("async.timeout-ms", "5000");
       try (LocalStack stack = LocalStack.start(BenchCatalog.repo().resolve(".nann-bench"), modelDir, corpus.itemIds(),
           corpus.embeddings(), corpus.dim(), s, null, System.err)) {
+        // Kafka's own floor on this machine, before any load: every answer crosses two such hops
+        dev.nann.local.LatencyStats hop = KafkaHop.measure(stack.kafka, load.rates.get(0), (int) Math.ceil(5 * load.rates.get(0)));
+        System.err.printf(java.util.Locale.ROOT, "[bench] one bare Kafka hop (producer, broker, read_committed consumer; "
+            + "nothing else running): p50 %.2f ms, p99 %.2f ms%n", hop.quantile(0.5), hop.quantile(0.99));
         LoadDriver.warm(stack, corpus, load.rates.get(0), load.k);
         double best = 0;
         double scored = 0;
@@ -117,6 +121,7 @@ public final class ServingBench implements Callable<Integer> {
             .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
             .put("ceiling_items_per_s", round(ceiling, 0)).put("items_scored_per_request", round(scored, 0))
             .put("ceiling_qps", round(ceilingQps, 0))
+            .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
             .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2)));
         System.out.println(summary);
         lines.add(summary);
