@@ -3,7 +3,7 @@
 # attention with distance attention), briefly and fully trained, FGSM off and on, on MovieLens-100k
 # + 1M GMM distractors (nann_trainer train, then nann_trainer distract) and on the 1M synthetic nested
 # corpus (nann_trainer train-synthetic), each index built at efConstruction 40 and 200: ./nann eval
-# measures the default walk (nann, with the wide descent and again with the narrow one), Beam-retrieval
+# measures the default walk (nann: the serving default, search.descent=auto, and again with the narrow descent), Beam-retrieval
 # (beam) and HNSW-retrieval (hnsw) at five budgets each against the exact top-200, then nann_trainer
 # matrix writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.

@@ -25,7 +25,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 final class KafkaHop {
   private KafkaHop() {}
 
-  /** Send → receive latency of {@code count} 8-byte records at {@code rate}/s on a fresh topic. */
+  /**
+   * Send → receive latency of {@code count} 8-byte records at {@code rate}/s on a fresh topic, after
+   * a first fifth of as many unreported ones (the clients' connections and the JIT settle).
+   */
   static LatencyStats measure(LocalKafka kafka, double rate, int count) throws Exception {
     String topic = "nann-bench-kafka-hop";
     kafka.createTopics(List.of(topic), 1, Set.of());
@@ -41,10 +44,11 @@ final class KafkaHop {
       consumer.assign(List.of(tp));
       consumer.seekToEnd(List.of(tp));
       consumer.position(tp);
+      int warm = count / 5;
       Thread sender = new Thread(() -> {
         long start = System.nanoTime();
         long interval = (long) (1e9 / rate);
-        for (int i = 0; i < count; i++) {
+        for (int i = 0; i < warm + count; i++) {
           long wait = start + i * interval - System.nanoTime();
           if (wait > 0) {
             LockSupport.parkNanos(wait);
@@ -53,10 +57,14 @@ final class KafkaHop {
         }
       }, "bench-kafka-hop");
       sender.start();
-      long deadline = System.nanoTime() + (long) ((count / rate + 10) * 1e9);
+      long deadline = System.nanoTime() + (long) (((warm + count) / rate + 10) * 1e9);
+      int received = 0;
       while (hop.count() < count && System.nanoTime() < deadline) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(5))) {
-          hop.add((System.nanoTime() - ByteBuffer.wrap(r.value()).getLong()) / 1e6f);
+          float ms = (System.nanoTime() - ByteBuffer.wrap(r.value()).getLong()) / 1e6f;
+          if (received++ >= warm) {
+            hop.add(ms);
+          }
         }
       }
       sender.join();
