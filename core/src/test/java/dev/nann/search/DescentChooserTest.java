@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
 import dev.nann.graph.HnswIndex;
-import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.UserState;
 import org.junit.jupiter.api.AfterAll;
@@ -17,22 +15,22 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class DescentChooserTest {
+  // the walk's own test fixture: 4,000 clustered items (d = 16, M = 8) and the attention fixture model
   static Corpus corpus;
   static HnswIndex index;
-  static OnnxModel attention;
   static OnnxScorer scorer;
 
   @BeforeAll
   static void setUp() {
-    corpus = TestData.corpus(4000, 16, 5);
-    index = TestData.index(corpus, 8);
-    attention = OnnxModel.load(TestData.model("attention", 16));
-    scorer = new OnnxScorer(attention);
+    SearcherTest.setUp();
+    corpus = SearcherTest.corpus;
+    index = SearcherTest.index;
+    scorer = SearcherTest.scorer;
   }
 
   @AfterAll
   static void tearDown() {
-    attention.close();
+    SearcherTest.tearDown();
   }
 
   private static SearchResult answer(int[] nodes, float[] scores) {
