@@ -59,8 +59,9 @@ class DescentChooserTest {
     for (int q = 0; q < DescentChooser.SAMPLES; q++) {
       assertNull(chooser.chosen(), "still learning after " + q + " queries");
       try (UserState user = scorer.user(corpus.features(corpus.users().get(q % corpus.users().size())))) {
-        SearchResult wide = searcher.nann(user, 50, auto.withDescent(Descent.WIDE).withBudget(50_000));
-        SearchResult narrow = searcher.nann(user, 50, auto.withDescent(Descent.NARROW).withBudget(50_000));
+        // the comparison walks at width 2k whatever the served width, each on half the budget
+        SearchResult wide = searcher.nann(user, 50, auto.withWidth(100).withDescent(Descent.WIDE).withBudget(50_000));
+        SearchResult narrow = searcher.nann(user, 50, auto.withWidth(100).withDescent(Descent.NARROW).withBudget(50_000));
         SearchResult learning = searcher.nann(user, 50, auto, null, chooser);
         assertArrayEquals(SearchResult.union(wide, narrow, 50).nodes(), learning.nodes(),
             "a learning query answers with the best of both walks");

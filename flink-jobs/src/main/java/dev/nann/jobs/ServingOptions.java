@@ -73,7 +73,7 @@ public final class ServingOptions {
       .defaultValue(WalkParams.DEFAULTS.descent().id()).withDescription("How mode nann comes down the graph's upper "
           + "layers: wide (many entry points and a beam of W/4, for scorers whose best items lie in several regions), "
           + "narrow (HNSW's single greedy path: fewer items when they lie in one region) or auto (each model's first "
-          + "16 requests walk both on half the budget each, and the model keeps the one that pays). ./nann eval "
+          + "64 requests walk both on half the budget each, and the model keeps the one that pays). ./nann eval "
           + "measures both on a model against exact answers (see search.md).");
   public static final ConfigOption<Integer> MAX_BUDGET = key("search.max-budget").intType()
       .defaultValue(EngineConfig.DEFAULT_MAX_BUDGET).withDescription("Most items a request's own budget may ask for "
