@@ -133,9 +133,7 @@ public final class Evaluator {
             mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
       }
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
-        explainMisses(users, cfg.params().walk().descent() == Descent.AUTO
-            ? cfg.params().walk().withDescent(r.autoDescent == null ? Descent.WIDE : r.autoDescent)
-            : cfg.params().walk(), kEff, brute);
+        explainMisses(users, cfg.params().walk().withDescent(r.walked(cfg.params().walk().descent())), kEff, brute);
       }
       String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
       out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), cfg.params(), params));
@@ -264,7 +262,7 @@ public final class Evaluator {
     boolean auto = mine == Descent.AUTO;
     if (auto) {
       // the run walked what the model's first queries settled on: compare that with the other one
-      mine = run.autoDescent == null ? Descent.WIDE : run.autoDescent;
+      mine = run.walked(mine);
       found = found.withDescent(mine);
       row.put("auto_descent", mine.id());
     }

@@ -52,6 +52,11 @@ final class QueryRunner {
     Descent autoDescent;
     double autoGain;
 
+    /** The descent the run's nann queries walked: the configured one, or what auto settled on (wide if unsettled). */
+    Descent walked(Descent configured) {
+      return configured != Descent.AUTO ? configured : autoDescent == null ? Descent.WIDE : autoDescent;
+    }
+
     Results(int n) {
       answers = new QueryExecutor.Answer[n];
       scored = new int[n];
