@@ -1,5 +1,6 @@
 package dev.nann.search;
 
+import dev.nann.scorer.UserState;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -49,6 +50,39 @@ public final class DescentChooser {
   /** @param onChoice told once, in words, which descent was chosen and why (e.g. a log line) */
   public DescentChooser(java.util.function.Consumer<String> onChoice) {
     this.onChoice = onChoice;
+  }
+
+  /**
+   * One query of the default walk with {@link Descent#AUTO}: the chosen descent, or, while learning,
+   * both descents on half the budget each at width 2k, answered with the best k of the two (the query
+   * never scores more than its budget) and recorded.
+   */
+  SearchResult walk(Searcher searcher, UserState user, int k, WalkParams params, Searcher.NodeFilter filter) {
+    Descent d = next();
+    if (d != null || params.budget() / 2 < k) {
+      if (d == null) {
+        abandon();   // half the budget could not even score k items: leave the comparison to another query
+      }
+      return searcher.nann(user, k, params.withDescent(d == null ? Descent.WIDE : d), filter);
+    }
+    boolean recorded = false;
+    try {
+      // compared at width 2k whatever the served width: at W = k the wide descent's extra items alone
+      // buy coverage on any scorer, and at widths far above 2k both walks have found nearly everything
+      // they will for most users, so the few users with several tastes no longer show (docs/search.md)
+      WalkParams compared = params.withWidth(Math.min(2 * k, 1_000_000));
+      int half = params.budget() / 2;
+      SearchResult wide = searcher.nann(user, k, compared.withDescent(Descent.WIDE).withBudget(params.budget() - half),
+          filter);
+      SearchResult narrow = searcher.nann(user, k, compared.withDescent(Descent.NARROW).withBudget(half), filter);
+      record(wide, narrow, k);
+      recorded = true;
+      return SearchResult.union(wide, narrow, k);
+    } finally {
+      if (!recorded) {
+        abandon();
+      }
+    }
   }
 
   /**

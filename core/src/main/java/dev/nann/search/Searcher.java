@@ -249,39 +249,11 @@ public final class Searcher {
   }
 
   /**
-   * The default walk with {@link Descent#AUTO} settled by {@code descents}, the model's chooser: the
-   * descent it has chosen, or, while it learns, both descents on half the budget each at width 2k,
-   * answered with the best k of the two (the query never scores more than its budget).
-   * Any other descent walks as asked and leaves the chooser alone.
+   * The default walk with {@link Descent#AUTO} settled by {@code descents}, the model's chooser (see
+   * {@link DescentChooser#walk}); any other descent walks as asked and leaves the chooser alone.
    */
   public SearchResult nann(UserState user, int k, WalkParams params, NodeFilter filter, DescentChooser descents) {
-    if (params.descent() != Descent.AUTO) {
-      return nann(user, k, params, filter);
-    }
-    Descent chosen = descents.next();
-    if (chosen != null || params.budget() / 2 < k) {
-      if (chosen == null) {
-        descents.abandon();   // half the budget could not even score k items: leave the comparison to another query
-      }
-      return nann(user, k, params.withDescent(chosen == null ? Descent.WIDE : chosen), filter);
-    }
-    boolean recorded = false;
-    try {
-      // compared at width 2k whatever the served width: at W = k the wide descent's extra items alone
-      // buy coverage on any scorer, and at widths far above 2k both walks have found nearly everything
-      // they will for most users, so the few users with several tastes no longer show (docs/search.md)
-      WalkParams compared = params.withWidth(Math.min(2 * k, 1_000_000));
-      int half = params.budget() / 2;
-      SearchResult wide = nann(user, k, compared.withDescent(Descent.WIDE).withBudget(params.budget() - half), filter);
-      SearchResult narrow = nann(user, k, compared.withDescent(Descent.NARROW).withBudget(half), filter);
-      descents.record(wide, narrow, k);
-      recorded = true;
-      return SearchResult.union(wide, narrow, k);
-    } finally {
-      if (!recorded) {
-        descents.abandon();
-      }
-    }
+    return params.descent() == Descent.AUTO ? descents.walk(this, user, k, params, filter) : nann(user, k, params, filter);
   }
 
   /** {@link #nann(UserState, int, WalkParams, NodeFilter)} without a filter. */

@@ -448,10 +448,7 @@ public final class Evaluator {
         }
       };
     });
-    if (descents.chosen() != null && cfg.params().walk().descent() == Descent.AUTO) {
-      results.autoDescent = descents.chosen();
-      results.autoGain = descents.meanGain();
-    }
+    results.settledBy(descents);
     return results;
   }
 
@@ -470,13 +467,12 @@ public final class Evaluator {
     Searcher searcher = new Searcher(index, scorer);
     QueryExecutor executor = new QueryExecutor(dr, drBeam);
     QueryExecutor.Query query = QueryExecutor.Query.of(mode, k, cfg.params());
-    // bounded: a budget below 2k cannot be split between the two walks, and auto then walks wide unsettled
-    for (int q = 0; descents.chosen() == null && q < 4 * DescentChooser.SAMPLES; q++) {
+    QueryRunner.settle(descents, q -> {
       dev.nann.scorer.UserFeatures f = corpus.features(users.get(q % users.size()));
       try (UserState u = scorer.user(f)) {
         executor.run(searcher, loaded, scorer, descents, u, f, query);
       }
-    }
+    });
     return descents;
   }
 }

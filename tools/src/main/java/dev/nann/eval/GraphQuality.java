@@ -74,12 +74,10 @@ public final class GraphQuality {
       long[] noTruth = new long[0];
       // descent auto: settled first on other item queries, as serving settles it with a model's first requests
       dev.nann.search.DescentChooser descents = new dev.nann.search.DescentChooser();
-      SplittableRandom learn = new SplittableRandom(seed + 1);
-      // (a budget below 2k cannot be split between the two walks: auto then walks wide unsettled)
-      for (int q = 0; params.walk().descent() == dev.nann.search.Descent.AUTO && descents.chosen() == null
-          && q < 4 * dev.nann.search.DescentChooser.SAMPLES; q++) {
-        int node = learn.nextInt(index.size());
-        searcher.nann(new Query(index.embeddings().row(node)), k, params.walk(), null, descents);
+      if (params.walk().descent() == dev.nann.search.Descent.AUTO) {
+        SplittableRandom learn = new SplittableRandom(seed + 1);
+        QueryRunner.settle(descents, q -> searcher.nann(new Query(index.embeddings().row(learn.nextInt(index.size()))), k,
+            params.walk(), null, descents));
       }
       for (int q = 0; q < queries; q++) {
         int node;

@@ -3,6 +3,7 @@ package dev.nann.eval;
 import dev.nann.corpus.Corpus;
 import dev.nann.engine.QueryExecutor;
 import dev.nann.search.Descent;
+import dev.nann.search.DescentChooser;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import java.io.PrintStream;
@@ -52,6 +53,12 @@ final class QueryRunner {
     Descent autoDescent;
     double autoGain;
 
+    /** Keeps what {@code descents} settled on, if anything (a run whose walk is not auto leaves it unsettled). */
+    void settledBy(DescentChooser descents) {
+      autoDescent = descents.chosen();
+      autoGain = autoDescent == null ? 0 : descents.meanGain();
+    }
+
     /** The descent the run's nann queries walked: the configured one, or what auto settled on (wide if unsettled). */
     Descent walked(Descent configured) {
       return configured != Descent.AUTO ? configured : autoDescent == null ? Descent.WIDE : autoDescent;
@@ -99,6 +106,18 @@ final class QueryRunner {
           percentile(sorted, 0.99) / 1e6, 1.0 - scorerTotal / latencyTotal, userNet / latencyTotal,
           (scorerTotal - userNet) / latencyTotal, gather / latencyTotal, expand / latencyTotal, threads, params,
           mode == SearchMode.NANN ? searchParams.walk().descent() : null, autoDescent, autoGain);
+    }
+  }
+
+  /**
+   * Settles descent auto before a run is measured, as serving settles it with a model's first
+   * requests: {@code query} answers the q-th learning query (untimed) until {@code descents} has
+   * chosen. Bounded: a budget below 2k cannot be split between the two walks, and auto then walks
+   * wide unsettled.
+   */
+  static void settle(DescentChooser descents, java.util.function.IntConsumer query) {
+    for (int q = 0; descents.chosen() == null && q < 4 * DescentChooser.SAMPLES; q++) {
+      query.accept(q);
     }
   }
 

@@ -221,10 +221,10 @@ public final class ShardedEvaluation {
     DescentChooser descents = new DescentChooser();
     if (mode == SearchMode.NANN && cfg.params().walk().descent() == Descent.AUTO) {
       Searcher[] searchers = searchers();
+      QueryExecutor executor = new QueryExecutor(null, 0);
       QueryRunner.Results scratch = new QueryRunner.Results(1);
-      for (int q = 0; descents.chosen() == null && q < 4 * DescentChooser.SAMPLES; q++) {
-        query(scratch, 0, users.get(q % users.size()), searchers, descents, new QueryExecutor(null, 0), query, plan.k());
-      }
+      QueryRunner.settle(descents, q -> query(scratch, 0, users.get(q % users.size()), searchers, descents, executor,
+          query, plan.k()));
     }
     QueryRunner.Results results = QueryRunner.run(mode, users, cfg, "eval-shards-" + mode.id(),
         String.format("%-5s x%d shards", mode, shards.size()), progress, () -> {
@@ -232,10 +232,7 @@ public final class ShardedEvaluation {
           QueryExecutor executor = new QueryExecutor(null, 0);
           return (run, q, user) -> query(run, q, user, searchers, descents, executor, query, plan.k());
         });
-    if (descents.chosen() != null && cfg.params().walk().descent() == Descent.AUTO) {
-      results.autoDescent = descents.chosen();
-      results.autoGain = descents.meanGain();
-    }
+    results.settledBy(descents);
     return results;
   }
 
