@@ -33,11 +33,6 @@ public enum Descent {
     return this == WIDE ? Math.max(1, width / 4) : 1;
   }
 
-  /** Most nodes a layer may hold to be scored whole as the walk's entry. */
-  int entryNodes(int width) {
-    return this == WIDE ? width : 1;
-  }
-
   /** The setting's spelling: {@code wide}, {@code narrow} or {@code auto}. */
   public String id() {
     return name().toLowerCase(Locale.ROOT);

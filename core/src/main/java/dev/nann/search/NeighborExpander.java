@@ -17,6 +17,7 @@ final class NeighborExpander {
   private final int[] neighbors0;
   private int[] nbrScratch;
   private int[] pending = new int[1024];
+  private int[] ends = new int[64];   // ends[i]: where the i-th expanded node's neighbours end in pending
   private long nanos;
   private float touchSink;          // keeps the read-ahead loads from being optimised away
 
@@ -49,6 +50,14 @@ final class NeighborExpander {
     return maxDegree[level];
   }
 
+  /**
+   * Where the neighbours of the {@code i}-th node of the last {@link #unvisitedNeighbors(int, int[], int)}
+   * call end in {@link #pending()}: they start where the previous node's end.
+   */
+  int end(int i) {
+    return ends[i];
+  }
+
   /** The buffer the last collect call filled (valid until the next one). */
   int[] pending() {
     return pending;
@@ -74,6 +83,14 @@ final class NeighborExpander {
     return size;
   }
 
+  /** Marks and collects the graph's entry point (HNSW's entry: one node of the top layer); returns 1. */
+  int collectEntryPoint() {
+    int entry = graph.entryPoint();
+    marks.mark(entry);
+    pending(1)[0] = entry;
+    return 1;
+  }
+
   /** Marks one node visited (HNSW's entry point). */
   void mark(int node) {
     marks.mark(node);
@@ -82,6 +99,9 @@ final class NeighborExpander {
   /** The unvisited neighbours of {@code nodes[0, c)} on {@code level}, marked and collected; returns their count. */
   int unvisitedNeighbors(int level, int[] nodes, int c) {
     long t = System.nanoTime();
+    if (ends.length < c) {
+      ends = Arrays.copyOf(ends, Math.max(c, ends.length * 2));
+    }
     int nn = level == 0 && neighbors0 != null ? level0(nodes, c) : upper(level, nodes, c);
     nanos += System.nanoTime() - t;
     return nn;
@@ -96,6 +116,7 @@ final class NeighborExpander {
     int nn = 0;
     for (int i = 0; i < c; i++) {
       nn = append(level, nodes[i], nn);
+      ends[i] = nn;
     }
     return nn;
   }
@@ -124,6 +145,7 @@ final class NeighborExpander {
       int to = off[node + 1];
       pending(nn + to - from);
       nn = marks.markUnvisited(nbr, from, to, pending, nn);
+      ends[i] = nn;
     }
     return nn;
   }

@@ -327,7 +327,7 @@ class SearcherTest {
   }
 
   @Test
-  void narrowDescentEntersAtTheTopLayerAndSpendsLessThanTheWideOne() {
+  void narrowDescentEntersAtTheEntryPointAndSpendsLessThanTheWideOne() {
     Searcher searcher = new Searcher(index, scorer);
     int[] firstBatch = {-1};
     searcher.setListener((nodes, count) -> firstBatch[0] = firstBatch[0] < 0 ? count : firstBatch[0]);
@@ -338,7 +338,7 @@ class SearcherTest {
       try (UserState user = user(scorer, u)) {
         firstBatch[0] = -1;
         narrowItems += searcher.nann(user, 50, new WalkParams(400, index.size(), Descent.NARROW)).scored();
-        assertEquals(index.graph().levelSize(top), firstBatch[0], "HNSW's entry: the top layer alone");
+        assertEquals(1, firstBatch[0], "HNSW's entry: the graph's entry point alone");
         firstBatch[0] = -1;
         wideItems += searcher.nann(user, 50, new WalkParams(400, index.size(), Descent.WIDE)).scored();
         assertTrue(firstBatch[0] > index.graph().levelSize(top), "the wide entry scores a whole lower layer: "
@@ -367,6 +367,51 @@ class SearcherTest {
     // the next layer's walk starts from many scored seeds, yet expands the best one alone, then two
     assertTrue(calls.get(1) <= degree && calls.get(2) <= 2 * degree, "steps start at one node and double: " + calls);
     assertTrue(calls.stream().anyMatch(n -> n > 4 * degree), "later steps expand several nodes at once: " + calls);
+  }
+
+  @Test
+  void aClimbingWalkShrinksItsSteps() {
+    // an inner product in a random direction: the best items lie at the edge of the catalogue, and
+    // the walk climbs there from the entry point, finding a new best at many steps
+    try (OnnxModel twoSided = OnnxModel.load(TestData.model("two-sided", 16))) {
+      Searcher searcher = new Searcher(index, new InnerProductScorer(twoSided));
+      java.util.List<int[]> calls = new java.util.ArrayList<>();
+      searcher.setListener((nodes, count) -> calls.add(java.util.Arrays.copyOf(nodes, count)));
+      java.util.Random random = new java.util.Random(7);
+      double grew = 0;
+      int climbs = 0;
+      for (int u = 0; u < 20; u++) {
+        float[] direction = new float[16];
+        for (int i = 0; i < direction.length; i++) {
+          direction[i] = (float) random.nextGaussian();
+        }
+        try (UserState user = InnerProductScorer.userVector(direction)) {
+          float[] score = new float[index.size()];
+          SearchResult all = searcher.bruteForce(user, index.size());
+          for (int i = 0; i < all.size(); i++) {
+            score[all.nodes()[i]] = all.scores()[i];
+          }
+          calls.clear();
+          searcher.nann(user, 50, new WalkParams(50, index.size(), Descent.NARROW));
+          // after a call that found a node better than every node scored before it, the next step
+          // expands no more nodes than led there, so its call is no larger on average (doubling the
+          // steps regardless gave 1.3 times)
+          float best = Float.NEGATIVE_INFINITY;
+          for (int c = 0; c + 1 < calls.size(); c++) {
+            float before = best;
+            for (int node : calls.get(c)) {
+              best = Math.max(best, score[node]);
+            }
+            if (c > 0 && best > before) {
+              climbs++;
+              grew += (double) calls.get(c + 1).length / calls.get(c).length;
+            }
+          }
+        }
+      }
+      assertTrue(climbs > 40, "the walks climbed: " + climbs + " calls found a new best");
+      assertTrue(grew / climbs < 1.0, "a call after a new best is on average " + grew / climbs + " times its size");
+    }
   }
 
   @Test
