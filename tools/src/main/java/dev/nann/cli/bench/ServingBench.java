@@ -47,6 +47,10 @@ public final class ServingBench implements Callable<Integer> {
   @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
   String batching = "both";
 
+  @Option(names = "--plot", paramLabel = "PNG", description = "also draw client p50 and p99 against the offered rate, "
+      + "one pair of lines per batching setting, to this PNG")
+  java.nio.file.Path plot;
+
   /** One table per rate: each stage's p50 and p99, and its share of the client's p50. */
   private static void printBreakdown(double rate, LoadDriver.Step r) {
     double client = r.client().quantile(0.5);
@@ -72,6 +76,7 @@ public final class ServingBench implements Callable<Integer> {
         ceiling, walkers, CEILING_BATCH_ROWS);
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();
+    ServingCurve curve = new ServingCurve();
     for (String mode : modes) {
       Map<String, String> s = settings.copy();
       s.put("batching.enabled", Boolean.toString(mode.equals("on")));
@@ -105,6 +110,7 @@ public final class ServingBench implements Callable<Integer> {
           }
           System.out.println(JsonLines.line(line));
           lines.add(JsonLines.line(line));
+          curve.add(new ServingCurve.Point(mode, rate, r.client().quantile(0.5), r.client().quantile(0.99)));
           boolean keptUp = r.qps() >= 0.95 * rate && r.errors() == 0;
           if (keptUp && r.client().quantile(0.99) <= budgetMs) {
             best = rate;
@@ -128,6 +134,11 @@ public final class ServingBench implements Callable<Integer> {
       }
     }
     JsonLines.append(load.json, lines);
+    if (plot != null && !curve.isEmpty()) {
+      curve.write(plot, String.format(java.util.Locale.ROOT, "nann bench serving: %,d items, %s, k = %d, %s", catalog.items,
+          modelDir.getFileName(), load.k, load.delivery), budgetMs);
+      System.err.println("[bench] wrote " + plot);
+    }
     return 0;
   }
 }
