@@ -65,7 +65,7 @@ public final class DescentChooser {
       }
       return searcher.nann(user, k, params.withDescent(d == null ? Descent.WIDE : d), filter);
     }
-    boolean recorded = false;
+    boolean done = false;
     try {
       // compared at width 2k whatever the served width: at W = k the wide descent's extra items alone
       // buy coverage on any scorer, and at widths far above 2k both walks have found nearly everything
@@ -75,11 +75,12 @@ public final class DescentChooser {
       SearchResult wide = searcher.nann(user, k, compared.withDescent(Descent.WIDE).withBudget(params.budget() - half),
           filter);
       SearchResult narrow = searcher.nann(user, k, compared.withDescent(Descent.NARROW).withBudget(half), filter);
-      record(wide, narrow, k);
-      recorded = true;
-      return SearchResult.union(wide, narrow, k);
+      SearchResult best = SearchResult.union(wide, narrow, k);
+      record(gain(best, wide, narrow));
+      done = true;
+      return best;
     } finally {
-      if (!recorded) {
+      if (!done) {
         abandon();
       }
     }
@@ -118,23 +119,25 @@ public final class DescentChooser {
 
   /** Adds one comparison handed out by {@link #next}; the {@link #SAMPLES}-th settles the choice. */
   public void record(SearchResult wide, SearchResult narrow, int k) {
-    double g = gain(wide, narrow, k);
-    synchronized (this) {
-      inFlight--;
-      if (chosen != null) {
-        return;
-      }
-      gainSum += g;
-      recorded++;
-      if (recorded >= SAMPLES) {
-        double mean = gainSum / recorded;
-        chosen = mean > WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
-        onChoice.accept(String.format(java.util.Locale.ROOT, "the default walk takes the %s descent: over its first %d "
-            + "queries the wide descent's gain over the narrow one was %+.1f%% of the best items (wide is kept above "
-            + "%+.0f%%)", chosen.id(), recorded, 100 * mean, 100 * WIDE_GAIN));
-      }
+    record(gain(wide, narrow, k));
+  }
+
+  private synchronized void record(double g) {
+    inFlight--;
+    if (chosen != null) {
+      return;
+    }
+    gainSum += g;
+    recorded++;
+    if (recorded >= SAMPLES) {
+      double mean = gainSum / recorded;
+      chosen = mean > WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
+      onChoice.accept(String.format(java.util.Locale.ROOT, "the default walk takes the %s descent: over its first %d "
+          + "queries the wide descent's gain over the narrow one was %+.1f%% of the best items (wide is kept above "
+          + "%+.0f%%)", chosen.id(), recorded, 100 * mean, 100 * WIDE_GAIN));
     }
   }
+
 
   /** A comparison handed out by {@link #next} that will not be recorded (its query failed). */
   public synchronized void abandon() {
@@ -146,7 +149,11 @@ public final class DescentChooser {
    * only {@code narrow} holds.
    */
   public static double gain(SearchResult wide, SearchResult narrow, int k) {
-    SearchResult best = SearchResult.union(wide, narrow, k);
+    return gain(SearchResult.union(wide, narrow, k), wide, narrow);
+  }
+
+  /** {@link #gain(SearchResult, SearchResult, int)} with the two answers' best k already merged into {@code best}. */
+  private static double gain(SearchResult best, SearchResult wide, SearchResult narrow) {
     if (best.size() == 0) {
       return 0;
     }

@@ -36,9 +36,7 @@ public final class Searcher {
   private ScoreListener listener;
   private int budgetLeft;
   private boolean keepAllInFrontier;   // filtered nann walks: every scored node stays a candidate
-  private double newPerExpansion;   // unvisited neighbours per expanded node on this layer, running estimate
-  private int stepNodes;            // most nodes the next step may expand: 1 on a fresh layer, see expandBest
-  private long layerBest;           // best entry scored or seeded on this layer so far
+  private final StepSizer steps = new StepSizer();
 
   private int scored;
   private float touchSink;            // keeps the gather's read-ahead loads from being optimised away
@@ -177,7 +175,8 @@ public final class Searcher {
    *   <li>Layer 0: the beam W starts as the best {@code width} of every node scored so far; then
    *       each step takes the best not-yet-expanded nodes of W, as many as fill one runtime call of
    *       about {@link #STEP_ROWS} rows (the first steps of a layer take 1, 2, 4, ... nodes, and
-   *       fewer while the walk still climbs), and scores their unvisited neighbours in that call. The walk
+   *       fewer while the walk still climbs: {@link StepSizer}), and scores their unvisited
+   *       neighbours in that call. The walk
    *       ends when no unexpanded node of W beats W's worst (HNSW's stopping rule, so it goes as far
    *       as the scorer's surface leads, however many hops that is) or when the budget of items
    *       scored is spent.
@@ -274,12 +273,7 @@ public final class Searcher {
 
   /** Batched best-first on one layer from the frontier until convergence or the budget is spent. */
   private void walkLayer(UserState user, int level) {
-    newPerExpansion = Math.max(1, expander.maxDegree(level) / 2.0);   // a fresh layer: about half of a row is unvisited
-    stepNodes = 1;
-    layerBest = Long.MIN_VALUE;
-    for (int i = 0; i < results.size(); i++) {
-      layerBest = Math.max(layerBest, results.get(i));
-    }
+    steps.startLayer(expander.maxDegree(level), results);
     while (budgetLeft > 0) {
       long worst = results.isFull() ? results.peek() : Long.MIN_VALUE;
       if (!expandBest(user, level, worst)) {
@@ -289,22 +283,12 @@ public final class Searcher {
   }
 
   /**
-   * One step: pops the best unexpanded nodes not below {@code worst} (enough to fill about
-   * {@link #STEP_ROWS} rows at the neighbours-per-node seen so far), scores their unvisited
-   * neighbours on {@code level} in one call. False when no node qualified.
-   *
-   * <p>How many nodes a step expands follows the walk. A layer's steps start with one node and double
-   * (1, 2, 4, ... up to a call's worth): where the walk enters a layer, its candidates are a few seeds
-   * of mixed quality, and expanding the best one first lets its neighbours overtake the weak seeds
-   * before they are spent on, as HNSW's one node at a time does. On layer 0, a step that finds a node
-   * better than any scored before shows the walk still climbing: HNSW would have moved to that node at
-   * once, so the next step expands only as many nodes as it took to find it, and steps grow again once
-   * the walk stops climbing. On MovieLens + 1M with an inner-product scorer (its best items lie at the
-   * edge of the catalogue, a long climb) that scores 17% fewer items at W = 200 for 25 calls instead
-   * of 21; on the upper layers, whose walks are short, it only added calls (docs/search.md).
+   * One step: pops the best unexpanded nodes not below {@code worst}, as many as {@link StepSizer}
+   * allows, and scores their unvisited neighbours on {@code level} in one call. False when no node
+   * qualified.
    */
   private boolean expandBest(UserState user, int level, long worst) {
-    int want = Math.min(stepNodes, Math.max(1, (int) Math.ceil(STEP_ROWS / Math.max(1.0, newPerExpansion))));
+    int want = steps.nodes();
     ensureCurrent(want);
     int c = 0;
     while (c < want && frontier.size() > 0 && frontier.peek() >= worst) {
@@ -314,40 +298,16 @@ public final class Searcher {
       return false;
     }
     int nn = expander.unvisitedNeighbors(level, current, c);
-    newPerExpansion = 0.5 * newPerExpansion + 0.5 * ((double) nn / c);
     int m = nn > 0 ? scoreBudgeted(user, nn) : 0;
-    int led = expandedToNewBest(c, m);
-    stepNodes = level == 0 && led > 0 ? led : Math.min(stepNodes * 2, 1 << 20);
+    steps.afterStep(level, c, nn, stepEntries, m, expander);
     return true;
   }
 
   /**
-   * How many of the last step's {@code c} expanded nodes (best first) it took to find a node better
-   * than {@link #layerBest} (on layer 0, the best of every node scored so far): up to and including
-   * the first whose neighbours hold one; 0 when none do. Raises layerBest to the best of the step's
-   * {@code m} scored entries.
-   */
-  private int expandedToNewBest(int c, int m) {
-    long before = layerBest;
-    int led = 0;
-    int j = 0;
-    for (int i = 0; i < c && j < m; i++) {
-      int end = Math.min(expander.end(i), m);
-      for (; j < end; j++) {
-        layerBest = Math.max(layerBest, stepEntries[j]);
-      }
-      if (led == 0 && layerBest > before) {
-        led = i + 1;
-      }
-    }
-    return led;
-  }
-
-  /**
    * Scores {@code pending[0, n)} into W, cut to what is left of the budget (nodes cut off stay
-   * marked: the walk ends with this call); returns how many were scored. Nodes entering W, or every node when a filter asks the
-   * walk to keep going, become unexpanded candidates in the frontier; on the upper layers every
-   * node scored is also remembered as a seed for layer 0.
+   * marked: the walk ends with this call); returns how many were scored. Nodes entering W, or every
+   * node when a filter asks the walk to keep going, become unexpanded candidates in the frontier; on
+   * the upper layers every node scored is also remembered as a seed for layer 0.
    */
   private int scoreBudgeted(UserState user, int n) {
     int m = Math.min(n, budgetLeft);

@@ -51,19 +51,22 @@ final class ServingCurve {
    */
   void write(Path png, String title, double budgetMs) throws IOException {
     System.setProperty("java.awt.headless", "true");   // before any AWT class loads: no display needed
-    Map<String, XYSeries> series = new LinkedHashMap<>();
-    Map<String, Integer> runs = new LinkedHashMap<>();
+    Map<String, XYSeries[]> runs = new LinkedHashMap<>();   // per batching setting, in run order: p50, p99
     double low = budgetMs;
     double high = 2 * budgetMs;
     for (Point p : points) {
-      runs.putIfAbsent(p.batching(), runs.size());
       low = Math.min(low, p.p50Ms());
       high = Math.max(high, 1.5 * p.p99Ms());
-      series.computeIfAbsent("p50, batching " + p.batching(), XYSeries::new).add(p.offeredQps(), Math.max(0.1, p.p50Ms()));
-      series.computeIfAbsent("p99, batching " + p.batching(), XYSeries::new).add(p.offeredQps(), Math.max(0.1, p.p99Ms()));
+      XYSeries[] run = runs.computeIfAbsent(p.batching(), b -> new XYSeries[] {
+          new XYSeries("p50, batching " + b), new XYSeries("p99, batching " + b)});
+      run[0].add(p.offeredQps(), Math.max(0.1, p.p50Ms()));
+      run[1].add(p.offeredQps(), Math.max(0.1, p.p99Ms()));
     }
     XYSeriesCollection data = new XYSeriesCollection();
-    series.values().forEach(data::addSeries);
+    runs.values().forEach(run -> {
+      data.addSeries(run[0]);
+      data.addSeries(run[1]);
+    });
 
     NumberAxis rate = new NumberAxis("offered requests/s");
     LogarithmicAxis latency = new LogarithmicAxis("client latency, ms (log)");
@@ -71,10 +74,8 @@ final class ServingCurve {
     XYLineAndShapeRenderer lines = new XYLineAndShapeRenderer(true, true);
     Color[] colours = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0x9467bd)};
     for (int i = 0; i < data.getSeriesCount(); i++) {
-      String key = data.getSeriesKey(i).toString();
-      boolean p99 = key.startsWith("p99");
-      int run = runs.get(key.substring(key.indexOf("batching ") + "batching ".length()));
-      lines.setSeriesPaint(i, colours[run % colours.length]);   // one colour per setting: p50 dashed, p99 solid
+      boolean p99 = i % 2 == 1;   // series come in pairs per setting, p50 then p99
+      lines.setSeriesPaint(i, colours[(i / 2) % colours.length]);   // one colour per setting: p50 dashed, p99 solid
       lines.setSeriesStroke(i, p99 ? new BasicStroke(2f) : new BasicStroke(2f, BasicStroke.CAP_BUTT,
           BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
     }
