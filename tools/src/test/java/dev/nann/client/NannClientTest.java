@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -85,8 +86,12 @@ class NannClientTest {
         }
         assertEquals(1, nann.repeatsDropped(), "the repeat is dropped and counted; another client's answer is not a repeat");
 
-        // a wait shorter than any round trip through Kafka: the future fails with a timeout
-        CompletableFuture<RetrievalResponse> lost = nann.retrieve(NannClient.request(1, 20), Duration.ofMillis(1));
+      }
+      // a request nobody answers (no job reads its topic): the future fails with a timeout. Not a short
+      // wait on the served topic: on a fast machine the answer can beat the timer's wake-up there.
+      stack.kafka.createTopics(List.of("nann-test-unserved-requests"), 1, Set.of());
+      try (NannClient unserved = new NannClient(bootstrap, "nann-test-unserved-requests", responsesTopic, Map.of())) {
+        CompletableFuture<RetrievalResponse> lost = unserved.retrieve(NannClient.request(1, 20), Duration.ofMillis(1));
         ExecutionException e = assertThrows(ExecutionException.class, lost::get);
         assertTrue(e.getCause() instanceof TimeoutException, e.toString());
       }
