@@ -400,6 +400,7 @@ public final class RetrievalEngine implements AutoCloseable {
     RetrievalResponse r = RequestProtocol.answer(req, cold ? ResponseStatus.COLD_START : ResponseStatus.OK,
         cold ? "no behaviour history in the index: ranked by the user network on an empty sequence (profile alone)" : "",
         index.version(), model.version(), items, scores, answer.scored());
+    r.setScoreCalls(answer.walk().scoreCalls());
     float walkMs = answer.walk().totalNanos() / 1e6f;
     float scorerMs = answer.walk().scorerNanos() / 1e6f;
     r.getTimings().put("user_network", userNanos / 1e6f);

@@ -54,6 +54,8 @@ class RequestBudgetTest {
     RetrievalResponse small = ask("nann", 50, 300);
     assertEquals(ResponseStatus.OK, small.getStatus(), small.toString());
     assertEquals(300, small.getItemsScored(), "a walk cut by its budget scores exactly the budget");
+    assertTrue(small.getScoreCalls() > 1 && small.getScoreCalls() < 300,
+        "the answer reports the walk's score calls: " + small.getScoreCalls());
     assertEquals(50, small.getItems().size());
     RetrievalResponse byDefault = ask("nann", 50, 0);
     assertEquals(600, byDefault.getItemsScored(), "0: the job's search.budget");
@@ -74,7 +76,10 @@ class RequestBudgetTest {
       assertEquals(ResponseStatus.OK, r.getStatus(), mode + ": " + r);
       assertEquals(20, r.getItems().size(), mode);
     }
-    assertEquals(3000, ask("brute", 20, 0).getItemsScored(), "brute force ignores the walk's budget");
+    RetrievalResponse brute = ask("brute", 20, 0);
+    assertEquals(3000, brute.getItemsScored(), "brute force ignores the walk's budget");
+    assertTrue(brute.getScoreCalls() >= 1 && brute.getScoreCalls() <= 3000 / 16,
+        "brute force scores in large calls: " + brute.getScoreCalls());
     RetrievalResponse unknown = ask("fast", 20, 0);
     assertEquals(ResponseStatus.INVALID, unknown.getStatus());
     assertTrue(unknown.getDetail().contains("unknown mode 'fast'") && unknown.getDetail().contains("beam"),

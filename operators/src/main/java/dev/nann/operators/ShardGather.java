@@ -85,6 +85,7 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
     long[][] items = new long[ok.size()][];
     float[][] scores = new float[ok.size()][];
     int scored = 0;
+    int calls = 0;
     float engine = 0;
     Map<String, Float> timings = new HashMap<>();
     for (int i = 0; i < ok.size(); i++) {
@@ -95,6 +96,7 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
         scores[i][j] = r.getScores().get(j);
       }
       scored += r.getItemsScored();
+      calls += r.getScoreCalls();
       engine = Math.max(engine, r.getEngineMillis());   // the shards walk side by side
       r.getTimings().forEach((stage, ms) -> timings.merge(stage, ms, Math::max));
     }
@@ -114,7 +116,7 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
         ? (shards - missing.size()) + " of " + shards + " shards answered; the items are the best of those: " + why
         : base.getDetail();
     RetrievalResponse r = RetrievalResponse.newBuilder(base).setStatus(status).setDetail(detail)
-        .setItems(outItems).setScores(outScores).setItemsScored(scored).setEngineMillis(engine)
+        .setItems(outItems).setScores(outScores).setItemsScored(scored).setScoreCalls(calls).setEngineMillis(engine)
         .setTimings(timings).setMissingShards(missing).build();
     return output(first, r, parts);
   }

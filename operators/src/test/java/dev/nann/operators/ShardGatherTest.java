@@ -30,6 +30,7 @@ class ShardGatherTest {
     r.setScores(sc);
     r.setIndexVersion(9);
     r.setItemsScored(100);
+    r.setScoreCalls(7);
     Map<String, Long> stamps = new HashMap<>(Map.of("engineEnd", 1000L + shard));
     return new ServingOutput(r, false, Map.of(), 5L, stamps, shard, "r1#1", 3);
   }
@@ -43,6 +44,7 @@ class ShardGatherTest {
     assertEquals(ResponseStatus.OK, r.getStatus());
     assertEquals(List.of(5L, 4L, 2L), r.getItems());
     assertEquals(200, r.getItemsScored());
+    assertEquals(14, r.getScoreCalls(), "the shards' calls add up");
     assertEquals(9, r.getIndexVersion());
     assertTrue(r.getMissingShards().isEmpty());
     assertEquals(1001L, out.getStamps().get("engineEnd"), "the slowest shard's end");

@@ -24,7 +24,7 @@ final class LoadDriver {
 
   /** What one rate step measured. */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
-              double meanScored, Map<String, LatencyStats> stages, int lost, int duplicates) {
+              double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates) {
   }
 
   /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
@@ -75,6 +75,7 @@ final class LoadDriver {
       int duplicates = 0;
       java.util.Set<String> seen = new java.util.HashSet<>();
       double scored = 0;
+      double calls = 0;
       long last = start;
       long deadline = start + (secs + 10) * 1_000_000_000L;
       while (answered < total && System.nanoTime() < deadline) {
@@ -106,6 +107,7 @@ final class LoadDriver {
           stages.get("kafka_out").add(Math.max(0, clientMs - resp.getLatencyMillis()));
           engineLat.add(resp.getEngineMillis());
           scored += resp.getItemsScored();
+          calls += resp.getScoreCalls();
         }
       }
       sender.join();
@@ -115,8 +117,9 @@ final class LoadDriver {
           jobLat.quantile(0.99), engineLat.quantile(0.5));
       // what never came back within 10 s of the last send, and answers seen twice (at-least-once
       // delivery may repeat answers after a job restart; none is expected without one)
+      int ok = Math.max(1, answered - errors);
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
-          answered == 0 ? 0 : scored / Math.max(1, answered - errors), stages, total - answered, duplicates);
+          answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates);
     }
   }
 }

@@ -12,13 +12,45 @@ import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The scorer's own ceiling on this machine: items per second that bare ONNX Runtime calls on the
- * serving model reach, with as many threads as the engine walks with and batches of the size the
- * default walk sends. Divided by the items a request scores, it is the request rate no serving
- * pipeline could beat here; the serving benchmark reports its own rate against it.
+ * The scorer's own ceiling on this machine: what bare ONNX Runtime calls on the serving model cost,
+ * with as many threads as the engine walks with. Measured at two batch sizes, the cost of one call is
+ * a fixed part plus a part per row ({@link CallCost}), so the ceiling can be taken at the calls the
+ * walk really makes: a request of c calls scoring n items costs c fixed parts and n row parts, the
+ * request rate no serving pipeline could beat here with that walk. The serving benchmark reports its
+ * own rate against it.
  */
 final class ScorerCeiling {
   private ScorerCeiling() {}
+
+  /**
+   * One thread's cost of a runtime call, {@code nanosPerCall + rows * nanosPerRow}, with {@code
+   * threads} threads calling side by side.
+   */
+  record CallCost(double nanosPerCall, double nanosPerRow, int threads) {
+    /** Items/s all threads reach with calls of {@code rows} rows. */
+    double itemsPerSecond(double rows) {
+      return threads * rows * 1e9 / (nanosPerCall + rows * nanosPerRow);
+    }
+
+    /** Requests/s all threads reach when each request makes {@code calls} calls scoring {@code items} items. */
+    double requestsPerSecond(double calls, double items) {
+      return threads * 1e9 / (calls * nanosPerCall + items * nanosPerRow);
+    }
+  }
+
+  /** The cost model fitted from calls of {@code smallRows} and {@code largeRows} rows, {@code seconds} each. */
+  static CallCost measure(Path modelDir, int threads, int smallRows, int largeRows, double seconds)
+      throws InterruptedException {
+    double small = callNanos(itemsPerSecond(modelDir, threads, smallRows, seconds), threads, smallRows);
+    double large = callNanos(itemsPerSecond(modelDir, threads, largeRows, seconds), threads, largeRows);
+    double perRow = Math.max(0, (large - small) / (largeRows - smallRows));
+    return new CallCost(Math.max(0, small - perRow * smallRows), perRow, threads);
+  }
+
+  /** One thread's nanoseconds per call of {@code rows} rows, from the items/s all threads reached. */
+  private static double callNanos(double itemsPerSecond, int threads, int rows) {
+    return threads * rows * 1e9 / Math.max(1, itemsPerSecond);
+  }
 
   /** Items/s over {@code seconds}, after a one-second warm-up, from {@code threads} threads. */
   static double itemsPerSecond(Path modelDir, int threads, int batchRows, double seconds) throws InterruptedException {

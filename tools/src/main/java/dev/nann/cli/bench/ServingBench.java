@@ -35,8 +35,9 @@ public final class ServingBench implements Callable<Integer> {
   @Mixin
   ServingSettings settings;
 
-  /** Rows per runtime call in the ceiling loop: about what one step of the default walk sends. */
-  static final int CEILING_BATCH_ROWS = 256;
+  /** Rows per runtime call of the two ceiling loops: a small step of the walk, and a full one. */
+  static final int CEILING_SMALL_ROWS = 32;
+  static final int CEILING_FULL_ROWS = 256;
 
   @Option(names = "--budget-ms", description = "p99 end-to-end budget (default: ${DEFAULT-VALUE})")
   double budgetMs = 50;
@@ -70,10 +71,12 @@ public final class ServingBench implements Callable<Integer> {
     Corpus corpus = catalog.corpus();
     int walkers = EngineConfig.walkersFor(Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
         Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
-    // the scorer's own ceiling first, on the same model, threads and batch size, in the same run
-    double ceiling = ScorerCeiling.itemsPerSecond(modelDir, walkers, CEILING_BATCH_ROWS, 5);
-    System.err.printf("[bench] scorer ceiling: %,.0f items/s (bare ONNX Runtime, %d threads, batches of %d rows)%n",
-        ceiling, walkers, CEILING_BATCH_ROWS);
+    // the scorer's own ceiling first, on the same model and threads, in the same run; taken at the
+    // walk's own calls once the ladder has shown how many it makes
+    ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS, 3);
+    System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling (bare ONNX Runtime, %d threads): %.1f us a call "
+        + "+ %.2f us a row; %,.0f items/s in calls of %d rows%n", walkers, cost.nanosPerCall() / 1e3,
+        cost.nanosPerRow() / 1e3, cost.itemsPerSecond(CEILING_FULL_ROWS), CEILING_FULL_ROWS);
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();
     ServingCurve curve = new ServingCurve();
@@ -91,6 +94,7 @@ public final class ServingBench implements Callable<Integer> {
             + "the job idle): p50 %.2f ms, p99 %.2f ms%n", hop.quantile(0.5), hop.quantile(0.99));
         double best = 0;
         double scored = 0;
+        double calls = 0;
         for (double rate : load.rates) {
           LoadDriver.Step r = LoadDriver.step(stack.client, rate, corpus.users().size(), load.seconds, load.k);
           ObjectNode line = JsonLines.object().put("bench", "serving").put("items", catalog.items).put("dim", corpus.dim())
@@ -101,7 +105,8 @@ public final class ServingBench implements Callable<Integer> {
               .put("job_p99_ms", round(r.job().quantile(0.99), 1)).put("engine_p50_ms", round(r.engine().quantile(0.5), 2))
               .put("engine_p99_ms", round(r.engine().quantile(0.99), 2))
               .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
-              .put("items_scored", round(r.meanScored(), 0)).put("lost", r.lost()).put("duplicates", r.duplicates());
+              .put("items_scored", round(r.meanScored(), 0)).put("score_calls", round(r.meanCalls(), 1))
+              .put("lost", r.lost()).put("duplicates", r.duplicates());
           var stagesP50 = JsonLines.object();
           r.stages().forEach((st, l) -> stagesP50.put(st, round(l.quantile(0.5), 2)));
           line.set("stages_p50_ms", stagesP50);
@@ -115,20 +120,32 @@ public final class ServingBench implements Callable<Integer> {
           if (keptUp && r.client().quantile(0.99) <= budgetMs) {
             best = rate;
           }
-          scored = Math.max(scored, r.meanScored());
+          if (r.meanScored() > scored) {
+            scored = r.meanScored();
+            calls = r.meanCalls();
+          }
           if (!keptUp || r.client().quantile(0.99) > 4 * budgetMs) {
             System.err.printf("[bench] stopping the ladder at %.0f req/s: %s%n", rate,
                 keptUp ? "p99 far over budget" : "the job did not keep up");
             break;
           }
         }
-        double ceilingQps = scored > 0 ? ceiling / scored : 0;
+        // the walk's own calls; without them (a job that does not report calls) full calls, the higher ceiling
+        double rowsPerCall = calls > 0 ? scored / calls : CEILING_FULL_ROWS;
+        double ceilingQps = scored > 0 ? cost.requestsPerSecond(scored / rowsPerCall, scored) : 0;
+        double fullCallsQps = scored > 0 ? cost.itemsPerSecond(CEILING_FULL_ROWS) / scored : 0;
         String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", mode)
             .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
-            .put("ceiling_items_per_s", round(ceiling, 0)).put("items_scored_per_request", round(scored, 0))
-            .put("ceiling_qps", round(ceilingQps, 0))
+            .put("ceiling_items_per_s", round(cost.itemsPerSecond(rowsPerCall), 0))
+            .put("items_scored_per_request", round(scored, 0)).put("score_calls_per_request", round(scored / rowsPerCall, 1))
+            .put("ceiling_qps", round(ceilingQps, 0)).put("ceiling_qps_full_calls", round(fullCallsQps, 0))
+            .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
             .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
             .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2)));
+        System.err.printf(java.util.Locale.ROOT, "[bench] %s: %.0f req/s within p99 %.0f ms = %.2f of the scorer's ceiling at "
+            + "the walk's calls (%.0f req/s: %.1f calls, %.0f items a request; %.0f req/s in calls of %d rows)%n", mode,
+            best, budgetMs, ceilingQps > 0 ? best / ceilingQps : 0, ceilingQps, scored / rowsPerCall, scored, fullCallsQps,
+            CEILING_FULL_ROWS);
         System.out.println(summary);
         lines.add(summary);
       }
