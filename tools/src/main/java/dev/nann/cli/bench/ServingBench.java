@@ -73,7 +73,7 @@ public final class ServingBench implements Callable<Integer> {
         Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
     // the scorer's own ceiling first, on the same model and threads, in the same run; taken at the
     // walk's own calls once the ladder has shown how many it makes
-    ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS, 3);
+    ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS, 3, 1.5);
     System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling (bare ONNX Runtime, %d threads): %.1f us a call "
         + "+ %.2f us a row; %,.0f items/s in calls of %d rows%n", walkers, cost.nanosPerCall() / 1e3,
         cost.nanosPerRow() / 1e3, cost.itemsPerSecond(CEILING_FULL_ROWS), CEILING_FULL_ROWS);

@@ -11,7 +11,7 @@ class ScorerCeilingTest {
 
   @Test
   void theFittedCallCostPricesARequestByItsCallsAndItems() throws Exception {
-    ScorerCeiling.CallCost cost = ScorerCeiling.measure(MODEL, 1, 8, 64, 0.3);
+    ScorerCeiling.CallCost cost = ScorerCeiling.measure(MODEL, 1, 8, 64, 1, 0.3);
     assertTrue(cost.nanosPerRow() > 0, "a row costs something: " + cost);
     assertTrue(cost.nanosPerCall() >= 0, cost.toString());
     // a request of 10 calls scoring 640 items costs what 10 calls of 64 rows cost
