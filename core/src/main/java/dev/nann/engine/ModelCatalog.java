@@ -308,7 +308,7 @@ final class ModelCatalog implements AutoCloseable {
       model.close();
       throw new ScorerException("model directory " + dir + " holds version " + actual + ", not " + version, null);
     }
-    OnnxScorer onnx = new OnnxScorer(model, ShapeGrid.defaults(), true);
+    OnnxScorer onnx = new OnnxScorer(model, ShapeGrid.forProvider(model.provider()), true);
     MicroBatchingScorer batcher = config.microBatching()
         ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
         : null;

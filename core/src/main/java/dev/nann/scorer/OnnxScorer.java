@@ -10,17 +10,17 @@ import java.util.Map;
 /**
  * Scores with {@code score.onnx} through ONNX Runtime, following the model contract: the user
  * state tensors from {@code user.onnx}, a {@code user_idx} column and the candidate embeddings.
- * Every call is padded up to a {@link ShapeGrid} size; all grid sizes are run once at
- * construction so the first real query does not pay for shape specialisation.
+ * Every call is padded up to a {@link ShapeGrid} size (unpadded on the CPU provider); all grid
+ * sizes are run once at construction so the first real query does not pay for shape specialisation.
  */
 public final class OnnxScorer implements Scorer {
   private final OnnxModel model;
   private final ShapeGrid grid;
   private final boolean ownsModel;
 
-  /** Wraps a loaded model with the default grid and warms it up. */
+  /** Wraps a loaded model with its provider's grid and warms it up. */
   public OnnxScorer(OnnxModel model) {
-    this(model, ShapeGrid.defaults(), false);
+    this(model, ShapeGrid.forProvider(model.provider()), false);
   }
 
   /**
@@ -35,7 +35,8 @@ public final class OnnxScorer implements Scorer {
 
   /** Loads {@code dir} and returns a scorer that owns it. */
   public static OnnxScorer open(java.nio.file.Path dir, int intraOpThreads) {
-    return new OnnxScorer(OnnxModel.load(dir, intraOpThreads), ShapeGrid.defaults(), true);
+    OnnxModel model = OnnxModel.load(dir, intraOpThreads);
+    return new OnnxScorer(model, ShapeGrid.forProvider(model.provider()), true);
   }
 
   public OnnxModel model() {

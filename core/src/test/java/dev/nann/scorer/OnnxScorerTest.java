@@ -116,8 +116,9 @@ class OnnxScorerTest {
   @Test
   void paddingDoesNotChangeScores() {
     try (OnnxModel model = OnnxModel.load(TestData.model("attention", 16))) {
-      OnnxScorer scorer = new OnnxScorer(model);
-      ScoreBatch batch = scorer.newBatch();
+      OnnxScorer padded = new OnnxScorer(model, ShapeGrid.defaults(), false);
+      OnnxScorer unpadded = new OnnxScorer(model, ShapeGrid.unpadded(8192), false);
+      ScoreBatch batch = padded.newBatch();
       java.util.Random rnd = new java.util.Random(3);
       float[] rows = new float[300 * 16];
       for (int i = 0; i < rows.length; i++) {
@@ -126,14 +127,18 @@ class OnnxScorerTest {
       for (int i = 0; i < 300; i++) {
         batch.putRow(i, rows, i * 16);
       }
-      try (UserState u = scorer.user(new UserFeatures(new long[] {1, 2}, java.util.Arrays.copyOf(rows, 32), 16))) {
-        scorer.score(u, batch, 300);                   // padded to a grid size > 300
+      try (UserState u = padded.user(new UserFeatures(new long[] {1, 2}, java.util.Arrays.copyOf(rows, 32), 16))) {
+        padded.score(u, batch, 300);                   // padded to a grid size > 300
         float[] all = batch.scores().clone();
-        scorer.score(u, batch, 1);                     // padded to 16, same first row
-        assertEquals(all[0], batch.scores()[0], 1e-5);
-        scorer.score(u, batch, 17);
-        for (int i = 0; i < 17; i++) {
-          assertEquals(all[i], batch.scores()[i], 1e-5);
+        for (int n : new int[] {1, 17, 37, 300}) {
+          padded.score(u, batch, n);                   // 1 and 17 padded to 16 and 24: same first rows
+          for (int i = 0; i < n; i++) {
+            assertEquals(all[i], batch.scores()[i], 1e-5, "padded, " + n + " rows, row " + i);
+          }
+          unpadded.score(u, batch, n);                 // n rows as they are
+          for (int i = 0; i < n; i++) {
+            assertEquals(all[i], batch.scores()[i], 1e-5, "unpadded, " + n + " rows, row " + i);
+          }
         }
       }
     }
@@ -151,6 +156,12 @@ class OnnxScorerTest {
       assertTrue(p >= n && p <= Math.max(16, n * 1.2 + 8), n + " -> " + p);
     }
     assertThrows(IllegalArgumentException.class, () -> g.padTo(8193));
+    ShapeGrid none = ShapeGrid.unpadded(8192);
+    assertEquals(37, none.padTo(37));
+    assertEquals(1, none.padTo(1));
+    assertThrows(IllegalArgumentException.class, () -> none.padTo(8193));
+    assertFalse(ShapeGrid.forProvider("CPU").padded(), "the CPU provider runs any batch size as it is");
+    assertTrue(ShapeGrid.forProvider("CUDA:0").padded(), "a GPU sees only the grid's shapes");
   }
 
   private Path copyFixture(String arch, int dim) throws IOException {

@@ -221,12 +221,12 @@ public final class EvalCommand implements Callable<Integer> {
       index = heap(index);
       long t0 = System.nanoTime();
       Scorer scorer = switch (scorerKind) {
-        case "onnx" -> new OnnxScorer(onnx, ShapeGrid.defaults(), false);
+        case "onnx" -> new OnnxScorer(onnx, ShapeGrid.forProvider(onnx.provider()), false);
         case "ip" -> new InnerProductScorer(onnx);
         default -> throw new IllegalArgumentException("unknown --scorer '" + scorerKind + "'; use onnx or ip");
       };
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
-          scorer instanceof OnnxScorer o ? o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
+          scorer instanceof OnnxScorer o ? (o.grid().padded() ? "" : "unpadded, ") + o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (!noReferenceCache) {
         evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash));
