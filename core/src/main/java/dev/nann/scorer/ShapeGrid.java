@@ -57,8 +57,8 @@ public final class ShapeGrid {
   }
 
   /**
-   * The grid for an execution provider ({@code "CPU"} or {@code "CUDA"}, as {@code OnnxModel}
-   * names it): unpadded on the CPU, where padding only adds rows (measured: 4–7% more queries/s
+   * The grid for an execution provider as {@code OnnxModel#provider} names it ({@code CPU} or
+   * {@code CUDA:<device>}): unpadded on the CPU, where padding only adds rows (measured: 4–7% more queries/s
    * on MovieLens + 1M with the attention scorer), the default grid on a GPU.
    */
   public static ShapeGrid forProvider(String provider) {
