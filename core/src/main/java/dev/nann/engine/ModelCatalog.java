@@ -6,7 +6,6 @@ import dev.nann.scorer.ModelSpec;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScorerException;
-import dev.nann.scorer.ShapeGrid;
 import dev.nann.search.DescentChooser;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -308,7 +307,7 @@ final class ModelCatalog implements AutoCloseable {
       model.close();
       throw new ScorerException("model directory " + dir + " holds version " + actual + ", not " + version, null);
     }
-    OnnxScorer onnx = new OnnxScorer(model, ShapeGrid.forProvider(model.provider()), true);
+    OnnxScorer onnx = new OnnxScorer(model, true);
     MicroBatchingScorer batcher = config.microBatching()
         ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
         : null;

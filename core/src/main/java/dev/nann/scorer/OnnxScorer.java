@@ -20,7 +20,16 @@ public final class OnnxScorer implements Scorer {
 
   /** Wraps a loaded model with its provider's grid and warms it up. */
   public OnnxScorer(OnnxModel model) {
-    this(model, ShapeGrid.forProvider(model.provider()), false);
+    this(model, false);
+  }
+
+  /**
+   * Wraps a loaded model with its provider's grid ({@link ShapeGrid#forProvider}) and warms it up.
+   *
+   * @param ownsModel close the model when this scorer is closed
+   */
+  public OnnxScorer(OnnxModel model, boolean ownsModel) {
+    this(model, ShapeGrid.forProvider(model.provider()), ownsModel);
   }
 
   /**
@@ -35,8 +44,7 @@ public final class OnnxScorer implements Scorer {
 
   /** Loads {@code dir} and returns a scorer that owns it. */
   public static OnnxScorer open(java.nio.file.Path dir, int intraOpThreads) {
-    OnnxModel model = OnnxModel.load(dir, intraOpThreads);
-    return new OnnxScorer(model, ShapeGrid.forProvider(model.provider()), true);
+    return new OnnxScorer(OnnxModel.load(dir, intraOpThreads), true);
   }
 
   public OnnxModel model() {

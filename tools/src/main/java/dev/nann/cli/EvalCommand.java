@@ -17,7 +17,6 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.ScorerRuntime;
-import dev.nann.scorer.ShapeGrid;
 import dev.nann.search.BeamParams;
 import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
@@ -221,7 +220,7 @@ public final class EvalCommand implements Callable<Integer> {
       index = heap(index);
       long t0 = System.nanoTime();
       Scorer scorer = switch (scorerKind) {
-        case "onnx" -> new OnnxScorer(onnx, ShapeGrid.forProvider(onnx.provider()), false);
+        case "onnx" -> new OnnxScorer(onnx);
         case "ip" -> new InnerProductScorer(onnx);
         default -> throw new IllegalArgumentException("unknown --scorer '" + scorerKind + "'; use onnx or ip");
       };
