@@ -48,9 +48,11 @@ final class ScorerCeiling {
       throws InterruptedException {
     double smallBest = 0;
     double largeBest = 0;
-    for (int r = 0; r < rounds; r++) {
-      smallBest = Math.max(smallBest, itemsPerSecond(modelDir, threads, smallRows, seconds));
-      largeBest = Math.max(largeBest, itemsPerSecond(modelDir, threads, largeRows, seconds));
+    try (OnnxScorer scorer = OnnxScorer.open(modelDir, 1)) {
+      for (int r = 0; r < rounds; r++) {
+        smallBest = Math.max(smallBest, itemsPerSecond(scorer, threads, smallRows, seconds));
+        largeBest = Math.max(largeBest, itemsPerSecond(scorer, threads, largeRows, seconds));
+      }
     }
     double small = callNanos(smallBest, threads, smallRows);
     double large = callNanos(largeBest, threads, largeRows);
@@ -64,47 +66,47 @@ final class ScorerCeiling {
   }
 
   /** Items/s over {@code seconds}, after a one-second warm-up, from {@code threads} threads. */
-  private static double itemsPerSecond(Path modelDir, int threads, int batchRows, double seconds) throws InterruptedException {
-    int dim = ModelSpec.read(modelDir).itemDim();
-    try (OnnxScorer scorer = OnnxScorer.open(modelDir, 1)) {
-      AtomicLong items = new AtomicLong();
-      long warmEnd = System.nanoTime() + 1_000_000_000L;
-      long end = warmEnd + (long) (seconds * 1e9);
-      List<Thread> workers = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        int seed = t;
-        Thread w = new Thread(() -> {
-          SplittableRandom rnd = new SplittableRandom(seed);
-          float[] rows = new float[batchRows * dim];
-          for (int i = 0; i < rows.length; i++) {
-            rows[i] = (float) rnd.nextGaussian();
+  private static double itemsPerSecond(OnnxScorer scorer, int threads, int batchRows, double seconds)
+      throws InterruptedException {
+    ModelSpec spec = scorer.model().spec();
+    int dim = spec.itemDim();
+    AtomicLong items = new AtomicLong();
+    long warmEnd = System.nanoTime() + 1_000_000_000L;
+    long end = warmEnd + (long) (seconds * 1e9);
+    List<Thread> workers = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int seed = t;
+      Thread w = new Thread(() -> {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] rows = new float[batchRows * dim];
+        for (int i = 0; i < rows.length; i++) {
+          rows[i] = (float) rnd.nextGaussian();
+        }
+        int len = spec.maxSeqLen();
+        long[] ids = new long[len];
+        float[] history = new float[len * dim];
+        for (int i = 0; i < history.length; i++) {
+          history[i] = (float) rnd.nextGaussian();
+        }
+        ScoreBatch batch = scorer.newBatch();
+        try (UserState user = scorer.user(new UserFeatures(ids, history, dim))) {
+          for (int r = 0; r < batchRows; r++) {
+            batch.putRow(r, rows, r * dim);
           }
-          int len = ModelSpec.read(modelDir).maxSeqLen();
-          long[] ids = new long[len];
-          float[] history = new float[len * dim];
-          for (int i = 0; i < history.length; i++) {
-            history[i] = (float) rnd.nextGaussian();
-          }
-          ScoreBatch batch = scorer.newBatch();
-          try (UserState user = scorer.user(new UserFeatures(ids, history, dim))) {
-            for (int r = 0; r < batchRows; r++) {
-              batch.putRow(r, rows, r * dim);
+          while (System.nanoTime() < end) {
+            scorer.score(user, batch, batchRows);
+            if (System.nanoTime() > warmEnd) {
+              items.addAndGet(batchRows);
             }
-            while (System.nanoTime() < end) {
-              scorer.score(user, batch, batchRows);
-              if (System.nanoTime() > warmEnd) {
-                items.addAndGet(batchRows);
-              }
-            }
           }
-        }, "ceiling-" + t);
-        workers.add(w);
-        w.start();
-      }
-      for (Thread w : workers) {
-        w.join();
-      }
-      return items.get() / seconds;
+        }
+      }, "ceiling-" + t);
+      workers.add(w);
+      w.start();
     }
+    for (Thread w : workers) {
+      w.join();
+    }
+    return items.get() / seconds;
   }
 }
