@@ -17,6 +17,8 @@ public final class OnnxScorer implements Scorer {
   private final OnnxModel model;
   private final ShapeGrid grid;
   private final boolean ownsModel;
+  private final long[] outputShape;   // the score output's shape with the row axis at outputRowAxis; null: not pinned
+  private final int outputRowAxis;
 
   /** Wraps a loaded model with its provider's grid and warms it up. */
   public OnnxScorer(OnnxModel model) {
@@ -39,6 +41,9 @@ public final class OnnxScorer implements Scorer {
     this.model = model;
     this.grid = grid;
     this.ownsModel = ownsModel;
+    long[] probed = probeOutputShape();
+    this.outputRowAxis = rowAxis(probed, grid.padTo(Math.min(3, grid.max())));
+    this.outputShape = outputRowAxis < 0 ? null : probed;
     warmUp();
   }
 
@@ -104,9 +109,7 @@ public final class OnnxScorer implements Scorer {
              new long[] {padded})) {
       inputs.put(s.itemEmbName(), items);
       inputs.put(s.userIdxName(), idx);
-      try (OrtSession.Result r = model.scoreSession().run(inputs)) {
-        ((OnnxTensor) r.get(0)).getFloatBuffer().get(batch.scores(), 0, n);
-      }
+      run(inputs, batch, padded, n);
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a batch of " + n + ": "
           + e.getMessage(), e);
@@ -142,15 +145,73 @@ public final class OnnxScorer implements Scorer {
           merged.items().duplicate().position(0).limit(padded * d).slice(), new long[] {padded, d}));
       inputs.put(s.userIdxName(), OnnxTensor.createTensor(model.env(),
           merged.userIdx().duplicate().position(0).limit(padded).slice(), new long[] {padded}));
-      try (OrtSession.Result r = model.scoreSession().run(inputs)) {
-        ((OnnxTensor) r.get(0)).getFloatBuffer().get(merged.scores(), 0, n);
-      }
+      run(inputs, merged, padded, n);
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a merged batch of " + n
           + " rows for " + userCount + " users: " + e.getMessage(), e);
     } finally {
       inputs.values().forEach(OnnxTensor::close);
     }
+  }
+
+  /**
+   * Runs the score network on {@code inputs} (a call of {@code padded} rows) and copies the first
+   * {@code n} scores to {@code batch.scores()}. The output is pinned to the batch's direct buffer when
+   * its shape is known, so the runtime allocates no output tensor and nothing is copied out of one:
+   * about 2.4 µs of a call's ~9 µs fixed cost on an inner-product scorer (docs/benchmarks.md).
+   */
+  private void run(Map<String, OnnxTensor> inputs, ScoreBatch batch, int padded, int n) throws OrtException {
+    if (outputShape == null) {
+      try (OrtSession.Result r = model.scoreSession().run(inputs)) {
+        ((OnnxTensor) r.get(0)).getFloatBuffer().get(batch.scores(), 0, n);
+      }
+      return;
+    }
+    long[] shape = outputShape.clone();
+    shape[outputRowAxis] = padded;
+    FloatBuffer out = batch.output();
+    try (OnnxTensor pinned = OnnxTensor.createTensor(model.env(), out.duplicate().position(0).limit(padded).slice(), shape);
+         OrtSession.Result r = model.scoreSession().run(inputs, java.util.Set.of(),
+             Map.of(model.spec().scoreOutput(), pinned))) {
+      out.get(0, batch.scores(), 0, n);
+    }
+  }
+
+  /** The score output's shape on a call of a few rows, from one unpinned call (the contract's [N], or e.g. [N, 1]). */
+  private long[] probeOutputShape() {
+    int rows = grid.padTo(Math.min(3, grid.max()));
+    int d = itemDim();
+    ModelSpec s = model.spec();
+    ScoreBatch batch = newBatch();
+    try (UserState u = user(new UserFeatures(new long[] {0}, new float[d], d))) {
+      Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) u).tensors);
+      try (OnnxTensor items = OnnxTensor.createTensor(model.env(), batch.items().duplicate().position(0).limit(rows * d).slice(),
+          new long[] {rows, d});
+           OnnxTensor idx = OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(rows).slice(),
+               new long[] {rows})) {
+        inputs.put(s.itemEmbName(), items);
+        inputs.put(s.userIdxName(), idx);
+        try (OrtSession.Result r = model.scoreSession().run(inputs)) {
+          return ((OnnxTensor) r.get(s.scoreOutput()).orElse(r.get(0))).getInfo().getShape();
+        }
+      }
+    } catch (OrtException e) {
+      throw new ScorerException("score network of model " + s.version() + " failed on a first call of " + rows
+          + " rows: " + e.getMessage(), e);
+    }
+  }
+
+  /** The axis of {@code shape} that holds the {@code rows} rows when every other axis is 1; -1 otherwise. */
+  static int rowAxis(long[] shape, int rows) {
+    int axis = -1;
+    for (int i = 0; i < shape.length; i++) {
+      if (shape[i] == rows && axis < 0) {
+        axis = i;
+      } else if (shape[i] != 1) {
+        return -1;
+      }
+    }
+    return axis;
   }
 
   private void warmUp() {
@@ -184,6 +245,11 @@ public final class OnnxScorer implements Scorer {
       this.tensors = tensors;
       this.values = values;
       this.shapes = shapes;
+    }
+
+    /** The user state tensors by input name, for a single-user call. */
+    Map<String, OnnxTensor> tensors() {
+      return tensors;
     }
 
     @Override

@@ -16,6 +16,7 @@ public final class ScoreBatch {
   private final FloatBuffer items;
   private final LongBuffer userIdx;
   private final float[] scores;
+  private final FloatBuffer output;
   private final float[] stage;
 
   public ScoreBatch(int capacity, int dim) {
@@ -27,6 +28,7 @@ public final class ScoreBatch {
     this.items = ByteBuffer.allocateDirect(capacity * dim * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     this.userIdx = ByteBuffer.allocateDirect(capacity * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
     this.scores = new float[capacity];
+    this.output = ByteBuffer.allocateDirect(capacity * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
     this.stage = new float[capacity * dim];
   }
 
@@ -57,6 +59,14 @@ public final class ScoreBatch {
   /** Scores written by the last call. */
   public float[] scores() {
     return scores;
+  }
+
+  /**
+   * Direct buffer a runtime may write a call's scores into in place (no output allocated per call);
+   * the scorer copies them to {@link #scores}.
+   */
+  public FloatBuffer output() {
+    return output;
   }
 
   /** Writes one candidate row from an array. */

@@ -145,6 +145,61 @@ class OnnxScorerTest {
   }
 
   @Test
+  void scoresWrittenInPlaceEqualTheRuntimesOwnOutput() throws Exception {
+    for (String arch : new String[] {"two-sided", "dnn", "attention"}) {
+      try (OnnxModel model = OnnxModel.load(TestData.model(arch, 16))) {
+        OnnxScorer scorer = new OnnxScorer(model);
+        ScoreBatch batch = scorer.newBatch();
+        java.util.Random rnd = new java.util.Random(5);
+        float[] rows = new float[300 * 16];
+        for (int i = 0; i < rows.length; i++) {
+          rows[i] = (float) rnd.nextGaussian();
+        }
+        for (int i = 0; i < 300; i++) {
+          batch.putRow(i, rows, i * 16);
+        }
+        try (UserState u = scorer.user(new UserFeatures(new long[] {3, 4}, java.util.Arrays.copyOf(rows, 32), 16))) {
+          for (int n : new int[] {1, 17, 300}) {
+            scorer.score(u, batch, n);
+            float[] expected = runtimeOutput(model, (OnnxScorer.OnnxUserState) u, batch, n);
+            for (int i = 0; i < n; i++) {
+              assertEquals(expected[i], batch.scores()[i], 0f, arch + ", " + n + " rows, row " + i);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** The score network's output for rows [0, n) as the runtime allocates and returns it (nothing pinned). */
+  private static float[] runtimeOutput(OnnxModel model, OnnxScorer.OnnxUserState u, ScoreBatch batch, int n)
+      throws ai.onnxruntime.OrtException {
+    ModelSpec s = model.spec();
+    java.util.Map<String, ai.onnxruntime.OnnxTensor> inputs = new java.util.HashMap<>(u.tensors());
+    try (ai.onnxruntime.OnnxTensor items = ai.onnxruntime.OnnxTensor.createTensor(model.env(),
+        batch.items().duplicate().position(0).limit(n * 16).slice(), new long[] {n, 16});
+         ai.onnxruntime.OnnxTensor idx = ai.onnxruntime.OnnxTensor.createTensor(model.env(),
+             java.nio.LongBuffer.wrap(new long[n]), new long[] {n})) {
+      inputs.put(s.itemEmbName(), items);
+      inputs.put(s.userIdxName(), idx);
+      try (ai.onnxruntime.OrtSession.Result r = model.scoreSession().run(inputs)) {
+        float[] out = new float[n];
+        ((ai.onnxruntime.OnnxTensor) r.get(0)).getFloatBuffer().get(out);
+        return out;
+      }
+    }
+  }
+
+  @Test
+  void theRowAxisOfTheScoreOutputIsFoundOrRefused() {
+    assertEquals(0, OnnxScorer.rowAxis(new long[] {3}, 3));
+    assertEquals(0, OnnxScorer.rowAxis(new long[] {3, 1}, 3));
+    assertEquals(1, OnnxScorer.rowAxis(new long[] {1, 3}, 3));
+    assertEquals(-1, OnnxScorer.rowAxis(new long[] {3, 2}, 3), "two scores a row: not pinned");
+    assertEquals(-1, OnnxScorer.rowAxis(new long[] {6}, 3), "not one score a row: not pinned");
+  }
+
+  @Test
   void shapeGridPadsUpAndRejectsOversize() {
     ShapeGrid g = ShapeGrid.defaults();
     assertEquals(16, g.padTo(1));
