@@ -4,8 +4,9 @@
 # + 1M GMM distractors (nann_trainer train, then nann_trainer distract) and on the 1M synthetic nested
 # corpus (nann_trainer train-synthetic), each index built at efConstruction 40 and 200: ./nann eval
 # measures the default walk (nann: the serving default, search.descent=auto, and again with the narrow descent), Beam-retrieval
-# (beam) and HNSW-retrieval (hnsw) at five budgets each against the exact top-200, then nann_trainer
-# matrix writes the table and the plot.
+# (beam) and HNSW-retrieval (hnsw) at five budgets each against the exact top-200 (the default walk
+# also at five widths between them, for the comparison at equal items), then nann_trainer matrix
+# writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
@@ -54,6 +55,16 @@ evaluate() {   # corpus spec, model dir, efConstruction, json out
         --modes nann --descent narrow --width 200,400,800,1600,3200 --budget 100000 \
         --json "$narrow.tmp" > "$narrow.txt" 2> "$narrow.log"
     mv "$narrow.tmp" "$narrow"
+  fi
+  # the default walk again at widths between the five: HNSW-retrieval's points fall between the walk's
+  # (the walk scores more items at the same width), and a chord across a concave curve understates it
+  local between="${4%.json}-between.json"
+  if [ ! -f "$between" ]; then
+    log "eval $1 efC $3, widths between -> $between"
+    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+        --modes nann --width 250,300,600,1200,2400 --budget 100000 \
+        --json "$between.tmp" > "$between.txt" 2> "$between.log"
+    mv "$between.tmp" "$between"
   fi
 }
 

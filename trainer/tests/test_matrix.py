@@ -53,5 +53,15 @@ class MatrixTest(unittest.TestCase):
         self.assertIn("| wide (-0.0300) |", table([(("ml", "dnn", "2", "0", "40"), wide)]))
 
 
+    def test_widths_between_join_the_coverage_curve_but_not_the_timed_ratios(self):
+        rows = [row("nann", 0.01, 0.80, 300), row("nann", 0.04, 0.98, 100),
+                row("hnsw", 0.02, 0.92, 50), row("brute", 1.0, 1.0, 2)]
+        self.assertLess(summarize(rows)["margin"], 0, "the chord from 0.80 to 0.98 passes under HNSW's 0.92")
+        between = [row("nann", 0.02, 0.93, 1000)]   # a concave curve: the point between lies above the chord
+        s = summarize(rows, (), between)
+        self.assertAlmostEqual(s["margin"], 0.01)
+        self.assertEqual(s["qps_vs_brute"], 150.0, "QPS from the main run only (its best, 300; not the 1000 between)")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -8,7 +8,8 @@ For each cell (data set, scorer, training, FGSM, efConstruction) it reports, fro
 coverage@k against the scored fraction of the corpus:
   * the least scored fraction at which each walk covers 0.99 of the exact top-k (or its best coverage);
   * margin: the least, over HNSW-retrieval's points, of nann's coverage at the same items scored
-    (nann's curve interpolated linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
+    (nann's curve, with the widths between from eval-…-between.json when present, interpolated
+    linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
     walk is at least as good at equal items scored everywhere both curves are measured;
   * the same for the default walk with the narrow descent (eval-…-narrow.json beside the cell's file),
     and which descent `./nann eval` recommends for the model (its recommendation row) with that margin;
@@ -79,8 +80,11 @@ def margin(walk, hnsw):
     return min(margins) if margins else None
 
 
-def summarize(rows, narrow_rows=()):
-    nann, beam, hnsw = curve(rows, "nann"), curve(rows, "beam"), curve(rows, "hnsw")
+def summarize(rows, narrow_rows=(), between_rows=()):
+    """between_rows: the default walk at more widths (its own run): they join its curve for the
+    coverage figures, while QPS ratios use only the main run's rows, timed side by side."""
+    timed, beam, hnsw = curve(rows, "nann"), curve(rows, "beam"), curve(rows, "hnsw")
+    nann = sorted(timed + curve(between_rows, "nann"))
     narrow = curve(narrow_rows, "nann")
     brute = [r for r in rows if r.get("mode") == "brute"]
     out = {"nann": nann, "beam": beam, "hnsw": hnsw, "narrow": narrow}
@@ -89,13 +93,13 @@ def summarize(rows, narrow_rows=()):
     picked = [r.get("recommended_descent") for r in narrow_rows if r.get("mode") == "recommendation"]
     out["eval_descent"] = picked[0] if picked else None
     # QPS at equal coverage: at 0.99, or at the highest coverage both walks reach when one falls short
-    ref = min([TARGET] + [max(p[1] for p in c) for c in (nann, hnsw) if c]) if nann and hnsw else None
-    qn = qps_at_coverage(nann, ref) if ref is not None else None
+    ref = min([TARGET] + [max(p[1] for p in c) for c in (timed, hnsw) if c]) if timed and hnsw else None
+    qn = qps_at_coverage(timed, ref) if ref is not None else None
     qh = qps_at_coverage(hnsw, ref) if ref is not None else None
     out["qps_vs_hnsw"] = qn / qh if qn and qh else None
     out["qps_ref_coverage"] = ref
-    n99 = first_reaching(nann)
-    out["qps_vs_brute"] = (n99[2] if n99 else max(p[2] for p in nann)) / brute[0]["qps"] if brute and nann else None
+    n99 = first_reaching(timed)
+    out["qps_vs_brute"] = (n99[2] if n99 else max(p[2] for p in timed)) / brute[0]["qps"] if brute and timed else None
     rec = [r for r in rows if r.get("mode") == "recommendation"]
     out["recommendation"] = rec[0] if rec else None
     return out
@@ -183,6 +187,15 @@ def narrow_file(path):
     return path[:-len(".json")] + "-narrow.json"
 
 
+def between_file(path):
+    """The same cell's default walk at the widths between the main run's (written beside it)."""
+    return path[:-len(".json")] + "-between.json"
+
+
+def load_if(path):
+    return load(path) if os.path.exists(path) else ()
+
+
 def add_arguments(ap):
     ap.add_argument("dir", help="trainer/model_matrix.sh's --out directory")
     ap.add_argument("--table", help="markdown file for the table (default: print it)")
@@ -190,8 +203,9 @@ def add_arguments(ap):
 
 
 def run(a):
-    cells = sorted((cell_name(p), summarize(load(p), load(narrow_file(p)) if os.path.exists(narrow_file(p)) else ()))
-                   for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json")) if not p.endswith("-narrow.json"))
+    cells = sorted((cell_name(p), summarize(load(p), load_if(narrow_file(p)), load_if(between_file(p))))
+                   for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json"))
+                   if not p.endswith(("-narrow.json", "-between.json")))
     if not cells:
         raise SystemExit(f"{a.dir}: no */eval*efc*.json files")
     text = table(cells)

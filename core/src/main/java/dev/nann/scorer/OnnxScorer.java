@@ -38,13 +38,31 @@ public final class OnnxScorer implements Scorer {
    * @param ownsModel close the model when this scorer is closed
    */
   public OnnxScorer(OnnxModel model, ShapeGrid grid, boolean ownsModel) {
+    this(model, grid, ownsModel, true);
+  }
+
+  private OnnxScorer(OnnxModel model, ShapeGrid grid, boolean ownsModel, boolean pinOutput) {
     this.model = model;
     this.grid = grid;
     this.ownsModel = ownsModel;
     long[] probed = probeOutputShape();
-    this.outputRowAxis = rowAxis(probed, grid.padTo(Math.min(3, grid.max())));
+    int axis = rowAxis(probed, grid.padTo(Math.min(3, grid.max())));
+    this.outputRowAxis = pinOutput ? axis : -1;
     this.outputShape = outputRowAxis < 0 ? null : probed;
     warmUp();
+  }
+
+  /**
+   * A scorer whose runtime allocates every call's output tensor, as the plain ONNX Runtime API does:
+   * the baseline {@code ./nann bench scorer --compare-output} measures the pinned output against.
+   */
+  public static OnnxScorer allocatingOutput(OnnxModel model) {
+    return new OnnxScorer(model, ShapeGrid.forProvider(model.provider()), false, false);
+  }
+
+  /** Whether calls write their scores into the batch's direct buffer (see {@link ScoreBatch#output}). */
+  public boolean pinsOutput() {
+    return outputShape != null;
   }
 
   /** Loads {@code dir} and returns a scorer that owns it. */
@@ -158,7 +176,7 @@ public final class OnnxScorer implements Scorer {
    * Runs the score network on {@code inputs} (a call of {@code padded} rows) and copies the first
    * {@code n} scores to {@code batch.scores()}. The output is pinned to the batch's direct buffer when
    * its shape is known, so the runtime allocates no output tensor and nothing is copied out of one:
-   * about 2.4 µs of a call's ~9 µs fixed cost on an inner-product scorer (docs/benchmarks.md).
+   * a few µs of a call's fixed cost ({@code ./nann bench scorer --compare-output}; docs/benchmarks.md).
    */
   private void run(Map<String, OnnxTensor> inputs, ScoreBatch batch, int padded, int n) throws OrtException {
     if (outputShape == null) {

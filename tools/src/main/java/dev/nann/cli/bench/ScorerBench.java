@@ -1,0 +1,138 @@
+package dev.nann.cli.bench;
+
+import dev.nann.scorer.OnnxModel;
+import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.UserFeatures;
+import dev.nann.scorer.UserState;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./nann bench scorer}: what one runtime call of a model's score network costs on this
+ * machine, by rows per call, on one thread, and the fixed part and the part per row fitted from the
+ * smallest and largest sizes. That split is what the walk's batching trades on: a call's fixed cost is
+ * paid once per step, so a cheap scorer (an inner product) is dominated by it.
+ *
+ * <p>With {@code --compare-output} every size is also timed with the runtime allocating each call's
+ * output, the plain ONNX Runtime API, against the default that writes scores into the batch's direct
+ * buffer; rounds alternate between the two, and each keeps its fastest, so both see the same machine.
+ */
+@Command(name = "scorer", mixinStandardHelpOptions = true,
+    description = "Cost of one score-network call by rows per call (one thread): fixed part and part per row; "
+        + "--compare-output also times the runtime allocating every output, side by side.")
+public final class ScorerBench implements Callable<Integer> {
+  @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
+  Path model;
+
+  @Option(names = "--rows", split = ",", description = "rows per call, comma-separated (default: 1,32,256)")
+  List<Integer> rows = List.of(1, 32, 256);
+
+  @Option(names = "--rounds", description = "alternating rounds; each size keeps its fastest (default: ${DEFAULT-VALUE})")
+  int rounds = 5;
+
+  @Option(names = "--seconds", description = "seconds per size and round (default: ${DEFAULT-VALUE})")
+  double seconds = 0.5;
+
+  @Option(names = "--compare-output", description = "also time calls whose output the runtime allocates")
+  boolean compareOutput;
+
+  @Override
+  public Integer call() {
+    Path dir = model != null ? model : BenchCatalog.repo().resolve("models/fixtures/attention-d64");
+    if (rows.isEmpty() || rows.stream().anyMatch(r -> r < 1)) {
+      throw new IllegalArgumentException("--rows needs one or more sizes >= 1, got " + rows);
+    }
+    try (OnnxModel m = OnnxModel.load(dir, 1)) {
+      List<OnnxScorer> scorers = new ArrayList<>(List.of(new OnnxScorer(m)));
+      if (compareOutput) {
+        scorers.add(OnnxScorer.allocatingOutput(m));
+      }
+      int max = rows.stream().mapToInt(Integer::intValue).max().orElseThrow();
+      if (max > scorers.get(0).maxBatch()) {
+        throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
+      }
+      System.err.printf(Locale.ROOT, "[bench] %s on %s, one thread, %d rounds of %.1f s a size%s%n", dir, m.provider(),
+          rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "");
+      double[][] best = new double[scorers.size()][rows.size()];
+      for (double[] b : best) {
+        java.util.Arrays.fill(b, Double.MAX_VALUE);
+      }
+      for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < rows.size(); i++) {
+          for (int s = 0; s < scorers.size(); s++) {
+            best[s][i] = Math.min(best[s][i], nanosPerCall(scorers.get(s), rows.get(i), seconds));
+          }
+        }
+      }
+      for (int s = 0; s < scorers.size(); s++) {
+        report(scorers.get(s).pinsOutput() ? "pinned" : "allocated", best[s]);
+      }
+      if (compareOutput) {
+        for (int i = 0; i < rows.size(); i++) {
+          System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-output\",\"rows\":%d,\"allocated_over_pinned\":%.3f}%n",
+              rows.get(i), best[1][i] / best[0][i]);
+        }
+      }
+    }
+    return 0;
+  }
+
+  private void report(String output, double[] nanos) {
+    int first = 0;
+    int last = 0;
+    for (int i = 0; i < rows.size(); i++) {
+      first = rows.get(i) < rows.get(first) ? i : first;
+      last = rows.get(i) > rows.get(last) ? i : last;
+    }
+    double perRow = last == first ? 0 : Math.max(0, (nanos[last] - nanos[first]) / (rows.get(last) - rows.get(first)));
+    double fixed = Math.max(0, nanos[first] - perRow * rows.get(first));
+    for (int i = 0; i < rows.size(); i++) {
+      System.out.printf(Locale.ROOT, "{\"bench\":\"scorer\",\"output\":\"%s\",\"rows\":%d,\"call_us\":%.2f,\"row_ns\":%.1f}%n",
+          output, rows.get(i), nanos[i] / 1e3, nanos[i] / rows.get(i));
+    }
+    System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-fit\",\"output\":\"%s\",\"fixed_us\":%.2f,\"per_row_ns\":%.2f}%n",
+        output, fixed / 1e3, perRow);
+  }
+
+  /** Mean nanoseconds per call of {@code n} random rows against one random user, after a short warm-up. */
+  private static double nanosPerCall(OnnxScorer scorer, int n, double seconds) {
+    int dim = scorer.itemDim();
+    int len = scorer.model().spec().maxSeqLen();
+    SplittableRandom rnd = new SplittableRandom(n);
+    ScoreBatch batch = scorer.newBatch();
+    float[] row = new float[dim];
+    for (int r = 0; r < n; r++) {
+      for (int j = 0; j < dim; j++) {
+        row[j] = (float) rnd.nextGaussian();
+      }
+      batch.putRow(r, row, 0);
+    }
+    float[] history = new float[len * dim];
+    for (int i = 0; i < history.length; i++) {
+      history[i] = (float) rnd.nextGaussian();
+    }
+    try (UserState user = scorer.user(new UserFeatures(new long[len], history, dim))) {
+      long warmEnd = System.nanoTime() + (long) (seconds * 0.2e9);
+      while (System.nanoTime() < warmEnd) {
+        scorer.score(user, batch, n);
+      }
+      long calls = 0;
+      long start = System.nanoTime();
+      long end = start + (long) (seconds * 1e9);
+      long now;
+      do {
+        scorer.score(user, batch, n);
+        calls++;
+        now = System.nanoTime();
+      } while (now < end);
+      return (double) (now - start) / calls;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package dev.nann.cli.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ScorerBenchTest {
+  @Test
+  void timesEverySizeForBothOutputsAndFitsTheCallCost() {
+    String out = run("--model", System.getProperty("nann.repo", ".") + "/models/fixtures/attention-d16",
+        "--rows", "1,64", "--rounds", "1", "--seconds", "0.05", "--compare-output");
+    List<String> lines = Arrays.asList(out.split("\n"));
+    for (String output : new String[] {"pinned", "allocated"}) {
+      for (int rows : new int[] {1, 64}) {
+        assertEquals(1, lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer\",\"output\":\"" + output
+            + "\",\"rows\":" + rows + ",")).count(), output + " at " + rows + " rows: " + out);
+      }
+      assertTrue(lines.stream().anyMatch(l -> l.startsWith("{\"bench\":\"scorer-fit\",\"output\":\"" + output + "\"")), out);
+    }
+    assertEquals(2, lines.stream().filter(l -> l.contains("allocated_over_pinned")).count(), out);
+  }
+
+  @Test
+  void aSizeAboveTheLargestCallIsRefused() {
+    CommandLine cmd = new CommandLine(new ScorerBench());
+    cmd.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+    int code = cmd.execute("--model", System.getProperty("nann.repo", ".") + "/models/fixtures/attention-d16",
+        "--rows", "1,100000", "--rounds", "1", "--seconds", "0.01");
+    assertTrue(code != 0, "100,000 rows exceed any call the scorer makes");
+  }
+
+  private static String run(String... args) {
+    PrintStream saved = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, new CommandLine(new ScorerBench()).execute(args));
+    } finally {
+      System.setOut(saved);
+    }
+    return buf.toString(StandardCharsets.UTF_8);
+  }
+}
