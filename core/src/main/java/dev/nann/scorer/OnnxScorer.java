@@ -118,13 +118,10 @@ public final class OnnxScorer implements Scorer {
       throw new IllegalArgumentException("batch of " + n + " rows exceeds its capacity " + batch.capacity());
     }
     int padded = grid.padTo(n);
-    int d = itemDim();
     ModelSpec s = model.spec();
     Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) user).tensors);
-    try (OnnxTensor items = OnnxTensor.createTensor(model.env(), batch.items().duplicate().position(0).limit(padded * d).slice(),
-        new long[] {padded, d});
-         OnnxTensor idx = OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(padded).slice(),
-             new long[] {padded})) {
+    try (OnnxTensor items = itemsTensor(batch, padded);
+         OnnxTensor idx = userIdxTensor(batch, padded)) {
       inputs.put(s.itemEmbName(), items);
       inputs.put(s.userIdxName(), idx);
       run(inputs, batch, padded, n);
@@ -142,7 +139,6 @@ public final class OnnxScorer implements Scorer {
    */
   void scoreMerged(OnnxUserState[] users, int userCount, ScoreBatch merged, int n) {
     int padded = grid.padTo(n);
-    int d = itemDim();
     ModelSpec s = model.spec();
     for (int i = n; i < padded; i++) {
       merged.userIdx().put(i, 0);
@@ -159,10 +155,8 @@ public final class OnnxScorer implements Scorer {
         shape[0] = userCount;
         inputs.put(name, OnnxTensor.createTensor(model.env(), FloatBuffer.wrap(stacked), shape));
       }
-      inputs.put(s.itemEmbName(), OnnxTensor.createTensor(model.env(),
-          merged.items().duplicate().position(0).limit(padded * d).slice(), new long[] {padded, d}));
-      inputs.put(s.userIdxName(), OnnxTensor.createTensor(model.env(),
-          merged.userIdx().duplicate().position(0).limit(padded).slice(), new long[] {padded}));
+      inputs.put(s.itemEmbName(), itemsTensor(merged, padded));
+      inputs.put(s.userIdxName(), userIdxTensor(merged, padded));
       run(inputs, merged, padded, n);
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a merged batch of " + n
@@ -195,6 +189,18 @@ public final class OnnxScorer implements Scorer {
     }
   }
 
+  /** Rows {@code [0, rows)} of the batch's candidate embeddings as a tensor over its direct buffer (no copy). */
+  private OnnxTensor itemsTensor(ScoreBatch batch, int rows) throws OrtException {
+    int d = itemDim();
+    return OnnxTensor.createTensor(model.env(), batch.items().duplicate().position(0).limit(rows * d).slice(),
+        new long[] {rows, d});
+  }
+
+  /** The batch's first {@code rows} {@code user_idx} entries as a tensor over its direct buffer. */
+  private OnnxTensor userIdxTensor(ScoreBatch batch, int rows) throws OrtException {
+    return OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(rows).slice(), new long[] {rows});
+  }
+
   /** The score output's shape on a call of a few rows, from one unpinned call (the contract's [N], or e.g. [N, 1]). */
   private long[] probeOutputShape() {
     int rows = grid.padTo(Math.min(3, grid.max()));
@@ -203,10 +209,8 @@ public final class OnnxScorer implements Scorer {
     ScoreBatch batch = newBatch();
     try (UserState u = user(new UserFeatures(new long[] {0}, new float[d], d))) {
       Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) u).tensors);
-      try (OnnxTensor items = OnnxTensor.createTensor(model.env(), batch.items().duplicate().position(0).limit(rows * d).slice(),
-          new long[] {rows, d});
-           OnnxTensor idx = OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(rows).slice(),
-               new long[] {rows})) {
+      try (OnnxTensor items = itemsTensor(batch, rows);
+           OnnxTensor idx = userIdxTensor(batch, rows)) {
         inputs.put(s.itemEmbName(), items);
         inputs.put(s.userIdxName(), idx);
         try (OrtSession.Result r = model.scoreSession().run(inputs)) {
