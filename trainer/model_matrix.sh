@@ -5,8 +5,8 @@
 # corpus (nann_trainer train-synthetic), each index built at efConstruction 40 and 200: ./nann eval
 # measures the default walk (nann: the serving default, search.descent=auto, and again with the narrow descent), Beam-retrieval
 # (beam) and HNSW-retrieval (hnsw) at five budgets each against the exact top-200 (the default walk
-# also at five widths between them, for the comparison at equal items), then nann_trainer matrix
-# writes the table and the plot.
+# also at five widths between them, and at the widths where it scores HNSW-retrieval's items, for
+# the comparison at equal items), then nann_trainer matrix writes the table and the plot.
 # Finished cells are skipped when re-run, so it can be stopped and resumed.
 #
 #   trainer/model_matrix.sh [--out DIR] [--sets "ml synthetic"] [--archs "two-sided dnn attention attention-rbf"]
@@ -65,6 +65,18 @@ evaluate() {   # corpus spec, model dir, efConstruction, json out
         --modes nann --width 250,300,600,1200,2400 --budget 100000 \
         --json "$between.tmp" > "$between.txt" 2> "$between.log"
     mv "$between.tmp" "$between"
+  fi
+  # and at the widths where it scores about HNSW-retrieval's items at each of its points (just below)
+  local at_hnsw="${4%.json}-at-hnsw.json"
+  if [ ! -f "$at_hnsw" ]; then
+    local widths; widths=$(trainer matrix --widths-at-hnsw "$4")
+    if [ -n "$widths" ]; then
+      log "eval $1 efC $3, widths at HNSW-retrieval's items ($widths) -> $at_hnsw"
+      $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+          --modes nann --width "$widths" --budget 100000 \
+          --json "$at_hnsw.tmp" > "$at_hnsw.txt" 2> "$at_hnsw.log"
+      mv "$at_hnsw.tmp" "$at_hnsw"
+    fi
   fi
 }
 

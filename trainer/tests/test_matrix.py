@@ -2,7 +2,7 @@
 import math
 import unittest
 
-from nann_trainer.cli.matrix import at_items, qps_at_coverage, summarize, table
+from nann_trainer.cli.matrix import at_items, qps_at_coverage, summarize, table, widths_at_hnsw
 
 
 def row(mode, scored, cov, qps):
@@ -61,6 +61,15 @@ class MatrixTest(unittest.TestCase):
         s = summarize(rows, (), between)
         self.assertAlmostEqual(s["margin"], 0.01)
         self.assertEqual(s["qps_vs_brute"], 150.0, "QPS from the main run only (its best, 300; not the 1000 between)")
+
+
+    def test_widths_at_hnsw_items_are_interpolated_in_log_log_and_land_just_below(self):
+        def walk(w, items):
+            return {"mode": "nann", "params": f"W={w} budget=100000", "scored_per_query": items}
+        rows = [walk(200, 1000), walk(800, 4000), {"mode": "hnsw", "scored_per_query": 2000},
+                {"mode": "hnsw", "scored_per_query": 500}, {"mode": "hnsw", "scored_per_query": 9000}]
+        # items double from 1000 to 2000: half way in log(items), so W = 400 (log-log), times 0.99
+        self.assertEqual(widths_at_hnsw(rows), [396], "points outside the walk's runs are left out")
 
 
 if __name__ == "__main__":

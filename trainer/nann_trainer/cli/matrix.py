@@ -8,8 +8,8 @@ For each cell (data set, scorer, training, FGSM, efConstruction) it reports, fro
 coverage@k against the scored fraction of the corpus:
   * the least scored fraction at which each walk covers 0.99 of the exact top-k (or its best coverage);
   * margin: the least, over HNSW-retrieval's points, of nann's coverage at the same items scored
-    (nann's curve, with the widths between from eval-…-between.json when present, interpolated
-    linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
+    (nann's curve, with its runs at more widths from eval-…-between.json and eval-…-at-hnsw.json
+    when present, interpolated linearly in log(items)) minus HNSW-retrieval's; >= 0 means the default
     walk is at least as good at equal items scored everywhere both curves are measured;
   * the same for the default walk with the narrow descent (eval-…-narrow.json beside the cell's file),
     and which descent `./nann eval` recommends for the model (its recommendation row) with that margin;
@@ -192,20 +192,66 @@ def between_file(path):
     return path[:-len(".json")] + "-between.json"
 
 
+def at_hnsw_file(path):
+    """The same cell's default walk at the widths where it scores HNSW-retrieval's items (beside it)."""
+    return path[:-len(".json")] + "-at-hnsw.json"
+
+
 def load_if(path):
     return load(path) if os.path.exists(path) else ()
 
 
+def extra_walk_rows(path):
+    """The default walk's runs beside a cell's main file: more points on its coverage curve."""
+    return list(load_if(between_file(path))) + list(load_if(at_hnsw_file(path)))
+
+
+def width_of(row):
+    m = re.search(r"\bW=(\d+)", row.get("params", ""))
+    return int(m.group(1)) if m else None
+
+
+def widths_at_hnsw(rows, shrink=0.99):
+    """Widths at which the default walk should score about as many items as HNSW-retrieval at each of
+    its points: W interpolated in log-log between the walk's two runs around that many items, times
+    shrink (so the walk lands at or just below HNSW-retrieval's items). Points below the walk's
+    smallest run or above its largest are left out."""
+    walk = sorted((r["scored_per_query"], width_of(r)) for r in rows
+                  if r.get("mode") == "nann" and width_of(r) and r.get("scored_per_query"))
+    out = []
+    for h in sorted(r["scored_per_query"] for r in rows if r.get("mode") == "hnsw" and r.get("scored_per_query")):
+        for (x0, w0), (x1, w1) in zip(walk, walk[1:]):
+            if x0 <= h <= x1 and x1 > x0:
+                t = (math.log(h) - math.log(x0)) / (math.log(x1) - math.log(x0))
+                w = int(math.exp(math.log(w0) + t * (math.log(w1) - math.log(w0))) * shrink + 1e-6)
+                if w not in out:
+                    out.append(w)
+                break
+    return out
+
+
 def add_arguments(ap):
-    ap.add_argument("dir", help="trainer/model_matrix.sh's --out directory")
+    ap.add_argument("dir", nargs="?", help="trainer/model_matrix.sh's --out directory")
     ap.add_argument("--table", help="markdown file for the table (default: print it)")
     ap.add_argument("--plot", help="image file for the plot")
+    ap.add_argument("--widths-at-hnsw", metavar="EVAL_JSON",
+                    help="print, comma-separated, the widths at which the default walk scores about HNSW-retrieval's "
+                         "items at each of its points in this cell's main file (and the runs beside it), and exit")
+
+
+SIDE_FILES = ("-narrow.json", "-between.json", "-at-hnsw.json")
 
 
 def run(a):
-    cells = sorted((cell_name(p), summarize(load(p), load_if(narrow_file(p)), load_if(between_file(p))))
+    if a.widths_at_hnsw:
+        p = a.widths_at_hnsw
+        print(",".join(str(w) for w in widths_at_hnsw(load(p) + extra_walk_rows(p))))
+        return
+    if not a.dir:
+        raise SystemExit("matrix: give the matrix directory (or --widths-at-hnsw EVAL_JSON)")
+    cells = sorted((cell_name(p), summarize(load(p), load_if(narrow_file(p)), extra_walk_rows(p)))
                    for p in glob.glob(os.path.join(a.dir, "*", "eval*efc*.json"))
-                   if not p.endswith(("-narrow.json", "-between.json")))
+                   if not p.endswith(SIDE_FILES))
     if not cells:
         raise SystemExit(f"{a.dir}: no */eval*efc*.json files")
     text = table(cells)
