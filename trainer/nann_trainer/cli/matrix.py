@@ -81,11 +81,11 @@ def margin(walk, hnsw):
     return min(margins) if margins else None
 
 
-def summarize(rows, narrow_rows=(), between_rows=()):
-    """between_rows: the default walk at more widths (its own run): they join its curve for the
-    coverage figures, while QPS ratios use only the main run's rows, timed side by side."""
+def summarize(rows, narrow_rows=(), extra_walk=()):
+    """extra_walk: the default walk's runs at more widths (see extra_walk_rows): they join its curve
+    for the coverage figures, while QPS ratios use only the main run's rows, timed side by side."""
     timed, beam, hnsw = curve(rows, "nann"), curve(rows, "beam"), curve(rows, "hnsw")
-    nann = sorted(timed + curve(between_rows, "nann"))
+    nann = sorted(timed + curve(extra_walk, "nann"))
     narrow = curve(narrow_rows, "nann")
     brute = [r for r in rows if r.get("mode") == "brute"]
     out = {"nann": nann, "beam": beam, "hnsw": hnsw, "narrow": narrow}
