@@ -119,14 +119,7 @@ class OnnxScorerTest {
       OnnxScorer padded = new OnnxScorer(model, ShapeGrid.defaults(), false);
       OnnxScorer unpadded = new OnnxScorer(model, ShapeGrid.unpadded(8192), false);
       ScoreBatch batch = padded.newBatch();
-      java.util.Random rnd = new java.util.Random(3);
-      float[] rows = new float[300 * 16];
-      for (int i = 0; i < rows.length; i++) {
-        rows[i] = (float) rnd.nextGaussian();
-      }
-      for (int i = 0; i < 300; i++) {
-        batch.putRow(i, rows, i * 16);
-      }
+      float[] rows = gaussianRows(batch, 300, 3);
       try (UserState u = padded.user(new UserFeatures(new long[] {1, 2}, java.util.Arrays.copyOf(rows, 32), 16))) {
         padded.score(u, batch, 300);                   // padded to a grid size > 300
         float[] all = batch.scores().clone();
@@ -150,14 +143,7 @@ class OnnxScorerTest {
       try (OnnxModel model = OnnxModel.load(TestData.model(arch, 16))) {
         OnnxScorer scorer = new OnnxScorer(model);
         ScoreBatch batch = scorer.newBatch();
-        java.util.Random rnd = new java.util.Random(5);
-        float[] rows = new float[300 * 16];
-        for (int i = 0; i < rows.length; i++) {
-          rows[i] = (float) rnd.nextGaussian();
-        }
-        for (int i = 0; i < 300; i++) {
-          batch.putRow(i, rows, i * 16);
-        }
+        float[] rows = gaussianRows(batch, 300, 5);
         try (UserState u = scorer.user(new UserFeatures(new long[] {3, 4}, java.util.Arrays.copyOf(rows, 32), 16))) {
           for (int n : new int[] {1, 17, 300}) {
             scorer.score(u, batch, n);
@@ -169,6 +155,19 @@ class OnnxScorerTest {
         }
       }
     }
+  }
+
+  /** Fills the batch's first {@code n} rows (d = 16) with seeded Gaussian values and returns them. */
+  private static float[] gaussianRows(ScoreBatch batch, int n, long seed) {
+    java.util.Random rnd = new java.util.Random(seed);
+    float[] rows = new float[n * 16];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = (float) rnd.nextGaussian();
+    }
+    for (int i = 0; i < n; i++) {
+      batch.putRow(i, rows, i * 16);
+    }
+    return rows;
   }
 
   /** The score network's output for rows [0, n) as the runtime allocates and returns it (nothing pinned). */
