@@ -45,11 +45,17 @@ public final class OnnxScorer implements Scorer {
     this.model = model;
     this.grid = grid;
     this.ownsModel = ownsModel;
-    long[] probed = probeOutputShape();
-    int axis = rowAxis(probed, grid.padTo(Math.min(3, grid.max())));
-    this.outputRowAxis = pinOutput ? axis : -1;
-    this.outputShape = outputRowAxis < 0 ? null : probed;
-    warmUp();
+    int d = itemDim();
+    ScoreBatch batch = newBatch();
+    try (UserState dummy = user(new UserFeatures(new long[] {0}, new float[d], d))) {
+      int probeRows = grid.padTo(Math.min(3, grid.max()));
+      long[] probed = probeOutputShape(dummy, batch, probeRows);
+      this.outputRowAxis = pinOutput ? rowAxis(probed, probeRows) : -1;
+      this.outputShape = outputRowAxis < 0 ? null : probed;
+      for (int size : grid.sizes()) {   // warm up: every shape the grid allows runs once before the first query
+        score(dummy, batch, size);
+      }
+    }
   }
 
   /**
@@ -119,12 +125,9 @@ public final class OnnxScorer implements Scorer {
     }
     int padded = grid.padTo(n);
     ModelSpec s = model.spec();
-    Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) user).tensors);
     try (OnnxTensor items = itemsTensor(batch, padded);
          OnnxTensor idx = userIdxTensor(batch, padded)) {
-      inputs.put(s.itemEmbName(), items);
-      inputs.put(s.userIdxName(), idx);
-      run(inputs, batch, padded, n);
+      run(inputs(user, items, idx), batch, padded, n);
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a batch of " + n + ": "
           + e.getMessage(), e);
@@ -201,22 +204,21 @@ public final class OnnxScorer implements Scorer {
     return OnnxTensor.createTensor(model.env(), batch.userIdx().duplicate().position(0).limit(rows).slice(), new long[] {rows});
   }
 
-  /** The score output's shape on a call of a few rows, from one unpinned call (the contract's [N], or e.g. [N, 1]). */
-  private long[] probeOutputShape() {
-    int rows = grid.padTo(Math.min(3, grid.max()));
-    int d = itemDim();
+  /** A single-user call's inputs: the user state tensors, the candidates and their user_idx column. */
+  private Map<String, OnnxTensor> inputs(UserState user, OnnxTensor items, OnnxTensor idx) {
+    Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) user).tensors);
+    inputs.put(model.spec().itemEmbName(), items);
+    inputs.put(model.spec().userIdxName(), idx);
+    return inputs;
+  }
+
+  /** The score output's shape on a call of {@code rows} rows, from one unpinned call (the contract's [N], or e.g. [N, 1]). */
+  private long[] probeOutputShape(UserState user, ScoreBatch batch, int rows) {
     ModelSpec s = model.spec();
-    ScoreBatch batch = newBatch();
-    try (UserState u = user(new UserFeatures(new long[] {0}, new float[d], d))) {
-      Map<String, OnnxTensor> inputs = new HashMap<>(((OnnxUserState) u).tensors);
-      try (OnnxTensor items = itemsTensor(batch, rows);
-           OnnxTensor idx = userIdxTensor(batch, rows)) {
-        inputs.put(s.itemEmbName(), items);
-        inputs.put(s.userIdxName(), idx);
-        try (OrtSession.Result r = model.scoreSession().run(inputs)) {
-          return ((OnnxTensor) r.get(s.scoreOutput()).orElse(r.get(0))).getInfo().getShape();
-        }
-      }
+    try (OnnxTensor items = itemsTensor(batch, rows);
+         OnnxTensor idx = userIdxTensor(batch, rows);
+         OrtSession.Result r = model.scoreSession().run(inputs(user, items, idx))) {
+      return ((OnnxTensor) r.get(s.scoreOutput()).orElse(r.get(0))).getInfo().getShape();
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a first call of " + rows
           + " rows: " + e.getMessage(), e);
@@ -234,17 +236,6 @@ public final class OnnxScorer implements Scorer {
       }
     }
     return axis;
-  }
-
-  private void warmUp() {
-    int d = itemDim();
-    UserFeatures dummy = new UserFeatures(new long[] {0}, new float[d], d);
-    ScoreBatch batch = newBatch();
-    try (UserState u = user(dummy)) {
-      for (int size : grid.sizes()) {
-        score(u, batch, size);
-      }
-    }
   }
 
   @Override
