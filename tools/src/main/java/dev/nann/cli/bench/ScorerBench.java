@@ -2,14 +2,10 @@ package dev.nann.cli.bench;
 
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
-import dev.nann.scorer.ScoreBatch;
-import dev.nann.scorer.UserFeatures;
-import dev.nann.scorer.UserState;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -44,7 +40,7 @@ public final class ScorerBench implements Callable<Integer> {
   boolean compareOutput;
 
   @Override
-  public Integer call() {
+  public Integer call() throws InterruptedException {
     Path dir = model != null ? model : BenchCatalog.repo().resolve("models/fixtures/attention-d64");
     if (rows.isEmpty() || rows.stream().anyMatch(r -> r < 1)) {
       throw new IllegalArgumentException("--rows needs one or more sizes >= 1, got " + rows);
@@ -67,7 +63,9 @@ public final class ScorerBench implements Callable<Integer> {
       for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < rows.size(); i++) {
           for (int s = 0; s < scorers.size(); s++) {
-            best[s][i] = Math.min(best[s][i], nanosPerCall(scorers.get(s), rows.get(i), seconds));
+            int n = rows.get(i);
+            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), 1, n, seconds, 0.2 * seconds);
+            best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, 1, n));
           }
         }
       }
@@ -91,48 +89,12 @@ public final class ScorerBench implements Callable<Integer> {
       first = rows.get(i) < rows.get(first) ? i : first;
       last = rows.get(i) > rows.get(last) ? i : last;
     }
-    double perRow = last == first ? 0 : Math.max(0, (nanos[last] - nanos[first]) / (rows.get(last) - rows.get(first)));
-    double fixed = Math.max(0, nanos[first] - perRow * rows.get(first));
+    ScorerCeiling.CallCost fit = ScorerCeiling.CallCost.fit(rows.get(first), nanos[first], rows.get(last), nanos[last], 1);
     for (int i = 0; i < rows.size(); i++) {
       System.out.printf(Locale.ROOT, "{\"bench\":\"scorer\",\"output\":\"%s\",\"rows\":%d,\"call_us\":%.2f,\"row_ns\":%.1f}%n",
           output, rows.get(i), nanos[i] / 1e3, nanos[i] / rows.get(i));
     }
     System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-fit\",\"output\":\"%s\",\"fixed_us\":%.2f,\"per_row_ns\":%.2f}%n",
-        output, fixed / 1e3, perRow);
-  }
-
-  /** Mean nanoseconds per call of {@code n} random rows against one random user, after a short warm-up. */
-  private static double nanosPerCall(OnnxScorer scorer, int n, double seconds) {
-    int dim = scorer.itemDim();
-    int len = scorer.model().spec().maxSeqLen();
-    SplittableRandom rnd = new SplittableRandom(n);
-    ScoreBatch batch = scorer.newBatch();
-    float[] row = new float[dim];
-    for (int r = 0; r < n; r++) {
-      for (int j = 0; j < dim; j++) {
-        row[j] = (float) rnd.nextGaussian();
-      }
-      batch.putRow(r, row, 0);
-    }
-    float[] history = new float[len * dim];
-    for (int i = 0; i < history.length; i++) {
-      history[i] = (float) rnd.nextGaussian();
-    }
-    try (UserState user = scorer.user(new UserFeatures(new long[len], history, dim))) {
-      long warmEnd = System.nanoTime() + (long) (seconds * 0.2e9);
-      while (System.nanoTime() < warmEnd) {
-        scorer.score(user, batch, n);
-      }
-      long calls = 0;
-      long start = System.nanoTime();
-      long end = start + (long) (seconds * 1e9);
-      long now;
-      do {
-        scorer.score(user, batch, n);
-        calls++;
-        now = System.nanoTime();
-      } while (now < end);
-      return (double) (now - start) / calls;
-    }
+        output, fit.nanosPerCall() / 1e3, fit.nanosPerRow());
   }
 }

@@ -32,6 +32,15 @@ final class ScorerCeiling {
       return threads * rows * 1e9 / (nanosPerCall + rows * nanosPerRow);
     }
 
+    /**
+     * The cost fitted through one thread's nanoseconds per call at two sizes: the part per row is the
+     * slope between them, the fixed part what the smaller call costs beyond its rows (neither below 0).
+     */
+    static CallCost fit(int smallRows, double smallNanos, int largeRows, double largeNanos, int threads) {
+      double perRow = largeRows == smallRows ? 0 : Math.max(0, (largeNanos - smallNanos) / (largeRows - smallRows));
+      return new CallCost(Math.max(0, smallNanos - perRow * smallRows), perRow, threads);
+    }
+
     /** Requests/s all threads reach when each request makes {@code calls} calls scoring {@code items} items. */
     double requestsPerSecond(double calls, double items) {
       return threads * 1e9 / (calls * nanosPerCall + items * nanosPerRow);
@@ -50,28 +59,29 @@ final class ScorerCeiling {
     double largeBest = 0;
     try (OnnxScorer scorer = OnnxScorer.open(modelDir, 1)) {
       for (int r = 0; r < rounds; r++) {
-        smallBest = Math.max(smallBest, itemsPerSecond(scorer, threads, smallRows, seconds));
-        largeBest = Math.max(largeBest, itemsPerSecond(scorer, threads, largeRows, seconds));
+        smallBest = Math.max(smallBest, itemsPerSecond(scorer, threads, smallRows, seconds, 1.0));
+        largeBest = Math.max(largeBest, itemsPerSecond(scorer, threads, largeRows, seconds, 1.0));
       }
     }
-    double small = callNanos(smallBest, threads, smallRows);
-    double large = callNanos(largeBest, threads, largeRows);
-    double perRow = Math.max(0, (large - small) / (largeRows - smallRows));
-    return new CallCost(Math.max(0, small - perRow * smallRows), perRow, threads);
+    return CallCost.fit(smallRows, callNanos(smallBest, threads, smallRows), largeRows,
+        callNanos(largeBest, threads, largeRows), threads);
   }
 
   /** One thread's nanoseconds per call of {@code rows} rows, from the items/s all threads reached. */
-  private static double callNanos(double itemsPerSecond, int threads, int rows) {
+  static double callNanos(double itemsPerSecond, int threads, int rows) {
     return threads * rows * 1e9 / Math.max(1, itemsPerSecond);
   }
 
-  /** Items/s over {@code seconds}, after a one-second warm-up, from {@code threads} threads. */
-  private static double itemsPerSecond(OnnxScorer scorer, int threads, int batchRows, double seconds)
+  /**
+   * Items/s over {@code seconds}, after {@code warmupSeconds}, from {@code threads} threads each
+   * scoring calls of {@code batchRows} random rows against one random user.
+   */
+  static double itemsPerSecond(OnnxScorer scorer, int threads, int batchRows, double seconds, double warmupSeconds)
       throws InterruptedException {
     ModelSpec spec = scorer.model().spec();
     int dim = spec.itemDim();
     AtomicLong items = new AtomicLong();
-    long warmEnd = System.nanoTime() + 1_000_000_000L;
+    long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
     long end = warmEnd + (long) (seconds * 1e9);
     List<Thread> workers = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
