@@ -38,6 +38,15 @@ trainer() { PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer "$@"; }   # the 
 mkdir -p "$OUT"
 log() { echo "[matrix $(date +%T)] $*"; }
 
+walk_eval() {   # corpus spec, model dir, efConstruction, json out, widths, what (for the log), more eval options
+  if [ ! -f "$4" ]; then
+    log "eval $1 efC $3, $6 -> $4"
+    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
+        --modes nann --width "$5" --budget 100000 "${@:7}" --json "$4.tmp" > "$4.txt" 2> "$4.log"
+    mv "$4.tmp" "$4"
+  fi
+}
+
 evaluate() {   # corpus spec, model dir, efConstruction, json out
   if [ ! -f "$4" ]; then
     log "eval $1 efC $3 -> $4"
@@ -48,35 +57,15 @@ evaluate() {   # corpus spec, model dir, efConstruction, json out
     mv "$4.tmp" "$4"
   fi
   # the default walk with the narrow descent; its recommendation row says which descent pays here
-  local narrow="${4%.json}-narrow.json"
-  if [ ! -f "$narrow" ]; then
-    log "eval $1 efC $3, narrow descent -> $narrow"
-    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
-        --modes nann --descent narrow --width 200,400,800,1600,3200 --budget 100000 \
-        --json "$narrow.tmp" > "$narrow.txt" 2> "$narrow.log"
-    mv "$narrow.tmp" "$narrow"
-  fi
+  walk_eval "$1" "$2" "$3" "${4%.json}-narrow.json" 200,400,800,1600,3200 "narrow descent" --descent narrow
   # the default walk again at widths between the five: HNSW-retrieval's points fall between the walk's
   # (the walk scores more items at the same width), and a chord across a concave curve understates it
-  local between="${4%.json}-between.json"
-  if [ ! -f "$between" ]; then
-    log "eval $1 efC $3, widths between -> $between"
-    $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
-        --modes nann --width 250,300,600,1200,2400 --budget 100000 \
-        --json "$between.tmp" > "$between.txt" 2> "$between.log"
-    mv "$between.tmp" "$between"
-  fi
+  walk_eval "$1" "$2" "$3" "${4%.json}-between.json" 250,300,600,1200,2400 "widths between"
   # and at the widths where it scores about HNSW-retrieval's items at each of its points (just below)
-  local at_hnsw="${4%.json}-at-hnsw.json"
+  local at_hnsw="${4%.json}-at-hnsw.json" widths
   if [ ! -f "$at_hnsw" ]; then
-    local widths; widths=$(trainer matrix --widths-at-hnsw "$4")
-    if [ -n "$widths" ]; then
-      log "eval $1 efC $3, widths at HNSW-retrieval's items ($widths) -> $at_hnsw"
-      $NANN eval --corpus "$1" --model "$2" --ef-construction "$3" --k 200 --queries "$QUERIES" \
-          --modes nann --width "$widths" --budget 100000 \
-          --json "$at_hnsw.tmp" > "$at_hnsw.txt" 2> "$at_hnsw.log"
-      mv "$at_hnsw.tmp" "$at_hnsw"
-    fi
+    widths=$(trainer matrix --widths-at-hnsw "$4")
+    [ -z "$widths" ] || walk_eval "$1" "$2" "$3" "$at_hnsw" "$widths" "widths at HNSW-retrieval's items ($widths)"
   fi
 }
 
