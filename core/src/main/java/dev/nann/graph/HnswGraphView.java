@@ -1,7 +1,6 @@
 package dev.nann.graph;
 
 import java.nio.IntBuffer;
-import java.util.Arrays;
 
 /**
  * Read-only multi-level HNSW graph in compressed sparse row form.
@@ -87,8 +86,13 @@ public final class HnswGraphView {
 
   /** Neighbours of {@code node} on {@code level} as a new array (for tests and tools, not the hot path). */
   public int[] neighbors(int level, int node) {
-    int[] tmp = new int[maxDegree(level)];
-    return Arrays.copyOf(tmp, copyNeighbors(level, node, tmp, 0));
+    int row = level == 0 ? node : rowOf(level, node);
+    if (row < 0) {
+      return new int[0];
+    }
+    int[] out = new int[offsets[level].get(row + 1) - offsets[level].get(row)];
+    copyNeighbors(level, node, out, 0);
+    return out;
   }
 
   /** Largest neighbour list on {@code level}. */
