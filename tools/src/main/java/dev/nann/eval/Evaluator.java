@@ -232,13 +232,9 @@ public final class Evaluator {
     out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d; no width up to %d reaches %.2f (best %.4f at width "
             + "%d): the graph or the scorer's surface limits this model here, see --graph-check and --explain-misses%n",
         configured.walk(), atConfigured, k, widest, target, best, bestWidth);
-    double together = answerLocality(brute);
+    double together = AnswerLocality.of(index, loaded.ids(), brute.answers);
     out.printf("[eval] %.0f%% of a user's exact top-%d items have another of them among their level-0 graph neighbours: %s%n",
-        100 * together, k, together < LOCALITY_LOW
-            ? "the best items lie apart in the graph, and a walk finds them by stepping from one to the next, so it "
-            + "misses many wherever it enters, at any width. Training the scorer with FGSM (the reference trainer's "
-            + "--fgsm-eps) brought an inner-product scorer's best items together on the synthetic corpus (docs/search.md)"
-            : "the best items lie together, so a larger --ef-construction (a better graph) is the next thing to try");
+        100 * together, k, AnswerLocality.meaning(together));
     row.put("answer_locality", Math.round(together * 1e4) / 1e4);
     row.put("recommended_width", null);
     row.put("best_coverage", Math.round(best * 1e5) / 1e5);
@@ -248,52 +244,6 @@ public final class Evaluator {
           false, row, out);
     }
     return row;
-  }
-
-  /**
-   * Below this share of a user's exact top-k with another of them as a level-0 neighbour, the best
-   * items count as lying apart. Measured at k = 200 (docs/search.md): 74–96% on model-matrix cells
-   * the default walk covers at 0.93 or more, 46–49% on the two whose inner-product scorer no walk
-   * covers beyond 0.63 (synthetic corpus, two-sided, no FGSM).
-   */
-  static final double LOCALITY_LOW = 0.6;
-
-  /**
-   * The share of each user's exact top-k items that have another of that user's top-k among their
-   * level-0 neighbours, averaged over users: how much a walk can find the best items by stepping from
-   * one to the next.
-   */
-  double answerLocality(QueryRunner.Results exact) {
-    double sum = 0;
-    int users = 0;
-    java.util.BitSet best = new java.util.BitSet(index.size());
-    for (QueryExecutor.Answer a : exact.answers) {
-      if (a == null || a.size() < 2) {
-        continue;
-      }
-      best.clear();
-      int[] nodes = new int[a.size()];
-      int n = 0;
-      for (int j = 0; j < a.size(); j++) {
-        int v = loaded.ids().nodeOf(a.items()[j]);
-        if (v >= 0) {
-          best.set(v);
-          nodes[n++] = v;
-        }
-      }
-      int together = 0;
-      for (int j = 0; j < n; j++) {
-        for (int nb : index.graph().neighbors(0, nodes[j])) {
-          if (best.get(nb)) {
-            together++;
-            break;
-          }
-        }
-      }
-      sum += n == 0 ? 0 : (double) together / n;
-      users++;
-    }
-    return users == 0 ? 1 : sum / users;
   }
 
   /** Enough budget for every query of a run to converge: the most items one scored, up to a thousand. */
@@ -455,7 +405,7 @@ public final class Evaluator {
             + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them); "
             + "%.0f%% of all exact top-%d items have another of them among their level-0 neighbours%n",
         walk, missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
-        missed == 0 ? 0.0 : 100.0 * nearScored / missed, 100 * answerLocality(brute), k);
+        missed == 0 ? 0.0 : 100.0 * nearScored / missed, 100 * AnswerLocality.of(index, loaded.ids(), brute.answers), k);
   }
 
   /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */

@@ -6,8 +6,7 @@ import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
 import dev.nann.engine.QueryExecutor;
 import dev.nann.graph.HnswIndex;
-import dev.nann.scorer.OnnxModel;
-import dev.nann.scorer.OnnxScorer;
+import dev.nann.graph.ItemIdLookup;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -16,40 +15,39 @@ import org.junit.jupiter.api.Test;
 /**
  * The share of a user's best items that have another of them as a graph neighbour, on a real graph:
  * answers made of mutual neighbour pairs lie together (1), answers of which no two are neighbours
- * lie apart (0), and a mix of both counts each kind.
+ * lie apart (0), a mix of both counts each kind, and several users' answers average.
  */
 class AnswerLocalityTest {
   @Test
   void neighbourPairsLieTogetherAndAnIndependentSetLiesApart() {
     Corpus corpus = TestData.corpus(2000, 16, 3);
     HnswIndex index = TestData.index(corpus, 8);
-    try (OnnxModel model = OnnxModel.load(TestData.model("two-sided", 16))) {
-      Evaluator eval = new Evaluator(index, new OnnxScorer(model), corpus, null);
-      List<Integer> pairs = mutualPairs(index, 10);
-      List<Integer> apart = independentSet(index, 20);
+    ItemIdLookup ids = ItemIdLookup.of(index);
+    List<Integer> pairs = mutualPairs(index, 10);
+    List<Integer> apart = independentSet(index, 20);
 
-      assertEquals(1.0, eval.answerLocality(results(index, pairs)), 1e-9, "pairs " + pairs);
-      assertEquals(0.0, eval.answerLocality(results(index, apart)), 1e-9, "independent set " + apart);
-      List<Integer> half = new ArrayList<>(pairs.subList(0, 10));   // five pairs, then ten nodes apart from them
-      BitSet near = closedNeighbourhood(index, half);
-      for (int v : apart) {
-        if (half.size() < 20 && !near.get(v) && disjointFrom(index, v, near)) {
-          half.add(v);
-        }
+    assertEquals(1.0, AnswerLocality.of(index, ids, answer(index, pairs)), 1e-9, "pairs " + pairs);
+    assertEquals(0.0, AnswerLocality.of(index, ids, answer(index, apart)), 1e-9, "independent set " + apart);
+    List<Integer> half = new ArrayList<>(pairs.subList(0, 10));   // five pairs, then ten nodes apart from them
+    BitSet near = closedNeighbourhood(index, half);
+    for (int v : apart) {
+      if (half.size() < 20 && !near.get(v) && disjointFrom(index, v, near)) {
+        half.add(v);
       }
-      assertEquals(10.0 / half.size(), eval.answerLocality(results(index, half)), 1e-9, "mix " + half);
     }
+    assertEquals(10.0 / half.size(), AnswerLocality.of(index, ids, answer(index, half)), 1e-9, "mix " + half);
+    // several users: the mean of their shares
+    QueryExecutor.Answer[] two = {answer(index, pairs)[0], answer(index, apart)[0]};
+    assertEquals(0.5, AnswerLocality.of(index, ids, two), 1e-9);
   }
 
-  /** One answer per call, holding the items of {@code nodes}. */
-  private static QueryRunner.Results results(HnswIndex index, List<Integer> nodes) {
-    QueryRunner.Results r = new QueryRunner.Results(1);
+  /** One user's exact answer holding the items of {@code nodes}. */
+  private static QueryExecutor.Answer[] answer(HnswIndex index, List<Integer> nodes) {
     long[] items = new long[nodes.size()];
     for (int i = 0; i < items.length; i++) {
       items[i] = index.itemId(nodes.get(i));
     }
-    r.answers[0] = new QueryExecutor.Answer(items, new float[items.length], items.length, null);
-    return r;
+    return new QueryExecutor.Answer[] {new QueryExecutor.Answer(items, new float[items.length], items.length, null)};
   }
 
   /** {@code pairs} disjoint pairs of nodes that list each other as level-0 neighbours, none adjacent to another pair. */
