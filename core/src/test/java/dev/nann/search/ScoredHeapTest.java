@@ -64,6 +64,40 @@ class ScoredHeapTest {
   }
 
   @Test
+  void mixedOffersAndPollsMatchASortedReference() {
+    Random rnd = new Random(3);
+    for (boolean max : new boolean[] {false, true}) {
+      for (int round = 0; round < 50; round++) {
+        int capacity = 1 + rnd.nextInt(40);
+        ScoredHeap heap = new ScoredHeap(1 + rnd.nextInt(4), max);   // small: the arrays must grow
+        heap.reset(max ? 0 : capacity);
+        java.util.TreeSet<Long> reference = new java.util.TreeSet<>();
+        for (int op = 0; op < 300; op++) {
+          if (rnd.nextInt(4) == 0 && heap.size() > 0) {
+            long expected = max ? reference.pollLast() : reference.pollFirst();
+            assertEquals(expected, heap.poll(), "poll " + op);
+          } else {
+            long e = ScoredHeap.pack(op, (float) rnd.nextGaussian());
+            boolean kept = heap.offer(e);
+            boolean shouldKeep = max || reference.size() < capacity || e > reference.first();
+            assertEquals(shouldKeep, kept, "offer " + op);
+            if (kept) {
+              reference.add(e);
+              if (!max && reference.size() > capacity) {
+                reference.pollFirst();
+              }
+            }
+          }
+          assertEquals(reference.size(), heap.size());
+          if (heap.size() > 0) {
+            assertEquals(max ? reference.last() : reference.first(), heap.peek());
+          }
+        }
+      }
+    }
+  }
+
+  @Test
   void visitedMarksNeedNoClearBetweenQueries() {
     VisitedMarks marks = new VisitedMarks(1000);
     marks.newQuery();
