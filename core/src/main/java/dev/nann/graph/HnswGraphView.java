@@ -74,14 +74,7 @@ public final class HnswGraphView {
    */
   public int copyNeighbors(int level, int node, int[] dst, int dstOffset) {
     int row = level == 0 ? node : rowOf(level, node);
-    if (row < 0) {
-      return 0;
-    }
-    IntBuffer off = offsets[level];
-    int from = off.get(row);
-    int n = off.get(row + 1) - from;
-    neighbors[level].get(from, dst, dstOffset, n);
-    return n;
+    return row < 0 ? 0 : copyRow(level, row, dst, dstOffset);
   }
 
   /** Neighbours of {@code node} on {@code level} as a new array (for tests and tools, not the hot path). */
@@ -91,8 +84,16 @@ public final class HnswGraphView {
       return new int[0];
     }
     int[] out = new int[offsets[level].get(row + 1) - offsets[level].get(row)];
-    copyNeighbors(level, node, out, 0);
+    copyRow(level, row, out, 0);
     return out;
+  }
+
+  private int copyRow(int level, int row, int[] dst, int dstOffset) {
+    IntBuffer off = offsets[level];
+    int from = off.get(row);
+    int n = off.get(row + 1) - from;
+    neighbors[level].get(from, dst, dstOffset, n);
+    return n;
   }
 
   /** Largest neighbour list on {@code level}. */
