@@ -36,11 +36,20 @@ public final class DescentChooser {
    */
   public static final double WIDE_GAIN = 0.02;
 
+  /**
+   * A learning query's gain that says its user has best items the narrow descent does not reach: the
+   * choice message counts them. The mean decides; these say how it came about (a few users losing most
+   * of their best items with the narrow descent can sit behind a small mean).
+   */
+  static final double BIG_GAIN = 0.25;
+
   private final java.util.function.Consumer<String> onChoice;
   private volatile Descent chosen;
   private int inFlight;     // comparisons handed out and not yet recorded or abandoned; guarded by this
   private int recorded;     // guarded by this
   private double gainSum;   // guarded by this
+  private double largest = Double.NEGATIVE_INFINITY;   // guarded by this
+  private int big;          // learning queries whose gain reached BIG_GAIN; guarded by this
 
   /** A chooser that settles silently. */
   public DescentChooser() {
@@ -117,6 +126,11 @@ public final class DescentChooser {
     return recorded == 0 ? 0 : gainSum / recorded;
   }
 
+  /** The largest gain of one learning query so far (negative infinity before the first). */
+  public synchronized double largestGain() {
+    return largest;
+  }
+
   /** Adds one comparison handed out by {@link #next}; the {@link #SAMPLES}-th settles the choice. */
   public void record(SearchResult wide, SearchResult narrow, int k) {
     record(gain(wide, narrow, k));
@@ -128,13 +142,16 @@ public final class DescentChooser {
       return;
     }
     gainSum += g;
+    largest = Math.max(largest, g);
+    big += g >= BIG_GAIN ? 1 : 0;
     recorded++;
     if (recorded >= SAMPLES) {
       double mean = gainSum / recorded;
       chosen = mean > WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
       onChoice.accept(String.format(java.util.Locale.ROOT, "the default walk takes the %s descent: over its first %d "
           + "queries the wide descent's gain over the narrow one was %+.1f%% of the best items (wide is kept above "
-          + "%+.0f%%)", chosen.id(), recorded, 100 * mean, 100 * WIDE_GAIN));
+          + "%+.0f%%); largest for one query %+.0f%%, %d of %d queries gained %.0f%% or more", chosen.id(), recorded,
+          100 * mean, 100 * WIDE_GAIN, 100 * largest, big, recorded, 100 * BIG_GAIN));
     }
   }
 

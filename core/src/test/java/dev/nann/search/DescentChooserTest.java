@@ -53,9 +53,12 @@ class DescentChooserTest {
   @Test
   void theFirstQueriesWalkBothDescentsThenTheModelKeepsOne() {
     Searcher searcher = new Searcher(index, scorer);
-    DescentChooser chooser = new DescentChooser();
+    java.util.List<String> said = new java.util.ArrayList<>();
+    DescentChooser chooser = new DescentChooser(said::add);
     WalkParams auto = new WalkParams(200, 100_000, Descent.AUTO);
     double gains = 0;
+    double largest = Double.NEGATIVE_INFINITY;
+    int big = 0;
     for (int q = 0; q < DescentChooser.SAMPLES; q++) {
       assertNull(chooser.chosen(), "still learning after " + q + " queries");
       try (UserState user = scorer.user(corpus.features(corpus.users().get(q % corpus.users().size())))) {
@@ -68,12 +71,19 @@ class DescentChooserTest {
         assertEquals(wide.scored() + narrow.scored(), learning.scored());
         SearchResult tight = searcher.nann(user, 50, auto.withBudget(301), null, new DescentChooser());
         assertEquals(301, tight.scored(), "a learning query shares its budget between the two walks");
-        gains += DescentChooser.gain(wide, narrow, 50);
+        double g = DescentChooser.gain(wide, narrow, 50);
+        gains += g;
+        largest = Math.max(largest, g);
+        big += g >= DescentChooser.BIG_GAIN ? 1 : 0;
       }
     }
     Descent expected = gains / DescentChooser.SAMPLES > DescentChooser.WIDE_GAIN ? Descent.WIDE : Descent.NARROW;
     assertEquals(expected, chooser.chosen());
     assertEquals(gains / DescentChooser.SAMPLES, chooser.meanGain(), 1e-9);
+    assertEquals(largest, chooser.largestGain(), 1e-12);
+    assertEquals(1, said.size(), "the choice is told once");
+    assertTrue(said.get(0).contains(String.format(java.util.Locale.ROOT, "largest for one query %+.0f%%, %d of %d",
+        100 * largest, big, DescentChooser.SAMPLES)), said.get(0));
     try (UserState user = scorer.user(corpus.features(corpus.users().get(0)))) {
       SearchResult settled = searcher.nann(user, 50, auto, null, chooser);
       assertEquals(searcher.nann(user, 50, auto.withDescent(expected)).scored(), settled.scored(),
