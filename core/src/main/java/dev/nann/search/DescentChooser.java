@@ -43,9 +43,9 @@ public final class DescentChooser {
    * leave that user with half an answer, and a few such users can sit behind a small mean. Of the 32
    * MovieLens + 1M cells of the model matrix, on the 14 where {@code ./nann eval} recommends the narrow
    * descent no learning query reached +39%, on the 17 where it recommends the wide one 1 to 13 of 64
-   * reached +50% (on the last, where its pick depends on the width, 2 did); the fully trained dnn with FGSM at efConstruction 200 had a mean of +1.2% but one query at +80%,
-   * and there the narrow descent stops at 0.975 of the exact top-200 while the wide one reaches 0.997
-   * (docs/search.md).
+   * reached +50% (on the last, where its pick depends on the width, 2 did). The fully trained dnn with
+   * FGSM at efConstruction 200 had a mean of +1.2% but one query at +80%, and there the narrow descent
+   * stops at 0.975 of the exact top-200 while the wide one reaches 0.997 (docs/search.md).
    */
   public static final double USER_GAIN = 0.5;
 
@@ -157,7 +157,8 @@ public final class DescentChooser {
       onChoice.accept(String.format(java.util.Locale.ROOT, "the default walk takes the %s descent: over its first %d "
           + "queries the wide descent's gain over the narrow one was %+.1f%% of the best items, %d of them gained "
           + "%.0f%% or more, the largest %+.0f%% (wide is kept above %+.0f%% on average or with one query at %.0f%%)",
-          chosen.id(), recorded, 100 * mean, halfMissed, 100 * USER_GAIN, 100 * largest, 100 * WIDE_GAIN, 100 * USER_GAIN));
+          chosen.id(), recorded, 100 * mean, halfMissed, 100 * USER_GAIN, 100 * largest, 100 * WIDE_GAIN,
+          100 * USER_GAIN));
     }
   }
 

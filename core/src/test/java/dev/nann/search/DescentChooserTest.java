@@ -83,8 +83,9 @@ class DescentChooserTest {
     assertEquals(gains / DescentChooser.SAMPLES, chooser.meanGain(), 1e-9);
     assertEquals(largest, chooser.largestGain(), 1e-12);
     assertEquals(1, said.size(), "the choice is told once");
-    assertTrue(said.get(0).contains(String.format(java.util.Locale.ROOT, "%d of them gained 50%% or more, the largest %+.0f%%",
-        halfMissed, 100 * largest)), said.get(0));
+    String told = String.format(java.util.Locale.ROOT, "%d of them gained 50%% or more, the largest %+.0f%%",
+        halfMissed, 100 * largest);
+    assertTrue(said.get(0).contains(told), said.get(0));
     try (UserState user = scorer.user(corpus.features(corpus.users().get(0)))) {
       SearchResult settled = searcher.nann(user, 50, auto, null, chooser);
       assertEquals(searcher.nann(user, 50, auto.withDescent(expected)).scored(), settled.scored(),
