@@ -95,7 +95,10 @@ class AnswerLocalityTest {
     return s;
   }
 
-  /** Whether none of {@code v}'s neighbours is in {@code set} (so nothing in it lists v, and v lists nothing in it). */
+  /**
+   * Whether none of {@code v}'s neighbours is in {@code set}: v lists nothing in it. (That nothing in it
+   * lists v is the caller's check: v outside the set's closed neighbourhood.)
+   */
   private static boolean disjointFrom(HnswIndex index, int v, BitSet set) {
     for (int u : index.graph().neighbors(0, v)) {
       if (set.get(u)) {
