@@ -29,6 +29,9 @@ final class QueryRunner {
   private QueryRunner() {
   }
 
+  /** Progress lines start once a run has taken this long: short runs print only their result. */
+  static final double PROGRESS_AFTER_SECONDS = 2.0;
+
   /** One query thread's own searchers and executor. */
   @FunctionalInterface
   interface Worker {
@@ -128,7 +131,8 @@ final class QueryRunner {
    *
    * @param threadName name of the query threads
    * @param label what the progress lines name before their count (e.g. the mode, padded)
-   * @param progress where a line goes every tenth of the queries; null for none
+   * @param progress where a line goes every tenth of the queries once the run has taken {@link
+   *     #PROGRESS_AFTER_SECONDS}; null for none
    * @param workers builds each query thread's worker, on that thread
    */
   static Results run(SearchMode mode, List<Corpus.User> users, Evaluator.Config cfg, String threadName, String label,
@@ -173,8 +177,10 @@ final class QueryRunner {
             worker.query(run, q, users.get(q));
             int d = done.incrementAndGet();
             if (progress != null && (d % Math.max(1, users.size() / 10) == 0 || d == users.size())) {
-              progress.printf("[eval] %s %d/%d queries, %.1f s%n", label, d, users.size(),
-                  (System.nanoTime() - startNanos.get()) / 1e9);
+              double seconds = (System.nanoTime() - startNanos.get()) / 1e9;
+              if (seconds >= PROGRESS_AFTER_SECONDS) {   // a run of a fraction of a second needs no progress
+                progress.printf("[eval] %s %d/%d queries, %.1f s%n", label, d, users.size(), seconds);
+              }
             }
           }
           return null;
