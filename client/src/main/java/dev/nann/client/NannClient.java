@@ -3,6 +3,7 @@ package dev.nann.client;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.SentAtHeader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -119,6 +120,7 @@ public final class NannClient implements AutoCloseable {
     f.whenComplete((r, e) -> pending.remove(id, f));
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
         Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(request));
+    rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());   // the job times its latency from here, to the us
     producer.send(rec, (meta, e) -> {
       if (e != null) {
         f.completeExceptionally(e);

@@ -3,8 +3,8 @@ package dev.nann.engine;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.search.SearchMode;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 
@@ -16,10 +16,9 @@ import java.util.Map;
 public final class RequestProtocol {
   private RequestProtocol() {}
 
-  /** Now, in epoch microseconds: the clock of the latency breakdown's stamps. */
+  /** Now, in epoch microseconds: the clock of the latency breakdown's stamps, the one clients stamp requests with. */
   public static long nowMicros() {
-    Instant t = Instant.now();
-    return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+    return SentAtHeader.nowMicros();
   }
 
   /** Why a request is invalid on an engine with {@code config}, or null if it is fine. */

@@ -2,6 +2,7 @@ package dev.nann.operators;
 
 import dev.nann.engine.RequestProtocol;
 import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.internal.ServingOutput;
 import java.util.EnumMap;
 import java.util.Map;
@@ -17,8 +18,8 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 
 /**
- * The last step before the sinks: stamps each answer's end-to-end latency (Kafka record timestamp
- * to now), counts it, and routes it: request answers to the main output (responses topic), trigger
+ * The last step before the sinks: stamps each answer's end-to-end latency (from when the request
+ * was sent: the client's {@link SentAtHeader}, else the Kafka record timestamp, to now), counts it, and routes it: request answers to the main output (responses topic), trigger
  * answers to {@link #FEED} (candidates topic). Metrics: answers/s, end-to-end latency histogram, a
  * counter per status.
  */
@@ -41,8 +42,17 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
     }
   }
 
-  /** The transport stages of the latency breakdown (the engine wrote its own). */
-  private static void breakdown(ServingOutput out, long nowMicros) {
+  /**
+   * When the request was sent, in epoch microseconds: the client's {@link SentAtHeader} where it
+   * stamped one that fits the record, else the record's millisecond timestamp; 0 when neither is known.
+   */
+  static long sentMicros(ServingOutput out) {
+    long stamped = SentAtHeader.micros(out.getHeaders().get(SentAtHeader.NAME), out.getReceivedAtMillis());
+    return stamped >= 0 ? stamped : Math.max(0, out.getReceivedAtMillis()) * 1000;
+  }
+
+  /** The transport stages of the latency breakdown (the engine wrote its own), from {@code sent} (epoch us). */
+  static void breakdown(ServingOutput out, long sent, long nowMicros) {
     Map<String, Long> s = out.getStamps();
     Long decoded = s.get("decoded");
     Long stateIn = s.get("stateIn");
@@ -52,8 +62,8 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
       return;   // answered before the engine (INVALID, NO_INDEX): no breakdown
     }
     Map<String, Float> t = out.getResponse().getTimings();
-    if (out.getReceivedAtMillis() > 0) {
-      t.put("kafka_in", Math.max(0, decoded - out.getReceivedAtMillis() * 1000) / 1e3f);   // in long: floats lose it
+    if (sent > 0) {
+      t.put("kafka_in", Math.max(0, decoded - sent) / 1e3f);   // in long: floats lose it
     }
     t.put("keyby", Math.max(0, stateIn - decoded) / 1e3f);
     t.put("state", Math.max(0, stateOut - stateIn) / 1e3f);
@@ -62,10 +72,11 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
 
   @Override
   public void processElement(ServingOutput out, Context ctx, Collector<ServingOutput> main) {
-    long now = System.currentTimeMillis();
-    float e2e = out.getReceivedAtMillis() > 0 ? Math.max(0, now - out.getReceivedAtMillis()) : 0f;
+    long now = RequestProtocol.nowMicros();
+    long sent = sentMicros(out);
+    float e2e = sent > 0 ? Math.max(0, now - sent) / 1e3f : 0f;
     out.getResponse().setLatencyMillis(e2e);
-    breakdown(out, RequestProtocol.nowMicros());
+    breakdown(out, sent, now);
     answers.inc();
     latency.update((long) e2e);
     byStatus.get(out.getResponse().getStatus()).inc();

@@ -2,6 +2,7 @@ package dev.nann.local;
 
 import dev.nann.jobs.KafkaClientProperties;
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
@@ -78,6 +79,7 @@ public final class ServingClient implements AutoCloseable {
   public void send(RetrievalRequest r) {
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic, key(r.getUserId()), requests.encode(r));
     rec.headers().add("correlation-id", r.getRequestId().getBytes(StandardCharsets.UTF_8));
+    rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());
     producer.send(rec, this::onSent);
   }
 

@@ -5,6 +5,7 @@ import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.indexsync.SnapshotPublisher;
 import dev.nann.local.LocalKafka;
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
@@ -97,9 +98,17 @@ final class ServingFixture implements AutoCloseable {
   }
 
   void sendRequest(ServingConfig cfg, RetrievalRequest r) {
+    sendRequest(cfg, r, -1);
+  }
+
+  /** A request whose client stamped {@code sentMicros} as its send time ({@link SentAtHeader}; none if negative). */
+  void sendRequest(ServingConfig cfg, RetrievalRequest r, long sentMicros) {
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(cfg.get(ServingOptions.TOPIC_REQUESTS),
         Long.toString(r.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(r));
     rec.headers().add("correlation-id", ("corr-" + r.getRequestId()).getBytes(StandardCharsets.UTF_8));
+    if (sentMicros >= 0) {
+      rec.headers().add(SentAtHeader.NAME, SentAtHeader.encode(sentMicros));
+    }
     producer.send(rec);
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.CandidateFeed;
 import dev.nann.schemas.DeadLetter;
 import dev.nann.schemas.ResponseStatus;
@@ -39,6 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * attention fixture model served through ONNX Runtime over a 2,000-item snapshot.
  */
 class ServingJobTest {
+  private static final long EARLY_STAMP_MICROS = 100_000;
+
   private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
   private static final AvroCodec<DeadLetter> DEAD = AvroCodec.of(DeadLetter.class);
   private static final AvroCodec<CandidateFeed> FEED = AvroCodec.of(CandidateFeed.class);
@@ -125,7 +128,8 @@ class ServingJobTest {
         } else if (i % 100 == 13) {
           r.setMode("telepathy");   // invalid: unknown mode
         }
-        fx.sendRequest(cfg, r);
+        // a third carry no send stamp, a third the client's, a third one taken 100 ms before the send
+        fx.sendRequest(cfg, r, i % 3 == 0 ? -1 : SentAtHeader.nowMicros() - (i % 3 == 2 ? EARLY_STAMP_MICROS : 0));
         if (i % 10 == 5) {
           fx.send(malformedTopic(cfg, malformed), "bad", malformedValue(malformed, rnd));
           malformed++;
@@ -162,8 +166,14 @@ class ServingJobTest {
           assertTrue(resp.getTimings().keySet().containsAll(List.of("kafka_in", "keyby", "state", "queue",
               "user_network", "walk", "scorer", "to_router")), resp.getTimings().toString());
           double stages = resp.getTimings().values().stream().mapToDouble(Float::doubleValue).sum();
-          assertTrue(stages <= resp.getLatencyMillis() + 2 && resp.getTimings().values().stream().allMatch(v -> v >= 0),
+          assertTrue(stages <= resp.getLatencyMillis() + 0.1 && resp.getTimings().values().stream().allMatch(v -> v >= 0),
               "stages " + resp.getTimings() + " vs latency " + resp.getLatencyMillis());
+          if (i % 3 == 2) {
+            // timed from the client's stamp, not from the record's timestamp 100 ms later
+            double early = EARLY_STAMP_MICROS / 1e3;
+            assertTrue(resp.getLatencyMillis() >= early && resp.getTimings().get("kafka_in") >= early,
+                "an early stamp starts the clock: " + resp.getLatencyMillis() + " ms, " + resp.getTimings());
+          }
         }
       }
       assertTrue(ok > requests / 2, "users with history get OK answers: " + ok);
