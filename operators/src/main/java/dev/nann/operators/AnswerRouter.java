@@ -19,9 +19,10 @@ import org.apache.flink.util.OutputTag;
 
 /**
  * The last step before the sinks: stamps each answer's end-to-end latency (from when the request
- * was sent: the client's {@link SentAtHeader}, else the Kafka record timestamp, to now), counts it, and routes it: request answers to the main output (responses topic), trigger
- * answers to {@link #FEED} (candidates topic). Metrics: answers/s, end-to-end latency histogram, a
- * counter per status.
+ * was sent, by the client's {@link SentAtHeader} or else the Kafka record timestamp, to now), counts
+ * it, and routes it: request answers to the main output (responses topic), trigger answers to
+ * {@link #FEED} (candidates topic). Metrics: answers/s, end-to-end latency histogram, a counter per
+ * status.
  */
 public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOutput> {
   public static final OutputTag<ServingOutput> FEED = new OutputTag<>("feed", new AvroTypeInfo<>(ServingOutput.class));
