@@ -115,22 +115,16 @@ public final class Evaluator {
       }
     }
     QueryRunner.Results brute = exact(users, cfg, kEff);
+    AnswerVariety exactVariety = AnswerVariety.of(brute.answers);   // the model's own answers, whatever the walk
+    if (progress != null && exactVariety.sameList(kEff)) {
+      progress.println(exactVariety.warning(kEff));
+    }
     List<ModeReport> out = new ArrayList<>();
     for (SearchMode mode : cfg.modes()) {
       QueryRunner.Results r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
       RetrievalMetrics m = QueryRunner.metrics(r.answers, brute.answers, users, corpus);
-      java.util.Set<Long> distinct = new java.util.HashSet<>();
-      long returned = 0;
-      for (QueryExecutor.Answer a : r.answers) {
-        long[] ids = a.items();
-        for (long id : ids) {
-          distinct.add(id);
-        }
-        returned += ids.length;
-      }
       if (progress != null) {
-        progress.printf("[eval] %s: %d distinct items in %d answers (%.3f): a low share means every user gets the same items%n",
-            mode, distinct.size(), returned, returned == 0 ? 0.0 : (double) distinct.size() / returned);
+        progress.println(AnswerVariety.of(r.answers).line(mode));
       }
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
         explainMisses(users, cfg.params().walk().withDescent(r.walked(cfg.params().walk().descent())), kEff, brute);
