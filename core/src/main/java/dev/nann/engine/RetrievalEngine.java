@@ -296,6 +296,9 @@ public final class RetrievalEngine implements AutoCloseable {
       return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
     }
     IndexDescriptor d = task.getIndex();
+    if (d == null) {
+      return RequestProtocol.error(req, ResponseStatus.NO_INDEX, "the task names no index version");
+    }
     // a scattered task: exactly the shard version its manifest names (never another, so one answer
     // never mixes versions), the behaviour the task carries, and the shard's share of k and budget
     int shard = task.getShard();

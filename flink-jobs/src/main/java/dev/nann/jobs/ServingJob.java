@@ -128,8 +128,9 @@ public final class ServingJob {
             .returns(new AvroTypeInfo<>(ServingOutput.class))
             .uid("retrieval").name("async retrieval");
 
+    // one input (answers decided before the engine pass through the retrieval operator), so the
+    // router and the sinks chain onto it: no network hop between the engine and the responses topic
     SingleOutputStreamOperator<ServingOutput> answers = retrieved
-        .union(tasks.getSideOutput(UserStateFunction.ANSWERS))
         .process(new AnswerRouter(), new AvroTypeInfo<>(ServingOutput.class))
         .uid("answers").name("answer router");
 

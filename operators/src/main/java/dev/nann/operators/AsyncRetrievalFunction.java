@@ -21,7 +21,8 @@ import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
 
 /**
  * Flink async I/O around the TaskManager-wide {@link RetrievalEngine}: each task is answered on an
- * engine walker thread, so the operator thread never blocks on a graph walk or a score call. A
+ * engine walker thread, so the operator thread never blocks on a graph walk or a score call; a task
+ * that already carries its answer (decided by the user-state operator) passes straight through. A
  * task still unanswered at the async timeout is answered TIMEOUT (a late engine answer is then
  * ignored by Flink). Engine metrics: engine latency, items scored, in-flight, batch fill, index
  * version and age, model version.
@@ -82,6 +83,11 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void asyncInvoke(ScoringTask task, ResultFuture<ServingOutput> result) {
+    if (task.getAnswer() != null) {   // answered before the engine (INVALID, NO_INDEX): on to the router
+      result.complete(Collections.singleton(new ServingOutput(task.getAnswer(), task.getFeed(), task.getHeaders(),
+          task.getReceivedAtMillis(), task.getStamps(), -1, "", 0)));
+      return;
+    }
     Pending key = new Pending(task);
     CompletableFuture<RetrievalResponse> answer = engine.submit(task);
     pending.put(key, answer);
@@ -103,7 +109,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
     }
     RetrievalResponse r = RequestProtocol.error(task.getRequest(), ResponseStatus.TIMEOUT,
         "no answer within the async timeout (serving.async.timeout-ms)");
-    r.setIndexVersion(task.getIndex().getVersion());
+    r.setIndexVersion(task.getIndex() == null ? -1 : task.getIndex().getVersion());
     result.complete(Collections.singleton(output(task, r)));
   }
 

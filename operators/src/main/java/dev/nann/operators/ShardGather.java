@@ -43,6 +43,10 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
 
   @Override
   public void processElement(ServingOutput in, Context ctx, Collector<ServingOutput> out) throws Exception {
+    if (in.getShard() < 0) {   // answered before the engine, never scattered: nothing to gather
+      out.collect(in);
+      return;
+    }
     answers.put(in.getShard(), in);
     List<ServingOutput> all = new ArrayList<>(shards);
     for (ServingOutput o : answers.values()) {

@@ -9,7 +9,7 @@ import org.apache.flink.util.Collector;
 /**
  * Scatter for a sharded index: one copy of each task per shard, all under one task id (the gather's
  * key), each sent to the retrieval subtask {@link #PARTITIONER} picks for its shard, so a subtask (and
- * its TaskManager) only ever loads the shards routed to it.
+ * its TaskManager) only ever loads the shards routed to it. A task that carries its answer goes once.
  */
 public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringTask> {
   /** Shard i to retrieval subtask i mod parallelism. */
@@ -27,12 +27,18 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
     if (random == null) {
       random = new SplittableRandom();
     }
+    if (task.getAnswer() != null) {
+      // answered already: one copy, to the first shard's subtask, which passes it on (shard -1 there)
+      task.setShard(0);
+      out.collect(task);
+      return;
+    }
     // unique per task, not per request id: a client may send the same request id twice
     String taskId = task.getRequest().getRequestId() + "#" + Long.toHexString(random.nextLong());
     for (int shard = 0; shard < shards; shard++) {
       ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(), task.getIndex(), task.getModel(),
           task.getFeed(), task.getHeaders(), task.getReceivedAtMillis(), task.getStamps(), task.getNext(),
-          task.getFeatures(), shard, taskId);
+          task.getFeatures(), shard, taskId, null);
       out.collect(copy);
     }
   }

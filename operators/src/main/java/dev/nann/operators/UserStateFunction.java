@@ -15,7 +15,6 @@ import dev.nann.schemas.UserEvent;
 import dev.nann.schemas.internal.DescriptorUpdate;
 import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.schemas.internal.ServingInput;
-import dev.nann.schemas.internal.ServingOutput;
 import dev.nann.schemas.internal.UserProfile;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,7 +33,6 @@ import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.util.Collector;
-import org.apache.flink.util.OutputTag;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,17 +40,14 @@ import org.slf4j.LoggerFactory;
  * Keyed by user id: keeps each user's behaviour sequence (capped at L) in keyed state, and turns
  * requests into {@link ScoringTask}s enriched with that sequence and stamped with the index and
  * model versions from broadcast state. A user event flagged as a trigger becomes a feed task.
- * Requests that cannot be served (invalid, or no index yet) are answered at once on
- * {@link #ANSWERS}. Descriptors only move forward: an index version not newer than the current
+ * Requests that cannot be served (invalid, or no index yet) are answered at once: their task
+ * carries the answer ({@link ScoringTask#getAnswer}) and the retrieval operator passes it on
+ * untouched, so every answer reaches the router on one path and the operators chain. Descriptors only move forward: an index version not newer than the current
  * one is ignored.
  */
 public final class UserStateFunction
     extends KeyedBroadcastProcessFunction<Long, ServingInput, DescriptorUpdate, ScoringTask> {
   private static final Logger LOG = LoggerFactory.getLogger(UserStateFunction.class);
-
-  /** Answers decided here, without the engine. */
-  public static final OutputTag<ServingOutput> ANSWERS =
-      new OutputTag<>("answers", new AvroTypeInfo<>(ServingOutput.class));
 
   /** Broadcast state: "index" and "model" to their current descriptors. */
   public static final MapStateDescriptor<String, DescriptorUpdate> DESCRIPTORS =
@@ -148,14 +143,14 @@ public final class UserStateFunction
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
     stateInMicros = RequestProtocol.nowMicros();
     if (in.getEvent() != null) {
-      onEvent(in, in.getEvent(), descriptors, ctx, out);
+      onEvent(in, in.getEvent(), descriptors, out);
     } else if (in.getRequest() != null) {
-      onRequest(in, in.getRequest(), descriptors, ctx, out);
+      onRequest(in, in.getRequest(), descriptors, out);
     }
   }
 
   private void onEvent(ServingInput in, UserEvent e, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
-                       ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+                       Collector<ScoringTask> out) throws Exception {
     UserProfile p = profile.value();
     if (p == null) {
       p = new UserProfile(new ArrayList<>(), 0L, 0L);
@@ -185,26 +180,26 @@ public final class UserStateFunction
     DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
       LOG.warn("trigger event of user {} dropped from the feed: no index yet", e.getUserId());
-      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
+      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
       return;
     }
     try {
       out.collect(task(in, r, seq, descriptors, descriptors.get(MODEL), true));
     } catch (dev.nann.graph.SnapshotException unusable) {
-      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), true));
+      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), true));
     }
   }
 
   private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
-                         ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
+                         Collector<ScoringTask> out) throws Exception {
     String invalid = RequestProtocol.validate(r, engineConfig);
     if (invalid != null) {
-      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.INVALID, invalid), false));
+      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.INVALID, invalid), false));
       return;
     }
     DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
-      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX,
+      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX,
           "no index snapshot has been published yet"), false));
       return;
     }
@@ -214,7 +209,7 @@ public final class UserStateFunction
       out.collect(task(in, r, seq, descriptors, descriptors.get(MODEL), false));
     } catch (dev.nann.graph.SnapshotException unusable) {
       // the only sharded version there is has a shard that does not verify (logged by the engine)
-      ctx.output(ANSWERS, answer(in, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), false));
+      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), false));
     }
   }
 
@@ -254,8 +249,10 @@ public final class UserStateFunction
     return t;
   }
 
-  static ServingOutput answer(ServingInput in, RetrievalResponse r, boolean feed) {
-    return new ServingOutput(r, feed, in.getHeaders(), in.getReceivedAtMillis(), new HashMap<>(), -1, "", 0);
+  /** {@code request}'s task answered here, without the engine: it carries {@code answer} to the router. */
+  static ScoringTask answered(ServingInput in, RetrievalRequest request, RetrievalResponse answer, boolean feed) {
+    return ScoringTask.newBuilder().setRequest(request).setAnswer(answer).setFeed(feed).setHeaders(in.getHeaders())
+        .setReceivedAtMillis(in.getReceivedAtMillis()).build();   // the rest at their defaults (no index, shard -1)
   }
 
   @Override

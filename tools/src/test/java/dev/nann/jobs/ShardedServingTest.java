@@ -1,6 +1,7 @@
 package dev.nann.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.indexsync.ShardedBulkLoad;
@@ -174,6 +175,19 @@ class ShardedServingTest {
       }
       coverage /= USERS;
       assertTrue(coverage >= 0.95, "the merged walks find the exact top-" + K + ": coverage " + coverage);
+
+      // invalid requests are answered before the scatter, once each, not once per shard
+      List<RetrievalRequest> invalid = new ArrayList<>();
+      for (int u = 0; u < 5; u++) {
+        invalid.add(request("invalid-" + u, u, "telepathy"));
+      }
+      Map<String, RetrievalResponse> refused = ask(cfg, responses, invalid, counts);
+      refused.values().forEach(r -> assertEquals(ResponseStatus.INVALID, r.getStatus(), r.toString()));
+      ServingFixture.pollUntil(responses, ServingFixture.newList(), l -> false, Duration.ofSeconds(2)).forEach(rec -> {
+        String key = new String(rec.key(), StandardCharsets.UTF_8);
+        assertFalse(key.startsWith("invalid-"), "answered twice: " + key);
+      });
+      invalid.forEach(r -> assertEquals(1, counts.get(r.getRequestId()), r.getRequestId()));
 
       // a restart from a checkpoint with requests in flight: every request answered exactly once
       List<RetrievalRequest> before = new ArrayList<>();
