@@ -29,8 +29,7 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
     }
     if (task.getAnswer() != null) {
       // answered already: one copy, to the first shard's subtask, which passes it on (shard -1 there)
-      task.setShard(0);
-      out.collect(task);
+      out.collect(ScoringTask.newBuilder(task).setShard(0).build());
       return;
     }
     // unique per task, not per request id: a client may send the same request id twice

@@ -42,8 +42,8 @@ import org.slf4j.LoggerFactory;
  * model versions from broadcast state. A user event flagged as a trigger becomes a feed task.
  * Requests that cannot be served (invalid, or no index yet) are answered at once: their task
  * carries the answer ({@link ScoringTask#getAnswer}) and the retrieval operator passes it on
- * untouched, so every answer reaches the router on one path and the operators chain. Descriptors only move forward: an index version not newer than the current
- * one is ignored.
+ * untouched, so every answer reaches the router on one path and the operators chain. Descriptors
+ * only move forward: an index version not newer than the current one is ignored.
  */
 public final class UserStateFunction
     extends KeyedBroadcastProcessFunction<Long, ServingInput, DescriptorUpdate, ScoringTask> {
