@@ -10,7 +10,6 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScoreBatch;
 import dev.nann.scorer.Scorer;
-import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
@@ -51,25 +50,9 @@ class AnswerVarietyTest {
   }
 
   /** Scores an item by its own embedding alone (the sum of its coordinates): the same ranking for every user. */
-  private record ItemsOnly(Scorer inner) implements Scorer {
-    @Override
-    public int itemDim() {
-      return inner.itemDim();
-    }
-
-    @Override
-    public int maxBatch() {
-      return inner.maxBatch();
-    }
-
-    @Override
-    public UserState user(UserFeatures features) {
-      return inner.user(features);
-    }
-
-    @Override
-    public ScoreBatch newBatch() {
-      return inner.newBatch();
+  private static final class ItemsOnly extends WrappedScorer {
+    ItemsOnly(Scorer inner) {
+      super(inner);
     }
 
     @Override
@@ -83,10 +66,6 @@ class AnswerVarietyTest {
         }
         batch.scores()[i] = s;
       }
-    }
-
-    @Override
-    public void close() {
     }
   }
 }

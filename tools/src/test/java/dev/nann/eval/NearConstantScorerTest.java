@@ -10,7 +10,6 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScoreBatch;
 import dev.nann.scorer.Scorer;
-import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -40,25 +39,9 @@ class NearConstantScorerTest {
   }
 
   /** The real network's scores plus 1e6: every difference below float resolution at that size. */
-  private record Biased(Scorer inner) implements Scorer {
-    @Override
-    public int itemDim() {
-      return inner.itemDim();
-    }
-
-    @Override
-    public int maxBatch() {
-      return inner.maxBatch();
-    }
-
-    @Override
-    public UserState user(UserFeatures features) {
-      return inner.user(features);
-    }
-
-    @Override
-    public ScoreBatch newBatch() {
-      return inner.newBatch();
+  private static final class Biased extends WrappedScorer {
+    Biased(Scorer inner) {
+      super(inner);
     }
 
     @Override
@@ -67,10 +50,6 @@ class NearConstantScorerTest {
       for (int i = 0; i < n; i++) {
         batch.scores()[i] = 1e6f + batch.scores()[i] * 1e-3f;
       }
-    }
-
-    @Override
-    public void close() {
     }
   }
 }
