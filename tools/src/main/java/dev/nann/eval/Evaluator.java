@@ -124,7 +124,7 @@ public final class Evaluator {
       QueryRunner.Results r = mode == SearchMode.BRUTE ? brute : measured.get(mode);
       RetrievalMetrics m = QueryRunner.metrics(r.answers, brute.answers, users, corpus);
       if (progress != null) {
-        progress.println(AnswerVariety.of(r.answers).line(mode));
+        progress.println((r == brute ? exactVariety : AnswerVariety.of(r.answers)).line(mode));
       }
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
         explainMisses(users, cfg.params().walk().withDescent(r.walked(cfg.params().walk().descent())), kEff, brute);
