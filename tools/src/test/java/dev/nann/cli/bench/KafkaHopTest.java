@@ -19,4 +19,11 @@ class KafkaHopTest {
           "p50 " + hop.quantile(0.5) + ", p99 " + hop.quantile(0.99));
     }
   }
+
+  @Test
+  void everyTcpEchoRoundTripIsTimed() throws Exception {
+    LatencyStats rtt = KafkaHopBench.tcpEcho(500, 50);
+    assertEquals(50, rtt.count(), "each reported round trip is counted once, the warm-up fifth left out");
+    assertTrue(rtt.quantile(0.5) > 0, "p50 " + rtt.quantile(0.5));
+  }
 }
