@@ -1,7 +1,10 @@
 package dev.nann.schemas.codec;
 
+import dev.nann.schemas.SchemaHistory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
 import org.apache.avro.message.BinaryMessageDecoder;
@@ -11,10 +14,12 @@ import org.apache.avro.specific.SpecificRecord;
 
 /**
  * Avro single-object encoding (magic, schema fingerprint, binary body) for one generated record
- * class: readers check the writer schema's fingerprint without a registry, and refuse records of
- * an unknown schema instead of misreading them. Before decoding, every declared length and count is
- * checked against the bytes present ({@link AvroBounds}), so a hostile record cannot make the
- * decoder allocate more than its own size. Thread-safe.
+ * class: readers check the writer schema's fingerprint without a registry. A record written with
+ * the current schema or any earlier shipped version of it ({@link SchemaHistory}: an earlier
+ * client's) is read into the current class, fields it lacks taking their defaults; a record of any
+ * other schema is refused instead of misread. Before decoding, every declared length and count is
+ * checked against the bytes present under the schema it was written with ({@link AvroBounds}), so a
+ * hostile record cannot make the decoder allocate more than its own size. Thread-safe.
  *
  * @param <T> the generated record class
  */
@@ -26,6 +31,7 @@ public final class AvroCodec<T extends SpecificRecord> {
   private final BinaryMessageDecoder<T> decoder;
   private final Schema schema;
   private final long fingerprint;
+  private final Map<Long, Schema> earlier = new HashMap<>();   // by fingerprint: the recorded versions before this one
 
   private AvroCodec(Class<T> type) {
     SpecificData data = SpecificData.getForClass(type);
@@ -33,6 +39,13 @@ public final class AvroCodec<T extends SpecificRecord> {
     this.fingerprint = SchemaNormalization.parsingFingerprint64(schema);
     this.encoder = new BinaryMessageEncoder<>(data, schema);
     this.decoder = new BinaryMessageDecoder<>(data, schema);
+    for (Schema version : SchemaHistory.versions(schema.getName())) {
+      long fp = SchemaNormalization.parsingFingerprint64(version);
+      if (fp != fingerprint) {
+        earlier.put(fp, version);
+        decoder.addSchema(version);
+      }
+    }
   }
 
   public static <T extends SpecificRecord> AvroCodec<T> of(Class<T> type) {
@@ -69,11 +82,13 @@ public final class AvroCodec<T extends SpecificRecord> {
     for (int i = 9; i >= 2; i--) {
       fp = (fp << 8) | (bytes[i] & 0xff);
     }
-    if (fp != fingerprint) {
+    Schema writer = fp == fingerprint ? schema : earlier.get(fp);
+    if (writer == null) {
       throw new IOException(String.format("written with an unknown schema (fingerprint %016x); this topic takes %s "
-          + "(fingerprint %016x)", fp, schema.getFullName(), fingerprint));
+          + "(fingerprint %016x, or one of its %d earlier versions)", fp, schema.getFullName(), fingerprint,
+          earlier.size()));
     }
-    AvroBounds.check(schema, bytes, HEADER, bytes.length);
+    AvroBounds.check(writer, bytes, HEADER, bytes.length);
     return decoder.decode(bytes);
   }
 }

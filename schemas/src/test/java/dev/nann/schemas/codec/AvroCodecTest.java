@@ -1,17 +1,22 @@
 package dev.nann.schemas.codec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.SchemaHistory;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.message.BinaryMessageEncoder;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -91,6 +96,34 @@ class AvroCodecTest {
         .build());
     assertTrue(assertThrows(IOException.class, () -> REQUESTS.decode(item)).getMessage()
         .contains("this topic takes dev.nann.schemas.RetrievalRequest"));
+  }
+
+  @Test
+  void aRecordOfAnEarlierVersionIsReadWithDefaults() throws IOException {
+    // an earlier client's request: RetrievalRequest as first shipped, before attribute filters and budgets
+    Schema v1 = SchemaHistory.versions("RetrievalRequest").get(0);
+    assertNull(v1.getField("budget"));
+    GenericData.Record old = new GenericData.Record(v1);
+    for (Schema.Field f : v1.getFields()) {
+      if (f.hasDefaultValue()) {
+        old.put(f.name(), GenericData.get().getDefaultValue(f));
+      }
+    }
+    old.put("requestId", "r-old");
+    old.put("userId", 9L);
+    old.put("k", 30);
+    byte[] bytes = new BinaryMessageEncoder<GenericData.Record>(GenericData.get(), v1).encode(old).array();
+    RetrievalRequest read = REQUESTS.decode(bytes);
+    assertEquals("r-old", read.getRequestId());
+    assertEquals(9L, read.getUserId());
+    assertEquals(30, read.getK());
+    assertEquals(Map.of(), read.getAttributeFilter(), "fields it lacks take their defaults");
+    assertEquals(0, read.getBudget());
+
+    // and its bounds are checked under the schema it was written with
+    byte[] bomb = withBody(bytes, 0x80, 0x80, 0x80, 0x80, 0x08);
+    IOException e = assertThrows(IOException.class, () -> REQUESTS.decode(bomb));
+    assertTrue(e.getMessage().contains("field 'requestId' declares 1073741824 bytes"), e.getMessage());
   }
 
   @Test
