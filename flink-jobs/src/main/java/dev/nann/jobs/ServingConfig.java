@@ -3,6 +3,8 @@ package dev.nann.jobs;
 import static dev.nann.jobs.ServingOptions.*;
 
 import dev.nann.engine.EngineConfig;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.search.Descent;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -38,6 +40,11 @@ public final class ServingConfig extends JobSettings {
       if (!Set.of("exactly-once", "at-least-once").contains(c.get(option))) {
         throw new IllegalArgumentException(option.key() + " must be exactly-once or at-least-once");
       }
+    }
+    try {
+      AvroCodec.of(RetrievalResponse.class, c.get(RESPONSE_SCHEMA_VERSION));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("setting '" + RESPONSE_SCHEMA_VERSION.key() + "': " + e.getMessage(), e);
     }
     return c;
   }

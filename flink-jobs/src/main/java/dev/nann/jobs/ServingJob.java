@@ -134,7 +134,8 @@ public final class ServingJob {
         .process(new AnswerRouter(), new AvroTypeInfo<>(ServingOutput.class))
         .uid("answers").name("answer router");
 
-    answers.sinkTo(sink(cfg, "responses", cfg.exactlyOnce(), OutputSerializers.responses(cfg.get(TOPIC_RESPONSES))))
+    answers.sinkTo(sink(cfg, "responses", cfg.exactlyOnce(), OutputSerializers.responses(cfg.get(TOPIC_RESPONSES),
+        cfg.get(RESPONSE_SCHEMA_VERSION))))
         .uid("sink-responses").name("responses");
     answers.getSideOutput(AnswerRouter.FEED)
         .sinkTo(sink(cfg, "candidates", cfg.feedExactlyOnce(), OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES))))

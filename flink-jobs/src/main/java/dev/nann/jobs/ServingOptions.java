@@ -33,6 +33,11 @@ public final class ServingOptions {
           + "written; after a job restart one may be repeated, with the same request id, which NannClient drops) or "
           + "exactly-once (Kafka transactions: an answer becomes visible when the checkpoint that holds it completes, "
           + "so it waits up to checkpoint.interval-ms).");
+  public static final ConfigOption<Integer> RESPONSE_SCHEMA_VERSION = key("kafka.response-schema-version").intType()
+      .defaultValue(0).withDescription("Version of the RetrievalResponse schema answers are written in: 0, the current "
+          + "one, or an earlier recorded version (1 = as first released; the schemas jar lists them under "
+          + "dev/nann/schemas/history/RetrievalResponse), so clients built on it go on reading answers while they are "
+          + "upgraded. Fields that version lacks are left out of the answers.");
   public static final ConfigOption<String> FEED_DELIVERY = key("kafka.feed-delivery").stringType()
       .defaultValue("exactly-once").withDescription("Delivery of the candidates feed: exactly-once (the default; feed "
           + "consumers see each push once, a checkpoint interval late) or at-least-once.");

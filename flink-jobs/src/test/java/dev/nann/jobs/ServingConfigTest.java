@@ -43,6 +43,12 @@ class ServingConfigTest {
     assertTrue(missing.getMessage().contains("kafka.bootstrap-servers"), missing.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("search.ef", "a,b")));
     assertThrows(IllegalArgumentException.class, () -> ServingConfig.of(ok).with(Map.of("kafka.delivery", "maybe")));
+    assertEquals(1, ServingConfig.of(ok).with(Map.of("kafka.response-schema-version", "1"))
+        .get(ServingOptions.RESPONSE_SCHEMA_VERSION));
+    IllegalArgumentException version = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("kafka.response-schema-version", "99")));
+    assertTrue(version.getMessage().startsWith("setting 'kafka.response-schema-version': RetrievalResponse has versions 1 to"),
+        version.getMessage());
     IllegalArgumentException bool = assertThrows(IllegalArgumentException.class,
         () -> ServingConfig.of(ok).with(Map.of("batching.enabled", "yes")));
     assertEquals("setting 'batching.enabled' must be true or false, got 'yes'", bool.getMessage());

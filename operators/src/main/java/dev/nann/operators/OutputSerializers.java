@@ -21,25 +21,33 @@ public final class OutputSerializers {
 
   /** Responses: key = request id, value = {@link RetrievalResponse}, the request's headers copied. */
   public static KafkaRecordSerializationSchema<ServingOutput> responses(String topic) {
-    return new AvroRecords<>(topic, RetrievalResponse.class, ServingOutput::getResponse,
+    return responses(topic, 0);
+  }
+
+  /**
+   * Responses written in version {@code schemaVersion} of {@link RetrievalResponse} (0: the current
+   * one; see {@link AvroCodec#of(Class, int)}), for clients not yet upgraded.
+   */
+  public static KafkaRecordSerializationSchema<ServingOutput> responses(String topic, int schemaVersion) {
+    return new AvroRecords<>(topic, RetrievalResponse.class, schemaVersion, ServingOutput::getResponse,
         out -> out.getResponse().getRequestId(), ServingOutput::getHeaders);
   }
 
   /** Candidate feed: key = user id, value = {@link CandidateFeed}. */
   public static KafkaRecordSerializationSchema<ServingOutput> feed(String topic) {
-    return new AvroRecords<>(topic, CandidateFeed.class, OutputSerializers::toFeed,
+    return new AvroRecords<>(topic, CandidateFeed.class, 0, OutputSerializers::toFeed,
         out -> Long.toString(out.getResponse().getUserId()), null);
   }
 
   /** Dead letters: key = "topic/partition/offset" of the failed record, value = {@link DeadLetter}. */
   public static KafkaRecordSerializationSchema<DeadLetter> deadLetters(String topic) {
-    return new AvroRecords<>(topic, DeadLetter.class, d -> d,
+    return new AvroRecords<>(topic, DeadLetter.class, 0, d -> d,
         d -> d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset(), null);
   }
 
   /** Index descriptors: key "index" (the topic is compacted: the newest descriptor is the state). */
   public static KafkaRecordSerializationSchema<IndexDescriptor> indexDescriptors(String topic) {
-    return new AvroRecords<>(topic, IndexDescriptor.class, d -> d, d -> "index", null);
+    return new AvroRecords<>(topic, IndexDescriptor.class, 0, d -> d, d -> "index", null);
   }
 
   private static CandidateFeed toFeed(ServingOutput out) {
@@ -59,14 +67,17 @@ public final class OutputSerializers {
   private static final class AvroRecords<T, V extends SpecificRecord> implements KafkaRecordSerializationSchema<T> {
     private final String topic;
     private final Class<V> type;
+    private final int schemaVersion;
     private final Fn<T, V> value;
     private final Fn<T, String> key;
     private final Fn<T, Map<String, ByteBuffer>> headers;
     private transient AvroCodec<V> codec;
 
-    AvroRecords(String topic, Class<V> type, Fn<T, V> value, Fn<T, String> key, Fn<T, Map<String, ByteBuffer>> headers) {
+    AvroRecords(String topic, Class<V> type, int schemaVersion, Fn<T, V> value, Fn<T, String> key,
+                Fn<T, Map<String, ByteBuffer>> headers) {
       this.topic = topic;
       this.type = type;
+      this.schemaVersion = schemaVersion;
       this.value = value;
       this.key = key;
       this.headers = headers;
@@ -75,7 +86,7 @@ public final class OutputSerializers {
     @Override
     public ProducerRecord<byte[], byte[]> serialize(T element, KafkaSinkContext ctx, Long timestamp) {
       if (codec == null) {
-        codec = AvroCodec.of(type);
+        codec = AvroCodec.of(type, schemaVersion);
       }
       ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, null, timestamp,
           key.apply(element).getBytes(StandardCharsets.UTF_8), codec.encode(value.apply(element)));

@@ -4,9 +4,15 @@ import dev.nann.schemas.SchemaHistory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
@@ -32,30 +38,70 @@ public final class AvroCodec<T extends SpecificRecord> {
   private final Schema schema;
   private final long fingerprint;
   private final Map<Long, Schema> earlier = new HashMap<>();   // by fingerprint: the recorded versions before this one
+  private final BinaryMessageEncoder<GenericRecord> earlierWriter;   // null: writes the current version
+  private final ThreadLocal<GenericDatumReader<GenericRecord>> toEarlier;
 
-  private AvroCodec(Class<T> type) {
+  private AvroCodec(Class<T> type, int writeVersion) {
     SpecificData data = SpecificData.getForClass(type);
     this.schema = data.getSchema(type);
     this.fingerprint = SchemaNormalization.parsingFingerprint64(schema);
     this.encoder = new BinaryMessageEncoder<>(data, schema);
     this.decoder = new BinaryMessageDecoder<>(data, schema);
-    for (Schema version : SchemaHistory.versions(schema.getName())) {
+    List<Schema> versions = SchemaHistory.versions(schema.getName());
+    for (Schema version : versions) {
       long fp = SchemaNormalization.parsingFingerprint64(version);
       if (fp != fingerprint) {
         earlier.put(fp, version);
         decoder.addSchema(version);
       }
     }
+    if (writeVersion < 0 || writeVersion > versions.size()) {
+      throw new IllegalArgumentException(schema.getName() + " has versions 1 to " + versions.size()
+          + " (0 writes the current one); cannot write version " + writeVersion);
+    }
+    Schema target = writeVersion == 0 ? schema : versions.get(writeVersion - 1);
+    if (SchemaNormalization.parsingFingerprint64(target) == fingerprint) {
+      this.earlierWriter = null;
+      this.toEarlier = null;
+    } else {
+      var compat = SchemaCompatibility.checkReaderWriterCompatibility(target, schema);
+      if (compat.getType() != SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
+        throw new IllegalArgumentException(schema.getName() + " version " + writeVersion
+            + " cannot hold a record of the current version: " + compat.getResult().getIncompatibilities());
+      }
+      this.earlierWriter = new BinaryMessageEncoder<>(GenericData.get(), target);
+      this.toEarlier = ThreadLocal.withInitial(() -> new GenericDatumReader<>(schema, target));
+    }
   }
 
+  /** A codec that writes the current version of {@code type}'s schema and reads it and every earlier one. */
   public static <T extends SpecificRecord> AvroCodec<T> of(Class<T> type) {
-    return new AvroCodec<>(type);
+    return new AvroCodec<>(type, 0);
+  }
+
+  /**
+   * A codec that writes version {@code writeVersion} of {@code type}'s schema ({@link SchemaHistory}
+   * numbers them from 1; 0 is the current one), so that readers built on that version go on reading
+   * while they are upgraded: what the record holds beyond that version is left out. It reads as
+   * {@link #of} does.
+   *
+   * @throws IllegalArgumentException if the version is not recorded, or cannot hold a record of the
+   *     current version (a field it requires has no counterpart)
+   */
+  public static <T extends SpecificRecord> AvroCodec<T> of(Class<T> type, int writeVersion) {
+    return new AvroCodec<>(type, writeVersion);
   }
 
   /** Encodes a record; fails on a record that does not satisfy its schema (a null in a non-null field). */
   public byte[] encode(T record) {
     try {
       ByteBuffer b = encoder.encode(record);
+      if (earlierWriter != null) {
+        // resolve the current record into the earlier version (its body follows the 10-byte header)
+        GenericRecord old = toEarlier.get().read(null,
+            DecoderFactory.get().binaryDecoder(b.array(), b.arrayOffset() + b.position() + HEADER, b.remaining() - HEADER, null));
+        b = earlierWriter.encode(old);
+      }
       byte[] out = new byte[b.remaining()];
       b.get(out);
       return out;

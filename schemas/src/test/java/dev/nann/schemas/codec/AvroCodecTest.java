@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.SchemaHistory;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -16,6 +18,8 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.junit.jupiter.api.Test;
 
@@ -124,6 +128,44 @@ class AvroCodecTest {
     byte[] bomb = withBody(bytes, 0x80, 0x80, 0x80, 0x80, 0x08);
     IOException e = assertThrows(IOException.class, () -> REQUESTS.decode(bomb));
     assertTrue(e.getMessage().contains("field 'requestId' declares 1073741824 bytes"), e.getMessage());
+  }
+
+  @Test
+  void anEarlierVersionIsWrittenForReadersThatKnowOnlyIt() throws IOException {
+    RetrievalResponse answer = RetrievalResponse.newBuilder().setRequestId("r-7").setUserId(5).setStatus(ResponseStatus.OK)
+        .setItems(List.of(11L, 12L)).setScores(List.of(0.5f, 0.25f)).setIndexVersion(3).setModelVersion("m-1")
+        .setItemsScored(900).setScoreCalls(12).setLatencyMillis(4).setEngineMillis(3.5f)
+        .setTimings(Map.of("walk", 0.4f)).build();
+    Schema v1 = SchemaHistory.versions("RetrievalResponse").get(0);
+    assertNull(v1.getField("timings"));
+    byte[] written = AvroCodec.of(RetrievalResponse.class, 1).encode(answer);
+
+    // a client built on version 1 knows that schema only
+    GenericRecord read = new BinaryMessageDecoder<GenericRecord>(GenericData.get(), v1).decode(written);
+    assertEquals("r-7", read.get("requestId").toString());
+    assertEquals(List.of(11L, 12L), read.get("items"));
+    assertEquals(900, read.get("itemsScored"));
+    assertEquals("OK", read.get("status").toString());
+
+    // today's readers take it as the earlier version it is: what it lacks takes its default
+    RetrievalResponse back = AvroCodec.of(RetrievalResponse.class).decode(written);
+    assertEquals(answer.getItems(), back.getItems());
+    assertEquals(0, back.getScoreCalls());
+    assertEquals(Map.of(), back.getTimings());
+    assertEquals(AvroCodec.of(RetrievalResponse.class).encode(answer).length,
+        AvroCodec.of(RetrievalResponse.class, SchemaHistory.versions("RetrievalResponse").size()).encode(answer).length,
+        "the newest version number writes the current schema");
+  }
+
+  @Test
+  void aVersionThatCannotHoldTheCurrentRecordIsRefused() {
+    IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
+        () -> AvroCodec.of(RetrievalResponse.class, 99));
+    assertTrue(unknown.getMessage().contains("has versions 1 to"), unknown.getMessage());
+    // ScoringTask v1 requires an index where today's task may have none
+    IllegalArgumentException narrower = assertThrows(IllegalArgumentException.class,
+        () -> AvroCodec.of(dev.nann.schemas.internal.ScoringTask.class, 1));
+    assertTrue(narrower.getMessage().contains("cannot hold a record of the current version"), narrower.getMessage());
   }
 
   @Test
