@@ -23,8 +23,20 @@ final class LoadDriver {
   private LoadDriver() {}
 
   /** What one rate step measured. */
+  /**
+   * One rate's figures. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
+   * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
+   * per second of wall time.
+   */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
-              double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates) {
+              double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
+              double cpuMillisPerRequest, double coresBusy) {
+  }
+
+  /** CPU time of this whole process so far (every thread, user and system). */
+  static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
@@ -88,6 +100,7 @@ final class LoadDriver {
         client.flush();
       }, "bench-sender");
       long start = System.nanoTime();
+      long cpuStart = processCpuNanos();
       sender.start();
       int answered = 0;
       int errors = 0;
@@ -130,15 +143,19 @@ final class LoadDriver {
         }
       }
       sender.join();
+      double cpuMs = (processCpuNanos() - cpuStart) / 1e6;
+      double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
-              + "(job p99 %.1f, engine p50 %.2f ms)%n", rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99),
-          jobLat.quantile(0.99), engineLat.quantile(0.5));
+              + "(job p99 %.1f, engine p50 %.2f ms; CPU %.2f ms a request all in, %.2f cores busy)%n", rate, qps,
+          clientLat.quantile(0.5), clientLat.quantile(0.99), jobLat.quantile(0.99), engineLat.quantile(0.5),
+          cpuMs / Math.max(1, answered), cpuMs / wallMs);
       // what never came back within 10 s of the last send, and answers seen twice (at-least-once
       // delivery may repeat answers after a job restart; none is expected without one)
       int ok = Math.max(1, answered - errors);
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
-          answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates);
+          answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates,
+          cpuMs / Math.max(1, answered), cpuMs / wallMs);
     }
   }
 }
