@@ -106,7 +106,8 @@ public final class NannClient implements AutoCloseable {
   /**
    * Sends {@code request} (keyed by user, as the serving job expects) and returns its answer's
    * future. Bound the wait yourself ({@code orTimeout}, {@code get(timeout)}); a future that times
-   * out is forgotten, and a late answer for it is dropped.
+   * out is forgotten, and a late answer for it is dropped. An answer this client cannot read (one
+   * written in a newer schema than it knows) fails the future at once with the reason.
    *
    * @throws IllegalArgumentException for a request without an id, or one whose id is still pending
    */
@@ -155,6 +156,7 @@ public final class NannClient implements AutoCloseable {
             r = responses.decode(rec.value());
           } catch (IOException e) {
             undecodable.incrementAndGet();
+            failPending(rec.key(), e);
             continue;
           }
           CompletableFuture<RetrievalResponse> f = pending.remove(r.getRequestId());
@@ -169,6 +171,23 @@ public final class NannClient implements AutoCloseable {
       // closing
     } finally {
       consumer.close();
+    }
+  }
+
+  /**
+   * An answer this client cannot read fails its request's future at once (the record's key is the
+   * request id) with the reason, rather than leaving it to time out.
+   */
+  private void failPending(byte[] key, IOException cause) {
+    if (key == null) {
+      return;
+    }
+    String id = new String(key, StandardCharsets.UTF_8);
+    CompletableFuture<RetrievalResponse> f = pending.remove(id);
+    if (f != null) {
+      f.completeExceptionally(new IOException("the answer to request " + id + " could not be read: " + cause.getMessage()
+          + " (a job writing a newer RetrievalResponse than this client knows: upgrade nann-client, or set the job's "
+          + "kafka.response-schema-version to a version this client reads)", cause));
     }
   }
 

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The application client against a real serving job (default, at-least-once responses): every
  * request's future completes with its own answer, a repeated answer (what a job restart can
- * produce) completes nothing twice and is counted, another client's answer is skipped, and a
- * request nobody answers times out.
+ * produce) completes nothing twice and is counted, another client's answer is skipped, a request
+ * nobody answers times out, and one whose answer cannot be read fails at once with the reason.
  */
 class NannClientTest {
   private static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
@@ -94,6 +94,22 @@ class NannClientTest {
         CompletableFuture<RetrievalResponse> lost = unserved.retrieve(NannClient.request(1, 20), Duration.ofMillis(1));
         ExecutionException e = assertThrows(ExecutionException.class, lost::get);
         assertTrue(e.getCause() instanceof TimeoutException, e.toString());
+
+        // an answer it cannot read (here: of a schema it does not know) fails its request at once, with the reason
+        var request = NannClient.request(2, 20);
+        String id = request.getRequestId();
+        CompletableFuture<RetrievalResponse> unreadable = unserved.retrieve(request);
+        byte[] bytes = AvroCodec.of(RetrievalResponse.class).encode(RetrievalResponse.newBuilder()
+            .setRequestId(id).setUserId(2).setStatus(ResponseStatus.OK).build());
+        bytes[5] ^= 0x10;   // another schema's fingerprint
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+          p.send(new ProducerRecord<>(responsesTopic, id.getBytes(StandardCharsets.UTF_8), bytes));
+          p.flush();
+        }
+        ExecutionException bad = assertThrows(ExecutionException.class, () -> unreadable.get(30, TimeUnit.SECONDS));
+        assertTrue(bad.getCause().getMessage().startsWith("the answer to request " + id + " could not be read: written "
+            + "with an unknown schema"), bad.getCause().getMessage());
+        assertTrue(unserved.undecodable() >= 1);
       }
     }
   }
