@@ -20,13 +20,24 @@ class EvalCommandTest {
   Path tmp;
 
   private int run(ByteArrayOutputStream err, String... args) {
-    CommandLine cli = new CommandLine(new Nann());
+    CommandLine cli = Nann.commandLine();
     cli.setErr(new PrintWriter(err, true));
-    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      cmd.getErr().println("nann: " + e.getMessage());
-      return 2;
-    });
     return cli.execute(args);
+  }
+
+  @Test
+  void aCorpusDirectoryThatCannotBeReadIsOneLineNotAStackTrace() {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    Path missing = tmp.resolve("no-such-corpus");
+    assertEquals(1, run(err, "eval", "--corpus", "dir:" + missing, "--cache", tmp.resolve("cache").toString()));
+    String out = err.toString().trim();
+    assertTrue(out.startsWith("nann: cannot read corpus " + missing), out);
+    assertEquals(1, out.lines().count(), out);
+
+    ByteArrayOutputStream serve = new ByteArrayOutputStream();
+    Path noConfig = tmp.resolve("serving.properties");
+    assertEquals(1, run(serve, "serve", "--config", noConfig.toString()));
+    assertEquals("nann: no such file or directory: " + noConfig, serve.toString().trim());
   }
 
   /** The distance-attention fixture is picked by --arch and walks the graph like the metric it is built on. */

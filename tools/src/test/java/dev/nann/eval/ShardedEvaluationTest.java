@@ -27,12 +27,8 @@ class ShardedEvaluationTest {
   Path tmp;
 
   private static int run(ByteArrayOutputStream err, String... args) {
-    CommandLine cli = new CommandLine(new Nann());
+    CommandLine cli = Nann.commandLine();
     cli.setErr(new PrintWriter(err, true));
-    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      cmd.getErr().println("nann: " + e.getMessage());
-      return 2;
-    });
     return cli.execute(args);
   }
 
