@@ -25,7 +25,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
-    return module.run(parser.parse_args(rest))
+    parsed = parser.parse_args(rest)
+    try:
+        return module.run(parsed)
+    except OSError as e:
+        # a file that cannot be read or written: one line that says which, not a traceback
+        what = {FileNotFoundError: "no such file or directory", PermissionError: "permission denied",
+                IsADirectoryError: "is a directory, not a file", NotADirectoryError: "not a directory"}.get(type(e))
+        print(f"{PROG} {ns.command}: {what}: {e.filename}" if what and e.filename else f"{PROG} {ns.command}: {e}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -175,3 +175,20 @@ class Fp16Test(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CommandLineTest(unittest.TestCase):
+    def test_a_missing_data_file_is_one_line_not_a_traceback(self):
+        import contextlib
+        import io
+
+        from nann_trainer.__main__ import main
+
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = os.path.join(tmp, "ratings.csv")
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = main(["train", "--data", missing, "--arch", "attention", "--epochs", "1",
+                             "--out", os.path.join(tmp, "run")])
+            self.assertEqual(1, code)
+            self.assertEqual(f"python3 -m nann_trainer train: no such file or directory: {missing}\n", err.getvalue())
