@@ -31,9 +31,12 @@ import org.junit.jupiter.api.Test;
  * it wrote reads back as today's class with its values.
  */
 class StateSchemaUpgradeTest {
-  /** Types in Flink state: the async operator's in-flight input, shard gather, user state, descriptors. */
+  /**
+   * Types in Flink state: serving's async in-flight tasks, shard gather, user profiles and
+   * descriptors; index-sync's catalog and shard manifest. A new state type belongs here.
+   */
   private static final List<Class<? extends SpecificRecord>> STATE_TYPES = List.of(ScoringTask.class,
-      ServingOutput.class, UserProfile.class, DescriptorUpdate.class, IndexDescriptor.class);
+      ServingOutput.class, UserProfile.class, DescriptorUpdate.class, IndexDescriptor.class, ItemEmbedding.class);
 
   @Test
   void stateOfEveryRecordedVersionRestores() throws Exception {
