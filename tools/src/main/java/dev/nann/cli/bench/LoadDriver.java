@@ -22,9 +22,8 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 final class LoadDriver {
   private LoadDriver() {}
 
-  /** What one rate step measured. */
   /**
-   * One rate's figures. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
+   * What one rate step measured. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
    * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
    * per second of wall time.
    */
