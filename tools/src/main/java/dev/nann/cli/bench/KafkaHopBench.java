@@ -24,9 +24,9 @@ import picocli.CommandLine.Option;
  * {@code ./nann bench kafka-hop}: one Kafka hop (producer, embedded broker, read_committed consumer)
  * at several message rates, each beside a bare TCP round trip on the loopback at the same rate.
  *
- * <p>Why by rate: on a virtual machine a thread that waits longer between messages wakes into cold
- * caches and an idle virtual CPU, so the same path costs more the rarer its messages. The TCP round
- * trip is the machine's own share of that; what Kafka adds on top is its request path. The serving
+ * <p>Why by rate: on the virtual machines measured, the same path cost more the rarer its messages
+ * (most likely a thread that waits longer wakes into cold caches and a halted virtual CPU). The TCP
+ * round trip is the machine's own share of that; what Kafka adds on top is its request path. The serving
  * bench's stages read against these figures: the two hops of a request at 100 requests/s cost what a
  * hop costs at that rate here, not what it costs under a load test at 1,000.
  */
