@@ -19,7 +19,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
@@ -101,11 +100,7 @@ public final class FreshnessBench implements Callable<Integer> {
         long probeId = 10_000_000L;
         long newId = 20_000_000L;   // new items (--new-item-share); below probe ids would be mistaken for probes
         for (long i = 0; System.nanoTime() < end; i++) {
-          long due = start + i * interval;
-          long wait = due - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(start + i * interval);
           int row = rnd.nextInt(corpus.size());
           List<Float> v = new ArrayList<>(d);
           for (int j = 0; j < d; j++) {
@@ -136,11 +131,7 @@ public final class FreshnessBench implements Callable<Integer> {
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
         long interval = (long) (1e9 / rate);
         for (long i = 0; System.nanoTime() < end; i++) {
-          long due = start + i * interval;
-          long wait = due - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(start + i * interval);
           // every other request asks for the probe user, so appearances are seen within ~2 intervals
           long user = i % 2 == 0 ? probeUser : rnd.nextInt(corpus.users().size());
           RetrievalRequest r = ServingClient.request(user, k, "nann");

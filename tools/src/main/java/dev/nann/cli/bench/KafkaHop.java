@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -49,10 +48,7 @@ final class KafkaHop {
         long start = System.nanoTime();
         long interval = (long) (1e9 / rate);
         for (int i = 0; i < warm + count; i++) {
-          long wait = start + i * interval - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(start + i * interval);
           producer.send(new ProducerRecord<>(topic, ByteBuffer.allocate(8).putLong(System.nanoTime()).array()));
         }
       }, "bench-kafka-hop");

@@ -16,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -105,10 +104,7 @@ public final class KafkaHopBench implements Callable<Integer> {
         long interval = (long) (1e9 / rate);
         long start = System.nanoTime();
         for (int i = 0; i < warm + count; i++) {
-          long wait = start + i * interval - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(start + i * interval);
           long t = System.nanoTime();
           out.writeLong(t);
           out.flush();

@@ -14,7 +14,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -88,10 +87,7 @@ final class LoadDriver {
         long interval = (long) (1e9 / rate);
         SplittableRandom rnd = new SplittableRandom(total);
         for (int i = 0; i < total; i++) {
-          long wait = start + i * interval - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(start + i * interval);
           RetrievalRequest r = ServingClient.request(rnd.nextInt(userCount), k, "nann");
           sentAt.put(r.getRequestId(), System.nanoTime());
           client.send(r);

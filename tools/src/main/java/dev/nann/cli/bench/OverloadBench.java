@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import picocli.CommandLine.Command;
@@ -87,10 +86,7 @@ public final class OverloadBench implements Callable<Integer> {
         SplittableRandom rnd = new SplittableRandom(5);
         long next = start;
         while (next < end) {
-          long wait = next - System.nanoTime();
-          if (wait > 0) {
-            LockSupport.parkNanos(wait);
-          }
+          Pacing.parkUntil(next);
           int phase = next < overloadFrom ? 0 : next < overloadTo ? 1 : 2;
           boolean brute = phase == 1 && rnd.nextDouble() < bruteShare;
           RetrievalRequest r = ServingClient.request(rnd.nextInt(corpus.users().size()), k, brute ? "brute" : "nann");
