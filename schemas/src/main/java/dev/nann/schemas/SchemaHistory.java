@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
 
 /**
@@ -20,6 +22,9 @@ import org.apache.avro.Schema;
 public final class SchemaHistory {
   private static final String ROOT = "/dev/nann/schemas/history/";
 
+  /** Read once per name: every codec of a type asks for the same versions. */
+  private static final Map<String, List<Schema>> READ = new ConcurrentHashMap<>();
+
   private SchemaHistory() {}
 
   /**
@@ -28,6 +33,10 @@ public final class SchemaHistory {
    * @throws IllegalArgumentException if none is recorded
    */
   public static List<Schema> versions(String name) {
+    return READ.computeIfAbsent(name, SchemaHistory::read);
+  }
+
+  private static List<Schema> read(String name) {
     List<Schema> out = new ArrayList<>();
     for (int v = 1; ; v++) {
       try (InputStream in = SchemaHistory.class.getResourceAsStream(ROOT + name + "/v" + v + ".avsc")) {
