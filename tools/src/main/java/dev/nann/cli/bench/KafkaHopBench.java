@@ -5,6 +5,7 @@ import static dev.nann.cli.JsonLines.round;
 import dev.nann.cli.JsonLines;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalKafka;
+import dev.nann.local.LocalStack;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.net.InetAddress;
@@ -69,7 +70,11 @@ public final class KafkaHopBench implements Callable<Integer> {
         lines.add(line);
       }
     } finally {
-      deleteQuietly(dir);
+      try {
+        LocalStack.deleteTree(dir);
+      } catch (java.io.IOException ignored) {
+        // a temporary directory: the OS cleans up what is left
+      }
     }
     if (json != null) {
       JsonLines.append(json, lines);
@@ -118,13 +123,5 @@ public final class KafkaHopBench implements Callable<Integer> {
       }
     }
     return rtt;
-  }
-
-  private static void deleteQuietly(Path dir) {
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (java.io.IOException ignored) {
-      // a temporary directory: the OS cleans up what is left
-    }
   }
 }
