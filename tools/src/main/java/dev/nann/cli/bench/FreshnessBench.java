@@ -71,7 +71,7 @@ public final class FreshnessBench implements Callable<Integer> {
     Map<String, String> sync = Map.of("rebuild.min-changes", Integer.toString(rebuildMinChanges),
         "rebuild.max-interval-ms", "15000", "index.build-threads", "1",
         "rebuild.move-in-place-fraction", Double.toString(moveInPlace));
-    double rate = load.rates.get(0);
+    double rate = load.rates().get(0);
     try (LocalStack stack = LocalStack.start(BenchCatalog.repo().resolve(".nann-bench"), modelDir, corpus.itemIds(), corpus.embeddings(),
         d, s, sync, System.err)) {
       LoadDriver.warm(stack, corpus, rate, k);

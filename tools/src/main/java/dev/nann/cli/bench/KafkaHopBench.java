@@ -25,10 +25,11 @@ import picocli.CommandLine.Option;
  * at several message rates, each beside a bare TCP round trip on the loopback at the same rate.
  *
  * <p>Why by rate: on the virtual machines measured, the same path cost more the rarer its messages
- * (most likely a thread that waits longer wakes into cold caches and a halted virtual CPU). The TCP
- * round trip is the machine's own share of that; what Kafka adds on top is its request path. The serving
- * bench's stages read against these figures: the two hops of a request at 100 requests/s cost what a
- * hop costs at that rate here, not what it costs under a load test at 1,000.
+ * (most likely a thread that waits longer wakes into cold caches; keeping the virtual CPUs from
+ * halting did not change it). The TCP round trip is the machine's own share of that; what Kafka adds
+ * on top is its request path. The serving bench's stages read against these figures: the two hops of
+ * a request at 100 requests/s cost what a hop costs at that rate here, not what it costs under a load
+ * test at 1,000.
  */
 @Command(name = "kafka-hop", mixinStandardHelpOptions = true,
     description = "One Kafka hop (producer, embedded broker, consumer) and a bare loopback TCP round trip, "

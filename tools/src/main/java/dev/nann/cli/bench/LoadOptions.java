@@ -6,8 +6,11 @@ import picocli.CommandLine.Option;
 
 /** Shared options of the load benchmarks: the offered load and where results go. */
 public final class LoadOptions {
+  /** The rates run when {@code --rates} is not given. */
+  static final List<Double> DEFAULT_RATES = List.of(25.0, 50.0, 100.0, 150.0, 200.0, 300.0);
+
   @Option(names = "--rates", split = ",", description = "offered requests/s, in order (default: 25,50,100,150,200,300)")
-  List<Double> rates = List.of(25.0, 50.0, 100.0, 150.0, 200.0, 300.0);
+  List<Double> rates;
 
   @Option(names = "--seconds", description = "seconds per rate (default: ${DEFAULT-VALUE})")
   int seconds = 15;
@@ -21,4 +24,14 @@ public final class LoadOptions {
 
   @Option(names = "--json", description = "also append JSON lines to this file")
   Path json;
+
+  /** The offered rates: {@code --rates}, or {@link #DEFAULT_RATES} when it was not given. */
+  List<Double> rates() {
+    return rates == null ? DEFAULT_RATES : rates;
+  }
+
+  /** Whether {@code --rates} was given (a benchmark may go past its default list, never past a given one). */
+  boolean ratesGiven() {
+    return rates != null;
+  }
 }

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,7 +22,8 @@ import picocli.CommandLine.Option;
  * {@code ./nann bench serving}: open-loop load against the serving job on this machine (real
  * broker, MiniCluster), at a ladder of request rates, with micro-batching on and off. Reports per
  * rate the achieved throughput, client-observed end-to-end p50/p99, the job's own end-to-end and
- * engine latencies, and their ratio; and the highest rate whose p99 stays within the budget.
+ * engine latencies, and their ratio; and the highest rate whose p99 stays within the budget
+ * ({@link RateLadder}: past the listed rates it climbs until the budget breaks).
  */
 @Command(name = "serving", mixinStandardHelpOptions = true,
     description = "Requests/s at a p99 latency budget, end-to-end vs engine latency, micro-batching on vs off.")
@@ -39,6 +41,13 @@ public final class ServingBench implements Callable<Integer> {
   static final int CEILING_SMALL_ROWS = 32;
   static final int CEILING_FULL_ROWS = 256;
 
+  /** Climbing factor when no rates are listed; the highest offered rate when the ceiling is unknown. */
+  static final double DEFAULT_CLIMB = 1.2;
+  static final double MAX_RATE = 100_000;
+
+  /** Pause after a step that missed its budget, so its backlog does not spill into the next. */
+  static final long SETTLE_MILLIS = 3_000;
+
   @Option(names = "--budget-ms", description = "p99 end-to-end budget (default: ${DEFAULT-VALUE})")
   double budgetMs = 50;
 
@@ -47,6 +56,11 @@ public final class ServingBench implements Callable<Integer> {
 
   @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
   String batching = "both";
+
+  @Option(names = "--climb", paramLabel = "FACTOR", description = "after the listed rates, while the last one held the "
+      + "p99 budget, offer FACTOR times it, up to the scorer's ceiling; once a rate misses, halve the gap to the highest "
+      + "that held until it is within 5%% (default: 1.2 without --rates, 1 = off with them)")
+  Double climb;
 
   @Option(names = "--plot", paramLabel = "PNG", description = "also draw client p50 and p99 against the offered rate, "
       + "one pair of lines per batching setting, to this PNG")
@@ -87,15 +101,18 @@ public final class ServingBench implements Callable<Integer> {
       s.put("async.timeout-ms", "5000");
       try (LocalStack stack = LocalStack.start(BenchCatalog.repo().resolve(".nann-bench"), modelDir, corpus.itemIds(),
           corpus.embeddings(), corpus.dim(), s, null, System.err)) {
-        LoadDriver.warm(stack, corpus, load.rates.get(0), load.k);
+        double firstRate = load.rates().get(0);
+        LoadDriver.warm(stack, corpus, firstRate, load.k);
         // Kafka's own floor on this machine, with the job warm and idle: every answer crosses two such hops
-        dev.nann.local.LatencyStats hop = KafkaHop.measure(stack.kafka, load.rates.get(0), (int) Math.ceil(5 * load.rates.get(0)));
+        dev.nann.local.LatencyStats hop = KafkaHop.measure(stack.kafka, firstRate, (int) Math.ceil(5 * firstRate));
         System.err.printf(java.util.Locale.ROOT, "[bench] one bare Kafka hop (producer, broker, read_committed consumer; "
             + "the job idle): p50 %.2f ms, p99 %.2f ms%n", hop.quantile(0.5), hop.quantile(0.99));
-        double best = 0;
         double scored = 0;
         double calls = 0;
-        for (double rate : load.rates) {
+        RateLadder ladder = new RateLadder(load.rates(), climb != null ? climb : load.ratesGiven() ? 1 : DEFAULT_CLIMB);
+        for (OptionalDouble next = ladder.next(MAX_RATE); next.isPresent();
+            next = ladder.next(scored > 0 ? cost.requestsPerSecond(calls, scored) : MAX_RATE)) {
+          double rate = next.getAsDouble();
           LoadDriver.Step r = LoadDriver.step(stack.client, rate, corpus.users().size(), load.seconds, load.k);
           ObjectNode line = JsonLines.object().put("bench", "serving").put("items", catalog.items).put("dim", corpus.dim())
               .put("model", modelDir.getFileName().toString()).put("batching", mode).put("delivery", load.delivery)
@@ -118,19 +135,20 @@ public final class ServingBench implements Callable<Integer> {
           lines.add(JsonLines.line(line));
           curve.add(new ServingCurve.Point(mode, rate, r.client().quantile(0.5), r.client().quantile(0.99)));
           boolean keptUp = r.qps() >= 0.95 * rate && r.errors() == 0;
-          if (keptUp && r.client().quantile(0.99) <= budgetMs) {
-            best = rate;
-          }
+          boolean held = keptUp && r.client().quantile(0.99) <= budgetMs;
           if (r.meanScored() > scored) {
             scored = r.meanScored();
             calls = r.meanCalls();
           }
-          if (!keptUp || r.client().quantile(0.99) > 4 * budgetMs) {
-            System.err.printf("[bench] stopping the ladder at %.0f req/s: %s%n", rate,
-                keptUp ? "p99 far over budget" : "the job did not keep up");
-            break;
+          boolean stop = !keptUp || r.client().quantile(0.99) > 4 * budgetMs;
+          ladder.record(rate, held, stop);
+          if (!held) {
+            System.err.printf(java.util.Locale.ROOT, "[bench] %.0f req/s missed the budget: %s; best so far %.0f req/s%n",
+                rate, !keptUp ? "the job did not keep up" : stop ? "p99 far over budget" : "p99 over budget", ladder.best());
+            Thread.sleep(SETTLE_MILLIS);   // let a backlog drain before a lower rate is offered
           }
         }
+        double best = ladder.best();
         // the walk's own calls; without them (a job that does not report calls) full calls, the higher ceiling
         double rowsPerCall = calls > 0 ? scored / calls : CEILING_FULL_ROWS;
         double ceilingQps = scored > 0 ? cost.requestsPerSecond(scored / rowsPerCall, scored) : 0;

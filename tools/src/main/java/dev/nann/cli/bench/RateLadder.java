@@ -1,0 +1,85 @@
+package dev.nann.cli.bench;
+
+import java.util.List;
+import java.util.OptionalDouble;
+
+/**
+ * The offered rates of a load benchmark, one step at a time: the listed rates in order, then, while
+ * the last rate held its latency budget, rates climbing by a factor, and once a rate above the best
+ * one misses, rates halving the gap between the highest rate that held and the lowest above it that
+ * missed, until that gap is within {@link #PRECISION} of the rate that held.
+ *
+ * <p>Why climb: a fixed list caps what a benchmark can report at its top rate, whatever the machine;
+ * a faster machine (or a GPU) would read as no better than the list's last entry. The climb stops at
+ * a cap (the scorer's ceiling: no pipeline answers faster than its scorer can score). A step that
+ * says stop (the job fell behind, or its p99 is far over budget) skips the rest of the list; only
+ * the halving goes on after it, since each of its rates lies below one that already missed.
+ */
+final class RateLadder {
+  /** The halving ends once the gap is within this share of the rate that held. */
+  static final double PRECISION = 0.05;
+
+  private final List<Double> listed;
+  private final double climbFactor;
+  private int nextListed;
+  private double last;
+  private boolean lastHeld;
+  private double best;
+  private double lowestMiss = Double.POSITIVE_INFINITY;
+
+  /**
+   * @param listed rates to run first, in order (at least one, each > 0)
+   * @param climbFactor each climbed rate is the previous one times this; 1 or less: the listed rates
+   *     only, neither climbing nor halving
+   */
+  RateLadder(List<Double> listed, double climbFactor) {
+    if (listed.isEmpty() || listed.stream().anyMatch(r -> !(r > 0))) {
+      throw new IllegalArgumentException("rates must be > 0, at least one, got " + listed);
+    }
+    this.listed = List.copyOf(listed);
+    this.climbFactor = climbFactor;
+  }
+
+  /** The next rate to offer, or empty when the ladder is done; {@code cap} bounds climbed rates. */
+  OptionalDouble next(double cap) {
+    if (nextListed < listed.size()) {
+      return OptionalDouble.of(listed.get(nextListed));
+    }
+    if (!(climbFactor > 1) || best <= 0) {
+      return OptionalDouble.empty();
+    }
+    if (lowestMiss == Double.POSITIVE_INFINITY) {
+      // nothing above the best has missed: climb from the last rate while it holds
+      double rate = Math.round(last * climbFactor);
+      return lastHeld && rate > last && rate <= cap ? OptionalDouble.of(rate) : OptionalDouble.empty();
+    }
+    if (lowestMiss - best <= PRECISION * best) {
+      return OptionalDouble.empty();
+    }
+    double rate = Math.round((best + lowestMiss) / 2);
+    return rate > best && rate < lowestMiss ? OptionalDouble.of(rate) : OptionalDouble.empty();
+  }
+
+  /**
+   * What the step at {@code rate} showed: whether it held the budget, and whether the listed rates
+   * left must be skipped (a job that fell behind: every higher listed rate would too).
+   */
+  void record(double rate, boolean held, boolean stop) {
+    nextListed = stop ? listed.size() : Math.min(listed.size(), nextListed + 1);
+    last = rate;
+    lastHeld = held;
+    if (held && rate > best) {
+      best = rate;
+      if (lowestMiss <= best) {
+        lowestMiss = Double.POSITIVE_INFINITY;   // a miss below a rate that held was noise
+      }
+    } else if (!held && rate > best) {
+      lowestMiss = Math.min(lowestMiss, rate);
+    }
+  }
+
+  /** The highest rate that held its budget, 0 when none did. */
+  double best() {
+    return best;
+  }
+}
