@@ -41,6 +41,21 @@ final class ScorerCeiling {
       return new CallCost(Math.max(0, smallNanos - perRow * smallRows), perRow, threads);
     }
 
+    /** One thread's nanoseconds for a call of {@code rows} rows. */
+    double callNanos(int rows) {
+      return nanosPerCall + rows * nanosPerRow;
+    }
+
+    /**
+     * The cost fitted through the faster of {@code this} and {@code other} at each of the two sizes:
+     * noise (a compiler thread, a neighbour on the host) only ever slows a timing down, so the faster
+     * of two is the better estimate of what the scorer can do.
+     */
+    CallCost fastest(CallCost other, int smallRows, int largeRows) {
+      return fit(smallRows, Math.min(callNanos(smallRows), other.callNanos(smallRows)), largeRows,
+          Math.min(callNanos(largeRows), other.callNanos(largeRows)), threads);
+    }
+
     /** Requests/s all threads reach when each request makes {@code calls} calls scoring {@code items} items. */
     double requestsPerSecond(double calls, double items) {
       return threads * 1e9 / (calls * nanosPerCall + items * nanosPerRow);

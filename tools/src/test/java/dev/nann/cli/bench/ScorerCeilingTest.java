@@ -28,4 +28,16 @@ class ScorerCeilingTest {
     assertEquals(256 * 1e9 / (20_000 + 256 * 1_000.0), one.itemsPerSecond(256), 1e-6);
     assertEquals(2 * one.requestsPerSecond(12, 2_000), two.requestsPerSecond(12, 2_000), 1e-6);
   }
+
+  @Test
+  void theFastestOfTwoMeasurementsKeepsEachSizesFasterTiming() {
+    ScorerCeiling.CallCost calm = new ScorerCeiling.CallCost(20_000, 1_000, 2);
+    ScorerCeiling.CallCost disturbedSmallCalls = ScorerCeiling.CallCost.fit(32, 3 * calm.callNanos(32), 256,
+        calm.callNanos(256), 2);
+    assertTrue(disturbedSmallCalls.nanosPerCall() > 3 * calm.nanosPerCall(), "a slow small call inflates the fixed part");
+    ScorerCeiling.CallCost both = disturbedSmallCalls.fastest(calm, 32, 256);
+    assertEquals(calm.nanosPerCall(), both.nanosPerCall(), 1e-6);
+    assertEquals(calm.nanosPerRow(), both.nanosPerRow(), 1e-9);
+    assertEquals(both.nanosPerCall(), calm.fastest(disturbedSmallCalls, 32, 256).nanosPerCall(), 1e-6);
+  }
 }
