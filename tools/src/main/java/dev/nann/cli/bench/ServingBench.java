@@ -64,8 +64,8 @@ public final class ServingBench implements Callable<Integer> {
   String batching = "both";
 
   @Option(names = "--climb", paramLabel = "FACTOR", description = "after the listed rates, while the last one held the "
-      + "p99 budget, offer FACTOR times it (up to 1.5 times the scorer's ceiling); once a rate misses, halve the gap to the highest "
-      + "that held until it is within 5%% (default: 1.2 without --rates, 1 = off with them)")
+      + "p99 budget, offer FACTOR times it (up to 1.5 times the scorer's ceiling); once a rate misses, halve the gap "
+      + "to the highest that held until it is within 5%% (default: 1.2 without --rates, 1 = off with them)")
   Double climb;
 
   @Option(names = "--plot", paramLabel = "PNG", description = "also draw client p50 and p99 against the offered rate, "
