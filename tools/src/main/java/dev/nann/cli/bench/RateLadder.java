@@ -5,15 +5,16 @@ import java.util.OptionalDouble;
 
 /**
  * The offered rates of a load benchmark, one step at a time: the listed rates in order, then, while
- * the last rate held its latency budget, rates climbing by a factor, and once a rate above the best
- * one misses, rates halving the gap between the highest rate that held and the lowest above it that
- * missed, until that gap is within {@link #PRECISION} of the rate that held.
+ * no rate above the best one has missed its latency budget, rates climbing from the best by a
+ * factor, and once one misses, rates halving the gap between the highest rate that held and the
+ * lowest above it that missed, until that gap is within {@link #PRECISION} of the rate that held.
  *
  * <p>Why climb: a fixed list caps what a benchmark can report at its top rate, whatever the machine;
  * a faster machine (or a GPU) would read as no better than the list's last entry. The climb stops at
- * a cap (the scorer's ceiling: no pipeline answers faster than its scorer can score). A step that
- * says stop (the job fell behind, or its p99 is far over budget) skips the rest of the list; only
- * the halving goes on after it, since each of its rates lies below one that already missed.
+ * the caller's cap (the serving bench's: a margin over the scorer's ceiling, which no pipeline can
+ * beat). A step that says stop (the job fell behind, or its p99 is far over budget) skips the rest
+ * of the list; only the halving goes on after it, since each of its rates lies below one that
+ * already missed.
  */
 final class RateLadder {
   /** The halving ends once the gap is within this share of the rate that held. */
@@ -22,14 +23,12 @@ final class RateLadder {
   private final List<Double> listed;
   private final double climbFactor;
   private int nextListed;
-  private double last;
-  private boolean lastHeld;
   private double best;
   private double lowestMiss = Double.POSITIVE_INFINITY;
 
   /**
    * @param listed rates to run first, in order (at least one, each > 0)
-   * @param climbFactor each climbed rate is the previous one times this; 1 or less: the listed rates
+   * @param climbFactor each climbed rate is the best so far times this; 1 or less: the listed rates
    *     only, neither climbing nor halving
    */
   RateLadder(List<Double> listed, double climbFactor) {
@@ -49,9 +48,9 @@ final class RateLadder {
       return OptionalDouble.empty();
     }
     if (lowestMiss == Double.POSITIVE_INFINITY) {
-      // nothing above the best has missed: climb from the last rate while it holds
-      double rate = Math.round(last * climbFactor);
-      return lastHeld && rate > last && rate <= cap ? OptionalDouble.of(rate) : OptionalDouble.empty();
+      // nothing above the best has missed: climb from it
+      double rate = Math.round(best * climbFactor);
+      return rate > best && rate <= cap ? OptionalDouble.of(rate) : OptionalDouble.empty();
     }
     if (lowestMiss - best <= PRECISION * best) {
       return OptionalDouble.empty();
@@ -66,8 +65,6 @@ final class RateLadder {
    */
   void record(double rate, boolean held, boolean stop) {
     nextListed = stop ? listed.size() : Math.min(listed.size(), nextListed + 1);
-    last = rate;
-    lastHeld = held;
     if (held && rate > best) {
       best = rate;
       if (lowestMiss <= best) {
