@@ -96,6 +96,10 @@ public final class OnnxModel implements AutoCloseable {
       opts.setInterOpNumThreads(1);
       opts.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      // No CPU arena: the walker threads share one session, and the arena's lock made each call wait
+      // for the other thread's allocations (two threads on 2 cores: 28-80 us a call against 22 without
+      // it, the same as one thread alone; docs/benchmarks.md "What one score-network call costs")
+      opts.setCPUArenaAllocator(false);
       String provider = "CPU";
       if (cuda) {
         if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {

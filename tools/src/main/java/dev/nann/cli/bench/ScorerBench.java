@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code ./nann bench scorer}: what one runtime call of a model's score network costs on this
- * machine, by rows per call, on one thread, and the fixed part and the part per row fitted from the
+ * machine, by rows per call, on one thread (or several side by side on one session, as the engine's
+ * walker threads call it), and the fixed part and the part per row fitted from the
  * smallest and largest sizes. That split is what the walk's batching trades on: a call's fixed cost is
  * paid once per step, so a cheap scorer (an inner product) is dominated by it.
  *
@@ -21,7 +22,8 @@ import picocli.CommandLine.Option;
  * buffer; rounds alternate between the two, and each keeps its fastest, so both see the same machine.
  */
 @Command(name = "scorer", mixinStandardHelpOptions = true,
-    description = "Cost of one score-network call by rows per call (one thread): fixed part and part per row; "
+    description = "Cost of one score-network call by rows per call (one thread, or --threads side by side as the "
+        + "engine's walkers call): fixed part and part per row; "
         + "--compare-output also times the runtime allocating every output, side by side.")
 public final class ScorerBench implements Callable<Integer> {
   @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
@@ -36,12 +38,19 @@ public final class ScorerBench implements Callable<Integer> {
   @Option(names = "--seconds", description = "seconds per size and round (default: ${DEFAULT-VALUE})")
   double seconds = 0.5;
 
+  @Option(names = "--threads", description = "threads calling side by side on one session, as the engine's walker "
+      + "threads do; the cost reported is one thread's (default: ${DEFAULT-VALUE})")
+  int threads = 1;
+
   @Option(names = "--compare-output", description = "also time calls whose output the runtime allocates")
   boolean compareOutput;
 
   @Override
   public Integer call() throws InterruptedException {
     Path dir = model != null ? model : BenchCatalog.repo().resolve("models/fixtures/attention-d64");
+    if (threads < 1) {
+      throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+    }
     if (rows.isEmpty() || rows.stream().anyMatch(r -> r < 1)) {
       throw new IllegalArgumentException("--rows needs one or more sizes >= 1, got " + rows);
     }
@@ -54,8 +63,8 @@ public final class ScorerBench implements Callable<Integer> {
       if (max > scorers.get(0).maxBatch()) {
         throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
       }
-      System.err.printf(Locale.ROOT, "[bench] %s on %s, one thread, %d rounds of %.1f s a size%s%n", dir, m.provider(),
-          rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "");
+      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s%n", dir, m.provider(),
+          threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "");
       double[][] best = new double[scorers.size()][rows.size()];
       for (double[] b : best) {
         java.util.Arrays.fill(b, Double.MAX_VALUE);
@@ -64,8 +73,8 @@ public final class ScorerBench implements Callable<Integer> {
         for (int i = 0; i < rows.size(); i++) {
           for (int s = 0; s < scorers.size(); s++) {
             int n = rows.get(i);
-            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), 1, n, seconds, 0.2 * seconds);
-            best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, 1, n));
+            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), threads, n, seconds, 0.2 * seconds);
+            best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, threads, n));
           }
         }
       }
@@ -91,10 +100,10 @@ public final class ScorerBench implements Callable<Integer> {
     }
     ScorerCeiling.CallCost fit = ScorerCeiling.CallCost.fit(rows.get(first), nanos[first], rows.get(last), nanos[last], 1);
     for (int i = 0; i < rows.size(); i++) {
-      System.out.printf(Locale.ROOT, "{\"bench\":\"scorer\",\"output\":\"%s\",\"rows\":%d,\"call_us\":%.2f,\"row_ns\":%.1f}%n",
-          output, rows.get(i), nanos[i] / 1e3, nanos[i] / rows.get(i));
+      System.out.printf(Locale.ROOT, "{\"bench\":\"scorer\",\"output\":\"%s\",\"threads\":%d,\"rows\":%d,\"call_us\":%.2f,\"row_ns\":%.1f}%n",
+          output, threads, rows.get(i), nanos[i] / 1e3, nanos[i] / rows.get(i));
     }
-    System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-fit\",\"output\":\"%s\",\"fixed_us\":%.2f,\"per_row_ns\":%.2f}%n",
-        output, fit.nanosPerCall() / 1e3, fit.nanosPerRow());
+    System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-fit\",\"output\":\"%s\",\"threads\":%d,\"fixed_us\":%.2f,\"per_row_ns\":%.2f}%n",
+        output, threads, fit.nanosPerCall() / 1e3, fit.nanosPerRow());
   }
 }

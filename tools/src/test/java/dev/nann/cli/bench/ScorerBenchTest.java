@@ -20,11 +20,28 @@ class ScorerBenchTest {
     for (String output : new String[] {"pinned", "allocated"}) {
       for (int rows : new int[] {1, 64}) {
         assertEquals(1, lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer\",\"output\":\"" + output
-            + "\",\"rows\":" + rows + ",")).count(), output + " at " + rows + " rows: " + out);
+            + "\",\"threads\":1,\"rows\":" + rows + ",")).count(), output + " at " + rows + " rows: " + out);
       }
       assertTrue(lines.stream().anyMatch(l -> l.startsWith("{\"bench\":\"scorer-fit\",\"output\":\"" + output + "\"")), out);
     }
     assertEquals(2, lines.stream().filter(l -> l.contains("allocated_over_pinned")).count(), out);
+  }
+
+  @Test
+  void threadsCallSideBySideAndEachReportsItsOwnCost() {
+    String out = run("--model", System.getProperty("nann.repo", ".") + "/models/fixtures/attention-d16",
+        "--rows", "1,64", "--rounds", "1", "--seconds", "0.05", "--threads", "2");
+    List<String> lines = Arrays.asList(out.split("\n"));
+    for (int rows : new int[] {1, 64}) {
+      String line = lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer\",\"output\":\"pinned\",\"threads\":2,"
+          + "\"rows\":" + rows + ",")).findFirst().orElseThrow(() -> new AssertionError(out));
+      double callUs = Double.parseDouble(line.replaceAll(".*\"call_us\":([0-9.]+).*", "$1"));
+      // one thread's call: microseconds, not the two threads' items/s folded into a smaller figure
+      assertTrue(callUs > 1 && callUs < 100_000, line);
+    }
+    CommandLine cmd = new CommandLine(new ScorerBench());
+    cmd.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+    assertTrue(cmd.execute("--threads", "0", "--rounds", "1", "--seconds", "0.01") != 0, "no threads, no timing");
   }
 
   @Test
