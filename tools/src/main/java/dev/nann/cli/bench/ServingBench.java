@@ -57,8 +57,8 @@ public final class ServingBench implements Callable<Integer> {
   /**
    * Unreported seconds at a rate before it is measured after a pause: the first seconds after the
    * stack sat idle answer worse than steady load does (at 260 req/s here, 15 s right after 3-5 idle
-   * seconds missed a 50 ms p99 in 5 of 7 runs, steady 15 s in 1 of 7), and the bench measures the
-   * steady state.
+   * seconds missed a 50 ms p99 in 5 of 7 runs, the steady load just before the pause in 1 of 7), and
+   * the bench measures the steady state.
    */
   static final int REWARM_SECONDS = 5;
 
