@@ -41,13 +41,16 @@ public final class ServingBench implements Callable<Integer> {
   static final int CEILING_SMALL_ROWS = 32;
   static final int CEILING_FULL_ROWS = 256;
 
-  /** Climbing factor when no rates are listed; the highest offered rate when the ceiling is unknown. */
+  /** Climbing factor when no rates are listed. */
   static final double DEFAULT_CLIMB = 1.2;
+
+  /** The highest rate a climb may offer while the walk's calls, and so the ceiling, are still unknown. */
   static final double MAX_RATE = 100_000;
 
   /**
    * How far past the first ceiling measurement the climb may go: no pipeline beats its scorer, but
-   * that measurement alone once read a third low (it is taken again at the end).
+   * that measurement alone once read a third low (its two threads waited on ONNX Runtime's CPU arena,
+   * which sessions no longer use; it is taken again at the end).
    */
   static final double CLIMB_PAST_CEILING = 1.5;
 
@@ -71,9 +74,10 @@ public final class ServingBench implements Callable<Integer> {
   @Option(names = "--batching", description = "on, off or both (default: ${DEFAULT-VALUE})")
   String batching = "both";
 
-  @Option(names = "--climb", paramLabel = "FACTOR", description = "after the listed rates, while the last one held the "
-      + "p99 budget, offer FACTOR times it (up to 1.5 times the scorer's ceiling); once a rate misses, halve the gap "
-      + "to the highest that held until it is within 5%% (default: 1.2 without --rates, 1 = off with them)")
+  @Option(names = "--climb", paramLabel = "FACTOR", description = "after the listed rates, offer FACTOR times the "
+      + "highest rate that held the p99 budget, again while each holds (up to 1.5 times the scorer's ceiling); once a "
+      + "rate misses, halve the gap to the highest that held until it is within 5%% (default: 1.2 without --rates, "
+      + "1 = off with them)")
   Double climb;
 
   @Option(names = "--plot", paramLabel = "PNG", description = "also draw client p50 and p99 against the offered rate, "
