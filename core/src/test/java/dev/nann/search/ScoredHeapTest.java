@@ -67,12 +67,13 @@ class ScoredHeapTest {
   void mixedOffersAndPollsMatchASortedReference() {
     Random rnd = new Random(3);
     for (boolean max : new boolean[] {false, true}) {
+      ScoredHeap reused = new ScoredHeap(1, max);   // one heap across rounds: reset must forget every entry
       for (int round = 0; round < 50; round++) {
-        int capacity = 1 + rnd.nextInt(40);
-        ScoredHeap heap = new ScoredHeap(1 + rnd.nextInt(4), max);   // small: the arrays must grow
+        int capacity = 1 + rnd.nextInt(round < 40 ? 40 : 400);
+        ScoredHeap heap = round % 2 == 0 ? new ScoredHeap(1 + rnd.nextInt(4), max) : reused;   // small: arrays grow
         heap.reset(max ? 0 : capacity);
         java.util.TreeSet<Long> reference = new java.util.TreeSet<>();
-        for (int op = 0; op < 300; op++) {
+        for (int op = 0; op < 1500; op++) {
           if (rnd.nextInt(4) == 0 && heap.size() > 0) {
             long expected = max ? reference.pollLast() : reference.pollFirst();
             assertEquals(expected, heap.poll(), "poll " + op);
