@@ -125,12 +125,19 @@ public final class ServingBench implements Callable<Integer> {
         .put("ceiling_qps", round(ceilingQps, 0)).put("ceiling_qps_full_calls", round(fullCallsQps, 0))
         .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
         .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
-        .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2)));
+        .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2))
+        .put("jvm_options", heapOptions()));
     System.err.printf(java.util.Locale.ROOT, "[bench] %s: %.0f req/s within p99 %.0f ms = %.2f of the scorer's ceiling at "
         + "the walk's calls (%.0f req/s: %.1f calls, %.0f items a request; %.0f req/s in calls of %d rows)%n", m.mode(),
         best, budgetMs, ceilingQps > 0 ? best / ceilingQps : 0, ceilingQps, scored / rowsPerCall, scored, fullCallsQps,
         CEILING_FULL_ROWS);
     return summary;
+  }
+
+  /** This JVM's heap and collector options (-Xm…, -XX:…): the young generation's size moves the p99 here. */
+  static String heapOptions() {
+    return String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> a.startsWith("-Xm") || a.startsWith("-Xs") || a.startsWith("-XX:")).toList());
   }
 
   @Override
