@@ -137,7 +137,12 @@ public final class ServingBench implements Callable<Integer> {
   /** This JVM's heap and collector options (-Xm…, -XX:…): the young generation's size moves the p99 here. */
   static String heapOptions() {
     return String.join(" ", java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("-Xm") || a.startsWith("-Xs") || a.startsWith("-XX:")).toList());
+        .filter(ServingBench::isHeapOption).toList());
+  }
+
+  /** A heap size, stack size or -XX option, as opposed to a system property, agent or module flag. */
+  static boolean isHeapOption(String jvmArgument) {
+    return jvmArgument.startsWith("-Xm") || jvmArgument.startsWith("-Xs") || jvmArgument.startsWith("-XX:");
   }
 
   @Override

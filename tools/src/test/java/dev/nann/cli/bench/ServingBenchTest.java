@@ -13,7 +13,7 @@ class ServingBenchTest {
     List<String> args = ManagementFactory.getRuntimeMXBean().getInputArguments();
     String options = ServingBench.heapOptions();
     for (String a : args) {
-      boolean heap = a.startsWith("-Xm") || a.startsWith("-Xs") || a.startsWith("-XX:");
+      boolean heap = ServingBench.isHeapOption(a);
       assertTrue(!heap || options.contains(a), a + " is a heap or collector option: " + options);
       assertFalse(!heap && !a.isBlank() && List.of(options.split(" ")).contains(a), a + " is not: " + options);
     }
