@@ -206,9 +206,10 @@ public final class EvalCommand implements Callable<Integer> {
     }
     Path modelDir = model != null ? model : ModelLocator.forArch(arch, dim, cache);
     log.println("[eval] model " + modelDir);
+    MachineInfo machine = MachineInfo.current();
     try (OnnxModel onnx = OnnxModel.load(modelDir,
         new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, 1))) {
-      log.println("[eval] scoring on " + onnx.provider());
+      log.println("[eval] scoring on " + onnx.provider() + "; machine: " + machine.describe());
       if (onnx.spec().itemDim() != dim && model != null) {
         log.println("[eval] --dim " + dim + " ignored: the model takes d=" + onnx.spec().itemDim());
       }
@@ -271,6 +272,7 @@ public final class EvalCommand implements Callable<Integer> {
           for (ModeReport r : reports) {
             Map<String, Object> row = r.toJson();
             row.put("provider", onnx.provider());
+            row.put("machine", machine.toJson());
             row.put("shards", shards);
             row.putAll(sharded == null ? Map.of() : sharded.extra(r));
             w.write(om.writeValueAsString(row));

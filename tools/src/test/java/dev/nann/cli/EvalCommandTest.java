@@ -99,6 +99,9 @@ class EvalCommandTest {
       }
       assertEquals(3000, n.get("items").asInt());
       assertEquals(8, n.get("queries").asInt());
+      JsonNode machine = n.get("machine");   // a speed figure is only comparable with its machine
+      assertEquals(Runtime.getRuntime().availableProcessors(), machine.get("cores").asInt(), line);
+      assertTrue(List.of("yes", "no", "unknown").contains(machine.get("avx512").asText()), line);
       double cov = n.get("coverage").asDouble();
       assertTrue(cov >= 0 && cov <= 1);
       if (n.get("mode").asText().equals("brute")) {

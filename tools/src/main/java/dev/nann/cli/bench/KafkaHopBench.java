@@ -3,6 +3,7 @@ package dev.nann.cli.bench;
 import static dev.nann.cli.JsonLines.round;
 
 import dev.nann.cli.JsonLines;
+import dev.nann.cli.MachineInfo;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalKafka;
 import dev.nann.local.LocalStack;
@@ -54,6 +55,8 @@ public final class KafkaHopBench implements Callable<Integer> {
     }
     Path dir = Files.createTempDirectory("nann-kafka-hop");
     List<String> lines = new ArrayList<>();
+    MachineInfo machine = MachineInfo.current();
+    System.err.println("[bench] machine: " + machine.describe());
     System.err.printf(Locale.ROOT, "[bench] %-10s %16s %16s %18s%n", "rate /s", "kafka p50 ms", "kafka p99 ms",
         "tcp echo p50 us");
     try (LocalKafka kafka = LocalKafka.start(dir)) {
@@ -66,7 +69,7 @@ public final class KafkaHopBench implements Callable<Integer> {
         String line = JsonLines.line(JsonLines.object().put("bench", "kafka-hop").put("rate", round(rate, 1))
             .put("messages", hop.count()).put("kafka_p50_ms", round(hop.quantile(0.5), 3))
             .put("kafka_p99_ms", round(hop.quantile(0.99), 3)).put("tcp_echo_p50_us", round(1000 * tcp.quantile(0.5), 1))
-            .put("tcp_echo_p99_us", round(1000 * tcp.quantile(0.99), 1)));
+            .put("tcp_echo_p99_us", round(1000 * tcp.quantile(0.99), 1)).putPOJO("machine", machine.toJson()));
         System.out.println(line);
         lines.add(line);
       }

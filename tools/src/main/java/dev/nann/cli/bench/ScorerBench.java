@@ -63,8 +63,9 @@ public final class ScorerBench implements Callable<Integer> {
       if (max > scorers.get(0).maxBatch()) {
         throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
       }
-      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s%n", dir, m.provider(),
-          threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "");
+      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s; machine: %s%n", dir,
+          m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
+          dev.nann.cli.MachineInfo.current().describe());
       double[][] best = new double[scorers.size()][rows.size()];
       for (double[] b : best) {
         java.util.Arrays.fill(b, Double.MAX_VALUE);

@@ -4,6 +4,7 @@ import static dev.nann.cli.JsonLines.round;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nann.cli.JsonLines;
+import dev.nann.cli.MachineInfo;
 import dev.nann.cli.ServingSettings;
 import dev.nann.corpus.Corpus;
 import dev.nann.engine.EngineConfig;
@@ -126,7 +127,7 @@ public final class ServingBench implements Callable<Integer> {
         .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
         .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
         .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2))
-        .put("jvm_options", heapOptions()));
+        .put("jvm_options", heapOptions()).putPOJO("machine", MachineInfo.current().toJson()));
     System.err.printf(java.util.Locale.ROOT, "[bench] %s: %.0f req/s within p99 %.0f ms = %.2f of the scorer's ceiling at "
         + "the walk's calls (%.0f req/s: %.1f calls, %.0f items a request; %.0f req/s in calls of %d rows)%n", m.mode(),
         best, budgetMs, ceilingQps > 0 ? best / ceilingQps : 0, ceilingQps, scored / rowsPerCall, scored, fullCallsQps,
@@ -153,6 +154,7 @@ public final class ServingBench implements Callable<Integer> {
         Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
     // the scorer's own ceiling first (and again at the end), on the same model and threads, in the
     // same run; taken at the walk's own calls once the ladder has shown how many it makes
+    System.err.println("[bench] machine: " + MachineInfo.current().describe());
     ScorerCeiling.CallCost cost = measureCeiling(modelDir, walkers, "");
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();
