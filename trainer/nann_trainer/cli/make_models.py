@@ -10,13 +10,21 @@ attention architecture with distance attention) named ``<arch>-d<dim>``,
 each in nann's model contract plus ``reference.json``: inputs and the PyTorch outputs for them,
 which the Java tests compare ONNX Runtime against. ``--check DIR`` regenerates into a temporary
 directory and verifies the reference scores in DIR match (the fixtures are reproducible).
+
+``--undefined`` writes one more directory, ``undefined-d<dim>``: a model in the same contract that is
+not defined everywhere, for the tests of what serving does with NaN. Its user network averages the
+behaviour items with no floor on their count (NaN for an empty history) and its score is
+``u_vec · e_v + sqrt(e_v[0])`` (NaN for every item whose first component is negative).
 """
 import json
 import os
 import sys
 import tempfile
 
+import types
+
 import torch
+from torch import nn
 
 from nann_trainer.export import export_model_dir
 from nann_trainer.models import ItemNet, Scorer
@@ -79,6 +87,36 @@ def write_all(out, dim, seq_len, hidden, seed, precision="fp32"):
     return dirs
 
 
+class MeanUser(nn.Module):
+    """u_vec = the mean of the behaviour embeddings, divided by their count with no floor."""
+
+    def output_names(self):
+        return ["u_vec"]
+
+    def forward(self, seq_emb, seq_mask):
+        return ((seq_emb * seq_mask.unsqueeze(-1)).sum(1) / seq_mask.sum(1, keepdim=True),)
+
+
+class SqrtScore(nn.Module):
+    """u_vec · e_v + sqrt(e_v[0]): undefined (NaN) where e_v[0] < 0."""
+
+    def input_names(self):
+        return ["u_vec", "user_idx", "item_emb"]
+
+    def forward(self, u_vec, user_idx, item_emb):
+        return (u_vec[user_idx] * item_emb).sum(1) + torch.sqrt(item_emb[:, 0])
+
+
+def write_undefined(out, dim, seq_len):
+    d = os.path.join(out, f"undefined-d{dim}")
+    scorer = types.SimpleNamespace(arch="undefined", user=MeanUser().eval(), score=SqrtScore().eval())
+    export_model_dir(d, scorer, None, dim=dim, seq_len=seq_len, item_feat_dim=ITEM_FEAT_DIM,
+                     version=f"fixture-undefined-d{dim}",
+                     extra={"weights": "none: NaN for an empty history and for items with e_v[0] < 0"})
+    print(f"wrote {d}", flush=True)
+    return d
+
+
 def add_arguments(ap):
     ap.add_argument("--out", default="models/fixtures")
     ap.add_argument("--dim", type=int, default=64)
@@ -89,9 +127,15 @@ def add_arguments(ap):
                     help="fp16: half-precision networks behind fp32 inputs/outputs (directories get a -fp16 suffix; "
                          "reference.json keeps the fp32 PyTorch scores)")
     ap.add_argument("--check", metavar="DIR", help="regenerate and compare against the fixtures in DIR")
+    ap.add_argument("--undefined", action="store_true",
+                    help="write only undefined-d<dim>: a model that gives NaN for an empty history and for items "
+                         "with e_v[0] < 0 (tests of how serving treats NaN)")
 
 
 def run(a):
+    if a.undefined:
+        write_undefined(a.out, a.dim, a.seq_len)
+        return
     if not a.check:
         write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed, a.precision)
         return

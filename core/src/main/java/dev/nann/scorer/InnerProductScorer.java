@@ -70,6 +70,7 @@ public final class InnerProductScorer implements Scorer {
       }
       out[row] = s;
     }
+    batch.requireScores(n, model.spec().version());
   }
 
   @Override

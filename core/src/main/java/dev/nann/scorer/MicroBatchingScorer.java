@@ -116,6 +116,7 @@ public final class MicroBatchingScorer implements Scorer {
     if (slot.error != null) {
       throw slot.error;
     }
+    batch.requireScores(n, onnx.model().spec().version());   // this query's rows only: a merged call's others stand
   }
 
   /** Score calls made (merged or direct). */

@@ -56,10 +56,11 @@ public final class ModelCheck {
       int d = spec.itemDim();
       float[] catalog = gaussian(rnd, items * d);
       long t0 = System.nanoTime();
-      float[] a = scoreAll(scorer, history(rnd, spec), catalog, items);
+      float[] a = scoreAll(scorer, history(rnd, spec), catalog, items, "a user with history", problems);
       double itemsPerSecond = items / Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
-      float[] b = scoreAll(scorer, history(rnd, spec), catalog, items);
-      float[] cold = scoreAll(scorer, new UserFeatures(new long[0], new float[0], d), catalog, items);
+      float[] b = scoreAll(scorer, history(rnd, spec), catalog, items, "a second user with history", problems);
+      float[] cold = scoreAll(scorer, new UserFeatures(new long[0], new float[0], d), catalog, items,
+          "a cold-start user (empty history)", problems);
       checkFinite("a user with history", a, problems);
       checkFinite("a cold-start user (empty history)", cold, problems);
       if (problems.isEmpty()) {
@@ -79,6 +80,9 @@ public final class ModelCheck {
   }
 
   private static void checkFinite(String who, float[] scores, List<String> problems) {
+    if (scores == null) {
+      return;   // scoring this user failed, and said why
+    }
     int bad = 0;
     for (float s : scores) {
       bad += Float.isFinite(s) ? 0 : 1;
@@ -110,7 +114,10 @@ public final class ModelCheck {
   private static void checkBatchInvariance(OnnxScorer scorer, UserFeatures user, float[] catalog, List<String> passed,
                                            List<String> problems) {
     int n = Math.min(64, catalog.length / scorer.itemDim());
-    float[] together = scoreAll(scorer, user, catalog, n);
+    float[] together = scoreAll(scorer, user, catalog, n, "a third user with history", problems);
+    if (together == null) {
+      return;
+    }
     float[] alone = new float[n];
     int d = scorer.itemDim();
     ScoreBatch batch = scorer.newBatch();
@@ -135,7 +142,9 @@ public final class ModelCheck {
     }
   }
 
-  private static float[] scoreAll(Scorer scorer, UserFeatures user, float[] catalog, int n) {
+  /** Scores of {@code catalog} for {@code user}; null, with the problem noted for {@code who}, if serving would fail it. */
+  private static float[] scoreAll(Scorer scorer, UserFeatures user, float[] catalog, int n, String who,
+                                  List<String> problems) {
     int d = scorer.itemDim();
     float[] out = new float[n];
     ScoreBatch batch = scorer.newBatch();
@@ -148,6 +157,9 @@ public final class ModelCheck {
         scorer.score(state, batch, rows);
         System.arraycopy(batch.scores(), 0, out, start, rows);
       }
+    } catch (ScorerException e) {   // NaN in the user state or in scores: what serving answers such a request
+      problems.add(who + ": " + e.getMessage());
+      return null;
     }
     return out;
   }

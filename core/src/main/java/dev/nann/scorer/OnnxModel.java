@@ -324,6 +324,7 @@ public final class OnnxModel implements AutoCloseable {
           FloatBuffer fb = t.getFloatBuffer();
           float[] v = new float[fb.remaining()];
           fb.get(v);
+          requireFinite(name, v, n);
           out.put(name, v);
           shapes.put(name, t.getInfo().getShape());
         }
@@ -333,6 +334,20 @@ public final class OnnxModel implements AutoCloseable {
       throw new ScorerException("user network of model " + s.version() + " failed: " + e.getMessage(), e);
     } finally {
       inputs.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /**
+   * A user state with NaN or an infinity in it would score every item NaN or alike: the request fails
+   * with the model and the history's length named, instead of an answer ranked on nothing.
+   */
+  private void requireFinite(String output, float[] values, int historyLength) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        throw new ScorerException("the user network of model " + spec.version() + " returned " + v + " in '" + output
+            + "' for a history of " + historyLength + " items: the model is not defined for this user, so it cannot "
+            + "rank items for them", null);
+      }
     }
   }
 

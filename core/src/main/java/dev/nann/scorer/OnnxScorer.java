@@ -132,6 +132,7 @@ public final class OnnxScorer implements Scorer {
       throw new ScorerException("score network of model " + s.version() + " failed on a batch of " + n + ": "
           + e.getMessage(), e);
     }
+    batch.requireScores(n, s.version());
   }
 
   /**

@@ -69,6 +69,25 @@ public final class ScoreBatch {
     return output;
   }
 
+  /**
+   * Fails the call when any of the last call's first {@code n} scores is NaN. A NaN has no place in
+   * a ranking (as a heap key it would sort above every real score and lead the walk), so an answer
+   * built on one could not be trusted; the request gets an error that names the model instead.
+   *
+   * @param model the model's version, for the message
+   */
+  public void requireScores(int n, String model) {
+    int nan = 0;
+    for (int i = 0; i < n; i++) {
+      nan += scores[i] != scores[i] ? 1 : 0;
+    }
+    if (nan > 0) {
+      throw new ScorerException("the score network of model " + model + " returned NaN for " + nan + " of the " + n
+          + " items of one call: the model is not defined for this user and those items, so it cannot rank them",
+          null);
+    }
+  }
+
   /** Writes one candidate row from an array. */
   public void putRow(int row, float[] src, int srcOffset) {
     items.put(row * dim, src, srcOffset, dim);

@@ -409,6 +409,8 @@ public final class Searcher {
   }
 
   private long beginQuery() {
+    keepAllInFrontier = false;   // per-query flags start clean, also after a query a scorer error cut short
+    collectSeen = false;
     expander.newQuery();
     scored = 0;
     scoreCalls = 0;

@@ -24,6 +24,17 @@ class ModelCheckTest {
   }
 
   @Test
+  void aModelNotDefinedEverywhereIsAProblemForEachUserItFails() {
+    // the trainer's undefined-d16: NaN for items with a negative first component, and for an empty history
+    ModelCheck.Report r = ModelCheck.run(TestData.model("undefined", 16), 500, 1);
+    assertFalse(r.ok());
+    assertTrue(r.problems().stream().anyMatch(p -> p.startsWith("a user with history: the score network")
+        && p.contains("returned NaN for")), r.problems().toString());
+    assertTrue(r.problems().stream().anyMatch(p -> p.startsWith("a cold-start user (empty history): the user network")
+        && p.contains("history of 0 items")), r.problems().toString());
+  }
+
+  @Test
   void aCorruptFileIsAProblemNamingIt(@TempDir Path dir) throws Exception {
     try (Stream<Path> files = Files.list(TestData.model("dnn", 16))) {
       for (Path f : files.toList()) {

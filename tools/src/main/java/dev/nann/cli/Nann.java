@@ -21,14 +21,15 @@ public final class Nann implements Runnable {
   }
 
   /**
-   * The command line with nann's error handling: a bad argument, model or snapshot prints one line
+   * The command line with nann's error handling: a bad argument, model (one that cannot load, or
+   * scores NaN) or snapshot prints one line
    * and exits 2; a file that cannot be read or written prints one line and exits 1; anything else
    * is a bug and keeps its stack trace.
    */
   public static CommandLine commandLine() {
     return new CommandLine(new Nann()).setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof IllegalArgumentException || e instanceof dev.nann.scorer.ModelContractException
-          || e instanceof dev.nann.graph.SnapshotException) {
+          || e instanceof dev.nann.scorer.ScorerException || e instanceof dev.nann.graph.SnapshotException) {
         cmd.getErr().println("nann: " + e.getMessage());
         return 2;
       }

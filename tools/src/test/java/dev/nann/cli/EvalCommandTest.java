@@ -40,6 +40,18 @@ class EvalCommandTest {
     assertEquals("nann: no such file or directory: " + noConfig, serve.toString().trim());
   }
 
+  @Test
+  void aModelThatScoresNaNIsOneLineNamingIt() {
+    // the trainer's undefined-d16: NaN for every item whose first component is negative
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:1000", "--dim", "16", "--model",
+        dev.nann.TestData.model("undefined", 16).toString(), "--modes", "nann", "--queries", "3",
+        "--cache", tmp.resolve("cache").toString()));
+    String out = err.toString().trim();
+    assertTrue(out.startsWith("nann: the score network of model fixture-undefined-d16 returned NaN for "), out);
+    assertEquals(1, out.lines().count(), out);
+  }
+
   /** The distance-attention fixture is picked by --arch and walks the graph like the metric it is built on. */
   @Test
   void distanceAttentionFixtureIsServedByArchName() throws Exception {
