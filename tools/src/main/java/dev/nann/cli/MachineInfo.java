@@ -28,7 +28,7 @@ public record MachineInfo(String cpu, int cores, String avx512, String java) {
         lines = Files.readAllLines(CPUINFO);
       }
     } catch (IOException | RuntimeException e) {
-      // a figure without its machine is still a figure: say what could not be read instead
+      // unreadable: the fields say unknown rather than fail the benchmark they describe
     }
     return fromCpuinfo(lines, Runtime.getRuntime().availableProcessors(), System.getProperty("os.arch"),
         Runtime.version().toString());

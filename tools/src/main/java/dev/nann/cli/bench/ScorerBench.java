@@ -1,5 +1,7 @@
 package dev.nann.cli.bench;
 
+import dev.nann.cli.JsonLines;
+import dev.nann.cli.MachineInfo;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import java.nio.file.Path;
@@ -26,6 +28,8 @@ import picocli.CommandLine.Option;
         + "engine's walkers call): fixed part and part per row; "
         + "--compare-output also times the runtime allocating every output, side by side.")
 public final class ScorerBench implements Callable<Integer> {
+  private final MachineInfo machine = MachineInfo.current();
+
   @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
   Path model;
 
@@ -65,7 +69,7 @@ public final class ScorerBench implements Callable<Integer> {
       }
       System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s; machine: %s%n", dir,
           m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
-          dev.nann.cli.MachineInfo.current().describe());
+          machine.describe());
       double[][] best = new double[scorers.size()][rows.size()];
       for (double[] b : best) {
         java.util.Arrays.fill(b, Double.MAX_VALUE);
@@ -101,10 +105,12 @@ public final class ScorerBench implements Callable<Integer> {
     }
     ScorerCeiling.CallCost fit = ScorerCeiling.CallCost.fit(rows.get(first), nanos[first], rows.get(last), nanos[last], 1);
     for (int i = 0; i < rows.size(); i++) {
-      System.out.printf(Locale.ROOT, "{\"bench\":\"scorer\",\"output\":\"%s\",\"threads\":%d,\"rows\":%d,\"call_us\":%.2f,\"row_ns\":%.1f}%n",
-          output, threads, rows.get(i), nanos[i] / 1e3, nanos[i] / rows.get(i));
+      System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer").put("output", output)
+          .put("threads", threads).put("rows", rows.get(i)).put("call_us", JsonLines.round(nanos[i] / 1e3, 2))
+          .put("row_ns", JsonLines.round(nanos[i] / rows.get(i), 1))));
     }
-    System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-fit\",\"output\":\"%s\",\"threads\":%d,\"fixed_us\":%.2f,\"per_row_ns\":%.2f}%n",
-        output, threads, fit.nanosPerCall() / 1e3, fit.nanosPerRow());
+    System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-fit").put("output", output)
+        .put("threads", threads).put("fixed_us", JsonLines.round(fit.nanosPerCall() / 1e3, 2))
+        .put("per_row_ns", JsonLines.round(fit.nanosPerRow(), 2)).putPOJO("machine", machine.toJson())));
   }
 }

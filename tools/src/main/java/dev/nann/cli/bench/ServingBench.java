@@ -152,9 +152,9 @@ public final class ServingBench implements Callable<Integer> {
     Corpus corpus = catalog.corpus();
     int walkers = EngineConfig.walkersFor(Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
         Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
+    System.err.println("[bench] machine: " + MachineInfo.current().describe());
     // the scorer's own ceiling first (and again at the end), on the same model and threads, in the
     // same run; taken at the walk's own calls once the ladder has shown how many it makes
-    System.err.println("[bench] machine: " + MachineInfo.current().describe());
     ScorerCeiling.CallCost cost = measureCeiling(modelDir, walkers, "");
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();

@@ -22,7 +22,8 @@ class ScorerBenchTest {
         assertEquals(1, lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer\",\"output\":\"" + output
             + "\",\"threads\":1,\"rows\":" + rows + ",")).count(), output + " at " + rows + " rows: " + out);
       }
-      assertTrue(lines.stream().anyMatch(l -> l.startsWith("{\"bench\":\"scorer-fit\",\"output\":\"" + output + "\"")), out);
+      assertTrue(lines.stream().anyMatch(l -> l.startsWith("{\"bench\":\"scorer-fit\",\"output\":\"" + output + "\"")
+          && l.contains("\"machine\":{\"cpu\":")), "the fit names its machine: " + out);
     }
     assertEquals(2, lines.stream().filter(l -> l.contains("allocated_over_pinned")).count(), out);
   }
