@@ -45,6 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * ({@link RequestProtocol}). Operator instances share an engine through {@link #acquire}/{@link #release}.
  */
 public final class RetrievalEngine implements AutoCloseable {
+  /** Names of the walker threads start with this (a request's user network, walk and scoring run there). */
+  public static final String WALKER_THREAD_PREFIX = "nann-walker-";
+
   private static final Map<EngineConfig, RetrievalEngine> SHARED = new HashMap<>();
   private static final Map<RetrievalEngine, Integer> USERS = new HashMap<>();
 
@@ -77,7 +80,7 @@ public final class RetrievalEngine implements AutoCloseable {
     this.search = config.search();
     // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
     this.walkers = new ThreadPoolExecutor(config.walkers(), config.walkers(), 0L, TimeUnit.MILLISECONDS,
-        new ArrayBlockingQueue<>(taskCapacity(config)), daemons("nann-walker-"));
+        new ArrayBlockingQueue<>(taskCapacity(config)), daemons(WALKER_THREAD_PREFIX));
     this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());

@@ -28,13 +28,29 @@ final class LoadDriver {
    */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
-              double cpuMillisPerRequest, double coresBusy) {
+              double cpuMillisPerRequest, double walkerCpuMillisPerRequest, double coresBusy) {
   }
 
   /** CPU time of this whole process so far (every thread, user and system). */
   static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
+  }
+
+  /**
+   * CPU time so far of the engine's walker threads, where a request's user network, walk and score
+   * calls run: set against the scorer's bare ceiling, it shows what the scoring costs inside the job,
+   * and the process's CPU less it what everything around the engine costs.
+   */
+  static long walkerCpuNanos() {
+    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().startsWith(dev.nann.engine.RetrievalEngine.WALKER_THREAD_PREFIX)) {
+        sum += Math.max(0, mx.getThreadCpuTime(t.getId()));   // -1 for a thread that ended meanwhile
+      }
+    }
+    return sum;
   }
 
   /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
@@ -96,6 +112,7 @@ final class LoadDriver {
       }, "bench-sender");
       long start = System.nanoTime();
       long cpuStart = processCpuNanos();
+      long walkerStart = walkerCpuNanos();
       sender.start();
       int answered = 0;
       int errors = 0;
@@ -139,18 +156,19 @@ final class LoadDriver {
       }
       sender.join();
       double cpuMs = (processCpuNanos() - cpuStart) / 1e6;
+      double walkerMs = (walkerCpuNanos() - walkerStart) / 1e6;
       double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
-              + "(job p99 %.1f, engine p50 %.2f ms; CPU %.2f ms a request all in, %.2f cores busy)%n", rate, qps,
-          clientLat.quantile(0.5), clientLat.quantile(0.99), jobLat.quantile(0.99), engineLat.quantile(0.5),
-          cpuMs / Math.max(1, answered), cpuMs / wallMs);
+              + "(job p99 %.1f, engine p50 %.2f ms; CPU %.2f ms a request all in, %.2f on the walkers, %.2f cores busy)%n",
+          rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99), jobLat.quantile(0.99), engineLat.quantile(0.5),
+          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs);
       // what never came back within 10 s of the last send, and answers seen twice (at-least-once
       // delivery may repeat answers after a job restart; none is expected without one)
       int ok = Math.max(1, answered - errors);
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
           answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates,
-          cpuMs / Math.max(1, answered), cpuMs / wallMs);
+          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs);
     }
   }
 }

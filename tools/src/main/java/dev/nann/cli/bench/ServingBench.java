@@ -193,7 +193,9 @@ public final class ServingBench implements Callable<Integer> {
               .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
               .put("items_scored", round(r.meanScored(), 0)).put("score_calls", round(r.meanCalls(), 1))
               .put("lost", r.lost()).put("duplicates", r.duplicates())
-              .put("cpu_ms_per_request", round(r.cpuMillisPerRequest(), 2)).put("cores_busy", round(r.coresBusy(), 2));
+              .put("cpu_ms_per_request", round(r.cpuMillisPerRequest(), 2))
+              .put("walker_cpu_ms_per_request", round(r.walkerCpuMillisPerRequest(), 2))
+              .put("cores_busy", round(r.coresBusy(), 2));
           var stagesP50 = JsonLines.object();
           r.stages().forEach((st, l) -> stagesP50.put(st, round(l.quantile(0.5), 2)));
           line.set("stages_p50_ms", stagesP50);
