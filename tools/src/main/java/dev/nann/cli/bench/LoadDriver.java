@@ -24,7 +24,8 @@ final class LoadDriver {
   /**
    * What one rate step measured. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
    * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
-   * per second of wall time.
+   * per second of wall time; {@code walkerCpuMillisPerRequest} is the engine's walker threads' share
+   * of it per answer.
    */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
