@@ -26,7 +26,7 @@ class MachineInfoTest {
 
   @Test
   void avx2AloneIsNotAvx512() {
-    // avx512 flags other than the foundation one (e.g. avx512_vnni on some kernels' lists) do not count alone
+    // AVX2 and the 256-bit VNNI extension are not AVX-512: only the foundation flag avx512f counts
     MachineInfo m = MachineInfo.fromCpuinfo(List.of("model name : Intel(R) Xeon(R)", "flags : sse4_2 avx2 avx_vnni"),
         4, "amd64", "17");
     assertEquals("no", m.avx512());

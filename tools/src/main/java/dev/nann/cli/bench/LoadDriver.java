@@ -46,9 +46,9 @@ final class LoadDriver {
   static long walkerCpuNanos() {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
     long sum = 0;
-    for (Thread t : Thread.getAllStackTraces().keySet()) {
-      if (t.getName().startsWith(dev.nann.engine.RetrievalEngine.WALKER_THREAD_PREFIX)) {
-        sum += Math.max(0, mx.getThreadCpuTime(t.getId()));   // -1 for a thread that ended meanwhile
+    for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds(), 0)) {   // names, no stacks
+      if (t != null && t.getThreadName().startsWith(dev.nann.engine.RetrievalEngine.WALKER_THREAD_PREFIX)) {
+        sum += Math.max(0, mx.getThreadCpuTime(t.getThreadId()));   // -1 for a thread that ended meanwhile
       }
     }
     return sum;

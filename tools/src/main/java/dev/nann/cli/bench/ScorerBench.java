@@ -28,8 +28,6 @@ import picocli.CommandLine.Option;
         + "engine's walkers call): fixed part and part per row; "
         + "--compare-output also times the runtime allocating every output, side by side.")
 public final class ScorerBench implements Callable<Integer> {
-  private final MachineInfo machine = MachineInfo.current();
-
   @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
   Path model;
 
@@ -58,6 +56,7 @@ public final class ScorerBench implements Callable<Integer> {
     if (rows.isEmpty() || rows.stream().anyMatch(r -> r < 1)) {
       throw new IllegalArgumentException("--rows needs one or more sizes >= 1, got " + rows);
     }
+    MachineInfo machine = MachineInfo.current();
     try (OnnxModel m = OnnxModel.load(dir, 1)) {
       List<OnnxScorer> scorers = new ArrayList<>(List.of(new OnnxScorer(m)));
       if (compareOutput) {
@@ -84,7 +83,7 @@ public final class ScorerBench implements Callable<Integer> {
         }
       }
       for (int s = 0; s < scorers.size(); s++) {
-        report(scorers.get(s).pinsOutput() ? "pinned" : "allocated", best[s]);
+        report(scorers.get(s).pinsOutput() ? "pinned" : "allocated", best[s], machine);
       }
       if (compareOutput) {
         for (int i = 0; i < rows.size(); i++) {
@@ -96,7 +95,7 @@ public final class ScorerBench implements Callable<Integer> {
     return 0;
   }
 
-  private void report(String output, double[] nanos) {
+  private void report(String output, double[] nanos, MachineInfo machine) {
     int first = 0;
     int last = 0;
     for (int i = 0; i < rows.size(); i++) {

@@ -110,7 +110,7 @@ public final class ServingBench implements Callable<Integer> {
   }
 
   /** The summary line of one batching setting, priced against the scorer's ceiling at the walk's own calls. */
-  private String summary(ModeResult m, ScorerCeiling.CallCost cost) {
+  private String summary(ModeResult m, ScorerCeiling.CallCost cost, MachineInfo machine) {
     double best = m.best();
     double scored = m.scored();
     double calls = m.calls();
@@ -127,7 +127,7 @@ public final class ServingBench implements Callable<Integer> {
         .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
         .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
         .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2))
-        .put("jvm_options", heapOptions()).putPOJO("machine", MachineInfo.current().toJson()));
+        .put("jvm_options", heapOptions()).putPOJO("machine", machine.toJson()));
     System.err.printf(java.util.Locale.ROOT, "[bench] %s: %.0f req/s within p99 %.0f ms = %.2f of the scorer's ceiling at "
         + "the walk's calls (%.0f req/s: %.1f calls, %.0f items a request; %.0f req/s in calls of %d rows)%n", m.mode(),
         best, budgetMs, ceilingQps > 0 ? best / ceilingQps : 0, ceilingQps, scored / rowsPerCall, scored, fullCallsQps,
@@ -152,7 +152,8 @@ public final class ServingBench implements Callable<Integer> {
     Corpus corpus = catalog.corpus();
     int walkers = EngineConfig.walkersFor(Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
         Integer.toString(EngineConfig.DEFAULT_WALKER_THREADS))));
-    System.err.println("[bench] machine: " + MachineInfo.current().describe());
+    MachineInfo machine = MachineInfo.current();
+    System.err.println("[bench] machine: " + machine.describe());
     // the scorer's own ceiling first (and again at the end), on the same model and threads, in the
     // same run; taken at the walk's own calls once the ladder has shown how many it makes
     ScorerCeiling.CallCost cost = measureCeiling(modelDir, walkers, "");
@@ -233,7 +234,7 @@ public final class ServingBench implements Callable<Integer> {
     System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling kept (each size's faster): %.1f us a call + %.2f us a row%n",
         cost.nanosPerCall() / 1e3, cost.nanosPerRow() / 1e3);
     for (ModeResult m : results) {
-      String summary = summary(m, cost);
+      String summary = summary(m, cost, machine);
       System.out.println(summary);
       lines.add(summary);
     }

@@ -8,16 +8,19 @@ import org.junit.jupiter.api.Test;
 class LoadDriverTest {
   private static volatile long sink;
 
+  /** Keeps this thread busy for {@code millis} of wall time. */
+  private static void spin(long millis) {
+    long end = System.nanoTime() + millis * 1_000_000L;
+    long x = 0;
+    while (System.nanoTime() < end) {
+      x += x * 31 + 7;
+    }
+    sink = x;
+  }
+
   /** A thread that burns about {@code millis} of CPU under {@code name}. */
   private static void burn(String name, long millis) throws InterruptedException {
-    Thread t = new Thread(() -> {
-      long end = System.nanoTime() + millis * 1_000_000L;
-      long x = 0;
-      while (System.nanoTime() < end) {
-        x += x * 31 + 7;
-      }
-      sink = x;
-    }, name);
+    Thread t = new Thread(() -> spin(millis), name);
     t.start();
     t.join();
   }
@@ -27,12 +30,7 @@ class LoadDriverTest {
     // a walker thread that is still alive when counted: hold one open while the other threads burn
     Object gate = new Object();
     Thread walker = new Thread(() -> {
-      long end = System.nanoTime() + 200_000_000L;
-      long x = 0;
-      while (System.nanoTime() < end) {
-        x += x * 31 + 7;
-      }
-      sink = x;
+      spin(200);
       synchronized (gate) {
         try {
           gate.wait(10_000);
