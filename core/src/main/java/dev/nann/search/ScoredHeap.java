@@ -92,6 +92,68 @@ public final class ScoredHeap {
     return top;
   }
 
+  /**
+   * Empties the heap into {@code out} (at least {@link #size} long): its best {@code k} entries that
+   * {@code keep} accepts, best first; returns how many. A selection and a sort of those k, not a poll
+   * per entry: a query drains W entries of which it answers k.
+   */
+  int drainBest(int k, java.util.function.LongPredicate keep, long[] out) {
+    int n = 0;
+    for (int i = 0; i < size; i++) {
+      if (keep.test(heap[i])) {
+        out[n++] = heap[i];
+      }
+    }
+    size = 0;
+    int from = Math.max(0, n - k);
+    if (from > 0) {
+      selectRank(out, n, from);
+    }
+    java.util.Arrays.sort(out, from, n);
+    for (int i = from, j = n - 1; i < j; i++, j--) {
+      long t = out[i];
+      out[i] = out[j];
+      out[j] = t;
+    }
+    System.arraycopy(out, from, out, 0, n - from);
+    return n - from;
+  }
+
+  /**
+   * Hoare's selection: afterwards {@code a[rank]} holds the entry of that rank in ascending order,
+   * no entry before it is larger and none after it smaller. Entries are distinct (node ids differ).
+   */
+  static void selectRank(long[] a, int n, int rank) {
+    int lo = 0;
+    int hi = n - 1;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      long pivot = Math.max(Math.min(a[lo], a[mid]), Math.min(Math.max(a[lo], a[mid]), a[hi]));
+      int i = lo;
+      int j = hi;
+      while (i <= j) {
+        while (a[i] < pivot) {
+          i++;
+        }
+        while (a[j] > pivot) {
+          j--;
+        }
+        if (i <= j) {
+          long t = a[i];
+          a[i++] = a[j];
+          a[j--] = t;
+        }
+      }
+      if (rank <= j) {
+        hi = j;
+      } else if (rank >= i) {
+        lo = i;
+      } else {
+        return;
+      }
+    }
+  }
+
   /** Entry {@code i} in heap order (not sorted). */
   long get(int i) {
     return heap[i];

@@ -2,7 +2,6 @@ package dev.nann.search;
 
 import dev.nann.graph.HnswGraphView;
 import dev.nann.graph.HnswIndex;
-import dev.nann.scorer.ScoreBatch;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserState;
 
@@ -22,27 +21,21 @@ public final class Searcher {
 
   private final HnswIndex index;
   private final HnswGraphView graph;
-  private final Scorer scorer;
-  private final ScoreBatch batch;
+  private final BatchScoring scoring;
   private final NeighborExpander expander;
-  private final ScoredHeap results = new ScoredHeap(512, false);
-  private final ScoredHeap frontier = new ScoredHeap(512, true);
+  private final ScoredHeap results = new ScoredHeap(512, false);   // beam and hnsw: W
+  private final ScoredHeap frontier = new ScoredHeap(512, true);   // hnsw: candidates; filtered nann: those outside W
+  private final SortedBeam walkBeam = new SortedBeam();   // nann: W
   private final ScoredHeap eligible = new ScoredHeap(512, false);   // filtered queries: best k eligible seen
   private final ScoredHeap seen = new ScoredHeap(512, false);   // nann: best nodes scored on the upper layers
   private boolean collectSeen;
   private NodeFilter filter;
-  private long[] stepEntries = new long[1024];   // packed (node, score) of the last scoreInto's nodes, same order
+  private long[] stepEntries = new long[0];   // packed (node, score) of the last score call's nodes, same order
   private int[] current = new int[512];
-  private ScoreListener listener;
+  private long[] drained = new long[512];   // finish: the answer's entries, best first
+  private final java.util.function.LongPredicate live = e -> !index().isDeleted(ScoredHeap.node(e));
   private int budgetLeft;
-  private boolean keepAllInFrontier;   // filtered nann walks: every scored node stays a candidate
   private final StepSizer steps = new StepSizer();
-
-  private int scored;
-  private float touchSink;            // keeps the gather's read-ahead loads from being optimised away
-  private int scoreCalls;
-  private long scorerNanos;
-  private long gatherNanos;
 
   /**
    * Nodes a query must not return (excluded items, items shadowed by the fresh set). The walk still
@@ -70,13 +63,12 @@ public final class Searcher {
     }
     this.index = index;
     this.graph = index.graph();
-    this.scorer = scorer;
-    this.batch = scorer.newBatch();
+    this.scoring = new BatchScoring(index.embeddings(), scorer);
     this.expander = new NeighborExpander(graph, index.size());
   }
 
   public void setListener(ScoreListener listener) {
-    this.listener = listener;
+    scoring.setListener(listener);
   }
 
   public HnswIndex index() {
@@ -206,19 +198,19 @@ public final class Searcher {
     this.filter = filter;
     eligible.reset(k);
     budgetLeft = params.budget();
+    walkBeam.reset(width);
     if (index.size() == 0) {
-      return finish(k, start);
+      return finishWalk(k, start);
     }
     int top = graph.levels() - 1;
     boolean narrow = params.descent() == Descent.NARROW;
     while (!narrow && top > 0 && graph.levelSize(top - 1) <= width) {
       top--;                             // wide: the lowest layer of at most W nodes
     }
-    keepAllInFrontier = filter != null;
     collectSeen = top > 0;
     seen.reset(width);
     int upperWidth = params.descent().upperWidth(width);
-    results.reset(top == 0 ? width : upperWidth);
+    walkBeam.reset(top == 0 ? width : upperWidth);
     frontier.reset(0);
     // narrow: HNSW's entry point alone; wide: the whole entry layer
     scoreBudgeted(user, narrow ? expander.collectEntryPoint() : expander.collectLevel(top, budgetLeft));
@@ -227,26 +219,26 @@ public final class Searcher {
         if (level == 0) {
           // layer 0 starts from the best of every node scored on the way down (scores are known)
           collectSeen = false;
-          results.reset(width);
+          walkBeam.reset(width);
+          ensureDrained(seen.size());
           for (int i = 0; i < seen.size(); i++) {
-            results.offer(seen.get(i));
+            drained[i] = seen.get(i);
           }
+          walkBeam.offerAll(drained, seen.size(), null);
+        } else {
+          walkBeam.unexpandAll();        // every node of W is unexpanded on this layer
         }
-        frontier.reset(0);               // every node of W is unexpanded on this layer
-        for (int i = 0; i < results.size(); i++) {
-          frontier.offer(results.get(i));
-        }
+        frontier.reset(0);
       }
       walkLayer(user, level);
     }
     // filtered and short of k eligible nodes: go on best-first over everything scored
-    while (filter != null && eligible.size() < k && budgetLeft > 0 && frontier.size() > 0) {
+    while (filter != null && eligible.size() < k && budgetLeft > 0) {
       if (!expandBest(user, 0, Long.MIN_VALUE)) {
         break;
       }
     }
-    keepAllInFrontier = false;   // scoreInto is shared with the other modes
-    return finish(k, start);
+    return filter != null ? finish(k, start) : finishWalk(k, start);
   }
 
   /**
@@ -273,24 +265,23 @@ public final class Searcher {
 
   /** Batched best-first on one layer from the frontier until convergence or the budget is spent. */
   private void walkLayer(UserState user, int level) {
-    steps.startLayer(expander.maxDegree(level), results);
+    steps.startLayer(expander.maxDegree(level), walkBeam.best());
     while (budgetLeft > 0) {
-      long worst = results.isFull() ? results.peek() : Long.MIN_VALUE;
-      if (!expandBest(user, level, worst)) {
+      if (!expandBest(user, level, walkBeam.worst())) {
         return;
       }
     }
   }
 
   /**
-   * One step: pops the best unexpanded nodes not below {@code worst}, as many as {@link StepSizer}
-   * allows, and scores their unvisited neighbours on {@code level} in one call. False when no node
-   * qualified.
+   * One step: takes the best unexpanded nodes of W, then (a filtered walk's) candidates outside W not
+   * below {@code worst}, as many as {@link StepSizer} allows, and scores their unvisited neighbours
+   * on {@code level} in one call. False when no node qualified.
    */
   private boolean expandBest(UserState user, int level, long worst) {
     int want = steps.nodes();
     ensureCurrent(want);
-    int c = 0;
+    int c = walkBeam.takeUnexpanded(want, current);
     while (c < want && frontier.size() > 0 && frontier.peek() >= worst) {
       current[c++] = ScoredHeap.node(frontier.poll());
     }
@@ -305,14 +296,16 @@ public final class Searcher {
 
   /**
    * Scores {@code pending[0, n)} into W, cut to what is left of the budget (nodes cut off stay
-   * marked: the walk ends with this call); returns how many were scored. Nodes entering W, or every
-   * node when a filter asks the walk to keep going, become unexpanded candidates in the frontier; on
-   * the upper layers every node scored is also remembered as a seed for layer 0.
+   * marked: the walk ends with this call); returns how many were scored. Nodes entering W are
+   * unexpanded candidates; with a filter, the walk may go on past convergence, so nodes outside W
+   * stay candidates in the frontier. On the upper layers every node scored is also remembered as a
+   * seed for layer 0.
    */
   private int scoreBudgeted(UserState user, int n) {
     int m = Math.min(n, budgetLeft);
     budgetLeft -= m;
-    scoreInto(user, expander.pending(), m, results, frontier);
+    score(user, expander.pending(), m);
+    walkBeam.offerAll(stepEntries, m, filter != null ? frontier : null);
     if (collectSeen) {
       for (int i = 0; i < m; i++) {
         seen.offer(stepEntries[i]);
@@ -385,7 +378,7 @@ public final class Searcher {
     long start = beginQuery();
     this.filter = null;   // excluded nodes are skipped below, so the plain top-k is the answer
     results.reset(k);
-    int chunk = batch.capacity();
+    int chunk = scoring.capacity();
     int[] pending = expander.pending(chunk);
     int n = 0;
     for (int node = 0; node < index.size(); node++) {
@@ -409,74 +402,67 @@ public final class Searcher {
   }
 
   private long beginQuery() {
-    keepAllInFrontier = false;   // per-query flags start clean, also after a query a scorer error cut short
-    collectSeen = false;
+    collectSeen = false;         // per-query flags start clean, also after a query a scorer error cut short
     expander.newQuery();
-    scored = 0;
-    scoreCalls = 0;
-    scorerNanos = 0;
-    gatherNanos = 0;
+    scoring.newQuery();
     return System.nanoTime();
   }
 
   /**
-   * Scores {@code nodes[0, n)} in batches and offers each to {@code into}; nodes that enter
-   * {@code into} are also pushed to {@code alsoKept} when given (HNSW's candidate queue).
+   * Scores {@code nodes[0, n)} and offers each to {@code into}; nodes that enter {@code into} are
+   * also pushed to {@code alsoKept} when given (HNSW's candidate queue).
    */
   private void scoreInto(UserState user, int[] nodes, int n, ScoredHeap into, ScoredHeap alsoKept) {
-    int chunk = batch.capacity();
-    if (stepEntries.length < n) {
-      stepEntries = java.util.Arrays.copyOf(stepEntries, Math.max(n, stepEntries.length * 2));
-    }
-    for (int from = 0; from < n; from += chunk) {
-      int m = Math.min(chunk, n - from);
-      long tg = System.nanoTime();
-      touchSink += index.embeddings().gatherRows(nodes, from, m, batch.stage(), batch.items());
-      long t0 = System.nanoTime();
-      gatherNanos += t0 - tg;
-      scorer.score(user, batch, m);
-      scorerNanos += System.nanoTime() - t0;
-      scoreCalls++;
-      scored += m;
-      float[] s = batch.scores();
-      for (int i = 0; i < m; i++) {
-        long packed = ScoredHeap.pack(nodes[from + i], s[i]);
-        stepEntries[from + i] = packed;
-        if ((into.offer(packed) || keepAllInFrontier) && alsoKept != null) {
-          alsoKept.offer(packed);
-        }
-        if (filter != null && !filter.excluded(nodes[from + i]) && !index.isDeleted(nodes[from + i])) {
-          eligible.offer(packed);
-        }
-      }
-      if (listener != null) {
-        listener.scored(from == 0 ? nodes : java.util.Arrays.copyOfRange(nodes, from, from + m), m);
+    score(user, nodes, n);
+    for (int i = 0; i < n; i++) {
+      if (into.offer(stepEntries[i]) && alsoKept != null) {
+        alsoKept.offer(stepEntries[i]);
       }
     }
   }
 
-  /** Pops the best k live entries of {@code results}, best first. */
+  /**
+   * Scores {@code nodes[0, n)} into {@link #stepEntries} (same order); with a filter, eligible nodes
+   * are offered to the answer's top-k.
+   */
+  private void score(UserState user, int[] nodes, int n) {
+    stepEntries = scoring.score(user, nodes, n);
+    for (int i = 0; filter != null && i < n; i++) {
+      if (!filter.excluded(nodes[i]) && !index.isDeleted(nodes[i])) {
+        eligible.offer(stepEntries[i]);
+      }
+    }
+  }
+
+  /** The best k live entries of W (or, filtered, of the eligible ones), best first; empties it. */
   private SearchResult finish(int k, long start) {
     ScoredHeap answer = filter != null ? eligible : results;
     filter = null;
-    int live = 0;
-    long[] all = new long[answer.size()];
-    while (answer.size() > 0) {
-      long e = answer.poll();
-      if (!index.isDeleted(ScoredHeap.node(e))) {
-        all[live++] = e;
-      }
-    }
-    int out = Math.min(k, live);
+    ensureDrained(answer.size());
+    return result(answer.drainBest(k, live, drained), start);
+  }
+
+  /** The default walk's answer: the best k live entries of its beam. */
+  private SearchResult finishWalk(int k, long start) {
+    ensureDrained(k);
+    return result(walkBeam.best(k, live, drained), start);
+  }
+
+  private SearchResult result(int out, long start) {
     int[] nodes = new int[out];
     float[] scores = new float[out];
     for (int i = 0; i < out; i++) {
-      long e = all[live - 1 - i];       // polled ascending: best is last
-      nodes[i] = ScoredHeap.node(e);
-      scores[i] = ScoredHeap.score(e);
+      nodes[i] = ScoredHeap.node(drained[i]);
+      scores[i] = ScoredHeap.score(drained[i]);
     }
-    return new SearchResult(nodes, scores, scored, scoreCalls, scorerNanos, gatherNanos, expander.nanos(),
-        System.nanoTime() - start);
+    return new SearchResult(nodes, scores, scoring.scored(), scoring.calls(), scoring.scorerNanos(),
+        scoring.gatherNanos(), expander.nanos(), System.nanoTime() - start);
+  }
+
+  private void ensureDrained(int n) {
+    if (drained.length < n) {
+      drained = new long[Math.max(n, drained.length * 2)];
+    }
   }
 
   private int copyNodes(ScoredHeap heap) {

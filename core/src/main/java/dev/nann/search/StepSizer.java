@@ -21,14 +21,11 @@ final class StepSizer {
   private int stepNodes;            // most nodes the next step may expand
   private long layerBest;           // best entry scored or seeded on this layer so far
 
-  /** A fresh layer of maximum degree {@code maxDegree}, entered from the entries of {@code seeds}. */
-  void startLayer(int maxDegree, ScoredHeap seeds) {
+  /** A fresh layer of maximum degree {@code maxDegree}, entered from seeds whose best entry is {@code best}. */
+  void startLayer(int maxDegree, long best) {
     newPerExpansion = Math.max(1, maxDegree / 2.0);   // about half of a row is unvisited
     stepNodes = 1;
-    layerBest = Long.MIN_VALUE;
-    for (int i = 0; i < seeds.size(); i++) {
-      layerBest = Math.max(layerBest, seeds.get(i));
-    }
+    layerBest = best;
   }
 
   /** Most nodes the next step may expand (at least one). */

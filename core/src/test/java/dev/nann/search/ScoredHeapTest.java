@@ -135,4 +135,31 @@ class ScoredHeapTest {
       assertFalse(marks.visited(v), "node " + v + " is cleared by the next query");
     }
   }
+
+  @Test
+  void drainBestAnswersTheBestKAcceptedEntriesBestFirst() {
+    Random rnd = new Random(5);
+    ScoredHeap heap = new ScoredHeap(4, false);
+    for (int round = 0; round < 300; round++) {
+      int capacity = 1 + rnd.nextInt(round < 200 ? 30 : 3000);
+      int k = 1 + rnd.nextInt(capacity + 5);
+      heap.reset(capacity);
+      java.util.TreeSet<Long> kept = new java.util.TreeSet<>();
+      int offers = rnd.nextInt(2 * capacity + 1);
+      for (int i = 0; i < offers; i++) {
+        long e = ScoredHeap.pack(i, rnd.nextInt(4) == 0 ? rnd.nextInt(8) : (float) rnd.nextGaussian());   // ties on score too
+        heap.offer(e);
+        kept.add(e);
+        if (kept.size() > capacity) {
+          kept.pollFirst();
+        }
+      }
+      long[] expected = kept.descendingSet().stream().filter(e -> ScoredHeap.node(e) % 3 != 0)
+          .limit(k).mapToLong(Long::longValue).toArray();
+      long[] out = new long[heap.size()];
+      int n = heap.drainBest(k, e -> ScoredHeap.node(e) % 3 != 0, out);
+      assertArrayEquals(expected, Arrays.copyOf(out, n), "round " + round);
+      assertEquals(0, heap.size());
+    }
+  }
 }
