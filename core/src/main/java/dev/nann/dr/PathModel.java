@@ -28,9 +28,11 @@ public final class PathModel implements AutoCloseable {
   private final OrtEnvironment env;
   private final List<OrtSession> layers;
   private final Map<Long, List<Long>> itemsByPath;
+  private final Path dir;
 
   private PathModel(int depth, int width, int userDim, OrtEnvironment env, List<OrtSession> layers,
-                    Map<Long, List<Long>> itemsByPath) {
+                    Map<Long, List<Long>> itemsByPath, Path dir) {
+    this.dir = dir;
     this.depth = depth;
     this.width = width;
     this.userDim = userDim;
@@ -73,7 +75,7 @@ public final class PathModel implements AutoCloseable {
         }
       }
     });
-    return new PathModel(table.depth(), table.width(), userDim, env, layers, byPath);
+    return new PathModel(table.depth(), table.width(), userDim, env, layers, byPath, dir);
   }
 
   public int depth() {
@@ -102,10 +104,19 @@ public final class PathModel implements AutoCloseable {
    * The {@code beam} most probable paths for {@code user}, best first.
    *
    * @return paths [B][D] and their log probabilities, as a {@link Beam}
+   * @throws dev.nann.scorer.ScorerException when the user vector is not finite or a layer answers
+   *     NaN or the wrong number of values: NaN would sort above every real log probability and choose
+   *     the paths, so the request fails with the structure named instead
    */
   public Beam beamSearch(float[] user, int beam) {
     if (user.length != userDim) {
       throw new IllegalArgumentException("user vector has " + user.length + " values, the layers take " + userDim);
+    }
+    for (float v : user) {
+      if (!Float.isFinite(v)) {
+        throw new dev.nann.scorer.ScorerException("the Deep Retrieval structure " + dir + " got a user vector with "
+            + v + " in it: the mean of the user's behaviour items is not finite, so it cannot choose their paths", null);
+      }
     }
     int[][] paths = {new int[0]};
     float[] scores = {0f};
@@ -120,7 +131,7 @@ public final class PathModel implements AutoCloseable {
             prefix[r * d + i] = paths[r][i];
           }
         }
-        float[] logp = runLayer(d, users, prefix, b);
+        float[] logp = requirePaths(d, runLayer(d, users, prefix, b), b * width);
         int n = b * width;
         int keep = Math.min(beam, n);
         Integer[] order = new Integer[n];
@@ -146,6 +157,22 @@ public final class PathModel implements AutoCloseable {
       throw new dev.nann.scorer.ScorerException("DR layer failed: " + e.getMessage(), e);
     }
     return new Beam(paths, scores);
+  }
+
+  /** A layer's log probabilities, checked: as many as the beam's paths times K, and none NaN. */
+  private float[] requirePaths(int layer, float[] logp, int expected) {
+    int nan = 0;
+    for (float v : logp) {
+      nan += v != v ? 1 : 0;
+    }
+    if (logp.length != expected || nan > 0) {
+      throw new dev.nann.scorer.ScorerException("layer " + layer + " of the Deep Retrieval structure " + dir
+          + (logp.length != expected ? " returned " + logp.length + " log probabilities where " + expected
+              + " were expected (beam × K): the layer does not match the structure's K"
+              : " returned NaN for " + nan + " of the " + expected + " paths it scored: the structure is not defined "
+              + "for this user, so it cannot choose their paths"), null);
+    }
+    return logp;
   }
 
   private float[] runLayer(int d, float[] users, long[] prefix, int rows) throws OrtException {

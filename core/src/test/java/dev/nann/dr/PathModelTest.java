@@ -3,10 +3,13 @@ package dev.nann.dr;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nann.TestData;
+import dev.nann.scorer.ScorerException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,6 +49,31 @@ class PathModelTest {
         assertFalse(model.items(got.paths()).isEmpty(), "the best paths hold items");
       }
       assertEquals((1 * 16 + 2) * 16 + 3, PathModel.code(new int[] {1, 2, 3}, 16));
+    }
+  }
+
+  /**
+   * A finite user vector far outside what the structure was trained on overflows its layers to NaN:
+   * the search fails naming the structure instead of ranking NaN above every path; a non-finite
+   * user vector is refused before the layers run.
+   */
+  @Test
+  void refusesNaNFromTheLayersAndANonFiniteUser() throws IOException {
+    Path dir = TestData.repo().resolve(".cache/trained-smoke/dr");
+    Assumptions.assumeTrue(Files.exists(dir.resolve("reference.json")),
+        "no DR export at " + dir + " (./test.sh trains one before the Java tests)");
+    int userDim = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("users").get(0).size();
+    try (PathModel model = PathModel.load(dir, userDim)) {
+      float[] huge = new float[userDim];
+      java.util.Arrays.fill(huge, 3e38f);
+      ScorerException e = assertThrows(ScorerException.class, () -> model.beamSearch(huge, 5));
+      assertTrue(e.getMessage().contains("returned NaN") && e.getMessage().contains(dir.toString()), e.getMessage());
+      float[] nan = new float[userDim];
+      nan[0] = Float.NaN;
+      e = assertThrows(ScorerException.class, () -> model.beamSearch(nan, 5));
+      assertTrue(e.getMessage().contains("not finite"), e.getMessage());
+      float[] ordinary = new float[userDim];
+      assertEquals(5, model.beamSearch(ordinary, 5).paths().length, "the next user is served");
     }
   }
 }
