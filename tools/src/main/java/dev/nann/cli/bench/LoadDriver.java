@@ -25,11 +25,13 @@ final class LoadDriver {
    * What one rate step measured. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
    * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
    * per second of wall time; {@code walkerCpuMillisPerRequest} is the engine's walker threads' share
-   * of it per answer.
+   * of it per answer, and {@code cpuMillisPerRequestByThread} all of it per answer by what the threads
+   * do ({@link ThreadCpu}).
    */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
-              double cpuMillisPerRequest, double walkerCpuMillisPerRequest, double coresBusy) {
+              double cpuMillisPerRequest, double walkerCpuMillisPerRequest, double coresBusy,
+              Map<String, Double> cpuMillisPerRequestByThread) {
   }
 
   /** CPU time of this whole process so far (every thread, user and system). */
@@ -114,6 +116,7 @@ final class LoadDriver {
       long start = System.nanoTime();
       long cpuStart = processCpuNanos();
       long walkerStart = walkerCpuNanos();
+      Map<String, Long> threadsStart = ThreadCpu.snapshot(cpuStart);
       sender.start();
       int answered = 0;
       int errors = 0;
@@ -156,8 +159,10 @@ final class LoadDriver {
         }
       }
       sender.join();
-      double cpuMs = (processCpuNanos() - cpuStart) / 1e6;
+      long cpuEnd = processCpuNanos();
+      double cpuMs = (cpuEnd - cpuStart) / 1e6;
       double walkerMs = (walkerCpuNanos() - walkerStart) / 1e6;
+      Map<String, Double> byThread = ThreadCpu.perRequest(threadsStart, ThreadCpu.snapshot(cpuEnd), answered);
       double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
@@ -169,7 +174,7 @@ final class LoadDriver {
       int ok = Math.max(1, answered - errors);
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
           answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates,
-          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs);
+          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs, byThread);
     }
   }
 }

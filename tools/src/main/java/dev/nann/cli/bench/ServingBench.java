@@ -96,6 +96,10 @@ public final class ServingBench implements Callable<Integer> {
       System.err.printf(java.util.Locale.ROOT, "[breakdown]   %-13s %8.2f %8.2f %6.0f%%%n", e.getKey(), p50,
           e.getValue().quantile(0.99), 100 * p50 / Math.max(1e-3, client));
     }
+    StringBuilder cpu = new StringBuilder();
+    r.cpuMillisPerRequestByThread().forEach((role, ms) -> cpu.append(String.format(java.util.Locale.ROOT, " %s %.2f", role, ms)));
+    System.err.printf(java.util.Locale.ROOT, "[breakdown]   CPU a request, ms by thread (%.2f all in):%s%n",
+        r.cpuMillisPerRequest(), cpu);
   }
 
   /** One batching setting's outcome: the best rate within budget, what a request scored, Kafka's bare hop. */
@@ -197,6 +201,9 @@ public final class ServingBench implements Callable<Integer> {
               .put("cpu_ms_per_request", round(r.cpuMillisPerRequest(), 2))
               .put("walker_cpu_ms_per_request", round(r.walkerCpuMillisPerRequest(), 2))
               .put("cores_busy", round(r.coresBusy(), 2));
+          var byThread = JsonLines.object();
+          r.cpuMillisPerRequestByThread().forEach((role, ms) -> byThread.put(role, round(ms, 3)));
+          line.set("cpu_ms_per_request_by_thread", byThread);
           var stagesP50 = JsonLines.object();
           r.stages().forEach((st, l) -> stagesP50.put(st, round(l.quantile(0.5), 2)));
           line.set("stages_p50_ms", stagesP50);
