@@ -263,7 +263,7 @@ public final class Searcher {
    */
   static final int STEP_ROWS = 256;
 
-  /** Batched best-first on one layer from the frontier until convergence or the budget is spent. */
+  /** Batched best-first on one layer from W's unexpanded nodes until convergence or the budget is spent. */
   private void walkLayer(UserState user, int level) {
     steps.startLayer(expander.maxDegree(level), walkBeam.best());
     while (budgetLeft > 0) {

@@ -26,31 +26,53 @@ class LoadDriverTest {
     t.join();
   }
 
+  /**
+   * A thread that spins about {@code millis} of wall time and then stays alive until closed: the
+   * JVM's per-thread clocks count live threads only.
+   */
+  private static final class HeldSpinner implements AutoCloseable {
+    private final Object gate = new Object();
+    private final Thread thread;
+
+    HeldSpinner(String name, long millis) {
+      thread = new Thread(() -> {
+        spin(millis);
+        synchronized (gate) {
+          try {
+            gate.wait(10_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }, name);
+      thread.start();
+    }
+
+    /** Waits until the spinning is over and the thread holds. */
+    void awaitSpun() throws InterruptedException {
+      while (thread.getState() != Thread.State.TIMED_WAITING) {
+        Thread.sleep(10);
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      synchronized (gate) {
+        gate.notifyAll();
+      }
+      thread.join();
+    }
+  }
+
   @Test
   void walkerCpuCountsTheEnginesWalkerThreadsAndNoOthers() throws Exception {
-    // a walker thread that is still alive when counted: hold one open while the other threads burn
-    Object gate = new Object();
-    Thread walker = new Thread(() -> {
-      spin(200);
-      synchronized (gate) {
-        try {
-          gate.wait(10_000);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }, RetrievalEngine.WALKER_THREAD_PREFIX + "test");
     long before = LoadDriver.walkerCpuNanos();
-    walker.start();
-    burn("not-a-walker", 300);
-    while (walker.getState() != Thread.State.TIMED_WAITING) {
-      Thread.sleep(10);
+    long walkerNanos;
+    try (HeldSpinner walker = new HeldSpinner(RetrievalEngine.WALKER_THREAD_PREFIX + "test", 200)) {
+      burn("not-a-walker", 300);
+      walker.awaitSpun();
+      walkerNanos = LoadDriver.walkerCpuNanos() - before;
     }
-    long walkerNanos = LoadDriver.walkerCpuNanos() - before;
-    synchronized (gate) {
-      gate.notifyAll();
-    }
-    walker.join();
     // the walker spun 200 ms of wall time; on a busy 2-core machine it may have had less CPU, never 300 ms more
     assertTrue(walkerNanos > 20_000_000L && walkerNanos < 290_000_000L,
         "the walker's ~200 ms and not the other thread's 300 ms: " + walkerNanos / 1e6 + " ms");
@@ -80,27 +102,12 @@ class LoadDriverTest {
 
   @Test
   void threadCpuCountsALiveThreadUnderItsRole() throws Exception {
-    Object gate = new Object();
-    Thread broker = new Thread(() -> {
-      spin(200);
-      synchronized (gate) {
-        try {
-          gate.wait(10_000);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }, "data-plane-kafka-request-handler-test");
     java.util.Map<String, Long> before = ThreadCpu.snapshot(LoadDriver.processCpuNanos());
-    broker.start();
-    while (broker.getState() != Thread.State.TIMED_WAITING) {
-      Thread.sleep(10);
+    java.util.Map<String, Double> ms;
+    try (HeldSpinner broker = new HeldSpinner("data-plane-kafka-request-handler-test", 200)) {
+      broker.awaitSpun();
+      ms = ThreadCpu.perRequest(before, ThreadCpu.snapshot(LoadDriver.processCpuNanos()), 1);
     }
-    java.util.Map<String, Double> ms = ThreadCpu.perRequest(before, ThreadCpu.snapshot(LoadDriver.processCpuNanos()), 1);
-    synchronized (gate) {
-      gate.notifyAll();
-    }
-    broker.join();
     assertTrue(ms.get(ThreadCpu.KAFKA_BROKER) > 20 && ms.get(ThreadCpu.KAFKA_BROKER) < 290,
         "the broker-named thread's ~200 ms: " + ms);
     assertTrue(ms.get(ThreadCpu.WALKERS) < 20, "no walker ran: " + ms);
