@@ -129,14 +129,21 @@ final class SortedBeam {
       }
     }
     int o = kept - 1;   // o - i is the survivors left to place: a write never lands on an unread entry
-    for (; j < s; o--) {
-      if (i >= 0 && entries[i] < survivors[j]) {
-        entries[o] = entries[i];
-        expanded[o] = expanded[i--];
-      } else {
-        entries[o] = survivors[j++];
-        expanded[o] = false;
+    for (; j < s; j++) {
+      long next = survivors[j];
+      int below = i;   // W's entries worse than the next survivor move down together, in one copy
+      while (below >= 0 && entries[below] < next) {
+        below--;
       }
+      int run = i - below;
+      if (run > 0) {
+        System.arraycopy(entries, below + 1, entries, o - run + 1, run);
+        System.arraycopy(expanded, below + 1, expanded, o - run + 1, run);
+        o -= run;
+        i = below;
+      }
+      entries[o] = next;
+      expanded[o--] = false;
     }
     size = kept;
     cursor = Math.min(cursor, o + 1);   // the best survivor's place, unexpanded
