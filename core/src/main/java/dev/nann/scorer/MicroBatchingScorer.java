@@ -20,6 +20,9 @@ import java.util.concurrent.locks.LockSupport;
  * here but the stacked user-state arrays of the merged call.
  */
 public final class MicroBatchingScorer implements Scorer {
+  /** The name of the thread that merges the waiting batches and makes the runtime calls. */
+  public static final String DISPATCHER_THREAD_NAME = "nann-score-batcher";
+
   private final OnnxScorer onnx;
   private final int maxRows;
   private final long maxWaitNanos;
@@ -57,7 +60,7 @@ public final class MicroBatchingScorer implements Scorer {
     this.merged = new ScoreBatch(onnx.maxBatch(), onnx.itemDim());
     this.taken = new Slot[maxRows];
     this.users = new OnnxScorer.OnnxUserState[maxRows];
-    this.dispatcher = new Thread(this::dispatchLoop, "nann-score-batcher");
+    this.dispatcher = new Thread(this::dispatchLoop, DISPATCHER_THREAD_NAME);
     dispatcher.setDaemon(true);
     dispatcher.start();
   }

@@ -1,6 +1,7 @@
 package dev.nann.cli.bench;
 
 import dev.nann.engine.RetrievalEngine;
+import dev.nann.scorer.MicroBatchingScorer;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
@@ -10,7 +11,7 @@ import java.util.regex.Pattern;
 
 /**
  * CPU time of the serving bench's one process split by what its threads do: the engine's walkers,
- * the Kafka broker, the Kafka clients' network threads, the job's task threads, the load generator,
+ * micro-batching's score dispatcher (when on), the Kafka broker, the Kafka clients' network threads, the job's task threads, the load generator,
  * the other Java threads, and what no Java thread accounts for (the JIT's and the collector's
  * threads, RocksDB's background threads, threads that ended meanwhile). Threads are told apart by
  * their names, as Kafka and Flink give them.
@@ -20,6 +21,7 @@ final class ThreadCpu {
 
   /** The roles, in the order reports list them. */
   static final String WALKERS = "walkers";
+  static final String SCORE_BATCHER = "score_batcher";
   static final String KAFKA_BROKER = "kafka_broker";
   static final String KAFKA_CLIENTS = "kafka_clients";
   static final String JOB_TASKS = "job_tasks";
@@ -33,6 +35,9 @@ final class ThreadCpu {
   static String role(String name, boolean loadThread) {
     if (name.startsWith(RetrievalEngine.WALKER_THREAD_PREFIX)) {
       return WALKERS;
+    }
+    if (name.equals(MicroBatchingScorer.DISPATCHER_THREAD_NAME)) {
+      return SCORE_BATCHER;   // micro-batching: the score calls run here instead of on the walkers
     }
     if (loadThread || name.startsWith("bench-")) {
       return LOAD_GENERATOR;
@@ -58,7 +63,7 @@ final class ThreadCpu {
   static Map<String, Long> snapshot(long processCpuNanos) {
     ThreadMXBean mx = ManagementFactory.getThreadMXBean();
     Map<String, Long> byRole = new LinkedHashMap<>();
-    for (String r : new String[] {WALKERS, KAFKA_BROKER, KAFKA_CLIENTS, JOB_TASKS, LOAD_GENERATOR, OTHER_THREADS}) {
+    for (String r : new String[] {WALKERS, SCORE_BATCHER, KAFKA_BROKER, KAFKA_CLIENTS, JOB_TASKS, LOAD_GENERATOR, OTHER_THREADS}) {
       byRole.put(r, 0L);
     }
     long self = Thread.currentThread().getId();

@@ -82,6 +82,7 @@ class LoadDriverTest {
   void threadRolesFollowTheNamesKafkaAndFlinkGiveTheirThreads() {
     String[][] cases = {
         {RetrievalEngine.WALKER_THREAD_PREFIX + "0", ThreadCpu.WALKERS},
+        {dev.nann.scorer.MicroBatchingScorer.DISPATCHER_THREAD_NAME, ThreadCpu.SCORE_BATCHER},
         {"data-plane-kafka-request-handler-1", ThreadCpu.KAFKA_BROKER},
         {"data-plane-kafka-network-thread-1-ListenerName(PLAINTEXT)-PLAINTEXT-0", ThreadCpu.KAFKA_BROKER},
         {"kafka-1-raft-io-thread", ThreadCpu.KAFKA_BROKER},
