@@ -43,7 +43,8 @@ final class ThreadCpu {
       return LOAD_GENERATOR;
     }
     if (name.startsWith("kafka-producer-network-thread") || name.startsWith("kafka-coordinator-heartbeat-thread")
-        || name.startsWith("consumer_background_thread") || name.startsWith("nann-client")) {
+        || name.startsWith("kafka-admin-client-thread") || name.startsWith("consumer_background_thread")
+        || name.startsWith("nann-client")) {
       return KAFKA_CLIENTS;
     }
     if (name.startsWith("data-plane-kafka") || name.startsWith("kafka-") || name.startsWith("quorum-controller")

@@ -89,6 +89,7 @@ class LoadDriverTest {
         {"quorum-controller-1-event-handler", ThreadCpu.KAFKA_BROKER},
         {"kafka-producer-network-thread | producer-3", ThreadCpu.KAFKA_CLIENTS},
         {"nann-client-answers", ThreadCpu.KAFKA_CLIENTS},
+        {"kafka-admin-client-thread | adminclient-1", ThreadCpu.KAFKA_CLIENTS},
         {"Source: requests (1/1)#0", ThreadCpu.JOB_TASKS},
         {"user state + enrichment -> retrieval -> router -> Sink: responses (1/1)#0", ThreadCpu.JOB_TASKS},
         {"Source Data Fetcher for Source: requests (1/1)#0", ThreadCpu.JOB_TASKS},
