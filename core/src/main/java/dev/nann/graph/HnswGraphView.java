@@ -153,8 +153,16 @@ public final class HnswGraphView {
     return neighbors[level];
   }
 
+  /**
+   * The row of {@code node} in {@code level}'s sorted node list, -1 if absent. The builder numbers
+   * nodes highest level first ({@link HnswIndexBuilder#nodeOrder}), so on its graphs a level's nodes
+   * are the ids 0 … n-1 and a node is its own row: checked first, a binary search otherwise.
+   */
   private int rowOf(int level, int node) {
     IntBuffer ids = nodes[level];
+    if (node < ids.limit() && ids.get(node) == node) {
+      return node;
+    }
     int lo = 0;
     int hi = ids.limit() - 1;
     while (lo <= hi) {
