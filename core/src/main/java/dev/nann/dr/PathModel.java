@@ -161,18 +161,24 @@ public final class PathModel implements AutoCloseable {
 
   /** A layer's log probabilities, checked: as many as the beam's paths times K, and none NaN. */
   private float[] requirePaths(int layer, float[] logp, int expected) {
+    if (logp.length != expected) {
+      throw layerFailure(layer, "returned " + logp.length + " log probabilities where " + expected
+          + " were expected (beam × K): the layer does not match the structure's K");
+    }
     int nan = 0;
     for (float v : logp) {
       nan += v != v ? 1 : 0;
     }
-    if (logp.length != expected || nan > 0) {
-      throw new dev.nann.scorer.ScorerException("layer " + layer + " of the Deep Retrieval structure " + dir
-          + (logp.length != expected ? " returned " + logp.length + " log probabilities where " + expected
-              + " were expected (beam × K): the layer does not match the structure's K"
-              : " returned NaN for " + nan + " of the " + expected + " paths it scored: the structure is not defined "
-              + "for this user, so it cannot choose their paths"), null);
+    if (nan > 0) {
+      throw layerFailure(layer, "returned NaN for " + nan + " of the " + expected
+          + " paths it scored: the structure is not defined for this user, so it cannot choose their paths");
     }
     return logp;
+  }
+
+  private dev.nann.scorer.ScorerException layerFailure(int layer, String what) {
+    return new dev.nann.scorer.ScorerException("layer " + layer + " of the Deep Retrieval structure " + dir + " " + what,
+        null);
   }
 
   private float[] runLayer(int d, float[] users, long[] prefix, int rows) throws OrtException {

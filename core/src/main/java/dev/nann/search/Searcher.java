@@ -32,7 +32,7 @@ public final class Searcher {
   private NodeFilter filter;
   private long[] stepEntries = new long[0];   // packed (node, score) of the last score call's nodes, same order
   private int[] current = new int[512];
-  private long[] drained = new long[512];   // finish: the answer's entries, best first
+  private long[] drained = new long[512];   // packed entries: layer 0's seeds, then the answer best first
   private final java.util.function.LongPredicate live = e -> !index().isDeleted(ScoredHeap.node(e));
   private int budgetLeft;
   private final StepSizer steps = new StepSizer();
@@ -238,7 +238,7 @@ public final class Searcher {
         break;
       }
     }
-    return filter != null ? finish(k, start) : finishWalk(k, start);
+    return finishWalk(k, start);
   }
 
   /**
@@ -442,8 +442,11 @@ public final class Searcher {
     return result(answer.drainBest(k, live, drained), start);
   }
 
-  /** The default walk's answer: the best k live entries of its beam. */
+  /** The default walk's answer: the best k live entries of its beam (or, filtered, of the eligible ones). */
   private SearchResult finishWalk(int k, long start) {
+    if (filter != null) {
+      return finish(k, start);
+    }
     ensureDrained(k);
     return result(walkBeam.best(k, live, drained), start);
   }

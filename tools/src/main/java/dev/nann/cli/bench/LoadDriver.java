@@ -24,36 +24,25 @@ final class LoadDriver {
   /**
    * What one rate step measured. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
    * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
-   * per second of wall time; {@code walkerCpuMillisPerRequest} is the engine's walker threads' share
-   * of it per answer, and {@code cpuMillisPerRequestByThread} all of it per answer by what the threads
-   * do ({@link ThreadCpu}).
+   * per second of wall time; {@code cpuMillisPerRequestByThread} is all of it per answer by what the
+   * threads do ({@link ThreadCpu}).
    */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
-              double cpuMillisPerRequest, double walkerCpuMillisPerRequest, double coresBusy,
-              Map<String, Double> cpuMillisPerRequestByThread) {
+              double cpuMillisPerRequest, double coresBusy, Map<String, Double> cpuMillisPerRequestByThread) {
+    /**
+     * The engine's walker threads' share per answer, where a request's user network, walk and score
+     * calls run: set against the scorer's bare ceiling, it shows what the scoring costs inside the job.
+     */
+    double walkerCpuMillisPerRequest() {
+      return cpuMillisPerRequestByThread.getOrDefault(ThreadCpu.WALKERS, 0.0);
+    }
   }
 
   /** CPU time of this whole process so far (every thread, user and system). */
   static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
-  }
-
-  /**
-   * CPU time so far of the engine's walker threads, where a request's user network, walk and score
-   * calls run: set against the scorer's bare ceiling, it shows what the scoring costs inside the job,
-   * and the process's CPU less it what everything around the engine costs.
-   */
-  static long walkerCpuNanos() {
-    java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-    long sum = 0;
-    for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds(), 0)) {   // names, no stacks
-      if (t != null && t.getThreadName().startsWith(dev.nann.engine.RetrievalEngine.WALKER_THREAD_PREFIX)) {
-        sum += Math.max(0, mx.getThreadCpuTime(t.getThreadId()));   // -1 for a thread that ended meanwhile
-      }
-    }
-    return sum;
   }
 
   /** The breakdown's stages in pipeline order: the job's (from each answer's timings), then the client's. */
@@ -115,7 +104,6 @@ final class LoadDriver {
       }, "bench-sender");
       long start = System.nanoTime();
       long cpuStart = processCpuNanos();
-      long walkerStart = walkerCpuNanos();
       Map<String, Long> threadsStart = ThreadCpu.snapshot(cpuStart);
       sender.start();
       int answered = 0;
@@ -161,20 +149,19 @@ final class LoadDriver {
       sender.join();
       long cpuEnd = processCpuNanos();
       double cpuMs = (cpuEnd - cpuStart) / 1e6;
-      double walkerMs = (walkerCpuNanos() - walkerStart) / 1e6;
       Map<String, Double> byThread = ThreadCpu.perRequest(threadsStart, ThreadCpu.snapshot(cpuEnd), answered);
       double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
               + "(job p99 %.1f, engine p50 %.2f ms; CPU %.2f ms a request all in, %.2f on the walkers, %.2f cores busy)%n",
           rate, qps, clientLat.quantile(0.5), clientLat.quantile(0.99), jobLat.quantile(0.99), engineLat.quantile(0.5),
-          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs);
+          cpuMs / Math.max(1, answered), byThread.get(ThreadCpu.WALKERS), cpuMs / wallMs);
       // what never came back within 10 s of the last send, and answers seen twice (at-least-once
       // delivery may repeat answers after a job restart; none is expected without one)
       int ok = Math.max(1, answered - errors);
       return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
           answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates,
-          cpuMs / Math.max(1, answered), walkerMs / Math.max(1, answered), cpuMs / wallMs, byThread);
+          cpuMs / Math.max(1, answered), cpuMs / wallMs, byThread);
     }
   }
 }

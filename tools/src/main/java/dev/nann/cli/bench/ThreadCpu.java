@@ -11,10 +11,10 @@ import java.util.regex.Pattern;
 
 /**
  * CPU time of the serving bench's one process split by what its threads do: the engine's walkers,
- * micro-batching's score dispatcher (when on), the Kafka broker, the Kafka clients' network threads, the job's task threads, the load generator,
- * the other Java threads, and what no Java thread accounts for (the JIT's and the collector's
- * threads, RocksDB's background threads, threads that ended meanwhile). Threads are told apart by
- * their names, as Kafka and Flink give them.
+ * micro-batching's score dispatcher (when on), the Kafka broker, the Kafka clients' network threads,
+ * the job's task threads, the load generator, the other Java threads, and what no Java thread
+ * accounts for (the JIT's and the collector's threads, RocksDB's background threads, threads that
+ * ended meanwhile). Threads are told apart by their names, as Kafka and Flink give them.
  */
 final class ThreadCpu {
   private ThreadCpu() {}

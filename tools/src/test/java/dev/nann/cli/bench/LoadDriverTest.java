@@ -66,12 +66,12 @@ class LoadDriverTest {
 
   @Test
   void walkerCpuCountsTheEnginesWalkerThreadsAndNoOthers() throws Exception {
-    long before = LoadDriver.walkerCpuNanos();
+    long before = ThreadCpu.snapshot(LoadDriver.processCpuNanos()).get(ThreadCpu.WALKERS);
     long walkerNanos;
     try (HeldSpinner walker = new HeldSpinner(RetrievalEngine.WALKER_THREAD_PREFIX + "test", 200)) {
       burn("not-a-walker", 300);
       walker.awaitSpun();
-      walkerNanos = LoadDriver.walkerCpuNanos() - before;
+      walkerNanos = ThreadCpu.snapshot(LoadDriver.processCpuNanos()).get(ThreadCpu.WALKERS) - before;
     }
     // the walker spun 200 ms of wall time; on a busy 2-core machine it may have had less CPU, never 300 ms more
     assertTrue(walkerNanos > 20_000_000L && walkerNanos < 290_000_000L,
