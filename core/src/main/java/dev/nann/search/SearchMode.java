@@ -13,12 +13,12 @@ public enum SearchMode {
    * The default: batched best-first over the graph (the top searched layer scored in one batch,
    * then on each layer the best not-yet-expanded nodes of the beam expanded together, so every
    * runtime call scores a few hundred items), until no unexpanded node beats the beam's worst or
-   * the budget of items scored is spent. See {@link Searcher#nann}.
+   * the budget of items scored is spent. See {@link BatchedBestFirst}.
    */
   NANN("nann", "batched best-first walk (width, budget of items scored)"),
-  /** NANN's Beam-retrieval as published (Alg. 1 + 2): a fixed number of breadth-first steps per layer. */
+  /** NANN's Beam-retrieval as published (Alg. 1 + 2): a fixed number of breadth-first steps per layer ({@link BeamRetrieval}). */
   BEAM("beam", "Beam-retrieval of the NANN paper (ef and T per layer)"),
-  /** HNSW-retrieval (SL2G): greedy upper layers, best-first at layer 0, one node's neighbours per call. */
+  /** HNSW-retrieval (SL2G): greedy upper layers, best-first at layer 0, one node's neighbours per call ({@link HnswRetrieval}). */
   HNSW("hnsw", "HNSW-retrieval, one node's neighbours per score call (ef0)"),
   /** Exact top-k: every live item scored. */
   BRUTE("brute", "exact: every item scored"),

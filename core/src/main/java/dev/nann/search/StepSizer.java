@@ -3,7 +3,7 @@ package dev.nann.search;
 /**
  * How many nodes each step of the default walk expands on one layer.
  *
- * <p>A step aims to fill one runtime call of about {@link Searcher#STEP_ROWS} rows at the unvisited
+ * <p>A step aims to fill one runtime call of about {@link BatchedBestFirst#STEP_ROWS} rows at the unvisited
  * neighbours per expanded node seen so far. Within that, a layer's steps start with one node and
  * double (1, 2, 4, ...): where the walk enters a layer, its candidates are a few seeds of mixed
  * quality, and expanding the best one first lets its neighbours overtake the weak seeds before they
@@ -30,7 +30,7 @@ final class StepSizer {
 
   /** Most nodes the next step may expand (at least one). */
   int nodes() {
-    return Math.min(stepNodes, Math.max(1, (int) Math.ceil(Searcher.STEP_ROWS / Math.max(1.0, newPerExpansion))));
+    return Math.min(stepNodes, Math.max(1, (int) Math.ceil(BatchedBestFirst.STEP_ROWS / Math.max(1.0, newPerExpansion))));
   }
 
   /**
