@@ -7,11 +7,10 @@ import dev.nann.corpus.FileCorpus;
 import dev.nann.eval.GraphQuality;
 import dev.nann.eval.ModeReport;
 import dev.nann.eval.ShardedEvaluation;
+import dev.nann.eval.SnapshotCache;
 import dev.nann.corpus.MovieLensCorpus;
 import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.graph.HnswIndex;
-import dev.nann.graph.HnswIndexBuilder;
-import dev.nann.graph.SnapshotFormat;
 import dev.nann.scorer.InnerProductScorer;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
@@ -22,7 +21,6 @@ import dev.nann.search.Descent;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
 import dev.nann.search.WalkParams;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -217,7 +215,8 @@ public final class EvalCommand implements Callable<Integer> {
       Corpus c = loadCorpus(onnx, d);
       log.printf("[eval] corpus %s: %d items, %d users%n", c.name(), c.size(), c.users().size());
       int itemsHash = Arrays.hashCode(c.embeddings());   // one pass over the items serves both cache keys
-      HnswIndex index = buildOrLoad(c, itemsHash);
+      SnapshotCache snapshots = new SnapshotCache(cache.resolve("snapshots"), m, efConstruction, seed, buildThreads, log);
+      HnswIndex index = snapshots.buildOrLoad(c, itemsHash);
       index = heap(index);
       long t0 = System.nanoTime();
       Scorer scorer = switch (scorerKind) {
@@ -237,7 +236,7 @@ public final class EvalCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--modes dr needs --dr DIR (a ./nann trainer train-dr output)");
       }
       ShardedEvaluation sharded = shards == 1 ? null : new ShardedEvaluation(evaluator, c, scorer,
-          ShardedEvaluation.build(c, shards, part -> heap(buildOrLoad(part, Arrays.hashCode(part.embeddings())))), log);
+          ShardedEvaluation.build(c, shards, part -> heap(snapshots.buildOrLoad(part, Arrays.hashCode(part.embeddings())))), log);
       List<ModeReport> reports = new ArrayList<>();
       for (int i = 0; i < runs; i++) {
         List<SearchMode> these = new ArrayList<>();
@@ -406,46 +405,6 @@ public final class EvalCommand implements Callable<Integer> {
         + "corpus), got '" + corpus + "'");
   }
 
-  private HnswIndex buildOrLoad(Corpus c, int itemsHash) throws Exception {
-    String key = HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(
-        (c.name() + "|" + itemsHash + "|M" + m + "|efc" + efConstruction + "|seed" + seed
-            + "|order2")   // order2: nodes grouped by top level (HnswIndexBuilder.nodeOrder); older snapshots are rebuilt
-            .getBytes(StandardCharsets.UTF_8))).substring(0, 16);
-    Path file = cache.resolve("snapshots").resolve(key + ".nann");
-    if (!Files.exists(file)) {
-      System.err.printf("[build] HNSW over %d x %d (M=%d, efConstruction=%d, %d threads)%n", c.size(), c.dim(), m,
-          efConstruction, buildThreads);
-      long t0 = System.nanoTime();
-      long[] last = {0};
-      HnswIndex built = new HnswIndexBuilder().m(m).efConstruction(efConstruction).seed(seed).threads(buildThreads)
-          .progress(done -> {
-            long now = System.nanoTime();
-            if (now - last[0] > 5_000_000_000L || done == c.size()) {
-              last[0] = now;
-              System.err.printf("[build] %d/%d nodes (%.0f%%), %.0f s%n", done, c.size(), 100.0 * done / c.size(),
-                  (now - t0) / 1e9);
-            }
-          })
-          .build(c.embeddings(), c.dim(), c.itemIds());
-      double buildS = (System.nanoTime() - t0) / 1e9;
-      long t1 = System.nanoTime();
-      SnapshotFormat.write(built, file);
-      System.err.printf("[build] built in %.1f s, peak RSS %s, snapshot %s (%.1f MB) written in %.1f s%n", buildS,
-          peakRss(), file, Files.size(file) / 1e6, (System.nanoTime() - t1) / 1e9);
-    }
-    long t2 = System.nanoTime();
-    HnswIndex index = SnapshotFormat.read(file);
-    System.err.printf("[build] snapshot loaded and verified (SHA-256 %s…) in %.2f s: %d items, %d levels%n",
-        index.sha256().substring(0, 12), (System.nanoTime() - t2) / 1e9, index.size(), index.graph().levels());
-    StringBuilder levels = new StringBuilder("[build] nodes / mean degree per level:");
-    for (int l = 0; l < index.graph().levels(); l++) {
-      int size = index.graph().levelSize(l);
-      levels.append(String.format(" L%d %d / %.1f", l, size, size == 0 ? 0.0 : index.graph().edgeCount(l) / (double) size));
-    }
-    System.err.println(levels);
-    return index;
-  }
-
   /** Digest of the corpus (items and users) and of every file in the model directory (16 hex digits). */
   private static String modelDigest(Path dir, Corpus c, int itemsHash) throws Exception {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
@@ -466,18 +425,5 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     return HexFormat.of().formatHex(md.digest()).substring(0, 16);
-  }
-
-  static String peakRss() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (line.startsWith("VmHWM:")) {
-          return line.substring(6).trim();
-        }
-      }
-    } catch (IOException ignored) {
-      // not Linux: fall through
-    }
-    return "n/a";
   }
 }
