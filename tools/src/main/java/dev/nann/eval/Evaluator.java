@@ -11,7 +11,6 @@ import dev.nann.search.Descent;
 import dev.nann.search.DescentChooser;
 import dev.nann.search.SearchMode;
 import dev.nann.search.SearchParams;
-import dev.nann.search.SearchResult;
 import dev.nann.search.Searcher;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -127,7 +126,8 @@ public final class Evaluator {
         progress.println((r == brute ? exactVariety : AnswerVariety.of(r.answers)).line(mode));
       }
       if (explainMisses && mode == SearchMode.NANN && progress != null) {
-        explainMisses(users, cfg.params().walk().withDescent(r.walked(cfg.params().walk().descent())), kEff, brute);
+        new MissExplainer(index, scorer, corpus, loaded.ids(), progress)
+            .print(users, cfg.params().walk().withDescent(r.walked(cfg.params().walk().descent())), kEff, brute.answers);
       }
       String params = mode == SearchMode.DR ? "B=" + drBeam : cfg.params().describe(mode);
       out.add(r.report(mode, m, index.size(), kEff, cfg.threads(), cfg.params(), params));
@@ -350,56 +350,6 @@ public final class Evaluator {
   public Evaluator explainMisses(boolean on) {
     this.explainMisses = on;
     return this;
-  }
-
-  private void explainMisses(List<Corpus.User> users, dev.nann.search.WalkParams walk, int k, QueryRunner.Results brute) {
-    Searcher searcher = new Searcher(index, scorer);
-    java.util.BitSet scored = new java.util.BitSet(index.size());
-    searcher.setListener((nodes, count) -> {
-      for (int i = 0; i < count; i++) {
-        scored.set(nodes[i]);
-      }
-    });
-    int[] byTenth = new int[10];
-    long missed = 0;
-    long nearScored = 0;
-    long total = 0;
-    double gap = 0;
-    java.util.BitSet answered = new java.util.BitSet(index.size());
-    for (int q = 0; q < users.size(); q++) {
-      scored.clear();
-      answered.clear();
-      SearchResult r;
-      try (UserState u = scorer.user(corpus.features(users.get(q)))) {
-        r = searcher.nann(u, k, walk);
-      }
-      for (int node : r.nodes()) {
-        answered.set(node);
-      }
-      float last = r.size() == 0 ? Float.NEGATIVE_INFINITY : r.scores()[r.size() - 1];
-      QueryExecutor.Answer exact = brute.answers[q];
-      total += exact.size();
-      for (int j = 0; j < exact.size(); j++) {
-        int v = loaded.ids().nodeOf(exact.items()[j]);
-        if (answered.get(v)) {
-          continue;
-        }
-        missed++;
-        byTenth[j * 10 / exact.size()]++;
-        gap += exact.scores()[j] - last;
-        for (int nb : index.graph().neighbors(0, v)) {
-          if (scored.get(nb)) {
-            nearScored++;
-            break;
-          }
-        }
-      }
-    }
-    progress.printf("[eval] misses of %s: %d of %d exact top-%d items; by tenth of the exact ranking %s; on average %.3f "
-            + "above the last answer's score; %.0f%% had a scored level-0 neighbour (the walk came near them); "
-            + "%.0f%% of all exact top-%d items have another of them among their level-0 neighbours%n",
-        walk, missed, total, k, Arrays.toString(byTenth), missed == 0 ? 0.0 : gap / missed,
-        missed == 0 ? 0.0 : 100.0 * nearScored / missed, 100 * AnswerLocality.of(index, loaded.ids(), brute.answers), k);
   }
 
   /** The brute-force run: read from the reference cache when allowed, else measured (and cached). */
