@@ -3,7 +3,11 @@ package dev.nann.cli.bench;
 import dev.nann.cli.JsonLines;
 import dev.nann.cli.MachineInfo;
 import dev.nann.scorer.OnnxModel;
+import dev.nann.engine.EngineConfig;
+import dev.nann.scorer.MicroBatchingScorer;
 import dev.nann.scorer.OnnxScorer;
+import dev.nann.scorer.Scorer;
+import dev.nann.scorer.ScorerRuntime;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,11 +26,15 @@ import picocli.CommandLine.Option;
  * <p>With {@code --compare-output} every size is also timed with the runtime allocating each call's
  * output, the plain ONNX Runtime API, against the default that writes scores into the batch's direct
  * buffer; rounds alternate between the two, and each keeps its fastest, so both see the same machine.
+ * With {@code --batching} the threads' calls are also timed through the serving engine's
+ * {@link MicroBatchingScorer}, which merges them into one runtime call on its dispatcher thread: where
+ * merging pays on this machine and model, and where it does not.
  */
 @Command(name = "scorer", mixinStandardHelpOptions = true,
     description = "Cost of one score-network call by rows per call (one thread, or --threads side by side as the "
         + "engine's walkers call): fixed part and part per row; "
-        + "--compare-output also times the runtime allocating every output, side by side.")
+        + "--compare-output also times the runtime allocating every output, --batching the threads' calls merged, "
+        + "side by side.")
 public final class ScorerBench implements Callable<Integer> {
   @Option(names = "--model", description = "model directory (default: models/fixtures/attention-d64)")
   Path model;
@@ -47,6 +55,17 @@ public final class ScorerBench implements Callable<Integer> {
   @Option(names = "--compare-output", description = "also time calls whose output the runtime allocates")
   boolean compareOutput;
 
+  @Option(names = "--provider", description = "ONNX Runtime execution provider: cpu, cuda (the -Pgpu build on a GPU "
+      + "machine) or auto (default: ${DEFAULT-VALUE})")
+  String provider = "cpu";
+
+  @Option(names = "--device-id", description = "CUDA device for --provider cuda or auto (default: ${DEFAULT-VALUE})")
+  int deviceId;
+
+  @Option(names = "--batching", description = "also time the threads' calls merged into one runtime call by "
+      + "micro-batching, as batching.enabled=true serves them (needs --threads 2 or more)")
+  boolean batching;
+
   @Override
   public Integer call() throws InterruptedException {
     Path dir = model != null ? model : BenchCatalog.repo().resolve("models/fixtures/attention-d64");
@@ -57,18 +76,28 @@ public final class ScorerBench implements Callable<Integer> {
       throw new IllegalArgumentException("--rows needs one or more sizes >= 1, got " + rows);
     }
     MachineInfo machine = MachineInfo.current();
-    try (OnnxModel m = OnnxModel.load(dir, 1)) {
-      List<OnnxScorer> scorers = new ArrayList<>(List.of(new OnnxScorer(m)));
+    if (batching && threads < 2) {
+      throw new IllegalArgumentException("--batching merges the calls of several threads: give --threads 2 or more");
+    }
+    try (OnnxModel m = OnnxModel.load(dir, new ScorerRuntime(ScorerRuntime.Provider.parse(provider), deviceId, 1))) {
+      OnnxScorer plain = new OnnxScorer(m);
+      List<Scorer> scorers = new ArrayList<>(List.of(plain));
       if (compareOutput) {
         scorers.add(OnnxScorer.allocatingOutput(m));
+      }
+      MicroBatchingScorer merging = null;
+      if (batching) {
+        merging = new MicroBatchingScorer(plain, EngineConfig.DEFAULT_BATCH_MAX_ROWS,   // serving's defaults
+            EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS);
+        scorers.add(merging);
       }
       int max = rows.stream().mapToInt(Integer::intValue).max().orElseThrow();
       if (max > scorers.get(0).maxBatch()) {
         throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
       }
-      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s; machine: %s%n", dir,
+      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s%s; machine: %s%n", dir,
           m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
-          machine.describe());
+          batching ? ", separate and merged calls alternating" : "", machine.describe());
       double[][] best = new double[scorers.size()][rows.size()];
       for (double[] b : best) {
         java.util.Arrays.fill(b, Double.MAX_VALUE);
@@ -77,19 +106,30 @@ public final class ScorerBench implements Callable<Integer> {
         for (int i = 0; i < rows.size(); i++) {
           for (int s = 0; s < scorers.size(); s++) {
             int n = rows.get(i);
-            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), threads, n, seconds, 0.2 * seconds);
+            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), m.spec(), threads, n, seconds,
+                0.2 * seconds);
             best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, threads, n));
           }
         }
       }
       for (int s = 0; s < scorers.size(); s++) {
-        report(scorers.get(s).pinsOutput() ? "pinned" : "allocated", best[s], machine);
+        report(scorers.get(s) == merging ? "merged" : ((OnnxScorer) scorers.get(s)).pinsOutput() ? "pinned" : "allocated",
+            best[s], machine);
       }
       if (compareOutput) {
         for (int i = 0; i < rows.size(); i++) {
           System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-output\",\"rows\":%d,\"allocated_over_pinned\":%.3f}%n",
               rows.get(i), best[1][i] / best[0][i]);
         }
+      }
+      if (merging != null) {
+        int mi = scorers.size() - 1;
+        for (int i = 0; i < rows.size(); i++) {
+          System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-batching").put("threads", threads)
+              .put("rows", rows.get(i)).put("merged_over_separate", JsonLines.round(best[mi][i] / best[0][i], 3))
+              .put("batches_per_call", JsonLines.round(merging.meanBatchesPerCall(), 2))));   // whole run
+        }
+        merging.close();
       }
     }
     return 0;

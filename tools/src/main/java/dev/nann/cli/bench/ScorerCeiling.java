@@ -3,6 +3,7 @@ package dev.nann.cli.bench;
 import dev.nann.scorer.ModelSpec;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScoreBatch;
+import dev.nann.scorer.Scorer;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.scorer.UserState;
 import java.nio.file.Path;
@@ -93,7 +94,15 @@ final class ScorerCeiling {
    */
   static double itemsPerSecond(OnnxScorer scorer, int threads, int batchRows, double seconds, double warmupSeconds)
       throws InterruptedException {
-    ModelSpec spec = scorer.model().spec();
+    return itemsPerSecond(scorer, scorer.model().spec(), threads, batchRows, seconds, warmupSeconds);
+  }
+
+  /**
+   * {@link #itemsPerSecond(OnnxScorer, int, int, double, double)} through any scorer of the model
+   * {@code spec} describes (e.g. a micro-batching one, whose threads' calls are merged).
+   */
+  static double itemsPerSecond(Scorer scorer, ModelSpec spec, int threads, int batchRows, double seconds,
+                               double warmupSeconds) throws InterruptedException {
     int dim = spec.itemDim();
     AtomicLong items = new AtomicLong();
     long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);

@@ -45,6 +45,26 @@ class ScorerBenchTest {
   }
 
   @Test
+  void batchingTimesTheThreadsCallsMergedAgainstSeparate() {
+    String out = run("--model", System.getProperty("nann.repo", ".") + "/models/fixtures/dnn-d16",
+        "--rows", "8,64", "--rounds", "1", "--seconds", "0.1", "--threads", "2", "--batching");
+    List<String> lines = Arrays.asList(out.split("\n"));
+    for (int rows : new int[] {8, 64}) {
+      assertEquals(1, lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer\",\"output\":\"merged\",\"threads\":2,"
+          + "\"rows\":" + rows + ",")).count(), "merged calls timed at " + rows + " rows: " + out);
+      String ratio = lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer-batching\",\"threads\":2,\"rows\":" + rows
+          + ",")).findFirst().orElseThrow(() -> new AssertionError(out));
+      double merged = Double.parseDouble(ratio.replaceAll(".*\"merged_over_separate\":([0-9.]+).*", "$1"));
+      double batches = Double.parseDouble(ratio.replaceAll(".*\"batches_per_call\":([0-9.]+).*", "$1"));
+      assertTrue(merged > 0 && Double.isFinite(merged), ratio);
+      assertTrue(batches >= 1, "every merged call holds at least one thread's batch: " + ratio);
+    }
+    CommandLine cmd = new CommandLine(new ScorerBench());
+    cmd.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+    assertTrue(cmd.execute("--batching", "--rounds", "1", "--seconds", "0.01") != 0, "one thread has nothing to merge");
+  }
+
+  @Test
   void aSizeAboveTheLargestCallIsRefused() {
     CommandLine cmd = new CommandLine(new ScorerBench());
     cmd.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
