@@ -2,9 +2,9 @@ package dev.nann.cli.bench;
 
 import dev.nann.cli.JsonLines;
 import dev.nann.cli.MachineInfo;
-import dev.nann.scorer.OnnxModel;
 import dev.nann.engine.EngineConfig;
 import dev.nann.scorer.MicroBatchingScorer;
+import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.Scorer;
 import dev.nann.scorer.ScorerRuntime;
@@ -85,54 +85,64 @@ public final class ScorerBench implements Callable<Integer> {
       if (compareOutput) {
         scorers.add(OnnxScorer.allocatingOutput(m));
       }
-      MicroBatchingScorer merging = null;
-      if (batching) {
-        merging = new MicroBatchingScorer(plain, EngineConfig.DEFAULT_BATCH_MAX_ROWS,   // serving's defaults
-            EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS);
+      MicroBatchingScorer merging = batching ? new MicroBatchingScorer(plain, EngineConfig.DEFAULT_BATCH_MAX_ROWS,
+          EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS) : null;   // serving's defaults
+      if (merging != null) {
         scorers.add(merging);
       }
-      int max = rows.stream().mapToInt(Integer::intValue).max().orElseThrow();
-      if (max > scorers.get(0).maxBatch()) {
-        throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
-      }
-      System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s%s; machine: %s%n", dir,
-          m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
-          batching ? ", separate and merged calls alternating" : "", machine.describe());
-      double[][] best = new double[scorers.size()][rows.size()];
-      for (double[] b : best) {
-        java.util.Arrays.fill(b, Double.MAX_VALUE);
-      }
-      for (int r = 0; r < rounds; r++) {
-        for (int i = 0; i < rows.size(); i++) {
-          for (int s = 0; s < scorers.size(); s++) {
-            int n = rows.get(i);
-            double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), m.spec(), threads, n, seconds,
-                0.2 * seconds);
-            best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, threads, n));
-          }
+      try {
+        measure(scorers, merging, m, machine, dir);
+      } finally {
+        if (merging != null) {
+          merging.close();   // stops its dispatcher thread; the model is closed below
         }
-      }
-      for (int s = 0; s < scorers.size(); s++) {
-        report(scorers.get(s) == merging ? "merged" : ((OnnxScorer) scorers.get(s)).pinsOutput() ? "pinned" : "allocated",
-            best[s], machine);
-      }
-      if (compareOutput) {
-        for (int i = 0; i < rows.size(); i++) {
-          System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-output\",\"rows\":%d,\"allocated_over_pinned\":%.3f}%n",
-              rows.get(i), best[1][i] / best[0][i]);
-        }
-      }
-      if (merging != null) {
-        int mi = scorers.size() - 1;
-        for (int i = 0; i < rows.size(); i++) {
-          System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-batching").put("threads", threads)
-              .put("rows", rows.get(i)).put("merged_over_separate", JsonLines.round(best[mi][i] / best[0][i], 3))
-              .put("batches_per_call", JsonLines.round(merging.meanBatchesPerCall(), 2))));   // whole run
-        }
-        merging.close();
       }
     }
     return 0;
+  }
+
+  /** Times every scorer at every size in alternating rounds and prints each one's costs (and the ratios asked for). */
+  private void measure(List<Scorer> scorers, MicroBatchingScorer merging, OnnxModel m, MachineInfo machine, Path dir)
+      throws InterruptedException {
+    int max = rows.stream().mapToInt(Integer::intValue).max().orElseThrow();
+    if (max > scorers.get(0).maxBatch()) {
+      throw new IllegalArgumentException("--rows " + max + " exceeds the scorer's largest call, " + scorers.get(0).maxBatch());
+    }
+    System.err.printf(Locale.ROOT, "[bench] %s on %s, %d thread(s), %d rounds of %.1f s a size%s%s; machine: %s%n", dir,
+        m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
+        batching ? ", separate and merged calls alternating" : "", machine.describe());
+    double[][] best = new double[scorers.size()][rows.size()];
+    for (double[] b : best) {
+      java.util.Arrays.fill(b, Double.MAX_VALUE);
+    }
+    for (int r = 0; r < rounds; r++) {
+      for (int i = 0; i < rows.size(); i++) {
+        for (int s = 0; s < scorers.size(); s++) {
+          int n = rows.get(i);
+          double itemsPerSecond = ScorerCeiling.itemsPerSecond(scorers.get(s), m.spec(), threads, n, seconds,
+              0.2 * seconds);
+          best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, threads, n));
+        }
+      }
+    }
+    for (int s = 0; s < scorers.size(); s++) {
+      report(scorers.get(s) == merging ? "merged" : ((OnnxScorer) scorers.get(s)).pinsOutput() ? "pinned" : "allocated",
+          best[s], machine);
+    }
+    if (compareOutput) {
+      for (int i = 0; i < rows.size(); i++) {
+        System.out.printf(Locale.ROOT, "{\"bench\":\"scorer-output\",\"rows\":%d,\"allocated_over_pinned\":%.3f}%n",
+            rows.get(i), best[1][i] / best[0][i]);
+      }
+    }
+    if (merging != null) {
+      int mi = scorers.size() - 1;
+      for (int i = 0; i < rows.size(); i++) {
+        System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-batching").put("threads", threads)
+            .put("rows", rows.get(i)).put("merged_call_time_over_separate", JsonLines.round(best[mi][i] / best[0][i], 3))
+            .put("batches_per_call", JsonLines.round(merging.meanBatchesPerCall(), 2))));   // whole run
+      }
+    }
   }
 
   private void report(String output, double[] nanos, MachineInfo machine) {

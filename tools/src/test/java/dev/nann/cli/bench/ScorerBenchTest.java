@@ -54,7 +54,7 @@ class ScorerBenchTest {
           + "\"rows\":" + rows + ",")).count(), "merged calls timed at " + rows + " rows: " + out);
       String ratio = lines.stream().filter(l -> l.startsWith("{\"bench\":\"scorer-batching\",\"threads\":2,\"rows\":" + rows
           + ",")).findFirst().orElseThrow(() -> new AssertionError(out));
-      double merged = Double.parseDouble(ratio.replaceAll(".*\"merged_over_separate\":([0-9.]+).*", "$1"));
+      double merged = Double.parseDouble(ratio.replaceAll(".*\"merged_call_time_over_separate\":([0-9.]+).*", "$1"));
       double batches = Double.parseDouble(ratio.replaceAll(".*\"batches_per_call\":([0-9.]+).*", "$1"));
       assertTrue(merged > 0 && Double.isFinite(merged), ratio);
       assertTrue(batches >= 1, "every merged call holds at least one thread's batch: " + ratio);
