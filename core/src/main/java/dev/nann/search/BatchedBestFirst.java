@@ -66,7 +66,6 @@ final class BatchedBestFirst {
       throw new IllegalArgumentException("descent auto is settled per model: call nann with the model's DescentChooser");
     }
     int width = Math.max(params.width(), k);
-    collectSeen = false;         // per-query flags start clean, also after a query a scorer error cut short
     long start = q.begin();
     q.filter = filter;
     q.eligible.reset(k);

@@ -2,6 +2,7 @@ package dev.nann.cli;
 
 import dev.nann.corpus.Corpus;
 import dev.nann.corpus.SyntheticCorpus;
+import dev.nann.eval.SnapshotCache;
 import dev.nann.indexsync.SnapshotPublisher;
 import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Path;
@@ -53,7 +54,7 @@ public final class IndexCommand implements Runnable {
       IndexDescriptor d = new SnapshotPublisher(out, m, efConstruction, threads).publish(version, c.embeddings(), dim,
           c.itemIds(), seed, done -> System.err.printf("[build] %d/%d nodes, %.0f s%n", done, items,
               (System.nanoTime() - t0) / 1e9));
-      System.err.printf("[build] done in %.1f s, peak RSS %s%n", (System.nanoTime() - t0) / 1e9, dev.nann.eval.SnapshotCache.peakRss());
+      System.err.printf("[build] done in %.1f s, peak RSS %s%n", (System.nanoTime() - t0) / 1e9, SnapshotCache.peakRss());
       System.out.println(d.toString());
       return 0;
     }
