@@ -3,6 +3,7 @@ package dev.nann.cli;
 import dev.nann.client.NannClient;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
+import dev.nann.local.JitActivity;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalStack;
 import dev.nann.local.ServingClient;
@@ -48,6 +49,11 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Option(names = "--warm-events", description = "events replayed before the first request (default: ${DEFAULT-VALUE})")
   int warmEvents = 20_000;
+
+  @Option(names = "--warm-up", paramLabel = "SECONDS", description = "requests at --rate before the counting starts, "
+      + "for at most this long: until the JIT compiles under 10%% of a core over 2 s (0: count from the first; "
+      + "default: ${DEFAULT-VALUE})")
+  int warmUpSeconds = 30;
 
   @Option(names = "--k", description = "items per answer (default: ${DEFAULT-VALUE})")
   int k = 50;
@@ -116,23 +122,31 @@ public final class DemoCommand implements Callable<Integer> {
     // requests go through the application client: one future per request, each answered once
     try (NannClient nann = new NannClient(stack.config.get(ServingOptions.BOOTSTRAP_SERVERS),
         stack.config.get(ServingOptions.TOPIC_REQUESTS), stack.config.get(ServingOptions.TOPIC_RESPONSES), Map.of())) {
-      System.err.printf("[demo] serving. %s%n", requests > 0 ? "Stops after " + requests + " answers." : "Ctrl-C stops.");
+      JitActivity jit = new JitActivity();
+      boolean warming = warmUpSeconds > 0 && jit.measurable();
+      System.err.printf("[demo] serving. %s%s%n", warming ? "Warming up first (at most " + warmUpSeconds
+          + " s, until the JIT settles; those answers are shown, not counted). " : "",
+          requests > 0 ? "Stops after " + requests + " answers." : "Ctrl-C stops.");
       List<Long> users = new ArrayList<>(known);
       Random rnd = new Random(42);
       ConcurrentLinkedQueue<Answered> done = new ConcurrentLinkedQueue<>();
       LatencyStats clientLatency = new LatencyStats();
       LatencyStats latency = new LatencyStats();
-      int answered = 0;
+      int answered = 0;        // counted: answers to requests sent after the warm-up
       int errors = 0;
-      int sent = 0;
-      long start = System.nanoTime();
+      int sent = 0;            // counted requests sent
+      int inFlight = 0;
+      int warmAnswers = 0;
+      int warmTicks = 0;
+      long warmStart = System.nanoTime();
+      long start = warmStart;
       long lastStats = start;
       long lastAnswerNanos = start;
       long intervalNanos = (long) (1e9 / rate);
       long nextSend = start;
       while (!stop.get() && (requests == 0 || answered < requests)) {
         long now = System.nanoTime();
-        while (now >= nextSend && (requests == 0 || sent < requests)) {
+        while (now >= nextSend && (warming || requests == 0 || sent < requests)) {
           for (int e = 0; e < eventsPerRequest && next < events.size(); e++, next++) {
             client.send(event(events.get(next)));
             if (known.add(events.get(next).user())) {
@@ -142,9 +156,11 @@ public final class DemoCommand implements Callable<Integer> {
           // mostly users with history; now and then one never seen (cold start)
           long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
           long sentAt = System.nanoTime();
+          boolean counted = !warming;
           nann.retrieve(NannClient.request(user, k))
-              .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f)));
-          sent++;
+              .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f, counted)));
+          inFlight++;
+          sent += counted ? 1 : 0;
           nextSend += intervalNanos;
         }
         client.flush();
@@ -154,42 +170,58 @@ public final class DemoCommand implements Callable<Integer> {
         }
         for (; a != null; a = done.poll()) {
           RetrievalResponse resp = a.response();
-          answered++;
-          lastAnswerNanos = System.nanoTime();
-          clientLatency.add(a.clientMillis());
-          latency.add(resp.getLatencyMillis());
+          inFlight--;
           boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
-          if (!ok) {
-            errors++;
+          int shown = a.counted() ? ++answered : ++warmAnswers;
+          if (a.counted()) {
+            lastAnswerNanos = System.nanoTime();
+            clientLatency.add(a.clientMillis());
+            latency.add(resp.getLatencyMillis());
+            errors += ok ? 0 : 1;
           }
-          if (showEvery > 0 && (answered % showEvery == 1 || !ok)) {
-            System.out.println(describe(resp, catalog));
+          if (showEvery > 0 && ((shown - 1) % showEvery == 0 || !ok)) {   // the 1st, (n+1)th, ... answer
+            System.out.println(describe(resp, a.clientMillis(), catalog));
           }
         }
         if (System.nanoTime() - lastStats > 2_000_000_000L) {
           lastStats = System.nanoTime();
+          if (warming) {
+            double share = jit.shareSinceLast();
+            double secs = (lastStats - warmStart) / 1e9;
+            if (share <= JitActivity.SETTLED_SHARE || secs >= warmUpSeconds) {
+              warming = false;
+              start = lastStats;
+              System.err.printf(Locale.ROOT, "[demo] warmed up: %,d answers in %.0f s, the JIT compiling %.0f%% of a "
+                  + "core over the last 2 s; counting from here%n", warmAnswers, secs, 100 * share);
+            } else if (++warmTicks % 5 == 0) {   // every 10 s
+              System.err.printf(Locale.ROOT, "[demo] warming up: %,d answers, the JIT compiling %.0f%% of a core%n",
+                  warmAnswers, 100 * share);
+            }
+            continue;
+          }
           double secs = (lastStats - start) / 1e9;
           System.err.printf(Locale.ROOT, "[stats] answered %,d  errors %d  %.1f req/s  job p50 %.1f / p99 %.1f ms"
                   + "  client p50 %.1f / p99 %.1f ms  waiting %d%n", answered, errors, answered / secs, latency.quantile(0.5),
-              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), sent - answered);
+              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), inFlight);
         }
       }
       double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
       // p50/p99: request sent -> its future completed by NannClient (a read_committed consumer: with
       // kafka.delivery=exactly-once this includes the wait for the checkpoint that commits the answer);
-      // job_*: record timestamp -> answer produced
+      // job_*: record timestamp -> answer produced; answers to warm-up requests are not counted
       System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors)
           .put("p50_ms", JsonLines.round(clientLatency.quantile(0.5), 1))
           .put("p99_ms", JsonLines.round(clientLatency.quantile(0.99), 1)).put("qps", JsonLines.round(answered / secs, 1))
           .put("job_p50_ms", JsonLines.round(latency.quantile(0.5), 1))
           .put("job_p99_ms", JsonLines.round(latency.quantile(0.99), 1))
+          .put("warm_up_answers", warmAnswers).put("warm_up_s", JsonLines.round((start - warmStart) / 1e9, 1))
           .put("delivery", stack.config.get(ServingOptions.DELIVERY))));
       return requests > 0 && answered < requests ? 1 : 0;
     }
   }
 
-  /** An answer and how long the client waited for it. */
-  private record Answered(RetrievalResponse response, float clientMillis) {
+  /** An answer, how long the client waited for it, and whether its request was sent after the warm-up. */
+  private record Answered(RetrievalResponse response, float clientMillis, boolean counted) {
   }
 
   private static UserEvent event(DemoCatalog.Event e) {
@@ -197,10 +229,11 @@ public final class DemoCommand implements Callable<Integer> {
         .setEventType("rating").build();
   }
 
-  static String describe(RetrievalResponse r, DemoCatalog catalog) {
+  /** One answer as a line: user, status, the job's and the client's milliseconds, items scored, the first titles. */
+  static String describe(RetrievalResponse r, float clientMillis, DemoCatalog catalog) {
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "user %-6d %-11s %5.1f ms  scored %4d  ", r.getUserId(), r.getStatus(),
-        r.getLatencyMillis(), r.getItemsScored()));
+    b.append(String.format(Locale.ROOT, "user %-6d %-11s %5.1f ms (client %5.1f)  scored %4d  ", r.getUserId(),
+        r.getStatus(), r.getLatencyMillis(), clientMillis, r.getItemsScored()));
     if (r.getItems().isEmpty()) {
       return b.append(r.getDetail()).toString();
     }

@@ -1,6 +1,7 @@
 package dev.nann.cli.bench;
 
 import dev.nann.corpus.Corpus;
+import dev.nann.local.JitActivity;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalStack;
 import dev.nann.local.ServingClient;
@@ -61,21 +62,17 @@ final class LoadDriver {
     step(stack.client, rate, corpus.users().size(), 20, k);
     // the broker, Flink and the job hand the JIT minutes of code: on 2 cores its compiler threads held
     // half a core for the first ~70 s, so warm on until they have nearly finished
-    java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-    for (int extra = 0; jit != null && jit.isCompilationTimeMonitoringSupported() && extra < MAX_EXTRA_WARM_STEPS; extra++) {
-      long compiledBefore = jit.getTotalCompilationTime();
-      long wallBefore = System.nanoTime();
+    JitActivity jit = new JitActivity();
+    for (int extra = 0; jit.measurable() && extra < MAX_EXTRA_WARM_STEPS; extra++) {
+      jit.shareSinceLast();
       step(stack.client, rate, corpus.users().size(), 5, k);
-      double share = (jit.getTotalCompilationTime() - compiledBefore) / ((System.nanoTime() - wallBefore) / 1e6);
-      if (share <= SETTLED_JIT_SHARE) {
+      double share = jit.shareSinceLast();
+      if (share <= JitActivity.SETTLED_SHARE) {
         break;
       }
       System.err.printf(Locale.ROOT, "[bench] warm-up: the JIT compiled %.0f%% of the last 5 s; 5 s more%n", 100 * share);
     }
   }
-
-  /** Share of a core the JIT may still spend compiling when the warm-up ends. */
-  static final double SETTLED_JIT_SHARE = 0.1;
 
   /** Warm-up steps of 5 s after the first 20 s, at most, waiting for the JIT to settle. */
   static final int MAX_EXTRA_WARM_STEPS = 24;
