@@ -16,6 +16,9 @@ final class FlinkConfigs {
     c.setString("execution.checkpointing.mode", "EXACTLY_ONCE");
     c.setString("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION");
     c.setString("parallelism.default", Integer.toString(parallelism));
+    // every record type has a serializer of its own (Avro, Flink's basic types): a type that would
+    // fall back to Kryo fails when the job is built instead of running slowly
+    c.setString("pipeline.generic-types", "false");
     return c;
   }
 }

@@ -1,6 +1,7 @@
 package dev.nann.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -17,10 +18,14 @@ import org.junit.jupiter.api.Test;
  * task (no network hop after the keyBy), for a sharded index from the gather on.
  */
 class ServingTopologyTest {
-  private static List<String> vertices(Map<String, String> settings) {
+  private static ServingConfig config(Map<String, String> settings) {
     Path model = Path.of(System.getProperty("user.dir")).resolve("../models/fixtures/attention-d16").normalize();
-    ServingConfig cfg = ServingConfig.of(Map.of("kafka.bootstrap-servers", "127.0.0.1:9", "model.dir", model.toString(),
+    return ServingConfig.of(Map.of("kafka.bootstrap-servers", "127.0.0.1:9", "model.dir", model.toString(),
         "snapshot.dir", "/tmp/nann-topology-test")).with(settings);
+  }
+
+  private static List<String> vertices(Map<String, String> settings) {
+    ServingConfig cfg = config(settings);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(ServingJob.flinkConfiguration(cfg));
     ServingJob.build(env, cfg);
     JobGraph graph = env.getStreamGraph().getJobGraph();
@@ -46,5 +51,20 @@ class ServingTopologyTest {
     List<String> names = vertices(Map.of("index.shards", "2"));
     assertEquals(1, containing(names, "gather shards", "answer router", "responses"), names.toString());
     assertTrue(containing(names, "async shard retrieval") >= 1, names.toString());
+  }
+
+  /**
+   * No record type falls back to Kryo: the jobs run with generic types disabled, so a type without a
+   * serializer of its own fails when the job is built (as the serving topology above would).
+   */
+  @Test
+  void aTypeThatWouldFallBackToKryoFailsWhenTheJobIsBuilt() {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(
+        ServingJob.flinkConfiguration(config(Map.of())));
+    UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> {
+      env.fromData(new java.util.BitSet()).print();
+      env.getStreamGraph();
+    });
+    assertTrue(e.getMessage().startsWith("Generic types have been disabled"), e.getMessage());
   }
 }
