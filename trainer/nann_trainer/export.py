@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import warnings
 
 import torch
 
@@ -9,9 +10,16 @@ FORMAT = 1
 OPSET = 17
 
 
-def _export(module, args, path, input_names, output_names, dynamic_axes):
+def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
+    """torch.onnx.export in eval mode, without the exporter's notes on its own shape inference.
+
+    torch 1.13 warns "The shape inference of prim::Constant type is missing" for constants it folds
+    itself; the exported graph is complete (the Java side checks every exported model), so the note
+    only alarms a user reading the trainer's output.
+    """
     module.eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The shape inference of prim::Constant type is missing")
         torch.onnx.export(module, args, path, input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
 
@@ -30,7 +38,7 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     user_out = scorer.user.output_names()
     seq_emb = torch.zeros(2, seq_len, dim)
     seq_mask = torch.ones(2, seq_len)
-    _export(scorer.user, (seq_emb, seq_mask), os.path.join(out_dir, "user.onnx"),
+    onnx_export(scorer.user, (seq_emb, seq_mask), os.path.join(out_dir, "user.onnx"),
             ["seq_emb", "seq_mask"], user_out,
             {"seq_emb": {0: "users"}, "seq_mask": {0: "users"}, **{n: {0: "users"} for n in user_out}})
 
@@ -41,12 +49,12 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     item_emb = torch.zeros(3, dim)
     axes = {n: {0: "users"} for n in user_out}
     axes.update({"user_idx": {0: "n"}, "item_emb": {0: "n"}, "score": {0: "n"}})
-    _export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
+    onnx_export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
             score_in, ["score"], axes)
 
     names = ["user.onnx", "score.onnx"]
     if item_net is not None:
-        _export(item_net, (torch.zeros(3, item_feat_dim),), os.path.join(out_dir, "item.onnx"),
+        onnx_export(item_net, (torch.zeros(3, item_feat_dim),), os.path.join(out_dir, "item.onnx"),
                 ["item_feat"], ["item_emb"], {"item_feat": {0: "n"}, "item_emb": {0: "n"}})
         names.append("item.onnx")
 

@@ -29,6 +29,7 @@ from nann_trainer.batches import batches, shuffled_batches
 from nann_trainer.data import read_interactions, split
 from nann_trainer.dr import (StreamingPathScores, StructureModel, assign_paths, beam_search_batch,
                              multi_path_loss, penalized_objective)
+from nann_trainer.export import onnx_export
 
 
 def user_vectors(emb, histories):
@@ -172,9 +173,7 @@ def run(a):
         args = (torch.zeros(2, dim),) if d == 0 else (torch.zeros(2, dim), torch.zeros(2, d, dtype=torch.int64))
         names = ["user"] if d == 0 else ["user", "prefix"]
         axes = {n: {0: "n"} for n in names + ["logp"]}
-        with torch.no_grad():
-            torch.onnx.export(Layer(model, d), args, os.path.join(a.out, name), input_names=names,
-                              output_names=["logp"], dynamic_axes=axes, opset_version=17)
+        onnx_export(Layer(model, d), args, os.path.join(a.out, name), names, ["logp"], axes)
         files.append(name)
     with open(os.path.join(a.out, "paths.tsv"), "w") as f:
         for v in range(n_items):
