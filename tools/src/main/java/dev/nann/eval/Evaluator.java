@@ -174,7 +174,7 @@ public final class Evaluator {
   /**
    * Finds the smallest beam width (k, then 1.5x steps up to 16 k or 8 times the configured width)
    * with which the default walk, run to convergence, covers {@code target} of the exact top-k for these users, and the budget that lets
-   * every one of their queries converge (the most items one scored, rounded up to a thousand). Prints
+   * every one of their queries converge ({@link #recommendedBudget}). Prints
    * the coverage at the configured width and budget beside it, then measures the other {@link Descent}
    * at the width found and names the one that pays, and returns the findings as a JSON row
    * ({@code "mode": "recommendation"}). Call after {@link #run} with the same users and k.
@@ -241,9 +241,21 @@ public final class Evaluator {
   }
 
   /** Enough budget for every query of a run to converge: the most items one scored, up to a thousand. */
-  private static int budgetFor(QueryRunner.Results run) {
-    int most = Arrays.stream(run.scored).max().orElse(0);
-    return (most + 999) / 1000 * 1000;
+  private int budgetFor(QueryRunner.Results run) {
+    return recommendedBudget(Arrays.stream(run.scored).max().orElse(0), index.size());
+  }
+
+  /**
+   * The budget that lets every query converge: the most items one scored, rounded up to two
+   * significant digits (17,340 to 18,000; 412 to 420), never above the corpus.
+   */
+  static int recommendedBudget(int mostScored, int corpusSize) {
+    long step = 1;
+    while (mostScored >= 100 * step) {
+      step *= 10;
+    }
+    long rounded = (mostScored + step - 1) / step * step;
+    return (int) Math.min(rounded, Math.max(corpusSize, mostScored));
   }
 
   /**
