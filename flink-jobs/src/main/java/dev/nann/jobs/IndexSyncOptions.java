@@ -36,7 +36,7 @@ public final class IndexSyncOptions {
   public static final ConfigOption<Integer> M = key("index.m").intType().defaultValue(32)
       .withDescription("HNSW M: neighbours per node (2M at layer 0).");
   public static final ConfigOption<Integer> EF_CONSTRUCTION = key("index.ef-construction").intType().defaultValue(40)
-      .withDescription("HNSW efConstruction; the paper's 40. At 1M items 200 builds a much better graph for about 5x "
+      .withDescription("HNSW efConstruction; the paper's 40. At 1M items 200 builds a much better graph for about 4-5x "
           + "the build time (see benchmarks.md).");
   public static final ConfigOption<Integer> BUILD_THREADS = key("index.build-threads").intType().defaultValue(1)
       .withDescription("Threads of a full build (rebuild.incremental=false); the growable graph inserts on one thread.");
