@@ -240,7 +240,7 @@ public final class Evaluator {
     return row;
   }
 
-  /** Enough budget for every query of a run to converge: the most items one scored, up to a thousand. */
+  /** Enough budget for every query of a run to converge: {@link #recommendedBudget} of the most items one scored. */
   private int budgetFor(QueryRunner.Results run) {
     return recommendedBudget(Arrays.stream(run.scored).max().orElse(0), index.size());
   }

@@ -6,8 +6,8 @@ import java.lang.management.ManagementFactory;
 /**
  * How busy this JVM's JIT compiler has been since the last look: the share of one core it spent
  * compiling. A fresh local stack (broker, Flink, the jobs, the clients) hands the JIT minutes of code,
- * and on two cores its compiler threads hold half a core for the first tens of seconds, so the
- * first answers are slower than steady ones; the demo and the benches warm up until this falls.
+ * and on two cores its compiler threads hold half a core or more for the first tens of seconds, so
+ * the first answers are slower than steady ones; the demo and the benches warm up until this falls.
  */
 public final class JitActivity {
   /** Share of a core the JIT may still spend compiling when a warm-up ends. */
