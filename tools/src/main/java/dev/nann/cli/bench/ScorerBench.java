@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
  * buffer; rounds alternate between the two, and each keeps its fastest, so both see the same machine.
  * With {@code --batching} the threads' calls are also timed through the serving engine's
  * {@link MicroBatchingScorer}, which merges them into one runtime call on its dispatcher thread: where
- * merging pays on this machine and model, and where it does not.
+ * merging pays on this machine and model, and where it does not. With {@code --mixed} the plain calls are
+ * also timed at sizes drawn anew each call, as the walk makes them, against the fit.
  */
 @Command(name = "scorer", mixinStandardHelpOptions = true,
     description = "Cost of one score-network call by rows per call (one thread, or --threads side by side as the "
@@ -61,6 +62,10 @@ public final class ScorerBench implements Callable<Integer> {
 
   @Option(names = "--device-id", description = "CUDA device for --provider cuda or auto (default: ${DEFAULT-VALUE})")
   int deviceId;
+
+  @Option(names = "--mixed", description = "also time calls whose sizes are drawn anew each call from the smallest to "
+      + "the largest --rows, as the walk's change from one step to the next, against what the fit says they cost")
+  boolean mixed;
 
   @Option(names = "--batching", description = "also time the threads' calls merged into one runtime call by "
       + "micro-batching, as batching.enabled=true serves them (needs --threads 2 or more)")
@@ -112,6 +117,8 @@ public final class ScorerBench implements Callable<Integer> {
         m.provider(), threads, rounds, seconds, compareOutput ? ", pinned and allocated output alternating" : "",
         batching ? ", separate and merged calls alternating" : "", machine.describe());
     double[][] best = new double[scorers.size()][rows.size()];
+    int lo = rows.stream().mapToInt(Integer::intValue).min().orElseThrow();
+    List<ScorerCeiling.Throughput> mixedRuns = new ArrayList<>();
     for (double[] b : best) {
       java.util.Arrays.fill(b, Double.MAX_VALUE);
     }
@@ -124,6 +131,12 @@ public final class ScorerBench implements Callable<Integer> {
           best[s][i] = Math.min(best[s][i], ScorerCeiling.callNanos(itemsPerSecond, threads, n));
         }
       }
+      if (mixed) {
+        mixedRuns.add(ScorerCeiling.throughput(scorers.get(0), m.spec(), threads, lo, max, seconds, 0.2 * seconds));
+      }
+    }
+    if (mixed) {
+      reportMixed(mixedRuns, fit(best[0]), lo, max);
     }
     for (int s = 0; s < scorers.size(); s++) {
       report(scorers.get(s) == merging ? "merged" : ((OnnxScorer) scorers.get(s)).pinsOutput() ? "pinned" : "allocated",
@@ -145,14 +158,41 @@ public final class ScorerBench implements Callable<Integer> {
     }
   }
 
-  private void report(String output, double[] nanos, MachineInfo machine) {
+  /** The cost fitted through the smallest and the largest size's one-thread nanoseconds a call. */
+  private ScorerCeiling.CallCost fit(double[] nanos) {
     int first = 0;
     int last = 0;
     for (int i = 0; i < rows.size(); i++) {
       first = rows.get(i) < rows.get(first) ? i : first;
       last = rows.get(i) > rows.get(last) ? i : last;
     }
-    ScorerCeiling.CallCost fit = ScorerCeiling.CallCost.fit(rows.get(first), nanos[first], rows.get(last), nanos[last], 1);
+    return ScorerCeiling.CallCost.fit(rows.get(first), nanos[first], rows.get(last), nanos[last], 1);
+  }
+
+  /**
+   * Calls of sizes drawn anew each call against the fit at their mean size; like every size here, the
+   * round closest to the fit is kept (noise only slows a timing).
+   */
+  private void reportMixed(List<ScorerCeiling.Throughput> runs, ScorerCeiling.CallCost fit, int lo, int hi) {
+    ScorerCeiling.Throughput kept = null;
+    double keptRatio = Double.MAX_VALUE;
+    for (ScorerCeiling.Throughput t : runs) {
+      double ratio = threads * 1e9 / t.callsPerSecond() / (fit.nanosPerCall() + t.rowsPerCall() * fit.nanosPerRow());
+      if (ratio < keptRatio) {
+        keptRatio = ratio;
+        kept = t;
+      }
+    }
+    double callNanos = threads * 1e9 / kept.callsPerSecond();
+    System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-mixed").put("threads", threads)
+        .put("rows_min", lo).put("rows_max", hi).put("rows_per_call", JsonLines.round(kept.rowsPerCall(), 1))
+        .put("call_us", JsonLines.round(callNanos / 1e3, 2))
+        .put("fit_call_us", JsonLines.round((fit.nanosPerCall() + kept.rowsPerCall() * fit.nanosPerRow()) / 1e3, 2))
+        .put("over_fit", JsonLines.round(keptRatio, 3))));
+  }
+
+  private void report(String output, double[] nanos, MachineInfo machine) {
+    ScorerCeiling.CallCost fit = fit(nanos);
     for (int i = 0; i < rows.size(); i++) {
       System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer").put("output", output)
           .put("threads", threads).put("rows", rows.get(i)).put("call_us", JsonLines.round(nanos[i] / 1e3, 2))

@@ -103,8 +103,28 @@ final class ScorerCeiling {
    */
   static double itemsPerSecond(Scorer scorer, ModelSpec spec, int threads, int batchRows, double seconds,
                                double warmupSeconds) throws InterruptedException {
+    return throughput(scorer, spec, threads, batchRows, batchRows, seconds, warmupSeconds).itemsPerSecond();
+  }
+
+  /** Items and calls a second over all threads. */
+  record Throughput(double itemsPerSecond, double callsPerSecond) {
+    /** Mean rows a call. */
+    double rowsPerCall() {
+      return itemsPerSecond / Math.max(1e-9, callsPerSecond);
+    }
+  }
+
+  /**
+   * Items and calls a second over {@code seconds}, after {@code warmupSeconds}, from {@code threads}
+   * threads each scoring random rows against one random user, in calls of {@code minRows} to {@code
+   * maxRows} rows, each call's size drawn anew (the walk's calls change size from one to the next),
+   * or all of {@code maxRows} when the two are equal.
+   */
+  static Throughput throughput(Scorer scorer, ModelSpec spec, int threads, int minRows, int maxRows, double seconds,
+                               double warmupSeconds) throws InterruptedException {
     int dim = spec.itemDim();
     AtomicLong items = new AtomicLong();
+    AtomicLong calls = new AtomicLong();
     long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
     long end = warmEnd + (long) (seconds * 1e9);
     List<Thread> workers = new ArrayList<>();
@@ -112,7 +132,7 @@ final class ScorerCeiling {
       int seed = t;
       Thread w = new Thread(() -> {
         SplittableRandom rnd = new SplittableRandom(seed);
-        float[] rows = new float[batchRows * dim];
+        float[] rows = new float[maxRows * dim];
         for (int i = 0; i < rows.length; i++) {
           rows[i] = (float) rnd.nextGaussian();
         }
@@ -124,13 +144,15 @@ final class ScorerCeiling {
         }
         ScoreBatch batch = scorer.newBatch();
         try (UserState user = scorer.user(new UserFeatures(ids, history, dim))) {
-          for (int r = 0; r < batchRows; r++) {
+          for (int r = 0; r < maxRows; r++) {
             batch.putRow(r, rows, r * dim);
           }
           while (System.nanoTime() < end) {
-            scorer.score(user, batch, batchRows);
+            int n = minRows == maxRows ? maxRows : minRows + rnd.nextInt(maxRows - minRows + 1);
+            scorer.score(user, batch, n);
             if (System.nanoTime() > warmEnd) {
-              items.addAndGet(batchRows);
+              items.addAndGet(n);
+              calls.incrementAndGet();
             }
           }
         }
@@ -141,6 +163,6 @@ final class ScorerCeiling {
     for (Thread w : workers) {
       w.join();
     }
-    return items.get() / seconds;
+    return new Throughput(items.get() / seconds, calls.get() / seconds);
   }
 }

@@ -65,6 +65,20 @@ class ScorerBenchTest {
   }
 
   @Test
+  void mixedSizesAreTimedAgainstTheFitAtTheirMeanSize() {
+    String out = run("--model", System.getProperty("nann.repo", ".") + "/models/fixtures/attention-d16",
+        "--rows", "8,64", "--rounds", "2", "--seconds", "0.1", "--mixed");
+    String line = Arrays.stream(out.split("\n")).filter(l -> l.startsWith("{\"bench\":\"scorer-mixed\",\"threads\":1,"
+        + "\"rows_min\":8,\"rows_max\":64,")).findFirst().orElseThrow(() -> new AssertionError(out));
+    double rowsPerCall = Double.parseDouble(line.replaceAll(".*\"rows_per_call\":([0-9.]+).*", "$1"));
+    double callUs = Double.parseDouble(line.replaceAll(".*\"call_us\":([0-9.]+).*", "$1"));
+    double overFit = Double.parseDouble(line.replaceAll(".*\"over_fit\":([0-9.]+).*", "$1"));
+    // sizes drawn uniformly from 8 to 64 rows average about 36 over a tenth of a second of calls
+    assertTrue(rowsPerCall > 30 && rowsPerCall < 42, line);
+    assertTrue(callUs > 0 && overFit > 0 && Double.isFinite(overFit), line);
+  }
+
+  @Test
   void aSizeAboveTheLargestCallIsRefused() {
     CommandLine cmd = new CommandLine(new ScorerBench());
     cmd.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
