@@ -38,6 +38,14 @@ final class LoadDriver {
     double walkerCpuMillisPerRequest() {
       return cpuMillisPerRequestByThread.getOrDefault(ThreadCpu.WALKERS, 0.0);
     }
+
+    /**
+     * The engine's CPU per answer: its walker threads' and, with micro-batching, its score dispatcher's
+     * (where the merged calls run), everything a request costs inside the retrieval engine.
+     */
+    double engineCpuMillisPerRequest() {
+      return walkerCpuMillisPerRequest() + cpuMillisPerRequestByThread.getOrDefault(ThreadCpu.SCORE_BATCHER, 0.0);
+    }
   }
 
   /** CPU time of this whole process so far (every thread, user and system). */

@@ -103,7 +103,8 @@ public final class ServingBench implements Callable<Integer> {
   }
 
   /** One batching setting's outcome: the best rate within budget, what a request scored, Kafka's bare hop. */
-  private record ModeResult(String mode, double best, double scored, double calls, dev.nann.local.LatencyStats hop) {}
+  private record ModeResult(String mode, double best, double scored, double calls, dev.nann.local.LatencyStats hop,
+                            double engineCpuMillis) {}
 
   private static ScorerCeiling.CallCost measureCeiling(Path modelDir, int walkers, String when) throws InterruptedException {
     ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS, 3, 1.5);
@@ -123,6 +124,10 @@ public final class ServingBench implements Callable<Integer> {
     double rowsPerCall = calls > 0 ? scored / calls : CEILING_FULL_ROWS;
     double ceilingQps = scored > 0 ? cost.requestsPerSecond(scored / rowsPerCall, scored) : 0;
     double fullCallsQps = scored > 0 ? cost.itemsPerSecond(CEILING_FULL_ROWS) / scored : 0;
+    // what the engine's own CPU a request (at the highest rate held) would answer with every core to
+    // itself: the most a pipeline around it could reach, before the broker, the clients and Flink
+    int cores = Runtime.getRuntime().availableProcessors();
+    double engineQps = m.engineCpuMillis() > 0 ? cores * 1000 / m.engineCpuMillis() : 0;
     String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", m.mode())
         .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
         .put("ceiling_items_per_s", round(cost.itemsPerSecond(rowsPerCall), 0))
@@ -131,11 +136,19 @@ public final class ServingBench implements Callable<Integer> {
         .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
         .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
         .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2))
+        .put("engine_cpu_ms_per_request", round(m.engineCpuMillis(), 2)).put("engine_cpu_qps", round(engineQps, 0))
+        .put("engine_cpu_fraction_of_ceiling", round(ceilingQps > 0 ? engineQps / ceilingQps : 0, 2))
         .put("jvm_options", heapOptions()).putPOJO("machine", machine.toJson()));
     System.err.printf(java.util.Locale.ROOT, "[bench] %s: %.0f req/s within p99 %.0f ms = %.2f of the scorer's ceiling at "
         + "the walk's calls (%.0f req/s: %.1f calls, %.0f items a request; %.0f req/s in calls of %d rows)%n", m.mode(),
         best, budgetMs, ceilingQps > 0 ? best / ceilingQps : 0, ceilingQps, scored / rowsPerCall, scored, fullCallsQps,
         CEILING_FULL_ROWS);
+    if (engineQps > 0) {
+      System.err.printf(java.util.Locale.ROOT, "[bench] %s: at %.0f req/s the engine itself spent %.2f ms of CPU a "
+          + "request (user network, walk, score calls); with all %d cores to itself it would answer at most %.0f "
+          + "req/s = %.2f of the ceiling, before the broker, the clients and Flink take their share%n", m.mode(), best,
+          m.engineCpuMillis(), cores, engineQps, ceilingQps > 0 ? engineQps / ceilingQps : 0);
+    }
     return summary;
   }
 
@@ -176,6 +189,8 @@ public final class ServingBench implements Callable<Integer> {
         LoadDriver.warm(stack, corpus, firstRate, load.k);
         double scored = 0;
         double calls = 0;
+        double engineCpuAtBest = 0;   // the engine's CPU a request at the highest rate held so far
+        double heldRate = 0;
         boolean rested = false;
         RateLadder ladder = new RateLadder(load.rates(), climb != null ? climb : load.ratesGiven() ? 1 : DEFAULT_CLIMB);
         for (OptionalDouble next = ladder.next(MAX_RATE); next.isPresent();
@@ -219,6 +234,10 @@ public final class ServingBench implements Callable<Integer> {
             scored = r.meanScored();
             calls = r.meanCalls();
           }
+          if (held && rate > heldRate) {
+            heldRate = rate;
+            engineCpuAtBest = r.engineCpuMillisPerRequest();
+          }
           boolean stop = !keptUp || r.client().quantile(0.99) > 4 * budgetMs;
           ladder.record(rate, held, stop);
           if (!held) {
@@ -233,7 +252,7 @@ public final class ServingBench implements Callable<Integer> {
         dev.nann.local.LatencyStats hop = KafkaHop.measure(stack.kafka, firstRate, (int) Math.ceil(5 * firstRate));
         System.err.printf(java.util.Locale.ROOT, "[bench] one bare Kafka hop (producer, broker, read_committed consumer; "
             + "the job idle): p50 %.2f ms, p99 %.2f ms%n", hop.quantile(0.5), hop.quantile(0.99));
-        results.add(new ModeResult(mode, ladder.best(), scored, calls, hop));
+        results.add(new ModeResult(mode, ladder.best(), scored, calls, hop, engineCpuAtBest));
       }
     }
     // again with the stack gone and the compiler quiet; each call size keeps its faster timing

@@ -114,4 +114,17 @@ class LoadDriverTest {
         "the broker-named thread's ~200 ms: " + ms);
     assertTrue(ms.get(ThreadCpu.WALKERS) < 20, "no walker ran: " + ms);
   }
+  /** The engine's CPU a request is its walkers' and, with micro-batching, its score dispatcher's, where merged calls run. */
+  @Test
+  void theEnginesCpuIsItsWalkersAndItsScoreDispatchers() {
+    java.util.Map<String, Double> separate = java.util.Map.of(ThreadCpu.WALKERS, 4.0, ThreadCpu.KAFKA_BROKER, 0.8);
+    java.util.Map<String, Double> merged = java.util.Map.of(ThreadCpu.WALKERS, 1.2, ThreadCpu.SCORE_BATCHER, 4.6,
+        ThreadCpu.KAFKA_BROKER, 0.8);
+    assertEquals(4.0, step(separate).engineCpuMillisPerRequest(), 1e-9, "the broker's share is not the engine's");
+    assertEquals(5.8, step(merged).engineCpuMillisPerRequest(), 1e-9);
+  }
+
+  private static LoadDriver.Step step(java.util.Map<String, Double> byThread) {
+    return new LoadDriver.Step(100, 1000, 0, null, null, null, 2000, 30, java.util.Map.of(), 0, 0, 6.0, 1.2, byThread);
+  }
 }
