@@ -3,7 +3,6 @@ package dev.nann.cli;
 import dev.nann.client.NannClient;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
-import dev.nann.local.JitActivity;
 import dev.nann.local.LatencyStats;
 import dev.nann.local.LocalStack;
 import dev.nann.local.ServingClient;
@@ -122,9 +121,8 @@ public final class DemoCommand implements Callable<Integer> {
     // requests go through the application client: one future per request, each answered once
     try (NannClient nann = new NannClient(stack.config.get(ServingOptions.BOOTSTRAP_SERVERS),
         stack.config.get(ServingOptions.TOPIC_REQUESTS), stack.config.get(ServingOptions.TOPIC_RESPONSES), Map.of())) {
-      JitActivity jit = new JitActivity();
-      boolean warming = warmUpSeconds > 0 && jit.measurable();
-      System.err.printf("[demo] serving. %s%s%n", warming ? "Warming up first (at most " + warmUpSeconds
+      DemoWarmUp warmUp = new DemoWarmUp(warmUpSeconds, System.err);
+      System.err.printf("[demo] serving. %s%s%n", warmUp.warming() ? "Warming up first (at most " + warmUpSeconds
           + " s, until the JIT settles; those answers are shown, not counted). " : "",
           requests > 0 ? "Stops after " + requests + " answers." : "Ctrl-C stops.");
       List<Long> users = new ArrayList<>(known);
@@ -136,17 +134,14 @@ public final class DemoCommand implements Callable<Integer> {
       int errors = 0;
       int sent = 0;            // counted requests sent
       int inFlight = 0;
-      int warmAnswers = 0;
-      int warmTicks = 0;
-      long warmStart = System.nanoTime();
-      long start = warmStart;
+      long start = System.nanoTime();
       long lastStats = start;
       long lastAnswerNanos = start;
       long intervalNanos = (long) (1e9 / rate);
       long nextSend = start;
       while (!stop.get() && (requests == 0 || answered < requests)) {
         long now = System.nanoTime();
-        while (now >= nextSend && (warming || requests == 0 || sent < requests)) {
+        while (now >= nextSend && (warmUp.warming() || requests == 0 || sent < requests)) {
           for (int e = 0; e < eventsPerRequest && next < events.size(); e++, next++) {
             client.send(event(events.get(next)));
             if (known.add(events.get(next).user())) {
@@ -156,7 +151,7 @@ public final class DemoCommand implements Callable<Integer> {
           // mostly users with history; now and then one never seen (cold start)
           long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
           long sentAt = System.nanoTime();
-          boolean counted = !warming;
+          boolean counted = !warmUp.warming();
           nann.retrieve(NannClient.request(user, k))
               .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f, counted)));
           inFlight++;
@@ -172,7 +167,10 @@ public final class DemoCommand implements Callable<Integer> {
           RetrievalResponse resp = a.response();
           inFlight--;
           boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
-          int shown = a.counted() ? ++answered : ++warmAnswers;
+          if (!a.counted()) {
+            warmUp.answered();
+          }
+          int shown = a.counted() ? ++answered : warmUp.answers();
           if (a.counted()) {
             lastAnswerNanos = System.nanoTime();
             clientLatency.add(a.clientMillis());
@@ -185,18 +183,9 @@ public final class DemoCommand implements Callable<Integer> {
         }
         if (System.nanoTime() - lastStats > 2_000_000_000L) {
           lastStats = System.nanoTime();
-          if (warming) {
-            double share = jit.shareSinceLast();
-            double secs = (lastStats - warmStart) / 1e9;
-            if (share <= JitActivity.SETTLED_SHARE || secs >= warmUpSeconds) {
-              warming = false;
-              start = lastStats;
-              System.err.printf(Locale.ROOT, "[demo] warmed up: %,d answers in %.0f s, the JIT compiling %.0f%% of a "
-                  + "core over the last 2 s; counting from here%n", warmAnswers, secs, 100 * share);
-            } else if (++warmTicks % 5 == 0) {   // every 10 s
-              System.err.printf(Locale.ROOT, "[demo] warming up: %,d answers, the JIT compiling %.0f%% of a core%n",
-                  warmAnswers, 100 * share);
-            }
+          if (warmUp.warming()) {
+            warmUp.look();
+            start = warmUp.endNanos();   // the counting's clock starts when the warm-up ends
             continue;
           }
           double secs = (lastStats - start) / 1e9;
@@ -214,7 +203,7 @@ public final class DemoCommand implements Callable<Integer> {
           .put("p99_ms", JsonLines.round(clientLatency.quantile(0.99), 1)).put("qps", JsonLines.round(answered / secs, 1))
           .put("job_p50_ms", JsonLines.round(latency.quantile(0.5), 1))
           .put("job_p99_ms", JsonLines.round(latency.quantile(0.99), 1))
-          .put("warm_up_answers", warmAnswers).put("warm_up_s", JsonLines.round((start - warmStart) / 1e9, 1))
+          .put("warm_up_answers", warmUp.answers()).put("warm_up_s", JsonLines.round(warmUp.seconds(), 1))
           .put("delivery", stack.config.get(ServingOptions.DELIVERY))));
       return requests > 0 && answered < requests ? 1 : 0;
     }
