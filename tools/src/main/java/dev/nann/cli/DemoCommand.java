@@ -167,15 +167,15 @@ public final class DemoCommand implements Callable<Integer> {
           RetrievalResponse resp = a.response();
           inFlight--;
           boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
-          if (!a.counted()) {
-            warmUp.answered();
-          }
-          int shown = a.counted() ? ++answered : warmUp.answers();
+          int shown;
           if (a.counted()) {
+            shown = ++answered;
             lastAnswerNanos = System.nanoTime();
             clientLatency.add(a.clientMillis());
             latency.add(resp.getLatencyMillis());
             errors += ok ? 0 : 1;
+          } else {
+            shown = warmUp.answered();
           }
           if (showEvery > 0 && ((shown - 1) % showEvery == 0 || !ok)) {   // the 1st, (n+1)th, ... answer
             System.out.println(describe(resp, a.clientMillis(), catalog));
@@ -185,7 +185,9 @@ public final class DemoCommand implements Callable<Integer> {
           lastStats = System.nanoTime();
           if (warmUp.warming()) {
             warmUp.look();
-            start = warmUp.endNanos();   // the counting's clock starts when the warm-up ends
+            if (!warmUp.warming()) {
+              start = warmUp.endNanos();   // the counting's clock starts when the warm-up ends
+            }
             continue;
           }
           double secs = (lastStats - start) / 1e9;

@@ -33,9 +33,9 @@ final class DemoWarmUp {
     return warming;
   }
 
-  /** Counts one warm-up answer. */
-  void answered() {
-    answers++;
+  /** Counts one warm-up answer; returns how many there have been. */
+  int answered() {
+    return ++answers;
   }
 
   /** Warm-up answers so far. */

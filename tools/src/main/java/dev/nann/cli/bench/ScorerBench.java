@@ -174,21 +174,15 @@ public final class ScorerBench implements Callable<Integer> {
    * round closest to the fit is kept (noise only slows a timing).
    */
   private void reportMixed(List<ScorerCeiling.Throughput> runs, ScorerCeiling.CallCost fit, int lo, int hi) {
-    ScorerCeiling.Throughput kept = null;
-    double keptRatio = Double.MAX_VALUE;
-    for (ScorerCeiling.Throughput t : runs) {
-      double ratio = threads * 1e9 / t.callsPerSecond() / (fit.nanosPerCall() + t.rowsPerCall() * fit.nanosPerRow());
-      if (ratio < keptRatio) {
-        keptRatio = ratio;
-        kept = t;
-      }
-    }
-    double callNanos = threads * 1e9 / kept.callsPerSecond();
+    ScorerCeiling.Throughput kept = runs.stream()
+        .min(java.util.Comparator.comparingDouble(t -> t.callNanos(threads) / fit.callNanos(t.rowsPerCall())))
+        .orElseThrow();
+    double callNanos = kept.callNanos(threads);
+    double fitNanos = fit.callNanos(kept.rowsPerCall());
     System.out.println(JsonLines.line(JsonLines.object().put("bench", "scorer-mixed").put("threads", threads)
         .put("rows_min", lo).put("rows_max", hi).put("rows_per_call", JsonLines.round(kept.rowsPerCall(), 1))
-        .put("call_us", JsonLines.round(callNanos / 1e3, 2))
-        .put("fit_call_us", JsonLines.round((fit.nanosPerCall() + kept.rowsPerCall() * fit.nanosPerRow()) / 1e3, 2))
-        .put("over_fit", JsonLines.round(keptRatio, 3))));
+        .put("call_us", JsonLines.round(callNanos / 1e3, 2)).put("fit_call_us", JsonLines.round(fitNanos / 1e3, 2))
+        .put("over_fit", JsonLines.round(callNanos / fitNanos, 3))));
   }
 
   private void report(String output, double[] nanos, MachineInfo machine) {

@@ -42,8 +42,8 @@ final class ScorerCeiling {
       return new CallCost(Math.max(0, smallNanos - perRow * smallRows), perRow, threads);
     }
 
-    /** One thread's nanoseconds for a call of {@code rows} rows. */
-    double callNanos(int rows) {
+    /** One thread's nanoseconds for a call of {@code rows} rows (a mean over calls may be fractional). */
+    double callNanos(double rows) {
       return nanosPerCall + rows * nanosPerRow;
     }
 
@@ -111,6 +111,11 @@ final class ScorerCeiling {
     /** Mean rows a call. */
     double rowsPerCall() {
       return itemsPerSecond / Math.max(1e-9, callsPerSecond);
+    }
+
+    /** One thread's nanoseconds a call, when {@code threads} threads called side by side. */
+    double callNanos(int threads) {
+      return threads * 1e9 / Math.max(1e-9, callsPerSecond);
     }
   }
 

@@ -190,7 +190,6 @@ public final class ServingBench implements Callable<Integer> {
         double scored = 0;
         double calls = 0;
         double engineCpuAtBest = 0;   // the engine's CPU a request at the highest rate held so far
-        double heldRate = 0;
         boolean rested = false;
         RateLadder ladder = new RateLadder(load.rates(), climb != null ? climb : load.ratesGiven() ? 1 : DEFAULT_CLIMB);
         for (OptionalDouble next = ladder.next(MAX_RATE); next.isPresent();
@@ -234,8 +233,7 @@ public final class ServingBench implements Callable<Integer> {
             scored = r.meanScored();
             calls = r.meanCalls();
           }
-          if (held && rate > heldRate) {
-            heldRate = rate;
+          if (held && rate > ladder.best()) {   // before the ladder records it: a new highest rate held
             engineCpuAtBest = r.engineCpuMillisPerRequest();
           }
           boolean stop = !keptUp || r.client().quantile(0.99) > 4 * budgetMs;
