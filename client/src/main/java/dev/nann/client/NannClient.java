@@ -21,6 +21,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -59,6 +60,7 @@ public final class NannClient implements AutoCloseable {
   private final AtomicLong undecodable = new AtomicLong();
   private final Thread reader;
   private volatile boolean closed;
+  private volatile Throwable readerFailure;   // why the reader thread stopped, if not closed
 
   /**
    * Connects and starts reading answers from now on.
@@ -86,12 +88,27 @@ public final class NannClient implements AutoCloseable {
     // no fetch.max.wait.ms of our own: the broker holds each fetch until an answer arrives (Kafka's
     // 500 ms default), as fast as polling every few ms (measured side by side on the demo) without
     // an empty fetch every few ms from every idle client
-    this.consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-    List<TopicPartition> parts = new ArrayList<>();
-    consumer.partitionsFor(responsesTopic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
-    consumer.assign(parts);
-    consumer.seekToEnd(parts);
-    parts.forEach(consumer::position);   // fix the start now, before any request is sent
+    KafkaConsumer<byte[], byte[]> answers = null;
+    try {
+      answers = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+      List<TopicPartition> parts = new ArrayList<>();
+      List<PartitionInfo> found = answers.partitionsFor(responsesTopic);
+      if (found == null || found.isEmpty()) {
+        throw new IllegalArgumentException("the responses topic '" + responsesTopic + "' does not exist on " + bootstrap
+            + " (the serving job creates it in local runs; create it, or name the job's topics.responses)");
+      }
+      found.forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+      answers.assign(parts);
+      answers.seekToEnd(parts);
+      parts.forEach(answers::position);   // fix the start now, before any request is sent
+    } catch (RuntimeException e) {
+      if (answers != null) {
+        answers.close(Duration.ZERO);
+      }
+      producer.close(Duration.ZERO);
+      throw e;
+    }
+    this.consumer = answers;
     this.reader = new Thread(this::readAnswers, "nann-client-answers");
     reader.setDaemon(true);
     reader.start();
@@ -110,25 +127,37 @@ public final class NannClient implements AutoCloseable {
    * written in a newer schema than it knows) fails the future at once with the reason.
    *
    * @throws IllegalArgumentException for a request without an id, or one whose id is still pending
+   * @throws IllegalStateException when this client's answer reader has stopped on a Kafka error (the
+   *     reason is the cause): make a new client
    */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request) {
     String id = request.getRequestId();
     if (id == null || id.isEmpty()) {
       throw new IllegalArgumentException("a request needs a requestId (request(...) makes one)");
     }
+    Throwable stopped = readerFailure;
+    if (stopped != null) {
+      throw new IllegalStateException("this client stopped reading answers: " + stopped, stopped);
+    }
+    byte[] value = requests.encode(request);   // a request that cannot be encoded fails here, registering nothing
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
     if (pending.putIfAbsent(id, f) != null) {
       throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
     }
     f.whenComplete((r, e) -> pending.remove(id, f));
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
-        Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), requests.encode(request));
+        Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), value);
     rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());   // the job times its latency from here, to the us
-    producer.send(rec, (meta, e) -> {
-      if (e != null) {
-        f.completeExceptionally(e);
-      }
-    });
+    try {
+      producer.send(rec, (meta, e) -> {
+        if (e != null) {
+          f.completeExceptionally(e);
+        }
+      });
+    } catch (RuntimeException e) {   // a closed producer, a record too large: the request was not sent
+      f.completeExceptionally(e);
+      throw e;
+    }
     return f;
   }
 
@@ -154,7 +183,7 @@ public final class NannClient implements AutoCloseable {
           RetrievalResponse r;
           try {
             r = responses.decode(rec.value());
-          } catch (IOException e) {
+          } catch (IOException e) {   // one record this client cannot read: the others go on
             undecodable.incrementAndGet();
             failPending(rec.key(), e);
             continue;
@@ -169,6 +198,12 @@ public final class NannClient implements AutoCloseable {
       }
     } catch (WakeupException e) {
       // closing
+    } catch (RuntimeException | Error e) {
+      // the consumer failed (authorisation revoked, the topic deleted): no answer can arrive any more,
+      // so every waiting request fails now and later ones at once, instead of each timing out unexplained
+      readerFailure = e;
+      IllegalStateException stop = new IllegalStateException("this client stopped reading answers: " + e, e);
+      pending.values().forEach(f -> f.completeExceptionally(stop));
     } finally {
       consumer.close();
     }

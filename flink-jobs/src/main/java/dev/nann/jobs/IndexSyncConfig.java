@@ -34,6 +34,7 @@ public final class IndexSyncConfig extends JobSettings {
       throw new IllegalArgumentException("setting 'index.shards' must be in [1, " + dev.nann.shard.ShardAssignment.MAX_SHARDS
           + "], got " + shards);
     }
+    c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);

@@ -44,6 +44,9 @@ public final class IndexSyncOptions {
       .withDescription("Catalog changes that trigger a rebuild.");
   public static final ConfigOption<Integer> MAX_INTERVAL_MS = key("rebuild.max-interval-ms").intType().defaultValue(60_000)
       .withDescription("Longest pending changes wait for a rebuild.");
+  public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("catalog.max-record-bytes").intType()
+      .defaultValue(65_536).withDescription("Larger item-embeddings records (key, value and headers) are dead-lettered "
+          + "unread; the catalog keeps every item in state. In [1024, 1048576].");
   public static final ConfigOption<Integer> KEEP = key("snapshots.keep").intType().defaultValue(3)
       .withDescription("Snapshot files kept.");
   public static final ConfigOption<String> DR_DIR = key("dr.dir").stringType().noDefaultValue()

@@ -108,6 +108,18 @@ public abstract class JobSettings implements Serializable {
     return conf.get(option);
   }
 
+  /**
+   * Refuses a numeric setting outside {@code [min, max]}.
+   *
+   * @throws IllegalArgumentException naming the setting, the range and the value
+   */
+  protected void requireRange(ConfigOption<? extends Number> option, long min, long max) {
+    long v = get(option).longValue();
+    if (v < min || v > max) {
+      throw new IllegalArgumentException("setting '" + option.key() + "' must be in [" + min + ", " + max + "], got " + v);
+    }
+  }
+
   /** The values given (defaults not included), as a properties file would hold them; secrets unmasked. */
   public Map<String, String> given() {
     return new TreeMap<>(given);

@@ -20,6 +20,9 @@ public final class ServingConfig extends JobSettings {
   /** Every serving setting, by key. */
   public static final List<DeclaredOption> OPTIONS = DeclaredOption.of(ServingOptions.class, ServingOptions.REQUIRED);
 
+  /** Most items one answer may hold (search.max-k's ceiling): 10,000 items and scores are about 140 KB. */
+  public static final int MAX_ANSWER_ITEMS = 10_000;
+
   private ServingConfig(Map<String, String> overrides) {
     super(OPTIONS, overrides);
   }
@@ -33,6 +36,13 @@ public final class ServingConfig extends JobSettings {
   public static ServingConfig of(Map<String, String> overrides) {
     ServingConfig c = new ServingConfig(overrides);
     c.engine();   // validates search and engine settings now
+    // an answer (up to max-k items and its request's headers) must fit a Kafka record of the default
+    // 1 MB, or the sink fails the job on it after every restart
+    c.requireRange(MAX_K, 1, MAX_ANSWER_ITEMS);
+    c.requireRange(MAX_RECORD_BYTES, 1024, 256 * 1024);
+    c.requireRange(FEED_K, 1, c.get(MAX_K));
+    c.requireRange(MAX_SEQUENCE, 1, Integer.MAX_VALUE);
+    c.requireRange(STATE_TTL_MS, 0, Long.MAX_VALUE);
     if (!Set.of("committed", "earliest", "latest").contains(c.get(STARTING_OFFSETS))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
     }

@@ -91,7 +91,8 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> HNSW_EF = key("search.hnsw-ef").intType()
       .defaultValue(SearchParams.DEFAULTS.hnswEf()).withDescription("Layer-0 ef of mode hnsw (HNSW-retrieval).");
   public static final ConfigOption<Integer> MAX_K = key("search.max-k").intType()
-      .defaultValue(EngineConfig.DEFAULT_MAX_K).withDescription("Largest k a request may ask for.");
+      .defaultValue(EngineConfig.DEFAULT_MAX_K).withDescription("Largest k a request may ask for, at most "
+          + "10000 (an answer of more items might not fit a Kafka record).");
 
   public static final ConfigOption<Boolean> ALLOW_BRUTE = key("search.allow-brute").booleanType()
       .defaultValue(EngineConfig.DEFAULT_ALLOW_BRUTE).withDescription("Whether clients may ask for mode brute, a scan "
@@ -136,14 +137,16 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> ASYNC_TIMEOUT_MS = key("async.timeout-ms").intType().defaultValue(2000)
       .withDescription("After this a request is answered TIMEOUT.");
   public static final ConfigOption<Integer> MAX_SEQUENCE = key("state.max-sequence").intType().defaultValue(50)
-      .withDescription("L, behaviour items kept per user in keyed state.");
+      .withDescription("L, behaviour items kept per user in keyed state (>= 1).");
   public static final ConfigOption<Long> STATE_TTL_MS = key("state.ttl-ms").longType().defaultValue(30L * 24 * 3600 * 1000)
       .withDescription("A user's behaviour state expires this long after their last event (RocksDB drops it while "
           + "compacting); 0 keeps it forever. Turning it on or off needs a fresh state (not a restore).");
   public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
-      .withDescription("Items pushed to the candidates topic per trigger event.");
+      .withDescription("Items pushed to the candidates topic per trigger event, in [1, search.max-k].");
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("serving.max-record-bytes").intType()
-      .defaultValue(65_536).withDescription("Larger input records are dead-lettered unread.");
+      .defaultValue(65_536).withDescription("Larger requests, user events and item-embeddings records (key, value and "
+          + "headers) are dead-lettered unread. In [1024, 262144]: an answer carries its request's headers back, and "
+          + "with up to search.max-k items it must stay within Kafka's default record size of 1 MB.");
   public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
       .defaultValue(5000).withDescription("Checkpoint interval (RocksDB, incremental); with exactly-once delivery, "
           + "answers become visible at this pace.");

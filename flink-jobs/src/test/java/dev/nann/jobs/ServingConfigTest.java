@@ -65,6 +65,23 @@ class ServingConfigTest {
   }
 
   @Test
+  void refusesSettingsAJobCouldNotLiveWith() {
+    // each would fail every record or every answer of a certain kind once the job runs: an answer too
+    // large for a Kafka record, a feed k the engine refuses, a behaviour window that cannot hold an item
+    ServingConfig ok = ServingConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s"));
+    Map<String, String> refused = Map.of("search.max-k", "10001", "serving.max-record-bytes", "300000",
+        "state.max-sequence", "0", "state.ttl-ms", "-1", "feed.k", "0");
+    refused.forEach((key, value) -> {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ok.with(Map.of(key, value)));
+      assertTrue(e.getMessage().startsWith("setting '" + key + "' must be in ["), e.getMessage());
+    });
+    IllegalArgumentException feed = assertThrows(IllegalArgumentException.class,
+        () -> ok.with(Map.of("search.max-k", "100", "feed.k", "101")));
+    assertEquals("setting 'feed.k' must be in [1, 100], got 101", feed.getMessage());
+    assertEquals(10_000, ok.with(Map.of("search.max-k", "10000")).get(ServingOptions.MAX_K));
+  }
+
+  @Test
   void handsKafkaPropertiesThroughRefusesTheOnesNannControlsAndMasksSecrets(@TempDir Path dir) throws Exception {
     String jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"nann\" password=\"s3cr3t-pw\";";
     Path f = dir.resolve("serving.properties");

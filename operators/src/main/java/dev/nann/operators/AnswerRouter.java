@@ -21,8 +21,8 @@ import org.apache.flink.util.OutputTag;
  * The last step before the sinks: stamps each answer's end-to-end latency (from when the request
  * was sent, by the client's {@link SentAtHeader} or else the Kafka record timestamp, to now), counts
  * it, and routes it: request answers to the main output (responses topic), trigger answers to
- * {@link #FEED} (candidates topic). Metrics: answers/s, end-to-end latency histogram, a counter per
- * status.
+ * {@link #FEED} (candidates topic) when they are {@link #feedable}. Metrics: answers/s, end-to-end
+ * latency histogram, a counter per status, feed answers dropped.
  */
 public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOutput> {
   public static final OutputTag<ServingOutput> FEED = new OutputTag<>("feed", new AvroTypeInfo<>(ServingOutput.class));
@@ -30,6 +30,7 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
   private transient Histogram latency;
   private transient Counter answers;
   private transient Map<ResponseStatus, Counter> byStatus;
+  private transient Counter feedDropped;
 
   @Override
   public void open(OpenContext ctx) {
@@ -37,10 +38,21 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
     answers = g.counter("answers");
     g.meter("answersPerSecond", new MeterView(answers));
     latency = g.histogram("endToEndLatencyMs", new DescriptiveStatisticsHistogram(10_000));
+    feedDropped = g.counter("feedDropped");
     byStatus = new EnumMap<>(ResponseStatus.class);
     for (ResponseStatus s : ResponseStatus.values()) {
       byStatus.put(s, g.addGroup("status", s.name()).counter("answers"));
     }
+  }
+
+  /**
+   * Whether a trigger event's answer goes to the candidates topic: a feed record has no status, so
+   * an error (no index yet, a timeout, a scorer error) or a partial answer would read as an empty or
+   * short list of candidates and could wipe what a consumer holds for the user. Those are counted
+   * ({@code feedDropped}) and the user's next trigger event tries again.
+   */
+  static boolean feedable(ResponseStatus status) {
+    return status == ResponseStatus.OK || status == ResponseStatus.COLD_START;
   }
 
   /**
@@ -82,7 +94,11 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
     latency.update((long) e2e);
     byStatus.get(out.getResponse().getStatus()).inc();
     if (out.getFeed()) {
-      ctx.output(FEED, out);
+      if (feedable(out.getResponse().getStatus())) {
+        ctx.output(FEED, out);
+      } else {
+        feedDropped.inc();
+      }
     } else {
       main.collect(out);
     }

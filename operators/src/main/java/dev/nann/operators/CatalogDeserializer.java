@@ -10,16 +10,23 @@ import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
- * Decodes item-embeddings records for the index-sync job. Never throws: an undecodable record, or
- * an upsert whose embedding has the wrong dimension or a non-finite value, becomes a dead letter.
+ * Decodes item-embeddings records for the index-sync job. Never throws: a record too large, an
+ * undecodable one, or an upsert whose embedding has the wrong dimension or a non-finite value, becomes
+ * a dead letter.
  */
 public final class CatalogDeserializer implements KafkaRecordDeserializationSchema<CatalogInput> {
   private final int dim;
+  private final int maxRecordBytes;
   private transient AvroCodec<ItemEmbedding> codec;
 
-  /** @param dim the dimension every upserted embedding must have */
-  public CatalogDeserializer(int dim) {
+  /**
+   * @param dim the dimension every upserted embedding must have
+   * @param maxRecordBytes larger records (key, value and headers) are dead-lettered before decoding:
+   *     the catalog keeps every item in state
+   */
+  public CatalogDeserializer(int dim, int maxRecordBytes) {
     this.dim = dim;
+    this.maxRecordBytes = maxRecordBytes;
   }
 
   @Override
@@ -29,6 +36,7 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
     }
     CatalogInput in = new CatalogInput();
     try {
+      RecordLimit.check(record, maxRecordBytes, "catalog.max-record-bytes");
       ItemEmbedding item = codec.decode(record.value());
       validate(item, dim);
       in.setItem(item);

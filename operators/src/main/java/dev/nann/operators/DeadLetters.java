@@ -9,16 +9,19 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class DeadLetters {
   /** Bytes of the original key and value kept in a dead letter (the rest is cut, and said so). */
   public static final int KEPT_BYTES = 64 * 1024;
+  /** Characters of a reason kept (a reason quoting a hostile record could otherwise be as large as it). */
+  public static final int KEPT_REASON_CHARS = 1024;
 
   private DeadLetters() {}
 
-  /** A dead letter naming the record's topic, partition and offset, with the reason. */
+  /** A dead letter naming the record's topic, partition and offset, with the reason (cut to {@link #KEPT_REASON_CHARS}). */
   public static DeadLetter of(ConsumerRecord<byte[], byte[]> record, String reason) {
     DeadLetter d = new DeadLetter();
     d.setTopic(record.topic());
     d.setPartition(record.partition());
     d.setOffset(record.offset());
-    d.setReason(reason);
+    d.setReason(reason.length() <= KEPT_REASON_CHARS ? reason
+        : reason.substring(0, KEPT_REASON_CHARS) + "... (" + (reason.length() - KEPT_REASON_CHARS) + " more characters cut)");
     d.setKey(keep(record.key()));
     d.setValue(keep(record.value()));
     d.setFailedAtMillis(System.currentTimeMillis());

@@ -20,6 +20,7 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
   private final String modelTopic;
   private final String itemTopic;
   private final int dim;
+  private final int maxRecordBytes;
   private transient AvroCodec<IndexDescriptor> indexes;
   private transient AvroCodec<ModelDescriptor> models;
   private transient AvroCodec<dev.nann.schemas.ItemEmbedding> items;
@@ -27,12 +28,16 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
   /**
    * @param itemTopic item-embeddings, whose changes feed the fresh set
    * @param dim the dimension every upserted embedding must have (the model's)
+   * @param maxRecordBytes larger item-embeddings records (key, value and headers) are dead-lettered
+   *     before decoding: every subtask keeps the fresh set's changes in its broadcast state (an index
+   *     descriptor of many shards may be larger, and is kept only while current)
    */
-  public DescriptorDeserializer(String indexTopic, String modelTopic, String itemTopic, int dim) {
+  public DescriptorDeserializer(String indexTopic, String modelTopic, String itemTopic, int dim, int maxRecordBytes) {
     this.indexTopic = indexTopic;
     this.modelTopic = modelTopic;
     this.itemTopic = itemTopic;
     this.dim = dim;
+    this.maxRecordBytes = maxRecordBytes;
   }
 
   @Override
@@ -46,17 +51,21 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
     try {
       if (record.topic().equals(indexTopic)) {
         IndexDescriptor d = indexes.decode(record.value());
-        if (d.getVersion() < 0 || d.getUri().isBlank() || d.getSha256().length() != 64 || d.getDim() < 1) {
-          throw new IllegalArgumentException("index descriptor needs version >= 0, a uri, a 64-hex sha256 and dim >= 1: " + d);
+        String wrong = wrong(d);
+        if (wrong != null) {
+          throw new IllegalArgumentException("index descriptor version " + d.getVersion() + " refused: " + wrong);
         }
         u.setIndex(d);
       } else if (record.topic().equals(modelTopic)) {
         ModelDescriptor d = models.decode(record.value());
         if (d.getVersion().isBlank() || d.getUri().isBlank()) {
-          throw new IllegalArgumentException("model descriptor needs a version and a uri: " + d);
+          throw new IllegalArgumentException("model descriptor refused: it needs a version and a uri (version "
+              + (d.getVersion().isBlank() ? "empty" : "of " + d.getVersion().length() + " characters") + ", uri "
+              + (d.getUri().isBlank() ? "empty" : "of " + d.getUri().length() + " characters") + ")");
         }
         u.setModel(d);
       } else if (record.topic().equals(itemTopic)) {
+        RecordLimit.check(record, maxRecordBytes, "serving.max-record-bytes");
         dev.nann.schemas.ItemEmbedding item = items.decode(record.value());
         CatalogDeserializer.validate(item, dim);
         if (item.getUpdatedAtMillis() <= 0) {
@@ -73,6 +82,26 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
       u.setDeadLetter(DeadLetters.of(record, DeadLetters.describe(e)));
     }
     out.collect(u);
+  }
+
+  /**
+   * What is wrong with an index descriptor's fields, or null: names the field and its size, never
+   * quotes the record (a hostile one could be as large as Kafka allows).
+   */
+  static String wrong(IndexDescriptor d) {
+    if (d.getVersion() < 0) {
+      return "version must be >= 0";
+    }
+    if (d.getUri().isBlank()) {
+      return "the uri is empty";
+    }
+    if (!d.getSha256().matches("[0-9a-fA-F]{64}")) {
+      return "sha256 must be 64 hex digits (it has " + d.getSha256().length() + " characters)";
+    }
+    if (d.getDim() < 1) {
+      return "dim must be >= 1, got " + d.getDim();
+    }
+    return null;
   }
 
   @Override

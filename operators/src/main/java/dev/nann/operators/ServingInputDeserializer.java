@@ -28,7 +28,7 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
   private transient AvroCodec<UserEvent> events;
 
   /**
-   * @param maxRecordBytes larger values are dead-lettered before decoding
+   * @param maxRecordBytes larger records (key, value and headers) are dead-lettered before decoding
    */
   public ServingInputDeserializer(String requestsTopic, String eventsTopic, int maxRecordBytes) {
     this.requestsTopic = requestsTopic;
@@ -48,15 +48,13 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
       events = AvroCodec.of(UserEvent.class);
     }
     ServingInput in = new ServingInput();
-    in.setHeaders(headers(record));
+    in.setHeaders(new HashMap<>());
     in.setReceivedAtMillis(record.timestamp() > 0 ? record.timestamp() : System.currentTimeMillis());
     in.setDecodedAtMicros(RequestProtocol.nowMicros());
     byte[] value = record.value();
     try {
-      if (value != null && value.length > maxRecordBytes) {
-        throw new IllegalArgumentException("record of " + value.length + " bytes exceeds the limit of "
-            + maxRecordBytes + " bytes (serving.max-record-bytes)");
-      }
+      RecordLimit.check(record, maxRecordBytes, "serving.max-record-bytes");
+      in.setHeaders(headers(record));   // within the limit: they go back out on the answer
       if (record.topic().equals(requestsTopic)) {
         RetrievalRequest r = requests.decode(value);
         if (r.getRequestId() == null || r.getRequestId().isBlank()) {

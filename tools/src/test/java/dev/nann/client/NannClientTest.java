@@ -33,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The application client against a real serving job (default, at-least-once responses): every
  * request's future completes with its own answer, a repeated answer (what a job restart can
  * produce) completes nothing twice and is counted, another client's answer is skipped, a request
- * nobody answers times out, and one whose answer cannot be read fails at once with the reason.
+ * nobody answers times out, one whose answer cannot be read fails at once with the reason (and the
+ * client reads on), and a responses topic that does not exist is refused when the client is made.
  */
 class NannClientTest {
   private static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
@@ -110,7 +111,39 @@ class NannClientTest {
         assertTrue(bad.getCause().getMessage().startsWith("the answer to request " + id + " could not be read: written "
             + "with an unknown schema"), bad.getCause().getMessage());
         assertTrue(unserved.undecodable() >= 1);
+
+        // an answer whose status is a well-formed varint too long for an Avro int (which Avro's own
+        // reader fails on with an unchecked error) fails its request the same way, and the client
+        // goes on reading: the next answer still completes its request
+        var padded = NannClient.request(2, 20);
+        var next = NannClient.request(2, 20);
+        CompletableFuture<RetrievalResponse> paddedAnswer = unserved.retrieve(padded);
+        CompletableFuture<RetrievalResponse> nextAnswer = unserved.retrieve(next);
+        byte[] ok = AvroCodec.of(RetrievalResponse.class).encode(RetrievalResponse.newBuilder()
+            .setRequestId(padded.getRequestId()).setUserId(2).setStatus(ResponseStatus.OK).build());
+        int status = 10 + 1 + padded.getRequestId().length() + 1;   // after the id (length + bytes) and userId 2
+        assertEquals(0, ok[status]);
+        byte[] sixBytes = new byte[ok.length + 5];
+        System.arraycopy(ok, 0, sixBytes, 0, status);
+        System.arraycopy(new byte[] {(byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0}, 0, sixBytes, status, 6);
+        System.arraycopy(ok, status + 1, sixBytes, status + 6, ok.length - status - 1);
+        RetrievalResponse nextOk = RetrievalResponse.newBuilder().setRequestId(next.getRequestId()).setUserId(2)
+            .setStatus(ResponseStatus.OK).build();
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+          p.send(new ProducerRecord<>(responsesTopic, padded.getRequestId().getBytes(StandardCharsets.UTF_8), sixBytes));
+          p.send(new ProducerRecord<>(responsesTopic, key(nextOk), AvroCodec.of(RetrievalResponse.class).encode(nextOk)));
+          p.flush();
+        }
+        ExecutionException malformed = assertThrows(ExecutionException.class, () -> paddedAnswer.get(30, TimeUnit.SECONDS));
+        assertTrue(malformed.getCause().getMessage().contains("field 'status' holds a malformed number"),
+            malformed.getCause().getMessage());
+        assertEquals(ResponseStatus.OK, nextAnswer.get(30, TimeUnit.SECONDS).getStatus(), "the client reads on");
       }
+      // a responses topic that does not exist is said at once, not found out request by request
+      IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+          () -> new NannClient(bootstrap, "nann-test-unserved-requests", "nann-test-no-such-topic", Map.of()));
+      assertTrue(missing.getMessage().startsWith("the responses topic 'nann-test-no-such-topic' does not exist"),
+          missing.getMessage());
     }
   }
 

@@ -56,6 +56,7 @@ final class ServingFixture implements AutoCloseable {
     p.put("bootstrap.servers", kafka.bootstrapServers());
     p.put("linger.ms", "5");
     p.put("max.in.flight.requests.per.connection", "1");   // see ServingClient: KAFKA-15591
+    p.put("max.request.size", "4194304");   // what the broker takes: tests send records the job must refuse
     producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
   }
 

@@ -9,6 +9,7 @@ import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.CandidateFeed;
 import dev.nann.schemas.DeadLetter;
+import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
@@ -29,6 +30,7 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -135,6 +137,15 @@ class ServingJobTest {
           malformed++;
         }
       }
+      // records within what the broker takes that would make answers or dead letters it refuses: a
+      // small request with a 1.2 MB header (the answer carries it back) and an index descriptor
+      // with no checksum and a 1.2 MB uri of control characters (its text runs to 7 MB)
+      ProducerRecord<byte[], byte[]> bigHeader = new ProducerRecord<>(cfg.get(ServingOptions.TOPIC_REQUESTS),
+          "1".getBytes(StandardCharsets.UTF_8), fx.encodeRequest(ServingFixture.request("big-header", 1, 10)));
+      bigHeader.headers().add("trace", new byte[1_200_000]);
+      fx.producer.send(bigHeader);
+      IndexDescriptor hostile = IndexDescriptor.newBuilder(fx.index).setSha256("").setUri("\u0001".repeat(1_200_000)).build();
+      fx.send(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), "hostile", AvroCodec.of(IndexDescriptor.class).encode(hostile));
       // a trigger event pushes a retrieval to the candidate feed
       fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(3).setItemId(fx.corpus.itemIds()[5]).setTimestampMillis(10_000_000)
           .setTrigger(true).build());
@@ -149,6 +160,7 @@ class ServingJobTest {
       Map<String, RetrievalResponse> byId = answers(got, "req-", counts);
       assertEquals(requests, byId.size(), "every request answered");
       assertTrue(counts.values().stream().allMatch(c -> c == 1), "no request answered twice");
+      assertEquals(0, distinct(got, "big-header"), "a request refused unread is dead-lettered, not answered");
       int ok = 0;
       for (int i = 0; i < requests; i++) {
         RetrievalResponse resp = byId.get("req-" + i);
@@ -184,9 +196,9 @@ class ServingJobTest {
       assertEquals("corr-req-42", new String(corr.value(), StandardCharsets.UTF_8));
 
       List<ConsumerRecord<byte[], byte[]>> dl = ServingFixture.pollUntil(dead, ServingFixture.newList(),
-          l -> l.size() >= 1000, Duration.ofMinutes(1));
+          l -> l.size() >= 1002, Duration.ofMinutes(1));
       ServingFixture.pollUntil(dead, dl, l -> false, Duration.ofSeconds(1));
-      assertEquals(1000, dl.size(), "each malformed record dead-lettered once");
+      assertEquals(1002, dl.size(), "each malformed record dead-lettered once");
       for (ConsumerRecord<byte[], byte[]> r : dl) {
         DeadLetter d = DEAD.decode(r.value());
         assertFalse(d.getReason().isBlank());
@@ -195,6 +207,12 @@ class ServingJobTest {
       }
       assertTrue(dl.stream().anyMatch(r -> reason(r).contains("exceeds the limit")), "oversize reason");
       assertTrue(dl.stream().anyMatch(r -> reason(r).contains("written with an unknown schema")), "unknown schema reason");
+      assertTrue(dl.stream().anyMatch(r -> reason(r).contains("(key, value and headers) exceeds the limit of 65536 bytes")),
+          "a request whose headers are too large is refused before its answer could be");
+      assertTrue(dl.stream().anyMatch(r -> reason(r).equals("cannot decode: index descriptor version "
+          + fx.index.getVersion() + " refused: sha256 must be 64 hex digits (it has 0 characters)")),
+          "a bad descriptor's reason names the field, not the record");
+      assertTrue(dl.stream().allMatch(r -> reason(r).length() < 1100), "reasons stay short");
       assertTrue(dl.stream().allMatch(r -> reason(r).startsWith("cannot decode: ") && reason(r).length() > 30),
           "every reason says what is wrong, not only an exception's name");
 
@@ -324,13 +342,27 @@ class ServingJobTest {
   void errorStatusesNoIndexTimeoutAndScorerError() throws Exception {
     ServingConfig cfg = fx.config("t3", dir.resolve("chk-t3"), Map.of());
     JobClient job = startJob(cfg, null);
-    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES));
+         KafkaConsumer<byte[], byte[]> feed = fx.consumer(cfg.get(ServingOptions.TOPIC_CANDIDATES))) {
       // no descriptor on index-updates yet
+      long feedDropped = count("nann.feedDropped");
+      fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(1).setItemId(fx.corpus.itemIds()[5]).setTimestampMillis(1_000)
+          .setTrigger(true).build());
       RetrievalResponse noIndex = askUntil(cfg, responses, "no-index-", r -> true);
       assertEquals(ResponseStatus.NO_INDEX, noIndex.getStatus(), noIndex.toString());
+      // the trigger's answer (NO_INDEX) is not pushed as an empty list of candidates
+      awaitCount("nann.feedDropped", feedDropped + 1);
 
       fx.publishIndex(cfg);
       awaitServing(cfg, responses, job);
+      fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(1).setItemId(fx.corpus.itemIds()[6]).setTimestampMillis(2_000)
+          .setTrigger(true).build());
+      fx.producer.flush();
+      List<ConsumerRecord<byte[], byte[]>> fed = ServingFixture.pollUntil(feed, ServingFixture.newList(),
+          l -> !l.isEmpty(), Duration.ofSeconds(30));
+      ServingFixture.pollUntil(feed, fed, l -> false, Duration.ofSeconds(2));
+      assertEquals(1, fed.size(), "only the trigger answered with an index reaches the feed");
+      assertEquals(50, FEED.decode(fed.get(0).value()).getItems().size());
       RetrievalRequest late = ServingFixture.request("late", 1, 10);
       late.setDeadlineMillis(System.currentTimeMillis() - 1);
       fx.sendRequest(cfg, late);

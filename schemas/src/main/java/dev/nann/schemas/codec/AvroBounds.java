@@ -41,12 +41,13 @@ final class AvroBounds {
     switch (s.getType()) {
       case NULL -> { }
       case BOOLEAN -> need(1, field);
-      case INT, LONG -> varint(field);
+      case INT -> intVarint(field);
+      case LONG -> varint(field);
       case FLOAT -> need(4, field);
       case DOUBLE -> need(8, field);
       case FIXED -> need(s.getFixedSize(), field);
       case STRING, BYTES -> {
-        long len = varint(field);
+        long len = intVarint(field);
         if (len < 0 || len > end - pos) {
           throw new IOException("field '" + field + "' declares " + len + " bytes but only " + (end - pos)
               + " remain in the record");
@@ -54,14 +55,14 @@ final class AvroBounds {
         pos += (int) len;
       }
       case ENUM -> {
-        long i = varint(field);
+        long i = intVarint(field);
         if (i < 0 || i >= s.getEnumSymbols().size()) {
           throw new IOException("field '" + field + "' has enum index " + i + " of " + s.getEnumSymbols().size()
               + " symbols");
         }
       }
       case UNION -> {
-        long i = varint(field);
+        long i = intVarint(field);
         if (i < 0 || i >= s.getTypes().size()) {
           throw new IOException("field '" + field + "' has union branch " + i + " of " + s.getTypes().size());
         }
@@ -124,6 +125,21 @@ final class AvroBounds {
       throw new IOException("the record ends inside field '" + field + "'");
     }
     pos += n;
+  }
+
+  /**
+   * A zig-zag varint Avro reads as an int (an int field, a string's or bytes' length, an enum or
+   * union index): at most 5 bytes and within the int range, as Avro's decoder requires; it fails
+   * on a longer one in its own way, an unchecked error where this names the field.
+   */
+  private long intVarint(String field) throws IOException {
+    int start = pos;
+    long v = varint(field);
+    if (pos - start > 5 || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+      throw new IOException("field '" + field + "' holds a malformed number (an int written in " + (pos - start)
+          + " bytes)");
+    }
+    return v;
   }
 
   /** A zig-zag varint (at most 10 bytes), decoded. */

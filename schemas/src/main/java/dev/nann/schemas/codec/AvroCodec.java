@@ -135,6 +135,10 @@ public final class AvroCodec<T extends SpecificRecord> {
           earlier.size()));
     }
     AvroBounds.check(writer, bytes, HEADER, bytes.length);
-    return decoder.decode(bytes);
+    try {
+      return decoder.decode(bytes);
+    } catch (RuntimeException e) {   // what the walk above cannot foresee still reaches callers as a refusal
+      throw new IOException("not a valid " + schema.getName() + " record: " + e.getMessage(), e);
+    }
   }
 }

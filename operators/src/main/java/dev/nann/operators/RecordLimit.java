@@ -1,0 +1,39 @@
+package dev.nann.operators;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
+
+/**
+ * The size limit on an input record, counted over its key, value and headers: a response carries
+ * its request's headers back, so a small request with a megabyte header would otherwise make an
+ * answer Kafka refuses to write, and the job would fail on it after every restart.
+ */
+public final class RecordLimit {
+  private RecordLimit() {}
+
+  /** Bytes of the record's key, value and headers (names and values). */
+  public static long bytes(ConsumerRecord<byte[], byte[]> record) {
+    long n = length(record.key()) + length(record.value());
+    for (Header h : record.headers()) {
+      n += h.key().length() + length(h.value());
+    }
+    return n;
+  }
+
+  /**
+   * Refuses a record larger than {@code maxBytes}, naming the setting that sets the limit.
+   *
+   * @throws IllegalArgumentException with the record's size and the limit
+   */
+  public static void check(ConsumerRecord<byte[], byte[]> record, int maxBytes, String setting) {
+    long n = bytes(record);
+    if (n > maxBytes) {
+      throw new IllegalArgumentException("record of " + n + " bytes (key, value and headers) exceeds the limit of "
+          + maxBytes + " bytes (" + setting + ")");
+    }
+  }
+
+  private static long length(byte[] b) {
+    return b == null ? 0 : b.length;
+  }
+}
