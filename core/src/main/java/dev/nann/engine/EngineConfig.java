@@ -26,8 +26,9 @@ import java.nio.file.Path;
  * @param width beam width W of the default walk (mode=nann)
  * @param budget items mode=nann may score per request when the request names no budget
  * @param descent how mode=nann comes down the upper layers ({@link Descent})
- * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped)
- * @param maxK largest k a request may ask for
+ * @param maxBudget most items a request may ask mode=nann to score (larger asks are capped); mode=hnsw
+ *     has no budget of its own and is held to the request's when the request raises its ef
+ * @param maxK largest k a request may ask for, at most {@link dev.nann.search.Searcher#MAX_K}
  * @param allowBrute whether clients may ask for mode brute (a scan of the whole catalogue)
  * @param queueCapacity requests that may wait for a walker; more are answered OVERLOADED at once
  * @param freshMaxItems catalog changes the fresh set holds at most before a snapshot takes them
@@ -88,8 +89,10 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (queueCapacity < 1) {
       throw new IllegalArgumentException("the engine queue capacity must be >= 1, got " + queueCapacity);
     }
-    if (maxK < 1) {
-      throw new IllegalArgumentException("maxK must be >= 1, got " + maxK);
+    if (maxK < 1 || maxK > dev.nann.search.Searcher.MAX_K) {
+      // past the walks' own limit every request with a larger k would fail instead of being refused
+      throw new IllegalArgumentException("search.max-k must be in [1, " + dev.nann.search.Searcher.MAX_K + "], got "
+          + maxK);
     }
     searchParams(ef, steps, hnswEf, width, budget, descent);   // fail at configuration time, not on the first request
     if (maxBudget < budget) {

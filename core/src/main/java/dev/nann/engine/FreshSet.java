@@ -18,16 +18,21 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * lock. Entries are only appended: an entry below a view's count never changes except for its
  * "superseded" bit, which is set after its replacement is published, so a query racing a change may
  * see both copies of an item for that one query (it keeps one id) but never neither.
+ *
+ * <p>Upserts have the dimension of the index the set is based on. A swap to an index of another
+ * dimension (a new model's embeddings) drops the upserts of the old one, which no model of the new
+ * dimension can score; deletes stay until a snapshot holds them. An upsert of another dimension than
+ * the current one is refused.
  */
 final class FreshSet {
   private static final int INITIAL_CAPACITY = 256;
 
-  private final int dim;
   private final int maxEntries;
   /** Writer side: item id to its newest entry. Guarded by this. */
   private final Map<Long, Integer> latest = new HashMap<>();
-  private final float[] incoming;   // writer scratch, guarded by this
-  private final float[] stored;     // writer scratch, guarded by this
+  private int dim;             // of every upsert held; changes with the base's; guarded by this
+  private float[] incoming;    // writer scratch, guarded by this
+  private float[] stored;      // writer scratch, guarded by this
   private volatile View view;
 
   /**
@@ -55,10 +60,16 @@ final class FreshSet {
    * same change), are ignored.
    *
    * @return false when the set is full and the change must wait for the next snapshot
+   * @throws IllegalArgumentException for an upsert whose embedding is not of the set's dimension (the
+   *     live index's): no model serving that index could score it
    */
   synchronized boolean apply(ItemEmbedding item) {
     View v = view;
     long id = item.getItemId();
+    if (!item.getDeleted() && item.getEmbedding().size() != dim) {
+      throw new IllegalArgumentException("item " + id + " has an embedding of " + item.getEmbedding().size()
+          + " values but the live index holds dim " + dim + ": the change waits for a snapshot of its dimension");
+    }
     Integer prev = latest.get(id);
     if (prev != null && (v.updatedAt[prev] > item.getUpdatedAtMillis()
         || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
@@ -114,7 +125,7 @@ final class FreshSet {
    * and absent), the rest are kept, and the shadow bits are computed for its nodes.
    */
   synchronized void rebase(LoadedIndex live) {
-    keepUnheld((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), live);
+    keepUnheld((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), live, live.index().dim());
   }
 
   /** Whether an index already holds a change: its id with the same embedding, or deleted and absent. */
@@ -125,31 +136,36 @@ final class FreshSet {
   /**
    * For a sharded index, which is never a base: the changes a newly current version holds leave the
    * set, the rest stay (no shadow bits: queries look changed items up in their shard).
+   *
+   * @param indexDim the dimension of that version's embeddings
    */
-  synchronized void dropHeld(Holder index) {
+  synchronized void dropHeld(Holder index, int indexDim) {
     if (view.base == null) {
-      keepUnheld(index, null);
+      keepUnheld(index, null, indexDim);
     }
   }
 
   /**
    * Publishes a view of the changes {@code held} does not hold, based on {@code base} (null: none)
-   * with the shadow bits of its nodes. Guarded by this.
+   * with the shadow bits of its nodes. When {@code newDim} is not the set's dimension, upserts leave
+   * too (no model of the new dimension scores them) and the set takes the new one. Guarded by this.
    */
-  private void keepUnheld(Holder held, LoadedIndex base) {
+  private void keepUnheld(Holder held, LoadedIndex base, int newDim) {
     View v = view;
+    boolean sameDim = newDim == dim;
     int kept = 0;
     int[] keep = new int[v.count];
     for (int e = 0; e < v.count; e++) {
-      if (!v.isSuperseded(e) && !held.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
+      // a delete's check reads no embedding, so it is asked whatever the dimensions
+      if (!v.isSuperseded(e) && (sameDim || v.deleted[e]) && !held.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
         keep[kept++] = e;
       }
     }
-    if (base == null && kept == v.count) {
+    if (base == null && kept == v.count && sameDim) {
       return;
     }
     int capacity = Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, kept)) * 2);
-    View w = View.allocate(dim, capacity, kept, base,
+    View w = View.allocate(newDim, capacity, kept, base,
         base == null ? null : new AtomicLongArray(words(base.index().size())));
     latest.clear();
     int upserts = 0;
@@ -158,7 +174,9 @@ final class FreshSet {
       w.ids[i] = v.ids[e];
       w.updatedAt[i] = v.updatedAt[e];
       w.deleted[i] = v.deleted[e];
-      System.arraycopy(v.embeddings, e * dim, w.embeddings, i * dim, dim);
+      if (sameDim) {
+        System.arraycopy(v.embeddings, e * dim, w.embeddings, i * dim, dim);
+      }
       w.attributes[i] = v.attributes[e];
       upserts += v.deleted[e] ? 0 : 1;
       latest.put(w.ids[i], i);
@@ -166,6 +184,11 @@ final class FreshSet {
       if (node >= 0) {
         setBit(w.shadowed, node);
       }
+    }
+    if (!sameDim) {
+      dim = newDim;
+      incoming = new float[dim];
+      stored = new float[dim];
     }
     view = w.withCounts(kept, upserts);
   }
@@ -292,6 +315,11 @@ final class FreshSet {
           java.util.Arrays.copyOf(updatedAt, capacity), java.util.Arrays.copyOf(deleted, capacity),
           java.util.Arrays.copyOf(embeddings, capacity * dim), java.util.Arrays.copyOf(attributes, capacity), s, base,
           shadowed);
+    }
+
+    /** Dimension of the upserts' embeddings (the base index's; a query of another dimension scores none). */
+    int dim() {
+      return dim;
     }
 
     /** Entries to look at: {@code [0, count())}, skipping {@link #isSuperseded} ones. */

@@ -195,17 +195,19 @@ final class IndexCatalog implements AutoCloseable {
     }
   }
 
-  private void makeLiveIfNewer(long version) {
-    long prev = newestVersion.get();
-    while (version > prev) {
-      if (newestVersion.compareAndSet(prev, version)) {
-        indexes.pin(version);
-        try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
-          onLive.accept(live.value());
-        }
-        return;
+  /**
+   * Pins {@code version} and tells {@link #onLive} if it is newer than any so far. One step under a
+   * lock: with a compare-and-set alone, a thread that won for version 5 could pin it after another
+   * pinned 6, leaving 5 live and 6 unpinned. Only loads come here (a request on a loaded version
+   * never does), so the lock is off the per-request path.
+   */
+  private synchronized void makeLiveIfNewer(long version) {
+    if (version > newestVersion.get()) {
+      newestVersion.set(version);
+      indexes.pin(version);
+      try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
+        onLive.accept(live.value());
       }
-      prev = newestVersion.get();
     }
   }
 

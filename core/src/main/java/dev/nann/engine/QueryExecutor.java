@@ -132,14 +132,20 @@ public final class QueryExecutor {
     Searcher.NodeFilter filter = nodeFilter(loaded, excluded, changes, eligible);
     int kk = Math.min(k, index.size());
     SearchParams p = query.params();
-    SearchResult result = eligible != null && eligible.isEmpty() ? SearchResult.empty() : switch (query.mode()) {
+    // an empty index (or filter) answers what the fresh set holds, if anything
+    SearchResult result = kk == 0 || eligible != null && eligible.isEmpty() ? SearchResult.empty()
+        : switch (query.mode()) {
       case BRUTE, DR -> searcher.bruteForce(user, kk, filter);
       case HNSW -> {
         long wanted = eligible == null ? k + excluded.size() + changed
             : 2L * (k + excluded.size() + changed) * index.size() / Math.max(1, eligible.cardinality());
-        // a selective filter would over-fetch up to the whole catalogue: bounded by the request's budget
-        int fetch = (int) Math.min(Math.min(index.size(), wanted), Math.max(kk, p.walk().budget()));
-        yield searcher.hnsw(user, fetch, Math.max(p.hnswEf(), fetch));
+        // a selective filter, long exclusions or a large fresh set would over-fetch up to the whole
+        // catalogue: the over-fetch is bounded by the request's budget (and the walks' largest k)
+        int budget = p.walk().budget();
+        int fetch = (int) Math.min(Math.min(index.size(), wanted), Math.min(Math.max(kk, budget), Searcher.MAX_K));
+        // the job's ef walks as the paper has it; an ef the request raises past it (HNSW-retrieval has
+        // no budget of its own) also stops at the request's budget of items scored, as mode nann does
+        yield fetch > p.hnswEf() ? searcher.hnsw(user, fetch, fetch, budget) : searcher.hnsw(user, fetch, p.hnswEf());
       }
       case BEAM -> searcher.beam(user, kk, p.beamFor(k), filter, FILTER_EXTRA_STEPS);
       case NANN -> searcher.nann(user, kk, p.walk(), filter, descents);
@@ -204,12 +210,13 @@ public final class QueryExecutor {
 
   /**
    * Scores every fresh upsert the query may get, in score batches straight from the set's
-   * embedding array, and keeps the best k.
+   * embedding array, and keeps the best k. None when the upserts are of another dimension than the
+   * scorer's (a query on an index from before or after a change of dimension).
    */
   private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Query query, int k) {
     Set<Long> excluded = query.excluded();
     Map<String, List<String>> attributeFilter = query.attributeFilter();
-    if (changes.liveUpserts() == 0) {
+    if (changes.liveUpserts() == 0 || changes.dim() != scorer.itemDim()) {
       return FreshTop.NONE;
     }
     if (freshScorer != scorer) {
@@ -224,7 +231,7 @@ public final class QueryExecutor {
     ScoredHeap top = freshTop;
     top.reset(k);
     float[] emb = changes.embeddings();
-    int dim = batch.dim();
+    int dim = changes.dim();
     int scored = 0;
     int n = 0;
     for (int e = 0; e <= changes.count(); e++) {

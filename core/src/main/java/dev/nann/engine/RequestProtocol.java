@@ -14,6 +14,15 @@ import java.util.Map;
  * walks), and the responses built for it, so every status carries the same fields.
  */
 public final class RequestProtocol {
+  /**
+   * Most keys an attribute filter may name. Each key costs a bitset over the whole catalogue per
+   * query, so an unbounded filter would let one request allocate gigabytes.
+   */
+  public static final int MAX_FILTER_KEYS = 32;
+
+  /** Most values an attribute filter may list for one key. */
+  public static final int MAX_FILTER_VALUES = 1024;
+
   private RequestProtocol() {}
 
   /** Now, in epoch microseconds: the clock of the latency breakdown's stamps, the one clients stamp requests with. */
@@ -46,9 +55,17 @@ public final class RequestProtocol {
     if (req.getRequestId() == null || req.getRequestId().isEmpty()) {
       return "requestId is empty";
     }
-    for (Map.Entry<String, List<String>> e : attributeFilter(req).entrySet()) {
+    Map<String, List<String>> filter = attributeFilter(req);
+    if (filter.size() > MAX_FILTER_KEYS) {
+      return "attributeFilter names " + filter.size() + " keys; at most " + MAX_FILTER_KEYS + " are allowed";
+    }
+    for (Map.Entry<String, List<String>> e : filter.entrySet()) {
       if (e.getKey().isEmpty() || e.getValue().isEmpty()) {
         return "attributeFilter '" + e.getKey() + "' needs a non-empty key and at least one value";
+      }
+      if (e.getValue().size() > MAX_FILTER_VALUES) {
+        return "attributeFilter '" + e.getKey() + "' lists " + e.getValue().size() + " values; at most "
+            + MAX_FILTER_VALUES + " are allowed per key";
       }
     }
     return null;

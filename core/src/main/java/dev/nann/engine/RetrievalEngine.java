@@ -19,6 +19,7 @@ import dev.nann.search.SearchParams;
 import dev.nann.schemas.internal.BehaviourFeatures;
 import dev.nann.shard.ShardPlan;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -34,6 +35,8 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The TaskManager-wide retrieval engine behind the serving job's async operator, a thin front over
@@ -47,13 +50,16 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class RetrievalEngine implements AutoCloseable {
   /** Names of the walker threads start with this (a request's user network, walk and scoring run there). */
   public static final String WALKER_THREAD_PREFIX = "nann-walker-";
+  /** How long {@link #close} waits for walkers to finish the queries they are on. */
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+  private static final Logger LOG = LoggerFactory.getLogger(RetrievalEngine.class);
 
   private static final Map<EngineConfig, RetrievalEngine> SHARED = new HashMap<>();
   private static final Map<RetrievalEngine, Integer> USERS = new HashMap<>();
 
   private final EngineConfig config;
   private final SearchParams search;
-  private final ExecutorService walkers;
+  private final ThreadPoolExecutor walkers;
   /** Loads descriptors' indexes and models off the walker threads, one at a time, in arrival order. */
   private final ExecutorService loader;
   private final IndexCatalog indexes;
@@ -73,6 +79,7 @@ public final class RetrievalEngine implements AutoCloseable {
   private final AtomicLong shed = new AtomicLong();
   private final AtomicLong abandoned = new AtomicLong();
   private final AtomicLong freshRefused = new AtomicLong();
+  private final AtomicLong freshWrongDim = new AtomicLong();
 
   /** Starts an engine; prefer {@link #acquire} so operators in one JVM share it. */
   public RetrievalEngine(EngineConfig config) {
@@ -211,7 +218,7 @@ public final class RetrievalEngine implements AutoCloseable {
     long prev = freshPrunedFor.get();
     if (manifest.getVersion() > prev && freshPrunedFor.compareAndSet(prev, manifest.getVersion())) {
       FreshSet.Holder holder = behaviour.holder(manifest);
-      loader.execute(() -> fresh.dropHeld(holder));
+      loader.execute(() -> fresh.dropHeld(holder, f.dim()));
     }
     return BehaviourLookup.encode(f);
   }
@@ -221,18 +228,26 @@ public final class RetrievalEngine implements AutoCloseable {
    * merged into its top-k), a delete excludes the item from every answer; both until a live
    * snapshot holds the change.
    *
-   * @return false when the fresh set is full (rebuilds are not keeping up): the change waits for the
-   *     next snapshot
+   * @return false when the fresh set is full (rebuilds are not keeping up), or when an upsert's
+   *     embedding is not of the live index's dimension (logged): the change waits for the next snapshot
    */
   public boolean applyChange(ItemEmbedding item) {
-    boolean applied = fresh.apply(item);
+    boolean applied;
+    try {
+      applied = fresh.apply(item);
+    } catch (IllegalArgumentException wrongDim) {
+      if (freshWrongDim.incrementAndGet() % 1000 == 1) {   // a stream of them around a change of dimension
+        LOG.warn("catalog change refused ({} so far): {}", freshWrongDim.get(), wrongDim.getMessage());
+      }
+      applied = false;
+    }
     if (!applied) {
       freshRefused.incrementAndGet();
     }
     return applied;
   }
 
-  /** Catalog changes refused since start because the fresh set was full. */
+  /** Catalog changes refused since start: the fresh set was full, or the embedding of another dimension. */
   public long freshRefusedCount() {
     return freshRefused.get();
   }
@@ -264,7 +279,7 @@ public final class RetrievalEngine implements AutoCloseable {
     inFlight.incrementAndGet();
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
     try {
-      walkers.execute(() -> {
+      walkers.execute(new WalkerTask(task.getRequest(), f, () -> {
         try {
           if (f.isDone()) {
             abandoned.incrementAndGet();
@@ -276,11 +291,11 @@ public final class RetrievalEngine implements AutoCloseable {
         } finally {
           inFlight.decrementAndGet();
         }
-      });
+      }));
     } catch (RejectedExecutionException rejected) {
       inFlight.decrementAndGet();
       if (walkers.isShutdown()) {
-        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, "engine is shut down"));
+        f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.UNKNOWN, WalkerTask.SHUT_DOWN));
       } else {
         shed.incrementAndGet();
         f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
@@ -328,7 +343,12 @@ public final class RetrievalEngine implements AutoCloseable {
             + index.index().dim() + " for index version " + version + models.refusalOf(task.getModel()), version, "");
       }
       try (modelLease) {
-        int k = Math.max(1, req.getK());
+        // before the shard plan, which a k far out of range would break
+        String invalid = RequestProtocol.validate(req, config);
+        if (invalid != null) {
+          return RequestProtocol.error(req, ResponseStatus.INVALID, invalid, version, modelLease.value().version());
+        }
+        int k = req.getK();
         ShardPlan plan = shard < 0 ? null : ShardPlan.of(d.getShards().size(), k,
             search.withBudget(config.budgetFor(req.getBudget(), k)));
         RetrievalResponse r = search(task, index, modelLease.value(), plan);
@@ -356,10 +376,6 @@ public final class RetrievalEngine implements AutoCloseable {
     if (scorer.itemDim() != index.index().dim()) {
       return failed(req, ResponseStatus.SCORER_ERROR, "model " + model.version() + " scores items of dim "
           + scorer.itemDim() + " but index version " + index.version() + " holds dim " + index.index().dim(), index, model);
-    }
-    String invalid = RequestProtocol.validate(req, config);
-    if (invalid != null) {
-      return failed(req, ResponseStatus.INVALID, invalid, index, model);
     }
     SearchMode mode = SearchMode.parse(req.getMode());
     if (mode == SearchMode.DR && paths == null) {
@@ -420,13 +436,21 @@ public final class RetrievalEngine implements AutoCloseable {
     return RequestProtocol.error(req, status, detail, index.version(), model.version());
   }
 
+  /**
+   * Stops the engine: queued requests are answered UNKNOWN (engine shut down), the ones being walked
+   * get {@link #CLOSE_WAIT} to finish before what they use is closed.
+   */
   @Override
   public synchronized void close() {
-    walkers.shutdownNow();
+    boolean stopped = WalkerTask.shutDown(walkers, CLOSE_WAIT, inFlight::decrementAndGet);
     loader.shutdownNow();
     shardGraphs.close();
-    if (paths != null) {
+    if (paths != null && stopped) {
       paths.close();
+    } else if (paths != null) {
+      // indexes and models are leased, so they outlive their walkers; the DR structure is not
+      LOG.warn("walker threads still running {} after close: the Deep Retrieval structure is left open rather than "
+          + "closed under them", CLOSE_WAIT);
     }
     indexes.close();
     models.close();

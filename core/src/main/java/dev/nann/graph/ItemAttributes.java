@@ -74,7 +74,8 @@ public final class ItemAttributes {
 
   /**
    * Nodes matching {@code filter}: for every key, one of its values (AND across keys, OR within a
-   * key). A key or value no node has matches nothing.
+   * key). A key or value no node has matches nothing; keys after one that leaves no node are not
+   * looked at.
    *
    * @param size bitset size (the index's node count)
    */
@@ -92,6 +93,9 @@ public final class ItemAttributes {
         result = any;
       } else {
         result.and(any);
+      }
+      if (result.isEmpty()) {
+        break;   // no item matches every key so far: the keys left cannot add any
       }
     }
     return result == null ? fullSet(size) : result;

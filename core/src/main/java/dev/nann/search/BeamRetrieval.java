@@ -65,7 +65,7 @@ final class BeamRetrieval {
         }
       }
     }
-    // filtered: keep walking layer 0 from the whole beam until k eligible nodes or the budget is spent
+    // filtered: keep walking layer 0 from the whole beam until k eligible nodes, for extraSteps at most
     for (int t = 0; q.filter != null && t < extraSteps && q.eligible.size() < k; t++) {
       int c = q.copyNodes(results);
       int nn = expander.unvisitedNeighbors(0, q.current, c);

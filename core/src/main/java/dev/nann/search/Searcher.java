@@ -14,8 +14,9 @@ import dev.nann.scorer.UserState;
  * <p>A searcher owns all per-query state (visited marks, heaps, candidate and neighbour arrays,
  * the score batch: {@link QueryState}) and reuses it across queries, so it is <b>not</b>
  * thread-safe: use one per thread. Nodes are scored in batches; a node is scored at most once per
- * query (its score does not depend on the layer). Tombstoned nodes are walked through but never
- * returned.
+ * walk (its score does not depend on the layer). Under {@link Descent#AUTO} a model's first queries
+ * walk twice, once per descent on half the budget each ({@link DescentChooser}), so there a node may
+ * be scored once in each walk. Tombstoned nodes are walked through but never returned.
  */
 public final class Searcher {
   /** Largest k a query may ask for. */
@@ -76,8 +77,9 @@ public final class Searcher {
    * nodes still guide the walk (scored, kept in the beam, expanded); every eligible node scored is
    * offered to a separate top-k. If the regular steps end with fewer than k eligible nodes, the walk
    * keeps expanding layer 0 from its current beam for up to {@code extraSteps} more steps, stopping
-   * early once k eligible nodes are found or no unvisited neighbour is left: the answer is not
-   * starved by the filter unless the budget runs out.
+   * early once k eligible nodes are found or no unvisited neighbour is left. Beam-retrieval has no
+   * budget of items scored, so those steps are its only bound: a filter that few nodes near the
+   * user pass can leave the answer with fewer than k items.
    *
    * @param filter null for none
    * @throws IllegalArgumentException if k exceeds the last layer's ef
@@ -115,12 +117,25 @@ public final class Searcher {
 
   /**
    * HNSW-retrieval ({@link HnswRetrieval}): greedy on the upper layers, then best-first with
-   * {@code ef0} at layer 0, one node's neighbours a call.
+   * {@code ef0} at layer 0, one node's neighbours a call, as the paper has it: nothing but ef0 bounds
+   * the items it scores. For a bound, see the overload with a budget.
    *
    * @throws IllegalArgumentException if ef0 is below k
    */
   public SearchResult hnsw(UserState user, int k, int ef0) {
-    return hnsw.search(user, k, ef0);
+    return hnsw.search(user, k, ef0, Integer.MAX_VALUE);
+  }
+
+  /**
+   * {@link #hnsw(UserState, int, int)} that stops once it has scored {@code budget} items (the upper
+   * layers' included), converged or not: what the engine runs when a request raises ef0 past the
+   * job's (an over-fetch for a selective filter), so that it costs at most the request's budget, as
+   * in mode nann.
+   *
+   * @throws IllegalArgumentException if ef0 is below k or the budget below 1
+   */
+  public SearchResult hnsw(UserState user, int k, int ef0, int budget) {
+    return hnsw.search(user, k, ef0, budget);
   }
 
   /** Exact top-k: scores every live item in batches of the scorer's largest size. */

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bounded work in the engine: past its queue a request is answered OVERLOADED at once (never
- * queued without end, never lost), and a queued request its caller gave up on is skipped.
+ * queued without end, never lost), and a queued request its caller gave up on is skipped. Closing
+ * the engine answers every queued request and lets the running one finish.
  */
 class EngineOverloadTest {
   @TempDir
@@ -66,6 +67,40 @@ class EngineOverloadTest {
       assertTrue(engine.abandonedCount() >= 1, "a queued task whose caller gave up is not walked: "
           + engine.abandonedCount());
     }
+  }
+
+  @Test
+  void closingAnswersEveryQueuedRequest() throws Exception {
+    Corpus c = TestData.corpus(5000, 16, 4);
+    IndexDescriptor index = TestData.publish(TestData.index(c, 16), dir.resolve("index-v1.nann"));
+    EngineConfig cfg = EngineConfig.builder(TestData.model("attention", 16).toString()).walkerThreads(1)
+        .queueCapacity(32).snapshotDir(dir.toString()).modelRoot(dir.toString()).allowBrute(true).provider("cpu", 0)
+        .build();
+    RetrievalEngine engine = new RetrievalEngine(cfg);
+    List<CompletableFuture<RetrievalResponse>> queued = new ArrayList<>();
+    try {
+      engine.answer(task(index, "warm", "nann"));
+      for (int i = 0; i < 20; i++) {
+        queued.add(engine.submit(task(index, "c-" + i, "brute")));   // one walker: most of them wait
+      }
+    } finally {
+      engine.close();
+    }
+    int shutDown = 0;
+    for (CompletableFuture<RetrievalResponse> f : queued) {
+      RetrievalResponse r = f.get(10, TimeUnit.SECONDS);   // answered, not left waiting
+      if (r.getStatus() == ResponseStatus.UNKNOWN) {
+        assertEquals(WalkerTask.SHUT_DOWN, r.getDetail());
+        shutDown++;
+      } else {
+        assertEquals(ResponseStatus.OK, r.getStatus(), "a request walked while closing finishes: " + r);
+      }
+    }
+    assertTrue(shutDown > 0, "queued requests are answered at close");
+    assertEquals(0, engine.inFlight());
+    RetrievalResponse late = engine.submit(task(index, "late", "nann")).get(1, TimeUnit.SECONDS);
+    assertEquals(ResponseStatus.UNKNOWN, late.getStatus());
+    assertEquals(WalkerTask.SHUT_DOWN, late.getDetail());
   }
 
   private static ScoringTask task(IndexDescriptor index, String id, String mode) {

@@ -2,18 +2,27 @@ package dev.nann.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.ItemIdLookup;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ItemEmbedding;
+import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.internal.ScoringTask;
+import dev.nann.scorer.ModelSpec;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,13 +30,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The fresh set on a real snapshot and ONNX model: upserts are returnable before any snapshot holds
  * them (with the new embedding's score, once per item), deletes are never returned, older and
- * repeated changes are ignored, and a snapshot that holds a change takes it out of the set.
+ * repeated changes are ignored, and a snapshot that holds a change takes it out of the set. A swap
+ * to an index of another dimension takes the upserts of the old one out; an empty index answers
+ * the fresh set alone.
  */
 class FreshSetTest {
   private static final int DIM = 16;
@@ -140,9 +152,116 @@ class FreshSetTest {
     assertEquals(200, set.view().count(), "deletes stop at twice the size too");
   }
 
+  @Test
+  void aBaseOfAnotherDimensionTakesTheDeletesButNotTheUpserts() {
+    Corpus c16 = TestData.corpus(300, DIM, 3);
+    Corpus c64 = TestData.corpus(300, 64, 4);
+    LoadedIndex d16 = loaded(1, c16.embeddings(), DIM, c16.itemIds());
+    LoadedIndex d64 = loaded(2, c64.embeddings(), 64, c16.itemIds());   // the same items, a new item tower
+    FreshSet set = new FreshSet(DIM, 1000);
+    set.rebase(d16);
+    for (int i = 0; i < 100; i++) {
+      assertTrue(set.apply(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 1)));
+    }
+    long gone = c16.itemIds()[7];
+    set.apply(ItemEmbedding.newBuilder().setItemId(gone).setEmbedding(List.of()).setDeleted(true).setUpdatedAtMillis(1)
+        .build());
+    set.rebase(d64);
+    FreshSet.View v = set.view();
+    assertEquals(64, v.dim(), "the set takes the new base's dimension");
+    assertEquals(0, v.liveUpserts(), "no model of dim 64 can score the dim-16 upserts: they leave");
+    assertEquals(1, v.count(), "the delete stays: the new snapshot still holds the item");
+    assertTrue(v.isDelete(0));
+    assertEquals(gone, v.itemId(0));
+    assertTrue(v.shadows(d64.ids().nodeOf(gone)), "and hides the new snapshot's copy");
+    IllegalArgumentException old = assertThrows(IllegalArgumentException.class,
+        () -> set.apply(upsert(8_100_000L, new float[DIM], 2)));
+    assertTrue(old.getMessage().contains("16 values") && old.getMessage().contains("dim 64"), old.getMessage());
+    assertTrue(set.apply(upsert(8_100_000L, new float[64], 2)));
+    assertEquals(1, set.view().liveUpserts());
+  }
+
+  @Test
+  void freshItemsOfTheOldDimensionAreNotScoredAfterASwap() throws Exception {
+    Corpus c16 = TestData.corpus(500, DIM, 5);
+    Corpus c64 = TestData.corpus(500, 64, 6);
+    IndexDescriptor v1 = write(1, c16.embeddings(), DIM, c16.itemIds());
+    IndexDescriptor v2 = write(2, c64.embeddings(), 64, c16.itemIds());
+    try (RetrievalEngine engine = new RetrievalEngine(config())) {
+      assertEquals(ResponseStatus.OK, ask(engine, v1, "brute", 20).getStatus());
+      // more rows than the d16 array holds at a stride of 64 (63): reading them so once failed every request
+      for (int i = 0; i < 100; i++) {
+        assertTrue(engine.applyChange(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 10)));
+      }
+      assertEquals(100, engine.freshCount());
+      engine.prefetch(pairedModel(64, "m-10", 2L)).get(60, TimeUnit.SECONDS);
+      for (String mode : List.of("brute", "nann", "hnsw")) {
+        RetrievalResponse r = ask(engine, v2, mode, 20);
+        assertEquals(ResponseStatus.OK, r.getStatus(), mode + ": " + r);
+        assertEquals(2L, r.getIndexVersion());
+        assertTrue(r.getItems().stream().allMatch(id -> id < 8_000_000L), mode + ": an old upsert was scored "
+            + r.getItems());
+      }
+      assertEquals(0, engine.freshCount(), "the dim-16 upserts left with the swap to dim 64");
+      long refused = engine.freshRefusedCount();
+      assertFalse(engine.applyChange(upsert(8_100_000L, new float[DIM], 20)), "a dim-16 upsert on a dim-64 index");
+      assertEquals(refused + 1, engine.freshRefusedCount());
+      // an upsert of the new dimension, cloned from the best item, joins at once
+      long best = ask(engine, v2, "brute", 20).getItems().get(0);
+      assertTrue(engine.applyChange(upsert(8_200_000L, row(c64, best, 64, c16.itemIds()), 20)));
+      RetrievalResponse after = ask(engine, v2, "brute", 20);
+      assertTrue(after.getItems().subList(0, 2).contains(8_200_000L), after.getItems().toString());
+    }
+  }
+
+  @Test
+  void anEmptyIndexAnswersTheFreshSetAlone() throws Exception {
+    IndexDescriptor empty = write(1, new float[0], DIM, new long[0]);
+    try (RetrievalEngine engine = new RetrievalEngine(config())) {
+      for (String mode : List.of("brute", "nann", "beam", "hnsw")) {
+        RetrievalResponse r = ask(engine, empty, mode, 20);
+        assertNotEquals(ResponseStatus.UNKNOWN, r.getStatus(), mode + ": " + r);
+        assertTrue(r.getItems().isEmpty(), mode + ": " + r.getItems());
+      }
+      float[] v = new float[DIM];
+      v[0] = 1f;
+      engine.applyChange(upsert(42L, v, 1));
+      for (String mode : List.of("brute", "nann", "beam", "hnsw")) {
+        RetrievalResponse r = ask(engine, empty, mode, 20);
+        assertEquals(List.of(42L), r.getItems(), mode + ": the fresh item alone, " + r);
+      }
+    }
+  }
+
   private IndexDescriptor write(long version, float[] emb, long[] ids) {
-    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(version).build(emb, DIM, ids);
+    return write(version, emb, DIM, ids);
+  }
+
+  private IndexDescriptor write(long version, float[] emb, int dim, long[] ids) {
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(version).build(emb, dim, ids);
     return TestData.publish(built, dir.resolve("index-" + version + ".nann"));
+  }
+
+  private static LoadedIndex loaded(long version, float[] emb, int dim, long[] ids) {
+    HnswIndex index = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(version).build(emb, dim, ids);
+    return new LoadedIndex(version, index, ItemIdLookup.of(index), 0L);
+  }
+
+  /** A copy of the attention fixture of dim {@code d} under a new version, paired with an index version. */
+  private ModelDescriptor pairedModel(int d, String version, long indexVersion) throws IOException {
+    Path dst = dir.resolve(version);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(TestData.model("attention", d))) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dst.resolve(f.getFileName()));
+      }
+    }
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode spec = (ObjectNode) json.readTree(dst.resolve("model.json").toFile());
+    spec.put("version", version);
+    json.writeValue(dst.resolve("model.json").toFile(), spec);
+    return ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
+        .setSha256(ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d).setIndexVersion(indexVersion).build();
   }
 
   private EngineConfig config() {
@@ -167,8 +286,13 @@ class FreshSetTest {
   }
 
   private static float[] row(Corpus c, long id) {
-    int i = Arrays.stream(c.itemIds()).boxed().toList().indexOf(id);
-    return Arrays.copyOfRange(c.embeddings(), i * DIM, (i + 1) * DIM);
+    return row(c, id, DIM, c.itemIds());
+  }
+
+  /** The row of {@code c} that {@code ids} names {@code id} (an index built from c's rows under those ids). */
+  private static float[] row(Corpus c, long id, int dim, long[] ids) {
+    int i = Arrays.stream(ids).boxed().toList().indexOf(id);
+    return Arrays.copyOfRange(c.embeddings(), i * dim, (i + 1) * dim);
   }
 
   private static float[] concat(List<float[]> rows) {

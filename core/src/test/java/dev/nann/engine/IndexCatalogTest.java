@@ -11,14 +11,21 @@ import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The index catalogue on real snapshot files: the newest loaded version becomes live (and the fresh
  * set hears of it), a refused version falls back to the live one and is not re-read, an older
- * version is answered on the live one, and nothing loadable means no lease.
+ * version is answered on the live one, and nothing loadable means no lease. Loads racing on several
+ * threads leave the newest version live, made live in version order.
  */
 class IndexCatalogTest {
   private static final int DIM = 16;
@@ -94,6 +101,51 @@ class IndexCatalogTest {
       assertEquals(List.of(1L), madeLive);
       assertNotNull(catalog.refusal(3));
       assertNotNull(catalog.refusal(2), "the damaged one was tried and refused");
+    }
+  }
+
+  /**
+   * Requests stamped with different versions load them on several walker threads at once. The swap
+   * (newest version, pin, fresh-set rebase) must be one step: the interleaving that broke it is too
+   * narrow to force from outside, so many rounds race and each must end with the newest version live.
+   */
+  @Test
+  void racingLoadsLeaveTheNewestVersionLiveAndGoLiveInVersionOrder() throws Exception {
+    Corpus c = TestData.corpus(60, DIM, 3);
+    int versions = 4;
+    List<IndexDescriptor> ds = new ArrayList<>();
+    for (long v = 1; v <= versions; v++) {
+      ds.add(write(v, c));
+    }
+    ExecutorService walkers = Executors.newFixedThreadPool(versions);
+    try {
+      for (int round = 0; round < 150; round++) {
+        List<Long> order = Collections.synchronizedList(new ArrayList<>());
+        try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000),
+            Runnable::run, live -> order.add(live.version()))) {
+          CyclicBarrier start = new CyclicBarrier(versions);
+          List<Future<?>> loads = new ArrayList<>();
+          for (IndexDescriptor d : ds) {
+            loads.add(walkers.submit(() -> {
+              start.await(10, TimeUnit.SECONDS);
+              try (var lease = catalog.lease(d)) {
+                return lease == null ? null : lease.key();
+              }
+            }));
+          }
+          for (Future<?> f : loads) {
+            f.get(30, TimeUnit.SECONDS);
+          }
+          assertEquals(versions, catalog.newestVersion(), "round " + round);
+          assertEquals((long) versions, catalog.live().version(), "round " + round + ": the newest version is live");
+          List<Long> sorted = new ArrayList<>(order);
+          Collections.sort(sorted);
+          assertEquals(sorted, order, "round " + round + ": versions went live out of order");
+          assertEquals((long) versions, order.get(order.size() - 1));
+        }
+      }
+    } finally {
+      walkers.shutdownNow();
     }
   }
 

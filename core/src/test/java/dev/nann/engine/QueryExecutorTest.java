@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Test;
 /**
  * One query of every mode on a real index with a real ONNX scorer: each walk given the whole
  * catalogue answers exactly what brute force does, exclusions hold in every mode without shortening
- * the answer, and the fresh set's upserts and deletes act on the answer.
+ * the answer, and the fresh set's upserts and deletes act on the answer (upserts of another
+ * dimension are not scored); mode hnsw's over-fetch stops at the request's budget.
  */
 class QueryExecutorTest {
   private static final int DIM = 16;
@@ -113,6 +114,46 @@ class QueryExecutorTest {
           + "with it: " + items);
       assertFalse(items.contains(second), mode + ": a deleted item is never returned");
       assertEquals(K, a.size());
+    }
+  }
+
+  @Test
+  void freshUpsertsOfAnotherDimensionAreNotScored() {
+    QueryExecutor.Answer exact = ask(SearchMode.BRUTE, Set.of(), null);
+    FreshSet other = new FreshSet(64, 1000);   // e.g. a query on the old index racing a swap to dim 64
+    for (int i = 0; i < 100; i++) {
+      float[] v = new float[64];
+      Arrays.fill(v, 1f);
+      other.apply(embedding(9_100_000L + i, v));
+    }
+    for (SearchMode mode : List.of(SearchMode.NANN, SearchMode.BRUTE)) {
+      QueryExecutor.Answer a = ask(mode, Set.of(), other.view());
+      assertArrayEquals(ask(mode, Set.of(), null).items(), a.items(), mode + ": rows of dim 64 read as dim 16");
+      assertEquals(ask(mode, Set.of(), null).scored(), a.scored(), mode + ": no fresh item scored");
+    }
+    assertEquals(K, exact.size());
+  }
+
+  @Test
+  void hnswOverFetchStopsAtTheRequestsBudget() {
+    // hnsw over-fetches k + exclusions; a long exclusion list raises its ef far past the job's 50
+    int budget = 300;
+    SearchParams params = new SearchParams(new WalkParams(400, budget), BeamParams.parse("1500,1500,1500", "50,50,50"),
+        50);
+    Set<Long> excluded = new HashSet<>();
+    for (int i = 0; i < 1000; i++) {
+      excluded.add(corpus.itemIds()[i]);
+    }
+    try (UserState user = scorer.user(features)) {
+      assertTrue(searcher.hnsw(user, budget, budget).scored() > budget,
+          "without a budget, a walk at that ef scores more than the budget");
+      QueryExecutor.Answer a = new QueryExecutor(null, 5).run(searcher, loaded, scorer, new DescentChooser(), user,
+          features, new QueryExecutor.Query(SearchMode.HNSW, K, params, excluded, Map.of()), null);
+      assertTrue(a.scored() <= budget, "scored " + a.scored() + " of a budget of " + budget);
+      assertEquals(K, a.size());
+      for (long item : a.items()) {
+        assertFalse(excluded.contains(item));
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.nann.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.TestData;
@@ -23,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The walk's budget per request on a real snapshot and ONNX model: a request's budget bounds the
  * items scored, 0 takes the job's default, a budget above the job's cap is cut to it, a budget
- * below k is raised to k, a negative one is INVALID; every mode is reachable by name.
+ * below k is raised to k, a negative one is INVALID; every mode is reachable by name. A job whose
+ * largest k is past what the walks take is refused at configuration.
  */
 class RequestBudgetTest {
   @TempDir
@@ -84,6 +86,16 @@ class RequestBudgetTest {
     assertEquals(ResponseStatus.INVALID, unknown.getStatus());
     assertTrue(unknown.getDetail().contains("unknown mode 'fast'") && unknown.getDetail().contains("beam"),
         unknown.getDetail());
+  }
+
+  @Test
+  void aLargestKPastTheWalksLimitIsRefusedAtConfiguration() {
+    EngineConfig.Builder b = EngineConfig.builder(engine.config().defaultModelDir()).snapshotDir(dir.toString())
+        .modelRoot(dir.toString()).provider("cpu", 0);
+    assertEquals(dev.nann.search.Searcher.MAX_K, b.maxK(dev.nann.search.Searcher.MAX_K).build().maxK());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> b.maxK(dev.nann.search.Searcher.MAX_K + 1).build());
+    assertTrue(e.getMessage().contains("search.max-k") && e.getMessage().contains("100000"), e.getMessage());
   }
 
   private static RetrievalResponse ask(String mode, int k, int budget) throws Exception {

@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 /** What a valid request is, and that every answer carries every field. */
@@ -41,6 +43,24 @@ class RequestProtocolTest {
     assertEquals("requestId is empty", RequestProtocol.validate(request().setRequestId("").build(), 100, true));
     assertTrue(RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", List.of())).build(), 100, true)
         .contains("'genre'"));
+  }
+
+  @Test
+  void boundsTheAttributeFilter() {
+    Map<String, List<String>> keys = new HashMap<>();
+    for (int i = 0; i < RequestProtocol.MAX_FILTER_KEYS; i++) {
+      keys.put("k" + i, List.of("v"));
+    }
+    assertNull(RequestProtocol.validate(request().setAttributeFilter(keys).build(), 100, true));
+    keys.put("one-more", List.of("v"));
+    String tooMany = RequestProtocol.validate(request().setAttributeFilter(keys).build(), 100, true);
+    assertTrue(tooMany.contains("33 keys") && tooMany.contains("at most 32"), tooMany);
+
+    List<String> values = IntStream.range(0, RequestProtocol.MAX_FILTER_VALUES).mapToObj(i -> "v" + i).toList();
+    assertNull(RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", values)).build(), 100, true));
+    List<String> longer = IntStream.range(0, RequestProtocol.MAX_FILTER_VALUES + 1).mapToObj(i -> "v" + i).toList();
+    String tooLong = RequestProtocol.validate(request().setAttributeFilter(Map.of("genre", longer)).build(), 100, true);
+    assertTrue(tooLong.contains("'genre' lists 1025 values") && tooLong.contains("at most 1024"), tooLong);
   }
 
   @Test
