@@ -1,6 +1,8 @@
 package dev.nann.engine;
 
+import dev.nann.graph.ManifestFile;
 import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.ModelDescriptor;
@@ -16,7 +18,9 @@ import java.nio.file.Path;
  * write access can fill, so each one is checked before it can become current: its uri must resolve,
  * after normalisation and following links, inside the configured root (snapshots under
  * {@code snapshot.dir}, models under {@code model.root}); the file must exist and hold the version
- * the descriptor claims; and an index version may be at most {@code maxVersionStep} above the current
+ * the descriptor claims (a snapshot also its SHA-256, read from the trailer: the full check is the
+ * load's); a sharded index's manifest must be the file of its version, with its SHA-256 and listing
+ * exactly its shards; and an index version may be at most {@code maxVersionStep} above the current
  * one, so one absurd version cannot freeze every later swap. Refusal reasons name paths: they go to
  * logs and metrics, never to clients.
  */
@@ -82,32 +86,81 @@ public final class DescriptorGuard {
       if (stored != d.getVersion()) {
         return "snapshot " + file + " holds version " + stored + ", the descriptor says " + d.getVersion();
       }
-      return null;
+      // the catalogue keeps the first descriptor of a version: one with a made-up SHA-256 must not take it
+      return refuseChecksum("snapshot " + file, SnapshotFormat.storedChecksum(file), d.getSha256(),
+          "the descriptor of index version " + d.getVersion());
     } catch (RuntimeException e) {
       return "index version " + d.getVersion() + ": " + e.getMessage();
     }
   }
 
-  /** Every shard entry in order, inside the root, each file holding the shard version it is named with. */
+  /**
+   * A manifest descriptor must agree with its manifest file, and the file with every shard file:
+   * the file is the one named for the descriptor's version, its bytes have the descriptor's SHA-256,
+   * it lists exactly the descriptor's shards (version, file, SHA-256, items), and each shard file
+   * holds the version and SHA-256 listed. So a real manifest's shard list copied under a far higher
+   * version, or an older shard file still in the store slipped into a version, is refused.
+   */
   private String refuseManifest(IndexDescriptor d) {
+    String index = "index version " + d.getVersion();
     try {
-      snapshotFile(d.getUri());
+      Path file = snapshotFile(d.getUri());
+      String name = SnapshotStore.manifestFileName(d.getVersion());
+      if (!file.getFileName().toString().equals(name)) {
+        return index + " names the manifest " + file + "; the manifest of that version is " + name;
+      }
+      ManifestFile manifest = ManifestFile.read(file);
+      String why = refuseChecksum("manifest " + file, manifest.sha256(), d.getSha256(), "the descriptor of " + index);
+      if (why != null) {
+        return why;
+      }
+      if (manifest.version() != d.getVersion() || manifest.items() != d.getItems() || manifest.dim() != d.getDim()
+          || manifest.shards().size() != d.getShards().size()) {
+        return "manifest " + file + " holds version " + manifest.version() + ", " + manifest.items() + " items of dim "
+            + manifest.dim() + " in " + manifest.shards().size() + " shards; its descriptor says version "
+            + d.getVersion() + ", " + d.getItems() + " items of dim " + d.getDim() + " in " + d.getShards().size();
+      }
       for (int i = 0; i < d.getShards().size(); i++) {
-        ShardSnapshot s = d.getShards().get(i);
-        if (s.getShard() != i) {
-          return "index version " + d.getVersion() + " names shard " + s.getShard() + " in place " + i;
-        }
-        Path file = snapshotFile(s.getUri());
-        long stored = SnapshotFormat.storedVersion(file);
-        if (stored != s.getVersion()) {
-          return "shard snapshot " + file + " holds version " + stored + ", the manifest of index version "
-              + d.getVersion() + " says " + s.getVersion();
+        why = refuseShard(d, i, file, manifest.shards().get(i));
+        if (why != null) {
+          return why;
         }
       }
       return null;
     } catch (RuntimeException e) {
-      return "index version " + d.getVersion() + ": " + e.getMessage();
+      return index + ": " + e.getMessage();
     }
+  }
+
+  /** Shard {@code i} of a manifest descriptor: as its manifest lists it, and its file as both say. */
+  private String refuseShard(IndexDescriptor d, int i, Path manifestFile, ManifestFile.Shard listed) {
+    ShardSnapshot s = d.getShards().get(i);
+    if (s.getShard() != i) {
+      return "index version " + d.getVersion() + " names shard " + s.getShard() + " in place " + i;
+    }
+    Path file = snapshotFile(s.getUri());
+    String name = SnapshotStore.shardFileName(s.getVersion(), i);
+    if (!file.equals(manifestFile.resolveSibling(name)) || listed.shard() != i || listed.version() != s.getVersion()
+        || !name.equals(listed.file()) || !listed.sha256().equalsIgnoreCase(s.getSha256())
+        || listed.items() != s.getItems()) {
+      return "index version " + d.getVersion() + " names shard " + i + " as " + file + " (version " + s.getVersion()
+          + ", SHA-256 " + s.getSha256() + ", " + s.getItems() + " items); its manifest " + manifestFile + " lists "
+          + listed.file() + " (version " + listed.version() + ", SHA-256 " + listed.sha256() + ", " + listed.items()
+          + " items)";
+    }
+    long stored = SnapshotFormat.storedVersion(file);
+    if (stored != s.getVersion()) {
+      return "shard snapshot " + file + " holds version " + stored + ", the manifest of index version "
+          + d.getVersion() + " says " + s.getVersion();
+    }
+    return refuseChecksum("shard snapshot " + file, SnapshotFormat.storedChecksum(file), s.getSha256(),
+        "the manifest of index version " + d.getVersion());
+  }
+
+  /** Why a file storing SHA-256 {@code stored} is not the one {@code by} names with {@code claimed}, or null. */
+  private static String refuseChecksum(String what, String stored, String claimed, String by) {
+    return stored.equalsIgnoreCase(String.valueOf(claimed)) ? null
+        : what + " has SHA-256 " + stored + ", " + by + " says " + claimed;
   }
 
   /**

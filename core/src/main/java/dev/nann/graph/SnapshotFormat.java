@@ -10,10 +10,8 @@ import java.nio.LongBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -39,8 +37,10 @@ import java.util.Map;
  * </pre>
  *
  * All numbers are little-endian. {@link #read} checks length, magic, format, section bounds and the
- * SHA-256 before it returns, so a truncated or corrupted file never reaches a searcher. A section
- * is mapped as one buffer, so each must stay under 2 GiB (about 8M items at d=64).
+ * SHA-256 before it returns, and the graph's consistency ({@link SnapshotChecks}) as well, so a
+ * truncated, corrupted or inconsistent file never reaches a searcher. A section is mapped as one
+ * buffer, so each must stay under 2 GiB (about 8M items at d=64); a larger build is refused with a
+ * message to shard.
  */
 public final class SnapshotFormat {
   public static final int FORMAT_VERSION = 1;
@@ -67,28 +67,35 @@ public final class SnapshotFormat {
   }
 
   /**
-   * Writes {@code index} to {@code file} atomically (temporary file, then rename).
+   * Writes {@code index} to {@code file} atomically: a uniquely named temporary file, forced, then
+   * given the name without replacing another file ({@link StoreFiles#publish}).
    *
    * @return the index carrying the file's SHA-256
+   * @throws SnapshotException when a section would pass 2 GiB, or {@code file} exists with other contents
    */
   public static HnswIndex write(HnswIndex index, Path file) {
     HnswGraphView g = index.graph();
+    long v = index.meta().version();
     List<Section> sections = new ArrayList<>();
-    sections.add(new Section(ITEM_IDS, 0, longBytes(index.itemIdBuffer())));
-    sections.add(new Section(EMBEDDINGS, 0, floatBytes(index.embeddings().buffer())));
+    sections.add(new Section(ITEM_IDS, 0, longBytes(index.itemIdBuffer(), v, "item id")));
+    sections.add(new Section(EMBEDDINGS, 0, floatBytes(index.embeddings().buffer(), v)));
     for (int level = 0; level < g.levels(); level++) {
       if (level > 0) {
-        sections.add(new Section(NODES, level, intBytes(g.nodesBuffer(level))));
+        sections.add(new Section(NODES, level, intBytes(g.nodesBuffer(level), v, "level " + level + " node")));
       }
-      sections.add(new Section(OFFSETS, level, intBytes(g.offsetsBuffer(level))));
-      sections.add(new Section(NEIGHBORS, level, intBytes(g.neighborsBuffer(level))));
+      sections.add(new Section(OFFSETS, level, intBytes(g.offsetsBuffer(level), v, "level " + level + " offset")));
+      sections.add(new Section(NEIGHBORS, level,
+          intBytes(g.neighborsBuffer(level), v, "level " + level + " neighbour")));
     }
-    sections.add(new Section(TOMBSTONES, 0, longBytes(LongBuffer.wrap(index.tombstones().toLongArray()))));
+    LongBuffer tombstones = LongBuffer.wrap(index.tombstones().toLongArray());
+    sections.add(new Section(TOMBSTONES, 0, longBytes(tombstones, v, "tombstone")));
     if (!index.attributes().isEmpty()) {
       sections.add(new Section(ATTRIBUTES, 0, attributeBytes(index.attributes())));
     }
     if (!index.paths().isEmpty()) {
-      ByteBuffer b = ByteBuffer.allocate(4 + index.paths().codes().length * 8).order(ByteOrder.LITTLE_ENDIAN);
+      // i32 paths per item, then the codes (the limit leaves room for the 4 bytes)
+      int bytes = 4 + SnapshotChecks.sectionBytes(v, "Deep Retrieval path", index.paths().codes().length, 8);
+      ByteBuffer b = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
       b.putInt(index.paths().perItem());
       b.asLongBuffer().put(index.paths().codes());
       sections.add(new Section(PATHS, 0, b.rewind()));
@@ -108,35 +115,31 @@ public final class SnapshotFormat {
     header.rewind();
 
     MessageDigest sha = sha256();
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+    Path tmp = null;
+    byte[] digest;
     try {
-      if (file.getParent() != null) {
-        Files.createDirectories(file.getParent());
-      }
-      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE)) {
+      tmp = StoreFiles.tempFile(file);
+      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         long pos = writeHashed(out, header, sha);
         for (Section s : sections) {
           pos += writeHashed(out, s.data().duplicate(), sha);
           int pad = (int) (align(pos) - pos);
           pos += writeHashed(out, ByteBuffer.allocate(pad), sha);
         }
-        byte[] digest = sha.digest();
+        digest = sha.digest();
         out.write(ByteBuffer.wrap(TRAILER_MAGIC));
         out.write(ByteBuffer.wrap(digest));
         out.force(true);
-        try {
-          Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-          Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        }
-        return index.withSha256(HexFormat.of().formatHex(digest));
       }
+      StoreFiles.publish(tmp, file);
+      return index.withSha256(HexFormat.of().formatHex(digest));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write snapshot " + file + ": " + e.getMessage(), e);
     } finally {
       try {
-        Files.deleteIfExists(tmp);
+        if (tmp != null) {
+          Files.deleteIfExists(tmp);
+        }
       } catch (IOException ignored) {
         // best effort: a leftover temporary file is harmless
       }
@@ -233,7 +236,8 @@ public final class SnapshotFormat {
         throw new SnapshotException("snapshot " + file + " holds " + ids.limit() + " ids and " + emb.limit()
             + " embedding floats for " + count + " items of dim " + dim);
       }
-      checkAdjacency(file, count, offsets, neighbors, nodes);
+      SnapshotChecks.checkAdjacency(file, count, offsets, neighbors, nodes);
+      SnapshotChecks.checkTombstones(file, count, tomb);
       long[] words = new long[tomb.limit()];
       tomb.get(0, words);
       HnswGraphView view;
@@ -389,24 +393,6 @@ public final class SnapshotFormat {
     }
   }
 
-  private static void checkAdjacency(Path file, int count, IntBuffer[] offsets, IntBuffer[] neighbors, IntBuffer[] nodes) {
-    for (int level = 0; level < offsets.length; level++) {
-      IntBuffer off = offsets[level];
-      IntBuffer nbr = neighbors[level];
-      int rows = level == 0 ? count : nodes[level].limit();
-      if (off.limit() != rows + 1 || off.get(0) != 0 || off.get(rows) != nbr.limit()) {
-        throw new SnapshotException("snapshot " + file + " level " + level + " offsets do not match its neighbour list");
-      }
-      for (int i = 0; i < nbr.limit(); i++) {
-        int v = nbr.get(i);
-        if (v < 0 || v >= count) {
-          throw new SnapshotException("snapshot " + file + " level " + level + " has neighbour id " + v
-              + " outside [0, " + count + ")");
-        }
-      }
-    }
-  }
-
   private static long writeHashed(FileChannel out, ByteBuffer data, MessageDigest sha) throws IOException {
     long n = data.remaining();
     sha.update(data.duplicate());
@@ -442,20 +428,23 @@ public final class SnapshotFormat {
     return (int) align((long) v);
   }
 
-  private static ByteBuffer intBytes(IntBuffer src) {
-    ByteBuffer b = ByteBuffer.allocate(src.limit() * 4).order(ByteOrder.LITTLE_ENDIAN);
+  private static ByteBuffer intBytes(IntBuffer src, long version, String section) {
+    ByteBuffer b = ByteBuffer.allocate(SnapshotChecks.sectionBytes(version, section, src.limit(), 4))
+        .order(ByteOrder.LITTLE_ENDIAN);
     b.asIntBuffer().put(src.duplicate().rewind());
     return b;
   }
 
-  private static ByteBuffer longBytes(LongBuffer src) {
-    ByteBuffer b = ByteBuffer.allocate(src.limit() * 8).order(ByteOrder.LITTLE_ENDIAN);
+  private static ByteBuffer longBytes(LongBuffer src, long version, String section) {
+    ByteBuffer b = ByteBuffer.allocate(SnapshotChecks.sectionBytes(version, section, src.limit(), 8))
+        .order(ByteOrder.LITTLE_ENDIAN);
     b.asLongBuffer().put(src.duplicate().rewind());
     return b;
   }
 
-  private static ByteBuffer floatBytes(FloatBuffer src) {
-    ByteBuffer b = ByteBuffer.allocate(src.limit() * 4).order(ByteOrder.LITTLE_ENDIAN);
+  private static ByteBuffer floatBytes(FloatBuffer src, long version) {
+    ByteBuffer b = ByteBuffer.allocate(SnapshotChecks.sectionBytes(version, "embedding", src.limit(), 4))
+        .order(ByteOrder.LITTLE_ENDIAN);
     b.asFloatBuffer().put(src.duplicate().rewind());
     return b;
   }

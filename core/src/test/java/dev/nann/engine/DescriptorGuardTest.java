@@ -16,8 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Descriptors may only name files inside the configured roots (however the path is spelled: ../,
- * file: uris, links, other schemes), the file must hold the version claimed, and an index version
- * may not jump absurdly far ahead of the current one.
+ * file: uris, links, other schemes), the file must hold the version and SHA-256 claimed, and an
+ * index version may not jump absurdly far ahead of the current one. (Manifest descriptors of a
+ * sharded index: {@code ShardedDescriptorGuardTest} in index-sync, which writes real manifests.)
  */
 class DescriptorGuardTest {
   @TempDir
@@ -56,6 +57,24 @@ class DescriptorGuardTest {
     assertTrue(guard.refuseIndex(absurd, 2).contains("more than 10 above the current 2"), guard.refuseIndex(absurd, 2));
     IndexDescriptor missing = IndexDescriptor.newBuilder(v3).setUri("index-v9.nann").setVersion(9).build();
     assertTrue(guard.refuseIndex(missing, 2) != null);
+  }
+
+  /**
+   * The catalogue keeps the first descriptor it sees of a version, so one with the right version
+   * and a made-up SHA-256 must be refused before it can take that version number.
+   */
+  @Test
+  void anIndexDescriptorMustCarryTheSnapshotsSha256() {
+    dev.nann.corpus.Corpus c = TestData.corpus(200, 16, 2);
+    IndexDescriptor v5 = TestData.publish(new dev.nann.graph.HnswIndexBuilder().m(8).efConstruction(20).version(5)
+        .build(c.embeddings(), c.dim(), c.itemIds()), dir.resolve("index-v5.nann"));
+    DescriptorGuard guard = new DescriptorGuard(dir.toString(), dir.toString(), 10);
+    assertNull(guard.refuseIndex(v5, 4));
+    assertNull(guard.refuseIndex(IndexDescriptor.newBuilder(v5).setSha256(v5.getSha256().toUpperCase()).build(), 4),
+        "hex case is not a different checksum");
+    String madeUp = "ab".repeat(32);
+    String why = guard.refuseIndex(IndexDescriptor.newBuilder(v5).setSha256(madeUp).build(), 4);
+    assertTrue(why != null && why.contains("has SHA-256 " + v5.getSha256()) && why.contains("says " + madeUp), why);
   }
 
   @Test

@@ -259,18 +259,21 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     dev.nann.graph.HnswIndex built;
     dev.nann.graph.GrowableHnsw graph = graphs.get(key);
     List<ItemEmbedding> sinceBuild = sinceBuilds.computeIfAbsent(key, k -> new ArrayList<>());
+    CatalogVectors vectors = new CatalogVectors(dim);
     boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;
     if (inPlace) {
       LOG.info("{}: {} changes into the live graph", what, sinceBuild.size());
       long movedBefore = graph.movedInPlace();
       for (ItemEmbedding item : sinceBuild) {
-        if (item.getDeleted()) {
-          graph.delete(item.getItemId());
+        float[] v = item.getDeleted() ? null : vectors.of(item);
+        if (v == null) {
+          graph.delete(item.getItemId());   // deleted, or of another length: out, as a full build leaves it
         } else {
-          graph.upsert(item.getItemId(), floats(item));
+          graph.upsert(item.getItemId(), v);
         }
       }
       sinceBuild.clear();
+      logSkipped(vectors, what);
       if (graph.movedInPlace() > movedBefore) {
         LOG.info("{}: {} updates moved their node in place", what, graph.movedInPlace() - movedBefore);
       }
@@ -282,11 +285,15 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       built = graph.freeze(next);
     } else {
       List<Long> ids = new ArrayList<>();
-      List<ItemEmbedding> rows = new ArrayList<>();
+      List<float[]> rows = new ArrayList<>();
       for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
-        ids.add(e.getKey());
-        rows.add(e.getValue());
+        float[] v = vectors.of(e.getValue());
+        if (v != null) {
+          ids.add(e.getKey());
+          rows.add(v);
+        }
       }
+      logSkipped(vectors, what);
       sinceBuild.clear();
       if (ids.isEmpty()) {
         LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
@@ -297,7 +304,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       float[] emb = new float[ids.size() * dim];
       for (int i = 0; i < idArray.length; i++) {
         idArray[i] = ids.get(i);
-        System.arraycopy(floats(rows.get(i)), 0, emb, i * dim, dim);
+        System.arraycopy(rows.get(i), 0, emb, i * dim, dim);
       }
       LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
       if (incremental) {
@@ -351,12 +358,11 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     return millis < 1000 ? millis + " ms" : Math.round(millis / 1000.0) + " s";
   }
 
-  private float[] floats(ItemEmbedding item) {
-    float[] v = new float[dim];
-    for (int j = 0; j < dim; j++) {
-      v[j] = item.getEmbedding().get(j);
+  private static void logSkipped(CatalogVectors vectors, String what) {
+    String line = vectors.summary(what);
+    if (line != null) {
+      LOG.warn(line);
     }
-    return v;
   }
 
   private void pruneOlderThan(long oldestKept) throws IOException {

@@ -1,8 +1,10 @@
 package dev.nann.indexsync;
 
+import dev.nann.graph.ManifestFile;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.graph.SnapshotStore;
+import dev.nann.graph.StoreFiles;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import java.io.IOException;
@@ -10,18 +12,11 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The manifest of one version of a sharded index: which snapshot file (with its SHA-256 and live
@@ -54,7 +49,7 @@ import java.util.Map;
  */
 public record ShardManifest(long version, long items, int dim, int m, int efConstruction, long createdAtMillis,
                             List<Entry> shards) {
-  public static final int FORMAT = 1;
+  public static final int FORMAT = ManifestFile.FORMAT;
 
   /** One shard of a manifest version: its own build version, snapshot file name, checksum, live items. */
   public record Entry(int shard, long version, String file, String sha256, int items) {
@@ -117,41 +112,40 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
   }
 
   /**
-   * Writes {@code index-v<version>.manifest} into {@code store} atomically (temporary file, forced,
-   * then moved), reads it back and checks it is byte for byte what was written.
+   * Writes {@code index-v<version>.manifest} into {@code store} atomically (a uniquely named
+   * temporary file, forced, then given the name without replacing another manifest of that
+   * version: {@link StoreFiles#publish}), reads it back and checks it is byte for byte what was written.
    *
    * @return the hex SHA-256 of the file
+   * @throws SnapshotException if a manifest of this version already exists with other contents
    */
   public String write(Path store) {
     byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
     Path file = store.resolve(SnapshotStore.manifestFileName(version));
-    Path tmp = store.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+    Path tmp = null;
     try {
-      Files.createDirectories(store);
-      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE)) {
+      tmp = StoreFiles.tempFile(file);
+      try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
         while (buf.hasRemaining()) {
           out.write(buf);
         }
         out.force(true);
       }
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
+      StoreFiles.publish(tmp, file);
       byte[] back = Files.readAllBytes(file);
       if (!java.util.Arrays.equals(back, bytes)) {
         throw new SnapshotException("manifest " + file + " did not read back as written; not publishing version "
             + version);
       }
-      return sha256(back);
+      return ManifestFile.sha256(back);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write manifest " + file + ": " + e.getMessage(), e);
     } finally {
       try {
-        Files.deleteIfExists(tmp);
+        if (tmp != null) {
+          Files.deleteIfExists(tmp);
+        }
       } catch (IOException ignored) {
         // best effort: a leftover temporary file is harmless
       }
@@ -161,52 +155,27 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
   /** Hex SHA-256 of a file's bytes (what a manifest descriptor's {@code sha256} is). */
   public static String sha256(Path file) {
     try {
-      return sha256(Files.readAllBytes(file));
+      return ManifestFile.sha256(Files.readAllBytes(file));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + file, e);
     }
   }
 
-  private static String sha256(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JVM has no SHA-256", e);
-    }
-  }
-
   /**
-   * Reads a manifest file.
+   * Reads a manifest file ({@link ManifestFile#read}, which serving uses too).
    *
    * @throws SnapshotException if it is not a manifest of this format
    */
   public static ShardManifest read(Path file) {
-    String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new SnapshotException("cannot read manifest " + file + ": " + e, e);
+    ManifestFile f = ManifestFile.read(file);
+    List<Entry> entries = new ArrayList<>();
+    for (ManifestFile.Shard s : f.shards()) {
+      entries.add(new Entry(s.shard(), s.version(), s.file(), s.sha256(), s.items()));
     }
     try {
-      Map<?, ?> doc = (Map<?, ?>) new Json(text).document();
-      if (((Number) doc.get("format")).intValue() != FORMAT) {
-        throw new SnapshotException("manifest " + file + " has format " + doc.get("format") + "; this build reads "
-            + FORMAT);
-      }
-      List<Entry> entries = new ArrayList<>();
-      for (Object o : (List<?>) doc.get("shards")) {
-        Map<?, ?> s = (Map<?, ?>) o;
-        entries.add(new Entry(((Number) s.get("shard")).intValue(), ((Number) s.get("version")).longValue(),
-            (String) s.get("file"), (String) s.get("sha256"), ((Number) s.get("items")).intValue()));
-      }
-      return new ShardManifest(((Number) doc.get("version")).longValue(), ((Number) doc.get("items")).longValue(),
-          ((Number) doc.get("dim")).intValue(), ((Number) doc.get("m")).intValue(),
-          ((Number) doc.get("efConstruction")).intValue(), ((Number) doc.get("createdAtMillis")).longValue(), entries);
-    } catch (RuntimeException e) {
-      if (e instanceof SnapshotException se) {
-        throw se;
-      }
-      throw new SnapshotException("manifest " + file + " is malformed: " + e, e);
+      return new ShardManifest(f.version(), f.items(), f.dim(), f.m(), f.efConstruction(), f.createdAtMillis(), entries);
+    } catch (IllegalArgumentException e) {
+      throw new SnapshotException("manifest " + file + " is malformed: " + e.getMessage(), e);
     }
   }
 
@@ -235,113 +204,5 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
         .setCreatedAtMillis(createdAtMillis)
         .setShards(snapshots)
         .build();
-  }
-
-  /** Just enough JSON for the manifest: objects, arrays, strings without escapes beyond \" and \\, integers. */
-  private static final class Json {
-    private final String s;
-    private int i;
-
-    Json(String s) {
-      this.s = s;
-    }
-
-    Object document() {
-      Object v = value();
-      skip();
-      if (i != s.length()) {
-        throw new IllegalArgumentException("trailing text at " + i);
-      }
-      return v;
-    }
-
-    private void skip() {
-      while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
-        i++;
-      }
-    }
-
-    private void expect(char c) {
-      skip();
-      if (i >= s.length() || s.charAt(i) != c) {
-        throw new IllegalArgumentException("expected '" + c + "' at " + i);
-      }
-      i++;
-    }
-
-    private Object value() {
-      skip();
-      if (i >= s.length()) {
-        throw new IllegalArgumentException("unexpected end");
-      }
-      char c = s.charAt(i);
-      if (c == '{') {
-        i++;
-        Map<String, Object> m = new LinkedHashMap<>();
-        skip();
-        if (s.charAt(i) == '}') {
-          i++;
-          return m;
-        }
-        do {
-          skip();
-          String key = string();
-          expect(':');
-          m.put(key, value());
-          skip();
-        } while (s.charAt(i++) == ',');
-        if (s.charAt(i - 1) != '}') {
-          throw new IllegalArgumentException("expected '}' at " + (i - 1));
-        }
-        return m;
-      }
-      if (c == '[') {
-        i++;
-        List<Object> l = new ArrayList<>();
-        skip();
-        if (s.charAt(i) == ']') {
-          i++;
-          return l;
-        }
-        do {
-          l.add(value());
-          skip();
-        } while (s.charAt(i++) == ',');
-        if (s.charAt(i - 1) != ']') {
-          throw new IllegalArgumentException("expected ']' at " + (i - 1));
-        }
-        return l;
-      }
-      if (c == '"') {
-        return string();
-      }
-      int start = i;
-      if (c == '-') {
-        i++;
-      }
-      while (i < s.length() && Character.isDigit(s.charAt(i))) {
-        i++;
-      }
-      if (start == i) {
-        throw new IllegalArgumentException("unexpected '" + c + "' at " + i);
-      }
-      return Long.parseLong(s.substring(start, i));
-    }
-
-    private String string() {
-      if (s.charAt(i) != '"') {
-        throw new IllegalArgumentException("expected a string at " + i);
-      }
-      StringBuilder b = new StringBuilder();
-      for (i++; s.charAt(i) != '"'; i++) {
-        char c = s.charAt(i);
-        if (c == '\\') {
-          c = s.charAt(++i);
-        }
-        b.append(c);
-      }
-      i++;
-      return b.toString();
-    }
   }
 }

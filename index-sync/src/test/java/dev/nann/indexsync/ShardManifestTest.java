@@ -102,6 +102,15 @@ class ShardManifestTest {
         }
         """, Files.readString(file));
     assertEquals(m, ShardManifest.read(file));
+    // a version names one manifest: the same bytes again are fine, other ones never replace it
+    assertEquals(sha, m.write(dir));
+    ShardManifest other = ShardManifest.of(7, List.of(shard(0, 4, 250_112, 1_000), shard(1, 5, 249_888, 900)));
+    SnapshotException taken = assertThrows(SnapshotException.class, () -> other.write(dir));
+    assertTrue(taken.getMessage().contains("already exists with other contents"), taken.getMessage());
+    assertEquals(sha, ShardManifest.sha256(file));
+    try (Stream<Path> files = Files.list(dir)) {
+      assertEquals(List.of(file), files.toList(), "no temporary file left by the refused write");
+    }
 
     IndexDescriptor d = m.descriptor(file, sha);
     assertEquals(7, d.getVersion());
