@@ -103,7 +103,15 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
     if (!node.isMissingNode() && !node.isObject()) {
       throw new ModelContractException(file + ": sha256 must map file names to hex SHA-256 checksums");
     }
-    node.fields().forEachRemaining(e -> sums.put(e.getKey(), e.getValue().asText()));
+    node.fields().forEachRemaining(e -> {
+      String name = e.getKey();
+      // a file of the directory itself: a listed "../x" would have nann read and hash a file outside it
+      if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\")) {
+        throw new ModelContractException(file + ": sha256 lists '" + name + "', which is not a file name in the model "
+            + "directory");
+      }
+      sums.put(name, e.getValue().asText());
+    });
     return Map.copyOf(sums);
   }
 

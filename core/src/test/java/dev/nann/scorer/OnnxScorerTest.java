@@ -271,6 +271,15 @@ class OnnxScorerTest {
   }
 
   @Test
+  void aChecksumListedForAFileOutsideTheDirectoryIsRefused() throws IOException {
+    Path dir = copyFixture("dnn", 16);
+    edit(dir, "\"item.onnx\":", "\"../../outside.onnx\":");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("sha256 lists '../../outside.onnx', which is not a file name in the model directory"),
+        e.getMessage());
+  }
+
+  @Test
   void corruptOnnxFileFailsItsChecksum() throws IOException {
     Path dir = copyFixture("attention", 16);
     byte[] bytes = Files.readAllBytes(dir.resolve("user.onnx"));

@@ -3,6 +3,7 @@ package dev.nann.cli;
 import dev.nann.corpus.Corpus;
 import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.eval.SnapshotCache;
+import dev.nann.graph.SnapshotStore;
 import dev.nann.indexsync.SnapshotPublisher;
 import dev.nann.schemas.IndexDescriptor;
 import java.nio.file.Path;
@@ -29,7 +30,9 @@ public final class IndexCommand implements Runnable {
     @Option(names = "--dim", defaultValue = "64", description = "Dimension. Default: ${DEFAULT-VALUE}")
     int dim;
 
-    @Option(names = "--version", defaultValue = "1", description = "Snapshot version. Default: ${DEFAULT-VALUE}")
+    @Option(names = "--version", defaultValue = "0",
+        description = "Snapshot version; 0 (the default): the next one free in --out. A version names one file only: "
+            + "one already there is refused.")
     long version;
 
     @Option(names = "--m", defaultValue = "32", description = "HNSW M. Default: ${DEFAULT-VALUE}")
@@ -49,6 +52,14 @@ public final class IndexCommand implements Runnable {
 
     @Override
     public Integer call() {
+      long[] taken = SnapshotStore.versionsIn(out);   // newest first
+      if (version == 0) {
+        version = taken.length == 0 ? 1 : taken[0] + 1;
+      } else if (version < 0 || java.util.Arrays.stream(taken).anyMatch(v -> v == version)) {
+        System.err.printf("[build] version %d %s: pass another --version, or leave it out for the next free one (%d)%n",
+            version, version < 0 ? "is negative" : "is already in " + out, taken.length == 0 ? 1 : taken[0] + 1);
+        return 2;
+      }
       Corpus c = SyntheticCorpus.generate(items, dim, 0, seed);
       long t0 = System.nanoTime();
       IndexDescriptor d = new SnapshotPublisher(out, m, efConstruction, threads).publish(version, c.embeddings(), dim,
