@@ -228,7 +228,8 @@ public final class EvalCommand implements Callable<Integer> {
           scorer instanceof OnnxScorer o ? (o.grid().padded() ? "" : "unpadded, ") + o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (!noReferenceCache) {
-        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash));
+        evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash,
+            scorerKind + "/" + onnx.provider()));
       }
       if (drDir != null) {
         evaluator.withDeepRetrieval(dev.nann.dr.PathModel.load(drDir, d), drBeam);
@@ -405,11 +406,18 @@ public final class EvalCommand implements Callable<Integer> {
         + "corpus), got '" + corpus + "'");
   }
 
-  /** Digest of the corpus (items and users) and of every file in the model directory (16 hex digits). */
-  private static String modelDigest(Path dir, Corpus c, int itemsHash) throws Exception {
+  /**
+   * Digest of the corpus (items and users), of every file in the model directory and of what scores
+   * ({@code backend}: scorer kind / provider; float sums differ between them, and with them the
+   * order at the top-k's edge) (16 hex digits).
+   */
+  private static String modelDigest(Path dir, Corpus c, int itemsHash, String backend) throws Exception {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
     md.update((c.name() + "|" + itemsHash + "|" + Arrays.hashCode(c.itemIds()) + "|" + c.users().size() + "|")
         .getBytes(StandardCharsets.UTF_8));
+    if (!backend.equals("onnx/CPU")) {   // the default keeps the digest references were cached under before
+      md.update(("backend " + backend + "|").getBytes(StandardCharsets.UTF_8));
+    }
     // the users' behaviour decides the exact answers: two corpora with the same items and user count
     // but other users must not share a reference
     java.nio.ByteBuffer users = java.nio.ByteBuffer.allocate(8);

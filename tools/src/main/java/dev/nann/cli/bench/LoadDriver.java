@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -23,14 +24,23 @@ final class LoadDriver {
   private LoadDriver() {}
 
   /**
-   * What one rate step measured. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
+   * What one rate step measured. {@code client} is timed from when each request was due (its place in
+   * the step's schedule), so a sender that fell behind does not hide the wait; {@code senderLag} is
+   * how late each left. {@code qps} and {@code answered} count every answer, {@code errors} the ones
+   * with an error status, {@code lost} requests never answered. {@code cpuMillisPerRequest} and {@code coresBusy} are this JVM's CPU time over
    * the step (broker, job and load generator all run in it; JIT and GC included), per answer and
    * per second of wall time; {@code cpuMillisPerRequestByThread} is all of it per answer by what the
    * threads do ({@link ThreadCpu}).
    */
   record Step(double qps, int answered, int errors, LatencyStats client, LatencyStats job, LatencyStats engine,
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
-              double cpuMillisPerRequest, double coresBusy, Map<String, Double> cpuMillisPerRequestByThread) {
+              double cpuMillisPerRequest, double coresBusy, Map<String, Double> cpuMillisPerRequestByThread,
+              LatencyStats senderLag) {
+    /** Whether every request was answered, once, without an error status. */
+    boolean clean() {
+      return errors == 0 && lost == 0;
+    }
+
     /**
      * The engine's walker threads' share per answer, where a request's user network, walk and score
      * calls run: set against the scorer's bare ceiling, it shows what the scoring costs inside the job.
@@ -87,7 +97,10 @@ final class LoadDriver {
 
   /** Sends {@code rate} requests/s for {@code secs} seconds to random users and collects the answers. */
   static Step step(ServingClient client, double rate, int userCount, int secs, int k) throws Exception {
-    ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
+    // when each request was due and when it left: a sender that fell behind (a collection, both cores
+    // busy) sends late, and a client timed from the late send would hide the wait (coordinated omission)
+    ConcurrentHashMap<String, long[]> sentAt = new ConcurrentHashMap<>();
+    AtomicLong senderCpu = new AtomicLong();
     int total = (int) Math.round(rate * secs);
     LatencyStats clientLat = new LatencyStats();
     LatencyStats jobLat = new LatencyStats();
@@ -100,12 +113,15 @@ final class LoadDriver {
         long interval = (long) (1e9 / rate);
         SplittableRandom rnd = new SplittableRandom(total);
         for (int i = 0; i < total; i++) {
-          Pacing.parkUntil(start + i * interval);
+          long due = start + i * interval;
+          Pacing.parkUntil(due);
           RetrievalRequest r = ServingClient.request(rnd.nextInt(userCount), k, "nann");
-          sentAt.put(r.getRequestId(), System.nanoTime());
+          sentAt.put(r.getRequestId(), new long[] {due, System.nanoTime()});
           client.send(r);
         }
         client.flush();
+        // the thread's CPU, for the load generator's share: a thread that has ended is in no snapshot
+        senderCpu.set(java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime());
       }, "bench-sender");
       long start = System.nanoTime();
       long cpuStart = processCpuNanos();
@@ -118,24 +134,31 @@ final class LoadDriver {
       double scored = 0;
       double calls = 0;
       long last = start;
+      LatencyStats senderLag = new LatencyStats();
       long deadline = start + (secs + 10) * 1_000_000_000L;
-      while (answered < total && System.nanoTime() < deadline) {
+      long repeatsUntil = Long.MAX_VALUE;   // once all are answered, a second more to see repeats
+      for (long now = System.nanoTime(); now < Math.min(deadline, repeatsUntil); now = System.nanoTime()) {
+        if (answered == total && repeatsUntil == Long.MAX_VALUE) {
+          repeatsUntil = now + 1_000_000_000L;
+        }
         for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(5))) {
-          long now = System.nanoTime();
+          long received = System.nanoTime();
           RetrievalResponse resp = client.decode(rec);
-          Long t0 = sentAt.remove(resp.getRequestId());
+          long[] t0 = sentAt.remove(resp.getRequestId());
           if (t0 == null) {
             duplicates += seen.contains(resp.getRequestId()) ? 1 : 0;
             continue;
           }
           answered++;
           seen.add(resp.getRequestId());
-          last = now;
+          last = received;
+          senderLag.add((t0[1] - t0[0]) / 1e6f);
           if (resp.getStatus() != ResponseStatus.OK && resp.getStatus() != ResponseStatus.COLD_START) {
             errors++;
             continue;
           }
-          float clientMs = (now - t0) / 1e6f;
+          float clientMs = (received - t0[0]) / 1e6f;   // from when it was due: the wait a client would see
+          float sentMs = (received - t0[1]) / 1e6f;
           clientLat.add(clientMs);
           jobLat.add(resp.getLatencyMillis());
           resp.getTimings().forEach((st, ms) -> {
@@ -145,7 +168,7 @@ final class LoadDriver {
             }
           });
           // produce, broker and fetch to this client (the request record's timestamp is its send time)
-          stages.get("kafka_out").add(Math.max(0, clientMs - resp.getLatencyMillis()));
+          stages.get("kafka_out").add(Math.max(0, sentMs - resp.getLatencyMillis()));
           engineLat.add(resp.getEngineMillis());
           scored += resp.getItemsScored();
           calls += resp.getScoreCalls();
@@ -154,7 +177,9 @@ final class LoadDriver {
       sender.join();
       long cpuEnd = processCpuNanos();
       double cpuMs = (cpuEnd - cpuStart) / 1e6;
-      Map<String, Double> byThread = ThreadCpu.perRequest(threadsStart, ThreadCpu.snapshot(cpuEnd), answered);
+      Map<String, Long> threadsEnd = ThreadCpu.snapshot(cpuEnd);
+      ThreadCpu.moveEnded(threadsEnd, ThreadCpu.LOAD_GENERATOR, senderCpu.get());
+      Map<String, Double> byThread = ThreadCpu.perRequest(threadsStart, threadsEnd, answered);
       double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
@@ -164,9 +189,9 @@ final class LoadDriver {
       // what never came back within 10 s of the last send, and answers seen twice (at-least-once
       // delivery may repeat answers after a job restart; none is expected without one)
       int ok = Math.max(1, answered - errors);
-      return new Step(qps, answered, errors + (total - answered), clientLat, jobLat, engineLat,
+      return new Step(qps, answered, errors, clientLat, jobLat, engineLat,
           answered == 0 ? 0 : scored / ok, answered == 0 ? 0 : calls / ok, stages, total - answered, duplicates,
-          cpuMs / Math.max(1, answered), cpuMs / wallMs, byThread);
+          cpuMs / Math.max(1, answered), cpuMs / wallMs, byThread, senderLag);
     }
   }
 }

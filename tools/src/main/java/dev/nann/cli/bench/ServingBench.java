@@ -106,12 +106,24 @@ public final class ServingBench implements Callable<Integer> {
   private record ModeResult(String mode, double best, double scored, double calls, dev.nann.local.LatencyStats hop,
                             double engineCpuMillis) {}
 
-  private static ScorerCeiling.CallCost measureCeiling(Path modelDir, int walkers, String when) throws InterruptedException {
-    ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS, 3, 1.5);
-    System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling%s (bare ONNX Runtime, %d threads): %.1f us a call "
-        + "+ %.2f us a row; %,.0f items/s in calls of %d rows%n", when, walkers, cost.nanosPerCall() / 1e3,
+  private static ScorerCeiling.CallCost measureCeiling(Path modelDir, dev.nann.scorer.ScorerRuntime runtime, int walkers,
+                                                       String when) throws InterruptedException {
+    ScorerCeiling.CallCost cost = ScorerCeiling.measure(modelDir, runtime, walkers, CEILING_SMALL_ROWS, CEILING_FULL_ROWS,
+        3, 1.5);
+    System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling%s (bare ONNX Runtime, %s provider, %d threads of "
+        + "%d runtime threads each): %.1f us a call + %.2f us a row; %,.0f items/s in calls of %d rows%n", when,
+        runtime.provider(), walkers, runtime.intraOpThreads(), cost.nanosPerCall() / 1e3,
         cost.nanosPerRow() / 1e3, cost.itemsPerSecond(CEILING_FULL_ROWS), CEILING_FULL_ROWS);
     return cost;
+  }
+
+  /** The runtime the job's engine scores on, from the same settings: the ceiling must be priced on it. */
+  private dev.nann.scorer.ScorerRuntime jobRuntime() {
+    Map<String, String> s = settings.copy();
+    return new dev.nann.scorer.ScorerRuntime(
+        dev.nann.scorer.ScorerRuntime.Provider.parse(s.getOrDefault("scorer.provider", EngineConfig.DEFAULT_PROVIDER)),
+        Integer.parseInt(s.getOrDefault("scorer.device-id", Integer.toString(EngineConfig.DEFAULT_DEVICE_ID))),
+        Integer.parseInt(s.getOrDefault("engine.scorer-threads", Integer.toString(EngineConfig.DEFAULT_SCORER_THREADS))));
   }
 
   /** The summary line of one batching setting, priced against the scorer's ceiling at the walk's own calls. */
@@ -131,10 +143,12 @@ public final class ServingBench implements Callable<Integer> {
     String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", m.mode())
         .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
         .put("ceiling_items_per_s", round(cost.itemsPerSecond(rowsPerCall), 0))
+        .put("ceiling_provider", jobRuntime().provider().name().toLowerCase(java.util.Locale.ROOT))
         .put("items_scored_per_request", round(scored, 0)).put("score_calls_per_request", round(scored / rowsPerCall, 1))
         .put("ceiling_qps", round(ceilingQps, 0)).put("ceiling_qps_full_calls", round(fullCallsQps, 0))
         .put("scorer_call_us", round(cost.nanosPerCall() / 1e3, 1)).put("scorer_row_us", round(cost.nanosPerRow() / 1e3, 3))
         .put("kafka_hop_p50_ms", round(hop.quantile(0.5), 2)).put("kafka_hop_p99_ms", round(hop.quantile(0.99), 2))
+        .put("kafka_hop_rate", round(load.rates().get(0), 0))   // a hop costs more the rarer the messages
         .put("fraction_of_ceiling", round(ceilingQps > 0 ? best / ceilingQps : 0, 2))
         .put("engine_cpu_ms_per_request", round(m.engineCpuMillis(), 2)).put("engine_cpu_qps", round(engineQps, 0))
         .put("engine_cpu_fraction_of_ceiling", round(ceilingQps > 0 ? engineQps / ceilingQps : 0, 2))
@@ -173,7 +187,8 @@ public final class ServingBench implements Callable<Integer> {
     System.err.println("[bench] machine: " + machine.describe());
     // the scorer's own ceiling first (and again at the end), on the same model and threads, in the
     // same run; taken at the walk's own calls once the ladder has shown how many it makes
-    ScorerCeiling.CallCost cost = measureCeiling(modelDir, walkers, "");
+    dev.nann.scorer.ScorerRuntime runtime = jobRuntime();
+    ScorerCeiling.CallCost cost = measureCeiling(modelDir, runtime, walkers, "");
     List<String> modes = batching.equals("both") ? List.of("on", "off") : List.of(batching);
     List<String> lines = new ArrayList<>();
     List<ModeResult> results = new ArrayList<>();
@@ -212,6 +227,7 @@ public final class ServingBench implements Callable<Integer> {
               .put("e2e_engine_ratio_p50", round(r.client().quantile(0.5) / Math.max(1e-3, r.engine().quantile(0.5)), 2))
               .put("items_scored", round(r.meanScored(), 0)).put("score_calls", round(r.meanCalls(), 1))
               .put("lost", r.lost()).put("duplicates", r.duplicates())
+              .put("sender_lag_p99_ms", round(r.senderLag().quantile(0.99), 1))
               .put("cpu_ms_per_request", round(r.cpuMillisPerRequest(), 2))
               .put("walker_cpu_ms_per_request", round(r.walkerCpuMillisPerRequest(), 2))
               .put("cores_busy", round(r.coresBusy(), 2));
@@ -227,7 +243,7 @@ public final class ServingBench implements Callable<Integer> {
           System.out.println(JsonLines.line(line));
           lines.add(JsonLines.line(line));
           curve.add(new ServingCurve.Point(mode, rate, r.client().quantile(0.5), r.client().quantile(0.99)));
-          boolean keptUp = r.qps() >= 0.95 * rate && r.errors() == 0;
+          boolean keptUp = r.qps() >= 0.95 * rate && r.clean();
           boolean held = keptUp && r.client().quantile(0.99) <= budgetMs;
           if (r.meanScored() > scored) {
             scored = r.meanScored();
@@ -254,7 +270,7 @@ public final class ServingBench implements Callable<Integer> {
       }
     }
     // again with the stack gone and the compiler quiet; each call size keeps its faster timing
-    cost = cost.fastest(measureCeiling(modelDir, walkers, " again, the stack stopped"), CEILING_SMALL_ROWS, CEILING_FULL_ROWS);
+    cost = cost.fastest(measureCeiling(modelDir, runtime, walkers, " again, the stack stopped"), CEILING_SMALL_ROWS, CEILING_FULL_ROWS);
     System.err.printf(java.util.Locale.ROOT, "[bench] scorer ceiling kept (each size's faster): %.1f us a call + %.2f us a row%n",
         cost.nanosPerCall() / 1e3, cost.nanosPerRow() / 1e3);
     for (ModeResult m : results) {

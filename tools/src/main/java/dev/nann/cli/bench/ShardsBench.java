@@ -169,7 +169,7 @@ public final class ShardsBench implements Callable<Integer> {
             .put("ef_construction", efConstruction).put("k", k).put("queries", queries)
             .put("coverage_at_k", round(coverage, 4)).put("partial_answers", partial)
             .put("items_scored", round(scored, 0)).put("scored_fraction", round(scored / items, 5))
-            .put("offered_qps", round(rate, 1)).put("qps", round(step.qps(), 1)).put("errors", step.errors())
+            .put("offered_qps", round(rate, 1)).put("qps", round(step.qps(), 1)).put("errors", step.errors()).put("lost", step.lost())
             .put("p50_ms", round(step.client().quantile(0.5), 1)).put("p99_ms", round(step.client().quantile(0.99), 1))
             .put("engine_p50_ms", round(step.engine().quantile(0.5), 1))
             .put("width", d.serving().get(ServingOptions.WIDTH))

@@ -81,6 +81,17 @@ final class ThreadCpu {
     return byRole;
   }
 
+  /**
+   * Counts {@code nanos} of a thread that ended before {@code snapshot} was taken under {@code role}:
+   * a snapshot sees live threads only, so an ended thread's CPU was in the remainder no Java thread
+   * accounts for.
+   */
+  static void moveEnded(Map<String, Long> snapshot, String role, long nanos) {
+    long moved = Math.min(Math.max(0, nanos), snapshot.get(NOT_JAVA_THREADS));
+    snapshot.merge(role, moved, Long::sum);
+    snapshot.merge(NOT_JAVA_THREADS, -moved, Long::sum);
+  }
+
   /** Milliseconds a request by role between two snapshots. */
   static Map<String, Double> perRequest(Map<String, Long> before, Map<String, Long> after, int requests) {
     Map<String, Double> out = new LinkedHashMap<>();

@@ -125,6 +125,7 @@ class LoadDriverTest {
   }
 
   private static LoadDriver.Step step(java.util.Map<String, Double> byThread) {
-    return new LoadDriver.Step(100, 1000, 0, null, null, null, 2000, 30, java.util.Map.of(), 0, 0, 6.0, 1.2, byThread);
+    return new LoadDriver.Step(100, 1000, 0, null, null, null, 2000, 30, java.util.Map.of(), 0, 0, 6.0, 1.2, byThread,
+        null);
   }
 }
