@@ -48,7 +48,9 @@ public final class IndexSyncOptions {
       .defaultValue(65_536).withDescription("Larger item-embeddings records (key, value and headers) are dead-lettered "
           + "unread; the catalog keeps every item in state. In [1024, 1048576].");
   public static final ConfigOption<Integer> KEEP = key("snapshots.keep").intType().defaultValue(3)
-      .withDescription("Snapshot files kept.");
+      .withDescription("Snapshot versions kept in the store. Sharded: manifests, plus one for each of the S shards "
+          + "(each shard's publish makes a manifest, and serving may still use the version before a burst of them), "
+          + "with every shard file a kept manifest names.");
   public static final ConfigOption<String> DR_DIR = key("dr.dir").stringType().noDefaultValue()
       .withDescription("A Deep Retrieval structure (the trainer's train-dr output): every snapshot then carries the "
           + "item-to-paths table; new items get their nearest item's paths.");

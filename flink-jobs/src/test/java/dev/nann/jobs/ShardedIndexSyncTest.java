@@ -233,15 +233,17 @@ class ShardedIndexSyncTest {
   void theManifestStepWaitsForEveryShardAndContinuesTheStoresVersions() throws Exception {
     Path store = dir.resolve("snapshots");
     Files.createDirectories(store);
-    // a manifest written before a crash (not in any restored state): the next one must be version 6
-    ShardManifest.of(5, List.of(shard(store, 0, 1), shard(store, 1, 1))).write(store);
+    // manifests written before a crash (not in any restored state): the next one must be version 6
+    for (long v = 3; v <= 5; v++) {
+      ShardManifest.of(v, List.of(shard(store, 0, 1), shard(store, 1, 1))).write(store);
+    }
     List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 0, 2), shard(store, 1, 1), shard(store, 1, 1),
         shard(store, 0, 3));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
     List<IndexDescriptor> out = new ArrayList<>();
     try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
         .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 2), new AvroTypeInfo<>(IndexDescriptor.class))
+        .process(new ManifestAssembler(store.toString(), 2, 1), new AvroTypeInfo<>(IndexDescriptor.class))
         .executeAndCollect("manifest-test")) {
       it.forEachRemaining(out::add);
     }
@@ -253,8 +255,8 @@ class ShardedIndexSyncTest {
     assertEquals(out.get(0).getShards().get(1), out.get(1).getShards().get(1), "shard 1's unchanged file named again");
     assertEquals(out.get(1).getSha256(), ShardManifest.sha256(Path.of(URI.create(out.get(1).getUri()))));
     assertEquals(30, out.get(1).getItems());
-    assertEquals(new TreeSet<>(List.of(SnapshotStore.manifestFileName(6), SnapshotStore.manifestFileName(7))),
-        storeFiles(), "keep 2: manifest 5 pruned");
+    assertEquals(new TreeSet<>(List.of(SnapshotStore.manifestFileName(5), SnapshotStore.manifestFileName(6),
+        SnapshotStore.manifestFileName(7))), storeFiles(), "keep 1 + 2 shards: manifests 3 and 4 pruned");
   }
 
   private static IndexDescriptor shard(Path store, int shard, long version) {

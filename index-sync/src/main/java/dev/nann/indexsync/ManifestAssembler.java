@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Manifest versions continue from the state and from the newest manifest in the store (one
  * written after the last checkpoint is never overwritten by a different one). After each manifest
- * the store is pruned ({@link #prune}): the newest {@code keep} manifests stay, and so does every
- * shard file a kept manifest names.
+ * the store is pruned ({@link #prune}): the newest {@code keep} + S manifests stay ({@link
+ * #manifestsKept}), and so does every shard file a kept manifest names.
  */
 public final class ManifestAssembler extends KeyedProcessFunction<Integer, IndexDescriptor, IndexDescriptor> {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestAssembler.class);
@@ -118,10 +118,21 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     LOG.info("manifest version {}: {} shards, {} items (shard {} now at version {})", next, shards,
         String.format(java.util.Locale.ROOT, "%,d", manifest.items()), s.getShard(), s.getVersion());
     out.collect(published);
-    for (Path deleted : prune(store, keep)) {
+    for (Path deleted : prune(store, manifestsKept(keep, shards))) {
       LOG.info("deleted old {} {}", deleted.getFileName().toString().endsWith(".manifest") ? "manifest" : "shard snapshot",
           deleted);
     }
+  }
+
+  /**
+   * Manifests a store keeps for {@code snapshots.keep} = {@code keep}: each shard's publish makes a
+   * manifest, so S shards publishing within serving's activation delay (index.shard-activation-ms)
+   * make S manifests while requests are still stamped with the version before them; keeping only
+   * {@code keep} would delete the shard files that version names under a TaskManager that has yet
+   * to load them. The S newest are kept on top of {@code keep}.
+   */
+  static int manifestsKept(int keep, int shards) {
+    return keep + shards;
   }
 
   /**

@@ -182,6 +182,41 @@ class ShardManifestTest {
     assertTrue(after.containsAll(before), "nothing but manifests deleted when a kept one is unreadable");
   }
 
+  @Test
+  void aBurstOfShardPublishesKeepsTheVersionServingStillUses() throws Exception {
+    // version 10 is live; then each of 4 shards publishes once within the activation delay, making
+    // manifests 11 to 14 while requests are still stamped with 10: its shard files must stay
+    int shards = 4;
+    long[] live = {5, 5, 5, 5};
+    ShardManifest.of(10, entries(live)).write(dir);
+    for (int s = 0; s < shards; s++) {
+      Files.writeString(dir.resolve(SnapshotStore.shardFileName(5, s)), "s" + s + " v5");
+    }
+    long[] current = live.clone();
+    for (int s = 0; s < shards; s++) {
+      current[s] = 6;
+      Files.writeString(dir.resolve(SnapshotStore.shardFileName(6, s)), "s" + s + " v6");
+      ShardManifest.of(11 + s, entries(current)).write(dir);
+      ManifestAssembler.prune(dir, ManifestAssembler.manifestsKept(1, shards));
+    }
+    Set<String> left = names();
+    assertTrue(left.contains(SnapshotStore.manifestFileName(10)), left.toString());
+    for (int s = 0; s < shards; s++) {
+      assertTrue(left.contains(SnapshotStore.shardFileName(5, s)), "shard " + s + " of the live version: " + left);
+    }
+    // with keep alone (1) the live version's shard files would have gone with its manifest
+    ManifestAssembler.prune(dir, 1);
+    assertFalse(names().contains(SnapshotStore.shardFileName(5, 0)));
+  }
+
+  private List<IndexDescriptor> entries(long[] versions) {
+    List<IndexDescriptor> out = new ArrayList<>();
+    for (int s = 0; s < versions.length; s++) {
+      out.add(shard(s, versions[s], 10, 1));
+    }
+    return out;
+  }
+
   private Set<String> names() throws Exception {
     try (Stream<Path> files = Files.list(dir)) {
       return new HashSet<>(files.map(p -> p.getFileName().toString()).toList());
