@@ -38,6 +38,30 @@ public final class TestData {
         .setCreatedAtMillis(System.currentTimeMillis()).build();
   }
 
+  /**
+   * A copy of the fixture model {@code arch}-d{@code d} in {@code dir/version}, its model.json
+   * stamped with that version, and the descriptor publishing it (dim {@code d}, paired with
+   * {@code indexVersion} when not null).
+   */
+  public static dev.nann.schemas.ModelDescriptor modelCopy(String arch, int d, Path dir, String version, Long indexVersion)
+      throws java.io.IOException {
+    Path dst = dir.resolve(version);
+    java.nio.file.Files.createDirectories(dst);
+    try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(model(arch, d))) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.copy(f, dst.resolve(f.getFileName()));
+      }
+    }
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode spec =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(dst.resolve("model.json").toFile());
+    spec.put("version", version);
+    json.writeValue(dst.resolve("model.json").toFile(), spec);
+    return dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
+        .setSha256(dev.nann.scorer.ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d)
+        .setIndexVersion(indexVersion).build();
+  }
+
   /** An engine on {@code modelDir} with the default beam and CPU scoring; snapshots and published models live under {@code dir}. */
   public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
     return dev.nann.engine.EngineConfig.builder(modelDir.toString()).walkerThreads(walkers).hnswEf(200)

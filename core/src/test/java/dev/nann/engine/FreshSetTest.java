@@ -249,19 +249,7 @@ class FreshSetTest {
 
   /** A copy of the attention fixture of dim {@code d} under a new version, paired with an index version. */
   private ModelDescriptor pairedModel(int d, String version, long indexVersion) throws IOException {
-    Path dst = dir.resolve(version);
-    Files.createDirectories(dst);
-    try (Stream<Path> files = Files.list(TestData.model("attention", d))) {
-      for (Path f : files.toList()) {
-        Files.copy(f, dst.resolve(f.getFileName()));
-      }
-    }
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode spec = (ObjectNode) json.readTree(dst.resolve("model.json").toFile());
-    spec.put("version", version);
-    json.writeValue(dst.resolve("model.json").toFile(), spec);
-    return ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
-        .setSha256(ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d).setIndexVersion(indexVersion).build();
+    return TestData.modelCopy("attention", d, dir, version, indexVersion);
   }
 
   private EngineConfig config() {

@@ -77,18 +77,6 @@ class ModelCatalogTest {
 
   /** A copy of a fixture model under a new version. */
   private ModelDescriptor copy(String arch, int d, String version) throws IOException {
-    Path dst = dir.resolve(version);
-    Files.createDirectories(dst);
-    try (Stream<Path> files = Files.list(TestData.model(arch, d))) {
-      for (Path f : files.toList()) {
-        Files.copy(f, dst.resolve(f.getFileName()));
-      }
-    }
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode spec = (ObjectNode) json.readTree(dst.resolve("model.json").toFile());
-    spec.put("version", version);
-    json.writeValue(dst.resolve("model.json").toFile(), spec);
-    return ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
-        .setSha256(ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d).build();
+    return TestData.modelCopy(arch, d, dir, version, null);
   }
 }

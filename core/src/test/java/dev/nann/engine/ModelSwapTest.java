@@ -136,24 +136,13 @@ class ModelSwapTest {
   /** A copy of a fixture model under a new version, optionally with one ONNX file corrupted. */
   private static ModelDescriptor model(String arch, int d, String version, Long indexVersion, boolean corrupt)
       throws IOException {
-    Path src = TestData.model(arch, d);
-    Path dst = dir.resolve(version);
-    Files.createDirectories(dst);
-    try (Stream<Path> files = Files.list(src)) {
-      for (Path f : files.toList()) {
-        Files.copy(f, dst.resolve(f.getFileName()));
-      }
-    }
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode spec = (ObjectNode) json.readTree(dst.resolve("model.json").toFile());
-    spec.put("version", version);
-    json.writeValue(dst.resolve("model.json").toFile(), spec);
+    ModelDescriptor m = TestData.modelCopy(arch, d, dir, version, indexVersion);
     if (corrupt) {
-      byte[] b = Files.readAllBytes(dst.resolve("score.onnx"));
+      Path score = dir.resolve(version).resolve("score.onnx");
+      byte[] b = Files.readAllBytes(score);
       b[b.length / 2] ^= 0x33;
-      Files.write(dst.resolve("score.onnx"), b);
+      Files.write(score, b);
     }
-    return ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toString())
-        .setSha256(ModelSpec.sha256(dst.resolve("model.json"))).setItemDim(d).setIndexVersion(indexVersion).build();
+    return m;
   }
 }
