@@ -34,7 +34,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * at-least-once by default (an answer is visible as soon as it is written, not when the next
  * checkpoint commits it), so after a job restart an answer can arrive twice, and the repeat is
  * dropped here (counted by {@link #repeatsDropped}). Answers to other clients' requests on a shared
- * responses topic are skipped. Thread-safe; one per application is enough.
+ * responses topic are skipped; partitions added to the topic are read within 30 s. Thread-safe; one
+ * per application is enough.
  *
  * <pre>{@code
  * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
@@ -44,6 +45,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 public final class NannClient implements AutoCloseable {
   private final String requestsTopic;
+  private final String responsesTopic;
   private final KafkaProducer<byte[], byte[]> producer;
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
@@ -70,6 +72,7 @@ public final class NannClient implements AutoCloseable {
    */
   public NannClient(String bootstrap, String requestsTopic, String responsesTopic, Map<String, String> kafkaProperties) {
     this.requestsTopic = requestsTopic;
+    this.responsesTopic = responsesTopic;
     Properties common = new Properties();
     common.putAll(kafkaProperties);
     common.put("bootstrap.servers", bootstrap);
@@ -83,6 +86,9 @@ public final class NannClient implements AutoCloseable {
     Properties c = new Properties();
     c.putAll(common);
     c.put("enable.auto.commit", "false");
+    // partitions added to the responses topic show in the consumer's metadata when it is refreshed
+    // (Kafka's default: every 5 minutes); the reader looks for them as often (readNewPartitions)
+    c.putIfAbsent("metadata.max.age.ms", Long.toString(PARTITION_CHECK_NANOS / 1_000_000));
     // at-least-once answers are visible at once; exactly-once ones when their transaction commits
     c.put("isolation.level", "read_committed");
     // no fetch.max.wait.ms of our own: the broker holds each fetch until an answer arrives (Kafka's
@@ -178,7 +184,12 @@ public final class NannClient implements AutoCloseable {
 
   private void readAnswers() {
     try {
+      long lookAgain = System.nanoTime() + partitionCheckNanos;
       while (!closed) {
+        if (System.nanoTime() - lookAgain > 0) {
+          readNewPartitions();
+          lookAgain = System.nanoTime() + partitionCheckNanos;
+        }
         for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(100))) {
           RetrievalResponse r;
           try {
@@ -207,6 +218,38 @@ public final class NannClient implements AutoCloseable {
     } finally {
       consumer.close();
     }
+  }
+
+  /** How often the reader looks for partitions added to the responses topic, by default. */
+  private static final long PARTITION_CHECK_NANOS = 30_000_000_000L;
+  private volatile long partitionCheckNanos = PARTITION_CHECK_NANOS;
+
+  /** Looks for added partitions this often instead of every 30 s (tests). */
+  void checkPartitionsEvery(Duration every) {
+    partitionCheckNanos = every.toNanos();
+  }
+
+  /**
+   * Reads partitions added to the responses topic since the client started (the serving job answers
+   * on a partition of the request's key, and a topic grown for more parallelism has new ones), from
+   * their beginning: every record on them is newer than this client.
+   */
+  private void readNewPartitions() {
+    List<PartitionInfo> now = consumer.partitionsFor(responsesTopic);
+    if (now == null || now.size() <= consumer.assignment().size()) {
+      return;
+    }
+    List<TopicPartition> all = new ArrayList<>(consumer.assignment());
+    List<TopicPartition> added = new ArrayList<>();
+    for (PartitionInfo pi : now) {
+      TopicPartition tp = new TopicPartition(pi.topic(), pi.partition());
+      if (!all.contains(tp)) {
+        all.add(tp);
+        added.add(tp);
+      }
+    }
+    consumer.assign(all);
+    consumer.seekToBeginning(added);
   }
 
   /**

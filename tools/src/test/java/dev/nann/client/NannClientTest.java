@@ -139,6 +139,28 @@ class NannClientTest {
             malformed.getCause().getMessage());
         assertEquals(ResponseStatus.OK, nextAnswer.get(30, TimeUnit.SECONDS).getStatus(), "the client reads on");
       }
+      // partitions added to the responses topic after the client started are read too
+      stack.kafka.createTopics(List.of("nann-test-grown-responses"), 1, Set.of());
+      try (NannClient grown = new NannClient(bootstrap, "nann-test-unserved-requests", "nann-test-grown-responses",
+          Map.of("metadata.max.age.ms", "200"))) {
+        grown.checkPartitionsEvery(Duration.ofMillis(200));
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+            Map.<String, Object>of("bootstrap.servers", bootstrap))) {
+          admin.createPartitions(Map.of("nann-test-grown-responses",
+              org.apache.kafka.clients.admin.NewPartitions.increaseTo(2))).all().get(30, TimeUnit.SECONDS);
+        }
+        var request = NannClient.request(4, 20);
+        CompletableFuture<RetrievalResponse> onNew = grown.retrieve(request);
+        Thread.sleep(1000);   // past a look at the topic's partitions
+        RetrievalResponse answer = RetrievalResponse.newBuilder().setRequestId(request.getRequestId()).setUserId(4)
+            .setStatus(ResponseStatus.OK).build();
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+          p.send(new ProducerRecord<>("nann-test-grown-responses", 1, key(answer),
+              AvroCodec.of(RetrievalResponse.class).encode(answer)));
+          p.flush();
+        }
+        assertEquals(ResponseStatus.OK, onNew.get(30, TimeUnit.SECONDS).getStatus(), "the answer on the new partition");
+      }
       // a responses topic that does not exist is said at once, not found out request by request
       IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
           () -> new NannClient(bootstrap, "nann-test-unserved-requests", "nann-test-no-such-topic", Map.of()));
