@@ -117,13 +117,17 @@ public final class HnswIndex {
    * Same index with the walk's hot data (embeddings and every level's adjacency) copied from the
    * snapshot mapping into heap arrays. Measured on a 1M x 64 index: reading rows through the
    * mapped buffers made embedding gathers about 2x slower than heap arrays ({@code ./nann eval --index-memory}).
-   * Costs about one copy of the file in heap; item ids and tombstones stay mapped.
+   * Item ids are copied too (8 bytes an item): every answer reads them, and a snapshot file deleted
+   * on a shared volume from another host (pruned while this version still serves) can fault reads
+   * through its mapping. Costs about one copy of the file in heap.
    */
   public HnswIndex onHeap() {
     float[] copy = new float[size() * dim()];
     embeddings.buffer().get(0, copy);
-    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), itemIds, tombstones, sha256, attributes,
-        paths);
+    long[] ids = new long[itemIds.limit()];
+    itemIds.get(0, ids);
+    return new HnswIndex(meta, graph.onHeap(), Embeddings.of(copy, dim()), LongBuffer.wrap(ids), tombstones, sha256,
+        attributes, paths);
   }
 
   /** Same index with another checksum (after it has been written). */

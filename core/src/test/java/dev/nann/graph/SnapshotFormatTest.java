@@ -86,6 +86,8 @@ class SnapshotFormatTest {
     assertIndexEquals(mapped, heap);
     assertTrue(heap.embeddings().heapArray() != null && heap.graph().level0Neighbors() != null);
     assertTrue(mapped.embeddings().heapArray() == null, "a read snapshot is memory-mapped");
+    assertTrue(!heap.itemIdBuffer().isDirect() && mapped.itemIdBuffer().isDirect(),
+        "item ids are copied off the mapping, which a file deleted on a shared volume can fault");
   }
 
   @Test
