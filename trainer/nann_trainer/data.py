@@ -54,12 +54,18 @@ def _split_line(line):
     return line.split()
 
 
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
 def read_interactions(path, items_path=None, max_bad_examples=5):
     """Reads a MovieLens-100k directory or an interaction file; returns :class:`Interactions`."""
     if os.path.isdir(path):
+        if items_path:
+            raise ValueError("--items applies to --data FILE; a MovieLens-100k directory brings its own u.item")
         return _read_movielens(path, max_bad_examples)
     rows, bad, examples = [], 0, []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which int() would refuse
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -70,6 +76,8 @@ def read_interactions(path, items_path=None, max_bad_examples=5):
                 u, i, t = int(parts[0]), int(parts[1]), float(parts[3])
                 if not math.isfinite(t):
                     raise ValueError("timestamp is not finite")
+                if not (INT64_MIN <= u <= INT64_MAX and INT64_MIN <= i <= INT64_MAX):
+                    raise ValueError("a user or item id outside the 64-bit signed range nann serves")
                 rows.append((u, i, t))
             except ValueError as e:
                 if n == 1 and not parts[0].strip().lstrip("-").isdigit():

@@ -80,5 +80,14 @@ def with_distractors(real_emb, real_ids, n, components=16, seed=7, log=print):
         # off-sphere samples (longer vectors) would win inner products no real item can
         fake *= (norms.mean() / np.maximum(np.linalg.norm(fake, axis=1, keepdims=True), 1e-12)).astype(np.float32)
         log(f"[distractors] projected onto the real items' sphere (|e_v| = {norms.mean():.3f})")
-    ids = np.concatenate([real_ids.astype(np.int64), DISTRACTOR_ID_BASE + np.arange(n, dtype=np.int64)])
-    return np.concatenate([real_emb.astype(np.float32), fake]), ids
+    return np.concatenate([real_emb.astype(np.float32), fake]), distractor_ids(real_ids, n)
+
+
+def distractor_ids(real_ids, n):
+    """Real ids, then ``n`` distractor ids from DISTRACTOR_ID_BASE, or past the largest real id when
+    the catalogue's own ids reach that far (hashed or snowflake ids): an id never names two items."""
+    real = np.asarray(real_ids, dtype=np.int64)
+    base = max(DISTRACTOR_ID_BASE, int(real.max()) + 1) if real.size else DISTRACTOR_ID_BASE
+    if base > np.iinfo(np.int64).max - n:
+        raise ValueError(f"no room for {n} distractor ids above the largest item id {int(real.max())}")
+    return np.concatenate([real, base + np.arange(n, dtype=np.int64)])

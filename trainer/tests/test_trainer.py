@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from nann_trainer.data import read_interactions, split
-from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, with_distractors
+from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, distractor_ids, with_distractors
 from nann_trainer.nce import fgsm_delta, fgsm_flatness, nce_loss
 
 
@@ -42,6 +42,21 @@ class SplitTest(unittest.TestCase):
         self.assertEqual(data.bad_rows, 3)
         self.assertEqual(len(data.bad_examples), 3)
         self.assertEqual(len(data.sequences), 64)
+
+    def test_a_byte_order_mark_and_ids_beyond_64_bits(self):
+        # a spreadsheet's "CSV UTF-8" without a header starts with a BOM: its first row is data, not
+        # a header; an id past 2^63 - 1 is a bad row with a reason, not a crash at the end
+        path = os.path.join(self.tmp.name, "bom.csv")
+        with open(path, "w", encoding="utf-8-sig") as f:
+            f.write("1,50,1,100\n1,7,1,101\n2,18446744073709551615,1,102\n")
+        data = read_interactions(path)
+        self.assertEqual(data.sequences[1], [50, 7])
+        self.assertEqual(data.bad_rows, 1)
+        self.assertIn("64-bit", data.bad_examples[0])
+
+    def test_item_attributes_with_a_movielens_directory_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "--items applies to --data FILE"):
+            read_interactions(self.tmp.name, items_path=self.path)
 
     def test_sequences_are_in_time_order(self):
         rows = [ln.split(",") for ln in open(self.path).read().splitlines()[1:] if ln.count(",") == 3]
@@ -143,6 +158,15 @@ class DistractorTest(unittest.TestCase):
         self.assertEqual(len(set(ids.tolist())), 1050)
         np.testing.assert_allclose(emb[50:].mean(0), real.mean(0), atol=0.25)
 
+    def test_distractor_ids_start_past_real_ids_that_reach_the_base(self):
+        # hashed or snowflake ids at and past 10^9: no distractor may take one of them
+        real_ids = np.array([5, DISTRACTOR_ID_BASE, DISTRACTOR_ID_BASE + 41], dtype=np.int64)
+        ids = distractor_ids(real_ids, 100)
+        self.assertEqual(len(set(ids.tolist())), 103)
+        self.assertEqual(int(ids[3]), DISTRACTOR_ID_BASE + 42)
+        with self.assertRaisesRegex(ValueError, "no room for 100 distractor ids"):
+            distractor_ids(np.array([2 ** 63 - 10], dtype=np.int64), 100)
+
     def test_distractors_are_sampled_in_chunks_of_200k_each_with_its_own_seed(self):
         real = np.random.default_rng(7).normal(size=(30, 2)).astype(np.float32)
         n = 2 * 200_000 + 5
@@ -178,6 +202,33 @@ if __name__ == "__main__":
 
 
 class CommandLineTest(unittest.TestCase):
+    def test_a_tiny_catalogue_and_one_interaction_users_train_and_export_with_a_given_version(self):
+        # 5 items (fewer than the export's reference check samples) and users whose held-out history
+        # is empty (--min-len 1): both used to fail after model.json was written
+        import contextlib
+        import io
+        import json
+
+        from nann_trainer.__main__ import main
+
+        rng = np.random.default_rng(1)
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = ["user,item,rating,timestamp"]
+            for u in range(40):
+                for k in range(1 if u < 10 else int(rng.integers(2, 9))):
+                    lines.append(f"{u},{int(rng.integers(1, 6))},1,{u * 100 + k}")
+            write(os.path.join(tmp, "log.csv"), "\n".join(lines) + "\n")
+            out = os.path.join(tmp, "run")
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = main(["train", "--data", os.path.join(tmp, "log.csv"), "--arch", "attention", "--epochs", "1",
+                             "--min-len", "1", "--distractors", "0", "--version", "2026-12-06", "--out", out])
+            self.assertIn(code, (None, 0))
+            with open(os.path.join(out, "model", "model.json")) as f:
+                self.assertEqual("2026-12-06", json.load(f)["version"])
+            with open(os.path.join(out, "model", "reference.json")) as f:
+                users = json.load(f)["users"]
+            self.assertTrue(all(len(u["scores"]) == 5 for u in users))
+
     def test_a_missing_data_file_is_one_line_not_a_traceback(self):
         import contextlib
         import io

@@ -11,6 +11,7 @@ the same trained model can be evaluated among 0 to 1M look-alike items without r
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 
@@ -31,7 +32,11 @@ def run(a):
     dim, real = meta["dim"], meta["real_items"]
     emb = np.fromfile(os.path.join(a.corpus, "items.f32"), dtype="<f4", count=real * dim).reshape(real, dim)
     ids = np.fromfile(os.path.join(a.corpus, "ids.i64"), dtype="<i8", count=real)
-    items, all_ids = with_distractors(emb, ids, a.distractors, a.components, a.seed, log=lambda s: print(s, flush=True))
+    try:
+        items, all_ids = with_distractors(emb, ids, a.distractors, a.components, a.seed,
+                                          log=lambda s: print(s, flush=True))
+    except ValueError as e:
+        sys.exit(f"[distract] {e}")
     os.makedirs(a.out, exist_ok=True)
     items.astype("<f4").tofile(os.path.join(a.out, "items.f32"))
     all_ids.astype("<i8").tofile(os.path.join(a.out, "ids.i64"))

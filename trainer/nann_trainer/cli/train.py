@@ -124,12 +124,13 @@ def reference(scorer, tower, emb, users, seq_len, dim, rng):
     for _u, hist, _t in users[:2]:
         n = len(hist)
         seq_emb = torch.zeros(1, seq_len, dim)
-        seq_emb[0, :n] = emb[torch.tensor(hist)]
+        seq_emb[0, :n] = emb[torch.tensor(hist, dtype=torch.int64)]   # an empty history too (--min-len 1 or 2)
         mask = torch.zeros(1, seq_len)
         mask[0, :n] = 1
-        items = emb[torch.from_numpy(rng.choice(emb.shape[0], size=7, replace=False))]
+        c = min(7, emb.shape[0])   # a catalogue of fewer than 7 items
+        items = emb[torch.from_numpy(rng.choice(emb.shape[0], size=c, replace=False))]
         with torch.no_grad():
-            scores = scorer(seq_emb.expand(7, -1, -1), mask.expand(7, -1), items)
+            scores = scorer(seq_emb.expand(c, -1, -1), mask.expand(c, -1), items)
         out.append({"length": n, "seq_emb": seq_emb[0, :n].reshape(-1).tolist(),
                     "items": items.reshape(-1).tolist(), "scores": scores.tolist()})
     feats = tower.features()[:3].detach()
@@ -151,6 +152,8 @@ def add_arguments(ap):
                     help="with --attention rbf: the scoring MLP's output is bounded to +-this (larger: more "
                          "freedom for the model, less of the distance ordering the walk relies on)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--version", help="the model's version in model.json; serving only moves to a newer one, "
+                    "so give each retrain a new one (e.g. a date). Default: <arch>-d<dim>-eps<ε>-s<seed>")
     ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
     ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
     ap.add_argument("--hidden", type=int, default=32)
@@ -177,7 +180,10 @@ def run(a):
     rng = np.random.default_rng(a.seed)
     t_start = time.time()
 
-    data = read_interactions(a.data, a.items)
+    try:
+        data = read_interactions(a.data, a.items)
+    except ValueError as e:
+        sys.exit(f"[train] {e}")
     print(f"[train] {data.interactions} interactions of {len(data.sequences)} users on {len(data.item_ids)} items; "
           f"{data.bad_rows} bad rows skipped", flush=True)
     for e in data.bad_examples:
@@ -242,7 +248,7 @@ def run(a):
     print("[train] flatness probe, mean |s(e_v) - s(e_v + Δ)| by ε: "
           + ", ".join(f"{k}: {v:.4f}" for k, v in probe.items()), flush=True)
 
-    version = f"{a.arch}{scorer.variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
+    version = a.version or f"{a.arch}{scorer.variant}-d{a.dim}-eps{a.fgsm_eps:g}-s{a.seed}"
     model_dir = os.path.join(a.out, "model")
     export_model_dir(model_dir, scorer, tower.net, dim=a.dim, seq_len=a.seq_len,
                      item_feat_dim=a.emb + data.attributes.shape[1], version=version, precision=a.precision,
@@ -255,8 +261,11 @@ def run(a):
 
     corpus_dir = os.path.join(a.out, "corpus")
     os.makedirs(corpus_dir, exist_ok=True)
-    items, ids = with_distractors(emb.numpy(), data.item_ids, a.distractors, a.gmm_components, a.seed,
-                                  log=lambda s: print(s, flush=True))
+    try:
+        items, ids = with_distractors(emb.numpy(), data.item_ids, a.distractors, a.gmm_components, a.seed,
+                                      log=lambda s: print(s, flush=True))
+    except ValueError as e:
+        sys.exit(f"[train] the model is written, the corpus is not: {e}")
     items.astype("<f4").tofile(os.path.join(corpus_dir, "items.f32"))
     ids.astype("<i8").tofile(os.path.join(corpus_dir, "ids.i64"))
     with open(os.path.join(corpus_dir, "users.tsv"), "w") as f:
