@@ -20,7 +20,8 @@ COPY core core
 COPY operators operators
 COPY index-sync index-sync
 COPY flink-jobs flink-jobs
-# the reactor lists tools; only its pom is read for -pl flink-jobs
+# the reactor lists flink-cluster and tools too; Maven reads every module's pom, even for -pl flink-jobs
+COPY flink-cluster/pom.xml flink-cluster/pom.xml
 COPY tools/pom.xml tools/pom.xml
 RUN mvn -B -ntp -Pjob-jar,gpu -DskipTests package -pl flink-jobs -am \
  && mvn -B -ntp dependency:copy -Dartifact=com.microsoft.onnxruntime:onnxruntime_gpu:1.29.0 -DoutputDirectory=/out/lib

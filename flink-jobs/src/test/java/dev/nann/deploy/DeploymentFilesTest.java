@@ -119,7 +119,43 @@ class DeploymentFilesTest {
       assertTrue(d.at("/flinkConfiguration/execution.checkpointing.dir").asText().startsWith("s3://"));
       assertTrue(d.at("/flinkConfiguration/execution.checkpointing.savepoint-dir").asText().startsWith("s3://"));
       assertTrue(d.at("/flinkConfiguration/metrics.reporter.prom.factory.class").asText().contains("Prometheus"));
+      // without HA a restarted JobManager knows no checkpoint: the job would start from empty state
+      assertEquals("kubernetes", d.at("/flinkConfiguration/high-availability.type").asText());
+      assertTrue(d.at("/flinkConfiguration/high-availability.storageDir").asText().startsWith("s3://"));
     }
+    // the device plugin names the allocated GPU in NVIDIA_VISIBLE_DEVICES; a pod's own value would win
+    assertFalse(tm.toString().contains("NVIDIA_VISIBLE_DEVICES"), "a TaskManager must see only its own GPU");
+  }
+
+  @Test
+  void theKafkaUsersHaveAnOperatorAndTheirSecretsAreOptionalMounts() {
+    boolean users = docs.stream().anyMatch(d -> d.path("kind").asText().equals("KafkaUser"));
+    assertTrue(users);
+    assertTrue(find("Kafka", "nann-kafka").at("/spec/entityOperator/userOperator").isObject(),
+        "KafkaUsers need Strimzi's User Operator, or their Secrets never exist and the pods never start");
+    for (String job : List.of("nann-serving", "nann-index-sync")) {
+      for (JsonNode v : find("FlinkDeployment", job).at("/spec/podTemplate/spec/volumes")) {
+        if (v.at("/secret/secretName").asText().equals(job)) {
+          assertTrue(v.at("/secret/optional").asBoolean(), job + ": the plain variant must start without its KafkaUser");
+        }
+      }
+    }
+  }
+
+  @Test
+  void theDockerfileCopiesEveryModulesPom() throws IOException {
+    // Maven reads every module's pom of the reactor before -pl picks one: a module left out fails the build
+    String pom = Files.readString(REPO.resolve("pom.xml"));
+    String docker = Files.readString(REPO.resolve("Dockerfile"));
+    Matcher m = Pattern.compile("<module>([^<]+)</module>").matcher(pom);
+    int modules = 0;
+    while (m.find()) {
+      String module = m.group(1);
+      modules++;
+      assertTrue(Pattern.compile("(?m)^COPY " + Pattern.quote(module) + "(/pom\\.xml)? ").matcher(docker).find(),
+          "the Dockerfile's build stage must copy module " + module + " (or its pom.xml)");
+    }
+    assertTrue(modules >= 8, "modules found: " + modules);
   }
 
   @Test
@@ -135,6 +171,9 @@ class DeploymentFilesTest {
     }
     ServingConfig serving = ServingConfig.of(settings.get("dev.nann.jobs.ServingJob"));   // refuses unknown keys
     IndexSyncConfig sync = IndexSyncConfig.of(settings.get("dev.nann.jobs.IndexSyncJob"));
+    // the job sets its own parallelism from its properties, over the deployment's: they must agree
+    assertEquals(serving.get(ServingOptions.PARALLELISM), find("FlinkDeployment", "nann-serving").at("/spec/job/parallelism").asInt());
+    assertEquals(sync.get(IndexSyncOptions.PARALLELISM), find("FlinkDeployment", "nann-index-sync").at("/spec/job/parallelism").asInt());
     assertEquals(serving.get(ServingOptions.SNAPSHOT_DIR), sync.get(IndexSyncOptions.SNAPSHOT_DIR), "both jobs must share the snapshot store");
 
     Map<String, String> cleanup = new HashMap<>();
