@@ -150,7 +150,7 @@ public final class DemoCommand implements Callable<Integer> {
           }
           // mostly users with history; now and then one never seen (cold start)
           long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
-          long sentAt = System.nanoTime();
+          long sentAt = nextSend;   // timed from when it was due: a late loop must not hide the wait
           boolean counted = !warmUp.warming();
           nann.retrieve(NannClient.request(user, k))
               .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f, counted)));
@@ -160,8 +160,10 @@ public final class DemoCommand implements Callable<Integer> {
         }
         client.flush();
         Answered a = done.poll();
-        if (a == null) {
-          Thread.sleep(2);
+        if (a == null) {   // wait for an answer, at most until the next request is due
+          boolean sending = warmUp.warming() || requests == 0 || sent < requests;
+          long untilDue = sending ? Math.max(0, nextSend - System.nanoTime()) : Long.MAX_VALUE;
+          java.util.concurrent.locks.LockSupport.parkNanos(Math.min(2_000_000L, untilDue));
         }
         for (; a != null; a = done.poll()) {
           RetrievalResponse resp = a.response();
@@ -197,7 +199,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
       }
       double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
-      // p50/p99: request sent -> its future completed by NannClient (a read_committed consumer: with
+      // p50/p99: request due (its place in the schedule) -> its future completed by NannClient (a read_committed consumer: with
       // kafka.delivery=exactly-once this includes the wait for the checkpoint that commits the answer);
       // job_*: record timestamp -> answer produced; answers to warm-up requests are not counted
       System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors)
