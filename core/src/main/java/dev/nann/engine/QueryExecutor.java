@@ -120,12 +120,14 @@ public final class QueryExecutor {
     int changed = changes == null ? 0 : changes.count();
     BitSet eligible = query.attributeFilter().isEmpty() ? null
         : index.attributes().eligible(query.attributeFilter(), index.size());
+    BitSet onPaths = null;   // mode dr: the items on the chosen paths, fresh upserts included
     if (query.mode() == SearchMode.DR) {
       if (paths == null) {
         throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
       }
       BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
           loaded.ids());
+      onPaths = gathered;
       eligible = eligible == null ? gathered : and(eligible, gathered);
     }
     // exclusions act during the walk (nann, beam, brute); hnsw over-fetches and filters afterwards
@@ -151,7 +153,7 @@ public final class QueryExecutor {
       case NANN -> searcher.nann(user, kk, p.walk(), filter, descents);
     };
     FreshTop fresh = changes == null ? FreshTop.NONE
-        : scoreFresh(scorer, user, changes, query, k);
+        : scoreFresh(scorer, user, changes, query, k, onPaths, loaded);
     long[] items = new long[Math.min(k, result.size())];
     float[] scores = new float[items.length];
     int n = 0;
@@ -211,9 +213,12 @@ public final class QueryExecutor {
   /**
    * Scores every fresh upsert the query may get, in score batches straight from the set's
    * embedding array, and keeps the best k. None when the upserts are of another dimension than the
-   * scorer's (a query on an index from before or after a change of dimension).
+   * scorer's (a query on an index from before or after a change of dimension). With {@code onPaths}
+   * (mode dr), only upserts of items on the chosen paths: an item the snapshot does not hold has no
+   * path yet and waits for the snapshot that assigns it one.
    */
-  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Query query, int k) {
+  private FreshTop scoreFresh(Scorer scorer, UserState user, FreshSet.View changes, Query query, int k, BitSet onPaths,
+                              LoadedIndex loaded) {
     Set<Long> excluded = query.excluded();
     Map<String, List<String>> attributeFilter = query.attributeFilter();
     if (changes.liveUpserts() == 0 || changes.dim() != scorer.itemDim()) {
@@ -239,7 +244,8 @@ public final class QueryExecutor {
         if (changes.isDelete(e) || changes.isSuperseded(e)
             || !excluded.isEmpty() && excluded.contains(changes.itemId(e))
             || query.shards() > 1 && ShardAssignment.shardOf(changes.itemId(e), query.shards()) != query.shard()
-            || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)) {
+            || !attributeFilter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), attributeFilter)
+            || onPaths != null && !onPath(onPaths, loaded, changes.itemId(e))) {
           continue;
         }
         batch.putRow(n, emb, e * dim);
@@ -263,6 +269,11 @@ public final class QueryExecutor {
       scores[i] = ScoredHeap.score(packed);
     }
     return new FreshTop(ids, scores, size, scored);
+  }
+
+  private static boolean onPath(BitSet onPaths, LoadedIndex loaded, long itemId) {
+    int node = loaded.ids().nodeOf(itemId);
+    return node >= 0 && onPaths.get(node);
   }
 
   /**

@@ -11,6 +11,7 @@ import dev.nann.corpus.FileCorpus;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.HnswIndexBuilder;
 import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
@@ -18,6 +19,7 @@ import dev.nann.schemas.internal.ScoringTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -69,6 +71,41 @@ class DeepRetrievalModeTest {
       for (int i = 1; i < r.getScores().size(); i++) {
         assertTrue(r.getScores().get(i - 1) >= r.getScores().get(i), "reranked best first");
       }
+
+      // fresh upserts with the best answer's embedding: an item off the chosen paths and a new item
+      // (no path yet) would both score at the top, but mode dr answers from the paths alone
+      long best = r.getItems().get(0);
+      List<Float> bestEmbedding = embeddingOf(c, best);
+      long offPath = -1;
+      for (long id : c.itemIds()) {
+        if (!gathered.contains(id)) {
+          offPath = id;
+          break;
+        }
+      }
+      long newItem = Arrays.stream(c.itemIds()).max().orElseThrow() + 1;
+      for (long id : new long[] {offPath, newItem}) {
+        assertTrue(engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(bestEmbedding)
+            .setUpdatedAtMillis(System.currentTimeMillis()).build()));
+      }
+      RetrievalResponse again = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-2").build()).setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
+      assertEquals(ResponseStatus.OK, again.getStatus(), again.toString());
+      assertTrue(gathered.containsAll(again.getItems()), "fresh items off the paths stay out: " + again.getItems());
     }
+  }
+
+  private static List<Float> embeddingOf(Corpus c, long itemId) {
+    long[] ids = c.itemIds();
+    for (int row = 0; row < ids.length; row++) {
+      if (ids[row] == itemId) {
+        List<Float> e = new ArrayList<>();
+        for (int j = 0; j < c.dim(); j++) {
+          e.add(c.embeddings()[row * c.dim() + j]);
+        }
+        return e;
+      }
+    }
+    throw new AssertionError("no item " + itemId);
   }
 }

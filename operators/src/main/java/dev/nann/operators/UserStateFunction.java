@@ -266,9 +266,10 @@ public final class UserStateFunction
       if (engine.applyChange(u.getItem())) {
         changes.put(u.getItem().getItemId(), ChangeBytes.encode(u.getItem()));
       } else if (freshRefused++ % 1000 == 0) {
-        LOG.warn("the fresh set is full ({} changes, fresh.max-items): catalog changes wait for the next snapshot; "
-            + "index-sync is not keeping up with the upsert rate ({} refused here so far)",
-            engineConfig.freshMaxItems(), freshRefused);
+        // the engine logs a change of another dimension itself; otherwise the set is full
+        LOG.warn("a catalog change was refused ({} here so far): the fresh set is full ({} changes, fresh.max-items) "
+            + "or the change is of another dimension than the live index; it waits for the next snapshot. A full "
+            + "set means index-sync is not keeping up with the upsert rate", freshRefused, engineConfig.freshMaxItems());
       }
       return;
     }
