@@ -16,8 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The fuzzing suite, short: hostile records of every kind on every input topic of a running job
  * (index-sync and serving, a real broker, no restarts allowed), good requests interleaved. The job
  * keeps running, every good request is answered, every hostile request is dead-lettered or answered,
- * and records that cannot be valid (truncated, a length bomb, another schema, random bytes) are all
- * dead-lettered. The full run is {@code ./nann bench fuzz} (10,000 records per topic).
+ * no record is answered or dead-lettered twice (or both), and records that cannot be valid (truncated,
+ * another schema) are all dead-lettered. Each record is accounted for by its own id ({@link FuzzRun}).
+ * The full run is {@code ./nann bench fuzz} (10,000 records per topic).
  */
 class FuzzTest {
   private static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
@@ -37,16 +38,29 @@ class FuzzTest {
       try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
         stack.client.awaitServing(responses, 0, Duration.ofMinutes(3));
       }
-      FuzzRun.Result r = FuzzRun.run(stack, 120, 10, users, dim, 5, System.err);
+      FuzzRun.Result r = FuzzRun.run(stack, 120, 10, users, dim, 5, true, System.err);
       assertTrue(r.jobRunning(), "no record may fail the job");
-      assertEquals(0, r.requestsUnaccounted(), "each hostile request is dead-lettered or answered, exactly once");
-      assertEquals(r.goodSent(), r.goodAnswered(), "every good request interleaved with the hostile ones is answered");
+      assertEquals(0, r.seenTwice(), "no record is answered twice, dead-lettered more often than jobs read its topic, or both: "
+          + r.anomalies());
+      assertEquals(0, r.hostileRequests().neverSeen(), "each hostile request is dead-lettered or answered: "
+          + r.anomalies());
+      assertEquals(0, r.good().neverSeen(), "no good request is lost: " + r.anomalies());
+      assertEquals(r.good().sent(), r.goodAnsweredOk(), "every good request interleaved with the hostile ones is "
+          + "answered OK or COLD_START: " + r.good());
+      assertEquals(0, r.good().deadLettered(), "no good request is dead-lettered: " + r.good());
       for (FuzzRun.Row row : r.rows()) {
+        FuzzRun.Tally t = row.tally();
+        assertTrue(t.sent() > 0, row + ": nothing sent");
         boolean neverValid = row.kind() == RecordFuzzer.Kind.TRUNCATE || row.kind() == RecordFuzzer.Kind.WRONG_FINGERPRINT;
         if (neverValid) {
-          assertTrue(row.deadLettered() >= row.sent(), row + ": records that cannot be valid are all dead letters");
+          assertEquals(t.sent(), t.deadLettered(), row + ": records that cannot be valid are all dead letters");
         }
-        assertTrue(row.deadLettered() + row.answered() > 0 || row.kind() == RecordFuzzer.Kind.HOSTILE_VALUES
+        if (row.input() == RecordFuzzer.Input.REQUESTS) {
+          assertEquals(t.sent(), t.answered() + t.deadLettered(), row + ": each request answered or dead-lettered, once");
+        } else {
+          assertEquals(0, t.answered(), row + ": only requests are answered");
+        }
+        assertTrue(t.deadLettered() + t.answered() > 0 || row.kind() == RecordFuzzer.Kind.HOSTILE_VALUES
             || row.kind() == RecordFuzzer.Kind.BIT_FLIP, row + ": nothing came of these records");
       }
       assertTrue(r.answersByStatus().getOrDefault(dev.nann.schemas.ResponseStatus.INVALID, 0) > 0,
