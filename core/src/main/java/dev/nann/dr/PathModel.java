@@ -29,12 +29,14 @@ public final class PathModel implements AutoCloseable {
   private final List<OrtSession> layers;
   private final Map<Long, List<Long>> itemsByPath;
   private final Path dir;
+  private final dev.nann.graph.DrStructureId structure;
 
-  private PathModel(int depth, int width, int userDim, OrtEnvironment env, List<OrtSession> layers,
+  private PathModel(dev.nann.graph.DrStructureId structure, int userDim, OrtEnvironment env, List<OrtSession> layers,
                     Map<Long, List<Long>> itemsByPath, Path dir) {
     this.dir = dir;
-    this.depth = depth;
-    this.width = width;
+    this.structure = structure;
+    this.depth = structure.depth();
+    this.width = structure.width();
     this.userDim = userDim;
     this.env = env;
     this.layers = layers;
@@ -75,7 +77,12 @@ public final class PathModel implements AutoCloseable {
         }
       }
     });
-    return new PathModel(table.depth(), table.width(), userDim, env, layers, byPath, dir);
+    return new PathModel(table.structure(), userDim, env, layers, byPath, dir);
+  }
+
+  /** This structure's identity (shape and the digest of its files, see {@link PathTable}). */
+  public dev.nann.graph.DrStructureId structure() {
+    return structure;
   }
 
   public int depth() {
@@ -217,12 +224,17 @@ public final class PathModel implements AutoCloseable {
   /**
    * The index nodes on {@code paths}: from the snapshot's own path table when it has one (it also
    * holds the paths index-sync gave to items added after training), else from this structure's
-   * trained table through the index's id lookup.
+   * trained table through the index's id lookup. A snapshot table of unknown structure (written
+   * before tables named theirs) is read as this structure's.
+   *
+   * @throws dev.nann.scorer.ScorerException when the snapshot's table belongs to another structure:
+   *     its codes name other paths, so the items gathered would be unrelated to the user
    */
   public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids) {
     java.util.BitSet out = new java.util.BitSet(index.size());
     dev.nann.graph.ItemPaths table = index.paths();
     if (!table.isEmpty()) {
+      requireSameStructure(table, index.meta().version());
       for (int[] p : paths) {
         for (int node : table.nodesOf(code(p))) {
           out.set(node);
@@ -237,6 +249,15 @@ public final class PathModel implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  private void requireSameStructure(dev.nann.graph.ItemPaths table, long version) {
+    table.structure().filter(s -> !s.equals(structure)).ifPresent(s -> {
+      throw new dev.nann.scorer.ScorerException("index version " + version + " holds Deep Retrieval paths of structure "
+          + s + ", but this job loaded structure " + structure + " from " + dir + ": the paths name other items. "
+          + "Point index-sync's and serving's dr.dir at the same train-dr output (after its dr.dir changes, "
+          + "index-sync's next build writes the paths of the new structure)", null);
+    });
   }
 
   /** Item ids on the given paths (each once). */

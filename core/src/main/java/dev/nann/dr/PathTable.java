@@ -2,10 +2,14 @@ package dev.nann.dr;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nann.graph.DrStructureId;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -16,16 +20,36 @@ import java.util.Map;
  * Paths are coded as base-K numbers ({@link PathModel#code(int[], int)}); an item with fewer than J
  * paths has -1 in the remaining slots. Read by serving ({@link PathModel}) and by index-sync.
  *
- * @param depth D, layers
- * @param width K, nodes per layer
- * @param perItem J, paths per item
+ * <p>The structure's identity ({@link DrStructureId}) is its D, K, J and the SHA-256 of the bytes of
+ * {@code dr.json} and {@code paths.tsv}: every training writes its own (dr.json records the training's
+ * history and time), and a copy of the directory keeps it, so serving and index-sync can tell whether
+ * they read the same structure. The layer files are not hashed (index-sync does not need them).
+ *
+ * @param structure D, K, J and the digest of the files
  * @param codes item id → its J path codes
  */
-public record PathTable(int depth, int width, int perItem, Map<Long, long[]> codes) {
+public record PathTable(DrStructureId structure, Map<Long, long[]> codes) {
+  /** D, layers. */
+  public int depth() {
+    return structure.depth();
+  }
+
+  /** K, nodes per layer. */
+  public int width() {
+    return structure.width();
+  }
+
+  /** J, paths per item. */
+  public int perItem() {
+    return structure.perItem();
+  }
+
   /** Reads {@code dir}; every problem is an {@link IllegalArgumentException} naming its file and line. */
   public static PathTable read(Path dir) {
     try {
-      JsonNode spec = new ObjectMapper().readTree(dir.resolve("dr.json").toFile());
+      byte[] specBytes = Files.readAllBytes(dir.resolve("dr.json"));
+      byte[] tableBytes = Files.readAllBytes(dir.resolve("paths.tsv"));
+      JsonNode spec = new ObjectMapper().readTree(specBytes);
       int depth = spec.path("depth").asInt(0);
       int width = spec.path("width").asInt(0);
       int perItem = spec.path("paths_per_item").asInt(0);
@@ -34,7 +58,7 @@ public record PathTable(int depth, int width, int perItem, Map<Long, long[]> cod
       }
       Map<Long, long[]> codes = new HashMap<>();
       int line = 0;
-      for (String l : Files.readAllLines(dir.resolve("paths.tsv"))) {
+      for (String l : new String(tableBytes, StandardCharsets.UTF_8).lines().toList()) {
         line++;
         String where = dir.resolve("paths.tsv") + " line " + line;
         String[] parts = l.split("\t");
@@ -60,9 +84,22 @@ public record PathTable(int depth, int width, int perItem, Map<Long, long[]> cod
         }
         codes.put(Long.parseLong(parts[0]), item);
       }
-      return new PathTable(depth, width, perItem, Map.copyOf(codes));
+      return new PathTable(DrStructureId.of(depth, width, perItem, digest(specBytes, tableBytes)), Map.copyOf(codes));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the DR structure in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** SHA-256 of dr.json's length, dr.json and paths.tsv. */
+  private static byte[] digest(byte[] spec, byte[] table) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      sha.update(java.nio.ByteBuffer.allocate(8).putLong(spec.length).array());
+      sha.update(spec);
+      sha.update(table);
+      return sha.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JVM has no SHA-256", e);
     }
   }
 }

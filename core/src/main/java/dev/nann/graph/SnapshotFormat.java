@@ -33,6 +33,7 @@ import java.util.Map;
  *          ATTRIBUTES (optional) i32 keys | per key: str key | i32 values | per value: str value
  *          | i32 n | i32[n] sorted nodes   (str = i32 byte length | UTF-8 bytes),
  *          PATHS (optional) i32 J | i64[count*J] Deep Retrieval path codes (-1 = none)
+ *          | i32 D | i32 K | u8[32] structure SHA-256 (absent in older files: {@link PathSection})
  * trailer  "NANNSHA2" | 32-byte SHA-256 of every byte before the trailer
  * </pre>
  *
@@ -93,12 +94,7 @@ public final class SnapshotFormat {
       sections.add(new Section(ATTRIBUTES, 0, attributeBytes(index.attributes())));
     }
     if (!index.paths().isEmpty()) {
-      // i32 paths per item, then the codes (the limit leaves room for the 4 bytes)
-      int bytes = 4 + SnapshotChecks.sectionBytes(v, "Deep Retrieval path", index.paths().codes().length, 8);
-      ByteBuffer b = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
-      b.putInt(index.paths().perItem());
-      b.asLongBuffer().put(index.paths().codes());
-      sections.add(new Section(PATHS, 0, b.rewind()));
+      sections.add(new Section(PATHS, 0, PathSection.bytes(index.paths(), v)));
     }
 
     int headerBytes = align(FIXED_HEADER + sections.size() * SECTION_ENTRY);
@@ -248,7 +244,7 @@ public final class SnapshotFormat {
       }
       String sha = hexChecksum(ch, trailerStart);
       ItemAttributes attributes = attrs == null ? ItemAttributes.empty() : readAttributes(file, attrs, count);
-      ItemPaths paths = pathBuf == null ? ItemPaths.empty() : readPaths(file, pathBuf, count);
+      ItemPaths paths = pathBuf == null ? ItemPaths.empty() : PathSection.read(file, pathBuf, count);
       return new HnswIndex(new IndexMeta(version, dim, m, efc, seed, created), view, new Embeddings(emb, dim), ids,
           BitSet.valueOf(words), sha, attributes, paths);
     } catch (IOException e) {
@@ -311,18 +307,6 @@ public final class SnapshotFormat {
     } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
       throw new SnapshotException("snapshot " + file + " has a malformed attribute section: " + e, e);
     }
-  }
-
-  private static ItemPaths readPaths(Path file, ByteBuffer buf, int count) {
-    ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-    int perItem = b.remaining() >= 4 ? b.getInt() : -1;
-    if (perItem < 1 || b.remaining() != (long) count * perItem * 8) {
-      throw new SnapshotException("snapshot " + file + " has a malformed path section (" + perItem + " per item, "
-          + b.remaining() + " bytes for " + count + " items)");
-    }
-    long[] codes = new long[count * perItem];
-    b.asLongBuffer().get(codes);
-    return ItemPaths.of(codes, perItem);
   }
 
   private static String string(ByteBuffer b) {

@@ -66,6 +66,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   private transient DrPathTable drPaths;
   private transient MapState<Long, long[]> drAssigned;
+  /** The key of the DR structure {@link #drAssigned} was made under ({@link DrAssignments}). */
+  private transient ValueState<String> drStructure;
 
   private transient MapState<Long, ItemEmbedding> catalog;
   /** The catalog's attributes, for items that have any: each snapshot reads these, not the whole catalog. */
@@ -130,6 +132,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   /**
    * Also writes Deep Retrieval's item → paths table into every snapshot: the trained table of
    * {@code dir} (a ./nann trainer train-dr output) and, for items added later, their nearest item's paths.
+   * Each snapshot's table names the structure; after a restart with another {@code dir}, the
+   * assignments made under the old structure are dropped and made again ({@link DrAssignments}).
    */
   public IndexSyncFunction withDeepRetrieval(String dir) {
     this.drDir = dir;
@@ -144,6 +148,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       org.apache.flink.api.common.typeinfo.TypeInformation<long[]> codes =
           (org.apache.flink.api.common.typeinfo.TypeInformation<long[]>) Types.PRIMITIVE_ARRAY(Types.LONG);
       drAssigned = getRuntimeContext().getMapState(new MapStateDescriptor<>("dr-assigned", Types.LONG, codes));
+      drStructure = getRuntimeContext().getState(new ValueStateDescriptor<>("dr-structure", Types.STRING));
     }
     catalog = getRuntimeContext().getMapState(new MapStateDescriptor<>("catalog", Types.LONG,
         new AvroTypeInfo<>(ItemEmbedding.class)));
@@ -320,18 +325,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     built = withCatalogAttributes(built);
     long tAttributes = System.nanoTime();
     if (drPaths != null) {
-      Map<Long, long[]> assigned = new java.util.HashMap<>();
-      for (Map.Entry<Long, long[]> e : drAssigned.entries()) {
-        assigned.put(e.getKey(), e.getValue());
-      }
-      int before = assigned.size();
-      built = built.withPaths(drPaths.forIndex(built, assigned));
-      for (Map.Entry<Long, long[]> e : assigned.entrySet()) {
-        drAssigned.put(e.getKey(), e.getValue());
-      }
-      if (assigned.size() > before) {
-        LOG.info("{}: {} new items got the DR paths of their nearest item", what, assigned.size() - before);
-      }
+      built = built.withPaths(DrAssignments.assign(drPaths, built, drAssigned, drStructure, what));
     }
     long tPaths = System.nanoTime();
     SnapshotPublisher publisher = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads);

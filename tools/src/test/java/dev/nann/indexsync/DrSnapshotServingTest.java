@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * mode=dr reads the path table index-sync put into the snapshot, so an item added after the DR
- * structure was trained is reachable through its nearest item's paths (trainer smoke outputs).
+ * structure was trained is reachable through its nearest item's paths (trainer smoke outputs); a
+ * snapshot whose paths another structure made is refused, not gathered from.
  */
 class DrSnapshotServingTest {
   @TempDir
@@ -96,5 +97,51 @@ class DrSnapshotServingTest {
       assertTrue(r.getItems().contains(newId), "the new item is reachable in mode dr");
       assertEquals(onPaths.cardinality(), r.getItemsScored(), "exactly the items on the best paths are scored");
     }
+  }
+
+  /**
+   * index-sync and serving pointed at different trainings: the snapshot's paths name the structure
+   * index-sync read, serving loaded another, so mode dr answers SCORER_ERROR naming both instead of
+   * gathering the items of unrelated paths; other modes still answer.
+   */
+  @Test
+  void aSnapshotOfAnotherStructureIsRefusedInModeDr() throws Exception {
+    Path smoke = Path.of(System.getProperty("nann.repo", "..")).resolve(".cache/trained-smoke").toAbsolutePath();
+    Assumptions.assumeTrue(Files.exists(smoke.resolve("dr/dr.json")) && Files.exists(smoke.resolve("attention/corpus")),
+        "no trainer smoke outputs at " + smoke + " (./test.sh makes them before the Java tests)");
+    Corpus c = FileCorpus.load(smoke.resolve("attention/corpus"));
+    // "another training": the same shape, another dr.json (a retrain records its own history)
+    Path retrained = Files.createDirectories(dir.resolve("retrained"));
+    Files.writeString(retrained.resolve("dr.json"),
+        Files.readString(smoke.resolve("dr/dr.json")).replaceFirst("\\{", "{\"retrained\": true, "));
+    Files.copy(smoke.resolve("dr/paths.tsv"), retrained.resolve("paths.tsv"));
+    DrPathTable indexSyncs = DrPathTable.load(retrained);
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds());
+    built = built.withPaths(indexSyncs.forIndex(built, new HashMap<>()));
+    Path store = Files.createDirectories(dir.resolve("store"));
+    IndexDescriptor desc = new SnapshotPublisher(store, 16, 40, 1).publish(built);
+    List<Long> sequence = new ArrayList<>();
+    for (int row : c.users().get(0).behavior()) {
+      sequence.add(c.itemIds()[row]);
+    }
+    try (RetrievalEngine engine = new RetrievalEngine(EngineConfig.builder(smoke.resolve("attention/model").toString())
+        .walkerThreads(1).hnswEf(200).snapshotDir(store.toString()).provider("cpu", 0)
+        .deepRetrieval(smoke.resolve("dr").toString(), 3).build());
+         PathModel serving = PathModel.load(smoke.resolve("dr"), c.dim())) {
+      RetrievalResponse dr = ask(engine, desc, sequence, "dr");
+      assertEquals(ResponseStatus.SCORER_ERROR, dr.getStatus(), dr.toString());
+      assertTrue(dr.getDetail().contains(indexSyncs.structure().toString())
+          && dr.getDetail().contains(serving.structure().toString()), dr.getDetail());
+      assertEquals(ResponseStatus.OK, ask(engine, desc, sequence, "hnsw").getStatus(), "other modes still answer");
+    }
+  }
+
+  private static RetrievalResponse ask(RetrievalEngine engine, IndexDescriptor desc, List<Long> sequence, String mode)
+      throws Exception {
+    RetrievalRequest req = RetrievalRequest.newBuilder().setRequestId("dr-" + mode).setUserId(1).setK(10)
+        .setMode(mode).setCreatedAtMillis(System.currentTimeMillis()).build();
+    return engine.submit(ScoringTask.newBuilder().setRequest(req).setSequence(sequence).setIndex(desc).build())
+        .get(60, TimeUnit.SECONDS);
   }
 }
