@@ -3,6 +3,7 @@ package dev.nann.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.nann.cluster.ChaosRun;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -67,6 +68,11 @@ public final class ChaosCommand implements Callable<Integer> {
     if (!delivery.equals("exactly-once") && !delivery.equals("at-least-once")) {
       throw new IllegalArgumentException("--delivery must be exactly-once or at-least-once, not '" + delivery + "'");
     }
+    if (requests < 1 || users < 1 || !(rate > 0) || taskManagers < 1 || parallelism < 1 || tmKills < 0
+        || brokerRestarts < 0 || commitWindowKills < 0 || eventsPerUser < 0 || triggerEvery < 0) {
+      throw new IllegalArgumentException("--requests, --users, --rate, --task-managers and --parallelism must be "
+          + "positive, and fault and event counts not negative");
+    }
     Path repo = ModelLocator.repoRoot();
     ChaosRun.Options o = new ChaosRun.Options(home != null ? home : repo.resolve(".nann-chaos"), requests, rate, tmKills,
         brokerRestarts, !noIndexSyncKill, !noBrokenSnapshot, commitWindowKills, timeoutRestore, transactionTimeoutMs,
@@ -107,9 +113,43 @@ public final class ChaosCommand implements Callable<Integer> {
     j.put("latency_p99_ms", JsonLines.round(s.p99Ms(), 1));
     j.putPOJO("statuses", s.statuses());
     System.out.println(JsonLines.line(j));
-    boolean ok = !Double.isNaN(s.recoveryP50()) && s.lost() == 0 && s.indexVersionsReused() == 0
-        && (!s.delivery().equals("exactly-once") || s.duplicates() == 0);
-    return ok ? 0 : 1;
+    List<String> failed = failures(s);
+    failed.forEach(f -> System.err.println("[chaos] FAILED: " + f));
+    return failed.isEmpty() ? 0 : 1;
+  }
+
+  /** Statuses a fault may cause without anything being wrong: shed at once, or past its deadline. */
+  private static final java.util.Set<String> FAULT_STATUSES = java.util.Set.of("OK", "COLD_START", "OVERLOADED", "TIMEOUT",
+      "PARTIAL");
+
+  /** Why a run failed, one sentence each; none when every check holds. */
+  static List<String> failures(ChaosRun.Summary s) {
+    List<String> out = new java.util.ArrayList<>();
+    if (s.faults().size() != s.faultsPlanned()) {
+      out.add((s.faultsPlanned() - s.faults().size()) + " of " + s.faultsPlanned() + " faults could not be injected (see the log)");
+    }
+    if (Double.isNaN(s.recoveryP50())) {
+      out.add("no answer came after any fault");
+    }
+    if (s.lost() > 0) {
+      out.add(s.lost() + " requests never answered");
+    }
+    if (s.indexVersionsReused() > 0) {
+      out.add(s.indexVersionsReused() + " index versions published with two different files");
+    }
+    if (s.delivery().equals("exactly-once") && s.duplicates() > 0) {
+      out.add(s.duplicates() + " answers repeated with exactly-once delivery");
+    }
+    s.statuses().forEach((status, n) -> {
+      if (!FAULT_STATUSES.contains(status)) {
+        out.add(n + " answers " + status + ": no fault explains that status");
+      }
+    });
+    int withItems = s.statuses().getOrDefault("OK", 0) + s.statuses().getOrDefault("COLD_START", 0);
+    if (withItems * 2 < s.sent()) {
+      out.add("only " + withItems + " of " + s.sent() + " requests answered with items (OK or COLD_START)");
+    }
+    return out;
   }
 
   /** Seconds to one decimal; null when there is no figure (no answer came after the fault). */

@@ -84,7 +84,17 @@ public final class RequestCommand implements Callable<Integer> {
     String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
     Map<String, String> clientProperties = clientProperties(job);
     DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
-    try (NannClient client = new NannClient(servers, requests, responses, clientProperties)) {
+    // the client looks the responses topic up when made: within the wait asked for, not Kafka's minute
+    clientProperties.putIfAbsent("default.api.timeout.ms", Long.toString(timeoutSeconds * 1000L));
+    NannClient made;
+    try {
+      made = new NannClient(servers, requests, responses, clientProperties);
+    } catch (org.apache.kafka.common.errors.TimeoutException e) {
+      System.err.println("nann: no Kafka broker answered at " + servers + " within " + timeoutSeconds + " s"
+          + (bootstrap == null && job == null ? " (is `./nann demo` running?)" : ""));
+      return 1;
+    }
+    try (NannClient client = made) {
       RetrievalRequest r = NannClient.request(user, k);
       r.setMode(mode);
       r.setBudget(budget);

@@ -62,7 +62,7 @@ public final class ChaosRun {
   public record Summary(int sent, int answered, long duplicates, int lost, int tmKills, int brokerRestarts,
                         List<FaultResult> faults, String delivery, int feedTriggers, long feedDelivered,
                         SortedMap<String, Integer> statuses, double p50Ms, double p99Ms, int indexVersionsReused,
-                        int servingFailovers) {
+                        int servingFailovers, int faultsPlanned) {
     public double recoveryP50() {
       double[] r = faults.stream().mapToDouble(FaultResult::recoveryS).filter(x -> !Double.isNaN(x)).sorted().toArray();
       return r.length == 0 ? Double.NaN : r[(r.length - 1) / 2];
@@ -191,7 +191,7 @@ public final class ChaosRun {
         ledger.sent() - ledger.answeredDistinct(), count(measured, Fault.TASK_MANAGER_KILL),
         count(measured, Fault.BROKER_RESTART),
         measured, o.delivery(), triggers, feedDelivered.get(), ledger.statuses(), lat.quantile(0.5), lat.quantile(0.99),
-        reused, cluster.rest().failovers(deployment.servingJob()));
+        reused, cluster.rest().failovers(deployment.servingJob()), plan.size());
   }
 
   /** Faults in the order they strike: kills and broker restarts interleaved, then the index faults. */

@@ -110,21 +110,32 @@ public final class LocalCluster {
     c.writeKafkaConfig();
     c.save();
 
-    long t0 = System.nanoTime();
-    c.formatKafka();
-    c.startBroker();
-    log.printf("[cluster] Kafka broker (KRaft, own process) on %s in %.1f s%n", c.bootstrapServers(), secs(t0));
-    t0 = System.nanoTime();
-    c.startJobManager();
-    log.printf("[cluster] JobManager up in %.1f s; web UI and REST API on %s%n", secs(t0), c.webUi());
-    t0 = System.nanoTime();
-    for (int i = 0; i < settings.taskManagers(); i++) {
-      c.startTaskManager();
+    try {
+      long t0 = System.nanoTime();
+      c.formatKafka();
+      c.startBroker();
+      log.printf("[cluster] Kafka broker (KRaft, own process) on %s in %.1f s%n", c.bootstrapServers(), secs(t0));
+      t0 = System.nanoTime();
+      c.startJobManager();
+      log.printf("[cluster] JobManager up in %.1f s; web UI and REST API on %s%n", secs(t0), c.webUi());
+      t0 = System.nanoTime();
+      for (int i = 0; i < settings.taskManagers(); i++) {
+        c.startTaskManager();
+      }
+      c.awaitTaskManagers(settings.taskManagers());
+      log.printf("[cluster] %d TaskManagers x %d slots registered in %.1f s; logs in %s%n", settings.taskManagers(),
+          settings.slotsPerTaskManager(), secs(t0), home.logs());
+      return c;
+    } catch (Exception | Error e) {
+      // a process that did start (the broker, the JobManager) would outlive this one, and the next
+      // start, finding no running JobManager, would empty the directory holding their pids
+      try {
+        c.stop();
+      } catch (Exception stopping) {
+        e.addSuppressed(stopping);
+      }
+      throw e;
     }
-    c.awaitTaskManagers(settings.taskManagers());
-    log.printf("[cluster] %d TaskManagers x %d slots registered in %.1f s; logs in %s%n", settings.taskManagers(),
-        settings.slotsPerTaskManager(), secs(t0), home.logs());
-    return c;
   }
 
   /** The cluster whose state is under {@code home}, running or not. */

@@ -34,7 +34,11 @@ public final class LocalStack implements AutoCloseable {
   public final ServingClient client;
   private final JobClient job;
 
-  private LocalStack(LocalKafka kafka, ServingConfig config, IndexDescriptor index, ServingClient client, JobClient job) {
+  private final Path workDir;
+
+  private LocalStack(Path workDir, LocalKafka kafka, ServingConfig config, IndexDescriptor index, ServingClient client,
+                     JobClient job) {
+    this.workDir = workDir;
     this.kafka = kafka;
     this.config = config;
     this.index = index;
@@ -65,8 +69,10 @@ public final class LocalStack implements AutoCloseable {
                                  Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log,
                                  Map<String, String> flink) throws Exception {
     boolean withIndexSync = syncOverrides != null;
+    requireOwnWorkDir(workDir);
     deleteTree(workDir);
     Files.createDirectories(workDir.resolve("snapshots"));
+    Files.writeString(workDir.resolve(MARKER), "a local nann stack's work directory: emptied before every run\n");
     long t0 = System.nanoTime();
     LocalKafka kafka = LocalKafka.start(workDir.resolve("kafka"));
     Files.writeString(workDir.resolve("bootstrap"), kafka.bootstrapServers());
@@ -132,7 +138,7 @@ public final class LocalStack implements AutoCloseable {
       job = env.executeAsync("nann-serving");
       log.printf("[local] serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
     }
-    return new LocalStack(kafka, cfg, index, client, job);
+    return new LocalStack(workDir, kafka, cfg, index, client, job);
   }
 
   public JobClient job() {
@@ -149,6 +155,34 @@ public final class LocalStack implements AutoCloseable {
     }
     client.close();
     kafka.close();
+    // `./nann request` reads the broker's address here: a stopped stack's would make it wait a minute
+    Files.deleteIfExists(workDir.resolve("bootstrap"));
+  }
+
+  /** Written into a work directory this class made: one holding it may be emptied on the next start. */
+  static final String MARKER = ".nann-local-stack";
+
+  /**
+   * Refuses a work directory this class did not make: it is emptied before every run, and a user's
+   * {@code --work-dir .} must not cost them the directory. Empty, new, marked, or laid out as an
+   * earlier stack left it (a broker's data and a snapshot store) are fine.
+   */
+  static void requireOwnWorkDir(Path workDir) throws IOException {
+    if (Files.exists(workDir) && !Files.isDirectory(workDir)) {
+      throw new IllegalArgumentException(workDir + " is a file, not a directory for the local stack");
+    }
+    if (!Files.isDirectory(workDir)) {
+      return;
+    }
+    java.util.Set<String> names;
+    try (Stream<Path> entries = Files.list(workDir)) {
+      names = entries.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
+    }
+    if (names.isEmpty() || names.contains(MARKER) || names.contains("kafka") && names.contains("snapshots")) {
+      return;
+    }
+    throw new IllegalArgumentException(workDir + " is not empty and holds no local nann stack; it would be emptied "
+        + "before the run: choose an empty or new directory");
   }
 
   public static void deleteTree(Path dir) throws IOException {

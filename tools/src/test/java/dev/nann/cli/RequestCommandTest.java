@@ -46,4 +46,25 @@ class RequestCommandTest {
     e = assertThrows(IllegalArgumentException.class, () -> fromFile.clientProperties(null));
     assertTrue(e.getMessage().contains("given as '" + client + ": value.deserializer'"), e.getMessage());
   }
+
+  @Test
+  void aBrokerThatDoesNotAnswerIsOneLineWithinTheTimeout() throws Exception {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();   // closed again: nothing listens there
+    }
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream before = System.err;
+    long t0 = System.nanoTime();
+    int code;
+    try {
+      System.setErr(new java.io.PrintStream(err, true));
+      code = Nann.commandLine().execute("request", "--user", "1", "--bootstrap", "127.0.0.1:" + port, "--timeout-s", "2");
+    } finally {
+      System.setErr(before);
+    }
+    assertEquals(1, code);
+    assertTrue(err.toString().contains("nann: no Kafka broker answered at 127.0.0.1:" + port + " within 2 s"), err.toString());
+    assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "within the timeout asked for, not Kafka's minute");
+  }
 }
