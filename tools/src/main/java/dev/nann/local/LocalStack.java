@@ -161,11 +161,14 @@ public final class LocalStack implements AutoCloseable {
 
   /** Written into a work directory this class made: one holding it may be emptied on the next start. */
   static final String MARKER = ".nann-local-stack";
+  /** What a stack writes into its work directory (one made before the marker holds only these). */
+  private static final java.util.Set<String> STACK_ENTRIES = java.util.Set.of("bootstrap", "checkpoints", "kafka",
+      "snapshots");
 
   /**
    * Refuses a work directory this class did not make: it is emptied before every run, and a user's
-   * {@code --work-dir .} must not cost them the directory. Empty, new, marked, or laid out as an
-   * earlier stack left it (a broker's data and a snapshot store) are fine.
+   * {@code --work-dir .} must not cost them the directory. Empty, new, marked, or holding only what
+   * an earlier stack writes (its broker's data and address, checkpoints, snapshots) are fine.
    */
   static void requireOwnWorkDir(Path workDir) throws IOException {
     if (Files.exists(workDir) && !Files.isDirectory(workDir)) {
@@ -178,7 +181,7 @@ public final class LocalStack implements AutoCloseable {
     try (Stream<Path> entries = Files.list(workDir)) {
       names = entries.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
     }
-    if (names.isEmpty() || names.contains(MARKER) || names.contains("kafka") && names.contains("snapshots")) {
+    if (names.contains(MARKER) || STACK_ENTRIES.containsAll(names)) {
       return;
     }
     throw new IllegalArgumentException(workDir + " is not empty and holds no local nann stack; it would be emptied "

@@ -36,9 +36,12 @@ class LocalStackWorkDirTest {
     Files.writeString(marked.resolve(LocalStack.MARKER), "");
     Files.writeString(marked.resolve("bootstrap"), "127.0.0.1:1");
     assertDoesNotThrow(() -> LocalStack.requireOwnWorkDir(marked));
-    Path earlier = Files.createDirectories(tmp.resolve("earlier"));
-    Files.createDirectories(earlier.resolve("kafka"));
+    Path earlier = Files.createDirectories(tmp.resolve("earlier"));   // as a stack left it before the marker
+    Files.createDirectories(earlier.resolve("checkpoints"));
     Files.createDirectories(earlier.resolve("snapshots"));
+    Files.writeString(earlier.resolve("bootstrap"), "127.0.0.1:1");
     assertDoesNotThrow(() -> LocalStack.requireOwnWorkDir(earlier));
+    Files.writeString(earlier.resolve("notes.txt"), "mine");
+    assertThrows(IllegalArgumentException.class, () -> LocalStack.requireOwnWorkDir(earlier));
   }
 }
