@@ -251,10 +251,11 @@ public final class PathModel implements AutoCloseable {
     return out;
   }
 
+  /** Refuses another structure's table; the reason reaches clients, so it names no file. */
   private void requireSameStructure(dev.nann.graph.ItemPaths table, long version) {
     table.structure().filter(s -> !s.equals(structure)).ifPresent(s -> {
       throw new dev.nann.scorer.ScorerException("index version " + version + " holds Deep Retrieval paths of structure "
-          + s + ", but this job loaded structure " + structure + " from " + dir + ": the paths name other items. "
+          + s + ", but this job loaded structure " + structure + ": the paths name other items. "
           + "Point index-sync's and serving's dr.dir at the same train-dr output (after its dr.dir changes, "
           + "index-sync's next build writes the paths of the new structure)", null);
     });
