@@ -96,11 +96,13 @@ def read_interactions(path, items_path=None, max_bad_examples=5):
 
 def _read_item_file(path, max_bad_examples):
     raw, genres, bad, examples = {}, set(), 0, []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:   # as read_interactions: a BOM is no id
         for n, line in enumerate(f, 1):
             parts = line.rstrip("\n").split("\t")
             try:
                 item = int(parts[0])
+                if not INT64_MIN <= item <= INT64_MAX:
+                    raise ValueError("an item id outside the 64-bit signed range nann serves")
                 year = float(parts[1]) if len(parts) > 1 and parts[1] else float("nan")
                 gs = [g for g in parts[2].split("|") if g] if len(parts) > 2 else []
                 raw[item] = (year, gs)

@@ -152,8 +152,9 @@ def add_arguments(ap):
                     help="with --attention rbf: the scoring MLP's output is bounded to +-this (larger: more "
                          "freedom for the model, less of the distance ordering the walk relies on)")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--version", help="the model's version in model.json; serving only moves to a newer one, "
-                    "so give each retrain a new one (e.g. a date). Default: <arch>-d<dim>-eps<ε>-s<seed>")
+    ap.add_argument("--version", help="the model's version in model.json; serving only moves to a version that "
+                    "sorts after the current one (natural order: m-9 < m-10), so give each retrain a later one, e.g. "
+                    "my-model-2 after my-model-1. Default: <arch>-d<dim>-eps<ε>-s<seed>")
     ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
     ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
     ap.add_argument("--hidden", type=int, default=32)

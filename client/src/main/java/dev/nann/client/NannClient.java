@@ -151,6 +151,12 @@ public final class NannClient implements AutoCloseable {
       throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
     }
     f.whenComplete((r, e) -> pending.remove(id, f));
+    Throwable stoppedMeanwhile = readerFailure;   // set before the reader fails what is pending: one of us sees the other
+    if (stoppedMeanwhile != null) {
+      f.completeExceptionally(new IllegalStateException("this client stopped reading answers: " + stoppedMeanwhile,
+          stoppedMeanwhile));
+      return f;
+    }
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
         Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), value);
     rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());   // the job times its latency from here, to the us

@@ -15,7 +15,7 @@ public final class RecordLimit {
   public static long bytes(ConsumerRecord<byte[], byte[]> record) {
     long n = length(record.key()) + length(record.value());
     for (Header h : record.headers()) {
-      n += h.key().length() + length(h.value());
+      n += h.key().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + length(h.value());   // as written back
     }
     return n;
   }

@@ -21,6 +21,9 @@ import org.apache.kafka.common.header.Header;
  * {@link ServingInput} carrying a dead letter with topic, partition, offset and reason.
  */
 public final class ServingInputDeserializer implements KafkaRecordDeserializationSchema<ServingInput> {
+  /** Longest request id answered, in UTF-8 bytes. */
+  public static final int MAX_REQUEST_ID_BYTES = 1024;
+
   private final String requestsTopic;
   private final String eventsTopic;
   private final int maxRecordBytes;
@@ -59,6 +62,13 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
         RetrievalRequest r = requests.decode(value);
         if (r.getRequestId() == null || r.getRequestId().isBlank()) {
           throw new IllegalArgumentException("request has an empty requestId, so it cannot be answered");
+        }
+        // the answer carries the id twice (key and value), re-encoded: a long or badly encoded one
+        // could make an answer Kafka refuses
+        int idBytes = r.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (idBytes > MAX_REQUEST_ID_BYTES) {
+          throw new IllegalArgumentException("request id of " + idBytes + " bytes is longer than "
+              + MAX_REQUEST_ID_BYTES + " (a UUID takes 36)");
         }
         in.setRequest(r);
       } else if (record.topic().equals(eventsTopic)) {

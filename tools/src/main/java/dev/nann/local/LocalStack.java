@@ -168,7 +168,7 @@ public final class LocalStack implements AutoCloseable {
   /**
    * Refuses a work directory this class did not make: it is emptied before every run, and a user's
    * {@code --work-dir .} must not cost them the directory. Empty, new, marked, or holding only what
-   * an earlier stack writes (its broker's data and address, checkpoints, snapshots) are fine.
+   * an earlier stack writes, its broker's address among it, are fine.
    */
   static void requireOwnWorkDir(Path workDir) throws IOException {
     if (Files.exists(workDir) && !Files.isDirectory(workDir)) {
@@ -181,7 +181,8 @@ public final class LocalStack implements AutoCloseable {
     try (Stream<Path> entries = Files.list(workDir)) {
       names = entries.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
     }
-    if (names.contains(MARKER) || STACK_ENTRIES.containsAll(names)) {
+    // unmarked: an earlier stack's, made before the marker, always has its broker's address file
+    if (names.isEmpty() || names.contains(MARKER) || names.contains("bootstrap") && STACK_ENTRIES.containsAll(names)) {
       return;
     }
     throw new IllegalArgumentException(workDir + " is not empty and holds no local nann stack; it would be emptied "

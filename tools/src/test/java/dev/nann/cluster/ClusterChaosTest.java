@@ -41,7 +41,13 @@ class ClusterChaosTest {
     assertEquals(1, s.tmKills());
     assertTrue(s.servingFailovers() >= 1, "the kill must have hit the serving job: failovers " + s.servingFailovers());
     assertFalse(Double.isNaN(s.faults().get(0).recoveryS()), "answers resumed after the kill");
-    assertEquals(s.feedTriggers(), s.feedDelivered(), "feed pushes (exactly-once) per trigger event");
+    // feed pushes are exactly-once per trigger event answered with items; a trigger shed like the
+    // requests around it (OVERLOADED) is dropped from the feed, not pushed as an empty list
+    assertTrue(s.feedDelivered() <= s.feedTriggers(), "no trigger pushed twice: " + s.feedDelivered() + " of "
+        + s.feedTriggers());
+    if (s.statuses().keySet().equals(java.util.Set.of("OK"))) {
+      assertEquals(s.feedTriggers(), s.feedDelivered(), "nothing shed: every trigger pushed once");
+    }
     assertEquals(0, s.indexVersionsReused());
   }
 }

@@ -43,5 +43,8 @@ class LocalStackWorkDirTest {
     assertDoesNotThrow(() -> LocalStack.requireOwnWorkDir(earlier));
     Files.writeString(earlier.resolve("notes.txt"), "mine");
     assertThrows(IllegalArgumentException.class, () -> LocalStack.requireOwnWorkDir(earlier));
+    Path store = Files.createDirectories(tmp.resolve("store"));   // a real snapshot store: no broker address
+    Files.createDirectories(store.resolve("snapshots"));
+    assertThrows(IllegalArgumentException.class, () -> LocalStack.requireOwnWorkDir(store));
   }
 }

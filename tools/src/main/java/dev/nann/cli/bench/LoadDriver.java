@@ -58,6 +58,20 @@ final class LoadDriver {
     }
   }
 
+  /** A step's CPU (all of it, and per answer by thread role) and wall time up to a moment. */
+  private record Usage(double cpuMs, Map<String, Double> byThread, double wallMs) {
+    /** From the step's start to now, once the sender has ended (its CPU counted as the load generator's). */
+    static Usage since(Thread sender, AtomicLong senderCpu, long start, long cpuStart, Map<String, Long> threadsStart,
+                       int answered) throws InterruptedException {
+      sender.join();   // it has sent everything by now; ended, it is in no snapshot
+      long cpuEnd = processCpuNanos();
+      Map<String, Long> threadsEnd = ThreadCpu.snapshot(cpuEnd);
+      ThreadCpu.moveEnded(threadsEnd, ThreadCpu.LOAD_GENERATOR, senderCpu.get());
+      return new Usage((cpuEnd - cpuStart) / 1e6, ThreadCpu.perRequest(threadsStart, threadsEnd, answered),
+          Math.max(1e-6, (System.nanoTime() - start) / 1e6));
+    }
+  }
+
   /** CPU time of this whole process so far (every thread, user and system). */
   static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
@@ -137,8 +151,10 @@ final class LoadDriver {
       LatencyStats senderLag = new LatencyStats();
       long deadline = start + (secs + 10) * 1_000_000_000L;
       long repeatsUntil = Long.MAX_VALUE;   // once all are answered, a second more to see repeats
+      Usage usage = null;   // the step's CPU and wall time, taken when the last answer came (not over the repeats' second)
       for (long now = System.nanoTime(); now < Math.min(deadline, repeatsUntil); now = System.nanoTime()) {
         if (answered == total && repeatsUntil == Long.MAX_VALUE) {
+          usage = Usage.since(sender, senderCpu, start, cpuStart, threadsStart, answered);
           repeatsUntil = now + 1_000_000_000L;
         }
         for (ConsumerRecord<byte[], byte[]> rec : responses.poll(Duration.ofMillis(5))) {
@@ -174,13 +190,12 @@ final class LoadDriver {
           calls += resp.getScoreCalls();
         }
       }
-      sender.join();
-      long cpuEnd = processCpuNanos();
-      double cpuMs = (cpuEnd - cpuStart) / 1e6;
-      Map<String, Long> threadsEnd = ThreadCpu.snapshot(cpuEnd);
-      ThreadCpu.moveEnded(threadsEnd, ThreadCpu.LOAD_GENERATOR, senderCpu.get());
-      Map<String, Double> byThread = ThreadCpu.perRequest(threadsStart, threadsEnd, answered);
-      double wallMs = Math.max(1e-6, (System.nanoTime() - start) / 1e6);
+      if (usage == null) {   // not all answered within the step's deadline
+        usage = Usage.since(sender, senderCpu, start, cpuStart, threadsStart, answered);
+      }
+      double cpuMs = usage.cpuMs();
+      Map<String, Double> byThread = usage.byThread();
+      double wallMs = usage.wallMs();
       double qps = answered / Math.max(1e-9, (last - start) / 1e9);
       System.err.printf(Locale.ROOT, "[bench] %6.0f req/s offered: %6.1f answered/s  p50 %6.1f  p99 %6.1f ms  "
               + "(job p99 %.1f, engine p50 %.2f ms; CPU %.2f ms a request all in, %.2f on the walkers, %.2f cores busy)%n",
