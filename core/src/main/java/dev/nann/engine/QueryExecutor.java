@@ -139,15 +139,18 @@ public final class QueryExecutor {
         : switch (query.mode()) {
       case BRUTE, DR -> searcher.bruteForce(user, kk, filter);
       case HNSW -> {
-        long wanted = eligible == null ? k + excluded.size() + changed
-            : 2L * (k + excluded.size() + changed) * index.size() / Math.max(1, eligible.cardinality());
+        long wanted = overFetch(k + excluded.size() + changed, eligible, index.size());
         // a selective filter, long exclusions or a large fresh set would over-fetch up to the whole
         // catalogue: the over-fetch is bounded by the request's budget (and the walks' largest k)
         int budget = p.walk().budget();
         int fetch = (int) Math.min(Math.min(index.size(), wanted), Math.min(Math.max(kk, budget), Searcher.MAX_K));
-        // the job's ef walks as the paper has it; an ef the request raises past it (HNSW-retrieval has
-        // no budget of its own) also stops at the request's budget of items scored, as mode nann does
-        yield fetch > p.hnswEf() ? searcher.hnsw(user, fetch, fetch, budget) : searcher.hnsw(user, fetch, p.hnswEf());
+        // the job's ef walks as the paper has it; an ef the request's own filter or exclusions raise past
+        // it (HNSW-retrieval has no budget of its own) also stops at the request's budget of items
+        // scored, as mode nann does; one the fresh set alone raises (bounded by fresh.max-items) does not,
+        // or how full the set is between snapshots would decide how much a request scores
+        boolean raisedByRequest = Math.min(index.size(), overFetch(k + excluded.size(), eligible, index.size())) > p.hnswEf();
+        yield fetch <= p.hnswEf() ? searcher.hnsw(user, fetch, p.hnswEf())
+            : raisedByRequest ? searcher.hnsw(user, fetch, fetch, budget) : searcher.hnsw(user, fetch, fetch);
       }
       case BEAM -> searcher.beam(user, kk, p.beamFor(k), filter, FILTER_EXTRA_STEPS);
       case NANN -> searcher.nann(user, kk, p.walk(), filter, descents);
@@ -269,6 +272,11 @@ public final class QueryExecutor {
       scores[i] = ScoredHeap.score(packed);
     }
     return new FreshTop(ids, scores, size, scored);
+  }
+
+  /** Items an hnsw walk must fetch to keep {@code needed} after a filter passing {@code eligible}'s share. */
+  private static long overFetch(long needed, BitSet eligible, int indexSize) {
+    return eligible == null ? needed : 2L * needed * indexSize / Math.max(1, eligible.cardinality());
   }
 
   private static boolean onPath(BitSet onPaths, LoadedIndex loaded, long itemId) {

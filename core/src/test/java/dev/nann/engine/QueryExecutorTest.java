@@ -157,6 +157,27 @@ class QueryExecutorTest {
     }
   }
 
+  @Test
+  void aFullFreshSetDoesNotCutAnHnswWalkToTheRequestsBudget() {
+    // 400 deletes raise hnsw's over-fetch past the job's ef of 50 as exclusions would; but the set is
+    // bounded by configuration, not by the client: the walk is not cut to the request's budget of 300
+    int budget = 300;
+    SearchParams params = new SearchParams(new WalkParams(400, budget), BeamParams.parse("1500,1500,1500", "50,50,50"),
+        50);
+    FreshSet fresh = new FreshSet(DIM, 1000);
+    fresh.rebase(loaded);
+    for (int i = 0; i < 400; i++) {
+      fresh.apply(ItemEmbedding.newBuilder().setItemId(corpus.itemIds()[i]).setEmbedding(List.of()).setDeleted(true)
+          .setUpdatedAtMillis(1).build());
+    }
+    try (UserState user = scorer.user(features)) {
+      QueryExecutor.Answer a = new QueryExecutor(null, 5).run(searcher, loaded, scorer, new DescentChooser(), user,
+          features, new QueryExecutor.Query(SearchMode.HNSW, K, params, Set.of(), Map.of()), fresh.view());
+      assertTrue(a.scored() > budget, "scored " + a.scored() + ": the fresh set alone must not cap the walk");
+      assertEquals(K, a.size());
+    }
+  }
+
   private static float[] row(long id) {
     int i = Arrays.stream(corpus.itemIds()).boxed().toList().indexOf(id);
     return Arrays.copyOfRange(corpus.embeddings(), i * DIM, (i + 1) * DIM);

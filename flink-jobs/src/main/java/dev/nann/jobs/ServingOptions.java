@@ -108,7 +108,8 @@ public final class ServingOptions {
       .defaultValue(EngineConfig.DEFAULT_SHARD_ACTIVATION_MS).withDescription("With index.shards > 1: requests use "
           + "a new index version this long after its manifest arrives (the previous version meanwhile), so every "
           + "shard has loaded its part first and the shards of one answer never mix versions. Raise it when a "
-          + "shard's snapshot takes longer to load (see the 'index shard ... loaded' log lines).");
+          + "shard's snapshot takes longer to load (see the 'index shard ... loaded' log lines); index-sync keeps every "
+          + "manifest younger than two minutes, so keep it well below that.");
   public static final ConfigOption<Integer> WALKER_THREADS = key("engine.walker-threads").intType()
       .defaultValue(EngineConfig.DEFAULT_WALKER_THREADS)
       .withDescription("Engine threads walking graphs per TaskManager (one query each at a time); 0: one per core of "

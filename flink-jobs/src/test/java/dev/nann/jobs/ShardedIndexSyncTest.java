@@ -236,6 +236,9 @@ class ShardedIndexSyncTest {
     // manifests written before a crash (not in any restored state): the next one must be version 6
     for (long v = 3; v <= 5; v++) {
       ShardManifest.of(v, List.of(shard(store, 0, 1), shard(store, 1, 1))).write(store);
+      // written before the crash, long enough ago that their age alone does not keep them
+      Files.setLastModifiedTime(store.resolve(SnapshotStore.manifestFileName(v)),
+          java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 600_000));
     }
     List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 0, 2), shard(store, 1, 1), shard(store, 1, 1),
         shard(store, 0, 3));

@@ -361,6 +361,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   private void pruneOlderThan(long oldestKept) throws IOException {
     Path store = Path.of(snapshotDir);
+    for (Path p : dev.nann.graph.StoreFiles.sweepTemporary(store, ManifestAssembler.STALE_TEMP_MILLIS)) {
+      LOG.info("deleted {}, left by an interrupted snapshot write", p);
+    }
     for (long v : SnapshotStore.versionsIn(store)) {
       if (v < oldestKept) {
         Path p = store.resolve(SnapshotStore.fileName(v));

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * <p>Manifest versions continue from the state and from the newest manifest in the store (one
  * written after the last checkpoint is never overwritten by a different one). After each manifest
  * the store is pruned ({@link #prune}): the newest {@code keep} + S manifests stay ({@link
- * #manifestsKept}), and so does every shard file a kept manifest names.
+ * #manifestsKept}), and every manifest younger than {@link #MIN_AGE_MILLIS}, and so does every
+ * shard file a kept manifest names.
  */
 public final class ManifestAssembler extends KeyedProcessFunction<Integer, IndexDescriptor, IndexDescriptor> {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestAssembler.class);
@@ -118,9 +119,10 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     LOG.info("manifest version {}: {} shards, {} items (shard {} now at version {})", next, shards,
         String.format(java.util.Locale.ROOT, "%,d", manifest.items()), s.getShard(), s.getVersion());
     out.collect(published);
-    for (Path deleted : prune(store, manifestsKept(keep, shards))) {
-      LOG.info("deleted old {} {}", deleted.getFileName().toString().endsWith(".manifest") ? "manifest" : "shard snapshot",
-          deleted);
+    for (Path deleted : prune(store, manifestsKept(keep, shards), MIN_AGE_MILLIS, System.currentTimeMillis())) {
+      String name = deleted.getFileName().toString();
+      LOG.info("deleted {} {}", name.endsWith(".manifest") ? "old manifest" : name.endsWith(".tmp")
+          ? "an interrupted write's" : "old shard snapshot", deleted);
     }
   }
 
@@ -136,6 +138,25 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
   }
 
   /**
+   * Manifests younger than this are kept whatever their number: shards publishing faster than
+   * serving activates versions ({@code index.shard-activation-ms}, 10 s by default: a version stays
+   * current that long after a newer one arrives) make more than S manifests while one is still in
+   * use. Two minutes cover the activation delay and a shard snapshot's load with room to spare.
+   */
+  static final long MIN_AGE_MILLIS = 120_000;
+
+  /** Temporary files an interrupted write left behind are deleted once they are this old. */
+  static final long STALE_TEMP_MILLIS = 3_600_000;
+
+  private static long lastModified(Path file) {
+    try {
+      return Files.getLastModifiedTime(file).toMillis();
+    } catch (IOException e) {
+      return Long.MIN_VALUE / 2;   // gone or unreadable: not kept for its age
+    }
+  }
+
+  /**
    * Prunes a sharded snapshot store: keeps the newest {@code keep} manifests and deletes older
    * ones; of each shard, deletes the snapshot files older than the oldest version a kept manifest
    * names for it. A file a kept manifest names, a shard file newer than those (not yet in a
@@ -145,10 +166,23 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
    * @return the files deleted
    */
   public static List<Path> prune(Path store, int keep) throws IOException {
-    List<Path> deleted = new ArrayList<>();
+    return prune(store, keep, 0, System.currentTimeMillis());
+  }
+
+  /**
+   * {@link #prune(Path, int)} keeping, beyond the newest {@code keep}, every manifest written less
+   * than {@code minAgeMillis} before {@code nowMillis} (and the shard files it names); also deletes
+   * temporary files an interrupted write left in the store over an hour ago.
+   */
+  public static List<Path> prune(Path store, int keep, long minAgeMillis, long nowMillis) throws IOException {
+    List<Path> deleted = new ArrayList<>(dev.nann.graph.StoreFiles.sweepTemporary(store, STALE_TEMP_MILLIS));
     long[] versions = SnapshotStore.manifestVersionsIn(store);
     if (versions.length == 0) {
       return deleted;
+    }
+    while (keep < versions.length && nowMillis - lastModified(store.resolve(SnapshotStore.manifestFileName(versions[keep])))
+        < minAgeMillis) {
+      keep++;   // newest first: a manifest this young may still be the one serving uses
     }
     Map<Integer, TreeSet<Long>> named = new HashMap<>();
     for (int i = 0; i < Math.min(keep, versions.length); i++) {

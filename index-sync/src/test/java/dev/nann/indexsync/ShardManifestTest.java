@@ -209,6 +209,48 @@ class ShardManifestTest {
     assertFalse(names().contains(SnapshotStore.shardFileName(5, 0)));
   }
 
+  @Test
+  void youngManifestsAndTheirFilesStayWhateverTheirNumber() throws Exception {
+    // shards publishing faster than serving activates versions: manifests 10 to 16 all written within
+    // the last minute; keep 1 + S alone would delete manifest 10's shard files while it may serve
+    long now = System.currentTimeMillis();
+    long[] versions = {5, 5};
+    for (long m = 10; m <= 16; m++) {
+      int s = (int) (m % 2);
+      ShardManifest.of(m, entries(versions)).write(dir);
+      Files.writeString(dir.resolve(SnapshotStore.shardFileName(versions[s], s)), "s" + s + " v" + versions[s]);
+      versions[s]++;
+    }
+    Files.setLastModifiedTime(dir.resolve(SnapshotStore.manifestFileName(10)),
+        java.nio.file.attribute.FileTime.fromMillis(now - 60_000));
+    ManifestAssembler.prune(dir, 3, 120_000, now);
+    assertTrue(names().contains(SnapshotStore.manifestFileName(10)), "a manifest a minute old stays");
+    assertTrue(names().contains(SnapshotStore.shardFileName(5, 0)), "and the shard files it names");
+    // once older than the minimum age, only the newest 3 stay
+    Files.setLastModifiedTime(dir.resolve(SnapshotStore.manifestFileName(10)),
+        java.nio.file.attribute.FileTime.fromMillis(now - 600_000));
+    for (long m = 11; m <= 13; m++) {
+      Files.setLastModifiedTime(dir.resolve(SnapshotStore.manifestFileName(m)),
+          java.nio.file.attribute.FileTime.fromMillis(now - 600_000));
+    }
+    ManifestAssembler.prune(dir, 3, 120_000, now);
+    assertFalse(names().contains(SnapshotStore.manifestFileName(10)));
+    assertTrue(names().contains(SnapshotStore.manifestFileName(14)), "14 to 16 are the newest 3");
+  }
+
+  @Test
+  void anInterruptedWritesTemporaryFileIsSweptOnceStale() throws Exception {
+    Path stale = dir.resolve(".index-v000000000003-s0000.nann.1234.tmp");
+    Path fresh = dir.resolve(".index-v000000000004-s0000.nann.5678.tmp");
+    Files.writeString(stale, "half a snapshot");
+    Files.writeString(fresh, "a write in progress");
+    Files.setLastModifiedTime(stale, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
+    ShardManifest.of(1, entries(new long[] {1, 1})).write(dir);
+    List<Path> deleted = ManifestAssembler.prune(dir, 3);
+    assertEquals(List.of(stale), deleted);
+    assertTrue(Files.exists(fresh), "a write in progress is left alone");
+  }
+
   private List<IndexDescriptor> entries(long[] versions) {
     List<IndexDescriptor> out = new ArrayList<>();
     for (int s = 0; s < versions.length; s++) {
