@@ -71,15 +71,21 @@ final class ScorerCeiling {
    */
   static CallCost measure(Path modelDir, int threads, int smallRows, int largeRows, int rounds, double seconds)
       throws InterruptedException {
-    return measure(modelDir, dev.nann.scorer.ScorerRuntime.cpu(1), threads, smallRows, largeRows, rounds, seconds);
+    return measure(modelDir, dev.nann.scorer.ScorerRuntime.cpu(1), threads, smallRows, largeRows, rounds, seconds,
+        provider -> { });
   }
 
-  /** {@link #measure(Path, int, int, int, int, double)} on {@code runtime}'s provider, device and threads per call. */
+  /**
+   * {@link #measure(Path, int, int, int, int, double)} on {@code runtime}'s provider, device and threads
+   * per call; {@code providerUsed} hears the provider the model was loaded on ({@code auto} resolved).
+   */
   static CallCost measure(Path modelDir, dev.nann.scorer.ScorerRuntime runtime, int threads, int smallRows, int largeRows,
-                          int rounds, double seconds) throws InterruptedException {
+                          int rounds, double seconds, java.util.function.Consumer<String> providerUsed)
+      throws InterruptedException {
     double smallBest = 0;
     double largeBest = 0;
     try (OnnxScorer scorer = new OnnxScorer(dev.nann.scorer.OnnxModel.load(modelDir, runtime), true)) {
+      providerUsed.accept(scorer.model().provider());
       for (int r = 0; r < rounds; r++) {
         smallBest = Math.max(smallBest, itemsPerSecond(scorer, threads, smallRows, seconds, 1.0));
         largeBest = Math.max(largeBest, itemsPerSecond(scorer, threads, largeRows, seconds, 1.0));
