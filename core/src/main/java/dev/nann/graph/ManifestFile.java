@@ -1,5 +1,7 @@
 package dev.nann.graph;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -8,9 +10,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A sharded index version's manifest ({@code index-v<version>.manifest}) as read from a snapshot
@@ -47,29 +47,50 @@ public record ManifestFile(long version, long items, int dim, int m, int efConst
       throw new SnapshotException("cannot read manifest " + file + ": " + e, e);
     }
     try {
-      Map<?, ?> doc = (Map<?, ?>) new Json(new String(bytes, StandardCharsets.UTF_8)).document();
-      if (((Number) doc.get("format")).intValue() != FORMAT) {
+      JsonNode doc = JSON.readTree(bytes);
+      if (integer(doc, "format") != FORMAT) {
         throw new SnapshotException("manifest " + file + " has format " + doc.get("format") + "; this build reads "
             + FORMAT);
       }
-      List<Shard> shards = new ArrayList<>();
-      for (Object o : (List<?>) doc.get("shards")) {
-        Map<?, ?> s = (Map<?, ?>) o;
-        if (!(s.get("file") instanceof String) || !(s.get("sha256") instanceof String)) {
-          throw new IllegalArgumentException("a shard entry lacks its file or sha256: " + s);
-        }
-        shards.add(new Shard(((Number) s.get("shard")).intValue(), ((Number) s.get("version")).longValue(),
-            (String) s.get("file"), (String) s.get("sha256"), ((Number) s.get("items")).intValue()));
+      JsonNode entries = doc.get("shards");
+      if (entries == null || !entries.isArray()) {
+        throw new IllegalArgumentException("no shards array");
       }
-      return new ManifestFile(((Number) doc.get("version")).longValue(), ((Number) doc.get("items")).longValue(),
-          ((Number) doc.get("dim")).intValue(), ((Number) doc.get("m")).intValue(),
-          ((Number) doc.get("efConstruction")).intValue(), ((Number) doc.get("createdAtMillis")).longValue(), shards,
+      List<Shard> shards = new ArrayList<>();
+      for (JsonNode s : entries) {
+        shards.add(new Shard((int) integer(s, "shard"), integer(s, "version"), text(s, "file"), text(s, "sha256"),
+            (int) integer(s, "items")));
+      }
+      return new ManifestFile(integer(doc, "version"), integer(doc, "items"), (int) integer(doc, "dim"),
+          (int) integer(doc, "m"), (int) integer(doc, "efConstruction"), integer(doc, "createdAtMillis"), shards,
           sha256(bytes));
     } catch (SnapshotException e) {
       throw e;
-    } catch (RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw new SnapshotException("manifest " + file + " is malformed: " + e, e);
     }
+  }
+
+  /** Jackson, refusing text after the document as the manifest's own reader always has. */
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  /** An integer field of {@code node}; refuses one missing or of another type. */
+  private static long integer(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || !v.isIntegralNumber()) {
+      throw new IllegalArgumentException("'" + field + "' is not an integer in " + node);
+    }
+    return v.longValue();
+  }
+
+  /** A string field of {@code node}; refuses one missing or of another type. */
+  private static String text(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || !v.isTextual()) {
+      throw new IllegalArgumentException("a shard entry lacks its " + field + ": " + node);
+    }
+    return v.textValue();
   }
 
   /** Hex SHA-256 of {@code bytes}. */
@@ -78,114 +99,6 @@ public record ManifestFile(long version, long items, int dim, int m, int efConst
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("the JVM has no SHA-256", e);
-    }
-  }
-
-  /** Just enough JSON for the manifest: objects, arrays, strings without escapes beyond \" and \\, integers. */
-  private static final class Json {
-    private final String s;
-    private int i;
-
-    Json(String s) {
-      this.s = s;
-    }
-
-    Object document() {
-      Object v = value();
-      skip();
-      if (i != s.length()) {
-        throw new IllegalArgumentException("trailing text at " + i);
-      }
-      return v;
-    }
-
-    private void skip() {
-      while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
-        i++;
-      }
-    }
-
-    private void expect(char c) {
-      skip();
-      if (i >= s.length() || s.charAt(i) != c) {
-        throw new IllegalArgumentException("expected '" + c + "' at " + i);
-      }
-      i++;
-    }
-
-    private Object value() {
-      skip();
-      if (i >= s.length()) {
-        throw new IllegalArgumentException("unexpected end");
-      }
-      char c = s.charAt(i);
-      if (c == '{') {
-        i++;
-        Map<String, Object> m = new LinkedHashMap<>();
-        skip();
-        if (s.charAt(i) == '}') {
-          i++;
-          return m;
-        }
-        do {
-          skip();
-          String key = string();
-          expect(':');
-          m.put(key, value());
-          skip();
-        } while (s.charAt(i++) == ',');
-        if (s.charAt(i - 1) != '}') {
-          throw new IllegalArgumentException("expected '}' at " + (i - 1));
-        }
-        return m;
-      }
-      if (c == '[') {
-        i++;
-        List<Object> l = new ArrayList<>();
-        skip();
-        if (s.charAt(i) == ']') {
-          i++;
-          return l;
-        }
-        do {
-          l.add(value());
-          skip();
-        } while (s.charAt(i++) == ',');
-        if (s.charAt(i - 1) != ']') {
-          throw new IllegalArgumentException("expected ']' at " + (i - 1));
-        }
-        return l;
-      }
-      if (c == '"') {
-        return string();
-      }
-      int start = i;
-      if (c == '-') {
-        i++;
-      }
-      while (i < s.length() && Character.isDigit(s.charAt(i))) {
-        i++;
-      }
-      if (start == i) {
-        throw new IllegalArgumentException("unexpected '" + c + "' at " + i);
-      }
-      return Long.parseLong(s.substring(start, i));
-    }
-
-    private String string() {
-      if (s.charAt(i) != '"') {
-        throw new IllegalArgumentException("expected a string at " + i);
-      }
-      StringBuilder b = new StringBuilder();
-      for (i++; s.charAt(i) != '"'; i++) {
-        char c = s.charAt(i);
-        if (c == '\\') {
-          c = s.charAt(++i);
-        }
-        b.append(c);
-      }
-      i++;
-      return b.toString();
     }
   }
 }
