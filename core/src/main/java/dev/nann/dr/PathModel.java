@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.nann.scorer.ModelContractException;
+import dev.nann.scorer.OrtEnv;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Files;
@@ -51,7 +52,7 @@ public final class PathModel implements AutoCloseable {
     } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
       throw new ModelContractException(e.getMessage(), e);
     }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = OrtEnv.get();
     List<OrtSession> layers = new ArrayList<>();
     try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
       opts.setIntraOpNumThreads(1);

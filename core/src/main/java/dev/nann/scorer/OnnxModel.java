@@ -64,7 +64,7 @@ public final class OnnxModel implements AutoCloseable {
   public static OnnxModel load(Path dir, ScorerRuntime runtime) {
     ModelSpec spec = ModelSpec.read(dir);
     spec.verifyChecksums(dir);
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = OrtEnv.get();
     String cudaProblem = null;
     if (runtime.provider() != ScorerRuntime.Provider.CPU) {
       try {

@@ -1,0 +1,90 @@
+package dev.nann.scorer;
+
+import ai.onnxruntime.OrtEnvironment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The process's one ONNX Runtime environment, created on a thread of its own with a stack sized to
+ * the process's command line.
+ *
+ * <p>Why: on Linux, creating the environment runs ONNX Runtime's telemetry, which matches regular
+ * expressions against the process's command line with GCC's {@code std::regex}, whose backtracking
+ * recurses about once per character. On a thread with the JVM's default 1 MB stack, a command line
+ * of 4 KB or more (a TaskManager's classpath and dynamic properties reach that easily) overflows it
+ * and the whole JVM dies of SIGSEGV without an error report. Setting {@code ORT_DISABLE_TELEMETRY=1}
+ * in the environment avoids the path too (the launcher and the image do); creating the environment
+ * here does not depend on it.
+ */
+public final class OrtEnv {
+  /** Stack bytes reserved per command-line byte: about 3 times what the recursion was measured to take. */
+  private static final long STACK_PER_BYTE = 1024;
+  private static final long MIN_STACK = 16L << 20;
+  private static final long MAX_STACK = 2L << 30;
+  private static volatile OrtEnvironment env;
+
+  private OrtEnv() {}
+
+  /** The environment, created on first use (on a large-stack thread). */
+  public static OrtEnvironment get() {
+    OrtEnvironment e = env;
+    if (e == null) {
+      synchronized (OrtEnv.class) {
+        e = env;
+        if (e == null) {
+          e = createOnLargeStack(stackBytes(commandLineBytes()));
+          env = e;
+        }
+      }
+    }
+    return e;
+  }
+
+  /** The stack given to the creating thread for a command line of {@code commandLineBytes}. */
+  static long stackBytes(long commandLineBytes) {
+    return Math.min(MAX_STACK, Math.max(MIN_STACK, commandLineBytes * STACK_PER_BYTE));
+  }
+
+  /** Length of this process's command line (what the telemetry reads), or 0 where it cannot be read. */
+  static long commandLineBytes() {
+    try {
+      return Files.readAllBytes(Path.of("/proc/self/cmdline")).length;   // (its size on /proc reads as 0)
+    } catch (IOException | RuntimeException e) {
+      return 0;   // not Linux: the telemetry path is POSIX-only and the minimum stack applies
+    }
+  }
+
+  private static OrtEnvironment createOnLargeStack(long stackBytes) {
+    OrtEnvironment[] created = new OrtEnvironment[1];
+    Throwable[] failed = new Throwable[1];
+    Thread t = new Thread(null, () -> {
+      try {
+        created[0] = OrtEnvironment.getEnvironment();
+      } catch (Throwable x) {
+        failed[0] = x;
+      }
+    }, "onnxruntime-environment", stackBytes);
+    t.setDaemon(true);
+    t.start();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException x) {
+        interrupted = true;   // the environment is being created: wait for it, then keep the interrupt
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failed[0] instanceof RuntimeException r) {
+      throw r;
+    }
+    if (failed[0] instanceof Error err) {
+      throw err;
+    }
+    return created[0];
+  }
+}
