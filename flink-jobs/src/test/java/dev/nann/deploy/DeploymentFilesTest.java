@@ -128,6 +128,23 @@ class DeploymentFilesTest {
   }
 
   @Test
+  void theServingTaskManagersMemoryAddsUpAndLeavesRoomForOnnxRuntime() {
+    JsonNode spec = find("FlinkDeployment", "nann-serving").get("spec");
+    Map<String, String> settings = new HashMap<>();
+    spec.get("flinkConfiguration").fields().forEachRemaining(e -> settings.put(e.getKey(), e.getValue().asText()));
+    org.apache.flink.configuration.Configuration conf = org.apache.flink.configuration.Configuration.fromMap(settings);
+    // the operator gives the TaskManager's resource memory to Flink as its total process memory
+    conf.set(org.apache.flink.configuration.TaskManagerOptions.TOTAL_PROCESS_MEMORY,
+        org.apache.flink.configuration.MemorySize.parse(spec.at("/taskManager/resource/memory").asText()));
+    var layout = org.apache.flink.runtime.clusterframework.TaskExecutorProcessUtils.processSpecFromConfig(conf);
+    // what ./nann check-model measured for a 21 MB dnn (hidden 2048) with 8 walkers, plus CUDA's host side
+    assertTrue(layout.getTaskOffHeapSize().getBytes() >= (1L << 30), "task off-heap for ONNX Runtime: " + layout);
+    // two versions of a 1M x 64 index (about 320 MB each) and the job's own objects fit the heap
+    assertTrue(layout.getJvmHeapMemorySize().getBytes() >= (8L << 30), "JVM heap: " + layout);
+    assertTrue(layout.getManagedMemorySize().getBytes() >= (4L << 30), "RocksDB's managed memory: " + layout);
+  }
+
+  @Test
   void theKafkaUsersHaveAnOperatorAndTheirSecretsAreOptionalMounts() {
     boolean users = docs.stream().anyMatch(d -> d.path("kind").asText().equals("KafkaUser"));
     assertTrue(users);

@@ -9,7 +9,8 @@ import picocli.CommandLine.Option;
 /** {@code ./nann check-model --model DIR}: is this directory a model serving can load and walk with? */
 @Command(name = "check-model", mixinStandardHelpOptions = true,
     description = "Checks a model directory against the model contract (docs/model-contract.md) and scores random "
-        + "items with it: finite, item-dependent, batch-independent scores. Exit code 0 when serving can use it.")
+        + "items with it: finite, item-dependent, batch-independent scores; then measures the native memory ONNX "
+        + "Runtime takes for it. Exit code 0 when serving can use it.")
 public final class CheckModelCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "the model directory (model.json, user.onnx, score.onnx)")
   Path model;
@@ -20,15 +21,34 @@ public final class CheckModelCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "seed of the random items and histories (default: ${DEFAULT-VALUE})")
   long seed = 1;
 
+  @Option(names = "--walkers", description = "walker threads of the serving TaskManager the memory advice is for "
+      + "(engine.walker-threads; default: this machine's cores, as engine.walker-threads=0 takes them)")
+  Integer walkers;
+
+  @Option(names = "--no-memory", description = "skip measuring the native memory ONNX Runtime takes for the model "
+      + "(a child JVM loading it again)")
+  boolean noMemory;
+
   @Override
-  public Integer call() {
+  public Integer call() throws InterruptedException {
     if (items < 1) {
       throw new IllegalArgumentException("--items must be >= 1");
+    }
+    if (walkers != null && walkers < 1) {
+      throw new IllegalArgumentException("--walkers must be >= 1");
     }
     ModelCheck.Report r = ModelCheck.run(model, items, seed);
     r.passed().forEach(line -> System.out.println("ok       " + line));
     r.warnings().forEach(line -> System.out.println("warning  " + line));
     r.problems().forEach(line -> System.out.println("PROBLEM  " + line));
+    if (r.ok() && !noMemory) {
+      try {
+        ModelMemory.measure(model).describe(walkers != null ? walkers
+            : Runtime.getRuntime().availableProcessors()).forEach(line -> System.out.println("memory   " + line));
+      } catch (java.io.IOException | RuntimeException e) {
+        System.out.println("memory   not measured here: " + e.getMessage());
+      }
+    }
     System.out.println(r.ok() ? model + ": serving can use this model" : model + ": serving would refuse or mis-serve this model");
     return r.ok() ? 0 : 1;
   }

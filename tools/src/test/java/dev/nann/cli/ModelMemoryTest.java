@@ -1,0 +1,42 @@
+package dev.nann.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** {@code ./nann check-model}'s memory lines: ONNX Runtime's native memory for a real model, measured in a child JVM. */
+class ModelMemoryTest {
+  private static final Path REPO = Path.of(System.getProperty("nann.repo", ".."));
+
+  @Test
+  void measuresSessionsAndCallsOfARealModel() throws Exception {
+    ModelMemory m = ModelMemory.measure(REPO.resolve("models/fixtures/attention-d64"));
+    assertEquals(8192, m.largestRows());
+    assertTrue(m.sessionsBytes() > 1_000_000, "the runtime and two sessions take resident memory: " + m);
+    assertTrue(m.loadPeakBytes() >= m.sessionsBytes(), m.toString());
+    // an 8,192-row call of a d = 64 model holds at least one intermediate of 8,192 x 64 floats
+    assertTrue(m.largestCallBytes() >= 8192L * 64 * Float.BYTES, m.toString());
+    assertTrue(m.largestCallBytes() >= m.stepCallBytes(), m.toString());
+    assertTrue(m.largestCallBytes() < 2_000_000_000L, "a fixture's call cannot take gigabytes: " + m);
+  }
+
+  @Test
+  void theAdviceCountsASwapAndEveryWalkerInALargestCall() {
+    ModelMemory m = new ModelMemory(40_000_000, 50_000_000, 10_000_000, 500_000_000, 8192);
+    assertEquals(40_000_000L + 50_000_000 + 8 * 500_000_000L, m.taskOffHeapBytes(8));
+    List<String> lines = m.describe(8);
+    assertTrue(lines.get(0).contains("40 MB for its sessions (50 MB while loading)"), lines.get(0));
+    assertTrue(lines.get(0).contains("256 rows takes up to 10 MB more, one of 8,192 rows 500 MB"), lines.get(0));
+    assertTrue(lines.get(1).contains("8 walker threads needs up to 4,090 MB"), lines.get(1));
+  }
+
+  @Test
+  void aDirectoryThatIsNoModelFailsWithItsReason() {
+    Exception e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> ModelMemory.measure(REPO.resolve("docs")));
+    assertTrue(e.getMessage().contains("measuring the model's memory failed"), e.getMessage());
+  }
+}
