@@ -105,10 +105,17 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
     for (int i = 0; i < shards.size(); i++) {
       Entry e = shards.get(i);
       b.append(i == 0 ? "\n" : ",\n").append("    {\"shard\": ").append(e.shard()).append(", \"version\": ")
-          .append(e.version()).append(", \"file\": \"").append(e.file()).append("\", \"sha256\": \"")
-          .append(e.sha256()).append("\", \"items\": ").append(e.items()).append('}');
+          .append(e.version()).append(", \"file\": ").append(quoted(e.file())).append(", \"sha256\": ")
+          .append(quoted(e.sha256())).append(", \"items\": ").append(e.items()).append('}');
     }
     return b.append("\n  ]\n}\n").toString();
+  }
+
+  /** {@code text} as a JSON string (quotes, backslashes and control characters escaped). */
+  private static String quoted(String text) {
+    StringBuilder b = new StringBuilder("\"");
+    com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(text, b);
+    return b.append('"').toString();
   }
 
   /**

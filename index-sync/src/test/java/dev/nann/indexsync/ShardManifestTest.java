@@ -121,6 +121,12 @@ class ShardManifestTest {
     assertEquals(dir.resolve(SnapshotStore.shardFileName(5, 1)).toAbsolutePath().toUri().toString(),
         d.getShards().get(1).getUri());
 
+    // names are written as JSON strings: a quote or backslash in one cannot break the document
+    ShardManifest odd = new ShardManifest(8, 1, 8, 16, 40, 1, List.of(new ShardManifest.Entry(0, 8, "a \"b\\c\".nann",
+        "sha", 1)));
+    odd.write(dir);
+    assertEquals(odd, ShardManifest.read(dir.resolve("index-v000000000008.manifest")));
+
     Files.writeString(file, "{\"format\": 2}");
     assertThrows(SnapshotException.class, () -> ShardManifest.read(file));
     Files.writeString(file, "{\"format\": 1, \"version\": ");
