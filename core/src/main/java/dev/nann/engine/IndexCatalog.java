@@ -84,6 +84,11 @@ final class IndexCatalog implements AutoCloseable {
     return loadOrFallBack(d);
   }
 
+  /** Index versions held loaded now (tests: the ones let go must be closed). */
+  int loaded() {
+    return indexes.loaded();
+  }
+
   /** The live index, read under a short lease (nothing is kept), or null. */
   LoadedIndex live() {
     Long v = indexes.pinnedKey();

@@ -91,6 +91,11 @@ final class ModelCatalog implements AutoCloseable {
     }
   }
 
+  /** Models held loaded now (tests: the ones let go must be closed). */
+  int loaded() {
+    return models.loaded();
+  }
+
   /** Versions refused since start (corrupt, incompatible or unloadable). */
   long refusedCount() {
     return refusedCount.get();

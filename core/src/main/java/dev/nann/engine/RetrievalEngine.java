@@ -171,6 +171,16 @@ public final class RetrievalEngine implements AutoCloseable {
     return m == null ? null : m.batcher();
   }
 
+  /** Models held loaded now (tests: what a swap lets go must be closed). */
+  int loadedModels() {
+    return models.loaded();
+  }
+
+  /** Index versions held loaded now (tests: what a swap lets go must be closed). */
+  int loadedIndexes() {
+    return indexes.loaded();
+  }
+
   /** Model versions refused since start (corrupt, incompatible or unloadable). */
   public long refusedModels() {
     return models.refusedCount();
