@@ -18,11 +18,11 @@ import java.util.concurrent.TimeUnit;
  * The native memory ONNX Runtime takes for one model on the CPU provider, which a TaskManager's
  * memory settings must leave room for (Flink does not see it): the model's sessions, and what one
  * call takes on top at two sizes, a walk step's and the largest (the fresh set, brute force, Deep
- * Retrieval's candidates, the warm-up at load). Measured in a child JVM with a small, pre-touched heap and no JIT
- * compiler, so that the process's resident memory moves only with ONNX Runtime's allocations: the
- * sessions as resident memory after the load against before it, a call as the peak during the call
- * (the kernel's high-water mark, reset before it) against before it; a call's size is measured by
- * its first call, as a scorer's warm-up makes them. Linux only.
+ * Retrieval's candidates, the warm-up at load). Measured in a child JVM with a small, pre-touched
+ * heap and no JIT compiler, so that the process's resident memory moves only with ONNX Runtime's
+ * allocations: the sessions as resident memory after the load against before it, a call as the peak
+ * during the call (the kernel's high-water mark, reset before it) against before it; a call's size
+ * is measured by its first call, as a scorer's warm-up makes them. Linux only.
  *
  * @param sessionsBytes resident after loading the model's sessions, over the process before
  * @param loadPeakBytes the peak while loading them, over the process before
@@ -40,11 +40,17 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint", "-cp", System.getProperty("java.class.path"),
         ModelMemory.class.getName(), dir.toAbsolutePath().toString()));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(10, TimeUnit.MINUTES)) {
-      p.destroyForcibly();
-      throw new IOException("measuring the model's memory did not finish in 10 minutes");
+    Path log = Files.createTempFile("nann-model-memory", ".log");
+    String out;
+    try {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      if (!p.waitFor(10, TimeUnit.MINUTES)) {
+        p.destroyForcibly();
+        throw new IOException("measuring the model's memory did not finish in 10 minutes");
+      }
+      out = Files.readString(log, StandardCharsets.UTF_8) + "\nexit " + p.exitValue();
+    } finally {
+      Files.deleteIfExists(log);
     }
     for (String line : out.split("\n")) {
       if (line.startsWith(PREFIX)) {
@@ -53,7 +59,7 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
             Integer.parseInt(f[4]));
       }
     }
-    throw new IOException("measuring the model's memory failed (exit " + p.exitValue() + "): " + lastLines(out));
+    throw new IOException("measuring the model's memory failed: " + lastLines(out));
   }
 
   /**
