@@ -16,6 +16,9 @@ import java.nio.file.Path;
  * and the whole JVM dies of SIGSEGV without an error report. Setting {@code ORT_DISABLE_TELEMETRY=1}
  * in the environment avoids the path too (the launcher and the image do); creating the environment
  * here does not depend on it.
+ *
+ * <p>The first call also removes the copies of the runtime's libraries that ended processes left in
+ * the temporary directory ({@link OrtLibraryCopies}).
  */
 public final class OrtEnv {
   /** Stack bytes reserved per command-line byte: about 3 times what the recursion was measured to take. */
@@ -33,6 +36,8 @@ public final class OrtEnv {
       synchronized (OrtEnv.class) {
         e = env;
         if (e == null) {
+          // before the binding makes this process's own copy of the libraries
+          OrtLibraryCopies.sweep(Path.of(System.getProperty("java.io.tmpdir")));
           e = createOnLargeStack(stackBytes(commandLineBytes()));
           env = e;
         }

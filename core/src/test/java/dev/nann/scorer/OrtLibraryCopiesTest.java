@@ -1,0 +1,59 @@
+package dev.nann.scorer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Stale copies of ONNX Runtime's libraries go; a running process's, a fresh one and anything else stay. */
+class OrtLibraryCopiesTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void onlyOldUnmappedPrivateCopiesAreRemoved() throws Exception {
+    Path stale = copy("onnxruntime-java111", "rwx------", 3600);
+    Path young = copy("onnxruntime-java222", "rwx------", 0);
+    Path inUse = copy("onnxruntime-java333", "rwx------", 3600);
+    Path shared = copy("onnxruntime-java444", "rwxr-xr-x", 3600);
+    Path other = copy("something-else", "rwx------", 3600);
+    MappedByteBuffer mapping;   // this process maps a file in inUse, as a running JVM maps its libraries
+    try (FileChannel ch = FileChannel.open(inUse.resolve("libonnxruntime.so"))) {
+      mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+    }
+    assertEquals(1, OrtLibraryCopies.sweep(tmp));
+    assertFalse(Files.exists(stale), "a copy no process uses, from an hour ago");
+    for (Path kept : new Path[] {young, inUse, shared, other}) {
+      assertTrue(Files.exists(kept.resolve("libonnxruntime.so")), kept + " must stay");
+    }
+    assertEquals(0, mapping.get(0), "still mapped");
+  }
+
+  @Test
+  void theRunningProcessKeepsItsOwnCopy() throws Exception {
+    OrtEnv.get();   // loads the runtime from the copy the binding made for this process
+    String lib = OrtLibraryCopies.mappedPaths().stream()
+        .filter(p -> p.contains("/" + OrtLibraryCopies.PREFIX) && p.contains("libonnxruntime"))
+        .findFirst().orElseThrow(() -> new AssertionError("this process maps no copy of the runtime's library"));
+    Path own = Path.of(lib.replace(" (deleted)", "")).getParent();
+    OrtLibraryCopies.sweep(own.getParent());
+    assertTrue(Files.isDirectory(own), own + " belongs to this running process");
+  }
+
+  private Path copy(String name, String permissions, long ageSeconds) throws Exception {
+    Path dir = Files.createDirectory(tmp.resolve(name));
+    Files.write(dir.resolve("libonnxruntime.so"), new byte[4096]);
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(permissions));
+    Files.setLastModifiedTime(dir, FileTime.from(Instant.now().minusSeconds(ageSeconds)));
+    return dir;
+  }
+}
