@@ -26,24 +26,55 @@ public final class OrtEnv {
   private static final long MIN_STACK = 16L << 20;
   private static final long MAX_STACK = 2L << 30;
   private static volatile OrtEnvironment env;
+  /** Why the runtime could not be loaded: the binding's classes cannot be initialised a second time. */
+  private static volatile ScorerException failed;
 
   private OrtEnv() {}
 
-  /** The environment, created on first use (on a large-stack thread). */
+  /**
+   * The environment, created on first use (on a large-stack thread).
+   *
+   * @throws ScorerException if ONNX Runtime cannot be loaded in this process, saying why (the same
+   *     reason on every later call)
+   */
   public static OrtEnvironment get() {
     OrtEnvironment e = env;
     if (e == null) {
       synchronized (OrtEnv.class) {
         e = env;
+        if (failed != null) {
+          throw failed;
+        }
         if (e == null) {
           // before the binding makes this process's own copy of the libraries
           OrtLibraryCopies.sweep(Path.of(System.getProperty("java.io.tmpdir")));
-          e = createOnLargeStack(stackBytes(commandLineBytes()));
+          try {
+            e = createOnLargeStack(stackBytes(commandLineBytes()));
+          } catch (LinkageError | RuntimeException x) {
+            failed = new ScorerException(cannotLoad(x), x);
+            throw failed;
+          }
           env = e;
         }
       }
     }
     return e;
+  }
+
+  /** What went wrong loading the runtime, from the innermost cause, with what to check. */
+  static String cannotLoad(Throwable x) {
+    Throwable root = x;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String tmp = System.getProperty("java.io.tmpdir");
+    String hint = root instanceof IOException
+        ? "its Java binding copies the native libraries into java.io.tmpdir (" + tmp + "), which must exist and be "
+            + "writable; or set the system property onnxruntime.native.path to a directory that holds them"
+        : root instanceof UnsatisfiedLinkError
+            ? "its native library does not load on this machine (the cause names what it lacks)"
+            : "see the cause";
+    return "ONNX Runtime cannot be loaded in this process: " + root + "; " + hint;
   }
 
   /** The stack given to the creating thread for a command line of {@code commandLineBytes}. */
