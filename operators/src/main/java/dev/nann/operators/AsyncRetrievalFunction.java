@@ -3,6 +3,7 @@ package dev.nann.operators;
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
+import dev.nann.scorer.OrtEnv;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.internal.ScoringTask;
@@ -42,6 +43,8 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   @Override
   public void open(OpenContext ctx) {
     engine = RetrievalEngine.acquire(engineConfig);
+    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release)
+    getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
     pending = new ConcurrentHashMap<>();
     MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
     engineLatency = g.histogram("engineLatencyMs", new DescriptiveStatisticsHistogram(10_000));

@@ -6,6 +6,7 @@ import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;
 import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
+import dev.nann.scorer.OrtEnv;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.ResponseStatus;
@@ -114,6 +115,8 @@ public final class UserStateFunction
     }
     profile = getRuntimeContext().getState(desc);
     engine = RetrievalEngine.acquire(engineConfig);
+    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release)
+    getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
     guard = engineConfig.guard();
     refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
     nextSeenAt = new HashMap<>();
