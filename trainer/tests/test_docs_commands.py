@@ -37,7 +37,15 @@ def documented_trainer_commands():
                         if w in ("|", "&&", ";") or w.startswith(">"):
                             words = words[:stop]
                             break
-                    found.append((f"{page.relative_to(REPO)}:{start + 1}", words))
+                    kept = []
+                    for w in words:   # an option whose value is a shell variable is left to the reader
+                        if "$" in w:
+                            if kept and kept[-1].startswith("--"):
+                                kept.pop()
+                        else:
+                            kept.append(w)
+                    if kept:
+                        found.append((f"{page.relative_to(REPO)}:{start + 1}", kept))
             i += 1
     return found
 

@@ -19,9 +19,8 @@ import org.slf4j.LoggerFactory;
  * expressions against the process's command line with GCC's {@code std::regex}, whose backtracking
  * recurses about once per character. On a thread with the JVM's default 1 MB stack, a command line
  * of 4 KB or more (a TaskManager's classpath and dynamic properties reach that easily) overflows it
- * and the whole JVM dies of SIGSEGV without an error report. Setting {@code ORT_DISABLE_TELEMETRY=1}
- * in the environment avoids the path too (the launcher and the image do); creating the environment
- * here does not depend on it.
+ * and the whole JVM dies of SIGSEGV without an error report. ({@code ORT_DISABLE_TELEMETRY=1} in the
+ * process's environment avoids that path too; creating the environment here does not depend on it.)
  *
  * <p>The first call also removes the copies of the runtime's libraries that ended processes left in
  * the temporary directory ({@link OrtLibraryCopies}). {@link #release} lets a runtime loaded by a
@@ -36,8 +35,12 @@ public final class OrtEnv {
   private static final long MIN_STACK = 16L << 20;
   private static final long MAX_STACK = 2L << 30;
   private static volatile OrtEnvironment env;
-  /** Why the runtime could not be loaded: the binding's classes cannot be initialised a second time. */
-  private static volatile ScorerException failed;
+  /**
+   * Why the runtime's classes could not be initialised (they cannot be a second time), or null:
+   * each later call says so again.
+   */
+  private static volatile String failed;
+  private static volatile Throwable failedCause;
 
   private OrtEnv() {}
 
@@ -53,16 +56,19 @@ public final class OrtEnv {
       synchronized (OrtEnv.class) {
         e = env;
         if (failed != null) {
-          throw failed;
+          throw new ScorerException(failed, failedCause);
         }
         if (e == null) {
           // before the binding makes this process's own copy of the libraries
           OrtLibraryCopies.sweep(Path.of(System.getProperty("java.io.tmpdir")));
           try {
             e = createOnLargeStack(stackBytes(commandLineBytes()));
-          } catch (LinkageError | RuntimeException x) {
-            failed = new ScorerException(cannotLoad(x), x);
-            throw failed;
+          } catch (LinkageError x) {   // the classes' initialisation failed: for good in this class loader
+            failed = cannotLoad(x);
+            failedCause = x;
+            throw new ScorerException(failed, x);
+          } catch (RuntimeException x) {   // e.g. the native environment not created: may work next time
+            throw new ScorerException(cannotLoad(x), x);
           }
           env = e;
         }
@@ -82,7 +88,9 @@ public final class OrtEnv {
         ? "its Java binding copies the native libraries into java.io.tmpdir (" + tmp + "), which must exist and be "
             + "writable; or set the system property onnxruntime.native.path to a directory that holds them"
         : root instanceof UnsatisfiedLinkError
-            ? "its native library does not load on this machine (the cause names what it lacks)"
+            ? "its native library does not load on this machine (the cause names what it lacks; a java.io.tmpdir ("
+                + tmp + ") mounted noexec cannot load it either: point java.io.tmpdir or onnxruntime.native.path "
+                + "elsewhere)"
             : "see the cause";
     return "ONNX Runtime cannot be loaded in this process: " + root + "; " + hint;
   }
@@ -94,12 +102,12 @@ public final class OrtEnv {
    * classes, so a job jar that carries the runtime kept every released class loader of the job, and
    * its own copy of the native library, on the TaskManager: each resubmission of the serving job kept
    * 18-36 MB of metaspace and 70 MB of resident memory more, until the metaspace ran out. The hook is
-   * run now (closing the native environment) and removed.
+   * removed (not run).
    *
    * <p>Nothing is done when the runtime was loaded by the application class loader (Flink's
    * {@code lib/}, loaded parent-first, or a plain JVM): that runtime serves the whole process.
    *
-   * @return whether the hook was run and removed
+   * @return whether the hook was removed
    */
   public static synchronized boolean release() {
     ClassLoader runtimeLoader = OrtEnvironment.class.getClassLoader();
@@ -113,14 +121,20 @@ public final class OrtEnv {
       field.setAccessible(true);
       List<Thread> hooks;
       synchronized (hooksClass) {
-        hooks = new ArrayList<>(((Map<?, ?>) field.get(null)).keySet().stream().map(Thread.class::cast).toList());
+        Map<?, ?> registered = (Map<?, ?>) field.get(null);
+        if (registered == null) {
+          return false;   // the JVM is shutting down: the hooks are running
+        }
+        hooks = new ArrayList<>(registered.keySet().stream().map(Thread.class::cast).toList());
       }
       for (Thread hook : hooks) {
         Runnable task = taskOf(hook);
         if (task != null && task.getClass().getName().equals("ai.onnxruntime.OrtEnvironment$OrtEnvCloser")
             && task.getClass().getClassLoader() == runtimeLoader) {
+          // removed, not run: a walker or model load of the job may still be finishing a native call,
+          // and closing the environment under it could crash the TaskManager; the native library
+          // goes when the class loader is collected, after the last of them
           Runtime.getRuntime().removeShutdownHook(hook);
-          task.run();
           env = null;
           return true;
         }

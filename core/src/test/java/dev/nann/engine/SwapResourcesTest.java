@@ -58,18 +58,22 @@ class SwapResourcesTest {
         assertTrue(engine.loadedModels() <= 3, "models held after swap " + round + ": " + engine.loadedModels());
         assertTrue(engine.loadedIndexes() <= 3, "index versions held after swap " + round + ": " + engine.loadedIndexes());
       }
+      // a leak grows with the 25 swaps since: one thread, file or scorer batch each would show as 25;
+      // a pool thread started late or a buffer not yet cleaned is the noise the margins allow
       Resources after = Resources.now();
-      assertTrue(after.threads() <= settled.threads(), "threads: " + settled + " -> " + after);
-      assertTrue(after.openFiles() <= settled.openFiles(), "open files: " + settled + " -> " + after);
-      assertTrue(after.directBytes() <= settled.directBytes(), "direct buffers: " + settled + " -> " + after);
+      assertTrue(after.threads() <= settled.threads() + 3, "threads: " + settled + " -> " + after);
+      assertTrue(after.openFiles() <= settled.openFiles() + 5, "open files: " + settled + " -> " + after);
+      assertTrue(after.directBytes() <= settled.directBytes() + (4 << 20), "direct buffers: " + settled + " -> " + after);
     }
   }
 
   /** What a leaked session, scorer batch, mapping or thread would grow. */
   record Resources(int threads, long openFiles, long directBytes) {
     static Resources now() throws Exception {
-      System.gc();   // direct buffers are freed when their owners are collected
-      Thread.sleep(100);
+      for (int i = 0; i < 3; i++) {
+        System.gc();   // direct buffers are freed when their owners are collected
+        Thread.sleep(100);
+      }
       long direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
           .filter(b -> b.getName().equals("direct") || b.getName().equals("mapped"))
           .mapToLong(BufferPoolMXBean::getMemoryUsed).sum();

@@ -56,11 +56,18 @@ class OrtEnvTest {
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().remove("ORT_DISABLE_TELEMETRY");   // the path that overflowed must run
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the child JVM did not finish");
-    assertEquals(0, p.exitValue(), "the child JVM died (139 is SIGSEGV):\n" + out);
-    return out;
+    Path log = java.nio.file.Files.createTempFile("nann-ort-child", ".log");
+    try {
+      Process p = pb.redirectOutput(log.toFile()).start();
+      boolean ended = p.waitFor(120, TimeUnit.SECONDS);
+      p.destroyForcibly();
+      String out = java.nio.file.Files.readString(log, StandardCharsets.UTF_8);
+      assertTrue(ended, "the child JVM did not finish:\n" + out);
+      assertEquals(0, p.exitValue(), "the child JVM died (139 is SIGSEGV):\n" + out);
+      return out;
+    } finally {
+      java.nio.file.Files.deleteIfExists(log);
+    }
   }
 
   @Test

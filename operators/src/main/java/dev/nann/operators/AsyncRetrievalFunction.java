@@ -42,9 +42,10 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void open(OpenContext ctx) {
-    engine = RetrievalEngine.acquire(engineConfig);
-    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release)
+    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release); registered
+    // first, so an engine that fails to start after loading the runtime is covered too
     getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
+    engine = RetrievalEngine.acquire(engineConfig);
     pending = new ConcurrentHashMap<>();
     MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
     engineLatency = g.histogram("engineLatencyMs", new DescriptiveStatisticsHistogram(10_000));

@@ -114,9 +114,10 @@ public final class UserStateFunction
           .neverReturnExpired().cleanupInRocksdbCompactFilter(1000).build());
     }
     profile = getRuntimeContext().getState(desc);
-    engine = RetrievalEngine.acquire(engineConfig);
-    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release)
+    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release); registered
+    // first, so an engine that fails to start after loading the runtime is covered too
     getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
+    engine = RetrievalEngine.acquire(engineConfig);
     guard = engineConfig.guard();
     refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
     nextSeenAt = new HashMap<>();

@@ -38,15 +38,23 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
   /** Measures {@code dir} in a child JVM (about as long as loading the model twice and a few calls). */
   public static ModelMemory measure(Path dir) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint", "-cp", System.getProperty("java.class.path"),
-        ModelMemory.class.getName(), dir.toAbsolutePath().toString()));
+        "-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint"));
+    // where the runtime's libraries are copied to or loaded from, as this process has it
+    System.getProperties().stringPropertyNames().stream()
+        .filter(k -> k.equals("java.io.tmpdir") || k.startsWith("onnxruntime."))
+        .forEach(k -> cmd.add("-D" + k + "=" + System.getProperty(k)));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ModelMemory.class.getName(),
+        dir.toAbsolutePath().toString()));
     Path log = Files.createTempFile("nann-model-memory", ".log");
     String out;
     try {
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      if (!p.waitFor(10, TimeUnit.MINUTES)) {
-        p.destroyForcibly();
-        throw new IOException("measuring the model's memory did not finish in 10 minutes");
+      try {
+        if (!p.waitFor(10, TimeUnit.MINUTES)) {
+          throw new IOException("measuring the model's memory did not finish in 10 minutes");
+        }
+      } finally {
+        p.destroyForcibly();   // gone already unless it timed out or this thread was interrupted
       }
       out = Files.readString(log, StandardCharsets.UTF_8) + "\nexit " + p.exitValue();
     } finally {
@@ -72,7 +80,8 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
             + "loading); a call of %d rows takes up to %s more, one of %,d rows %s", mb(sessionsBytes), mb(loadPeakBytes),
             STEP_ROWS, mb(stepCallBytes), largestRows, mb(largestCallBytes)),
         String.format(Locale.ROOT, "a serving TaskManager with %d walker threads needs up to %s for it outside Flink's "
-            + "heap and managed memory (two models during a swap, every walker in a call of %,d rows at once): set "
+            + "heap and managed memory (two models during a swap, every walker and the new model's warm-up in a call "
+            + "of %,d rows at once): set "
             + "taskmanager.memory.task.off-heap.size to at least that (docs/operations.md, Memory of a serving TaskManager)",
             walkers, mb(taskOffHeapBytes(walkers)), largestRows));
   }
@@ -80,12 +89,12 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
   /**
    * The task off-heap memory a serving TaskManager with {@code walkers} walker threads needs for this
    * model at most: two models' sessions (the old and the new during a swap, the new one at its loading
-   * peak), and every walker in a call of the largest size at once (the walk's own steps are smaller,
-   * but the fresh set, brute force, Deep Retrieval's candidates and the warm-up at load are scored in
-   * calls of up to the largest size).
+   * peak), and every walker and the new model's warm-up in a call of the largest size at once (the
+   * walk's own steps are smaller, but the fresh set, brute force and Deep Retrieval's candidates are
+   * scored in calls of up to the largest size).
    */
   public long taskOffHeapBytes(int walkers) {
-    return sessionsBytes + Math.max(sessionsBytes, loadPeakBytes) + (long) walkers * largestCallBytes;
+    return sessionsBytes + Math.max(sessionsBytes, loadPeakBytes) + (walkers + 1L) * largestCallBytes;
   }
 
   private static String mb(long bytes) {

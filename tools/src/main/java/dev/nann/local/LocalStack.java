@@ -149,12 +149,16 @@ public final class LocalStack implements AutoCloseable {
   @Override
   public void close() throws Exception {
     // a checkpoint in flight when the job is cancelled is declined with a stack trace at WARN: expected here
-    org.apache.logging.log4j.core.config.Configurator.setLevel(
-        "org.apache.flink.runtime.checkpoint.CheckpointFailureManager", org.apache.logging.log4j.Level.ERROR);
+    String checkpoints = "org.apache.flink.runtime.checkpoint.CheckpointFailureManager";
+    org.apache.logging.log4j.Level before = org.apache.logging.log4j.LogManager.getLogger(checkpoints).getLevel();
+    org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, org.apache.logging.log4j.Level.ERROR);
     try {
       job.cancel().get();
+      job.getJobExecutionResult().get(10, java.util.concurrent.TimeUnit.SECONDS);   // until it has ended
     } catch (Exception ignored) {
-      // the job may already have ended
+      // cancelled (its result is the cancellation), or it had already ended
+    } finally {
+      org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, before);
     }
     client.close();
     kafka.close();

@@ -142,7 +142,10 @@ class DocsCommandsTest {
       if (m.matches()) {
         Matcher opt = OPTIONAL.matcher(m.group(1));
         String text = opt.replaceAll(r -> Matcher.quoteReplacement(r.group(1).split("\\s\\|\\s")[0].strip()));
-        out.accept(new DocCommand(page + ":" + (first + start + 2), withoutPlaceholders(shellWords(text))));
+        List<String> args = withoutPlaceholders(shellWords(text));
+        if (!args.isEmpty()) {
+          out.accept(new DocCommand(page + ":" + (first + start + 2), args));
+        }
       }
     }
   }

@@ -16,7 +16,6 @@ class ModelMemoryTest {
     ModelMemory m = ModelMemory.measure(REPO.resolve("models/fixtures/attention-d64"));
     assertEquals(8192, m.largestRows());
     assertTrue(m.sessionsBytes() > 1_000_000, "the runtime and two sessions take resident memory: " + m);
-    assertTrue(m.loadPeakBytes() >= m.sessionsBytes(), m.toString());
     // an 8,192-row call of a d = 64 model holds at least one intermediate of 8,192 x 64 floats
     assertTrue(m.largestCallBytes() >= 8192L * 64 * Float.BYTES, m.toString());
     assertTrue(m.largestCallBytes() >= m.stepCallBytes(), m.toString());
@@ -24,13 +23,13 @@ class ModelMemoryTest {
   }
 
   @Test
-  void theAdviceCountsASwapAndEveryWalkerInALargestCall() {
+  void theAdviceCountsASwapEveryWalkerAndTheWarmUpInALargestCall() {
     ModelMemory m = new ModelMemory(40_000_000, 50_000_000, 10_000_000, 500_000_000, 8192);
-    assertEquals(40_000_000L + 50_000_000 + 8 * 500_000_000L, m.taskOffHeapBytes(8));
+    assertEquals(40_000_000L + 50_000_000 + 9 * 500_000_000L, m.taskOffHeapBytes(8));
     List<String> lines = m.describe(8);
     assertTrue(lines.get(0).contains("40 MB for its sessions (50 MB while loading)"), lines.get(0));
     assertTrue(lines.get(0).contains("256 rows takes up to 10 MB more, one of 8,192 rows 500 MB"), lines.get(0));
-    assertTrue(lines.get(1).contains("8 walker threads needs up to 4,090 MB"), lines.get(1));
+    assertTrue(lines.get(1).contains("8 walker threads needs up to 4,590 MB"), lines.get(1));
   }
 
   @Test

@@ -48,12 +48,20 @@ class JobClassLoaderTest {
     // the child's class path holds this class and SLF4J (from Flink's lib/ on a cluster), not the runtime
     String classPath = String.join(java.io.File.pathSeparator,
         location(JobClassLoaderTest.class), location(org.slf4j.LoggerFactory.class));
-    Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--add-opens=java.base/java.lang=ALL-UNNAMED", "-cp", classPath, JobClassLoaderTest.class.getName(),
-        jobJar.toString())).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the child JVM did not finish");
-    assertEquals(0, p.exitValue(), out);
+    Path log = Files.createTempFile("nann-job-class-loader", ".log");
+    String out;
+    try {
+      Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "--add-opens=java.base/java.lang=ALL-UNNAMED", "-cp", classPath, JobClassLoaderTest.class.getName(),
+          jobJar.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      boolean ended = p.waitFor(120, TimeUnit.SECONDS);
+      p.destroyForcibly();
+      out = Files.readString(log, StandardCharsets.UTF_8);
+      assertTrue(ended, "the child JVM did not finish:\n" + out);
+      assertEquals(0, p.exitValue(), out);
+    } finally {
+      Files.deleteIfExists(log);
+    }
     assertTrue(out.contains("released: true"), out);
     assertTrue(out.contains("job class loader collected"), out);
   }
