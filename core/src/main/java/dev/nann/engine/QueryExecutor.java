@@ -139,7 +139,8 @@ public final class QueryExecutor {
         : switch (query.mode()) {
       case BRUTE, DR -> searcher.bruteForce(user, kk, filter);
       case HNSW -> {
-        long wanted = overFetch(k + excluded.size() + changed, eligible, index.size());
+        int eligibleCount = eligible == null ? -1 : eligible.cardinality();   // -1: no filter; counted once, O(n / 64)
+        long wanted = overFetch(k + excluded.size() + changed, eligibleCount, index.size());
         // a selective filter, long exclusions or a large fresh set would over-fetch up to the whole
         // catalogue: the over-fetch is bounded by the request's budget (and the walks' largest k)
         int budget = p.walk().budget();
@@ -148,7 +149,8 @@ public final class QueryExecutor {
         // it (HNSW-retrieval has no budget of its own) also stops at the request's budget of items
         // scored, as mode nann does; one the fresh set alone raises (bounded by fresh.max-items) does not,
         // or how full the set is between snapshots would decide how much a request scores
-        boolean raisedByRequest = Math.min(index.size(), overFetch(k + excluded.size(), eligible, index.size())) > p.hnswEf();
+        boolean raisedByRequest = Math.min(index.size(), overFetch(k + excluded.size(), eligibleCount, index.size()))
+            > p.hnswEf();
         yield fetch <= p.hnswEf() ? searcher.hnsw(user, fetch, p.hnswEf())
             : raisedByRequest ? searcher.hnsw(user, fetch, fetch, budget) : searcher.hnsw(user, fetch, fetch);
       }
@@ -274,9 +276,12 @@ public final class QueryExecutor {
     return new FreshTop(ids, scores, size, scored);
   }
 
-  /** Items an hnsw walk must fetch to keep {@code needed} after a filter passing {@code eligible}'s share. */
-  private static long overFetch(long needed, BitSet eligible, int indexSize) {
-    return eligible == null ? needed : 2L * needed * indexSize / Math.max(1, eligible.cardinality());
+  /**
+   * Items an hnsw walk must fetch to keep {@code needed} after a filter passing {@code eligible} of
+   * the index's items (-1: no filter).
+   */
+  private static long overFetch(long needed, int eligible, int indexSize) {
+    return eligible < 0 ? needed : 2L * needed * indexSize / Math.max(1, eligible);
   }
 
   private static boolean onPath(BitSet onPaths, LoadedIndex loaded, long itemId) {

@@ -63,6 +63,9 @@ public final class StoreFiles {
     }
   }
 
+  /** Age past which a temporary file is taken for one an interrupted write left: no write takes an hour. */
+  public static final long STALE_TEMPORARY_MILLIS = 3_600_000;
+
   /**
    * Deletes the temporary files {@link #tempFile} made in {@code dir} that are older than {@code
    * olderThanMillis}: a write killed half way (an OOM kill, a node lost) leaves a file as large as a

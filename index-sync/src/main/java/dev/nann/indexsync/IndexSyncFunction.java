@@ -361,7 +361,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   private void pruneOlderThan(long oldestKept) throws IOException {
     Path store = Path.of(snapshotDir);
-    for (Path p : dev.nann.graph.StoreFiles.sweepTemporary(store, ManifestAssembler.STALE_TEMP_MILLIS)) {
+    for (Path p : dev.nann.graph.StoreFiles.sweepTemporary(store,
+        dev.nann.graph.StoreFiles.STALE_TEMPORARY_MILLIS)) {
       LOG.info("deleted {}, left by an interrupted snapshot write", p);
     }
     for (long v : SnapshotStore.versionsIn(store)) {

@@ -145,9 +145,6 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
    */
   static final long MIN_AGE_MILLIS = 120_000;
 
-  /** Temporary files an interrupted write left behind are deleted once they are this old. */
-  static final long STALE_TEMP_MILLIS = 3_600_000;
-
   private static long lastModified(Path file) {
     try {
       return Files.getLastModifiedTime(file).toMillis();
@@ -175,7 +172,8 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
    * temporary files an interrupted write left in the store over an hour ago.
    */
   public static List<Path> prune(Path store, int keep, long minAgeMillis, long nowMillis) throws IOException {
-    List<Path> deleted = new ArrayList<>(dev.nann.graph.StoreFiles.sweepTemporary(store, STALE_TEMP_MILLIS));
+    List<Path> deleted = new ArrayList<>(dev.nann.graph.StoreFiles.sweepTemporary(store,
+        dev.nann.graph.StoreFiles.STALE_TEMPORARY_MILLIS));
     long[] versions = SnapshotStore.manifestVersionsIn(store);
     if (versions.length == 0) {
       return deleted;

@@ -3,7 +3,6 @@ package dev.nann.operators;
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
-import dev.nann.scorer.OrtEnv;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.internal.ScoringTask;
@@ -42,10 +41,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
 
   @Override
   public void open(OpenContext ctx) {
-    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release); registered
-    // first, so an engine that fails to start after loading the runtime is covered too
-    getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
-    engine = RetrievalEngine.acquire(engineConfig);
+    engine = OperatorEngines.acquire(getRuntimeContext(), engineConfig);
     pending = new ConcurrentHashMap<>();
     MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
     engineLatency = g.histogram("engineLatencyMs", new DescriptiveStatisticsHistogram(10_000));

@@ -6,7 +6,6 @@ import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;
 import dev.nann.engine.RequestProtocol;
 import dev.nann.engine.RetrievalEngine;
-import dev.nann.scorer.OrtEnv;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ModelDescriptor;
 import dev.nann.schemas.ResponseStatus;
@@ -114,10 +113,7 @@ public final class UserStateFunction
           .neverReturnExpired().cleanupInRocksdbCompactFilter(1000).build());
     }
     profile = getRuntimeContext().getState(desc);
-    // a job jar that carries ONNX Runtime lets it go with the job's classes (see OrtEnv.release); registered
-    // first, so an engine that fails to start after loading the runtime is covered too
-    getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(OrtEnv.RELEASE_HOOK, () -> OrtEnv.release());
-    engine = RetrievalEngine.acquire(engineConfig);
+    engine = OperatorEngines.acquire(getRuntimeContext(), engineConfig);
     guard = engineConfig.guard();
     refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
     nextSeenAt = new HashMap<>();
