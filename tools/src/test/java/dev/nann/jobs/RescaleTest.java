@@ -1,0 +1,154 @@
+package dev.nann.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.codec.AvroCodec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Adding capacity by restarting the serving job with more parallelism from its last checkpoint (and
+ * taking it away again): the users' behaviour, the index and every request in flight carry over.
+ */
+class RescaleTest {
+  private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
+  private static final int USERS = 100;
+  /** Requests sent while the job is down: fewer than one engine queue, so none is shed OVERLOADED. */
+  private static final int BACKLOG = 40;
+
+  @TempDir
+  static Path dir;
+  static ServingFixture fx;
+
+  @BeforeAll
+  static void start() throws Exception {
+    fx = new ServingFixture(dir);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (fx != null) {
+      fx.close();
+    }
+  }
+
+  @Test
+  void restoredWithMoreAndThenFewerSubtasksKeepsUsersIndexAndRequests() throws Exception {
+    Path checkpoints = dir.resolve("chk");
+    // a fixed descent: with auto, a model's first queries after every load compare both descents on half
+    // the budget each (DescentChooser), so a restored job's first answers would differ by design
+    ServingConfig one = fx.config("rs", checkpoints, Map.of("parallelism", "1", "search.descent", "wide"));
+    ServingConfig two = one.with(Map.of("parallelism", "2"));
+    fx.publishIndex(one);
+    fx.sendHistories(one, USERS);
+    int perPhase = 400;
+    JobClient job = ServingFixture.startJob(one, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(one.get(ServingOptions.TOPIC_RESPONSES))) {
+      // every user's history is in before the first request (the source reads both topics side by side)
+      fx.askUntil(one, responses, "probe-", r -> r.getStatus() == ResponseStatus.OK);
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
+      send(one, "a-", 0, perPhase);
+      ServingFixture.pollUntil(responses, got, l -> answered(l, "a-") >= perPhase, Duration.ofMinutes(2));
+      assertEquals(perPhase, answered(got, "a-"), "phase 1 (parallelism 1) answered");
+      awaitCheckpointAfter(checkpoints, 0);
+      job.cancel().get();
+
+      // more subtasks: keyed user state is split across them, the broadcast index goes to both
+      long before = checkpointNumber(ServingFixture.latestCheckpoint(checkpoints));
+      send(one, "b-", 0, BACKLOG);   // waiting in Kafka while the job is down
+      job = ServingFixture.startJob(two, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      ServingFixture.pollUntil(responses, got, l -> answered(l, "b-") >= BACKLOG, Duration.ofMinutes(3));
+      sendPaced(one, responses, got, "b-", BACKLOG, perPhase);
+      awaitCheckpointAfter(checkpoints, before);
+      job.cancel().get();
+
+      // and back to one subtask
+      send(one, "c-", 0, BACKLOG);
+      job = ServingFixture.startJob(one, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      ServingFixture.pollUntil(responses, got, l -> answered(l, "c-") >= BACKLOG, Duration.ofMinutes(3));
+      sendPaced(one, responses, got, "c-", BACKLOG, perPhase);
+      ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(3));
+
+      Map<String, RetrievalResponse> byId = new HashMap<>();
+      Map<String, Integer> counts = new HashMap<>();
+      for (ConsumerRecord<byte[], byte[]> r : got) {
+        RetrievalResponse resp = RESPONSES.decode(r.value());
+        byId.put(resp.getRequestId(), resp);
+        counts.merge(resp.getRequestId(), 1, Integer::sum);
+      }
+      for (String phase : List.of("a-", "b-", "c-")) {
+        for (int i = 0; i < perPhase; i++) {
+          RetrievalResponse resp = byId.get(phase + i);
+          assertTrue(resp != null, phase + i + " unanswered");
+          assertEquals(1, counts.get(phase + i), phase + i + " answered more than once");
+          // every user has a history: after a restore it must still be there (COLD_START would mean lost state)
+          assertEquals(ResponseStatus.OK, resp.getStatus(), phase + i + ": " + resp.getStatus() + " " + resp.getDetail());
+          assertEquals(10, resp.getItems().size(), phase + i);
+        }
+      }
+      // the same user asked in each phase gets the same answer: the same behaviour, the same index
+      for (int i = 0; i < perPhase; i++) {
+        assertEquals(byId.get("a-" + i).getItems(), byId.get("b-" + i).getItems(), "user " + (i % USERS) + " a/b");
+        assertEquals(byId.get("a-" + i).getItems(), byId.get("c-" + i).getItems(), "user " + (i % USERS) + " a/c");
+      }
+    } finally {
+      job.cancel().get();
+    }
+  }
+
+  private static void send(ServingConfig cfg, String prefix, int from, int n) {
+    for (int i = from; i < from + n; i++) {
+      fx.sendRequest(cfg, ServingFixture.request(prefix + i, i % USERS, 10));
+    }
+    fx.producer.flush();
+  }
+
+  /** Sends requests {@code from} .. {@code to - 1} in rounds of 50, each answered before the next. */
+  private static void sendPaced(ServingConfig cfg, KafkaConsumer<byte[], byte[]> responses,
+                                List<ConsumerRecord<byte[], byte[]>> got, String prefix, int from, int to) {
+    for (int i = from; i < to; i += 50) {
+      int n = Math.min(50, to - i);
+      send(cfg, prefix, i, n);
+      long want = i + n;
+      ServingFixture.pollUntil(responses, got, l -> answered(l, prefix) >= want, Duration.ofMinutes(1));
+    }
+  }
+
+  private static long answered(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
+    return records.stream().map(r -> new String(r.key(), java.nio.charset.StandardCharsets.UTF_8))
+        .filter(k -> k.startsWith(prefix)).distinct().count();
+  }
+
+  private static long checkpointNumber(Path chk) {
+    return Long.parseLong(chk.getFileName().toString().substring(4));
+  }
+
+  /** Waits for a checkpoint numbered above {@code after} (so what was answered is in it). */
+  private static void awaitCheckpointAfter(Path root, long after) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < end) {
+      try {
+        if (checkpointNumber(ServingFixture.latestCheckpoint(root)) > after + 1) {
+          return;
+        }
+      } catch (AssertionError none) {
+        // no completed checkpoint yet
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("no new checkpoint within 60 s");
+  }
+}
