@@ -3,6 +3,7 @@ package dev.nann.client;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.ReplyPartitionHeader;
 import dev.nann.schemas.codec.SentAtHeader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -34,8 +35,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * at-least-once by default (an answer is visible as soon as it is written, not when the next
  * checkpoint commits it), so after a job restart an answer can arrive twice, and the repeat is
  * dropped here (counted by {@link #repeatsDropped}). Answers to other clients' requests on a shared
- * responses topic are skipped; partitions added to the topic are read within 30 s. Thread-safe; one
- * per application is enough.
+ * responses topic are skipped without being decoded; partitions added to the topic are read within
+ * 30 s. A fleet of clients can each read one partition of the topic instead of all of it (the
+ * constructor with a reply partition). Thread-safe; one per application is enough.
  *
  * <pre>{@code
  * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
@@ -44,8 +46,12 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * }</pre>
  */
 public final class NannClient implements AutoCloseable {
+  /** Reads answers on every partition of the responses topic (requests name no reply partition). */
+  public static final int ALL_PARTITIONS = -1;
+
   private final String requestsTopic;
   private final String responsesTopic;
+  private final int replyPartition;
   private final KafkaProducer<byte[], byte[]> producer;
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
@@ -71,8 +77,27 @@ public final class NannClient implements AutoCloseable {
    *     {@code kafka.properties.*} without the prefix)
    */
   public NannClient(String bootstrap, String requestsTopic, String responsesTopic, Map<String, String> kafkaProperties) {
+    this(bootstrap, requestsTopic, responsesTopic, ALL_PARTITIONS, kafkaProperties);
+  }
+
+  /**
+   * Connects and starts reading answers from now on, from partition {@code replyPartition} of the
+   * responses topic only: every request carries a {@link ReplyPartitionHeader} naming it, and the
+   * serving job writes its answer there. Clients spread over the topic's partitions (one each, or
+   * several sharing one) then read only their share of the answers instead of every client reading
+   * all of them. A job started before the partition was added to the topic writes to it only after
+   * a restart (until then such answers take their key's partition, and time out here).
+   *
+   * @param replyPartition a partition of the responses topic, or {@link #ALL_PARTITIONS}
+   * @param kafkaProperties extra Kafka client properties (TLS, SASL: the serving job's
+   *     {@code kafka.properties.*} without the prefix)
+   * @throws IllegalArgumentException when the topic does not exist or lacks that partition
+   */
+  public NannClient(String bootstrap, String requestsTopic, String responsesTopic, int replyPartition,
+                    Map<String, String> kafkaProperties) {
     this.requestsTopic = requestsTopic;
     this.responsesTopic = responsesTopic;
+    this.replyPartition = replyPartition;
     Properties common = new Properties();
     common.putAll(kafkaProperties);
     common.put("bootstrap.servers", bootstrap);
@@ -104,6 +129,13 @@ public final class NannClient implements AutoCloseable {
             + " (the serving job creates it in local runs; create it, or name the job's topics.responses)");
       }
       found.forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
+      if (replyPartition != ALL_PARTITIONS) {
+        if (replyPartition < 0 || replyPartition >= found.size()) {
+          throw new IllegalArgumentException("the responses topic '" + responsesTopic + "' has partitions 0 to "
+              + (found.size() - 1) + ", not " + replyPartition);
+        }
+        parts.removeIf(tp -> tp.partition() != replyPartition);
+      }
       answers.assign(parts);
       answers.seekToEnd(parts);
       parts.forEach(answers::position);   // fix the start now, before any request is sent
@@ -160,6 +192,9 @@ public final class NannClient implements AutoCloseable {
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
         Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), value);
     rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());   // the job times its latency from here, to the us
+    if (replyPartition != ALL_PARTITIONS) {
+      rec.headers().add(ReplyPartitionHeader.NAME, ReplyPartitionHeader.encode(replyPartition));
+    }
     try {
       producer.send(rec, (meta, e) -> {
         if (e != null) {
@@ -183,7 +218,7 @@ public final class NannClient implements AutoCloseable {
     return repeats.get();
   }
 
-  /** Records on the responses topic this client could not decode, skipped. */
+  /** Answers to this client's requests (or records without a key) it could not decode, skipped. */
   public long undecodable() {
     return undecodable.get();
   }
@@ -192,11 +227,14 @@ public final class NannClient implements AutoCloseable {
     try {
       long lookAgain = System.nanoTime() + partitionCheckNanos;
       while (!closed) {
-        if (System.nanoTime() - lookAgain > 0) {
+        if (replyPartition == ALL_PARTITIONS && System.nanoTime() - lookAgain > 0) {
           readNewPartitions();
           lookAgain = System.nanoTime() + partitionCheckNanos;
         }
         for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(100))) {
+          if (rec.key() != null && isOthers(new String(rec.key(), StandardCharsets.UTF_8))) {
+            continue;   // keyed by request id: another client's answer, or one given up on, is not decoded
+          }
           RetrievalResponse r;
           try {
             r = responses.decode(rec.value());
@@ -224,6 +262,11 @@ public final class NannClient implements AutoCloseable {
     } finally {
       consumer.close();
     }
+  }
+
+  /** Whether an answer's request id is neither waiting here nor answered lately (a repeat is counted). */
+  private boolean isOthers(String requestId) {
+    return !pending.containsKey(requestId) && !answered.containsKey(requestId);
   }
 
   /** How often the reader looks for partitions added to the responses topic, by default. */

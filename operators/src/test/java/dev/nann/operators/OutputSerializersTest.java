@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.SchemaHistory;
+import dev.nann.schemas.codec.ReplyPartitionHeader;
 import dev.nann.schemas.internal.ServingOutput;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -16,10 +17,14 @@ import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 
-/** The responses sink's records: key, headers and value, in the current or a pinned earlier schema version. */
+/**
+ * The responses sink's records: key, headers and value, in the current or a pinned earlier schema
+ * version, on the partition a request names.
+ */
 class OutputSerializersTest {
   private static ServingOutput answer() {
     RetrievalResponse r = RetrievalResponse.newBuilder().setRequestId("r-9").setUserId(3).setStatus(ResponseStatus.OK)
@@ -42,5 +47,47 @@ class OutputSerializersTest {
     byte[] current = OutputSerializers.responses("responses").serialize(answer(), null, 5L).value();
     assertThrows(org.apache.avro.message.MissingSchemaException.class,
         () -> new BinaryMessageDecoder<GenericRecord>(GenericData.get(), v1).decode(current));
+  }
+
+  @Test
+  void anAnswerGoesToThePartitionItsRequestNamesWhenTheTopicHasIt() {
+    var sink = OutputSerializers.responses("responses");
+    int[] asked = {0};
+    KafkaRecordSerializationSchema.KafkaSinkContext twoPartitions = new KafkaRecordSerializationSchema.KafkaSinkContext() {
+      @Override
+      public int getParallelInstanceId() {
+        return 0;
+      }
+
+      @Override
+      public int getNumberOfParallelInstances() {
+        return 1;
+      }
+
+      @Override
+      public int[] getPartitionsForTopic(String topic) {
+        asked[0]++;
+        assertEquals("responses", topic);
+        return new int[] {0, 1};
+      }
+    };
+    assertEquals(null, sink.serialize(answer(), twoPartitions, 5L).partition(), "no header: the key's partition");
+    assertEquals(0, asked[0], "the topic's partitions are looked up only for a record that asks for one");
+    assertEquals(1, sink.serialize(withReplyTo("1"), twoPartitions, 5L).partition());
+    assertEquals(0, sink.serialize(withReplyTo("0"), twoPartitions, 5L).partition());
+    for (String bad : new String[] {"2", "-1", "1x", "", "9999999999", " 1"}) {
+      assertEquals(null, sink.serialize(withReplyTo(bad), twoPartitions, 5L).partition(), "'" + bad + "' names none");
+    }
+    assertArrayEquals("1".getBytes(StandardCharsets.US_ASCII),
+        sink.serialize(withReplyTo("1"), twoPartitions, 5L).headers().lastHeader(ReplyPartitionHeader.NAME).value(),
+        "the header goes back with the answer, as every request header does");
+  }
+
+  private static ServingOutput withReplyTo(String partition) {
+    ServingOutput out = answer();
+    Map<String, ByteBuffer> headers = new java.util.HashMap<>(out.getHeaders());
+    headers.put(ReplyPartitionHeader.NAME, ByteBuffer.wrap(partition.getBytes(StandardCharsets.US_ASCII)));
+    out.setHeaders(headers);
+    return out;
   }
 }

@@ -23,8 +23,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * request's future completes with its own answer, a repeated answer (what a job restart can
  * produce) completes nothing twice and is counted, another client's answer is skipped, a request
  * nobody answers times out, one whose answer cannot be read fails at once with the reason (and the
- * client reads on), and a responses topic that does not exist is refused when the client is made.
+ * client reads on), clients that each read one partition get their answers there, and a responses
+ * topic that does not exist (or lacks the partition asked for) is refused when the client is made.
  */
 class NannClientTest {
   private static final Path MODEL = Path.of(System.getProperty("nann.repo", ".")).resolve("models/fixtures/attention-d16");
@@ -87,6 +92,44 @@ class NannClientTest {
         }
         assertEquals(1, nann.repeatsDropped(), "the repeat is dropped and counted; another client's answer is not a repeat");
 
+      }
+      // a fleet of clients each reading one partition (the local stack's topics have two): the job writes
+      // each answer where its request asks
+      try (NannClient zero = new NannClient(bootstrap, stack.config.get(ServingOptions.TOPIC_REQUESTS), responsesTopic, 0,
+          Map.of());
+           NannClient one = new NannClient(bootstrap, stack.config.get(ServingOptions.TOPIC_REQUESTS), responsesTopic, 1,
+               Map.of());
+           KafkaConsumer<byte[], byte[]> all = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap,
+               "isolation.level", "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        List<TopicPartition> both = List.of(new TopicPartition(responsesTopic, 0), new TopicPartition(responsesTopic, 1));
+        all.assign(both);
+        all.seekToEnd(both);
+        both.forEach(all::position);
+        Map<String, Integer> asked = new java.util.HashMap<>();
+        List<CompletableFuture<RetrievalResponse>> answers = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+          NannClient c = i % 2 == 0 ? zero : one;
+          var r = NannClient.request(i % 20, 20);
+          asked.put(r.getRequestId(), i % 2);
+          answers.add(c.retrieve(r, Duration.ofSeconds(30)));
+        }
+        for (CompletableFuture<RetrievalResponse> f : answers) {
+          assertEquals(ResponseStatus.OK, f.get().getStatus(), "each client gets its answers on its own partition");
+        }
+        Map<String, Integer> landed = new java.util.HashMap<>();
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (landed.size() < asked.size() && System.nanoTime() < until) {
+          for (ConsumerRecord<byte[], byte[]> rec : all.poll(Duration.ofMillis(200))) {
+            String id = new String(rec.key(), StandardCharsets.UTF_8);
+            if (asked.containsKey(id)) {
+              landed.put(id, rec.partition());
+            }
+          }
+        }
+        assertEquals(asked, landed, "every answer on the partition its request named");
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+            () -> new NannClient(bootstrap, stack.config.get(ServingOptions.TOPIC_REQUESTS), responsesTopic, 2, Map.of()));
+        assertEquals("the responses topic '" + responsesTopic + "' has partitions 0 to 1, not 2", none.getMessage());
       }
       // a request nobody answers (no job reads its topic): the future fails with a timeout. Not a short
       // wait on the served topic: on a fast machine the answer can beat the timer's wake-up there.
