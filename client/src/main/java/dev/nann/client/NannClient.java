@@ -208,9 +208,21 @@ public final class NannClient implements AutoCloseable {
     return f;
   }
 
-  /** {@link #retrieve} with the wait bounded: the future fails with a TimeoutException after {@code timeout}. */
+  /**
+   * {@link #retrieve} with the wait bounded: the future fails with a TimeoutException after {@code
+   * timeout}. A request without a deadline of its own is sent with {@code deadlineMillis} at the same
+   * moment (this host's clock), so the job does not walk for an answer nobody waits for any more: it
+   * answers TIMEOUT at once instead (when it falls behind, or after a restart, such requests would
+   * otherwise take the walkers from those still waiting).
+   */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request, Duration timeout) {
-    return retrieve(request).orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    long millis = Math.max(1, timeout.toMillis());
+    RetrievalRequest sent = request;
+    if (request.getDeadlineMillis() == 0) {
+      long now = System.currentTimeMillis();
+      sent = RetrievalRequest.newBuilder(request).setDeadlineMillis(now + Math.min(millis, Long.MAX_VALUE - now)).build();
+    }
+    return retrieve(sent).orTimeout(millis, TimeUnit.MILLISECONDS);
   }
 
   /** Answers received for a request already answered (repeats after a job restart), dropped. */

@@ -9,6 +9,7 @@ import dev.nann.corpus.SyntheticCorpus;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.LocalStack;
 import dev.nann.schemas.ResponseStatus;
+import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.codec.AvroCodec;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The application client against a real serving job (default, at-least-once responses): every
  * request's future completes with its own answer, a repeated answer (what a job restart can
  * produce) completes nothing twice and is counted, another client's answer is skipped, a request
- * nobody answers times out, one whose answer cannot be read fails at once with the reason (and the
+ * nobody answers times out (its bounded wait went out as its deadline), one whose answer cannot be read fails at once with the reason (and the
  * client reads on), clients that each read one partition get their answers there, and a responses
  * topic that does not exist (or lacks the partition asked for) is refused when the client is made.
  */
@@ -135,9 +136,34 @@ class NannClientTest {
       // wait on the served topic: on a fast machine the answer can beat the timer's wake-up there.
       stack.kafka.createTopics(List.of("nann-test-unserved-requests"), 1, Set.of());
       try (NannClient unserved = new NannClient(bootstrap, "nann-test-unserved-requests", responsesTopic, Map.of())) {
-        CompletableFuture<RetrievalResponse> lost = unserved.retrieve(NannClient.request(1, 20), Duration.ofMillis(1));
+        long before = System.currentTimeMillis();
+        var unanswered = NannClient.request(1, 20);
+        CompletableFuture<RetrievalResponse> lost = unserved.retrieve(unanswered, Duration.ofMillis(1));
+        long after = System.currentTimeMillis();
         ExecutionException e = assertThrows(ExecutionException.class, lost::get);
         assertTrue(e.getCause() instanceof TimeoutException, e.toString());
+        // the wait went out with the request as its deadline, so a job would not walk for it after that;
+        // a deadline the caller set stays as it is
+        var ownDeadline = NannClient.request(1, 20);
+        ownDeadline.setDeadlineMillis(before + 60_000);
+        unserved.retrieve(ownDeadline, Duration.ofMillis(1));
+        Map<String, Long> deadlines = new java.util.HashMap<>();
+        try (KafkaConsumer<byte[], byte[]> sent = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
+            new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+          TopicPartition p0 = new TopicPartition("nann-test-unserved-requests", 0);
+          sent.assign(List.of(p0));
+          sent.seekToBeginning(List.of(p0));
+          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+          while (deadlines.size() < 2 && System.nanoTime() < until) {
+            for (ConsumerRecord<byte[], byte[]> rec : sent.poll(Duration.ofMillis(200))) {
+              RetrievalRequest r = AvroCodec.of(RetrievalRequest.class).decode(rec.value());
+              deadlines.put(r.getRequestId(), r.getDeadlineMillis());
+            }
+          }
+        }
+        long deadline = deadlines.get(unanswered.getRequestId());
+        assertTrue(deadline >= before + 1 && deadline <= after + 1, before + " <= " + deadline + " <= " + after);
+        assertEquals(before + 60_000, deadlines.get(ownDeadline.getRequestId()));
 
         // an answer it cannot read (here: of a schema it does not know) fails its request at once, with the reason
         var request = NannClient.request(2, 20);
