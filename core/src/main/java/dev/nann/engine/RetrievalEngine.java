@@ -283,6 +283,9 @@ public final class RetrievalEngine implements AutoCloseable {
    * itself: a walker then skips the task instead of walking for nobody.
    */
   public CompletableFuture<RetrievalResponse> submit(ScoringTask task) {
+    if (pastDeadline(task.getRequest())) {   // answered without taking a place in the queue from one still waited for
+      return CompletableFuture.completedFuture(deadlinePassed(task.getRequest()));
+    }
     if (task.getShard() >= 0 && task.getNext() != null && task.getShard() < task.getNext().getShards().size()) {
       shardGraphs.prefetch(task.getNext(), task.getShard());   // the next version: load this shard ahead of it
     }
@@ -315,13 +318,21 @@ public final class RetrievalEngine implements AutoCloseable {
     return f;
   }
 
+  private static boolean pastDeadline(RetrievalRequest req) {
+    return req.getDeadlineMillis() > 0 && System.currentTimeMillis() > req.getDeadlineMillis();
+  }
+
+  private static RetrievalResponse deadlinePassed(RetrievalRequest req) {
+    return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
+  }
+
   /** Answers a task on the calling thread. */
   public RetrievalResponse answer(ScoringTask task) {
     long start = System.nanoTime();
     long startMicros = RequestProtocol.nowMicros();
     RetrievalRequest req = task.getRequest();
-    if (req.getDeadlineMillis() > 0 && System.currentTimeMillis() > req.getDeadlineMillis()) {
-      return RequestProtocol.error(req, ResponseStatus.TIMEOUT, "deadline passed before the engine started on the request");
+    if (pastDeadline(req)) {
+      return deadlinePassed(req);
     }
     IndexDescriptor d = task.getIndex();
     if (d == null) {

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bounded work in the engine: past its queue a request is answered OVERLOADED at once (never
- * queued without end, never lost), and a queued request its caller gave up on is skipped. Closing
+ * queued without end, never lost), a queued request its caller gave up on is skipped, and one past
+ * its deadline is answered TIMEOUT without queueing. Closing
  * the engine answers every queued request and lets the running one finish.
  */
 class EngineOverloadTest {
@@ -66,6 +67,23 @@ class EngineOverloadTest {
       }
       assertTrue(engine.abandonedCount() >= 1, "a queued task whose caller gave up is not walked: "
           + engine.abandonedCount());
+
+      // a request whose deadline has passed (its caller has given up) is answered TIMEOUT at once, even
+      // with the queue full, and takes no place in it
+      List<CompletableFuture<RetrievalResponse>> full = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        full.add(engine.submit(task(index, "f-" + i, "brute")));
+      }
+      long shedBefore = engine.shedCount();
+      ScoringTask late = task(index, "late", "nann");
+      late.getRequest().setDeadlineMillis(System.currentTimeMillis() - 1);
+      RetrievalResponse timedOut = engine.submit(late).get(1, TimeUnit.SECONDS);
+      assertEquals(ResponseStatus.TIMEOUT, timedOut.getStatus(), String.valueOf(timedOut));
+      assertEquals("deadline passed before the engine started on the request", timedOut.getDetail());
+      assertEquals(shedBefore, engine.shedCount(), "not shed: answered before the queue");
+      for (CompletableFuture<RetrievalResponse> f : full) {
+        f.get(60, TimeUnit.SECONDS);
+      }
     }
   }
 
