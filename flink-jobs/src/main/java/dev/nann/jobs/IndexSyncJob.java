@@ -111,7 +111,8 @@ public final class IndexSyncJob {
   /** Runs the job in the current execution environment; blocks until it ends. */
   public static void run(IndexSyncConfig cfg) throws Exception {
     LOG.info("nann-index-sync settings (secrets masked): {}", cfg);
-    KafkaPreflight.check(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), java.time.Duration.ofSeconds(30));
+    KafkaPreflight.check(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), java.time.Duration.ofSeconds(30),
+        new KafkaPreflight.Needs(cfg.topics(), cfg.compactedTopics(), 0));   // its sinks are at-least-once
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);
     env.execute("nann-index-sync");

@@ -1,44 +1,168 @@
 package dev.nann.jobs;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Before a job is submitted: can its Kafka clients reach the cluster and log in with its settings?
- * A wrong password or certificate then fails at start with one message naming the listener and the
- * security settings, instead of as a source failure inside the running job.
+ * Before a job is submitted: can its Kafka clients reach the cluster and log in with its settings,
+ * and does the cluster hold what the job needs? A wrong password or certificate, a missing topic, a
+ * descriptor topic that retention would empty, or a transaction timeout the brokers refuse then
+ * fails at start with one message saying what to change, instead of failing the running job over
+ * and over (a missing topic: the sources cannot list it and the sinks wait a minute on each record;
+ * a refused timeout: every exactly-once sink fails when it starts).
  */
 public final class KafkaPreflight {
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaPreflight.class);
+
   private KafkaPreflight() {}
 
   /**
-   * @param clientProperties the job's {@code kafka.properties.*} (prefix removed)
-   * @throws IllegalStateException naming the listener, protocol and mechanism, with Kafka's reason
+   * What a job needs of the cluster.
+   *
+   * @param topics every topic the job reads or writes
+   * @param compacted those that hold state as their newest record per key (descriptors, the catalogue)
+   * @param transactionTimeoutMs the exactly-once sinks' transaction timeout; 0 without such sinks
    */
-  public static void check(String bootstrap, Map<String, String> clientProperties, Duration timeout) {
+  public record Needs(Collection<String> topics, Set<String> compacted, long transactionTimeoutMs) {
+  }
+
+  /**
+   * @param clientProperties the job's {@code kafka.properties.*} (prefix removed)
+   * @throws IllegalStateException naming the listener, protocol and mechanism, with Kafka's reason,
+   *     or every topic and broker setting that does not fit the job
+   */
+  public static void check(String bootstrap, Map<String, String> clientProperties, Duration timeout, Needs needs) {
     Properties p = KafkaClientProperties.toProperties(clientProperties);
     p.put("bootstrap.servers", bootstrap);
     p.put("request.timeout.ms", Long.toString(timeout.toMillis()));
     p.put("default.api.timeout.ms", Long.toString(timeout.toMillis()));
     try (Admin admin = Admin.create(p)) {
-      admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) timeout.toMillis())).clusterId()
-          .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
-      Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
-      throw new IllegalStateException("cannot use the Kafka listener at " + bootstrap + " (security.protocol "
-          + clientProperties.getOrDefault("security.protocol", "PLAINTEXT")
-          + (clientProperties.containsKey("sasl.mechanism") ? ", sasl.mechanism " + clientProperties.get("sasl.mechanism") : "")
-          + "): " + cause.getClass().getSimpleName() + ": " + cause.getMessage()
-          + " - check kafka.bootstrap-servers and kafka.properties.*", cause);
+      DescribeClusterResult cluster = admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) timeout.toMillis()));
+      try {
+        cluster.clusterId().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        throw new IllegalStateException("cannot use the Kafka listener at " + bootstrap + " (security.protocol "
+            + clientProperties.getOrDefault("security.protocol", "PLAINTEXT")
+            + (clientProperties.containsKey("sasl.mechanism") ? ", sasl.mechanism " + clientProperties.get("sasl.mechanism") : "")
+            + "): " + cause.getClass().getSimpleName() + ": " + cause.getMessage()
+            + " - check kafka.bootstrap-servers and kafka.properties.*", cause);
+      }
+      List<String> problems = new ArrayList<>();
+      checkTopics(admin, needs, timeout, problems);
+      if (needs.transactionTimeoutMs() > 0) {
+        checkTransactionTimeout(admin, cluster, needs.transactionTimeoutMs(), timeout, problems);
+      }
+      if (!problems.isEmpty()) {
+        throw new IllegalStateException("the Kafka cluster at " + bootstrap + " does not fit the job: "
+            + String.join("; ", problems));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while checking the Kafka listener at " + bootstrap, e);
+      throw new IllegalStateException("interrupted while checking the Kafka cluster at " + bootstrap, e);
+    }
+  }
+
+  private static void checkTopics(Admin admin, Needs needs, Duration timeout, List<String> problems)
+      throws InterruptedException {
+    if (needs.topics().isEmpty()) {
+      return;
+    }
+    List<String> missing = new ArrayList<>();
+    List<String> present = new ArrayList<>();
+    Map<String, KafkaFuture<TopicDescription>> described = admin.describeTopics(Set.copyOf(needs.topics())).topicNameValues();
+    for (String topic : needs.topics().stream().distinct().toList()) {
+      try {
+        described.get(topic).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        present.add(topic);
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+          missing.add(topic);
+        } else if (e.getCause() instanceof AuthorizationException) {
+          problems.add("these credentials may not describe topic " + topic + " (the job needs to read or write it)");
+        } else {
+          problems.add("cannot describe topic " + topic + ": " + e.getCause());
+        }
+      } catch (TimeoutException e) {
+        problems.add("no answer describing topic " + topic + " within " + timeout.toSeconds() + " s");
+      }
+    }
+    if (!missing.isEmpty()) {
+      problems.add("missing topic(s) " + String.join(", ", missing) + " - create them first ("
+          + (needs.compacted().stream().anyMatch(missing::contains)
+              ? "with cleanup.policy=compact for " + String.join(", ", needs.compacted().stream()
+                  .filter(missing::contains).sorted().toList()) + "; "
+              : "")
+          + "`--create-topics` does it for a test cluster; docs/operations.md, Flink cluster)");
+    }
+    List<ConfigResource> compacted = present.stream().filter(needs.compacted()::contains)
+        .map(t -> new ConfigResource(ConfigResource.Type.TOPIC, t)).toList();
+    if (compacted.isEmpty()) {
+      return;
+    }
+    Map<ConfigResource, Config> configs;
+    try {
+      configs = admin.describeConfigs(compacted).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // reading topic configs needs DescribeConfigs, which a job's credentials may lack: not checked then
+      LOG.warn("could not read the cleanup policy of {} ({}); they must be compacted", compacted, String.valueOf(e.getCause()));
+      return;
+    }
+    for (Map.Entry<ConfigResource, Config> e : configs.entrySet()) {
+      ConfigEntry policy = e.getValue().get("cleanup.policy");
+      if (policy == null || !policy.value().contains("compact")) {
+        problems.add("topic " + e.getKey().name() + " has cleanup.policy=" + (policy == null ? "?" : policy.value())
+            + " but must be compacted (its newest record per key is the current state, which retention would "
+            + "delete): kafka-configs --alter --entity-type topics --entity-name " + e.getKey().name()
+            + " --add-config cleanup.policy=compact");
+      }
+    }
+  }
+
+  private static void checkTransactionTimeout(Admin admin, DescribeClusterResult cluster, long wantedMs, Duration timeout,
+                                              List<String> problems) throws InterruptedException {
+    long brokerMax;
+    try {
+      Collection<Node> nodes = cluster.nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (nodes.isEmpty()) {
+        return;
+      }
+      ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(nodes.iterator().next().id()));
+      ConfigEntry max = admin.describeConfigs(List.of(broker)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+          .get(broker).get("transaction.max.timeout.ms");
+      if (max == null || max.value() == null) {
+        return;
+      }
+      brokerMax = Long.parseLong(max.value());
+    } catch (ExecutionException | TimeoutException | NumberFormatException e) {
+      LOG.warn("could not read the brokers' transaction.max.timeout.ms ({}); kafka.transaction-timeout-ms ({}) must not "
+          + "exceed it", String.valueOf(e.getCause() != null ? e.getCause() : e), wantedMs);
+      return;
+    }
+    if (wantedMs > brokerMax) {
+      problems.add("kafka.transaction-timeout-ms is " + wantedMs + " but the brokers allow at most " + brokerMax
+          + " (transaction.max.timeout.ms): every exactly-once sink would fail as it starts - lower it");
     }
   }
 }
