@@ -30,6 +30,12 @@ public final class CommonOptions {
           + "ShardAssignment.shardOf(i, shards)) and publishes a version once all shards have one, as a manifest; "
           + "serving chooses its topology from it. Both jobs must agree; changing it needs a fresh index-sync start "
           + "(no restore from older state). 1: one unsharded snapshot.");
+  public static final ConfigOption<Double> MAX_ABS_VALUE = key("catalog.max-abs-value").doubleType()
+      .defaultValue(dev.nann.operators.CatalogDeserializer.DEFAULT_MAX_ABS_VALUE).withDescription("Largest magnitude "
+          + "a value of an item's embedding may have; an upsert with a larger one is dead-lettered. A score network "
+          + "overflows on such an item (a NaN fails every request that scores it, and serving scores a fresh item for "
+          + "every request) or ranks it above every other item. Far above what an item tower makes; both jobs must "
+          + "agree. Positive.");
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = key("topics.item-embeddings").stringType()
       .defaultValue("item-embeddings").withDescription("Catalog changes (compacted): item upserts and deletes.");
   public static final ConfigOption<String> TOPIC_INDEX_UPDATES = key("topics.index-updates").stringType()

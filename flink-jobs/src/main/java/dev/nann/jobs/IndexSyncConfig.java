@@ -35,6 +35,7 @@ public final class IndexSyncConfig extends JobSettings {
           + "], got " + shards);
     }
     c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
+    c.requirePositive(MAX_ABS_VALUE);
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);

@@ -52,7 +52,7 @@ public final class IndexSyncJob {
         .setGroupId(cfg.get(GROUP_ID))
         .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
         .setProperty("client.id.prefix", cfg.get(GROUP_ID))
-        .setDeserializer(new CatalogDeserializer(cfg.get(DIM), cfg.get(MAX_RECORD_BYTES)))
+        .setDeserializer(new CatalogDeserializer(cfg.get(DIM), cfg.get(MAX_RECORD_BYTES), cfg.get(MAX_ABS_VALUE).floatValue()))
         .build();
     SingleOutputStreamOperator<CatalogInput> items = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "item-embeddings").uid("index-sync-source-items")

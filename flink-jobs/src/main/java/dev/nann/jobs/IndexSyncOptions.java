@@ -19,6 +19,7 @@ public final class IndexSyncOptions {
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
       .defaultValue("nann-index-sync").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<Double> MAX_ABS_VALUE = CommonOptions.MAX_ABS_VALUE;
   public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = CommonOptions.TOPIC_ITEM_EMBEDDINGS;
   public static final ConfigOption<String> TOPIC_INDEX_UPDATES = CommonOptions.TOPIC_INDEX_UPDATES;

@@ -120,6 +120,18 @@ public abstract class JobSettings implements Serializable {
     }
   }
 
+  /**
+   * Refuses a numeric setting that is not above 0.
+   *
+   * @throws IllegalArgumentException naming the setting and the value
+   */
+  protected void requirePositive(ConfigOption<? extends Number> option) {
+    double v = get(option).doubleValue();
+    if (!(v > 0)) {
+      throw new IllegalArgumentException("setting '" + option.key() + "' must be above 0, got " + v);
+    }
+  }
+
   /** The values given (defaults not included), as a properties file would hold them; secrets unmasked. */
   public Map<String, String> given() {
     return new TreeMap<>(given);

@@ -40,6 +40,7 @@ public final class ServingConfig extends JobSettings {
     // 1 MB, or the sink fails the job on it after every restart
     c.requireRange(MAX_K, 1, MAX_ANSWER_ITEMS);
     c.requireRange(MAX_RECORD_BYTES, 1024, 256 * 1024);
+    c.requirePositive(MAX_ABS_VALUE);
     c.requireRange(FEED_K, 1, c.get(MAX_K));
     c.requireRange(MAX_SEQUENCE, 1, Integer.MAX_VALUE);
     c.requireRange(STATE_TTL_MS, 0, Long.MAX_VALUE);

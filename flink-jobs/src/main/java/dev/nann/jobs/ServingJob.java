@@ -101,7 +101,8 @@ public final class ServingJob {
         .setStartingOffsets(OffsetsInitializer.earliest())
         .setProperty("client.id.prefix", cfg.get(GROUP_ID) + "-descriptors")
         .setDeserializer(new DescriptorDeserializer(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES),
-            cfg.get(TOPIC_ITEM_EMBEDDINGS), ModelSpec.read(Path.of(cfg.get(MODEL_DIR))).itemDim(), cfg.get(MAX_RECORD_BYTES)))
+            cfg.get(TOPIC_ITEM_EMBEDDINGS), ModelSpec.read(Path.of(cfg.get(MODEL_DIR))).itemDim(), cfg.get(MAX_RECORD_BYTES),
+            cfg.get(MAX_ABS_VALUE).floatValue()))
         .build();
 
     SingleOutputStreamOperator<ServingInput> inputs = env

@@ -26,6 +26,7 @@ public final class ServingOptions {
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
       .defaultValue("nann-serving").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+  public static final ConfigOption<Double> MAX_ABS_VALUE = CommonOptions.MAX_ABS_VALUE;
   public static final ConfigOption<Integer> SHARDS = CommonOptions.SHARDS;
   public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
   public static final ConfigOption<String> DELIVERY = key("kafka.delivery").stringType().defaultValue("at-least-once")

@@ -11,22 +11,33 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Decodes item-embeddings records for the index-sync job. Never throws: a record too large, an
- * undecodable one, or an upsert whose embedding has the wrong dimension or a non-finite value, becomes
- * a dead letter.
+ * undecodable one, or an upsert whose embedding has the wrong dimension, a non-finite value or one
+ * beyond the magnitude bound, becomes a dead letter.
  */
 public final class CatalogDeserializer implements KafkaRecordDeserializationSchema<CatalogInput> {
+  /**
+   * Default bound on an embedding value's magnitude. Item towers make values of order 1 to 100; at
+   * 1e19 the score networks of every architecture the trainer makes return NaN (their sums of
+   * products overflow), and well below that an item's scores dwarf every other item's (an inner
+   * product grows with the norm). 1e6 leaves four orders of magnitude to any item tower.
+   */
+  public static final double DEFAULT_MAX_ABS_VALUE = 1e6;
+
   private final int dim;
   private final int maxRecordBytes;
+  private final float maxAbsValue;
   private transient AvroCodec<ItemEmbedding> codec;
 
   /**
    * @param dim the dimension every upserted embedding must have
    * @param maxRecordBytes larger records (key, value and headers) are dead-lettered before decoding:
    *     the catalog keeps every item in state
+   * @param maxAbsValue an upsert with an embedding value of larger magnitude is dead-lettered
    */
-  public CatalogDeserializer(int dim, int maxRecordBytes) {
+  public CatalogDeserializer(int dim, int maxRecordBytes, float maxAbsValue) {
     this.dim = dim;
     this.maxRecordBytes = maxRecordBytes;
+    this.maxAbsValue = maxAbsValue;
   }
 
   @Override
@@ -38,7 +49,7 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
     try {
       RecordLimit.check(record, maxRecordBytes, "catalog.max-record-bytes");
       ItemEmbedding item = codec.decode(record.value());
-      validate(item, dim);
+      validate(item, dim, maxAbsValue);
       in.setItem(item);
     } catch (Throwable e) {   // a record can make decoding fail in any way; only this record is lost
       in.setItem(null);
@@ -47,8 +58,8 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
     out.collect(in);
   }
 
-  /** Refuses an upsert whose embedding has another dimension or a non-finite value. */
-  static void validate(ItemEmbedding item, int dim) {
+  /** Refuses an upsert whose embedding has another dimension, a non-finite value or one beyond {@code maxAbsValue}. */
+  static void validate(ItemEmbedding item, int dim, float maxAbsValue) {
     if (item.getDeleted()) {
       return;
     }
@@ -56,9 +67,15 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
       throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding of "
           + item.getEmbedding().size() + " floats, the index takes dim " + dim);
     }
-    for (Float v : item.getEmbedding()) {
+    for (int i = 0; i < item.getEmbedding().size(); i++) {
+      Float v = item.getEmbedding().get(i);
       if (v == null || !Float.isFinite(v)) {
         throw new IllegalArgumentException("item " + item.getItemId() + " has a non-finite embedding value");
+      }
+      if (Math.abs(v) > maxAbsValue) {
+        throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding value of magnitude "
+            + Math.abs(v) + " (at " + i + "), above catalog.max-abs-value " + maxAbsValue
+            + ": a score network overflows on it or ranks it above every other item");
       }
     }
   }

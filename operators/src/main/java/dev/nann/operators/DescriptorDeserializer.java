@@ -21,6 +21,7 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
   private final String itemTopic;
   private final int dim;
   private final int maxRecordBytes;
+  private final float maxAbsValue;
   private transient AvroCodec<IndexDescriptor> indexes;
   private transient AvroCodec<ModelDescriptor> models;
   private transient AvroCodec<dev.nann.schemas.ItemEmbedding> items;
@@ -31,13 +32,16 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
    * @param maxRecordBytes larger item-embeddings records (key, value and headers) are dead-lettered
    *     before decoding: every subtask keeps the fresh set's changes in its broadcast state (an index
    *     descriptor of many shards may be larger, and is kept only while current)
+   * @param maxAbsValue an upsert with an embedding value of larger magnitude is dead-lettered
    */
-  public DescriptorDeserializer(String indexTopic, String modelTopic, String itemTopic, int dim, int maxRecordBytes) {
+  public DescriptorDeserializer(String indexTopic, String modelTopic, String itemTopic, int dim, int maxRecordBytes,
+                                float maxAbsValue) {
     this.indexTopic = indexTopic;
     this.modelTopic = modelTopic;
     this.itemTopic = itemTopic;
     this.dim = dim;
     this.maxRecordBytes = maxRecordBytes;
+    this.maxAbsValue = maxAbsValue;
   }
 
   @Override
@@ -67,7 +71,7 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
       } else if (record.topic().equals(itemTopic)) {
         RecordLimit.check(record, maxRecordBytes, "serving.max-record-bytes");
         dev.nann.schemas.ItemEmbedding item = items.decode(record.value());
-        CatalogDeserializer.validate(item, dim);
+        CatalogDeserializer.validate(item, dim, maxAbsValue);
         if (item.getUpdatedAtMillis() <= 0) {
           item.setUpdatedAtMillis(record.timestamp() > 0 ? record.timestamp() : System.currentTimeMillis());
         }

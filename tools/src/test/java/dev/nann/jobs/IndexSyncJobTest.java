@@ -126,11 +126,15 @@ class IndexSyncJobTest {
         for (long id = 1; id <= 300; id++) {
           send(producer, topic, id, ITEMS.encode(item(id, rnd)));
         }
-        // malformed: random bytes, and an embedding of the wrong dimension
+        // malformed: random bytes, an embedding of the wrong dimension, and one with a value so large that
+        // a score network overflows on it
         send(producer, topic, 9_999, new byte[] {1, 2, 3});
         ItemEmbedding wrong = item(9_998, rnd);
         wrong.setEmbedding(wrong.getEmbedding().subList(0, 5));
         send(producer, topic, 9_998, ITEMS.encode(wrong));
+        ItemEmbedding huge = item(9_997, rnd);
+        huge.getEmbedding().set(3, -1e7f);
+        send(producer, topic, 9_997, ITEMS.encode(huge));
         producer.flush();
         JobClient job = start(cfg, null);
 
@@ -162,9 +166,13 @@ class IndexSyncJobTest {
         }
 
         List<ConsumerRecord<byte[], byte[]>> dl = ServingFixture.pollUntil(dead, ServingFixture.newList(),
-            l -> l.size() >= 2, Duration.ofSeconds(30));
-        assertEquals(2, dl.size());
+            l -> l.size() >= 3, Duration.ofSeconds(30));
+        assertEquals(3, dl.size());
         assertTrue(AvroCodec.of(DeadLetter.class).decode(dl.get(1).value()).getReason().contains("dim 16"));
+        String tooLarge = AvroCodec.of(DeadLetter.class).decode(dl.get(2).value()).getReason();
+        assertTrue(tooLarge.startsWith("cannot decode: item 9997 has an embedding value of magnitude 1.0E7 (at 3), above "
+            + "catalog.max-abs-value 1000000.0"), tooLarge);
+        assertEquals(-1, ids2.nodeOf(9_997), "and is not indexed");
 
         // restart from the latest checkpoint: the catalog and the version continue
         Thread.sleep(1500);   // a checkpoint after version 2

@@ -68,7 +68,7 @@ final class ServingFixture implements AutoCloseable {
     m.put("kafka.starting-offsets", "earliest");
     m.put("kafka.transactional-id-prefix", prefix);
     for (String t : List.of("requests", "responses", "user-events", "candidates", "index-updates", "model-updates",
-        "dead-letter")) {
+        "dead-letter", "item-embeddings")) {
       m.put("topics." + t, prefix + "-" + t);
     }
     m.put("model.dir", MODEL.toString());

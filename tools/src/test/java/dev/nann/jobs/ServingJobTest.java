@@ -595,6 +595,12 @@ class ServingJobTest {
       for (int j = 0; j < ServingFixture.DIM; j++) {
         v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
       }
+      // an upsert whose embedding would overflow the score network (NaN for every request, as the fresh
+      // set is scored for every request) is dead-lettered, not served
+      List<Float> poisoned = new java.util.ArrayList<>(v);
+      poisoned.set(0, 1e30f);
+      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), "900002", items.encode(
+          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(900_002L).setEmbedding(poisoned).build()));
       long fresh = 900_001L;
       fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(fresh), items.encode(
           dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
