@@ -61,6 +61,18 @@ public final class FuzzRun {
    *     of another topic, taken in by the job (there is no answer to wait for)
    */
   public record Tally(int sent, int answered, int deadLettered, int deadLetters, int seenTwice, int neverSeen) {
+    static final Tally NONE = new Tally(0, 0, 0, 0, 0, 0);
+
+    /** One sent record's fate. */
+    static Tally of(Sent s) {
+      return new Tally(1, s.answers > 0 ? 1 : 0, s.deadLetters > 0 ? 1 : 0, s.deadLetters, s.seenTwice() ? 1 : 0,
+          s.seen() ? 0 : 1);
+    }
+
+    Tally plus(Tally o) {
+      return new Tally(sent + o.sent, answered + o.answered, deadLettered + o.deadLettered, deadLetters + o.deadLetters,
+          seenTwice + o.seenTwice, neverSeen + o.neverSeen);
+    }
   }
 
   /** What happened to the records of one topic and kind. */
@@ -245,18 +257,12 @@ public final class FuzzRun {
         }
       }
 
-      Map<String, int[]> tallies = new HashMap<>();   // row -> sent, answered, deadLettered, deadLetters, twice, never
+      Map<String, Tally> tallies = new HashMap<>();   // by row
       int goodAnsweredOk = 0;
       int seenTwice = 0;
       List<String> anomalies = new ArrayList<>();
       for (Sent s : byId.values()) {
-        int[] t = tallies.computeIfAbsent(s.row, k -> new int[6]);
-        t[0]++;
-        t[1] += s.answers > 0 ? 1 : 0;
-        t[2] += s.deadLetters > 0 ? 1 : 0;
-        t[3] += s.deadLetters;
-        t[4] += s.seenTwice() ? 1 : 0;
-        t[5] += s.seen() ? 0 : 1;
+        tallies.merge(s.row, Tally.of(s), Tally::plus);
         goodAnsweredOk += s.row.equals("good") && s.answersOk > 0 ? 1 : 0;
         seenTwice += s.seenTwice() ? 1 : 0;
         if ((s.seenTwice() || (s.request && !s.seen())) && anomalies.size() < 20) {
@@ -264,32 +270,26 @@ public final class FuzzRun {
         }
       }
       List<Row> rows = new ArrayList<>();
-      int[] hostile = new int[6];
+      Tally hostile = Tally.NONE;
       for (RecordFuzzer.Input input : RecordFuzzer.Input.values()) {
         for (RecordFuzzer.Kind kind : kinds) {
-          int[] t = tallies.getOrDefault(input + "|" + kind, new int[6]);
-          rows.add(new Row(input, kind, tally(t)));
+          Tally t = tallies.getOrDefault(input + "|" + kind, Tally.NONE);
+          rows.add(new Row(input, kind, t));
           if (input == RecordFuzzer.Input.REQUESTS) {
-            for (int j = 0; j < t.length; j++) {
-              hostile[j] += t[j];
-            }
+            hostile = hostile.plus(t);
           }
         }
       }
-      int[] g = tallies.getOrDefault("good", new int[6]);
+      Tally g = tallies.getOrDefault("good", Tally.NONE);
       log.printf("[fuzz] hostile requests: %,d sent, %,d answered, %,d dead-lettered, %,d seen twice, %,d never seen; "
           + "good requests: %,d sent, %,d answered OK or COLD_START, %,d seen twice, %,d never seen; %,d records seen "
-          + "twice in all; %,d answers and %,d dead letters matched no record of this run%n", hostile[0], hostile[1],
-          hostile[2], hostile[4], hostile[5], g[0], goodAnsweredOk, g[4], g[5], seenTwice, unmatchedAnswers,
-          unmatchedDeadLetters);
+          + "twice in all; %,d answers and %,d dead letters matched no record of this run%n", hostile.sent(),
+          hostile.answered(), hostile.deadLettered(), hostile.seenTwice(), hostile.neverSeen(), g.sent(), goodAnsweredOk,
+          g.seenTwice(), g.neverSeen(), seenTwice, unmatchedAnswers, unmatchedDeadLetters);
       boolean running = stack.job().getJobStatus().get() == org.apache.flink.api.common.JobStatus.RUNNING;
-      return new Result(rows, tally(hostile), tally(g), goodAnsweredOk, seenTwice,
+      return new Result(rows, hostile, g, goodAnsweredOk, seenTwice,
           unmatchedAnswers, unmatchedDeadLetters, running, statuses, anomalies);
     }
-  }
-
-  private static Tally tally(int[] t) {
-    return new Tally(t[0], t[1], t[2], t[3], t[4], t[5]);
   }
 
   private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
