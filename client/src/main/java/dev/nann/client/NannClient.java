@@ -36,8 +36,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * checkpoint commits it), so after a job restart an answer can arrive twice, and the repeat is
  * dropped here (counted by {@link #repeatsDropped}). Answers to other clients' requests on a shared
  * responses topic are skipped without being decoded; partitions added to the topic are read within
- * 30 s. A fleet of clients can each read one partition of the topic instead of all of it (the
- * constructor with a reply partition). Thread-safe; one per application is enough.
+ * 30 s (reading all partitions). A fleet of clients can each read one partition of the topic instead
+ * of all of it (the constructor with a reply partition). Thread-safe; one per application is enough.
  *
  * <pre>{@code
  * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
@@ -213,7 +213,9 @@ public final class NannClient implements AutoCloseable {
    * timeout}. A request without a deadline of its own is sent with {@code deadlineMillis} at the same
    * moment (this host's clock), so the job does not walk for an answer nobody waits for any more: it
    * answers TIMEOUT at once instead (when it falls behind, or after a restart, such requests would
-   * otherwise take the walkers from those still waiting).
+   * otherwise take the walkers from those still waiting). The TaskManagers compare it with their own
+   * clocks: one ahead of this host's by about {@code timeout} answers every such request TIMEOUT.
+   * To send no deadline, bound {@link #retrieve(RetrievalRequest)}'s future yourself.
    */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request, Duration timeout) {
     long millis = Math.max(1, timeout.toMillis());

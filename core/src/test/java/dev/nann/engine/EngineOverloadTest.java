@@ -71,10 +71,12 @@ class EngineOverloadTest {
       // a request whose deadline has passed (its caller has given up) is answered TIMEOUT at once, even
       // with the queue full, and takes no place in it
       List<CompletableFuture<RetrievalResponse>> full = new ArrayList<>();
+      long shedBefore = engine.shedCount();
       for (int i = 0; i < 4; i++) {
         full.add(engine.submit(task(index, "f-" + i, "brute")));
       }
-      long shedBefore = engine.shedCount();
+      assertTrue(engine.shedCount() > shedBefore, "the queue is full");
+      shedBefore = engine.shedCount();
       ScoringTask late = task(index, "late", "nann");
       late.getRequest().setDeadlineMillis(System.currentTimeMillis() - 1);
       RetrievalResponse timedOut = engine.submit(late).get(1, TimeUnit.SECONDS);

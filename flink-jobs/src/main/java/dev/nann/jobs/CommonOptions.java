@@ -35,7 +35,7 @@ public final class CommonOptions {
           + "a value of an item's embedding may have; an upsert with a larger one is dead-lettered. A score network "
           + "overflows on such an item (a NaN fails every request that scores it, and serving scores a fresh item for "
           + "every request) or ranks it above every other item. Far above what an item tower makes; both jobs must "
-          + "agree. Positive.");
+          + "agree. A positive float.");
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = key("topics.item-embeddings").stringType()
       .defaultValue("item-embeddings").withDescription("Catalog changes (compacted): item upserts and deletes.");
   public static final ConfigOption<String> TOPIC_INDEX_UPDATES = key("topics.index-updates").stringType()

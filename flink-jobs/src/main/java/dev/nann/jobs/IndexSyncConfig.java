@@ -35,7 +35,7 @@ public final class IndexSyncConfig extends JobSettings {
           + "], got " + shards);
     }
     c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
-    c.requirePositive(MAX_ABS_VALUE);
+    c.requirePositiveFloat(MAX_ABS_VALUE);
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);
@@ -45,6 +45,11 @@ public final class IndexSyncConfig extends JobSettings {
 
   public List<String> topics() {
     return List.of(get(TOPIC_ITEM_EMBEDDINGS), get(TOPIC_INDEX_UPDATES), get(TOPIC_DEAD_LETTER));
+  }
+
+  /** Topics the job only writes, none of them compacted. */
+  public Set<String> outputTopics() {
+    return Set.of(get(TOPIC_DEAD_LETTER));
   }
 
   public Set<String> compactedTopics() {

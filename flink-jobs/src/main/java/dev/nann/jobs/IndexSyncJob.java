@@ -112,7 +112,7 @@ public final class IndexSyncJob {
   public static void run(IndexSyncConfig cfg) throws Exception {
     LOG.info("nann-index-sync settings (secrets masked): {}", cfg);
     KafkaPreflight.check(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), java.time.Duration.ofSeconds(30),
-        new KafkaPreflight.Needs(cfg.topics(), cfg.compactedTopics(), 0));   // its sinks are at-least-once
+        new KafkaPreflight.Needs(cfg.topics(), cfg.compactedTopics(), cfg.outputTopics(), 0));   // its sinks are at-least-once
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);
     env.execute("nann-index-sync");

@@ -121,14 +121,16 @@ public abstract class JobSettings implements Serializable {
   }
 
   /**
-   * Refuses a numeric setting that is not above 0.
+   * Refuses a numeric setting that is not a positive float (above 0 and finite as a float).
    *
    * @throws IllegalArgumentException naming the setting and the value
    */
-  protected void requirePositive(ConfigOption<? extends Number> option) {
+  protected void requirePositiveFloat(ConfigOption<? extends Number> option) {
     double v = get(option).doubleValue();
-    if (!(v > 0)) {
-      throw new IllegalArgumentException("setting '" + option.key() + "' must be above 0, got " + v);
+    float f = (float) v;
+    if (!(v > 0) || !(f > 0) || !Float.isFinite(f)) {
+      throw new IllegalArgumentException("setting '" + option.key() + "' must be in [" + Float.MIN_NORMAL + ", "
+          + Float.MAX_VALUE + "], got " + v);
     }
   }
 

@@ -42,9 +42,10 @@ public final class KafkaPreflight {
    *
    * @param topics every topic the job reads or writes
    * @param compacted those that hold state as their newest record per key (descriptors, the catalogue)
+   * @param outputs those the job only writes (a cluster that creates topics on first use may lack them)
    * @param transactionTimeoutMs the exactly-once sinks' transaction timeout; 0 without such sinks
    */
-  public record Needs(Collection<String> topics, Set<String> compacted, long transactionTimeoutMs) {
+  public record Needs(Collection<String> topics, Set<String> compacted, Set<String> outputs, long transactionTimeoutMs) {
   }
 
   /**
@@ -69,10 +70,11 @@ public final class KafkaPreflight {
             + "): " + cause.getClass().getSimpleName() + ": " + cause.getMessage()
             + " - check kafka.bootstrap-servers and kafka.properties.*", cause);
       }
+      Config broker = brokerConfig(admin, cluster, timeout);
       List<String> problems = new ArrayList<>();
-      checkTopics(admin, needs, timeout, problems);
+      checkTopics(admin, needs, broker, timeout, problems);
       if (needs.transactionTimeoutMs() > 0) {
-        checkTransactionTimeout(admin, cluster, needs.transactionTimeoutMs(), timeout, problems);
+        checkTransactionTimeout(broker, needs.transactionTimeoutMs(), problems);
       }
       if (!problems.isEmpty()) {
         throw new IllegalStateException("the Kafka cluster at " + bootstrap + " does not fit the job: "
@@ -84,7 +86,24 @@ public final class KafkaPreflight {
     }
   }
 
-  private static void checkTopics(Admin admin, Needs needs, Duration timeout, List<String> problems)
+  /** One broker's settings, or null when they cannot be read (reading them needs DescribeConfigs on the cluster). */
+  private static Config brokerConfig(Admin admin, DescribeClusterResult cluster, Duration timeout)
+      throws InterruptedException {
+    try {
+      Collection<Node> nodes = cluster.nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (nodes.isEmpty()) {
+        return null;
+      }
+      ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(nodes.iterator().next().id()));
+      return admin.describeConfigs(List.of(broker)).values().get(broker).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("could not read the brokers' settings ({}): transaction.max.timeout.ms and auto.create.topics.enable "
+          + "not checked", reason(e));
+      return null;
+    }
+  }
+
+  private static void checkTopics(Admin admin, Needs needs, Config broker, Duration timeout, List<String> problems)
       throws InterruptedException {
     if (needs.topics().isEmpty()) {
       return;
@@ -108,6 +127,16 @@ public final class KafkaPreflight {
         problems.add("no answer describing topic " + topic + " within " + timeout.toSeconds() + " s");
       }
     }
+    // topics the job only writes appear with their first record on a cluster that creates topics on use
+    ConfigEntry autoCreate = broker == null ? null : broker.get("auto.create.topics.enable");
+    if (autoCreate != null && "true".equals(autoCreate.value())) {
+      List<String> created = missing.stream().filter(needs.outputs()::contains).toList();
+      if (!created.isEmpty()) {
+        LOG.warn("topic(s) {} do not exist yet; the brokers create them with their defaults when first written to",
+            created);
+        missing.removeAll(created);
+      }
+    }
     if (!missing.isEmpty()) {
       problems.add("missing topic(s) " + String.join(", ", missing) + " - create them first ("
           + (needs.compacted().stream().anyMatch(missing::contains)
@@ -116,53 +145,55 @@ public final class KafkaPreflight {
               : "")
           + "`--create-topics` does it for a test cluster; docs/operations.md, Flink cluster)");
     }
-    List<ConfigResource> compacted = present.stream().filter(needs.compacted()::contains)
-        .map(t -> new ConfigResource(ConfigResource.Type.TOPIC, t)).toList();
-    if (compacted.isEmpty()) {
-      return;
-    }
-    Map<ConfigResource, Config> configs;
-    try {
-      configs = admin.describeConfigs(compacted).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException | TimeoutException e) {
-      // reading topic configs needs DescribeConfigs, which a job's credentials may lack: not checked then
-      LOG.warn("could not read the cleanup policy of {} ({}); they must be compacted", compacted, String.valueOf(e.getCause()));
-      return;
-    }
-    for (Map.Entry<ConfigResource, Config> e : configs.entrySet()) {
-      ConfigEntry policy = e.getValue().get("cleanup.policy");
-      if (policy == null || !policy.value().contains("compact")) {
-        problems.add("topic " + e.getKey().name() + " has cleanup.policy=" + (policy == null ? "?" : policy.value())
-            + " but must be compacted (its newest record per key is the current state, which retention would "
-            + "delete): kafka-configs --alter --entity-type topics --entity-name " + e.getKey().name()
-            + " --add-config cleanup.policy=compact");
-      }
+    for (String topic : present.stream().filter(needs.compacted()::contains).toList()) {
+      checkCompacted(admin, topic, timeout, problems);
     }
   }
 
-  private static void checkTransactionTimeout(Admin admin, DescribeClusterResult cluster, long wantedMs, Duration timeout,
-                                              List<String> problems) throws InterruptedException {
+  /** A state topic keeps its newest record per key for ever: compacted, and not also deleted by retention. */
+  private static void checkCompacted(Admin admin, String topic, Duration timeout, List<String> problems)
+      throws InterruptedException {
+    ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+    Config config;
+    try {
+      config = admin.describeConfigs(List.of(resource)).values().get(resource).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // reading topic configs needs DescribeConfigs, which a job's credentials may lack: not checked then
+      LOG.warn("could not read the cleanup policy of topic {} ({}); it must be compacted", topic, reason(e));
+      return;
+    }
+    ConfigEntry policy = config.get("cleanup.policy");
+    ConfigEntry retention = config.get("retention.ms");
+    String value = policy == null || policy.value() == null ? "?" : policy.value().replace(" ", "");
+    boolean compact = List.of(value.split(",")).contains("compact");
+    boolean delete = List.of(value.split(",")).contains("delete");
+    boolean keptForEver = retention != null && "-1".equals(retention.value());
+    if (!compact || delete && !keptForEver) {
+      problems.add("topic " + topic + " has cleanup.policy=" + value + (delete && compact ? " with retention.ms="
+          + (retention == null ? "?" : retention.value()) : "") + " but must be compacted only (its newest record per "
+          + "key is the current state, which retention would delete): kafka-configs --alter --entity-type topics "
+          + "--entity-name " + topic + " --add-config cleanup.policy=compact");
+    }
+  }
+
+  private static void checkTransactionTimeout(Config broker, long wantedMs, List<String> problems) {
+    ConfigEntry max = broker == null ? null : broker.get("transaction.max.timeout.ms");
+    if (max == null || max.value() == null) {
+      return;
+    }
     long brokerMax;
     try {
-      Collection<Node> nodes = cluster.nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      if (nodes.isEmpty()) {
-        return;
-      }
-      ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(nodes.iterator().next().id()));
-      ConfigEntry max = admin.describeConfigs(List.of(broker)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS)
-          .get(broker).get("transaction.max.timeout.ms");
-      if (max == null || max.value() == null) {
-        return;
-      }
       brokerMax = Long.parseLong(max.value());
-    } catch (ExecutionException | TimeoutException | NumberFormatException e) {
-      LOG.warn("could not read the brokers' transaction.max.timeout.ms ({}); kafka.transaction-timeout-ms ({}) must not "
-          + "exceed it", String.valueOf(e.getCause() != null ? e.getCause() : e), wantedMs);
+    } catch (NumberFormatException e) {
       return;
     }
     if (wantedMs > brokerMax) {
       problems.add("kafka.transaction-timeout-ms is " + wantedMs + " but the brokers allow at most " + brokerMax
           + " (transaction.max.timeout.ms): every exactly-once sink would fail as it starts - lower it");
     }
+  }
+
+  private static String reason(Exception e) {
+    return String.valueOf(e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e);
   }
 }

@@ -40,7 +40,7 @@ public final class ServingConfig extends JobSettings {
     // 1 MB, or the sink fails the job on it after every restart
     c.requireRange(MAX_K, 1, MAX_ANSWER_ITEMS);
     c.requireRange(MAX_RECORD_BYTES, 1024, 256 * 1024);
-    c.requirePositive(MAX_ABS_VALUE);
+    c.requirePositiveFloat(MAX_ABS_VALUE);
     c.requireRange(FEED_K, 1, c.get(MAX_K));
     c.requireRange(MAX_SEQUENCE, 1, Integer.MAX_VALUE);
     c.requireRange(STATE_TTL_MS, 0, Long.MAX_VALUE);
@@ -105,6 +105,11 @@ public final class ServingConfig extends JobSettings {
   public List<String> topics() {
     return List.of(get(TOPIC_REQUESTS), get(TOPIC_RESPONSES), get(TOPIC_USER_EVENTS), get(TOPIC_CANDIDATES),
         get(TOPIC_INDEX_UPDATES), get(TOPIC_MODEL_UPDATES), get(TOPIC_DEAD_LETTER), get(TOPIC_ITEM_EMBEDDINGS));
+  }
+
+  /** Topics the job only writes, none of them compacted. */
+  public Set<String> outputTopics() {
+    return Set.of(get(TOPIC_RESPONSES), get(TOPIC_CANDIDATES), get(TOPIC_DEAD_LETTER));
   }
 
   /** Topics that are compacted (their latest record per key is the current state). */

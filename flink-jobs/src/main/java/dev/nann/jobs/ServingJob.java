@@ -174,7 +174,7 @@ public final class ServingJob {
   public static void run(ServingConfig cfg) throws Exception {
     LOG.info("nann-serving settings (secrets masked): {}", cfg);
     KafkaPreflight.check(cfg.get(BOOTSTRAP_SERVERS), cfg.kafkaProperties(), java.time.Duration.ofSeconds(30),
-        new KafkaPreflight.Needs(cfg.topics(), cfg.compactedTopics(),
+        new KafkaPreflight.Needs(cfg.topics(), cfg.compactedTopics(), cfg.outputTopics(),
             cfg.exactlyOnce() || cfg.feedExactlyOnce() ? cfg.get(TRANSACTION_TIMEOUT_MS) : 0));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(flinkConfiguration(cfg));
     build(env, cfg);

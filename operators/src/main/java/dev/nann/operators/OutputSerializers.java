@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.function.Function;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
@@ -96,6 +97,21 @@ public final class OutputSerializers {
       this.key = key;
       this.headers = headers;
       this.partition = partition;
+    }
+
+    @Override
+    public void open(SerializationSchema.InitializationContext context, KafkaSinkContext sinkContext) {
+      if (partition == null) {
+        return;
+      }
+      try {
+        // the sink looks the topic's partitions up once (a metadata call of a producer made for it):
+        // at start, not on the task thread in front of the first answer that names a partition
+        sinkContext.getPartitionsForTopic(topic);
+      } catch (RuntimeException e) {
+        LOG.warn("could not list the partitions of {} at start ({}); looked up again at the first answer that names one",
+            topic, e.toString());
+      }
     }
 
     @Override

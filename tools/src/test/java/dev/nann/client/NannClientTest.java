@@ -161,6 +161,7 @@ class NannClientTest {
             }
           }
         }
+        assertEquals(2, deadlines.size(), "both requests read back");
         long deadline = deadlines.get(unanswered.getRequestId());
         assertTrue(deadline >= before + 1 && deadline <= after + 1, before + " <= " + deadline + " <= " + after);
         assertEquals(before + 60_000, deadlines.get(ownDeadline.getRequestId()));

@@ -299,7 +299,7 @@ class KafkaSecurityTest {
     wrongProps.put("sasl.jaas.config", jaas(USER, "wrong-pw"));
     IllegalStateException preflight = assertThrows(IllegalStateException.class,
         () -> KafkaPreflight.check(secured, wrongProps, java.time.Duration.ofSeconds(20),
-            new KafkaPreflight.Needs(List.of(), Set.of(), 0)));
+            new KafkaPreflight.Needs(List.of(), Set.of(), Set.of(), 0)));
     assertTrue(preflight.getMessage().startsWith("cannot use the Kafka listener at " + secured
         + " (security.protocol SASL_SSL, sasl.mechanism SCRAM-SHA-512): SaslAuthenticationException"), preflight.getMessage());
     assertFalse(preflight.getMessage().contains("wrong-pw"), "no secret in the message");
