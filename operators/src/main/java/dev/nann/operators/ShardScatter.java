@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.internal.ScoringTask;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.api.common.functions.Partitioner;
@@ -10,6 +11,9 @@ import org.apache.flink.util.Collector;
  * Scatter for a sharded index: one copy of each task per shard, all under one task id (the gather's
  * key), each sent to the retrieval subtask {@link #PARTITIONER} picks for its shard, so a subtask (and
  * its TaskManager) only ever loads the shards routed to it. A task that carries its answer goes once.
+ * Only the first shard's copy carries the request's Kafka headers, which the gather puts on the
+ * answer: a request's headers (up to {@code serving.max-record-bytes}) are not copied S times across
+ * the network and into the gather's state.
  */
 public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringTask> {
   /** Shard i to retrieval subtask i mod parallelism. */
@@ -36,7 +40,7 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
     String taskId = task.getRequest().getRequestId() + "#" + Long.toHexString(random.nextLong());
     for (int shard = 0; shard < shards; shard++) {
       ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(), task.getIndex(), task.getModel(),
-          task.getFeed(), task.getHeaders(), task.getReceivedAtMillis(), task.getStamps(), task.getNext(),
+          task.getFeed(), shard == 0 ? task.getHeaders() : Map.of(), task.getReceivedAtMillis(), task.getStamps(), task.getNext(),
           task.getFeatures(), shard, taskId, null);
       out.collect(copy);
     }

@@ -74,4 +74,25 @@ class ShardGatherTest {
     assertEquals(List.of(0, 1), out.getResponse().getMissingShards());
     assertTrue(out.getResponse().getItems().isEmpty());
   }
+
+  @Test
+  void onlyTheFirstShardsCopyCarriesTheHeadersAndTheAnswerHasThem() {
+    Map<String, java.nio.ByteBuffer> headers = Map.of("correlation-id", java.nio.ByteBuffer.wrap(new byte[] {4, 2}));
+    dev.nann.schemas.internal.ScoringTask task = dev.nann.schemas.internal.ScoringTask.newBuilder().setRequest(REQ)
+        .setHeaders(headers).build();
+    List<dev.nann.schemas.internal.ScoringTask> copies = new ArrayList<>();
+    new ShardScatter(3).flatMap(task, new org.apache.flink.api.common.functions.util.ListCollector<>(copies));
+    assertEquals(3, copies.size());
+    assertEquals(headers, copies.get(0).getHeaders());
+    assertTrue(copies.get(1).getHeaders().isEmpty() && copies.get(2).getHeaders().isEmpty(),
+        "the other shards' copies go without them");
+
+    List<ServingOutput> parts = new ArrayList<>();
+    for (int shard = 2; shard >= 0; shard--) {   // in any order
+      ServingOutput p = part(shard, ResponseStatus.OK, new long[] {10L + shard}, new float[] {shard});
+      p.setHeaders(copies.get(shard).getHeaders());
+      parts.add(p);
+    }
+    assertEquals(headers, ShardGather.merge(parts, 3).getHeaders(), "the answer carries the request's headers");
+  }
 }

@@ -104,6 +104,11 @@ class ShardedServingTest {
         if (wanted.contains(resp.getRequestId())) {
           got.put(resp.getRequestId(), resp);
           counts.merge(resp.getRequestId(), 1, Integer::sum);
+          var corr = rec.headers().lastHeader("correlation-id");   // through scatter and gather, on the answer once
+          assertEquals("corr-" + resp.getRequestId(), corr == null ? null : new String(corr.value(),
+              java.nio.charset.StandardCharsets.UTF_8));
+          assertEquals(1, rec.headers().toArray().length - (rec.headers().lastHeader("nann-sent-at-us") == null ? 0 : 1),
+              "no header repeated");
         }
       }
     }
