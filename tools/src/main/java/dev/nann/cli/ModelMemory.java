@@ -1,18 +1,18 @@
 package dev.nann.cli;
 
+import dev.nann.cluster.JvmRun;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.OrtEnv;
 import dev.nann.scorer.ScorerRuntime;
 import dev.nann.scorer.ShapeGrid;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The native memory ONNX Runtime takes for one model on the CPU provider, which a TaskManager's
@@ -37,29 +37,18 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
 
   /** Measures {@code dir} in a child JVM (about as long as loading the model twice and a few calls). */
   public static ModelMemory measure(Path dir) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint"));
+    List<String> cmd = new ArrayList<>(List.of("-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint"));
     // where the runtime's libraries are copied to or loaded from, as this process has it
     System.getProperties().stringPropertyNames().stream()
         .filter(k -> k.equals("java.io.tmpdir") || k.startsWith("onnxruntime."))
         .forEach(k -> cmd.add("-D" + k + "=" + System.getProperty(k)));
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ModelMemory.class.getName(),
         dir.toAbsolutePath().toString()));
-    Path log = Files.createTempFile("nann-model-memory", ".log");
-    String out;
-    try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      try {
-        if (!p.waitFor(10, TimeUnit.MINUTES)) {
-          throw new IOException("measuring the model's memory did not finish in 10 minutes");
-        }
-      } finally {
-        p.destroyForcibly();   // gone already unless it timed out or this thread was interrupted
-      }
-      out = Files.readString(log, StandardCharsets.UTF_8) + "\nexit " + p.exitValue();
-    } finally {
-      Files.deleteIfExists(log);
+    JvmRun run = JvmRun.of(cmd, Duration.ofMinutes(10));
+    if (!run.ended()) {
+      throw new IOException("measuring the model's memory did not finish in 10 minutes");
     }
+    String out = run.output() + "\nexit " + run.exitCode();
     for (String line : out.split("\n")) {
       if (line.startsWith(PREFIX)) {
         String[] f = line.substring(PREFIX.length()).trim().split(" ");

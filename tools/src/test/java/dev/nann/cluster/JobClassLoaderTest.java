@@ -6,11 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.ref.WeakReference;
 import java.net.URL;
 import java.net.URLClassLoader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,20 +47,11 @@ class JobClassLoaderTest {
     // the child's class path holds this class and SLF4J (from Flink's lib/ on a cluster), not the runtime
     String classPath = String.join(java.io.File.pathSeparator,
         location(JobClassLoaderTest.class), location(org.slf4j.LoggerFactory.class));
-    Path log = Files.createTempFile("nann-job-class-loader", ".log");
-    String out;
-    try {
-      Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "--add-opens=java.base/java.lang=ALL-UNNAMED", "-cp", classPath, JobClassLoaderTest.class.getName(),
-          jobJar.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      boolean ended = p.waitFor(120, TimeUnit.SECONDS);
-      p.destroyForcibly();
-      out = Files.readString(log, StandardCharsets.UTF_8);
-      assertTrue(ended, "the child JVM did not finish:\n" + out);
-      assertEquals(0, p.exitValue(), out);
-    } finally {
-      Files.deleteIfExists(log);
-    }
+    JvmRun run = JvmRun.of(List.of("--add-opens=java.base/java.lang=ALL-UNNAMED", "-cp", classPath,
+        JobClassLoaderTest.class.getName(), jobJar.toString()), Duration.ofSeconds(120));
+    String out = run.output();
+    assertTrue(run.ended(), "the child JVM did not finish:\n" + out);
+    assertEquals(0, run.exitCode(), out);
     assertTrue(out.contains("released: true"), out);
     assertTrue(out.contains("job class loader collected"), out);
   }
