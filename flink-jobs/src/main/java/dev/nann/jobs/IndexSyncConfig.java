@@ -53,6 +53,6 @@ public final class IndexSyncConfig extends JobSettings {
   }
 
   public Set<String> compactedTopics() {
-    return Set.of(get(TOPIC_ITEM_EMBEDDINGS), get(TOPIC_INDEX_UPDATES));
+    return new java.util.HashSet<>(List.of(get(TOPIC_ITEM_EMBEDDINGS), get(TOPIC_INDEX_UPDATES)));
   }
 }

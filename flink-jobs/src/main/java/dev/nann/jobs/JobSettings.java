@@ -128,7 +128,7 @@ public abstract class JobSettings implements Serializable {
   protected void requirePositiveFloat(ConfigOption<? extends Number> option) {
     double v = get(option).doubleValue();
     float f = (float) v;
-    if (!(v > 0) || !(f > 0) || !Float.isFinite(f)) {
+    if (!(f >= Float.MIN_NORMAL) || !Float.isFinite(f)) {
       throw new IllegalArgumentException("setting '" + option.key() + "' must be in [" + Float.MIN_NORMAL + ", "
           + Float.MAX_VALUE + "], got " + v);
     }

@@ -72,7 +72,8 @@ public final class KafkaPreflight {
       }
       Config broker = brokerConfig(admin, cluster, timeout);
       List<String> problems = new ArrayList<>();
-      checkTopics(admin, needs, broker, timeout, problems);
+      boolean clientsMayCreate = !"false".equals(clientProperties.get("allow.auto.create.topics"));
+      checkTopics(admin, needs, clientsMayCreate ? broker : null, timeout, problems);
       if (needs.transactionTimeoutMs() > 0) {
         checkTransactionTimeout(broker, needs.transactionTimeoutMs(), problems);
       }
@@ -103,6 +104,7 @@ public final class KafkaPreflight {
     }
   }
 
+  /** @param broker a broker's settings, to see whether it creates topics on use; null: it does not (or unknown) */
   private static void checkTopics(Admin admin, Needs needs, Config broker, Duration timeout, List<String> problems)
       throws InterruptedException {
     if (needs.topics().isEmpty()) {
@@ -132,8 +134,8 @@ public final class KafkaPreflight {
     if (autoCreate != null && "true".equals(autoCreate.value())) {
       List<String> created = missing.stream().filter(needs.outputs()::contains).toList();
       if (!created.isEmpty()) {
-        LOG.warn("topic(s) {} do not exist yet; the brokers create them with their defaults when first written to",
-            created);
+        LOG.warn("topic(s) {} do not exist yet; the brokers create them with their defaults when the job's producers "
+            + "first ask for them (its credentials need the Create permission)", created);
         missing.removeAll(created);
       }
     }
@@ -163,16 +165,21 @@ public final class KafkaPreflight {
       return;
     }
     ConfigEntry policy = config.get("cleanup.policy");
-    ConfigEntry retention = config.get("retention.ms");
-    String value = policy == null || policy.value() == null ? "?" : policy.value().replace(" ", "");
+    if (policy == null || policy.value() == null) {
+      LOG.warn("the settings of topic {} name no cleanup policy; it must be compacted", topic);
+      return;
+    }
+    String value = policy.value().replace(" ", "");
     boolean compact = List.of(value.split(",")).contains("compact");
     boolean delete = List.of(value.split(",")).contains("delete");
-    boolean keptForEver = retention != null && "-1".equals(retention.value());
+    String retentionMs = valueOf(config, "retention.ms");
+    String retentionBytes = valueOf(config, "retention.bytes");
+    boolean keptForEver = "-1".equals(retentionMs) && "-1".equals(retentionBytes);
     if (!compact || delete && !keptForEver) {
       problems.add("topic " + topic + " has cleanup.policy=" + value + (delete && compact ? " with retention.ms="
-          + (retention == null ? "?" : retention.value()) : "") + " but must be compacted only (its newest record per "
-          + "key is the current state, which retention would delete): kafka-configs --alter --entity-type topics "
-          + "--entity-name " + topic + " --add-config cleanup.policy=compact");
+          + retentionMs + " and retention.bytes=" + retentionBytes : "") + " but must be compacted only (its newest "
+          + "record per key is the current state, which retention would delete): kafka-configs --alter --entity-type "
+          + "topics --entity-name " + topic + " --add-config cleanup.policy=compact");
     }
   }
 
@@ -191,6 +198,11 @@ public final class KafkaPreflight {
       problems.add("kafka.transaction-timeout-ms is " + wantedMs + " but the brokers allow at most " + brokerMax
           + " (transaction.max.timeout.ms): every exactly-once sink would fail as it starts - lower it");
     }
+  }
+
+  private static String valueOf(Config config, String name) {
+    ConfigEntry e = config.get(name);
+    return e == null || e.value() == null ? "?" : e.value();
   }
 
   private static String reason(Exception e) {

@@ -109,11 +109,11 @@ public final class ServingConfig extends JobSettings {
 
   /** Topics the job only writes, none of them compacted. */
   public Set<String> outputTopics() {
-    return Set.of(get(TOPIC_RESPONSES), get(TOPIC_CANDIDATES), get(TOPIC_DEAD_LETTER));
+    return new java.util.HashSet<>(List.of(get(TOPIC_RESPONSES), get(TOPIC_CANDIDATES), get(TOPIC_DEAD_LETTER)));
   }
 
   /** Topics that are compacted (their latest record per key is the current state). */
   public Set<String> compactedTopics() {
-    return Set.of(get(TOPIC_INDEX_UPDATES), get(TOPIC_MODEL_UPDATES), get(TOPIC_ITEM_EMBEDDINGS));
+    return new java.util.HashSet<>(List.of(get(TOPIC_INDEX_UPDATES), get(TOPIC_MODEL_UPDATES), get(TOPIC_ITEM_EMBEDDINGS)));
   }
 }

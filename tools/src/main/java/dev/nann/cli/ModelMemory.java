@@ -46,7 +46,7 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
         dir.toAbsolutePath().toString()));
     JvmRun run = JvmRun.of(cmd, Duration.ofMinutes(10));
     if (!run.ended()) {
-      throw new IOException("measuring the model's memory did not finish in 10 minutes");
+      throw new IOException("measuring the model's memory did not finish in 10 minutes: " + lastLines(run.output()));
     }
     String out = run.output() + "\nexit " + run.exitCode();
     for (String line : out.split("\n")) {

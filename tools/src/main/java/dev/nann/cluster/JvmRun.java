@@ -37,8 +37,9 @@ public record JvmRun(boolean ended, int exitCode, String output) {
       } finally {
         p.destroyForcibly();   // gone already unless it ran out of time or this thread was interrupted
       }
-      p.waitFor();
-      return new JvmRun(ended, ended ? p.exitValue() : -1, Files.readString(log, StandardCharsets.UTF_8));
+      p.waitFor(10, TimeUnit.SECONDS);
+      // bytes, not a strict UTF-8 read: a crash report may hold anything, and the output is wanted most then
+      return new JvmRun(ended, ended ? p.exitValue() : -1, new String(Files.readAllBytes(log), StandardCharsets.UTF_8));
     } finally {
       Files.deleteIfExists(log);
     }

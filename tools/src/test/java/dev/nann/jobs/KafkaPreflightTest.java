@@ -38,17 +38,24 @@ class KafkaPreflightTest {
       // a descriptor topic made without compaction, one compacted but also deleted by retention, two topics
       // not made at all (this broker does not create topics on use), a timeout above the brokers'
       kafka.createTopics(List.of("p-index-updates", "p-requests"), 1, Set.of());
-      kafka.createTopics(List.of("p-items"), 1, Set.of("p-items"));
+      kafka.createTopics(List.of("p-items", "p-kept"), 1, Set.of("p-items", "p-kept"));
       try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(kafka.adminProperties())) {
         var items = new org.apache.kafka.common.config.ConfigResource(
             org.apache.kafka.common.config.ConfigResource.Type.TOPIC, "p-items");
         admin.incrementalAlterConfigs(Map.of(items, List.of(new org.apache.kafka.clients.admin.AlterConfigOp(
             new org.apache.kafka.clients.admin.ConfigEntry("cleanup.policy", "compact,delete"),
             org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get();
+        var kept = new org.apache.kafka.common.config.ConfigResource(
+            org.apache.kafka.common.config.ConfigResource.Type.TOPIC, "p-kept");   // deleted by nothing: fine
+        admin.incrementalAlterConfigs(Map.of(kept, List.of(
+            new org.apache.kafka.clients.admin.AlterConfigOp(new org.apache.kafka.clients.admin.ConfigEntry(
+                "cleanup.policy", "compact,delete"), org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET),
+            new org.apache.kafka.clients.admin.AlterConfigOp(new org.apache.kafka.clients.admin.ConfigEntry(
+                "retention.ms", "-1"), org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)))).all().get();
       }
       KafkaPreflight.Needs needs = new KafkaPreflight.Needs(
-          List.of("p-requests", "p-index-updates", "p-responses", "p-model-updates", "p-items"),
-          Set.of("p-index-updates", "p-model-updates", "p-items"), Set.of("p-responses"), 900_001);
+          List.of("p-requests", "p-index-updates", "p-responses", "p-model-updates", "p-items", "p-kept"),
+          Set.of("p-index-updates", "p-model-updates", "p-items", "p-kept"), Set.of("p-responses"), 900_001);
       IllegalStateException e = assertThrows(IllegalStateException.class,
           () -> KafkaPreflight.check(bootstrap, Map.of(), TIMEOUT, needs));
       String m = e.getMessage();
@@ -56,10 +63,11 @@ class KafkaPreflightTest {
       assertTrue(m.contains("missing topic(s) p-responses, p-model-updates - create them first (with "
           + "cleanup.policy=compact for p-model-updates; "), m);
       assertTrue(m.contains("topic p-index-updates has cleanup.policy=delete but must be compacted only"), m);
-      assertTrue(m.contains("topic p-items has cleanup.policy=compact,delete with retention.ms=604800000 but must be "
-          + "compacted only"), m);
+      assertTrue(m.contains("topic p-items has cleanup.policy=compact,delete with retention.ms=604800000 and "
+          + "retention.bytes=-1 but must be compacted only"), m);
       assertTrue(m.contains("kafka.transaction-timeout-ms is 900001 but the brokers allow at most 900000"), m);
       assertEquals(-1, m.indexOf("p-requests"), "a topic as needed is not named: " + m);
+      assertEquals(-1, m.indexOf("p-kept"), "compact,delete with nothing to delete is fine: " + m);
     }
   }
 }
