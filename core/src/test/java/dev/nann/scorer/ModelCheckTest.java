@@ -20,6 +20,7 @@ class ModelCheckTest {
       assertTrue(r.ok(), arch + ": " + r.problems());
       assertTrue(r.passed().stream().anyMatch(l -> l.startsWith("an item's score does not depend on its batch")), arch);
       assertTrue(r.passed().stream().anyMatch(l -> l.startsWith("scores differ across items")), arch);
+      assertTrue(r.itemsPerSecond() > 0, arch + ": the scoring rate a fresh set's cost is priced at");
     }
   }
 
@@ -28,6 +29,7 @@ class ModelCheckTest {
     // the trainer's undefined-d16: NaN for items with a negative first component, and for an empty history
     ModelCheck.Report r = ModelCheck.run(TestData.model("undefined", 16), 500, 1);
     assertFalse(r.ok());
+    assertTrue(r.itemsPerSecond() == 0, "no rate for a model serving refuses");
     assertTrue(r.problems().stream().anyMatch(p -> p.startsWith("a user with history: the score network")
         && p.contains("returned NaN for")), r.problems().toString());
     assertTrue(r.problems().stream().anyMatch(p -> p.startsWith("a cold-start user (empty history): the user network")

@@ -41,6 +41,14 @@ public final class CheckModelCommand implements Callable<Integer> {
     r.passed().forEach(line -> System.out.println("ok       " + line));
     r.warnings().forEach(line -> System.out.println("warning  " + line));
     r.problems().forEach(line -> System.out.println("PROBLEM  " + line));
+    if (r.itemsPerSecond() > 0) {
+      // every request scores the whole fresh set: what that costs depends on the model, not on the catalogue
+      int fresh = dev.nann.engine.EngineConfig.DEFAULT_FRESH_MAX_ITEMS;
+      System.out.println(String.format(java.util.Locale.ROOT, "fresh    each 1,000 catalogue changes not yet in a "
+          + "snapshot add about %.2f ms of scoring to every request with this model (a full fresh set, fresh.max-items = "
+          + "%,d by default, %.0f ms): lower fresh.max-items if that is too much (docs/operations.md, Fresh set growing)",
+          1000 / r.itemsPerSecond() * 1e3, fresh, fresh / r.itemsPerSecond() * 1e3));
+    }
     if (r.ok() && !noMemory) {
       try {
         ModelMemory.measure(model).describe(walkers != null ? walkers
