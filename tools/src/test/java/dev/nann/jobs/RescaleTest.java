@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
-import dev.nann.schemas.codec.AvroCodec;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -24,7 +23,6 @@ import org.junit.jupiter.api.io.TempDir;
  * taking it away again): the users' behaviour, the index and every request in flight carry over.
  */
 class RescaleTest {
-  private static final AvroCodec<RetrievalResponse> RESPONSES = AvroCodec.of(RetrievalResponse.class);
   private static final int USERS = 100;
   /** Requests sent while the job is down: fewer than one engine queue, so none is shed OVERLOADED. */
   private static final int BACKLOG = 40;
@@ -67,7 +65,7 @@ class RescaleTest {
       job.cancel().get();
 
       // more subtasks: keyed user state is split across them, the broadcast index goes to both
-      long before = checkpointNumber(ServingFixture.latestCheckpoint(checkpoints));
+      long before = ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints));
       send(one, "b-", 0, BACKLOG);   // waiting in Kafka while the job is down
       job = ServingFixture.startJob(two, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
       ServingFixture.pollUntil(responses, got, l -> answered(l, "b-") >= BACKLOG, Duration.ofMinutes(3));
@@ -82,13 +80,8 @@ class RescaleTest {
       sendPaced(one, responses, got, "c-", BACKLOG, perPhase);
       ServingFixture.pollUntil(responses, got, l -> false, Duration.ofSeconds(3));
 
-      Map<String, RetrievalResponse> byId = new HashMap<>();
       Map<String, Integer> counts = new HashMap<>();
-      for (ConsumerRecord<byte[], byte[]> r : got) {
-        RetrievalResponse resp = RESPONSES.decode(r.value());
-        byId.put(resp.getRequestId(), resp);
-        counts.merge(resp.getRequestId(), 1, Integer::sum);
-      }
+      Map<String, RetrievalResponse> byId = ServingFixture.answers(got, "", counts);
       for (String phase : List.of("a-", "b-", "c-")) {
         for (int i = 0; i < perPhase; i++) {
           RetrievalResponse resp = byId.get(phase + i);
@@ -130,12 +123,7 @@ class RescaleTest {
   }
 
   private static long answered(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
-    return records.stream().map(r -> new String(r.key(), java.nio.charset.StandardCharsets.UTF_8))
-        .filter(k -> k.startsWith(prefix)).distinct().count();
-  }
-
-  private static long checkpointNumber(Path chk) {
-    return Long.parseLong(chk.getFileName().toString().substring(4));
+    return ServingFixture.distinct(records, prefix);
   }
 
   /**
@@ -146,7 +134,7 @@ class RescaleTest {
     long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (System.nanoTime() < end) {
       try {
-        if (checkpointNumber(ServingFixture.latestCheckpoint(root)) > after + 1) {
+        if (ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(root)) > after + 1) {
           return;
         }
       } catch (AssertionError none) {

@@ -172,6 +172,33 @@ final class ServingFixture implements AutoCloseable {
     return into;
   }
 
+  /** Answers whose request id starts with {@code prefix}, by id; {@code counts} counts each id's answers. */
+  static Map<String, dev.nann.schemas.RetrievalResponse> answers(List<ConsumerRecord<byte[], byte[]>> records,
+                                                                 String prefix, Map<String, Integer> counts)
+      throws java.io.IOException {
+    AvroCodec<dev.nann.schemas.RetrievalResponse> codec = AvroCodec.of(dev.nann.schemas.RetrievalResponse.class);
+    Map<String, dev.nann.schemas.RetrievalResponse> out = new java.util.HashMap<>();
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      dev.nann.schemas.RetrievalResponse resp = codec.decode(r.value());
+      if (resp.getRequestId().startsWith(prefix)) {
+        out.put(resp.getRequestId(), resp);
+        counts.merge(resp.getRequestId(), 1, Integer::sum);
+      }
+    }
+    return out;
+  }
+
+  /** Distinct record keys (answers: request ids) that start with {@code prefix}. */
+  static long distinct(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
+    return records.stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).filter(k -> k.startsWith(prefix))
+        .distinct().count();
+  }
+
+  /** The number of a checkpoint directory ({@code chk-N}). */
+  static long checkpointNumber(Path chk) {
+    return Long.parseLong(chk.getFileName().toString().substring(4));
+  }
+
   /**
    * The newest completed checkpoint under a job's checkpoint directory. A cancelled job may still be
    * discarding an unfinished checkpoint while we look, so a directory that vanishes mid-listing is
@@ -203,7 +230,7 @@ final class ServingFixture implements AutoCloseable {
       }
     });
     return completed.stream()
-        .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
+        .max(java.util.Comparator.comparingLong(ServingFixture::checkpointNumber))
         .orElseThrow(() -> new AssertionError("no completed checkpoint under " + root));
   }
 

@@ -93,20 +93,11 @@ class ServingJobTest {
 
   private static Map<String, RetrievalResponse> answers(List<ConsumerRecord<byte[], byte[]>> records, String prefix,
                                                          Map<String, Integer> counts) throws IOException {
-    Map<String, RetrievalResponse> out = new HashMap<>();
-    for (ConsumerRecord<byte[], byte[]> r : records) {
-      RetrievalResponse resp = RESPONSES.decode(r.value());
-      if (resp.getRequestId().startsWith(prefix)) {
-        out.put(resp.getRequestId(), resp);
-        counts.merge(resp.getRequestId(), 1, Integer::sum);
-      }
-    }
-    return out;
+    return ServingFixture.answers(records, prefix, counts);
   }
 
   private static long distinct(List<ConsumerRecord<byte[], byte[]>> records, String prefix) {
-    return records.stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).filter(k -> k.startsWith(prefix))
-        .distinct().count();
+    return ServingFixture.distinct(records, prefix);
   }
 
   @Test
