@@ -1,21 +1,30 @@
 """Interaction logs -> behaviour sequences and the paper's split (NANN §5.1.1).
 
-Reads MovieLens-100k (a directory with ``u.data`` and ``u.item``) or any interaction file of the
-same shape: one row per interaction, ``user item rating-or-event timestamp`` separated by tabs,
-commas, ``::`` or spaces, with an optional header; item attributes optionally from a second file
-(``item<TAB>year<TAB>genre|genre|...``). Bad rows are counted, reported and skipped, never fatal.
+Reads MovieLens-100k (a directory with ``u.data`` and ``u.item``) or any interaction log: one row
+per interaction with a user, an item and a time, separated by ``::``, tabs, commas or semicolons
+(quoted fields allowed) or spaces, the separator taken from the first line. Which columns hold what:
+a header that names them ("userId", "item_id", "product", "timestamp", "event_time", ...), else the
+position (``user item time``, or ``user item rating-or-event time`` with four or more), or
+``columns`` ("USER,ITEM,TIME", names or 1-based numbers) for anything else. Ids may be any text
+(:mod:`nann_trainer.ids`: integers are kept, other text hashed to 64 bits as the client's NannIds
+does); times are numbers in any unit or ISO-8601 dates. Item attributes optionally from a second
+file (``item<TAB>year<TAB>genre|genre|...``). Bad rows are counted, reported and skipped, never fatal.
 
 Split: users with fewer than ``min_len`` behaviours are dropped; validation and test users are drawn
 at random (seeded); for them the ⌈l_u/2⌉-th behaviour is the ground truth, predicted from the
 behaviours before it, and nothing of theirs is trained on. Training users contribute every
 behaviour b_{k+1} predicted from the ones before it.
 """
+import csv
 import math
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
+
+from nann_trainer.ids import IdNames, parse_id
 
 
 @dataclass
@@ -27,6 +36,8 @@ class Interactions:
     attribute_names: list
     bad_rows: int = 0
     bad_examples: list = field(default_factory=list)
+    layout: str = ""           # which columns were read, for the log
+    hashed_ids: dict = field(default_factory=dict)   # "user"/"item" -> {hashed id: the text it came from}
 
     @property
     def interactions(self):
@@ -43,66 +54,172 @@ class Split:
     dropped_users: int
 
 
-def _split_line(line):
-    line = line.strip()
-    if "::" in line:
-        return line.split("::")
-    if "\t" in line:
-        return line.split("\t")
-    if "," in line:
-        return line.split(",")
-    return line.split()
+def read_interactions(path, items_path=None, max_bad_examples=5, columns=None):
+    """Reads a MovieLens-100k directory or an interaction file; returns :class:`Interactions`.
 
-
-INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
-
-
-def read_interactions(path, items_path=None, max_bad_examples=5):
-    """Reads a MovieLens-100k directory or an interaction file; returns :class:`Interactions`."""
+    ``columns``: "USER,ITEM,TIME", each a header name or a 1-based column number, for a file whose
+    header or layout the reader does not recognise (module doc).
+    """
     if os.path.isdir(path):
         if items_path:
             raise ValueError("--items applies to --data FILE; a MovieLens-100k directory brings its own u.item")
+        if columns:
+            raise ValueError("--columns applies to --data FILE; a MovieLens-100k directory has a fixed layout")
         return _read_movielens(path, max_bad_examples)
+    users, items = IdNames("user"), IdNames("item")
     rows, bad, examples = [], 0, []
-    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which int() would refuse
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
+    layout = None
+    for n, fields in _rows(path):
+        if layout is None:
+            layout = _layout(fields, columns)
+            if layout.header:
                 continue
-            parts = _split_line(line)
-            try:
-                if len(parts) < 4:
-                    raise ValueError(f"{len(parts)} fields, need user, item, rating/event, timestamp")
-                u, i, t = int(parts[0]), int(parts[1]), float(parts[3])
-                if not math.isfinite(t):
-                    raise ValueError("timestamp is not finite")
-                if not (INT64_MIN <= u <= INT64_MAX and INT64_MIN <= i <= INT64_MAX):
-                    raise ValueError("a user or item id outside the 64-bit signed range nann serves")
-                rows.append((u, i, t))
-            except ValueError as e:
-                if n == 1 and not parts[0].strip().lstrip("-").isdigit():
-                    continue          # a header
-                bad += 1
-                if len(examples) < max_bad_examples:
-                    examples.append(f"line {n}: {e}")
+        try:
+            if len(fields) <= max(layout.user, layout.item, layout.time):
+                raise ValueError(f"{len(fields)} fields, need {layout.describe()}")
+            t = parse_time(fields[layout.time].strip())
+            u = users.id_of(fields[layout.user].strip())
+            i = items.id_of(fields[layout.item].strip())
+            rows.append((u, i, t))
+        except ValueError as e:
+            bad += 1
+            if len(examples) < max_bad_examples:
+                examples.append(f"line {n}: {e}")
+    if layout is None:
+        raise ValueError(f"{path} holds no interactions")
     attrs, names = {}, []
     if items_path:
-        attrs, names, b2, ex2 = _read_item_file(items_path, max_bad_examples)
+        attrs, names, b2, ex2 = _read_item_file(items_path, items, max_bad_examples)
         bad += b2
         examples += ex2
     item_ids = np.array(sorted({i for _u, i, _t in rows} | set(attrs)), dtype=np.int64)
-    return _build(rows, item_ids, attrs, names, bad, examples)
+    out = _build(rows, item_ids, attrs, names, bad, examples)
+    out.layout = layout.describe() + (", from the header" if layout.header else "")
+    out.hashed_ids = {"user": users.names, "item": items.names}
+    return out
 
 
-def _read_item_file(path, max_bad_examples):
+@dataclass(frozen=True)
+class _Layout:
+    """Which fields of a row hold the user, the item and the time (0-based), and whether line 1 was a header."""
+    user: int
+    item: int
+    time: int
+    header: list
+
+    def describe(self):
+        def name(k):
+            return f"{k + 1} ({self.header[k]})" if self.header and k < len(self.header) else str(k + 1)
+        return f"user = column {name(self.user)}, item = {name(self.item)}, time = {name(self.time)}"
+
+
+_ROLE_WORDS = {
+    "user": ("user", "customer", "visitor", "member", "buyer", "viewer", "listener", "reader", "client"),
+    "item": ("item", "movie", "product", "sku", "asin", "video", "track", "song", "article", "book", "film",
+             "artist", "content", "recipe"),
+    "time": ("time", "date", "when", "created", "epoch"),
+}
+
+
+def _role_columns(header):
+    """Per role, the header's columns whose name says it ("userId", "item_id", "event_time", "ts", ...)."""
+    norm = [re.sub(r"[^a-z0-9]", "", h.lower()) for h in header]
+    return {role: [k for k, h in enumerate(norm) if h == "ts" and role == "time" or any(w in h for w in words)]
+            for role, words in _ROLE_WORDS.items()}
+
+
+def _layout(first, columns):
+    """The layout from the file's first row: ``--columns``, else a header's names, else the position."""
+    fields = [f.strip() for f in first]
+    positional = (0, 1, 3) if len(fields) >= 4 else (0, 1, 2)
+    try:
+        parse_time(fields[positional[2]] if len(fields) >= 3 else "")
+        parse_id(fields[0])
+        parse_id(fields[1])
+        header = []
+    except ValueError:
+        header = fields if any(c.isalpha() for f in fields for c in f) else []
+    if columns:
+        picks = [c.strip() for c in columns.split(",")]
+        if len(picks) != 3:
+            raise ValueError(f"--columns {columns!r}: give three, USER,ITEM,TIME (header names or 1-based numbers)")
+        at = []
+        for c in picks:
+            if c.isdigit() and int(c) >= 1:
+                at.append(int(c) - 1)
+            elif c in header:
+                at.append(header.index(c))
+            else:
+                raise ValueError(f"--columns: {c!r} is neither a column number nor a name in the header "
+                                 f"({', '.join(header) if header else 'the file has none'})")
+        return _Layout(at[0], at[1], at[2], header)
+    if header:
+        found = _role_columns(header)
+        if found["user"] or found["item"]:
+            missing = [r for r in ("user", "item", "time") if len(found[r]) != 1]
+            if missing:
+                raise ValueError(
+                    "the header (" + ", ".join(header) + ") does not name one column for "
+                    + " and ".join(f"the {r}" + (" (several match)" if found[r] else "") for r in missing)
+                    + "; say which with --columns USER,ITEM,TIME (names or 1-based numbers)"
+                    + ("; the order of each user's behaviour comes from the time column, which nann needs"
+                       if "time" in missing and not found["time"] else ""))
+            return _Layout(found["user"][0], found["item"][0], found["time"][0], header)
+    return _Layout(*positional, header)
+
+
+def _rows(path):
+    """(line number, fields) of each non-empty row; the separator (``::``, tab, comma, semicolon or
+    spaces) is chosen from the first non-empty line, and comma or semicolon files may quote fields."""
+    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would stick to the first id
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        first = ""
+        for line in f:
+            if line.strip():
+                first = line
+                break
+        f.seek(0)
+        if "::" in first:
+            sep = "::"
+        elif "\t" in first:
+            sep = "\t"
+        elif "," in first or ";" in first:
+            reader = csv.reader(f, delimiter="," if "," in first else ";")
+            for fields in reader:
+                if any(x.strip() for x in fields):
+                    yield reader.line_num, fields
+            return
+        else:
+            sep = None
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                yield n, line.rstrip("\r\n").split(sep) if sep else line.split()
+
+
+def parse_time(text):
+    """A row's time as seconds: any number (only the order within a user matters, so any unit does) or an
+    ISO-8601 date or date-time ("2024-03-01", "2024-03-01 12:00:00", "2024-03-01T12:00:00Z"; UTC unless
+    it says otherwise)."""
+    try:
+        t = float(text)
+    except ValueError:
+        try:
+            d = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"time {text!r} is neither a number nor an ISO-8601 date") from None
+        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
+    if not math.isfinite(t):
+        raise ValueError("time is not finite")
+    return t
+
+
+def _read_item_file(path, item_ids, max_bad_examples):
     raw, genres, bad, examples = {}, set(), 0, []
     with open(path, encoding="utf-8-sig", errors="replace") as f:   # as read_interactions: a BOM is no id
         for n, line in enumerate(f, 1):
-            parts = line.rstrip("\n").split("\t")
+            parts = line.rstrip("\r\n").split("\t")
             try:
-                item = int(parts[0])
-                if not INT64_MIN <= item <= INT64_MAX:
-                    raise ValueError("an item id outside the 64-bit signed range nann serves")
+                item = item_ids.id_of(parts[0].strip())
                 year = float(parts[1]) if len(parts) > 1 and parts[1] else float("nan")
                 gs = [g for g in parts[2].split("|") if g] if len(parts) > 2 else []
                 raw[item] = (year, gs)

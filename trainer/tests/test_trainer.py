@@ -2,6 +2,7 @@
 
     PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests -v
 """
+import hashlib
 import math
 import os
 import tempfile
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from nann_trainer.data import read_interactions, split
+from nann_trainer.ids import IdNames, parse_id
 from nann_trainer.distractors import DISTRACTOR_ID_BASE, DiagonalGmm, distractor_ids, with_distractors
 from nann_trainer.nce import fgsm_delta, fgsm_flatness, nce_loss
 
@@ -39,20 +41,23 @@ class SplitTest(unittest.TestCase):
 
     def test_bad_rows_are_counted_and_skipped(self):
         data = read_interactions(self.path)
-        self.assertEqual(data.bad_rows, 3)
-        self.assertEqual(len(data.bad_examples), 3)
+        self.assertEqual(data.bad_rows, 2)            # "4,5" and the time "nan"
+        self.assertEqual(len(data.bad_examples), 2)
         self.assertEqual(len(data.sequences), 64)
+        self.assertEqual(data.hashed_ids["item"], {parse_id("oops"): "oops"}, "a text id is hashed, not lost")
 
     def test_a_byte_order_mark_and_ids_beyond_64_bits(self):
         # a spreadsheet's "CSV UTF-8" without a header starts with a BOM: its first row is data, not
-        # a header; an id past 2^63 - 1 is a bad row with a reason, not a crash at the end
+        # a header; an id past 2^63 - 1 is text like any other, hashed as the client's NannIds does
         path = os.path.join(self.tmp.name, "bom.csv")
         with open(path, "w", encoding="utf-8-sig") as f:
             f.write("1,50,1,100\n1,7,1,101\n2,18446744073709551615,1,102\n")
         data = read_interactions(path)
         self.assertEqual(data.sequences[1], [50, 7])
-        self.assertEqual(data.bad_rows, 1)
-        self.assertIn("64-bit", data.bad_examples[0])
+        self.assertEqual(data.bad_rows, 0)
+        big = parse_id("18446744073709551615")
+        self.assertEqual(data.sequences[2], [big])
+        self.assertEqual(big, int.from_bytes(hashlib.sha256(b"18446744073709551615").digest()[:8], "big", signed=True))
 
     def test_item_attributes_with_a_movielens_directory_are_refused(self):
         with self.assertRaisesRegex(ValueError, "--items applies to --data FILE"):
@@ -97,6 +102,75 @@ class SplitTest(unittest.TestCase):
         self.assertNotEqual([u for u, _h, _t in a.test], [u for u, _h, _t in split(data, seed=6, val_users=5,
                                                                                     test_users=5).test])
 
+
+
+class LogFormatsTest(unittest.TestCase):
+    """The logs a user brings: other column orders and names, no rating column, text ids, ISO times."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        # (user, item, seconds): three users, out of time order in the file
+        self.rows = [(1, 10, 300), (1, 11, 100), (2, 10, 200), (1, 12, 200), (2, 13, 100), (3, 11, 50)]
+        self.expected = {1: [11, 12, 10], 2: [13, 10], 3: [11]}
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def read(self, text, **kw):
+        path = os.path.join(self.tmp.name, "log")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return read_interactions(path, **kw)
+
+    def test_three_columns_user_item_time_with_or_without_a_header(self):
+        body = "".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)
+        self.assertEqual(self.read(body).sequences, self.expected)
+        self.assertEqual(self.read("user_id\titem_id\tts\n" + body).sequences, self.expected)
+
+    def test_a_header_naming_its_columns_in_any_order(self):
+        # RetailRocket's events.csv: timestamp,visitorid,event,itemid,transactionid
+        body = "timestamp,visitorid,event,itemid,transactionid\n" + "".join(
+            f"{t},{u},view,{i},\n" for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.sequences, self.expected)
+        self.assertIn("user = column 2 (visitorid)", data.layout)
+
+    def test_iso_dates_and_times_order_like_the_seconds_they_name(self):
+        iso = {50: "2024-02-29", 100: "2024-03-01 09:00:00", 200: "2024-03-01T09:30:00Z",
+               300: "2024-03-01T11:00:00+01:00"}      # the last is 10:00 UTC: after 09:30, as 300 > 200
+        body = "user,item,rating,time\n" + "".join(f"{u},{i},5,{iso[t]}\n" for u, i, t in self.rows)
+        self.assertEqual(self.read(body).sequences, self.expected)
+        bad = self.read("user,item,rating,time\n1,2,5,yesterday\n1,3,5,7\n")
+        self.assertEqual(bad.bad_rows, 1)
+        self.assertIn("neither a number nor an ISO-8601 date", bad.bad_examples[0])
+
+    def test_text_ids_are_hashed_and_named(self):
+        body = "customer;product;when\n" + "".join(f'"u-{u}";"SKU {i}; blue";{t}\n' for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.bad_rows, 0)
+        self.assertEqual(data.sequences[parse_id("u-1")], [parse_id(f"SKU {i}; blue") for i in (11, 12, 10)])
+        self.assertEqual(data.hashed_ids["user"][parse_id("u-2")], "u-2")
+        self.assertEqual(len(data.hashed_ids["item"]), 4)
+        self.assertEqual(parse_id("u-1"), int.from_bytes(hashlib.sha256(b"u-1").digest()[:8], "big", signed=True))
+        self.assertEqual(parse_id("+42"), 42)
+
+    def test_columns_by_number_or_name_where_the_header_says_nothing(self):
+        body = "a b c d\n" + "".join(f"{t} x {i} {u}\n" for u, i, t in self.rows)
+        self.assertEqual(self.read(body, columns="4,3,1").sequences, self.expected)
+        self.assertEqual(self.read(body, columns="d,c,a").sequences, self.expected)
+        with self.assertRaisesRegex(ValueError, "'e' is neither a column number nor a name"):
+            self.read(body, columns="e,c,a")
+
+    def test_a_header_without_a_time_column_is_refused_with_what_to_do(self):
+        with self.assertRaisesRegex(ValueError, "does not name one column for the time.*--columns"):
+            self.read("user_id,book_id,rating\n1,2,5\n")
+
+    def test_a_hash_collision_is_refused(self):
+        names = IdNames("item")
+        names.names[parse_id("SKU-1")] = "SKU-2"         # as if two texts met on one id
+        with self.assertRaisesRegex(ValueError, "same 64-bit id"):
+            names.id_of("SKU-1")
+        self.assertEqual(names.id_of("17"), 17)
 
 class LossTest(unittest.TestCase):
     def test_nce_by_hand(self):

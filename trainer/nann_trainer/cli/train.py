@@ -17,6 +17,8 @@ Writes to ``--out``:
   corpus/          what ``./nann eval --corpus dir:OUT/corpus`` reads: items.f32 (e_v, real items
                    then ``--distractors`` items sampled from a Gaussian mixture fitted to the real e_v),
                    ids.i64, users.tsv (test users: history, ground truth), corpus.json
+  id-names.tsv     where the log's ids are not all integers: kind, the 64-bit id served, the text it
+                   hashes (nann_trainer.ids)
   train.json       split sizes, bad rows, loss and validation recall per epoch, test recall over the
                    real items, and the flatness probe (mean |s_u(e_v) - s_u(e_v + Δ)| for random Δ
                    with max-norm ε, growing ε; Fig. 7's shape)
@@ -142,7 +144,13 @@ def reference(scorer, tower, emb, users, seq_len, dim, rng):
 
 def add_arguments(ap):
     ap.add_argument("--data", default=DEFAULT_MOVIELENS,
-                    help="MovieLens-100k directory, or an interaction file (user item rating/event timestamp)")
+                    help="MovieLens-100k directory, or an interaction log: a user, an item and a time per row "
+                         "(columns from a header naming them, else user item [rating/event] time); ids may be "
+                         "any text (non-integers are hashed to 64 bits, as NannIds.of in the client does), "
+                         "times numbers or ISO-8601 dates")
+    ap.add_argument("--columns", metavar="USER,ITEM,TIME",
+                    help="for --data FILE: the user, item and time columns, as header names or 1-based numbers, "
+                         "where the header or the layout is not recognised")
     ap.add_argument("--items", help="item attribute file for --data FILE: item<TAB>year<TAB>genre|genre")
     ap.add_argument("--arch", choices=ARCHS, default="attention")
     ap.add_argument("--attention", choices=ATTENTIONS, default="dot",
@@ -182,13 +190,23 @@ def run(a):
     t_start = time.time()
 
     try:
-        data = read_interactions(a.data, a.items)
+        data = read_interactions(a.data, a.items, columns=a.columns)
     except ValueError as e:
         sys.exit(f"[train] {e}")
     print(f"[train] {data.interactions} interactions of {len(data.sequences)} users on {len(data.item_ids)} items; "
-          f"{data.bad_rows} bad rows skipped", flush=True)
+          f"{data.bad_rows} bad rows skipped" + (f"; {data.layout}" if data.layout else ""), flush=True)
     for e in data.bad_examples:
         print(f"[train]   bad row: {e}", flush=True)
+    hashed = {kind: names for kind, names in data.hashed_ids.items() if names}
+    if hashed:
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "id-names.tsv"), "w", encoding="utf-8") as f:
+            for kind, names in hashed.items():
+                for v, text in sorted(names.items()):
+                    f.write(f"{kind}\t{v}\t{text}\n")
+        print("[train] " + " and ".join(f"{len(n)} {k} ids" for k, n in hashed.items())
+              + f" are not integers: each is served as a 64-bit hash of its text (NannIds.of(text) in the client "
+              f"computes it; {a.out}/id-names.tsv maps them back)", flush=True)
     sp = split(data, a.seq_len, a.val_users, a.test_users, a.min_len, a.seed)
     print(f"[train] split: {len(sp.train_users)} training users ({len(sp.train_examples)} next-item examples), "
           f"{len(sp.val)} validation, {len(sp.test)} test users; {sp.dropped_users} users under {a.min_len} "
@@ -281,6 +299,8 @@ def run(a):
     summary = {"arch": a.arch, "attention": scorer.attention,
                "rbf_head_bound": scorer.score.head_bound if scorer.attention == "rbf" else None,
                "fgsm_eps": a.fgsm_eps, "seed": a.seed, "epochs": a.epochs, "version": version,
+               "data": os.path.abspath(a.data), "item_attributes": a.items and os.path.abspath(a.items),
+               "columns": a.columns, "hashed_ids": {k: len(n) for k, n in data.hashed_ids.items()},
                "interactions": data.interactions, "bad_rows": data.bad_rows, "items": n_items,
                "train_users": len(sp.train_users), "train_examples": len(sp.train_examples),
                "val_users": len(sp.val), "test_users": len(sp.test), "dropped_users": sp.dropped_users,

@@ -86,7 +86,7 @@ class Layer(nn.Module):
 
 def add_arguments(ap):
     ap.add_argument("--run", required=True, help="a `nann_trainer train` output directory (its corpus gives e_v)")
-    ap.add_argument("--data", default=DEFAULT_MOVIELENS)
+    ap.add_argument("--data", help="the interaction log the run was trained on (default: the one its train.json names)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--width", type=int, default=16)
@@ -113,7 +113,8 @@ def run(a):
         meta = json.load(f)
     dim, real = meta["dim"], meta["real_items"]
     emb = np.fromfile(os.path.join(a.run, "corpus", "items.f32"), dtype="<f4", count=real * dim).reshape(real, dim)
-    data = read_interactions(a.data)
+    data = read_interactions(a.data or run.get("data", DEFAULT_MOVIELENS), run.get("item_attributes"),
+                             columns=run.get("columns"))
     sp = split(data, 20, 0.1, 0.1, 10, run["seed"])
     n_items = len(data.item_ids)
     assert n_items == real, "the run's corpus and the data disagree on the catalog"

@@ -1,6 +1,7 @@
 package dev.nann.cli;
 
 import dev.nann.client.NannClient;
+import dev.nann.client.NannIds;
 import dev.nann.jobs.KafkaClientProperties;
 import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
@@ -24,8 +25,12 @@ import picocli.CommandLine.Option;
 @Command(name = "request", mixinStandardHelpOptions = true,
     description = "Sends one retrieval request to a running serving job (by default the one `./nann demo` started) and prints its answer.")
 public final class RequestCommand implements Callable<Integer> {
-  @Option(names = "--user", required = true, description = "user id")
-  long user;
+  @Option(names = "--user", required = true, description = "user id: an integer, or the text a log named the user by "
+      + "(hashed as the trainer and NannIds.of do)")
+  String user;
+
+  @Option(names = "--id-names", description = "a trained run's id-names.tsv: print the text behind each hashed item id")
+  Path idNames;
 
   @Option(names = "--k", description = "items to return (default: ${DEFAULT-VALUE})")
   int k = 50;
@@ -83,7 +88,8 @@ public final class RequestCommand implements Callable<Integer> {
     String requests = job != null ? job.get(ServingOptions.TOPIC_REQUESTS) : prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
     String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
     Map<String, String> clientProperties = clientProperties(job);
-    DemoCatalog catalog = Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16) : null;
+    Map<Long, String> names = idNames != null ? itemNames(idNames)
+        : Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16).titles() : Map.of();
     // the client looks the responses topic up when made: within the wait asked for, not Kafka's minute
     clientProperties.putIfAbsent("default.api.timeout.ms", Long.toString(timeoutSeconds * 1000L));
     NannClient made;
@@ -95,11 +101,11 @@ public final class RequestCommand implements Callable<Integer> {
       return 1;
     }
     try (NannClient client = made) {
-      RetrievalRequest r = NannClient.request(user, k);
+      RetrievalRequest r = NannClient.request(NannIds.of(user), k);
       r.setMode(mode);
       r.setBudget(budget);
       try {
-        print(client.retrieve(r, Duration.ofSeconds(timeoutSeconds)).get(), catalog);
+        print(client.retrieve(r, Duration.ofSeconds(timeoutSeconds)).get(), names);
         return 0;
       } catch (ExecutionException e) {
         if (e.getCause() instanceof TimeoutException) {
@@ -130,7 +136,19 @@ public final class RequestCommand implements Callable<Integer> {
     return m;
   }
 
-  private void print(RetrievalResponse r, DemoCatalog catalog) {
+  /** The item lines of a trainer's id-names.tsv ({@code item<TAB>id<TAB>text}). */
+  static Map<Long, String> itemNames(Path file) throws java.io.IOException {
+    Map<Long, String> m = new java.util.HashMap<>();
+    for (String line : Files.readAllLines(file)) {
+      String[] f = line.split("\t", 3);
+      if (f.length == 3 && f[0].equals("item")) {
+        m.put(Long.parseLong(f[1]), f[2]);
+      }
+    }
+    return m;
+  }
+
+  private void print(RetrievalResponse r, Map<Long, String> names) {
     if (json) {
       System.out.println(r);
       return;
@@ -141,7 +159,7 @@ public final class RequestCommand implements Callable<Integer> {
     for (int i = 0; i < r.getItems().size(); i++) {
       long item = r.getItems().get(i);
       System.out.printf(Locale.ROOT, "%4d  %8d  %9.4f  %s%n", i + 1, item, r.getScores().get(i),
-          catalog == null ? "" : catalog.title(item));
+          names.getOrDefault(item, ""));
     }
   }
 }

@@ -48,6 +48,17 @@ class RequestCommandTest {
   }
 
   @Test
+  void aTextUserIsHashedAndHashedItemsAreNamedFromTheTrainersFile(@TempDir Path dir) throws Exception {
+    Path names = dir.resolve("id-names.tsv");
+    long sku = dev.nann.client.NannIds.of("SKU 7\tblue");
+    Files.writeString(names, "user\t" + dev.nann.client.NannIds.of("u-1") + "\tu-1\nitem\t" + sku + "\tSKU 7\tblue\n");
+    assertEquals(Map.of(sku, "SKU 7\tblue"), RequestCommand.itemNames(names), "items only, text kept whole");
+    RequestCommand c = new RequestCommand();
+    new CommandLine(c).parseArgs("--user", "u-1", "--id-names", names.toString());
+    assertEquals("u-1", c.user);
+  }
+
+  @Test
   void aBrokerThatDoesNotAnswerIsOneLineWithinTheTimeout() throws Exception {
     int port;
     try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
