@@ -56,6 +56,8 @@ final class ModelCatalog implements AutoCloseable {
   private final Map<String, SharedRegistry<String, LoadedModel>.Lease> leases = new HashMap<>();   // guarded by this
   private boolean closed;   // guarded by this
   private final String defaultVersion;
+  /** The models checkpointed before a restart, admitted newest first until one is accepted; null: no restart. */
+  private volatile CompletableFuture<Void> restoring;
 
   /**
    * Loads and warms the configured default model before the first request.
@@ -124,6 +126,29 @@ final class ModelCatalog implements AutoCloseable {
   }
 
   /**
+   * After a restart, the models the job served before it (the checkpointed descriptors, newest
+   * first): each is admitted in turn until one is accepted, so a model refused before the restart
+   * does not hand the job back to the configured default (possibly much older, or of another item
+   * dimension than the index) but to the model that served before it. Until then tasks wait for it
+   * (up to their deadline, at most {@value #MODEL_WAIT_MS} ms) instead of being answered by the
+   * default. The first call counts; later ones (every subtask restores) return the same future.
+   */
+  synchronized CompletableFuture<Void> restore(List<ModelDescriptor> newestFirst) {
+    if (restoring == null) {
+      CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+      for (ModelDescriptor d : newestFirst) {
+        chain = chain.thenCompose(done -> anyAccepted(newestFirst) ? CompletableFuture.completedFuture(null) : prefetch(d));
+      }
+      restoring = chain.exceptionally(e -> null);
+    }
+    return restoring;
+  }
+
+  private boolean anyAccepted(List<ModelDescriptor> ds) {
+    return ds.stream().anyMatch(d -> accepted(d.getVersion()) != null);
+  }
+
+  /**
    * A lease on the model that answers a task on {@code index}: the stamped version when it is
    * accepted and fits, else the newest accepted model that fits. A stamped version this engine has
    * not seen (a restored job) starts loading; the task waits for it (until {@code deadlineMillis},
@@ -166,6 +191,10 @@ final class ModelCatalog implements AutoCloseable {
   }
 
   private String choose(ModelDescriptor stamped, LoadedIndex index, long deadlineMillis) {
+    CompletableFuture<Void> restore = restoring;
+    if (restore != null && !restore.isDone()) {
+      awaitQuietly(restore, deadlineMillis);
+    }
     if (stamped != null) {
       String v = stamped.getVersion();
       AcceptedModel a = accepted(v);

@@ -202,6 +202,14 @@ public final class RetrievalEngine implements AutoCloseable {
   }
 
   /**
+   * After a restart: the newest of the models served before it (newest first, as checkpointed) that
+   * is accepted serves again; requests wait for it, not for the configured default. See {@link ModelCatalog#restore}.
+   */
+  public CompletableFuture<Void> restoreModels(List<ModelDescriptor> newestFirst) {
+    return models.restore(newestFirst);
+  }
+
+  /**
    * A sharded index version's manifest arrived: its shards are mapped for behaviour lookups in the
    * background, before requests are stamped with it.
    */

@@ -70,6 +70,29 @@ class ModelCatalogTest {
     }
   }
 
+  @Test
+  void aRestoredCatalogServesTheNewestModelItAcceptsAndMakesTasksWaitForIt() throws Exception {
+    LoadedIndex d16 = loaded(1, TestData.corpus(200, 16, 1));
+    Path def = TestData.model("attention", 16);
+    EngineConfig cfg = TestData.engineConfig(def, 1, dir);
+    ModelDescriptor m2 = copy("dnn", 16, "m-2");
+    ModelDescriptor m3 = copy("two-sided", 16, "m-3");
+    m3.setSha256("00".repeat(32));   // refused, as it was before the restart
+    java.util.concurrent.ExecutorService loader = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (ModelCatalog catalog = new ModelCatalog(cfg, ModelSpec.read(def), loader, () -> d16)) {
+      var restored = catalog.restore(java.util.List.of(m3, m2));
+      // asked at once: the task waits for the restore instead of taking the configured default
+      try (var lease = catalog.lease(m3, d16, 0)) {
+        assertEquals("m-2", lease.value().version(), "the model that served before m-3 was refused");
+      }
+      assertTrue(restored.isDone());
+      assertEquals(restored, catalog.restore(java.util.List.of(m2)), "every subtask restores; the first call counts");
+      assertTrue(catalog.refusal("m-3").contains("SHA-256"));
+    } finally {
+      loader.shutdownNow();
+    }
+  }
+
   private static LoadedIndex loaded(long version, Corpus c) {
     HnswIndex index = TestData.index(c, 16);
     return new LoadedIndex(version, index, ItemIdLookup.of(index), 0L);

@@ -71,6 +71,13 @@ public final class UserStateFunction
   /** A sharded index: the version that becomes current once its activation delay has passed. */
   private static final String INDEX_NEXT = "index-next";
   private static final String MODEL = "model";
+  /**
+   * The models current before {@link #MODEL}, newest first as "model-1", "model-2", ...: the engine
+   * accepts or refuses a model on its own, after it became current here, so after a restart it
+   * retries them in turn (a refused newest one must not hand serving back to the configured default).
+   */
+  private static final String MODEL_BEFORE = "model-";
+  static final int MODELS_REMEMBERED = 3;
 
   private final EngineConfig engineConfig;
   private final int maxSequence;
@@ -127,20 +134,34 @@ public final class UserStateFunction
     }
   }
 
-  /** After a restart the engine's fresh set is empty: refill it once from checkpointed broadcast state. */
-  private void syncEngine(Iterable<Map.Entry<Long, byte[]>> changes) throws java.io.IOException {
+  /**
+   * After a restart the engine's fresh set is empty and it knows no model descriptor: refill the set
+   * once from checkpointed broadcast state, and have it admit the models served before, newest first.
+   */
+  private void syncEngine(ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
+                          Iterable<Map.Entry<Long, byte[]>> changes) throws Exception {
     engineSynced = true;
     for (Map.Entry<Long, byte[]> e : changes) {
       engine.applyChange(ChangeBytes.decode(e.getValue()));
+    }
+    List<ModelDescriptor> served = new ArrayList<>();
+    for (int i = 0; i <= MODELS_REMEMBERED; i++) {
+      DescriptorUpdate d = descriptors.get(i == 0 ? MODEL : MODEL_BEFORE + i);
+      if (d != null) {
+        served.add(d.getModel());
+      }
+    }
+    if (!served.isEmpty()) {
+      engine.restoreModels(served);
     }
   }
 
   @Override
   public void processElement(ServingInput in, ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
-    if (!engineSynced) {
-      syncEngine(ctx.getBroadcastState(CHANGES).immutableEntries());
-    }
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
+    if (!engineSynced) {
+      syncEngine(descriptors, ctx.getBroadcastState(CHANGES).immutableEntries());
+    }
     stateInMicros = RequestProtocol.nowMicros();
     if (in.getEvent() != null) {
       onEvent(in, in.getEvent(), descriptors, out);
@@ -260,7 +281,7 @@ public final class UserStateFunction
     BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
     BroadcastState<Long, byte[]> changes = ctx.getBroadcastState(CHANGES);
     if (!engineSynced) {
-      syncEngine(changes.immutableEntries());
+      syncEngine(state, changes.immutableEntries());
     }
     if (u.getItem() != null) {
       if (engine.applyChange(u.getItem())) {
@@ -336,6 +357,12 @@ public final class UserStateFunction
       if (refusal != null) {
         refuse(refusal);
         return;
+      }
+      for (int i = MODELS_REMEMBERED; i >= 1; i--) {
+        DescriptorUpdate before = state.get(i == 1 ? MODEL : MODEL_BEFORE + (i - 1));
+        if (before != null) {
+          state.put(MODEL_BEFORE + i, before);
+        }
       }
       state.put(MODEL, new DescriptorUpdate(null, d, null, null));
       engine.prefetch(d);

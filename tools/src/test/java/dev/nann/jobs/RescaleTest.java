@@ -104,6 +104,46 @@ class RescaleTest {
     }
   }
 
+  @Test
+  void aRestartServesTheModelThatServedBeforeItNotTheConfiguredDefault() throws Exception {
+    Path checkpoints = dir.resolve("chk-models");
+    ServingConfig cfg = fx.config("rm", checkpoints, Map.of("parallelism", "1"));
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = ServingFixture.startJob(cfg, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      fx.askUntil(cfg, responses, "probe-", r -> r.getStatus() == ResponseStatus.OK);
+      fx.publishModel(cfg, "dnn", 16, "m-2", false);
+      fx.askUntil(cfg, responses, "m2-", r -> "m-2".equals(r.getModelVersion()));
+      // m-3's model.json names its version (the job makes it current) but its score network is corrupt:
+      // the engine refuses it and m-2 keeps serving
+      fx.publishModel(cfg, "two-sided", 16, "m-3", true);
+      long before = ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints));
+      awaitCheckpointAfter(checkpoints, before);
+      Thread.sleep(3000);   // m-3 refused by now (a fixture model loads in well under a second)
+      assertEquals("m-2", fx.askUntil(cfg, responses, "m3-", r -> true).getModelVersion(), "m-3 refused");
+      awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
+      job.cancel().get();
+
+      // restarted from the checkpoint: it remembers m-3 as current, which the new engine refuses again;
+      // m-2 must answer, from the first request on, not the configured default model
+      send(cfg, "after-", 0, BACKLOG);
+      job = ServingFixture.startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
+      ServingFixture.pollUntil(responses, got, l -> answered(l, "after-") >= BACKLOG, Duration.ofMinutes(3));
+      Map<String, RetrievalResponse> byId = ServingFixture.answers(got, "after-", new HashMap<>());
+      assertEquals(BACKLOG, byId.size());
+      for (RetrievalResponse r : byId.values()) {
+        assertEquals(ResponseStatus.OK, r.getStatus(), r.getRequestId() + ": " + r.getDetail());
+        assertEquals("m-2", r.getModelVersion(), r.getRequestId() + " answered by another model after the restart");
+      }
+    } finally {
+      if (!job.getJobStatus().get().isGloballyTerminalState()) {
+        job.cancel().get();
+      }
+    }
+  }
+
   private static void send(ServingConfig cfg, String prefix, int from, int n) {
     for (int i = from; i < from + n; i++) {
       fx.sendRequest(cfg, ServingFixture.request(prefix + i, i % USERS, 10));

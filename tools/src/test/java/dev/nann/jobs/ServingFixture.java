@@ -9,7 +9,9 @@ import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -91,6 +94,30 @@ final class ServingFixture implements AutoCloseable {
 
   void publishIndex(ServingConfig cfg, IndexDescriptor d) {
     send(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), "index", descriptors.encode(d));
+    producer.flush();
+  }
+
+  /** Copies a fixture model under a new version (optionally corrupting score.onnx) and publishes its descriptor. */
+  void publishModel(ServingConfig cfg, String arch, int d, String version, boolean corrupt)
+      throws IOException {
+    Path src = ServingFixture.MODEL.resolveSibling(arch + "-d" + d);
+    Path dst = root.resolve("models").resolve(version);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(src)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dst.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    Path json = dst.resolve("model.json");
+    Files.writeString(json, Files.readString(json).replaceFirst("\"version\": \"[^\"]*\"", "\"version\": \"" + version + "\""));
+    if (corrupt) {
+      byte[] b = Files.readAllBytes(dst.resolve("score.onnx"));
+      b[b.length / 2] ^= 0x33;
+      Files.write(dst.resolve("score.onnx"), b);
+    }
+    send(cfg.get(ServingOptions.TOPIC_MODEL_UPDATES), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
+        dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
+            .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
     producer.flush();
   }
 

@@ -400,13 +400,13 @@ class ServingJobTest {
       awaitServing(cfg, responses, job);
       load.start();
       pollResponses(responses, got, firstSeen, () -> got.size() > 200);
-      publishModel(cfg, "dnn", 16, "m-2", false);
+      fx.publishModel(cfg, "dnn", 16, "m-2", false);
       pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-2"));
-      publishModel(cfg, "attention", 16, "m-3", true);    // corrupt score.onnx: refused by its checksum
-      publishModel(cfg, "attention", 64, "m-4", false);   // dim 64 against a d16 index: refused
-      publishModel(cfg, "two-sided", 16, "m-1", false);   // older than m-2: ignored
+      fx.publishModel(cfg, "attention", 16, "m-3", true);    // corrupt score.onnx: refused by its checksum
+      fx.publishModel(cfg, "attention", 64, "m-4", false);   // dim 64 against a d16 index: refused
+      fx.publishModel(cfg, "two-sided", 16, "m-1", false);   // older than m-2: ignored
       pollResponses(responses, got, firstSeen, () -> gauge("nann.refusedModels") >= 2);
-      publishModel(cfg, "two-sided", 16, "m-5", false);
+      fx.publishModel(cfg, "two-sided", 16, "m-5", false);
       pollResponses(responses, got, firstSeen, () -> firstSeen.containsKey("m-5"));
       long settle = System.currentTimeMillis() + 2000;
       pollResponses(responses, got, firstSeen, () -> System.currentTimeMillis() > settle);
@@ -450,30 +450,6 @@ class ServingJobTest {
         firstSeen.putIfAbsent(RESPONSES.decode(r.value()).getModelVersion(), System.currentTimeMillis());
       }
     }
-  }
-
-  /** Copies a fixture model under a new version (optionally corrupting score.onnx) and publishes its descriptor. */
-  private static void publishModel(ServingConfig cfg, String arch, int d, String version, boolean corrupt)
-      throws IOException {
-    Path src = ServingFixture.MODEL.resolveSibling(arch + "-d" + d);
-    Path dst = dir.resolve("models").resolve(version);
-    Files.createDirectories(dst);
-    try (Stream<Path> files = Files.list(src)) {
-      for (Path f : files.toList()) {
-        Files.copy(f, dst.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
-    Path json = dst.resolve("model.json");
-    Files.writeString(json, Files.readString(json).replaceFirst("\"version\": \"[^\"]*\"", "\"version\": \"" + version + "\""));
-    if (corrupt) {
-      byte[] b = Files.readAllBytes(dst.resolve("score.onnx"));
-      b[b.length / 2] ^= 0x33;
-      Files.write(dst.resolve("score.onnx"), b);
-    }
-    fx.send(cfg.get(ServingOptions.TOPIC_MODEL_UPDATES), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
-        dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
-            .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
-    fx.producer.flush();
   }
 
   /** Waits up to a minute for a counter or gauge (the sum over subtasks) to reach {@code at least}. */
