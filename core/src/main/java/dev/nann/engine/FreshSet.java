@@ -56,10 +56,12 @@ final class FreshSet {
   /**
    * Applies one catalog change: it joins the set (an older copy of the item is superseded and the
    * base snapshot's node for it shadowed), or, when the base snapshot already says the same, the item
-   * leaves the set. Older changes than the one kept, and repeats (several subtasks broadcast the
-   * same change), are ignored.
+   * leaves the set. Older changes than the one kept (by {@code updatedAtMillis}, which serving sets
+   * to when the change reached it: arrival order, as index-sync applies them), and repeats (several
+   * subtasks broadcast the same change), are ignored.
    *
-   * @return false when the set is full and the change must wait for the next snapshot
+   * @return false when the set is full and the change must wait for the next snapshot (the item's
+   *     older change, if the set holds one, leaves it: the base snapshot's copy serves meanwhile)
    * @throws IllegalArgumentException for an upsert whose embedding is not of the set's dimension (the
    *     live index's): no model serving that index could score it
    */
@@ -77,19 +79,25 @@ final class FreshSet {
     }
     if (v.base != null && heldBy(v.base, item)) {
       if (prev != null) {
-        setBit(v.superseded, prev);
-        latest.remove(id);
-        if (!v.deleted[prev]) {
-          view = v.withCounts(v.count, v.liveUpserts - 1);
-        }
-      }
-      int node = v.base.ids().nodeOf(id);
-      if (node >= 0) {
-        clearBit(v.shadowed, node);
+        drop(v, prev, id);
       }
       return true;
     }
-    if (v.count >= (item.getDeleted() ? 2L * maxEntries : maxEntries)) {
+    int cap = item.getDeleted() ? 2 * maxEntries : maxEntries;
+    if (v.count >= cap && latest.size() < v.count) {
+      // superseded copies take room too: compact before refusing (one item updated again and again
+      // must not fill the set for every other item)
+      keepUnheld((i, deleted, emb, offset) -> false, v.base, dim);
+      v = view;
+      prev = latest.get(id);
+    }
+    if (v.count >= cap) {
+      if (prev != null) {
+        // the item changed again: its entry here is obsolete, and kept it would hide the item in
+        // every later snapshot (none holds that embedding any more); the base's copy serves until a
+        // snapshot holds the refused change
+        drop(v, prev, id);
+      }
       return false;
     }
     View w = v.count == v.ids.length ? v.grown() : v;
@@ -118,6 +126,24 @@ final class FreshSet {
     }
     latest.put(id, e);
     return true;
+  }
+
+  /** Takes entry {@code e} of item {@code id} out: superseded, and the base's node for the item serves again. */
+  private void drop(View v, int e, long id) {
+    setBit(v.superseded, e);
+    latest.remove(id);
+    if (!v.deleted[e]) {
+      view = v.withCounts(v.count, v.liveUpserts - 1);
+    }
+    int node = v.base == null ? -1 : v.base.ids().nodeOf(id);
+    if (node >= 0) {
+      clearBit(v.shadowed, node);
+    }
+  }
+
+  /** Whether the set holds a change of {@code itemId} (one no live snapshot holds yet). */
+  synchronized boolean holds(long itemId) {
+    return latest.containsKey(itemId);
   }
 
   /**

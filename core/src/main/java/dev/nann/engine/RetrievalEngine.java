@@ -201,10 +201,7 @@ public final class RetrievalEngine implements AutoCloseable {
     return models.prefetch(d);
   }
 
-  /**
-   * After a restart: the newest of the models served before it (newest first, as checkpointed) that
-   * is accepted serves again; requests wait for it, not for the configured default. See {@link ModelCatalog#restore}.
-   */
+  /** After a restart: the models served before it, newest first; see {@link ModelCatalog#restore}. */
   public CompletableFuture<Void> restoreModels(List<ModelDescriptor> newestFirst) {
     return models.restore(newestFirst);
   }
@@ -263,6 +260,11 @@ public final class RetrievalEngine implements AutoCloseable {
       freshRefused.incrementAndGet();
     }
     return applied;
+  }
+
+  /** Whether the fresh set holds a change of this item (no live snapshot holds it yet). */
+  public boolean holdsFreshChange(long itemId) {
+    return fresh.holds(itemId);
   }
 
   /** Catalog changes refused since start: the fresh set was full, or the embedding of another dimension. */

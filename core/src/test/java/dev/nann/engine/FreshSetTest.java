@@ -153,6 +153,47 @@ class FreshSetTest {
   }
 
   @Test
+  void oneItemChangedAgainAndAgainDoesNotFillTheSet() {
+    FreshSet set = new FreshSet(DIM, 100);
+    float[] v = new float[DIM];
+    for (int round = 1; round <= 500; round++) {
+      v[0] = round;
+      assertTrue(set.apply(upsert(7, v, round)), "round " + round + ": one item's older copies take no room");
+    }
+    for (long id = 100; id < 199; id++) {
+      assertTrue(set.apply(upsert(id, v, 1)), "other items still join: " + id);
+    }
+    assertFalse(set.apply(upsert(1000, v, 1)), "100 live items: full");
+    assertEquals(100, set.view().liveUpserts());
+  }
+
+  @Test
+  void aChangeRefusedByAFullSetLetsTheItemsOlderCopyGoSoTheNextSnapshotServesIt() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    long a = c.itemIds()[10];
+    float[] e1 = new float[DIM];
+    e1[0] = 1;
+    float[] e2 = new float[DIM];
+    e2[0] = 2;
+    FreshSet set = new FreshSet(DIM, 3);
+    set.rebase(loaded(1, c.embeddings(), DIM, c.itemIds()));
+    assertTrue(set.apply(upsert(a, e1, 1)));
+    assertTrue(set.view().shadows(set.view().base().ids().nodeOf(a)), "the fresh copy hides the snapshot's");
+    assertTrue(set.apply(upsert(900_001, e1, 1)));
+    assertTrue(set.apply(upsert(900_002, e1, 1)));
+    assertFalse(set.apply(upsert(a, e2, 2)), "full: e2 waits for a snapshot");
+    assertFalse(set.holds(a), "e1 is obsolete: it left the set");
+    assertFalse(set.view().shadows(set.view().base().ids().nodeOf(a)), "the snapshot's copy serves meanwhile");
+    // the next snapshot holds e2; no stale e1 hides it
+    float[] emb2 = c.embeddings().clone();
+    System.arraycopy(e2, 0, emb2, 10 * DIM, DIM);
+    set.rebase(loaded(2, emb2, DIM, c.itemIds()));
+    FreshSet.View view = set.view();
+    assertFalse(view.shadows(view.base().ids().nodeOf(a)));
+    assertEquals(2, view.liveUpserts(), "the two new items stay, a's change is the snapshot's");
+  }
+
+  @Test
   void aBaseOfAnotherDimensionTakesTheDeletesButNotTheUpserts() {
     Corpus c16 = TestData.corpus(300, DIM, 3);
     Corpus c64 = TestData.corpus(300, 64, 4);

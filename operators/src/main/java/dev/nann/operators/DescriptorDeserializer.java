@@ -25,6 +25,8 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
   private transient AvroCodec<IndexDescriptor> indexes;
   private transient AvroCodec<ModelDescriptor> models;
   private transient AvroCodec<dev.nann.schemas.ItemEmbedding> items;
+  /** When the last catalog change was read here (never moving back with the clock). */
+  private transient long lastChangeMillis;
 
   /**
    * @param itemTopic item-embeddings, whose changes feed the fresh set
@@ -72,9 +74,11 @@ public final class DescriptorDeserializer implements KafkaRecordDeserializationS
         RecordLimit.check(record, maxRecordBytes, "serving.max-record-bytes");
         dev.nann.schemas.ItemEmbedding item = items.decode(record.value());
         CatalogDeserializer.validate(item, dim, maxAbsValue);
-        if (item.getUpdatedAtMillis() <= 0) {
-          item.setUpdatedAtMillis(record.timestamp() > 0 ? record.timestamp() : System.currentTimeMillis());
-        }
+        // an item's changes are ordered by when they reached serving, as index-sync orders them by arrival:
+        // a producer's clock (a year ahead, or seconds taken for milliseconds) must not pin an upsert
+        // against the delete after it, nor put a delete behind the upsert before it
+        lastChangeMillis = Math.max(lastChangeMillis, System.currentTimeMillis());
+        item.setUpdatedAtMillis(lastChangeMillis);
         u.setItem(item);
       } else {
         throw new IllegalArgumentException("record from unexpected topic " + record.topic());

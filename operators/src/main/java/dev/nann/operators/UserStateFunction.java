@@ -64,9 +64,6 @@ public final class UserStateFunction
       new MapStateDescriptor<>("catalog-changes-bin", Types.LONG,
           org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
 
-  /** Changes older than a new snapshot's build time by this much are dropped from broadcast state. */
-  static final long CHANGE_RETENTION_MS = 60_000;
-
   private static final String INDEX = "index";
   /** A sharded index: the version that becomes current once its activation delay has passed. */
   private static final String INDEX_NEXT = "index-next";
@@ -284,9 +281,15 @@ public final class UserStateFunction
       syncEngine(state, changes.immutableEntries());
     }
     if (u.getItem() != null) {
+      long id = u.getItem().getItemId();
       if (engine.applyChange(u.getItem())) {
-        changes.put(u.getItem().getItemId(), ChangeBytes.encode(u.getItem()));
-      } else if (freshRefused++ % 1000 == 0) {
+        changes.put(id, ChangeBytes.encode(u.getItem()));
+        return;
+      }
+      if (!engine.holdsFreshChange(id)) {
+        changes.remove(id);   // a full set lets the item's older change go too: a restart must not bring it back
+      }
+      if (freshRefused++ % 1000 == 0) {
         // the engine logs a change of another dimension itself; otherwise the set is full
         LOG.warn("a catalog change was refused ({} here so far): the fresh set is full ({} changes, fresh.max-items) "
             + "or the change is of another dimension than the live index; it waits for the next snapshot. A full "
@@ -334,14 +337,16 @@ public final class UserStateFunction
         state.put(INDEX, new DescriptorUpdate(d, null, null, null));
         engine.prefetch(d);
       }
-      // bound the checkpointed change log; the engine drops changes exactly once a snapshot holds them
-      java.util.List<Long> old = new java.util.ArrayList<>();
+      // bound the checkpointed change log: a change leaves it once the fresh set let it go (a live
+      // snapshot holds it), never by its age (a snapshot built slowly, or by an index-sync behind on
+      // the topic, may miss changes older than itself)
+      java.util.List<Long> held = new java.util.ArrayList<>();
       for (Map.Entry<Long, byte[]> e : changes.entries()) {
-        if (ChangeBytes.updatedAtMillis(e.getValue()) < d.getCreatedAtMillis() - CHANGE_RETENTION_MS) {
-          old.add(e.getKey());
+        if (!engine.holdsFreshChange(e.getKey())) {
+          held.add(e.getKey());
         }
       }
-      for (Long id : old) {
+      for (Long id : held) {
         changes.remove(id);
       }
     }
@@ -429,10 +434,6 @@ public final class UserStateFunction
       byte[] record = CODEC.encode(item);
       return java.nio.ByteBuffer.allocate(Long.BYTES + record.length).putLong(item.getUpdatedAtMillis()).put(record)
           .array();
-    }
-
-    static long updatedAtMillis(byte[] bytes) {
-      return java.nio.ByteBuffer.wrap(bytes).getLong(0);
     }
 
     static dev.nann.schemas.ItemEmbedding decode(byte[] bytes) throws java.io.IOException {

@@ -144,6 +144,39 @@ class RescaleTest {
     }
   }
 
+  @Test
+  void aCatalogChangeNoSnapshotHoldsOutlivesARestart() throws Exception {
+    Path checkpoints = dir.resolve("chk-fresh");
+    ServingConfig cfg = fx.config("rf", checkpoints, Map.of("parallelism", "1"));
+    fx.publishIndex(cfg);
+    fx.sendHistories(cfg, USERS);
+    JobClient job = ServingFixture.startJob(cfg, null);
+    long fresh = 900_001L;
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
+      long top = fx.askUntil(cfg, responses, "probe-", r -> r.getStatus() == ResponseStatus.OK).getItems().get(0);
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(fx.embedding(top)).build());
+      fx.askUntil(cfg, responses, "fresh-", r -> r.getItems().contains(fresh));
+      // a snapshot finished two minutes after the change without it (a long build, or an index-sync
+      // behind on the topic): the change must stay in the job's state, not only in the engine
+      dev.nann.schemas.IndexDescriptor v2 = new dev.nann.indexsync.SnapshotPublisher(dir.resolve("rf-v2"), 16, 40, 1)
+          .publish(2, fx.corpus.embeddings(), ServingFixture.DIM, fx.corpus.itemIds(), 1, n -> { });
+      v2.setCreatedAtMillis(System.currentTimeMillis() + 120_000);
+      fx.publishIndex(cfg, v2);
+      fx.askUntil(cfg, responses, "v2-", r -> r.getIndexVersion() == 2 && r.getItems().contains(fresh));
+      awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
+      job.cancel().get();
+
+      job = ServingFixture.startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      RetrievalResponse after = fx.askUntil(cfg, responses, "after-", r -> r.getStatus() == ResponseStatus.OK);
+      assertEquals(2, after.getIndexVersion());
+      assertTrue(after.getItems().contains(fresh), "the change was lost in the restart: " + after.getItems());
+    } finally {
+      if (!job.getJobStatus().get().isGloballyTerminalState()) {
+        job.cancel().get();
+      }
+    }
+  }
+
   private static void send(ServingConfig cfg, String prefix, int from, int n) {
     for (int i = from; i < from + n; i++) {
       fx.sendRequest(cfg, ServingFixture.request(prefix + i, i % USERS, 10));

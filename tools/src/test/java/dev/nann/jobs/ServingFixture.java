@@ -42,6 +42,7 @@ final class ServingFixture implements AutoCloseable {
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
   private final AvroCodec<UserEvent> events = AvroCodec.of(UserEvent.class);
   private final AvroCodec<IndexDescriptor> descriptors = AvroCodec.of(IndexDescriptor.class);
+  private final AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
 
   ServingFixture(Path dir) throws Exception {
     root = dir;
@@ -118,6 +119,26 @@ final class ServingFixture implements AutoCloseable {
     send(cfg.get(ServingOptions.TOPIC_MODEL_UPDATES), "model", AvroCodec.of(dev.nann.schemas.ModelDescriptor.class).encode(
         dev.nann.schemas.ModelDescriptor.newBuilder().setVersion(version).setUri(dst.toAbsolutePath().toString())
             .setSha256(dev.nann.scorer.ModelSpec.sha256(json)).setItemDim(d).build()));
+    producer.flush();
+  }
+
+  /** The embedding of a catalog item of the fixture's corpus. */
+  List<Float> embedding(long itemId) {
+    for (int i = 0; i < corpus.itemIds().length; i++) {
+      if (corpus.itemIds()[i] == itemId) {
+        List<Float> v = new ArrayList<>();
+        for (int j = 0; j < DIM; j++) {
+          v.add(corpus.embeddings()[i * DIM + j]);
+        }
+        return v;
+      }
+    }
+    throw new IllegalArgumentException("no item " + itemId);
+  }
+
+  /** Sends a catalog change to the job's item-embeddings topic. */
+  void sendItem(ServingConfig cfg, dev.nann.schemas.ItemEmbedding item) {
+    send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(item.getItemId()), items.encode(item));
     producer.flush();
   }
 

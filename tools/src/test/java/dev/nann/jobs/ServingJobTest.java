@@ -546,43 +546,35 @@ class ServingJobTest {
     fx.sendHistories(cfg, 20);
     fx.publishIndex(cfg);
     JobClient job = startJob(cfg, null);
-    AvroCodec<dev.nann.schemas.ItemEmbedding> items = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
     try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(cfg.get(ServingOptions.TOPIC_RESPONSES))) {
       awaitServing(cfg, responses, job);
       RetrievalResponse before = askUntil(cfg, responses, "before-", r -> r.getStatus() == ResponseStatus.OK);
       long top = before.getItems().get(0);
-      int row = -1;
-      for (int i = 0; i < fx.corpus.itemIds().length; i++) {
-        if (fx.corpus.itemIds()[i] == top) {
-          row = i;
-        }
-      }
       // a new item with the top item's embedding: as good as the best, but in no snapshot yet
-      List<Float> v = new java.util.ArrayList<>();
-      for (int j = 0; j < ServingFixture.DIM; j++) {
-        v.add(fx.corpus.embeddings()[row * ServingFixture.DIM + j]);
-      }
+      List<Float> v = fx.embedding(top);
       // an upsert whose embedding would overflow the score network (NaN for every request, as the fresh
       // set is scored for every request) is dead-lettered, not served
       List<Float> poisoned = new java.util.ArrayList<>(v);
       poisoned.set(0, 1e30f);
-      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), "900002", items.encode(
-          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(900_002L).setEmbedding(poisoned).build()));
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(900_002L).setEmbedding(poisoned).build());
       long fresh = 900_001L;
-      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(fresh), items.encode(
-          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v).build()));
-      fx.producer.flush();
+      // stamped a year ahead by a producer's clock: serving orders changes by arrival, so the delete
+      // below (stamped now) still takes it out
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setEmbedding(v)
+          .setUpdatedAtMillis(System.currentTimeMillis() + 365L * 24 * 3600 * 1000).build());
       RetrievalResponse withFresh = askUntil(cfg, responses, "fresh-", r -> r.getItems().contains(fresh));
       assertEquals(fx.index.getVersion(), withFresh.getIndexVersion(), "served from the fresh set, not a new snapshot");
 
       // delete the old top item: once an answer lacks it, no later answer has it
-      fx.send(cfg.get(ServingOptions.TOPIC_ITEM_EMBEDDINGS), Long.toString(top), items.encode(
-          dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build()));
-      fx.producer.flush();
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(top).setDeleted(true).build());
       askUntil(cfg, responses, "deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(top));
       Map<String, RetrievalResponse> byId = askMany(cfg, responses, "after-delete-", 30, i -> 1);
       assertTrue(byId.values().stream().noneMatch(r -> r.getItems().contains(top)), "a deleted item came back");
       assertTrue(byId.values().stream().allMatch(r -> r.getItems().contains(fresh)), "the fresh item stays returnable");
+
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setDeleted(true)
+          .setUpdatedAtMillis(System.currentTimeMillis()).build());
+      askUntil(cfg, responses, "fresh-deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(fresh));
     } finally {
       job.cancel().get();
     }
