@@ -4,6 +4,7 @@ import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.codec.ReplyPartitionHeader;
+import dev.nann.schemas.codec.RequestIds;
 import dev.nann.schemas.codec.SentAtHeader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -41,13 +42,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <pre>{@code
  * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
- *   RetrievalResponse r = nann.retrieve(NannClient.request(42L, 200)).get(100, TimeUnit.MILLISECONDS);
+ *   RetrievalResponse r = nann.retrieve(NannClient.request(42L, 200), Duration.ofMillis(100)).join();
  * }
  * }</pre>
  */
 public final class NannClient implements AutoCloseable {
   /** Reads answers on every partition of the responses topic (requests name no reply partition). */
   public static final int ALL_PARTITIONS = -1;
+
+  /** Longest any request's future waits for its answer before it fails with a TimeoutException. */
+  public static final Duration LONGEST_WAIT = Duration.ofMinutes(10);
 
   private final String requestsTopic;
   private final String responsesTopic;
@@ -160,18 +164,24 @@ public final class NannClient implements AutoCloseable {
 
   /**
    * Sends {@code request} (keyed by user, as the serving job expects) and returns its answer's
-   * future. Bound the wait yourself ({@code orTimeout}, {@code get(timeout)}); a future that times
-   * out is forgotten, and a late answer for it is dropped. An answer this client cannot read (one
-   * written in a newer schema than it knows) fails the future at once with the reason.
+   * future. Prefer {@link #retrieve(RetrievalRequest, Duration)}, or bound the wait with {@code
+   * orTimeout}: a future that fails that way is forgotten, and a late answer for it dropped. A
+   * {@code get(timeout)} that gives up leaves the future waiting; every future unanswered after
+   * {@link #LONGEST_WAIT} fails with a TimeoutException, so requests nobody answers (the job
+   * dead-letters one larger than its {@code serving.max-record-bytes}) are not held for ever. An
+   * answer this client cannot read (one written in a newer schema than it knows) fails the future
+   * at once with the reason.
    *
-   * @throws IllegalArgumentException for a request without an id, or one whose id is still pending
+   * @throws IllegalArgumentException for a request whose id the job would refuse (blank, or longer
+   *     than {@link RequestIds#MAX_BYTES} bytes), or one whose id is still pending
    * @throws IllegalStateException when this client's answer reader has stopped on a Kafka error (the
    *     reason is the cause): make a new client
    */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request) {
     String id = request.getRequestId();
-    if (id == null || id.isEmpty()) {
-      throw new IllegalArgumentException("a request needs a requestId (request(...) makes one)");
+    String badId = RequestIds.problem(id);
+    if (badId != null) {
+      throw new IllegalArgumentException(badId + " (request(...) makes one)");
     }
     Throwable stopped = readerFailure;
     if (stopped != null) {
@@ -183,6 +193,7 @@ public final class NannClient implements AutoCloseable {
       throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
     }
     f.whenComplete((r, e) -> pending.remove(id, f));
+    f.orTimeout(LONGEST_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     Throwable stoppedMeanwhile = readerFailure;   // set before the reader fails what is pending: one of us sees the other
     if (stoppedMeanwhile != null) {
       f.completeExceptionally(new IllegalStateException("this client stopped reading answers: " + stoppedMeanwhile,

@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.schemas.codec.RequestIds;
 import dev.nann.engine.RequestProtocol;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.UserEvent;
@@ -22,7 +23,6 @@ import org.apache.kafka.common.header.Header;
  */
 public final class ServingInputDeserializer implements KafkaRecordDeserializationSchema<ServingInput> {
   /** Longest request id answered, in UTF-8 bytes. */
-  public static final int MAX_REQUEST_ID_BYTES = 1024;
 
   private final String requestsTopic;
   private final String eventsTopic;
@@ -60,15 +60,11 @@ public final class ServingInputDeserializer implements KafkaRecordDeserializatio
       in.setHeaders(headers(record));   // within the limit: they go back out on the answer
       if (record.topic().equals(requestsTopic)) {
         RetrievalRequest r = requests.decode(value);
-        if (r.getRequestId() == null || r.getRequestId().isBlank()) {
-          throw new IllegalArgumentException("request has an empty requestId, so it cannot be answered");
-        }
         // the answer carries the id twice (key and value), re-encoded: a long or badly encoded one
         // could make an answer Kafka refuses
-        int idBytes = r.getRequestId().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (idBytes > MAX_REQUEST_ID_BYTES) {
-          throw new IllegalArgumentException("request id of " + idBytes + " bytes is longer than "
-              + MAX_REQUEST_ID_BYTES + " (a UUID takes 36)");
+        String badId = RequestIds.problem(r.getRequestId());
+        if (badId != null) {
+          throw new IllegalArgumentException(badId);
         }
         in.setRequest(r);
       } else if (record.topic().equals(eventsTopic)) {

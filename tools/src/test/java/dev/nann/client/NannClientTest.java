@@ -142,6 +142,13 @@ class NannClientTest {
         long after = System.currentTimeMillis();
         ExecutionException e = assertThrows(ExecutionException.class, lost::get);
         assertTrue(e.getCause() instanceof TimeoutException, e.toString());
+        // ids the job would dead-letter without an answer are refused here, at once
+        for (String badId : List.of("   ", "x".repeat(1025))) {
+          var bad = NannClient.request(1, 20);
+          bad.setRequestId(badId);
+          IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> unserved.retrieve(bad));
+          assertTrue(refused.getMessage().startsWith("request "), refused.getMessage());
+        }
         // the wait went out with the request as its deadline, so a job would not walk for it after that;
         // a deadline the caller set stays as it is
         var ownDeadline = NannClient.request(1, 20);
