@@ -43,32 +43,76 @@ final class BehaviourLookup {
     this.loader = loader;
   }
 
-  /** Whether version {@code manifest} holds a catalog change (for dropping it from the fresh set). */
+  /**
+   * Whether version {@code manifest} holds a catalog change (for dropping it from the fresh set); a
+   * shard file changed on disk since it was verified holds none (the change stays fresh).
+   */
   FreshSet.Holder holder(IndexDescriptor manifest) {
     Table t = table(manifest);
     float[] stored = new float[t.dim];
     return (id, deleted, emb, offset) -> {
-      ShardItems s = t.shards[ShardAssignment.shardOf(id, t.shards.length)];
-      int node = s.ids.nodeOf(id);
-      if (deleted) {
-        return node < 0;
-      }
-      if (node < 0) {
+      try {
+        return holds(t, stored, id, deleted, emb, offset);
+      } catch (InternalError fault) {
+        unmapped(t, fault);
         return false;
       }
-      s.mapped.embeddings().copyRow(node, stored, 0);
-      for (int j = 0; j < t.dim; j++) {
-        if (stored[j] != emb[offset + j]) {
-          return false;
-        }
-      }
-      return true;
     };
   }
 
-  /** The behaviour of {@code sequence} in the index version {@code manifest} names. */
+  private static boolean holds(Table t, float[] stored, long id, boolean deleted, float[] emb, int offset) {
+    ShardItems s = t.shards[ShardAssignment.shardOf(id, t.shards.length)];
+    int node = s.ids.nodeOf(id);
+    if (deleted) {
+      return node < 0;
+    }
+    if (node < 0) {
+      return false;
+    }
+    s.mapped.embeddings().copyRow(node, stored, 0);
+    for (int j = 0; j < t.dim; j++) {
+      if (stored[j] != emb[offset + j]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The behaviour of {@code sequence} in the index version {@code manifest} names.
+   *
+   * @throws SnapshotException when the version is refused, or one of its shard files was cut short
+   *     or replaced on disk after it was verified (then the version is refused from now on)
+   */
   UserFeatures features(IndexDescriptor manifest, List<Long> sequence) {
-    return table(manifest).features(sequence);
+    Table t = table(manifest);
+    try {
+      return t.features(sequence);
+    } catch (InternalError fault) {   // how the JVM reports a read past the end of a mapped file that shrank
+      throw new SnapshotException(unmapped(t, fault));
+    }
+  }
+
+  /** A version whose mapped shard file faulted: refused, and its mappings let go. */
+  private synchronized String unmapped(Table t, InternalError fault) {
+    String reason = "index version " + t.version + " refused: a shard file changed on disk after it was verified "
+        + "(cut short or written over in place; publish snapshots as new files): " + fault.getMessage();
+    if (refused.putIfAbsent(t.version, reason) == null) {
+      LOG.error(reason);
+    }
+    tables.remove(t.version, t);
+    java.util.Set<String> used = new java.util.HashSet<>();
+    for (Table kept : tables.values()) {
+      for (ShardItems s : kept.shards) {
+        used.add(s.key);
+      }
+    }
+    for (ShardItems s : t.shards) {
+      if (!used.contains(s.key)) {
+        files.remove(s.key, s);
+      }
+    }
+    return reason;
   }
 
   /** Maps a version about to become current in the background. */

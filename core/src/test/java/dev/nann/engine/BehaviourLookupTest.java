@@ -1,0 +1,50 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nann.TestData;
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndex;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.graph.SnapshotException;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The sharded behaviour lookup reads mapped shard files: one cut short after it was verified refuses its version. */
+class BehaviourLookupTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void aShardFileCutShortAfterItWasVerifiedRefusesItsVersionInsteadOfFailingTheTask() throws Exception {
+    Corpus c = TestData.corpus(20_000, 16, 5);
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds());
+    Path file = dir.resolve("index-v000000000001-s0000.nann");
+    IndexDescriptor one = TestData.publish(built, file);
+    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
+        .setSha256(one.getSha256()).setItems(one.getItems()).build();
+    IndexDescriptor manifest = IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
+    BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
+    List<Long> seq = List.of(c.itemIds()[19_990], c.itemIds()[19_999], c.itemIds()[0]);
+    assertEquals(3, lookup.features(manifest, seq).length());
+
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.truncate(4096);   // written over in place, or a disk filling up: its pages are gone
+    }
+    SnapshotException e = assertThrows(SnapshotException.class, () -> lookup.features(manifest, seq));
+    assertTrue(e.getMessage().contains("changed on disk after it was verified"), e.getMessage());
+    assertTrue(lookup.refusal(manifest).contains("changed on disk"), "refused from now on");
+    assertThrows(SnapshotException.class, () -> lookup.features(manifest, seq));
+    assertFalse(lookup.refusal(manifest).isEmpty());
+  }
+}
