@@ -1,13 +1,16 @@
 package dev.nann.engine;
 
+import dev.nann.graph.EmbeddingRows;
 import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotException;
+import dev.nann.graph.SnapshotFormat;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.internal.BehaviourFeatures;
 import dev.nann.scorer.UserFeatures;
 import dev.nann.shard.ShardAssignment;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -21,14 +24,15 @@ import org.slf4j.LoggerFactory;
 /**
  * A user's behaviour embeddings for a sharded index: each behaviour item lives in one shard, so the
  * user network's input is looked up across all S shards of the request's version before the request
- * is scattered (then every shard scores with the same user). The shard files are memory-mapped, not
- * copied to the heap, and only their item ids are indexed (12 bytes an item): a lookup touches the
- * pages of the few items in a sequence, and the graphs stay on the TaskManagers that walk them.
- * A shard file shared by consecutive versions is mapped once.
+ * is scattered (then every shard scores with the same user). The shard files are not copied to the
+ * heap: only their item ids are indexed (12 bytes an item), and a lookup reads the rows of the few
+ * items in a sequence with positional reads ({@link EmbeddingRows}; a memory mapping would fault
+ * the thread if the file were cut short after it was verified). The graphs stay on the
+ * TaskManagers that walk them. A shard file shared by consecutive versions is opened once.
  */
 final class BehaviourLookup {
   private static final Logger LOG = LoggerFactory.getLogger(BehaviourLookup.class);
-  /** Versions kept mapped: the current one, the one before it and the next one. */
+  /** Versions kept open: the current one, the one before it and the next one. */
   private static final int KEPT = 3;
 
   private final DescriptorGuard guard;
@@ -53,8 +57,8 @@ final class BehaviourLookup {
     return (id, deleted, emb, offset) -> {
       try {
         return holds(t, stored, id, deleted, emb, offset);
-      } catch (InternalError fault) {
-        unmapped(t, fault);
+      } catch (UncheckedIOException unreadable) {
+        unreadable(t, unreadable);
         return false;
       }
     };
@@ -69,7 +73,7 @@ final class BehaviourLookup {
     if (node < 0) {
       return false;
     }
-    s.mapped.embeddings().copyRow(node, stored, 0);
+    s.rows.copyRow(node, stored, 0);
     for (int j = 0; j < t.dim; j++) {
       if (stored[j] != emb[offset + j]) {
         return false;
@@ -88,15 +92,15 @@ final class BehaviourLookup {
     Table t = table(manifest);
     try {
       return t.features(sequence);
-    } catch (InternalError fault) {   // how the JVM reports a read past the end of a mapped file that shrank
-      throw new SnapshotException(unmapped(t, fault));
+    } catch (UncheckedIOException unreadable) {
+      throw new SnapshotException(unreadable(t, unreadable));
     }
   }
 
-  /** A version whose mapped shard file faulted: refused, and its mappings let go. */
-  private synchronized String unmapped(Table t, InternalError fault) {
+  /** A version one of whose shard files can no longer be read: refused, and its files let go. */
+  private synchronized String unreadable(Table t, UncheckedIOException e) {
     String reason = "index version " + t.version + " refused: a shard file changed on disk after it was verified "
-        + "(cut short or written over in place; publish snapshots as new files): " + fault.getMessage();
+        + "(cut short or written over in place; publish snapshots as new files): " + e.getCause().getMessage();
     if (refused.putIfAbsent(t.version, reason) == null) {
       LOG.error(reason);
     }
@@ -108,8 +112,8 @@ final class BehaviourLookup {
       }
     }
     for (ShardItems s : t.shards) {
-      if (!used.contains(s.key)) {
-        files.remove(s.key, s);
+      if (!used.contains(s.key) && files.remove(s.key, s)) {
+        s.rows.close();
       }
     }
     return reason;
@@ -128,7 +132,7 @@ final class BehaviourLookup {
     }
   }
 
-  /** Why version {@code manifest} cannot be used, or null: it is (or can now be) mapped and verified. */
+  /** Why version {@code manifest} cannot be used, or null: it is (or can now be) opened and verified. */
   String refusal(IndexDescriptor manifest) {
     String why = refused.get(manifest.getVersion());
     if (why != null || tables.containsKey(manifest.getVersion())) {
@@ -185,7 +189,13 @@ final class BehaviourLookup {
         used.add(s.key);
       }
     }
-    files.keySet().retainAll(used);
+    files.entrySet().removeIf(e -> {
+      boolean drop = !used.contains(e.getKey());
+      if (drop) {
+        e.getValue().rows.close();
+      }
+      return drop;
+    });
     for (ShardItems s : items) {
       files.put(s.key, s);
     }
@@ -195,9 +205,9 @@ final class BehaviourLookup {
   }
 
   private ShardItems map(ShardSnapshot s) {
-    HnswIndex mapped = IndexCatalog.readVerified(guard.snapshotFile(s.getUri()), s.getSha256(), s.getVersion(),
-        "shard snapshot", "its manifest");
-    return new ShardItems(key(s), mapped, ItemIdLookup.of(mapped));
+    java.nio.file.Path file = guard.snapshotFile(s.getUri());
+    HnswIndex mapped = IndexCatalog.readVerified(file, s.getSha256(), s.getVersion(), "shard snapshot", "its manifest");
+    return new ShardItems(key(s), ItemIdLookup.of(mapped), SnapshotFormat.embeddingRows(file, mapped.sha256()));
   }
 
   private static String key(ShardSnapshot s) {
@@ -228,8 +238,8 @@ final class BehaviourLookup {
     return new UserFeatures(ids, emb, dim);
   }
 
-  /** One shard file, mapped, with its item id index. */
-  private record ShardItems(String key, HnswIndex mapped, ItemIdLookup ids) {
+  /** One shard file: its item id index, and its rows read from the file. */
+  private record ShardItems(String key, ItemIdLookup ids, EmbeddingRows rows) {
   }
 
   /** All shards of one version. */
@@ -241,7 +251,7 @@ final class BehaviourLookup {
         if (node < 0) {
           return false;
         }
-        s.mapped.embeddings().copyRow(node, dst, offset);
+        s.rows.copyRow(node, dst, offset);
         return true;
       });
     }

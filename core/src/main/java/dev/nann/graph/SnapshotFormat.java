@@ -338,6 +338,48 @@ public final class SnapshotFormat {
     }
   }
 
+  /**
+   * Opens a snapshot's embedding section for positional row reads ({@link EmbeddingRows}), after
+   * checking that the file still stores {@code sha256} (the checksum {@link #read} verified).
+   *
+   * @throws SnapshotException if the file is not that snapshot any more, or lacks the section
+   */
+  public static EmbeddingRows embeddingRows(Path file, String sha256) {
+    FileChannel ch = null;
+    try {
+      ch = FileChannel.open(file, StandardOpenOption.READ);
+      long size = ch.size();
+      if (size < FIXED_HEADER + TRAILER_BYTES || !hexChecksum(ch, size - TRAILER_BYTES).equalsIgnoreCase(sha256)) {
+        throw new SnapshotException("snapshot " + file + " is not the one verified (SHA-256 " + sha256 + ")");
+      }
+      ByteBuffer fixed = ByteBuffer.allocate(FIXED_HEADER).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, fixed, 0);
+      int dim = fixed.getInt(24);
+      int count = fixed.getInt(28);
+      int sectionCount = fixed.getInt(FIXED_HEADER - 4);
+      ByteBuffer table = ByteBuffer.allocate(sectionCount * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, table, FIXED_HEADER);
+      for (int i = 0; i < sectionCount; i++) {
+        int kind = table.getInt(i * SECTION_ENTRY);
+        long off = table.getLong(i * SECTION_ENTRY + 8);
+        long bytes = table.getLong(i * SECTION_ENTRY + 16);
+        if (kind == EMBEDDINGS && bytes == (long) count * dim * Float.BYTES && off + bytes <= size - TRAILER_BYTES) {
+          return new EmbeddingRows(file, ch, off, dim, count);
+        }
+      }
+      throw new SnapshotException("snapshot " + file + " lacks its embedding section");
+    } catch (IOException | RuntimeException e) {
+      if (ch != null) {
+        try {
+          ch.close();
+        } catch (IOException ignored) {
+          // the first failure is the one to report
+        }
+      }
+      throw e instanceof SnapshotException se ? se : new SnapshotException("cannot read snapshot " + file + ": " + e, e);
+    }
+  }
+
   /** Hex SHA-256 stored in a snapshot's trailer (does not verify it; {@link #read} does). */
   public static String storedChecksum(Path file) {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
