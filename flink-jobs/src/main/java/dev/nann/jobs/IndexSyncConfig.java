@@ -35,6 +35,7 @@ public final class IndexSyncConfig extends JobSettings {
           + "], got " + shards);
     }
     c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
+    c.requireRange(CHECKPOINT_TIMEOUT_MS, 10_000, 24L * 3600 * 1000);
     c.requirePositiveFloat(MAX_ABS_VALUE);
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {

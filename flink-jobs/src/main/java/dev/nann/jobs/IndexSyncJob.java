@@ -38,9 +38,13 @@ public final class IndexSyncJob {
 
   private IndexSyncJob() {}
 
-  /** RocksDB with incremental checkpoints in {@code checkpoint.dir}. */
+  /** RocksDB with incremental checkpoints in {@code checkpoint.dir}, waiting up to {@code checkpoint.timeout-ms}. */
   public static Configuration flinkConfiguration(IndexSyncConfig cfg) {
-    return FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS), cfg.get(PARALLELISM));
+    Configuration c = FlinkConfigs.rocksDbCheckpointed(cfg.get(CHECKPOINT_DIR), cfg.get(CHECKPOINT_INTERVAL_MS),
+        cfg.get(PARALLELISM));
+    // a build holds the operator thread, and every checkpoint waits for it (see checkpoint.timeout-ms)
+    c.setString("execution.checkpointing.timeout", cfg.get(CHECKPOINT_TIMEOUT_MS) + " ms");
+    return c;
   }
 
   public static void build(StreamExecutionEnvironment env, IndexSyncConfig cfg) {

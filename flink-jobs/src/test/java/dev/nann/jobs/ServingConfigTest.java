@@ -134,4 +134,19 @@ class ServingConfigTest {
     assertThrows(IllegalArgumentException.class, () -> IndexSyncConfig.of(Map.of("kafka.bootstrap-servers", "b:1",
         "snapshot.dir", "/s", "index.dim", "8", "kafka.properties.isolation.level", "read_uncommitted")));
   }
+
+  @Test
+  void indexSyncCheckpointsWaitForALongBuild() {
+    Map<String, String> minimal = Map.of("kafka.bootstrap-servers", "b:1", "snapshot.dir", "/s", "index.dim", "8");
+    // a build holds the operator thread and a checkpoint waits for it: Flink's 10 minutes failed the job
+    // while a large full build ran, and the restarted job began the same build again
+    assertEquals("7200000 ms", IndexSyncJob.flinkConfiguration(IndexSyncConfig.of(minimal))
+        .getString("execution.checkpointing.timeout", null));
+    Map<String, String> shorter = new java.util.HashMap<>(minimal);
+    shorter.put("checkpoint.timeout-ms", "60000");
+    assertEquals("60000 ms", IndexSyncJob.flinkConfiguration(IndexSyncConfig.of(shorter))
+        .getString("execution.checkpointing.timeout", null));
+    shorter.put("checkpoint.timeout-ms", "500");
+    assertThrows(IllegalArgumentException.class, () -> IndexSyncConfig.of(shorter));
+  }
 }
