@@ -56,11 +56,19 @@ public final class GrowableHnsw {
     }
   }
 
-  /** Builds a graph over {@code ids} (row-major embeddings), single-threaded. */
+  /**
+   * Builds a graph over {@code ids} (row-major embeddings), single-threaded.
+   *
+   * @throws IllegalStateException when the thread is interrupted meanwhile (a job cancelled during a
+   *     build of minutes must not wait for its end)
+   */
   public static GrowableHnsw build(float[] rowMajor, int dim, long[] ids, int m, int efConstruction, long seed) {
     HnswIndexBuilder.checkFinite(rowMajor, dim, ids);
     GrowableHnsw g = new GrowableHnsw(dim, m, efConstruction, seed);
     for (int i = 0; i < ids.length; i++) {
+      if ((i & 1023) == 0 && Thread.currentThread().isInterrupted()) {
+        throw new IllegalStateException("index build interrupted after " + i + " of " + ids.length + " items");
+      }
       g.upsert(ids[i], java.util.Arrays.copyOfRange(rowMajor, i * dim, (i + 1) * dim));
     }
     return g;

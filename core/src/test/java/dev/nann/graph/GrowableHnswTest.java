@@ -109,4 +109,33 @@ class GrowableHnswTest {
     }
     assertThrows(IllegalArgumentException.class, () -> g.moveInPlace(1.5));
   }
+
+  @Test
+  void anInterruptedBuildStopsInsteadOfRunningToItsEnd() throws Exception {
+    int n = 200_000;
+    int dim = 16;
+    float[] rows = new float[n * dim];
+    java.util.Random rnd = new java.util.Random(4);
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = (float) rnd.nextGaussian();
+    }
+    long[] ids = new long[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i;
+    }
+    java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+    Thread build = new Thread(() -> {
+      try {
+        GrowableHnsw.build(rows, dim, ids, 16, 200, 1);
+      } catch (Throwable t) {
+        ended.set(t);
+      }
+    });
+    build.start();
+    Thread.sleep(500);   // well into a build of minutes
+    build.interrupt();
+    build.join(10_000);
+    assertFalse(build.isAlive(), "the build ran on after its thread was interrupted");
+    assertTrue(ended.get() instanceof IllegalStateException, String.valueOf(ended.get()));
+  }
 }
