@@ -18,6 +18,31 @@ public final class TestData {
   }
 
   /** A committed fixture model directory, e.g. {@code model("attention", 16)}. */
+  /**
+   * Exports a model written in PyTorch with the trainer's {@code export_model_dir}: {@code python}
+   * defines {@code model} (torch and nn imported, {@code D} and {@code L} set), the export writes it
+   * to {@code dir} under {@code version}.
+   */
+  public static Path exported(Path dir, String version, int d, int seqLen, String python) throws Exception {
+    String script = "import torch\nfrom torch import nn\nfrom nann_trainer.export import export_model_dir\n"
+        + "D, L = " + d + ", " + seqLen + "\n" + python + "\n"
+        + "export_model_dir(" + pyString(dir.toString()) + ", model, None, dim=D, seq_len=L, item_feat_dim=0, version="
+        + pyString(version) + ")\n";
+    ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", "-c", script).redirectErrorStream(true);
+    pb.environment().put("PYTHONPATH", repo().resolve("trainer").toString());
+    pb.environment().put("PYTHONWARNINGS", "ignore");
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("export_model_dir failed:\n" + out);
+    }
+    return dir;
+  }
+
+  private static String pyString(String s) {
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'";
+  }
+
   public static Path model(String arch, int dim) {
     return repo().resolve("models/fixtures").resolve(arch + "-d" + dim);
   }

@@ -47,13 +47,23 @@ public final class OnnxScorer implements Scorer {
     this.ownsModel = ownsModel;
     int d = itemDim();
     ScoreBatch batch = newBatch();
-    try (UserState dummy = user(new UserFeatures(new long[] {0}, new float[d], d))) {
+    // warm-up rows are made up, not zero: a model may be undefined at the zero vector (a cosine of
+    // unnormalised embeddings) where no real item lies, and what it returns for them is not checked
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(d);
+    float[] row = new float[d];
+    for (int r = 0; r < batch.capacity(); r++) {
+      for (int j = 0; j < d; j++) {
+        row[j] = (float) (rnd.nextDouble() * 2 - 1);
+      }
+      batch.putRow(r, row, 0);
+    }
+    try (UserState dummy = user(new UserFeatures(new long[] {0}, row.clone(), d))) {
       int probeRows = grid.padTo(Math.min(3, grid.max()));
       long[] probed = probeOutputShape(dummy, batch, probeRows);
       this.outputRowAxis = pinOutput ? rowAxis(probed, probeRows) : -1;
       this.outputShape = outputRowAxis < 0 ? null : probed;
       for (int size : grid.sizes()) {   // warm up: every shape the grid allows runs once before the first query
-        score(dummy, batch, size);
+        scoreRows(dummy, batch, size);
       }
     }
   }
@@ -123,16 +133,20 @@ public final class OnnxScorer implements Scorer {
     if (n > batch.capacity()) {
       throw new IllegalArgumentException("batch of " + n + " rows exceeds its capacity " + batch.capacity());
     }
+    scoreRows(user, batch, n);
+    batch.requireScores(n, model.spec().version());
+  }
+
+  /** {@link #score} without the check of what the model returned. */
+  private void scoreRows(UserState user, ScoreBatch batch, int n) {
     int padded = grid.padTo(n);
-    ModelSpec s = model.spec();
     try (OnnxTensor items = itemsTensor(batch, padded);
          OnnxTensor idx = userIdxTensor(batch, padded)) {
       run(inputs(user, items, idx), batch, padded, n);
     } catch (OrtException e) {
-      throw new ScorerException("score network of model " + s.version() + " failed on a batch of " + n + ": "
-          + e.getMessage(), e);
+      throw new ScorerException("score network of model " + model.spec().version() + " failed on a batch of " + n
+          + ": " + e.getMessage(), e);
     }
-    batch.requireScores(n, s.version());
   }
 
   /**
