@@ -17,7 +17,6 @@ public final class TestData {
     return Path.of(System.getProperty("nann.repo", "..")).toAbsolutePath().normalize();
   }
 
-  /** A committed fixture model directory, e.g. {@code model("attention", 16)}. */
   /**
    * Exports a model written in PyTorch with the trainer's {@code export_model_dir}: {@code python}
    * defines {@code model} (torch and nn imported, {@code D} and {@code L} set), the export writes it
@@ -28,21 +27,28 @@ public final class TestData {
         + "D, L = " + d + ", " + seqLen + "\n" + python + "\n"
         + "export_model_dir(" + pyString(dir.toString()) + ", model, None, dim=D, seq_len=L, item_feat_dim=0, version="
         + pyString(version) + ")\n";
+    python(script);
+    return dir;
+  }
+
+  /** Runs a Python script with the trainer on its path (torch and onnx importable). */
+  public static void python(String script) throws Exception {
     ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", "-c", script).redirectErrorStream(true);
     pb.environment().put("PYTHONPATH", repo().resolve("trainer").toString());
     pb.environment().put("PYTHONWARNINGS", "ignore");
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {
-      throw new IllegalStateException("export_model_dir failed:\n" + out);
+      throw new IllegalStateException("python failed:\n" + out);
     }
-    return dir;
   }
 
-  private static String pyString(String s) {
+  /** {@code s} as a Python string literal. */
+  public static String pyString(String s) {
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'";
   }
 
+  /** A committed fixture model directory, e.g. {@code model("attention", 16)}. */
   public static Path model(String arch, int dim) {
     return repo().resolve("models/fixtures").resolve(arch + "-d" + dim);
   }

@@ -82,11 +82,25 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
       throw new ModelContractException(file + ": item_dim and max_seq_len must be positive, got " + dim + " and " + seq);
     }
     return new ModelSpec(root.path("version").asText("unversioned"), root.path("arch").asText("unknown"), dim, seq,
-        text(user, "file", file), Map.copyOf(inputs), List.copyOf(outputs), text(score, "file", file),
+        fileName(text(user, "file", file), "user.file", file), Map.copyOf(inputs), List.copyOf(outputs),
+        fileName(text(score, "file", file), "score.file", file),
         text(score, "user_idx", file), text(score, "item_emb", file), text(score, "output", file),
-        item.isMissingNode() ? null : text(item, "file", file), item.path("input").asText(null),
-        item.path("output").asText(null), root.path("item_feat_dim").asInt(0), precision(root, file),
-        checksums(root, file));
+        item.isMissingNode() ? null : fileName(text(item, "file", file), "item.file", file),
+        item.isMissingNode() ? null : text(item, "input", file), item.isMissingNode() ? null : text(item, "output", file),
+        root.path("item_feat_dim").asInt(0), precision(root, file), checksums(root, file));
+  }
+
+  /**
+   * {@code name} when it names a file of the model directory itself: a "../x" or an absolute path
+   * would have nann load (and a descriptor publish) a network from outside the directory its
+   * checksums and the model root confine.
+   */
+  private static String fileName(String name, String field, Path file) {
+    if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\")) {
+      throw new ModelContractException(file + ": " + field + " names '" + name + "', which is not a file name in the "
+          + "model directory (networks must lie in it, beside model.json)");
+    }
+    return name;
   }
 
   private static String precision(JsonNode root, Path file) {
@@ -104,13 +118,8 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
       throw new ModelContractException(file + ": sha256 must map file names to hex SHA-256 checksums");
     }
     node.fields().forEachRemaining(e -> {
-      String name = e.getKey();
       // a file of the directory itself: a listed "../x" would have nann read and hash a file outside it
-      if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\")) {
-        throw new ModelContractException(file + ": sha256 lists '" + name + "', which is not a file name in the model "
-            + "directory");
-      }
-      sums.put(name, e.getValue().asText());
+      sums.put(fileName(e.getKey(), "sha256", file), e.getValue().asText());
     });
     return Map.copyOf(sums);
   }
@@ -130,6 +139,15 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
         throw new ModelContractException(f + " has SHA-256 " + actual + " but model.json lists " + e.getValue()
             + " (corrupt or partly copied model)");
       }
+    }
+  }
+
+  /** Hex SHA-256 of bytes. */
+  public static String sha256(byte[] bytes) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
     }
   }
 

@@ -113,10 +113,10 @@ public final class OnnxModel implements AutoCloseable {
         provider = "CUDA:" + runtime.deviceId();
       }
       try {
-        user = open(env, dir, spec.userFile(), opts);
-        score = open(env, dir, spec.scoreFile(), opts);
+        user = open(env, dir, spec, spec.userFile(), opts);
+        score = open(env, dir, spec, spec.scoreFile(), opts);
         if (spec.itemFile() != null && Files.exists(dir.resolve(spec.itemFile()))) {
-          item = open(env, dir, spec.itemFile(), opts);
+          item = open(env, dir, spec, spec.itemFile(), opts);
         }
       } catch (ModelContractException e) {
         if (cuda && e.getCause() instanceof OrtException) {
@@ -143,16 +143,39 @@ public final class OnnxModel implements AutoCloseable {
     }
   }
 
-  private static OrtSession open(OrtEnvironment env, Path dir, String file, OrtSession.SessionOptions opts)
-      throws OrtException {
+  /**
+   * A session over the bytes of {@code file}, checked against the SHA-256 model.json lists for it:
+   * the runtime gets the very bytes that were checked (no file swapped in between), and a network
+   * that keeps its weights in separate files (ONNX external data) does not load, since those files
+   * would escape the checksums.
+   */
+  private static OrtSession open(OrtEnvironment env, Path dir, ModelSpec spec, String file,
+                                 OrtSession.SessionOptions opts) throws OrtException {
     Path p = dir.resolve(file);
     if (!Files.isRegularFile(p)) {
       throw new ModelContractException("model directory " + dir + " lacks " + file);
     }
+    byte[] bytes;
     try {
-      return env.createSession(p.toString(), opts);
+      bytes = Files.readAllBytes(p);
+    } catch (java.io.IOException | OutOfMemoryError e) {
+      throw new ModelContractException("cannot read " + p + " (a network must be one file under 2 GiB): " + e, e);
+    }
+    String listed = spec.checksums().get(file);
+    if (listed != null) {
+      String actual = ModelSpec.sha256(bytes);
+      if (!actual.equalsIgnoreCase(listed)) {
+        throw new ModelContractException(p + " has SHA-256 " + actual + " but model.json lists " + listed
+            + " (corrupt or partly copied model)");
+      }
+    }
+    try {
+      return env.createSession(bytes, opts);
     } catch (OrtException e) {
-      throw new ModelContractException(p + " is not a loadable ONNX model: " + e.getMessage(), e);
+      String external = e.getMessage() != null && e.getMessage().toLowerCase(java.util.Locale.ROOT).contains("external")
+          ? " (its weights are in separate files, ONNX external data: save the network with its weights inside, "
+              + "e.g. onnx.save_model(m, path, save_as_external_data=False), so the checksums cover them)" : "";
+      throw new ModelContractException(p + " is not a loadable ONNX model" + external + ": " + e.getMessage(), e);
     }
   }
 

@@ -275,7 +275,7 @@ class OnnxScorerTest {
     Path dir = copyFixture("dnn", 16);
     edit(dir, "\"item.onnx\":", "\"../../outside.onnx\":");
     ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
-    assertTrue(e.getMessage().contains("sha256 lists '../../outside.onnx', which is not a file name in the model directory"),
+    assertTrue(e.getMessage().contains("sha256 names '../../outside.onnx', which is not a file name in the model directory"),
         e.getMessage());
   }
 

@@ -1,10 +1,13 @@
 package dev.nann.scorer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.TestData;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,5 +55,39 @@ class UnusualModelsTest {
     }
     ModelCheck.Report report = ModelCheck.run(model, 64, 7);
     assertTrue(report.ok(), "problems: " + report.problems());
+  }
+
+  @Test
+  void networksOutsideTheDirectoryOrWithTheirWeightsInOtherFilesAreRefused() throws Exception {
+    Path base = TestData.model("two-sided", 16);
+    // weights moved out to user.weights (ONNX external data), model.json's checksums made anew: the
+    // checksums would no longer cover what the runtime loads
+    Path external = dir.resolve("external");
+    TestData.python("import hashlib, json, os, shutil, onnx\n"
+        + "from onnx.external_data_helper import convert_model_to_external_data\n"
+        + "src, dst = " + TestData.pyString(base.toString()) + ", " + TestData.pyString(external.toString()) + "\n"
+        + "shutil.copytree(src, dst)\n"
+        + "m = onnx.load(os.path.join(dst, 'user.onnx'))\n"
+        + "convert_model_to_external_data(m, all_tensors_to_one_file=True, location='user.weights', size_threshold=0)\n"
+        + "onnx.save_model(m, os.path.join(dst, 'user.onnx'))\n"
+        + "spec = json.load(open(os.path.join(dst, 'model.json')))\n"
+        + "spec['sha256']['user.onnx'] = hashlib.sha256(open(os.path.join(dst, 'user.onnx'), 'rb').read()).hexdigest()\n"
+        + "json.dump(spec, open(os.path.join(dst, 'model.json'), 'w'))\n");
+    ModelContractException e = assertThrows(ModelContractException.class,
+        () -> OnnxModel.load(external));
+    assertTrue(e.getMessage().contains("its weights are in separate files"), e.getMessage());
+
+    // a network named outside the directory
+    Path outside = dir.resolve("outside");
+    Files.createDirectories(outside);
+    for (String f : List.of("user.onnx", "score.onnx")) {
+      Files.copy(base.resolve(f), outside.resolve(f));
+    }
+    String json = Files.readString(base.resolve("model.json"))
+        .replace("\"user.onnx\"", "\"../" + base.getFileName() + "/user.onnx\"");
+    Files.writeString(outside.resolve("model.json"), json.replaceAll("\"sha256\"\\s*:\\s*\\{[^}]*}", "\"sha256\": {}"));
+    e = assertThrows(ModelContractException.class, () -> ModelSpec.read(outside));
+    assertTrue(e.getMessage().contains("user.file names '../two-sided-d16/user.onnx', which is not a file name"),
+        e.getMessage());
   }
 }
