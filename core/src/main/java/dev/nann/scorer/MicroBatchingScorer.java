@@ -54,6 +54,11 @@ public final class MicroBatchingScorer implements Scorer {
     if (maxWaitMicros < 0) {
       throw new IllegalArgumentException("maxWaitMicros must be >= 0, got " + maxWaitMicros);
     }
+    if (!onnx.model().mergeable()) {
+      throw new ModelContractException("model " + onnx.model().spec().version() + " cannot score several users in one "
+          + "call (a user state input of its score network has a fixed first dimension): turn batching.enabled off, "
+          + "or export the score network with a dynamic first axis on its user state inputs");
+    }
     this.onnx = onnx;
     this.maxRows = maxRows;
     this.maxWaitNanos = maxWaitMicros * 1000;

@@ -47,6 +47,10 @@ public final class ModelCheck {
           spec.version(), spec.arch(), spec.itemDim(), spec.maxSeqLen()));
       model = OnnxModel.load(dir, ScorerRuntime.cpu(1));
       passed.add("ONNX files match model.json's checksums; inputs and outputs match the contract");
+      if (!model.mergeable()) {
+        warnings.add("the score network takes one user's state per call (a user state input has a fixed first "
+            + "dimension): it serves with batching.enabled off (the default) only");
+      }
     } catch (RuntimeException e) {
       problems.add(e.getMessage());
       return new Report(passed, warnings, problems, 0);
@@ -100,13 +104,17 @@ public final class ModelCheck {
   private static void checkSpread(float[] scores, List<String> passed, List<String> problems) {
     double sum = 0;
     double sq = 0;
+    float maxAbs = 0;
     for (float s : scores) {
       sum += s;
       sq += (double) s * s;
+      maxAbs = Math.max(maxAbs, Math.abs(s));
     }
     double mean = sum / scores.length;
     double std = Math.sqrt(Math.max(0, sq / scores.length - mean * mean));
-    if (std <= 1e-6 * Math.max(1, Math.abs(mean))) {
+    // against float32's own resolution at the scores' magnitude: scores of any scale that differ by
+    // more than rounding rank items (a model's scores times 1e-7 rank as the model's do)
+    if (std <= 16 * Math.ulp(maxAbs)) {
       problems.add(String.format(Locale.ROOT, "scores are (near-)constant across items (mean %.4g, std %.3g): the walk "
           + "cannot tell items apart", mean, std));
     } else {

@@ -33,6 +33,7 @@ public final class OnnxModel implements AutoCloseable {
   private final OrtSession score;
   private final OrtSession item;
   private final String provider;
+  private boolean mergeable;   // set once by checkContract, before the model is handed out
 
   private OnnxModel(Path dir, ModelSpec spec, OrtEnvironment env, OrtSession user, OrtSession score, OrtSession item,
                     String provider) {
@@ -193,22 +194,53 @@ public final class OnnxModel implements AutoCloseable {
       }
     }
     requireNames(spec.userFile(), "output", user.getOutputInfo().keySet(), spec.userOutputs());
+    for (String name : spec.userOutputs()) {   // read as floats, then fed to the score network
+      requireFloat(spec.userFile(), name, tensor(spec.userFile(), name, user.getOutputInfo().get(name)));
+    }
     Map<String, NodeInfo> scoreIn = score.getInputInfo();
     java.util.List<String> want = new java.util.ArrayList<>(spec.userOutputs());
     want.add(spec.userIdxName());
     want.add(spec.itemEmbName());
     requireNames(spec.scoreFile(), "input", scoreIn.keySet(), want);
+    boolean stackable = true;
+    for (String name : spec.userOutputs()) {
+      long[] shape = tensor(spec.scoreFile(), name, scoreIn.get(name)).getShape();
+      stackable &= shape.length > 0 && shape[0] < 0;
+    }
+    this.mergeable = stackable;
     expect(spec.scoreFile(), spec.itemEmbName(), tensor(spec.scoreFile(), spec.itemEmbName(),
         scoreIn.get(spec.itemEmbName())), OnnxJavaType.FLOAT, -1, d);
     expect(spec.scoreFile(), spec.userIdxName(), tensor(spec.scoreFile(), spec.userIdxName(),
         scoreIn.get(spec.userIdxName())), OnnxJavaType.INT64, -1);
     requireNames(spec.scoreFile(), "output", score.getOutputInfo().keySet(), java.util.List.of(spec.scoreOutput()));
+    TensorInfo out = tensor(spec.scoreFile(), spec.scoreOutput(), score.getOutputInfo().get(spec.scoreOutput()));
+    requireFloat(spec.scoreFile(), spec.scoreOutput(), out);
+    long[] outShape = out.getShape();
+    if (outShape.length < 1 || outShape.length > 2 || outShape.length == 2 && outShape[1] >= 0 && outShape[1] != 1) {
+      throw new ModelContractException(dir.resolve(spec.scoreFile()) + ": '" + spec.scoreOutput() + "' has shape "
+          + java.util.Arrays.toString(outShape) + "; the contract is one score per candidate row, [N] or [N, 1]");
+    }
     if (item != null) {
       requireNames(spec.itemFile(), "input", item.getInputInfo().keySet(), java.util.List.of(spec.itemInput()));
       requireNames(spec.itemFile(), "output", item.getOutputInfo().keySet(), java.util.List.of(spec.itemOutput()));
       expect(spec.itemFile(), spec.itemOutput(), tensor(spec.itemFile(), spec.itemOutput(),
           item.getOutputInfo().get(spec.itemOutput())), OnnxJavaType.FLOAT, -1, d);
     }
+  }
+
+  private void requireFloat(String file, String name, TensorInfo t) {
+    if (t.type != OnnxJavaType.FLOAT) {
+      throw new ModelContractException(dir.resolve(file) + ": '" + name + "' has element type " + t.type
+          + ", the contract needs FLOAT (float32)");
+    }
+  }
+
+  /**
+   * Whether the score network takes the user state of several users at once (a dynamic first axis
+   * on every user state input), as merged calls ({@code batching.enabled}) need.
+   */
+  public boolean mergeable() {
+    return mergeable;
   }
 
   private void requireNames(String file, String what, Set<String> actual, java.util.Collection<String> expected) {
@@ -299,7 +331,7 @@ public final class OnnxModel implements AutoCloseable {
         try (OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(features, start * f, m * f).slice(),
             new long[] {m, f});
              OrtSession.Result r = item.run(Map.of(spec.itemInput(), in))) {
-          ((OnnxTensor) r.get(0)).getFloatBuffer().get(out, start * spec.itemDim(), m * spec.itemDim());
+          ((OnnxTensor) r.get(spec.itemOutput()).orElseThrow()).getFloatBuffer().get(out, start * spec.itemDim(), m * spec.itemDim());
         }
       }
     } catch (OrtException e) {

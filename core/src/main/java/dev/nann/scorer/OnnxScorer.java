@@ -193,7 +193,7 @@ public final class OnnxScorer implements Scorer {
   private void run(Map<String, OnnxTensor> inputs, ScoreBatch batch, int padded, int n) throws OrtException {
     if (outputShape == null) {
       try (OrtSession.Result r = model.scoreSession().run(inputs)) {
-        ((OnnxTensor) r.get(0)).getFloatBuffer().get(batch.scores(), 0, n);
+        ((OnnxTensor) r.get(model.spec().scoreOutput()).orElseThrow()).getFloatBuffer().get(batch.scores(), 0, n);
       }
       return;
     }
@@ -233,7 +233,17 @@ public final class OnnxScorer implements Scorer {
     try (OnnxTensor items = itemsTensor(batch, rows);
          OnnxTensor idx = userIdxTensor(batch, rows);
          OrtSession.Result r = model.scoreSession().run(inputs(user, items, idx))) {
-      return ((OnnxTensor) r.get(s.scoreOutput()).orElse(r.get(0))).getInfo().getShape();
+      long[] shape = ((OnnxTensor) r.get(s.scoreOutput()).orElseThrow()).getInfo().getShape();
+      long count = 1;
+      for (long dim : shape) {
+        count *= dim;
+      }
+      if (count != rows) {
+        throw new ModelContractException("score network of model " + s.version() + " returned '" + s.scoreOutput()
+            + "' of shape " + java.util.Arrays.toString(shape) + " for " + rows + " candidate rows: the contract is "
+            + "one score per row, [N] or [N, 1]");
+      }
+      return shape;
     } catch (OrtException e) {
       throw new ScorerException("score network of model " + s.version() + " failed on a first call of " + rows
           + " rows: " + e.getMessage(), e);

@@ -90,4 +90,68 @@ class UnusualModelsTest {
     assertTrue(e.getMessage().contains("user.file names '../two-sided-d16/user.onnx', which is not a file name"),
         e.getMessage());
   }
+
+  /** The two-tower model with {@code scoreBody} as the score network's forward(u_vec, user_idx, item_emb). */
+  private Path twoTower(String name, String scoreBody) throws Exception {
+    return TestData.exported(dir.resolve(name), name + "-1", 16, 8, USER_TOWER + """
+        class Score(nn.Module):
+            def input_names(self):
+                return ["u_vec", "user_idx", "item_emb"]
+            def forward(self, u_vec, user_idx, item_emb):
+        """ + "        " + scoreBody + """
+
+        class Model(nn.Module):
+            arch = "test"
+            def __init__(self):
+                super().__init__()
+                self.user, self.score = User(), Score()
+        torch.manual_seed(1)
+        model = Model()
+        """);
+  }
+
+  @Test
+  void scoresOfAnotherShapeOrTypeAreRefusedNamingTheTensor() throws Exception {
+    ModelContractException twoColumns = assertThrows(ModelContractException.class, () -> OnnxModel.load(
+        twoTower("two-columns", "return torch.stack([(u_vec[user_idx] * item_emb).sum(1), item_emb.sum(1)], dim=1)")));
+    assertTrue(twoColumns.getMessage().contains("has shape [-1, 2]; the contract is one score per candidate row"),
+        twoColumns.getMessage());
+    ModelContractException doubles = assertThrows(ModelContractException.class, () -> OnnxModel.load(
+        twoTower("doubles", "return (u_vec[user_idx] * item_emb).sum(1).double()")));
+    assertTrue(doubles.getMessage().contains("has element type DOUBLE, the contract needs FLOAT"), doubles.getMessage());
+    // one score per user, not per candidate: only a call shows it
+    Path perUser = twoTower("per-user", "return u_vec.sum(1) + 0 * (item_emb.sum() + user_idx.sum())");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxScorer.open(perUser, 1));
+    assertTrue(e.getMessage().contains("of shape [1] for "), e.getMessage());
+  }
+
+  @Test
+  void scoresOfAnyScaleThatRankItemsPassTheCheck() throws Exception {
+    Path small = twoTower("small", "return 1e-7 * (u_vec[user_idx] * item_emb).sum(1)");
+    ModelCheck.Report report = ModelCheck.run(small, 64, 7);
+    assertTrue(report.ok(), "problems: " + report.problems());
+    Path constant = twoTower("constant", "return 0 * (item_emb.sum(1) + u_vec[user_idx].sum(1)) + 0.5");
+    assertTrue(ModelCheck.run(constant, 64, 7).problems().stream().anyMatch(p -> p.contains("(near-)constant")));
+  }
+
+  @Test
+  void aScoreNetworkForOneUserAtATimeIsServedWithoutMergedCalls() throws Exception {
+    Path fixed = twoTower("one-user", "return (u_vec[user_idx] * item_emb).sum(1)");
+    // its user state input pinned to one row, as an export with fixed shapes makes it
+    TestData.python("import hashlib, json, os, onnx\n"
+        + "d = " + TestData.pyString(fixed.toString()) + "\n"
+        + "m = onnx.load(os.path.join(d, 'score.onnx'))\n"
+        + "[i for i in m.graph.input if i.name == 'u_vec'][0].type.tensor_type.shape.dim[0].dim_value = 1\n"
+        + "onnx.save_model(m, os.path.join(d, 'score.onnx'))\n"
+        + "spec = json.load(open(os.path.join(d, 'model.json')))\n"
+        + "spec['sha256']['score.onnx'] = hashlib.sha256(open(os.path.join(d, 'score.onnx'), 'rb').read()).hexdigest()\n"
+        + "json.dump(spec, open(os.path.join(d, 'model.json'), 'w'))\n");
+    ModelCheck.Report report = ModelCheck.run(fixed, 64, 7);
+    assertTrue(report.ok(), "problems: " + report.problems());
+    assertTrue(report.warnings().stream().anyMatch(w -> w.contains("batching.enabled off")), report.warnings().toString());
+    try (OnnxScorer scorer = OnnxScorer.open(fixed, 1)) {
+      ModelContractException e = assertThrows(ModelContractException.class, () -> new MicroBatchingScorer(scorer, 64, 100));
+      assertTrue(e.getMessage().contains("turn batching.enabled off"), e.getMessage());
+    }
+  }
 }
