@@ -37,6 +37,10 @@ public final class IndexSyncConfig extends JobSettings {
     c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
     c.requireRange(CHECKPOINT_TIMEOUT_MS, 10_000, 24L * 3600 * 1000);
     c.requirePositiveFloat(MAX_ABS_VALUE);
+    double tombstones = c.get(MAX_TOMBSTONE_FRACTION);
+    if (!(tombstones >= 0 && tombstones < 1)) {
+      throw new IllegalArgumentException("setting 'rebuild.max-tombstone-fraction' must be in [0, 1), got " + tombstones);
+    }
     double move = c.get(MOVE_IN_PLACE_FRACTION);
     if (!(move >= 0 && move < 1)) {
       throw new IllegalArgumentException("setting 'rebuild.move-in-place-fraction' must be in [0, 1), got " + move);

@@ -58,7 +58,8 @@ public final class IndexSyncOptions {
   public static final ConfigOption<Boolean> INCREMENTAL = key("rebuild.incremental").booleanType().defaultValue(true)
       .withDescription("Insert into the live graph between full rebuilds.");
   public static final ConfigOption<Double> MAX_TOMBSTONE_FRACTION = key("rebuild.max-tombstone-fraction").doubleType()
-      .defaultValue(0.2).withDescription("Share of deleted nodes that triggers a full rebuild.");
+      .defaultValue(0.2).withDescription("Share of deleted nodes (after a batch of changes) above which the build is a "
+          + "full one; in [0, 1).");
   public static final ConfigOption<Double> MOVE_IN_PLACE_FRACTION = key("rebuild.move-in-place-fraction").doubleType()
       .defaultValue(0.5).withDescription("An update moving an item less than this times its nearest-neighbour distance "
           + "keeps its node (0: every update tombstones and re-inserts); in [0, 1).");

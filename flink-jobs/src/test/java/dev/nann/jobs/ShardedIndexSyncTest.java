@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The sharded index-sync pipeline ({@code index.shards} &gt; 1) on a Flink MiniCluster: catalog
  * changes become per-shard verified snapshots, and a version is published as a manifest only once
- * every shard has one.
+ * every shard has one. Also how changes become versions of an unsharded index.
  */
 class ShardedIndexSyncTest {
   private static final int DIM = 8;
@@ -212,6 +212,51 @@ class ShardedIndexSyncTest {
     live.values().forEach(all::addAll);
     assertEquals(catalogue, all, "every item of the catalogue in exactly one shard");
     assertEquals(450, out.get(0).getItems());
+  }
+
+  @Test
+  void aShardEmptiedByDeletesPublishesAnEmptySnapshot() throws Exception {
+    Random rnd = new Random(5);
+    List<CatalogInput> in = new ArrayList<>();
+    for (int shard = 0; shard < 2; shard++) {
+      for (long id : idsOfShard(shard, 2, 3, 1)) {
+        in.add(upsert(id, rnd));
+      }
+    }
+    List<Long> shard1 = idsOfShard(1, 2, 3, 1);
+    shard1.forEach(id -> in.add(delete(id)));
+    List<IndexDescriptor> out = run(config(2, 1), in, 1);
+    Map<Integer, Set<Long>> last = verify(out.get(out.size() - 1), 2);
+    assertEquals(Set.of(), last.get(1), "shard 1's deleted items are gone from the index, not left in its last file");
+    assertEquals(new HashSet<>(idsOfShard(0, 2, 3, 1)), last.get(0));
+  }
+
+  /** The unsharded index: how catalogue changes become versions. */
+  @Test
+  void oneBatchThatDeletesMostItemsIsAFullBuildAndChangesThatChangeNothingMakeNoVersion() throws Exception {
+    Random rnd = new Random(6);
+    List<CatalogInput> in = new ArrayList<>();
+    for (long id = 1; id <= 100; id++) {
+      in.add(upsert(id, rnd));
+    }
+    for (long id = 1; id <= 90; id++) {
+      in.add(delete(id));
+    }
+    for (long id = 101; id <= 110; id++) {
+      in.add(upsert(id, rnd));
+    }
+    // then a delete of an item the catalogue never had, and an upsert it already holds: no version
+    in.add(delete(999));
+    in.add(in.get(in.size() - 2));
+    List<IndexDescriptor> out = run(config(1, 100), in, 1);
+    assertEquals(2, out.size(), "versions: " + out);
+    HnswIndex v2 = SnapshotFormat.read(Path.of(URI.create(out.get(1).getUri())));
+    assertEquals(0, v2.deletedCount(), "90 of 110 nodes would be tombstones (max 0.2): built in full");
+    assertEquals(20, v2.size());
+
+    List<IndexDescriptor> versions = run(config(1, 1), List.of(upsert(1, rnd), upsert(2, rnd), delete(999),
+        delete(998)), 1);
+    assertEquals(2, versions.size(), "deletes of unknown items publish nothing: " + versions);
   }
 
   @Test

@@ -51,13 +51,28 @@ final class DrAssignments {
       assigned.clear();
     }
     Map<Long, long[]> next = new HashMap<>(r.kept());
+    java.util.Set<Long> live = new java.util.HashSet<>();
+    for (int node = 0; node < built.size(); node++) {
+      if (!built.isDeleted(node)) {
+        live.add(built.itemId(node));
+      }
+    }
+    for (Long gone : r.kept().keySet()) {
+      if (!live.contains(gone)) {   // a deleted item's paths go with it: added again later, it is assigned anew
+        next.remove(gone);
+        assigned.remove(gone);
+      }
+    }
     ItemPaths paths = table.forIndex(built, next);
     for (Map.Entry<Long, long[]> e : next.entrySet()) {
-      assigned.put(e.getKey(), e.getValue());
+      if (!r.kept().containsKey(e.getKey())) {   // only the new ones: the kept are stored already
+        assigned.put(e.getKey(), e.getValue());
+      }
     }
     structure.update(table.structure().key());
-    if (next.size() > r.kept().size()) {
-      LOG.info("{}: {} new items got the DR paths of their nearest item", what, next.size() - r.kept().size());
+    long added = next.keySet().stream().filter(id -> !r.kept().containsKey(id)).count();
+    if (added > 0) {
+      LOG.info("{}: {} new items got the DR paths of their nearest item", what, added);
     }
     return paths;
   }

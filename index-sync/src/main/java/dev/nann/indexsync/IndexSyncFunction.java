@@ -172,6 +172,12 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   public void processElement(CatalogInput in, Context ctx, Collector<IndexDescriptor> out) throws Exception {
     ItemEmbedding item = in.getItem();
     indexAttributesOnce();
+    ItemEmbedding held = catalog.get(item.getItemId());
+    if (item.getDeleted() ? held == null : sameItem(held, item)) {
+      // a delete of an item the catalogue lacks, or an upsert it already holds (a compacted topic read
+      // again from its start repeats them all): nothing to build a new version for
+      return;
+    }
     if (item.getDeleted()) {
       catalog.remove(item.getItemId());
     } else {
@@ -206,6 +212,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     if (pending.value() != null && pending.value() > 0) {
       build(ctx.getCurrentKey(), timestamp, out);
     }
+  }
+
+  /** Whether {@code held} (null: none) already says what {@code item} does: same embedding and attributes. */
+  private static boolean sameItem(ItemEmbedding held, ItemEmbedding item) {
+    return held != null && held.getEmbedding().equals(item.getEmbedding())
+        && java.util.Objects.equals(emptyIfNull(held.getAttributes()), emptyIfNull(item.getAttributes()));
+  }
+
+  private static Map<String, String> emptyIfNull(Map<String, String> m) {
+    return m == null ? Map.of() : m;
   }
 
   /** Fills {@link #attributes} from the catalog once, for state written before it existed. */
@@ -261,11 +277,11 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
           + "state): this build becomes version {}", sharded ? "shard " + key + " of " + shards + ": " : "", next - 1, next);
     }
     long t0 = System.nanoTime();
-    dev.nann.graph.HnswIndex built;
+    dev.nann.graph.HnswIndex built = null;
     dev.nann.graph.GrowableHnsw graph = graphs.get(key);
     List<ItemEmbedding> sinceBuild = sinceBuilds.computeIfAbsent(key, k -> new ArrayList<>());
     CatalogVectors vectors = new CatalogVectors(dim);
-    boolean inPlace = incremental && graph != null && graph.tombstoneFraction() <= maxTombstoneFraction;
+    boolean inPlace = incremental && graph != null;
     if (inPlace) {
       LOG.info("{}: {} changes into the live graph", what, sinceBuild.size());
       long movedBefore = graph.movedInPlace();
@@ -282,13 +298,17 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       if (graph.movedInPlace() > movedBefore) {
         LOG.info("{}: {} updates moved their node in place", what, graph.movedInPlace() - movedBefore);
       }
-      if (graph.liveItems() == 0) {
-        LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
-            sharded ? "shard " + key + " of " + shards : "catalog");
-        return;
+      // judged after the batch: one batch deleting most items must not go out as a graph of tombstones
+      if (graph.liveItems() == 0 || graph.tombstoneFraction() > maxTombstoneFraction) {
+        LOG.info("{}: {} of the live graph's nodes are tombstones now (rebuild.max-tombstone-fraction {}): a full build",
+            what, String.format(java.util.Locale.ROOT, "%.2f", graph.tombstoneFraction()), maxTombstoneFraction);
+        graphs.remove(key);
+        inPlace = false;
+      } else {
+        built = graph.freeze(next);
       }
-      built = graph.freeze(next);
-    } else {
+    }
+    if (!inPlace) {
       List<Long> ids = new ArrayList<>();
       List<float[]> rows = new ArrayList<>();
       for (Map.Entry<Long, ItemEmbedding> e : catalog.entries()) {
@@ -301,9 +321,10 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       logSkipped(vectors, what);
       sinceBuild.clear();
       if (ids.isEmpty()) {
-        LOG.warn("{} is empty after the latest changes; no snapshot built (the live one keeps serving)",
-            sharded ? "shard " + key + " of " + shards : "catalog");
-        return;
+        // published all the same: an empty shard must not hold back every manifest, and a snapshot is
+        // what tells serving that the deleted items are gone
+        LOG.warn("{} holds no item after the latest changes: publishing an empty snapshot",
+            sharded ? "shard " + key + " of " + shards : "the catalog");
       }
       long[] idArray = new long[ids.size()];
       float[] emb = new float[ids.size() * dim];
@@ -312,7 +333,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         System.arraycopy(rows.get(i), 0, emb, i * dim, dim);
       }
       LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
-      if (incremental) {
+      if (incremental && idArray.length > 0) {
         graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next).moveInPlace(moveInPlace);
         graphs.put(key, graph);
         built = graph.freeze(next);

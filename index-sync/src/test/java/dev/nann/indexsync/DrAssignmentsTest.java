@@ -78,6 +78,27 @@ class DrAssignmentsTest {
   }
 
   @Test
+  void aDeletedItemsAssignmentLeavesTheState() throws Exception {
+    DrPathTable t = table("churn", 4, 1, "1\t0.1\n2\t1.2\n3\t2.0\n");
+    FakeMapState assigned = new FakeMapState();
+    FakeValueState structure = new FakeValueState();
+    java.util.Random r = new java.util.Random(1);
+    for (int build = 1; build <= 20; build++) {
+      // the 3 trained items, and 10 new items each build: the previous build's 10 are deleted
+      long[] ids = new long[13];
+      float[] emb = new float[13 * 2];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = i < 3 ? i + 1 : 1000L * build + i;
+        emb[2 * i] = (float) r.nextGaussian();
+        emb[2 * i + 1] = (float) r.nextGaussian();
+      }
+      DrAssignments.assign(t, new HnswIndexBuilder().m(4).efConstruction(8).seed(1).build(emb, 2, ids), assigned,
+          structure, "v" + build);
+      assertEquals(10, assigned.map.size(), "build " + build + ": the live items' assignments only");
+    }
+  }
+
+  @Test
   void underTheSameStructureAssignmentsStayAndStateFromBeforeIsAssignedAgain() throws Exception {
     DrPathTable t = table("t", 4, 2, "1\t0.1,3.3\n2\t1.2\n3\t2.0,2.1\n");
     HnswIndex built = catalog();
