@@ -24,6 +24,17 @@ def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
 
 
+def _require_inputs(path, names):
+    """The exporter drops inputs a network does not use; nann feeds every contract input, so say so here."""
+    import onnx
+    kept = [i.name for i in onnx.load(path, load_external_data=False).graph.input]
+    dropped = [n for n in names if n not in kept]
+    if dropped:
+        raise ValueError(f"{os.path.basename(path)}: the network does not use input(s) {dropped}, and the exporter "
+                         f"dropped them; nann passes every input of the contract, so use each one (a score network "
+                         f"picks each candidate's user state row with user_idx, e.g. u_vec[user_idx])")
+
+
 def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, version, extra=None,
                      precision="fp32"):
     """Exports ``scorer`` (nann_trainer.models.Scorer) and ``item_net`` to ``out_dir``.
@@ -42,15 +53,20 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
             ["seq_emb", "seq_mask"], user_out,
             {"seq_emb": {0: "users"}, "seq_mask": {0: "users"}, **{n: {0: "users"} for n in user_out}})
 
-    score_in = scorer.score.input_names()
+    score_in = list(scorer.score.input_names())
+    if len(score_in) != len(user_out) + 2 or score_in[:len(user_out)] != list(user_out):
+        raise ValueError(f"score.input_names() {score_in} must be the user network's outputs {list(user_out)} (the "
+                         "user state, in that order), then the user_idx input, then the item embeddings input")
+    idx_name, emb_name = score_in[-2], score_in[-1]
     with torch.no_grad():
         state = scorer.user(seq_emb, seq_mask)
     user_idx = torch.tensor([0, 1, 1], dtype=torch.int64)
     item_emb = torch.zeros(3, dim)
     axes = {n: {0: "users"} for n in user_out}
-    axes.update({"user_idx": {0: "n"}, "item_emb": {0: "n"}, "score": {0: "n"}})
+    axes.update({idx_name: {0: "n"}, emb_name: {0: "n"}, "score": {0: "n"}})
     onnx_export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
             score_in, ["score"], axes)
+    _require_inputs(os.path.join(out_dir, "score.onnx"), score_in)
 
     names = ["user.onnx", "score.onnx"]
     if item_net is not None:
@@ -78,8 +94,8 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
                  "inputs": [{"name": "seq_emb", "source": "behavior_embeddings"},
                             {"name": "seq_mask", "source": "behavior_mask"}],
                  "outputs": user_out},
-        "score": {"file": "score.onnx", "user_state": user_out, "user_idx": "user_idx",
-                  "item_emb": "item_emb", "output": "score"},
+        "score": {"file": "score.onnx", "user_state": user_out, "user_idx": idx_name,
+                  "item_emb": emb_name, "output": "score"},
         "sha256": files,
     }
     if precision != "fp32":
