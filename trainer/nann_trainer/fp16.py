@@ -22,7 +22,13 @@ def _half_tensor(t):
     arr = numpy_helper.to_array(t)
     if np.isfinite(arr).all() and np.abs(arr).max(initial=0) > 65504:
         raise ValueError(f"tensor {t.name} has values beyond the fp16 range (max |x| {np.abs(arr).max()})")
-    return numpy_helper.from_array(arr.astype(np.float16), t.name)
+    half = arr.astype(np.float16)
+    # a weight that rounds to 0 is harmless; a lone constant that does is usually an epsilon guarding a
+    # division or a square root, and 0 there makes NaN for every row that needed it
+    if arr.size == 1 and arr.item() != 0 and half.item() == 0:
+        raise ValueError(f"constant {t.name or '(unnamed)'} = {arr.item():g} is 0 in fp16 (whose smallest value is "
+                         f"6e-08): if it guards a division or a square root, use 1e-4 or more, or keep the model fp32")
+    return numpy_helper.from_array(half, t.name)
 
 
 def _rename_tensor(g, old, new):

@@ -270,6 +270,21 @@ class Fp16Test(unittest.TestCase):
         self.assertEqual(m.graph.output[0].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
         self.assertTrue(all(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer))
 
+    def test_an_epsilon_that_vanishes_in_fp16_is_refused(self):
+        import onnx
+        from nann_trainer.fp16 import convert
+
+        class MeanPool(torch.nn.Module):
+            def forward(self, x, mask):
+                return (x * mask).sum(1) / (mask.sum(1) + 1e-9)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.onnx")
+            torch.onnx.export(MeanPool(), (torch.zeros(2, 4), torch.ones(2, 4)), path, input_names=["x", "mask"],
+                              output_names=["y"], opset_version=17)
+            with self.assertRaisesRegex(ValueError, r"= 1e-09 is 0 in fp16.*1e-4 or more"):
+                convert(onnx.load(path))
+
 
 if __name__ == "__main__":
     unittest.main()
