@@ -1,6 +1,7 @@
 package dev.nann.cli;
 
 import dev.nann.cluster.JvmRun;
+import dev.nann.scorer.ModelSpec;
 import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.OrtEnv;
@@ -37,7 +38,17 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
 
   /** Measures {@code dir} in a child JVM (about as long as loading the model twice and a few calls). */
   public static ModelMemory measure(Path dir) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of("-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch", "-Xint"));
+    // the largest call's candidate rows live on the heap and in a direct buffer: room for them at any dim
+    int dim;
+    try {
+      dim = ModelSpec.read(dir).itemDim();
+    } catch (RuntimeException e) {
+      throw new IOException("measuring the model's memory failed: " + e.getMessage(), e);
+    }
+    long batchMb = (long) ShapeGrid.defaults().max() * dim * Float.BYTES / 1_000_000 + 1;
+    String heap = (64 + 2 * batchMb) + "m";
+    List<String> cmd = new ArrayList<>(List.of("-Xms" + heap, "-Xmx" + heap, "-XX:MaxDirectMemorySize=" + (64 + 4 * batchMb)
+        + "m", "-XX:+AlwaysPreTouch", "-Xint"));
     // where the runtime's libraries are copied to or loaded from, as this process has it
     System.getProperties().stringPropertyNames().stream()
         .filter(k -> k.equals("java.io.tmpdir") || k.startsWith("onnxruntime."))
@@ -90,8 +101,14 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
     return String.format(Locale.ROOT, "%,d MB", Math.max(0, bytes) / 1_000_000);
   }
 
+  /** The child's first exception line when it has one (a stack's last frames say nothing), else its last lines. */
   private static String lastLines(String out) {
     String[] lines = out.strip().split("\n");
+    for (String line : lines) {
+      if (line.matches(".*(Exception|Error)\\b.*") && !line.strip().startsWith("at ")) {
+        return line.strip();
+      }
+    }
     return String.join(" | ", java.util.Arrays.asList(lines).subList(Math.max(0, lines.length - 3), lines.length));
   }
 

@@ -23,6 +23,32 @@ class ModelMemoryTest {
   }
 
   @Test
+  void aModelOfWideItemsIsMeasuredToo(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    // d = 2048: the largest call's 8,192 candidate rows alone take 64 MB (they did not fit the child's)
+    Path model = dir.resolve("wide");
+    ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", "-c", String.join("\n",
+        "import torch", "from torch import nn", "from nann_trainer.export import export_model_dir",
+        "class User(nn.Module):",
+        "    def output_names(self): return ['u_vec']",
+        "    def forward(self, seq_emb, seq_mask): return ((seq_emb * seq_mask.unsqueeze(-1)).sum(1),)",
+        "class Score(nn.Module):",
+        "    def input_names(self): return ['u_vec', 'user_idx', 'item_emb']",
+        "    def forward(self, u_vec, user_idx, item_emb): return (u_vec[user_idx] * item_emb).sum(1)",
+        "class M(nn.Module):",
+        "    arch = 'two-sided'",
+        "    def __init__(self):",
+        "        super().__init__(); self.user, self.score = User(), Score()",
+        "export_model_dir('" + model + "', M(), None, dim=2048, seq_len=4, item_feat_dim=0, version='wide-1')"))
+        .redirectErrorStream(true);
+    pb.environment().put("PYTHONPATH", REPO.resolve("trainer").toString());
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertEquals(0, p.waitFor(), out);
+    ModelMemory m = ModelMemory.measure(model);
+    assertTrue(m.largestCallBytes() >= 8192L * 2048 * Float.BYTES, m.toString());
+  }
+
+  @Test
   void theAdviceCountsASwapEveryWalkerAndTheWarmUpInALargestCall() {
     ModelMemory m = new ModelMemory(40_000_000, 50_000_000, 10_000_000, 500_000_000, 8192);
     assertEquals(40_000_000L + 50_000_000 + 9 * 500_000_000L, m.taskOffHeapBytes(8));
