@@ -71,6 +71,9 @@ public final class ModelCheck {
         passed.add("scores are finite, for a user with history and a cold-start user");
         checkSpread(a, passed, problems);
         checkBatchInvariance(scorer, history(rnd, spec), catalog, passed, problems);
+        if (model.mergeable()) {
+          checkMerged(scorer, history(rnd, spec), history(rnd, spec), catalog, passed, warnings, problems);
+        }
         if (Arrays.equals(a, b)) {
           warnings.add("two users with different histories get identical scores: the model does not personalise");
         }
@@ -151,6 +154,42 @@ public final class ModelCheck {
     } else {
       passed.add(String.format(Locale.ROOT, "an item's score does not depend on its batch (max relative difference %.2g)",
           worst));
+    }
+  }
+
+  /**
+   * Micro-batching ({@code batching.enabled}) scores the rows of several users in one call: each
+   * row must get the score its own user's call gives it, so the network must pick each row's user
+   * state by {@code user_idx}.
+   */
+  private static void checkMerged(OnnxScorer scorer, UserFeatures first, UserFeatures second, float[] catalog,
+                                  List<String> passed, List<String> warnings, List<String> problems) {
+    int n = Math.min(32, catalog.length / scorer.itemDim());
+    float[] a = scoreAll(scorer, first, catalog, n, "a user with history", problems);
+    float[] b = scoreAll(scorer, second, catalog, n, "a second user with history", problems);
+    if (a == null || b == null) {
+      return;
+    }
+    ScoreBatch merged = scorer.newBatch();
+    try (OnnxScorer.OnnxUserState ua = (OnnxScorer.OnnxUserState) scorer.user(first);
+         OnnxScorer.OnnxUserState ub = (OnnxScorer.OnnxUserState) scorer.user(second)) {
+      for (int i = 0; i < n; i++) {
+        merged.putRow(i, catalog, i * scorer.itemDim());
+        merged.userIdx().put(i, i % 2);
+      }
+      scorer.scoreMerged(new OnnxScorer.OnnxUserState[] {ua, ub}, 2, merged, n);
+    }
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+      float own = i % 2 == 0 ? a[i] : b[i];
+      worst = Math.max(worst, Math.abs(merged.scores()[i] - own) / Math.max(1e-6, Math.abs(own)));
+    }
+    if (worst > BATCH_TOLERANCE) {
+      warnings.add(String.format(Locale.ROOT, "in a call of two users' rows an item's score differs from its own "
+          + "user's call (relative difference up to %.3g): the score network does not pick each row's user state by "
+          + "user_idx, so with batching.enabled it would mis-score; serve it with batching off (the default)", worst));
+    } else {
+      passed.add("a call of several users' rows scores each row as its own user's call does (batching.enabled)");
     }
   }
 

@@ -154,4 +154,16 @@ class UnusualModelsTest {
       assertTrue(e.getMessage().contains("turn batching.enabled off"), e.getMessage());
     }
   }
+
+  @Test
+  void aScoreNetworkThatIgnoresWhichUserARowIsForIsFlaggedForMergedCalls() throws Exception {
+    // user_idx used, but not to pick the row's user: every row is scored for the first user of the call
+    Path first = twoTower("first-user", "return (u_vec[user_idx * 0] * item_emb).sum(1)");
+    ModelCheck.Report report = ModelCheck.run(first, 64, 7);
+    assertTrue(report.ok(), "single-user calls serve it: " + report.problems());
+    assertTrue(report.warnings().stream().anyMatch(w -> w.contains("does not pick each row's user state by user_idx")),
+        report.warnings().toString());
+    Path right = twoTower("right", "return (u_vec[user_idx] * item_emb).sum(1)");
+    assertTrue(ModelCheck.run(right, 64, 7).passed().stream().anyMatch(p -> p.contains("a call of several users")));
+  }
 }
