@@ -122,27 +122,38 @@ _ROLE_WORDS = {
 
 
 def _role_columns(header):
-    """Per role, the header's columns whose name says it ("userId", "item_id", "event_time", "ts", ...)."""
+    """Per role, the header's columns whose name says it ("userId", "item_id", "event_time", "ts", ...);
+    of several, the ones named as an id or as the role itself ("user_id" over "user_session")."""
     norm = [re.sub(r"[^a-z0-9]", "", h.lower()) for h in header]
-    return {role: [k for k, h in enumerate(norm) if h == "ts" and role == "time" or any(w in h for w in words)]
-            for role, words in _ROLE_WORDS.items()}
+    found = {}
+    for role, words in _ROLE_WORDS.items():
+        ks = [k for k, h in enumerate(norm) if h == "ts" and role == "time" or any(w in h for w in words)]
+        if len(ks) > 1 and role != "time":
+            ids = [k for k in ks if norm[k].endswith("id") or norm[k] in words]
+            ks = ids if len(ids) == 1 else ks
+        found[role] = ks
+    return found
 
 
 def _layout(first, columns):
     """The layout from the file's first row: ``--columns``, else a header's names, else the position."""
     fields = [f.strip() for f in first]
     positional = (0, 1, 3) if len(fields) >= 4 else (0, 1, 2)
+    picks = [c.strip() for c in columns.split(",")] if columns else None
+    if picks is not None and len(picks) != 3:
+        raise ValueError(f"--columns {columns!r}: give three, USER,ITEM,TIME (header names or 1-based numbers)")
+    # is the first row data? probed at the columns asked for, else at the position
+    probe = [int(c) - 1 for c in picks] if picks and all(c.isdigit() and int(c) >= 1 for c in picks) else positional
     try:
-        parse_time(fields[positional[2]] if len(fields) >= 3 else "")
-        parse_id(fields[0])
-        parse_id(fields[1])
+        if max(probe) >= len(fields):
+            raise ValueError("short")
+        parse_time(fields[probe[2]])
+        parse_id(fields[probe[0]])
+        parse_id(fields[probe[1]])
         header = []
     except ValueError:
         header = fields if any(c.isalpha() for f in fields for c in f) else []
-    if columns:
-        picks = [c.strip() for c in columns.split(",")]
-        if len(picks) != 3:
-            raise ValueError(f"--columns {columns!r}: give three, USER,ITEM,TIME (header names or 1-based numbers)")
+    if picks:
         at = []
         for c in picks:
             if c.isdigit() and int(c) >= 1:
@@ -203,8 +214,13 @@ def parse_time(text):
     try:
         t = float(text)
     except ValueError:
+        iso = text
+        if iso.endswith("Z"):                       # before Python 3.11 fromisoformat takes no "Z"
+            iso = iso[:-1] + "+00:00"
+        elif iso.upper().endswith(" UTC"):          # "2019-10-01 00:00:00 UTC", as some exports write it
+            iso = iso[:-4] + "+00:00"
         try:
-            d = datetime.fromisoformat(text)
+            d = datetime.fromisoformat(iso)
         except ValueError:
             raise ValueError(f"time {text!r} is neither a number nor an ISO-8601 date") from None
         return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()

@@ -161,6 +161,18 @@ class LogFormatsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "'e' is neither a column number nor a name"):
             self.read(body, columns="e,c,a")
 
+    def test_an_export_with_a_session_column_and_utc_times(self):
+        # e.g. an e-commerce events export: event_time,event_type,product_id,...,user_id,user_session
+        body = "event_time,event_type,product_id,price,user_id,user_session\n" + "".join(
+            f"2019-10-01 00:0{t // 100}:00 UTC,view,{i},1.0,{u},s{u}\n" for u, i, t in self.rows)
+        self.assertEqual(self.read(body).sequences, self.expected)
+
+    def test_columns_by_number_probe_those_columns_for_a_header(self):
+        body = "".join(f"{t},u{u},SKU{i}\n" for u, i, t in self.rows)     # no header, time first, text ids
+        data = self.read(body, columns="2,3,1")
+        self.assertEqual(data.interactions, len(self.rows), "the first row is data, not a header")
+        self.assertEqual(data.sequences[parse_id("u1")], [parse_id(f"SKU{i}") for i in self.expected[1]])
+
     def test_a_header_without_a_time_column_is_refused_with_what_to_do(self):
         with self.assertRaisesRegex(ValueError, "does not name one column for the time.*--columns"):
             self.read("user_id,book_id,rating\n1,2,5\n")

@@ -57,9 +57,11 @@ final class BehaviourLookup {
     return (id, deleted, emb, offset) -> {
       try {
         return holds(t, stored, id, deleted, emb, offset);
-      } catch (UncheckedIOException unreadable) {
-        unreadable(t, unreadable);
+      } catch (EmbeddingRows.FileChanged cut) {
+        unreadable(t, cut);
         return false;
+      } catch (UncheckedIOException | SnapshotException notNow) {
+        return false;   // the change stays fresh; the next version's drop looks again
       }
     };
   }
@@ -92,15 +94,17 @@ final class BehaviourLookup {
     Table t = table(manifest);
     try {
       return t.features(sequence);
-    } catch (UncheckedIOException unreadable) {
-      throw new SnapshotException(unreadable(t, unreadable));
+    } catch (EmbeddingRows.FileChanged cut) {
+      throw new SnapshotException(unreadable(t, cut));
+    } catch (UncheckedIOException notNow) {   // an I/O error or an interrupted task: this request only
+      throw new SnapshotException("index version " + t.version + ": behaviour lookup failed: " + notNow.getMessage());
     }
   }
 
-  /** A version one of whose shard files can no longer be read: refused, and its files let go. */
-  private synchronized String unreadable(Table t, UncheckedIOException e) {
+  /** A version one of whose shard files changed on disk: refused, and its files let go (closed when unreferenced). */
+  private synchronized String unreadable(Table t, EmbeddingRows.FileChanged e) {
     String reason = "index version " + t.version + " refused: a shard file changed on disk after it was verified "
-        + "(cut short or written over in place; publish snapshots as new files): " + e.getCause().getMessage();
+        + "(publish snapshots as new files, never over published ones): " + e.getMessage();
     if (refused.putIfAbsent(t.version, reason) == null) {
       LOG.error(reason);
     }
@@ -112,8 +116,8 @@ final class BehaviourLookup {
       }
     }
     for (ShardItems s : t.shards) {
-      if (!used.contains(s.key) && files.remove(s.key, s)) {
-        s.rows.close();
+      if (!used.contains(s.key)) {
+        files.remove(s.key, s);   // not closed here: a request on another thread may be reading it
       }
     }
     return reason;
@@ -189,13 +193,9 @@ final class BehaviourLookup {
         used.add(s.key);
       }
     }
-    files.entrySet().removeIf(e -> {
-      boolean drop = !used.contains(e.getKey());
-      if (drop) {
-        e.getValue().rows.close();
-      }
-      return drop;
-    });
+    // files no version uses are let go, not closed: a request may still be reading one (the
+    // channel is closed when it is no longer referenced)
+    files.keySet().retainAll(used);
     for (ShardItems s : items) {
       files.put(s.key, s);
     }

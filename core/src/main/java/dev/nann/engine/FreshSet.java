@@ -34,6 +34,8 @@ final class FreshSet {
   private float[] incoming;    // writer scratch, guarded by this
   private float[] stored;      // writer scratch, guarded by this
   private volatile View view;
+  /** For a sharded index, the current version's holder (a sharded version is never a {@link View#base}). */
+  private Holder shardedBase;   // guarded by this
 
   /**
    * @param maxEntries upserts are refused once the set holds this many entries (every query scores
@@ -77,7 +79,7 @@ final class FreshSet {
         || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
       return true;
     }
-    if (v.base != null && heldBy(v.base, item)) {
+    if (v.base != null ? heldBy(v.base, item) : shardedBase != null && heldBy(shardedBase, item)) {
       if (prev != null) {
         drop(v, prev, id);
       }
@@ -168,6 +170,7 @@ final class FreshSet {
   synchronized void dropHeld(Holder index, int indexDim) {
     if (view.base == null) {
       keepUnheld(index, null, indexDim);
+      shardedBase = index;   // later changes it already holds (a catalogue published again) do not join
     }
   }
 
@@ -237,13 +240,18 @@ final class FreshSet {
 
   /** Whether {@code live} already reflects the change: same embedding present, or deleted and absent. */
   private boolean heldBy(LoadedIndex live, ItemEmbedding item) {
+    return heldBy((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), item);
+  }
+
+  /** Whether {@code index} already reflects the change. */
+  private boolean heldBy(Holder index, ItemEmbedding item) {
     if (!item.getDeleted()) {
       List<Float> emb = item.getEmbedding();
       for (int j = 0; j < dim; j++) {
         incoming[j] = emb.get(j);
       }
     }
-    return heldBy(live, item.getItemId(), item.getDeleted(), incoming, 0);
+    return index.holds(item.getItemId(), item.getDeleted(), incoming, 0);
   }
 
   private boolean heldBy(LoadedIndex live, long id, boolean deleted, float[] emb, int offset) {

@@ -127,25 +127,24 @@ final class ModelCatalog implements AutoCloseable {
 
   /**
    * After a restart, the models the job served before it (the checkpointed descriptors, newest
-   * first): each is admitted in turn until one is accepted, so a model refused before the restart
-   * does not hand the job back to the configured default (possibly much older, or of another item
-   * dimension than the index) but to the model that served before it. Until then tasks wait for it
-   * (up to their deadline, at most {@value #MODEL_WAIT_MS} ms) instead of being answered by the
-   * default. The first call counts; later ones (every subtask restores) return the same future.
+   * first) are admitted again, oldest first, so the catalogue holds what it held before: a model
+   * refused before the restart is refused again and the one before it serves, not the configured
+   * default (possibly much older, or of another item dimension than the index), and a newest model
+   * paired with an index not yet live leaves the one before it serving that index. Until they are
+   * in, tasks wait (up to their deadline, at most {@value #MODEL_WAIT_MS} ms) instead of being
+   * answered by the default. The first call counts; later ones (every subtask restores) return the
+   * same future.
    */
   synchronized CompletableFuture<Void> restore(List<ModelDescriptor> newestFirst) {
     if (restoring == null) {
       CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
-      for (ModelDescriptor d : newestFirst) {
-        chain = chain.thenCompose(done -> anyAccepted(newestFirst) ? CompletableFuture.completedFuture(null) : prefetch(d));
+      for (int i = newestFirst.size() - 1; i >= 0; i--) {
+        ModelDescriptor d = newestFirst.get(i);
+        chain = chain.thenCompose(done -> prefetch(d));
       }
       restoring = chain.exceptionally(e -> null);
     }
     return restoring;
-  }
-
-  private boolean anyAccepted(List<ModelDescriptor> ds) {
-    return ds.stream().anyMatch(d -> accepted(d.getVersion()) != null);
   }
 
   /**

@@ -364,7 +364,7 @@ public final class SnapshotFormat {
         long off = table.getLong(i * SECTION_ENTRY + 8);
         long bytes = table.getLong(i * SECTION_ENTRY + 16);
         if (kind == EMBEDDINGS && bytes == (long) count * dim * Float.BYTES && off + bytes <= size - TRAILER_BYTES) {
-          return new EmbeddingRows(file, ch, off, dim, count);
+          return new EmbeddingRows(file, sha256, ch, off, dim, count);
         }
       }
       throw new SnapshotException("snapshot " + file + " lacks its embedding section");

@@ -129,7 +129,15 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
    * directories), but one that lists a file must match it byte for byte.
    */
   public void verifyChecksums(Path dir) {
+    verifyChecksums(dir, java.util.Set.of());
+  }
+
+  /** {@link #verifyChecksums(Path)} for the listed files but {@code checkedElsewhere}. */
+  public void verifyChecksums(Path dir, java.util.Set<String> checkedElsewhere) {
     for (Map.Entry<String, String> e : checksums.entrySet()) {
+      if (checkedElsewhere.contains(e.getKey())) {
+        continue;
+      }
       Path f = dir.resolve(e.getKey());
       if (!Files.isRegularFile(f)) {
         throw new ModelContractException("model directory " + dir + " lacks " + e.getKey() + " (listed in model.json)");
@@ -140,6 +148,15 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
             + " (corrupt or partly copied model)");
       }
     }
+  }
+
+  /** The network files this model names: user, score, and item when it has one. */
+  public java.util.Set<String> networkFiles() {
+    java.util.Set<String> files = new java.util.HashSet<>(List.of(userFile, scoreFile));
+    if (itemFile != null) {
+      files.add(itemFile);
+    }
+    return files;
   }
 
   /** Hex SHA-256 of bytes. */

@@ -64,7 +64,7 @@ public final class OnnxModel implements AutoCloseable {
    */
   public static OnnxModel load(Path dir, ScorerRuntime runtime) {
     ModelSpec spec = ModelSpec.read(dir);
-    spec.verifyChecksums(dir);
+    spec.verifyChecksums(dir, spec.networkFiles());   // the networks: against the very bytes loaded, in open()
     OrtEnvironment env = OrtEnv.get();
     String cudaProblem = null;
     if (runtime.provider() != ScorerRuntime.Provider.CPU) {

@@ -19,7 +19,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The sharded behaviour lookup reads mapped shard files: one cut short after it was verified refuses its version. */
+/**
+ * The sharded behaviour lookup reads rows from the shard files: one cut short after it was verified
+ * refuses its version; a reader stopped by an interrupt (a cancelled task) refuses nothing.
+ */
 class BehaviourLookupTest {
   @TempDir
   Path dir;
@@ -48,5 +51,26 @@ class BehaviourLookupTest {
     assertTrue(lookup.refusal(manifest).contains("changed on disk"), "refused from now on");
     assertThrows(SnapshotException.class, () -> lookup.features(manifest, seq));
     assertFalse(lookup.refusal(manifest).isEmpty());
+  }
+
+  @Test
+  void anInterruptedReaderFailsItsOwnLookupOnly() throws Exception {
+    Corpus c = TestData.corpus(2_000, 16, 6);
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds());
+    Path file = dir.resolve("index-v000000000001-s0000.nann");
+    IndexDescriptor one = TestData.publish(built, file);
+    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
+        .setSha256(one.getSha256()).setItems(one.getItems()).build();
+    IndexDescriptor manifest = IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
+    BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
+    List<Long> seq = List.of(c.itemIds()[5], c.itemIds()[7]);
+    assertEquals(2, lookup.features(manifest, seq).length());
+    // an interrupted reader's read closes the file's channel for every reader
+    Thread.currentThread().interrupt();
+    assertThrows(SnapshotException.class, () -> lookup.features(manifest, seq));
+    assertTrue(Thread.interrupted(), "the interrupt is kept for the task that is being stopped");
+    assertEquals(2, lookup.features(manifest, seq).length(), "the next reader reopens the file");
+    assertEquals(null, lookup.refusal(manifest), "nothing refused");
   }
 }

@@ -194,6 +194,24 @@ class FreshSetTest {
   }
 
   @Test
+  void withAShardedIndexChangesTheCurrentVersionHoldsDoNotJoin() {
+    float[] v = new float[DIM];
+    v[0] = 3;
+    // the current sharded version: holds item 5 at v, and not item 999
+    FreshSet.Holder version = (id, deleted, emb, offset) -> deleted ? id != 5 : id == 5 && emb[offset] == 3;
+    FreshSet set = new FreshSet(DIM, 100);
+    set.dropHeld(version, DIM);
+    assertTrue(set.apply(upsert(5, v, 1)));
+    assertTrue(set.apply(ItemEmbedding.newBuilder().setItemId(999).setEmbedding(List.of()).setDeleted(true)
+        .setUpdatedAtMillis(1).build()));
+    assertFalse(set.holds(5), "a catalogue published again: the version holds the upsert already");
+    assertFalse(set.holds(999), "a delete of an item the version lacks");
+    v[0] = 4;
+    assertTrue(set.apply(upsert(5, v, 2)));
+    assertTrue(set.holds(5), "a real change joins");
+  }
+
+  @Test
   void aBaseOfAnotherDimensionTakesTheDeletesButNotTheUpserts() {
     Corpus c16 = TestData.corpus(300, DIM, 3);
     Corpus c64 = TestData.corpus(300, 64, 4);

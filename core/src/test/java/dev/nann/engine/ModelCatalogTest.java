@@ -91,6 +91,17 @@ class ModelCatalogTest {
     } finally {
       loader.shutdownNow();
     }
+    // the newest model pairs with an index not live yet: the one before it serves the live index
+    ModelDescriptor paired = TestData.modelCopy("attention", 16, dir, "m-4", 5L);
+    loader = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (ModelCatalog catalog = new ModelCatalog(cfg, ModelSpec.read(def), loader, () -> d16)) {
+      catalog.restore(java.util.List.of(paired, m2));
+      try (var lease = catalog.lease(paired, d16, 0)) {
+        assertEquals("m-2", lease.value().version(), "m-4 serves index versions >= 5 only");
+      }
+    } finally {
+      loader.shutdownNow();
+    }
   }
 
   private static LoadedIndex loaded(long version, Corpus c) {

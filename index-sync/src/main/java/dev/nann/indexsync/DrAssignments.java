@@ -65,7 +65,7 @@ final class DrAssignments {
     }
     ItemPaths paths = table.forIndex(built, next);
     for (Map.Entry<Long, long[]> e : next.entrySet()) {
-      if (!r.kept().containsKey(e.getKey())) {   // only the new ones: the kept are stored already
+      if (r.dropped() > 0 || !r.kept().containsKey(e.getKey())) {   // the kept are stored already, unless cleared above
         assigned.put(e.getKey(), e.getValue());
       }
     }

@@ -115,6 +115,7 @@ class DrAssignmentsTest {
     assertArrayEquals(new long[] {7, -1}, paths.pathsOf(nodeOf(built, 4)));
     assertArrayEquals(new long[] {2 * 4, 2 * 4 + 1}, paths.pathsOf(nodeOf(built, 5)));
     assertNull(assigned.map.get(6L), "entries of another structure leave the state");
+    assertArrayEquals(new long[] {7, -1}, assigned.map.get(4L), "the kept ones stay in it");
 
     // state written before assignments named their structure: nothing vouches for its codes
     FakeMapState old = new FakeMapState();

@@ -22,8 +22,6 @@ import org.apache.kafka.common.header.Header;
  * {@link ServingInput} carrying a dead letter with topic, partition, offset and reason.
  */
 public final class ServingInputDeserializer implements KafkaRecordDeserializationSchema<ServingInput> {
-  /** Longest request id answered, in UTF-8 bytes. */
-
   private final String requestsTopic;
   private final String eventsTopic;
   private final int maxRecordBytes;

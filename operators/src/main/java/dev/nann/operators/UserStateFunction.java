@@ -138,8 +138,13 @@ public final class UserStateFunction
   private void syncEngine(ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
                           Iterable<Map.Entry<Long, byte[]>> changes) throws Exception {
     engineSynced = true;
+    long now = System.currentTimeMillis();
     for (Map.Entry<Long, byte[]> e : changes) {
-      engine.applyChange(ChangeBytes.decode(e.getValue()));
+      dev.nann.schemas.ItemEmbedding item = ChangeBytes.decode(e.getValue());
+      // stamps from state written before serving stamped changes itself may be a producer's clock
+      // ahead of ours: such a change must not outrank every change after the restart
+      item.setUpdatedAtMillis(Math.min(item.getUpdatedAtMillis(), now));
+      engine.applyChange(item);
     }
     List<ModelDescriptor> served = new ArrayList<>();
     for (int i = 0; i <= MODELS_REMEMBERED; i++) {

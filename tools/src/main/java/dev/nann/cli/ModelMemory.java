@@ -39,14 +39,18 @@ public record ModelMemory(long sessionsBytes, long loadPeakBytes, long stepCallB
   /** Measures {@code dir} in a child JVM (about as long as loading the model twice and a few calls). */
   public static ModelMemory measure(Path dir) throws IOException, InterruptedException {
     // the largest call's candidate rows live on the heap and in a direct buffer: room for them at any dim
-    int dim;
+    ModelSpec spec;
     try {
-      dim = ModelSpec.read(dir).itemDim();
+      spec = ModelSpec.read(dir);
     } catch (RuntimeException e) {
       throw new IOException("measuring the model's memory failed: " + e.getMessage(), e);
     }
-    long batchMb = (long) ShapeGrid.defaults().max() * dim * Float.BYTES / 1_000_000 + 1;
-    String heap = (64 + 2 * batchMb) + "m";
+    long batchMb = (long) ShapeGrid.defaults().max() * spec.itemDim() * Float.BYTES / 1_000_000 + 1;
+    long filesMb = 0;   // each network is read onto the heap to be loaded from its checked bytes
+    for (String f : spec.networkFiles()) {
+      filesMb += Files.isRegularFile(dir.resolve(f)) ? Files.size(dir.resolve(f)) / 1_000_000 + 1 : 0;
+    }
+    String heap = (64 + 2 * batchMb + filesMb) + "m";
     List<String> cmd = new ArrayList<>(List.of("-Xms" + heap, "-Xmx" + heap, "-XX:MaxDirectMemorySize=" + (64 + 4 * batchMb)
         + "m", "-XX:+AlwaysPreTouch", "-Xint"));
     // where the runtime's libraries are copied to or loaded from, as this process has it
