@@ -30,13 +30,8 @@ class BehaviourLookupTest {
   @Test
   void aShardFileCutShortAfterItWasVerifiedRefusesItsVersionInsteadOfFailingTheTask() throws Exception {
     Corpus c = TestData.corpus(20_000, 16, 5);
-    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
-        .build(c.embeddings(), c.dim(), c.itemIds());
     Path file = dir.resolve("index-v000000000001-s0000.nann");
-    IndexDescriptor one = TestData.publish(built, file);
-    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
-        .setSha256(one.getSha256()).setItems(one.getItems()).build();
-    IndexDescriptor manifest = IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
+    IndexDescriptor manifest = oneShard(c, file);
     BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
     List<Long> seq = List.of(c.itemIds()[19_990], c.itemIds()[19_999], c.itemIds()[0]);
     for (int i = 0; i < 30_000; i++) {   // compiled by now, as on a serving TaskManager
@@ -56,13 +51,8 @@ class BehaviourLookupTest {
   @Test
   void anInterruptedReaderFailsItsOwnLookupOnly() throws Exception {
     Corpus c = TestData.corpus(2_000, 16, 6);
-    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
-        .build(c.embeddings(), c.dim(), c.itemIds());
     Path file = dir.resolve("index-v000000000001-s0000.nann");
-    IndexDescriptor one = TestData.publish(built, file);
-    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
-        .setSha256(one.getSha256()).setItems(one.getItems()).build();
-    IndexDescriptor manifest = IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
+    IndexDescriptor manifest = oneShard(c, file);
     BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
     List<Long> seq = List.of(c.itemIds()[5], c.itemIds()[7]);
     assertEquals(2, lookup.features(manifest, seq).length());
@@ -72,5 +62,15 @@ class BehaviourLookupTest {
     assertTrue(Thread.interrupted(), "the interrupt is kept for the task that is being stopped");
     assertEquals(2, lookup.features(manifest, seq).length(), "the next reader reopens the file");
     assertEquals(null, lookup.refusal(manifest), "nothing refused");
+  }
+
+  /** A one-shard manifest over {@code c}, its shard written to {@code file}. */
+  private static IndexDescriptor oneShard(Corpus c, Path file) {
+    HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds());
+    IndexDescriptor one = TestData.publish(built, file);
+    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
+        .setSha256(one.getSha256()).setItems(one.getItems()).build();
+    return IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
   }
 }
