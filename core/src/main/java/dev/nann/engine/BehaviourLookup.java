@@ -109,12 +109,7 @@ final class BehaviourLookup {
       LOG.error(reason);
     }
     tables.remove(t.version, t);
-    java.util.Set<String> used = new java.util.HashSet<>();
-    for (Table kept : tables.values()) {
-      for (ShardItems s : kept.shards) {
-        used.add(s.key);
-      }
-    }
+    java.util.Set<String> used = filesInUse();
     for (ShardItems s : t.shards) {
       if (!used.contains(s.key)) {
         files.remove(s.key, s);   // not closed here: a request on another thread may be reading it
@@ -187,21 +182,26 @@ final class BehaviourLookup {
     while (tables.size() > KEPT) {
       tables.pollFirstEntry();
     }
-    java.util.Set<String> used = new java.util.HashSet<>();
-    for (Table kept : tables.values()) {
-      for (ShardItems s : kept.shards) {
-        used.add(s.key);
-      }
-    }
     // files no version uses are let go, not closed: a request may still be reading one (the
     // channel is closed when it is no longer referenced)
-    files.keySet().retainAll(used);
+    files.keySet().retainAll(filesInUse());
     for (ShardItems s : items) {
       files.put(s.key, s);
     }
     LOG.info("index version {}: behaviour lookup over {} shards ready in {} ms", manifest.getVersion(), items.length,
         (System.nanoTime() - t0) / 1_000_000);
     return t;
+  }
+
+  /** The keys of the files some kept version names. */
+  private java.util.Set<String> filesInUse() {
+    java.util.Set<String> used = new java.util.HashSet<>();
+    for (Table kept : tables.values()) {
+      for (ShardItems s : kept.shards) {
+        used.add(s.key);
+      }
+    }
+    return used;
   }
 
   private ShardItems map(ShardSnapshot s) {

@@ -56,7 +56,7 @@ final class ModelCatalog implements AutoCloseable {
   private final Map<String, SharedRegistry<String, LoadedModel>.Lease> leases = new HashMap<>();   // guarded by this
   private boolean closed;   // guarded by this
   private final String defaultVersion;
-  /** The models checkpointed before a restart, admitted newest first until one is accepted; null: no restart. */
+  /** The models checkpointed before a restart, being admitted again, oldest first ({@link #restore}); null: no restart. */
   private volatile CompletableFuture<Void> restoring;
 
   /**

@@ -142,11 +142,16 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
       if (!Files.isRegularFile(f)) {
         throw new ModelContractException("model directory " + dir + " lacks " + e.getKey() + " (listed in model.json)");
       }
-      String actual = sha256(f);
-      if (!actual.equalsIgnoreCase(e.getValue())) {
-        throw new ModelContractException(f + " has SHA-256 " + actual + " but model.json lists " + e.getValue()
-            + " (corrupt or partly copied model)");
-      }
+      requireListedChecksum(e.getKey(), f, sha256(f));
+    }
+  }
+
+  /** Refuses file {@code name} (read from {@code f}) whose SHA-256 {@code actual} is not the one model.json lists, if any. */
+  void requireListedChecksum(String name, Path f, String actual) {
+    String listed = checksums.get(name);
+    if (listed != null && !actual.equalsIgnoreCase(listed)) {
+      throw new ModelContractException(f + " has SHA-256 " + actual + " but model.json lists " + listed
+          + " (corrupt or partly copied model)");
     }
   }
 

@@ -162,13 +162,8 @@ public final class OnnxModel implements AutoCloseable {
     } catch (java.io.IOException | OutOfMemoryError e) {
       throw new ModelContractException("cannot read " + p + " (a network must be one file under 2 GiB): " + e, e);
     }
-    String listed = spec.checksums().get(file);
-    if (listed != null) {
-      String actual = ModelSpec.sha256(bytes);
-      if (!actual.equalsIgnoreCase(listed)) {
-        throw new ModelContractException(p + " has SHA-256 " + actual + " but model.json lists " + listed
-            + " (corrupt or partly copied model)");
-      }
+    if (spec.checksums().containsKey(file)) {
+      spec.requireListedChecksum(file, p, ModelSpec.sha256(bytes));
     }
     try {
       return env.createSession(bytes, opts);
