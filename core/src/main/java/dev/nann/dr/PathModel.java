@@ -44,24 +44,40 @@ public final class PathModel implements AutoCloseable {
     this.itemsByPath = itemsByPath;
   }
 
-  /** Loads a train-dr output directory; problems are named with their file. */
-  public static PathModel load(Path dir, int userDim) {
+  /**
+   * Reads a train-dr output directory's table and checks that its layer files are there, without
+   * loading them: a job refuses a bad {@code dr.dir} when submitted, not in every TaskManager's start.
+   *
+   * @throws ModelContractException naming the file at fault
+   */
+  public static PathTable checkFiles(Path dir) {
     PathTable table;
     try {
       table = PathTable.read(dir);
     } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
       throw new ModelContractException(e.getMessage(), e);
     }
+    for (int d = 0; d < table.depth(); d++) {
+      if (!Files.isRegularFile(layerFile(dir, d))) {
+        throw new ModelContractException(dir + " lacks layer_" + d + ".onnx");
+      }
+    }
+    return table;
+  }
+
+  private static Path layerFile(Path dir, int layer) {
+    return dir.resolve("layer_" + layer + ".onnx");
+  }
+
+  /** Loads a train-dr output directory; problems are named with their file. */
+  public static PathModel load(Path dir, int userDim) {
+    PathTable table = checkFiles(dir);
     OrtEnvironment env = OrtEnv.get();
     List<OrtSession> layers = new ArrayList<>();
     try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
       opts.setIntraOpNumThreads(1);
       for (int d = 0; d < table.depth(); d++) {
-        Path f = dir.resolve("layer_" + d + ".onnx");
-        if (!Files.isRegularFile(f)) {
-          throw new ModelContractException(dir + " lacks layer_" + d + ".onnx");
-        }
-        layers.add(env.createSession(f.toString(), opts));
+        layers.add(env.createSession(layerFile(dir, d).toString(), opts));
       }
     } catch (OrtException e) {
       layers.forEach(PathModel::closeQuietly);
@@ -78,7 +94,34 @@ public final class PathModel implements AutoCloseable {
         }
       }
     });
-    return new PathModel(table.structure(), userDim, env, layers, byPath, dir);
+    PathModel model = new PathModel(table.structure(), userDim, env, layers, byPath, dir);
+    try {
+      model.tryOnce();
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    return model;
+  }
+
+  /**
+   * One beam search of width 1 for a made-up user, so that layers which do not take this job's user
+   * vector, name their inputs otherwise or answer another K than dr.json's are refused when loaded
+   * rather than on every mode dr request of a job that looks healthy.
+   */
+  private void tryOnce() {
+    float[] user = new float[userDim];
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(userDim);
+    for (int i = 0; i < userDim; i++) {
+      user[i] = (float) (rnd.nextGaussian() * 0.1);
+    }
+    try {
+      beamSearch(user, 1);
+    } catch (dev.nann.scorer.ScorerException e) {
+      throw new ModelContractException("the Deep Retrieval structure " + dir + " does not fit this job (user vectors of "
+          + userDim + " values, the model's item dimension; K = " + width + " and D = " + depth + " from dr.json): "
+          + e.getMessage(), e);
+    }
   }
 
   /** This structure's identity (shape and the digest of its files, see {@link PathTable}). */
@@ -117,12 +160,14 @@ public final class PathModel implements AutoCloseable {
    *     the paths, so the request fails with the structure named instead
    */
   public Beam beamSearch(float[] user, int beam) {
-    if (user.length != userDim) {
-      throw new IllegalArgumentException("user vector has " + user.length + " values, the layers take " + userDim);
+    if (user.length != userDim) {   // a model of another dimension than the structure's: the request fails, named
+      throw new dev.nann.scorer.ScorerException("the Deep Retrieval structure (" + structure + ") takes user vectors of " + userDim
+          + " values, but this request's behaviour items have " + user.length
+          + ": point dr.dir at a structure trained for the model serving now", null);
     }
     for (float v : user) {
       if (!Float.isFinite(v)) {
-        throw new dev.nann.scorer.ScorerException("the Deep Retrieval structure " + dir + " got a user vector with "
+        throw new dev.nann.scorer.ScorerException("the Deep Retrieval structure (" + structure + ") got a user vector with "
             + v + " in it: the mean of the user's behaviour items is not finite, so it cannot choose their paths", null);
       }
     }
@@ -162,12 +207,16 @@ public final class PathModel implements AutoCloseable {
         scores = nextScores;
       }
     } catch (OrtException e) {
-      throw new dev.nann.scorer.ScorerException("DR layer failed: " + e.getMessage(), e);
+      throw new dev.nann.scorer.ScorerException("a layer of the Deep Retrieval structure (" + structure + ") failed: "
+          + e.getMessage(), e);
     }
     return new Beam(paths, scores);
   }
 
-  /** A layer's log probabilities, checked: as many as the beam's paths times K, and none NaN. */
+  /**
+   * A layer's log probabilities, checked: as many as the beam's paths times K, and none NaN. Failures
+   * reach clients, so they name the structure by its identity, not by a path on the TaskManager.
+   */
   private float[] requirePaths(int layer, float[] logp, int expected) {
     if (logp.length != expected) {
       throw layerFailure(layer, "returned " + logp.length + " log probabilities where " + expected
@@ -185,7 +234,7 @@ public final class PathModel implements AutoCloseable {
   }
 
   private dev.nann.scorer.ScorerException layerFailure(int layer, String what) {
-    return new dev.nann.scorer.ScorerException("layer " + layer + " of the Deep Retrieval structure " + dir + " " + what,
+    return new dev.nann.scorer.ScorerException("layer " + layer + " of the Deep Retrieval structure (" + structure + ") " + what,
         null);
   }
 
@@ -222,31 +271,49 @@ public final class PathModel implements AutoCloseable {
     return mean;
   }
 
+  /** {@link #gather(int[][], dev.nann.graph.HnswIndex, dev.nann.graph.ItemIdLookup, int)} without a limit. */
+  public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids) {
+    return gather(paths, index, ids, Integer.MAX_VALUE);
+  }
+
   /**
-   * The index nodes on {@code paths}: from the snapshot's own path table when it has one (it also
-   * holds the paths index-sync gave to items added after training), else from this structure's
-   * trained table through the index's id lookup. A snapshot table of unknown structure (written
-   * before tables named theirs) is read as this structure's.
+   * The index nodes on {@code paths}, at most {@code limit}: from the snapshot's own path table when it
+   * has one (it also holds the paths index-sync gave to items added after training), else from this
+   * structure's trained table through the index's id lookup. A snapshot table of unknown structure
+   * (written before tables named theirs) is read as this structure's. Paths are taken best first and
+   * the gathering stops at {@code limit} nodes: every item gathered is scored, and a structure whose
+   * paths hold most of the catalogue (new items all given their nearest trained item's paths, or
+   * paths collapsed in training) would otherwise score it all.
    *
    * @throws dev.nann.scorer.ScorerException when the snapshot's table belongs to another structure:
    *     its codes name other paths, so the items gathered would be unrelated to the user
    */
-  public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids) {
+  public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids,
+                                 int limit) {
     java.util.BitSet out = new java.util.BitSet(index.size());
+    int room = limit;
     dev.nann.graph.ItemPaths table = index.paths();
     if (!table.isEmpty()) {
       requireSameStructure(table, index.meta().version());
-      for (int[] p : paths) {
-        for (int node : table.nodesOf(code(p))) {
-          out.set(node);
+      for (int p = 0; p < paths.length && room > 0; p++) {
+        for (int node : table.nodesOf(code(paths[p]))) {
+          if (!out.get(node)) {
+            out.set(node);
+            if (--room == 0) {
+              break;
+            }
+          }
         }
       }
       return out;
     }
-    for (long id : items(paths)) {
+    for (long id : items(paths)) {   // best path first, each item once
       int node = ids.nodeOf(id);
-      if (node >= 0) {
+      if (node >= 0 && !out.get(node)) {
         out.set(node);
+        if (--room == 0) {
+          break;
+        }
       }
     }
     return out;

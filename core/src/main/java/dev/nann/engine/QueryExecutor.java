@@ -125,8 +125,9 @@ public final class QueryExecutor {
       if (paths == null) {
         throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
       }
+      // the request's budget of items scored bounds mode dr too: a client cannot score the catalogue
       BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
-          loaded.ids());
+          loaded.ids(), query.params().walk().budget());
       onPaths = gathered;
       eligible = eligible == null ? gathered : and(eligible, gathered);
     }

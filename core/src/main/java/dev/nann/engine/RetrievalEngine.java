@@ -92,8 +92,21 @@ public final class RetrievalEngine implements AutoCloseable {
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());
     this.indexes = new IndexCatalog(config.guard(), loader, fresh::rebase);
-    this.models = new ModelCatalog(config, spec, loader, indexes::live);
+    // the DR structure before the default model, and closed if the model fails: an operator's open
+    // that throws here is retried by Flink's restarts, and runtime sessions have no cleaner, so each
+    // failed try would otherwise leave the other's native memory behind in the TaskManager
     this.paths = config.drDir() == null ? null : PathModel.load(Path.of(config.drDir()), spec.itemDim());
+    try {
+      this.models = new ModelCatalog(config, spec, loader, indexes::live);
+    } catch (RuntimeException | Error e) {
+      if (paths != null) {
+        paths.close();
+      }
+      walkers.shutdownNow();
+      loader.shutdownNow();
+      indexes.close();
+      throw e;
+    }
     this.scratch = ThreadLocal.withInitial(() -> new WalkerScratch(paths, config.drBeam()));
     this.shardGraphs = new ShardCatalog(config.guard(), loader);
     this.behaviour = new BehaviourLookup(config.guard(), loader);
@@ -428,7 +441,9 @@ public final class RetrievalEngine implements AutoCloseable {
     QueryExecutor.Query query = plan == null
         ? new QueryExecutor.Query(mode, k, search.withBudget(config.budgetFor(req.getBudget(), k)), excluded,
             RequestProtocol.attributeFilter(req))
-        : new QueryExecutor.Query(mode, mode == SearchMode.BRUTE ? k : plan.shardK(), plan.shardParams(), excluded,
+        // exact modes return k from each shard: their share of the top-k costs nothing to hold
+        : new QueryExecutor.Query(mode, mode == SearchMode.BRUTE || mode == SearchMode.DR ? k : plan.shardK(),
+            plan.shardParams(), excluded,
             RequestProtocol.attributeFilter(req), task.getShard(), plan.shards());
     WalkerScratch s = scratch.get();
     QueryExecutor.Answer answer;

@@ -103,6 +103,16 @@ public final class ModelCheck {
     }
   }
 
+  /**
+   * Whether scores with standard deviation {@code std} and largest magnitude {@code maxAbs} are
+   * near-constant: judged against float32's own resolution at that magnitude, so scores of any scale
+   * that differ by more than rounding rank items (a model's scores times 1e-7 rank as the model's do).
+   * The one rule check-model and the evaluation's warning share.
+   */
+  public static boolean nearConstant(double std, float maxAbs) {
+    return std <= 16 * Math.ulp(maxAbs);
+  }
+
   /** A scorer that gives every item nearly the same score gives the walk nothing to follow. */
   private static void checkSpread(float[] scores, List<String> passed, List<String> problems) {
     double sum = 0;
@@ -115,9 +125,7 @@ public final class ModelCheck {
     }
     double mean = sum / scores.length;
     double std = Math.sqrt(Math.max(0, sq / scores.length - mean * mean));
-    // against float32's own resolution at the scores' magnitude: scores of any scale that differ by
-    // more than rounding rank items (a model's scores times 1e-7 rank as the model's do)
-    if (std <= 16 * Math.ulp(maxAbs)) {
+    if (nearConstant(std, maxAbs)) {
       problems.add(String.format(Locale.ROOT, "scores are (near-)constant across items (mean %.4g, std %.3g): the walk "
           + "cannot tell items apart", mean, std));
     } else {

@@ -34,6 +34,9 @@ public final class OnnxModel implements AutoCloseable {
   private final OrtSession item;
   private final String provider;
   private boolean mergeable;   // set once by checkContract, before the model is handed out
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Models loaded in this JVM and not closed yet: their sessions' native memory has no other owner. */
+  private static final java.util.concurrent.atomic.AtomicInteger OPEN = new java.util.concurrent.atomic.AtomicInteger();
 
   private OnnxModel(Path dir, ModelSpec spec, OrtEnvironment env, OrtSession user, OrtSession score, OrtSession item,
                     String provider) {
@@ -127,6 +130,7 @@ public final class OnnxModel implements AutoCloseable {
       }
       OnnxModel model = new OnnxModel(dir, spec, env, user, score, item, provider);
       model.checkContract();
+      OPEN.incrementAndGet();
       return model;
     } catch (OrtException e) {
       closeQuietly(user, score, item);
@@ -401,9 +405,21 @@ public final class OnnxModel implements AutoCloseable {
     }
   }
 
+  /**
+   * Models handed out by {@link #load} in this JVM and not closed yet. Runtime sessions are freed only
+   * by closing them (no cleaner runs when a model is dropped), so a count that grows with each swap or
+   * failed start is native memory lost.
+   */
+  public static int openModels() {
+    return OPEN.get();
+  }
+
   @Override
   public void close() {
-    closeQuietly(user, score, item);
+    if (closed.compareAndSet(false, true)) {
+      OPEN.decrementAndGet();
+      closeQuietly(user, score, item);
+    }
   }
 
   private static void closeQuietly(OrtSession... sessions) {

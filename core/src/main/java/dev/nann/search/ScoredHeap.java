@@ -58,12 +58,12 @@ public final class ScoredHeap {
     return size;
   }
 
-  boolean isFull() {
+  public boolean isFull() {
     return !max && size >= capacity;
   }
 
   /** Root entry: the worst kept (min-heap) or the best (max-heap). */
-  long peek() {
+  public long peek() {
     return heap[0];
   }
 

@@ -67,13 +67,48 @@ class PathModelTest {
       float[] huge = new float[userDim];
       java.util.Arrays.fill(huge, 3e38f);
       ScorerException e = assertThrows(ScorerException.class, () -> model.beamSearch(huge, 5));
-      assertTrue(e.getMessage().contains("returned NaN") && e.getMessage().contains(dir.toString()), e.getMessage());
+      // the reason reaches clients: it names the structure by its identity, not by a TaskManager's path
+      assertTrue(e.getMessage().contains("returned NaN") && e.getMessage().contains(model.structure().toString())
+          && !e.getMessage().contains(dir.toString()), e.getMessage());
       float[] nan = new float[userDim];
       nan[0] = Float.NaN;
       e = assertThrows(ScorerException.class, () -> model.beamSearch(nan, 5));
       assertTrue(e.getMessage().contains("not finite"), e.getMessage());
       float[] ordinary = new float[userDim];
       assertEquals(5, model.beamSearch(ordinary, 5).paths().length, "the next user is served");
+      e = assertThrows(ScorerException.class, () -> model.beamSearch(new float[userDim * 2], 5));
+      assertTrue(e.getMessage().contains("takes user vectors of " + userDim), e.getMessage());
     }
+  }
+
+  /**
+   * Layers that do not fit the job are refused when loaded, not on every mode dr request: user
+   * vectors of another dimension (a structure trained for another model), or K in dr.json other than
+   * the layers' outputs.
+   */
+  @Test
+  void refusesLayersThatDoNotFitWhenLoaded(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+    Path dir = TestData.repo().resolve(".cache/trained-smoke/dr");
+    Assumptions.assumeTrue(Files.exists(dir.resolve("reference.json")),
+        "no DR export at " + dir + " (./test.sh trains one before the Java tests)");
+    int userDim = new ObjectMapper().readTree(dir.resolve("reference.json").toFile()).get("users").get(0).size();
+    dev.nann.scorer.ModelContractException e = assertThrows(dev.nann.scorer.ModelContractException.class,
+        () -> PathModel.load(dir, userDim * 2));
+    assertTrue(e.getMessage().contains("does not fit this job") && e.getMessage().contains(dir.toString()),
+        e.getMessage());
+
+    Path otherK = tmp.resolve("dr");
+    Files.createDirectories(otherK);
+    try (var files = Files.list(dir)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, otherK.resolve(f.getFileName()));
+      }
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode json =
+        (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(otherK.resolve("dr.json").toFile());
+    json.put("width", json.get("width").asInt() + 1);
+    new ObjectMapper().writeValue(otherK.resolve("dr.json").toFile(), json);
+    e = assertThrows(dev.nann.scorer.ModelContractException.class, () -> PathModel.load(otherK, userDim));
+    assertTrue(e.getMessage().contains("does not match the structure's K"), e.getMessage());
   }
 }

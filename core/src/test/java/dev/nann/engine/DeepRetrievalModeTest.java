@@ -92,7 +92,48 @@ class DeepRetrievalModeTest {
           .setRequestId("dr-2").build()).setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
       assertEquals(ResponseStatus.OK, again.getStatus(), again.toString());
       assertTrue(gathered.containsAll(again.getItems()), "fresh items off the paths stay out: " + again.getItems());
+
+      // the request's budget bounds the items gathered and scored, as it bounds the walk
+      int budget = gathered.size() / 2;
+      Assumptions.assumeTrue(budget > 20, "the best paths hold too few items to cut: " + gathered.size());
+      RetrievalResponse cut = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-3").setBudget(budget).build()).setSequence(sequence).setIndex(d).build())
+          .get(60, TimeUnit.SECONDS);
+      assertEquals(ResponseStatus.OK, cut.getStatus(), cut.toString());
+      assertTrue(cut.getItemsScored() <= budget + 2, "scored " + cut.getItemsScored() + " with a budget of " + budget
+          + " (the two fresh items are scored besides)");
+      assertTrue(gathered.containsAll(cut.getItems()));
     }
+  }
+
+  /**
+   * A structure that fails to load fails the engine's start with the structure named, and leaves no
+   * model loaded behind: Flink retries a failed open again and again, and runtime sessions are freed
+   * only by closing them.
+   */
+  @Test
+  void aBrokenStructureLeavesNoModelLoaded() throws Exception {
+    Path smoke = TestData.repo().resolve(".cache/trained-smoke");
+    Assumptions.assumeTrue(Files.exists(smoke.resolve("dr/dr.json")),
+        "no trainer smoke outputs at " + smoke + " (./test.sh makes them before the Java tests)");
+    Path broken = dir.resolve("dr-broken");
+    Files.createDirectories(broken);
+    try (var files = Files.list(smoke.resolve("dr"))) {
+      for (Path f : files.toList()) {
+        if (!f.getFileName().toString().equals("layer_1.onnx")) {
+          Files.copy(f, broken.resolve(f.getFileName()));
+        }
+      }
+    }
+    EngineConfig config = EngineConfig.builder(smoke.resolve("attention/model").toString()).walkerThreads(1)
+        .snapshotDir(dir.toString()).provider("cpu", 0).deepRetrieval(broken.toString(), 3).build();
+    int before = dev.nann.scorer.OnnxModel.openModels();
+    for (int attempt = 0; attempt < 3; attempt++) {
+      var e = org.junit.jupiter.api.Assertions.assertThrows(dev.nann.scorer.ModelContractException.class,
+          () -> new RetrievalEngine(config).close());
+      assertTrue(e.getMessage().contains("layer_1.onnx"), e.getMessage());
+    }
+    assertEquals(before, dev.nann.scorer.OnnxModel.openModels(), "models left loaded by failed starts");
   }
 
   private static List<Float> embeddingOf(Corpus c, long itemId) {

@@ -14,6 +14,7 @@ import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.schemas.internal.ScoringTask;
 import dev.nann.shard.ShardAssignment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,6 +57,37 @@ class ShardedRequestTest {
     }
   }
 
+  /**
+   * Mode dr scores every item it gathers on a shard exactly, as brute force does, so each shard
+   * returns the full k of its gathered items, not the share of k a walk is sized for: the one shard
+   * holding more than that share of the user's best items keeps them.
+   */
+  @Test
+  void deepRetrievalOnAShardReturnsTheFullK() throws Exception {
+    Path smoke = TestData.repo().resolve(".cache/trained-smoke");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(smoke.resolve("dr/dr.json"))
+        && Files.exists(smoke.resolve("attention/corpus")), "no trainer smoke outputs at " + smoke
+        + " (./test.sh makes them before the Java tests)");
+    Corpus c = dev.nann.corpus.FileCorpus.load(smoke.resolve("attention/corpus"));
+    List<ShardSnapshot> shards = new ArrayList<>();
+    for (int s = 0; s < SHARDS; s++) {
+      shards.add(shard(c, s));
+    }
+    IndexDescriptor manifest = IndexDescriptor.newBuilder().setVersion(1).setUri(dir.resolve("manifest-1").toString())
+        .setSha256("00".repeat(32)).setItems(c.size()).setDim(c.dim()).setCreatedAtMillis(1).setShards(shards).build();
+    EngineConfig cfg = EngineConfig.builder(smoke.resolve("attention/model").toString()).walkerThreads(1)
+        .snapshotDir(dir.toString()).modelRoot(dir.toString()).provider("cpu", 0).shards(SHARDS, 0)
+        .deepRetrieval(smoke.resolve("dr").toString(), 5).build();
+    int k = 40;
+    assertTrue(dev.nann.shard.ShardPlan.of(SHARDS, k, cfg.search()).shardK() < k, "a walk's share is below k");
+    try (RetrievalEngine engine = new RetrievalEngine(cfg)) {
+      RetrievalResponse r = ask(engine, manifest, k, "dr");
+      assertTrue(r.getStatus() == ResponseStatus.OK, r.toString());
+      assertTrue(r.getItemsScored() >= k, "the test needs a shard gathering k items: " + r.getItemsScored());
+      assertEquals(k, r.getItems().size(), r.toString());
+    }
+  }
+
   /** Shard {@code s} of the corpus (the items the assignment gives it) as a snapshot of version 1. */
   private ShardSnapshot shard(Corpus c, int s) {
     List<Integer> rows = new ArrayList<>();
@@ -64,20 +96,26 @@ class ShardedRequestTest {
         rows.add(i);
       }
     }
-    float[] emb = new float[rows.size() * DIM];
+    int dim = c.dim();
+    float[] emb = new float[rows.size() * dim];
     long[] ids = new long[rows.size()];
     for (int j = 0; j < rows.size(); j++) {
-      System.arraycopy(c.embeddings(), rows.get(j) * DIM, emb, j * DIM, DIM);
+      System.arraycopy(c.embeddings(), rows.get(j) * dim, emb, j * dim, dim);
       ids[j] = c.itemIds()[rows.get(j)];
     }
     IndexDescriptor file = TestData.publish(new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
-        .build(emb, DIM, ids), dir.resolve("shard-1-" + s + ".nann"));
+        .build(emb, dim, ids), dir.resolve("shard-1-" + s + ".nann"));
     return ShardSnapshot.newBuilder().setShard(s).setVersion(1).setUri(file.getUri()).setSha256(file.getSha256())
         .setItems(file.getItems()).build();
   }
 
   private static RetrievalResponse ask(RetrievalEngine engine, IndexDescriptor manifest, int k) throws Exception {
-    RetrievalRequest req = RetrievalRequest.newBuilder().setRequestId("r").setUserId(1).setK(k).setMode("nann")
+    return ask(engine, manifest, k, "nann");
+  }
+
+  private static RetrievalResponse ask(RetrievalEngine engine, IndexDescriptor manifest, int k, String mode)
+      throws Exception {
+    RetrievalRequest req = RetrievalRequest.newBuilder().setRequestId("r").setUserId(1).setK(k).setMode(mode)
         .setCreatedAtMillis(System.currentTimeMillis()).build();
     ScoringTask task = ScoringTask.newBuilder().setRequest(req).setSequence(List.of(1L, 2L, 3L)).setIndex(manifest)
         .setShard(0).build();

@@ -92,6 +92,9 @@ public final class ServingJob {
         .setDeserializer(new ServingInputDeserializer(cfg.get(TOPIC_REQUESTS), cfg.get(TOPIC_USER_EVENTS),
             cfg.get(MAX_RECORD_BYTES)))
         .build();
+    if (cfg.engine().drDir() != null) {   // refused here, not in every TaskManager's start and restart
+      dev.nann.dr.PathModel.checkFiles(Path.of(cfg.engine().drDir()));
+    }
     // descriptors are compacted and always read from the start: the latest ones are the current state
     KafkaSource<DescriptorUpdate> descriptorSource = KafkaSource.<DescriptorUpdate>builder()
         .setProperties(kafkaProperties)

@@ -74,7 +74,7 @@ public final class ServingOptions {
           + "to k): wider walks go further and cover more of the exact top-k (see search.md).");
   public static final ConfigOption<Integer> BUDGET = key("search.budget").intType()
       .defaultValue(WalkParams.DEFAULTS.budget()).withDescription("Most items mode nann scores for a request that names "
-          + "no budget (the walk stops at convergence or here).");
+          + "no budget (the walk stops at convergence or here); mode dr scores at most as many of its paths' items.");
   public static final ConfigOption<String> DESCENT = key("search.descent").stringType()
       .defaultValue(WalkParams.DEFAULTS.descent().id()).withDescription("How mode nann comes down the graph's upper "
           + "layers: wide (many entry points and a beam of W/4, for scorers whose best items lie in several regions), "

@@ -53,6 +53,18 @@ class ServingTopologyTest {
     assertTrue(containing(names, "async shard retrieval") >= 1, names.toString());
   }
 
+  /** A dr.dir without its layer files is refused when the job is built, not in each TaskManager's (re)start. */
+  @Test
+  void anIncompleteDeepRetrievalDirectoryIsRefusedWhenTheJobIsBuilt(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    java.nio.file.Files.writeString(tmp.resolve("dr.json"),
+        "{\"format\": 1, \"depth\": 2, \"width\": 4, \"paths_per_item\": 1}");
+    java.nio.file.Files.writeString(tmp.resolve("paths.tsv"), "1\t0.1\n");
+    dev.nann.scorer.ModelContractException e = assertThrows(dev.nann.scorer.ModelContractException.class,
+        () -> vertices(Map.of("dr.dir", tmp.toString())));
+    assertTrue(e.getMessage().contains("lacks layer_0.onnx"), e.getMessage());
+  }
+
   /**
    * No record type falls back to Kryo: the jobs run with generic types disabled, so a type without a
    * serializer of its own fails when the job is built (as the serving topology above would).

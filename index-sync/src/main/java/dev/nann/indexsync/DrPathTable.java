@@ -7,16 +7,20 @@ import dev.nann.graph.ItemPaths;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Deep Retrieval's item → paths table as index-sync writes it into every snapshot: the trained
  * table ({@code paths.tsv} of a {@code ./nann trainer train-dr} output), and for items the training
- * never saw, the paths of the nearest item (L2 over e_v) that has paths — the "nearest path" rule.
+ * never saw, the paths of the nearest item (L2 over e_v) that has paths — the "nearest path" rule
+ * (the nearest found through the graph just built, {@link NearestKnown}).
  * Assignments are returned to the caller, which keeps them in state ({@link DrAssignments}), so an
  * item's paths do not change from one build to the next. The table it makes names its structure
  * ({@link DrStructureId}), so serving can refuse it when it loaded another.
  */
 public final class DrPathTable {
+  private static final Logger LOG = LoggerFactory.getLogger(DrPathTable.class);
   private final DrStructureId structure;
   private final int perItem;
   private final Map<Long, long[]> trained;
@@ -41,7 +45,6 @@ public final class DrPathTable {
    */
   public ItemPaths forIndex(HnswIndex built, Map<Long, long[]> assigned) {
     int n = built.size();
-    int d = built.dim();
     long[] codes = new long[n * perItem];
     Arrays.fill(codes, -1);
     boolean[] known = new boolean[n];
@@ -59,37 +62,145 @@ public final class DrPathTable {
       }
     }
     if (knownCount == 0) {
+      int live = n - built.deletedCount();
+      if (live > 0) {
+        LOG.warn("none of the {} items of this build has Deep Retrieval paths in {} (structure {}): mode dr answers "
+            + "nothing until the catalogue's item ids are the ones train-dr saw", live, "paths.tsv", structure);
+      }
       return ItemPaths.of(codes, perItem, structure);   // nothing to be near to: new items stay without paths
     }
-    float[] row = new float[d];
-    float[] other = new float[d];
+    NearestKnown nearest = new NearestKnown(built, known);
+    int added = 0;
+    int scanned = 0;
     for (int node = 0; node < n; node++) {
       if (built.isDeleted(node) || known[node]) {
         continue;
       }
-      built.embeddings().copyRow(node, row, 0);
-      int best = -1;
-      double bestDist = Double.MAX_VALUE;
-      for (int cand = 0; cand < n; cand++) {
-        if (!known[cand]) {
-          continue;
-        }
-        built.embeddings().copyRow(cand, other, 0);
-        double dist = 0;
-        for (int j = 0; j < d; j++) {
-          double diff = row[j] - other[j];
-          dist += diff * diff;
-        }
-        if (dist < bestDist) {
-          bestDist = dist;
-          best = cand;
-        }
+      int best = nearest.find(node);
+      if (best < 0) {
+        best = nearest.scan(node);
+        scanned++;
       }
       long[] c = Arrays.copyOfRange(codes, best * perItem, (best + 1) * perItem);
       System.arraycopy(c, 0, codes, node * perItem, perItem);
       assigned.put(built.itemId(node), c);
+      added++;
+    }
+    if (added > 0) {
+      LOG.info("{} items without Deep Retrieval paths took their nearest item's ({} of them by a scan of all {} items "
+          + "with paths)", added, scanned, knownCount);
     }
     return ItemPaths.of(codes, perItem, structure);
+  }
+
+  /**
+   * The nearest item with paths (L2 over e_v) to an item without, found by a best-first walk of the
+   * just-built graph's layer 0 from the item itself: its neighbours there are its nearest items, so
+   * the walk meets the nearest item with paths after a few hundred distances instead of comparing
+   * with every item that has paths (hours for a catalogue of a million after a retrain). The walk
+   * keeps the {@link #EF} nearest items it met and stops, as HNSW's search does, once what is left
+   * to expand is farther than all of them; until it has met an item with paths it goes on past
+   * that, up to {@link #MAX_VISITS} items, and only then is every item with paths compared.
+   */
+  static final class NearestKnown {
+    static final int EF = 64;
+    static final int MAX_VISITS = 50_000;
+    private final HnswIndex graph;
+    private final boolean[] known;
+    private final int[] marks;
+    private int epoch;
+    private final float[] row;
+    private final float[] other;
+    private final int[] neighbours;
+    private final dev.nann.search.ScoredHeap frontier = new dev.nann.search.ScoredHeap(256, true);
+    private final dev.nann.search.ScoredHeap nearest = new dev.nann.search.ScoredHeap(EF, false);
+    private long distances;   // computed so far, by walks and scans
+
+    NearestKnown(HnswIndex graph, boolean[] known) {
+      this.graph = graph;
+      this.known = known;
+      this.marks = new int[graph.size()];
+      this.row = new float[graph.dim()];
+      this.other = new float[graph.dim()];
+      this.neighbours = new int[Math.max(1, graph.graph().maxDegree(0))];
+    }
+
+    /** The nearest node with paths the walk met, or -1 when it met none within its visits. */
+    int find(int node) {
+      if (++epoch == 0) {
+        Arrays.fill(marks, 0);
+        epoch = 1;
+      }
+      graph.embeddings().copyRow(node, row, 0);
+      frontier.reset(Integer.MAX_VALUE);
+      nearest.reset(EF);
+      marks[node] = epoch;
+      long start = dev.nann.search.ScoredHeap.pack(node, 0f);
+      frontier.offer(start);
+      nearest.offer(start);
+      int best = -1;
+      float bestDistance = Float.MAX_VALUE;
+      int visits = 0;
+      while (frontier.size() > 0 && visits < MAX_VISITS) {
+        long c = frontier.poll();
+        if (best >= 0 && nearest.isFull() && c < nearest.peek()) {
+          break;   // farther than the EF nearest met: the walk has converged
+        }
+        int count = graph.graph().copyNeighbors(0, dev.nann.search.ScoredHeap.node(c), neighbours, 0);
+        for (int i = 0; i < count; i++) {
+          int nb = neighbours[i];
+          if (marks[nb] == epoch) {
+            continue;
+          }
+          marks[nb] = epoch;
+          visits++;
+          float d = distance(nb);
+          if (known[nb] && d < bestDistance) {
+            best = nb;
+            bestDistance = d;
+          }
+          long packed = dev.nann.search.ScoredHeap.pack(nb, -d);
+          boolean near = nearest.offer(packed);
+          if (near || best < 0) {
+            frontier.offer(packed);
+          }
+        }
+      }
+      return best;
+    }
+
+    /** The nearest node with paths by comparing with every one. */
+    int scan(int node) {
+      graph.embeddings().copyRow(node, row, 0);
+      int best = -1;
+      float bestDistance = Float.MAX_VALUE;
+      for (int cand = 0; cand < known.length; cand++) {
+        if (known[cand]) {
+          float d = distance(cand);
+          if (d < bestDistance) {
+            best = cand;
+            bestDistance = d;
+          }
+        }
+      }
+      return best;
+    }
+
+    /** Distances computed so far (the work the walks saved shows here). */
+    long distances() {
+      return distances;
+    }
+
+    private float distance(int node) {
+      distances++;
+      graph.embeddings().copyRow(node, other, 0);
+      float sum = 0;
+      for (int j = 0; j < row.length; j++) {
+        float diff = row[j] - other[j];
+        sum += diff * diff;
+      }
+      return sum;
+    }
   }
 
   /** The structure this table belongs to. */

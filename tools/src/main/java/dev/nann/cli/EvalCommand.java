@@ -189,6 +189,14 @@ public final class EvalCommand implements Callable<Integer> {
         modeList.add(parsed);
       }
     }
+    if (modeList.contains(SearchMode.DR) || drDir != null) {
+      if (drBeam < 1) {
+        throw new IllegalArgumentException("--dr-beam must be >= 1, got " + drBeam);
+      }
+      if (modeList.contains(SearchMode.DR) && shards > 1) {
+        throw new IllegalArgumentException("mode dr is not evaluated on a sharded index (--shards > 1)");
+      }
+    }
     List<BeamParams> beams = beamParams();
     List<Integer> widths = intList("--width", width);
     List<Integer> hnswEfs = hnswEf == null ? List.of(Math.max(k, widths.get(0))) : atLeastK("--hnsw-ef", hnswEf, "");
@@ -226,6 +234,9 @@ public final class EvalCommand implements Callable<Integer> {
       };
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? (o.grid().padded() ? "" : "unpadded, ") + o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
+      if (drDir != null) {   // as index-sync publishes it: items train-dr never saw take their nearest item's paths
+        index = index.withPaths(dev.nann.indexsync.DrPathTable.load(drDir).forIndex(index, new java.util.HashMap<>()));
+      }
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (!noReferenceCache) {
         evaluator.withReferenceCache(cache.resolve("references"), modelDigest(modelDir, c, itemsHash,

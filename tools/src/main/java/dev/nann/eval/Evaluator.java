@@ -209,9 +209,9 @@ public final class Evaluator {
       if (c + 1e-9 >= target) {              // coverage is a ratio of counts: 0.99 exactly must count
         int budget = budgetFor(run);
         out.printf("%n[eval] nann at %s covers %.4f of the exact top-%d. To cover %.2f on this model and corpus: "
-                + "width %d, budget %d (--width %d --budget %d; serving: search.width, search.budget), %.2f%% of the "
+                + "width %d, budget %d (--width %d --budget %d; serving: search.width, search.budget%s), %.2f%% of the "
                 + "corpus at most per query%n", configured.walk(), atConfigured, k, target, width, budget, width, budget,
-            100.0 * budget / index.size());
+            maxBudgetNote(budget), 100.0 * budget / index.size());
         row.put("recommended_width", width);
         row.put("recommended_budget", budget);
         row.put("recommended_coverage", Math.round(c * 1e5) / 1e5);
@@ -238,6 +238,16 @@ public final class Evaluator {
           false, row, out);
     }
     return row;
+  }
+
+  /**
+   * What serving needs besides search.budget for a budget above its default cap: a job refuses to
+   * start with search.budget over search.max-budget, and cuts a request's own budget to it.
+   */
+  static String maxBudgetNote(int budget) {
+    return budget > dev.nann.engine.EngineConfig.DEFAULT_MAX_BUDGET
+        ? ", and search.max-budget >= " + budget + " (its default is " + dev.nann.engine.EngineConfig.DEFAULT_MAX_BUDGET
+            + ")" : "";
   }
 
   /** Enough budget for every query of a run to converge: {@link #recommendedBudget} of the most items one scored. */
@@ -285,9 +295,13 @@ public final class Evaluator {
     double wideCoverage = mine == Descent.NARROW ? altCoverage : coverage;
     double bar = Math.min(target, wideCoverage) - DESCENT_TIE;
     Descent pick = narrowCoverage + 1e-9 >= bar ? Descent.NARROW : Descent.WIDE;
+    // the budget recommended above let the measured descent converge; the other one has its own
+    int pickBudget = pick == other && reachedTarget ? budgetFor(altRun) : 0;
     out.printf("[eval] descent at width %d: %s covers %.4f at %.0f items a query, %s %.4f at %.0f. This model and "
-            + "corpus: search.descent=%s (--descent %s)%s%n", found.walk().width(), mine.id(), coverage, items,
+            + "corpus: search.descent=%s (--descent %s%s)%s%n", found.walk().width(), mine.id(), coverage, items,
         other.id(), altCoverage, altItems, pick.id(), pick.id(),
+        pickBudget > 0 ? " --budget " + pickBudget + "; serving: search.budget " + pickBudget + maxBudgetNote(pickBudget)
+            : "",
         pick == Descent.NARROW ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
             : " - the wide descent finds best items the narrow one misses");
     if (auto) {
@@ -299,8 +313,8 @@ public final class Evaluator {
     row.put(other.id() + "_descent_scored_per_query", Math.round(altItems));
     row.put("scored_per_query", Math.round(items));
     row.put("recommended_descent", pick.id());
-    if (pick == other && reachedTarget) {
-      row.put("recommended_budget_" + other.id(), budgetFor(altRun));
+    if (pickBudget > 0) {
+      row.put("recommended_budget_" + other.id(), pickBudget);
     }
   }
 
@@ -311,9 +325,9 @@ public final class Evaluator {
 
   /**
    * Warns when the scorer barely tells items apart: for up to 20 evaluation users, 512 random items
-   * are scored; when the spread of their scores is at float noise level relative to their size
-   * (standard deviation below 1e-4 of the mean magnitude for most users), coverage and recall figures
-   * say nothing about the walk, and serving would answer by noise. Returns whether it warned.
+   * are scored; when the spread of their scores is at float32's rounding for their size for most
+   * users (check-model's rule, {@link dev.nann.scorer.ModelCheck#nearConstant}), coverage and recall
+   * figures say nothing about the walk, and serving would answer by noise. Returns whether it warned.
    */
   public boolean warnIfNearConstant(PrintStream out) {
     java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
@@ -332,16 +346,16 @@ public final class Evaluator {
       }
       double sum = 0;
       double sumSq = 0;
-      double abs = 0;
+      float maxAbs = 0;
       for (int i = 0; i < n; i++) {
-        double v = batch.scores()[i];
+        float v = batch.scores()[i];
         sum += v;
-        sumSq += v * v;
-        abs += Math.abs(v);
+        sumSq += (double) v * v;
+        maxAbs = Math.max(maxAbs, Math.abs(v));
       }
       double mean = sum / n;
       double std = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
-      if (std <= 1e-4 * Math.max(abs / n, 1e-6)) {
+      if (dev.nann.scorer.ModelCheck.nearConstant(std, maxAbs)) {
         flat++;
       }
     }

@@ -173,6 +173,14 @@ class EvalCommandTest {
     assertEquals(2, run(err, "eval", "--modes", "nann,fast", "--corpus", "synthetic:500", "--dim", "16", "--cache",
         tmp.toString()));
     assertTrue(err.toString().contains("unknown mode 'fast'"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--modes", "dr", "--dr", tmp.toString(), "--dr-beam", "0", "--corpus",
+        "synthetic:500", "--dim", "16", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("--dr-beam must be >= 1, got 0"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--modes", "dr", "--dr", tmp.toString(), "--shards", "2", "--corpus",
+        "synthetic:500", "--dim", "16", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("mode dr is not evaluated on a sharded index"), err.toString());
   }
 
   @Test

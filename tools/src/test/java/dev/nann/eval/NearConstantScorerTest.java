@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The evaluation warns when a model barely tells items apart: the real attention fixture passes;
  * the same network behind a large constant bias (its differences lost in float rounding, a classic
- * export mistake) is flagged.
+ * export mistake) is flagged; the same network's scores on top of a large bias, their differences
+ * well above rounding, are not (check-model's rule).
  */
 class NearConstantScorerTest {
   @Test
@@ -35,6 +36,27 @@ class NearConstantScorerTest {
       Scorer biased = new Biased(real);
       assertTrue(new Evaluator(index, biased, corpus, null).warnIfNearConstant(new PrintStream(out, true)));
       assertTrue(out.toString().contains("near-constant across items"), out.toString());
+
+      // a large user bias with small item differences still ranks items: check-model passes such a
+      // model, and the evaluation must not call its rankings noise
+      ByteArrayOutputStream shiftedOut = new ByteArrayOutputStream();
+      assertFalse(new Evaluator(index, new Shifted(real), corpus, null)
+          .warnIfNearConstant(new PrintStream(shiftedOut, true)), shiftedOut.toString());
+    }
+  }
+
+  /** The real network's scores scaled down a thousandfold on top of 50: small spread, far above rounding. */
+  private static final class Shifted extends WrappedScorer {
+    Shifted(Scorer inner) {
+      super(inner);
+    }
+
+    @Override
+    public void score(UserState user, ScoreBatch batch, int n) {
+      inner.score(user, batch, n);
+      for (int i = 0; i < n; i++) {
+        batch.scores()[i] = 50f + batch.scores()[i] * 1e-3f;
+      }
     }
   }
 

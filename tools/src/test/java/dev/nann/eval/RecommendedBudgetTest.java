@@ -15,4 +15,11 @@ class RecommendedBudgetTest {
     assertEquals(1_682, Evaluator.recommendedBudget(1_650, 1_682), "never above the corpus");
     assertEquals(0, Evaluator.recommendedBudget(0, 10));
   }
+
+  /** A budget above serving's default cap names the cap too: a job with search.budget over it refuses to start. */
+  @Test
+  void aBudgetAboveTheDefaultCapNamesTheCap() {
+    assertEquals("", Evaluator.maxBudgetNote(dev.nann.engine.EngineConfig.DEFAULT_MAX_BUDGET));
+    assertEquals(", and search.max-budget >= 120000 (its default is 100000)", Evaluator.maxBudgetNote(120_000));
+  }
 }
