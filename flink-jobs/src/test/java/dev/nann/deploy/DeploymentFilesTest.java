@@ -110,12 +110,23 @@ class DeploymentFilesTest {
     JsonNode tm = serving.at("/taskManager/podTemplate/spec");
     assertEquals(1, tm.at("/containers/0/resources/limits").get("nvidia.com/gpu").asInt());
     assertFalse(tm.path("tolerations").isEmpty());
-    assertFalse(tm.path("nodeSelector").isEmpty());
+    // the GPU limit schedules; a node selector on a GPU Feature Discovery label would leave clusters
+    // with only the device plugin Pending
+    assertTrue(tm.path("nodeSelector").isMissingNode(), tm.path("nodeSelector").toString());
     JsonNode sync = find("FlinkDeployment", "nann-index-sync").get("spec");
     assertTrue(sync.at("/taskManager/podTemplate").isMissingNode(), "index-sync needs no GPU");
     for (JsonNode d : List.of(serving, sync)) {
       assertEquals("v2_2", d.get("flinkVersion").asText(), "the operator must run our Flink version");
       assertEquals("rocksdb", d.at("/flinkConfiguration/state.backend.type").asText());
+      // RocksDB's files on a mounted emptyDir, not the container's writable layer
+      String local = d.at("/flinkConfiguration/io.tmp.dirs").asText();
+      assertTrue(d.at("/podTemplate/spec/containers/0/volumeMounts").findValuesAsText("mountPath").contains(local),
+          "io.tmp.dirs " + local + " is mounted");
+      boolean emptyDir = false;
+      for (JsonNode v : d.at("/podTemplate/spec/volumes")) {
+        emptyDir |= v.has("emptyDir") && v.at("/emptyDir/sizeLimit").isTextual();
+      }
+      assertTrue(emptyDir, "a size-limited emptyDir for the TaskManagers' local files");
       assertTrue(d.at("/flinkConfiguration/execution.checkpointing.dir").asText().startsWith("s3://"));
       assertTrue(d.at("/flinkConfiguration/execution.checkpointing.savepoint-dir").asText().startsWith("s3://"));
       assertTrue(d.at("/flinkConfiguration/metrics.reporter.prom.factory.class").asText().contains("Prometheus"));

@@ -79,8 +79,19 @@ public final class LocalCluster {
    */
   public static LocalCluster start(ClusterHome home, Path flinkLib, String kafkaClasspath, Settings settings,
                                    PrintStream log) throws Exception {
-    if (Files.exists(home.state()) && attach(home).running()) {
-      throw new IllegalStateException("a cluster is already running from " + home.dir() + " (./nann cluster stop first)");
+    if (Files.exists(home.state())) {
+      LocalCluster earlier = attach(home);
+      if (earlier.running()) {
+        throw new IllegalStateException("a cluster is already running from " + home.dir() + " (./nann cluster stop first)");
+      }
+      // its JobManager is gone, but TaskManagers or the broker may live on: stopped now, since the
+      // directory with their pid files (and the broker's data) is about to be emptied under them
+      Map<String, String> left = earlier.status();
+      left.values().removeIf(v -> !v.startsWith("running"));
+      if (!left.isEmpty()) {
+        log.println("[cluster] stopping what is left of the cluster in " + home.dir() + ": " + left);
+        earlier.stop();
+      }
     }
     if (!Files.isDirectory(flinkLib) || Files.notExists(flinkLib.resolve("flink-runtime-2.2.1.jar"))) {
       throw new IllegalStateException("Flink's jars are not in " + flinkLib

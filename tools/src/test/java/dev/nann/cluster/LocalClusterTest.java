@@ -36,6 +36,31 @@ class LocalClusterTest {
     assertTrue(e.getMessage().contains("mvn -q -DskipTests package -pl flink-cluster"), e.getMessage());
   }
 
+  /**
+   * A cluster whose JobManager died but whose TaskManager lives on: a new start stops what is left
+   * before it empties the directory (with the pid files in it, nothing could stop it afterwards).
+   */
+  @Test
+  void startStopsWhatIsLeftOfAClusterWhoseJobManagerDied() throws Exception {
+    ClusterHome home = new ClusterHome(dir.resolve("cluster"));
+    home.create();
+    Files.writeString(home.state(), "taskmanagers.started=1\n");
+    // a stand-in TaskManager: a process carrying the cluster's marker on its command line (a builtin read,
+    // so no child of it outlives it)
+    Process leftOver = new ProcessBuilder("bash", "-c", "read -r -t 600 line; true", "-Dnann.cluster=" + home.dir()).start();
+    try {
+      Files.writeString(home.pids().resolve("taskmanager-1.pid"), Long.toString(leftOver.pid()));
+      assertTrue(LocalCluster.attach(home).process("taskmanager-1").isPresent(), "the stand-in is found as the cluster's");
+      ByteArrayOutputStream log = new ByteArrayOutputStream();
+      assertThrows(IllegalStateException.class, () -> LocalCluster.start(home, dir.resolve("no-lib"), "",
+          LocalCluster.Settings.defaults(), new PrintStream(log, true)));
+      assertTrue(leftOver.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the left-over TaskManager was stopped");
+      assertTrue(log.toString().contains("stopping what is left of the cluster"), log.toString());
+    } finally {
+      leftOver.destroyForcibly();
+    }
+  }
+
   @Test
   void attachingWhereNoClusterWasStartedSaysSo() {
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> LocalCluster.attach(new ClusterHome(dir)));
