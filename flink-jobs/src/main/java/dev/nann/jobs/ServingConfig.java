@@ -42,7 +42,9 @@ public final class ServingConfig extends JobSettings {
     c.requireRange(MAX_RECORD_BYTES, 1024, 256 * 1024);
     c.requirePositiveFloat(MAX_ABS_VALUE);
     c.requireRange(FEED_K, 1, c.get(MAX_K));
-    c.requireRange(MAX_SEQUENCE, 1, Integer.MAX_VALUE);
+    c.requireRange(MAX_SEQUENCE, 1, 10_000);
+    c.requireRange(FEED_MIN_INTERVAL_MS, 0, Long.MAX_VALUE);
+    c.requireRange(FEED_MAX_AGE_MS, 0, Long.MAX_VALUE);
     c.requireRange(STATE_TTL_MS, 0, Long.MAX_VALUE);
     if (!Set.of("committed", "earliest", "latest").contains(c.get(STARTING_OFFSETS))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");

@@ -92,6 +92,11 @@ public final class ServingJob {
         .setDeserializer(new ServingInputDeserializer(cfg.get(TOPIC_REQUESTS), cfg.get(TOPIC_USER_EVENTS),
             cfg.get(MAX_RECORD_BYTES)))
         .build();
+    ModelSpec model = ModelSpec.read(Path.of(cfg.get(MODEL_DIR)));
+    if (cfg.get(MAX_SEQUENCE) < model.maxSeqLen()) {
+      LOG.warn("state.max-sequence {} keeps fewer behaviour items than model {} takes (max_seq_len {}): it sees less "
+          + "history than it was trained on", cfg.get(MAX_SEQUENCE), model.version(), model.maxSeqLen());
+    }
     if (cfg.engine().drDir() != null) {   // refused here, not in every TaskManager's start and restart
       dev.nann.dr.PathModel.checkFiles(Path.of(cfg.engine().drDir()));
     }
@@ -104,7 +109,7 @@ public final class ServingJob {
         .setStartingOffsets(OffsetsInitializer.earliest())
         .setProperty("client.id.prefix", cfg.get(GROUP_ID) + "-descriptors")
         .setDeserializer(new DescriptorDeserializer(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES),
-            cfg.get(TOPIC_ITEM_EMBEDDINGS), ModelSpec.read(Path.of(cfg.get(MODEL_DIR))).itemDim(), cfg.get(MAX_RECORD_BYTES),
+            cfg.get(TOPIC_ITEM_EMBEDDINGS), model.itemDim(), cfg.get(MAX_RECORD_BYTES),
             cfg.get(MAX_ABS_VALUE).floatValue()))
         .build();
 
@@ -122,7 +127,9 @@ public final class ServingJob {
     SingleOutputStreamOperator<ScoringTask> tasks = inputs
         .keyBy(ServingJob::userOf, Types.LONG)
         .connect(broadcast)
-        .process(new UserStateFunction(cfg.engine(), cfg.get(MAX_SEQUENCE), cfg.get(FEED_K), cfg.get(STATE_TTL_MS)),
+        .process(new UserStateFunction(cfg.engine(), cfg.get(MAX_SEQUENCE), new dev.nann.operators.FeedPolicy(
+                cfg.get(FEED_K), cfg.get(ServingOptions.FEED_MIN_INTERVAL_MS), cfg.get(ServingOptions.FEED_MAX_AGE_MS)),
+                cfg.get(STATE_TTL_MS)),
             new AvroTypeInfo<>(ScoringTask.class))
         .uid("user-state").name("user state + enrich");
 
@@ -166,7 +173,10 @@ public final class ServingJob {
         .uid("shard-retrieval").name("async shard retrieval");
     return answers
         .keyBy(ServingOutput::getTaskId, Types.STRING)
-        .process(new ShardGather(shards), new AvroTypeInfo<>(ServingOutput.class))
+        // a task whose copies cannot all answer (restored from a savepoint of another shard count) is
+        // answered PARTIAL after ten async timeouts, a minute at least
+        .process(new ShardGather(shards, Math.max(60_000L, 10L * cfg.get(ASYNC_TIMEOUT_MS))),
+            new AvroTypeInfo<>(ServingOutput.class))
         .uid("gather").name("gather shards");
   }
 

@@ -139,12 +139,24 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> ASYNC_TIMEOUT_MS = key("async.timeout-ms").intType().defaultValue(2000)
       .withDescription("After this a request is answered TIMEOUT.");
   public static final ConfigOption<Integer> MAX_SEQUENCE = key("state.max-sequence").intType().defaultValue(50)
-      .withDescription("L, behaviour items kept per user in keyed state (>= 1).");
+      .withDescription("L, behaviour items kept per user in keyed state, in [1, 10000]: every event rewrites the "
+          + "user's whole sequence, and every request carries it. Below the model's max_seq_len the model sees less "
+          + "history than it was trained on (the job logs a warning).");
   public static final ConfigOption<Long> STATE_TTL_MS = key("state.ttl-ms").longType().defaultValue(30L * 24 * 3600 * 1000)
       .withDescription("A user's behaviour state expires this long after their last event (RocksDB drops it while "
           + "compacting); 0 keeps it forever. Turning it on or off needs a fresh state (not a restore).");
   public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
       .withDescription("Items pushed to the candidates topic per trigger event, in [1, search.max-k].");
+  public static final ConfigOption<Long> FEED_MIN_INTERVAL_MS = key("feed.min-interval-ms").longType()
+      .defaultValue(1000L).withDescription("Least time between two of one user's trigger events taken for the feed: a "
+          + "trigger sooner after the user's last taken one joins the behaviour sequence and pushes nothing "
+          + "(feedThrottled), so one user sending triggers without pause cannot take the walkers from everyone else. "
+          + "0: every trigger is taken.");
+  public static final ConfigOption<Long> FEED_MAX_AGE_MS = key("feed.max-age-ms").longType().defaultValue(300_000L)
+      .withDescription("Oldest a trigger event may be, by its Kafka record timestamp, to push to the feed: an older "
+          + "one (a backlog replayed after downtime) joins the behaviour sequence and pushes nothing (feedStale), and "
+          + "a taken trigger whose walk has not started by then is shed before waiting requests (feedDropped). 0: any "
+          + "age.");
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("serving.max-record-bytes").intType()
       .defaultValue(65_536).withDescription("Larger requests, user events and item-embeddings records (key, value and "
           + "headers) are dead-lettered unread. In [1024, 262144]: an answer carries its request's headers back, and "

@@ -65,7 +65,7 @@ public final class OutputSerializers {
   private static CandidateFeed toFeed(ServingOutput out) {
     RetrievalResponse r = out.getResponse();
     return new CandidateFeed(r.getUserId(), r.getItems(), r.getScores(), r.getIndexVersion(), r.getModelVersion(),
-        out.getReceivedAtMillis());
+        out.getReceivedAtMillis(), FeedRequestIds.eventCount(r.getRequestId()));
   }
 
   /** A function Flink can ship with the sink. */

@@ -21,17 +21,26 @@ import org.apache.flink.util.Collector;
  * Gather for a sharded index, keyed by task id: holds each shard's answer in keyed state (so a
  * checkpoint taken between two shards' answers loses neither) and, once all S have arrived, answers
  * once with the best k of them. Every shard copy yields exactly one answer (its result, or TIMEOUT,
- * OVERLOADED, NO_INDEX...: the async timeout guarantees one), so the gather needs no timer of its own.
- * When some shards did not answer, the answer says so: status PARTIAL, the missing shards listed in
- * {@code missingShards} and why in {@code detail} — never silently fewer items.
+ * OVERLOADED, NO_INDEX...: the async timeout guarantees one); a timer per task answers with what has
+ * arrived after {@code flushAfterMillis} all the same, for the copies that never will (a job restored
+ * from a savepoint of another shard count carries tasks scattered to shards it no longer has), so
+ * no task waits, and no state stays, for ever. When some shards did not answer, the answer says so:
+ * status PARTIAL, the missing shards listed in {@code missingShards} and why in {@code detail} —
+ * never silently fewer items.
  */
 public final class ShardGather extends KeyedProcessFunction<String, ServingOutput, ServingOutput> {
   private final int shards;
+  private final long flushAfterMillis;
   private transient MapState<Integer, ServingOutput> answers;
   private transient Counter partial;
 
-  public ShardGather(int shards) {
+  /**
+   * @param shards S, the answers each task waits for
+   * @param flushAfterMillis how long after its first shard's answer a task is answered with what it has
+   */
+  public ShardGather(int shards, long flushAfterMillis) {
     this.shards = shards;
+    this.flushAfterMillis = flushAfterMillis;
   }
 
   @Override
@@ -47,14 +56,33 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
       out.collect(in);
       return;
     }
+    if (answers.isEmpty()) {   // the task's first answer: a stale timer of an earlier task finds nothing
+      ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + flushAfterMillis);
+    }
     answers.put(in.getShard(), in);
+    List<ServingOutput> all = gathered();
+    if (all.size() >= shards) {
+      answer(all, out);
+    }
+  }
+
+  @Override
+  public void onTimer(long timestamp, OnTimerContext ctx, Collector<ServingOutput> out) throws Exception {
+    List<ServingOutput> all = gathered();
+    if (!all.isEmpty()) {
+      answer(all, out);
+    }
+  }
+
+  private List<ServingOutput> gathered() throws Exception {
     List<ServingOutput> all = new ArrayList<>(shards);
     for (ServingOutput o : answers.values()) {
       all.add(o);
     }
-    if (all.size() < shards) {
-      return;
-    }
+    return all;
+  }
+
+  private void answer(List<ServingOutput> all, Collector<ServingOutput> out) {
     answers.clear();
     ServingOutput merged = merge(all, shards);
     if (merged.getResponse().getStatus() == ResponseStatus.PARTIAL) {
@@ -63,12 +91,18 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
     out.collect(merged);
   }
 
-  /** The answer of one task from its shards' answers (one per shard). */
+  /** The answer of one task from its shards' answers (at most one per shard; a shard with none is missing). */
   static ServingOutput merge(List<ServingOutput> parts, int shards) {
     parts.sort(java.util.Comparator.comparingInt(ServingOutput::getShard));
     List<ServingOutput> ok = new ArrayList<>();
     List<Integer> missing = new ArrayList<>();
     StringBuilder why = new StringBuilder();
+    java.util.BitSet answered = new java.util.BitSet(shards);
+    parts.forEach(p -> answered.set(p.getShard()));
+    for (int s = answered.nextClearBit(0); s < shards; s = answered.nextClearBit(s + 1)) {
+      missing.add(s);
+      why.append(why.length() == 0 ? "" : "; ").append("shard ").append(s).append(" gave no answer");
+    }
     for (ServingOutput p : parts) {
       ResponseStatus s = p.getResponse().getStatus();
       if (s == ResponseStatus.OK || s == ResponseStatus.COLD_START) {
@@ -79,6 +113,7 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
             .append(p.getResponse().getDetail().isEmpty() ? "" : " (" + p.getResponse().getDetail() + ")");
       }
     }
+    java.util.Collections.sort(missing);
     ServingOutput first = parts.get(0);
     if (ok.isEmpty()) {
       // nothing to merge: the first shard's status (every shard failed, usually for the same reason)

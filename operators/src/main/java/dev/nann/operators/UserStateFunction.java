@@ -78,13 +78,16 @@ public final class UserStateFunction
 
   private final EngineConfig engineConfig;
   private final int maxSequence;
-  private final int feedK;
+  private final FeedPolicy feed;
   private final long stateTtlMillis;
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
   private transient boolean engineSynced;
   private transient DescriptorGuard guard;
   private transient Counter refusedDescriptors;
+  private transient Counter feedThrottled;
+  private transient Counter feedStale;
+  private transient long noIndexTriggers;
   private transient long freshRefused;
   /** When the element being processed arrived here (the breakdown's "keyby" ends, "state" starts). */
   private transient long stateInMicros;
@@ -98,13 +101,13 @@ public final class UserStateFunction
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
    * @param maxSequence L, the behaviour sequence cap
-   * @param feedK k of a trigger event's retrieval
+   * @param feed what trigger events may push to the candidate feed
    * @param stateTtlMillis a user's state expires this long after their last event (0: never)
    */
-  public UserStateFunction(EngineConfig engineConfig, int maxSequence, int feedK, long stateTtlMillis) {
+  public UserStateFunction(EngineConfig engineConfig, int maxSequence, FeedPolicy feed, long stateTtlMillis) {
     this.engineConfig = engineConfig;
     this.maxSequence = maxSequence;
-    this.feedK = feedK;
+    this.feed = feed;
     this.stateTtlMillis = stateTtlMillis;
   }
 
@@ -119,7 +122,10 @@ public final class UserStateFunction
     profile = getRuntimeContext().getState(desc);
     engine = OperatorEngines.acquire(getRuntimeContext(), engineConfig);
     guard = engineConfig.guard();
-    refusedDescriptors = getRuntimeContext().getMetricGroup().addGroup("nann").counter("refusedDescriptors");
+    org.apache.flink.metrics.MetricGroup metrics = getRuntimeContext().getMetricGroup().addGroup("nann");
+    refusedDescriptors = metrics.counter("refusedDescriptors");
+    feedThrottled = metrics.counter("feedThrottled");
+    feedStale = metrics.counter("feedStale");
     nextSeenAt = new HashMap<>();
   }
 
@@ -176,7 +182,7 @@ public final class UserStateFunction
                        Collector<ScoringTask> out) throws Exception {
     UserProfile p = profile.value();
     if (p == null) {
-      p = new UserProfile(new ArrayList<>(), 0L, 0L);
+      p = new UserProfile(new ArrayList<>(), 0L, 0L, 0L);
     }
     List<Long> seq = new ArrayList<>(p.getSequence());
     seq.add(e.getItemId());
@@ -186,23 +192,38 @@ public final class UserStateFunction
     p.setSequence(seq);
     p.setEvents(p.getEvents() + 1);
     p.setLastEventMillis(Math.max(p.getLastEventMillis(), e.getTimestampMillis()));
+    FeedPolicy.Skip skip = null;
+    if (e.getTrigger()) {
+      long now = System.currentTimeMillis();
+      skip = feed.judge(now, in.getReceivedAtMillis(), p.getLastTriggerMillis());
+      if (skip == null) {
+        p.setLastTriggerMillis(now);
+      }
+    }
     profile.update(p);
     if (!e.getTrigger()) {
       return;
     }
+    if (skip != null) {
+      (skip == FeedPolicy.Skip.STALE ? feedStale : feedThrottled).inc();
+      return;
+    }
     RetrievalRequest r = new RetrievalRequest();
-    r.setRequestId("feed-" + e.getUserId() + "-" + e.getTimestampMillis() + "-" + p.getEvents());
+    r.setRequestId(FeedRequestIds.of(e.getUserId(), e.getTimestampMillis(), p.getEvents()));
     r.setUserId(e.getUserId());
-    r.setK(feedK);
+    r.setK(feed.k());
     r.setMode("nann");
     r.setExcludeItems(List.of());
     r.setExcludeSeen(true);
     r.setAttributeFilter(Map.of());
-    r.setDeadlineMillis(0L);
+    r.setDeadlineMillis(feed.deadline(in.getReceivedAtMillis()));
     r.setCreatedAtMillis(e.getTimestampMillis());
     DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
-      LOG.warn("trigger event of user {} dropped from the feed: no index yet", e.getUserId());
+      if (noIndexTriggers++ % 1000 == 0) {   // a backlog before the first snapshot would log each one
+        LOG.warn("trigger event of user {} dropped from the feed: no index yet ({} here so far; feedDropped counts them)",
+            e.getUserId(), noIndexTriggers);
+      }
       out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
       return;
     }

@@ -65,6 +65,21 @@ class ShardGatherTest {
     assertTrue(r.getDetail().contains("shard 1 TIMEOUT (why 1)"), r.getDetail());
   }
 
+  /** A task answered before all its shards answered (the gather's timer) names the silent ones. */
+  @Test
+  void aShardWithNoAnswerAtAllIsMissingToo() {
+    ServingOutput out = ShardGather.merge(new ArrayList<>(List.of(
+        part(2, ResponseStatus.OK, new long[] {6}, new float[] {0.5f}),
+        part(0, ResponseStatus.OK, new long[] {5, 1}, new float[] {0.9f, 0.1f}),
+        part(3, ResponseStatus.TIMEOUT, new long[0], new float[0]))), 4);
+    RetrievalResponse r = out.getResponse();
+    assertEquals(ResponseStatus.PARTIAL, r.getStatus());
+    assertEquals(List.of(1, 3), r.getMissingShards());
+    assertEquals(List.of(5L, 6L, 1L), r.getItems());
+    assertTrue(r.getDetail().startsWith("2 of 4 shards answered") && r.getDetail().contains("shard 1 gave no answer"),
+        r.getDetail());
+  }
+
   @Test
   void noShardAnsweredKeepsTheirStatus() {
     ServingOutput out = ShardGather.merge(new ArrayList<>(List.of(

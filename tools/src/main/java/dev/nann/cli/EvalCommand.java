@@ -235,7 +235,11 @@ public final class EvalCommand implements Callable<Integer> {
       log.printf("[eval] scorer %s ready (grid %s warmed) in %.1f s%n", scorerKind,
           scorer instanceof OnnxScorer o ? (o.grid().padded() ? "" : "unpadded, ") + o.grid().sizes().length + " sizes" : "n/a", (System.nanoTime() - t0) / 1e9);
       if (drDir != null) {   // as index-sync publishes it: items train-dr never saw take their nearest item's paths
-        index = index.withPaths(dev.nann.indexsync.DrPathTable.load(drDir).forIndex(index, new java.util.HashMap<>()));
+        long pathsStart = System.nanoTime();
+        Map<Long, long[]> assigned = new java.util.HashMap<>();
+        index = index.withPaths(dev.nann.indexsync.DrPathTable.load(drDir).forIndex(index, assigned));
+        log.printf("[eval] Deep Retrieval paths for the index as index-sync writes them: %,d items without trained paths "
+            + "took their nearest item's (%.1f s)%n", assigned.size(), (System.nanoTime() - pathsStart) / 1e9);
       }
       Evaluator evaluator = new Evaluator(index, scorer, c, log).explainMisses(explainMisses);
       if (!noReferenceCache) {

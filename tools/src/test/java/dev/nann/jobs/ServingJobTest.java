@@ -354,6 +354,22 @@ class ServingJobTest {
       ServingFixture.pollUntil(feed, fed, l -> false, Duration.ofSeconds(2));
       assertEquals(1, fed.size(), "only the trigger answered with an index reaches the feed");
       assertEquals(50, FEED.decode(fed.get(0).value()).getItems().size());
+      assertEquals(2, FEED.decode(fed.get(0).value()).getEventSeq(), "the push names the user's event count");
+
+      // triggers sent without pause: the first is taken, the rest within feed.min-interval-ms push nothing
+      long throttled = count("nann.feedThrottled");
+      for (int i = 0; i < 4; i++) {
+        fx.sendEvent(cfg, UserEvent.newBuilder().setUserId(1).setItemId(fx.corpus.itemIds()[7 + i])
+            .setTimestampMillis(3_000 + i).setTrigger(true).build());
+      }
+      fx.producer.flush();
+      awaitCount("nann.feedThrottled", throttled + 3);
+      List<ConsumerRecord<byte[], byte[]>> burst = ServingFixture.pollUntil(feed, ServingFixture.newList(),
+          l -> !l.isEmpty(), Duration.ofSeconds(30));
+      ServingFixture.pollUntil(feed, burst, l -> false, Duration.ofSeconds(2));
+      assertEquals(1, burst.size(), "one push for a burst of four triggers");
+      assertEquals(3, FEED.decode(burst.get(0).value()).getEventSeq());
+      assertEquals(throttled + 3, count("nann.feedThrottled"));
       RetrievalRequest late = ServingFixture.request("late", 1, 10);
       late.setDeadlineMillis(System.currentTimeMillis() - 1);
       fx.sendRequest(cfg, late);
