@@ -148,8 +148,9 @@ public final class ServingOptions {
   public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
       .withDescription("Items pushed to the candidates topic per trigger event, in [1, search.max-k].");
   public static final ConfigOption<Long> FEED_MIN_INTERVAL_MS = key("feed.min-interval-ms").longType()
-      .defaultValue(1000L).withDescription("Least time between two of one user's trigger events taken for the feed: a "
-          + "trigger sooner after the user's last taken one joins the behaviour sequence and pushes nothing "
+      .defaultValue(1000L).withDescription("Least time between two of one user's trigger events taken for the feed, by "
+          + "their Kafka record timestamps (a replay after a restore takes what the first run took): a trigger sooner "
+          + "after the user's last taken one joins the behaviour sequence and pushes nothing "
           + "(feedThrottled), so one user sending triggers without pause cannot take the walkers from everyone else. "
           + "0: every trigger is taken.");
   public static final ConfigOption<Long> FEED_MAX_AGE_MS = key("feed.max-age-ms").longType().defaultValue(300_000L)

@@ -7,10 +7,13 @@ import java.io.Serializable;
  * triggers are taken, and how old a trigger may be. A trigger is a full retrieval on the walkers
  * that also answer requests, so one user (or a bot) sending triggers without pause, or a backlog of
  * old triggers replayed after downtime, must not take them from everyone else: a trigger within
- * {@code minIntervalMillis} of the user's last one taken, or older than {@code maxAgeMillis} by its
- * record's timestamp, still joins the behaviour sequence but pushes nothing, and a taken trigger
- * must start its walk within {@code maxAgeMillis} of its record's timestamp (its deadline), or the
- * engine sheds it before the requests that are waiting.
+ * {@code minIntervalMillis} of the user's last one taken, or older than {@code maxAgeMillis}, still
+ * joins the behaviour sequence but pushes nothing, and a taken trigger must start its walk within
+ * {@code maxAgeMillis} (its deadline), or the engine sheds it before the requests that are waiting.
+ *
+ * <p>Triggers are timed by their Kafka record timestamps (never later than now), not by when they
+ * are processed: a replay after a restore takes the same triggers the first run took (exactly-once
+ * feeds stay exact), while a flood stamped in one instant, or in the future, is throttled all the same.
  *
  * @param k items in each push
  * @param minIntervalMillis least time between two of one user's triggers that are taken (0: any)
@@ -21,21 +24,29 @@ public record FeedPolicy(int k, long minIntervalMillis, long maxAgeMillis) imple
   enum Skip { THROTTLED, STALE }
 
   /**
-   * Whether a trigger arriving {@code now} (this job's clock) in a record stamped {@code recordMillis}
-   * (0: unknown) is taken, for a user whose last taken trigger was at {@code lastTakenMillis} (0: none).
+   * A trigger's time: its record's timestamp ({@code recordMillis}; 0: unknown), or {@code now} when
+   * that is unknown or ahead of this job's clock.
    */
-  Skip judge(long now, long recordMillis, long lastTakenMillis) {
-    if (maxAgeMillis > 0 && recordMillis > 0 && now - recordMillis > maxAgeMillis) {
+  static long triggerTime(long now, long recordMillis) {
+    return recordMillis > 0 ? Math.min(recordMillis, now) : now;
+  }
+
+  /**
+   * Whether a trigger at {@link #triggerTime} {@code at}, judged {@code now}, is taken, for a user
+   * whose last taken trigger was at {@code lastTakenMillis} (0: none).
+   */
+  Skip judge(long now, long at, long lastTakenMillis) {
+    if (maxAgeMillis > 0 && now - at > maxAgeMillis) {
       return Skip.STALE;
     }
-    if (minIntervalMillis > 0 && lastTakenMillis > 0 && now - lastTakenMillis < minIntervalMillis) {
+    if (minIntervalMillis > 0 && lastTakenMillis > 0 && at - lastTakenMillis < minIntervalMillis) {
       return Skip.THROTTLED;
     }
     return null;
   }
 
-  /** The deadline of a taken trigger's retrieval (epoch ms; 0: none). */
-  long deadline(long recordMillis) {
-    return maxAgeMillis > 0 && recordMillis > 0 ? recordMillis + maxAgeMillis : 0;
+  /** The deadline of the retrieval of a trigger taken at {@code at} (epoch ms; 0: none). */
+  long deadline(long at) {
+    return maxAgeMillis > 0 ? at + maxAgeMillis : 0;
   }
 }

@@ -193,11 +193,12 @@ public final class UserStateFunction
     p.setEvents(p.getEvents() + 1);
     p.setLastEventMillis(Math.max(p.getLastEventMillis(), e.getTimestampMillis()));
     FeedPolicy.Skip skip = null;
+    long now = System.currentTimeMillis();
+    long at = FeedPolicy.triggerTime(now, in.getReceivedAtMillis());
     if (e.getTrigger()) {
-      long now = System.currentTimeMillis();
-      skip = feed.judge(now, in.getReceivedAtMillis(), p.getLastTriggerMillis());
+      skip = feed.judge(now, at, p.getLastTriggerMillis());
       if (skip == null) {
-        p.setLastTriggerMillis(now);
+        p.setLastTriggerMillis(at);
       }
     }
     profile.update(p);
@@ -216,7 +217,7 @@ public final class UserStateFunction
     r.setExcludeItems(List.of());
     r.setExcludeSeen(true);
     r.setAttributeFilter(Map.of());
-    r.setDeadlineMillis(feed.deadline(in.getReceivedAtMillis()));
+    r.setDeadlineMillis(feed.deadline(at));
     r.setCreatedAtMillis(e.getTimestampMillis());
     DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {

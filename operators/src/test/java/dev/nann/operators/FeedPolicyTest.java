@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import org.junit.jupiter.api.Test;
 
-/** Which trigger events a user's feed takes: not sooner than the interval after the last taken, not older than the age. */
+/**
+ * Which trigger events a user's feed takes: not sooner than the interval after the last taken, not
+ * older than the age, both by the records' timestamps (a replay judges as the first run did).
+ */
 class FeedPolicyTest {
   private static final long NOW = 1_000_000_000L;
 
@@ -13,12 +16,28 @@ class FeedPolicyTest {
   void aTriggerSoonAfterTheLastTakenIsThrottledAndAnOldOneIsStale() {
     FeedPolicy p = new FeedPolicy(50, 1000, 60_000);
     assertNull(p.judge(NOW, NOW - 5, 0), "a user's first trigger is taken");
-    assertEquals(FeedPolicy.Skip.THROTTLED, p.judge(NOW, NOW - 5, NOW - 999));
-    assertNull(p.judge(NOW, NOW - 5, NOW - 1000), "taken once the interval has passed");
+    assertEquals(FeedPolicy.Skip.THROTTLED, p.judge(NOW, NOW - 5, NOW - 1004));
+    assertNull(p.judge(NOW, NOW - 5, NOW - 1005), "taken once the interval has passed since the last taken");
     assertEquals(FeedPolicy.Skip.STALE, p.judge(NOW, NOW - 60_001, 0), "a backlog's old trigger");
-    assertNull(p.judge(NOW, 0, 0), "a record without a timestamp is not judged by age");
     assertEquals(NOW + 60_000, p.deadline(NOW), "its walk must start within the age");
-    assertEquals(0, p.deadline(0));
+  }
+
+  @Test
+  void aReplayJudgesByTheRecordsTimestampsNotByWhenItRuns() {
+    FeedPolicy p = new FeedPolicy(50, 1000, 60_000);
+    // two triggers 4 s apart in the log, replayed within a millisecond of each other 30 s later
+    long first = NOW - 30_000;
+    long second = first + 4_000;
+    assertNull(p.judge(NOW, FeedPolicy.triggerTime(NOW, first), 0));
+    assertNull(p.judge(NOW + 1, FeedPolicy.triggerTime(NOW + 1, second), first), "taken on replay as it was live");
+  }
+
+  @Test
+  void aRecordStampedInTheFutureOrNotAtAllCountsAsNow() {
+    FeedPolicy p = new FeedPolicy(50, 1000, 60_000);
+    assertEquals(NOW, FeedPolicy.triggerTime(NOW, NOW + 3_600_000), "a flood stamped ahead cannot space itself out");
+    assertEquals(NOW, FeedPolicy.triggerTime(NOW, 0));
+    assertEquals(FeedPolicy.Skip.THROTTLED, p.judge(NOW, FeedPolicy.triggerTime(NOW, NOW + 5_000), NOW));
   }
 
   @Test
