@@ -340,10 +340,16 @@ final class ModelCatalog implements AutoCloseable {
       model.close();
       throw new ScorerException("model directory " + dir + " holds version " + actual + ", not " + version, null);
     }
-    OnnxScorer onnx = new OnnxScorer(model, true);
-    MicroBatchingScorer batcher = config.microBatching()
-        ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
-        : null;
+    OnnxScorer onnx = new OnnxScorer(model, true);   // closes the model itself if its warm-up refuses it
+    MicroBatchingScorer batcher;
+    try {
+      batcher = config.microBatching()
+          ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
+          : null;
+    } catch (RuntimeException e) {   // a refused model's sessions (GPU memory with them) must not outlive it
+      onnx.close();
+      throw e;
+    }
     return new LoadedModel(version, onnx, batcher, System.currentTimeMillis(),
         new DescentChooser(choice -> LOG.info("model {}: {}", version, choice)));
   }

@@ -41,6 +41,7 @@ public final class MicroBatchingScorer implements Scorer {
   private final ScoreBatch merged;
   private final Slot[] taken;
   private final OnnxScorer.OnnxUserState[] users;
+  private final Slot[] apart;
 
   /**
    * @param onnx the scorer whose network runs the merged calls (not closed by this scorer)
@@ -65,6 +66,7 @@ public final class MicroBatchingScorer implements Scorer {
     this.merged = new ScoreBatch(onnx.maxBatch(), onnx.itemDim());
     this.taken = new Slot[maxRows];
     this.users = new OnnxScorer.OnnxUserState[maxRows];
+    this.apart = new Slot[maxRows];
     this.dispatcher = new Thread(this::dispatchLoop, DISPATCHER_THREAD_NAME);
     dispatcher.setDaemon(true);
     dispatcher.start();
@@ -114,7 +116,8 @@ public final class MicroBatchingScorer implements Scorer {
     LockSupport.unpark(dispatcher);
     while (!slot.done) {
       LockSupport.parkNanos(this, 2_000_000L);
-      if (!slot.done && !dispatcher.isAlive() && queue.remove(slot)) {
+      if (!slot.done && !dispatcher.isAlive()) {   // queued or taken, a stopped dispatcher will not score it
+        queue.remove(slot);
         slot.error = new ScorerException("scorer closed while a batch was waiting", null);
         break;
       }
@@ -158,6 +161,15 @@ public final class MicroBatchingScorer implements Scorer {
   }
 
   private void dispatchLoop() {
+    try {
+      dispatch();
+    } finally {   // whatever stopped it, no batch waits for a dispatcher that is gone
+      running = false;
+      drainOnStop();
+    }
+  }
+
+  private void dispatch() {
     while (running) {
       Slot first = queue.poll();
       if (first == null) {
@@ -188,11 +200,46 @@ public final class MicroBatchingScorer implements Scorer {
       }
       runMerged(count, total);
     }
-    drainOnStop();
   }
 
+  /**
+   * Scores the {@code count} batches taken, {@code total} rows: together when their users' states
+   * stack, each batch whose user state has another shape than the first's on its own. Every batch
+   * is completed, with the error of its call if that failed, whatever failed (a direct buffer the
+   * runtime could not allocate is an Error, and a walker must not wait for ever for its batch).
+   */
   private void runMerged(int count, int total) {
-    RuntimeException error = null;
+    int stacked = 0;
+    int alone = 0;
+    for (int j = 0; j < count; j++) {
+      Slot s = taken[j];
+      if (j == 0 || OnnxScorer.stackable(taken[0].user, s.user)) {
+        taken[stacked++] = s;
+      } else {
+        apart[alone++] = s;
+        total -= s.n;
+      }
+    }
+    java.util.Arrays.fill(taken, stacked, count, null);
+    complete(taken, stacked, scoreTogether(stacked, total));
+    for (int j = 0; j < alone; j++) {
+      Slot s = apart[j];
+      apart[j] = null;
+      RuntimeException error = null;
+      try {
+        onnx.score(s.user, s.batch, s.n);
+        record(1, s.n, onnx.grid().padTo(s.n));
+      } catch (RuntimeException e) {
+        error = e;
+      } catch (Error e) {
+        error = new ScorerException("the runtime call failed: " + e, e);
+      }
+      complete(new Slot[] {s}, 1, error);
+    }
+  }
+
+  private RuntimeException scoreTogether(int count, int total) {
+    int userCount = 0;
     try {
       if (count == 1) {
         Slot s = taken[0];
@@ -200,7 +247,6 @@ public final class MicroBatchingScorer implements Scorer {
       } else {
         int d = itemDim();
         int row = 0;
-        int userCount = 0;
         for (int j = 0; j < count; j++) {
           Slot s = taken[j];
           int u = indexOf(s.user, userCount);
@@ -220,15 +266,22 @@ public final class MicroBatchingScorer implements Scorer {
           System.arraycopy(merged.scores(), row, s.batch.scores(), 0, s.n);
           row += s.n;
         }
-        java.util.Arrays.fill(users, 0, userCount, null);
       }
       record(count, total, onnx.grid().padTo(total));
+      return null;
     } catch (RuntimeException e) {
-      error = e;
+      return e;
+    } catch (Error e) {
+      return new ScorerException("the merged runtime call failed: " + e, e);
+    } finally {
+      java.util.Arrays.fill(users, 0, userCount, null);
     }
+  }
+
+  private static void complete(Slot[] slots, int count, RuntimeException error) {
     for (int j = 0; j < count; j++) {
-      Slot s = taken[j];
-      taken[j] = null;
+      Slot s = slots[j];
+      slots[j] = null;
       s.error = error;
       Thread waiter = s.waiter;
       s.done = true;

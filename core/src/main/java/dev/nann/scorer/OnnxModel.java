@@ -124,6 +124,9 @@ public final class OnnxModel implements AutoCloseable {
         }
       } catch (ModelContractException e) {
         if (cuda && e.getCause() instanceof OrtException) {
+          // a network the CPU provider does not load either (a broken file, an opset the runtime lacks)
+          // is the model's fault: said as such, not as a GPU that cannot run it
+          requireLoadsOnCpu(env, dir, spec);
           throw new CudaUnavailableException(e.getMessage());   // e.g. a CUDA build on a machine without a device
         }
         throw e;
@@ -138,6 +141,19 @@ public final class OnnxModel implements AutoCloseable {
     } catch (RuntimeException e) {
       closeQuietly(user, score, item);
       throw e;
+    }
+  }
+
+  /** Opens and closes each network on the CPU provider: throws the model's own problem if one does not load there. */
+  private static void requireLoadsOnCpu(OrtEnvironment env, Path dir, ModelSpec spec) {
+    try (OrtSession.SessionOptions cpu = new OrtSession.SessionOptions()) {
+      for (String file : spec.networkFiles()) {
+        if (Files.exists(dir.resolve(file))) {
+          closeQuietly(open(env, dir, spec, file, cpu));
+        }
+      }
+    } catch (OrtException e) {   // the options themselves; not the model's problem
+      LOG.debug("could not check {} on the CPU provider", dir, e);
     }
   }
 
@@ -211,6 +227,13 @@ public final class OnnxModel implements AutoCloseable {
         scoreIn.get(spec.itemEmbName())), OnnxJavaType.FLOAT, -1, d);
     expect(spec.scoreFile(), spec.userIdxName(), tensor(spec.scoreFile(), spec.userIdxName(),
         scoreIn.get(spec.userIdxName())), OnnxJavaType.INT64, -1);
+    for (String rows : java.util.List.of(spec.itemEmbName(), spec.userIdxName())) {
+      long first = tensor(spec.scoreFile(), rows, scoreIn.get(rows)).getShape()[0];
+      if (first >= 0) {   // the walk's calls have any number of candidate rows
+        throw new ModelContractException(dir.resolve(spec.scoreFile()) + ": '" + rows + "' has a fixed first dimension ("
+            + first + "); the candidate axis N must be dynamic (export with dynamic_axes on it, as export_model_dir does)");
+      }
+    }
     requireNames(spec.scoreFile(), "output", score.getOutputInfo().keySet(), java.util.List.of(spec.scoreOutput()));
     TensorInfo out = tensor(spec.scoreFile(), spec.scoreOutput(), score.getOutputInfo().get(spec.scoreOutput()));
     requireFloat(spec.scoreFile(), spec.scoreOutput(), out);

@@ -65,6 +65,11 @@ public final class OnnxScorer implements Scorer {
       for (int size : grid.sizes()) {   // warm up: every shape the grid allows runs once before the first query
         scoreRows(dummy, batch, size);
       }
+    } catch (RuntimeException | Error e) {
+      if (ownsModel) {   // refused here: nobody else holds the model to close its sessions
+        model.close();
+      }
+      throw e;
     }
   }
 
@@ -160,6 +165,11 @@ public final class OnnxScorer implements Scorer {
     ModelSpec s = model.spec();
     for (int i = n; i < padded; i++) {
       merged.userIdx().put(i, 0);
+    }
+    for (int u = 1; u < userCount; u++) {
+      if (!stackable(users[0], users[u])) {   // never cut or overrun one user's state to fit another's
+        throw new IllegalArgumentException("user states of different shapes cannot be scored in one call");
+      }
     }
     Map<String, OnnxTensor> inputs = new HashMap<>();
     try {
@@ -274,6 +284,26 @@ public final class OnnxScorer implements Scorer {
    * User state of one request: the tensors for single-user calls, and the same values as arrays
    * (first axis 1) for stacking into merged calls. Closed when the request is done.
    */
+  /**
+   * Whether two users' states stack along the first axis into one call: the same shape on every
+   * other axis. A user network whose state length follows the history (a mask-driven slice) gives
+   * users of different histories different shapes.
+   */
+  static boolean stackable(OnnxUserState a, OnnxUserState b) {
+    if (a == b) {
+      return true;
+    }
+    for (Map.Entry<String, long[]> e : a.shapes.entrySet()) {
+      long[] other = b.shapes.get(e.getKey());
+      long[] mine = e.getValue();
+      if (other == null || other.length != mine.length
+          || !java.util.Arrays.equals(mine, 1, mine.length, other, 1, other.length)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   static final class OnnxUserState implements UserState {
     private final Map<String, OnnxTensor> tensors;
     private final Map<String, float[]> values;

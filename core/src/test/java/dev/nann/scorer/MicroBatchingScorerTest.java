@@ -1,6 +1,8 @@
 package dev.nann.scorer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.TestData;
@@ -103,6 +105,29 @@ class MicroBatchingScorerTest {
       }
       assertArrayEquals(java.util.Arrays.copyOf(b.scores(), 100), got, 1e-6f);
       assertTrue(batched.calls() == 1 && batched.meanBatchesPerCall() == 1.0);
+    }
+  }
+
+  /**
+   * Users whose states differ in shape beyond the first axis (a user network whose state length
+   * follows the history) do not stack: the merged call refuses them instead of cutting one user's
+   * state to another's, and the batcher scores such a user's batch alone.
+   */
+  @Test
+  void userStatesOfDifferentShapesDoNotStack() {
+    java.util.Map<String, ai.onnxruntime.OnnxTensor> none = java.util.Map.of();
+    OnnxScorer.OnnxUserState three = new OnnxScorer.OnnxUserState(none, java.util.Map.of("u", new float[3 * 4]),
+        java.util.Map.of("u", new long[] {1, 3, 4}));
+    OnnxScorer.OnnxUserState five = new OnnxScorer.OnnxUserState(none, java.util.Map.of("u", new float[5 * 4]),
+        java.util.Map.of("u", new long[] {1, 5, 4}));
+    OnnxScorer.OnnxUserState threeAgain = new OnnxScorer.OnnxUserState(none, java.util.Map.of("u", new float[3 * 4]),
+        java.util.Map.of("u", new long[] {1, 3, 4}));
+    assertTrue(OnnxScorer.stackable(three, threeAgain));
+    assertFalse(OnnxScorer.stackable(three, five));
+    try (OnnxScorer onnx = OnnxScorer.open(TestData.model("attention", DIM), 1)) {
+      ScoreBatch merged = onnx.newBatch();
+      assertThrows(IllegalArgumentException.class,
+          () -> onnx.scoreMerged(new OnnxScorer.OnnxUserState[] {three, five}, 2, merged, 2));
     }
   }
 }

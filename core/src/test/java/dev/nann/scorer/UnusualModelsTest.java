@@ -121,8 +121,32 @@ class UnusualModelsTest {
     assertTrue(doubles.getMessage().contains("has element type DOUBLE, the contract needs FLOAT"), doubles.getMessage());
     // one score per user, not per candidate: only a call shows it
     Path perUser = twoTower("per-user", "return u_vec.sum(1) + 0 * (item_emb.sum() + user_idx.sum())");
+    int open = OnnxModel.openModels();
     ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxScorer.open(perUser, 1));
     assertTrue(e.getMessage().contains("of shape [1] for "), e.getMessage());
+    assertEquals(open, OnnxModel.openModels(), "a model refused by its first call is closed, not left loaded");
+  }
+
+  /** A score network exported without a dynamic candidate axis is refused naming it, not by a failed call. */
+  @Test
+  void aFixedCandidateAxisIsRefusedWhenLoaded() throws Exception {
+    Path base = TestData.model("two-sided", 16);
+    Path fixed = dir.resolve("fixed-n");
+    TestData.python("import hashlib, json, os, shutil, onnx\n"
+        + "src, dst = " + TestData.pyString(base.toString()) + ", " + TestData.pyString(fixed.toString()) + "\n"
+        + "shutil.copytree(src, dst)\n"
+        + "m = onnx.load(os.path.join(dst, 'score.onnx'))\n"
+        + "for i in m.graph.input:\n"
+        + "    if i.name == 'item_emb':\n"
+        + "        i.type.tensor_type.shape.dim[0].ClearField('dim_param')\n"
+        + "        i.type.tensor_type.shape.dim[0].dim_value = 1\n"
+        + "onnx.save_model(m, os.path.join(dst, 'score.onnx'))\n"
+        + "spec = json.load(open(os.path.join(dst, 'model.json')))\n"
+        + "spec['sha256']['score.onnx'] = hashlib.sha256(open(os.path.join(dst, 'score.onnx'), 'rb').read()).hexdigest()\n"
+        + "json.dump(spec, open(os.path.join(dst, 'model.json'), 'w'))\n");
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(fixed));
+    assertTrue(e.getMessage().contains("'item_emb' has a fixed first dimension (1); the candidate axis N must be dynamic"),
+        e.getMessage());
   }
 
   @Test
