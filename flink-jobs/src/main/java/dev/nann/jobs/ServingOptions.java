@@ -144,7 +144,8 @@ public final class ServingOptions {
           + "history than it was trained on (the job logs a warning).");
   public static final ConfigOption<Long> STATE_TTL_MS = key("state.ttl-ms").longType().defaultValue(30L * 24 * 3600 * 1000)
       .withDescription("A user's behaviour state expires this long after their last event (RocksDB drops it while "
-          + "compacting); 0 keeps it forever. Turning it on or off needs a fresh state (not a restore).");
+          + "compacting); 0 keeps it forever. It may be turned on or off, or changed, across a restore from a checkpoint "
+          + "or savepoint: users' histories carry over.");
   public static final ConfigOption<Integer> FEED_K = key("feed.k").intType().defaultValue(50)
       .withDescription("Items pushed to the candidates topic per trigger event, in [1, search.max-k].");
   public static final ConfigOption<Long> FEED_MIN_INTERVAL_MS = key("feed.min-interval-ms").longType()

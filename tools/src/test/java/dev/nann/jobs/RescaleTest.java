@@ -165,6 +165,42 @@ class RescaleTest {
     }
   }
 
+  /**
+   * state.ttl-ms turned on, then off again, between restarts from a checkpoint: every user's history
+   * carries over both ways (Flink 2.2 migrates keyed state between TTL and no TTL), so a deployment
+   * need not give up its users' behaviour to start or stop expiring it.
+   */
+  @Test
+  void turningStateTtlOnAndOffKeepsEveryUsersHistory() throws Exception {
+    Path checkpoints = dir.resolve("chk-ttl");
+    ServingConfig noTtl = fx.config("rt", checkpoints, Map.of("parallelism", "1", "state.ttl-ms", "0"));
+    fx.publishIndex(noTtl);
+    fx.sendHistories(noTtl, USERS);
+    ServingConfig ttl = noTtl.with(Map.of("state.ttl-ms", Long.toString(7L * 24 * 3600 * 1000)));
+    JobClient job = ServingFixture.startJob(noTtl, null);
+    try (KafkaConsumer<byte[], byte[]> responses = fx.consumer(noTtl.get(ServingOptions.TOPIC_RESPONSES))) {
+      fx.askUntil(noTtl, responses, "probe-", r -> r.getStatus() == ResponseStatus.OK);
+      int round = 0;
+      for (ServingConfig next : List.of(ttl, noTtl)) {
+        awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
+        job.cancel().get();
+        job = ServingFixture.startJob(next, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+        List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
+        String prefix = "ttl-" + round++ + "-";
+        send(next, prefix, 0, USERS);
+        ServingFixture.pollUntil(responses, got, l -> answered(l, prefix) >= USERS, Duration.ofMinutes(3));
+        Map<String, RetrievalResponse> byId = ServingFixture.answers(got, prefix, new HashMap<>());
+        assertEquals(USERS, byId.size());
+        for (RetrievalResponse r : byId.values()) {   // COLD_START would be a user whose history was lost
+          assertEquals(ResponseStatus.OK, r.getStatus(), r.getRequestId() + " with state.ttl-ms "
+              + next.get(ServingOptions.STATE_TTL_MS) + ": " + r.getDetail());
+        }
+      }
+    } finally {
+      cancelIfRunning(job);
+    }
+  }
+
   /** Serving settings (parallelism 1) for topics named with {@code prefix}, the index published, every user's history sent. */
   private static ServingConfig servedWithHistories(String prefix, Path checkpoints) throws Exception {
     ServingConfig cfg = fx.config(prefix, checkpoints, Map.of("parallelism", "1"));
