@@ -271,13 +271,15 @@ public final class PathModel implements AutoCloseable {
     return mean;
   }
 
-  /** {@link #gather(int[][], dev.nann.graph.HnswIndex, dev.nann.graph.ItemIdLookup, int)} without a limit. */
+  /** {@link #gather(int[][], dev.nann.graph.HnswIndex, dev.nann.graph.ItemIdLookup, int, java.util.function.IntPredicate)}: every node, no limit. */
   public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids) {
-    return gather(paths, index, ids, Integer.MAX_VALUE);
+    return gather(paths, index, ids, Integer.MAX_VALUE, node -> true);
   }
 
   /**
-   * The index nodes on {@code paths}, at most {@code limit}: from the snapshot's own path table when it
+   * The index nodes on {@code paths} that {@code usable} accepts, at most {@code limit} of them (nodes
+   * a query may not answer, filtered out or excluded, take none of the limit): from the snapshot's own
+   * path table when it
    * has one (it also holds the paths index-sync gave to items added after training), else from this
    * structure's trained table through the index's id lookup. A snapshot table of unknown structure
    * (written before tables named theirs) is read as this structure's. Paths are taken best first and
@@ -289,7 +291,7 @@ public final class PathModel implements AutoCloseable {
    *     its codes name other paths, so the items gathered would be unrelated to the user
    */
   public java.util.BitSet gather(int[][] paths, dev.nann.graph.HnswIndex index, dev.nann.graph.ItemIdLookup ids,
-                                 int limit) {
+                                 int limit, java.util.function.IntPredicate usable) {
     java.util.BitSet out = new java.util.BitSet(index.size());
     int room = limit;
     dev.nann.graph.ItemPaths table = index.paths();
@@ -297,7 +299,7 @@ public final class PathModel implements AutoCloseable {
       requireSameStructure(table, index.meta().version());
       for (int p = 0; p < paths.length && room > 0; p++) {
         for (int node : table.nodesOf(code(paths[p]))) {
-          if (!out.get(node)) {
+          if (!out.get(node) && usable.test(node)) {
             out.set(node);
             if (--room == 0) {
               break;
@@ -309,7 +311,7 @@ public final class PathModel implements AutoCloseable {
     }
     for (long id : items(paths)) {   // best path first, each item once
       int node = ids.nodeOf(id);
-      if (node >= 0 && !out.get(node)) {
+      if (node >= 0 && !out.get(node) && usable.test(node)) {
         out.set(node);
         if (--room == 0) {
           break;

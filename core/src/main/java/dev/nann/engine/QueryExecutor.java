@@ -125,9 +125,12 @@ public final class QueryExecutor {
       if (paths == null) {
         throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
       }
-      // the request's budget of items scored bounds mode dr too: a client cannot score the catalogue
+      // the request's budget of items scored bounds mode dr too (a client cannot score the catalogue),
+      // spent only on items the query may answer: not on deleted, excluded or filtered-out ones
+      Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, changes, eligible);
       BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
-          loaded.ids(), query.params().walk().budget());
+          loaded.ids(), query.params().walk().budget(),
+          node -> !index.isDeleted(node) && (unanswerable == null || !unanswerable.excluded(node)));
       onPaths = gathered;
       eligible = eligible == null ? gathered : and(eligible, gathered);
     }

@@ -116,9 +116,12 @@ public final class MicroBatchingScorer implements Scorer {
     LockSupport.unpark(dispatcher);
     while (!slot.done) {
       LockSupport.parkNanos(this, 2_000_000L);
-      if (!slot.done && !dispatcher.isAlive()) {   // queued or taken, a stopped dispatcher will not score it
-        queue.remove(slot);
-        slot.error = new ScorerException("scorer closed while a batch was waiting", null);
+      if (!slot.done && !dispatcher.isAlive()) {
+        // read again now that the dispatcher is seen to have ended: it may have completed this batch last
+        if (!slot.done) {   // queued or taken, a stopped dispatcher will not score it
+          queue.remove(slot);
+          slot.error = new ScorerException("scorer closed while a batch was waiting", null);
+        }
         break;
       }
     }
@@ -163,6 +166,10 @@ public final class MicroBatchingScorer implements Scorer {
   private void dispatchLoop() {
     try {
       dispatch();
+    } catch (RuntimeException | Error e) {
+      org.slf4j.LoggerFactory.getLogger(MicroBatchingScorer.class).error("the score batcher of model {} stopped: its "
+          + "batches are scored one by one from now on", onnx.model().spec().version(), e);
+      throw e;
     } finally {   // whatever stopped it, no batch waits for a dispatcher that is gone
       running = false;
       drainOnStop();

@@ -103,6 +103,18 @@ class DeepRetrievalModeTest {
       assertTrue(cut.getItemsScored() <= budget + 2, "scored " + cut.getItemsScored() + " with a budget of " + budget
           + " (the two fresh items are scored besides)");
       assertTrue(gathered.containsAll(cut.getItems()));
+
+      // excluded items take none of the budget: with the first 40 items the paths give excluded and a
+      // budget of 40, the answer still holds k items, from the next ones
+      java.util.BitSet first = paths.gather(paths.beamSearch(mean, beam).paths(), built,
+          dev.nann.graph.ItemIdLookup.of(built), 40, node -> true);
+      List<Long> firstIds = first.stream().mapToObj(built::itemId).toList();
+      RetrievalResponse excluding = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-4").setBudget(40).setExcludeItems(firstIds).build()).setSequence(sequence).setIndex(d)
+          .build()).get(60, TimeUnit.SECONDS);
+      assertEquals(ResponseStatus.OK, excluding.getStatus(), excluding.toString());
+      assertEquals(20, excluding.getItems().size(), excluding.toString());
+      assertTrue(java.util.Collections.disjoint(firstIds, excluding.getItems()));
     }
   }
 

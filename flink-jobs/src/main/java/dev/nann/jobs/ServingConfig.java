@@ -59,6 +59,11 @@ public final class ServingConfig extends JobSettings {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("setting '" + RESPONSE_SCHEMA_VERSION.key() + "': " + e.getMessage(), e);
     }
+    try {
+      AvroCodec.of(dev.nann.schemas.CandidateFeed.class, c.get(FEED_SCHEMA_VERSION));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("setting '" + FEED_SCHEMA_VERSION.key() + "': " + e.getMessage(), e);
+    }
     return c;
   }
 

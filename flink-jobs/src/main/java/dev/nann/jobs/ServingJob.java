@@ -149,7 +149,8 @@ public final class ServingJob {
         cfg.get(RESPONSE_SCHEMA_VERSION))))
         .uid("sink-responses").name("responses");
     answers.getSideOutput(AnswerRouter.FEED)
-        .sinkTo(sink(cfg, "candidates", cfg.feedExactlyOnce(), OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES))))
+        .sinkTo(sink(cfg, "candidates", cfg.feedExactlyOnce(), OutputSerializers.feed(cfg.get(TOPIC_CANDIDATES),
+            cfg.get(ServingOptions.FEED_SCHEMA_VERSION))))
         .uid("sink-candidates").name("candidates");
     DataStream<DeadLetter> dead = inputs.getSideOutput(DeadLetterSplit.DEAD)
         .union(descriptors.getSideOutput(DeadLetterSplit.DEAD));

@@ -39,6 +39,11 @@ public final class ServingOptions {
           + "one, or an earlier recorded version (1 = as first released; the schemas jar lists them under "
           + "dev/nann/schemas/history/RetrievalResponse), so clients built on it go on reading answers while they are "
           + "upgraded. Fields that version lacks are left out of the answers.");
+  public static final ConfigOption<Integer> FEED_SCHEMA_VERSION = key("kafka.feed-schema-version").intType()
+      .defaultValue(0).withDescription("Version of the CandidateFeed schema pushes are written in: 0, the current one, "
+          + "or an earlier recorded version (1 = before eventSeq; the schemas jar lists them under "
+          + "dev/nann/schemas/history/CandidateFeed), so feed consumers built on it go on reading pushes while they are "
+          + "upgraded. Fields that version lacks are left out.");
   public static final ConfigOption<String> FEED_DELIVERY = key("kafka.feed-delivery").stringType()
       .defaultValue("exactly-once").withDescription("Delivery of the candidates feed: exactly-once (the default; feed "
           + "consumers see each push once, a checkpoint interval late) or at-least-once.");
@@ -150,7 +155,7 @@ public final class ServingOptions {
       .withDescription("Items pushed to the candidates topic per trigger event, in [1, search.max-k].");
   public static final ConfigOption<Long> FEED_MIN_INTERVAL_MS = key("feed.min-interval-ms").longType()
       .defaultValue(1000L).withDescription("Least time between two of one user's trigger events taken for the feed, by "
-          + "their Kafka record timestamps (a replay after a restore takes what the first run took): a trigger sooner "
+          + "their Kafka record timestamps (a replay after a restore throttles as the first run did): a trigger sooner "
           + "after the user's last taken one joins the behaviour sequence and pushes nothing "
           + "(feedThrottled), so one user sending triggers without pause cannot take the walkers from everyone else. "
           + "0: every trigger is taken.");

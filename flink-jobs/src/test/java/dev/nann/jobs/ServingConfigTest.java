@@ -49,6 +49,10 @@ class ServingConfigTest {
         () -> ServingConfig.of(ok).with(Map.of("kafka.response-schema-version", "99")));
     assertTrue(version.getMessage().startsWith("setting 'kafka.response-schema-version': RetrievalResponse has versions 1 to"),
         version.getMessage());
+    IllegalArgumentException feedVersion = assertThrows(IllegalArgumentException.class,
+        () -> ServingConfig.of(ok).with(Map.of("kafka.feed-schema-version", "99")));
+    assertTrue(feedVersion.getMessage().startsWith("setting 'kafka.feed-schema-version': CandidateFeed has versions 1 to"),
+        feedVersion.getMessage());
     IllegalArgumentException bool = assertThrows(IllegalArgumentException.class,
         () -> ServingConfig.of(ok).with(Map.of("batching.enabled", "yes")));
     assertEquals("setting 'batching.enabled' must be true or false, got 'yes'", bool.getMessage());

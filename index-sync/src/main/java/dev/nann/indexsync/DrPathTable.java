@@ -132,7 +132,7 @@ public final class DrPathTable {
         epoch = 1;
       }
       graph.embeddings().copyRow(node, row, 0);
-      frontier.reset(Integer.MAX_VALUE);
+      frontier.reset(0);   // an unbounded max-heap: the capacity is a min-heap's
       nearest.reset(EF);
       marks[node] = epoch;
       long start = dev.nann.search.ScoredHeap.pack(node, 0f);
@@ -194,12 +194,7 @@ public final class DrPathTable {
     private float distance(int node) {
       distances++;
       graph.embeddings().copyRow(node, other, 0);
-      float sum = 0;
-      for (int j = 0; j < row.length; j++) {
-        float diff = row[j] - other[j];
-        sum += diff * diff;
-      }
-      return sum;
+      return org.apache.lucene.util.VectorUtil.squareDistance(row, other);
     }
   }
 

@@ -114,14 +114,16 @@ class DrPathTableTest {
     }
     HnswIndex apart = new HnswIndexBuilder().m(16).efConstruction(100).seed(1).build(shifted, d, ids);
     DrPathTable.NearestKnown across = new DrPathTable.NearestKnown(apart, far);
-    for (int node = 1; node < n; node += 97) {
+    int nearest = 0;
+    int tried = 0;
+    for (int node = 1; node < n; node += 37) {
       if (!far[node]) {
-        int found = across.find(node);
-        assertTrue(found < 0 || far[found], "node " + node + " found " + found);
-        int chosen = found >= 0 ? found : across.scan(node);
-        assertTrue(far[chosen]);
+        tried++;
+        int found = across.find(node);   // the walk goes on past its usual stop until it meets one
+        nearest += found >= 0 && found == across.scan(node) ? 1 : 0;
       }
     }
+    assertTrue(nearest >= 0.9 * tried, nearest + " of " + tried + " found the nearest item with paths across the gap");
   }
 
   private static int nodeOf(HnswIndex index, long id) {

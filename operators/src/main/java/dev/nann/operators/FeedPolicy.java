@@ -12,8 +12,10 @@ import java.io.Serializable;
  * {@code maxAgeMillis} (its deadline), or the engine sheds it before the requests that are waiting.
  *
  * <p>Triggers are timed by their Kafka record timestamps (never later than now), not by when they
- * are processed: a replay after a restore takes the same triggers the first run took (exactly-once
- * feeds stay exact), while a flood stamped in one instant, or in the future, is throttled all the same.
+ * are processed: the interval throttles a replay after a restore as it throttled the first run,
+ * while a flood stamped in one instant, or in the future, is throttled all the same. The age is
+ * judged against now: triggers from before an outage longer than {@code maxAgeMillis} are not
+ * pushed after it, on a replay either.
  *
  * @param k items in each push
  * @param minIntervalMillis least time between two of one user's triggers that are taken (0: any)

@@ -47,7 +47,15 @@ public final class OutputSerializers {
 
   /** Candidate feed: key = user id, value = {@link CandidateFeed}. */
   public static KafkaRecordSerializationSchema<ServingOutput> feed(String topic) {
-    return new AvroRecords<>(topic, CandidateFeed.class, 0, OutputSerializers::toFeed,
+    return feed(topic, 0);
+  }
+
+  /**
+   * The candidate feed written in version {@code schemaVersion} of {@link CandidateFeed} (0: the
+   * current one), for consumers not yet upgraded.
+   */
+  public static KafkaRecordSerializationSchema<ServingOutput> feed(String topic, int schemaVersion) {
+    return new AvroRecords<>(topic, CandidateFeed.class, schemaVersion, OutputSerializers::toFeed,
         out -> Long.toString(out.getResponse().getUserId()), null, null);
   }
 

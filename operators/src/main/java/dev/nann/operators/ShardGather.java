@@ -11,6 +11,8 @@ import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.metrics.Counter;
@@ -23,20 +25,29 @@ import org.apache.flink.util.Collector;
  * once with the best k of them. Every shard copy yields exactly one answer (its result, or TIMEOUT,
  * OVERLOADED, NO_INDEX...: the async timeout guarantees one); a timer per task answers with what has
  * arrived after {@code flushAfterMillis} all the same, for the copies that never will (a job restored
- * from a savepoint of another shard count carries tasks scattered to shards it no longer has), so
- * no task waits, and no state stays, for ever. When some shards did not answer, the answer says so:
+ * from a savepoint of another shard count carries tasks scattered to shards it no longer has), so no
+ * task waits, and no state stays, for ever; a task's copies that come after its answer, or for a
+ * shard the layout lacks, are dropped ({@code shardAnswersDropped}), never answered a second time.
+ * When some shards did not answer, the answer says so:
  * status PARTIAL, the missing shards listed in {@code missingShards} and why in {@code detail} —
  * never silently fewer items.
  */
 public final class ShardGather extends KeyedProcessFunction<String, ServingOutput, ServingOutput> {
+  /** {@link #due}'s value once a task is answered: its late copies are dropped until the next timer. */
+  private static final long ANSWERED = -1;
+
   private final int shards;
   private final long flushAfterMillis;
   private transient MapState<Integer, ServingOutput> answers;
+  /** When the task's timer fires, or {@link #ANSWERED}; none before its first copy arrives. */
+  private transient ValueState<Long> due;
   private transient Counter partial;
+  private transient Counter dropped;
 
   /**
    * @param shards S, the answers each task waits for
-   * @param flushAfterMillis how long after its first shard's answer a task is answered with what it has
+   * @param flushAfterMillis how long after its first shard's answer a task is answered with what it
+   *     has, and how long after its answer a late copy of it is still recognised and dropped
    */
   public ShardGather(int shards, long flushAfterMillis) {
     this.shards = shards;
@@ -47,7 +58,10 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
   public void open(OpenContext ctx) {
     answers = getRuntimeContext().getMapState(new MapStateDescriptor<>("shard-answers", Types.INT,
         new AvroTypeInfo<>(ServingOutput.class)));
-    partial = getRuntimeContext().getMetricGroup().addGroup("nann").counter("partialAnswers");
+    due = getRuntimeContext().getState(new ValueStateDescriptor<>("shard-answers-due", Types.LONG));
+    org.apache.flink.metrics.MetricGroup metrics = getRuntimeContext().getMetricGroup().addGroup("nann");
+    partial = metrics.counter("partialAnswers");
+    dropped = metrics.counter("shardAnswersDropped");
   }
 
   @Override
@@ -56,22 +70,42 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
       out.collect(in);
       return;
     }
-    if (answers.isEmpty()) {   // the task's first answer: a stale timer of an earlier task finds nothing
-      ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + flushAfterMillis);
+    Long when = due.value();
+    if (in.getShard() >= shards || when != null && when == ANSWERED) {
+      // a copy for a shard this layout lacks (restored across shard counts), or a late copy of a
+      // task already answered (by its timer): answering again would answer the request twice
+      dropped.inc();
+      return;
+    }
+    if (when == null) {   // the task's first copy here (after a restore too): its timer starts now
+      long at = ctx.timerService().currentProcessingTime() + flushAfterMillis;
+      ctx.timerService().registerProcessingTimeTimer(at);
+      due.update(at);
     }
     answers.put(in.getShard(), in);
     List<ServingOutput> all = gathered();
     if (all.size() >= shards) {
       answer(all, out);
+      due.update(ANSWERED);   // until the timer, which then forgets the task
     }
   }
 
   @Override
   public void onTimer(long timestamp, OnTimerContext ctx, Collector<ServingOutput> out) throws Exception {
-    List<ServingOutput> all = gathered();
-    if (!all.isEmpty()) {
-      answer(all, out);
+    Long when = due.value();
+    if (when != null && when == ANSWERED) {
+      due.clear();
+      return;
     }
+    List<ServingOutput> all = gathered();
+    if (all.isEmpty()) {
+      due.clear();
+      return;
+    }
+    answer(all, out);   // some copies never came: PARTIAL, naming them
+    long at = timestamp + flushAfterMillis;
+    ctx.timerService().registerProcessingTimeTimer(at);   // late copies are dropped until then
+    due.update(ANSWERED);
   }
 
   private List<ServingOutput> gathered() throws Exception {

@@ -195,9 +195,10 @@ public final class UserStateFunction
     FeedPolicy.Skip skip = null;
     long now = System.currentTimeMillis();
     long at = FeedPolicy.triggerTime(now, in.getReceivedAtMillis());
+    DescriptorUpdate index = e.getTrigger() ? currentIndex(descriptors) : null;
     if (e.getTrigger()) {
       skip = feed.judge(now, at, p.getLastTriggerMillis());
-      if (skip == null) {
+      if (skip == null && index != null) {   // a trigger answered NO_INDEX leaves the user's interval alone
         p.setLastTriggerMillis(at);
       }
     }
@@ -219,7 +220,6 @@ public final class UserStateFunction
     r.setAttributeFilter(Map.of());
     r.setDeadlineMillis(feed.deadline(at));
     r.setCreatedAtMillis(e.getTimestampMillis());
-    DescriptorUpdate index = currentIndex(descriptors);
     if (index == null) {
       if (noIndexTriggers++ % 1000 == 0) {   // a backlog before the first snapshot would log each one
         LOG.warn("trigger event of user {} dropped from the feed: no index yet ({} here so far; feedDropped counts them)",

@@ -49,6 +49,27 @@ class OutputSerializersTest {
         () -> new BinaryMessageDecoder<GenericRecord>(GenericData.get(), v1).decode(current));
   }
 
+  /** Pushes carry the trigger's event count; pinned to version 1 they are read by a consumer that knows only it. */
+  @Test
+  void feedPushesCarryTheEventCountAndCanBePinnedToAnEarlierVersion() throws Exception {
+    RetrievalResponse r = RetrievalResponse.newBuilder().setRequestId(FeedRequestIds.of(3, 77, 12)).setUserId(3)
+        .setStatus(ResponseStatus.OK).setItems(List.of(4L, 5L)).setScores(List.of(2f, 1f)).setIndexVersion(2)
+        .setModelVersion("m").build();
+    ServingOutput push = new ServingOutput(r, true, Map.of(), 9L, Map.of(), -1, "", 0);
+    byte[] current = OutputSerializers.feed("candidates").serialize(push, null, 5L).value();
+    dev.nann.schemas.CandidateFeed read = dev.nann.schemas.codec.AvroCodec.of(dev.nann.schemas.CandidateFeed.class)
+        .decode(current);
+    assertEquals(12, read.getEventSeq());
+    assertEquals(List.of(4L, 5L), read.getItems());
+
+    Schema v1 = SchemaHistory.versions("CandidateFeed").get(0);
+    byte[] pinned = OutputSerializers.feed("candidates", 1).serialize(push, null, 5L).value();
+    GenericRecord old = new BinaryMessageDecoder<GenericRecord>(GenericData.get(), v1).decode(pinned);
+    assertEquals(List.of(4L, 5L), old.get("items"));
+    assertThrows(org.apache.avro.message.MissingSchemaException.class,
+        () -> new BinaryMessageDecoder<GenericRecord>(GenericData.get(), v1).decode(current));
+  }
+
   @Test
   void anAnswerGoesToThePartitionItsRequestNamesWhenTheTopicHasIt() {
     var sink = OutputSerializers.responses("responses");
