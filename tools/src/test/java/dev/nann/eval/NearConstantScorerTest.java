@@ -33,44 +33,36 @@ class NearConstantScorerTest {
           out.toString());
       assertTrue(out.toString().isEmpty(), out.toString());
 
-      Scorer biased = new Biased(real);
+      Scorer biased = new Shifted(real, 1e6f);
       assertTrue(new Evaluator(index, biased, corpus, null).warnIfNearConstant(new PrintStream(out, true)));
       assertTrue(out.toString().contains("near-constant across items"), out.toString());
 
       // a large user bias with small item differences still ranks items: check-model passes such a
       // model, and the evaluation must not call its rankings noise
       ByteArrayOutputStream shiftedOut = new ByteArrayOutputStream();
-      assertFalse(new Evaluator(index, new Shifted(real), corpus, null)
+      assertFalse(new Evaluator(index, new Shifted(real, 50f), corpus, null)
           .warnIfNearConstant(new PrintStream(shiftedOut, true)), shiftedOut.toString());
     }
   }
 
-  /** The real network's scores scaled down a thousandfold on top of 50: small spread, far above rounding. */
+  /**
+   * The real network's scores shrunk a thousandfold on top of {@code offset}: on top of 1e6 every
+   * difference is below float resolution at that size; on top of 50 the spread is small but far
+   * above rounding.
+   */
   private static final class Shifted extends WrappedScorer {
-    Shifted(Scorer inner) {
+    private final float offset;
+
+    Shifted(Scorer inner, float offset) {
       super(inner);
+      this.offset = offset;
     }
 
     @Override
     public void score(UserState user, ScoreBatch batch, int n) {
       inner.score(user, batch, n);
       for (int i = 0; i < n; i++) {
-        batch.scores()[i] = 50f + batch.scores()[i] * 1e-3f;
-      }
-    }
-  }
-
-  /** The real network's scores plus 1e6: every difference below float resolution at that size. */
-  private static final class Biased extends WrappedScorer {
-    Biased(Scorer inner) {
-      super(inner);
-    }
-
-    @Override
-    public void score(UserState user, ScoreBatch batch, int n) {
-      inner.score(user, batch, n);
-      for (int i = 0; i < n; i++) {
-        batch.scores()[i] = 1e6f + batch.scores()[i] * 1e-3f;
+        batch.scores()[i] = offset + batch.scores()[i] * 1e-3f;
       }
     }
   }
