@@ -138,6 +138,14 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     return new DescriptorGuard(snapshotDir, modelRoot, maxVersionStep, shards);
   }
 
+  /**
+   * Tasks that may wait for a walker: the configured capacity counts requests, and with a sharded
+   * index each request is S shard tasks (all of them on one TaskManager at worst).
+   */
+  int taskCapacity() {
+    return queueCapacity() * shards();
+  }
+
   /** What each mode may spend per request, by default. */
   public SearchParams search() {
     return searchParams(ef, steps, hnswEf, width, budget, descent);

@@ -87,8 +87,8 @@ public final class RetrievalEngine implements AutoCloseable {
     this.search = config.search();
     // a bounded queue: past it requests are shed at once (OVERLOADED) instead of waiting without end
     this.walkers = new ThreadPoolExecutor(config.walkers(), config.walkers(), 0L, TimeUnit.MILLISECONDS,
-        new ArrayBlockingQueue<>(taskCapacity(config)), daemons(WALKER_THREAD_PREFIX));
-    this.loader = Executors.newSingleThreadExecutor(daemons("nann-loader-"));
+        new ArrayBlockingQueue<>(config.taskCapacity()), DaemonThreads.named(WALKER_THREAD_PREFIX));
+    this.loader = Executors.newSingleThreadExecutor(DaemonThreads.named("nann-loader-"));
     ModelSpec spec = ModelSpec.read(Path.of(config.defaultModelDir()));
     this.fresh = new FreshSet(spec.itemDim(), config.freshMaxItems());
     this.indexes = new IndexCatalog(config.guard(), loader, fresh::rebase);
@@ -98,26 +98,15 @@ public final class RetrievalEngine implements AutoCloseable {
     this.paths = config.drDir() == null ? null : PathModel.load(Path.of(config.drDir()), spec.itemDim());
     try {
       this.models = new ModelCatalog(config, spec, loader, indexes::live);
-    } catch (RuntimeException | Error e) {
+    } catch (RuntimeException | Error e) {   // the pools have started no thread yet, the catalogue loaded nothing
       if (paths != null) {
         paths.close();
       }
-      walkers.shutdownNow();
-      loader.shutdownNow();
-      indexes.close();
       throw e;
     }
     this.scratch = ThreadLocal.withInitial(() -> new WalkerScratch(paths, config.drBeam()));
     this.shardGraphs = new ShardCatalog(config.guard(), loader);
     this.behaviour = new BehaviourLookup(config.guard(), loader);
-  }
-
-  /**
-   * Tasks that may wait for a walker: the configured capacity counts requests, and with a sharded
-   * index each request is S shard tasks (all of them on one TaskManager at worst).
-   */
-  private static int taskCapacity(EngineConfig config) {
-    return config.queueCapacity() * config.shards();
   }
 
   /** The engine shared by every operator in this JVM with an equal config. */
@@ -335,7 +324,7 @@ public final class RetrievalEngine implements AutoCloseable {
       } else {
         shed.incrementAndGet();
         f.complete(RequestProtocol.error(task.getRequest(), ResponseStatus.OVERLOADED, "the engine is at capacity ("
-            + taskCapacity(config) + " tasks waiting); retry later"));
+            + config.taskCapacity() + " tasks waiting); retry later"));
       }
     }
     return f;
@@ -500,14 +489,5 @@ public final class RetrievalEngine implements AutoCloseable {
     }
     indexes.close();
     models.close();
-  }
-
-  private static java.util.concurrent.ThreadFactory daemons(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }
