@@ -126,13 +126,14 @@ public final class QueryExecutor {
         throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
       }
       // the request's budget of items scored bounds mode dr too (a client cannot score the catalogue),
-      // spent only on items the query may answer: not on deleted, excluded or filtered-out ones
-      Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, changes, eligible);
+      // spent only on items the query may answer: not on deleted, excluded or filtered-out ones. Items
+      // the fresh set changed are gathered: they are on the paths, and their fresh copy is scored
+      Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, eligible);
       BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
           loaded.ids(), query.params().walk().budget(),
           node -> !index.isDeleted(node) && (unanswerable == null || !unanswerable.excluded(node)));
       onPaths = gathered;
-      eligible = eligible == null ? gathered : and(eligible, gathered);
+      eligible = gathered;   // within the attribute filter already
     }
     // exclusions act during the walk (nann, beam, brute); hnsw over-fetches and filters afterwards
     Searcher.NodeFilter filter = nodeFilter(loaded, excluded, changes, eligible);
@@ -325,11 +326,5 @@ public final class QueryExecutor {
       }
     }
     return new Answer(Arrays.copyOf(outItems, n), Arrays.copyOf(outScores, n), walk.scored() + fresh.scored(), walk);
-  }
-
-  private static BitSet and(BitSet a, BitSet b) {
-    BitSet out = (BitSet) a.clone();
-    out.and(b);
-    return out;
   }
 }

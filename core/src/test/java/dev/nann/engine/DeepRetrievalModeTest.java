@@ -93,6 +93,14 @@ class DeepRetrievalModeTest {
       assertEquals(ResponseStatus.OK, again.getStatus(), again.toString());
       assertTrue(gathered.containsAll(again.getItems()), "fresh items off the paths stay out: " + again.getItems());
 
+      // an item on the paths that the fresh set changed is answered from its fresh copy
+      List<Float> nudged = bestEmbedding.stream().map(v -> v * 1.01f).toList();
+      assertTrue(engine.applyChange(ItemEmbedding.newBuilder().setItemId(best).setEmbedding(nudged)
+          .setUpdatedAtMillis(System.currentTimeMillis()).build()));
+      RetrievalResponse changed = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-2b").build()).setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
+      assertTrue(changed.getItems().contains(best), "an updated item on the paths: " + changed.getItems());
+
       // the request's budget bounds the items gathered and scored, as it bounds the walk
       int budget = gathered.size() / 2;
       Assumptions.assumeTrue(budget > 20, "the best paths hold too few items to cut: " + gathered.size());
