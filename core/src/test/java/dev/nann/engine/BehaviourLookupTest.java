@@ -32,7 +32,7 @@ class BehaviourLookupTest {
     Corpus c = TestData.corpus(20_000, 16, 5);
     Path file = dir.resolve("index-v000000000001-s0000.nann");
     IndexDescriptor manifest = oneShard(c, file);
-    BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
+    BehaviourLookup lookup = lookup();
     List<Long> seq = List.of(c.itemIds()[19_990], c.itemIds()[19_999], c.itemIds()[0]);
     for (int i = 0; i < 30_000; i++) {   // compiled by now, as on a serving TaskManager
       assertEquals(3, lookup.features(manifest, seq).length());
@@ -53,7 +53,7 @@ class BehaviourLookupTest {
     Corpus c = TestData.corpus(2_000, 16, 6);
     Path file = dir.resolve("index-v000000000001-s0000.nann");
     IndexDescriptor manifest = oneShard(c, file);
-    BehaviourLookup lookup = new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
+    BehaviourLookup lookup = lookup();
     List<Long> seq = List.of(c.itemIds()[5], c.itemIds()[7]);
     assertEquals(2, lookup.features(manifest, seq).length());
     // an interrupted reader's read closes the file's channel for every reader
@@ -72,5 +72,10 @@ class BehaviourLookupTest {
     ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toString())
         .setSha256(one.getSha256()).setItems(one.getItems()).build();
     return IndexDescriptor.newBuilder(one).setShards(List.of(shard)).build();
+  }
+
+  /** A lookup over this test's directory that loads on the calling thread. */
+  private BehaviourLookup lookup() {
+    return new BehaviourLookup(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run);
   }
 }

@@ -35,21 +35,8 @@ class UnusualModelsTest {
   @Test
   void aCosineScorerUndefinedOnlyAtTheZeroItemIsServed() throws Exception {
     // no epsilon: NaN for an all-zero item, which no real item is
-    Path model = TestData.exported(dir.resolve("cosine"), "cosine-1", 16, 8, USER_TOWER + """
-        class Score(nn.Module):
-            def input_names(self):
-                return ["u_vec", "user_idx", "item_emb"]
-            def forward(self, u_vec, user_idx, item_emb):
-                u = u_vec[user_idx]
-                return (u * item_emb).sum(1) / (u.norm(dim=1) * item_emb.norm(dim=1))
-        class Model(nn.Module):
-            arch = "cosine"
-            def __init__(self):
-                super().__init__()
-                self.user, self.score = User(), Score()
-        torch.manual_seed(1)
-        model = Model()
-        """);
+    Path model = twoTower("cosine",
+        "return (u_vec[user_idx] * item_emb).sum(1) / (u_vec[user_idx].norm(dim=1) * item_emb.norm(dim=1))");
     try (OnnxScorer scorer = OnnxScorer.open(model, 1)) {   // warming every batch size up must not refuse it
       assertEquals(16, scorer.itemDim());
     }

@@ -116,13 +116,12 @@ class RescaleTest {
       fx.publishModel(cfg, "two-sided", 16, "m-3", true);
       Thread.sleep(3000);   // m-3 refused by now (a fixture model loads in well under a second)
       assertEquals("m-2", fx.askUntil(cfg, responses, "m3-", r -> true).getModelVersion(), "m-3 refused");
-      awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
-      job.cancel().get();
+      cancelAfterNextCheckpoint(job, checkpoints);
 
       // restarted from the checkpoint: it remembers m-3 as current, which the new engine refuses again;
       // m-2 must answer, from the first request on, not the configured default model
       send(cfg, "after-", 0, BACKLOG);
-      job = ServingFixture.startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      job = startFromLatestCheckpoint(cfg, checkpoints);
       List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
       ServingFixture.pollUntil(responses, got, l -> answered(l, "after-") >= BACKLOG, Duration.ofMinutes(3));
       Map<String, RetrievalResponse> byId = ServingFixture.answers(got, "after-", new HashMap<>());
@@ -153,10 +152,9 @@ class RescaleTest {
       v2.setCreatedAtMillis(System.currentTimeMillis() + 120_000);
       fx.publishIndex(cfg, v2);
       fx.askUntil(cfg, responses, "v2-", r -> r.getIndexVersion() == 2 && r.getItems().contains(fresh));
-      awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
-      job.cancel().get();
+      cancelAfterNextCheckpoint(job, checkpoints);
 
-      job = ServingFixture.startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      job = startFromLatestCheckpoint(cfg, checkpoints);
       RetrievalResponse after = fx.askUntil(cfg, responses, "after-", r -> r.getStatus() == ResponseStatus.OK);
       assertEquals(2, after.getIndexVersion());
       assertTrue(after.getItems().contains(fresh), "the change was lost in the restart: " + after.getItems());
@@ -182,9 +180,8 @@ class RescaleTest {
       fx.askUntil(noTtl, responses, "probe-", r -> r.getStatus() == ResponseStatus.OK);
       int round = 0;
       for (ServingConfig next : List.of(ttl, noTtl)) {
-        awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
-        job.cancel().get();
-        job = ServingFixture.startJob(next, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+        cancelAfterNextCheckpoint(job, checkpoints);
+        job = startFromLatestCheckpoint(next, checkpoints);
         List<ConsumerRecord<byte[], byte[]>> got = ServingFixture.newList();
         String prefix = "ttl-" + round++ + "-";
         send(next, prefix, 0, USERS);
@@ -207,6 +204,17 @@ class RescaleTest {
     fx.publishIndex(cfg);
     fx.sendHistories(cfg, USERS);
     return cfg;
+  }
+
+  /** Cancels {@code job} once a checkpoint begun after what it has answered so far is complete. */
+  private static void cancelAfterNextCheckpoint(JobClient job, Path checkpoints) throws Exception {
+    awaitCheckpointAfter(checkpoints, ServingFixture.checkpointNumber(ServingFixture.latestCheckpoint(checkpoints)));
+    job.cancel().get();
+  }
+
+  /** Starts the job with {@code cfg} from the newest checkpoint under {@code checkpoints}. */
+  private static JobClient startFromLatestCheckpoint(ServingConfig cfg, Path checkpoints) throws Exception {
+    return ServingFixture.startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
   }
 
   /** A job that failed between a cancel and the restart after it is already over. */
