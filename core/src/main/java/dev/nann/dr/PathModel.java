@@ -279,9 +279,8 @@ public final class PathModel implements AutoCloseable {
   /**
    * The index nodes on {@code paths} that {@code usable} accepts, at most {@code limit} of them (nodes
    * a query may not answer, filtered out or excluded, take none of the limit): from the snapshot's own
-   * path table when it
-   * has one (it also holds the paths index-sync gave to items added after training), else from this
-   * structure's trained table through the index's id lookup. A snapshot table of unknown structure
+   * path table when it has one (it also holds the paths index-sync gave to items added after
+   * training), else from this structure's trained table through the index's id lookup. A snapshot table of unknown structure
    * (written before tables named theirs) is read as this structure's. Paths are taken best first and
    * the gathering stops at {@code limit} nodes: every item gathered is scored, and a structure whose
    * paths hold most of the catalogue (new items all given their nearest trained item's paths, or

@@ -6,30 +6,32 @@ import java.util.Arrays;
  * Visited marks as a bitmap (paper §4.1) that is never cleared wholesale: every node marked in a
  * query is logged, and only the words of logged nodes are zeroed when the next query starts, so
  * the cost is proportional to the nodes scored, not to the corpus. 1M items take 128 KiB, which
- * stays in a core's L2 cache during the walk.
+ * stays in a core's L2 cache during the walk. The walks use it, and index-sync's walk for the
+ * nearest item with Deep Retrieval paths.
  */
-final class VisitedMarks {
+public final class VisitedMarks {
   private final long[] visited;
   private int[] log = new int[1024];
   private int logged;
 
-  VisitedMarks(int size) {
+  public VisitedMarks(int size) {
     visited = new long[(size + 63) >>> 6];
   }
 
-  void newQuery() {
+  /** Forgets the marks of the last query. */
+  public void newQuery() {
     for (int i = 0; i < logged; i++) {
       visited[log[i] >>> 6] = 0;
     }
     logged = 0;
   }
 
-  boolean visited(int node) {
+  public boolean visited(int node) {
     return (visited[node >>> 6] & (1L << node)) != 0;
   }
 
   /** Marks an unvisited node as visited. */
-  void mark(int node) {
+  public void mark(int node) {
     ensureLog(1);
     visited[node >>> 6] |= 1L << node;
     log[logged++] = node;

@@ -107,8 +107,7 @@ public final class DrPathTable {
     static final int MAX_VISITS = 50_000;
     private final HnswIndex graph;
     private final boolean[] known;
-    private final int[] marks;
-    private int epoch;
+    private final dev.nann.search.VisitedMarks marks;
     private final float[] row;
     private final float[] other;
     private final int[] neighbours;
@@ -119,7 +118,7 @@ public final class DrPathTable {
     NearestKnown(HnswIndex graph, boolean[] known) {
       this.graph = graph;
       this.known = known;
-      this.marks = new int[graph.size()];
+      this.marks = new dev.nann.search.VisitedMarks(graph.size());
       this.row = new float[graph.dim()];
       this.other = new float[graph.dim()];
       this.neighbours = new int[Math.max(1, graph.graph().maxDegree(0))];
@@ -127,14 +126,11 @@ public final class DrPathTable {
 
     /** The nearest node with paths the walk met, or -1 when it met none within its visits. */
     int find(int node) {
-      if (++epoch == 0) {
-        Arrays.fill(marks, 0);
-        epoch = 1;
-      }
+      marks.newQuery();
       graph.embeddings().copyRow(node, row, 0);
       frontier.reset(0);   // an unbounded max-heap: the capacity is a min-heap's
       nearest.reset(EF);
-      marks[node] = epoch;
+      marks.mark(node);
       long start = dev.nann.search.ScoredHeap.pack(node, 0f);
       frontier.offer(start);
       nearest.offer(start);
@@ -149,10 +145,10 @@ public final class DrPathTable {
         int count = graph.graph().copyNeighbors(0, dev.nann.search.ScoredHeap.node(c), neighbours, 0);
         for (int i = 0; i < count; i++) {
           int nb = neighbours[i];
-          if (marks[nb] == epoch) {
+          if (marks.visited(nb)) {
             continue;
           }
-          marks[nb] = epoch;
+          marks.mark(nb);
           visits++;
           float d = distance(nb);
           if (known[nb] && d < bestDistance) {
