@@ -193,10 +193,12 @@ public final class UserStateFunction
     p.setEvents(p.getEvents() + 1);
     p.setLastEventMillis(Math.max(p.getLastEventMillis(), e.getTimestampMillis()));
     FeedPolicy.Skip skip = null;
-    long now = System.currentTimeMillis();
-    long at = FeedPolicy.triggerTime(now, in.getReceivedAtMillis());
-    DescriptorUpdate index = e.getTrigger() ? currentIndex(descriptors) : null;
+    long at = 0;   // a trigger's time (its record's timestamp)
+    DescriptorUpdate index = null;
     if (e.getTrigger()) {
+      long now = System.currentTimeMillis();
+      at = FeedPolicy.triggerTime(now, in.getReceivedAtMillis());
+      index = currentIndex(descriptors);
       skip = feed.judge(now, at, p.getLastTriggerMillis());
       if (skip == null && index != null) {   // a trigger answered NO_INDEX leaves the user's interval alone
         p.setLastTriggerMillis(at);
