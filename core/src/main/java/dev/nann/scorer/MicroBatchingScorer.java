@@ -241,7 +241,7 @@ public final class MicroBatchingScorer implements Scorer {
       } catch (Error e) {
         error = new ScorerException("the runtime call failed: " + e, e);
       }
-      complete(new Slot[] {s}, 1, error);
+      complete(s, error);
     }
   }
 
@@ -287,13 +287,16 @@ public final class MicroBatchingScorer implements Scorer {
 
   private static void complete(Slot[] slots, int count, RuntimeException error) {
     for (int j = 0; j < count; j++) {
-      Slot s = slots[j];
+      complete(slots[j], error);
       slots[j] = null;
-      s.error = error;
-      Thread waiter = s.waiter;
-      s.done = true;
-      LockSupport.unpark(waiter);
     }
+  }
+
+  private static void complete(Slot s, RuntimeException error) {
+    s.error = error;
+    Thread waiter = s.waiter;
+    s.done = true;
+    LockSupport.unpark(waiter);
   }
 
   private int indexOf(OnnxScorer.OnnxUserState user, int userCount) {
@@ -308,10 +311,7 @@ public final class MicroBatchingScorer implements Scorer {
   private void drainOnStop() {
     Slot s;
     while ((s = queue.poll()) != null) {
-      s.error = new ScorerException("scorer closed while a batch was waiting", null);
-      Thread waiter = s.waiter;
-      s.done = true;
-      LockSupport.unpark(waiter);
+      complete(s, new ScorerException("scorer closed while a batch was waiting", null));
     }
   }
 
