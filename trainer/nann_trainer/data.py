@@ -2,13 +2,14 @@
 
 Reads MovieLens-100k (a directory with ``u.data`` and ``u.item``) or any interaction log: one row
 per interaction with a user, an item and a time, separated by ``::``, tabs, commas or semicolons
-(quoted fields allowed) or spaces, the separator taken from the first line. Which columns hold what:
+(quoted fields allowed, each within its line) or spaces, the separator taken from the first line. Which columns hold what:
 a header that names them ("userId", "item_id", "product", "timestamp", "event_time", ...), else the
 position (``user item time``, or ``user item rating-or-event time`` with four or more), or
 ``columns`` ("USER,ITEM,TIME", names or 1-based numbers) for anything else. Ids may be any text
 (:mod:`nann_trainer.ids`: integers are kept, other text hashed to 64 bits as the client's NannIds
 does); times are numbers in any unit or ISO-8601 dates. Item attributes optionally from a second
-file (``item<TAB>year<TAB>genre|genre|...``). Bad rows are counted, reported and skipped, never fatal.
+file (``item<TAB>year<TAB>genre|genre|...``). Both files are UTF-8. Bad rows (a line that is not
+UTF-8 among them) are counted, reported and skipped, never fatal.
 
 Split: users with fewer than ``min_len`` behaviours are dropped; validation and test users are drawn
 at random (seeded); for them the ⌈l_u/2⌉-th behaviour is the ground truth, predicted from the
@@ -69,12 +70,14 @@ def read_interactions(path, items_path=None, max_bad_examples=5, columns=None):
     users, items = IdNames("user"), IdNames("item")
     rows, bad, examples = [], 0, []
     layout = None
-    for n, fields in _rows(path):
-        if layout is None:
+    for n, fields, problem in _rows(path):
+        if layout is None and problem is None:
             layout = _layout(fields, columns)
             if layout.header:
                 continue
         try:
+            if problem:
+                raise ValueError(problem)
             if len(fields) <= max(layout.user, layout.item, layout.time):
                 raise ValueError(f"{len(fields)} fields, need {layout.describe()}")
             t = parse_time(fields[layout.time].strip())
@@ -180,31 +183,52 @@ def _layout(first, columns):
 
 
 def _rows(path):
-    """(line number, fields) of each non-empty row; the separator (``::``, tab, comma, semicolon or
-    spaces) is chosen from the first non-empty line, and comma or semicolon files may quote fields."""
-    # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would stick to the first id
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        first = ""
-        for line in f:
-            if line.strip():
-                first = line
-                break
-        f.seek(0)
-        if "::" in first:
-            sep = "::"
-        elif "\t" in first:
-            sep = "\t"
-        elif "," in first or ";" in first:
-            reader = csv.reader(f, delimiter="," if "," in first else ";")
-            for fields in reader:
-                if any(x.strip() for x in fields):
-                    yield reader.line_num, fields
-            return
+    """(line number, fields, problem) of each non-empty line; the separator (``::``, tab, comma,
+    semicolon or spaces) is chosen from the first non-empty line, and comma or semicolon files may
+    quote fields. ``problem`` names what makes a line unreadable (fields then empty): a line that is not
+    UTF-8. A quoted field never runs past its line, so one stray quote costs one row, not the rest of
+    the file."""
+    sep = quoted = None
+    for n, line in _text_lines(path):
+        if isinstance(line, ValueError):
+            yield n, [], str(line)
+            continue
+        if not line.strip():
+            continue
+        if sep is None and quoted is None:
+            if "::" in line:
+                sep = "::"
+            elif "\t" in line:
+                sep = "\t"
+            elif "," in line or ";" in line:
+                # both: the one that splits the line more ("1;31;2,5;881250949" has a decimal comma)
+                quoted = max(",;", key=lambda d: len(next(csv.reader([line], delimiter=d))))
+            else:
+                sep = ""
+        if quoted:
+            try:
+                fields = next(csv.reader([line], delimiter=quoted))
+            except csv.Error as e:
+                yield n, [], f"unreadable {quoted!r}-separated line: {e}"
+                continue
+            if any(x.strip() for x in fields):
+                yield n, fields, None
         else:
-            sep = None
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                yield n, line.rstrip("\r\n").split(sep) if sep else line.split()
+            yield n, line.split(sep) if sep else line.split(), None
+
+
+def _text_lines(path):
+    """(line number, text without its line break) of each line, or (line number, ValueError) for a line
+    that is not UTF-8: decoding it leniently would turn "Café" and "Cafè" of a Latin-1 file into one id."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):   # a spreadsheet's "CSV UTF-8" byte-order mark
+                raw = raw[3:]
+            try:
+                yield n, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                yield n, ValueError(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                    f"save the file as UTF-8")
 
 
 def parse_time(text):
@@ -230,20 +254,32 @@ def parse_time(text):
 
 
 def _read_item_file(path, item_ids, max_bad_examples):
+    """item -> attributes from ``item<TAB>year<TAB>genre|genre|...`` lines (year and genres optional);
+    blank lines and a header line are skipped."""
     raw, genres, bad, examples = {}, set(), 0, []
-    with open(path, encoding="utf-8-sig", errors="replace") as f:   # as read_interactions: a BOM is no id
-        for n, line in enumerate(f, 1):
-            parts = line.rstrip("\r\n").split("\t")
+    for n, line in _text_lines(path):
+        try:
+            if isinstance(line, ValueError):
+                raise line
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            if len(parts) == 1 and any(c in line for c in ",;|"):
+                raise ValueError("no tab: the items file holds item<TAB>year<TAB>genre|genre|... per line")
             try:
-                item = item_ids.id_of(parts[0].strip())
-                year = float(parts[1]) if len(parts) > 1 and parts[1] else float("nan")
-                gs = [g for g in parts[2].split("|") if g] if len(parts) > 2 else []
-                raw[item] = (year, gs)
-                genres.update(gs)
-            except (ValueError, IndexError) as e:
-                bad += 1
-                if len(examples) < max_bad_examples:
-                    examples.append(f"{os.path.basename(path)} line {n}: {e}")
+                year = float(parts[1]) if len(parts) > 1 and parts[1].strip() else float("nan")
+            except ValueError:
+                if not raw and not bad and any(c.isalpha() for c in parts[1]):   # a heading line
+                    continue
+                raise ValueError(f"year {parts[1]!r} is not a number") from None
+            item = item_ids.id_of(parts[0].strip())
+            gs = [g for g in parts[2].split("|") if g] if len(parts) > 2 else []
+            raw[item] = (year, gs)
+            genres.update(gs)
+        except ValueError as e:
+            bad += 1
+            if len(examples) < max_bad_examples:
+                examples.append(f"{os.path.basename(path)} line {n}: {e}")
     names = sorted(genres)
     return _encode_attributes(raw, names), names + ["year"], bad, examples
 

@@ -6,7 +6,9 @@ beyond 64 bits) becomes the first 8 bytes of the SHA-256 of its UTF-8 bytes, big
 signed integer. ``dev.nann.client.NannIds.of(String)`` computes the same, so an application can
 send requests and events for ``"u-196"`` without a lookup table. Two distinct texts meet on one id
 with probability about n² / 2^65 for n ids (1 in 370,000 at ten million); the trainer checks its
-own ids and refuses a row whose id collides.
+own ids and refuses a row whose id collides. Integers are read as numbers, so ``007``, ``+7`` and ``7``
+are one id (the client reads them so too); a log that holds more than one of these spellings has its
+rows with the later ones refused, naming both, rather than merging two ids that differ as text.
 """
 import hashlib
 import re
@@ -35,7 +37,7 @@ class IdNames:
     def __init__(self, kind):
         self.kind = kind
         self.names = {}            # hashed id -> text
-        self._integers = set()     # ids given as integers
+        self._integers = {}        # id given as an integer -> the first text that spelled it
 
     def id_of(self, text):
         """``parse_id(text)``, remembered; ValueError if another text already holds that id, or if the
@@ -46,7 +48,10 @@ class IdNames:
         if is_integer_id(text):
             if v in self.names:
                 raise ValueError(f"{self.kind} id {text} collides with the hash of {self.names[v]!r}")
-            self._integers.add(v)
+            spelled = self._integers.setdefault(v, text)
+            if spelled != text:   # "007" after "7": one integer, two ids in the log's eyes
+                raise ValueError(f"{self.kind} ids {spelled!r} and {text!r} are both the integer {v} "
+                                 f"(integer ids are read as numbers); write each id one way")
             return v
         held = self.names.setdefault(v, text)
         if held != text or v in self._integers:

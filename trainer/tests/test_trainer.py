@@ -177,6 +177,50 @@ class LogFormatsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "does not name one column for the time.*--columns"):
             self.read("user_id,book_id,rating\n1,2,5\n")
 
+    def test_a_stray_quote_costs_its_own_row_only(self):
+        # an opening quote never closed used to swallow every later line as one field
+        body = "user,item,time\n" + 'u1,"12 inch,5\n' + "".join(f"{u},{i},{t}\n" for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.sequences, self.expected)
+        self.assertEqual(data.bad_rows, 1)
+        self.assertIn("line 2", data.bad_examples[0])
+
+    def test_semicolons_with_decimal_comma_ratings(self):
+        body = "".join(f"{u};{i};2,5;{t}\n" for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.sequences, self.expected)
+        self.assertEqual(data.bad_rows, 0)
+
+    def test_lines_that_are_not_utf8_are_bad_rows_not_merged_ids(self):
+        path = os.path.join(self.tmp.name, "latin1.tsv")
+        with open(path, "wb") as f:
+            f.write("1\tCafé\t1\n1\tCafè\t2\n2\tTea\t3\n".encode("latin-1"))
+        data = read_interactions(path)
+        self.assertEqual(list(data.sequences), [2])
+        self.assertEqual(data.bad_rows, 2)
+        self.assertIn("not UTF-8", data.bad_examples[0])
+
+    def test_one_integer_spelled_two_ways_is_refused_not_merged(self):
+        body = "1\t7\t1\n1\t007\t2\n2\t+7\t3\n2\t7\t4\n"
+        data = self.read(body)
+        self.assertEqual(data.sequences, {1: [7], 2: [7]})
+        self.assertEqual(data.bad_rows, 2)
+        self.assertIn("'7' and '007' are both the integer 7", data.bad_examples[0])
+
+    def test_an_item_file_that_is_not_tab_separated_adds_no_items(self):
+        body = "".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)
+        items = os.path.join(self.tmp.name, "items")
+        write(items, "item\tyear\tgenres\n10\t1995\tComedy|Drama\n\n11,1996,Horror\n12\t\t\n")
+        path = os.path.join(self.tmp.name, "log")
+        write(path, body)
+        data = read_interactions(path, items_path=items)
+        self.assertEqual(sorted(int(i) for i in data.item_ids), [10, 11, 12, 13])
+        self.assertEqual(data.bad_rows, 1)
+        self.assertIn("no tab", data.bad_examples[0])
+        self.assertEqual(data.hashed_ids["item"], {}, "neither the heading nor the comma line became an item")
+        self.assertEqual(data.attribute_names, ["Comedy", "Drama", "year"])
+        self.assertEqual(list(data.attributes[0][:2]), [1.0, 1.0])
+
     def test_a_hash_collision_is_refused(self):
         names = IdNames("item")
         names.names[parse_id("SKU-1")] = "SKU-2"         # as if two texts met on one id
@@ -329,6 +373,21 @@ class CommandLineTest(unittest.TestCase):
             with open(os.path.join(out, "model", "reference.json")) as f:
                 users = json.load(f)["users"]
             self.assertTrue(all(len(u["scores"]) == 5 for u in users))
+
+            # train-dr splits the data as the run did (its test users stay unseen), and refuses a split
+            # that holds out other users (here: train.json without the run's --min-len 1)
+            from nann_trainer.cli.train_dr import run_split
+            from nann_trainer.data import read_interactions as read
+            with open(os.path.join(out, "train.json")) as f:
+                run = json.load(f)
+            data = read(os.path.join(tmp, "log.csv"))
+            with open(os.path.join(out, "corpus", "users.tsv")) as f:
+                held_out = {int(line.split("\t")[0]) for line in f}
+            self.assertEqual(held_out, {u for u, _h, _t in run_split(out, run, data).test})
+            del run["split"]
+            with self.assertRaises(SystemExit) as refused:
+                run_split(out, run, data)
+            self.assertIn("does not hold out the test users", str(refused.exception))
 
     def test_a_missing_data_file_is_one_line_not_a_traceback(self):
         import contextlib

@@ -110,7 +110,9 @@ def run(a):
         r = [index[i] for i in s]
         for t in range(1, len(r)):
             examples.append((r[max(0, t - L):t], r[t]))
-    counts = np.bincount([index[i] for _u, i, _t in rows], minlength=len(ids)).astype(np.float64) + 1
+    # training ratings only: the held-out last ratings would leak into the noise and the popularity baseline
+    counts = np.bincount([index[i] for s in train_seqs.values() for i in s],
+                         minlength=len(ids)).astype(np.float64) + 1
     noise = counts / counts.sum()
     log_noise = torch.from_numpy(np.log(noise).astype(np.float32))
     items = torch.from_numpy(emb)

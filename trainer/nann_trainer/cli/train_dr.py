@@ -18,6 +18,7 @@ OUT/layer_<d>.onnx (inputs ``user`` [N, du] and, from layer 1, ``prefix`` [N, d]
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -101,6 +102,22 @@ def add_arguments(ap):
     ap.add_argument("--seed", type=int, default=7)
 
 
+def run_split(run_dir, run, data):
+    """The training run's own split of ``data``, so that its test users stay unseen here; exits when the
+    users it holds out are not the ones the run wrote to corpus/users.tsv (other data, or a run that
+    predates train.json's "split" and was trained with other split settings)."""
+    settings = {"seq_len": 20, "val_users": 0.1, "test_users": 0.1, "min_len": 10, **run.get("split", {})}
+    sp = split(data, settings["seq_len"], settings["val_users"], settings["test_users"], settings["min_len"],
+               run["seed"])
+    with open(os.path.join(run_dir, "corpus", "users.tsv")) as f:
+        held_out = {int(line.split("\t", 1)[0]) for line in f if line.strip()}
+    if held_out != {u for u, _h, _t in sp.test}:
+        sys.exit(f"[dr] the split of this data does not hold out the test users of {run_dir}/corpus/users.tsv "
+                 f"(split settings {settings}): train the structure on the data the run was trained on, with "
+                 f"the run's --seq-len, --min-len, --val-users and --test-users recorded in its train.json")
+    return sp
+
+
 def run(a):
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
@@ -115,7 +132,7 @@ def run(a):
     emb = np.fromfile(os.path.join(a.run, "corpus", "items.f32"), dtype="<f4", count=real * dim).reshape(real, dim)
     data = read_interactions(a.data or run.get("data", DEFAULT_MOVIELENS), run.get("item_attributes"),
                              columns=run.get("columns"))
-    sp = split(data, 20, 0.1, 0.1, 10, run["seed"])
+    sp = run_split(a.run, run, data)
     n_items = len(data.item_ids)
     assert n_items == real, "the run's corpus and the data disagree on the catalog"
     train_users = user_vectors(emb, [h for h, _t in sp.train_examples])
