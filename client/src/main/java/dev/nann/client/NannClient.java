@@ -40,6 +40,12 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * 30 s (reading all partitions). A fleet of clients can each read one partition of the topic instead
  * of all of it (the constructor with a reply partition). Thread-safe; one per application is enough.
  *
+ * <p>Futures complete on the client's own answer-reading thread (or on the Kafka producer's thread
+ * when a request cannot be sent): stages chained with {@code thenApply}, {@code thenAccept} and the
+ * like run there, so one that blocks (a {@code join()} on another request, a slow call) holds back
+ * every answer of this client until it returns. Chain such work with the {@code ...Async}
+ * variants.
+ *
  * <pre>{@code
  * try (NannClient nann = new NannClient("broker:9092", "requests", "responses", Map.of())) {
  *   RetrievalResponse r = nann.retrieve(NannClient.request(42L, 200), Duration.ofMillis(100)).join();
@@ -140,6 +146,14 @@ public final class NannClient implements AutoCloseable {
         }
         parts.removeIf(tp -> tp.partition() != replyPartition);
       }
+      List<PartitionInfo> requestPartitions = answers.partitionsFor(requestsTopic);
+      if (requestPartitions == null || requestPartitions.isEmpty()) {
+        throw new IllegalArgumentException("the requests topic '" + requestsTopic + "' does not exist on " + bootstrap
+            + " (the serving job creates it in local runs; create it, or name the job's topics.requests)");
+      }
+      // the producer learns the topic's partitions now: the first retrieve would otherwise block its
+      // caller on that lookup (up to max.block.ms), past any timeout it asked for
+      producer.partitionsFor(requestsTopic);
       answers.assign(parts);
       answers.seekToEnd(parts);
       parts.forEach(answers::position);   // fix the start now, before any request is sent
@@ -174,10 +188,13 @@ public final class NannClient implements AutoCloseable {
    *
    * @throws IllegalArgumentException for a request whose id the job would refuse (blank, or longer
    *     than {@link RequestIds#MAX_BYTES} bytes), or one whose id is still pending
-   * @throws IllegalStateException when this client's answer reader has stopped on a Kafka error (the
-   *     reason is the cause): make a new client
+   * @throws IllegalStateException when this client is closed, or its answer reader has stopped on a
+   *     Kafka error (the reason is the cause): make a new client
    */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request) {
+    if (closed) {
+      throw new IllegalStateException("this client is closed");
+    }
     String id = request.getRequestId();
     String badId = RequestIds.problem(id);
     if (badId != null) {
@@ -226,10 +243,11 @@ public final class NannClient implements AutoCloseable {
    * answers TIMEOUT at once instead (when it falls behind, or after a restart, such requests would
    * otherwise take the walkers from those still waiting). The TaskManagers compare it with their own
    * clocks: one ahead of this host's by about {@code timeout} answers every such request TIMEOUT.
-   * To send no deadline, bound {@link #retrieve(RetrievalRequest)}'s future yourself.
+   * To send no deadline, bound {@link #retrieve(RetrievalRequest)}'s future yourself. A timeout
+   * longer than {@link #LONGEST_WAIT} is that long (deadline and wait alike).
    */
   public CompletableFuture<RetrievalResponse> retrieve(RetrievalRequest request, Duration timeout) {
-    long millis = Math.max(1, timeout.toMillis());
+    long millis = Math.max(1, Math.min(timeout.toMillis(), LONGEST_WAIT.toMillis()));
     RetrievalRequest sent = request;
     if (request.getDeadlineMillis() == 0) {
       long now = System.currentTimeMillis();

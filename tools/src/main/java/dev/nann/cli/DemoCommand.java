@@ -69,10 +69,24 @@ public final class DemoCommand implements Callable<Integer> {
   @Mixin
   ServingSettings settings;
 
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
+  /** Beyond this the sender would do nothing but send (a 2-core machine answers a few hundred a second). */
+  static final double MAX_RATE = 100_000;
+
   private final AtomicBoolean stop = new AtomicBoolean();
 
   @Override
   public Integer call() throws Exception {
+    if (!(rate > 0 && rate <= MAX_RATE)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--rate " + rate
+          + ": give requests per second in (0, " + MAX_RATE + "]");
+    }
+    if (requests < 0 || eventsPerRequest < 0 || warmEvents < 0 || warmUpSeconds < 0 || k < 1) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+          "--requests, --events-per-request, --warm-events and --warm-up take 0 or more, --k 1 or more");
+    }
     Path repo = Path.of(System.getProperty("nann.repo", "."));
     Path demo = demoDir != null ? demoDir : repo.resolve("demo");
     Path work = workDir != null ? workDir : repo.resolve(".nann-demo");
@@ -132,6 +146,7 @@ public final class DemoCommand implements Callable<Integer> {
       LatencyStats latency = new LatencyStats();
       int answered = 0;        // counted: answers to requests sent after the warm-up
       int errors = 0;
+      int failed = 0;          // counted requests whose future failed: no answer came
       int sent = 0;            // counted requests sent
       int inFlight = 0;
       long start = System.nanoTime();
@@ -139,7 +154,8 @@ public final class DemoCommand implements Callable<Integer> {
       long lastAnswerNanos = start;
       long intervalNanos = (long) (1e9 / rate);
       long nextSend = start;
-      while (!stop.get() && (requests == 0 || answered < requests)) {
+      String jobEnded = null;
+      while (!stop.get() && jobEnded == null && (requests == 0 || answered + failed < requests)) {
         long now = System.nanoTime();
         while (now >= nextSend && (warmUp.warming() || requests == 0 || sent < requests)) {
           for (int e = 0; e < eventsPerRequest && next < events.size(); e++, next++) {
@@ -149,11 +165,12 @@ public final class DemoCommand implements Callable<Integer> {
             }
           }
           // mostly users with history; now and then one never seen (cold start)
-          long user = rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000) : users.get(rnd.nextInt(users.size()));
+          long user = users.isEmpty() || rnd.nextInt(20) == 0 ? 100_000 + rnd.nextInt(1000)
+              : users.get(rnd.nextInt(users.size()));
           long sentAt = nextSend;   // timed from when it was due: a late loop must not hide the wait
           boolean counted = !warmUp.warming();
-          nann.retrieve(NannClient.request(user, k))
-              .thenAccept(resp -> done.add(new Answered(resp, (System.nanoTime() - sentAt) / 1e6f, counted)));
+          nann.retrieve(NannClient.request(user, k)).whenComplete((resp, failure) ->
+              done.add(new Answered(resp, failure, (System.nanoTime() - sentAt) / 1e6f, counted)));
           inFlight++;
           sent += counted ? 1 : 0;
           nextSend += intervalNanos;
@@ -168,6 +185,11 @@ public final class DemoCommand implements Callable<Integer> {
         for (; a != null; a = done.poll()) {
           RetrievalResponse resp = a.response();
           inFlight--;
+          if (a.failure() != null) {   // never answered: the client gave up or could not send it
+            failed += a.counted() ? 1 : 0;
+            System.err.println("[demo] a request got no answer: " + a.failure());
+            continue;
+          }
           boolean ok = resp.getStatus() == ResponseStatus.OK || resp.getStatus() == ResponseStatus.COLD_START;
           int shown;
           if (a.counted()) {
@@ -185,6 +207,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
         if (System.nanoTime() - lastStats > 2_000_000_000L) {
           lastStats = System.nanoTime();
+          jobEnded = ended(stack);
           if (warmUp.warming()) {
             warmUp.look();
             if (!warmUp.warming()) {
@@ -194,27 +217,44 @@ public final class DemoCommand implements Callable<Integer> {
           }
           double secs = (lastStats - start) / 1e9;
           System.err.printf(Locale.ROOT, "[stats] answered %,d  errors %d  %.1f req/s  job p50 %.1f / p99 %.1f ms"
-                  + "  client p50 %.1f / p99 %.1f ms  waiting %d%n", answered, errors, answered / secs, latency.quantile(0.5),
-              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), inFlight);
+                  + "  client p50 %.1f / p99 %.1f ms  waiting %d%s%n", answered, errors, answered / secs, latency.quantile(0.5),
+              latency.quantile(0.99), clientLatency.quantile(0.5), clientLatency.quantile(0.99), inFlight,
+              failed > 0 ? "  no answer " + failed : "");
         }
+      }
+      if (jobEnded != null) {
+        System.err.println("[demo] the serving job has stopped (" + jobEnded + "): see its log above");
       }
       double secs = Math.max(1e-9, (lastAnswerNanos - start) / 1e9);
       // p50/p99: request due (its place in the schedule) -> its future completed by NannClient (a read_committed consumer: with
       // kafka.delivery=exactly-once this includes the wait for the checkpoint that commits the answer);
       // job_*: record timestamp -> answer produced; answers to warm-up requests are not counted
-      System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors)
+      System.out.println(JsonLines.line(JsonLines.object().put("answered", answered).put("errors", errors).put("no_answer", failed)
           .put("p50_ms", JsonLines.round(clientLatency.quantile(0.5), 1))
           .put("p99_ms", JsonLines.round(clientLatency.quantile(0.99), 1)).put("qps", JsonLines.round(answered / secs, 1))
           .put("job_p50_ms", JsonLines.round(latency.quantile(0.5), 1))
           .put("job_p99_ms", JsonLines.round(latency.quantile(0.99), 1))
           .put("warm_up_answers", warmUp.answers()).put("warm_up_s", JsonLines.round(warmUp.seconds(), 1))
           .put("delivery", stack.config.get(ServingOptions.DELIVERY))));
-      return requests > 0 && answered < requests ? 1 : 0;
+      return jobEnded != null || failed > 0 || requests > 0 && answered < requests ? 1 : 0;
     }
   }
 
-  /** An answer, how long the client waited for it, and whether its request was sent after the warm-up. */
-  private record Answered(RetrievalResponse response, float clientMillis, boolean counted) {
+  /** The job's status if it has ended (failed past its restarts, cancelled), else null. */
+  private static String ended(LocalStack stack) {
+    try {
+      org.apache.flink.api.common.JobStatus status = stack.job().getJobStatus().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      return status.isGloballyTerminalState() ? status.toString() : null;
+    } catch (Exception e) {   // a MiniCluster that no longer answers has ended too
+      return "unreachable: " + e;
+    }
+  }
+
+  /**
+   * An answer (or why none came), how long the client waited for it, and whether its request was
+   * sent after the warm-up.
+   */
+  private record Answered(RetrievalResponse response, Throwable failure, float clientMillis, boolean counted) {
   }
 
   private static UserEvent event(DemoCatalog.Event e) {

@@ -35,10 +35,12 @@ public final class LocalStack implements AutoCloseable {
   private final JobClient job;
 
   private final Path workDir;
+  private final WorkDirLock lock;
 
-  private LocalStack(Path workDir, LocalKafka kafka, ServingConfig config, IndexDescriptor index, ServingClient client,
-                     JobClient job) {
+  private LocalStack(Path workDir, WorkDirLock lock, LocalKafka kafka, ServingConfig config, IndexDescriptor index,
+                     ServingClient client, JobClient job) {
     this.workDir = workDir;
+    this.lock = lock;
     this.kafka = kafka;
     this.config = config;
     this.index = index;
@@ -47,7 +49,8 @@ public final class LocalStack implements AutoCloseable {
   }
 
   /**
-   * Starts the stack. {@code workDir} is emptied first.
+   * Starts the stack. {@code workDir} is emptied first; it is locked while the stack runs (a second
+   * stack on it is refused), and what a failed start had started is stopped again.
    *
    * @param overrides serving settings over the local defaults
    * @param syncOverrides index-sync settings over the local defaults, running the index-sync
@@ -68,13 +71,57 @@ public final class LocalStack implements AutoCloseable {
   public static LocalStack start(Path workDir, Path modelDir, long[] ids, float[] embeddings, int dim,
                                  Map<String, String> overrides, Map<String, String> syncOverrides, PrintStream log,
                                  Map<String, String> flink) throws Exception {
-    boolean withIndexSync = syncOverrides != null;
     requireOwnWorkDir(workDir);
-    deleteTree(workDir);
+    WorkDirLock lock = WorkDirLock.acquire(workDir);
+    Started started = new Started();
+    try {
+      return start(workDir, lock, started, modelDir, ids, embeddings, dim, overrides, syncOverrides, log, flink);
+    } catch (Throwable e) {
+      started.stop(workDir);
+      lock.close();
+      throw e;
+    }
+  }
+
+  /** What a start has started so far, stopped again if the start fails. */
+  private static final class Started {
+    LocalKafka kafka;
+    ServingClient client;
+    JobClient job;
+
+    void stop(Path workDir) {
+      try {
+        if (job != null) {
+          job.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      } catch (Exception ignored) {
+        // already ended
+      }
+      if (client != null) {
+        client.close();
+      }
+      try {
+        if (kafka != null) {
+          kafka.close();
+        }
+        Files.deleteIfExists(workDir.resolve("bootstrap"));
+      } catch (Exception e) {
+        System.err.println("[local] stopping what a failed start had started: " + e);
+      }
+    }
+  }
+
+  private static LocalStack start(Path workDir, WorkDirLock lock, Started started, Path modelDir, long[] ids,
+                                  float[] embeddings, int dim, Map<String, String> overrides,
+                                  Map<String, String> syncOverrides, PrintStream log, Map<String, String> flink)
+      throws Exception {
+    boolean withIndexSync = syncOverrides != null;
+    emptyExcept(workDir, WorkDirLock.FILE);
     Files.createDirectories(workDir.resolve("snapshots"));
     Files.writeString(workDir.resolve(MARKER), "a local nann stack's work directory: emptied before every run\n");
     long t0 = System.nanoTime();
     LocalKafka kafka = LocalKafka.start(workDir.resolve("kafka"));
+    started.kafka = kafka;
     Files.writeString(workDir.resolve("bootstrap"), kafka.bootstrapServers());
     log.printf("[local] Kafka broker (KRaft) on %s in %.1f s%n", kafka.bootstrapServers(), (System.nanoTime() - t0) / 1e9);
     Map<String, String> m = new TreeMap<>();
@@ -90,6 +137,7 @@ public final class LocalStack implements AutoCloseable {
 
     ServingClient client = new ServingClient(kafka.bootstrapServers(), cfg.get(ServingOptions.TOPIC_REQUESTS),
         cfg.get(ServingOptions.TOPIC_RESPONSES), cfg.get(ServingOptions.TOPIC_USER_EVENTS));
+    started.client = client;
     Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "fixed-delay");
     conf.setString("restart-strategy.fixed-delay.attempts", "3");
@@ -121,6 +169,7 @@ public final class LocalStack implements AutoCloseable {
       IndexSyncJob.build(env, sync);
       ServingJob.build(env, cfg);
       job = env.executeAsync("nann-local");
+      started.job = job;
       log.printf("[local] index-sync and serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
       t1 = System.nanoTime();
       index = client.awaitIndex(cfg.get(ServingOptions.TOPIC_INDEX_UPDATES), ids.length, Duration.ofMinutes(10));
@@ -136,9 +185,10 @@ public final class LocalStack implements AutoCloseable {
           index.getVersion(), index.getItems(), dim, (System.nanoTime() - t1) / 1e9);
       ServingJob.build(env, cfg);
       job = env.executeAsync("nann-serving");
+      started.job = job;
       log.printf("[local] serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
     }
-    return new LocalStack(workDir, kafka, cfg, index, client, job);
+    return new LocalStack(workDir, lock, kafka, cfg, index, client, job);
   }
 
   public JobClient job() {
@@ -160,17 +210,21 @@ public final class LocalStack implements AutoCloseable {
     } finally {
       org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, before);
     }
-    client.close();
-    kafka.close();
-    // `./nann request` reads the broker's address here: a stopped stack's would make it wait a minute
-    Files.deleteIfExists(workDir.resolve("bootstrap"));
+    try {
+      client.close();
+      kafka.close();
+      // `./nann request` reads the broker's address here: a stopped stack's would make it wait a minute
+      Files.deleteIfExists(workDir.resolve("bootstrap"));
+    } finally {
+      lock.close();
+    }
   }
 
   /** Written into a work directory this class made: one holding it may be emptied on the next start. */
   static final String MARKER = ".nann-local-stack";
   /** What a stack writes into its work directory (one made before the marker holds only these). */
   private static final java.util.Set<String> STACK_ENTRIES = java.util.Set.of("bootstrap", "checkpoints", "kafka",
-      "snapshots");
+      "snapshots", WorkDirLock.FILE);
 
   /**
    * Refuses a work directory this class did not make: it is emptied before every run, and a user's
@@ -194,6 +248,15 @@ public final class LocalStack implements AutoCloseable {
     }
     throw new IllegalArgumentException(workDir + " is not empty and holds no local nann stack; it would be emptied "
         + "before the run: choose an empty or new directory");
+  }
+
+  /** Deletes everything in {@code dir} but its entry {@code keep}. */
+  private static void emptyExcept(Path dir, String keep) throws IOException {
+    try (Stream<Path> entries = Files.list(dir)) {
+      for (Path p : entries.filter(p -> !p.getFileName().toString().equals(keep)).toList()) {
+        deleteTree(p);
+      }
+    }
   }
 
   public static void deleteTree(Path dir) throws IOException {

@@ -41,6 +41,7 @@ class DemoCommandTest {
     JsonNode summary = new ObjectMapper().readTree(lines.get(lines.size() - 1));
     assertEquals(40, summary.get("answered").asInt(), summary.toString());
     assertEquals(0, summary.get("errors").asInt(), summary.toString());
+    assertEquals(0, summary.get("no_answer").asInt(), summary.toString());
     assertEquals("at-least-once", summary.get("delivery").asText());
     assertTrue(summary.get("warm_up_answers").asInt() > 0, "requests were sent during the 2 s warm-up: " + summary);
     double warmUp = summary.get("warm_up_s").asDouble();
@@ -51,5 +52,18 @@ class DemoCommandTest {
     assertTrue(shown.size() >= 4, String.join("\n", lines));
     assertTrue(shown.get(0).matches("user \\d+ +(OK|COLD_START) +[0-9.]+ ms \\(client +[0-9.]+\\) +scored +\\d+ .*"),
         shown.get(0));
+  }
+
+  @Test
+  void aRateThatWouldOnlySendIsRefusedBeforeAnythingStarts() {
+    for (String rate : new String[] {"0", "-5", "1e12", "NaN"}) {
+      java.io.StringWriter err = new java.io.StringWriter();
+      picocli.CommandLine cmd = Nann.commandLine();
+      cmd.setErr(new java.io.PrintWriter(err));
+      int code = cmd.execute("demo", "--rate", rate, "--work-dir", work.toString());
+      assertEquals(2, code, err.toString());
+      assertTrue(err.toString().contains("--rate " + Double.parseDouble(rate) + ": give requests per second in (0, "),
+          err.toString());
+    }
   }
 }

@@ -243,6 +243,17 @@ class NannClientTest {
           () -> new NannClient(bootstrap, "nann-test-unserved-requests", "nann-test-no-such-topic", Map.of()));
       assertTrue(missing.getMessage().startsWith("the responses topic 'nann-test-no-such-topic' does not exist"),
           missing.getMessage());
+      // and so is a requests topic that does not exist (the first request would block its caller on the
+      // producer's metadata lookup for a minute, then fail)
+      IllegalArgumentException noRequests = assertThrows(IllegalArgumentException.class,
+          () -> new NannClient(bootstrap, "nann-test-no-such-requests", responsesTopic, Map.of()));
+      assertTrue(noRequests.getMessage().startsWith("the requests topic 'nann-test-no-such-requests' does not exist"),
+          noRequests.getMessage());
+      NannClient closed = new NannClient(bootstrap, "nann-test-unserved-requests", responsesTopic, Map.of());
+      closed.close();
+      IllegalStateException afterClose = assertThrows(IllegalStateException.class,
+          () -> closed.retrieve(NannClient.request(1, 20)));
+      assertEquals("this client is closed", afterClose.getMessage());
     }
   }
 

@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The stack empties its work directory before a run: never one it did not make (`--work-dir .`). */
+/**
+ * The stack empties its work directory before a run: never one it did not make (`--work-dir .`),
+ * nor one another running stack holds.
+ */
 class LocalStackWorkDirTest {
   @TempDir
   Path tmp;
@@ -46,5 +49,37 @@ class LocalStackWorkDirTest {
     Path store = Files.createDirectories(tmp.resolve("store"));   // a real snapshot store: no broker address
     Files.createDirectories(store.resolve("snapshots"));
     assertThrows(IllegalArgumentException.class, () -> LocalStack.requireOwnWorkDir(store));
+  }
+
+  @Test
+  void aDirectoryAnotherStackHoldsIsRefusedAndLeftAsItIs() throws Exception {
+    Path work = Files.createDirectories(tmp.resolve("work"));
+    Files.writeString(work.resolve(LocalStack.MARKER), "");
+    Files.writeString(work.resolve("bootstrap"), "127.0.0.1:1");   // the running stack's broker
+    // another process holds the lock, as a second `./nann demo` would find the first
+    Path locker = tmp.resolve("Locker.java");
+    Files.writeString(locker, "import java.nio.channels.FileChannel; import java.nio.file.*;\n"
+        + "public class Locker { public static void main(String[] a) throws Exception {\n"
+        + "  try (FileChannel c = FileChannel.open(Path.of(a[0]), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {\n"
+        + "    c.lock(); System.out.println(\"locked\"); System.out.flush(); System.in.read(); } } }\n");
+    String javaCommand = ProcessHandle.current().info().command().orElse("java");
+    Process other = new ProcessBuilder(javaCommand, locker.toString(), work.resolve(WorkDirLock.FILE).toString())
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try {
+      String line = new java.io.BufferedReader(new java.io.InputStreamReader(other.getInputStream())).readLine();
+      assertTrue("locked".equals(line), "the other process did not take the lock: " + line);
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> LocalStack.start(work,
+          tmp.resolve("no-model"), new long[0], new float[0], 16, java.util.Map.of(), null, System.err));
+      assertTrue(e.getMessage().contains("is in use by another local nann stack"), e.getMessage());
+      assertTrue(Files.exists(work.resolve("bootstrap")), "the running stack's files were deleted");
+    } finally {
+      other.destroy();
+      other.waitFor();
+    }
+    // the lock goes with the process that held it; this JVM's own second stack is refused as well
+    try (WorkDirLock mine = WorkDirLock.acquire(work)) {
+      assertThrows(IllegalStateException.class, () -> WorkDirLock.acquire(work));
+    }
+    WorkDirLock.acquire(work).close();
   }
 }
