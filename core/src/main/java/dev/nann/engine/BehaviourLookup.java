@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
  */
 final class BehaviourLookup {
   private static final Logger LOG = LoggerFactory.getLogger(BehaviourLookup.class);
-  /** Versions kept open: the current one, the one before it and the next one. */
+  /**
+   * Versions kept open: the current one, the one before it and the next one. The least recently used
+   * goes first, so a burst of manifests (one per shard publish) never evicts the version requests use.
+   */
   private static final int KEPT = 3;
 
   private final DescriptorGuard guard;
@@ -148,6 +151,7 @@ final class BehaviourLookup {
   private Table table(IndexDescriptor manifest) {
     Table t = tables.get(manifest.getVersion());
     if (t != null) {
+      t.lastUsedNanos = System.nanoTime();
       return t;
     }
     String why = refused.get(manifest.getVersion());
@@ -176,11 +180,21 @@ final class BehaviourLookup {
     for (int i = 0; i < items.length; i++) {
       ShardSnapshot s = shards.get(i);
       items[i] = files.containsKey(key(s)) ? files.get(key(s)) : map(s);
+      if (items[i].dim() != manifest.getDim()) {   // rows of another size would be read across item boundaries
+        throw new SnapshotException("shard " + i + " (" + s.getUri() + ") holds items of dim " + items[i].dim()
+            + ", the manifest says " + manifest.getDim());
+      }
     }
     t = new Table(manifest.getVersion(), items, manifest.getDim());
     tables.put(t.version, t);
     while (tables.size() > KEPT) {
-      tables.pollFirstEntry();
+      Table leastUsed = t;
+      for (Table kept : tables.values()) {
+        if (kept != t && (leastUsed == t || kept.lastUsedNanos - leastUsed.lastUsedNanos < 0)) {
+          leastUsed = kept;
+        }
+      }
+      tables.remove(leastUsed.version, leastUsed);
     }
     // files no version uses are let go, not closed: a request may still be reading one (the
     // channel is closed when it is no longer referenced)
@@ -191,6 +205,11 @@ final class BehaviourLookup {
     LOG.info("index version {}: behaviour lookup over {} shards ready in {} ms", manifest.getVersion(), items.length,
         (System.nanoTime() - t0) / 1_000_000);
     return t;
+  }
+
+  /** The versions kept open (tests). */
+  java.util.Set<Long> keptVersions() {
+    return java.util.Set.copyOf(tables.keySet());
   }
 
   /** The keys of the files some kept version names. */
@@ -207,7 +226,8 @@ final class BehaviourLookup {
   private ShardItems map(ShardSnapshot s) {
     java.nio.file.Path file = guard.snapshotFile(s.getUri());
     HnswIndex mapped = IndexCatalog.readVerified(file, s.getSha256(), s.getVersion(), "shard snapshot", "its manifest");
-    return new ShardItems(key(s), ItemIdLookup.of(mapped), SnapshotFormat.embeddingRows(file, mapped.sha256()));
+    return new ShardItems(key(s), mapped.dim(), ItemIdLookup.of(mapped), SnapshotFormat.embeddingRows(file,
+        mapped.sha256()));
   }
 
   private static String key(ShardSnapshot s) {
@@ -238,12 +258,23 @@ final class BehaviourLookup {
     return new UserFeatures(ids, emb, dim);
   }
 
-  /** One shard file: its item id index, and its rows read from the file. */
-  private record ShardItems(String key, ItemIdLookup ids, EmbeddingRows rows) {
+  /** One shard file: its items' dimension, its item id index, and its rows read from the file. */
+  private record ShardItems(String key, int dim, ItemIdLookup ids, EmbeddingRows rows) {
   }
 
-  /** All shards of one version. */
-  private record Table(long version, ShardItems[] shards, int dim) {
+  /** All shards of one version, and when a request last used it. */
+  private static final class Table {
+    final long version;
+    final ShardItems[] shards;
+    final int dim;
+    volatile long lastUsedNanos = System.nanoTime();
+
+    Table(long version, ShardItems[] shards, int dim) {
+      this.version = version;
+      this.shards = shards;
+      this.dim = dim;
+    }
+
     UserFeatures features(List<Long> sequence) {
       return LoadedIndex.features(sequence, dim, (item, dst, offset) -> {
         ShardItems s = shards[ShardAssignment.shardOf(item, shards.length)];

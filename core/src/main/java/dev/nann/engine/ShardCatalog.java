@@ -21,14 +21,25 @@ import org.slf4j.LoggerFactory;
 final class ShardCatalog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ShardCatalog.class);
 
+  /** First pause before a refused shard version is tried again; it doubles with each refusal, to {@link #LAST_RETRY}. */
+  static final java.time.Duration FIRST_RETRY = java.time.Duration.ofSeconds(30);
+  static final java.time.Duration LAST_RETRY = java.time.Duration.ofMinutes(10);
+
   private final DescriptorGuard guard;
   private final Executor loader;
+  private final long firstRetryNanos;
   private final Map<Integer, Shard> shards = new ConcurrentHashMap<>();
   private final AtomicLong refusedCount = new AtomicLong();
 
   ShardCatalog(DescriptorGuard guard, Executor loader) {
+    this(guard, loader, FIRST_RETRY);
+  }
+
+  /** With the first pause before a refused shard version is tried again (tests). */
+  ShardCatalog(DescriptorGuard guard, Executor loader, java.time.Duration firstRetry) {
     this.guard = guard;
     this.loader = loader;
+    this.firstRetryNanos = firstRetry.toNanos();
   }
 
   /**
@@ -71,6 +82,10 @@ final class ShardCatalog implements AutoCloseable {
     shards.values().forEach(Shard::close);
   }
 
+  /** When a refused shard version may be tried again, and the pause that led there. */
+  private record Refusal(long retryAtNanos, long pauseNanos) {
+  }
+
   private Shard shard(int shard) {
     return shards.computeIfAbsent(shard, Shard::new);
   }
@@ -80,7 +95,12 @@ final class ShardCatalog implements AutoCloseable {
     private final int number;
     private final SharedRegistry<Long, LoadedIndex> registry;
     private final Map<Long, ShardSnapshot> known = new ConcurrentHashMap<>();
-    private final Map<Long, String> refused = new ConcurrentHashMap<>();
+    /**
+     * Versions that failed to load, and when to try again: a passing read error (EIO, a stale network
+     * file handle) must not cost the shard for the TaskManager's life, since a quiet shard's file
+     * serves manifest after manifest; nor may a file that stays bad be read again on every request.
+     */
+    private final Map<Long, Refusal> refused = new ConcurrentHashMap<>();
     private SharedRegistry<Long, LoadedIndex>.Lease staged;   // guarded by this
     /**
      * The version before the current one, held until the next is staged: requests stamped by a
@@ -98,19 +118,18 @@ final class ShardCatalog implements AutoCloseable {
       long version = s.getVersion();
       SharedRegistry<Long, LoadedIndex>.Lease loaded = registry.tryAcquire(version);
       if (loaded == null) {
-        if (refused.containsKey(version)) {
+        if (refusedNow(version)) {
           return null;
         }
         known.putIfAbsent(version, s);
         try {
           loaded = registry.acquire(version);
         } catch (RuntimeException e) {
-          if (refused.putIfAbsent(version, String.valueOf(e.getMessage())) == null) {
-            refusedCount.incrementAndGet();
-            LOG.error("index shard {} version {} ({}) refused: requests get a PARTIAL answer without it: {}", number,
-                version, s.getUri(), e.getMessage());
-          }
+          refuse(s, e);
           return null;
+        }
+        if (refused.remove(version) != null) {
+          LOG.info("index shard {} version {} loaded on a later try", number, version);
         }
       }
       Long current = registry.pinnedKey();
@@ -137,7 +156,7 @@ final class ShardCatalog implements AutoCloseable {
 
     synchronized boolean staging(long version) {
       Long current = registry.pinnedKey();
-      if (version <= stagingVersion || current != null && version <= current || refused.containsKey(version)) {
+      if (version <= stagingVersion || current != null && version <= current || refusedNow(version)) {
         return false;
       }
       stagingVersion = version;
@@ -177,6 +196,26 @@ final class ShardCatalog implements AutoCloseable {
         staged = null;
       }
       registry.unpin();
+    }
+
+    private boolean refusedNow(long version) {
+      Refusal r = refused.get(version);
+      return r != null && System.nanoTime() - r.retryAtNanos() < 0;
+    }
+
+    private void refuse(ShardSnapshot s, RuntimeException e) {
+      long version = s.getVersion();
+      Refusal before = refused.get(version);
+      long pause = before == null ? firstRetryNanos : Math.min(2 * before.pauseNanos(), LAST_RETRY.toNanos());
+      refused.put(version, new Refusal(System.nanoTime() + pause, pause));
+      if (before == null) {
+        refusedCount.incrementAndGet();
+        LOG.error("index shard {} version {} ({}) refused: requests get a PARTIAL answer without it; tried again in {} s: "
+            + "{}", number, version, s.getUri(), pause / 1_000_000_000, e.getMessage());
+      } else {
+        LOG.warn("index shard {} version {} refused again; next try in {} s: {}", number, version,
+            pause / 1_000_000_000, e.getMessage());
+      }
     }
 
     private LoadedIndex load(long version) {

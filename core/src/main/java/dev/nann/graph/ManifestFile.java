@@ -58,11 +58,12 @@ public record ManifestFile(long version, long items, int dim, int m, int efConst
       }
       List<Shard> shards = new ArrayList<>();
       for (JsonNode s : entries) {
-        shards.add(new Shard((int) integer(s, "shard"), integer(s, "version"), text(s, "file"), text(s, "sha256"),
-            (int) integer(s, "items")));
+        shards.add(new Shard((int) integer(s, "shard", 0, MAX_SHARD), integer(s, "version", 0, MAX_VERSION),
+            text(s, "file"), text(s, "sha256"), (int) integer(s, "items", 0, Integer.MAX_VALUE)));
       }
-      return new ManifestFile(integer(doc, "version"), integer(doc, "items"), (int) integer(doc, "dim"),
-          (int) integer(doc, "m"), (int) integer(doc, "efConstruction"), integer(doc, "createdAtMillis"), shards,
+      return new ManifestFile(integer(doc, "version", 0, MAX_VERSION), integer(doc, "items", 0, Integer.MAX_VALUE),
+          (int) integer(doc, "dim", 1, Integer.MAX_VALUE), (int) integer(doc, "m", 1, Integer.MAX_VALUE),
+          (int) integer(doc, "efConstruction", 1, Integer.MAX_VALUE), integer(doc, "createdAtMillis"), shards,
           sha256(bytes));
     } catch (SnapshotException e) {
       throw e;
@@ -74,6 +75,22 @@ public record ManifestFile(long version, long items, int dim, int m, int efConst
   /** Jackson, refusing text after the document as the manifest's own reader always has. */
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  /** Versions and shard numbers are written into file names of 12 and 4 digits. */
+  private static final long MAX_VERSION = 999_999_999_999L;
+  private static final long MAX_SHARD = 9_999;
+
+  /**
+   * An integer field of {@code node} within [{@code min}, {@code max}]: a count or version out of its
+   * range would otherwise be narrowed into another number, or fail later where it is used.
+   */
+  private static long integer(JsonNode node, String field, long min, long max) {
+    long v = integer(node, field);
+    if (v < min || v > max) {
+      throw new IllegalArgumentException("'" + field + "' = " + v + " is outside [" + min + ", " + max + "]");
+    }
+    return v;
+  }
 
   /** An integer field of {@code node}; refuses one missing or of another type. */
   private static long integer(JsonNode node, String field) {

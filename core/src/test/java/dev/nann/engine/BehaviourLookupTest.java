@@ -64,6 +64,37 @@ class BehaviourLookupTest {
     assertEquals(null, lookup.refusal(manifest), "nothing refused");
   }
 
+  /**
+   * Shards publish in bursts, each publish a manifest: loading the next ones ahead must not evict the
+   * version requests are using (it would be reloaded and its files re-verified on every request).
+   */
+  @Test
+  void aBurstOfNewerVersionsKeepsTheOneInUse() throws Exception {
+    Corpus c = TestData.corpus(500, 16, 7);
+    IndexDescriptor v1 = oneShard(c, dir.resolve("index-v000000000001-s0000.nann"));
+    BehaviourLookup lookup = lookup();
+    List<Long> seq = List.of(c.itemIds()[3]);
+    assertEquals(1, lookup.features(v1, seq).length());
+    for (long v = 2; v <= 4; v++) {   // manifests naming the same shard file, loaded ahead of their activation
+      lookup.prefetch(IndexDescriptor.newBuilder(v1).setVersion(v).build());
+      assertEquals(1, lookup.features(v1, seq).length(), "v1 is still current");
+    }
+    assertEquals(java.util.Set.of(1L, 3L, 4L), lookup.keptVersions(), "the least recently used (2) went, not v1");
+  }
+
+  /** A shard file of another dimension than its manifest's is refused, not read across item boundaries. */
+  @Test
+  void aShardOfAnotherDimensionThanItsManifestIsRefused() throws Exception {
+    Corpus c = TestData.corpus(500, 16, 8);
+    IndexDescriptor manifest = oneShard(c, dir.resolve("index-v000000000001-s0000.nann"));
+    IndexDescriptor narrower = IndexDescriptor.newBuilder(manifest).setVersion(2).setDim(8).build();
+    BehaviourLookup lookup = lookup();
+    SnapshotException e = assertThrows(SnapshotException.class,
+        () -> lookup.features(narrower, List.of(c.itemIds()[1], c.itemIds()[2])));
+    assertTrue(e.getMessage().contains("holds items of dim 16, the manifest says 8"), e.getMessage());
+    assertEquals(2, lookup.features(manifest, List.of(c.itemIds()[1], c.itemIds()[2])).length());
+  }
+
   /** A one-shard manifest over {@code c}, its shard written to {@code file}. */
   private static IndexDescriptor oneShard(Corpus c, Path file) {
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)

@@ -104,6 +104,13 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
           shards, s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
       return;
     }
+    String mixed = ShardManifest.mixedDimensions(all);
+    if (mixed != null) {   // an index.dim change: the next manifest waits until every shard has rebuilt at the new one
+      LOG.warn("shard {} of {}: version {} published at dim {}; no manifest while the shards' item dimensions differ "
+          + "({}): every shard must rebuild with the new embeddings first", s.getShard(), shards, s.getVersion(),
+          d.getDim(), mixed);
+      return;
+    }
     Path store = Path.of(snapshotDir);
     long checkpointed = version.value() == null ? 0 : version.value();
     long[] stored = SnapshotStore.manifestVersionsIn(store);

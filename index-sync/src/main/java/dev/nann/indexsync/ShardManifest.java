@@ -57,6 +57,10 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
 
   public ShardManifest {
     shards = List.copyOf(shards);
+    if (items > Integer.MAX_VALUE) {   // before anything is written: its descriptor's items is an Avro int
+      throw new IllegalArgumentException("manifest version " + version + " would serve " + items + " items; an index "
+          + "version holds at most " + Integer.MAX_VALUE);
+    }
     for (int i = 0; i < shards.size(); i++) {
       if (shards.get(i).shard() != i) {
         throw new IllegalArgumentException("manifest version " + version + " lists shard " + shards.get(i).shard()
@@ -83,8 +87,30 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
       created = Math.min(created, d.getCreatedAtMillis());
     }
     IndexDescriptor first = perShard.get(0);
+    String mixed = mixedDimensions(perShard);
+    if (mixed != null) {
+      throw new IllegalArgumentException("manifest version " + version + " would mix item dimensions: " + mixed);
+    }
     return new ShardManifest(version, items, first.getDim(), first.getM(), first.getEfConstruction(),
         created, entries);
+  }
+
+  /**
+   * Null when every one-shard descriptor has the same item dimension, else which shards have which
+   * ("shards [0, 2] at dim 16, [1] at dim 32"): serving sizes every shard's rows by the manifest's one.
+   */
+  public static String mixedDimensions(List<IndexDescriptor> perShard) {
+    java.util.Map<Integer, List<Integer>> byDim = new java.util.TreeMap<>();
+    for (IndexDescriptor d : perShard) {
+      byDim.computeIfAbsent(d.getDim(), k -> new ArrayList<>()).add(d.getShards().get(0).getShard());
+    }
+    if (byDim.size() == 1) {
+      return null;
+    }
+    StringBuilder b = new StringBuilder("shards ");
+    byDim.forEach((dim, shards) -> b.append(b.length() > 7 ? ", " : "")
+        .append(shards.size() > 16 ? shards.subList(0, 16) + "..." : shards).append(" at dim ").append(dim));
+    return b.toString();
   }
 
   private static String fileName(String uri) {

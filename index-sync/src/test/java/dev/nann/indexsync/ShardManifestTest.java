@@ -136,6 +136,38 @@ class ShardManifestTest {
   }
 
   /**
+   * A manifest never mixes item dimensions (index.dim changed while some shards still hold the old
+   * one), never claims more items than a descriptor can carry, and one in the store whose numbers
+   * are out of range is refused when read, so pruning passes it by instead of failing index-sync.
+   */
+  @Test
+  void impossibleManifestsAreRefusedBeforeWritingAndWhenRead() throws Exception {
+    IndexDescriptor wide = IndexDescriptor.newBuilder(shard(1, 2, 10, 1)).setDim(16).build();
+    IllegalArgumentException mixed = assertThrows(IllegalArgumentException.class,
+        () -> ShardManifest.of(3, List.of(shard(0, 1, 10, 1), wide)));
+    assertTrue(mixed.getMessage().endsWith("would mix item dimensions: shards [0] at dim 8, [1] at dim 16"),
+        mixed.getMessage());
+    IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+        () -> ShardManifest.of(3, List.of(shard(0, 1, Integer.MAX_VALUE, 1), shard(1, 1, 1, 1))));
+    assertTrue(huge.getMessage().contains("would serve 2147483648 items"), huge.getMessage());
+    try (Stream<Path> files = Files.list(dir)) {
+      assertEquals(0, files.count(), "nothing written");
+    }
+
+    ShardManifest.of(5, entries(new long[] {2, 1})).write(dir);
+    Path bad = dir.resolve(SnapshotStore.manifestFileName(6));
+    String five = Files.readString(dir.resolve(SnapshotStore.manifestFileName(5)));
+    Files.writeString(bad, five.replace("\"version\": 5", "\"version\": 6")
+        .replace("\"shard\": 1, \"version\": 1", "\"shard\": 1, \"version\": -1"));
+    SnapshotException refused = assertThrows(SnapshotException.class, () -> ShardManifest.read(bad));
+    assertTrue(refused.getMessage().contains("'version' = -1 is outside [0, 999999999999]"), refused.getMessage());
+    assertEquals(List.of(), ManifestAssembler.prune(dir, 1), "an unreadable kept manifest: nothing deleted, no failure");
+    Files.writeString(bad, five.replace("\"version\": 5", "\"version\": 6")
+        .replace("\"items\": 20", "\"items\": 4294967316"));
+    assertThrows(SnapshotException.class, () -> ShardManifest.read(bad), "items beyond an int are not narrowed");
+  }
+
+  /**
    * Pruning keeps the newest manifests and every shard file they name, however old; it deletes the
    * shard files older than those, and never a shard file newer than the newest manifest.
    */

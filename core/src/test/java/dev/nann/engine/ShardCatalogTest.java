@@ -1,0 +1,63 @@
+package dev.nann.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.nann.TestData;
+import dev.nann.corpus.Corpus;
+import dev.nann.graph.HnswIndexBuilder;
+import dev.nann.schemas.IndexDescriptor;
+import dev.nann.schemas.ShardSnapshot;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A shard snapshot that fails to load is refused for a while, not for the TaskManager's life: a
+ * quiet shard serves one file manifest after manifest, so a passing read error must heal; and while
+ * refused it is not read again on every request.
+ */
+class ShardCatalogTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void aRefusedShardVersionIsTriedAgainAfterAPauseAndThenServed() throws Exception {
+    Corpus c = TestData.corpus(300, 8, 3);
+    Path file = dir.resolve("index-v000000000001-s0000.nann");
+    IndexDescriptor written = TestData.publish(new HnswIndexBuilder().m(8).efConstruction(20).seed(1).version(1)
+        .build(c.embeddings(), c.dim(), c.itemIds()), file);
+    ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(1).setUri(file.toUri().toString())
+        .setSha256(written.getSha256()).setItems(written.getItems()).build();
+    IndexDescriptor manifest = IndexDescriptor.newBuilder().setVersion(1).setUri(dir.resolve("m").toString())
+        .setSha256("00".repeat(32)).setItems(c.size()).setDim(c.dim()).setCreatedAtMillis(1)
+        .setShards(List.of(shard)).build();
+    Path away = dir.resolve("elsewhere");
+    Files.move(file, away);   // as a passing read error would: the load fails
+    Duration pause = Duration.ofSeconds(3);
+    try (ShardCatalog catalog = new ShardCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 100, 1),
+        Runnable::run, pause)) {
+      long t0 = System.nanoTime();
+      assertNull(catalog.lease(manifest, 0), "the file is gone: no lease");
+      assertEquals(1, catalog.refusedCount());
+      Files.move(away, file);
+      var early = catalog.lease(manifest, 0);
+      if (System.nanoTime() - t0 < pause.toNanos()) {   // else this machine stalled past the pause
+        assertNull(early, "refused within the pause, though the file is back: not read again per request");
+      } else if (early != null) {
+        early.close();
+      }
+      Thread.sleep(pause.toMillis() + 100);
+      try (var lease = catalog.lease(manifest, 0)) {
+        assertNotNull(lease, "after the pause the version is tried again and served");
+        assertEquals(c.size(), lease.value().index().size());
+      }
+      assertEquals(1, catalog.refusedCount(), "one refusal counted, not one per try");
+      assertEquals(java.util.Map.of(0, 1L), catalog.servedVersions());
+    }
+  }
+}
