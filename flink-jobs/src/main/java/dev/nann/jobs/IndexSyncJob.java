@@ -77,7 +77,9 @@ public final class IndexSyncJob {
    * (the whole catalog is built in one place), a descriptor per snapshot. With S &gt; 1: keyed by
    * {@link ShardAssignment#shardOf}, each shard built and published by its own key of
    * {@link IndexSyncFunction} (parallelism: the job's, at most S), then the {@link ManifestAssembler}
-   * (parallelism 1) emits a manifest descriptor each time a shard publishes, once all S have.
+   * (parallelism 1) emits a manifest descriptor each time a shard publishes, once all S have (a
+   * shard that has had no item two {@code rebuild.max-interval-ms} after the first publish is
+   * published empty).
    */
   public static DataStream<IndexDescriptor> descriptors(DataStream<CatalogInput> items, IndexSyncConfig cfg) {
     int shards = cfg.get(SHARDS);
@@ -106,7 +108,8 @@ public final class IndexSyncJob {
         shards, parallelism > 0 ? Math.min(parallelism, shards) : "the default number of");
     return perShard
         .keyBy(d -> 0, Types.INT)   // one manifest over all shards
-        .process(new ManifestAssembler(cfg.get(SNAPSHOT_DIR), shards, cfg.get(KEEP)),
+        // a shard with no item two rebuild intervals after the first shard published holds none
+        .process(new ManifestAssembler(cfg.get(SNAPSHOT_DIR), shards, cfg.get(KEEP), 2L * cfg.get(MAX_INTERVAL_MS)),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .setParallelism(1).setMaxParallelism(1)
         .uid("index-sync-manifest-" + shards + "-shards").name("manifest (" + shards + " shards)");

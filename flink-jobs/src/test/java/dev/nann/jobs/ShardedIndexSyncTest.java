@@ -291,7 +291,7 @@ class ShardedIndexSyncTest {
     List<IndexDescriptor> out = new ArrayList<>();
     try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
         .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 1), new AvroTypeInfo<>(IndexDescriptor.class))
+        .process(new ManifestAssembler(store.toString(), 2, 1, 3_600_000), new AvroTypeInfo<>(IndexDescriptor.class))
         .executeAndCollect("manifest-test")) {
       it.forEachRemaining(out::add);
     }
@@ -305,6 +305,61 @@ class ShardedIndexSyncTest {
     assertEquals(30, out.get(1).getItems());
     assertEquals(new TreeSet<>(List.of(SnapshotStore.manifestFileName(5), SnapshotStore.manifestFileName(6),
         SnapshotStore.manifestFileName(7))), storeFiles(), "keep 1 + 2 shards: manifests 3 and 4 pruned");
+  }
+
+  /**
+   * A catalogue too small to reach every shard: the shard that has had no item when the wait is over
+   * is published empty (version 0, a real verified snapshot) and the first manifest comes; the
+   * shard's first items later build its version 1 as any shard's.
+   */
+  @Test
+  void aShardThatGetsNoItemIsPublishedEmptyAfterTheWait() throws Exception {
+    Path store = dir.resolve("snapshots");
+    Files.createDirectories(store);
+    List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 1, 1), shard(store, 2, 1));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
+        .map(d -> {
+          if (d.getShards().get(0).getShard() == 2) {
+            Thread.sleep(3_000);   // shard 2's first item comes long after the wait
+          }
+          return d;
+        }, new AvroTypeInfo<>(IndexDescriptor.class))
+        .keyBy(d -> 0, Types.INT)
+        .process(new ManifestAssembler(store.toString(), 3, 3, 500), new AvroTypeInfo<>(IndexDescriptor.class))
+        .executeAndCollect("empty-shard-test")) {
+      it.forEachRemaining(out::add);
+    }
+    assertEquals(2, out.size(), "a manifest after the wait, another after shard 2's first publish: " + out);
+    assertEquals(List.of(1L, 1L, 0L), out.get(0).getShards().stream().map(ShardSnapshot::getVersion).toList());
+    ShardSnapshot empty = out.get(0).getShards().get(2);
+    HnswIndex onDisk = SnapshotFormat.read(Path.of(URI.create(empty.getUri())));   // verified against its checksum
+    assertEquals(empty.getSha256(), onDisk.sha256());
+    assertEquals(0, onDisk.size());
+    assertEquals(DIM, onDisk.dim());
+    assertEquals(0, empty.getItems());
+    assertEquals(List.of(1L, 1L, 1L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
+  }
+
+  /** An index.dim change: no manifest mixes dimensions; the next comes once every shard is at the new one. */
+  @Test
+  void noManifestMixesItemDimensions() throws Exception {
+    Path store = dir.resolve("snapshots");
+    Files.createDirectories(store);
+    List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 1, 1),
+        IndexDescriptor.newBuilder(shard(store, 0, 2)).setDim(2 * DIM).build(),
+        IndexDescriptor.newBuilder(shard(store, 1, 2)).setDim(2 * DIM).build());
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
+        .keyBy(d -> 0, Types.INT)
+        .process(new ManifestAssembler(store.toString(), 2, 3, 3_600_000), new AvroTypeInfo<>(IndexDescriptor.class))
+        .executeAndCollect("mixed-dim-test")) {
+      it.forEachRemaining(out::add);
+    }
+    assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
+    assertEquals(List.of(2L, 2L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
   }
 
   private static IndexDescriptor shard(Path store, int shard, long version) {
