@@ -106,7 +106,7 @@ public final class ServingClient implements AutoCloseable {
 
   /**
    * Waits for an index descriptor of at least {@code items} items on {@code indexTopic} (read
-   * from the beginning).
+   * from the beginning; records that are not descriptors are passed over).
    *
    * @throws IllegalStateException if none arrives within {@code timeout}
    */
@@ -121,7 +121,12 @@ public final class ServingClient implements AutoCloseable {
       long end = System.nanoTime() + timeout.toNanos();
       while (System.nanoTime() < end) {
         for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
-          IndexDescriptor d = descriptors.decode(r.value());
+          IndexDescriptor d;
+          try {
+            d = descriptors.decode(r.value());
+          } catch (IOException | RuntimeException notADescriptor) {   // anyone can write to the topic
+            continue;
+          }
           if (d.getItems() >= items) {
             return d;
           }

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (index-sync and serving, a real broker, no restarts allowed), good requests interleaved. The job
  * keeps running, every good request is answered, every hostile request is dead-lettered or answered,
  * no record is answered or dead-lettered twice (or both), and records that cannot be valid (truncated,
- * another schema) are all dead-lettered. Each record is accounted for by its own id ({@link FuzzRun}).
+ * another schema) are all dead-lettered, and the catalogue's next real version is still served
+ * afterwards (hostile descriptors froze no swap). Each record is accounted for by its own id ({@link FuzzRun}).
  * The full run is {@code ./nann bench fuzz} (10,000 records per topic).
  */
 class FuzzTest {
@@ -65,6 +66,39 @@ class FuzzTest {
       }
       assertTrue(r.answersByStatus().getOrDefault(dev.nann.schemas.ResponseStatus.INVALID, 0) > 0,
           "hostile but decodable requests are answered INVALID: " + r.answersByStatus());
+
+      // the hostile descriptors (absurd versions, paths outside the store) froze nothing: the catalogue's
+      // next real version is still built, published and served
+      long before = servedVersion(stack, -1, Duration.ofSeconds(30));
+      long[] ids = new long[50];
+      float[] emb = new float[50 * dim];
+      java.util.Random rnd = new java.util.Random(9);
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = 900_000_000L + i;
+        for (int j = 0; j < dim; j++) {
+          emb[i * dim + j] = (float) rnd.nextGaussian();
+        }
+      }
+      stack.client.sendCatalog(stack.config.get(dev.nann.jobs.ServingOptions.TOPIC_ITEM_EMBEDDINGS), ids, emb, dim);
+      long after = servedVersion(stack, before, Duration.ofMinutes(2));
+      assertTrue(after > before, "a version after " + before + " (new items, rebuilt within rebuild.max-interval-ms) "
+          + "is served; answers still come from " + after);
     }
+  }
+
+  /** The index version the job answers from, once it is above {@code above} or {@code wait} has passed. */
+  private static long servedVersion(LocalStack stack, long above, Duration wait) throws Exception {
+    long served = -1;
+    try (KafkaConsumer<byte[], byte[]> responses = stack.client.responsesFromNow()) {
+      long end = System.nanoTime() + wait.toNanos();
+      while ((served <= above || served < 0) && System.nanoTime() < end) {
+        stack.client.send(ServingClient.request(0, 10, "nann"));
+        stack.client.flush();
+        for (var rec : responses.poll(Duration.ofMillis(500))) {
+          served = Math.max(served, stack.client.decode(rec).getIndexVersion());
+        }
+      }
+    }
+    return served;
   }
 }
