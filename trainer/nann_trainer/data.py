@@ -38,6 +38,7 @@ class Interactions:
     bad_rows: int = 0
     bad_examples: list = field(default_factory=list)
     layout: str = ""           # which columns were read, for the log
+    warnings: list = field(default_factory=list)   # what looks wrong about the layout, for the log
     hashed_ids: dict = field(default_factory=dict)   # "user"/"item" -> {hashed id: the text it came from}
 
     @property
@@ -98,6 +99,12 @@ def read_interactions(path, items_path=None, max_bad_examples=5, columns=None):
     item_ids = np.array(sorted({i for _u, i, _t in rows} | set(attrs)), dtype=np.int64)
     out = _build(rows, item_ids, attrs, names, bad, examples)
     out.layout = layout.describe() + (", from the header" if layout.header else "")
+    times = {t for _u, _i, t in rows}
+    if len(rows) >= 100 and len(times) <= 10:
+        out.warnings.append(f"the time column holds only {len(times)} distinct values ({', '.join(f'{t:g}' for t in sorted(times)[:5])}"
+                            f"{', ...' if len(times) > 5 else ''}) for {len(rows)} rows: if it is a rating or an event "
+                            "type, name the time column with --columns USER,ITEM,TIME (each user's behaviour is ordered "
+                            "by it)")
     out.hashed_ids = {"user": users.names, "item": items.names}
     return out
 
@@ -155,7 +162,9 @@ def _layout(first, columns):
         parse_id(fields[probe[1]])
         header = []
     except ValueError:
-        header = fields if any(c.isalpha() for f in fields for c in f) else []
+        # a header names its columns: a row holding a number is data whose time did not parse (a bad row
+        # to report), not a header to skip
+        header = fields if any(c.isalpha() for f in fields for c in f) and not any(_is_number(f) for f in fields) else []
     if picks:
         at = []
         for c in picks:
@@ -180,6 +189,14 @@ def _layout(first, columns):
                        if "time" in missing and not found["time"] else ""))
             return _Layout(found["user"][0], found["item"][0], found["time"][0], header)
     return _Layout(*positional, header)
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return text.strip() != ""
+    except ValueError:
+        return False
 
 
 def _rows(path):

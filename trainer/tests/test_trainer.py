@@ -177,6 +177,21 @@ class LogFormatsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "does not name one column for the time.*--columns"):
             self.read("user_id,book_id,rating\n1,2,5\n")
 
+    def test_a_first_row_whose_time_does_not_parse_is_a_bad_row_not_a_header(self):
+        body = "1,31,yesterday\n" + "".join(f"{u},{i},{t}\n" for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.sequences, self.expected)
+        self.assertEqual(data.bad_rows, 1)
+        self.assertIn("line 1: time 'yesterday' is neither a number nor an ISO-8601 date", data.bad_examples[0])
+
+    def test_a_rating_read_as_the_time_is_warned_about(self):
+        rng = np.random.default_rng(3)
+        body = "".join(f"{u},{int(rng.integers(1, 50))},{int(rng.integers(1, 6))}\n" for u in range(40) for _k in range(5))
+        data = self.read(body)
+        self.assertEqual(len(data.warnings), 1)
+        self.assertIn("the time column holds only 5 distinct values (1, 2, 3, 4, 5) for 200 rows", data.warnings[0])
+        self.assertEqual(self.read("".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)).warnings, [])
+
     def test_a_stray_quote_costs_its_own_row_only(self):
         # an opening quote never closed used to swallow every later line as one field
         body = "user,item,time\n" + 'u1,"12 inch,5\n' + "".join(f"{u},{i},{t}\n" for u, i, t in self.rows)

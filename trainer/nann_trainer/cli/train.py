@@ -195,6 +195,8 @@ def run(a):
         sys.exit(f"[train] {e}")
     print(f"[train] {data.interactions} interactions of {len(data.sequences)} users on {len(data.item_ids)} items; "
           f"{data.bad_rows} bad rows skipped" + (f"; {data.layout}" if data.layout else ""), flush=True)
+    for w in data.warnings:
+        print(f"[train] warning: {w}", flush=True)
     for e in data.bad_examples:
         print(f"[train]   bad row: {e}", flush=True)
     hashed = {kind: names for kind, names in data.hashed_ids.items() if names}
