@@ -86,8 +86,15 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
     if (freshMaxItems < 0) {
       throw new IllegalArgumentException("the fresh set's size must be >= 0, got " + freshMaxItems);
     }
-    if (queueCapacity < 1) {
-      throw new IllegalArgumentException("the engine queue capacity must be >= 1, got " + queueCapacity);
+    if (queueCapacity < 1 || (long) queueCapacity * shards > MAX_TASK_CAPACITY) {
+      // the queue is allocated whole, one slot per waiting shard task
+      throw new IllegalArgumentException("the engine queue capacity must be >= 1 and, times index.shards, at most "
+          + MAX_TASK_CAPACITY + ", got " + queueCapacity + " x " + shards);
+    }
+    if (microBatching && (batchMaxRows < 1 || batchMaxWaitMicros < 0 || batchMaxWaitMicros > 1_000_000)) {
+      // checked here, not when the first model loads: a refused default model fails every TaskManager's start
+      throw new IllegalArgumentException("batching.max-rows must be >= 1 and batching.max-wait-us in [0, 1000000], got "
+          + batchMaxRows + " and " + batchMaxWaitMicros);
     }
     if (maxK < 1 || maxK > dev.nann.search.Searcher.MAX_K) {
       // past the walks' own limit every request with a larger k would fail instead of being refused
@@ -103,10 +110,17 @@ public record EngineConfig(String defaultModelDir, int walkerThreads, int scorer
       throw new IllegalArgumentException("dr beam must be >= 1, got " + drBeam);
     }
     dev.nann.shard.ShardAssignment.check(shards);
-    if (shardActivationMs < 0) {
-      throw new IllegalArgumentException("the shard activation delay must be >= 0 ms, got " + shardActivationMs);
+    if (shardActivationMs < 0 || shardActivationMs > MAX_SHARD_ACTIVATION_MS) {
+      // index-sync keeps every manifest younger than two minutes: a version must be in use well within that
+      throw new IllegalArgumentException("index.shard-activation-ms must be in [0, " + MAX_SHARD_ACTIVATION_MS
+          + "], got " + shardActivationMs);
     }
   }
+
+  /** Most request tasks (queue capacity x shards) a TaskManager's engine queue holds. */
+  public static final long MAX_TASK_CAPACITY = 1 << 24;
+  /** Longest shard activation delay: half the age below which index-sync never prunes a manifest. */
+  public static final long MAX_SHARD_ACTIVATION_MS = 60_000;
 
   /** Whether the index is sharded (requests are scattered over S shard walks and gathered). */
   public boolean sharded() {

@@ -36,6 +36,8 @@ public final class IndexSyncConfig extends JobSettings {
     }
     c.requireRange(MAX_RECORD_BYTES, 1024, 1024 * 1024);
     c.requireRange(CHECKPOINT_TIMEOUT_MS, 10_000, 24L * 3600 * 1000);
+    c.requireRange(CHECKPOINT_INTERVAL_MS, 10, 3_600_000);
+    c.requireRange(PARALLELISM, 1, 32_768);
     c.requirePositiveFloat(MAX_ABS_VALUE);
     double tombstones = c.get(MAX_TOMBSTONE_FRACTION);
     if (!(tombstones >= 0 && tombstones < 1)) {

@@ -20,7 +20,6 @@ import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +53,10 @@ public final class IndexSyncJob {
         .setBootstrapServers(cfg.get(BOOTSTRAP_SERVERS))
         .setTopics(cfg.get(TOPIC_ITEM_EMBEDDINGS))
         .setGroupId(cfg.get(GROUP_ID))
-        .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+        // the catalogue is the whole compacted topic: a start without state (a lost checkpoint, a fresh
+        // deployment) reads it all again, never from the group's committed offsets, which would build an
+        // index of the changes since then alone (a restore resumes from the checkpoint's own offsets)
+        .setStartingOffsets(OffsetsInitializer.earliest())
         .setProperty("client.id.prefix", cfg.get(GROUP_ID))
         .setDeserializer(new CatalogDeserializer(cfg.get(DIM), cfg.get(MAX_RECORD_BYTES), cfg.get(MAX_ABS_VALUE).floatValue()))
         .build();

@@ -15,7 +15,8 @@ public final class IndexSyncOptions {
 
   public static final ConfigOption<String> BOOTSTRAP_SERVERS = CommonOptions.BOOTSTRAP_SERVERS;
   public static final ConfigOption<String> GROUP_ID = key("kafka.group-id").stringType().defaultValue("nann-index-sync")
-      .withDescription("Consumer group of the catalog source.");
+      .withDescription("Consumer group of the catalog source. Its committed offsets are for monitoring: a start "
+          + "without state reads the whole item-embeddings topic, a restore resumes from the checkpoint's offsets.");
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
       .defaultValue("nann-index-sync").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
   public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
@@ -33,7 +34,7 @@ public final class IndexSyncOptions {
   public static final ConfigOption<Integer> PARALLELISM = key("parallelism").intType().defaultValue(1)
       .withDescription("Index-sync instances. With index.shards > 1 up to S of them build shards side by side (each "
           + "holds its shards' catalogues and graphs); 1: one instance builds every shard in turn. An unsharded index "
-          + "is always built in one place.");
+          + "is always built in one place. In [1, 32768].");
   public static final ConfigOption<Integer> M = key("index.m").intType().defaultValue(32)
       .withDescription("HNSW M: neighbours per node (2M at layer 0).");
   public static final ConfigOption<Integer> EF_CONSTRUCTION = key("index.ef-construction").intType().defaultValue(40)
@@ -64,7 +65,7 @@ public final class IndexSyncOptions {
       .defaultValue(0.5).withDescription("An update moving an item less than this times its nearest-neighbour distance "
           + "keeps its node (0: every update tombstones and re-inserts); in [0, 1).");
   public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
-      .defaultValue(10_000).withDescription("Checkpoint interval (RocksDB, incremental).");
+      .defaultValue(10_000).withDescription("Checkpoint interval (RocksDB, incremental), in [10, 3600000].");
   public static final ConfigOption<String> CHECKPOINT_DIR = key("checkpoint.dir").stringType()
       .defaultValue("file:///tmp/nann/index-sync-checkpoints").withDescription("Where checkpoints are written.");
   public static final ConfigOption<Long> CHECKPOINT_TIMEOUT_MS = key("checkpoint.timeout-ms").longType()

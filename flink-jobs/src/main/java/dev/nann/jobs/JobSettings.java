@@ -34,7 +34,7 @@ public abstract class JobSettings implements Serializable {
       DeclaredOption prefix = prefixOf(declared, key);
       if (prefix != null) {
         String name = key.substring(prefix.key().length() + 1);
-        KafkaClientProperties.check(name, key);
+        KafkaClientProperties.check(name, e.getValue(), key);
         // kept even when empty: an empty value means something to Kafka (ssl.endpoint.identification.algorithm=)
         v.put(key, e.getValue() == null ? "" : e.getValue().trim());
         continue;
@@ -117,6 +117,20 @@ public abstract class JobSettings implements Serializable {
     long v = get(option).longValue();
     if (v < min || v > max) {
       throw new IllegalArgumentException("setting '" + option.key() + "' must be in [" + min + ", " + max + "], got " + v);
+    }
+  }
+
+  /**
+   * Refuses a transaction timeout that a transaction of the exactly-once sinks could outlive: each is
+   * open from one checkpoint to the next one's completion, and one the broker times out first is
+   * aborted with the records in it.
+   */
+  protected void requireTransactionsOutliveCheckpoints(ConfigOption<Integer> timeout, ConfigOption<Integer> interval) {
+    long t = get(timeout);
+    long i = get(interval);
+    if (t < 2 * i) {
+      throw new IllegalArgumentException("setting '" + timeout.key() + "' (" + t + ") must be at least twice '"
+          + interval.key() + "' (" + i + "): a Kafka transaction stays open from one checkpoint to the next one's end");
     }
   }
 

@@ -48,12 +48,40 @@ public final class KafkaClientProperties {
   }
 
   /**
-   * Refuses a property nann controls.
+   * Refuses a property nann controls, and a producer setting that would turn the producers'
+   * idempotence off (Kafka then drops it without a word, and the sinks' guarantees with it: an
+   * exactly-once sink fails to start, an at-least-once one may lose or repeat records).
    *
    * @param name the Kafka property name (no prefix)
+   * @param value its value
    * @param givenAs how the user spelled it, for the message (e.g. {@code kafka.properties.isolation.level})
    */
-  public static void check(String name, String givenAs) {
+  public static void check(String name, String value, String givenAs) {
+    check(name, givenAs);
+    String v = value == null ? "" : value.trim();
+    String why = switch (name.trim()) {
+      case "acks" -> v.equals("all") || v.equals("-1") ? null : "the sinks need acks=all (Kafka's default)";
+      case "retries" -> positive(v) ? null : "the sinks need retries >= 1 (Kafka's default: no limit)";
+      case "max.in.flight.requests.per.connection" -> positive(v) && Long.parseLong(v) <= 5 ? null
+          : "an idempotent producer takes 1 to 5 (Kafka's default: 5)";
+      default -> null;
+    };
+    if (why != null) {
+      throw new IllegalArgumentException("Kafka property '" + name + "' = '" + v + "' (given as '" + givenAs
+          + "') would turn off the producers' idempotence: " + why);
+    }
+  }
+
+  private static boolean positive(String v) {
+    try {
+      return Long.parseLong(v) >= 1;
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  /** Refuses a property nann controls (whatever its value). */
+  static void check(String name, String givenAs) {
     if (name.isBlank()) {
       throw new IllegalArgumentException("'" + givenAs + "' names no Kafka property; give kafka.properties.<name>=value");
     }
@@ -72,7 +100,7 @@ public final class KafkaClientProperties {
   public static Map<String, String> checked(Map<String, String> props, String givenAs) {
     Map<String, String> out = new TreeMap<>();
     props.forEach((k, v) -> {
-      check(k, givenAs + k);
+      check(k, v, givenAs + k);
       out.put(k.trim(), v == null ? "" : v.trim());
     });
     return out;

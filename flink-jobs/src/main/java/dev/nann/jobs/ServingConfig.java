@@ -46,6 +46,13 @@ public final class ServingConfig extends JobSettings {
     c.requireRange(FEED_MIN_INTERVAL_MS, 0, Long.MAX_VALUE);
     c.requireRange(FEED_MAX_AGE_MS, 0, Long.MAX_VALUE);
     c.requireRange(STATE_TTL_MS, 0, Long.MAX_VALUE);
+    c.requireRange(ASYNC_CAPACITY, 1, 100_000);
+    c.requireRange(ASYNC_TIMEOUT_MS, 1, 3_600_000);
+    c.requireRange(CHECKPOINT_INTERVAL_MS, 10, 3_600_000);
+    c.requireRange(PARALLELISM, 1, 32_768);
+    if (c.exactlyOnce() || c.feedExactlyOnce()) {
+      c.requireTransactionsOutliveCheckpoints(TRANSACTION_TIMEOUT_MS, CHECKPOINT_INTERVAL_MS);
+    }
     if (!Set.of("committed", "earliest", "latest").contains(c.get(STARTING_OFFSETS))) {
       throw new IllegalArgumentException("kafka.starting-offsets must be committed, earliest or latest");
     }

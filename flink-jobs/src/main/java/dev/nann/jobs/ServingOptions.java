@@ -105,7 +105,8 @@ public final class ServingOptions {
           + "of the whole catalogue per request (refused INVALID otherwise).");
   public static final ConfigOption<Integer> QUEUE_CAPACITY = key("engine.queue-capacity").intType()
       .defaultValue(EngineConfig.DEFAULT_QUEUE_CAPACITY).withDescription("Requests that may wait for a walker per "
-          + "TaskManager; past it a request is answered OVERLOADED at once instead of queueing without end.");
+          + "TaskManager; past it a request is answered OVERLOADED at once instead of queueing without end. At least 1, "
+          + "and times index.shards at most 16777216.");
   public static final ConfigOption<Integer> FRESH_MAX_ITEMS = key("fresh.max-items").intType()
       .defaultValue(EngineConfig.DEFAULT_FRESH_MAX_ITEMS).withDescription("Catalog changes not yet in a snapshot that "
           + "serving holds at most (every query scores them all); past it upserts wait for the next snapshot, counted "
@@ -115,7 +116,7 @@ public final class ServingOptions {
           + "a new index version this long after its manifest arrives (the previous version meanwhile), so every "
           + "shard has loaded its part first and the shards of one answer never mix versions. Raise it when a "
           + "shard's snapshot takes longer to load (see the 'index shard ... loaded' log lines); index-sync keeps every "
-          + "manifest younger than two minutes, so keep it well below that.");
+          + "manifest younger than two minutes, so it is at most 60000.");
   public static final ConfigOption<Integer> WALKER_THREADS = key("engine.walker-threads").intType()
       .defaultValue(EngineConfig.DEFAULT_WALKER_THREADS)
       .withDescription("Engine threads walking graphs per TaskManager (one query each at a time); 0: one per core of "
@@ -135,14 +136,16 @@ public final class ServingOptions {
       .defaultValue(EngineConfig.DEFAULT_MICRO_BATCHING).withDescription("Cross-request micro-batching of score calls "
           + "(on two CPU cores it is slower than off; see benchmarks.md).");
   public static final ConfigOption<Integer> BATCH_MAX_ROWS = key("batching.max-rows").intType()
-      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_ROWS).withDescription("Most rows in a merged score call.");
+      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_ROWS).withDescription("Most rows in a merged score call (at least 1; "
+          + "a model's own limit caps it).");
   public static final ConfigOption<Integer> BATCH_MAX_WAIT_US = key("batching.max-wait-us").intType()
-      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS).withDescription("Longest a batch waits for company (µs).");
+      .defaultValue(EngineConfig.DEFAULT_BATCH_MAX_WAIT_MICROS).withDescription("Longest a batch waits for company (µs), "
+          + "in [0, 1000000].");
 
   public static final ConfigOption<Integer> ASYNC_CAPACITY = key("async.capacity").intType().defaultValue(64)
-      .withDescription("Requests in flight per async retrieval subtask.");
+      .withDescription("Requests in flight per async retrieval subtask. In [1, 100000].");
   public static final ConfigOption<Integer> ASYNC_TIMEOUT_MS = key("async.timeout-ms").intType().defaultValue(2000)
-      .withDescription("After this a request is answered TIMEOUT.");
+      .withDescription("After this a request is answered TIMEOUT. In [1, 3600000].");
   public static final ConfigOption<Integer> MAX_SEQUENCE = key("state.max-sequence").intType().defaultValue(50)
       .withDescription("L, behaviour items kept per user in keyed state, in [1, 10000]: every event rewrites the "
           + "user's whole sequence, and every request carries it. Below the model's max_seq_len the model sees less "
@@ -170,11 +173,12 @@ public final class ServingOptions {
           + "with up to search.max-k items it must stay within Kafka's default record size of 1 MB.");
   public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
       .defaultValue(5000).withDescription("Checkpoint interval (RocksDB, incremental); with exactly-once delivery, "
-          + "answers become visible at this pace.");
+          + "answers become visible at this pace. In [10, 3600000]; with an exactly-once sink (the feed's default) "
+          + "at most half of kafka.transaction-timeout-ms.");
   public static final ConfigOption<String> CHECKPOINT_DIR = key("checkpoint.dir").stringType()
       .defaultValue("file:///tmp/nann/checkpoints").withDescription("Where checkpoints are written.");
   public static final ConfigOption<Integer> PARALLELISM = key("parallelism").intType().defaultValue(1)
-      .withDescription("Default operator parallelism.");
+      .withDescription("Default operator parallelism. In [1, 32768].");
   public static final ConfigOption<Integer> BUFFER_TIMEOUT_MS = key("flink.buffer-timeout-ms").intType().defaultValue(0)
       .withDescription("Network buffer flush interval between operators; 0 sends each record at once. Measured at 100 "
           + "req/s: 0 ms cut each of the two network hops from 1.2 ms to 0.1 ms at p50 against 2 ms (Flink's 100 ms "

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nann.search.Descent;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,7 +75,8 @@ class ServingConfigTest {
     // large for a Kafka record, a feed k the engine refuses, a behaviour window that cannot hold an item
     ServingConfig ok = ServingConfig.of(Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s"));
     Map<String, String> refused = Map.of("search.max-k", "10001", "serving.max-record-bytes", "300000",
-        "state.max-sequence", "0", "state.ttl-ms", "-1", "feed.k", "0");
+        "state.max-sequence", "0", "state.ttl-ms", "-1", "feed.k", "0", "async.timeout-ms", "0", "async.capacity", "0",
+        "checkpoint.interval-ms", "5", "parallelism", "0");
     refused.forEach((key, value) -> {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ok.with(Map.of(key, value)));
       assertTrue(e.getMessage().startsWith("setting '" + key + "' must be in ["), e.getMessage());
@@ -83,6 +85,21 @@ class ServingConfigTest {
         () -> ok.with(Map.of("search.max-k", "100", "feed.k", "101")));
     assertEquals("setting 'feed.k' must be in [1, 100], got 101", feed.getMessage());
     assertEquals(10_000, ok.with(Map.of("search.max-k", "10000")).get(ServingOptions.MAX_K));
+
+    // a Kafka transaction open longer than its timeout is aborted with the records in it
+    IllegalArgumentException txn = assertThrows(IllegalArgumentException.class,
+        () -> ok.with(Map.of("checkpoint.interval-ms", "400000")));
+    assertEquals("setting 'kafka.transaction-timeout-ms' (600000) must be at least twice 'checkpoint.interval-ms' "
+        + "(400000): a Kafka transaction stays open from one checkpoint to the next one's end", txn.getMessage());
+    assertEquals(400_000, ok.with(Map.of("checkpoint.interval-ms", "400000", "kafka.feed-delivery", "at-least-once"))
+        .get(ServingOptions.CHECKPOINT_INTERVAL_MS), "no transactions: no such limit");
+    // found at configuration time, not when every TaskManager's engine starts
+    for (Map<String, String> engine : List.of(Map.of("engine.queue-capacity", "2100000", "index.shards", "1024"),
+        Map.of("batching.enabled", "true", "batching.max-rows", "0"),
+        Map.of("batching.enabled", "true", "batching.max-wait-us", "-1"),
+        Map.of("index.shard-activation-ms", "300000"))) {
+      assertThrows(IllegalArgumentException.class, () -> ok.with(engine), engine.toString());
+    }
   }
 
   @Test
@@ -122,6 +139,15 @@ class ServingConfigTest {
       assertTrue(e.getMessage().startsWith("Kafka property '" + controlled + "' (given as 'kafka.properties." + controlled
           + "') is controlled by nann and cannot be set: "), e.getMessage());
     }
+    // producer settings under which Kafka turns idempotence off without a word
+    for (String[] kv : new String[][] {{"acks", "1"}, {"acks", "0"}, {"retries", "0"},
+        {"max.in.flight.requests.per.connection", "6"}}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ServingConfig.of(ok).with(Map.of("kafka.properties." + kv[0], kv[1])));
+      assertTrue(e.getMessage().startsWith("Kafka property '" + kv[0] + "' = '" + kv[1] + "' (given as 'kafka.properties."
+          + kv[0] + "') would turn off the producers' idempotence: "), e.getMessage());
+    }
+    assertEquals("all", ServingConfig.of(ok).with(Map.of("kafka.properties.acks", "all")).kafkaProperties().get("acks"));
     IllegalArgumentException bare = assertThrows(IllegalArgumentException.class,
         () -> ServingConfig.of(ok).with(Map.of("kafka.properties", "security.protocol:SSL")));
     assertEquals("setting 'kafka.properties' takes one key per entry: kafka.properties.<name>=value", bare.getMessage());

@@ -98,7 +98,7 @@ public final class DemoCommand implements Callable<Integer> {
     Thread hook = new Thread(() -> {
       stop.set(true);
       try {
-        stopped.await();
+        stopped.await(90, java.util.concurrent.TimeUnit.SECONDS);   // the cleanup, bounded: a second Ctrl-C is not needed
       } catch (InterruptedException ignored) {
         Thread.currentThread().interrupt();
       }

@@ -203,7 +203,7 @@ public final class LocalStack implements AutoCloseable {
     org.apache.logging.log4j.Level before = org.apache.logging.log4j.LogManager.getLogger(checkpoints).getLevel();
     org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, org.apache.logging.log4j.Level.ERROR);
     try {
-      job.cancel().get();
+      job.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);   // a stuck cancel must not hang Ctrl-C
       job.getJobExecutionResult().get(10, java.util.concurrent.TimeUnit.SECONDS);   // until it has ended
     } catch (Exception ignored) {
       // cancelled (its result is the cancellation), or it had already ended

@@ -194,6 +194,21 @@ class IndexSyncJobTest {
           assertEquals(List.of("index-v000000000002.nann", "index-v000000000003.nann"), names);
         }
         assertFalse(Files.exists(Path.of(java.net.URI.create(v1.getUri()))));
+
+        // a start without state (a lost checkpoint directory, `./nann index-sync` run again) reads the whole
+        // catalogue again: from the committed offsets it held one item and published it as the newest version
+        send(producer, topic, 2_001, ITEMS.encode(item(2_001, rnd)));
+        producer.flush();
+        job = start(cfg, null);
+        IndexDescriptor first = awaitVersion(updates, 4);
+        assertTrue(first.getItems() >= 300, "the first version after a stateless start holds the catalogue: " + first);
+        IndexDescriptor all = first;
+        long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (all.getItems() != 304 && System.nanoTime() < end) {
+          all = awaitVersion(updates, all.getVersion() + 1);
+        }
+        assertEquals(304, all.getItems(), "every item, 2,001 among them");
+        job.cancel().get();
       }
     }
   }

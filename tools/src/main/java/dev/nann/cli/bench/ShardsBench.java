@@ -77,6 +77,12 @@ public final class ShardsBench implements Callable<Integer> {
   @Option(names = "--queries", description = "users whose answers are checked against the exact top-k (default: ${DEFAULT-VALUE})")
   int queries = 50;
 
+  /**
+   * Requests before the coverage answers: past the 64 walks of the descent choice on every TaskManager
+   * (each request walks every shard, so each TaskManager sees at least one walk per request).
+   */
+  static final int WARM_REQUESTS = 100;
+
   @Option(names = "--rate", description = "offered requests/s of the latency step (default: ${DEFAULT-VALUE})")
   double rate = 10;
 
@@ -141,9 +147,13 @@ public final class ShardsBench implements Callable<Integer> {
         }
         System.err.printf("[shards] %,d behaviour events sent; first answer %.1f s after the manifest (shards loaded)%n",
             events, (System.nanoTime() - served) / 1e9);
+        // warm before the coverage answers: with search.descent=auto each TaskManager's first 64 walks of a
+        // model compare both descents at width 2k on half the budget each, not the walk the settings give
+        System.err.printf("[shards] warm-up: %d requests at %.1f/s (the descent choice's first walks, the JIT)%n",
+            WARM_REQUESTS, rate);
+        LoadDriver.step(client, rate, corpus.users().size(), (int) Math.max(10, Math.ceil(WARM_REQUESTS / rate)), k);
         Map<Integer, RetrievalResponse> walked = answers(client, "nann", Duration.ofMinutes(5));
-        System.err.println("[shards] warm-up and latency step");
-        LoadDriver.step(client, rate, corpus.users().size(), 10, k);
+        System.err.println("[shards] latency step");
         LoadDriver.Step step = LoadDriver.step(client, rate, corpus.users().size(), seconds, k);
         // the exact answers are the model's: another model over the same build computes its own
         String exactName = "q" + queries + "-k" + k + "-model-" + modelDigest(modelDir);
