@@ -57,6 +57,7 @@ public final class IndexSyncJob {
         // deployment) reads it all again, never from the group's committed offsets, which would build an
         // index of the changes since then alone (a restore resumes from the checkpoint's own offsets)
         .setStartingOffsets(OffsetsInitializer.earliest())
+        .setProperty("isolation.level", "read_committed")   // an upstream writer's aborted upserts are no items
         .setProperty("client.id.prefix", cfg.get(GROUP_ID))
         .setDeserializer(new CatalogDeserializer(cfg.get(DIM), cfg.get(MAX_RECORD_BYTES), cfg.get(MAX_ABS_VALUE).floatValue()))
         .build();

@@ -107,6 +107,8 @@ public final class ServingJob {
         .setTopics(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES), cfg.get(TOPIC_ITEM_EMBEDDINGS))
         .setGroupId(cfg.get(GROUP_ID) + "-descriptors")
         .setStartingOffsets(OffsetsInitializer.earliest())
+        // an upstream writer's aborted transaction must not reach the catalogue or the descriptors
+        .setProperty("isolation.level", "read_committed")
         .setProperty("client.id.prefix", cfg.get(GROUP_ID) + "-descriptors")
         .setDeserializer(new DescriptorDeserializer(cfg.get(TOPIC_INDEX_UPDATES), cfg.get(TOPIC_MODEL_UPDATES),
             cfg.get(TOPIC_ITEM_EMBEDDINGS), model.itemDim(), cfg.get(MAX_RECORD_BYTES),

@@ -275,6 +275,20 @@ public final class Evaluator {
    *
    * @param reachedTarget whether {@code found} covers the target (its budget is then recommended too)
    */
+  /**
+   * The descent that pays on a model and corpus, from both measured at one width: the narrow one when
+   * it covers as much (the target, or within {@link #DESCENT_TIE} of the wide one's coverage) with no
+   * more items, or clearly more where the wide one falls short of the target; the wide one otherwise.
+   */
+  static Descent pickDescent(double narrowCoverage, double narrowItems, double wideCoverage, double wideItems,
+                             double target) {
+    if (wideCoverage < target && narrowCoverage > wideCoverage + DESCENT_TIE) {
+      return Descent.NARROW;
+    }
+    boolean asMuch = narrowCoverage + 1e-9 >= Math.min(target, wideCoverage) - DESCENT_TIE;
+    return asMuch && narrowItems <= wideItems ? Descent.NARROW : Descent.WIDE;
+  }
+
   private void compareDescents(List<Corpus.User> users, QueryRunner.Results brute, Config cfg, int k,
                                SearchParams found, double coverage, QueryRunner.Results run, double target,
                                boolean reachedTarget, java.util.Map<String, Object> row, PrintStream out) {
@@ -293,8 +307,9 @@ public final class Evaluator {
     double altItems = Arrays.stream(altRun.scored).average().orElse(0);
     double narrowCoverage = mine == Descent.NARROW ? coverage : altCoverage;
     double wideCoverage = mine == Descent.NARROW ? altCoverage : coverage;
-    double bar = Math.min(target, wideCoverage) - DESCENT_TIE;
-    Descent pick = narrowCoverage + 1e-9 >= bar ? Descent.NARROW : Descent.WIDE;
+    double narrowItems = mine == Descent.NARROW ? items : altItems;
+    double wideItems = mine == Descent.NARROW ? altItems : items;
+    Descent pick = pickDescent(narrowCoverage, narrowItems, wideCoverage, wideItems, target);
     // the budget recommended above let the measured descent converge; the other one has its own
     int pickBudget = pick == other && reachedTarget ? budgetFor(altRun) : 0;
     out.printf("[eval] descent at width %d: %s covers %.4f at %.0f items a query, %s %.4f at %.0f. This model and "
@@ -302,8 +317,9 @@ public final class Evaluator {
         other.id(), altCoverage, altItems, pick.id(), pick.id(),
         pickBudget > 0 ? " --budget " + pickBudget + "; serving: search.budget " + pickBudget + maxBudgetNote(pickBudget)
             : "",
-        pick == Descent.NARROW ? " - its best items lie in one region, and the narrow descent reaches them with fewer items"
-            : " - the wide descent finds best items the narrow one misses");
+        pick == Descent.WIDE ? " - the wide descent finds best items the narrow one misses, or as many with fewer items"
+            : narrowItems <= wideItems ? " - its best items lie in one region, and the narrow descent reaches them with "
+            + "fewer items" : " - the narrow descent covers more of the exact answers");
     if (auto) {
       out.printf("[eval] search.descent=auto (the default) settled on %s from this model's first queries%s%n", mine.id(),
           mine == pick ? ", the same" : ", where the exact answers favour " + pick.id()

@@ -25,6 +25,8 @@ final class RateLadder {
   private int nextListed;
   private double best;
   private double lowestMiss = Double.POSITIVE_INFINITY;
+  private final java.util.TreeSet<Double> held = new java.util.TreeSet<>();
+  private double lowestMissEver = Double.POSITIVE_INFINITY;
 
   /**
    * @param listed rates to run first, in order (at least one, each > 0)
@@ -65,6 +67,11 @@ final class RateLadder {
    */
   void record(double rate, boolean held, boolean stop) {
     nextListed = stop ? listed.size() : Math.min(listed.size(), nextListed + 1);
+    if (held) {
+      this.held.add(rate);
+    } else {
+      lowestMissEver = Math.min(lowestMissEver, rate);
+    }
     if (held && rate > best) {
       best = rate;
       if (lowestMiss <= best) {
@@ -75,8 +82,17 @@ final class RateLadder {
     }
   }
 
-  /** The highest rate that held its budget, 0 when none did. */
+  /**
+   * The highest rate that held its budget, 0 when none did. A miss at a lower rate is taken for noise
+   * here (the edge moves between steps on a shared machine); {@link #steadyBest} does not.
+   */
   double best() {
     return best;
+  }
+
+  /** The highest rate that held with no rate at or below it missing, 0 when none did. */
+  double steadyBest() {
+    Double below = held.lower(lowestMissEver);
+    return below == null ? 0 : below;
   }
 }

@@ -103,8 +103,8 @@ public final class ServingBench implements Callable<Integer> {
   }
 
   /** One batching setting's outcome: the best rate within budget, what a request scored, Kafka's bare hop. */
-  private record ModeResult(String mode, double best, double scored, double calls, dev.nann.local.LatencyStats hop,
-                            double engineCpuMillis) {}
+  private record ModeResult(String mode, double best, double steadyBest, double scored, double calls,
+                            dev.nann.local.LatencyStats hop, double engineCpuMillis) {}
 
   private ScorerCeiling.CallCost measureCeiling(Path modelDir, dev.nann.scorer.ScorerRuntime runtime, int walkers,
                                                 String when) throws InterruptedException {
@@ -144,7 +144,8 @@ public final class ServingBench implements Callable<Integer> {
     int cores = Runtime.getRuntime().availableProcessors();
     double engineQps = m.engineCpuMillis() > 0 ? cores * 1000 / m.engineCpuMillis() : 0;
     String summary = JsonLines.line(JsonLines.object().put("bench", "serving-summary").put("batching", m.mode())
-        .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0)).put("budget_p99_ms", round(budgetMs, 0))
+        .put("delivery", load.delivery).put("max_qps_within_budget", round(best, 0))
+        .put("max_qps_every_lower_held", round(m.steadyBest(), 0)).put("budget_p99_ms", round(budgetMs, 0))
         .put("ceiling_items_per_s", round(cost.itemsPerSecond(rowsPerCall), 0))
         .put("ceiling_provider", ceilingProvider)
         .put("items_scored_per_request", round(scored, 0)).put("score_calls_per_request", round(scored / rowsPerCall, 1))
@@ -208,6 +209,8 @@ public final class ServingBench implements Callable<Integer> {
         double scored = 0;
         double calls = 0;
         double engineCpuAtBest = 0;   // the engine's CPU a request at the highest rate held so far
+        double scoredAtBest = 0;      // and its items and calls a request: what the ceiling is priced at
+        double callsAtBest = 0;
         boolean rested = false;
         RateLadder ladder = new RateLadder(load.rates(), climb != null ? climb : load.ratesGiven() ? 1 : DEFAULT_CLIMB);
         for (OptionalDouble next = ladder.next(MAX_RATE); next.isPresent();
@@ -254,6 +257,8 @@ public final class ServingBench implements Callable<Integer> {
           }
           if (held && rate > ladder.best()) {   // before the ladder records it: a new highest rate held
             engineCpuAtBest = r.engineCpuMillisPerRequest();
+            scoredAtBest = r.meanScored();
+            callsAtBest = r.meanCalls();
           }
           boolean stop = !keptUp || r.client().quantile(0.99) > 4 * budgetMs;
           ladder.record(rate, held, stop);
@@ -269,7 +274,8 @@ public final class ServingBench implements Callable<Integer> {
         dev.nann.local.LatencyStats hop = KafkaHop.measure(stack.kafka, firstRate, (int) Math.ceil(5 * firstRate));
         System.err.printf(java.util.Locale.ROOT, "[bench] one bare Kafka hop (producer, broker, read_committed consumer; "
             + "the job idle): p50 %.2f ms, p99 %.2f ms%n", hop.quantile(0.5), hop.quantile(0.99));
-        results.add(new ModeResult(mode, ladder.best(), scored, calls, hop, engineCpuAtBest));
+        results.add(new ModeResult(mode, ladder.best(), ladder.steadyBest(), scoredAtBest > 0 ? scoredAtBest : scored,
+            scoredAtBest > 0 ? callsAtBest : calls, hop, engineCpuAtBest));
       }
     }
     // again with the stack gone and the compiler quiet; each call size keeps its faster timing

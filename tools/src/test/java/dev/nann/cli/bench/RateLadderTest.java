@@ -39,6 +39,7 @@ class RateLadderTest {
     List<Double> offered = run(ladder, r -> r <= 260, 10_000);
     assertEquals(List.of(100.0, 200.0, 300.0, 250.0, 275.0, 263.0, 257.0), offered);
     assertEquals(257, ladder.best());
+    assertEquals(257, ladder.steadyBest(), "no miss below it: the same");
   }
 
   @Test
@@ -67,6 +68,7 @@ class RateLadderTest {
     List<Double> offered = run(ladder, r -> r != 250 && r <= 300, 10_000);
     assertEquals(List.of(200.0, 250.0, 300.0, 360.0, 330.0, 315.0), offered);
     assertEquals(300, ladder.best());
+    assertEquals(200, ladder.steadyBest(), "the highest rate with no miss at or below it");
   }
 
   @Test
@@ -74,6 +76,7 @@ class RateLadderTest {
     RateLadder ladder = new RateLadder(List.of(100.0, 200.0), 1.2);
     assertEquals(List.of(100.0, 200.0), run(ladder, r -> false, 10_000));
     assertEquals(0, ladder.best());
+    assertEquals(0, ladder.steadyBest());
     assertThrows(IllegalArgumentException.class, () -> new RateLadder(List.of(), 1.2));
     assertThrows(IllegalArgumentException.class, () -> new RateLadder(List.of(0.0), 1.2));
   }
