@@ -126,11 +126,18 @@ public final class OverloadBench implements Callable<Integer> {
       }
       double steadyP99 = latency.get(0).quantile(0.99);
       long overloadEndSecond = (overloadTo - start) / 1_000_000_000L;
+      // recovered from the first second after the overload from which every later second's p99 is back
+      // near steady (one good second between slow ones is not a recovery)
       long recoveredAfter = -1;
       for (Map.Entry<Long, LatencyStats> e : perSecond.entrySet()) {
-        if (e.getKey() >= overloadEndSecond && e.getValue().quantile(0.99) <= Math.max(1.2 * steadyP99, steadyP99 + 10)) {
+        if (e.getKey() < overloadEndSecond) {
+          continue;
+        }
+        boolean back = e.getValue().quantile(0.99) <= Math.max(1.2 * steadyP99, steadyP99 + 10);
+        if (!back) {
+          recoveredAfter = -1;
+        } else if (recoveredAfter < 0) {
           recoveredAfter = e.getKey() - overloadEndSecond;
-          break;
         }
       }
       List<String> lines = new ArrayList<>();
