@@ -218,8 +218,9 @@ def _rows(path):
             elif "\t" in line:
                 sep = "\t"
             elif "," in line or ";" in line:
-                # both: the one that splits the line more ("1;31;2,5;881250949" has a decimal comma)
-                quoted = max(",;", key=lambda d: len(next(csv.reader([line], delimiter=d))))
+                # both: the one found more often outside quotes ("1;31;2,5;881250949" has a decimal comma,
+                # '42,B00X,5,1700000000,"Books;Fiction;Epic"' a quoted list)
+                quoted = ";" if _unquoted_count(line, ";") > _unquoted_count(line, ",") else ","
             else:
                 sep = ""
         if quoted:
@@ -234,17 +235,32 @@ def _rows(path):
             yield n, line.split(sep) if sep else line.split(), None
 
 
+def _unquoted_count(line, sep):
+    """How often ``sep`` occurs in ``line`` outside double-quoted stretches."""
+    count, quoted = 0, False
+    for c in line:
+        if c == '"':
+            quoted = not quoted
+        elif c == sep and not quoted:
+            count += 1
+    return count
+
+
 def _text_lines(path):
-    """(line number, text without its line break) of each line, or (line number, ValueError) for a line
-    that is not UTF-8: decoding it leniently would turn "Café" and "Cafè" of a Latin-1 file into one id."""
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):   # a spreadsheet's "CSV UTF-8" byte-order mark
-                raw = raw[3:]
-            try:
-                yield n, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                yield n, ValueError(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+    """(line number, text without its line break) of each line (``\\n``, ``\\r\\n`` or a lone ``\\r``, as
+    "CSV (Macintosh)" writes), or (line number, ValueError) for a line that is not UTF-8: decoding it
+    leniently would turn "Café" and "Cafè" of a Latin-1 file into one id."""
+    # undecodable bytes become lone surrogates (U+DC80..U+DCFF), found per line below
+    with open(path, encoding="utf-8", errors="surrogateescape", newline=None) as f:
+        for n, line in enumerate(f, 1):
+            if n == 1 and line.startswith("\ufeff"):   # a spreadsheet's "CSV UTF-8" byte-order mark
+                line = line[1:]
+            line = line.rstrip("\n")
+            bad = next((k for k, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)
+            if bad is None:
+                yield n, line
+            else:
+                yield n, ValueError(f"not UTF-8 text (byte 0x{ord(line[bad]) - 0xdc00:02x} at character {bad + 1}); "
                                     f"save the file as UTF-8")
 
 

@@ -206,6 +206,19 @@ class LogFormatsTest(unittest.TestCase):
         self.assertEqual(data.sequences, self.expected)
         self.assertEqual(data.bad_rows, 0)
 
+    def test_a_quoted_list_of_semicolons_does_not_make_a_comma_file_semicolon_separated(self):
+        body = "".join(f'{u},{i},5,{t},"Books;Fiction;Fantasy;Epic;Saga;YA"\n' for u, i, t in self.rows)
+        data = self.read(body)
+        self.assertEqual(data.sequences, self.expected)
+        self.assertEqual(data.bad_rows, 0)
+
+    def test_lines_ended_by_a_lone_carriage_return(self):
+        # Excel for Mac's "CSV (Macintosh)"
+        for sep in (",", "\t"):
+            data = self.read("".join(f"{u}{sep}{i}{sep}{t}\r" for u, i, t in self.rows))
+            self.assertEqual(data.sequences, self.expected, repr(sep))
+            self.assertEqual(data.bad_rows, 0)
+
     def test_lines_that_are_not_utf8_are_bad_rows_not_merged_ids(self):
         path = os.path.join(self.tmp.name, "latin1.tsv")
         with open(path, "wb") as f:

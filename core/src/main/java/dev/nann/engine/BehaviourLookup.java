@@ -180,7 +180,7 @@ final class BehaviourLookup {
     for (int i = 0; i < items.length; i++) {
       ShardSnapshot s = shards.get(i);
       items[i] = files.containsKey(key(s)) ? files.get(key(s)) : map(s);
-      if (items[i].dim() != manifest.getDim()) {   // rows of another size would be read across item boundaries
+      if (items[i].dim() != manifest.getDim() && items[i].nodes() > 0) {   // rows of another size: read across items
         throw new SnapshotException("shard " + i + " (" + s.getUri() + ") holds items of dim " + items[i].dim()
             + ", the manifest says " + manifest.getDim());
       }
@@ -226,8 +226,8 @@ final class BehaviourLookup {
   private ShardItems map(ShardSnapshot s) {
     java.nio.file.Path file = guard.snapshotFile(s.getUri());
     HnswIndex mapped = IndexCatalog.readVerified(file, s.getSha256(), s.getVersion(), "shard snapshot", "its manifest");
-    return new ShardItems(key(s), mapped.dim(), ItemIdLookup.of(mapped), SnapshotFormat.embeddingRows(file,
-        mapped.sha256()));
+    return new ShardItems(key(s), mapped.dim(), mapped.size(), ItemIdLookup.of(mapped),
+        SnapshotFormat.embeddingRows(file, mapped.sha256()));
   }
 
   private static String key(ShardSnapshot s) {
@@ -258,8 +258,11 @@ final class BehaviourLookup {
     return new UserFeatures(ids, emb, dim);
   }
 
-  /** One shard file: its items' dimension, its item id index, and its rows read from the file. */
-  private record ShardItems(String key, int dim, ItemIdLookup ids, EmbeddingRows rows) {
+  /**
+   * One shard file: its items' dimension and node count (an empty shard has no rows, so any dimension
+   * fits), its item id index, and its rows read from the file.
+   */
+  private record ShardItems(String key, int dim, int nodes, ItemIdLookup ids, EmbeddingRows rows) {
   }
 
   /** All shards of one version, and when a request last used it. */

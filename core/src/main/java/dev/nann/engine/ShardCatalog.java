@@ -82,8 +82,11 @@ final class ShardCatalog implements AutoCloseable {
     shards.values().forEach(Shard::close);
   }
 
-  /** When a refused shard version may be tried again, and the pause that led there. */
-  private record Refusal(long retryAtNanos, long pauseNanos) {
+  /**
+   * When a refused shard version may be tried again, the pause that led there, and whether one request
+   * is trying it again now.
+   */
+  private record Refusal(long retryAtNanos, long pauseNanos, boolean retrying) {
   }
 
   private Shard shard(int shard) {
@@ -118,8 +121,15 @@ final class ShardCatalog implements AutoCloseable {
       long version = s.getVersion();
       SharedRegistry<Long, LoadedIndex>.Lease loaded = registry.tryAcquire(version);
       if (loaded == null) {
-        if (refusedNow(version)) {
-          return null;
+        Refusal r = refused.get(version);
+        if (r != null) {
+          if (r.retrying() || System.nanoTime() - r.retryAtNanos() < 0) {
+            return null;   // within the pause, or another request is trying it again
+          }
+          // the pause is over: this request tries again; the others go on without the shard meanwhile
+          if (!refused.replace(version, r, new Refusal(r.retryAtNanos(), r.pauseNanos(), true))) {
+            return null;
+          }
         }
         known.putIfAbsent(version, s);
         try {
@@ -200,21 +210,35 @@ final class ShardCatalog implements AutoCloseable {
 
     private boolean refusedNow(long version) {
       Refusal r = refused.get(version);
-      return r != null && System.nanoTime() - r.retryAtNanos() < 0;
+      return r != null && (r.retrying() || System.nanoTime() - r.retryAtNanos() < 0);
     }
 
+    /**
+     * Records a failed load: the first starts a pause, a failed try after a pause doubles it; requests
+     * that failed beside the first (all waiting on the same load) change nothing.
+     */
     private void refuse(ShardSnapshot s, RuntimeException e) {
       long version = s.getVersion();
-      Refusal before = refused.get(version);
-      long pause = before == null ? firstRetryNanos : Math.min(2 * before.pauseNanos(), LAST_RETRY.toNanos());
-      refused.put(version, new Refusal(System.nanoTime() + pause, pause));
-      if (before == null) {
+      Refusal[] made = new Refusal[2];   // before, after
+      refused.compute(version, (v, before) -> {
+        made[0] = before;
+        if (before != null && !before.retrying()) {
+          return before;
+        }
+        long pause = before == null ? firstRetryNanos : Math.min(2 * before.pauseNanos(), LAST_RETRY.toNanos());
+        made[1] = new Refusal(System.nanoTime() + pause, pause, false);
+        return made[1];
+      });
+      if (made[1] == null) {
+        return;
+      }
+      if (made[0] == null) {
         refusedCount.incrementAndGet();
         LOG.error("index shard {} version {} ({}) refused: requests get a PARTIAL answer without it; tried again in {} s: "
-            + "{}", number, version, s.getUri(), pause / 1_000_000_000, e.getMessage());
+            + "{}", number, version, s.getUri(), made[1].pauseNanos() / 1_000_000_000, e.getMessage());
       } else {
         LOG.warn("index shard {} version {} refused again; next try in {} s: {}", number, version,
-            pause / 1_000_000_000, e.getMessage());
+            made[1].pauseNanos() / 1_000_000_000, e.getMessage());
       }
     }
 

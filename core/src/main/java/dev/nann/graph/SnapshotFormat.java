@@ -339,6 +339,25 @@ public final class SnapshotFormat {
   }
 
   /**
+   * The node count a snapshot's header names, tombstones included (32 bytes read; nothing verified):
+   * about how large the catalogue was when it was built.
+   */
+  public static int storedNodes(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer head = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, head, 0);
+      byte[] magic = new byte[8];
+      head.flip().get(magic);
+      if (!java.util.Arrays.equals(magic, MAGIC)) {
+        throw new SnapshotException("not a nann snapshot (bad magic)");
+      }
+      return head.getInt(28);
+    } catch (IOException e) {
+      throw new SnapshotException("cannot read the snapshot header: " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * Opens a snapshot's embedding section for positional row reads ({@link EmbeddingRows}), after
    * checking that the file still stores {@code sha256} (the checksum {@link #read} verified).
    *

@@ -80,9 +80,15 @@ public final class StoreFiles {
     try (java.util.stream.Stream<Path> files = Files.list(dir)) {
       for (Path p : files.toList()) {
         String name = p.getFileName().toString();
-        if (name.startsWith(".") && name.endsWith(".tmp") && Files.getLastModifiedTime(p).toMillis() < cutoff
-            && Files.deleteIfExists(p)) {
-          deleted.add(p);
+        if (!name.startsWith(".") || !name.endsWith(".tmp")) {
+          continue;
+        }
+        try {
+          if (Files.getLastModifiedTime(p).toMillis() < cutoff && Files.deleteIfExists(p)) {
+            deleted.add(p);
+          }
+        } catch (java.nio.file.NoSuchFileException gone) {
+          // a writer beside this sweep (another shard's build) finished and removed its temporary file
         }
       }
     }

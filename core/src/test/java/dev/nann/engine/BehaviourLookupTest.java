@@ -95,6 +95,26 @@ class BehaviourLookupTest {
     assertEquals(2, lookup.features(manifest, List.of(c.itemIds()[1], c.itemIds()[2])).length());
   }
 
+  /** An empty shard file has no rows: whatever its dimension, it is no reason to refuse a version. */
+  @Test
+  void anEmptyShardOfAnotherDimensionIsFine() throws Exception {
+    Corpus c = TestData.corpus(500, 16, 9);
+    IndexDescriptor full = oneShard(c, dir.resolve("index-v000000000001-s0000.nann"));
+    Path emptyFile = dir.resolve("index-v000000000000-s0001.nann");
+    IndexDescriptor empty = TestData.publish(new HnswIndexBuilder().m(16).efConstruction(40).seed(0).version(0)
+        .build(new float[0], 8, new long[0]), emptyFile);
+    IndexDescriptor manifest = IndexDescriptor.newBuilder(full).setShards(List.of(full.getShards().get(0),
+        ShardSnapshot.newBuilder().setShard(1).setVersion(0).setUri(emptyFile.toString()).setSha256(empty.getSha256())
+            .setItems(0).build())).build();
+    List<Long> inShard0 = new java.util.ArrayList<>();
+    for (long id : c.itemIds()) {
+      if (dev.nann.shard.ShardAssignment.shardOf(id, 2) == 0 && inShard0.size() < 3) {
+        inShard0.add(id);
+      }
+    }
+    assertEquals(3, lookup().features(manifest, inShard0).length());
+  }
+
   /** A one-shard manifest over {@code c}, its shard written to {@code file}. */
   private static IndexDescriptor oneShard(Corpus c, Path file) {
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)

@@ -38,22 +38,37 @@ class ShardCatalogTest {
         .setShards(List.of(shard)).build();
     Path away = dir.resolve("elsewhere");
     Files.move(file, away);   // as a passing read error would: the load fails
-    Duration pause = Duration.ofSeconds(3);
+    Duration pause = Duration.ofSeconds(1);
     try (ShardCatalog catalog = new ShardCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 100, 1),
         Runnable::run, pause)) {
-      long t0 = System.nanoTime();
       assertNull(catalog.lease(manifest, 0), "the file is gone: no lease");
       assertEquals(1, catalog.refusedCount());
+      Thread.sleep(pause.toMillis() + 100);
+      // the pause is over and many requests come at once: one of them tries again (and fails), the pause
+      // doubles once, not once per request
+      java.util.concurrent.ExecutorService requests = java.util.concurrent.Executors.newFixedThreadPool(6);
+      try {
+        List<java.util.concurrent.Future<?>> all = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+          all.add(requests.submit(() -> assertNull(catalog.lease(manifest, 0))));
+        }
+        for (var f : all) {
+          f.get();
+        }
+      } finally {
+        requests.shutdown();
+      }
+      long t0 = System.nanoTime();
       Files.move(away, file);
       var early = catalog.lease(manifest, 0);
-      if (System.nanoTime() - t0 < pause.toNanos()) {   // else this machine stalled past the pause
+      if (System.nanoTime() - t0 < 2 * pause.toNanos()) {   // else this machine stalled past the pause
         assertNull(early, "refused within the pause, though the file is back: not read again per request");
       } else if (early != null) {
         early.close();
       }
-      Thread.sleep(pause.toMillis() + 100);
+      Thread.sleep(2 * pause.toMillis() + 200);
       try (var lease = catalog.lease(manifest, 0)) {
-        assertNotNull(lease, "after the pause the version is tried again and served");
+        assertNotNull(lease, "after the doubled pause the version is tried again and served");
         assertEquals(c.size(), lease.value().index().size());
       }
       assertEquals(1, catalog.refusedCount(), "one refusal counted, not one per try");

@@ -80,9 +80,9 @@ public final class IndexSyncJob {
    * (the whole catalog is built in one place), a descriptor per snapshot. With S &gt; 1: keyed by
    * {@link ShardAssignment#shardOf}, each shard built and published by its own key of
    * {@link IndexSyncFunction} (parallelism: the job's, at most S), then the {@link ManifestAssembler}
-   * (parallelism 1) emits a manifest descriptor each time a shard publishes, once all S have (a
-   * shard that has had no item two {@code rebuild.max-interval-ms} after the first publish is
-   * published empty).
+   * (parallelism 1) emits a manifest descriptor each time a shard publishes, once all S have. Each
+   * shard also gets one start signal, so a shard that receives no item within {@code
+   * rebuild.max-interval-ms} publishes an empty snapshot rather than holding back every manifest.
    */
   public static DataStream<IndexDescriptor> descriptors(DataStream<CatalogInput> items, IndexSyncConfig cfg) {
     int shards = cfg.get(SHARDS);
@@ -99,8 +99,16 @@ public final class IndexSyncJob {
           .uid("index-sync-catalog").name("catalog + rebuild");
     }
     // state of another shard count must not be restored into these operators: their uids name S
-    SingleOutputStreamOperator<IndexDescriptor> perShard = items
-        .keyBy(in -> ShardAssignment.shardOf(in.getItem().getItemId(), shards), Types.INT)
+    java.util.List<CatalogInput> touches = new java.util.ArrayList<>();
+    for (int shard = 0; shard < shards; shard++) {
+      touches.add(CatalogInput.newBuilder().setTouchShard(shard).build());
+    }
+    DataStream<CatalogInput> starts = items.getExecutionEnvironment()
+        .fromData(touches, new AvroTypeInfo<>(CatalogInput.class)).uid("index-sync-shard-starts-" + shards)
+        .name("shard start signals (" + shards + ")");
+    SingleOutputStreamOperator<IndexDescriptor> perShard = items.union(starts)
+        .keyBy(in -> in.getTouchShard() != null ? in.getTouchShard()
+            : ShardAssignment.shardOf(in.getItem().getItemId(), shards), Types.INT)
         .process(rebuild.withShards(shards), new AvroTypeInfo<>(IndexDescriptor.class))
         .uid("index-sync-catalog-" + shards + "-shards").name("catalog + rebuild (" + shards + " shards)");
     int parallelism = items.getExecutionEnvironment().getParallelism();
@@ -111,8 +119,7 @@ public final class IndexSyncJob {
         shards, parallelism > 0 ? Math.min(parallelism, shards) : "the default number of");
     return perShard
         .keyBy(d -> 0, Types.INT)   // one manifest over all shards
-        // a shard with no item two rebuild intervals after the first shard published holds none
-        .process(new ManifestAssembler(cfg.get(SNAPSHOT_DIR), shards, cfg.get(KEEP), 2L * cfg.get(MAX_INTERVAL_MS)),
+        .process(new ManifestAssembler(cfg.get(SNAPSHOT_DIR), shards, cfg.get(KEEP)),
             new AvroTypeInfo<>(IndexDescriptor.class))
         .setParallelism(1).setMaxParallelism(1)
         .uid("index-sync-manifest-" + shards + "-shards").name("manifest (" + shards + " shards)");

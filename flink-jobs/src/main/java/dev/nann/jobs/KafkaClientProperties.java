@@ -81,7 +81,7 @@ public final class KafkaClientProperties {
   }
 
   /** Refuses a property nann controls (whatever its value). */
-  static void check(String name, String givenAs) {
+  public static void check(String name, String givenAs) {
     if (name.isBlank()) {
       throw new IllegalArgumentException("'" + givenAs + "' names no Kafka property; give kafka.properties.<name>=value");
     }
@@ -100,7 +100,7 @@ public final class KafkaClientProperties {
   public static Map<String, String> checked(Map<String, String> props, String givenAs) {
     Map<String, String> out = new TreeMap<>();
     props.forEach((k, v) -> {
-      check(k, v, givenAs + k);
+      check(k, givenAs + k);   // a tool's client, not a sink: its producer settings are its own
       out.put(k.trim(), v == null ? "" : v.trim());
     });
     return out;

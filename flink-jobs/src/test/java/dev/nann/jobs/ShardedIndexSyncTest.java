@@ -254,6 +254,7 @@ class ShardedIndexSyncTest {
     assertEquals(0, v2.deletedCount(), "90 of 110 nodes would be tombstones (max 0.2): built in full");
     assertEquals(20, v2.size());
 
+    emptyStore();   // a new catalogue: a stored snapshot would hold the first build back (a start without state)
     List<IndexDescriptor> versions = run(config(1, 1), List.of(upsert(1, rnd), upsert(2, rnd), delete(999),
         delete(998)), 1);
     assertEquals(2, versions.size(), "deletes of unknown items publish nothing: " + versions);
@@ -291,7 +292,7 @@ class ShardedIndexSyncTest {
     List<IndexDescriptor> out = new ArrayList<>();
     try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
         .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 1, 3_600_000), new AvroTypeInfo<>(IndexDescriptor.class))
+        .process(new ManifestAssembler(store.toString(), 2, 1), new AvroTypeInfo<>(IndexDescriptor.class))
         .executeAndCollect("manifest-test")) {
       it.forEachRemaining(out::add);
     }
@@ -308,38 +309,49 @@ class ShardedIndexSyncTest {
   }
 
   /**
-   * A catalogue too small to reach every shard: the shard that has had no item when the wait is over
-   * is published empty (version 0, a real verified snapshot) and the first manifest comes; the
-   * shard's first items later build its version 1 as any shard's.
+   * A catalogue too small to reach every shard: the shard no item reaches publishes an empty snapshot
+   * of its own once rebuild.max-interval-ms has passed since the start (its start signal), and the
+   * first manifest comes; its first item later builds it as any shard's.
    */
   @Test
-  void aShardThatGetsNoItemIsPublishedEmptyAfterTheWait() throws Exception {
-    Path store = dir.resolve("snapshots");
-    Files.createDirectories(store);
-    List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 1, 1), shard(store, 2, 1));
+  void aShardNoItemReachesPublishesAnEmptySnapshot() throws Exception {
+    int shards = 3;
+    IndexSyncConfig cfg = IndexSyncConfig.of(Map.of(
+        "kafka.bootstrap-servers", "127.0.0.1:1", "snapshot.dir", dir.resolve("snapshots").toString(),
+        "index.dim", Integer.toString(DIM), "index.m", "8", "index.shards", Integer.toString(shards),
+        "rebuild.min-changes", "20", "rebuild.max-interval-ms", "500", "snapshots.keep", "3"));
+    Random rnd = new Random(5);
+    List<CatalogInput> input = new ArrayList<>();
+    for (int shard = 0; shard < 2; shard++) {
+      idsOfShard(shard, shards, 20, 1).forEach(id -> input.add(upsert(id, rnd)));
+    }
+    long late = idsOfShard(2, shards, 1, 1).get(0);
+    input.add(upsert(late, rnd));   // shard 2's only item, long after its wait
+    input.add(input.get(0));        // a repeat (no change), read after shard 2's item has had time to build
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
-    List<IndexDescriptor> out = new ArrayList<>();
-    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
-        .map(d -> {
-          if (d.getShards().get(0).getShard() == 2) {
-            Thread.sleep(3_000);   // shard 2's first item comes long after the wait
+    DataStream<CatalogInput> items = env.fromData(input, new AvroTypeInfo<>(CatalogInput.class))
+        .map(new org.apache.flink.api.common.functions.RichMapFunction<CatalogInput, CatalogInput>() {
+          private int seen;
+
+          @Override
+          public CatalogInput map(CatalogInput in) throws Exception {
+            if (++seen >= input.size() - 1) {
+              Thread.sleep(3_000);   // past the shards' rebuild interval: their timers fire meanwhile
+            }
+            return in;
           }
-          return d;
-        }, new AvroTypeInfo<>(IndexDescriptor.class))
-        .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 3, 3, 500), new AvroTypeInfo<>(IndexDescriptor.class))
-        .executeAndCollect("empty-shard-test")) {
+        }, new AvroTypeInfo<>(CatalogInput.class));
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = IndexSyncJob.descriptors(items, cfg).executeAndCollect("empty-shard")) {
       it.forEachRemaining(out::add);
     }
-    assertEquals(2, out.size(), "a manifest after the wait, another after shard 2's first publish: " + out);
-    assertEquals(List.of(1L, 1L, 0L), out.get(0).getShards().stream().map(ShardSnapshot::getVersion).toList());
-    ShardSnapshot empty = out.get(0).getShards().get(2);
-    HnswIndex onDisk = SnapshotFormat.read(Path.of(URI.create(empty.getUri())));   // verified against its checksum
-    assertEquals(empty.getSha256(), onDisk.sha256());
-    assertEquals(0, onDisk.size());
-    assertEquals(DIM, onDisk.dim());
-    assertEquals(0, empty.getItems());
-    assertEquals(List.of(1L, 1L, 1L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
+    assertTrue(out.size() >= 2, "a manifest with shard 2 empty, another once its item came: " + out);
+    Map<Integer, Set<Long>> first = verify(out.get(0), shards);
+    assertEquals(Set.of(), first.get(2), "shard 2 published empty");
+    assertEquals(40, out.get(0).getItems());
+    Map<Integer, Set<Long>> last = verify(out.get(out.size() - 1), shards);
+    assertEquals(Set.of(late), last.get(2));
+    assertEquals(41, out.get(out.size() - 1).getItems());
   }
 
   /** An index.dim change: no manifest mixes dimensions; the next comes once every shard is at the new one. */
@@ -354,12 +366,66 @@ class ShardedIndexSyncTest {
     List<IndexDescriptor> out = new ArrayList<>();
     try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
         .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 3, 3_600_000), new AvroTypeInfo<>(IndexDescriptor.class))
+        .process(new ManifestAssembler(store.toString(), 2, 3), new AvroTypeInfo<>(IndexDescriptor.class))
         .executeAndCollect("mixed-dim-test")) {
       it.forEachRemaining(out::add);
     }
     assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
     assertEquals(List.of(2L, 2L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
+  }
+
+  /**
+   * A start without state reads the catalogue again from the topic's start: its first build waits
+   * until about as many items as the newest stored snapshot holds have been read, instead of
+   * publishing the first rebuild.min-changes of them as the newest version. Sharded and not.
+   */
+  @Test
+  void aStartWithoutStateWaitsForTheCatalogueBeforeItsFirstBuild() throws Exception {
+    for (int shards : new int[] {1, 2}) {
+      Random rnd = new Random(6);
+      List<CatalogInput> catalogue = new ArrayList<>();
+      for (long id = 1; id <= 200; id++) {
+        catalogue.add(upsert(id, rnd));
+      }
+      List<IndexDescriptor> first = run(config(shards, 1), catalogue, 1);
+      IndexSyncConfig cfg = config(shards, 20);
+      assertEquals(200, first.get(first.size() - 1).getItems(), "the first run built the whole catalogue: " + first);
+      List<IndexDescriptor> again = run(cfg, catalogue, 1);   // no state, the same snapshot store
+      assertTrue(!again.isEmpty(), "S=" + shards + ": a version after the start without state");
+      assertTrue(again.get(0).getItems() >= 0.9 * 200, "S=" + shards + ": the first version after a start "
+          + "without state holds the catalogue, not its first items: " + again.get(0));
+      assertTrue(again.get(0).getVersion() > first.get(first.size() - 1).getVersion(), "versions go on");
+      emptyStore();
+    }
+  }
+
+  /** An empty shard has no rows, so no dimension that matters: one from before an index.dim change holds nothing back. */
+  @Test
+  void anEmptyShardOfTheOldDimensionJoinsTheNewDimensionsManifests() throws Exception {
+    Path store = dir.resolve("snapshots");
+    Files.createDirectories(store);
+    IndexDescriptor emptyOld = shard(store, 1, 1);
+    emptyOld = IndexDescriptor.newBuilder(emptyOld).setItems(0).setShards(List.of(ShardSnapshot.newBuilder(
+        emptyOld.getShards().get(0)).setItems(0).build())).build();
+    List<IndexDescriptor> in = List.of(shard(store, 0, 1), emptyOld,
+        IndexDescriptor.newBuilder(shard(store, 0, 2)).setDim(2 * DIM).build());
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+    List<IndexDescriptor> out = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
+        .keyBy(d -> 0, Types.INT)
+        .process(new ManifestAssembler(store.toString(), 2, 3), new AvroTypeInfo<>(IndexDescriptor.class))
+        .executeAndCollect("empty-shard-dim-test")) {
+      it.forEachRemaining(out::add);
+    }
+    assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
+  }
+
+  private void emptyStore() throws Exception {
+    try (Stream<Path> files = Files.list(dir.resolve("snapshots"))) {
+      for (Path f : files.toList()) {
+        Files.delete(f);
+      }
+    }
   }
 
   private static IndexDescriptor shard(Path store, int shard, long version) {

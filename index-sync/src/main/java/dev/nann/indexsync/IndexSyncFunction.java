@@ -79,6 +79,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private transient ValueState<Long> version;
   private transient ValueState<Long> pending;
   private transient ValueState<Long> timer;
+  /** Items in the key's catalogue (null in state from before it was counted). */
+  private transient ValueState<Long> catalogCount;
+  private transient CatchUpGuard catchUp;
   private transient Counter builds;
   private transient volatile long lastBuildMillis;
   private transient volatile long catalogSize;
@@ -158,6 +161,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     version = getRuntimeContext().getState(new ValueStateDescriptor<>("version", Types.LONG));
     pending = getRuntimeContext().getState(new ValueStateDescriptor<>("pending", Types.LONG));
     timer = getRuntimeContext().getState(new ValueStateDescriptor<>("timer", Types.LONG));
+    catalogCount = getRuntimeContext().getState(new ValueStateDescriptor<>("catalog-count", Types.LONG));
+    catchUp = new CatchUpGuard(Path.of(snapshotDir), shards > 1, maxIntervalMs);
     var g = getRuntimeContext().getMetricGroup().addGroup("nann");
     builds = g.counter("indexBuilds");
     incrementalBuilds = g.counter("incrementalIndexBuilds");
@@ -170,6 +175,16 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   @Override
   public void processElement(CatalogInput in, Context ctx, Collector<IndexDescriptor> out) throws Exception {
+    if (in.getTouchShard() != null) {
+      // a sharded job's start signal: a shard that has published nothing builds within rebuild.max-interval-ms
+      // whether or not an item reaches it (an empty snapshot then), so it cannot hold back every manifest
+      if (version.value() == null && timer.value() == null) {
+        long at = ctx.timerService().currentProcessingTime() + maxIntervalMs;
+        ctx.timerService().registerProcessingTimeTimer(at);
+        timer.update(at);
+      }
+      return;
+    }
     ItemEmbedding item = in.getItem();
     indexAttributesOnce();
     ItemEmbedding held = catalog.get(item.getItemId());
@@ -183,6 +198,13 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     } else {
       catalog.put(item.getItemId(), item);
     }
+    if (item.getDeleted() || held == null) {
+      Long count = catalogCount.value();
+      if (count != null || version.value() == null) {   // counted from an empty catalogue on
+        catalogCount.update((count == null ? 0 : count) + (item.getDeleted() ? -1 : 1));
+      }
+    }
+    catchUp.changed();
     if (item.getDeleted() || item.getAttributes() == null || item.getAttributes().isEmpty()) {
       attributes.remove(item.getItemId());
     } else {
@@ -193,7 +215,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
     long changes = (pending.value() == null ? 0 : pending.value()) + 1;
     pending.update(changes);
-    if (changes >= minChanges) {
+    if (changes >= minChanges && !catchUp.holdsBack(ctx.getCurrentKey(), version.value(), catalogCount.value())) {
       build(ctx.getCurrentKey(), ctx.timerService().currentProcessingTime(), out);
     } else if (timer.value() == null) {
       long at = ctx.timerService().currentProcessingTime() + maxIntervalMs;
@@ -209,8 +231,17 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       return;   // a timer of a batch that was already built
     }
     timer.clear();
-    if (pending.value() != null && pending.value() > 0) {
-      build(ctx.getCurrentKey(), timestamp, out);
+    if (catchUp.holdsBack(ctx.getCurrentKey(), version.value(), catalogCount.value())) {
+      long next = timestamp + maxIntervalMs;   // still reading the catalogue again after a start without state
+      ctx.timerService().registerProcessingTimeTimer(next);
+      timer.update(next);
+      LOG.info("{}: reading the catalogue again after a start without state ({} items so far, {} in the newest "
+          + "snapshot): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of " + shards
+          : "the catalog", catalogCount.value(), catchUp.storedNodes(ctx.getCurrentKey()));
+      return;
+    }
+    if (pending.value() != null && pending.value() > 0 || version.value() == null) {
+      build(ctx.getCurrentKey(), timestamp, out);   // pending changes, or a shard's first version (empty or not)
     }
   }
 
@@ -323,8 +354,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       if (ids.isEmpty()) {
         // published all the same: an empty shard must not hold back every manifest, and a snapshot is
         // what tells serving that the deleted items are gone
-        LOG.warn("{} holds no item after the latest changes: publishing an empty snapshot",
-            sharded ? "shard " + key + " of " + shards : "the catalog");
+        LOG.warn("{} holds no item{}: publishing an empty snapshot", sharded ? "shard " + key + " of " + shards
+            : "the catalog", catalog.isEmpty() && version.value() == null ? " (none has reached it since the start)"
+            : " after the latest changes");
       }
       long[] idArray = new long[ids.size()];
       float[] emb = new float[ids.size() * dim];

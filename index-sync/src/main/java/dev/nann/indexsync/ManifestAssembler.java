@@ -41,40 +41,33 @@ import org.slf4j.LoggerFactory;
  * #manifestsKept}), and every manifest younger than {@link #MIN_AGE_MILLIS}, and so does every
  * shard file a kept manifest names.
  *
- * <p>A shard that has received no item {@code emptyShardWaitMs} after another shard first published
- * (a catalogue too small to reach every shard of S) is published empty, as version 0 of that shard
- * (its own builds start at 1), so the first manifest does not wait for it for ever; its first items
- * build it as any shard's do.
+ * <p>A shard that receives no item at all (a catalogue too small to reach every shard of S) publishes
+ * an empty snapshot of its own ({@link IndexSyncFunction}, from the job's per-shard start signal), so
+ * the first manifest does not wait for it for ever.
  */
 public final class ManifestAssembler extends KeyedProcessFunction<Integer, IndexDescriptor, IndexDescriptor> {
   private static final Logger LOG = LoggerFactory.getLogger(ManifestAssembler.class);
   private final String snapshotDir;
   private final int shards;
   private final int keep;
-  private final long emptyShardWaitMs;
 
   /** Newest one-shard descriptor per shard. */
   private transient MapState<Integer, IndexDescriptor> newest;
   private transient ValueState<Long> version;
-  /** When shards that have not published by then are published empty (null: no such timer). */
-  private transient ValueState<Long> emptyShardsAt;
   private transient Counter manifests;
 
   /**
    * @param snapshotDir the snapshot store the shards write to
    * @param shards S, the number of shards (every one must publish before the first manifest)
    * @param keep manifests kept in the store (and every shard file they name)
-   * @param emptyShardWaitMs how long after the first shard's publish a shard with no publish of its
-   *     own is published empty
    */
-  public ManifestAssembler(String snapshotDir, int shards, int keep, long emptyShardWaitMs) {
-    if (keep < 1 || emptyShardWaitMs < 1) {
-      throw new IllegalArgumentException("keep and emptyShardWaitMs must be >= 1");
+  public ManifestAssembler(String snapshotDir, int shards, int keep) {
+    if (keep < 1) {
+      throw new IllegalArgumentException("keep must be >= 1");
     }
     this.snapshotDir = snapshotDir;
     this.shards = ShardAssignment.check(shards);
     this.keep = keep;
-    this.emptyShardWaitMs = emptyShardWaitMs;
   }
 
   @Override
@@ -82,7 +75,6 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     newest = getRuntimeContext().getMapState(new MapStateDescriptor<>("shard-descriptors", Types.INT,
         new AvroTypeInfo<>(IndexDescriptor.class)));
     version = getRuntimeContext().getState(new ValueStateDescriptor<>("manifest-version", Types.LONG));
-    emptyShardsAt = getRuntimeContext().getState(new ValueStateDescriptor<>("empty-shards-at", Types.LONG));
     manifests = getRuntimeContext().getMetricGroup().addGroup("nann").counter("indexManifests");
     Files.createDirectories(Path.of(snapshotDir));
   }
@@ -103,56 +95,11 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     newest.put(s.getShard(), d);
     List<Integer> missing = missing();
     if (!missing.isEmpty()) {
-      if (emptyShardsAt.value() == null) {
-        long at = ctx.timerService().currentProcessingTime() + emptyShardWaitMs;
-        ctx.timerService().registerProcessingTimeTimer(at);
-        emptyShardsAt.update(at);
-      }
-      LOG.info("shard {} of {}: version {} published; the first manifest waits for {} more shard(s): {} (published "
-              + "empty if they have had no item {} s after the first shard's publish)", s.getShard(), shards,
-          s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...",
-          emptyShardWaitMs / 1000);
+      LOG.info("shard {} of {}: version {} published; the first manifest waits for {} more shard(s): {}", s.getShard(),
+          shards, s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
       return;
     }
     publishManifest(d, out);
-  }
-
-  /**
-   * Shards still without a publish when the wait is over hold no item (every item of a catalogue
-   * lands in the shard its id hashes to, and every shard builds within rebuild.max-interval-ms of its
-   * first item): each is published as an empty snapshot of version 0, then the manifest.
-   */
-  @Override
-  public void onTimer(long timestamp, OnTimerContext ctx, Collector<IndexDescriptor> out) throws Exception {
-    Long at = emptyShardsAt.value();
-    if (at == null || at != timestamp) {
-      return;
-    }
-    List<Integer> missing = missing();
-    if (missing.isEmpty()) {
-      return;
-    }
-    IndexDescriptor like = null;
-    for (IndexDescriptor one : newest.values()) {
-      like = one;
-      break;
-    }
-    Path store = Path.of(snapshotDir);
-    SnapshotPublisher publisher = new SnapshotPublisher(store, like.getM(), like.getEfConstruction(), 1);
-    IndexDescriptor empty = null;
-    for (int shard : missing) {
-      // a version 0 written before a restart is named again, never rewritten (a manifest may name it)
-      empty = Files.exists(store.resolve(SnapshotStore.shardFileName(0, shard)))
-          ? publisher.existingShard(0, shard)
-          : publisher.publishShard(new dev.nann.graph.HnswIndexBuilder().m(like.getM())
-              .efConstruction(like.getEfConstruction()).seed(0).version(0).build(new float[0], like.getDim(), new long[0]),
-              shard);
-      newest.put(shard, empty);
-    }
-    LOG.warn("{} of {} shards received no item in the {} s since the first shard published: each published as an "
-            + "empty snapshot so the index can serve ({}); items that reach them later build them as any shard",
-        missing.size(), shards, emptyShardWaitMs / 1000, missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
-    publishManifest(empty, out);
   }
 
   /** The shards with no publish yet. */

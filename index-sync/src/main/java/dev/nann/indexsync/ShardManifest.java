@@ -86,7 +86,9 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
       items += s.getItems();
       created = Math.min(created, d.getCreatedAtMillis());
     }
-    IndexDescriptor first = perShard.get(0);
+    // an empty shard has no rows, so no dimension of its own that matters (one published before an
+    // index.dim change never rebuilds: it receives no item)
+    IndexDescriptor first = perShard.stream().filter(d -> d.getItems() > 0).findFirst().orElse(perShard.get(0));
     String mixed = mixedDimensions(perShard);
     if (mixed != null) {
       throw new IllegalArgumentException("manifest version " + version + " would mix item dimensions: " + mixed);
@@ -96,15 +98,19 @@ public record ShardManifest(long version, long items, int dim, int m, int efCons
   }
 
   /**
-   * Null when every one-shard descriptor has the same item dimension, else which shards have which
-   * ("shards [0, 2] at dim 16, [1] at dim 32"): serving sizes every shard's rows by the manifest's one.
+   * Null when every one-shard descriptor with items has the same item dimension, else which shards
+   * have which ("shards [0, 2] at dim 16, [1] at dim 32"): serving sizes every shard's rows by the
+   * manifest's one. Empty shards have no rows and fit any.
    */
   public static String mixedDimensions(List<IndexDescriptor> perShard) {
     java.util.Map<Integer, List<Integer>> byDim = new java.util.TreeMap<>();
     for (IndexDescriptor d : perShard) {
+      if (d.getItems() == 0) {
+        continue;
+      }
       byDim.computeIfAbsent(d.getDim(), k -> new ArrayList<>()).add(d.getShards().get(0).getShard());
     }
-    if (byDim.size() == 1) {
+    if (byDim.size() <= 1) {
       return null;
     }
     StringBuilder b = new StringBuilder("shards ");

@@ -75,15 +75,6 @@ public final class SnapshotPublisher {
     return asShard(publish(built, directory.resolve(SnapshotStore.shardFileName(built.meta().version(), shard))), shard);
   }
 
-  /**
-   * The one-shard descriptor of a shard snapshot already in the store, as {@link #publishShard}
-   * returned it when it was written (read and verified again).
-   */
-  public IndexDescriptor existingShard(long version, int shard) {
-    Path file = directory.resolve(SnapshotStore.shardFileName(version, shard));
-    return asShard(describe(SnapshotFormat.read(file), file), shard);
-  }
-
   private static IndexDescriptor asShard(IndexDescriptor d, int shard) {
     d.setShards(java.util.List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(d.getVersion())
         .setUri(d.getUri()).setSha256(d.getSha256()).setItems(d.getItems()).build()));

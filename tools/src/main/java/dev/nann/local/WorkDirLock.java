@@ -3,7 +3,6 @@ package dev.nann.local;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -17,10 +16,18 @@ import java.nio.file.StandardOpenOption;
 final class WorkDirLock implements AutoCloseable {
   static final String FILE = ".nann-local-stack.lock";
 
+  /**
+   * Work directories this JVM holds: checked before a channel is opened, since closing any channel on
+   * a locked file releases every lock the process holds on it (POSIX record locks).
+   */
+  private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private final Path dir;
   private final FileChannel channel;
   private final FileLock lock;
 
-  private WorkDirLock(FileChannel channel, FileLock lock) {
+  private WorkDirLock(Path dir, FileChannel channel, FileLock lock) {
+    this.dir = dir;
     this.channel = channel;
     this.lock = lock;
   }
@@ -28,30 +35,53 @@ final class WorkDirLock implements AutoCloseable {
   /** Locks {@code workDir} (made if missing); refuses one another stack holds, naming it. */
   static WorkDirLock acquire(Path workDir) throws IOException {
     Files.createDirectories(workDir);
-    FileChannel channel = FileChannel.open(workDir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-    FileLock lock;
+    Path dir = workDir.toRealPath();
+    if (!HELD.add(dir)) {
+      throw inUse(workDir);
+    }
+    FileChannel channel = null;
     try {
-      lock = channel.tryLock();
-    } catch (OverlappingFileLockException sameProcess) {
-      lock = null;
+      channel = FileChannel.open(dir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock lock;
+      try {
+        lock = channel.tryLock();
+      } catch (IOException unsupported) {   // a file system without locks (NFS without lockd): run unguarded
+        System.err.println("[local] cannot lock " + dir + " (" + unsupported.getMessage() + "): another stack started "
+            + "on it would empty it under this one");
+        return new WorkDirLock(dir, channel, null);
+      }
+      if (lock == null) {
+        channel.close();
+        HELD.remove(dir);
+        throw inUse(workDir);
+      }
+      return new WorkDirLock(dir, channel, lock);
     } catch (IOException | RuntimeException e) {
-      channel.close();
+      if (channel != null && channel.isOpen()) {
+        channel.close();
+      }
+      HELD.remove(dir);
       throw e;
     }
-    if (lock == null) {
-      channel.close();
-      throw new IllegalStateException(workDir + " is in use by another local nann stack (a demo or a benchmark that "
-          + "is still running): stop it, or give this one another --work-dir");
-    }
-    return new WorkDirLock(channel, lock);
+  }
+
+  private static IllegalStateException inUse(Path workDir) {
+    return new IllegalStateException(workDir + " is in use by another local nann stack (a demo or a benchmark that "
+        + "is still running): stop it, or give this one another --work-dir");
   }
 
   @Override
   public void close() throws IOException {
     try {
-      lock.release();
+      if (lock != null) {
+        lock.release();
+      }
     } finally {
-      channel.close();
+      try {
+        channel.close();
+      } finally {
+        HELD.remove(dir);
+      }
     }
   }
 }

@@ -126,18 +126,23 @@ public final class OverloadBench implements Callable<Integer> {
       }
       double steadyP99 = latency.get(0).quantile(0.99);
       long overloadEndSecond = (overloadTo - start) / 1_000_000_000L;
-      // recovered from the first second after the overload from which every later second's p99 is back
-      // near steady (one good second between slow ones is not a recovery)
+      // recovered: the first one-second window after the overload whose p99 is back near steady; how
+      // many of the windows after it are back too says whether it stayed so
+      double backBelow = Math.max(1.2 * steadyP99, steadyP99 + 10);
       long recoveredAfter = -1;
+      int windowsAfter = 0;
+      int windowsBack = 0;
       for (Map.Entry<Long, LatencyStats> e : perSecond.entrySet()) {
         if (e.getKey() < overloadEndSecond) {
           continue;
         }
-        boolean back = e.getValue().quantile(0.99) <= Math.max(1.2 * steadyP99, steadyP99 + 10);
-        if (!back) {
-          recoveredAfter = -1;
-        } else if (recoveredAfter < 0) {
+        boolean back = e.getValue().quantile(0.99) <= backBelow;
+        if (recoveredAfter < 0 && back) {
           recoveredAfter = e.getKey() - overloadEndSecond;
+        }
+        if (recoveredAfter >= 0) {
+          windowsAfter++;
+          windowsBack += back ? 1 : 0;
         }
       }
       List<String> lines = new ArrayList<>();
@@ -151,7 +156,8 @@ public final class OverloadBench implements Callable<Integer> {
       }
       lines.add(JsonLines.line(JsonLines.object().put("bench", "overload-summary").put("brute_share", round(bruteShare, 2))
           .put("max_outstanding", maxOutstanding).put("lost", pending.size())
-          .put("steady_p99_ms", round(steadyP99, 1)).put("recovered_after_s", recoveredAfter)));
+          .put("steady_p99_ms", round(steadyP99, 1)).put("recovered_after_s", recoveredAfter)
+          .put("windows_back_after_recovery", round(windowsAfter == 0 ? 0 : windowsBack / (double) windowsAfter, 2))));
       lines.forEach(System.out::println);
       JsonLines.append(json, lines);
       return pending.isEmpty() ? 0 : 1;
