@@ -137,6 +137,9 @@ final class ShardCatalog implements AutoCloseable {
         } catch (RuntimeException e) {
           refuse(s, e);
           return null;
+        } catch (Error e) {   // out of memory reading it: refused as any failure, so a later request tries again
+          refuse(s, new IllegalStateException(e.toString(), e));
+          throw e;
         }
         if (refused.remove(version) != null) {
           LOG.info("index shard {} version {} loaded on a later try", number, version);

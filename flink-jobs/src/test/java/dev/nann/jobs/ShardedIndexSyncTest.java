@@ -399,6 +399,46 @@ class ShardedIndexSyncTest {
     }
   }
 
+  /**
+   * The same when the topic answers late: the shards' start signals fire before any item is read,
+   * and a shard the store has items for must not publish an empty snapshot then (the manifest would
+   * replace the full version with an empty one).
+   */
+  @Test
+  void aStartWithoutStateWhoseItemsComeLatePublishesNoEmptyShard() throws Exception {
+    int shards = 2;
+    Random rnd = new Random(7);
+    List<CatalogInput> catalogue = new ArrayList<>();
+    for (long id = 1; id <= 200; id++) {
+      catalogue.add(upsert(id, rnd));
+    }
+    assertEquals(200, run(config(shards, 1), catalogue, 1).stream().mapToInt(IndexDescriptor::getItems).max().orElse(0));
+    IndexSyncConfig cfg = IndexSyncConfig.of(Map.of(
+        "kafka.bootstrap-servers", "127.0.0.1:1", "snapshot.dir", dir.resolve("snapshots").toString(),
+        "index.dim", Integer.toString(DIM), "index.m", "8", "index.shards", Integer.toString(shards),
+        "rebuild.min-changes", "20", "rebuild.max-interval-ms", "300", "snapshots.keep", "3"));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+    DataStream<CatalogInput> late = env.fromData(catalogue, new AvroTypeInfo<>(CatalogInput.class))
+        .map(new org.apache.flink.api.common.functions.RichMapFunction<CatalogInput, CatalogInput>() {
+          private boolean first = true;
+
+          @Override
+          public CatalogInput map(CatalogInput in) throws Exception {
+            if (first) {
+              first = false;
+              Thread.sleep(2_000);   // several rebuild intervals before the first item
+            }
+            return in;
+          }
+        }, new AvroTypeInfo<>(CatalogInput.class));
+    List<IndexDescriptor> again = new ArrayList<>();
+    try (CloseableIterator<IndexDescriptor> it = IndexSyncJob.descriptors(late, cfg).executeAndCollect("late-items")) {
+      it.forEachRemaining(again::add);
+    }
+    assertTrue(!again.isEmpty(), "a version once the catalogue was read again");
+    assertTrue(again.get(0).getItems() >= 0.9 * 200, "no empty or partial first version: " + again.get(0));
+  }
+
   /** An empty shard has no rows, so no dimension that matters: one from before an index.dim change holds nothing back. */
   @Test
   void anEmptyShardOfTheOldDimensionJoinsTheNewDimensionsManifests() throws Exception {

@@ -1,5 +1,6 @@
 package dev.nann.indexsync;
 
+import dev.nann.graph.ManifestFile;
 import dev.nann.graph.SnapshotFormat;
 import dev.nann.graph.SnapshotStore;
 import java.nio.file.Path;
@@ -9,66 +10,83 @@ import java.util.Map;
 /**
  * Holds back a key's first build after a start without state while the catalogue is still being read
  * again from the topic's start: without it, a build from the first {@code rebuild.min-changes} items
- * would be published as the newest version and served in place of the full one already in the store.
- * A key is held back while it has no version of its own in state, the store holds a snapshot of it
- * from before, its catalogue has under {@link #ENOUGH} of that snapshot's nodes, this instance has
- * read a change within the last rebuild interval (still streaming) and the start is less than
- * {@link #GIVE_UP_INTERVALS} intervals ago (items deleted while index-sync was down must not hold it
- * back for ever). One instance per function instance; not thread-safe (the operator thread's).
+ * (or an empty one, from a shard's start signal) would be published as the newest version and served
+ * in place of the full one already in the store. A key is held back while it has no version of its
+ * own in state, the store holds its live item count from before ({@link #storedItems}), its catalogue
+ * has under {@link #ENOUGH} of that, this instance is still reading (it has read a change, or ended a
+ * build, within the last rebuild interval, or has read nothing yet) and the start is less than
+ * {@link #GIVE_UP_INTERVALS} intervals ago (items deleted while index-sync was down, or a topic that
+ * does not answer, must not hold it back for ever). One per function instance; the operator thread's.
  */
 final class CatchUpGuard {
-  /** The share of the stored snapshot's nodes that counts as caught up (tombstones make nodes an upper bound). */
+  /** The share of the stored live items that counts as caught up. */
   static final double ENOUGH = 0.95;
   /** After this many rebuild intervals from the start the first builds go ahead whatever was read. */
   static final int GIVE_UP_INTERVALS = 10;
 
   private final Path store;
-  private final boolean sharded;
+  private final int shards;
   private final long intervalNanos;
   private final long startNanos = System.nanoTime();
-  private long lastChangeNanos = startNanos;
-  /** Nodes of each key's newest stored snapshot, 0 when it has none (looked up once per key). */
+  private long lastActiveNanos;
+  private boolean active;
+  /** Each key's live items in the store from before, 0 when there is nothing to compare with (looked up once). */
   private final Map<Integer, Integer> stored = new HashMap<>();
 
-  CatchUpGuard(Path store, boolean sharded, long intervalMillis) {
+  /**
+   * @param shards S of the index being built (1: unsharded)
+   */
+  CatchUpGuard(Path store, int shards, long intervalMillis) {
     this.store = store;
-    this.sharded = sharded;
+    this.shards = shards;
     this.intervalNanos = intervalMillis * 1_000_000;
   }
 
-  /** A catalogue change was read (any key). */
-  void changed() {
-    lastChangeNanos = System.nanoTime();
+  /** A catalogue change was read, or a build ended (time spent building is no quiet). */
+  void active() {
+    lastActiveNanos = System.nanoTime();
+    active = true;
   }
 
   /**
    * Whether key {@code key}'s build must wait.
    *
    * @param version the key's version in state, null after a start without state
-   * @param catalogSize items in the key's catalogue, null when unknown (state from before it was counted)
+   * @param catalogSize items in the key's catalogue (null: none counted, as for a key nothing reached yet)
    */
   boolean holdsBack(int key, Long version, Long catalogSize) {
-    if (version != null || catalogSize == null) {
+    if (version != null) {
       return false;
     }
     long now = System.nanoTime();
-    if (now - startNanos > GIVE_UP_INTERVALS * intervalNanos || now - lastChangeNanos > intervalNanos) {
+    if (now - startNanos > GIVE_UP_INTERVALS * intervalNanos || active && now - lastActiveNanos > intervalNanos) {
       return false;
     }
-    int before = stored.computeIfAbsent(key, this::storedNodes);
-    return before > 0 && catalogSize < ENOUGH * before;
+    int before = storedItems(key);
+    return before > 0 && (catalogSize == null ? 0 : catalogSize) < ENOUGH * before;
   }
 
-  /** Nodes the key had when its newest snapshot in the store was built. */
-  int storedNodes(int key) {
-    long[] versions = sharded ? SnapshotStore.shardVersionsIn(store, key) : SnapshotStore.versionsIn(store);
-    if (versions.length == 0) {
-      return 0;
-    }
-    Path file = store.resolve(sharded ? SnapshotStore.shardFileName(versions[0], key)
-        : SnapshotStore.fileName(versions[0]));
+  /**
+   * The key's live items in the newest version in the store: sharded, the newest manifest's entry for
+   * it (none when that manifest has another shard count: its shards held other items); unsharded, the
+   * newest snapshot's nodes less its tombstones.
+   */
+  int storedItems(int key) {
+    return stored.computeIfAbsent(key, this::readStoredItems);
+  }
+
+  private int readStoredItems(int key) {
     try {
-      return SnapshotFormat.storedNodes(file);
+      if (shards > 1) {
+        long[] manifests = SnapshotStore.manifestVersionsIn(store);
+        if (manifests.length == 0) {
+          return 0;
+        }
+        ManifestFile m = ManifestFile.read(store.resolve(SnapshotStore.manifestFileName(manifests[0])));
+        return m.shards().size() == shards ? m.shards().get(key).items() : 0;
+      }
+      long[] versions = SnapshotStore.versionsIn(store);
+      return versions.length == 0 ? 0 : SnapshotFormat.storedLiveItems(store.resolve(SnapshotStore.fileName(versions[0])));
     } catch (RuntimeException unreadable) {   // not a reason to hold anything back
       return 0;
     }

@@ -162,7 +162,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     pending = getRuntimeContext().getState(new ValueStateDescriptor<>("pending", Types.LONG));
     timer = getRuntimeContext().getState(new ValueStateDescriptor<>("timer", Types.LONG));
     catalogCount = getRuntimeContext().getState(new ValueStateDescriptor<>("catalog-count", Types.LONG));
-    catchUp = new CatchUpGuard(Path.of(snapshotDir), shards > 1, maxIntervalMs);
+    catchUp = new CatchUpGuard(Path.of(snapshotDir), shards, maxIntervalMs);
     var g = getRuntimeContext().getMetricGroup().addGroup("nann");
     builds = g.counter("indexBuilds");
     incrementalBuilds = g.counter("incrementalIndexBuilds");
@@ -204,7 +204,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         catalogCount.update((count == null ? 0 : count) + (item.getDeleted() ? -1 : 1));
       }
     }
-    catchUp.changed();
+    catchUp.active();
     if (item.getDeleted() || item.getAttributes() == null || item.getAttributes().isEmpty()) {
       attributes.remove(item.getItemId());
     } else {
@@ -236,8 +236,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       ctx.timerService().registerProcessingTimeTimer(next);
       timer.update(next);
       LOG.info("{}: reading the catalogue again after a start without state ({} items so far, {} in the newest "
-          + "snapshot): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of " + shards
-          : "the catalog", catalogCount.value(), catchUp.storedNodes(ctx.getCurrentKey()));
+          + "version in the store): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of " + shards
+          : "the catalog", catalogCount.value() == null ? 0 : catalogCount.value(), catchUp.storedItems(ctx.getCurrentKey()));
       return;
     }
     if (pending.value() != null && pending.value() > 0 || version.value() == null) {
@@ -385,6 +385,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     IndexDescriptor d = sharded ? publisher.publishShard(built, key) : publisher.publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;
+    catchUp.active();   // a long build is no quiet in the topic
     catalogSize = d.getItems();
     builds.inc();
     if (inPlace) {
