@@ -288,14 +288,7 @@ class ShardedIndexSyncTest {
     }
     List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 0, 2), shard(store, 1, 1), shard(store, 1, 1),
         shard(store, 0, 3));
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
-    List<IndexDescriptor> out = new ArrayList<>();
-    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
-        .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 1), new AvroTypeInfo<>(IndexDescriptor.class))
-        .executeAndCollect("manifest-test")) {
-      it.forEachRemaining(out::add);
-    }
+    List<IndexDescriptor> out = assemble(store, in, 2, 1);
     assertEquals(2, out.size(), "manifests after shard 1's first publish and after shard 0's version 3: " + out);
     assertEquals(6, out.get(0).getVersion());
     assertEquals(List.of(2L, 1L), out.get(0).getShards().stream().map(ShardSnapshot::getVersion).toList());
@@ -362,14 +355,7 @@ class ShardedIndexSyncTest {
     List<IndexDescriptor> in = List.of(shard(store, 0, 1), shard(store, 1, 1),
         IndexDescriptor.newBuilder(shard(store, 0, 2)).setDim(2 * DIM).build(),
         IndexDescriptor.newBuilder(shard(store, 1, 2)).setDim(2 * DIM).build());
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
-    List<IndexDescriptor> out = new ArrayList<>();
-    try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
-        .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 3), new AvroTypeInfo<>(IndexDescriptor.class))
-        .executeAndCollect("mixed-dim-test")) {
-      it.forEachRemaining(out::add);
-    }
+    List<IndexDescriptor> out = assemble(store, in, 2, 3);
     assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
     assertEquals(List.of(2L, 2L), out.get(1).getShards().stream().map(ShardSnapshot::getVersion).toList());
   }
@@ -449,15 +435,22 @@ class ShardedIndexSyncTest {
         emptyOld.getShards().get(0)).setItems(0).build())).build();
     List<IndexDescriptor> in = List.of(shard(store, 0, 1), emptyOld,
         IndexDescriptor.newBuilder(shard(store, 0, 2)).setDim(2 * DIM).build());
+    List<IndexDescriptor> out = assemble(store, in, 2, 3);
+    assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
+  }
+
+  /** The manifest step alone over {@code in}: the manifests it emits. */
+  private static List<IndexDescriptor> assemble(Path store, List<IndexDescriptor> in, int shards, int keep)
+      throws Exception {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
     List<IndexDescriptor> out = new ArrayList<>();
     try (CloseableIterator<IndexDescriptor> it = env.fromData(in, new AvroTypeInfo<>(IndexDescriptor.class))
         .keyBy(d -> 0, Types.INT)
-        .process(new ManifestAssembler(store.toString(), 2, 3), new AvroTypeInfo<>(IndexDescriptor.class))
-        .executeAndCollect("empty-shard-dim-test")) {
+        .process(new ManifestAssembler(store.toString(), shards, keep), new AvroTypeInfo<>(IndexDescriptor.class))
+        .executeAndCollect("manifest-step")) {
       it.forEachRemaining(out::add);
     }
-    assertEquals(List.of(DIM, 2 * DIM), out.stream().map(IndexDescriptor::getDim).toList(), out.toString());
+    return out;
   }
 
   private void emptyStore() throws Exception {
