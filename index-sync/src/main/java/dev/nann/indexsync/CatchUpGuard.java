@@ -32,6 +32,7 @@ final class CatchUpGuard {
   private boolean active;
   /** Each key's live items in the store from before, 0 when there is nothing to compare with (looked up once). */
   private final Map<Integer, Integer> stored = new HashMap<>();
+  private final java.util.Set<Integer> told = new java.util.HashSet<>();
 
   /**
    * @param shards S of the index being built (1: unsharded)
@@ -64,6 +65,11 @@ final class CatchUpGuard {
     }
     int before = storedItems(key);
     return before > 0 && (catalogSize == null ? 0 : catalogSize) < ENOUGH * before;
+  }
+
+  /** True the first time it is asked for {@code key}: the hold is logged once a key, not every interval. */
+  boolean firstHold(int key) {
+    return told.add(key);
   }
 
   /**

@@ -235,9 +235,12 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       long next = timestamp + maxIntervalMs;   // still reading the catalogue again after a start without state
       ctx.timerService().registerProcessingTimeTimer(next);
       timer.update(next);
-      LOG.info("{}: reading the catalogue again after a start without state ({} items so far, {} in the newest "
-          + "version in the store): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of " + shards
-          : "the catalog", catalogCount.value() == null ? 0 : catalogCount.value(), catchUp.storedItems(ctx.getCurrentKey()));
+      if (catchUp.firstHold(ctx.getCurrentKey())) {
+        LOG.info("{}: reading the catalogue again after a start without state ({} items so far, {} in the newest "
+            + "version in the store): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of "
+            + shards : "the catalog", catalogCount.value() == null ? 0 : catalogCount.value(),
+            catchUp.storedItems(ctx.getCurrentKey()));
+      }
       return;
     }
     if (pending.value() != null && pending.value() > 0 || version.value() == null) {
