@@ -256,7 +256,7 @@ def _text_lines(path):
             if n == 1 and line.startswith("\ufeff"):   # a spreadsheet's "CSV UTF-8" byte-order mark
                 line = line[1:]
             line = line.rstrip("\n")
-            bad = next((k for k, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)
+            bad = None if line.isascii() else next((k for k, c in enumerate(line) if "\udc80" <= c <= "\udcff"), None)
             if bad is None:
                 yield n, line
             else:
