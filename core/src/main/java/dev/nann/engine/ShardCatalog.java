@@ -140,6 +140,11 @@ final class ShardCatalog implements AutoCloseable {
         } catch (Error e) {   // out of memory reading it: refused as any failure, so a later request tries again
           refuse(s, new IllegalStateException(e.toString(), e));
           throw e;
+        } finally {
+          if (r != null && loaded == null) {   // this request's retry claim never outlives it
+            refused.computeIfPresent(version, (v, now) -> now.retrying()
+                ? new Refusal(System.nanoTime() + now.pauseNanos(), now.pauseNanos(), false) : now);
+          }
         }
         if (refused.remove(version) != null) {
           LOG.info("index shard {} version {} loaded on a later try", number, version);

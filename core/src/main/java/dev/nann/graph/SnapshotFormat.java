@@ -366,7 +366,7 @@ public final class SnapshotFormat {
         long offset = table.getLong();
         long length = table.getLong();
         if (kind == TOMBSTONES) {
-          if (length < 0 || length > (long) nodes / 8 + 64 || offset < 0) {
+          if (length < 0 || length > (long) nodes / 8 + 64 || offset < 0 || offset + length > ch.size()) {
             throw new SnapshotException("malformed tombstone section");
           }
           ByteBuffer words = ByteBuffer.allocate((int) length).order(ByteOrder.LITTLE_ENDIAN);

@@ -78,23 +78,29 @@ final class CatchUpGuard {
    * newest snapshot's nodes less its tombstones.
    */
   int storedItems(int key) {
-    return stored.computeIfAbsent(key, this::readStoredItems);
+    Integer known = stored.get(key);
+    if (known != null) {
+      return known;
+    }
+    try {
+      int items = readStoredItems(key);
+      stored.put(key, items);
+      return items;
+    } catch (RuntimeException unreadable) {   // not a reason to hold anything back now; looked up again next time
+      return 0;
+    }
   }
 
   private int readStoredItems(int key) {
-    try {
-      if (shards > 1) {
-        long[] manifests = SnapshotStore.manifestVersionsIn(store);
-        if (manifests.length == 0) {
-          return 0;
-        }
-        ManifestFile m = ManifestFile.read(store.resolve(SnapshotStore.manifestFileName(manifests[0])));
-        return m.shards().size() == shards ? m.shards().get(key).items() : 0;
+    if (shards > 1) {
+      long[] manifests = SnapshotStore.manifestVersionsIn(store);
+      if (manifests.length == 0) {
+        return 0;
       }
-      long[] versions = SnapshotStore.versionsIn(store);
-      return versions.length == 0 ? 0 : SnapshotFormat.storedLiveItems(store.resolve(SnapshotStore.fileName(versions[0])));
-    } catch (RuntimeException unreadable) {   // not a reason to hold anything back
-      return 0;
+      ManifestFile m = ManifestFile.read(store.resolve(SnapshotStore.manifestFileName(manifests[0])));
+      return m.shards().size() == shards ? m.shards().get(key).items() : 0;
     }
+    long[] versions = SnapshotStore.versionsIn(store);
+    return versions.length == 0 ? 0 : SnapshotFormat.storedLiveItems(store.resolve(SnapshotStore.fileName(versions[0])));
   }
 }

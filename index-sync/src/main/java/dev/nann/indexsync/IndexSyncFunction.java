@@ -186,6 +186,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       return;
     }
     ItemEmbedding item = in.getItem();
+    catchUp.active();   // every record read, a skipped repeat too, is the topic still answering
     indexAttributesOnce();
     ItemEmbedding held = catalog.get(item.getItemId());
     if (item.getDeleted() ? held == null : sameItem(held, item)) {
@@ -204,7 +205,6 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
         catalogCount.update((count == null ? 0 : count) + (item.getDeleted() ? -1 : 1));
       }
     }
-    catchUp.active();
     if (item.getDeleted() || item.getAttributes() == null || item.getAttributes().isEmpty()) {
       attributes.remove(item.getItemId());
     } else {
