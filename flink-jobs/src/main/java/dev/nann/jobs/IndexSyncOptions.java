@@ -18,8 +18,12 @@ public final class IndexSyncOptions {
       .withDescription("Consumer group of the catalog source. Its committed offsets are for monitoring: a start "
           + "without state reads the whole item-embeddings topic, a restore resumes from the checkpoint's offsets.");
   public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = key("kafka.transactional-id-prefix").stringType()
-      .defaultValue("nann-index-sync").withDescription("Prefix of the sinks' transactional ids; keep it stable across restarts.");
-  public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = CommonOptions.TRANSACTION_TIMEOUT_MS;
+      .defaultValue("nann-index-sync").withDescription("Prefix of the sinks' transactional ids. Not used while "
+          + "index-sync's sinks write at-least-once (a repeated descriptor names a version already known); accepted "
+          + "so that settings shared with serving load.");
+  public static final ConfigOption<Integer> TRANSACTION_TIMEOUT_MS = key("kafka.transaction-timeout-ms").intType()
+      .defaultValue(CommonOptions.TRANSACTION_TIMEOUT_MS.defaultValue()).withDescription("Not used while index-sync's "
+          + "sinks write at-least-once; accepted so that settings shared with serving load.");
   public static final ConfigOption<Double> MAX_ABS_VALUE = CommonOptions.MAX_ABS_VALUE;
   public static final ConfigOption<Map<String, String>> KAFKA_PROPERTIES = CommonOptions.KAFKA_PROPERTIES;
   public static final ConfigOption<String> TOPIC_ITEM_EMBEDDINGS = CommonOptions.TOPIC_ITEM_EMBEDDINGS;
@@ -48,7 +52,8 @@ public final class IndexSyncOptions {
       .withDescription("Longest pending changes wait for a rebuild.");
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("catalog.max-record-bytes").intType()
       .defaultValue(65_536).withDescription("Larger item-embeddings records (key, value and headers) are dead-lettered "
-          + "unread; the catalog keeps every item in state. In [1024, 1048576].");
+          + "unread; the catalog keeps every item in state. In [1024, 1048576]; serving's serving.max-record-bytes "
+          + "should be at least this.");
   public static final ConfigOption<Integer> KEEP = key("snapshots.keep").intType().defaultValue(3)
       .withDescription("Snapshot versions kept in the store. Sharded: manifests, plus one for each of the S shards "
           + "(each shard's publish makes a manifest, and serving may still use the version before a burst of them), "
