@@ -144,7 +144,9 @@ public final class QueryExecutor {
         : switch (query.mode()) {
       case BRUTE, DR -> searcher.bruteForce(user, kk, filter);
       case HNSW -> {
-        int eligibleCount = eligible == null ? -1 : eligible.cardinality();   // -1: no filter; counted once, O(n / 64)
+        // -1: no filter; counted once, O(n / 64); tombstones take over-fetched places as a filter's misses do
+        int eligibleCount = eligible != null ? eligible.cardinality()
+            : index.deletedCount() > 0 ? index.size() - index.deletedCount() : -1;
         long wanted = overFetch(k + excluded.size() + changed, eligibleCount, index.size());
         // a selective filter, long exclusions or a large fresh set would over-fetch up to the whole
         // catalogue: the over-fetch is bounded by the request's budget (and the walks' largest k)
@@ -187,6 +189,8 @@ public final class QueryExecutor {
    * a lookup per change for a query on another version), and with an attribute filter every node
    * outside {@code eligible}.
    */
+  private static final Searcher.NodeFilter NONE_EXCLUDED = node -> false;
+
   private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, FreshSet.View changes,
                                                 BitSet eligible) {
     boolean onBase = changes != null && changes.base() != null && changes.base().version() == loaded.version();
@@ -207,7 +211,9 @@ public final class QueryExecutor {
       }
     }
     if (n == 0 && !shadow) {
-      return eligible == null ? null : node -> !eligible.get(node);
+      // tombstones: a walk with a filter, even one that excludes nothing, goes on until k live nodes are
+      // found (the walks keep deleted nodes out of a filtered answer); without one they fill the beam
+      return eligible != null ? node -> !eligible.get(node) : loaded.index().deletedCount() > 0 ? NONE_EXCLUDED : null;
     }
     int[] sorted = Arrays.copyOf(nodes, n);
     Arrays.sort(sorted);

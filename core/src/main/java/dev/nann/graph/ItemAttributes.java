@@ -101,10 +101,13 @@ public final class ItemAttributes {
     return result == null ? fullSet(size) : result;
   }
 
-  /** Whether a single item's attributes (a fresh item, not in the graph) satisfy {@code filter}. */
+  /**
+   * Whether a single item's attributes (a fresh item, not in the graph) satisfy {@code filter}; null
+   * attributes (an item without any) satisfy only the empty filter.
+   */
   public static boolean matches(Map<String, String> attrs, Map<String, List<String>> filter) {
     for (Map.Entry<String, List<String>> e : filter.entrySet()) {
-      String v = attrs.get(e.getKey());
+      String v = attrs == null ? null : attrs.get(e.getKey());
       if (v == null || !e.getValue().contains(v)) {
         return false;
       }

@@ -95,7 +95,10 @@ class AttributeFilterTest {
         .setAttributes(Map.of("genre", "g9")).setUpdatedAtMillis(1).build());
     engine.applyChange(ItemEmbedding.newBuilder().setItemId(900_002).setEmbedding(v)
         .setAttributes(Map.of("genre", "g8")).setUpdatedAtMillis(1).build());
+    // an upsert without attributes: no filter admits it, and it fails no filtered request
+    engine.applyChange(ItemEmbedding.newBuilder().setItemId(900_003).setEmbedding(v).setUpdatedAtMillis(1).build());
     RetrievalResponse r = ask("nann", 50, Map.of("genre", List.of("g9")));
+    assertEquals(ResponseStatus.OK, r.getStatus(), r.toString());
     assertEquals(List.of(900_001L), r.getItems(), "only the fresh item has genre g9");
     RetrievalResponse noDr = ask("dr", 10, Map.of());
     assertEquals(ResponseStatus.INVALID, noDr.getStatus());
