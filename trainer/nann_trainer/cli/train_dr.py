@@ -115,6 +115,7 @@ def run_split(run_dir, run, data):
         sys.exit(f"[dr] the split of this data does not hold out the test users of {run_dir}/corpus/users.tsv "
                  f"(split settings {settings}): train the structure on the data the run was trained on, with "
                  f"the run's --seq-len, --min-len, --val-users and --test-users recorded in its train.json")
+    sp.settings = settings
     return sp
 
 
@@ -207,7 +208,8 @@ def run(a):
     with open(os.path.join(a.out, "reference.json"), "w") as f:
         json.dump({"users": ref_users.tolist(), "beam": 5, "paths": ref_paths.tolist(), "logp": ref_lp.tolist()}, f)
     summary = {"format": 1, "depth": a.depth, "width": a.width, "paths_per_item": a.paths_per_item,
-               "user_input": "mean of the behaviour items' e_v from " + os.path.normpath(a.run),
+               "user_input": "mean of the most recent history_len behaviour items' e_v from " + os.path.normpath(a.run),
+               "history_len": sp.settings["seq_len"],
                "layers": files, "alpha": a.alpha, "top_s": a.top_s, "decay": a.decay, "beam": a.beam,
                "history": history, "beam_sweep": sweep, "paths": size_report(assignment), "seconds": round(time.time() - t_start, 1)}
     with open(os.path.join(a.out, "dr.json"), "w") as f:

@@ -31,11 +31,13 @@ public final class PathModel implements AutoCloseable {
   private final Map<Long, List<Long>> itemsByPath;
   private final Path dir;
   private final dev.nann.graph.DrStructureId structure;
+  private final int historyLen;
 
-  private PathModel(dev.nann.graph.DrStructureId structure, int userDim, OrtEnvironment env, List<OrtSession> layers,
-                    Map<Long, List<Long>> itemsByPath, Path dir) {
+  private PathModel(dev.nann.graph.DrStructureId structure, int historyLen, int userDim, OrtEnvironment env,
+                    List<OrtSession> layers, Map<Long, List<Long>> itemsByPath, Path dir) {
     this.dir = dir;
     this.structure = structure;
+    this.historyLen = historyLen;
     this.depth = structure.depth();
     this.width = structure.width();
     this.userDim = userDim;
@@ -94,7 +96,7 @@ public final class PathModel implements AutoCloseable {
         }
       }
     });
-    PathModel model = new PathModel(table.structure(), userDim, env, layers, byPath, dir);
+    PathModel model = new PathModel(table.structure(), table.historyLen(), userDim, env, layers, byPath, dir);
     try {
       model.tryOnce();
     } catch (RuntimeException e) {
@@ -256,16 +258,25 @@ public final class PathModel implements AutoCloseable {
     }
   }
 
+  /** This structure's user input for {@code features} ({@link #userVector(dev.nann.scorer.UserFeatures, int)}). */
+  public float[] userVector(dev.nann.scorer.UserFeatures features) {
+    return userVector(features, historyLen);
+  }
+
   /**
-   * The structure's user input, as train-dr builds it: the mean of the behaviour items' e_v
-   * (zeros for a user without history).
+   * The structure's user input, as train-dr builds it: the mean of the e_v of the user's most recent
+   * {@code historyLen} behaviour items (zeros for a user without history). The state keeps up to
+   * state.max-sequence items; the structure was trained on histories cut to the run's --seq-len, and
+   * a mean over more is an input it never saw.
    */
-  public static float[] userVector(dev.nann.scorer.UserFeatures features) {
+  public static float[] userVector(dev.nann.scorer.UserFeatures features, int historyLen) {
     int d = features.dim();
     float[] mean = new float[d];
-    for (int i = 0; i < features.length(); i++) {
+    int from = Math.max(0, features.length() - historyLen);   // oldest first: the last ones are the most recent
+    int n = features.length() - from;
+    for (int i = from; i < features.length(); i++) {
       for (int j = 0; j < d; j++) {
-        mean[j] += features.embeddings()[i * d + j] / features.length();
+        mean[j] += features.embeddings()[i * d + j] / n;
       }
     }
     return mean;

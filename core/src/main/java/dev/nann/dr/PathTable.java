@@ -27,8 +27,13 @@ import java.util.Map;
  *
  * @param structure D, K, J and the digest of the files
  * @param codes item id → its J path codes
+ * @param historyLen the most recent behaviour items whose mean is the user input, as train-dr built it
+ *     ({@code history_len} in dr.json; 20, the split's default, for a structure from before it was recorded)
  */
-public record PathTable(DrStructureId structure, Map<Long, long[]> codes) {
+public record PathTable(DrStructureId structure, Map<Long, long[]> codes, int historyLen) {
+  /** What a structure that does not say was trained on: train-dr split at the trainer's default --seq-len. */
+  static final int DEFAULT_HISTORY_LEN = 20;
+
   /** D, layers. */
   public int depth() {
     return structure.depth();
@@ -53,8 +58,10 @@ public record PathTable(DrStructureId structure, Map<Long, long[]> codes) {
       int depth = spec.path("depth").asInt(0);
       int width = spec.path("width").asInt(0);
       int perItem = spec.path("paths_per_item").asInt(0);
-      if (width < 2 || depth < 1 || perItem < 1) {
-        throw new IllegalArgumentException(dir.resolve("dr.json") + " needs width >= 2, depth >= 1, paths_per_item >= 1");
+      int historyLen = spec.path("history_len").asInt(DEFAULT_HISTORY_LEN);
+      if (width < 2 || depth < 1 || perItem < 1 || historyLen < 1) {
+        throw new IllegalArgumentException(dir.resolve("dr.json") + " needs width >= 2, depth >= 1, paths_per_item >= 1, "
+            + "history_len >= 1");
       }
       Map<Long, long[]> codes = new HashMap<>();
       int line = 0;
@@ -84,7 +91,8 @@ public record PathTable(DrStructureId structure, Map<Long, long[]> codes) {
         }
         codes.put(Long.parseLong(parts[0]), item);
       }
-      return new PathTable(DrStructureId.of(depth, width, perItem, digest(specBytes, tableBytes)), Map.copyOf(codes));
+      return new PathTable(DrStructureId.of(depth, width, perItem, digest(specBytes, tableBytes)), Map.copyOf(codes),
+          historyLen);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the DR structure in " + dir + ": " + e.getMessage(), e);
     }

@@ -129,7 +129,7 @@ public final class QueryExecutor {
       // spent only on items the query may answer: not on deleted, excluded or filtered-out ones. Items
       // the fresh set changed are gathered: they are on the paths, and their fresh copy is scored
       Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, eligible);
-      BitSet gathered = paths.gather(paths.beamSearch(PathModel.userVector(features), drBeam).paths(), index,
+      BitSet gathered = paths.gather(paths.beamSearch(paths.userVector(features), drBeam).paths(), index,
           loaded.ids(), query.params().walk().budget(),
           node -> !index.isDeleted(node) && (unanswerable == null || !unanswerable.excluded(node)));
       onPaths = gathered;

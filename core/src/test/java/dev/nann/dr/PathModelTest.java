@@ -22,6 +22,20 @@ import org.junit.jupiter.api.Test;
  * the same log probabilities, as PyTorch's for the same users.
  */
 class PathModelTest {
+  /**
+   * The user input is the mean of the most recent history_len items, as train-dr averaged histories
+   * cut to the run's --seq-len; the state keeps more (state.max-sequence).
+   */
+  @Test
+  void theUserInputIsTheMeanOfTheMostRecentHistoryLenItems() {
+    float[] emb = {1, 0, 3, 0, 5, 2};   // three items of dim 2, oldest first
+    dev.nann.scorer.UserFeatures f = new dev.nann.scorer.UserFeatures(new long[] {7, 8, 9}, emb, 2);
+    assertArrayEquals(new float[] {4, 1}, PathModel.userVector(f, 2), 1e-6f);
+    assertArrayEquals(new float[] {3, 2f / 3}, PathModel.userVector(f, 20), 1e-6f);
+    assertArrayEquals(new float[] {0, 0}, PathModel.userVector(new dev.nann.scorer.UserFeatures(new long[0],
+        new float[0], 2), 20), 0f);
+  }
+
   @Test
   void javaBeamSearchMatchesPyTorch() throws IOException {
     Path dir = TestData.repo().resolve(".cache/trained-smoke/dr");

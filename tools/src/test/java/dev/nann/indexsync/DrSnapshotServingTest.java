@@ -54,7 +54,7 @@ class DrSnapshotServingTest {
     int[][] best;
     long[] bestCodes;
     try (PathModel model = PathModel.load(smoke.resolve("dr"), d)) {
-      best = model.beamSearch(PathModel.userVector(c.features(user)), beam).paths();
+      best = model.beamSearch(model.userVector(c.features(user)), beam).paths();
       gathered = new java.util.HashSet<>(model.items(best));
       twinOf = gathered.iterator().next();
       bestCodes = Arrays.stream(best).mapToLong(model::code).toArray();
