@@ -1,5 +1,6 @@
 """Writes a model directory in nann's contract: model.json, user.onnx, score.onnx, item.onnx."""
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -20,8 +21,11 @@ def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
     module.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The shape inference of prim::Constant type is missing")
+        # the TorchScript exporter, which the contract's opset and dynamic axes were made with (newer
+        # PyTorch defaults to the dynamo one, which needs opset 18 and treats dynamic_axes as hints)
+        legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         torch.onnx.export(module, args, path, input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
+                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True, **legacy)
 
 
 def _require_inputs(path, names):
@@ -105,6 +109,9 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     if item_net is not None:
         spec["item"] = {"file": "item.onnx", "input": "item_feat", "output": "item_emb"}
     if extra:
+        clash = sorted(set(extra) & set(spec))
+        if clash:   # the contract's own fields are written from the model, never from a caller's notes
+            raise ValueError(f"extra model.json fields {clash} would replace the contract's")
         spec.update(extra)
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump(spec, f, indent=2, sort_keys=True)

@@ -201,8 +201,9 @@ class Scorer(nn.Module):
             raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}; expected one of {ATTENTIONS}")
-        if not head_bound > 0:
-            raise ValueError(f"head_bound must be > 0, got {head_bound}")
+        if arch == "attention" and attention == "rbf" and not 0 < head_bound <= 60000:
+            # finite, and within fp16's range (65504) so that --precision fp16 can hold it
+            raise ValueError(f"--rbf-head-bound must be in (0, 60000], got {head_bound}")
         self.arch = arch
         self.attention = attention if arch == "attention" else None   # other archs have no attention
         self.user = UserNet(arch, dim, hidden, self.attention or "dot")

@@ -39,8 +39,10 @@ class ArchitectureTest(unittest.TestCase):
     def test_unknown_attention_and_a_non_positive_head_bound_are_refused(self):
         with self.assertRaises(ValueError):
             Scorer("attention", DIM, HIDDEN, "cosine")
-        with self.assertRaises(ValueError):
-            Scorer("attention", DIM, HIDDEN, "rbf", head_bound=0.0)
+        for bound in (0.0, float("inf"), float("nan"), 1e5):   # nan and inf give NaN scores; past fp16's range
+            with self.assertRaises(ValueError):
+                Scorer("attention", DIM, HIDDEN, "rbf", head_bound=bound)
+        Scorer("dnn", DIM, HIDDEN, head_bound=0.0)   # a bound only distance attention uses is not checked elsewhere
 
 
 class RbfAttentionTest(unittest.TestCase):

@@ -222,7 +222,10 @@ def run(a):
     noise = counts / counts.sum()
     log_noise = torch.from_numpy(np.log(noise).astype(np.float32))
     tower = ItemTower(n_items, data.attributes, a.emb, a.dim)
-    scorer = Scorer(a.arch, a.dim, a.hidden, a.attention, a.rbf_head_bound)
+    try:
+        scorer = Scorer(a.arch, a.dim, a.hidden, a.attention, a.rbf_head_bound)
+    except ValueError as e:
+        sys.exit(f"[train] {e}")
     params = list(tower.parameters()) + list(scorer.parameters())
     opt = torch.optim.Adam(params, lr=a.lr)
     history = []

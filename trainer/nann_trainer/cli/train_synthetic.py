@@ -10,6 +10,7 @@ a user engages with next. The result is a model directory in nann's contract (no
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -62,7 +63,10 @@ def run(a):
     meta, items, users = load(a.corpus)
     n, d = items.shape
     print(f"[train] {a.arch} ({a.attention}): {n} items x {d}, {len(users)} users, eps={a.eps}", flush=True)
-    model = Scorer(a.arch, d, a.hidden, a.attention, a.rbf_head_bound)
+    try:
+        model = Scorer(a.arch, d, a.hidden, a.attention, a.rbf_head_bound)
+    except ValueError as e:
+        sys.exit(f"[train-synthetic] {e}")
     item_net = ItemNet(d, d, normalize=True) if a.item_net else None
     params = list(model.parameters()) + (list(item_net.parameters()) if item_net else [])
     opt = torch.optim.Adam(params, lr=a.lr)

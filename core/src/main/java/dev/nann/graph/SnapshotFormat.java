@@ -202,7 +202,7 @@ public final class SnapshotFormat {
         int level = table.getInt();
         long off = table.getLong();
         long bytes = table.getLong();
-        if (off < headerBytes || bytes < 0 || off + bytes > trailerStart || bytes > Integer.MAX_VALUE
+        if (off < headerBytes || bytes < 0 || off > trailerStart - bytes || bytes > Integer.MAX_VALUE
             || level < 0 || level >= levels) {
           throw new SnapshotException("snapshot " + file + " section " + i + " (kind " + kind + ", level " + level
               + ") lies outside the file");

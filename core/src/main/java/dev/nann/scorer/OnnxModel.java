@@ -245,6 +245,10 @@ public final class OnnxModel implements AutoCloseable {
     if (item != null) {
       requireNames(spec.itemFile(), "input", item.getInputInfo().keySet(), java.util.List.of(spec.itemInput()));
       requireNames(spec.itemFile(), "output", item.getOutputInfo().keySet(), java.util.List.of(spec.itemOutput()));
+      // item_feat_dim says what the network takes: a width model.json gets wrong fails here, not on the first call
+      expect(spec.itemFile(), spec.itemInput(), tensor(spec.itemFile(), spec.itemInput(),
+          item.getInputInfo().get(spec.itemInput())), OnnxJavaType.FLOAT, -1,
+          spec.itemFeatDim() > 0 ? spec.itemFeatDim() : -1);
       expect(spec.itemFile(), spec.itemOutput(), tensor(spec.itemFile(), spec.itemOutput(),
           item.getOutputInfo().get(spec.itemOutput())), OnnxJavaType.FLOAT, -1, d);
     }

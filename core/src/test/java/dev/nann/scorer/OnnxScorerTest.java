@@ -325,6 +325,12 @@ class OnnxScorerTest {
     assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
     e = assertThrows(ModelContractException.class, () -> OnnxModel.load(tmp.resolve("nowhere")));
     assertTrue(e.getMessage().contains("no model.json"), e.getMessage());
+    // an item network's input width other than model.json's item_feat_dim: at load, not on the first call
+    Path wide = copyFixture("two-sided", 16);
+    edit(wide, "\"item_feat_dim\": 32", "\"item_feat_dim\": 33");
+    dropChecksums(wide);
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(wide));
+    assertTrue(e.getMessage().contains("item.onnx: 'item_feat' dimension 1 is 32"), e.getMessage());
   }
 
   @Test
