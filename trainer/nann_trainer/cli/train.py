@@ -61,6 +61,11 @@ class ItemTower(nn.Module):
         return self.net(self.features())
 
 
+# the item network's input is the run's own learned id embedding (+ attributes): only the run's corpus
+# (RUN/corpus, its e_v) evaluates the model; ./nann eval refuses to build e_v from other features
+ITEM_INPUT_LEARNED = "learned id embedding + attributes (evaluate on the run's corpus: --corpus dir:RUN/corpus)"
+
+
 def training_batches(examples, seq_len, size, rng):
     """One epoch of (seq, mask, target) tensors, the examples shuffled by ``rng``."""
     for idx in shuffled_batches(len(examples), size, rng):
@@ -279,7 +284,7 @@ def run(a):
                      extra={"weights": f"nann_trainer train: {a.epochs} epochs NCE"
                                        + (f" + FGSM eps={a.fgsm_eps:g}" if a.fgsm_eps > 0 else "")
                                        + f" on {os.path.basename(os.path.normpath(a.data))}",
-                            "seed": a.seed})
+                            "seed": a.seed, "item_input": ITEM_INPUT_LEARNED})
     with open(os.path.join(model_dir, "reference.json"), "w") as f:
         json.dump(reference(scorer, tower, emb, sp.test, a.seq_len, a.dim, rng), f)
 

@@ -381,7 +381,31 @@ public final class EvalCommand implements Callable<Integer> {
     return out;
   }
 
+  /**
+   * Refuses a generated or MovieLens corpus for a model whose model.json says its item network takes
+   * the training run's learned id embeddings (the reference trainer's train command): only the run's
+   * corpus holds its e_v, and any other corpus's vectors (or features of a width that happens to
+   * match the network's) would be e_v the model never made, silently.
+   */
+  private static void requireOwnCorpus(OnnxModel onnx, String corpus) {
+    String input;
+    try {
+      input = new com.fasterxml.jackson.databind.ObjectMapper().readTree(onnx.dir().resolve("model.json").toFile())
+          .path("item_input").asText("");
+    } catch (java.io.IOException e) {
+      return;   // OnnxModel read the same file a moment ago
+    }
+    if (input.startsWith("learned id embedding")) {
+      throw new IllegalArgumentException("--corpus " + corpus + ": the model's item network takes its training run's "
+          + "learned id embeddings (model.json item_input), which this corpus cannot give it; evaluate it on the run's "
+          + "own corpus, --corpus dir:RUN/corpus");
+    }
+  }
+
   private Corpus loadCorpus(OnnxModel onnx, int d) {
+    if (!corpus.startsWith("dir:")) {
+      requireOwnCorpus(onnx, corpus);
+    }
     if (corpus.startsWith("synthetic:") || corpus.startsWith("synthetic-nested:")) {
       boolean nested = corpus.startsWith("synthetic-nested:");
       int n;

@@ -52,6 +52,32 @@ class EvalCommandTest {
     assertEquals(1, out.lines().count(), out);
   }
 
+  /**
+   * A model whose item network takes its training run's learned id embeddings (the trainer's train
+   * command says so in model.json) is evaluated on its run's corpus only: a generated corpus's vectors
+   * of a width that happens to match would be e_v the model never made.
+   */
+  @Test
+  void aTrainedModelsItemNetworkIsNotFedAnotherCorpus() throws Exception {
+    Path model = tmp.resolve("trained");
+    java.nio.file.Files.createDirectories(model);
+    Path fixture = dev.nann.TestData.model("dnn", 16);
+    try (var files = java.nio.file.Files.list(fixture)) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.copy(f, model.resolve(f.getFileName()));
+      }
+    }
+    Path json = model.resolve("model.json");
+    java.nio.file.Files.writeString(json, java.nio.file.Files.readString(json).replaceFirst("\\{",
+        "{\"item_input\": \"learned id embedding + attributes (evaluate on the run's corpus)\", "));
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:1000", "--model", model.toString(), "--modes", "nann",
+        "--queries", "3", "--cache", tmp.resolve("cache").toString()));
+    String out = err.toString().trim();
+    assertTrue(out.contains("the model's item network takes its training run's learned id embeddings"), out);
+    assertTrue(out.contains("--corpus dir:RUN/corpus"), out);
+  }
+
   /** The distance-attention fixture is picked by --arch and walks the graph like the metric it is built on. */
   @Test
   void distanceAttentionFixtureIsServedByArchName() throws Exception {
