@@ -106,6 +106,13 @@ public final class HnswIndexBuilder {
           + " items of dim " + dim + " need " + (long) ids.length * dim);
     }
     checkFinite(rowMajor, dim, ids);
+    long[] sorted = ids.clone();
+    Arrays.sort(sorted);
+    for (int i = 1; i < sorted.length; i++) {
+      if (sorted[i] == sorted[i - 1]) {   // an exclusion or a fresh change would reach one of the copies only
+        throw new IllegalArgumentException("item id " + sorted[i] + " is given twice: an index holds each item once");
+      }
+    }
     int n = ids.length;
     List<float[]> vectors = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {

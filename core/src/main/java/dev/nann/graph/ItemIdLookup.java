@@ -59,6 +59,12 @@ public final class ItemIdLookup {
         return Long.compare(ids[i], ids[j]);
       }
     }.sort(0, ids.length);
+    for (int i = 1; i < ids.length; i++) {
+      if (ids[i] == ids[i - 1]) {   // a hand-made or crafted snapshot: answers could repeat or dodge exclusions
+        throw new SnapshotException("item id " + ids[i] + " is live at nodes " + nodes[i - 1] + " and " + nodes[i]
+            + "; a snapshot holds each live item once");
+      }
+    }
     return new ItemIdLookup(ids, nodes);
   }
 
