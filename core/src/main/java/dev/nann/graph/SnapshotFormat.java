@@ -45,11 +45,11 @@ import java.util.Map;
  */
 public final class SnapshotFormat {
   public static final int FORMAT_VERSION = 1;
-  private static final byte[] MAGIC = "NANNSNAP".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] MAGIC = "NANNSNAP".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
   private static final int TRAILER_BYTES = 8 + 32;
-  private static final int FIXED_HEADER = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4;
-  private static final int SECTION_ENTRY = 4 + 4 + 8 + 8;
+  static final int FIXED_HEADER = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4;
+  static final int SECTION_ENTRY = 4 + 4 + 8 + 8;
   private static final int ALIGN = 64;
 
   private static final int ITEM_IDS = 1;
@@ -57,7 +57,7 @@ public final class SnapshotFormat {
   private static final int NODES = 3;
   private static final int OFFSETS = 4;
   private static final int NEIGHBORS = 5;
-  private static final int TOMBSTONES = 6;
+  static final int TOMBSTONES = 6;
   private static final int ATTRIBUTES = 7;
   private static final int PATHS = 8;
 
@@ -339,53 +339,6 @@ public final class SnapshotFormat {
   }
 
   /**
-   * The live items of a snapshot: its header's node count less its tombstones (the header and the
-   * tombstone bitmap read, a few hundred KB at most; nothing verified): about how large the catalogue
-   * was when it was built.
-   */
-  public static int storedLiveItems(Path file) {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ByteBuffer fixed = ByteBuffer.allocate(FIXED_HEADER).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, fixed, 0);
-      byte[] magic = new byte[8];
-      fixed.flip().get(magic);
-      if (!java.util.Arrays.equals(magic, MAGIC)) {
-        throw new SnapshotException("not a nann snapshot (bad magic)");
-      }
-      int nodes = fixed.getInt(28);
-      int sections = fixed.getInt(FIXED_HEADER - 4);
-      if (sections < 0 || sections > 1 << 16) {
-        throw new SnapshotException("malformed section table");
-      }
-      ByteBuffer table = ByteBuffer.allocate(sections * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, table, FIXED_HEADER);
-      table.flip();
-      for (int i = 0; i < sections; i++) {
-        int kind = table.getInt();
-        table.getInt();
-        long offset = table.getLong();
-        long length = table.getLong();
-        if (kind == TOMBSTONES) {
-          if (length < 0 || length > (long) nodes / 8 + 64 || offset < 0 || offset + length > ch.size()) {
-            throw new SnapshotException("malformed tombstone section");
-          }
-          ByteBuffer words = ByteBuffer.allocate((int) length).order(ByteOrder.LITTLE_ENDIAN);
-          readFully(ch, words, offset);
-          words.flip();
-          int dead = 0;
-          while (words.remaining() >= Long.BYTES) {
-            dead += Long.bitCount(words.getLong());
-          }
-          return nodes - dead;
-        }
-      }
-      return nodes;
-    } catch (IOException e) {
-      throw new SnapshotException("cannot read the snapshot header: " + e.getMessage(), e);
-    }
-  }
-
-  /**
    * Opens a snapshot's embedding section for positional row reads ({@link EmbeddingRows}), after
    * checking that the file still stores {@code sha256} (the checksum {@link #read} verified).
    *
@@ -475,7 +428,7 @@ public final class SnapshotFormat {
     return n;
   }
 
-  private static void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
+  static void readFully(FileChannel ch, ByteBuffer dst, long pos) throws IOException {
     while (dst.hasRemaining()) {
       int n = ch.read(dst, pos);
       if (n < 0) {

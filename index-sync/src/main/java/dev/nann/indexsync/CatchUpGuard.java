@@ -1,7 +1,7 @@
 package dev.nann.indexsync;
 
 import dev.nann.graph.ManifestFile;
-import dev.nann.graph.SnapshotFormat;
+import dev.nann.graph.StoredSnapshot;
 import dev.nann.graph.SnapshotStore;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -101,6 +101,6 @@ final class CatchUpGuard {
       return m.shards().size() == shards ? m.shards().get(key).items() : 0;
     }
     long[] versions = SnapshotStore.versionsIn(store);
-    return versions.length == 0 ? 0 : SnapshotFormat.storedLiveItems(store.resolve(SnapshotStore.fileName(versions[0])));
+    return versions.length == 0 ? 0 : StoredSnapshot.liveItems(store.resolve(SnapshotStore.fileName(versions[0])));
   }
 }
