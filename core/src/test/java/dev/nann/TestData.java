@@ -93,6 +93,24 @@ public final class TestData {
         .setIndexVersion(indexVersion).build();
   }
 
+  /** Nodes 0, n, 2n, ... below {@code size}. */
+  public static java.util.BitSet everyNth(int size, int n) {
+    java.util.BitSet nodes = new java.util.BitSet();
+    for (int node = 0; node < size; node += n) {
+      nodes.set(node);
+    }
+    return nodes;
+  }
+
+  /** {@code built} with the nodes of {@code dead} tombstoned, as an in-place build leaves deleted and moved items. */
+  public static HnswIndex withTombstones(HnswIndex built, java.util.BitSet dead) {
+    long[] ids = new long[built.size()];
+    for (int node = 0; node < ids.length; node++) {
+      ids[node] = built.itemId(node);
+    }
+    return new HnswIndex(built.meta(), built.graph(), built.embeddings(), java.nio.LongBuffer.wrap(ids), dead, null);
+  }
+
   /** An engine on {@code modelDir} with the default beam and CPU scoring; snapshots and published models live under {@code dir}. */
   public static dev.nann.engine.EngineConfig engineConfig(Path modelDir, int walkers, Path dir) {
     return dev.nann.engine.EngineConfig.builder(modelDir.toString()).walkerThreads(walkers).hnswEf(200)

@@ -12,7 +12,6 @@ import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
 import dev.nann.schemas.internal.ScoringTask;
-import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.HashSet;
@@ -36,21 +35,10 @@ class TombstoneAnswersTest {
     Corpus c = TestData.corpus(3000, 16, 31);
     HnswIndex built = new HnswIndexBuilder().m(16).efConstruction(40).seed(1).version(1)
         .build(c.embeddings(), c.dim(), c.itemIds());
-    BitSet dead = new BitSet();
-    for (int node = 0; node < built.size(); node += 5) {   // a fifth of the nodes
-      dead.set(node);
-    }
-    long[] ids = new long[built.size()];
+    BitSet dead = TestData.everyNth(built.size(), 5);   // a fifth of the nodes
     Set<Long> deadIds = new HashSet<>();
-    for (int node = 0; node < ids.length; node++) {
-      ids[node] = built.itemId(node);
-      if (dead.get(node)) {
-        deadIds.add(ids[node]);
-      }
-    }
-    HnswIndex withTombstones = new HnswIndex(built.meta(), built.graph(), built.embeddings(), LongBuffer.wrap(ids), dead,
-        null);
-    IndexDescriptor d = TestData.publish(withTombstones, dir.resolve("index-1.nann"));
+    dead.stream().forEach(node -> deadIds.add(built.itemId(node)));
+    IndexDescriptor d = TestData.publish(TestData.withTombstones(built, dead), dir.resolve("index-1.nann"));
     EngineConfig cfg = EngineConfig.builder(TestData.model("attention", 16).toString()).walkerThreads(1).hnswEf(100)
         .walk(100, 20_000, 100_000).beam("100,100,100", "1,1,3").snapshotDir(dir.toString()).modelRoot(dir.toString())
         .allowBrute(true).provider("cpu", 0).build();

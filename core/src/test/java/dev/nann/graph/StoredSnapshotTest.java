@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
-import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -22,17 +21,9 @@ class StoredSnapshotTest {
     Corpus c = TestData.corpus(500, 8, 4);
     HnswIndex built = new HnswIndexBuilder().m(8).efConstruction(20).seed(1).version(3)
         .build(c.embeddings(), c.dim(), c.itemIds());
-    BitSet dead = new BitSet();
-    for (int node = 0; node < built.size(); node += 7) {
-      dead.set(node);
-    }
-    long[] ids = new long[built.size()];
-    for (int node = 0; node < ids.length; node++) {
-      ids[node] = built.itemId(node);
-    }
+    BitSet dead = TestData.everyNth(built.size(), 7);
     Path file = dir.resolve("index-v000000000003.nann");
-    SnapshotFormat.write(new HnswIndex(built.meta(), built.graph(), built.embeddings(), LongBuffer.wrap(ids), dead, null),
-        file);
+    SnapshotFormat.write(TestData.withTombstones(built, dead), file);
     assertEquals(500 - dead.cardinality(), StoredSnapshot.liveItems(file));
     Path plain = dir.resolve("index-v000000000004.nann");
     SnapshotFormat.write(built, plain);
