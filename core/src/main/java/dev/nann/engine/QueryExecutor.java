@@ -183,14 +183,15 @@ public final class QueryExecutor {
     return new Answer(items, scores, result.scored(), result);
   }
 
+  /** A filter that excludes nothing: with it a walk keeps deleted nodes out of its answer. */
+  private static final Searcher.NodeFilter NONE_EXCLUDED = node -> false;
+
   /**
    * The nodes a query may not get, as a filter for the walk (null when there are none): excluded
    * item ids, items the fresh set changed (a bit per node when the set is based on this snapshot;
    * a lookup per change for a query on another version), and with an attribute filter every node
    * outside {@code eligible}.
    */
-  private static final Searcher.NodeFilter NONE_EXCLUDED = node -> false;
-
   private static Searcher.NodeFilter nodeFilter(LoadedIndex loaded, Set<Long> excluded, FreshSet.View changes,
                                                 BitSet eligible) {
     boolean onBase = changes != null && changes.base() != null && changes.base().version() == loaded.version();

@@ -87,6 +87,10 @@ final class ShardCatalog implements AutoCloseable {
    * is trying it again now.
    */
   private record Refusal(long retryAtNanos, long pauseNanos, boolean retrying) {
+    /** Whether the version stays refused now: within its pause, or another request is trying it. */
+    boolean holds() {
+      return retrying || System.nanoTime() - retryAtNanos < 0;
+    }
   }
 
   private Shard shard(int shard) {
@@ -123,8 +127,8 @@ final class ShardCatalog implements AutoCloseable {
       if (loaded == null) {
         Refusal r = refused.get(version);
         if (r != null) {
-          if (r.retrying() || System.nanoTime() - r.retryAtNanos() < 0) {
-            return null;   // within the pause, or another request is trying it again
+          if (r.holds()) {
+            return null;
           }
           // the pause is over: this request tries again; the others go on without the shard meanwhile
           if (!refused.replace(version, r, new Refusal(r.retryAtNanos(), r.pauseNanos(), true))) {
@@ -174,7 +178,8 @@ final class ShardCatalog implements AutoCloseable {
 
     synchronized boolean staging(long version) {
       Long current = registry.pinnedKey();
-      if (version <= stagingVersion || current != null && version <= current || refusedNow(version)) {
+      Refusal r = refused.get(version);
+      if (version <= stagingVersion || current != null && version <= current || r != null && r.holds()) {
         return false;
       }
       stagingVersion = version;
@@ -214,11 +219,6 @@ final class ShardCatalog implements AutoCloseable {
         staged = null;
       }
       registry.unpin();
-    }
-
-    private boolean refusedNow(long version) {
-      Refusal r = refused.get(version);
-      return r != null && (r.retrying() || System.nanoTime() - r.retryAtNanos() < 0);
     }
 
     /**

@@ -229,19 +229,10 @@ public final class MicroBatchingScorer implements Scorer {
     }
     java.util.Arrays.fill(taken, stacked, count, null);
     complete(taken, stacked, scoreTogether(stacked, total));
-    for (int j = 0; j < alone; j++) {
-      Slot s = apart[j];
+    for (int j = 0; j < alone; j++) {   // each in a call of its own, as the first of taken
+      taken[0] = apart[j];
       apart[j] = null;
-      RuntimeException error = null;
-      try {
-        onnx.score(s.user, s.batch, s.n);
-        record(1, s.n, onnx.grid().padTo(s.n));
-      } catch (RuntimeException e) {
-        error = e;
-      } catch (Error e) {
-        error = new ScorerException("the runtime call failed: " + e, e);
-      }
-      complete(s, error);
+      complete(taken, 1, scoreTogether(1, taken[0].n));
     }
   }
 
@@ -279,7 +270,7 @@ public final class MicroBatchingScorer implements Scorer {
     } catch (RuntimeException e) {
       return e;
     } catch (Error e) {
-      return new ScorerException("the merged runtime call failed: " + e, e);
+      return new ScorerException((count == 1 ? "the runtime call" : "the merged runtime call") + " failed: " + e, e);
     } finally {
       java.util.Arrays.fill(users, 0, userCount, null);
     }

@@ -281,10 +281,6 @@ public final class OnnxScorer implements Scorer {
   }
 
   /**
-   * User state of one request: the tensors for single-user calls, and the same values as arrays
-   * (first axis 1) for stacking into merged calls. Closed when the request is done.
-   */
-  /**
    * Whether two users' states stack along the first axis into one call: the same shape on every
    * other axis. A user network whose state length follows the history (a mask-driven slice) gives
    * users of different histories different shapes.
@@ -304,6 +300,10 @@ public final class OnnxScorer implements Scorer {
     return true;
   }
 
+  /**
+   * User state of one request: the tensors for single-user calls, and the same values as arrays
+   * (first axis 1) for stacking into merged calls. Closed when the request is done.
+   */
   static final class OnnxUserState implements UserState {
     private final Map<String, OnnxTensor> tensors;
     private final Map<String, float[]> values;

@@ -93,32 +93,20 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
       return;
     }
     newest.put(s.getShard(), d);
-    List<Integer> missing = missing();
+    List<IndexDescriptor> all = new ArrayList<>(shards);
+    List<Integer> missing = new ArrayList<>();
+    for (int shard = 0; shard < shards; shard++) {
+      IndexDescriptor one = newest.get(shard);
+      if (one == null) {
+        missing.add(shard);
+      } else {
+        all.add(one);
+      }
+    }
     if (!missing.isEmpty()) {
       LOG.info("shard {} of {}: version {} published; the first manifest waits for {} more shard(s): {}", s.getShard(),
           shards, s.getVersion(), missing.size(), missing.size() <= 16 ? missing : missing.subList(0, 16) + "...");
       return;
-    }
-    publishManifest(d, out);
-  }
-
-  /** The shards with no publish yet. */
-  private List<Integer> missing() throws Exception {
-    List<Integer> missing = new ArrayList<>();
-    for (int shard = 0; shard < shards; shard++) {
-      if (!newest.contains(shard)) {
-        missing.add(shard);
-      }
-    }
-    return missing;
-  }
-
-  /** Writes and emits the manifest over every shard's newest publish, {@code d} the one that made it. */
-  private void publishManifest(IndexDescriptor d, Collector<IndexDescriptor> out) throws Exception {
-    ShardSnapshot s = d.getShards().get(0);
-    List<IndexDescriptor> all = new ArrayList<>(shards);
-    for (int shard = 0; shard < shards; shard++) {
-      all.add(newest.get(shard));
     }
     String mixed = ShardManifest.mixedDimensions(all);
     if (mixed != null) {   // an index.dim change: the next manifest waits until every shard has rebuilt at the new one

@@ -72,10 +72,7 @@ public final class SnapshotPublisher {
    * @throws SnapshotException if the written file does not read back identically
    */
   public IndexDescriptor publishShard(HnswIndex built, int shard) {
-    return asShard(publish(built, directory.resolve(SnapshotStore.shardFileName(built.meta().version(), shard))), shard);
-  }
-
-  private static IndexDescriptor asShard(IndexDescriptor d, int shard) {
+    IndexDescriptor d = publish(built, directory.resolve(SnapshotStore.shardFileName(built.meta().version(), shard)));
     d.setShards(java.util.List.of(ShardSnapshot.newBuilder().setShard(shard).setVersion(d.getVersion())
         .setUri(d.getUri()).setSha256(d.getSha256()).setItems(d.getItems()).build()));
     return d;
@@ -89,17 +86,12 @@ public final class SnapshotPublisher {
         || readBack.meta().version() != version || readBack.deletedCount() != built.deletedCount()) {
       throw new SnapshotException("snapshot " + file + " did not read back as written; not publishing version " + version);
     }
-    return describe(readBack, file);
-  }
-
-  private IndexDescriptor describe(HnswIndex readBack, Path file) {
-    long version = readBack.meta().version();
     return IndexDescriptor.newBuilder()
         .setVersion(version)
         .setUri(file.toAbsolutePath().toUri().toString())
         .setSha256(readBack.sha256())
         .setItems(readBack.size() - readBack.deletedCount())
-        .setDim(readBack.dim())
+        .setDim(built.dim())
         .setM(m)
         .setEfConstruction(efConstruction)
         .setCreatedAtMillis(readBack.meta().createdAtMillis())

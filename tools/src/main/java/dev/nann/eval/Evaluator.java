@@ -269,13 +269,6 @@ public final class Evaluator {
   }
 
   /**
-   * Runs the other {@link Descent} at the width just found and says which one this model and corpus
-   * should use: the narrow one when it covers as much (the target, or within {@link #DESCENT_TIE} of
-   * the best the configured one reached) with fewer items, the wide one otherwise.
-   *
-   * @param reachedTarget whether {@code found} covers the target (its budget is then recommended too)
-   */
-  /**
    * The descent that pays on a model and corpus, from both measured at one width: the narrow one when
    * it covers as much (the target, or within {@link #DESCENT_TIE} of the wide one's coverage) with no
    * more items, or clearly more where the wide one falls short of the target; the wide one otherwise.
@@ -289,6 +282,13 @@ public final class Evaluator {
     return asMuch && narrowItems <= wideItems ? Descent.NARROW : Descent.WIDE;
   }
 
+  /**
+   * Runs the other {@link Descent} at the width just found and says which one this model and corpus
+   * should use: the narrow one when it covers as much (the target, or within {@link #DESCENT_TIE} of
+   * the best the configured one reached) with fewer items, the wide one otherwise.
+   *
+   * @param reachedTarget whether {@code found} covers the target (its budget is then recommended too)
+   */
   private void compareDescents(List<Corpus.User> users, QueryRunner.Results brute, Config cfg, int k,
                                SearchParams found, double coverage, QueryRunner.Results run, double target,
                                boolean reachedTarget, java.util.Map<String, Object> row, PrintStream out) {

@@ -36,11 +36,13 @@ public final class LocalStack implements AutoCloseable {
 
   private final Path workDir;
   private final WorkDirLock lock;
+  private final Started parts;
 
-  private LocalStack(Path workDir, WorkDirLock lock, LocalKafka kafka, ServingConfig config, IndexDescriptor index,
-                     ServingClient client, JobClient job) {
+  private LocalStack(Path workDir, WorkDirLock lock, Started parts, LocalKafka kafka, ServingConfig config,
+                     IndexDescriptor index, ServingClient client, JobClient job) {
     this.workDir = workDir;
     this.lock = lock;
+    this.parts = parts;
     this.kafka = kafka;
     this.config = config;
     this.index = index;
@@ -77,37 +79,41 @@ public final class LocalStack implements AutoCloseable {
     try {
       return start(workDir, lock, started, modelDir, ids, embeddings, dim, overrides, syncOverrides, log, flink);
     } catch (Throwable e) {
-      started.stop(workDir);
-      lock.close();
+      try {
+        started.stop(workDir);
+      } catch (Exception stopping) {
+        e.addSuppressed(stopping);
+      } finally {
+        lock.close();
+      }
       throw e;
     }
   }
 
-  /** What a start has started so far, stopped again if the start fails. */
+  /** What a start has started so far: stopped by {@link #close}, or at once if the start fails. */
   private static final class Started {
     LocalKafka kafka;
     ServingClient client;
     JobClient job;
 
-    void stop(Path workDir) {
-      try {
-        if (job != null) {
-          job.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    /** Cancels the job (until it has ended), closes the client and the broker, forgets the broker's address. */
+    void stop(Path workDir) throws Exception {
+      if (job != null) {
+        try {
+          job.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);   // a stuck cancel must not hang Ctrl-C
+          job.getJobExecutionResult().get(10, java.util.concurrent.TimeUnit.SECONDS);   // until it has ended
+        } catch (Exception ignored) {
+          // cancelled (its result is the cancellation), or it had already ended
         }
-      } catch (Exception ignored) {
-        // already ended
       }
       if (client != null) {
         client.close();
       }
-      try {
-        if (kafka != null) {
-          kafka.close();
-        }
-        Files.deleteIfExists(workDir.resolve("bootstrap"));
-      } catch (Exception e) {
-        System.err.println("[local] stopping what a failed start had started: " + e);
+      if (kafka != null) {
+        kafka.close();
       }
+      // `./nann request` reads the broker's address here: a stopped stack's would make it wait a minute
+      Files.deleteIfExists(workDir.resolve("bootstrap"));
     }
   }
 
@@ -188,7 +194,7 @@ public final class LocalStack implements AutoCloseable {
       started.job = job;
       log.printf("[local] serving job %s started on a MiniCluster (model %s)%n", job.getJobID(), modelDir);
     }
-    return new LocalStack(workDir, lock, kafka, cfg, index, client, job);
+    return new LocalStack(workDir, lock, started, kafka, cfg, index, client, job);
   }
 
   public JobClient job() {
@@ -203,19 +209,9 @@ public final class LocalStack implements AutoCloseable {
     org.apache.logging.log4j.Level before = org.apache.logging.log4j.LogManager.getLogger(checkpoints).getLevel();
     org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, org.apache.logging.log4j.Level.ERROR);
     try {
-      job.cancel().get(30, java.util.concurrent.TimeUnit.SECONDS);   // a stuck cancel must not hang Ctrl-C
-      job.getJobExecutionResult().get(10, java.util.concurrent.TimeUnit.SECONDS);   // until it has ended
-    } catch (Exception ignored) {
-      // cancelled (its result is the cancellation), or it had already ended
+      parts.stop(workDir);
     } finally {
       org.apache.logging.log4j.core.config.Configurator.setLevel(checkpoints, before);
-    }
-    try {
-      client.close();
-      kafka.close();
-      // `./nann request` reads the broker's address here: a stopped stack's would make it wait a minute
-      Files.deleteIfExists(workDir.resolve("bootstrap"));
-    } finally {
       lock.close();
     }
   }

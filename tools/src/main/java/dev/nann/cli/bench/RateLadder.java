@@ -23,7 +23,7 @@ final class RateLadder {
   private final List<Double> listed;
   private final double climbFactor;
   private int nextListed;
-  private double best;
+  /** The lowest rate above the best one that missed (the halving's upper end). */
   private double lowestMiss = Double.POSITIVE_INFINITY;
   private final java.util.TreeSet<Double> held = new java.util.TreeSet<>();
   private double lowestMissEver = Double.POSITIVE_INFINITY;
@@ -43,6 +43,7 @@ final class RateLadder {
 
   /** The next rate to offer, or empty when the ladder is done; {@code cap} bounds climbed rates. */
   OptionalDouble next(double cap) {
+    double best = best();
     if (nextListed < listed.size()) {
       return OptionalDouble.of(listed.get(nextListed));
     }
@@ -67,18 +68,18 @@ final class RateLadder {
    */
   void record(double rate, boolean held, boolean stop) {
     nextListed = stop ? listed.size() : Math.min(listed.size(), nextListed + 1);
-    if (held) {
-      this.held.add(rate);
-    } else {
-      lowestMissEver = Math.min(lowestMissEver, rate);
-    }
+    double best = best();
     if (held && rate > best) {
-      best = rate;
-      if (lowestMiss <= best) {
+      if (lowestMiss <= rate) {
         lowestMiss = Double.POSITIVE_INFINITY;   // a miss below a rate that held was noise
       }
     } else if (!held && rate > best) {
       lowestMiss = Math.min(lowestMiss, rate);
+    }
+    if (held) {
+      this.held.add(rate);
+    } else {
+      lowestMissEver = Math.min(lowestMissEver, rate);
     }
   }
 
@@ -87,7 +88,7 @@ final class RateLadder {
    * here (the edge moves between steps on a shared machine); {@link #steadyBest} does not.
    */
   double best() {
-    return best;
+    return held.isEmpty() ? 0 : held.last();
   }
 
   /** The highest rate that held with no rate at or below it missing, 0 when none did. */
