@@ -65,6 +65,17 @@ class ItemNet(nn.Module):
         return e
 
 
+def _mask_padding(logits, mask):
+    """Attention logits with padding positions pushed 1e4 down, for users with any behaviour only.
+
+    A user with none (a cold start) keeps the logits as they are: softmax is the same either way,
+    and the scores do not sit near -1e4, where half precision (--precision fp16) resolves steps of 8
+    and a cold-start user's items would collapse onto a few distinct scores.
+    """
+    has_any = mask.amax(dim=-1, keepdim=True)
+    return logits + (mask - 1.0) * (1e4 * has_any)
+
+
 def _masked_mean(seq_emb, seq_mask):
     total = (seq_emb * seq_mask.unsqueeze(-1)).sum(1)
     return total / seq_mask.sum(1, keepdim=True).clamp(min=1.0)
@@ -151,7 +162,7 @@ class ScoreNet(nn.Module):
             logits = self._rbf_logits(dots, (item_emb * item_emb).sum(1, keepdim=True), key_sq)
         else:
             logits = dots / math.sqrt(self.hidden)
-        logits = logits + (mask - 1.0) * 1e4
+        logits = _mask_padding(logits, mask)
         att = torch.softmax(logits, dim=1)
         ctx = (att.unsqueeze(1) * sel).reshape(-1, users * seq_len) @ keys  # [N, h]
         return self._combine(logits, self._head(uv, ctx, q))
@@ -186,7 +197,7 @@ class ScoreNet(nn.Module):
                                       (u_keys * u_keys).sum(-1).unsqueeze(1))
         else:
             logits = torch.einsum("bch,blh->bcl", q, u_keys) / math.sqrt(self.hidden)
-        logits = logits + (u_mask.unsqueeze(1) - 1.0) * 1e4
+        logits = _mask_padding(logits, u_mask.unsqueeze(1))
         att = torch.softmax(logits, dim=-1)
         ctx = torch.einsum("bcl,blh->bch", att, u_keys)
         return self._combine(logits, self._head(uv, ctx, q))

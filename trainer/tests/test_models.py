@@ -27,14 +27,15 @@ class ArchitectureTest(unittest.TestCase):
             with self.subTest(arch=arch, attention=attention):
                 torch.manual_seed(3)
                 model = Scorer(arch, DIM, HIDDEN, attention).eval()
-                seq, mask = behaviour(2, 5)
-                cand = torch.randn(2, 4, DIM, generator=torch.Generator().manual_seed(9))
+                seq, mask = behaviour(3, 5)
+                seq[2], mask[2] = 0.0, 0.0                                          # and a cold start
+                cand = torch.randn(3, 4, DIM, generator=torch.Generator().manual_seed(9))
                 with torch.no_grad():
                     state = model.user(seq, mask)
-                    grid = model.score.score_grid(state, cand)                      # [2, 4]
-                    idx = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])                    # both users in one call
-                    served = model.score(*state, idx, cand.reshape(8, DIM))
-                torch.testing.assert_close(served, grid.reshape(8), rtol=1e-5, atol=1e-5)
+                    grid = model.score.score_grid(state, cand)                      # [3, 4]
+                    idx = torch.arange(3).repeat_interleave(4)                      # all users in one call
+                    served = model.score(*state, idx, cand.reshape(12, DIM))
+                torch.testing.assert_close(served, grid.reshape(12), rtol=1e-5, atol=1e-5)
 
     def test_unknown_attention_and_a_non_positive_head_bound_are_refused(self):
         with self.assertRaises(ValueError):
@@ -43,6 +44,23 @@ class ArchitectureTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 Scorer("attention", DIM, HIDDEN, "rbf", head_bound=bound)
         Scorer("dnn", DIM, HIDDEN, head_bound=0.0)   # a bound only distance attention uses is not checked elsewhere
+
+    def test_a_cold_start_users_scores_keep_their_gaps_in_half_precision(self):
+        # --precision fp16 runs the score network in float16, which resolves steps of 8 near 1e4:
+        # scores (and logits) pushed there by the padding mask collapsed onto a few values
+        for attention in ("dot", "rbf"):
+            with self.subTest(attention=attention):
+                torch.manual_seed(3)
+                model = Scorer("attention", DIM, HIDDEN, attention).eval()
+                seq, mask = torch.zeros(1, SEQ, DIM), torch.zeros(1, SEQ)
+                items = torch.randn(16, DIM, generator=torch.Generator().manual_seed(9))
+                with torch.no_grad():
+                    state = model.user(seq, mask)
+                    scores = model.score(*state, torch.zeros(16, dtype=torch.int64), items)
+                gaps = scores - scores[0]
+                half = scores.half().float()
+                torch.testing.assert_close(half - half[0], gaps, rtol=2e-2, atol=2e-2)
+                self.assertGreater(float(gaps.abs().max()), 0.1, "the items should score apart")
 
 
 class RbfAttentionTest(unittest.TestCase):

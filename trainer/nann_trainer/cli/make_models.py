@@ -50,8 +50,7 @@ def build(arch, dim, hidden, seed, attention="dot"):
 def reference(scorer, item_net, dim, seq_len, seed):
     g = torch.Generator().manual_seed(seed + 1)
     users = []
-    for lengths in ([seq_len], [max(1, seq_len // 3)]):
-        n = lengths[0]
+    for n in (seq_len, max(1, seq_len // 3), 0):   # a full history, a short one, a cold start
         seq_emb = torch.zeros(1, seq_len, dim)
         seq_emb[0, :n] = torch.randn(n, dim, generator=g)
         mask = torch.zeros(1, seq_len)

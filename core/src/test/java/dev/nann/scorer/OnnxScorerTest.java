@@ -89,6 +89,11 @@ class OnnxScorerTest {
           scorer.score(state, batch, expected.length);
           for (int i = 0; i < expected.length; i++) {
             assertEquals(expected[i], batch.scores()[i], tolerance * Math.max(1, Math.abs(expected[i])), arch + " item " + i);
+            // the ranking is in the differences: a score far from 0 (checked above relative to its
+            // size) may still have lost what tells one item from the next
+            double gap = expected[i] - expected[0];
+            assertEquals(gap, batch.scores()[i] - batch.scores()[0], tolerance * Math.max(1, Math.abs(gap)),
+                arch + " item " + i + " against item 0, history of " + len);
           }
         }
         if (arch.equals("two-sided")) {
