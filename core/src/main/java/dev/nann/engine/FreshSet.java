@@ -62,12 +62,13 @@ final class FreshSet {
    * to when the change reached it: arrival order, as index-sync applies them), and repeats (several
    * subtasks broadcast the same change), are ignored.
    *
-   * @return false when the set is full and the change must wait for the next snapshot (the item's
-   *     older change, if the set holds one, leaves it: the base snapshot's copy serves meanwhile)
+   * @return {@link ChangeOutcome#REFUSED} when the set is full and the change must wait for the next
+   *     snapshot (the item's older change, if the set holds one, leaves it: the base snapshot's copy
+   *     serves meanwhile); otherwise what the set now holds for the item
    * @throws IllegalArgumentException for an upsert whose embedding is not of the set's dimension (the
    *     live index's): no model serving that index could score it
    */
-  synchronized boolean apply(ItemEmbedding item) {
+  synchronized ChangeOutcome apply(ItemEmbedding item) {
     View v = view;
     long id = item.getItemId();
     if (!item.getDeleted() && item.getEmbedding().size() != dim) {
@@ -77,13 +78,13 @@ final class FreshSet {
     Integer prev = latest.get(id);
     if (prev != null && (v.updatedAt[prev] > item.getUpdatedAtMillis()
         || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
-      return true;
+      return ChangeOutcome.STALE;
     }
     if (v.base != null ? heldBy(v.base, item) : shardedBase != null && heldBy(shardedBase, item)) {
       if (prev != null) {
         drop(v, prev, id);
       }
-      return true;
+      return ChangeOutcome.IN_SNAPSHOT;
     }
     int cap = item.getDeleted() ? 2 * maxEntries : maxEntries;
     if (v.count >= cap && latest.size() < v.count) {
@@ -100,7 +101,7 @@ final class FreshSet {
         // snapshot holds the refused change
         drop(v, prev, id);
       }
-      return false;
+      return ChangeOutcome.REFUSED;
     }
     View w = v.count == v.ids.length ? v.grown() : v;
     int e = w.count;
@@ -127,7 +128,7 @@ final class FreshSet {
       setBit(w.superseded, prev);
     }
     latest.put(id, e);
-    return true;
+    return ChangeOutcome.HELD;
   }
 
   /** Takes entry {@code e} of item {@code id} out: superseded, and the base's node for the item serves again. */

@@ -245,23 +245,24 @@ public final class RetrievalEngine implements AutoCloseable {
    * merged into its top-k), a delete excludes the item from every answer; both until a live
    * snapshot holds the change.
    *
-   * @return false when the fresh set is full (rebuilds are not keeping up), or when an upsert's
-   *     embedding is not of the live index's dimension (logged): the change waits for the next snapshot
+   * @return what the fresh set holds for the item now; {@link ChangeOutcome#REFUSED} when the set is
+   *     full (rebuilds are not keeping up), or when an upsert's embedding is not of the live index's
+   *     dimension (logged): the change waits for the next snapshot
    */
-  public boolean applyChange(ItemEmbedding item) {
-    boolean applied;
+  public ChangeOutcome applyChange(ItemEmbedding item) {
+    ChangeOutcome outcome;
     try {
-      applied = fresh.apply(item);
+      outcome = fresh.apply(item);
     } catch (IllegalArgumentException wrongDim) {
       if (freshWrongDim.incrementAndGet() % 1000 == 1) {   // a stream of them around a change of dimension
         LOG.warn("catalog change refused ({} so far): {}", freshWrongDim.get(), wrongDim.getMessage());
       }
-      applied = false;
+      outcome = ChangeOutcome.REFUSED;
     }
-    if (!applied) {
+    if (outcome == ChangeOutcome.REFUSED) {
       freshRefused.incrementAndGet();
     }
-    return applied;
+    return outcome;
   }
 
   /** Whether the fresh set holds a change of this item (no live snapshot holds it yet). */

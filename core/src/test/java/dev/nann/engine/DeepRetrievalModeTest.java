@@ -85,7 +85,7 @@ class DeepRetrievalModeTest {
       }
       long newItem = Arrays.stream(c.itemIds()).max().orElseThrow() + 1;
       for (long id : new long[] {offPath, newItem}) {
-        assertTrue(engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(bestEmbedding)
+        assertEquals(ChangeOutcome.HELD, engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(bestEmbedding)
             .setUpdatedAtMillis(System.currentTimeMillis()).build()));
       }
       RetrievalResponse again = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
@@ -95,7 +95,7 @@ class DeepRetrievalModeTest {
 
       // an item on the paths that the fresh set changed is answered from its fresh copy
       List<Float> nudged = bestEmbedding.stream().map(v -> v * 1.01f).toList();
-      assertTrue(engine.applyChange(ItemEmbedding.newBuilder().setItemId(best).setEmbedding(nudged)
+      assertEquals(ChangeOutcome.HELD, engine.applyChange(ItemEmbedding.newBuilder().setItemId(best).setEmbedding(nudged)
           .setUpdatedAtMillis(System.currentTimeMillis()).build()));
       RetrievalResponse changed = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
           .setRequestId("dr-2b").build()).setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);

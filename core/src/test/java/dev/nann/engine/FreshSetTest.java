@@ -138,12 +138,12 @@ class FreshSetTest {
     FreshSet set = new FreshSet(DIM, 100);
     float[] v = new float[DIM];
     for (long id = 0; id < 100; id++) {
-      assertTrue(set.apply(upsert(id, v, 1)));
+      assertEquals(ChangeOutcome.HELD, set.apply(upsert(id, v, 1)));
     }
-    assertFalse(set.apply(upsert(1000, v, 1)), "full: the upsert waits for the next snapshot");
-    assertTrue(set.apply(upsert(5, v, 1)), "a repeat of a held change is not a new entry");
-    assertTrue(set.apply(ItemEmbedding.newBuilder().setItemId(2000).setEmbedding(List.of()).setDeleted(true)
-        .setUpdatedAtMillis(2).build()), "deletes are taken up to twice the size: a deleted item must not be served");
+    assertEquals(ChangeOutcome.REFUSED, set.apply(upsert(1000, v, 1)), "full: the upsert waits for the next snapshot");
+    assertEquals(ChangeOutcome.STALE, set.apply(upsert(5, v, 1)), "a repeat of a held change is not a new entry");
+    assertEquals(ChangeOutcome.HELD, set.apply(ItemEmbedding.newBuilder().setItemId(2000).setEmbedding(List.of())
+        .setDeleted(true).setUpdatedAtMillis(2).build()), "deletes are taken up to twice the size: a deleted item must not be served");
     assertEquals(100, set.view().liveUpserts());
     for (long id = 2001; id < 2200; id++) {
       set.apply(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(List.of()).setDeleted(true).setUpdatedAtMillis(2)
@@ -158,12 +158,12 @@ class FreshSetTest {
     float[] v = new float[DIM];
     for (int round = 1; round <= 500; round++) {
       v[0] = round;
-      assertTrue(set.apply(upsert(7, v, round)), "round " + round + ": one item's older copies take no room");
+      assertEquals(ChangeOutcome.HELD, set.apply(upsert(7, v, round)), "round " + round + ": one item's older copies take no room");
     }
     for (long id = 100; id < 199; id++) {
-      assertTrue(set.apply(upsert(id, v, 1)), "other items still join: " + id);
+      assertEquals(ChangeOutcome.HELD, set.apply(upsert(id, v, 1)), "other items still join: " + id);
     }
-    assertFalse(set.apply(upsert(1000, v, 1)), "100 live items: full");
+    assertEquals(ChangeOutcome.REFUSED, set.apply(upsert(1000, v, 1)), "100 live items: full");
     assertEquals(100, set.view().liveUpserts());
   }
 
@@ -177,11 +177,11 @@ class FreshSetTest {
     e2[0] = 2;
     FreshSet set = new FreshSet(DIM, 3);
     set.rebase(loaded(1, c.embeddings(), DIM, c.itemIds()));
-    assertTrue(set.apply(upsert(a, e1, 1)));
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(a, e1, 1)));
     assertTrue(set.view().shadows(set.view().base().ids().nodeOf(a)), "the fresh copy hides the snapshot's");
-    assertTrue(set.apply(upsert(900_001, e1, 1)));
-    assertTrue(set.apply(upsert(900_002, e1, 1)));
-    assertFalse(set.apply(upsert(a, e2, 2)), "full: e2 waits for a snapshot");
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(900_001, e1, 1)));
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(900_002, e1, 1)));
+    assertEquals(ChangeOutcome.REFUSED, set.apply(upsert(a, e2, 2)), "full: e2 waits for a snapshot");
     assertFalse(set.holds(a), "e1 is obsolete: it left the set");
     assertFalse(set.view().shadows(set.view().base().ids().nodeOf(a)), "the snapshot's copy serves meanwhile");
     // the next snapshot holds e2; no stale e1 hides it
@@ -193,6 +193,28 @@ class FreshSetTest {
     assertEquals(2, view.liveUpserts(), "the two new items stay, a's change is the snapshot's");
   }
 
+  /** Serving keeps a checkpointed copy of the set: the outcome says exactly what to keep of each change. */
+  @Test
+  void eachChangeSaysWhetherTheSetHoldsItTheSnapshotDoesOrItWasStale() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    FreshSet set = new FreshSet(DIM, 100);
+    set.rebase(loaded(1, c.embeddings(), DIM, c.itemIds()));
+    long a = c.itemIds()[10];
+    float[] inSnapshot = row(c, a);
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(upsert(a, inSnapshot, 5)), "the same embedding again");
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(ItemEmbedding.newBuilder().setItemId(900_000).setEmbedding(List.of())
+        .setDeleted(true).setUpdatedAtMillis(5).build()), "a delete of an item no snapshot holds");
+    assertEquals(0, set.view().count(), "neither takes room");
+    float[] moved = inSnapshot.clone();
+    moved[0] += 1;
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(a, moved, 6)));
+    assertEquals(ChangeOutcome.STALE, set.apply(upsert(a, moved, 6)), "a repeat (another subtask's broadcast)");
+    assertEquals(ChangeOutcome.STALE, set.apply(upsert(a, inSnapshot, 4)), "older than the held change");
+    assertTrue(set.holds(a), "a stale change leaves the held one alone");
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(upsert(a, inSnapshot, 7)), "changed back to the snapshot's");
+    assertFalse(set.holds(a), "the held change left");
+  }
+
   @Test
   void withAShardedIndexChangesTheCurrentVersionHoldsDoNotJoin() {
     float[] v = new float[DIM];
@@ -201,13 +223,13 @@ class FreshSetTest {
     FreshSet.Holder version = (id, deleted, emb, offset) -> deleted ? id != 5 : id == 5 && emb[offset] == 3;
     FreshSet set = new FreshSet(DIM, 100);
     set.dropHeld(version, DIM);
-    assertTrue(set.apply(upsert(5, v, 1)));
-    assertTrue(set.apply(ItemEmbedding.newBuilder().setItemId(999).setEmbedding(List.of()).setDeleted(true)
-        .setUpdatedAtMillis(1).build()));
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(upsert(5, v, 1)));
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(ItemEmbedding.newBuilder().setItemId(999).setEmbedding(List.of())
+        .setDeleted(true).setUpdatedAtMillis(1).build()));
     assertFalse(set.holds(5), "a catalogue published again: the version holds the upsert already");
     assertFalse(set.holds(999), "a delete of an item the version lacks");
     v[0] = 4;
-    assertTrue(set.apply(upsert(5, v, 2)));
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(5, v, 2)));
     assertTrue(set.holds(5), "a real change joins");
   }
 
@@ -220,7 +242,7 @@ class FreshSetTest {
     FreshSet set = new FreshSet(DIM, 1000);
     set.rebase(d16);
     for (int i = 0; i < 100; i++) {
-      assertTrue(set.apply(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 1)));
+      assertEquals(ChangeOutcome.HELD, set.apply(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 1)));
     }
     long gone = c16.itemIds()[7];
     set.apply(ItemEmbedding.newBuilder().setItemId(gone).setEmbedding(List.of()).setDeleted(true).setUpdatedAtMillis(1)
@@ -236,7 +258,7 @@ class FreshSetTest {
     IllegalArgumentException old = assertThrows(IllegalArgumentException.class,
         () -> set.apply(upsert(8_100_000L, new float[DIM], 2)));
     assertTrue(old.getMessage().contains("16 values") && old.getMessage().contains("dim 64"), old.getMessage());
-    assertTrue(set.apply(upsert(8_100_000L, new float[64], 2)));
+    assertEquals(ChangeOutcome.HELD, set.apply(upsert(8_100_000L, new float[64], 2)));
     assertEquals(1, set.view().liveUpserts());
   }
 
@@ -250,7 +272,7 @@ class FreshSetTest {
       assertEquals(ResponseStatus.OK, ask(engine, v1, "brute", 20).getStatus());
       // more rows than the d16 array holds at a stride of 64 (63): reading them so once failed every request
       for (int i = 0; i < 100; i++) {
-        assertTrue(engine.applyChange(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 10)));
+        assertEquals(ChangeOutcome.HELD, engine.applyChange(upsert(8_000_000L + i, row(c16, c16.itemIds()[i]), 10)));
       }
       assertEquals(100, engine.freshCount());
       engine.prefetch(pairedModel(64, "m-10", 2L)).get(60, TimeUnit.SECONDS);
@@ -263,11 +285,11 @@ class FreshSetTest {
       }
       assertEquals(0, engine.freshCount(), "the dim-16 upserts left with the swap to dim 64");
       long refused = engine.freshRefusedCount();
-      assertFalse(engine.applyChange(upsert(8_100_000L, new float[DIM], 20)), "a dim-16 upsert on a dim-64 index");
+      assertEquals(ChangeOutcome.REFUSED, engine.applyChange(upsert(8_100_000L, new float[DIM], 20)), "a dim-16 upsert on a dim-64 index");
       assertEquals(refused + 1, engine.freshRefusedCount());
       // an upsert of the new dimension, cloned from the best item, joins at once
       long best = ask(engine, v2, "brute", 20).getItems().get(0);
-      assertTrue(engine.applyChange(upsert(8_200_000L, row(c64, best, 64, c16.itemIds()), 20)));
+      assertEquals(ChangeOutcome.HELD, engine.applyChange(upsert(8_200_000L, row(c64, best, 64, c16.itemIds()), 20)));
       RetrievalResponse after = ask(engine, v2, "brute", 20);
       assertTrue(after.getItems().subList(0, 2).contains(8_200_000L), after.getItems().toString());
     }

@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.codec.AvroCodec;
+import dev.nann.engine.ChangeOutcome;
 import dev.nann.engine.DescriptorGuard;
 import dev.nann.engine.EngineConfig;
 import dev.nann.engine.ModelVersions;
@@ -83,6 +84,8 @@ public final class UserStateFunction
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
   private transient boolean engineSynced;
+  /** Entries of the checkpointed change log (CHANGES), for the catalogChangesKept gauge. */
+  private transient volatile int changesKept;
   private transient DescriptorGuard guard;
   private transient Counter refusedDescriptors;
   private transient Counter feedThrottled;
@@ -126,6 +129,7 @@ public final class UserStateFunction
     refusedDescriptors = metrics.counter("refusedDescriptors");
     feedThrottled = metrics.counter("feedThrottled");
     feedStale = metrics.counter("feedStale");
+    metrics.gauge("catalogChangesKept", () -> changesKept);
     nextSeenAt = new HashMap<>();
   }
 
@@ -137,6 +141,20 @@ public final class UserStateFunction
     }
   }
 
+  private void keepChange(BroadcastState<Long, byte[]> changes, long id, byte[] change) throws Exception {
+    if (!changes.contains(id)) {
+      changesKept++;
+    }
+    changes.put(id, change);
+  }
+
+  private void dropChange(BroadcastState<Long, byte[]> changes, long id) throws Exception {
+    if (changes.contains(id)) {
+      changesKept--;
+      changes.remove(id);
+    }
+  }
+
   /**
    * After a restart the engine's fresh set is empty and it knows no model descriptor: refill the set
    * once from checkpointed broadcast state, and have it admit the models served before, newest first.
@@ -145,13 +163,16 @@ public final class UserStateFunction
                           Iterable<Map.Entry<Long, byte[]>> changes) throws Exception {
     engineSynced = true;
     long now = System.currentTimeMillis();
+    int kept = 0;
     for (Map.Entry<Long, byte[]> e : changes) {
+      kept++;
       dev.nann.schemas.ItemEmbedding item = ChangeBytes.decode(e.getValue());
       // stamps from state written before serving stamped changes itself may be a producer's clock
       // ahead of ours: such a change must not outrank every change after the restart
       item.setUpdatedAtMillis(Math.min(item.getUpdatedAtMillis(), now));
       engine.applyChange(item);
     }
+    changesKept = kept;
     List<ModelDescriptor> served = new ArrayList<>();
     for (int i = 0; i <= MODELS_REMEMBERED; i++) {
       DescriptorUpdate d = descriptors.get(i == 0 ? MODEL : MODEL_BEFORE + i);
@@ -311,12 +332,22 @@ public final class UserStateFunction
     }
     if (u.getItem() != null) {
       long id = u.getItem().getItemId();
-      if (engine.applyChange(u.getItem())) {
-        changes.put(id, ChangeBytes.encode(u.getItem()));
-        return;
+      // the checkpointed log keeps what the fresh set holds, no more: a change the live snapshot
+      // already says (a delete of an unknown id, a catalogue published again) is never cleaned up by
+      // a new snapshot, as index-sync builds none for it; a stale one must not replace the held one
+      ChangeOutcome outcome = engine.applyChange(u.getItem());
+      switch (outcome) {
+        case HELD -> keepChange(changes, id, ChangeBytes.encode(u.getItem()));
+        case IN_SNAPSHOT -> dropChange(changes, id);
+        case STALE -> { }
+        case REFUSED -> {
+          if (!engine.holdsFreshChange(id)) {
+            dropChange(changes, id);   // a full set lets the item's older change go too: a restart must not bring it back
+          }
+        }
       }
-      if (!engine.holdsFreshChange(id)) {
-        changes.remove(id);   // a full set lets the item's older change go too: a restart must not bring it back
+      if (outcome.accepted()) {
+        return;
       }
       if (freshRefused++ % 1000 == 0) {
         // the engine logs a change of another dimension itself; otherwise the set is full
@@ -376,7 +407,7 @@ public final class UserStateFunction
         }
       }
       for (Long id : held) {
-        changes.remove(id);
+        dropChange(changes, id);
       }
     }
     if (u.getModel() != null) {

@@ -591,9 +591,45 @@ class ServingJobTest {
       fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(fresh).setDeleted(true)
           .setUpdatedAtMillis(System.currentTimeMillis()).build());
       askUntil(cfg, responses, "fresh-deleted-", r -> r.getStatus() == ResponseStatus.OK && !r.getItems().contains(fresh));
+
+      // changes the live snapshot already says (deletes of ids it lacks, items published again as
+      // they are) are served at once and kept nowhere: no later snapshot would clear them from the
+      // checkpointed change log, which would grow without bound
+      for (int i = 0; i < 300; i++) {
+        fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(950_000L + i).setDeleted(true).build());
+        long again = fx.corpus.itemIds()[i + 1];
+        if (again != top) {
+          fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(again).setEmbedding(fx.embedding(again))
+              .build());
+        }
+      }
+      long marker = 900_003L;   // applied after all of them
+      fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(marker).setEmbedding(v).build());
+      askUntil(cfg, responses, "marker-", r -> r.getItems().contains(marker));
+      // the log holds the delete of the index's top item and the marker; the fresh item's delete left
+      // with it (no snapshot holds the fresh item)
+      awaitGauges("nann.catalogChangesKept", 2, Duration.ofSeconds(30));
     } finally {
       job.cancel().get();
     }
+  }
+
+  /**
+   * Waits until the gauges named {@code suffix} read at most {@code want}, one of them exactly (an
+   * earlier test's job may not have unregistered its own yet).
+   */
+  private static void awaitGauges(String suffix, int want, Duration within) throws InterruptedException {
+    long end = System.nanoTime() + within.toNanos();
+    List<Integer> values = List.of();
+    while (System.nanoTime() < end) {
+      values = CollectingReporter.METRICS.entrySet().stream().filter(e -> e.getKey().endsWith(suffix))
+          .map(e -> ((Number) ((org.apache.flink.metrics.Gauge<?>) e.getValue()).getValue()).intValue()).toList();
+      if (values.contains(want) && values.stream().allMatch(x -> x <= want)) {
+        return;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError(suffix + " per subtask: " + values + ", want at most " + want + " and " + want + " on one");
   }
 
   /** Sends {@code n} requests (k = 10) and returns their answers by id, asserting each is answered once. */
