@@ -202,6 +202,8 @@ public final class ShardGather extends KeyedProcessFunction<String, ServingOutpu
         stamps.merge("engineEnd", end, Math::max);
       }
     }
+    // shard 0's copy carries all the request's headers, the others the routing ones (ShardScatter): a
+    // partial answer without shard 0 still reaches the client's partition
     return new ServingOutput(r, first.getFeed(), first.getHeaders(), first.getReceivedAtMillis(), stamps, -1, "", 0);
   }
 }

@@ -1,6 +1,10 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.ReplyPartitionHeader;
+import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.internal.ScoringTask;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.apache.flink.api.common.functions.FlatMapFunction;
@@ -11,9 +15,9 @@ import org.apache.flink.util.Collector;
  * Scatter for a sharded index: one copy of each task per shard, all under one task id (the gather's
  * key), each sent to the retrieval subtask {@link #PARTITIONER} picks for its shard, so a subtask (and
  * its TaskManager) only ever loads the shards routed to it. A task that carries its answer goes once.
- * Only the first shard's copy carries the request's Kafka headers, which the gather puts on the
+ * Only the first shard's copy carries all the request's Kafka headers, which the gather puts on the
  * answer: a request's headers (up to {@code serving.max-record-bytes}) are not copied S times across
- * the network and into the gather's state.
+ * the network and into the gather's state. The others carry nann's two small routing headers.
  */
 public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringTask> {
   /** Shard i to retrieval subtask i mod parallelism. */
@@ -38,12 +42,29 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
     }
     // unique per task, not per request id: a client may send the same request id twice
     String taskId = task.getRequest().getRequestId() + "#" + Long.toHexString(random.nextLong());
+    Map<String, ByteBuffer> routing = routingHeaders(task.getHeaders());
     for (int shard = 0; shard < shards; shard++) {
       ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(), task.getIndex(), task.getModel(),
-          task.getFeed(), shard == 0 ? task.getHeaders() : Map.of(), task.getReceivedAtMillis(), task.getStamps(), task.getNext(),
-          task.getFeatures(), shard, taskId, null);
+          task.getFeed(), shard == 0 ? task.getHeaders() : routing, task.getReceivedAtMillis(), task.getStamps(),
+          task.getNext(), task.getFeatures(), shard, taskId, null);
       out.collect(copy);
     }
+  }
+
+  /**
+   * The headers every copy carries: where the answer goes and when the request was sent, so that an
+   * answer gathered without shard 0's copy (its timer fired first) still reaches the client's
+   * partition. The caller's own headers, of any size, ride on shard 0's copy alone.
+   */
+  static Map<String, ByteBuffer> routingHeaders(Map<String, ByteBuffer> headers) {
+    Map<String, ByteBuffer> routing = new HashMap<>(2);
+    for (String name : new String[] {ReplyPartitionHeader.NAME, SentAtHeader.NAME}) {
+      ByteBuffer value = headers.get(name);
+      if (value != null) {
+        routing.put(name, value);
+      }
+    }
+    return routing;
   }
 
   /** The shard a scattered copy is for. */

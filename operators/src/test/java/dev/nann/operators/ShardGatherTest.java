@@ -91,16 +91,21 @@ class ShardGatherTest {
   }
 
   @Test
-  void onlyTheFirstShardsCopyCarriesTheHeadersAndTheAnswerHasThem() {
-    Map<String, java.nio.ByteBuffer> headers = Map.of("correlation-id", java.nio.ByteBuffer.wrap(new byte[] {4, 2}));
+  void onlyTheFirstShardsCopyCarriesEveryHeaderAndAPartialAnswerWithoutItStillRoutes() {
+    java.nio.ByteBuffer replyTo = java.nio.ByteBuffer.wrap("3".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    java.nio.ByteBuffer sentAt = java.nio.ByteBuffer.wrap(new byte[] {0, 0, 0, 0, 0, 0, 1, 0});
+    Map<String, java.nio.ByteBuffer> headers = Map.of("correlation-id", java.nio.ByteBuffer.wrap(new byte[] {4, 2}),
+        dev.nann.schemas.codec.ReplyPartitionHeader.NAME, replyTo, dev.nann.schemas.codec.SentAtHeader.NAME, sentAt);
+    Map<String, java.nio.ByteBuffer> routing = Map.of(dev.nann.schemas.codec.ReplyPartitionHeader.NAME, replyTo,
+        dev.nann.schemas.codec.SentAtHeader.NAME, sentAt);
     dev.nann.schemas.internal.ScoringTask task = dev.nann.schemas.internal.ScoringTask.newBuilder().setRequest(REQ)
         .setHeaders(headers).build();
     List<dev.nann.schemas.internal.ScoringTask> copies = new ArrayList<>();
     new ShardScatter(3).flatMap(task, new org.apache.flink.api.common.functions.util.ListCollector<>(copies));
     assertEquals(3, copies.size());
     assertEquals(headers, copies.get(0).getHeaders());
-    assertTrue(copies.get(1).getHeaders().isEmpty() && copies.get(2).getHeaders().isEmpty(),
-        "the other shards' copies go without them");
+    assertEquals(routing, copies.get(1).getHeaders(), "the others carry where the answer goes, not the caller's own");
+    assertEquals(routing, copies.get(2).getHeaders());
 
     List<ServingOutput> parts = new ArrayList<>();
     for (int shard = 2; shard >= 0; shard--) {   // in any order
@@ -108,6 +113,12 @@ class ShardGatherTest {
       p.setHeaders(copies.get(shard).getHeaders());
       parts.add(p);
     }
-    assertEquals(headers, ShardGather.merge(parts, 3).getHeaders(), "the answer carries the request's headers");
+    assertEquals(headers, ShardGather.merge(new ArrayList<>(parts), 3).getHeaders(),
+        "the answer carries the request's headers");
+    // shard 0's copy is late (the gather's timer fired first): the partial answer still goes to the
+    // client's partition, stamped with when the request was sent
+    ServingOutput partial = ShardGather.merge(new ArrayList<>(parts.subList(0, 2)), 3);
+    assertEquals(ResponseStatus.PARTIAL, partial.getResponse().getStatus());
+    assertEquals(routing, partial.getHeaders());
   }
 }
