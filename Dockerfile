@@ -26,7 +26,8 @@ COPY tools/pom.xml tools/pom.xml
 RUN mvn -B -ntp -Pjob-jar,gpu -DskipTests package -pl flink-jobs -am \
  && mvn -B -ntp dependency:copy -Dartifact=com.microsoft.onnxruntime:onnxruntime_gpu:1.29.0 -DoutputDirectory=/out/lib
 
-# --- CUDA runtime, cuBLAS, cuFFT, cuRAND and cuDNN from NVIDIA's image (same Ubuntu as Flink's) ---
+# --- CUDA runtime, cuBLAS, cuFFT, cuRAND and cuDNN from NVIDIA's image (Ubuntu 22.04 libraries; Flink's image is
+# Ubuntu 24.04, whose newer glibc runs them) ---
 FROM ${CUDA_IMAGE} AS cuda
 
 FROM ${FLINK_IMAGE}

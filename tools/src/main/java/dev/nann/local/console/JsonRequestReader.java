@@ -25,7 +25,7 @@ import org.apache.kafka.tools.api.RecordReader;
  * <pre>
  * echo '{"userId": 196, "k": 10}' | java -cp "flink-jobs/target/nann-cli.jar:flink-jobs/target/lib/*" \
  *   org.apache.kafka.tools.ConsoleProducer --bootstrap-server $(cat .nann-demo/bootstrap) --topic requests \
- *   --reader dev.nann.local.console.JsonRequestReader
+ *   --line-reader dev.nann.local.console.JsonRequestReader
  * </pre>
  */
 public final class JsonRequestReader implements RecordReader {
