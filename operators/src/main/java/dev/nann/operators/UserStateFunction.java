@@ -57,7 +57,7 @@ public final class UserStateFunction
   /**
    * Broadcast state: catalog changes (item id to its latest upsert or delete) not yet known to be in
    * a live snapshot; checkpointed, so the engine's fresh set is rebuilt after a restart. Values are
-   * {@link ChangeBytes} (update time, then the Avro record), not records: a checkpoint's synchronous
+   * {@link ChangeLog} bytes (update time, then the Avro record), not records: a checkpoint's synchronous
    * phase copies the whole map on the task thread, and byte arrays copy ~50x faster than deep
    * copies of records with boxed float lists (measured at 1k upserts/s: the deep copy stalled requests).
    */
@@ -84,8 +84,7 @@ public final class UserStateFunction
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
   private transient boolean engineSynced;
-  /** Entries of the checkpointed change log (CHANGES), for the catalogChangesKept gauge. */
-  private transient volatile int changesKept;
+  private transient ChangeLog changeLog;
   private transient DescriptorGuard guard;
   private transient Counter refusedDescriptors;
   private transient Counter feedThrottled;
@@ -129,7 +128,8 @@ public final class UserStateFunction
     refusedDescriptors = metrics.counter("refusedDescriptors");
     feedThrottled = metrics.counter("feedThrottled");
     feedStale = metrics.counter("feedStale");
-    metrics.gauge("catalogChangesKept", () -> changesKept);
+    changeLog = new ChangeLog();
+    metrics.gauge("catalogChangesKept", changeLog::size);
     nextSeenAt = new HashMap<>();
   }
 
@@ -138,20 +138,6 @@ public final class UserStateFunction
     if (engine != null) {
       RetrievalEngine.release(engine);
       engine = null;
-    }
-  }
-
-  private void keepChange(BroadcastState<Long, byte[]> changes, long id, byte[] change) throws Exception {
-    if (!changes.contains(id)) {
-      changesKept++;
-    }
-    changes.put(id, change);
-  }
-
-  private void dropChange(BroadcastState<Long, byte[]> changes, long id) throws Exception {
-    if (changes.contains(id)) {
-      changesKept--;
-      changes.remove(id);
     }
   }
 
@@ -166,13 +152,13 @@ public final class UserStateFunction
     int kept = 0;
     for (Map.Entry<Long, byte[]> e : changes) {
       kept++;
-      dev.nann.schemas.ItemEmbedding item = ChangeBytes.decode(e.getValue());
+      dev.nann.schemas.ItemEmbedding item = ChangeLog.decode(e.getValue());
       // stamps from state written before serving stamped changes itself may be a producer's clock
       // ahead of ours: such a change must not outrank every change after the restart
       item.setUpdatedAtMillis(Math.min(item.getUpdatedAtMillis(), now));
       engine.applyChange(item);
     }
-    changesKept = kept;
+    changeLog.restored(kept);
     List<ModelDescriptor> served = new ArrayList<>();
     for (int i = 0; i <= MODELS_REMEMBERED; i++) {
       DescriptorUpdate d = descriptors.get(i == 0 ? MODEL : MODEL_BEFORE + i);
@@ -221,16 +207,12 @@ public final class UserStateFunction
       at = FeedPolicy.triggerTime(now, in.getReceivedAtMillis());
       index = currentIndex(descriptors);
       skip = feed.judge(now, at, p.getLastTriggerMillis());
-      if (skip == null && index != null) {   // a trigger answered NO_INDEX leaves the user's interval alone
-        p.setLastTriggerMillis(at);
+    }
+    if (!e.getTrigger() || skip != null) {
+      profile.update(p);
+      if (skip != null) {
+        (skip == FeedPolicy.Skip.STALE ? feedStale : feedThrottled).inc();
       }
-    }
-    profile.update(p);
-    if (!e.getTrigger()) {
-      return;
-    }
-    if (skip != null) {
-      (skip == FeedPolicy.Skip.STALE ? feedStale : feedThrottled).inc();
       return;
     }
     RetrievalRequest r = new RetrievalRequest();
@@ -248,14 +230,19 @@ public final class UserStateFunction
         LOG.warn("trigger event of user {} dropped from the feed: no index yet ({} here so far; feedDropped counts them)",
             e.getUserId(), noIndexTriggers);
       }
+      profile.update(p);   // a trigger answered NO_INDEX leaves the user's interval alone
       out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index snapshot has been published yet"), true));
       return;
     }
+    ScoringTask t;
     try {
-      out.collect(task(in, r, seq, descriptors, descriptors.get(MODEL), true));
+      t = task(in, r, seq, descriptors, descriptors.get(MODEL), true);
+      p.setLastTriggerMillis(at);
     } catch (dev.nann.graph.SnapshotException unusable) {
-      out.collect(answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), true));
+      t = answered(in, r, RequestProtocol.error(r, ResponseStatus.NO_INDEX, "no index version can be served"), true);
     }
+    profile.update(p);
+    out.collect(t);
   }
 
   private void onRequest(ServingInput in, RetrievalRequest r, ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
@@ -332,20 +319,8 @@ public final class UserStateFunction
     }
     if (u.getItem() != null) {
       long id = u.getItem().getItemId();
-      // the checkpointed log keeps what the fresh set holds, no more: a change the live snapshot
-      // already says (a delete of an unknown id, a catalogue published again) is never cleaned up by
-      // a new snapshot, as index-sync builds none for it; a stale one must not replace the held one
       ChangeOutcome outcome = engine.applyChange(u.getItem());
-      switch (outcome) {
-        case HELD -> keepChange(changes, id, ChangeBytes.encode(u.getItem()));
-        case IN_SNAPSHOT -> dropChange(changes, id);
-        case STALE -> { }
-        case REFUSED -> {
-          if (!engine.holdsFreshChange(id)) {
-            dropChange(changes, id);   // a full set lets the item's older change go too: a restart must not bring it back
-          }
-        }
-      }
+      changeLog.record(changes, u.getItem(), outcome, engine.holdsFreshChange(id));
       if (outcome.accepted()) {
         return;
       }
@@ -407,7 +382,7 @@ public final class UserStateFunction
         }
       }
       for (Long id : held) {
-        dropChange(changes, id);
+        changeLog.drop(changes, id);
       }
     }
     if (u.getModel() != null) {
@@ -481,23 +456,5 @@ public final class UserStateFunction
   private void refuse(String why) {
     refusedDescriptors.inc();
     LOG.error("descriptor refused, the current version keeps serving: {}", why);
-  }
-
-  /** A catalog change as broadcast-state bytes: its update time (8 bytes, big-endian), then the Avro record. */
-  static final class ChangeBytes {
-    private static final AvroCodec<dev.nann.schemas.ItemEmbedding> CODEC = AvroCodec.of(dev.nann.schemas.ItemEmbedding.class);
-
-    private ChangeBytes() {
-    }
-
-    static byte[] encode(dev.nann.schemas.ItemEmbedding item) {
-      byte[] record = CODEC.encode(item);
-      return java.nio.ByteBuffer.allocate(Long.BYTES + record.length).putLong(item.getUpdatedAtMillis()).put(record)
-          .array();
-    }
-
-    static dev.nann.schemas.ItemEmbedding decode(byte[] bytes) throws java.io.IOException {
-      return CODEC.decode(java.util.Arrays.copyOfRange(bytes, Long.BYTES, bytes.length));
-    }
   }
 }
