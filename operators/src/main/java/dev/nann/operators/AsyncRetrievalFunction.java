@@ -85,7 +85,7 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   public void asyncInvoke(ScoringTask task, ResultFuture<ServingOutput> result) {
     if (task.getAnswer() != null) {   // answered before the engine (INVALID, NO_INDEX): on to the router
       result.complete(Collections.singleton(new ServingOutput(task.getAnswer(), task.getFeed(), task.getHeaders(),
-          task.getReceivedAtMillis(), task.getStamps(), -1, "", 0)));
+          task.getReceivedAtMillis(), task.getStamps(), -1, task.getTaskId(), 0)));
       return;
     }
     Pending key = new Pending(task);

@@ -35,13 +35,15 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
     if (random == null) {
       random = new SplittableRandom();
     }
-    if (task.getAnswer() != null) {
-      // answered already: one copy, to the first shard's subtask, which passes it on (shard -1 there)
-      out.collect(ScoringTask.newBuilder(task).setShard(0).build());
-      return;
-    }
     // unique per task, not per request id: a client may send the same request id twice
     String taskId = task.getRequest().getRequestId() + "#" + Long.toHexString(random.nextLong());
+    if (task.getAnswer() != null) {
+      // answered already (INVALID, NO_INDEX): one copy, to any shard's subtask, which passes it on
+      // (shard -1 there) under its own task id, so that a burst of them (no index yet, a reshard)
+      // spreads over the walk and gather subtasks instead of all going through the first ones
+      out.collect(ScoringTask.newBuilder(task).setShard(random.nextInt(shards)).setTaskId(taskId).build());
+      return;
+    }
     Map<String, ByteBuffer> routing = routingHeaders(task.getHeaders());
     for (int shard = 0; shard < shards; shard++) {
       ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(), task.getIndex(), task.getModel(),

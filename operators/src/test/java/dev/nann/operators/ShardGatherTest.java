@@ -121,4 +121,25 @@ class ShardGatherTest {
     assertEquals(ResponseStatus.PARTIAL, partial.getResponse().getStatus());
     assertEquals(routing, partial.getHeaders());
   }
+
+  @Test
+  void answeredTasksGoOnceEachToAnyShardUnderTheirOwnTaskId() {
+    RetrievalResponse noIndex = RequestProtocol.error(REQ, ResponseStatus.NO_INDEX, "no index yet");
+    List<dev.nann.schemas.internal.ScoringTask> copies = new ArrayList<>();
+    ShardScatter scatter = new ShardScatter(4);
+    for (int i = 0; i < 400; i++) {
+      scatter.flatMap(dev.nann.schemas.internal.ScoringTask.newBuilder().setRequest(REQ).setAnswer(noIndex).build(),
+          new org.apache.flink.api.common.functions.util.ListCollector<>(copies));
+    }
+    assertEquals(400, copies.size(), "one copy each");
+    java.util.Set<Integer> shards = new java.util.HashSet<>();
+    java.util.Set<String> taskIds = new java.util.HashSet<>();
+    for (dev.nann.schemas.internal.ScoringTask t : copies) {
+      shards.add(t.getShard());
+      taskIds.add(t.getTaskId());
+    }
+    // a burst of them (no index yet, a reshard) used to go through the first walk and gather subtasks
+    assertEquals(java.util.Set.of(0, 1, 2, 3), shards, "spread over the shards' subtasks");
+    assertEquals(400, taskIds.size(), "and over the gather's keys");
+  }
 }
