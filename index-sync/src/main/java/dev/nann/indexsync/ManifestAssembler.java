@@ -156,6 +156,15 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
    */
   static final long MIN_AGE_MILLIS = 120_000;
 
+  private static boolean allYoung(Path store, long[] versions, int count, long minAgeMillis, long nowMillis) {
+    for (int i = 0; i < count; i++) {
+      if (nowMillis - lastModified(store.resolve(SnapshotStore.manifestFileName(versions[i]))) >= minAgeMillis) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static long lastModified(Path file) {
     try {
       return Files.getLastModifiedTime(file).toMillis();
@@ -179,7 +188,9 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
 
   /**
    * {@link #prune(Path, int)} keeping, beyond the newest {@code keep}, every manifest written less
-   * than {@code minAgeMillis} before {@code nowMillis} (and the shard files it names); also deletes
+   * than {@code minAgeMillis} before {@code nowMillis} (and the shard files it names), and, when
+   * those young ones are all the newest {@code keep}, the newest older one (serving's until the
+   * young ones activate); also deletes
    * temporary files an interrupted write left in the store over an hour ago.
    */
   public static List<Path> prune(Path store, int keep, long minAgeMillis, long nowMillis) throws IOException {
@@ -192,6 +203,11 @@ public final class ManifestAssembler extends KeyedProcessFunction<Integer, Index
     while (keep < versions.length && nowMillis - lastModified(store.resolve(SnapshotStore.manifestFileName(versions[keep])))
         < minAgeMillis) {
       keep++;   // newest first: a manifest this young may still be the one serving uses
+    }
+    if (keep < versions.length && minAgeMillis > 0 && allYoung(store, versions, keep, minAgeMillis, nowMillis)) {
+      // a burst of young manifests: the newest one older than them is the version requests are
+      // stamped with until the burst's newest activates, however old it is
+      keep++;
     }
     Map<Integer, TreeSet<Long>> named = new HashMap<>();
     for (int i = 0; i < Math.min(keep, versions.length); i++) {

@@ -277,6 +277,29 @@ class ShardManifestTest {
   }
 
   @Test
+  void theNewestManifestOlderThanTheBurstStaysWithItsFiles() throws Exception {
+    // manifest 10 has served for an hour; then both shards publish twice within seconds (11 to 14):
+    // requests are still stamped with 10 until the newest activates, so 10 and its files must stay
+    long now = System.currentTimeMillis();
+    long[] versions = {5, 5};
+    for (long m = 10; m <= 14; m++) {
+      if (m > 10) {
+        versions[(int) (m % 2)]++;
+      }
+      ShardManifest.of(m, entries(versions)).write(dir);
+      for (int s = 0; s < 2; s++) {
+        Files.writeString(dir.resolve(SnapshotStore.shardFileName(versions[s], s)), "s" + s + " v" + versions[s]);
+      }
+    }
+    Files.setLastModifiedTime(dir.resolve(SnapshotStore.manifestFileName(10)),
+        java.nio.file.attribute.FileTime.fromMillis(now - 3_600_000));
+    ManifestAssembler.prune(dir, 3, 120_000, now);
+    assertTrue(names().contains(SnapshotStore.manifestFileName(10)), "the version serving still uses");
+    assertTrue(names().contains(SnapshotStore.shardFileName(5, 0)), "and the shard files it names");
+    assertTrue(names().contains(SnapshotStore.shardFileName(5, 1)));
+  }
+
+  @Test
   void anInterruptedWritesTemporaryFileIsSweptOnceStale() throws Exception {
     Path stale = dir.resolve(".index-v000000000003-s0000.nann.1234.tmp");
     Path fresh = dir.resolve(".index-v000000000004-s0000.nann.5678.tmp");
