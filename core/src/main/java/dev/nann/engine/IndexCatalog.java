@@ -42,10 +42,16 @@ final class IndexCatalog implements AutoCloseable {
    * @param onLive told of each index that becomes live (the fresh set rebases on it)
    */
   IndexCatalog(DescriptorGuard guard, Executor loader, Consumer<LoadedIndex> onLive) {
+    this(guard, loader, onLive, null);
+  }
+
+  /** With {@code read} loading a version in place of reading its snapshot file (tests: a load that fails). */
+  IndexCatalog(DescriptorGuard guard, Executor loader, Consumer<LoadedIndex> onLive,
+               java.util.function.Function<IndexDescriptor, LoadedIndex> read) {
     this.guard = guard;
     this.loader = loader;
     this.onLive = onLive;
-    this.indexes = new SharedRegistry<>("index", this::load);
+    this.indexes = new SharedRegistry<>("index", read == null ? this::load : v -> read.apply(descriptor(v)));
   }
 
   /** Starts loading a version in the background so the first request for it does not pay for the load. */
@@ -141,7 +147,9 @@ final class IndexCatalog implements AutoCloseable {
         SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(version);
         makeLiveIfNewer(version);
         return lease;
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | OutOfMemoryError e) {
+        // a snapshot too large for the heap beside the live one is refused too: else every request
+        // stamped with it would load it again on a walker and run out of memory again
         refuse(d, e);
       }
     }
@@ -185,18 +193,19 @@ final class IndexCatalog implements AutoCloseable {
         LOG.warn("index version {} cannot be served and none is live: serving version {} from the snapshot store "
             + "({}) until a newer one loads", refusedVersion, v, file);
         return lease;
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | OutOfMemoryError e) {
         refuse(d, e);
       }
     }
     return null;
   }
 
-  private void refuse(IndexDescriptor d, RuntimeException e) {
-    if (refused.putIfAbsent(d.getVersion(), String.valueOf(e.getMessage())) == null) {
+  private void refuse(IndexDescriptor d, Throwable e) {
+    String why = e instanceof OutOfMemoryError ? "out of memory while loading it (" + e.getMessage() + "): give the "
+        + "TaskManager heap room for two snapshots, the live one and the next" : String.valueOf(e.getMessage());
+    if (refused.putIfAbsent(d.getVersion(), why) == null) {
       refusedCount.incrementAndGet();
-      LOG.error("index version {} ({}) refused, the previous version keeps serving: {}", d.getVersion(), d.getUri(),
-          e.getMessage());
+      LOG.error("index version {} ({}) refused, the previous version keeps serving: {}", d.getVersion(), d.getUri(), why);
     }
   }
 
@@ -216,11 +225,16 @@ final class IndexCatalog implements AutoCloseable {
     }
   }
 
-  private LoadedIndex load(long version) {
+  private IndexDescriptor descriptor(long version) {
     IndexDescriptor d = descriptors.get(version);
     if (d == null) {
       throw new IllegalStateException("no descriptor for index version " + version);
     }
+    return d;
+  }
+
+  private LoadedIndex load(long version) {
+    IndexDescriptor d = descriptor(version);
     HnswIndex read = readVerified(guard.snapshotFile(d.getUri()), d.getSha256(), version, "snapshot", "its descriptor");
     HnswIndex index = read.onHeap();
     long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : read.meta().createdAtMillis();

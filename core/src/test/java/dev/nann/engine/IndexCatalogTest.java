@@ -69,6 +69,35 @@ class IndexCatalogTest {
   }
 
   @Test
+  void aVersionTooLargeForTheHeapIsRefusedOnceAndTheLiveOneKeepsServing() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    IndexDescriptor v1 = write(1, c);
+    IndexDescriptor v2 = write(2, c);
+    java.util.concurrent.atomic.AtomicInteger loadsOf2 = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.function.Function<IndexDescriptor, LoadedIndex> read = d -> {
+      if (d.getVersion() == 2) {
+        loadsOf2.incrementAndGet();
+        throw new OutOfMemoryError("Java heap space");
+      }
+      dev.nann.graph.HnswIndex index = dev.nann.graph.SnapshotFormat.read(Path.of(d.getUri())).onHeap();
+      return new LoadedIndex(d.getVersion(), index, dev.nann.graph.ItemIdLookup.of(index), 0);
+    };
+    try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run,
+        live -> madeLive.add(live.version()), read)) {
+      catalog.prefetch(v1);
+      catalog.prefetch(v2);   // the error reached the loader thread (and killed it) before
+      assertTrue(catalog.refusal(2).contains("out of memory"), catalog.refusal(2));
+      for (int i = 0; i < 3; i++) {
+        try (var lease = catalog.lease(v2)) {
+          assertEquals(1L, lease.value().version(), "the live version answers");
+        }
+      }
+      assertEquals(1, loadsOf2.get(), "each request loaded it again on a walker");
+      assertEquals(List.of(1L), madeLive);
+    }
+  }
+
+  @Test
   void nothingLoadableMeansNoLease() {
     IndexDescriptor missing = IndexDescriptor.newBuilder().setVersion(7).setUri("index-7.nann").setSha256("00")
         .setItems(1).setDim(DIM).setCreatedAtMillis(0).build();
