@@ -133,14 +133,15 @@ final class FreshSet {
 
   /** Takes entry {@code e} of item {@code id} out: superseded, and the base's node for the item serves again. */
   private void drop(View v, int e, long id) {
+    // the base's copy first: a query in between sees both copies (its merge keeps one), never neither
+    int node = v.base == null ? -1 : v.base.ids().nodeOf(id);
+    if (node >= 0) {
+      clearBit(v.shadowed, node);
+    }
     setBit(v.superseded, e);
     latest.remove(id);
     if (!v.deleted[e]) {
       view = v.withCounts(v.count, v.liveUpserts - 1);
-    }
-    int node = v.base == null ? -1 : v.base.ids().nodeOf(id);
-    if (node >= 0) {
-      clearBit(v.shadowed, node);
     }
   }
 

@@ -90,6 +90,11 @@ final class IndexCatalog implements AutoCloseable {
     return loadOrFallBack(d);
   }
 
+  /** Descriptors and refusals remembered now (tests: they must not grow with every version). */
+  int versionsRemembered() {
+    return descriptors.size() + refused.size();
+  }
+
   /** Index versions held loaded now (tests: the ones let go must be closed). */
   int loaded() {
     return indexes.loaded();
@@ -216,9 +221,14 @@ final class IndexCatalog implements AutoCloseable {
    * never does), so the lock is off the per-request path.
    */
   private synchronized void makeLiveIfNewer(long version) {
-    if (version > newestVersion.get()) {
+    long before = newestVersion.get();
+    if (version > before) {
       newestVersion.set(version);
       indexes.pin(version);
+      // a request stamped with an older version is answered on the live one and needs neither its
+      // descriptor nor its refusal: kept, they grew by one a version for the TaskManager's life
+      descriptors.keySet().removeIf(v -> v < before);
+      refused.keySet().removeIf(v -> v < version);
       try (SharedRegistry<Long, LoadedIndex>.Lease live = indexes.acquire(version)) {
         onLive.accept(live.value());
       }

@@ -278,6 +278,7 @@ final class ModelCatalog implements AutoCloseable {
         keep = m;
       }
     }
+    List<SharedRegistry<String, LoadedModel>.Lease> letGo = new ArrayList<>();
     for (int i = 0; next.size() > MODELS_KEPT && i < next.size() - 1; ) {
       AcceptedModel old = next.get(i);
       if (old == keep) {
@@ -285,9 +286,11 @@ final class ModelCatalog implements AutoCloseable {
         continue;
       }
       next.remove(i);
-      leases.remove(old.version()).close();   // closes once its in-flight requests finish
+      letGo.add(leases.remove(old.version()));
     }
     accepted = List.copyOf(next);
+    // closed once no request can choose them any more; each closes once its in-flight requests finish
+    letGo.forEach(SharedRegistry.Lease::close);
   }
 
   private AcceptedModel newest() {
@@ -346,7 +349,7 @@ final class ModelCatalog implements AutoCloseable {
       batcher = config.microBatching()
           ? new MicroBatchingScorer(onnx, Math.min(config.batchMaxRows(), onnx.maxBatch()), config.batchMaxWaitMicros())
           : null;
-    } catch (RuntimeException e) {   // a refused model's sessions (GPU memory with them) must not outlive it
+    } catch (RuntimeException | Error e) {   // a refused model's sessions (GPU memory with them) must not outlive it
       onnx.close();
       throw e;
     }

@@ -159,7 +159,10 @@ final class ShardCatalog implements AutoCloseable {
         // a request needs this version: it is current from now on; the one before stays held as previous
         synchronized (this) {
           Long before = registry.pinnedKey();
-          if (before != null && before < version) {
+          if (before != null && before >= version) {
+            return loaded;   // another request made a newer version current meanwhile: never go back
+          }
+          if (before != null) {
             SharedRegistry<Long, LoadedIndex>.Lease held = registry.tryAcquire(before);
             if (previous != null) {
               previous.close();

@@ -46,24 +46,26 @@ public final class OnnxScorer implements Scorer {
     this.grid = grid;
     this.ownsModel = ownsModel;
     int d = itemDim();
-    ScoreBatch batch = newBatch();
-    // warm-up rows are made up, not zero: a model may be undefined at the zero vector (a cosine of
-    // unnormalised embeddings) where no real item lies, and what it returns for them is not checked
-    java.util.SplittableRandom rnd = new java.util.SplittableRandom(d);
-    float[] row = new float[d];
-    for (int r = 0; r < batch.capacity(); r++) {
-      for (int j = 0; j < d; j++) {
-        row[j] = (float) (rnd.nextDouble() * 2 - 1);
+    try {   // the batch's direct memory too: a failure to allocate it must close the model as well
+      ScoreBatch batch = newBatch();
+      // warm-up rows are made up, not zero: a model may be undefined at the zero vector (a cosine of
+      // unnormalised embeddings) where no real item lies, and what it returns for them is not checked
+      java.util.SplittableRandom rnd = new java.util.SplittableRandom(d);
+      float[] row = new float[d];
+      for (int r = 0; r < batch.capacity(); r++) {
+        for (int j = 0; j < d; j++) {
+          row[j] = (float) (rnd.nextDouble() * 2 - 1);
+        }
+        batch.putRow(r, row, 0);
       }
-      batch.putRow(r, row, 0);
-    }
-    try (UserState dummy = user(new UserFeatures(new long[] {0}, row.clone(), d))) {
-      int probeRows = grid.padTo(Math.min(3, grid.max()));
-      long[] probed = probeOutputShape(dummy, batch, probeRows);
-      this.outputRowAxis = pinOutput ? rowAxis(probed, probeRows) : -1;
-      this.outputShape = outputRowAxis < 0 ? null : probed;
-      for (int size : grid.sizes()) {   // warm up: every shape the grid allows runs once before the first query
-        scoreRows(dummy, batch, size);
+      try (UserState dummy = user(new UserFeatures(new long[] {0}, row.clone(), d))) {
+        int probeRows = grid.padTo(Math.min(3, grid.max()));
+        long[] probed = probeOutputShape(dummy, batch, probeRows);
+        this.outputRowAxis = pinOutput ? rowAxis(probed, probeRows) : -1;
+        this.outputShape = outputRowAxis < 0 ? null : probed;
+        for (int size : grid.sizes()) {   // warm up: every shape the grid allows runs once before the first query
+          scoreRows(dummy, batch, size);
+        }
       }
     } catch (RuntimeException | Error e) {
       if (ownsModel) {   // refused here: nobody else holds the model to close its sessions

@@ -98,6 +98,25 @@ class IndexCatalogTest {
   }
 
   @Test
+  void whatIsRememberedOfEachVersionDoesNotGrowWithTheirNumber() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    try (IndexCatalog catalog = new IndexCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 1000), Runnable::run,
+        live -> madeLive.add(live.version()))) {
+      for (long v = 1; v <= 12; v++) {
+        IndexDescriptor d = write(v, c);
+        if (v % 3 == 0) {
+          d.setSha256("00".repeat(32));   // refused
+        }
+        catalog.prefetch(d);
+      }
+      assertEquals(11L, catalog.live().version());
+      // the live one, the one before it, and 12 refused after it went live (descriptor and refusal)
+      assertTrue(catalog.versionsRemembered() <= 4, "remembered " + catalog.versionsRemembered()
+          + " versions' descriptors and refusals: one a version for the TaskManager's life before");
+    }
+  }
+
+  @Test
   void nothingLoadableMeansNoLease() {
     IndexDescriptor missing = IndexDescriptor.newBuilder().setVersion(7).setUri("index-7.nann").setSha256("00")
         .setItems(1).setDim(DIM).setCreatedAtMillis(0).build();

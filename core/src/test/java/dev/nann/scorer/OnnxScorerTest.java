@@ -119,6 +119,15 @@ class OnnxScorerTest {
   }
 
   @Test
+  void aScorerWhoseBatchCannotBeAllocatedClosesTheModelItOwns() {
+    OnnxModel model = OnnxModel.load(TestData.model("two-sided", 16));
+    int open = OnnxModel.openModels();
+    // 2^25 rows of 16 floats: past what one direct buffer holds; the model's sessions leaked before
+    assertThrows(IllegalArgumentException.class, () -> new OnnxScorer(model, ShapeGrid.unpadded(1 << 25), true));
+    assertEquals(open - 1, OnnxModel.openModels(), "the refused scorer's model is closed");
+  }
+
+  @Test
   void paddingDoesNotChangeScores() {
     try (OnnxModel model = OnnxModel.load(TestData.model("attention", 16))) {
       OnnxScorer padded = new OnnxScorer(model, ShapeGrid.defaults(), false);

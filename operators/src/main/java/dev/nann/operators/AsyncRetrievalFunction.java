@@ -43,32 +43,34 @@ public final class AsyncRetrievalFunction extends RichAsyncFunction<ScoringTask,
   public void open(OpenContext ctx) {
     engine = OperatorEngines.acquire(getRuntimeContext(), engineConfig);
     pending = new ConcurrentHashMap<>();
+    // the gauges hold the engine itself: close() lets go of the field, and a reporter may still poll
+    RetrievalEngine shared = engine;
     MetricGroup g = getRuntimeContext().getMetricGroup().addGroup("nann");
     engineLatency = g.histogram("engineLatencyMs", new DescriptiveStatisticsHistogram(10_000));
     itemsScored = g.histogram("itemsScoredPerRequest", new DescriptiveStatisticsHistogram(10_000));
-    g.gauge("inFlight", () -> engine.inFlight());
-    g.gauge("overloaded", () -> engine.shedCount());
-    g.gauge("abandoned", () -> engine.abandonedCount());
-    g.gauge("indexVersion", () -> engine.indexVersion());
-    g.gauge("refusedIndexes", () -> engine.refusedIndexes());
-    g.gauge("refusedModels", () -> engine.refusedModels());
-    g.gauge("freshItems", () -> engine.freshCount());
-    g.gauge("freshRefused", () -> engine.freshRefusedCount());
+    g.gauge("inFlight", () -> shared.inFlight());
+    g.gauge("overloaded", () -> shared.shedCount());
+    g.gauge("abandoned", () -> shared.abandonedCount());
+    g.gauge("indexVersion", () -> shared.indexVersion());
+    g.gauge("refusedIndexes", () -> shared.refusedIndexes());
+    g.gauge("refusedModels", () -> shared.refusedModels());
+    g.gauge("freshItems", () -> shared.freshCount());
+    g.gauge("freshRefused", () -> shared.freshRefusedCount());
     g.gauge("indexAgeMs", () -> {
-      long created = engine.indexCreatedAtMillis();
+      long created = shared.indexCreatedAtMillis();
       return created <= 0 ? -1L : System.currentTimeMillis() - created;
     });
-    g.gauge("modelVersion", () -> engine.modelVersion());
+    g.gauge("modelVersion", () -> shared.modelVersion());
     g.gauge("modelAgeMs", () -> {
-      long loaded = engine.modelLoadedAtMillis();
+      long loaded = shared.modelLoadedAtMillis();
       return loaded <= 0 ? -1L : System.currentTimeMillis() - loaded;
     });
     g.gauge("batchFill", () -> {
-      MicroBatchingScorer b = engine.batcher();
+      MicroBatchingScorer b = shared.batcher();
       return b == null ? 0.0 : b.batchFill();
     });
     g.gauge("batchesPerScoreCall", () -> {
-      MicroBatchingScorer b = engine.batcher();
+      MicroBatchingScorer b = shared.batcher();
       return b == null ? 1.0 : b.meanBatchesPerCall();
     });
   }
