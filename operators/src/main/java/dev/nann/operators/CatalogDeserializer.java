@@ -58,10 +58,35 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
     out.collect(in);
   }
 
-  /** Refuses an upsert whose embedding has another dimension, a non-finite value or one beyond {@code maxAbsValue}. */
+  /** Attribute keys an item may carry: attributes are for filters (a category, a brand, a year), not payloads. */
+  public static final int MAX_ATTRIBUTE_KEYS = 64;
+  /** UTF-8 bytes of an item's attribute keys and values together. */
+  public static final int MAX_ATTRIBUTE_BYTES = 4096;
+
+  /**
+   * Refuses an upsert whose embedding has another dimension, a non-finite value or one beyond
+   * {@code maxAbsValue}, or whose attributes pass {@link #MAX_ATTRIBUTE_KEYS} or
+   * {@link #MAX_ATTRIBUTE_BYTES}: every snapshot copies every item's attributes, and a catalogue of
+   * record-sized attributes would fail each build (and each build after a restart) for lack of memory.
+   */
   static void validate(ItemEmbedding item, int dim, float maxAbsValue) {
     if (item.getDeleted()) {
       return;
+    }
+    java.util.Map<String, String> attributes = item.getAttributes();
+    if (attributes != null && !attributes.isEmpty()) {
+      if (attributes.size() > MAX_ATTRIBUTE_KEYS) {
+        throw new IllegalArgumentException("item " + item.getItemId() + " has " + attributes.size()
+            + " attributes; at most " + MAX_ATTRIBUTE_KEYS + " (attributes are for filters)");
+      }
+      long bytes = 0;
+      for (java.util.Map.Entry<String, String> a : attributes.entrySet()) {
+        bytes += utf8Length(a.getKey()) + utf8Length(a.getValue());
+      }
+      if (bytes > MAX_ATTRIBUTE_BYTES) {
+        throw new IllegalArgumentException("item " + item.getItemId() + " has " + bytes + " bytes of attributes; at most "
+            + MAX_ATTRIBUTE_BYTES + " (attributes are for filters: keep payloads elsewhere)");
+      }
     }
     if (item.getEmbedding().size() != dim) {
       throw new IllegalArgumentException("item " + item.getItemId() + " has an embedding of "
@@ -78,6 +103,10 @@ public final class CatalogDeserializer implements KafkaRecordDeserializationSche
             + ": a score network overflows on it or ranks it above every other item");
       }
     }
+  }
+
+  private static int utf8Length(String s) {
+    return s == null ? 0 : s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
   }
 
   @Override
