@@ -12,8 +12,10 @@ import java.util.List;
  * A whole catalogue built into S shard snapshots and one manifest, outside the streaming job: the
  * first load of a large catalogue, where sending every item through item-embeddings and the
  * index-sync job's state would only delay the first build. Shard files, checksums and the manifest
- * are exactly what index-sync publishes, so serving cannot tell the difference and index-sync
- * continues from the versions in the store.
+ * are exactly what index-sync publishes, so serving cannot tell the difference and index-sync's
+ * version numbers continue from the ones in the store. Its catalogue does not: index-sync builds
+ * from the item-embeddings topic, so the loaded items must be on it too, or the next version it
+ * publishes lacks them.
  */
 public final class ShardedBulkLoad {
   /**
