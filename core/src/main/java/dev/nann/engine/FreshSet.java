@@ -25,6 +25,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * the current one is refused.
  */
 final class FreshSet {
+  /** Written under the set's lock, read by the task thread without it. */
+  private volatile long rebases;
   private static final int INITIAL_CAPACITY = 256;
 
   private final int maxEntries;
@@ -76,9 +78,13 @@ final class FreshSet {
           + " values but the live index holds dim " + dim + ": the change waits for a snapshot of its dimension");
     }
     Integer prev = latest.get(id);
-    if (prev != null && (v.updatedAt[prev] > item.getUpdatedAtMillis()
-        || v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item))) {
+    if (prev != null && v.updatedAt[prev] > item.getUpdatedAtMillis()) {
       return ChangeOutcome.STALE;
+    }
+    if (prev != null && v.updatedAt[prev] == item.getUpdatedAtMillis() && sameAs(v, prev, item)) {
+      // a repeat: the subtasks sharing this engine each apply every broadcast change, and each keeps
+      // its own checkpointed copy of what the set holds
+      return ChangeOutcome.HELD;
     }
     if (v.base != null ? heldBy(v.base, item) : shardedBase != null && heldBy(shardedBase, item)) {
       if (prev != null) {
@@ -156,6 +162,12 @@ final class FreshSet {
    */
   synchronized void rebase(LoadedIndex live) {
     keepUnheld((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), live, live.index().dim());
+    rebases++;
+  }
+
+  /** Times a newly live index has let the set go of the changes it holds (a copy of the set prunes then). */
+  long rebases() {
+    return rebases;
   }
 
   /** Whether an index already holds a change: its id with the same embedding, or deleted and absent. */
@@ -173,6 +185,7 @@ final class FreshSet {
     if (view.base == null) {
       keepUnheld(index, null, indexDim);
       shardedBase = index;   // later changes it already holds (a catalogue published again) do not join
+      rebases++;
     }
   }
 

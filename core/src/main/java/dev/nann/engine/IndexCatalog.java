@@ -148,14 +148,9 @@ final class IndexCatalog implements AutoCloseable {
   private SharedRegistry<Long, LoadedIndex>.Lease loadOrFallBack(IndexDescriptor d) {
     long version = d.getVersion();
     if (!refused.containsKey(version)) {
-      try {
-        SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(version);
-        makeLiveIfNewer(version);
-        return lease;
-      } catch (RuntimeException | OutOfMemoryError e) {
-        // a snapshot too large for the heap beside the live one is refused too: else every request
-        // stamped with it would load it again on a walker and run out of memory again
-        refuse(d, e);
+      SharedRegistry<Long, LoadedIndex>.Lease lease = loaded(d);
+      if (lease != null) {
+        return live(lease, version);
       }
     }
     Long fallback = indexes.pinnedKey();
@@ -192,17 +187,37 @@ final class IndexCatalog implements AutoCloseable {
         continue;
       }
       descriptors.putIfAbsent(v, d);
-      try {
-        SharedRegistry<Long, LoadedIndex>.Lease lease = indexes.acquire(v);
-        makeLiveIfNewer(v);
+      SharedRegistry<Long, LoadedIndex>.Lease lease = loaded(d);
+      if (lease != null) {
         LOG.warn("index version {} cannot be served and none is live: serving version {} from the snapshot store "
             + "({}) until a newer one loads", refusedVersion, v, file);
-        return lease;
-      } catch (RuntimeException | OutOfMemoryError e) {
-        refuse(d, e);
+        return live(lease, v);
       }
     }
     return null;
+  }
+
+  /** A lease on the version, loaded now if need be, or null when it does not load (then refused). */
+  private SharedRegistry<Long, LoadedIndex>.Lease loaded(IndexDescriptor d) {
+    try {
+      return indexes.acquire(d.getVersion());
+    } catch (RuntimeException | OutOfMemoryError e) {
+      // a snapshot too large for the heap beside the live one is refused too: else every request
+      // stamped with it would load it again on a walker and run out of memory again
+      refuse(d, e);
+      return null;
+    }
+  }
+
+  /** {@code lease}, its version made live if newest; let go if that fails (the failure goes on up). */
+  private SharedRegistry<Long, LoadedIndex>.Lease live(SharedRegistry<Long, LoadedIndex>.Lease lease, long version) {
+    try {
+      makeLiveIfNewer(version);
+      return lease;
+    } catch (RuntimeException | Error e) {
+      lease.close();
+      throw e;
+    }
   }
 
   private void refuse(IndexDescriptor d, Throwable e) {

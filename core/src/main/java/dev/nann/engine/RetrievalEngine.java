@@ -265,6 +265,14 @@ public final class RetrievalEngine implements AutoCloseable {
     return outcome;
   }
 
+  /**
+   * Times the fresh set let go of the changes a newly live index (or sharded version) holds: a
+   * caller keeping its own copy of the set prunes that copy when this moves.
+   */
+  public long freshRebases() {
+    return fresh.rebases();
+  }
+
   /** Whether the fresh set holds a change of this item (no live snapshot holds it yet). */
   public boolean holdsFreshChange(long itemId) {
     return fresh.holds(itemId);

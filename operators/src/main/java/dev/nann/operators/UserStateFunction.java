@@ -85,6 +85,8 @@ public final class UserStateFunction
   private transient RetrievalEngine engine;
   private transient boolean engineSynced;
   private transient ChangeLog changeLog;
+  /** The engine's fresh-set rebase count when the change log was last pruned against it. */
+  private transient long prunedAtRebase;
   private transient DescriptorGuard guard;
   private transient Counter refusedDescriptors;
   private transient Counter feedThrottled;
@@ -129,6 +131,7 @@ public final class UserStateFunction
     feedThrottled = metrics.counter("feedThrottled");
     feedStale = metrics.counter("feedStale");
     changeLog = new ChangeLog();
+    prunedAtRebase = -1;   // prune once the first broadcast element comes (a restored log may hold what the index does)
     metrics.gauge("catalogChangesKept", changeLog::size);
     nextSeenAt = new HashMap<>();
   }
@@ -317,6 +320,11 @@ public final class UserStateFunction
     if (!engineSynced) {
       syncEngine(state, changes.immutableEntries());
     }
+    long rebases = engine.freshRebases();
+    if (rebases != prunedAtRebase) {   // an index went live (after a restore too): it holds some changes
+      prunedAtRebase = rebases;
+      dropChangesTheSetLetGo(changes);
+    }
     if (u.getItem() != null) {
       long id = u.getItem().getItemId();
       ChangeOutcome outcome = engine.applyChange(u.getItem());
@@ -372,18 +380,7 @@ public final class UserStateFunction
         state.put(INDEX, new DescriptorUpdate(d, null, null, null));
         engine.prefetch(d);
       }
-      // bound the checkpointed change log: a change leaves it once the fresh set let it go (a live
-      // snapshot holds it), never by its age (a snapshot built slowly, or by an index-sync behind on
-      // the topic, may miss changes older than itself)
-      java.util.List<Long> held = new java.util.ArrayList<>();
-      for (Map.Entry<Long, byte[]> e : changes.entries()) {
-        if (!engine.holdsFreshChange(e.getKey())) {
-          held.add(e.getKey());
-        }
-      }
-      for (Long id : held) {
-        changeLog.drop(changes, id);
-      }
+      dropChangesTheSetLetGo(changes);
     }
     if (u.getModel() != null) {
       ModelDescriptor d = u.getModel();
@@ -450,6 +447,23 @@ public final class UserStateFunction
   private boolean delayPassed(IndexDescriptor pending) {
     long seenAt = nextSeenAt.computeIfAbsent(pending.getVersion(), v -> System.currentTimeMillis());
     return System.currentTimeMillis() - seenAt >= engineConfig.shardActivationMs();
+  }
+
+  /**
+   * Bounds the checkpointed change log: a change leaves it once the fresh set let it go (a live
+   * snapshot holds it), never by its age (a snapshot built slowly, or by an index-sync behind on the
+   * topic, may miss changes older than itself).
+   */
+  private void dropChangesTheSetLetGo(BroadcastState<Long, byte[]> changes) throws Exception {
+    List<Long> held = new ArrayList<>();
+    for (Map.Entry<Long, byte[]> e : changes.entries()) {
+      if (!engine.holdsFreshChange(e.getKey())) {
+        held.add(e.getKey());
+      }
+    }
+    for (Long id : held) {
+      changeLog.drop(changes, id);
+    }
   }
 
   /** A descriptor that must not become current: logged and counted; the current one keeps serving. */

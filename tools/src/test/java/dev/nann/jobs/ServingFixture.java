@@ -287,6 +287,8 @@ final class ServingFixture implements AutoCloseable {
     org.apache.flink.configuration.Configuration conf = ServingJob.flinkConfiguration(cfg);
     conf.setString("restart-strategy.type", "none");
     conf.setString("metrics.reporter.collect.factory.class", CollectingReporter.Factory.class.getName());
+    // operator metrics named by job id as well: a test reads its own job's, not an earlier one's
+    conf.setString("metrics.scope.operator", "<host>.taskmanager.<tm_id>.<job_id>.<operator_name>.<subtask_index>");
     if (restorePath != null) {
       conf.setString("execution.state-recovery.path", restorePath);
     }

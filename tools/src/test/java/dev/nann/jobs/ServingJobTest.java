@@ -558,7 +558,8 @@ class ServingJobTest {
 
   @Test
   void anUpsertedItemIsReturnedAtOnceAndADeletedOneNeverAgain() throws Exception {
-    ServingConfig cfg = fx.config("t5", dir.resolve("chk-t5"), Map.of());
+    // two subtasks: they share the TaskManager's engine, and each keeps its own copy of its changes
+    ServingConfig cfg = fx.config("t5", dir.resolve("chk-t5"), Map.of("parallelism", "2"));
     fx.sendHistories(cfg, 20);
     fx.publishIndex(cfg);
     JobClient job = startJob(cfg, null);
@@ -606,30 +607,30 @@ class ServingJobTest {
       long marker = 900_003L;   // applied after all of them
       fx.sendItem(cfg, dev.nann.schemas.ItemEmbedding.newBuilder().setItemId(marker).setEmbedding(v).build());
       askUntil(cfg, responses, "marker-", r -> r.getItems().contains(marker));
-      // the log holds the delete of the index's top item and the marker; the fresh item's delete left
-      // with it (no snapshot holds the fresh item)
-      awaitGauges("nann.catalogChangesKept", 2, Duration.ofSeconds(30));
+      // each subtask's log holds the delete of the index's top item and the marker; the fresh item's
+      // delete left with it (no snapshot holds the fresh item)
+      awaitGauges(job, "nann.catalogChangesKept", 2, 2, Duration.ofSeconds(30));
     } finally {
       job.cancel().get();
     }
   }
 
-  /**
-   * Waits until the gauges named {@code suffix} read at most {@code want}, one of them exactly (an
-   * earlier test's job may not have unregistered its own yet).
-   */
-  private static void awaitGauges(String suffix, int want, Duration within) throws InterruptedException {
+  /** Waits until each of {@code job}'s {@code subtasks} gauges named {@code suffix} reads {@code want}. */
+  private static void awaitGauges(JobClient job, String suffix, int subtasks, int want, Duration within)
+      throws InterruptedException {
+    String id = job.getJobID().toString();
     long end = System.nanoTime() + within.toNanos();
     List<Integer> values = List.of();
     while (System.nanoTime() < end) {
-      values = CollectingReporter.METRICS.entrySet().stream().filter(e -> e.getKey().endsWith(suffix))
+      values = CollectingReporter.METRICS.entrySet().stream()
+          .filter(e -> e.getKey().contains(id) && e.getKey().endsWith(suffix))
           .map(e -> ((Number) ((org.apache.flink.metrics.Gauge<?>) e.getValue()).getValue()).intValue()).toList();
-      if (values.contains(want) && values.stream().allMatch(x -> x <= want)) {
+      if (values.size() == subtasks && values.stream().allMatch(x -> x == want)) {
         return;
       }
       Thread.sleep(100);
     }
-    throw new AssertionError(suffix + " per subtask: " + values + ", want at most " + want + " and " + want + " on one");
+    throw new AssertionError(suffix + " per subtask: " + values + ", want " + want + " on each of " + subtasks);
   }
 
   /** Sends {@code n} requests (k = 10) and returns their answers by id, asserting each is answered once. */
