@@ -65,6 +65,11 @@ final class ShardCatalog implements AutoCloseable {
     return refusedCount.get();
   }
 
+  /** Manifest entries remembered over all shards (tests: they must not grow with every version). */
+  int entriesRemembered() {
+    return shards.values().stream().mapToInt(s -> s.known.size()).sum();
+  }
+
   /** Newest shard version this engine has served of each shard it walks. */
   Map<Integer, Long> servedVersions() {
     Map<Integer, Long> out = new java.util.TreeMap<>();
@@ -170,6 +175,10 @@ final class ShardCatalog implements AutoCloseable {
             previous = held;
           }
           registry.pin(version);
+          // a manifest entry is needed only to load its version; one older than the version held as
+          // previous is added again if a request ever loads it (kept, one a version for good)
+          long keepFrom = before == null ? version : before;
+          known.keySet().removeIf(v -> v < keepFrom);
           if (staged != null && staged.key() <= version) {
             staged.close();
             staged = null;

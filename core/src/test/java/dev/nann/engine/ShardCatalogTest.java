@@ -3,6 +3,7 @@ package dev.nann.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
@@ -73,6 +74,30 @@ class ShardCatalogTest {
       }
       assertEquals(1, catalog.refusedCount(), "one refusal counted, not one per try");
       assertEquals(java.util.Map.of(0, 1L), catalog.servedVersions());
+    }
+  }
+
+  @Test
+  void whatIsRememberedOfEachShardVersionDoesNotGrowWithTheirNumber() throws Exception {
+    Corpus c = TestData.corpus(300, 8, 3);
+    try (ShardCatalog catalog = new ShardCatalog(new DescriptorGuard(dir.toString(), dir.toString(), 100, 1),
+        Runnable::run)) {
+      for (long v = 1; v <= 8; v++) {
+        Path file = dir.resolve(String.format("index-v%012d-s0000.nann", v));
+        IndexDescriptor written = TestData.publish(new HnswIndexBuilder().m(8).efConstruction(20).seed(v).version(v)
+            .build(c.embeddings(), c.dim(), c.itemIds()), file);
+        ShardSnapshot shard = ShardSnapshot.newBuilder().setShard(0).setVersion(v).setUri(file.toUri().toString())
+            .setSha256(written.getSha256()).setItems(written.getItems()).build();
+        IndexDescriptor manifest = IndexDescriptor.newBuilder().setVersion(v).setUri(dir.resolve("m").toString())
+            .setSha256("00".repeat(32)).setItems(c.size()).setDim(c.dim()).setCreatedAtMillis(1)
+            .setShards(List.of(shard)).build();
+        try (var lease = catalog.lease(manifest, 0)) {
+          assertEquals(v, lease.value().version());
+        }
+      }
+      assertEquals(8L, catalog.servedVersions().get(0));
+      assertTrue(catalog.entriesRemembered() <= 2, "remembered " + catalog.entriesRemembered()
+          + " manifest entries: the current version's and the previous one's, not one a version for good");
     }
   }
 }
