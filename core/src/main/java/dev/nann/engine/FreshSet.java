@@ -25,8 +25,6 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * the current one is refused.
  */
 final class FreshSet {
-  /** Written under the set's lock, read by the task thread without it. */
-  private volatile long rebases;
   private static final int INITIAL_CAPACITY = 256;
 
   private final int maxEntries;
@@ -38,6 +36,8 @@ final class FreshSet {
   private volatile View view;
   /** For a sharded index, the current version's holder (a sharded version is never a {@link View#base}). */
   private Holder shardedBase;   // guarded by this
+  /** Rebases so far: written under the set's lock, read by the task thread without it. */
+  private volatile long rebases;
 
   /**
    * @param maxEntries upserts are refused once the set holds this many entries (every query scores
@@ -61,8 +61,8 @@ final class FreshSet {
    * Applies one catalog change: it joins the set (an older copy of the item is superseded and the
    * base snapshot's node for it shadowed), or, when the base snapshot already says the same, the item
    * leaves the set. Older changes than the one kept (by {@code updatedAtMillis}, which serving sets
-   * to when the change reached it: arrival order, as index-sync applies them), and repeats (several
-   * subtasks broadcast the same change), are ignored.
+   * to when the change reached it: arrival order, as index-sync applies them) are ignored; a repeat
+   * of the kept one (the subtasks sharing an engine each apply every broadcast change) adds no entry.
    *
    * @return {@link ChangeOutcome#REFUSED} when the set is full and the change must wait for the next
    *     snapshot (the item's older change, if the set holds one, leaves it: the base snapshot's copy

@@ -1,6 +1,5 @@
 package dev.nann.operators;
 
-import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.engine.ChangeOutcome;
 import dev.nann.engine.DescriptorGuard;
 import dev.nann.engine.EngineConfig;
