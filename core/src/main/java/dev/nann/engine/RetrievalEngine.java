@@ -307,7 +307,7 @@ public final class RetrievalEngine implements AutoCloseable {
     if (pastDeadline(task.getRequest())) {   // answered without taking a place in the queue from one still waited for
       return CompletableFuture.completedFuture(deadlinePassed(task.getRequest()));
     }
-    if (task.getShard() >= 0 && task.getNext() != null && task.getShard() < task.getNext().getShards().size()) {
+    if (task.getShard() >= 0 && task.getNext() != null) {
       shardGraphs.prefetch(task.getNext(), task.getShard());   // the next version: load this shard ahead of it
     }
     inFlight.incrementAndGet();
@@ -362,9 +362,10 @@ public final class RetrievalEngine implements AutoCloseable {
     // a scattered task: exactly the shard version its manifest names (never another, so one answer
     // never mixes versions), the behaviour the task carries, and the shard's share of k and budget
     int shard = task.getShard();
-    if (shard >= d.getShards().size()) {
+    int shards = task.getShardCount() > 0 ? task.getShardCount() : d.getShards().size();
+    if (shard >= 0 && (shard >= shards || dev.nann.shard.ShardEntries.of(d, shard) == null)) {
       return RequestProtocol.error(req, ResponseStatus.UNKNOWN, "index version " + d.getVersion() + " has "
-          + d.getShards().size() + " shards, no shard " + shard, d.getVersion(), "");
+          + shards + " shards, no shard " + shard, d.getVersion(), "");
     }
     SharedRegistry<Long, LoadedIndex>.Lease indexLease = shard >= 0 ? shardGraphs.lease(d, shard) : indexes.lease(d);
     if (indexLease == null) {
@@ -391,7 +392,7 @@ public final class RetrievalEngine implements AutoCloseable {
           return RequestProtocol.error(req, ResponseStatus.INVALID, invalid, version, modelLease.value().version());
         }
         int k = req.getK();
-        ShardPlan plan = shard < 0 ? null : ShardPlan.of(d.getShards().size(), k,
+        ShardPlan plan = shard < 0 ? null : ShardPlan.of(shards, k,
             search.withBudget(config.budgetFor(req.getBudget(), k)));
         RetrievalResponse r = search(task, index, modelLease.value(), plan);
         r.setIndexVersion(version);

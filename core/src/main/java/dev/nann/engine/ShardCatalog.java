@@ -4,6 +4,7 @@ import dev.nann.graph.HnswIndex;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
+import dev.nann.shard.ShardEntries;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -47,13 +48,16 @@ final class ShardCatalog implements AutoCloseable {
    * snapshot cannot be served (the reason is logged; the request's answer for this shard is missing).
    */
   SharedRegistry<Long, LoadedIndex>.Lease lease(IndexDescriptor manifest, int shard) {
-    ShardSnapshot s = manifest.getShards().get(shard);
-    return shard(shard).lease(s, true);
+    ShardSnapshot s = ShardEntries.of(manifest, shard);
+    return s == null ? null : shard(shard).lease(s, true);
   }
 
   /** Starts loading shard {@code shard} of a manifest about to become current, and holds it until then. */
   void prefetch(IndexDescriptor manifest, int shard) {
-    ShardSnapshot s = manifest.getShards().get(shard);
+    ShardSnapshot s = ShardEntries.of(manifest, shard);
+    if (s == null) {
+      return;
+    }
     Shard sh = shard(shard);
     if (sh.staging(s.getVersion())) {
       loader.execute(() -> sh.stage(s));

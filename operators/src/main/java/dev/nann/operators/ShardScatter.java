@@ -1,6 +1,7 @@
 package dev.nann.operators;
 
 import dev.nann.schemas.codec.ReplyPartitionHeader;
+import dev.nann.shard.ShardEntries;
 import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.internal.ScoringTask;
 import java.nio.ByteBuffer;
@@ -45,10 +46,14 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
       return;
     }
     Map<String, ByteBuffer> routing = routingHeaders(task.getHeaders());
+    // each copy names its own shard's snapshot alone (and S): with all S entries in each, a request's
+    // copies carried S^2 of them across the network and in the async operator's checkpointed queue
+    int count = task.getIndex() == null ? 0 : task.getIndex().getShards().size();
     for (int shard = 0; shard < shards; shard++) {
-      ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(), task.getIndex(), task.getModel(),
-          task.getFeed(), shard == 0 ? task.getHeaders() : routing, task.getReceivedAtMillis(), task.getStamps(),
-          task.getNext(), task.getFeatures(), shard, taskId, null);
+      ScoringTask copy = new ScoringTask(task.getRequest(), task.getSequence(),
+          ShardEntries.onlyShard(task.getIndex(), shard), task.getModel(), task.getFeed(),
+          shard == 0 ? task.getHeaders() : routing, task.getReceivedAtMillis(), task.getStamps(),
+          ShardEntries.onlyShard(task.getNext(), shard), task.getFeatures(), shard, taskId, null, count);
       out.collect(copy);
     }
   }

@@ -142,4 +142,31 @@ class ShardGatherTest {
     assertEquals(java.util.Set.of(0, 1, 2, 3), shards, "spread over the shards' subtasks");
     assertEquals(400, taskIds.size(), "and over the gather's keys");
   }
+
+  @Test
+  void eachCopyNamesItsOwnShardAloneSoItsSizeDoesNotGrowWithS() {
+    java.util.function.IntUnaryOperator copyBytes = shards -> {
+      List<dev.nann.schemas.ShardSnapshot> entries = new ArrayList<>();
+      for (int s = 0; s < shards; s++) {
+        entries.add(new dev.nann.schemas.ShardSnapshot(s, 40L + s, "/store/index-v0000000000" + (40 + s) + "-s" + s
+            + ".nann", "ab".repeat(32), 1000));
+      }
+      dev.nann.schemas.IndexDescriptor manifest = new dev.nann.schemas.IndexDescriptor(9L, "/store/manifest-9.json",
+          "cd".repeat(32), 1000 * shards, 16, 32, 40, 1L, entries);
+      List<dev.nann.schemas.internal.ScoringTask> copies = new ArrayList<>();
+      new ShardScatter(shards).flatMap(dev.nann.schemas.internal.ScoringTask.newBuilder().setRequest(REQ)
+          .setIndex(manifest).setNext(manifest).build(), new org.apache.flink.api.common.functions.util.ListCollector<>(copies));
+      assertEquals(shards, copies.size());
+      for (int s = 0; s < shards; s++) {
+        dev.nann.schemas.internal.ScoringTask copy = copies.get(s);
+        assertEquals(List.of(entries.get(s)), copy.getIndex().getShards(), "copy " + s + " names its own shard");
+        assertEquals(shards, copy.getShardCount());
+        assertEquals(entries.get(s), dev.nann.shard.ShardEntries.of(copy.getNext(), s));
+      }
+      return dev.nann.schemas.codec.AvroCodec.of(dev.nann.schemas.internal.ScoringTask.class).encode(copies.get(0)).length;
+    };
+    int four = copyBytes.applyAsInt(4);
+    int sixtyFour = copyBytes.applyAsInt(64);
+    assertTrue(sixtyFour < four + 64, "a copy of 64 shards' task takes " + sixtyFour + " bytes, of 4 shards' " + four);
+  }
 }
