@@ -174,9 +174,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream log = System.err;
-    if (k < 1) {
-      throw new IllegalArgumentException("--k must be >= 1, got " + k);
-    }
+    checkOptions();
     List<SearchMode> modeList = new ArrayList<>();
     for (String mode : modes) {
       SearchMode parsed;
@@ -306,6 +304,22 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Options refused before anything is loaded or built (a build may take minutes); --json's folder made now. */
+  private void checkOptions() throws java.io.IOException {
+    if (k < 1) {
+      throw new IllegalArgumentException("--k must be >= 1, got " + k);
+    }
+    if (queries < 1 || threads < 1 || shards < 1 || warmup < 0) {
+      throw new IllegalArgumentException("--queries, --threads and --shards must be >= 1 and --warmup >= 0");
+    }
+    if (!List.of("onnx", "ip").contains(scorerKind) || !List.of("heap", "mapped").contains(indexMemory)) {
+      throw new IllegalArgumentException("--scorer must be onnx or ip, --index-memory heap or mapped");
+    }
+    if (json != null && json.toAbsolutePath().getParent() != null) {
+      Files.createDirectories(json.toAbsolutePath().getParent());   // not found missing once the run is over
+    }
   }
 
   /** {@code --index-memory}: the index on the heap, or the verified mapping itself. */

@@ -30,7 +30,7 @@ public final class IndexCommand implements Runnable {
     @Option(names = "--dim", defaultValue = "64", description = "Dimension. Default: ${DEFAULT-VALUE}")
     int dim;
 
-    @Option(names = "--version", defaultValue = "0",
+    @Option(names = "--snapshot-version", defaultValue = "0",
         description = "Snapshot version; 0 (the default): the next one free in --out. A version names one file only: "
             + "one already there is refused.")
     long version;
@@ -56,7 +56,7 @@ public final class IndexCommand implements Runnable {
       if (version == 0) {
         version = taken.length == 0 ? 1 : taken[0] + 1;
       } else if (version < 0 || java.util.Arrays.stream(taken).anyMatch(v -> v == version)) {
-        System.err.printf("[build] version %d %s: pass another --version, or leave it out for the next free one (%d)%n",
+        System.err.printf("[build] version %d %s: pass another --snapshot-version, or leave it out for the next free one (%d)%n",
             version, version < 0 ? "is negative" : "is already in " + out, taken.length == 0 ? 1 : taken[0] + 1);
         return 2;
       }

@@ -7,6 +7,7 @@ import dev.nann.jobs.ServingConfig;
 import dev.nann.jobs.ServingOptions;
 import dev.nann.local.DemoCatalog;
 import dev.nann.schemas.RetrievalRequest;
+import dev.nann.schemas.ResponseStatus;
 import dev.nann.schemas.RetrievalResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,6 +70,10 @@ public final class RequestCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (k < 1 || budget < 0 || timeoutSeconds < 1) {
+      throw new IllegalArgumentException("--k must be at least 1, --budget at least 0 and --timeout-s at least 1");
+    }
+    dev.nann.search.SearchMode.parse(mode);   // a typo is one line here, not an INVALID answer from the job
     Path repo = Path.of(System.getProperty("nann.repo", "."));
     ServingConfig job = null;
     if (config != null) {
@@ -88,8 +93,11 @@ public final class RequestCommand implements Callable<Integer> {
     String requests = job != null ? job.get(ServingOptions.TOPIC_REQUESTS) : prefix + ServingOptions.TOPIC_REQUESTS.defaultValue();
     String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
     Map<String, String> clientProperties = clientProperties(job);
+    // the demo's titles name the demo's items only: another job (--bootstrap, --config) has its own ids
+    boolean demo = bootstrap == null && job == null;
     Map<Long, String> names = idNames != null ? itemNames(idNames)
-        : Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16).titles() : Map.of();
+        : demo && Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16).titles()
+        : Map.of();
     // the client looks the responses topic up when made: within the wait asked for, not Kafka's minute
     clientProperties.putIfAbsent("default.api.timeout.ms", Long.toString(timeoutSeconds * 1000L));
     NannClient made;
@@ -105,11 +113,17 @@ public final class RequestCommand implements Callable<Integer> {
       r.setMode(mode);
       r.setBudget(budget);
       try {
-        print(client.retrieve(r, Duration.ofSeconds(timeoutSeconds)).get(), names);
-        return 0;
+        RetrievalResponse answer = client.retrieve(r, Duration.ofSeconds(timeoutSeconds)).get();
+        print(answer, names);
+        // a script can tell a served answer from a refused or failed one
+        return answer.getStatus() == ResponseStatus.OK || answer.getStatus() == ResponseStatus.COLD_START ? 0 : 1;
       } catch (ExecutionException e) {
         if (e.getCause() instanceof TimeoutException) {
           System.err.println("nann: no answer to request " + r.getRequestId() + " within " + timeoutSeconds + " s");
+          return 1;
+        }
+        if (e.getCause() instanceof org.apache.kafka.common.KafkaException || e.getCause() instanceof IllegalStateException) {
+          System.err.println("nann: the request could not be sent or answered: " + e.getCause().getMessage());
           return 1;
         }
         throw e;

@@ -82,7 +82,7 @@ public final class LocalCluster {
     if (Files.exists(home.state())) {
       LocalCluster earlier = attach(home);
       if (earlier.running()) {
-        throw new IllegalStateException("a cluster is already running from " + home.dir() + " (./nann cluster stop first)");
+        throw new IllegalArgumentException("a cluster is already running from " + home.dir() + " (./nann cluster stop first)");
       }
       // its JobManager is gone, but TaskManagers or the broker may live on: stopped now, since the
       // directory with their pid files (and the broker's data) is about to be emptied under them
@@ -94,7 +94,7 @@ public final class LocalCluster {
       }
     }
     if (!Files.isDirectory(flinkLib) || Files.notExists(flinkLib.resolve("flink-runtime-2.2.1.jar"))) {
-      throw new IllegalStateException("Flink's jars are not in " + flinkLib
+      throw new IllegalArgumentException("Flink's jars are not in " + flinkLib
           + "; build them with: mvn -q -DskipTests package -pl flink-cluster");
     }
     if (Files.isDirectory(home.dir()) && Files.notExists(home.state())) {
@@ -152,7 +152,7 @@ public final class LocalCluster {
   /** The cluster whose state is under {@code home}, running or not. */
   public static LocalCluster attach(ClusterHome home) throws IOException {
     if (Files.notExists(home.state())) {
-      throw new IllegalStateException("no cluster under " + home.dir() + " (./nann cluster start makes one)");
+      throw new IllegalArgumentException("no cluster under " + home.dir() + " (./nann cluster start makes one)");
     }
     Properties s = new Properties();
     try (Reader r = Files.newBufferedReader(home.state())) {
@@ -234,7 +234,7 @@ public final class LocalCluster {
 
   /** {@code kill -9} of a TaskManager process; returns once it is gone. */
   public void killTaskManager(String name) {
-    ChildJvm.kill(process(name).orElseThrow(() -> new IllegalStateException(name + " is not running")));
+    ChildJvm.kill(process(name).orElseThrow(() -> new IllegalArgumentException(name + " is not running")));
   }
 
   /** Waits until at least {@code n} TaskManagers are registered with the JobManager. */

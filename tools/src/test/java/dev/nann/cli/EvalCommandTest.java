@@ -207,6 +207,15 @@ class EvalCommandTest {
     assertEquals(2, run(err, "eval", "--modes", "dr", "--dr", tmp.toString(), "--shards", "2", "--corpus",
         "synthetic:500", "--dim", "16", "--cache", tmp.toString()));
     assertTrue(err.toString().contains("mode dr is not evaluated on a sharded index"), err.toString());
+    err.reset();
+    // refused before the model is loaded (here it does not exist) and the index built
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--model", tmp.resolve("no-model").toString(),
+        "--threads", "0", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("--queries, --threads and --shards must be >= 1"), err.toString());
+    err.reset();
+    assertEquals(2, run(err, "eval", "--corpus", "synthetic:500", "--model", tmp.resolve("no-model").toString(),
+        "--index-memory", "hep", "--cache", tmp.toString()));
+    assertTrue(err.toString().contains("--index-memory heap or mapped"), err.toString());
   }
 
   @Test

@@ -28,8 +28,8 @@ class IndexCommandTest {
     assertEquals(0, build());
     assertEquals(0, build());
     assertArrayEquals(new long[] {2, 1}, SnapshotStore.versionsIn(tmp));
-    assertEquals(2, build("--version", "1"));
-    assertEquals(0, build("--version", "7"));
+    assertEquals(2, build("--snapshot-version", "1"));
+    assertEquals(0, build("--snapshot-version", "7"));
     assertArrayEquals(new long[] {7, 2, 1}, SnapshotStore.versionsIn(tmp));
   }
 }

@@ -78,4 +78,18 @@ class RequestCommandTest {
     assertTrue(err.toString().contains("nann: no Kafka broker answered at 127.0.0.1:" + port + " within 2 s"), err.toString());
     assertTrue(System.nanoTime() - t0 < 30_000_000_000L, "within the timeout asked for, not Kafka's minute");
   }
+
+  @Test
+  void aModeOrNumberTheJobWouldRefuseIsOneLineBeforeAnythingIsSent() {
+    for (String[] bad : new String[][] {{"--mode", "hsnw"}, {"--k", "0"}, {"--timeout-s", "0"}, {"--budget", "-1"}}) {
+      java.io.StringWriter err = new java.io.StringWriter();
+      CommandLine cli = Nann.commandLine();
+      cli.setErr(new java.io.PrintWriter(err));
+      java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("request", "--user", "1",
+          "--bootstrap", "127.0.0.1:1"));
+      args.addAll(java.util.List.of(bad));
+      assertEquals(2, cli.execute(args.toArray(String[]::new)), String.join(" ", bad) + ": " + err);
+      assertTrue(err.toString().startsWith("nann: "), err.toString());
+    }
+  }
 }

@@ -30,7 +30,7 @@ class LocalClusterTest {
 
   @Test
   void namesTheBuildStepWhenFlinksJarsAreMissing() {
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> LocalCluster.start(
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LocalCluster.start(
         new ClusterHome(dir.resolve("new")), dir.resolve("no-lib"), "", LocalCluster.Settings.defaults(),
         new PrintStream(new ByteArrayOutputStream())));
     assertTrue(e.getMessage().contains("mvn -q -DskipTests package -pl flink-cluster"), e.getMessage());
@@ -52,7 +52,7 @@ class LocalClusterTest {
       Files.writeString(home.pids().resolve("taskmanager-1.pid"), Long.toString(leftOver.pid()));
       assertTrue(LocalCluster.attach(home).process("taskmanager-1").isPresent(), "the stand-in is found as the cluster's");
       ByteArrayOutputStream log = new ByteArrayOutputStream();
-      assertThrows(IllegalStateException.class, () -> LocalCluster.start(home, dir.resolve("no-lib"), "",
+      assertThrows(IllegalArgumentException.class, () -> LocalCluster.start(home, dir.resolve("no-lib"), "",
           LocalCluster.Settings.defaults(), new PrintStream(log, true)));
       assertTrue(leftOver.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the left-over TaskManager was stopped");
       assertTrue(log.toString().contains("stopping what is left of the cluster"), log.toString());
@@ -63,7 +63,7 @@ class LocalClusterTest {
 
   @Test
   void attachingWhereNoClusterWasStartedSaysSo() {
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> LocalCluster.attach(new ClusterHome(dir)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LocalCluster.attach(new ClusterHome(dir)));
     assertTrue(e.getMessage().contains("./nann cluster start"), e.getMessage());
   }
 }

@@ -57,6 +57,10 @@ public final class FreshnessBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    load.check();
+    if (upsertsPerSecond < 1 || upsertsPerSecond > 1_000_000_000) {
+      throw new IllegalArgumentException("--upserts-per-s must be at least 1, got " + upsertsPerSecond);
+    }
     Path modelDir = catalog.modelDir();
     Corpus corpus = catalog.corpus();
     int d = corpus.dim();

@@ -25,6 +25,24 @@ public final class LoadOptions {
   @Option(names = "--json", description = "also append JSON lines to this file")
   Path json;
 
+  /**
+   * Refuses, before anything starts, numbers the load cannot run with: a rate of 0 or below (or not
+   * a number) floods or divides by zero, seconds or k below 1 measure nothing.
+   */
+  void check() {
+    for (double r : rates()) {
+      if (!(r > 0 && r < 1e6)) {
+        throw new IllegalArgumentException("--rates must be requests/s above 0 (and below a million), got " + r);
+      }
+    }
+    if (seconds < 1 || k < 1) {
+      throw new IllegalArgumentException("--seconds and --k must be at least 1");
+    }
+    if (!delivery.equals("exactly-once") && !delivery.equals("at-least-once")) {
+      throw new IllegalArgumentException("--delivery must be exactly-once or at-least-once, got '" + delivery + "'");
+    }
+  }
+
   /** The offered rates: {@code --rates}, or {@link #DEFAULT_RATES} when it was not given. */
   List<Double> rates() {
     return rates == null ? DEFAULT_RATES : rates;

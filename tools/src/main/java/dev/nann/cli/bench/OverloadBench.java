@@ -68,6 +68,11 @@ public final class OverloadBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (!(rate > 0 && rate < 1e6) || !(factor > 0 && rate * factor < 1e6) || !(bruteShare >= 0 && bruteShare <= 1)
+        || steadySeconds < 1 || overloadSeconds < 1 || k < 1) {
+      throw new IllegalArgumentException("--rate and --factor must be above 0 (rate x factor below a million), "
+          + "--brute-share in [0, 1], --steady-s, --overload-s and --k at least 1");
+    }
     Corpus corpus = catalog.corpus();
     Map<String, String> s = settings.copy();
     s.put("kafka.delivery", "at-least-once");

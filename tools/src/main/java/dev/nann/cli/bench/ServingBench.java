@@ -183,6 +183,10 @@ public final class ServingBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    load.check();
+    if (!List.of("on", "off", "both").contains(batching)) {
+      throw new IllegalArgumentException("--batching must be on, off or both, got '" + batching + "'");
+    }
     Path modelDir = catalog.modelDir();
     Corpus corpus = catalog.corpus();
     int walkers = EngineConfig.walkersFor(Integer.parseInt(settings.copy().getOrDefault("engine.walker-threads",
