@@ -14,6 +14,11 @@ class CurvesTest(unittest.TestCase):
         self.assertEqual(curves(rows, "coverage"),
                          {"nann": [(0.005, 0.86), (0.02, 0.99)], "hnsw": [(0.003, 0.7)], "brute": [(1.0, 1.0)]})
 
+    def test_a_metric_the_rows_lack_names_the_ones_they_have(self):
+        rows = [{"mode": "nann", "scored_fraction": 0.02, "coverage": 0.99, "recall_retrieval": 0.2}]
+        with self.assertRaisesRegex(SystemExit, "--metric recall: not a number .* coverage, recall_retrieval"):
+            curves(rows, "recall")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -417,6 +417,21 @@ class CommandLineTest(unittest.TestCase):
                 run_split(out, run, data)
             self.assertIn("does not hold out the test users", str(refused.exception))
 
+    def test_numbers_that_would_fail_after_training_are_refused_before_it(self):
+        from nann_trainer.__main__ import main
+        with tempfile.TemporaryDirectory() as tmp:
+            for bad in (["--gmm-components", "0", "--distractors", "100"], ["--distractors", "-1"], ["--batch", "0"]):
+                with self.assertRaises(SystemExit) as refused:   # the data file does not exist: not read before
+                    main(["train", "--data", os.path.join(tmp, "none.csv"), "--out", os.path.join(tmp, "run")] + bad)
+                self.assertIn("must be", str(refused.exception), bad)
+
+    def test_distract_refuses_to_write_over_its_own_corpus(self):
+        from nann_trainer.__main__ import main
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(SystemExit) as refused:
+                main(["distract", "--corpus", tmp, "--distractors", "10", "--out", tmp])
+            self.assertIn("--out is --corpus", str(refused.exception))
+
     def test_a_missing_data_file_is_one_line_not_a_traceback(self):
         import contextlib
         import io

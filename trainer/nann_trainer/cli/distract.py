@@ -27,6 +27,9 @@ def add_arguments(ap):
 
 
 def run(a):
+    if os.path.exists(a.out) and os.path.samefile(a.out, a.corpus):
+        sys.exit("[distract] --out is --corpus: write the larger corpus to another directory (its files would be "
+                 "overwritten while read)")
     with open(os.path.join(a.corpus, "corpus.json")) as f:
         meta = json.load(f)
     dim, real = meta["dim"], meta["real_items"]

@@ -133,13 +133,15 @@ def add_arguments(ap):
 
 def run(a):
     if a.undefined:
+        if a.check:
+            sys.exit("[make-models] --check does not check --undefined: its model has no reference scores")
         write_undefined(a.out, a.dim, a.seq_len)
         return
     if not a.check:
         write_all(a.out, a.dim, a.seq_len, a.hidden, a.seed, a.precision)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        for d in write_all(tmp, a.dim, a.seq_len, a.hidden, a.seed):
+        for d in write_all(tmp, a.dim, a.seq_len, a.hidden, a.seed, a.precision):
             name = os.path.basename(d)
             with open(os.path.join(d, "reference.json")) as f:
                 new = json.load(f)

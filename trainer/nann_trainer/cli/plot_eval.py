@@ -18,6 +18,9 @@ def curves(rows, metric):
     out = {}
     for r in rows:
         if r.get("mode") in LABELS and "scored_fraction" in r:
+            if not isinstance(r.get(metric), (int, float)):
+                fields = sorted(k for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+                raise SystemExit(f"--metric {metric}: not a number in the eval rows; they have {', '.join(fields)}")
             out.setdefault(r["mode"], []).append((r["scored_fraction"], r[metric]))
     return {m: sorted(p) for m, p in out.items()}
 

@@ -188,7 +188,18 @@ def add_arguments(ap):
     ap.add_argument("--threads", type=int, default=2)
 
 
+def check_numbers(a):
+    """Refuses, before any reading or training, numbers the run would fail on only after its epochs."""
+    if a.distractors < 0 or a.gmm_components < 1:
+        sys.exit(f"[train] --distractors must be 0 or more and --gmm-components 1 or more "
+                 f"(got {a.distractors}, {a.gmm_components})")
+    if a.threads < 1 or a.batch < 1 or a.epochs < 0:
+        sys.exit(f"[train] --threads and --batch must be 1 or more, --epochs 0 or more "
+                 f"(got {a.threads}, {a.batch}, {a.epochs})")
+
+
 def run(a):
+    check_numbers(a)
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)

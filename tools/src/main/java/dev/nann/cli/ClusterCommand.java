@@ -95,7 +95,7 @@ public final class ClusterCommand implements Runnable {
     public Integer call() throws Exception {
       LocalCluster c = LocalCluster.attach(home.home());
       Path demo = Home.repo().resolve("demo");
-      DemoCatalog catalog = DemoCatalog.load(demo, 16);
+      DemoCatalog catalog = DemoCatalog.load(demo);
       ClusterDeployment d = ClusterDeployment.deploy(c, Home.jobJar(), demo.resolve("model"), catalog.dim(), parallelism,
           settings, Map.of("rebuild.min-changes", Integer.toString(catalog.ids().length)), System.err);
       try (ServingClient client = new ServingClient(c.bootstrapServers(), d.serving().get(ServingOptions.TOPIC_REQUESTS),

@@ -90,7 +90,7 @@ public final class DemoCommand implements Callable<Integer> {
     Path repo = Path.of(System.getProperty("nann.repo", "."));
     Path demo = demoDir != null ? demoDir : repo.resolve("demo");
     Path work = workDir != null ? workDir : repo.resolve(".nann-demo");
-    DemoCatalog catalog = DemoCatalog.load(demo, 16);
+    DemoCatalog catalog = DemoCatalog.load(demo);
     System.err.printf("[demo] catalog: %,d MovieLens items, %,d rating events%n", catalog.ids().length, catalog.events().size());
     LocalStack stack = LocalStack.start(work, demo.resolve("model"), catalog.ids(), catalog.embeddings(), catalog.dim(),
         settings.copy(), Map.of(), System.err);

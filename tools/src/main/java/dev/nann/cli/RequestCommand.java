@@ -96,7 +96,7 @@ public final class RequestCommand implements Callable<Integer> {
     // the demo's titles name the demo's items only: another job (--bootstrap, --config) has its own ids
     boolean demo = bootstrap == null && job == null;
     Map<Long, String> names = idNames != null ? itemNames(idNames)
-        : demo && Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo"), 16).titles()
+        : demo && Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo")).titles()
         : Map.of();
     // the client looks the responses topic up when made: within the wait asked for, not Kafka's minute
     clientProperties.putIfAbsent("default.api.timeout.ms", Long.toString(timeoutSeconds * 1000L));

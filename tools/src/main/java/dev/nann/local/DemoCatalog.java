@@ -29,6 +29,11 @@ public record DemoCatalog(long[] ids, float[] embeddings, int dim, Map<Long, Str
   public record Event(long user, long item, long timestamp) {
   }
 
+  /** The catalogue in {@code dir}, of the dimension its model takes ({@code model/model.json}'s item_dim). */
+  public static DemoCatalog load(Path dir) {
+    return load(dir, dev.nann.scorer.ModelSpec.read(dir.resolve("model")).itemDim());
+  }
+
   /** Reads {@code dir/catalog/items.f32}, {@code dir/catalog/items.tsv} and {@code dir/events.tsv.gz}. */
   public static DemoCatalog load(Path dir, int dim) {
     try {
