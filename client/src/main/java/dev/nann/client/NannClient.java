@@ -2,6 +2,7 @@ package dev.nann.client;
 
 import dev.nann.schemas.RetrievalRequest;
 import dev.nann.schemas.RetrievalResponse;
+import dev.nann.schemas.codec.AttemptHeader;
 import dev.nann.schemas.codec.AvroCodec;
 import dev.nann.schemas.codec.ReplyPartitionHeader;
 import dev.nann.schemas.codec.RequestIds;
@@ -66,7 +67,7 @@ public final class NannClient implements AutoCloseable {
   private final KafkaConsumer<byte[], byte[]> consumer;
   private final AvroCodec<RetrievalRequest> requests = AvroCodec.of(RetrievalRequest.class);
   private final AvroCodec<RetrievalResponse> responses = AvroCodec.of(RetrievalResponse.class);
-  private final Map<String, CompletableFuture<RetrievalResponse>> pending = new ConcurrentHashMap<>();
+  private final Map<String, Attempt> pending = new ConcurrentHashMap<>();
   private final AtomicLong repeats = new AtomicLong();
   /** Ids answered lately, to tell a repeat from another client's answer; the reader thread's alone. */
   private final Map<String, Boolean> answered = new LinkedHashMap<>(16, 0.75f, false) {
@@ -179,7 +180,9 @@ public final class NannClient implements AutoCloseable {
   /**
    * Sends {@code request} (keyed by user, as the serving job expects) and returns its answer's
    * future. Prefer {@link #retrieve(RetrievalRequest, Duration)}, or bound the wait with {@code
-   * orTimeout}: a future that fails that way is forgotten, and a late answer for it dropped. A
+   * orTimeout}: a future that fails that way is forgotten, and a late answer for it dropped (also
+   * when the request is sent again under its id: each attempt carries a tag of its own, which the
+   * job copies to its answer, so a retry is answered by its own answer only). A
    * {@code get(timeout)} that gives up leaves the future waiting; every future unanswered after
    * {@link #LONGEST_WAIT} fails with a TimeoutException, so requests nobody answers (the job
    * dead-letters one larger than its {@code serving.max-record-bytes}) are not held for ever. An
@@ -206,10 +209,11 @@ public final class NannClient implements AutoCloseable {
     }
     byte[] value = requests.encode(request);   // a request that cannot be encoded fails here, registering nothing
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
-    if (pending.putIfAbsent(id, f) != null) {
+    Attempt attempt = new Attempt(f, AttemptHeader.next());
+    if (pending.putIfAbsent(id, attempt) != null) {
       throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
     }
-    f.whenComplete((r, e) -> pending.remove(id, f));
+    f.whenComplete((r, e) -> pending.remove(id, attempt));
     f.orTimeout(LONGEST_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     Throwable stoppedMeanwhile = readerFailure;   // set before the reader fails what is pending: one of us sees the other
     if (stoppedMeanwhile != null) {
@@ -220,6 +224,7 @@ public final class NannClient implements AutoCloseable {
     ProducerRecord<byte[], byte[]> rec = new ProducerRecord<>(requestsTopic,
         Long.toString(request.getUserId()).getBytes(StandardCharsets.UTF_8), value);
     rec.headers().add(SentAtHeader.NAME, SentAtHeader.now());   // the job times its latency from here, to the us
+    rec.headers().add(AttemptHeader.NAME, attempt.tag());   // a retry under the same id is not answered by this one
     if (replyPartition != ALL_PARTITIONS) {
       rec.headers().add(ReplyPartitionHeader.NAME, ReplyPartitionHeader.encode(replyPartition));
     }
@@ -266,6 +271,10 @@ public final class NannClient implements AutoCloseable {
     return undecodable.get();
   }
 
+  /** A request waiting for its answer, and the tag its attempt was sent with ({@link AttemptHeader}). */
+  private record Attempt(CompletableFuture<RetrievalResponse> future, byte[] tag) {
+  }
+
   private void readAnswers() {
     try {
       long lookAgain = System.nanoTime() + partitionCheckNanos;
@@ -283,10 +292,16 @@ public final class NannClient implements AutoCloseable {
             r = responses.decode(rec.value());
           } catch (IOException e) {   // one record this client cannot read: the others go on
             undecodable.incrementAndGet();
-            failPending(rec.key(), e);
+            failPending(rec, e);
             continue;
           }
-          CompletableFuture<RetrievalResponse> f = pending.remove(r.getRequestId());
+          Attempt waiting = pending.get(r.getRequestId());
+          org.apache.kafka.common.header.Header tag = rec.headers().lastHeader(AttemptHeader.NAME);
+          if (waiting != null && !AttemptHeader.answers(tag == null ? null : tag.value(), waiting.tag())) {
+            continue;   // the late answer to an earlier attempt under this id: the one waiting is a retry
+          }
+          CompletableFuture<RetrievalResponse> f = waiting != null && pending.remove(r.getRequestId(), waiting)
+              ? waiting.future() : null;
           if (f != null && f.complete(r)) {
             answered.put(r.getRequestId(), Boolean.TRUE);
           } else if (answered.containsKey(r.getRequestId())) {
@@ -301,7 +316,7 @@ public final class NannClient implements AutoCloseable {
       // so every waiting request fails now and later ones at once, instead of each timing out unexplained
       readerFailure = e;
       IllegalStateException stop = new IllegalStateException("this client stopped reading answers: " + e, e);
-      pending.values().forEach(f -> f.completeExceptionally(stop));
+      pending.values().forEach(a -> a.future().completeExceptionally(stop));
     } finally {
       consumer.close();
     }
@@ -348,14 +363,16 @@ public final class NannClient implements AutoCloseable {
    * An answer this client cannot read fails its request's future at once (the record's key is the
    * request id) with the reason, rather than leaving it to time out.
    */
-  private void failPending(byte[] key, IOException cause) {
-    if (key == null) {
+  private void failPending(ConsumerRecord<byte[], byte[]> rec, IOException cause) {
+    if (rec.key() == null) {
       return;
     }
-    String id = new String(key, StandardCharsets.UTF_8);
-    CompletableFuture<RetrievalResponse> f = pending.remove(id);
-    if (f != null) {
-      f.completeExceptionally(new IOException("the answer to request " + id + " could not be read: " + cause.getMessage()
+    String id = new String(rec.key(), StandardCharsets.UTF_8);
+    Attempt waiting = pending.get(id);
+    org.apache.kafka.common.header.Header tag = rec.headers().lastHeader(AttemptHeader.NAME);
+    if (waiting != null && AttemptHeader.answers(tag == null ? null : tag.value(), waiting.tag())
+        && pending.remove(id, waiting)) {
+      waiting.future().completeExceptionally(new IOException("the answer to request " + id + " could not be read: " + cause.getMessage()
           + " (a job writing a newer RetrievalResponse than this client knows: upgrade nann-client, or set the job's "
           + "kafka.response-schema-version to a version this client reads)", cause));
     }
@@ -371,6 +388,6 @@ public final class NannClient implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     producer.close(Duration.ofSeconds(5));
-    pending.values().forEach(f -> f.completeExceptionally(new IllegalStateException("the client was closed")));
+    pending.values().forEach(a -> a.future().completeExceptionally(new IllegalStateException("the client was closed")));
   }
 }

@@ -1,5 +1,6 @@
 package dev.nann.operators;
 
+import dev.nann.schemas.codec.AttemptHeader;
 import dev.nann.schemas.codec.ReplyPartitionHeader;
 import dev.nann.shard.ShardEntries;
 import dev.nann.schemas.codec.SentAtHeader;
@@ -59,13 +60,13 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
   }
 
   /**
-   * The headers every copy carries: where the answer goes and when the request was sent, so that an
-   * answer gathered without shard 0's copy (its timer fired first) still reaches the client's
-   * partition. The caller's own headers, of any size, ride on shard 0's copy alone.
+   * The headers every copy carries: where the answer goes, when the request was sent and which
+   * attempt it is, so that an answer gathered without shard 0's copy (its timer fired first) still
+   * reaches the client's partition and its attempt. The caller's own headers, of any size, ride on shard 0's copy alone.
    */
   static Map<String, ByteBuffer> routingHeaders(Map<String, ByteBuffer> headers) {
     Map<String, ByteBuffer> routing = new HashMap<>(2);
-    for (String name : new String[] {ReplyPartitionHeader.NAME, SentAtHeader.NAME}) {
+    for (String name : new String[] {ReplyPartitionHeader.NAME, SentAtHeader.NAME, AttemptHeader.NAME}) {
       ByteBuffer value = headers.get(name);
       if (value != null) {
         routing.put(name, value);

@@ -173,6 +173,42 @@ class NannClientTest {
         assertTrue(deadline >= before + 1 && deadline <= after + 1, before + " <= " + deadline + " <= " + after);
         assertEquals(before + 60_000, deadlines.get(ownDeadline.getRequestId()));
 
+        // a retry under the same id after a timeout: the first attempt's late answer does not answer it
+        var retried = NannClient.request(4, 20);
+        assertThrows(ExecutionException.class, () -> unserved.retrieve(retried, Duration.ofMillis(1)).get());
+        CompletableFuture<RetrievalResponse> retry = unserved.retrieve(retried);
+        List<byte[]> tags = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> sent = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
+            new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+          TopicPartition p0 = new TopicPartition("nann-test-unserved-requests", 0);
+          sent.assign(List.of(p0));
+          sent.seekToBeginning(List.of(p0));
+          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+          while (tags.size() < 2 && System.nanoTime() < until) {
+            for (ConsumerRecord<byte[], byte[]> rec : sent.poll(Duration.ofMillis(200))) {
+              if (AvroCodec.of(RetrievalRequest.class).decode(rec.value()).getRequestId().equals(retried.getRequestId())) {
+                tags.add(rec.headers().lastHeader(dev.nann.schemas.codec.AttemptHeader.NAME).value());
+              }
+            }
+          }
+        }
+        assertEquals(2, tags.size(), "both attempts read back");
+        RetrievalResponse late = RetrievalResponse.newBuilder().setRequestId(retried.getRequestId()).setUserId(4)
+            .setStatus(ResponseStatus.TIMEOUT).build();
+        RetrievalResponse own = RetrievalResponse.newBuilder(late).setStatus(ResponseStatus.OK).build();
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap)) {
+          ProducerRecord<byte[], byte[]> first = new ProducerRecord<>(responsesTopic, key(late), codec(late));
+          first.headers().add(dev.nann.schemas.codec.AttemptHeader.NAME, tags.get(0));
+          p.send(first);
+          p.flush();
+          assertThrows(TimeoutException.class, () -> retry.get(2, TimeUnit.SECONDS), "the first attempt's answer");
+          ProducerRecord<byte[], byte[]> second = new ProducerRecord<>(responsesTopic, key(own), codec(own));
+          second.headers().add(dev.nann.schemas.codec.AttemptHeader.NAME, tags.get(1));
+          p.send(second);
+          p.flush();
+        }
+        assertEquals(ResponseStatus.OK, retry.get(30, TimeUnit.SECONDS).getStatus(), "the retry's own answer");
+
         // an answer it cannot read (here: of a schema it does not know) fails its request at once, with the reason
         var request = NannClient.request(2, 20);
         String id = request.getRequestId();
@@ -255,6 +291,10 @@ class NannClientTest {
           () -> closed.retrieve(NannClient.request(1, 20)));
       assertEquals("this client is closed", afterClose.getMessage());
     }
+  }
+
+  private static byte[] codec(RetrievalResponse r) {
+    return AvroCodec.of(RetrievalResponse.class).encode(r);
   }
 
   private static byte[] key(RetrievalResponse r) {
