@@ -57,13 +57,24 @@ public final class AnswerRouter extends ProcessFunction<ServingOutput, ServingOu
     return status == ResponseStatus.OK || status == ResponseStatus.COLD_START;
   }
 
+  /** Longest a request is believed to have waited in Kafka before the job read it: the topic's default retention. */
+  static final long MAX_WAIT_MICROS = 7L * 24 * 3600 * 1_000_000;
+
   /**
    * When the request was sent, in epoch microseconds: the client's {@link SentAtHeader} where it
-   * stamped one that fits the record, else the record's millisecond timestamp; 0 when neither is known.
+   * stamped one that fits the record, else the record's millisecond timestamp; when the job decoded it
+   * if that is after then or more than {@link #MAX_WAIT_MICROS} before (a producer's clock or
+   * CreateTime gone wrong must not put years into the latency figures); 0 when nothing is known.
    */
   static long sentMicros(ServingOutput out) {
     long stamped = SentAtHeader.micros(out.getHeaders().get(SentAtHeader.NAME), out.getReceivedAtMillis());
-    return stamped >= 0 ? stamped : Math.max(0, out.getReceivedAtMillis()) * 1000;
+    long sent = stamped >= 0 ? stamped : Math.max(0, Math.min(out.getReceivedAtMillis(), Long.MAX_VALUE / 1000)) * 1000;
+    Long decoded = out.getStamps().get("decoded");
+    if (decoded != null && decoded > 0
+        && (sent > decoded + SentAtHeader.MAX_SKEW_MICROS || sent < decoded - MAX_WAIT_MICROS)) {
+      return decoded;
+    }
+    return sent;
   }
 
   /** The transport stages of the latency breakdown (the engine wrote its own), from {@code sent} (epoch us). */

@@ -9,6 +9,13 @@ import org.apache.kafka.common.header.Header;
  * answer Kafka refuses to write, and the job would fail on it after every restart.
  */
 public final class RecordLimit {
+  /**
+   * Headers a record may carry: each becomes a map entry held with the request through the job (and
+   * copied back onto its answer), some hundred bytes of heap for a few bytes of record, so a record
+   * of tens of thousands of tiny headers cost megabytes within the byte limit.
+   */
+  public static final int MAX_HEADERS = 64;
+
   private RecordLimit() {}
 
   /** Bytes of the record's key, value and headers (names and values). */
@@ -21,11 +28,17 @@ public final class RecordLimit {
   }
 
   /**
-   * Refuses a record larger than {@code maxBytes}, naming the setting that sets the limit.
+   * Refuses a record larger than {@code maxBytes}, naming the setting that sets the limit, or one
+   * with more than {@link #MAX_HEADERS} headers.
    *
    * @throws IllegalArgumentException with the record's size and the limit
    */
   public static void check(ConsumerRecord<byte[], byte[]> record, int maxBytes, String setting) {
+    int headers = record.headers().toArray().length;
+    if (headers > MAX_HEADERS) {
+      throw new IllegalArgumentException("record has " + headers + " headers; at most " + MAX_HEADERS
+          + " (each is copied back onto the answer)");
+    }
     long n = bytes(record);
     if (n > maxBytes) {
       throw new IllegalArgumentException("record of " + n + " bytes (key, value and headers) exceeds the limit of "

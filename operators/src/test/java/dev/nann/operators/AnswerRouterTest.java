@@ -48,6 +48,15 @@ class AnswerRouterTest {
   }
 
   @Test
+  void aRecordTimestampNoClockWouldGiveIsNotBelievedEither() {
+    for (long bogus : new long[] {1L, SENT_US / 1000 + 3_600_000, Long.MAX_VALUE / 999}) {   // 1970, an hour ahead, overflow
+      ServingOutput out = answer(Map.of(SentAtHeader.NAME, ByteBuffer.wrap(SentAtHeader.encode(bogus * 1000))));
+      out.setReceivedAtMillis(bogus);
+      assertEquals(SENT_US + 800, AnswerRouter.sentMicros(out), "timed from when the job read it, at " + bogus);
+    }
+  }
+
+  @Test
   void aStampFarFromTheRecordTimestampIsNotBelieved() {
     ServingOutput out = answer(Map.of(SentAtHeader.NAME, ByteBuffer.wrap(SentAtHeader.encode(SENT_US - 60_000_000))));
     assertEquals(SENT_US / 1000 * 1000, AnswerRouter.sentMicros(out));

@@ -57,4 +57,20 @@ class ServingInputDeserializerTest {
     assertEquals("cannot decode: request id of 2000 bytes is longer than 1024 (a UUID takes 36)",
         s.getDeadLetter().getReason());
   }
+
+  @Test
+  void thousandsOfTinyHeadersAreDeadLetteredThoughTheRecordIsSmall() {
+    ConsumerRecord<byte[], byte[]> many = request("r-4");
+    for (int i = 0; i < 5_000; i++) {
+      many.headers().add(Integer.toString(i, 36), null);   // ~20 KB of record, ~750 KB of maps held per request
+    }
+    ServingInput s = in.decode(many);
+    assertNull(s.getRequest());
+    assertTrue(s.getDeadLetter().getReason().contains("record has 5000 headers; at most 64"), s.getDeadLetter().getReason());
+    ConsumerRecord<byte[], byte[]> traced = request("r-5");
+    for (int i = 0; i < RecordLimit.MAX_HEADERS; i++) {
+      traced.headers().add("h" + i, new byte[8]);
+    }
+    assertNull(in.decode(traced).getDeadLetter(), "64 headers pass");
+  }
 }

@@ -52,6 +52,9 @@ final class AvroBounds {
           throw new IOException("field '" + field + "' declares " + len + " bytes but only " + (end - pos)
               + " remain in the record");
         }
+        if (s.getType() == Schema.Type.STRING) {
+          utf8(pos, pos + (int) len, field);
+        }
         pos += (int) len;
       }
       case ENUM -> {
@@ -77,6 +80,54 @@ final class AvroBounds {
       case MAP -> items(s.getValueType(), Schema.create(Schema.Type.STRING), field);
       default -> throw new IOException("unsupported schema type " + s.getType());
     }
+  }
+
+  /**
+   * Refuses a string that is not well-formed UTF-8 (a truncated or overlong sequence, a surrogate, a
+   * code point past U+10FFFF): Avro would read each bad byte as U+FFFD, so two different ids (request
+   * ids, item attributes) could read as one, and an answer go out under an id nobody sent.
+   */
+  private void utf8(int from, int to, String field) throws IOException {
+    int i = from;
+    while (i < to) {
+      int b = buf[i] & 0xFF;
+      int more;
+      int min;
+      if (b < 0x80) {
+        i++;
+        continue;
+      } else if (b >= 0xC2 && b <= 0xDF) {
+        more = 1;
+        min = 0x80;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        more = 2;
+        min = 0x800;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        more = 3;
+        min = 0x10000;
+      } else {
+        throw notUtf8(field, i - from);
+      }
+      if (i + more >= to) {   // the sequence runs past the string
+        throw notUtf8(field, i - from);
+      }
+      int cp = b & (0x3F >> more);
+      for (int k = 1; k <= more; k++) {
+        int c = buf[i + k] & 0xFF;
+        if ((c & 0xC0) != 0x80) {
+          throw notUtf8(field, i - from);
+        }
+        cp = cp << 6 | c & 0x3F;
+      }
+      if (cp < min || cp > 0x10FFFF || cp >= 0xD800 && cp <= 0xDFFF) {
+        throw notUtf8(field, i - from);
+      }
+      i += more + 1;
+    }
+  }
+
+  private static IOException notUtf8(String field, int at) {
+    return new IOException("field '" + field + "' is not valid UTF-8 (at byte " + at + " of its value)");
   }
 
   /** Blocks of items (map entries: a string key before each value) until a zero count. */

@@ -18,7 +18,12 @@ public final class RequestIds {
     if (id == null || id.isBlank()) {
       return "request has an empty requestId, so it cannot be answered";
     }
-    int bytes = id.getBytes(StandardCharsets.UTF_8).length;
-    return bytes > MAX_BYTES ? "request id of " + bytes + " bytes is longer than " + MAX_BYTES + " (a UUID takes 36)" : null;
+    byte[] utf8 = id.getBytes(StandardCharsets.UTF_8);
+    if (!new String(utf8, StandardCharsets.UTF_8).equals(id)) {
+      return "request id holds a lone UTF-16 surrogate (a string cut through a character): it would reach the job, "
+          + "and come back, as another id";
+    }
+    return utf8.length > MAX_BYTES ? "request id of " + utf8.length + " bytes is longer than " + MAX_BYTES
+        + " (a UUID takes 36)" : null;
   }
 }

@@ -15,7 +15,7 @@ public final class SentAtHeader {
   public static final String NAME = "nann-sent-at-us";
 
   /** Most a stamp may differ from its record's timestamp before it is ignored (the two are taken together). */
-  static final long MAX_SKEW_MICROS = 1_000_000;
+  public static final long MAX_SKEW_MICROS = 1_000_000;
 
   private SentAtHeader() {
   }
@@ -49,6 +49,10 @@ public final class SentAtHeader {
       return -1;
     }
     long micros = value.getLong(value.position());
-    return Math.abs(micros - recordTimestampMillis * 1000) <= MAX_SKEW_MICROS ? micros : -1;
+    if (Math.abs(recordTimestampMillis) > Long.MAX_VALUE / 4000) {
+      return -1;   // no clock says that: the product below would overflow into something that fits
+    }
+    long gap = micros - recordTimestampMillis * 1000;
+    return gap >= -MAX_SKEW_MICROS && gap <= MAX_SKEW_MICROS ? micros : -1;
   }
 }

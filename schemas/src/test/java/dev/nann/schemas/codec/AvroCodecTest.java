@@ -62,6 +62,25 @@ class AvroCodecTest {
   }
 
   @Test
+  void aStringThatIsNotUtf8IsRefusedNamingTheFieldAndWellFormedTextPasses() throws IOException {
+    RetrievalRequest text = RetrievalRequest.newBuilder(request()).setRequestId("ré-\uD83D\uDE00").build();
+    assertEquals(text, REQUESTS.decode(REQUESTS.encode(text)), "two-, three- and four-byte sequences");
+    byte[] valid = REQUESTS.encode(request());   // requestId "r-1": length 3 at byte 10, its bytes at 11 to 13
+    assertEquals('r', valid[11]);
+    // Latin-1 é, a lone continuation byte, an overlong '/', a UTF-16 surrogate written as UTF-8, a
+    // sequence cut short by the string's end: Avro read each as U+FFFD, so ids collided
+    for (int[] bad : new int[][] {{0xE9, '-', '1'}, {0x80, '-', '1'}, {0xC0, 0xAF, '1'}, {0xED, 0xA0, 0x80},
+        {'r', '-', 0xE2}}) {
+      byte[] m = valid.clone();
+      for (int i = 0; i < 3; i++) {
+        m[11 + i] = (byte) bad[i];
+      }
+      IOException e = assertThrows(IOException.class, () -> REQUESTS.decode(m), Arrays.toString(bad));
+      assertTrue(e.getMessage().contains("field 'requestId' is not valid UTF-8"), e.getMessage());
+    }
+  }
+
+  @Test
   void anArrayCountBombIsRefusedBeforeAllocation() {
     // an ItemEmbedding whose embedding array declares 2^30 floats: Avro would allocate the list
     // (8 GiB of references) before reading one; this heap cannot hold it
