@@ -8,7 +8,6 @@ cd "$(dirname "$0")"
 echo "[test] trainer fixtures reproducible?"
 PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer make-models --check models/fixtures --dim 64
 PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer make-models --check models/fixtures --dim 16 --seq-len 8 --hidden 16
-PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m nann_trainer make-models --check models/fixtures --dim 16 --seq-len 8 --hidden 16 --precision fp16
 echo "[test] trainer unit tests"
 PYTHONWARNINGS=ignore PYTHONPATH=trainer /usr/bin/python3 -m unittest discover -s trainer/tests
 ML=../shared/data/movielens-100k

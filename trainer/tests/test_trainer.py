@@ -428,6 +428,10 @@ class CommandLineTest(unittest.TestCase):
     def test_distract_refuses_to_write_over_its_own_corpus(self):
         from nann_trainer.__main__ import main
         with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(SystemExit) as missing:
+                main(["distract", "--corpus", os.path.join(tmp, "none"), "--distractors", "10", "--out", tmp])
+            self.assertIn("is not a corpus directory", str(missing.exception))
+            write(os.path.join(tmp, "corpus.json"), "{}")
             with self.assertRaises(SystemExit) as refused:
                 main(["distract", "--corpus", tmp, "--distractors", "10", "--out", tmp])
             self.assertIn("--out is --corpus", str(refused.exception))

@@ -27,6 +27,8 @@ def add_arguments(ap):
 
 
 def run(a):
+    if not os.path.isfile(os.path.join(a.corpus, "corpus.json")):
+        sys.exit(f"[distract] {a.corpus} is not a corpus directory (no corpus.json): ./nann trainer train writes one")
     if os.path.exists(a.out) and os.path.samefile(a.out, a.corpus):
         sys.exit("[distract] --out is --corpus: write the larger corpus to another directory (its files would be "
                  "overwritten while read)")

@@ -48,14 +48,14 @@ def run(a):
     runs = load(a.runs, a.eval)
     if not runs:
         raise SystemExit(f"no finished runs (train.json + eval.json) under {a.runs}")
-    os.makedirs(os.path.join(a.out, "runs"), exist_ok=True)
-    for name, _t, _e in runs:
-        for f in ("train.json", a.eval):
-            shutil.copy(os.path.join(a.runs, name, f), os.path.join(a.out, "runs", f"{name}.{f}"))
     for name, _t, evals in runs:
         if row(evals, "brute") is None:
             raise SystemExit(f"{name}/{a.eval} has no brute-force row: the tables measure every mode against it "
                              f"(run ./nann eval with mode brute, as the default --modes does)")
+    os.makedirs(os.path.join(a.out, "runs"), exist_ok=True)
+    for name, _t, _e in runs:
+        for f in ("train.json", a.eval):
+            shutil.copy(os.path.join(a.runs, name, f), os.path.join(a.out, "runs", f"{name}.{f}"))
     items = row(runs[0][2], "brute")["items"]
     md = []
     md.append(f"**Table 3 shape** (M = 200, {items:,} items = MovieLens-100k's 1,682 + distractors, "

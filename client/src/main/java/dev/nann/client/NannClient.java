@@ -189,8 +189,8 @@ public final class NannClient implements AutoCloseable {
    * answer this client cannot read (one written in a newer schema than it knows) fails the future
    * at once with the reason.
    *
-   * @throws IllegalArgumentException for a request whose id the job would refuse (blank, or longer
-   *     than {@link RequestIds#MAX_BYTES} bytes), or one whose id is still pending
+   * @throws IllegalArgumentException for a request whose id the job would refuse (blank, longer than
+   *     {@link RequestIds#MAX_BYTES} bytes, or holding a lone surrogate), or one whose id is still pending
    * @throws IllegalStateException when this client is closed, or its answer reader has stopped on a
    *     Kafka error (the reason is the cause): make a new client
    */
@@ -210,7 +210,9 @@ public final class NannClient implements AutoCloseable {
     byte[] value = requests.encode(request);   // a request that cannot be encoded fails here, registering nothing
     CompletableFuture<RetrievalResponse> f = new CompletableFuture<>();
     Attempt attempt = new Attempt(f, AttemptHeader.next());
-    if (pending.putIfAbsent(id, attempt) != null) {
+    // an earlier attempt whose future is done (a caller woken by its timeout may retry before the
+    // entry's own removal has run) gives way to this one
+    if (pending.compute(id, (k, old) -> old == null || old.future().isDone() ? attempt : old) != attempt) {
       throw new IllegalArgumentException("request " + id + " is already waiting for its answer");
     }
     f.whenComplete((r, e) -> pending.remove(id, attempt));

@@ -5,6 +5,8 @@ import dev.nann.graph.ItemIdLookup;
 import dev.nann.schemas.IndexDescriptor;
 import dev.nann.schemas.ShardSnapshot;
 import dev.nann.shard.ShardEntries;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -68,6 +70,9 @@ final class ShardCatalog implements AutoCloseable {
   long refusedCount() {
     return refusedCount.get();
   }
+
+  /** Manifest entries a shard keeps at least (the newest), whatever their versions. */
+  static final int ENTRIES_KEPT = 8;
 
   /** Manifest entries remembered over all shards (tests: they must not grow with every version). */
   int entriesRemembered() {
@@ -179,10 +184,7 @@ final class ShardCatalog implements AutoCloseable {
             previous = held;
           }
           registry.pin(version);
-          // a manifest entry is needed only to load its version; one older than the version held as
-          // previous is added again if a request ever loads it (kept, one a version for good)
-          long keepFrom = before == null ? version : before;
-          known.keySet().removeIf(v -> v < keepFrom);
+          forgetOldEntries(before == null ? version : before);
           if (staged != null && staged.key() <= version) {
             staged.close();
             staged = null;
@@ -263,6 +265,25 @@ final class ShardCatalog implements AutoCloseable {
       } else {
         LOG.warn("index shard {} version {} refused again; next try in {} s: {}", number, version,
             made[1].pauseNanos() / 1_000_000_000, e.getMessage());
+      }
+    }
+
+    /**
+     * A manifest entry is needed only to load its version: past {@link #ENTRIES_KEPT} of them, those
+     * older than {@code keepFrom} (the version held as previous) go, so the map does not grow by one a
+     * version for the TaskManager's life. The newest are kept whatever their age: a request loading
+     * an older version (one restored from before a restart) may have just added its entry.
+     */
+    private void forgetOldEntries(long keepFrom) {
+      if (known.size() <= ENTRIES_KEPT) {
+        return;
+      }
+      List<Long> versions = new ArrayList<>(known.keySet());
+      versions.sort(java.util.Comparator.reverseOrder());
+      for (Long v : versions.subList(ENTRIES_KEPT, versions.size())) {
+        if (v < keepFrom) {
+          known.remove(v);
+        }
       }
     }
 

@@ -53,7 +53,7 @@ public final class IndexSyncOptions {
   public static final ConfigOption<Integer> MAX_RECORD_BYTES = key("catalog.max-record-bytes").intType()
       .defaultValue(65_536).withDescription("Larger item-embeddings records (key, value and headers) are dead-lettered "
           + "unread; the catalog keeps every item in state. In [1024, 1048576]; serving's serving.max-record-bytes "
-          + "should be at least this.");
+          + "should be at least this. Records with more than 64 headers are dead-lettered whatever their size.");
   public static final ConfigOption<Integer> KEEP = key("snapshots.keep").intType().defaultValue(3)
       .withDescription("Snapshot versions kept in the store. Sharded: manifests, plus one for each of the S shards "
           + "(each shard's publish makes a manifest, and serving may still use the version before a burst of them), "

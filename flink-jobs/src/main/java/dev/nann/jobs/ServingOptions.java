@@ -172,7 +172,8 @@ public final class ServingOptions {
           + "headers) are dead-lettered unread. In [1024, 262144]: an answer carries its request's headers back, and "
           + "with up to search.max-k items it must stay within Kafka's default record size of 1 MB. Keep it at least "
           + "index-sync's catalog.max-record-bytes: an item record index-sync takes and serving refuses is served only "
-          + "from the next snapshot, not as a fresh change.");
+          + "from the next snapshot, not as a fresh change. Records with more than 64 headers are dead-lettered "
+          + "whatever their size.");
   public static final ConfigOption<Integer> CHECKPOINT_INTERVAL_MS = key("checkpoint.interval-ms").intType()
       .defaultValue(5000).withDescription("Checkpoint interval (RocksDB, incremental); with exactly-once delivery, "
           + "answers become visible at this pace. In [10, 3600000]; with an exactly-once sink (the feed's default) "

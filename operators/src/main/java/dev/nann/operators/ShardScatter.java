@@ -19,7 +19,7 @@ import org.apache.flink.util.Collector;
  * its TaskManager) only ever loads the shards routed to it. A task that carries its answer goes once.
  * Only the first shard's copy carries all the request's Kafka headers, which the gather puts on the
  * answer: a request's headers (up to {@code serving.max-record-bytes}) are not copied S times across
- * the network and into the gather's state. The others carry nann's two small routing headers.
+ * the network and into the gather's state. The others carry nann's small routing headers.
  */
 public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringTask> {
   /** Shard i to retrieval subtask i mod parallelism. */
@@ -65,7 +65,7 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
    * reaches the client's partition and its attempt. The caller's own headers, of any size, ride on shard 0's copy alone.
    */
   static Map<String, ByteBuffer> routingHeaders(Map<String, ByteBuffer> headers) {
-    Map<String, ByteBuffer> routing = new HashMap<>(2);
+    Map<String, ByteBuffer> routing = new HashMap<>(4);
     for (String name : new String[] {ReplyPartitionHeader.NAME, SentAtHeader.NAME, AttemptHeader.NAME}) {
       ByteBuffer value = headers.get(name);
       if (value != null) {

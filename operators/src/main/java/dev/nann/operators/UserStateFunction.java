@@ -308,8 +308,11 @@ public final class UserStateFunction
 
   /** {@code request}'s task answered here, without the engine: it carries {@code answer} to the router. */
   static ScoringTask answered(ServingInput in, RetrievalRequest request, RetrievalResponse answer, boolean feed) {
+    // when it was read: the router's latency does not trust a timestamp after it (or long before it)
+    Map<String, Long> stamps = new HashMap<>();
+    stamps.put("decoded", in.getDecodedAtMicros());
     return ScoringTask.newBuilder().setRequest(request).setAnswer(answer).setFeed(feed).setHeaders(in.getHeaders())
-        .setReceivedAtMillis(in.getReceivedAtMillis()).build();   // the rest at their defaults (no index, shard -1)
+        .setReceivedAtMillis(in.getReceivedAtMillis()).setStamps(stamps).build();   // the rest at their defaults
   }
 
   @Override

@@ -68,6 +68,10 @@ public final class RequestCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print the response as JSON")
   boolean json;
 
+  @Option(names = "--demo-titles", description = "name the items by the demo catalogue's titles also when asking "
+      + "another job (./nann cluster deploy serves the demo catalogue); by default only when asking the demo")
+  boolean demoTitles;
+
   @Override
   public Integer call() throws Exception {
     if (k < 1 || budget < 0 || timeoutSeconds < 1) {
@@ -94,7 +98,7 @@ public final class RequestCommand implements Callable<Integer> {
     String responses = job != null ? job.get(ServingOptions.TOPIC_RESPONSES) : prefix + ServingOptions.TOPIC_RESPONSES.defaultValue();
     Map<String, String> clientProperties = clientProperties(job);
     // the demo's titles name the demo's items only: another job (--bootstrap, --config) has its own ids
-    boolean demo = bootstrap == null && job == null;
+    boolean demo = demoTitles || bootstrap == null && job == null;
     Map<Long, String> names = idNames != null ? itemNames(idNames)
         : demo && Files.exists(repo.resolve("demo/catalog/items.tsv")) ? DemoCatalog.load(repo.resolve("demo")).titles()
         : Map.of();

@@ -8,7 +8,8 @@ import org.apache.avro.Schema;
  * every declared length and count fits in the bytes actually present. Avro's decoder allocates a
  * string, bytes or array at its declared size before reading it, so a 15-byte record declaring a
  * 2 GiB string is an out-of-memory error; after this walk, nothing the decoder allocates can be
- * larger than the record itself. Allocation-free and linear in the record's size.
+ * larger than the record itself. Every string must be well-formed UTF-8 too (Avro would read a bad
+ * byte as U+FFFD, and two different ids as one). Allocation-free and linear in the record's size.
  */
 final class AvroBounds {
   /** Items of a collection whose items take no bytes (null, empty records): more than this is a bomb. */

@@ -49,7 +49,7 @@ public final class SentAtHeader {
       return -1;
     }
     long micros = value.getLong(value.position());
-    if (Math.abs(recordTimestampMillis) > Long.MAX_VALUE / 4000) {
+    if (recordTimestampMillis > Long.MAX_VALUE / 4000 || recordTimestampMillis < -(Long.MAX_VALUE / 4000)) {
       return -1;   // no clock says that: the product below would overflow into something that fits
     }
     long gap = micros - recordTimestampMillis * 1000;

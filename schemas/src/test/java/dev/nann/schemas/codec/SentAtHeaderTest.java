@@ -41,4 +41,12 @@ class SentAtHeaderTest {
     SentAtHeader.micros(value, 5_000);
     assertEquals(Long.BYTES, value.remaining());
   }
+
+  @Test
+  void aRecordTimestampWhoseMicrosecondsOverflowIsNoMatchForAnyStamp() {
+    // 18,446,744,073,709,552 ms x 1000 wraps around 2^64 to 384: a stamp of 384 us would have fitted it
+    long wraps = 18_446_744_073_709_552L;
+    assertEquals(-1, SentAtHeader.micros(java.nio.ByteBuffer.wrap(SentAtHeader.encode(384)), wraps));
+    assertEquals(-1, SentAtHeader.micros(java.nio.ByteBuffer.wrap(SentAtHeader.encode(0)), Long.MIN_VALUE));
+  }
 }
