@@ -155,18 +155,9 @@ class NannClientTest {
         ownDeadline.setDeadlineMillis(before + 60_000);
         unserved.retrieve(ownDeadline, Duration.ofMillis(1));
         Map<String, Long> deadlines = new java.util.HashMap<>();
-        try (KafkaConsumer<byte[], byte[]> sent = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
-            new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-          TopicPartition p0 = new TopicPartition("nann-test-unserved-requests", 0);
-          sent.assign(List.of(p0));
-          sent.seekToBeginning(List.of(p0));
-          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-          while (deadlines.size() < 2 && System.nanoTime() < until) {
-            for (ConsumerRecord<byte[], byte[]> rec : sent.poll(Duration.ofMillis(200))) {
-              RetrievalRequest r = AvroCodec.of(RetrievalRequest.class).decode(rec.value());
-              deadlines.put(r.getRequestId(), r.getDeadlineMillis());
-            }
-          }
+        for (ConsumerRecord<byte[], byte[]> rec : sent(bootstrap, "nann-test-unserved-requests", 2, r -> true)) {
+          RetrievalRequest r = AvroCodec.of(RetrievalRequest.class).decode(rec.value());
+          deadlines.put(r.getRequestId(), r.getDeadlineMillis());
         }
         assertEquals(2, deadlines.size(), "both requests read back");
         long deadline = deadlines.get(unanswered.getRequestId());
@@ -178,19 +169,9 @@ class NannClientTest {
         assertThrows(ExecutionException.class, () -> unserved.retrieve(retried, Duration.ofMillis(1)).get());
         CompletableFuture<RetrievalResponse> retry = unserved.retrieve(retried);
         List<byte[]> tags = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> sent = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
-            new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-          TopicPartition p0 = new TopicPartition("nann-test-unserved-requests", 0);
-          sent.assign(List.of(p0));
-          sent.seekToBeginning(List.of(p0));
-          long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-          while (tags.size() < 2 && System.nanoTime() < until) {
-            for (ConsumerRecord<byte[], byte[]> rec : sent.poll(Duration.ofMillis(200))) {
-              if (AvroCodec.of(RetrievalRequest.class).decode(rec.value()).getRequestId().equals(retried.getRequestId())) {
-                tags.add(rec.headers().lastHeader(dev.nann.schemas.codec.AttemptHeader.NAME).value());
-              }
-            }
-          }
+        for (ConsumerRecord<byte[], byte[]> rec : sent(bootstrap, "nann-test-unserved-requests", 2,
+            r -> r.getRequestId().equals(retried.getRequestId()))) {
+          tags.add(rec.headers().lastHeader(dev.nann.schemas.codec.AttemptHeader.NAME).value());
         }
         assertEquals(2, tags.size(), "both attempts read back");
         RetrievalResponse late = RetrievalResponse.newBuilder().setRequestId(retried.getRequestId()).setUserId(4)
@@ -291,6 +272,28 @@ class NannClientTest {
           () -> closed.retrieve(NannClient.request(1, 20)));
       assertEquals("this client is closed", afterClose.getMessage());
     }
+  }
+
+  /** The first {@code want} requests on {@code topic}'s partition 0 that {@code which} takes, read from its start (30 s at most). */
+  private static List<ConsumerRecord<byte[], byte[]>> sent(String bootstrap, String topic, int want,
+                                                           java.util.function.Predicate<RetrievalRequest> which)
+      throws java.io.IOException {
+    List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<byte[], byte[]> sent = new KafkaConsumer<>(Map.<String, Object>of("bootstrap.servers", bootstrap),
+        new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      TopicPartition p0 = new TopicPartition(topic, 0);
+      sent.assign(List.of(p0));
+      sent.seekToBeginning(List.of(p0));
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (out.size() < want && System.nanoTime() < until) {
+        for (ConsumerRecord<byte[], byte[]> rec : sent.poll(Duration.ofMillis(200))) {
+          if (out.size() < want && which.test(AvroCodec.of(RetrievalRequest.class).decode(rec.value()))) {
+            out.add(rec);
+          }
+        }
+      }
+    }
+    return out;
   }
 
   private static byte[] codec(RetrievalResponse r) {
