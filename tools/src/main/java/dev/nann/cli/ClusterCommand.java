@@ -33,8 +33,10 @@ public final class ClusterCommand implements Runnable {
     spec.commandLine().usage(System.out);
   }
 
-  /** Where the cluster lives and where its parts come from. */
-  /** The cluster's directory option, and where the repository's Flink jars and job jar are. */
+  /**
+   * Where the cluster lives (its directory option) and where its parts come from (the repository's
+   * Flink jars and job jar).
+   */
   public static final class Home {
     @Option(names = "--home", description = "the cluster's directory: configuration, logs, checkpoints, snapshots, "
         + "broker data (default: <repo>/.nann-cluster)")
