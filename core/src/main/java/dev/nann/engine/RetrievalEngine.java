@@ -245,9 +245,8 @@ public final class RetrievalEngine implements AutoCloseable {
    * merged into its top-k), a delete excludes the item from every answer; both until a live
    * snapshot holds the change.
    *
-   * @return what the fresh set holds for the item now; {@link ChangeOutcome#REFUSED} when the set is
-   *     full (rebuilds are not keeping up), or when an upsert's embedding is not of the live index's
-   *     dimension (logged): the change waits for the next snapshot
+   * @return what the fresh set holds for the item now; {@link ChangeOutcome#REFUSED} when the set is full
+   *     (rebuilds lag) or the embedding of another dimension (logged): it waits for the next snapshot
    */
   public ChangeOutcome applyChange(ItemEmbedding item) {
     ChangeOutcome outcome;
@@ -265,10 +264,7 @@ public final class RetrievalEngine implements AutoCloseable {
     return outcome;
   }
 
-  /**
-   * Times the fresh set let go of the changes a newly live index (or sharded version) holds: a
-   * caller keeping its own copy of the set prunes that copy when this moves.
-   */
+  /** Times a newly live index let the fresh set go of what it holds: a copy of the set prunes then. */
   public long freshRebases() {
     return fresh.rebases();
   }
