@@ -277,6 +277,12 @@ public final class NannClient implements AutoCloseable {
   private record Attempt(CompletableFuture<RetrievalResponse> future, byte[] tag) {
   }
 
+  /** Whether answer record {@code rec} may answer {@code waiting}: it carries no attempt tag, or that attempt's. */
+  private static boolean answers(ConsumerRecord<byte[], byte[]> rec, Attempt waiting) {
+    org.apache.kafka.common.header.Header tag = rec.headers().lastHeader(AttemptHeader.NAME);
+    return AttemptHeader.answers(tag == null ? null : tag.value(), waiting.tag());
+  }
+
   private void readAnswers() {
     try {
       long lookAgain = System.nanoTime() + partitionCheckNanos;
@@ -298,8 +304,7 @@ public final class NannClient implements AutoCloseable {
             continue;
           }
           Attempt waiting = pending.get(r.getRequestId());
-          org.apache.kafka.common.header.Header tag = rec.headers().lastHeader(AttemptHeader.NAME);
-          if (waiting != null && !AttemptHeader.answers(tag == null ? null : tag.value(), waiting.tag())) {
+          if (waiting != null && !answers(rec, waiting)) {
             continue;   // the late answer to an earlier attempt under this id: the one waiting is a retry
           }
           CompletableFuture<RetrievalResponse> f = waiting != null && pending.remove(r.getRequestId(), waiting)
@@ -371,9 +376,7 @@ public final class NannClient implements AutoCloseable {
     }
     String id = new String(rec.key(), StandardCharsets.UTF_8);
     Attempt waiting = pending.get(id);
-    org.apache.kafka.common.header.Header tag = rec.headers().lastHeader(AttemptHeader.NAME);
-    if (waiting != null && AttemptHeader.answers(tag == null ? null : tag.value(), waiting.tag())
-        && pending.remove(id, waiting)) {
+    if (waiting != null && answers(rec, waiting) && pending.remove(id, waiting)) {
       waiting.future().completeExceptionally(new IOException("the answer to request " + id + " could not be read: " + cause.getMessage()
           + " (a job writing a newer RetrievalResponse than this client knows: upgrade nann-client, or set the job's "
           + "kafka.response-schema-version to a version this client reads)", cause));

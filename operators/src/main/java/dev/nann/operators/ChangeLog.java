@@ -36,6 +36,7 @@ final class ChangeLog {
    * when the live snapshot says it, the held change when {@code item} was stale.
    *
    * @param stillHeld for a refused change: whether the set still holds an older change of the item
+   *     (not looked at otherwise)
    */
   void record(BroadcastState<Long, byte[]> changes, ItemEmbedding item, ChangeOutcome outcome, boolean stillHeld)
       throws Exception {

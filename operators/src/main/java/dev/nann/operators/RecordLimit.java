@@ -18,15 +18,6 @@ public final class RecordLimit {
 
   private RecordLimit() {}
 
-  /** Bytes of the record's key, value and headers (names and values). */
-  public static long bytes(ConsumerRecord<byte[], byte[]> record) {
-    long n = length(record.key()) + length(record.value());
-    for (Header h : record.headers()) {
-      n += h.key().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + length(h.value());   // as written back
-    }
-    return n;
-  }
-
   /**
    * Refuses a record larger than {@code maxBytes}, naming the setting that sets the limit, or one
    * with more than {@link #MAX_HEADERS} headers.
@@ -34,12 +25,16 @@ public final class RecordLimit {
    * @throws IllegalArgumentException with the record's size and the limit
    */
   public static void check(ConsumerRecord<byte[], byte[]> record, int maxBytes, String setting) {
-    int headers = record.headers().toArray().length;
+    long n = length(record.key()) + length(record.value());   // and the headers' names and values, as written back
+    int headers = 0;
+    for (Header h : record.headers()) {
+      headers++;
+      n += h.key().getBytes(java.nio.charset.StandardCharsets.UTF_8).length + length(h.value());
+    }
     if (headers > MAX_HEADERS) {
       throw new IllegalArgumentException("record has " + headers + " headers; at most " + MAX_HEADERS
           + " (each is copied back onto the answer)");
     }
-    long n = bytes(record);
     if (n > maxBytes) {
       throw new IllegalArgumentException("record of " + n + " bytes (key, value and headers) exceeds the limit of "
           + maxBytes + " bytes (" + setting + ")");

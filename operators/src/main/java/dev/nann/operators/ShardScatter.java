@@ -2,9 +2,9 @@ package dev.nann.operators;
 
 import dev.nann.schemas.codec.AttemptHeader;
 import dev.nann.schemas.codec.ReplyPartitionHeader;
-import dev.nann.shard.ShardEntries;
 import dev.nann.schemas.codec.SentAtHeader;
 import dev.nann.schemas.internal.ScoringTask;
+import dev.nann.shard.ShardEntries;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -62,7 +62,8 @@ public final class ShardScatter implements FlatMapFunction<ScoringTask, ScoringT
   /**
    * The headers every copy carries: where the answer goes, when the request was sent and which
    * attempt it is, so that an answer gathered without shard 0's copy (its timer fired first) still
-   * reaches the client's partition and its attempt. The caller's own headers, of any size, ride on shard 0's copy alone.
+   * reaches the client's partition and its attempt. The caller's own headers, of any size, ride on
+   * shard 0's copy alone.
    */
   static Map<String, ByteBuffer> routingHeaders(Map<String, ByteBuffer> headers) {
     Map<String, ByteBuffer> routing = new HashMap<>(4);

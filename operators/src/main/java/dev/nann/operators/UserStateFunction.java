@@ -330,7 +330,7 @@ public final class UserStateFunction
     if (u.getItem() != null) {
       long id = u.getItem().getItemId();
       ChangeOutcome outcome = engine.applyChange(u.getItem());
-      changeLog.record(changes, u.getItem(), outcome, engine.holdsFreshChange(id));
+      changeLog.record(changes, u.getItem(), outcome, outcome == ChangeOutcome.REFUSED && engine.holdsFreshChange(id));
       if (outcome.accepted()) {
         return;
       }
@@ -382,7 +382,6 @@ public final class UserStateFunction
         state.put(INDEX, new DescriptorUpdate(d, null, null, null));
         engine.prefetch(d);
       }
-      dropChangesTheSetLetGo(changes);
     }
     if (u.getModel() != null) {
       ModelDescriptor d = u.getModel();

@@ -324,10 +324,8 @@ public final class EvalCommand implements Callable<Integer> {
 
   /** {@code --index-memory}: the index on the heap, or the verified mapping itself. */
   private HnswIndex heap(HnswIndex index) {
-    if (indexMemory.equals("mapped")) {
+    if (indexMemory.equals("mapped")) {   // heap or mapped: checkOptions refused anything else
       return index;
-    } else if (!indexMemory.equals("heap")) {
-      throw new IllegalArgumentException("--index-memory must be heap or mapped, got '" + indexMemory + "'");
     }
     long th = System.nanoTime();
     HnswIndex onHeap = index.onHeap();
