@@ -30,6 +30,9 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.util.Collector;
@@ -46,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * only move forward: an index version not newer than the current one is ignored.
  */
 public final class UserStateFunction
-    extends KeyedBroadcastProcessFunction<Long, ServingInput, DescriptorUpdate, ScoringTask> {
+    extends KeyedBroadcastProcessFunction<Long, ServingInput, DescriptorUpdate, ScoringTask>
+    implements CheckpointedFunction {
   private static final Logger LOG = LoggerFactory.getLogger(UserStateFunction.class);
 
   /** Broadcast state: "index" and "model" to their current descriptors. */
@@ -100,6 +104,9 @@ public final class UserStateFunction
    */
   private transient Map<Long, Long> nextSeenAt;
   private transient boolean layoutWarned;
+  /** After a restore: the checkpointed descriptors and changes, for {@link #open} to load before any request. */
+  private transient BroadcastState<String, DescriptorUpdate> restoredDescriptors;
+  private transient BroadcastState<Long, byte[]> restoredChanges;
 
   /**
    * @param engineConfig the engine to prefetch new index versions into (shared with the async operator)
@@ -115,7 +122,7 @@ public final class UserStateFunction
   }
 
   @Override
-  public void open(OpenContext ctx) {
+  public void open(OpenContext ctx) throws Exception {
     ValueStateDescriptor<UserProfile> desc = new ValueStateDescriptor<>("profile", new AvroTypeInfo<>(UserProfile.class));
     if (stateTtlMillis > 0) {
       // users who stop coming back do not keep state forever; RocksDB drops them while compacting
@@ -133,6 +140,41 @@ public final class UserStateFunction
     prunedAtRebase = -1;   // prune once the first broadcast element comes (a restored log may hold what the index does)
     metrics.gauge("catalogChangesKept", changeLog::size);
     nextSeenAt = new HashMap<>();
+    if (restoredDescriptors != null) {
+      syncEngine(restoredDescriptors, restoredChanges.immutableEntries());
+      prefetchRestoredIndex();
+    }
+  }
+
+  @Override
+  public void initializeState(FunctionInitializationContext ctx) throws Exception {
+    if (ctx.isRestored()) {
+      restoredDescriptors = ctx.getOperatorStateStore().getBroadcastState(DESCRIPTORS);
+      restoredChanges = ctx.getOperatorStateStore().getBroadcastState(CHANGES);
+    }
+  }
+
+  @Override
+  public void snapshotState(FunctionSnapshotContext ctx) {
+    // the broadcast state is the operator's; nothing of this function's own to write
+  }
+
+  /**
+   * Starts loading the restored index versions (current and pending) in the background: otherwise the
+   * first request after a restore maps and verifies every file of them while requests queue behind it.
+   */
+  private void prefetchRestoredIndex() throws Exception {
+    for (String key : List.of(INDEX, INDEX_NEXT)) {
+      DescriptorUpdate d = restoredDescriptors.get(key);
+      if (d == null || !guard.hasLayout(d.getIndex())) {
+        continue;   // a version published for another number of shards is not served (see currentIndex)
+      }
+      if (engineConfig.sharded()) {
+        engine.prefetchSharded(d.getIndex());
+      } else {
+        engine.prefetch(d.getIndex());
+      }
+    }
   }
 
   @Override
