@@ -139,14 +139,16 @@ final class AvroBounds {
       if (count == 0) {
         return;
       }
+      long size = -1;
       if (count < 0) {          // a negative count is followed by the block's size in bytes
         count = -count;
-        long size = varint(field);
+        size = varint(field);
         if (size < 0 || size > end - pos) {
           throw new IOException("field '" + field + "' declares a block of " + size + " bytes but only "
               + (end - pos) + " remain in the record");
         }
       }
+      int blockStart = pos;
       total += count;
       // every item of a non-empty type takes at least one byte: a count beyond the bytes left is a lie
       boolean sized = key != null || minBytes(item) > 0;
@@ -159,6 +161,12 @@ final class AvroBounds {
           value(key, field + " (key)");
         }
         value(item, field);
+      }
+      // a reader that skips this field (one removed since) jumps by the declared size: it must be the
+      // items' true size, or that reader would go on from bytes never checked here
+      if (size >= 0 && pos - blockStart != size) {
+        throw new IOException("field '" + field + "' declares a block of " + size + " bytes but its items take "
+            + (pos - blockStart));
       }
     }
   }

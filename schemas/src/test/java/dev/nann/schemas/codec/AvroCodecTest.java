@@ -95,6 +95,29 @@ class AvroCodecTest {
   }
 
   @Test
+  void aBlockWhoseDeclaredSizeIsNotItsItemsSizeIsRefused() throws IOException {
+    // the embedding as one block of count -2 and a byte size: a reader of a schema without the field
+    // skips by that size, so a size that lies would send it on through bytes never bounded
+    byte[] valid = ITEMS.encode(ItemEmbedding.newBuilder().setItemId(7).setUpdatedAtMillis(1).build());
+    int[] floats = {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40};   // 1f, 2f little-endian
+    int[] honest = new int[15];
+    int[] lying = new int[15];
+    for (int[] body : new int[][] {honest, lying}) {
+      body[0] = 0x0e;       // itemId 7
+      body[1] = 0x03;       // count -2: a size follows
+      body[2] = body == honest ? 0x10 : 0x08;   // 8 bytes, or 4
+      System.arraycopy(floats, 0, body, 3, 8);
+      body[11] = 0;         // end of the array
+      body[12] = 0;         // deleted false
+      body[13] = 0;         // no attributes
+      body[14] = 0x02;      // updatedAtMillis 1
+    }
+    assertEquals(List.of(1f, 2f), ITEMS.decode(withBody(valid, honest)).getEmbedding());
+    IOException e = assertThrows(IOException.class, () -> ITEMS.decode(withBody(valid, lying)));
+    assertTrue(e.getMessage().contains("declares a block of 4 bytes but its items take 8"), e.getMessage());
+  }
+
+  @Test
   void anIntWrittenInMoreThanFiveBytesIsRefusedNamingTheField() throws IOException {
     // k = 50 is zig-zag 100, one byte 0x64; padded to six bytes it is a long's encoding, which
     // Avro's int reader fails on with an unchecked error; five bytes is still an int to Avro
