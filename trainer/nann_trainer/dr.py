@@ -116,6 +116,27 @@ class StreamingPathScores:
         self.scores[item] = dict(best)
 
 
+MAX_PATH_CODES = 2 ** 63   # serving names a path by its base-K code in a signed 64-bit integer
+
+
+def shape_problem(depth, width, paths_per_item):
+    """Why a structure of this shape cannot be served (None when it can): K^D path codes must fit a
+    signed 64-bit integer, or they wrap and distinct paths collide."""
+    if depth < 1 or width < 2 or paths_per_item < 1:
+        return f"needs --depth >= 1, --width >= 2 and --paths-per-item >= 1 (got {depth}, {width}, {paths_per_item})"
+    if width ** depth >= MAX_PATH_CODES:
+        return (f"K^D = {width}^{depth} paths do not fit serving's 64-bit path codes (K^D must stay below 2^63): "
+                f"lower --depth or --width")
+    return None
+
+
+def trained_paths(assignment, counts, item_ids):
+    """paths.tsv's lines: only items that were a training target. Any other item still holds the random
+    paths it started with; left out, index-sync gives it the paths of its nearest trained item."""
+    return [f"{int(item_ids[v])}\t" + ",".join(".".join(map(str, c)) for c in paths) + "\n"
+            for v, paths in sorted(assignment.items()) if counts.get(v, 0) > 0]
+
+
 def penalized_objective(scores, counts, assignment, alpha):
     """Σ_v N_v log Σ_j s[v, π_j(v)] − α Σ_c f(|c|) (paths without a score count 0)."""
     sizes = {}

@@ -28,15 +28,14 @@ def onnx_export(module, args, path, input_names, output_names, dynamic_axes):
                           dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True, **legacy)
 
 
-def _require_inputs(path, names):
+def _require_inputs(path, names, hint):
     """The exporter drops inputs a network does not use; nann feeds every contract input, so say so here."""
     import onnx
     kept = [i.name for i in onnx.load(path, load_external_data=False).graph.input]
     dropped = [n for n in names if n not in kept]
     if dropped:
         raise ValueError(f"{os.path.basename(path)}: the network does not use input(s) {dropped}, and the exporter "
-                         f"dropped them; nann passes every input of the contract, so use each one (a score network "
-                         f"picks each candidate's user state row with user_idx, e.g. u_vec[user_idx])")
+                         f"dropped them; nann passes every input of the contract, so use each one ({hint})")
 
 
 def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, version, extra=None,
@@ -56,6 +55,8 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     onnx_export(scorer.user, (seq_emb, seq_mask), os.path.join(out_dir, "user.onnx"),
             ["seq_emb", "seq_mask"], user_out,
             {"seq_emb": {0: "users"}, "seq_mask": {0: "users"}, **{n: {0: "users"} for n in user_out}})
+    _require_inputs(os.path.join(out_dir, "user.onnx"), ["seq_emb", "seq_mask"],
+                    "a user network weighs each behaviour row by seq_mask, e.g. seq_emb * seq_mask.unsqueeze(-1)")
 
     score_in = list(scorer.score.input_names())
     if len(score_in) != len(user_out) + 2 or score_in[:len(user_out)] != list(user_out):
@@ -70,7 +71,8 @@ def export_model_dir(out_dir, scorer, item_net, *, dim, seq_len, item_feat_dim, 
     axes.update({idx_name: {0: "n"}, emb_name: {0: "n"}, "score": {0: "n"}})
     onnx_export(scorer.score, (*state, user_idx, item_emb), os.path.join(out_dir, "score.onnx"),
             score_in, ["score"], axes)
-    _require_inputs(os.path.join(out_dir, "score.onnx"), score_in)
+    _require_inputs(os.path.join(out_dir, "score.onnx"), score_in,
+                    "a score network picks each candidate's user state row with user_idx, e.g. u_vec[user_idx]")
 
     names = ["user.onnx", "score.onnx"]
     if item_net is not None:

@@ -8,7 +8,8 @@ import unittest
 import torch
 
 from nann_trainer.dr import (StreamingPathScores, StructureModel, all_paths, assign_paths,
-                             beam_search, beam_search_batch, f_size, multi_path_loss, penalized_objective)
+                             beam_search, beam_search_batch, f_size, multi_path_loss, penalized_objective,
+                             shape_problem, trained_paths)
 
 
 class BeamSearchTest(unittest.TestCase):
@@ -102,3 +103,17 @@ class MStepTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ExportTest(unittest.TestCase):
+    def test_shapes_whose_path_codes_overflow_are_refused(self):
+        self.assertIsNone(shape_problem(3, 16, 3))
+        self.assertIsNone(shape_problem(15, 16, 1))           # 2^60 paths
+        self.assertIn("2^63", shape_problem(16, 16, 1))       # 2^64: codes would wrap negative
+        self.assertIn("2^63", shape_problem(10, 100, 1))
+        self.assertIn("--width", shape_problem(3, 1, 1))
+
+    def test_only_training_targets_are_written(self):
+        assignment = {0: [(0, 1), (2, 3)], 1: [(1, 1)], 2: [(3, 0)]}
+        lines = trained_paths(assignment, {0: 4, 2: 1}, [101, 102, 103])
+        self.assertEqual(lines, ["101\t0.1,2.3\n", "103\t3.0\n"])

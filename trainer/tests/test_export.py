@@ -14,15 +14,15 @@ D, L = 8, 4
 
 
 class User(nn.Module):
-    def __init__(self, out="state"):
+    def __init__(self, out="state", use_mask=True):
         super().__init__()
-        self.lin, self.out = nn.Linear(D, D), out
+        self.lin, self.out, self.use_mask = nn.Linear(D, D), out, use_mask
 
     def output_names(self):
         return [self.out]
 
     def forward(self, seq_emb, seq_mask):
-        return (self.lin((seq_emb * seq_mask.unsqueeze(-1)).sum(1)),)
+        return (self.lin((seq_emb * seq_mask.unsqueeze(-1) if self.use_mask else seq_emb).sum(1)),)
 
 
 class Score(nn.Module):
@@ -73,6 +73,10 @@ class ExportTest(unittest.TestCase):
     def test_a_score_network_that_ignores_user_idx_is_refused_with_what_to_do(self):
         with self.assertRaisesRegex(ValueError, r"does not use input\(s\) \['idx'\].*u_vec\[user_idx\]"):
             self.export(Model(User(), Score(["state", "idx", "cands"], use_idx=False)))
+
+    def test_a_user_network_that_ignores_the_mask_is_refused_with_what_to_do(self):
+        with self.assertRaisesRegex(ValueError, r"user.onnx: .*\['seq_mask'\].*seq_mask.unsqueeze"):
+            self.export(Model(User(use_mask=False), Score(["state", "idx", "cands"])))
 
 
 if __name__ == "__main__":

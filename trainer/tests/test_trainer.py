@@ -249,12 +249,48 @@ class LogFormatsTest(unittest.TestCase):
         self.assertEqual(data.attribute_names, ["Comedy", "Drama", "year"])
         self.assertEqual(list(data.attributes[0][:2]), [1.0, 1.0])
 
+    def test_a_year_that_is_not_finite_is_a_bad_row_not_nan_attributes(self):
+        body = "".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)
+        items = os.path.join(self.tmp.name, "items")
+        write(items, "10\t1995\tComedy\n11\tinf\tHorror\n12\t1e999\t\n13\t2001\t\n")
+        path = os.path.join(self.tmp.name, "log")
+        write(path, body)
+        data = read_interactions(path, items_path=items)
+        self.assertEqual(data.bad_rows, 2)
+        self.assertIn("not a finite number", data.bad_examples[0])
+        self.assertTrue(np.isfinite(data.attributes).all())
+
     def test_a_hash_collision_is_refused(self):
         names = IdNames("item")
         names.names[parse_id("SKU-1")] = "SKU-2"         # as if two texts met on one id
         with self.assertRaisesRegex(ValueError, "same 64-bit id"):
             names.id_of("SKU-1")
         self.assertEqual(names.id_of("17"), 17)
+
+class RecallTest(unittest.TestCase):
+    def setUp(self):
+        from nann_trainer.models import Scorer
+        torch.manual_seed(4)
+        self.emb = torch.randn(300, 8)
+        self.users = [(u, [u % 300, (u * 7) % 300], (u * 13) % 300) for u in range(40)]
+        self.scorer = Scorer("attention", 8, 12).eval()
+
+    def test_items_scored_in_chunks_give_the_same_recall(self):
+        from nann_trainer.cli.train import recall_at
+        whole = recall_at(self.scorer, self.emb, self.users, 4, (10, 50))
+        self.assertEqual(recall_at(self.scorer, self.emb, self.users, 4, (10, 50), chunk_cells=97), whole)
+        self.assertGreater(whole[50], 0.0)
+
+    def test_a_constant_or_nan_scorer_recalls_nothing(self):
+        from nann_trainer.cli.train import recall_at
+        for value in (0.0, float("nan")):
+            with self.subTest(value=value):
+                flat = torch.nn.Module()
+                flat.user = self.scorer.user
+                flat.score = torch.nn.Module()
+                flat.score.score_grid = lambda state, cand, v=value: torch.full(cand.shape[:2], v)
+                self.assertEqual(recall_at(flat, self.emb, self.users, 4, (10, 299)), {10: 0.0, 299: 0.0})
+
 
 class LossTest(unittest.TestCase):
     def test_nce_by_hand(self):

@@ -94,16 +94,30 @@ def user_state(scorer, emb, seq, mask):
 
 
 @torch.no_grad()
-def recall_at(scorer, emb, users, seq_len, ms):
+def score_every_item(scorer, state, emb, n_users, chunk_cells):
+    """[users, items] scores, the items in chunks: score_grid's intermediates are users x items x hidden,
+    which for a large catalogue would not fit in memory at once."""
+    chunk = max(1, chunk_cells // n_users)
+    return torch.cat([scorer.score.score_grid(state, emb[c:c + chunk].unsqueeze(0).expand(n_users, -1, -1))
+                      for c in range(0, emb.shape[0], chunk)], dim=1)
+
+
+@torch.no_grad()
+def recall_at(scorer, emb, users, seq_len, ms, chunk_cells=2_000_000):
     """recall@M over the real items for held-out users (one ground-truth item each)."""
     if not users:
         return {m: 0.0 for m in ms}
     seq, mask, truth = held_out_batch(users, seq_len)
     hits = {m: 0 for m in ms}
-    for sl in batches(len(users), 128):
+    # the [users, items] score matrix stays within ~200 MB whatever the catalogue
+    for sl in batches(len(users), max(1, min(128, 50_000_000 // emb.shape[0]))):
         state = user_state(scorer, emb, seq[sl], mask[sl])
-        scores = scorer.score.score_grid(state, emb.unsqueeze(0).expand(seq[sl].shape[0], -1, -1))
-        rank = (scores > scores.gather(1, torch.from_numpy(truth[sl]).unsqueeze(1))).sum(1).numpy()
+        scores = score_every_item(scorer, state, emb, seq[sl].shape[0], chunk_cells)
+        truth_score = scores.gather(1, torch.from_numpy(truth[sl]).unsqueeze(1))
+        # items tied with the truth rank ahead of it, and a NaN score is no hit: a collapsed or broken
+        # model must not report perfect recall
+        rank = (scores >= truth_score).sum(1) - 1
+        rank = torch.where(torch.isnan(truth_score.squeeze(1)), scores.shape[1], rank).numpy()
         for m in ms:
             hits[m] += int((rank < m).sum())
     return {m: hits[m] / len(users) for m in ms}
@@ -167,7 +181,7 @@ def add_arguments(ap):
     ap.add_argument("--out", required=True)
     ap.add_argument("--version", help="the model's version in model.json; serving only moves to a version that "
                     "sorts after the current one (natural order: m-9 < m-10), so give each retrain a later one, e.g. "
-                    "my-model-2 after my-model-1. Default: <arch>-d<dim>-eps<ε>-s<seed>")
+                    "my-model-2 after my-model-1. Default: <arch>[-rbf<bound>]-d<dim>-eps<ε>-s<seed>")
     ap.add_argument("--emb", type=int, default=16, help="shared embedding layer width (paper: 16)")
     ap.add_argument("--dim", type=int, default=16, help="d of e_v (the index's dimension)")
     ap.add_argument("--hidden", type=int, default=32)
@@ -193,6 +207,8 @@ def check_numbers(a):
     if a.distractors < 0 or a.gmm_components < 1:
         sys.exit(f"[train] --distractors must be 0 or more and --gmm-components 1 or more "
                  f"(got {a.distractors}, {a.gmm_components})")
+    if a.dim < 1 or a.hidden < 1 or a.seq_len < 1:
+        sys.exit(f"[train] --dim, --hidden and --seq-len must be 1 or more (got {a.dim}, {a.hidden}, {a.seq_len})")
     if a.threads < 1 or a.batch < 1 or a.epochs < 0:
         sys.exit(f"[train] --threads and --batch must be 1 or more, --epochs 0 or more "
                  f"(got {a.threads}, {a.batch}, {a.epochs})")
@@ -216,6 +232,9 @@ def run(a):
     for e in data.bad_examples:
         print(f"[train]   bad row: {e}", flush=True)
     hashed = {kind: names for kind, names in data.hashed_ids.items() if names}
+    stale_names = os.path.join(a.out, "id-names.tsv")
+    if not hashed and os.path.exists(stale_names):
+        os.remove(stale_names)   # an earlier run's into the same --out would label these ids wrongly
     if hashed:
         os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, "id-names.tsv"), "w", encoding="utf-8") as f:

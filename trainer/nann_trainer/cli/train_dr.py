@@ -29,7 +29,7 @@ from nann_trainer import DEFAULT_MOVIELENS
 from nann_trainer.batches import batches, shuffled_batches
 from nann_trainer.data import read_interactions, split
 from nann_trainer.dr import (StreamingPathScores, StructureModel, assign_paths, beam_search_batch,
-                             multi_path_loss, penalized_objective)
+                             multi_path_loss, penalized_objective, shape_problem, trained_paths)
 from nann_trainer.export import onnx_export
 
 
@@ -120,6 +120,9 @@ def run_split(run_dir, run, data):
 
 
 def run(a):
+    problem = shape_problem(a.depth, a.width, a.paths_per_item)
+    if problem:
+        sys.exit(f"[dr] {problem}")
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
     rng = np.random.default_rng(a.seed)
@@ -135,7 +138,10 @@ def run(a):
                              columns=run.get("columns"))
     sp = run_split(a.run, run, data)
     n_items = len(data.item_ids)
-    assert n_items == real, "the run's corpus and the data disagree on the catalog"
+    run_ids = np.fromfile(os.path.join(a.run, "corpus", "ids.i64"), dtype="<i8", count=real)
+    if n_items != real or not np.array_equal(run_ids, np.asarray(data.item_ids, dtype=np.int64)):
+        sys.exit(f"[dr] the items of this data are not the catalogue of {a.run}/corpus (another log, or the same "
+                 f"log re-exported): train the structure on the data the run was trained on")
     train_users = user_vectors(emb, [h for h, _t in sp.train_examples])
     train_items = np.array([t for _h, t in sp.train_examples])
     test_users = user_vectors(emb, [h for _u, h, _t in sp.test])
@@ -194,9 +200,11 @@ def run(a):
         axes = {n: {0: "n"} for n in names + ["logp"]}
         onnx_export(Layer(model, d), args, os.path.join(a.out, name), names, ["logp"], axes)
         files.append(name)
+    lines = trained_paths(assignment, counts, data.item_ids)
     with open(os.path.join(a.out, "paths.tsv"), "w") as f:
-        for v in range(n_items):
-            f.write(f"{int(data.item_ids[v])}\t" + ",".join(".".join(map(str, c)) for c in assignment[v]) + "\n")
+        f.writelines(lines)
+    print(f"[dr] paths.tsv: {len(lines)} trained items; the other {n_items - len(lines)} (never a training target) "
+          f"get their nearest trained item's paths when index-sync builds", flush=True)
     sweep = {}
     for b in (1, 2, 5, 10, 20, 50):
         recall, fraction = evaluate(model, test_users, test_truth, path_index(assignment, n_items), b, n_items)

@@ -63,6 +63,11 @@ public record PathTable(DrStructureId structure, Map<Long, long[]> codes, int hi
         throw new IllegalArgumentException(dir.resolve("dr.json") + " needs width >= 2, depth >= 1, paths_per_item >= 1, "
             + "history_len >= 1");
       }
+      try {
+        DrStructureId.pathCount(depth, width);
+      } catch (IllegalArgumentException tooMany) {
+        throw new IllegalArgumentException(dir.resolve("dr.json") + ": " + tooMany.getMessage(), tooMany);
+      }
       Map<Long, long[]> codes = new HashMap<>();
       int line = 0;
       for (String l : new String(tableBytes, StandardCharsets.UTF_8).lines().toList()) {

@@ -2,6 +2,7 @@ package dev.nann.engine;
 
 import dev.nann.graph.EmbeddingRows;
 import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemAttributes;
 import dev.nann.graph.ItemIdLookup;
 import dev.nann.graph.SnapshotException;
 import dev.nann.graph.SnapshotFormat;
@@ -57,9 +58,9 @@ final class BehaviourLookup {
   FreshSet.Holder holder(IndexDescriptor manifest) {
     Table t = table(manifest);
     float[] stored = new float[t.dim];
-    return (id, deleted, emb, offset) -> {
+    return (id, deleted, emb, offset, attrs) -> {
       try {
-        return holds(t, stored, id, deleted, emb, offset);
+        return holds(t, stored, id, deleted, emb, offset, attrs);
       } catch (EmbeddingRows.FileChanged cut) {
         unreadable(t, cut);
         return false;
@@ -69,7 +70,8 @@ final class BehaviourLookup {
     };
   }
 
-  private static boolean holds(Table t, float[] stored, long id, boolean deleted, float[] emb, int offset) {
+  private static boolean holds(Table t, float[] stored, long id, boolean deleted, float[] emb, int offset,
+                               Map<String, String> attributes) {
     ShardItems s = t.shards[ShardAssignment.shardOf(id, t.shards.length)];
     int node = s.ids.nodeOf(id);
     if (deleted) {
@@ -84,7 +86,8 @@ final class BehaviourLookup {
         return false;
       }
     }
-    return true;
+    long held = s.attributeSignatures == null ? 0L : s.attributeSignatures[node];
+    return held == ItemAttributes.signature(attributes);
   }
 
   /**
@@ -227,7 +230,7 @@ final class BehaviourLookup {
     java.nio.file.Path file = guard.snapshotFile(s.getUri());
     HnswIndex mapped = IndexCatalog.readVerified(file, s.getSha256(), s.getVersion(), "shard snapshot", "its manifest");
     return new ShardItems(key(s), mapped.dim(), mapped.size(), ItemIdLookup.of(mapped),
-        SnapshotFormat.embeddingRows(file, mapped.sha256()));
+        SnapshotFormat.embeddingRows(file, mapped.sha256()), mapped.attributes().signatures());
   }
 
   private static String key(ShardSnapshot s) {
@@ -262,7 +265,9 @@ final class BehaviourLookup {
    * One shard file: its items' dimension and node count (an empty shard has no rows, so any dimension
    * fits), its item id index, and its rows read from the file.
    */
-  private record ShardItems(String key, int dim, int nodes, ItemIdLookup ids, EmbeddingRows rows) {
+  /** One shard file's items; {@code attributeSignatures} (null: none) tell attribute-only changes apart. */
+  private record ShardItems(String key, int dim, int nodes, ItemIdLookup ids, EmbeddingRows rows,
+                            long[] attributeSignatures) {
   }
 
   /** All shards of one version, and when a request last used it. */

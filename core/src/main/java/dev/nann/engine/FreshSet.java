@@ -1,6 +1,7 @@
 package dev.nann.engine;
 
 import dev.nann.graph.HnswIndex;
+import dev.nann.graph.ItemAttributes;
 import dev.nann.schemas.ItemEmbedding;
 import java.util.HashMap;
 import java.util.List;
@@ -96,7 +97,7 @@ final class FreshSet {
     if (v.count >= cap && latest.size() < v.count) {
       // superseded copies take room too: compact before refusing (one item updated again and again
       // must not fill the set for every other item)
-      keepUnheld((i, deleted, emb, offset) -> false, v.base, dim);
+      keepUnheld((i, deleted, emb, offset, attrs) -> false, v.base, dim);
       v = view;
       prev = latest.get(id);
     }
@@ -161,7 +162,8 @@ final class FreshSet {
    * and absent), the rest are kept, and the shadow bits are computed for its nodes.
    */
   synchronized void rebase(LoadedIndex live) {
-    keepUnheld((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), live, live.index().dim());
+    keepUnheld((id, deleted, emb, offset, attrs) -> heldBy(live, id, deleted, emb, offset, attrs), live,
+        live.index().dim());
     rebases++;
   }
 
@@ -170,9 +172,12 @@ final class FreshSet {
     return rebases;
   }
 
-  /** Whether an index already holds a change: its id with the same embedding, or deleted and absent. */
+  /**
+   * Whether an index already holds a change: its id with the same embedding and attributes, or
+   * deleted and absent.
+   */
   interface Holder {
-    boolean holds(long id, boolean deleted, float[] embeddings, int offset);
+    boolean holds(long id, boolean deleted, float[] embeddings, int offset, Map<String, String> attributes);
   }
 
   /**
@@ -201,7 +206,8 @@ final class FreshSet {
     int[] keep = new int[v.count];
     for (int e = 0; e < v.count; e++) {
       // a delete's check reads no embedding, so it is asked whatever the dimensions
-      if (!v.isSuperseded(e) && (sameDim || v.deleted[e]) && !held.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim)) {
+      if (!v.isSuperseded(e) && (sameDim || v.deleted[e]) && !held.holds(v.ids[e], v.deleted[e], v.embeddings, e * dim,
+          v.attributes[e])) {
         keep[kept++] = e;
       }
     }
@@ -241,6 +247,10 @@ final class FreshSet {
     if (v.deleted[e] != item.getDeleted()) {
       return false;
     }
+    Map<String, String> attrs = item.getAttributes();
+    if (!item.getDeleted() && !java.util.Objects.equals(v.attributes[e], attrs == null || attrs.isEmpty() ? null : attrs)) {
+      return false;
+    }
     if (item.getDeleted()) {
       return true;
     }
@@ -255,7 +265,7 @@ final class FreshSet {
 
   /** Whether {@code live} already reflects the change: same embedding present, or deleted and absent. */
   private boolean heldBy(LoadedIndex live, ItemEmbedding item) {
-    return heldBy((id, deleted, emb, offset) -> heldBy(live, id, deleted, emb, offset), item);
+    return heldBy((id, deleted, emb, offset, attrs) -> heldBy(live, id, deleted, emb, offset, attrs), item);
   }
 
   /** Whether {@code index} already reflects the change. */
@@ -266,10 +276,11 @@ final class FreshSet {
         incoming[j] = emb.get(j);
       }
     }
-    return index.holds(item.getItemId(), item.getDeleted(), incoming, 0);
+    return index.holds(item.getItemId(), item.getDeleted(), incoming, 0, item.getAttributes());
   }
 
-  private boolean heldBy(LoadedIndex live, long id, boolean deleted, float[] emb, int offset) {
+  private boolean heldBy(LoadedIndex live, long id, boolean deleted, float[] emb, int offset,
+                         Map<String, String> attributes) {
     HnswIndex index = live.index();
     int node = live.ids().nodeOf(id);
     if (deleted) {
@@ -284,7 +295,8 @@ final class FreshSet {
         return false;
       }
     }
-    return true;
+    // an attribute-only change (new price band, out of stock) is a change too
+    return index.attributes().signatureOf(node) == ItemAttributes.signature(attributes);
   }
 
   private static int words(int bits) {

@@ -126,12 +126,17 @@ public final class QueryExecutor {
         throw new IllegalArgumentException("mode dr needs a Deep Retrieval structure on this job (dr.dir)");
       }
       // the request's budget of items scored bounds mode dr too (a client cannot score the catalogue),
-      // spent only on items the query may answer: not on deleted, excluded or filtered-out ones. Items
-      // the fresh set changed are gathered: they are on the paths, and their fresh copy is scored
-      Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, eligible);
+      // spent only on items the query may answer: not on deleted (in the snapshot or since), excluded
+      // or filtered-out ones. An item upserted since is gathered when its fresh copy may pass the
+      // filter: the copy is what is scored, against its own attributes
+      Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, null);
+      BitSet byAttributes = eligible;
+      BitSet upserted = changed(changes, loaded, false);
+      BitSet deleted = changed(changes, loaded, true);
       BitSet gathered = paths.gather(paths.beamSearch(paths.userVector(features), drBeam).paths(), index,
           loaded.ids(), query.params().walk().budget(),
-          node -> !index.isDeleted(node) && (unanswerable == null || !unanswerable.excluded(node)));
+          node -> !index.isDeleted(node) && !deleted.get(node) && (unanswerable == null || !unanswerable.excluded(node))
+              && (byAttributes == null || byAttributes.get(node) || upserted.get(node)));
       onPaths = gathered;
       eligible = gathered;   // within the attribute filter already
     }
@@ -220,6 +225,20 @@ public final class QueryExecutor {
     Arrays.sort(sorted);
     return node -> eligible != null && !eligible.get(node) || shadow && changes.shadows(node)
         || sorted.length > 0 && Arrays.binarySearch(sorted, node) >= 0;
+  }
+
+  /** Nodes of {@code loaded} whose item the fresh set last changed by a delete (or by an upsert). */
+  private static BitSet changed(FreshSet.View changes, LoadedIndex loaded, boolean deletes) {
+    BitSet nodes = new BitSet();
+    for (int e = 0; changes != null && e < changes.count(); e++) {
+      if (!changes.isSuperseded(e) && changes.isDelete(e) == deletes) {
+        int node = loaded.ids().nodeOf(changes.itemId(e));
+        if (node >= 0) {
+          nodes.set(node);
+        }
+      }
+    }
+    return nodes;
   }
 
   /** The best fresh items of one query, best first, and how many fresh items it scored. */

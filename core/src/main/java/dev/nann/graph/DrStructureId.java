@@ -23,10 +23,33 @@ public record DrStructureId(int depth, int width, int perItem, String sha256) {
       throw new IllegalArgumentException("a DR structure needs depth >= 1, width >= 2, paths per item >= 1; got D="
           + depth + ", K=" + width + ", J=" + perItem);
     }
+    pathCount(depth, width);
     if (sha256 == null || sha256.length() != 2 * DIGEST_BYTES || !sha256.matches("[0-9a-f]+")) {
       throw new IllegalArgumentException("a DR structure's digest must be " + 2 * DIGEST_BYTES
           + " lower-case hex characters, got " + sha256);
     }
+  }
+
+  /**
+   * K^D, the number of paths: a path's code is a base-K number below it.
+   *
+   * @throws IllegalArgumentException when codes would not fit a long (they would wrap and collide)
+   */
+  public static long pathCount(int depth, int width) {
+    long n = 1;
+    for (int d = 0; d < depth; d++) {
+      if (n > Long.MAX_VALUE / width) {
+        throw new IllegalArgumentException("a DR structure of D=" + depth + " layers of K=" + width
+            + " nodes has more paths than a 64-bit path code can name (K^D must stay below 2^63)");
+      }
+      n *= width;
+    }
+    return n;
+  }
+
+  /** K^D, the number of paths of this structure. */
+  public long paths() {
+    return pathCount(depth, width);
   }
 
   /** The identity with a digest given as bytes. */

@@ -19,6 +19,8 @@ public final class ItemAttributes {
   /** key -> value -> sorted nodes. */
   private final Map<String, Map<String, int[]>> postings;
   private final int nodes;
+  /** Each node's {@link #signature}, made on first use (a benign race makes it twice at worst). */
+  private volatile long[] signatures;
 
   private ItemAttributes(Map<String, Map<String, int[]>> postings, int nodes) {
     this.postings = postings;
@@ -113,6 +115,60 @@ public final class ItemAttributes {
       }
     }
     return true;
+  }
+
+  /**
+   * A 64-bit digest of one item's attributes, equal for equal maps in any order and 0 for none: the
+   * sum of a SHA-256 prefix of each key and value (an attacker cannot make two maps collide).
+   */
+  public static long signature(Map<String, String> attrs) {
+    long sum = 0;
+    if (attrs != null) {
+      for (Map.Entry<String, String> e : attrs.entrySet()) {
+        sum += pairDigest(e.getKey(), e.getValue());
+      }
+    }
+    return sum;
+  }
+
+  /** {@link #signature} of node {@code node}'s attributes, as this index holds them. */
+  public long signatureOf(int node) {
+    long[] s = signatures();
+    return s == null || node >= s.length ? 0L : s[node];
+  }
+
+  /** Every node's {@link #signature}, or null when no node has attributes. Read only. */
+  public long[] signatures() {
+    if (postings.isEmpty()) {
+      return null;
+    }
+    long[] s = signatures;
+    if (s == null) {
+      s = new long[nodes];
+      for (Map.Entry<String, Map<String, int[]>> key : postings.entrySet()) {
+        for (Map.Entry<String, int[]> value : key.getValue().entrySet()) {
+          long digest = pairDigest(key.getKey(), value.getKey());
+          for (int node : value.getValue()) {
+            s[node] += digest;
+          }
+        }
+      }
+      signatures = s;
+    }
+    return s;
+  }
+
+  private static long pairDigest(String key, String value) {
+    try {
+      java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      sha.update(java.nio.ByteBuffer.allocate(4).putInt(k.length).array());   // "a"+"bc" is not "ab"+"c"
+      sha.update(k);
+      sha.update(value.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.nio.ByteBuffer.wrap(sha.digest()).getLong();
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
   }
 
   private static BitSet fullSet(int size) {

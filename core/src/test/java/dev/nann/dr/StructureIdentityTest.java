@@ -53,6 +53,18 @@ class StructureIdentityTest {
     assertTrue(id.toString().startsWith("D=2 K=4 J=2 sha256=" + id.sha256().substring(0, 12)), id.toString());
   }
 
+  /** Path codes are base-K numbers in a long: a shape with K^D >= 2^63 would wrap them negative and collide. */
+  @Test
+  void aShapeWhosePathCodesOverflowIsRefused() throws IOException {
+    assertEquals(1L << 60, DrStructureId.pathCount(15, 16));
+    assertThrows(IllegalArgumentException.class, () -> new DrStructureId(16, 16, 1, "ab".repeat(32)));
+    assertThrows(IllegalArgumentException.class, () -> new DrStructureId(10, 100, 1, "ab".repeat(32)));
+    String path = String.join(".", java.util.Collections.nCopies(16, "15"));
+    Path wide = structure("wide", "{\"depth\": 16, \"width\": 16, \"paths_per_item\": 1}", "1\t" + path + "\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PathTable.read(wide));
+    assertTrue(e.getMessage().contains("dr.json") && e.getMessage().contains("2^63"), e.getMessage());
+  }
+
   @Test
   void gatherRefusesASnapshotTableOfAnotherStructure() throws IOException {
     Path dir = TestData.repo().resolve(".cache/trained-smoke/dr");

@@ -123,6 +123,28 @@ class DeepRetrievalModeTest {
       assertEquals(ResponseStatus.OK, excluding.getStatus(), excluding.toString());
       assertEquals(20, excluding.getItems().size(), excluding.toString());
       assertTrue(java.util.Collections.disjoint(firstIds, excluding.getItems()));
+
+      // an item on the paths whose fresh copy now matches a filter no snapshot item matches is gathered
+      // and answered from that copy
+      long second = r.getItems().get(1);
+      assertEquals(ChangeOutcome.HELD, engine.applyChange(ItemEmbedding.newBuilder().setItemId(second)
+          .setEmbedding(embeddingOf(c, second)).setAttributes(java.util.Map.of("shelf", "new"))
+          .setUpdatedAtMillis(System.currentTimeMillis()).build()));
+      RetrievalResponse filtered = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-5").setAttributeFilter(java.util.Map.of("shelf", List.of("new"))).build())
+          .setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
+      assertEquals(List.of(second), filtered.getItems(), filtered.toString());
+
+      // items deleted since the snapshot take none of the budget either
+      for (long id : firstIds) {
+        engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setDeleted(true)
+            .setUpdatedAtMillis(System.currentTimeMillis()).build());
+      }
+      RetrievalResponse afterDeletes = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-6").setBudget(40).build()).setSequence(sequence).setIndex(d).build())
+          .get(60, TimeUnit.SECONDS);
+      assertEquals(20, afterDeletes.getItems().size(), afterDeletes.toString());
+      assertTrue(java.util.Collections.disjoint(firstIds, afterDeletes.getItems()));
     }
   }
 

@@ -217,12 +217,45 @@ class FreshSetTest {
     assertFalse(set.holds(a), "the held change left");
   }
 
+  /** A change of attributes alone (out of stock, a new price band) is a change: filters must see it at once. */
+  @Test
+  void anAttributeOnlyChangeIsHeldUntilASnapshotHoldsThoseAttributes() {
+    Corpus c = TestData.corpus(300, DIM, 3);
+    long a = c.itemIds()[10];
+    java.util.function.LongFunction<java.util.Map<String, String>> before =
+        id -> java.util.Map.of("stock", "in", "shelf", "s" + id % 3);
+    FreshSet set = new FreshSet(DIM, 100);
+    set.rebase(withAttributes(loaded(1, c.embeddings(), DIM, c.itemIds()), before));
+    ItemEmbedding same = ItemEmbedding.newBuilder(upsert(a, row(c, a), 5)).setAttributes(before.apply(a)).build();
+    assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(same), "the same embedding and attributes again");
+    ItemEmbedding outOfStock = ItemEmbedding.newBuilder(same).setUpdatedAtMillis(6)
+        .setAttributes(java.util.Map.of("stock", "out", "shelf", "s" + a % 3)).build();
+    assertEquals(ChangeOutcome.HELD, set.apply(outOfStock), "only the attributes changed");
+    ItemEmbedding other = ItemEmbedding.newBuilder(outOfStock).setAttributes(java.util.Map.of("stock", "back")).build();
+    assertEquals(ChangeOutcome.HELD, set.apply(other), "same stamp, other attributes: not a repeat");
+    assertEquals(java.util.Map.of("stock", "back"), set.view().attributes(set.view().count() - 1));
+    set.rebase(withAttributes(loaded(2, c.embeddings(), DIM, c.itemIds()), before));
+    assertTrue(set.holds(a), "a snapshot with the old attributes does not hold the change");
+    set.rebase(withAttributes(loaded(3, c.embeddings(), DIM, c.itemIds()),
+        id -> id == a ? java.util.Map.of("stock", "back") : before.apply(id)));
+    assertFalse(set.holds(a), "one with the new attributes does");
+  }
+
+  private static LoadedIndex withAttributes(LoadedIndex l, java.util.function.LongFunction<java.util.Map<String, String>> of) {
+    List<java.util.Map<String, String>> perNode = new ArrayList<>();
+    for (int node = 0; node < l.index().size(); node++) {
+      perNode.add(of.apply(l.index().itemId(node)));
+    }
+    HnswIndex index = l.index().withAttributes(dev.nann.graph.ItemAttributes.of(perNode));
+    return new LoadedIndex(l.version(), index, ItemIdLookup.of(index), 0L);
+  }
+
   @Test
   void withAShardedIndexChangesTheCurrentVersionHoldsDoNotJoin() {
     float[] v = new float[DIM];
     v[0] = 3;
     // the current sharded version: holds item 5 at v, and not item 999
-    FreshSet.Holder version = (id, deleted, emb, offset) -> deleted ? id != 5 : id == 5 && emb[offset] == 3;
+    FreshSet.Holder version = (id, deleted, emb, offset, attrs) -> deleted ? id != 5 : id == 5 && emb[offset] == 3;
     FreshSet set = new FreshSet(DIM, 100);
     set.dropHeld(version, DIM);
     assertEquals(ChangeOutcome.IN_SNAPSHOT, set.apply(upsert(5, v, 1)));

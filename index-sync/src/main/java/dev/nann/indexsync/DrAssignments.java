@@ -98,7 +98,7 @@ final class DrAssignments {
       return new Restored(Map.of(), all.size(), "made under structure " + describe(assignedUnder)
           + "; dr.dir now holds " + current);
     }
-    long limit = codeLimit(current);
+    long limit = current.paths();
     Map<Long, long[]> kept = new HashMap<>();
     for (Map.Entry<Long, long[]> e : all.entrySet()) {
       if (fits(e.getValue(), current.perItem(), limit)) {
@@ -120,18 +120,6 @@ final class DrAssignments {
       }
     }
     return true;
-  }
-
-  /** K^D, the number of paths (Long.MAX_VALUE when it would overflow). */
-  private static long codeLimit(DrStructureId s) {
-    long n = 1;
-    for (int d = 0; d < s.depth(); d++) {
-      if (n > Long.MAX_VALUE / s.width()) {
-        return Long.MAX_VALUE;
-      }
-      n *= s.width();
-    }
-    return n;
   }
 
   /** A structure key as a message shows it ("D=3 K=16 J=3 sha256=1a2b3c4d5e6f"), or the key as stored. */
