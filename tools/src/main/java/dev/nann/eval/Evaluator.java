@@ -278,7 +278,9 @@ public final class Evaluator {
     if (wideCoverage < target && narrowCoverage > wideCoverage + DESCENT_TIE) {
       return Descent.NARROW;
     }
-    boolean asMuch = narrowCoverage + 1e-9 >= Math.min(target, wideCoverage) - DESCENT_TIE;
+    // the tie forgives noise against the wide one's coverage, never against the target: a narrow run
+    // under the target must not be recommended to reach it
+    boolean asMuch = narrowCoverage + 1e-9 >= target || narrowCoverage + 1e-9 >= wideCoverage - DESCENT_TIE;
     return asMuch && narrowItems <= wideItems ? Descent.NARROW : Descent.WIDE;
   }
 

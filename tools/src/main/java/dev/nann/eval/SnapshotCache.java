@@ -60,7 +60,9 @@ public final class SnapshotCache {
   }
 
   private String key(Corpus c, int itemsHash) {
-    String what = c.name() + "|" + itemsHash + "|M" + m + "|efc" + efConstruction + "|seed" + seed
+    // the ids too: a corpus rewritten under its name with the same vectors but other ids must not reuse
+    // a snapshot that answers with the old ones
+    String what = c.name() + "|" + itemsHash + "|ids" + java.util.Arrays.hashCode(c.itemIds()) + "|M" + m + "|efc" + efConstruction + "|seed" + seed
         + "|order2";   // order2: nodes grouped by top level (HnswIndexBuilder.nodeOrder); older snapshots are rebuilt
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(what.getBytes(StandardCharsets.UTF_8)))

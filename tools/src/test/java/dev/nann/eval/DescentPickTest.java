@@ -18,6 +18,8 @@ class DescentPickTest {
     // as much coverage but more items: wide (the narrow one was picked for its coverage alone)
     assertEquals(Descent.WIDE, Evaluator.pickDescent(0.989, 12_000, 0.995, 10_000, TARGET));
     assertEquals(Descent.WIDE, Evaluator.pickDescent(0.995, 12_000, 0.995, 10_000, TARGET));
+    // fewer items but under the target, where the wide one reaches it: wide (the tie is not the target's)
+    assertEquals(Descent.WIDE, Evaluator.pickDescent(0.9885, 9_000, 0.995, 10_000, TARGET));
     // clearly more where the wide one falls short: narrow, whatever the items
     assertEquals(Descent.NARROW, Evaluator.pickDescent(0.97, 12_000, 0.90, 10_000, TARGET));
     // less: wide

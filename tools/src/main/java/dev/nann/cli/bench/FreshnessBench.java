@@ -91,6 +91,9 @@ public final class FreshnessBench implements Callable<Integer> {
       ConcurrentHashMap<Long, Long> probeSeenAfter = new ConcurrentHashMap<>();
       ConcurrentHashMap<String, Long> sentAt = new ConcurrentHashMap<>();
       java.util.concurrent.atomic.AtomicLong bestItem = new java.util.concurrent.atomic.AtomicLong(-1);
+      // probes and new items take ids past the catalogue's (a catalogue may use any id below them)
+      long probeBase = java.util.Arrays.stream(corpus.itemIds()).max().orElse(-1) + 1;
+      java.util.concurrent.atomic.AtomicLong requestsSent = new java.util.concurrent.atomic.AtomicLong();
       // {sentAt, latencyMicros, indexVersion, engine micros}
       List<long[]> answered = java.util.Collections.synchronizedList(new ArrayList<>());
       List<Long> swaps = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -101,8 +104,8 @@ public final class FreshnessBench implements Callable<Integer> {
         long interval = 1_000_000_000L / upsertsPerSecond;
         long probeEvery = 500_000_000L;
         long nextProbe = start;
-        long probeId = 10_000_000L;
-        long newId = 20_000_000L;   // new items (--new-item-share); below probe ids would be mistaken for probes
+        long probeId = probeBase;
+        long newId = probeBase + 1_000_000_000L;   // new items (--new-item-share), past any probe
         for (long i = 0; System.nanoTime() < end; i++) {
           Pacing.parkUntil(start + i * interval);
           int row = rnd.nextInt(corpus.size());
@@ -141,6 +144,7 @@ public final class FreshnessBench implements Callable<Integer> {
           RetrievalRequest r = ServingClient.request(user, k, "nann");
           // timed from when it was due: a sender held back (a collection, a build on both cores) must not hide the wait
           sentAt.put(r.getRequestId(), start + i * interval);
+          requestsSent.incrementAndGet();
           client.send(r);
         }
         client.flush();
@@ -167,7 +171,7 @@ public final class FreshnessBench implements Callable<Integer> {
             }
             if (resp.getUserId() == probeUser && !resp.getItems().isEmpty()) {
               long first = resp.getItems().get(0);
-              if (first < 10_000_000L) {
+              if (first < probeBase) {   // a catalogue item, not a probe or a new item
                 bestItem.set(first);
               }
               for (long id : resp.getItems()) {
@@ -233,7 +237,12 @@ public final class FreshnessBench implements Callable<Integer> {
           .put("swaps", swaps.size()).put("steady_p99_ms", round(steady.quantile(0.99), 1))
           .put("swap_p99_ms", round(duringSwap.quantile(0.99), 1))
           .put("swap_ratio_p99", round(duringSwap.quantile(0.99) / Math.max(1e-3, steady.quantile(0.99)), 2))
-          .put("answered", answered.size()));
+          .put("sent", requestsSent.get()).put("answered", answered.size()).put("unanswered", sentAt.size()));
+      if (!sentAt.isEmpty()) {
+        // latencies above cover answered requests only: these would have been the slowest
+        System.err.printf(Locale.ROOT, "[bench] %d of %d requests were not answered within 5 s of the end: the "
+            + "latencies leave them out%n", sentAt.size(), requestsSent.get());
+      }
       System.out.println(line);
       JsonLines.append(load.json, List.of(line));
     }

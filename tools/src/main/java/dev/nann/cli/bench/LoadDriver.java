@@ -36,7 +36,7 @@ final class LoadDriver {
               double meanScored, double meanCalls, Map<String, LatencyStats> stages, int lost, int duplicates,
               double cpuMillisPerRequest, double coresBusy, Map<String, Double> cpuMillisPerRequestByThread,
               LatencyStats senderLag) {
-    /** Whether every request was answered, once, without an error status. */
+    /** Whether every request was answered without an error status (repeats, which the client drops, do not count). */
     boolean clean() {
       return errors == 0 && lost == 0;
     }
