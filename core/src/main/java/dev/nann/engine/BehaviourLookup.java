@@ -230,7 +230,7 @@ final class BehaviourLookup {
     java.nio.file.Path file = guard.snapshotFile(s.getUri());
     HnswIndex mapped = IndexCatalog.readVerified(file, s.getSha256(), s.getVersion(), "shard snapshot", "its manifest");
     return new ShardItems(key(s), mapped.dim(), mapped.size(), ItemIdLookup.of(mapped),
-        SnapshotFormat.embeddingRows(file, mapped.sha256()), mapped.attributes().signatures());
+        SnapshotFormat.embeddingRows(file, mapped), mapped.attributes().signatures());
   }
 
   private static String key(ShardSnapshot s) {

@@ -86,7 +86,12 @@ public final class EmbeddingRows implements AutoCloseable {
   private synchronized void reopen(FileChannel closed) {
     if (channel == closed) {
       try {
-        channel = SnapshotFormat.embeddingRows(file, sha256).channel;
+        EmbeddingRows again = SnapshotFormat.embeddingRows(file, sha256, dim, count);
+        if (again.offset != offset) {
+          again.close();
+          throw new SnapshotException("its embedding section moved");
+        }
+        channel = again.channel;
       } catch (SnapshotException e) {
         throw new FileChanged("snapshot " + file + " cannot be opened again as the file verified: " + e.getMessage());
       }

@@ -119,7 +119,8 @@ public final class ItemAttributes {
 
   /**
    * A 64-bit digest of one item's attributes, equal for equal maps in any order and 0 for none: the
-   * sum of a SHA-256 prefix of each key and value (an attacker cannot make two maps collide).
+   * sum of a SHA-256 prefix of each key and value. Two maps collide by chance with odds of 2^-64; a
+   * collision made on purpose (about 2^32 tries) only delays an attribute change to the next snapshot.
    */
   public static long signature(Map<String, String> attrs) {
     long sum = 0;

@@ -339,12 +339,17 @@ public final class SnapshotFormat {
   }
 
   /**
-   * Opens a snapshot's embedding section for positional row reads ({@link EmbeddingRows}), after
-   * checking that the file still stores {@code sha256} (the checksum {@link #read} verified).
+   * Opens the embedding section of snapshot {@code verified} (as {@link #read} returned it) for
+   * positional row reads ({@link EmbeddingRows}), after checking that the file still stores its
+   * checksum and declares its dimension and size (the header is read again here, unverified).
    *
    * @throws SnapshotException if the file is not that snapshot any more, or lacks the section
    */
-  public static EmbeddingRows embeddingRows(Path file, String sha256) {
+  public static EmbeddingRows embeddingRows(Path file, HnswIndex verified) {
+    return embeddingRows(file, verified.sha256(), verified.dim(), verified.size());
+  }
+
+  static EmbeddingRows embeddingRows(Path file, String sha256, int expectedDim, int expectedCount) {
     FileChannel ch = null;
     try {
       ch = FileChannel.open(file, StandardOpenOption.READ);
@@ -357,13 +362,17 @@ public final class SnapshotFormat {
       int dim = fixed.getInt(24);
       int count = fixed.getInt(28);
       int sectionCount = fixed.getInt(FIXED_HEADER - 4);
+      if (dim != expectedDim || count != expectedCount || sectionCount < 0 || sectionCount > 4096) {
+        throw new SnapshotException("snapshot " + file + " is not the one verified (its header changed)");
+      }
       ByteBuffer table = ByteBuffer.allocate(sectionCount * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
       readFully(ch, table, FIXED_HEADER);
       for (int i = 0; i < sectionCount; i++) {
         int kind = table.getInt(i * SECTION_ENTRY);
         long off = table.getLong(i * SECTION_ENTRY + 8);
         long bytes = table.getLong(i * SECTION_ENTRY + 16);
-        if (kind == EMBEDDINGS && bytes == (long) count * dim * Float.BYTES && off + bytes <= size - TRAILER_BYTES) {
+        if (kind == EMBEDDINGS && bytes == (long) count * dim * Float.BYTES && off >= FIXED_HEADER
+            && off + bytes <= size - TRAILER_BYTES) {
           return new EmbeddingRows(file, sha256, ch, off, dim, count);
         }
       }

@@ -36,6 +36,11 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
                         Map<String, String> userInputs, List<String> userOutputs, String scoreFile,
                         String userIdxName, String itemEmbName, String scoreOutput, String itemFile, String itemInput,
                         String itemOutput, int itemFeatDim, String precision, Map<String, String> checksums) {
+  /** The largest d a model may declare (a score batch of 8,192 such rows takes 512 MiB). */
+  public static final int MAX_ITEM_DIM = 16_384;
+  /** The largest L a model may declare (serving's state.max-sequence cap). */
+  public static final int MAX_SEQ_LEN = 10_000;
+
   /** Where a user input comes from: the behaviour items' embeddings [1, L, d], a 0/1 mask [1, L], their ids [1, L]. */
   public static final List<String> SOURCES = List.of("behavior_embeddings", "behavior_mask", "behavior_ids");
   public static final int FORMAT = 1;
@@ -80,6 +85,11 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
     int seq = root.path("max_seq_len").asInt(0);
     if (dim <= 0 || seq <= 0) {
       throw new ModelContractException(file + ": item_dim and max_seq_len must be positive, got " + dim + " and " + seq);
+    }
+    // bounds before anything is sized from them: a score batch holds 8,192 rows of d floats, twice
+    if (dim > MAX_ITEM_DIM || seq > MAX_SEQ_LEN) {
+      throw new ModelContractException(file + ": item_dim must be at most " + MAX_ITEM_DIM + " and max_seq_len at most "
+          + MAX_SEQ_LEN + " (serving keeps at most that many behaviour items), got " + dim + " and " + seq);
     }
     return new ModelSpec(root.path("version").asText("unversioned"), root.path("arch").asText("unknown"), dim, seq,
         fileName(text(user, "file", file), "user.file", file), Map.copyOf(inputs), List.copyOf(outputs),
@@ -135,14 +145,15 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
   /** {@link #verifyChecksums(Path)} for the listed files but {@code checkedElsewhere}. */
   public void verifyChecksums(Path dir, java.util.Set<String> checkedElsewhere) {
     for (Map.Entry<String, String> e : checksums.entrySet()) {
-      if (checkedElsewhere.contains(e.getKey())) {
-        continue;
-      }
       Path f = dir.resolve(e.getKey());
+      // a listed file that is absent is refused even when it is checked elsewhere: an optional network
+      // (item.onnx) is only loaded when present, and a half-copied directory would pass without it
       if (!Files.isRegularFile(f)) {
         throw new ModelContractException("model directory " + dir + " lacks " + e.getKey() + " (listed in model.json)");
       }
-      requireListedChecksum(e.getKey(), f, sha256(f));
+      if (!checkedElsewhere.contains(e.getKey())) {
+        requireListedChecksum(e.getKey(), f, sha256(f));
+      }
     }
   }
 

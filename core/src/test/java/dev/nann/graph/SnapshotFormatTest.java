@@ -51,6 +51,29 @@ class SnapshotFormatTest {
     assertEquals(a.tombstones(), b.tombstones());
   }
 
+  /**
+   * Behaviour lookups read rows from the file after it was verified: one whose header was rewritten
+   * in place (the checksum trailer kept) is refused, not read with another dimension or row count.
+   */
+  @Test
+  void embeddingRowsRefuseAFileWhoseHeaderChangedSinceItWasVerified() throws IOException {
+    Path f = tmp.resolve("rows.nann");
+    SnapshotFormat.write(built, f);
+    HnswIndex verified = SnapshotFormat.read(f);
+    float[] row = new float[16];
+    try (EmbeddingRows rows = SnapshotFormat.embeddingRows(f, verified)) {
+      rows.copyRow(5, row, 0);
+      assertArrayEquals(verified.embeddings().row(5), row);
+    }
+    try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+      raf.seek(24);                       // dim 16 -> 32 (little-endian), count halved: same section bytes
+      raf.write(new byte[] {32, 0, 0, 0});
+      raf.writeInt(Integer.reverseBytes(verified.size() / 2));
+    }
+    SnapshotException e = assertThrows(SnapshotException.class, () -> SnapshotFormat.embeddingRows(f, verified));
+    assertTrue(e.getMessage().contains("header changed"), e.getMessage());
+  }
+
   @Test
   void builderProducesAMultiLevelGraphWithBoundedDegree() {
     HnswGraphView g = built.graph();

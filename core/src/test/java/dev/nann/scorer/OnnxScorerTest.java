@@ -294,6 +294,23 @@ class OnnxScorerTest {
   }
 
   @Test
+  void aListedItemNetworkThatIsMissingIsRefused() throws IOException {
+    // a half-copied directory: without the check the model loads with no item network at all
+    Path dir = copyFixture("dnn", 16);
+    Files.delete(dir.resolve("item.onnx"));
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("lacks item.onnx (listed in model.json)"), e.getMessage());
+  }
+
+  @Test
+  void sizesBeyondWhatServingCanHoldAreRefusedBeforeAnythingIsSized() throws IOException {
+    Path dir = copyFixture("dnn", 16);
+    edit(dir, "\"item_dim\": 16", "\"item_dim\": 524289");   // 8192 rows x d x 4 bytes would wrap an int
+    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("item_dim must be at most 16384"), e.getMessage());
+  }
+
+  @Test
   void corruptOnnxFileFailsItsChecksum() throws IOException {
     Path dir = copyFixture("attention", 16);
     byte[] bytes = Files.readAllBytes(dir.resolve("user.onnx"));
