@@ -9,8 +9,9 @@ import java.util.Set;
  * (on half the budget each) and answer with the better items of the two; then every query takes the
  * descent they showed pays.
  *
- * <p>The test needs no exact answers: of the best k items the two walks found together, it counts
- * those only the wide descent found against those only the narrow one found. The two walk at width
+ * <p>The test needs no exact answers: of the best k items the two walks found together (k at least
+ * {@link #MIN_COMPARED_K}; a query whose walks cannot fill them, or both score the whole index, is
+ * replaced by another), it counts those only the wide descent found against those only the narrow one found. The two walk at width
  * 2k (whatever the served width), where a scorer with one optimum makes them find the same within a
  * percent or so (the narrow descent then covers that for fewer items), and a scorer with several
  * separate optima (a user with several tastes) makes the wide descent find several percent of the
@@ -49,6 +50,12 @@ public final class DescentChooser {
    */
   public static final double USER_GAIN = 0.5;
 
+  /**
+   * Learning queries compare answers of at least this many items: at k = 1 a query's gain is -1, 0
+   * or +1, and one such query would settle the choice for the model.
+   */
+  public static final int MIN_COMPARED_K = 50;
+
   private final java.util.function.Consumer<String> onChoice;
   private volatile Descent chosen;
   private int inFlight;     // comparisons handed out and not yet recorded or abandoned; guarded by this
@@ -74,26 +81,37 @@ public final class DescentChooser {
    */
   SearchResult walk(Searcher searcher, UserState user, int k, WalkParams params, Searcher.NodeFilter filter) {
     Descent d = next();
-    if (d != null || params.budget() / 2 < k) {
+    int kc = Math.max(k, MIN_COMPARED_K);
+    if (d != null || params.budget() / 2 < kc) {
       if (d == null) {
-        abandon();   // half the budget could not even score k items: leave the comparison to another query
+        abandon();   // half the budget could not even score kc items: leave the comparison to another query
       }
       return searcher.nann(user, k, params.withDescent(d == null ? Descent.WIDE : d), filter);
     }
     boolean done = false;
     try {
-      // compared at width 2k whatever the served width: at W = k the wide descent's extra items alone
+      if (k < 1) {
+        throw new IllegalArgumentException("k must be at least 1, got " + k);
+      }
+      // compared at width 2kc whatever the served width: at W = k the wide descent's extra items alone
       // buy coverage on any scorer, and at widths far above 2k both walks have found nearly everything
       // they will for most users, so the few users with several tastes no longer show (docs/search.md)
-      WalkParams compared = params.withWidth(Math.min(2 * k, 1_000_000));
+      WalkParams compared = params.withWidth(Math.min(2 * kc, 1_000_000));
       int half = params.budget() / 2;
-      SearchResult wide = searcher.nann(user, k, compared.withDescent(Descent.WIDE).withBudget(params.budget() - half),
+      SearchResult wide = searcher.nann(user, kc, compared.withDescent(Descent.WIDE).withBudget(params.budget() - half),
           filter);
-      SearchResult narrow = searcher.nann(user, k, compared.withDescent(Descent.NARROW).withBudget(half), filter);
-      SearchResult best = SearchResult.union(wide, narrow, k);
-      record(gain(best, wide, narrow));
+      SearchResult narrow = searcher.nann(user, kc, compared.withDescent(Descent.NARROW).withBudget(half), filter);
+      SearchResult best = SearchResult.union(wide, narrow, kc);
+      int size = searcher.index().size();
+      if (best.size() < kc || wide.scored() >= size && narrow.scored() >= size) {
+        // a filter or exclusions left fewer items than compared, or both walks scored the whole index:
+        // the answers say nothing of the scorer (the choice outlives this index), so another query learns
+        abandon();
+      } else {
+        record(gain(best, wide, narrow));
+      }
       done = true;
-      return best;
+      return kc == k ? best : SearchResult.union(wide, narrow, k);
     } finally {
       if (!done) {
         abandon();

@@ -141,6 +141,30 @@ class DescentChooserTest {
   }
 
   @Test
+  void smallAnswersAreComparedAtFiftyItemsAndQueriesThatTellNothingAreReplaced() {
+    Searcher searcher = new Searcher(index, scorer);
+    WalkParams auto = new WalkParams(200, 100_000, Descent.AUTO);
+    DescentChooser chooser = new DescentChooser();
+    try (UserState user = scorer.user(corpus.features(corpus.users().get(3)))) {
+      // k = 1: the walks compare their best 50 (a gain of one item in one would settle the model)
+      SearchResult wide = searcher.nann(user, 50, auto.withWidth(100).withDescent(Descent.WIDE).withBudget(50_000));
+      SearchResult narrow = searcher.nann(user, 50, auto.withWidth(100).withDescent(Descent.NARROW).withBudget(50_000));
+      SearchResult one = searcher.nann(user, 1, auto, null, chooser);
+      assertArrayEquals(SearchResult.union(wide, narrow, 1).nodes(), one.nodes(), "the best one of both");
+      assertEquals(wide.scored() + narrow.scored(), one.scored(), "both walks compared 50 items at width 100");
+      assertEquals(DescentChooser.gain(wide, narrow, 50), chooser.meanGain(), 1e-9);
+      // 30 eligible items: fewer than compared, every such query is replaced and nothing is settled
+      DescentChooser filtered = new DescentChooser();
+      for (int q = 0; q < 2 * DescentChooser.SAMPLES; q++) {
+        SearchResult r = searcher.nann(user, 10, auto, node -> node % 100 != 0 || node >= 3000, filtered);
+        assertEquals(10, r.size());
+      }
+      assertNull(filtered.chosen(), "answers a filter cut short say nothing of the scorer");
+      assertNull(filtered.next(), "the comparisons are still to come");
+    }
+  }
+
+  @Test
   void aFailedLearningQueryIsReplacedAndOthersTakeTheWideDescentMeanwhile() {
     DescentChooser chooser = new DescentChooser();
     for (int i = 0; i < DescentChooser.SAMPLES; i++) {
