@@ -337,7 +337,8 @@ final class ModelCatalog implements AutoCloseable {
     if (d != null) {
       checkPinned(dir, version, d);
     }
-    OnnxModel model = OnnxModel.load(Path.of(dir), config.runtime());
+    // the pin again, on the bytes the served spec is parsed from (the file may change in between)
+    OnnxModel model = OnnxModel.load(Path.of(dir), config.runtime(), d == null ? null : d.getSha256());
     if (!model.spec().version().equals(version)) {
       String actual = model.spec().version();
       model.close();
@@ -364,7 +365,7 @@ final class ModelCatalog implements AutoCloseable {
       throw new ScorerException(Path.of(dir, "model.json") + " has SHA-256 " + actual + " but the descriptor of model "
           + version + " says " + d.getSha256(), null);
     }
-    ModelSpec spec = ModelSpec.read(Path.of(dir));
+    ModelSpec spec = ModelSpec.read(Path.of(dir), d.getSha256());
     List<String> files = new ArrayList<>(List.of(spec.userFile(), spec.scoreFile()));
     if (spec.itemFile() != null && Files.exists(Path.of(dir, spec.itemFile()))) {
       files.add(spec.itemFile());

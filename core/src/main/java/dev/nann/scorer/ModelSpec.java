@@ -47,13 +47,26 @@ public record ModelSpec(String version, String arch, int itemDim, int maxSeqLen,
 
   /** Reads and checks {@code dir/model.json}. */
   public static ModelSpec read(Path dir) {
+    return read(dir, null);
+  }
+
+  /**
+   * Reads and checks {@code dir/model.json}, whose bytes must have SHA-256 {@code pinned} (a model
+   * descriptor's) unless it is null: the bytes hashed are the bytes parsed, so a file rewritten
+   * between a check and a load cannot slip another spec in.
+   */
+  public static ModelSpec read(Path dir, String pinned) {
     Path file = dir.resolve("model.json");
     if (!Files.isRegularFile(file)) {
       throw new ModelContractException("model directory " + dir + " has no model.json");
     }
     JsonNode root;
     try {
-      root = new ObjectMapper().readTree(file.toFile());
+      byte[] bytes = Files.readAllBytes(file);
+      if (pinned != null && !sha256(bytes).equalsIgnoreCase(pinned)) {
+        throw new ModelContractException(file + " has SHA-256 " + sha256(bytes) + " but its descriptor says " + pinned);
+      }
+      root = new ObjectMapper().readTree(bytes);
     } catch (IOException e) {
       throw new ModelContractException(file + " is not valid JSON: " + e.getMessage(), e);
     }

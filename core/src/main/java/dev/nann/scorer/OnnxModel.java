@@ -66,7 +66,15 @@ public final class OnnxModel implements AutoCloseable {
    * @param runtime execution provider and threads
    */
   public static OnnxModel load(Path dir, ScorerRuntime runtime) {
-    ModelSpec spec = ModelSpec.read(dir);
+    return load(dir, runtime, null);
+  }
+
+  /**
+   * {@link #load(Path, ScorerRuntime)} of a model whose model.json must have SHA-256 {@code pinned}
+   * (null: any), checked on the very bytes the spec is parsed from.
+   */
+  public static OnnxModel load(Path dir, ScorerRuntime runtime, String pinned) {
+    ModelSpec spec = ModelSpec.read(dir, pinned);
     spec.verifyChecksums(dir, spec.networkFiles());   // the networks: against the very bytes loaded, in open()
     OrtEnvironment env = OrtEnv.get();
     String cudaProblem = null;

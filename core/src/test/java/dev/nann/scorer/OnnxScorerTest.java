@@ -311,6 +311,21 @@ class OnnxScorerTest {
   }
 
   @Test
+  void aPinnedLoadChecksTheBytesItParses() throws IOException {
+    // a descriptor pins model.json; the load checks the pin on the bytes it parses, so a file rewritten
+    // after the catalogue's own check is refused rather than served under the old pin
+    Path dir = copyFixture("dnn", 16);
+    String pin = ModelSpec.sha256(dir.resolve("model.json"));
+    try (OnnxModel m = OnnxModel.load(dir, ScorerRuntime.cpu(1), pin)) {
+      assertEquals(16, m.spec().itemDim());
+    }
+    edit(dir, "\"arch\": \"dnn\"", "\"arch\": \"dnn-rewritten\"");
+    ModelContractException e = assertThrows(ModelContractException.class,
+        () -> OnnxModel.load(dir, ScorerRuntime.cpu(1), pin));
+    assertTrue(e.getMessage().contains("but its descriptor says " + pin), e.getMessage());
+  }
+
+  @Test
   void corruptOnnxFileFailsItsChecksum() throws IOException {
     Path dir = copyFixture("attention", 16);
     byte[] bytes = Files.readAllBytes(dir.resolve("user.onnx"));
