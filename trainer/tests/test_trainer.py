@@ -235,13 +235,14 @@ class LogFormatsTest(unittest.TestCase):
         self.assertEqual(data.bad_rows, 2)
         self.assertIn("'7' and '007' are both the integer 7", data.bad_examples[0])
 
-    def test_an_item_file_that_is_not_tab_separated_adds_no_items(self):
-        body = "".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)
+    def read_with_items(self, items_text):
+        """The rows of this test with an item file holding ``items_text``."""
         items = os.path.join(self.tmp.name, "items")
-        write(items, "item\tyear\tgenres\n10\t1995\tComedy|Drama\n\n11,1996,Horror\n12\t\t\n")
-        path = os.path.join(self.tmp.name, "log")
-        write(path, body)
-        data = read_interactions(path, items_path=items)
+        write(items, items_text)
+        return self.read("".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows), items_path=items)
+
+    def test_an_item_file_that_is_not_tab_separated_adds_no_items(self):
+        data = self.read_with_items("item\tyear\tgenres\n10\t1995\tComedy|Drama\n\n11,1996,Horror\n12\t\t\n")
         self.assertEqual(sorted(int(i) for i in data.item_ids), [10, 11, 12, 13])
         self.assertEqual(data.bad_rows, 1)
         self.assertIn("no tab", data.bad_examples[0])
@@ -250,12 +251,7 @@ class LogFormatsTest(unittest.TestCase):
         self.assertEqual(list(data.attributes[0][:2]), [1.0, 1.0])
 
     def test_a_year_that_is_not_finite_is_a_bad_row_not_nan_attributes(self):
-        body = "".join(f"{u}\t{i}\t{t}\n" for u, i, t in self.rows)
-        items = os.path.join(self.tmp.name, "items")
-        write(items, "10\t1995\tComedy\n11\tinf\tHorror\n12\t1e999\t\n13\t2001\t\n")
-        path = os.path.join(self.tmp.name, "log")
-        write(path, body)
-        data = read_interactions(path, items_path=items)
+        data = self.read_with_items("10\t1995\tComedy\n11\tinf\tHorror\n12\t1e999\t\n13\t2001\t\n")
         self.assertEqual(data.bad_rows, 2)
         self.assertIn("not a finite number", data.bad_examples[0])
         self.assertTrue(np.isfinite(data.attributes).all())
