@@ -305,7 +305,7 @@ def _read_item_file(path, item_ids, max_bad_examples):
                 if not raw and not bad and any(c.isalpha() for c in parts[1]):   # a heading line
                     continue
                 raise ValueError(f"year {parts[1]!r} is not a number") from None
-            if parts[1].strip() and not math.isfinite(year):   # inf would make every item's attribute NaN
+            if len(parts) > 1 and parts[1].strip() and not math.isfinite(year):   # inf would make every item's attribute NaN
                 raise ValueError(f"year {parts[1]!r} is not a finite number")
             item = item_ids.id_of(parts[0].strip())
             gs = [g for g in parts[2].split("|") if g] if len(parts) > 2 else []

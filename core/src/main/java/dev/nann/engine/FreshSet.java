@@ -158,13 +158,18 @@ final class FreshSet {
   }
 
   /**
-   * Makes {@code live} the base: changes it holds leave the set (same embedding present, or deleted
-   * and absent), the rest are kept, and the shadow bits are computed for its nodes.
+   * Makes {@code live} the base: changes it holds leave the set (same embedding and attributes present,
+   * or deleted and absent), the rest are kept, and the shadow bits are computed for its nodes.
    */
-  synchronized void rebase(LoadedIndex live) {
-    keepUnheld((id, deleted, emb, offset, attrs) -> heldBy(live, id, deleted, emb, offset, attrs), live,
-        live.index().dim());
-    rebases++;
+  void rebase(LoadedIndex live) {
+    // the per-node attribute digests are made here, on the thread that loaded the index and outside
+    // this lock, not by the first catalogue change that needs them
+    live.index().attributes().signatures();
+    synchronized (this) {
+      keepUnheld((id, deleted, emb, offset, attrs) -> heldBy(live, id, deleted, emb, offset, attrs), live,
+          live.index().dim());
+      rebases++;
+    }
   }
 
   /** Times a newly live index has let the set go of the changes it holds (a copy of the set prunes then). */

@@ -7,7 +7,6 @@ import dev.nann.scorer.OnnxModel;
 import dev.nann.scorer.OnnxScorer;
 import dev.nann.scorer.ScorerException;
 import dev.nann.search.DescentChooser;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -367,7 +366,7 @@ final class ModelCatalog implements AutoCloseable {
     }
     ModelSpec spec = ModelSpec.read(Path.of(dir), d.getSha256());
     List<String> files = new ArrayList<>(List.of(spec.userFile(), spec.scoreFile()));
-    if (spec.itemFile() != null && Files.exists(Path.of(dir, spec.itemFile()))) {
+    if (spec.itemFile() != null) {   // listed: pinned too, or a file appearing before the load runs unchecked
       files.add(spec.itemFile());
     }
     for (String f : files) {

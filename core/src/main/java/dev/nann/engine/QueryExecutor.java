@@ -131,8 +131,8 @@ public final class QueryExecutor {
       // filter: the copy is what is scored, against its own attributes
       Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, null);
       BitSet byAttributes = eligible;
-      BitSet upserted = changed(changes, loaded, false);
-      BitSet deleted = changed(changes, loaded, true);
+      BitSet upserted = changed(changes, loaded, false, query.attributeFilter());
+      BitSet deleted = changed(changes, loaded, true, Map.of());
       BitSet gathered = paths.gather(paths.beamSearch(paths.userVector(features), drBeam).paths(), index,
           loaded.ids(), query.params().walk().budget(),
           node -> !index.isDeleted(node) && !deleted.get(node) && (unanswerable == null || !unanswerable.excluded(node))
@@ -227,11 +227,16 @@ public final class QueryExecutor {
         || sorted.length > 0 && Arrays.binarySearch(sorted, node) >= 0;
   }
 
-  /** Nodes of {@code loaded} whose item the fresh set last changed by a delete (or by an upsert). */
-  private static BitSet changed(FreshSet.View changes, LoadedIndex loaded, boolean deletes) {
+  /**
+   * Nodes of {@code loaded} whose item the fresh set last changed by a delete (or by an upsert whose
+   * attributes pass {@code filter}).
+   */
+  private static BitSet changed(FreshSet.View changes, LoadedIndex loaded, boolean deletes,
+                                Map<String, List<String>> filter) {
     BitSet nodes = new BitSet();
     for (int e = 0; changes != null && e < changes.count(); e++) {
-      if (!changes.isSuperseded(e) && changes.isDelete(e) == deletes) {
+      if (!changes.isSuperseded(e) && changes.isDelete(e) == deletes
+          && (filter.isEmpty() || ItemAttributes.matches(changes.attributes(e), filter))) {
         int node = loaded.ids().nodeOf(changes.itemId(e));
         if (node >= 0) {
           nodes.set(node);

@@ -135,6 +135,26 @@ class DeepRetrievalModeTest {
           .setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
       assertEquals(List.of(second), filtered.getItems(), filtered.toString());
 
+      // nor do items whose fresh copy fails the filter: every item on the paths but the last one gathered
+      // gets a copy that does not match, and a budget of one still finds the last
+      int[][] best3 = paths.beamSearch(mean, beam).paths();
+      dev.nann.graph.ItemIdLookup lookup = dev.nann.graph.ItemIdLookup.of(built);
+      java.util.BitSet all = paths.gather(best3, built, lookup, Integer.MAX_VALUE, node -> true);
+      java.util.BitSet allButLast = paths.gather(best3, built, lookup, all.cardinality() - 1, node -> true);
+      long now = System.currentTimeMillis();
+      long last = -1;
+      for (int node = all.nextSetBit(0); node >= 0; node = all.nextSetBit(node + 1)) {
+        long id = built.itemId(node);
+        boolean isLast = !allButLast.get(node);
+        last = isLast ? id : last;
+        engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setEmbedding(embeddingOf(c, id))
+            .setAttributes(java.util.Map.of("shelf", isLast ? "newest" : "old")).setUpdatedAtMillis(now).build());
+      }
+      RetrievalResponse newest = engine.submit(ScoringTask.newBuilder().setRequest(RetrievalRequest.newBuilder(req)
+          .setRequestId("dr-5b").setBudget(1).setAttributeFilter(java.util.Map.of("shelf", List.of("newest"))).build())
+          .setSequence(sequence).setIndex(d).build()).get(60, TimeUnit.SECONDS);
+      assertEquals(List.of(last), newest.getItems(), newest.toString());
+
       // items deleted since the snapshot take none of the budget either
       for (long id : firstIds) {
         engine.applyChange(ItemEmbedding.newBuilder().setItemId(id).setDeleted(true)

@@ -278,9 +278,10 @@ public final class Evaluator {
     if (wideCoverage < target && narrowCoverage > wideCoverage + DESCENT_TIE) {
       return Descent.NARROW;
     }
-    // the tie forgives noise against the wide one's coverage, never against the target: a narrow run
-    // under the target must not be recommended to reach it
-    boolean asMuch = narrowCoverage + 1e-9 >= target || narrowCoverage + 1e-9 >= wideCoverage - DESCENT_TIE;
+    // the tie forgives noise against the wide one's coverage where that falls short of the target too,
+    // never against the target: a narrow run under it must not be recommended where the wide one reaches it
+    boolean asMuch = wideCoverage >= target ? narrowCoverage + 1e-9 >= target
+        : narrowCoverage + 1e-9 >= wideCoverage - DESCENT_TIE;
     return asMuch && narrowItems <= wideItems ? Descent.NARROW : Descent.WIDE;
   }
 

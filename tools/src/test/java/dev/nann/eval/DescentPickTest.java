@@ -20,6 +20,7 @@ class DescentPickTest {
     assertEquals(Descent.WIDE, Evaluator.pickDescent(0.995, 12_000, 0.995, 10_000, TARGET));
     // fewer items but under the target, where the wide one reaches it: wide (the tie is not the target's)
     assertEquals(Descent.WIDE, Evaluator.pickDescent(0.9885, 9_000, 0.995, 10_000, TARGET));
+    assertEquals(Descent.WIDE, Evaluator.pickDescent(0.9886, 9_000, 0.9905, 10_000, TARGET), "within the tie of wide");
     // clearly more where the wide one falls short: narrow, whatever the items
     assertEquals(Descent.NARROW, Evaluator.pickDescent(0.97, 12_000, 0.90, 10_000, TARGET));
     // less: wide
