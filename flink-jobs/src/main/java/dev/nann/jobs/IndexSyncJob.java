@@ -106,11 +106,19 @@ public final class IndexSyncJob {
     DataStream<CatalogInput> starts = items.getExecutionEnvironment()
         .fromData(touches, new AvroTypeInfo<>(CatalogInput.class)).uid("index-sync-shard-starts-" + shards)
         .name("shard start signals (" + shards + ")");
+    // keyed by keys that spread the shards evenly over the instances (the shard numbers themselves
+    // land where their hashes send them: two shards on one of two instances); the uid changed with them
+    int[] keys = new int[shards];
+    dev.nann.indexsync.ShardKeys shardKeys = dev.nann.indexsync.ShardKeys.of(shards);
+    for (int s = 0; s < shards; s++) {
+      keys[s] = shardKeys.key(s);
+    }
     SingleOutputStreamOperator<IndexDescriptor> perShard = items.union(starts)
-        .keyBy(in -> in.getTouchShard() != null ? in.getTouchShard()
-            : ShardAssignment.shardOf(in.getItem().getItemId(), shards), Types.INT)
+        .keyBy(in -> keys[in.getTouchShard() != null ? in.getTouchShard()
+            : ShardAssignment.shardOf(in.getItem().getItemId(), shards)], Types.INT)
         .process(rebuild.withShards(shards), new AvroTypeInfo<>(IndexDescriptor.class))
-        .uid("index-sync-catalog-" + shards + "-shards").name("catalog + rebuild (" + shards + " shards)");
+        .uid("index-sync-shard-catalog-" + shards).name("catalog + rebuild (" + shards + " shards)");
+    perShard.setMaxParallelism(dev.nann.indexsync.ShardKeys.MAX_PARALLELISM);
     int parallelism = items.getExecutionEnvironment().getParallelism();
     if (parallelism > 0) {
       perShard.setParallelism(Math.min(parallelism, shards));

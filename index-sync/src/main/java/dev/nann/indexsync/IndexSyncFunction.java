@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * items on one thread); the catalog and the version are in checkpointed state, so a restart loses
  * no change.
  *
- * <p><b>Sharded</b> ({@link #withShards} S &gt; 1): the stream is keyed by
+ * <p><b>Sharded</b> ({@link #withShards} S &gt; 1): the stream is keyed by the {@link ShardKeys} key of
  * {@link dev.nann.shard.ShardAssignment#shardOf}, so every piece of keyed state (catalog, version,
  * pending changes, timer) is one shard's; the in-memory incremental graph is kept per shard key too,
  * as one instance holds several shards when its parallelism is below S. A shard's snapshot is
@@ -63,6 +63,8 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private String drDir;
   private double moveInPlace;
   private int shards = 1;
+  /** Keys to shards when sharded (null: the one key 0 is the whole catalog). */
+  private transient ShardKeys shardKeys;
 
   private transient DrPathTable drPaths;
   private transient MapState<Long, long[]> drAssigned;
@@ -85,9 +87,9 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
   private transient Counter builds;
   private transient volatile long lastBuildMillis;
   private transient volatile long catalogSize;
-  /** Per key (shard): the growable graph, absent until the key's first full build after (re)start. */
+  /** Per shard: the growable graph, absent until the shard's first full build after (re)start. */
   private transient Map<Integer, dev.nann.graph.GrowableHnsw> graphs;
-  /** Per key (shard): changes since the key's last build, gathered only while it has a graph. */
+  /** Per shard: changes since the shard's last build, gathered only while it has a graph. */
   private transient Map<Integer, List<ItemEmbedding>> sinceBuilds;
   private transient Counter incrementalBuilds;
 
@@ -145,6 +147,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   @Override
   public void open(OpenContext ctx) throws IOException {
+    shardKeys = shards > 1 ? ShardKeys.of(shards) : null;
     if (drDir != null) {
       drPaths = DrPathTable.load(Path.of(drDir));
       @SuppressWarnings("unchecked")
@@ -175,6 +178,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   @Override
   public void processElement(CatalogInput in, Context ctx, Collector<IndexDescriptor> out) throws Exception {
+    int shard = shard(ctx.getCurrentKey());
     if (in.getTouchShard() != null) {
       // a sharded job's start signal: a shard that has published nothing builds within rebuild.max-interval-ms
       // whether or not an item reaches it (an empty snapshot then), so it cannot hold back every manifest
@@ -210,13 +214,13 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     } else {
       attributes.put(item.getItemId(), item.getAttributes());
     }
-    if (graphs.containsKey(ctx.getCurrentKey())) {
-      sinceBuilds.computeIfAbsent(ctx.getCurrentKey(), k -> new ArrayList<>()).add(item);
+    if (graphs.containsKey(shard)) {
+      sinceBuilds.computeIfAbsent(shard, k -> new ArrayList<>()).add(item);
     }
     long changes = (pending.value() == null ? 0 : pending.value()) + 1;
     pending.update(changes);
-    if (changes >= minChanges && !catchUp.holdsBack(ctx.getCurrentKey(), version.value(), catalogCount.value())) {
-      build(ctx.getCurrentKey(), ctx.timerService().currentProcessingTime(), out);
+    if (changes >= minChanges && !catchUp.holdsBack(shard, version.value(), catalogCount.value())) {
+      build(shard, ctx.timerService().currentProcessingTime(), out);
     } else if (timer.value() == null) {
       long at = ctx.timerService().currentProcessingTime() + maxIntervalMs;
       ctx.timerService().registerProcessingTimeTimer(at);
@@ -226,25 +230,26 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
 
   @Override
   public void onTimer(long timestamp, OnTimerContext ctx, Collector<IndexDescriptor> out) throws Exception {
+    int shard = shard(ctx.getCurrentKey());
     Long at = timer.value();
     if (at == null || at != timestamp) {
       return;   // a timer of a batch that was already built
     }
     timer.clear();
-    if (catchUp.holdsBack(ctx.getCurrentKey(), version.value(), catalogCount.value())) {
+    if (catchUp.holdsBack(shard, version.value(), catalogCount.value())) {
       long next = timestamp + maxIntervalMs;   // still reading the catalogue again after a start without state
       ctx.timerService().registerProcessingTimeTimer(next);
       timer.update(next);
-      if (catchUp.firstHold(ctx.getCurrentKey())) {
+      if (catchUp.firstHold(shard)) {
         LOG.info("{}: reading the catalogue again after a start without state ({} items so far, {} in the newest "
-            + "version in the store): the first build waits", shards > 1 ? "shard " + ctx.getCurrentKey() + " of "
+            + "version in the store): the first build waits", shards > 1 ? "shard " + shard + " of "
             + shards : "the catalog", catalogCount.value() == null ? 0 : catalogCount.value(),
-            catchUp.storedItems(ctx.getCurrentKey()));
+            catchUp.storedItems(shard));
       }
       return;
     }
     if (pending.value() != null && pending.value() > 0 || version.value() == null) {
-      build(ctx.getCurrentKey(), timestamp, out);   // pending changes, or a shard's first version (empty or not)
+      build(shard, timestamp, out);   // pending changes, or a shard's first version (empty or not)
     }
   }
 
@@ -294,7 +299,12 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     return built.withAttributes(dev.nann.graph.ItemAttributes.of(perNode));
   }
 
-  private void build(int key, long now, Collector<IndexDescriptor> out) throws Exception {
+  /** The shard a key routes (0 for the unsharded catalog's one key). */
+  private int shard(int key) {
+    return shardKeys == null ? key : shardKeys.shard(key);
+  }
+
+  private void build(int shard, long now, Collector<IndexDescriptor> out) throws Exception {
     pending.update(0L);
     timer.clear();
     boolean sharded = shards > 1;
@@ -302,18 +312,18 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     // N - 1 while version N is out (file and descriptor): never publish N again with another file
     // (sharded: each shard's versions are its own, found among its own files)
     long checkpointed = version.value() == null ? 0 : version.value();
-    long[] stored = sharded ? SnapshotStore.shardVersionsIn(Path.of(snapshotDir), key)
+    long[] stored = sharded ? SnapshotStore.shardVersionsIn(Path.of(snapshotDir), shard)
         : SnapshotStore.versionsIn(Path.of(snapshotDir));
     long next = Math.max(checkpointed, stored.length == 0 ? 0 : stored[0]) + 1;
-    String what = sharded ? "shard " + key + " of " + shards + ": version " + next : "index version " + next;
+    String what = sharded ? "shard " + shard + " of " + shards + ": version " + next : "index version " + next;
     if (next > checkpointed + 1) {
       LOG.warn("{}version {} is already in the snapshot store (published before a restart, not in the restored "
-          + "state): this build becomes version {}", sharded ? "shard " + key + " of " + shards + ": " : "", next - 1, next);
+          + "state): this build becomes version {}", sharded ? "shard " + shard + " of " + shards + ": " : "", next - 1, next);
     }
     long t0 = System.nanoTime();
     dev.nann.graph.HnswIndex built = null;
-    dev.nann.graph.GrowableHnsw graph = graphs.get(key);
-    List<ItemEmbedding> sinceBuild = sinceBuilds.computeIfAbsent(key, k -> new ArrayList<>());
+    dev.nann.graph.GrowableHnsw graph = graphs.get(shard);
+    List<ItemEmbedding> sinceBuild = sinceBuilds.computeIfAbsent(shard, k -> new ArrayList<>());
     CatalogVectors vectors = new CatalogVectors(dim);
     boolean inPlace = incremental && graph != null;
     if (inPlace) {
@@ -336,7 +346,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       if (graph.liveItems() == 0 || graph.tombstoneFraction() > maxTombstoneFraction) {
         LOG.info("{}: {} of the live graph's nodes are tombstones now (rebuild.max-tombstone-fraction {}): a full build",
             what, String.format(java.util.Locale.ROOT, "%.2f", graph.tombstoneFraction()), maxTombstoneFraction);
-        graphs.remove(key);
+        graphs.remove(shard);
         inPlace = false;
       } else {
         built = graph.freeze(next);
@@ -357,7 +367,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       if (ids.isEmpty()) {
         // published all the same: an empty shard must not hold back every manifest, and a snapshot is
         // what tells serving that the deleted items are gone
-        LOG.warn("{} holds no item{}: publishing an empty snapshot", sharded ? "shard " + key + " of " + shards
+        LOG.warn("{} holds no item{}: publishing an empty snapshot", sharded ? "shard " + shard + " of " + shards
             : "the catalog", catalog.isEmpty() && version.value() == null ? " (none has reached it since the start)"
             : " after the latest changes");
       }
@@ -370,7 +380,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
       LOG.info("{}: building over {} items (full build)", what, String.format(java.util.Locale.ROOT, "%,d", idArray.length));
       if (incremental && idArray.length > 0) {
         graph = dev.nann.graph.GrowableHnsw.build(emb, dim, idArray, m, efConstruction, next).moveInPlace(moveInPlace);
-        graphs.put(key, graph);
+        graphs.put(shard, graph);
         built = graph.freeze(next);
       } else {
         built = new dev.nann.graph.HnswIndexBuilder().m(m).efConstruction(efConstruction).threads(buildThreads)
@@ -385,7 +395,7 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     }
     long tPaths = System.nanoTime();
     SnapshotPublisher publisher = new SnapshotPublisher(Path.of(snapshotDir), m, efConstruction, buildThreads);
-    IndexDescriptor d = sharded ? publisher.publishShard(built, key) : publisher.publish(built);
+    IndexDescriptor d = sharded ? publisher.publishShard(built, shard) : publisher.publish(built);
     version.update(next);
     lastBuildMillis = (System.nanoTime() - t0) / 1_000_000;
     catchUp.active();   // a long build is no quiet in the topic
