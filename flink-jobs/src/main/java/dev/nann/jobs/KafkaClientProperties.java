@@ -39,6 +39,7 @@ public final class KafkaClientProperties {
     m.put("transaction.timeout.ms", "use kafka.transaction-timeout-ms");
     m.put("enable.idempotence", "the exactly-once sinks depend on it");
     m.put("enable.auto.commit", "offsets live in Flink's checkpoints");
+    m.put("commit.offsets.on.checkpoint", "a first start from committed offsets (kafka.starting-offsets) needs them");
     m.put("auto.offset.reset", "nann sets where each source starts (serving: kafka.starting-offsets)");
     m.put("key.serializer", "nann writes single-object Avro bytes");
     m.put("value.serializer", "nann writes single-object Avro bytes");

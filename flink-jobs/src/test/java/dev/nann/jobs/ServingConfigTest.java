@@ -132,7 +132,8 @@ class ServingConfigTest {
     assertFalse(printed.contains("s3cr3t-pw") || printed.contains("trust-pw"), printed);
 
     Map<String, String> ok = Map.of("kafka.bootstrap-servers", "b:1", "model.dir", "/m", "snapshot.dir", "/s");
-    for (String controlled : new String[] {"isolation.level", "transactional.id", "enable.auto.commit", "key.serializer",
+    for (String controlled : new String[] {"isolation.level", "transactional.id", "enable.auto.commit",
+        "commit.offsets.on.checkpoint", "key.serializer",
         "value.deserializer", "bootstrap.servers", "group.id", "transaction.timeout.ms"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> ServingConfig.of(ok).with(Map.of("kafka.properties." + controlled, "x")));
