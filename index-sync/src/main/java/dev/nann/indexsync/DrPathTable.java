@@ -40,29 +40,36 @@ public final class DrPathTable {
   /**
    * The path table of {@code built}'s live nodes. Items in the trained table keep their paths;
    * an item in {@code assigned} keeps what it got before; any other item (and one assigned J codes
-   * of another structure) gets the paths of its nearest neighbour among the items that have paths,
-   * and is put in {@code assigned}.
+   * of another structure) gets the paths of its nearest trained item, and is put in {@code assigned}.
+   * Assigned items are never a source: paths handed on from item to item would drift with the order
+   * the catalogue grew in, and one build of the same catalogue would give other paths.
    */
   public ItemPaths forIndex(HnswIndex built, Map<Long, long[]> assigned) {
     int n = built.size();
     long[] codes = new long[n * perItem];
     Arrays.fill(codes, -1);
     boolean[] known = new boolean[n];
+    boolean[] hasPaths = new boolean[n];
     int knownCount = 0;
+    int toAssign = 0;
     for (int node = 0; node < n; node++) {
       if (built.isDeleted(node)) {
         continue;
       }
       long id = built.itemId(node);
-      long[] c = trained.containsKey(id) ? trained.get(id) : assigned.get(id);
+      long[] t = trained.get(id);
+      long[] c = t != null ? t : assigned.get(id);
       if (c != null && c.length == perItem) {
         System.arraycopy(c, 0, codes, node * perItem, perItem);
-        known[node] = true;
-        knownCount++;
+        hasPaths[node] = true;
+        known[node] = t != null;
+        knownCount += t != null ? 1 : 0;
+      } else {
+        toAssign++;
       }
     }
     if (knownCount == 0) {
-      int live = n - built.deletedCount();
+      int live = toAssign;
       if (live > 0) {
         LOG.warn("none of the {} items of this build has Deep Retrieval paths in {} (structure {}): mode dr answers "
             + "nothing until the catalogue's item ids are the ones train-dr saw", live, "paths.tsv", structure);
@@ -73,7 +80,7 @@ public final class DrPathTable {
     int added = 0;
     int scanned = 0;
     for (int node = 0; node < n; node++) {
-      if (built.isDeleted(node) || known[node]) {
+      if (built.isDeleted(node) || hasPaths[node]) {
         continue;
       }
       int best = nearest.find(node);
@@ -87,8 +94,8 @@ public final class DrPathTable {
       added++;
     }
     if (added > 0) {
-      LOG.info("{} items without Deep Retrieval paths took their nearest item's ({} of them by a scan of all {} items "
-          + "with paths)", added, scanned, knownCount);
+      LOG.info("{} items without Deep Retrieval paths took their nearest trained item's ({} of them by a scan of all {} "
+          + "trained items)", added, scanned, knownCount);
     }
     return ItemPaths.of(codes, perItem, structure);
   }

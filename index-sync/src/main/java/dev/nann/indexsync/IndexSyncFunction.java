@@ -203,6 +203,11 @@ public final class IndexSyncFunction extends KeyedProcessFunction<Integer, Catal
     } else {
       catalog.put(item.getItemId(), item);
     }
+    if (drAssigned != null && (held == null || item.getDeleted() || !held.getEmbedding().equals(item.getEmbedding()))) {
+      // an item's own paths were its nearest trained item's for its old vector: with a new one (or gone
+      // and back within one batch) it is assigned again; attribute-only changes keep them
+      drAssigned.remove(item.getItemId());
+    }
     if (item.getDeleted() || held == null) {
       Long count = catalogCount.value();
       if (count != null || version.value() == null) {   // counted from an empty catalogue on

@@ -62,6 +62,24 @@ class DrPathTableTest {
   }
 
   /**
+   * An item assigned before is not a source: a new item takes its nearest trained item's paths, so the
+   * paths do not depend on the order the catalogue grew in.
+   */
+  @Test
+  void newItemsTakeTheNearestTrainedItemsPathsNotAnAssignedOnes() throws IOException {
+    Files.writeString(dir.resolve("dr.json"), "{\"format\": 1, \"depth\": 2, \"width\": 4, \"paths_per_item\": 1}");
+    Files.writeString(dir.resolve("paths.tsv"), "1\t0.1\n2\t3.3\n");
+    DrPathTable table = DrPathTable.load(dir);
+    // trained 1 at x = 0 and 2 at x = 10; 3 at x = 4 was assigned 1's paths by an earlier build; 4 at x = 6
+    float[] emb = {0, 0, 10, 0, 4, 0, 6, 0};
+    HnswIndex built = new HnswIndexBuilder().m(4).efConstruction(8).seed(1).build(emb, 2, new long[] {1, 2, 3, 4});
+    Map<Long, long[]> assigned = new HashMap<>(Map.of(3L, new long[] {1}));
+    ItemPaths paths = table.forIndex(built, assigned);
+    assertArrayEquals(new long[] {1}, paths.pathsOf(nodeOf(built, 3)), "3 keeps what it got");
+    assertArrayEquals(new long[] {3 * 4 + 3}, paths.pathsOf(nodeOf(built, 4)), "4 takes 2's, its nearest trained item");
+  }
+
+  /**
    * New items find their nearest item with paths through the graph: the same item an exhaustive
    * comparison finds for nearly all of them, at a small share of the distances (a catalogue of a
    * million items after a retrain compared every new item with every trained one, for hours). Items
