@@ -361,7 +361,7 @@ public final class LocalCluster {
     // spread tasks over TaskManagers: each serving subtask on its own TaskManager's engine and cores
     c.put("taskmanager.load-balance.mode", "TASKS");
     c.put("state.backend.type", "rocksdb");
-    c.put("execution.checkpointing.dir", home.checkpoints().toUri().toString());
+    c.put("execution.checkpointing.dir", dev.nann.local.LocalStack.flinkDir(home.checkpoints()));
     c.put("io.tmp.dirs", shared + "/tmp");
     StringBuilder yaml = new StringBuilder("# written by ./nann cluster start\n");
     c.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));

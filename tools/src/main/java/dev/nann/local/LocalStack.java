@@ -135,7 +135,7 @@ public final class LocalStack implements AutoCloseable {
     m.put("kafka.starting-offsets", "earliest");
     m.put("model.dir", modelDir.toAbsolutePath().toString());
     m.put("snapshot.dir", workDir.resolve("snapshots").toAbsolutePath().toString());
-    m.put("checkpoint.dir", workDir.resolve("checkpoints").toAbsolutePath().toUri().toString());
+    m.put("checkpoint.dir", flinkDir(workDir.resolve("checkpoints")));
     m.put("checkpoint.interval-ms", "1000");
     m.putAll(overrides);
     ServingConfig cfg = ServingConfig.of(m);
@@ -264,5 +264,13 @@ public final class LocalStack implements AutoCloseable {
         Files.delete(p);
       }
     }
+  }
+
+  /**
+   * A local directory as a Flink file-system URI, not percent-encoded: Flink's Path escapes the string
+   * itself, so java.net.URI's {@code my%20repo} would become a directory of that name beside the real one.
+   */
+  public static String flinkDir(Path dir) {
+    return "file://" + dir.toAbsolutePath().normalize();
   }
 }

@@ -17,6 +17,15 @@ class LocalStackWorkDirTest {
   @TempDir
   Path tmp;
 
+  /** A checkpoint directory under a path with a space is that directory to Flink, not one named with %20. */
+  @Test
+  void aDirectoryWithASpaceReachesFlinkAsItIs() {
+    Path dir = tmp.resolve("my repo").resolve("checkpoints");
+    org.apache.flink.core.fs.Path read = new org.apache.flink.core.fs.Path(LocalStack.flinkDir(dir));
+    org.junit.jupiter.api.Assertions.assertEquals(dir.toAbsolutePath().toString(), read.toUri().getPath());
+    org.junit.jupiter.api.Assertions.assertEquals("file", read.toUri().getScheme());
+  }
+
   @Test
   void aDirectoryOfSomethingElseIsRefusedAndKept() throws Exception {
     Path mine = tmp.resolve("project");

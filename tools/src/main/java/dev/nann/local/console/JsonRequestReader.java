@@ -43,7 +43,9 @@ public final class JsonRequestReader implements RecordReader {
   public Iterator<ProducerRecord<byte[], byte[]>> readRecords(InputStream in) {
     BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
     return new Iterator<>() {
-      private String next = advance();
+      // read when asked for, not ahead: typed by hand, a line is sent on Enter, not after the next one
+      private String next;
+      private boolean read;
 
       private String advance() {
         try {
@@ -59,17 +61,20 @@ public final class JsonRequestReader implements RecordReader {
 
       @Override
       public boolean hasNext() {
+        if (!read) {
+          next = advance();
+          read = true;
+        }
         return next != null;
       }
 
       @Override
       public ProducerRecord<byte[], byte[]> next() {
-        if (next == null) {
+        if (!hasNext()) {
           throw new NoSuchElementException();
         }
-        String line = next;
-        next = advance();
-        return toRecord(line);
+        read = false;
+        return toRecord(next);
       }
     };
   }

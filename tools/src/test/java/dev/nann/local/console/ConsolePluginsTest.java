@@ -44,6 +44,26 @@ class ConsolePluginsTest {
     assertThrows(IllegalArgumentException.class, () -> reader.toRecord("{\"k\": 5}"));
   }
 
+  /** Typed by hand, a request goes out when its line ends, not once the next line is typed. */
+  @Test
+  void aTypedLineIsSentWithoutWaitingForTheNext() throws Exception {
+    java.io.PipedOutputStream typed = new java.io.PipedOutputStream();
+    java.io.PipedInputStream in = new java.io.PipedInputStream(typed);
+    typed.write("{\"userId\": 196}\n".getBytes(StandardCharsets.UTF_8));
+    typed.flush();
+    JsonRequestReader reader = new JsonRequestReader();
+    reader.configure(Map.of());
+    Iterator<ProducerRecord<byte[], byte[]>> it = reader.readRecords(in);
+    ProducerRecord<byte[], byte[]> first = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(10), () -> {
+          assertTrue(it.hasNext());
+          return it.next();
+        }, "the first line waited for a second one");
+    assertEquals("196", new String(first.key(), StandardCharsets.UTF_8));
+    typed.close();
+    org.junit.jupiter.api.Assertions.assertFalse(it.hasNext());
+  }
+
   @Test
   void formatterPrintsAnyNannRecordAsJson() {
     RetrievalResponse resp = RetrievalResponse.newBuilder().setRequestId("r1").setUserId(196).setStatus(ResponseStatus.OK)
