@@ -268,7 +268,7 @@ final class FreshSet {
     return true;
   }
 
-  /** Whether {@code live} already reflects the change: same embedding present, or deleted and absent. */
+  /** Whether {@code live} already reflects the change: same embedding and attributes present, or deleted and absent. */
   private boolean heldBy(LoadedIndex live, ItemEmbedding item) {
     return heldBy((id, deleted, emb, offset, attrs) -> heldBy(live, id, deleted, emb, offset, attrs), item);
   }

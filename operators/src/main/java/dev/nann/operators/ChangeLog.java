@@ -1,11 +1,13 @@
 package dev.nann.operators;
 
 import dev.nann.engine.ChangeOutcome;
+import dev.nann.engine.RetrievalEngine;
 import dev.nann.schemas.ItemEmbedding;
 import dev.nann.schemas.codec.AvroCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Map;
 import org.apache.flink.api.common.state.BroadcastState;
 
 /**
@@ -26,9 +28,22 @@ final class ChangeLog {
     return size;
   }
 
-  /** The log as restored from a checkpoint holds {@code entries}. */
-  void restored(int entries) {
-    size = entries;
+  /**
+   * After a restore: hands every change of the restored log to {@code engine}, whose fresh set a
+   * restart emptied, and counts them.
+   */
+  void refill(RetrievalEngine engine, Iterable<Map.Entry<Long, byte[]>> restored) throws IOException {
+    long now = System.currentTimeMillis();
+    int kept = 0;
+    for (Map.Entry<Long, byte[]> e : restored) {
+      kept++;
+      ItemEmbedding item = decode(e.getValue());
+      // stamps from state written before serving stamped changes itself may be a producer's clock
+      // ahead of ours: such a change must not outrank every change after the restart
+      item.setUpdatedAtMillis(Math.min(item.getUpdatedAtMillis(), now));
+      engine.applyChange(item);
+    }
+    size = kept;
   }
 
   /**

@@ -86,7 +86,6 @@ public final class UserStateFunction
   private final long stateTtlMillis;
   private transient ValueState<UserProfile> profile;
   private transient RetrievalEngine engine;
-  private transient boolean engineSynced;
   private transient ChangeLog changeLog;
   /** The engine's fresh-set rebase count when the change log was last pruned against it. */
   private transient long prunedAtRebase;
@@ -141,7 +140,9 @@ public final class UserStateFunction
     metrics.gauge("catalogChangesKept", changeLog::size);
     nextSeenAt = new HashMap<>();
     if (restoredDescriptors != null) {
-      syncEngine(restoredDescriptors, restoredChanges.immutableEntries());
+      // a restart left the engine's fresh set empty, no model descriptor known and no index loaded
+      changeLog.refill(engine, restoredChanges.immutableEntries());
+      readmitModels();
       prefetchRestoredIndex();
     }
   }
@@ -185,27 +186,11 @@ public final class UserStateFunction
     }
   }
 
-  /**
-   * After a restart the engine's fresh set is empty and it knows no model descriptor: refill the set
-   * once from checkpointed broadcast state, and have it admit the models served before, newest first.
-   */
-  private void syncEngine(ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors,
-                          Iterable<Map.Entry<Long, byte[]>> changes) throws Exception {
-    engineSynced = true;
-    long now = System.currentTimeMillis();
-    int kept = 0;
-    for (Map.Entry<Long, byte[]> e : changes) {
-      kept++;
-      dev.nann.schemas.ItemEmbedding item = ChangeLog.decode(e.getValue());
-      // stamps from state written before serving stamped changes itself may be a producer's clock
-      // ahead of ours: such a change must not outrank every change after the restart
-      item.setUpdatedAtMillis(Math.min(item.getUpdatedAtMillis(), now));
-      engine.applyChange(item);
-    }
-    changeLog.restored(kept);
+  /** After a restore: the engine admits the models served before it, newest first. */
+  private void readmitModels() throws Exception {
     List<ModelDescriptor> served = new ArrayList<>();
     for (int i = 0; i <= MODELS_REMEMBERED; i++) {
-      DescriptorUpdate d = descriptors.get(i == 0 ? MODEL : MODEL_BEFORE + i);
+      DescriptorUpdate d = restoredDescriptors.get(i == 0 ? MODEL : MODEL_BEFORE + i);
       if (d != null) {
         served.add(d.getModel());
       }
@@ -218,9 +203,6 @@ public final class UserStateFunction
   @Override
   public void processElement(ServingInput in, ReadOnlyContext ctx, Collector<ScoringTask> out) throws Exception {
     ReadOnlyBroadcastState<String, DescriptorUpdate> descriptors = ctx.getBroadcastState(DESCRIPTORS);
-    if (!engineSynced) {
-      syncEngine(descriptors, ctx.getBroadcastState(CHANGES).immutableEntries());
-    }
     stateInMicros = RequestProtocol.nowMicros();
     if (in.getEvent() != null) {
       onEvent(in, in.getEvent(), descriptors, out);
@@ -361,9 +343,6 @@ public final class UserStateFunction
   public void processBroadcastElement(DescriptorUpdate u, Context ctx, Collector<ScoringTask> out) throws Exception {
     BroadcastState<String, DescriptorUpdate> state = ctx.getBroadcastState(DESCRIPTORS);
     BroadcastState<Long, byte[]> changes = ctx.getBroadcastState(CHANGES);
-    if (!engineSynced) {
-      syncEngine(state, changes.immutableEntries());
-    }
     long rebases = engine.freshRebases();
     if (rebases != prunedAtRebase) {   // an index went live (after a restore too): it holds some changes
       prunedAtRebase = rebases;
