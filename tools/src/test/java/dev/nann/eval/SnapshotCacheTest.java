@@ -2,13 +2,13 @@ package dev.nann.eval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.nann.TestData;
 import dev.nann.corpus.Corpus;
 import dev.nann.graph.HnswIndex;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,24 +19,23 @@ class SnapshotCacheTest {
 
   @Test
   void aCorpusWithTheSameVectorsUnderOtherIdsGetsItsOwnSnapshot() throws Exception {
-    int n = 200;
-    int dim = 4;
-    float[] emb = new float[n * dim];
-    Random r = new Random(3);
-    for (int i = 0; i < emb.length; i++) {
-      emb[i] = r.nextFloat();
-    }
-    long[] ids = new long[n];
-    long[] remapped = new long[n];
-    for (int i = 0; i < n; i++) {
-      ids[i] = i;
-      remapped[i] = 37L * i + 5;   // the same items renumbered
+    Corpus c = TestData.corpus(200, 4, 3);
+    long[] remapped = new long[c.size()];
+    for (int i = 0; i < remapped.length; i++) {
+      remapped[i] = 37L * c.itemIds()[i] + 5;   // the same items renumbered
     }
     SnapshotCache cache = new SnapshotCache(dir, 8, 20, 1, 1, new PrintStream(java.io.OutputStream.nullOutputStream()));
-    HnswIndex first = cache.buildOrLoad(new Corpus("dir:items", emb, ids, dim, List.of()), Arrays.hashCode(emb));
-    HnswIndex second = cache.buildOrLoad(new Corpus("dir:items", emb, remapped, dim, List.of()), Arrays.hashCode(emb));
-    assertArrayEquals(ids, sortedIds(first, ids.length));
-    assertArrayEquals(remapped, sortedIds(second, remapped.length), "not the first corpus's snapshot");
+    int itemsHash = Arrays.hashCode(c.embeddings());
+    HnswIndex first = cache.buildOrLoad(new Corpus("dir:items", c.embeddings(), c.itemIds(), c.dim(), List.of()), itemsHash);
+    HnswIndex second = cache.buildOrLoad(new Corpus("dir:items", c.embeddings(), remapped, c.dim(), List.of()), itemsHash);
+    assertArrayEquals(sorted(c.itemIds()), sortedIds(first, c.size()));
+    assertArrayEquals(sorted(remapped), sortedIds(second, c.size()), "not the first corpus's snapshot");
+  }
+
+  private static long[] sorted(long[] ids) {
+    long[] s = ids.clone();
+    Arrays.sort(s);
+    return s;
   }
 
   private static long[] sortedIds(HnswIndex index, int n) {
