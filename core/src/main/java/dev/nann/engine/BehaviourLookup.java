@@ -263,9 +263,9 @@ final class BehaviourLookup {
 
   /**
    * One shard file: its items' dimension and node count (an empty shard has no rows, so any dimension
-   * fits), its item id index, and its rows read from the file.
+   * fits), its item id index, its rows read from the file, and its items' attribute digests (null: none),
+   * which tell attribute-only changes apart.
    */
-  /** One shard file's items; {@code attributeSignatures} (null: none) tell attribute-only changes apart. */
   private record ShardItems(String key, int dim, int nodes, ItemIdLookup ids, EmbeddingRows rows,
                             long[] attributeSignatures) {
   }

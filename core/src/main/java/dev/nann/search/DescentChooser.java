@@ -11,11 +11,11 @@ import java.util.Set;
  *
  * <p>The test needs no exact answers: of the best k items the two walks found together (k at least
  * {@link #MIN_COMPARED_K}; a query whose walks cannot fill them, or both score the whole index, is
- * replaced by another), it counts those only the wide descent found against those only the narrow one found. The two walk at width
- * 2k (whatever the served width), where a scorer with one optimum makes them find the same within a
- * percent or so (the narrow descent then covers that for fewer items), and a scorer with several
- * separate optima (a user with several tastes) makes the wide descent find several percent of the
- * best items more. Above {@link #WIDE_GAIN} on average, or with one query at {@link #USER_GAIN} or
+ * replaced by another), it counts those only the wide descent found against those only the narrow
+ * one found. The two walk at width 2k (whatever the served width), where a scorer with one optimum
+ * makes them find the same within a percent or so (the narrow descent then covers that for fewer
+ * items), and a scorer with several separate optima (a user with several tastes) makes the wide
+ * descent find several percent of the best items more. Above {@link #WIDE_GAIN} on average, or with one query at {@link #USER_GAIN} or
  * more, the wide descent is kept.
  *
  * <p>Shared by every walker thread serving the model. Once the choice is made, {@link #next} is one

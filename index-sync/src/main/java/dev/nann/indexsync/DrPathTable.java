@@ -69,10 +69,10 @@ public final class DrPathTable {
       }
     }
     if (knownCount == 0) {
-      int live = toAssign;
-      if (live > 0) {
-        LOG.warn("none of the {} items of this build has Deep Retrieval paths in {} (structure {}): mode dr answers "
-            + "nothing until the catalogue's item ids are the ones train-dr saw", live, "paths.tsv", structure);
+      if (toAssign > 0) {
+        LOG.warn("{} items of this build need Deep Retrieval paths, but none of its items is in {} (structure {}): "
+            + "mode dr cannot reach them until the catalogue's item ids are the ones train-dr saw", toAssign,
+            "paths.tsv", structure);
       }
       return ItemPaths.of(codes, perItem, structure);   // nothing to be near to: new items stay without paths
     }
