@@ -4,7 +4,6 @@ import dev.nann.jobs.ServingOptions;
 import dev.nann.graph.SnapshotStore;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -112,7 +111,9 @@ final class FaultInjector {
    * every millisecond catches the moment before the commit.
    */
   private long awaitCheckpoint() throws Exception {
-    Path dir = Path.of(URI.create(deployment.serving().get(ServingOptions.CHECKPOINT_DIR))).resolve(deployment.servingJob());
+    // read as Flink reads it (LocalStack.flinkDir writes it unencoded: a space is no URI character)
+    Path dir = Path.of(new org.apache.flink.core.fs.Path(deployment.serving().get(ServingOptions.CHECKPOINT_DIR)).toUri()
+        .getPath()).resolve(deployment.servingJob());
     long before = newestCheckpoint(dir);
     LocalCluster.await("a serving checkpoint to complete under " + dir, 120, 1, () -> newestCheckpoint(dir) > before);
     return System.nanoTime();

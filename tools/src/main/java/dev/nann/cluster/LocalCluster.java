@@ -364,7 +364,7 @@ public final class LocalCluster {
     c.put("execution.checkpointing.dir", dev.nann.local.LocalStack.flinkDir(home.checkpoints()));
     c.put("io.tmp.dirs", shared + "/tmp");
     StringBuilder yaml = new StringBuilder("# written by ./nann cluster start\n");
-    c.forEach((k, v) -> yaml.append(k).append(": ").append(v).append('\n'));
+    c.forEach((k, v) -> yaml.append(k).append(": ").append(yamlValue(v)).append('\n'));
     Files.createDirectories(home.dir().resolve("tmp"));
     Files.writeString(home.conf().resolve("config.yaml"), yaml);
     Files.writeString(home.conf().resolve("log4j.properties"), """
@@ -443,5 +443,11 @@ public final class LocalCluster {
 
   private static double secs(long t0) {
     return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /** {@code v} as a YAML value: quoted when plain it would end at a comment or read as another type of node. */
+  static String yamlValue(String v) {
+    boolean plain = !v.isEmpty() && !v.contains("#") && !v.contains(": ") && "'\"{[&*!|>%@`".indexOf(v.charAt(0)) < 0;
+    return plain ? v : "'" + v.replace("'", "''") + "'";
   }
 }

@@ -18,6 +18,14 @@ class LocalClusterTest {
 
   private static final Path REPO = Path.of(System.getProperty("nann.repo", "..")).toAbsolutePath().normalize();
 
+  /** The cluster's config.yaml: a value holding " #" is quoted, or YAML would cut it at the comment. */
+  @Test
+  void configValuesThatYamlWouldCutAreQuoted() {
+    assertEquals("'file:///proj #2/chk'", LocalCluster.yamlValue("file:///proj #2/chk"));
+    assertEquals("'it''s: here'", LocalCluster.yamlValue("it's: here"));
+    assertEquals("60 s", LocalCluster.yamlValue("60 s"));
+  }
+
   @Test
   void refusesADirectoryThatHoldsSomethingElse() throws Exception {
     Path precious = Files.writeString(dir.resolve("notes.txt"), "keep me");

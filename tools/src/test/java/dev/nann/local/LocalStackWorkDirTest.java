@@ -24,6 +24,9 @@ class LocalStackWorkDirTest {
     org.apache.flink.core.fs.Path read = new org.apache.flink.core.fs.Path(LocalStack.flinkDir(dir));
     org.junit.jupiter.api.Assertions.assertEquals(dir.toAbsolutePath().toString(), read.toUri().getPath());
     org.junit.jupiter.api.Assertions.assertEquals("file", read.toUri().getScheme());
+    Path odd = tmp.resolve("proj #2 50%?").resolve("checkpoints");
+    org.junit.jupiter.api.Assertions.assertEquals(odd.toAbsolutePath().toString(),
+        new org.apache.flink.core.fs.Path(LocalStack.flinkDir(odd)).toUri().getPath());
   }
 
   @Test
