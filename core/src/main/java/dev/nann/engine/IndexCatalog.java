@@ -260,9 +260,11 @@ final class IndexCatalog implements AutoCloseable {
 
   private LoadedIndex load(long version) {
     IndexDescriptor d = descriptor(version);
-    HnswIndex read = readVerified(guard.snapshotFile(d.getUri()), d.getSha256(), version, "snapshot", "its descriptor");
-    HnswIndex index = read.onHeap();
-    long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : read.meta().createdAtMillis();
+    Path file = guard.snapshotFile(d.getUri());
+    // onto the heap while hashing: what is checked and served is what the checksum covers
+    HnswIndex index = checkVerified(file, SnapshotFormat.readOnHeap(file), d.getSha256(), version, "snapshot",
+        "its descriptor");
+    long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : index.meta().createdAtMillis();
     return new LoadedIndex(version, index, ItemIdLookup.of(index), created);
   }
 
@@ -271,7 +273,11 @@ final class IndexCatalog implements AutoCloseable {
    * with SHA-256 {@code sha256}, as {@code source} (its descriptor, its manifest) says.
    */
   static HnswIndex readVerified(Path file, String sha256, long version, String what, String source) {
-    HnswIndex read = SnapshotFormat.read(file);
+    return checkVerified(file, SnapshotFormat.read(file), sha256, version, what, source);
+  }
+
+  private static HnswIndex checkVerified(Path file, HnswIndex read, String sha256, long version, String what,
+                                         String source) {
     if (!read.sha256().equalsIgnoreCase(sha256)) {
       throw new SnapshotException(what + " " + file + " has SHA-256 " + read.sha256() + " but " + source + " says "
           + sha256);

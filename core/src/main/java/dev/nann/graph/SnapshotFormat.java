@@ -16,13 +16,11 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 
 /**
- * The versioned index snapshot file: write, verify, and read back memory-mapped.
+ * The versioned index snapshot file: write, verify, and read back memory-mapped or onto the heap.
  *
  * <pre>
  * header   magic "NANNSNAP" | u32 format | u32 headerBytes | i64 version | i32 dim | i32 count | i32 M
@@ -46,20 +44,20 @@ import java.util.Map;
 public final class SnapshotFormat {
   public static final int FORMAT_VERSION = 1;
   static final byte[] MAGIC = "NANNSNAP".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
-  private static final int TRAILER_BYTES = 8 + 32;
+  static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
+  static final int TRAILER_BYTES = 8 + 32;
   static final int FIXED_HEADER = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4;
   static final int SECTION_ENTRY = 4 + 4 + 8 + 8;
   private static final int ALIGN = 64;
 
-  private static final int ITEM_IDS = 1;
-  private static final int EMBEDDINGS = 2;
-  private static final int NODES = 3;
-  private static final int OFFSETS = 4;
-  private static final int NEIGHBORS = 5;
+  static final int ITEM_IDS = 1;
+  static final int EMBEDDINGS = 2;
+  static final int NODES = 3;
+  static final int OFFSETS = 4;
+  static final int NEIGHBORS = 5;
   static final int TOMBSTONES = 6;
-  private static final int ATTRIBUTES = 7;
-  private static final int PATHS = 8;
+  static final int ATTRIBUTES = 7;
+  static final int PATHS = 8;
 
   private SnapshotFormat() {
   }
@@ -143,6 +141,16 @@ public final class SnapshotFormat {
   }
 
   /**
+   * Reads a snapshot onto the heap (as serving holds an index), verifying the very bytes it copies
+   * against the checksum: a file changed or cut short meanwhile is refused, never half served.
+   *
+   * @throws SnapshotException if the file is truncated, corrupt, of another format, or inconsistent
+   */
+  public static HnswIndex readOnHeap(Path file) {
+    return SnapshotSections.readOnHeap(file);
+  }
+
+  /**
    * Opens, verifies and memory-maps a snapshot.
    *
    * @throws SnapshotException if the file is truncated, corrupt, of another format, or inconsistent
@@ -150,103 +158,20 @@ public final class SnapshotFormat {
   public static HnswIndex read(Path file) {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       long size = ch.size();
-      if (size < FIXED_HEADER + TRAILER_BYTES) {
-        throw new SnapshotException("snapshot " + file + " is truncated: " + size + " bytes is shorter than any header");
-      }
-      ByteBuffer fixed = ByteBuffer.allocate(FIXED_HEADER).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, fixed, 0);
-      fixed.flip();
-      byte[] magic = new byte[8];
-      fixed.get(magic);
-      if (!java.util.Arrays.equals(magic, MAGIC)) {
-        throw new SnapshotException("snapshot " + file + " is not a nann snapshot (bad magic)");
-      }
-      int format = fixed.getInt();
-      if (format != FORMAT_VERSION) {
-        throw new SnapshotException("snapshot " + file + " has format version " + format + "; this build reads "
-            + FORMAT_VERSION);
-      }
-      int headerBytes = fixed.getInt();
-      long version = fixed.getLong();
-      int dim = fixed.getInt();
-      int count = fixed.getInt();
-      int m = fixed.getInt();
-      int efc = fixed.getInt();
-      long seed = fixed.getLong();
-      long created = fixed.getLong();
-      int levels = fixed.getInt();
-      int entry = fixed.getInt();
-      int sectionCount = fixed.getInt();
-      if (headerBytes < FIXED_HEADER || sectionCount < 0 || sectionCount > 4096 || levels < 1 || levels > 64
-          || count < 0 || dim <= 0 || headerBytes > size) {
-        throw new SnapshotException("snapshot " + file + " has a corrupt header (levels=" + levels + ", count=" + count
-            + ", dim=" + dim + ", sections=" + sectionCount + ")");
-      }
+      SnapshotSections.Header h = SnapshotSections.header(ch, file, size, null);
       long trailerStart = size - TRAILER_BYTES;
       verifyChecksum(ch, file, trailerStart);
-
-      ByteBuffer table = ByteBuffer.allocate(sectionCount * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, table, FIXED_HEADER);
-      table.flip();
-      IntBuffer[] nodes = new IntBuffer[levels];
-      IntBuffer[] offsets = new IntBuffer[levels];
-      IntBuffer[] neighbors = new IntBuffer[levels];
-      LongBuffer ids = null;
-      FloatBuffer emb = null;
-      LongBuffer tomb = LongBuffer.allocate(0);
-      ByteBuffer attrs = null;
-      ByteBuffer pathBuf = null;
-      nodes[0] = IntBuffer.allocate(0);
-      for (int i = 0; i < sectionCount; i++) {
-        int kind = table.getInt();
-        int level = table.getInt();
-        long off = table.getLong();
-        long bytes = table.getLong();
-        if (off < headerBytes || bytes < 0 || off > trailerStart - bytes || bytes > Integer.MAX_VALUE
-            || level < 0 || level >= levels) {
-          throw new SnapshotException("snapshot " + file + " section " + i + " (kind " + kind + ", level " + level
-              + ") lies outside the file");
-        }
-        ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, off, bytes).order(ByteOrder.LITTLE_ENDIAN);
-        switch (kind) {
-          case ITEM_IDS -> ids = buf.asLongBuffer();
-          case EMBEDDINGS -> emb = buf.asFloatBuffer();
-          case NODES -> nodes[level] = buf.asIntBuffer();
-          case OFFSETS -> offsets[level] = buf.asIntBuffer();
-          case NEIGHBORS -> neighbors[level] = buf.asIntBuffer();
-          case TOMBSTONES -> tomb = buf.asLongBuffer();
-          case ATTRIBUTES -> attrs = buf;
-          case PATHS -> pathBuf = buf;
-          default -> throw new SnapshotException("snapshot " + file + " has unknown section kind " + kind);
-        }
+      SnapshotSections s = new SnapshotSections(h.levels());
+      for (SnapshotSections.Entry e : SnapshotSections.entries(ch, file, h, trailerStart, null)) {
+        ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, e.off(), e.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        s.put(file, e, switch (e.kind()) {
+          case ITEM_IDS, TOMBSTONES -> buf.asLongBuffer();
+          case EMBEDDINGS -> buf.asFloatBuffer();
+          case NODES, OFFSETS, NEIGHBORS -> buf.asIntBuffer();
+          default -> buf;
+        });
       }
-      if (ids == null || emb == null) {
-        throw new SnapshotException("snapshot " + file + " lacks its item id or embedding section");
-      }
-      for (int level = 0; level < levels; level++) {
-        if (offsets[level] == null || neighbors[level] == null || nodes[level] == null) {
-          throw new SnapshotException("snapshot " + file + " lacks the adjacency of level " + level);
-        }
-      }
-      if (ids.limit() != count || emb.limit() != (long) count * dim) {
-        throw new SnapshotException("snapshot " + file + " holds " + ids.limit() + " ids and " + emb.limit()
-            + " embedding floats for " + count + " items of dim " + dim);
-      }
-      SnapshotChecks.checkAdjacency(file, count, offsets, neighbors, nodes);
-      SnapshotChecks.checkTombstones(file, count, tomb);
-      long[] words = new long[tomb.limit()];
-      tomb.get(0, words);
-      HnswGraphView view;
-      try {
-        view = new HnswGraphView(count, entry, nodes, offsets, neighbors);
-      } catch (IllegalArgumentException e) {
-        throw new SnapshotException("snapshot " + file + " has an inconsistent graph: " + e.getMessage(), e);
-      }
-      String sha = hexChecksum(ch, trailerStart);
-      ItemAttributes attributes = attrs == null ? ItemAttributes.empty() : readAttributes(file, attrs, count);
-      ItemPaths paths = pathBuf == null ? ItemPaths.empty() : PathSection.read(file, pathBuf, count);
-      return new HnswIndex(new IndexMeta(version, dim, m, efc, seed, created), view, new Embeddings(emb, dim), ids,
-          BitSet.valueOf(words), sha, attributes, paths);
+      return s.assemble(file, h, hexChecksum(ch, trailerStart));
     } catch (IOException e) {
       throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
     }
@@ -274,49 +199,6 @@ public final class SnapshotFormat {
       });
     });
     return ByteBuffer.wrap(bytes.toByteArray());
-  }
-
-  private static ItemAttributes readAttributes(Path file, ByteBuffer buf, int count) {
-    ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-    try {
-      Map<String, Map<String, int[]>> postings = new java.util.TreeMap<>();
-      int keys = b.getInt();
-      for (int k = 0; k < keys; k++) {
-        String key = string(b);
-        int values = b.getInt();
-        Map<String, int[]> byValue = new java.util.TreeMap<>();
-        for (int v = 0; v < values; v++) {
-          String value = string(b);
-          int n = b.getInt();
-          if (n < 0 || n > count) {
-            throw new SnapshotException("snapshot " + file + " attribute " + key + "=" + value + " lists " + n + " nodes");
-          }
-          int[] nodes = new int[n];
-          for (int i = 0; i < n; i++) {
-            nodes[i] = b.getInt();
-            if (nodes[i] < 0 || nodes[i] >= count || (i > 0 && nodes[i] <= nodes[i - 1])) {
-              throw new SnapshotException("snapshot " + file + " attribute " + key + "=" + value
-                  + " has an unsorted or out-of-range node " + nodes[i]);
-            }
-          }
-          byValue.put(value, nodes);
-        }
-        postings.put(key, java.util.Collections.unmodifiableMap(byValue));
-      }
-      return ItemAttributes.ofPostings(java.util.Collections.unmodifiableMap(postings), count);
-    } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
-      throw new SnapshotException("snapshot " + file + " has a malformed attribute section: " + e, e);
-    }
-  }
-
-  private static String string(ByteBuffer b) {
-    int len = b.getInt();
-    if (len < 0 || len > b.remaining()) {
-      throw new IllegalArgumentException("string of " + len + " bytes with " + b.remaining() + " left");
-    }
-    byte[] out = new byte[len];
-    b.get(out);
-    return new String(out, StandardCharsets.UTF_8);
   }
 
   /**
@@ -401,7 +283,7 @@ public final class SnapshotFormat {
     }
   }
 
-  private static String hexChecksum(FileChannel ch, long trailerStart) throws IOException {
+  static String hexChecksum(FileChannel ch, long trailerStart) throws IOException {
     ByteBuffer stored = ByteBuffer.allocate(32);
     readFully(ch, stored, trailerStart + 8);
     return HexFormat.of().formatHex(stored.array());
@@ -447,7 +329,7 @@ public final class SnapshotFormat {
     }
   }
 
-  private static MessageDigest sha256() {
+  static MessageDigest sha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

@@ -52,6 +52,32 @@ class SnapshotFormatTest {
   }
 
   /**
+   * Serving reads snapshots onto the heap, hashing the very bytes it copies: the same index as the
+   * mapped read, and any byte changed anywhere (a section, the padding, the table) or a file cut short
+   * is refused before anything is checked or served.
+   */
+  @Test
+  void theHeapReadServesExactlyTheBytesItHashed() throws IOException {
+    Path f = tmp.resolve("heap.nann");
+    SnapshotFormat.write(built, f);
+    HnswIndex mapped = SnapshotFormat.read(f);
+    HnswIndex heap = SnapshotFormat.readOnHeap(f);
+    assertIndexEquals(mapped, heap);
+    assertEquals(mapped.sha256(), heap.sha256());
+    byte[] good = Files.readAllBytes(f);
+    for (int at : new int[] {100, good.length / 3, good.length / 2, good.length - 41}) {
+      byte[] bad = good.clone();
+      bad[at] ^= 0x10;
+      Files.write(f, bad);
+      SnapshotException e = assertThrows(SnapshotException.class, () -> SnapshotFormat.readOnHeap(f), "byte " + at);
+      // a changed table entry may fail its bounds first; anything else fails the checksum
+      assertTrue(e.getMessage().contains("does not match the stored") || at < 200, e.getMessage());
+    }
+    Files.write(f, java.util.Arrays.copyOf(good, good.length - 1000));
+    assertThrows(SnapshotException.class, () -> SnapshotFormat.readOnHeap(f));
+  }
+
+  /**
    * Behaviour lookups read rows from the file after it was verified: one whose header was rewritten
    * in place (the checksum trailer kept) is refused, not read with another dimension or row count.
    */
