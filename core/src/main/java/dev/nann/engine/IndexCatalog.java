@@ -260,9 +260,7 @@ final class IndexCatalog implements AutoCloseable {
 
   private LoadedIndex load(long version) {
     IndexDescriptor d = descriptor(version);
-    Path file = guard.snapshotFile(d.getUri());
-    // onto the heap while hashing: what is checked and served is what the checksum covers
-    HnswIndex index = checkVerified(file, SnapshotFormat.readOnHeap(file), d.getSha256(), version, "snapshot",
+    HnswIndex index = readVerifiedOnHeap(guard.snapshotFile(d.getUri()), d.getSha256(), version, "snapshot",
         "its descriptor");
     long created = d.getCreatedAtMillis() > 0 ? d.getCreatedAtMillis() : index.meta().createdAtMillis();
     return new LoadedIndex(version, index, ItemIdLookup.of(index), created);
@@ -274,6 +272,14 @@ final class IndexCatalog implements AutoCloseable {
    */
   static HnswIndex readVerified(Path file, String sha256, long version, String what, String source) {
     return checkVerified(file, SnapshotFormat.read(file), sha256, version, what, source);
+  }
+
+  /**
+   * {@link #readVerified} onto the heap, hashing the bytes as they are copied: what is checked and served
+   * is what the checksum covers (how serving loads what it walks).
+   */
+  static HnswIndex readVerifiedOnHeap(Path file, String sha256, long version, String what, String source) {
+    return checkVerified(file, SnapshotFormat.readOnHeap(file), sha256, version, what, source);
   }
 
   private static HnswIndex checkVerified(Path file, HnswIndex read, String sha256, long version, String what,

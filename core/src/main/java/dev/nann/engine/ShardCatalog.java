@@ -293,12 +293,11 @@ final class ShardCatalog implements AutoCloseable {
         throw new IllegalStateException("no manifest entry for index shard " + number + " version " + version);
       }
       long t0 = System.nanoTime();
-      HnswIndex read = IndexCatalog.readVerified(guard.snapshotFile(s.getUri()), s.getSha256(), version,
+      HnswIndex index = IndexCatalog.readVerifiedOnHeap(guard.snapshotFile(s.getUri()), s.getSha256(), version,
           "shard snapshot", "its manifest");
-      HnswIndex index = read.onHeap();
       LOG.info("index shard {} version {} read, verified and loaded: {} items in {} ms", number, version, index.size(),
           (System.nanoTime() - t0) / 1_000_000);
-      return new LoadedIndex(version, index, ItemIdLookup.of(index), read.meta().createdAtMillis());
+      return new LoadedIndex(version, index, ItemIdLookup.of(index), index.meta().createdAtMillis());
     }
   }
 }

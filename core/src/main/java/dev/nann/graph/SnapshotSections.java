@@ -206,7 +206,7 @@ final class SnapshotSections {
     for (int i = 0; i < entries.length; i++) {
       Entry e = new Entry(table.getInt(), table.getInt(), table.getLong(), table.getLong());
       if (e.off() < h.headerBytes() || e.bytes() < 0 || e.off() > trailerStart - e.bytes()
-          || e.bytes() > Integer.MAX_VALUE || e.level() < 0 || e.level() >= h.levels()) {
+          || e.bytes() > SnapshotChecks.MAX_SECTION_BYTES || e.level() < 0 || e.level() >= h.levels()) {
         throw new SnapshotException("snapshot " + file + " section " + i + " (kind " + e.kind() + ", level "
             + e.level() + ") lies outside the file");
       }
