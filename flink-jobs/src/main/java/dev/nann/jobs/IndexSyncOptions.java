@@ -60,7 +60,7 @@ public final class IndexSyncOptions {
           + "with every shard file a kept manifest names.");
   public static final ConfigOption<String> DR_DIR = key("dr.dir").stringType().noDefaultValue()
       .withDescription("A Deep Retrieval structure (the trainer's train-dr output): every snapshot then carries the "
-          + "item-to-paths table; new items get their nearest item's paths.");
+          + "item-to-paths table; new items get their nearest trained item's paths.");
   public static final ConfigOption<Boolean> INCREMENTAL = key("rebuild.incremental").booleanType().defaultValue(true)
       .withDescription("Insert into the live graph between full rebuilds.");
   public static final ConfigOption<Double> MAX_TOMBSTONE_FRACTION = key("rebuild.max-tombstone-fraction").doubleType()
