@@ -334,8 +334,11 @@ class ServingJobTest {
         Thread.sleep(100);
       }
       job.cancel().get();
-      job = startJob(cfg, ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
+      // ... and with state TTL turned off across it (on by default): the users' behaviour carries over
+      job = startJob(cfg.with(Map.of("state.ttl-ms", "0")), ServingFixture.latestCheckpoint(checkpoints).toUri().toString());
       awaitGauges(job, "nann.indexVersion", 1, (int) fx.index.getVersion(), Duration.ofSeconds(30));
+      RetrievalResponse after = fx.askUntil(cfg, responses, "after-ttl-off-", r -> true);
+      assertEquals(ResponseStatus.OK, after.getStatus(), "user 1's behaviour survived the restore: " + after);
     } finally {
       job.cancel().get();
     }
