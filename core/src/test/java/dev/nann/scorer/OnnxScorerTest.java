@@ -267,9 +267,14 @@ class OnnxScorerTest {
 
   @Test
   void missingOrSwappedFilesAreNamed() throws IOException {
+    // the optional item network too: a half-copied directory must not load with none
     Path dir = copyFixture("dnn", 16);
-    Files.delete(dir.resolve("score.onnx"));
+    Files.delete(dir.resolve("item.onnx"));
     ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
+    assertTrue(e.getMessage().contains("lacks item.onnx (listed in model.json)"), e.getMessage());
+    Files.copy(TestData.model("dnn", 16).resolve("item.onnx"), dir.resolve("item.onnx"));
+    Files.delete(dir.resolve("score.onnx"));
+    e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
     assertTrue(e.getMessage().contains("lacks score.onnx"), e.getMessage());
     Files.copy(dir.resolve("user.onnx"), dir.resolve("score.onnx"));
     e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
@@ -291,15 +296,6 @@ class OnnxScorerTest {
     ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
     assertTrue(e.getMessage().contains("sha256 names '../../outside.onnx', which is not a file name in the model directory"),
         e.getMessage());
-  }
-
-  @Test
-  void aListedItemNetworkThatIsMissingIsRefused() throws IOException {
-    // a half-copied directory: without the check the model loads with no item network at all
-    Path dir = copyFixture("dnn", 16);
-    Files.delete(dir.resolve("item.onnx"));
-    ModelContractException e = assertThrows(ModelContractException.class, () -> OnnxModel.load(dir));
-    assertTrue(e.getMessage().contains("lacks item.onnx (listed in model.json)"), e.getMessage());
   }
 
   @Test
