@@ -131,8 +131,9 @@ public final class QueryExecutor {
       // filter: the copy is what is scored, against its own attributes
       Searcher.NodeFilter unanswerable = nodeFilter(loaded, excluded, null, null);
       BitSet byAttributes = eligible;
-      BitSet upserted = changed(changes, loaded, false, query.attributeFilter());
-      BitSet deleted = changed(changes, loaded, true, Map.of());
+      BitSet upserted = new BitSet();
+      BitSet deleted = new BitSet();
+      changed(changes, loaded, query.attributeFilter(), upserted, deleted);
       BitSet gathered = paths.gather(paths.beamSearch(paths.userVector(features), drBeam).paths(), index,
           loaded.ids(), query.params().walk().budget(),
           node -> !index.isDeleted(node) && !deleted.get(node) && (unanswerable == null || !unanswerable.excluded(node))
@@ -228,22 +229,22 @@ public final class QueryExecutor {
   }
 
   /**
-   * Nodes of {@code loaded} whose item the fresh set last changed by a delete (or by an upsert whose
-   * attributes pass {@code filter}).
+   * Marks, in one pass over the fresh set, the nodes of {@code loaded} whose item it last changed: by
+   * an upsert whose attributes pass {@code filter} in {@code upserted}, by a delete in {@code deleted}.
    */
-  private static BitSet changed(FreshSet.View changes, LoadedIndex loaded, boolean deletes,
-                                Map<String, List<String>> filter) {
-    BitSet nodes = new BitSet();
+  private static void changed(FreshSet.View changes, LoadedIndex loaded, Map<String, List<String>> filter,
+                              BitSet upserted, BitSet deleted) {
     for (int e = 0; changes != null && e < changes.count(); e++) {
-      if (!changes.isSuperseded(e) && changes.isDelete(e) == deletes
-          && (filter.isEmpty() || ItemAttributes.matches(changes.attributes(e), filter))) {
-        int node = loaded.ids().nodeOf(changes.itemId(e));
-        if (node >= 0) {
-          nodes.set(node);
-        }
+      boolean delete = changes.isDelete(e);
+      if (changes.isSuperseded(e)
+          || !delete && !filter.isEmpty() && !ItemAttributes.matches(changes.attributes(e), filter)) {
+        continue;
+      }
+      int node = loaded.ids().nodeOf(changes.itemId(e));
+      if (node >= 0) {
+        (delete ? deleted : upserted).set(node);
       }
     }
-    return nodes;
   }
 
   /** The best fresh items of one query, best first, and how many fresh items it scored. */

@@ -44,7 +44,7 @@ import java.util.List;
 public final class SnapshotFormat {
   public static final int FORMAT_VERSION = 1;
   static final byte[] MAGIC = "NANNSNAP".getBytes(StandardCharsets.US_ASCII);
-  static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] TRAILER_MAGIC = "NANNSHA2".getBytes(StandardCharsets.US_ASCII);
   static final int TRAILER_BYTES = 8 + 32;
   static final int FIXED_HEADER = 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4;
   static final int SECTION_ENTRY = 4 + 4 + 8 + 8;
@@ -239,23 +239,13 @@ public final class SnapshotFormat {
       if (size < FIXED_HEADER + TRAILER_BYTES || !hexChecksum(ch, size - TRAILER_BYTES).equalsIgnoreCase(sha256)) {
         throw new SnapshotException("snapshot " + file + " is not the one verified (SHA-256 " + sha256 + ")");
       }
-      ByteBuffer fixed = ByteBuffer.allocate(FIXED_HEADER).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, fixed, 0);
-      int dim = fixed.getInt(24);
-      int count = fixed.getInt(28);
-      int sectionCount = fixed.getInt(FIXED_HEADER - 4);
-      if (dim != expectedDim || count != expectedCount || sectionCount < 0 || sectionCount > 4096) {
+      SnapshotSections.Header h = SnapshotSections.header(ch, file, size, null);
+      if (h.dim() != expectedDim || h.count() != expectedCount) {
         throw new SnapshotException("snapshot " + file + " is not the one verified (its header changed)");
       }
-      ByteBuffer table = ByteBuffer.allocate(sectionCount * SECTION_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, table, FIXED_HEADER);
-      for (int i = 0; i < sectionCount; i++) {
-        int kind = table.getInt(i * SECTION_ENTRY);
-        long off = table.getLong(i * SECTION_ENTRY + 8);
-        long bytes = table.getLong(i * SECTION_ENTRY + 16);
-        if (kind == EMBEDDINGS && bytes == (long) count * dim * Float.BYTES && off >= FIXED_HEADER
-            && off + bytes <= size - TRAILER_BYTES) {
-          return new EmbeddingRows(file, sha256, ch, off, dim, count);
+      for (SnapshotSections.Entry e : SnapshotSections.entries(ch, file, h, size - TRAILER_BYTES, null)) {
+        if (e.kind() == EMBEDDINGS && e.bytes() == (long) h.count() * h.dim() * Float.BYTES) {
+          return new EmbeddingRows(file, sha256, ch, e.off(), h.dim(), h.count());
         }
       }
       throw new SnapshotException("snapshot " + file + " lacks its embedding section");
@@ -290,12 +280,7 @@ public final class SnapshotFormat {
   }
 
   private static void verifyChecksum(FileChannel ch, Path file, long trailerStart) throws IOException {
-    ByteBuffer trailer = ByteBuffer.allocate(TRAILER_BYTES);
-    readFully(ch, trailer, trailerStart);
-    byte[] t = trailer.array();
-    if (!java.util.Arrays.equals(t, 0, 8, TRAILER_MAGIC, 0, 8)) {
-      throw new SnapshotException("snapshot " + file + " is truncated or corrupt: no checksum trailer at its end");
-    }
+    byte[] t = trailer(ch, file, trailerStart);
     MessageDigest sha = sha256();
     long chunk = 1L << 28;
     for (long pos = 0; pos < trailerStart; pos += chunk) {
@@ -303,7 +288,22 @@ public final class SnapshotFormat {
       MappedByteBuffer part = ch.map(FileChannel.MapMode.READ_ONLY, pos, len);
       sha.update(part);
     }
-    byte[] actual = sha.digest();
+    requireDigest(file, t, sha.digest());
+  }
+
+  /** The trailer's bytes, refused unless they start with the trailer's magic. */
+  static byte[] trailer(FileChannel ch, Path file, long trailerStart) throws IOException {
+    ByteBuffer trailer = ByteBuffer.allocate(TRAILER_BYTES);
+    readFully(ch, trailer, trailerStart);
+    byte[] t = trailer.array();
+    if (!java.util.Arrays.equals(t, 0, 8, TRAILER_MAGIC, 0, 8)) {
+      throw new SnapshotException("snapshot " + file + " is truncated or corrupt: no checksum trailer at its end");
+    }
+    return t;
+  }
+
+  /** Refuses a file whose bytes hashed to {@code actual} where its trailer {@code t} stores another digest. */
+  static void requireDigest(Path file, byte[] t, byte[] actual) {
     if (!java.util.Arrays.equals(actual, 0, 32, t, 8, 40)) {
       throw new SnapshotException("snapshot " + file + " is corrupt: SHA-256 " + HexFormat.of().formatHex(actual)
           + " does not match the stored " + HexFormat.of().formatHex(t, 8, 40));

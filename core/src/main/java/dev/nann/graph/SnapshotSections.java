@@ -97,17 +97,8 @@ final class SnapshotSections {
         pos = e.off() + e.bytes();
       }
       hashOnly(ch, file, pos, trailerStart, sha, chunk);
-      ByteBuffer trailer = ByteBuffer.allocate(TRAILER_BYTES);
-      readFully(ch, trailer, trailerStart);
-      byte[] t = trailer.array();
       byte[] actual = sha.digest();
-      if (!Arrays.equals(t, 0, 8, SnapshotFormat.TRAILER_MAGIC, 0, 8)) {
-        throw new SnapshotException("snapshot " + file + " is truncated or corrupt: no checksum trailer at its end");
-      }
-      if (!Arrays.equals(actual, 0, 32, t, 8, 40)) {
-        throw new SnapshotException("snapshot " + file + " is corrupt: SHA-256 " + HexFormat.of().formatHex(actual)
-            + " does not match the stored " + HexFormat.of().formatHex(t, 8, 40));
-      }
+      SnapshotFormat.requireDigest(file, SnapshotFormat.trailer(ch, file, trailerStart), actual);
       return s.assemble(file, h, HexFormat.of().formatHex(actual));
     } catch (IOException e) {
       throw new SnapshotException("cannot read snapshot " + file + ": " + e, e);
